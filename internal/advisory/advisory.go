@@ -1,0 +1,97 @@
+// Package advisory is the normalized vulnerability record that every feed
+// updater produces and the vulnerability DB stores. It imports nothing of ours.
+package advisory
+
+import "time"
+
+// Status is what the vendor says about one package.
+type Status string
+
+// Statuses. Affected means affected with no fix yet (reported as UNFIXED).
+const (
+	StatusFixed       Status = "fixed"
+	StatusAffected    Status = "affected"
+	StatusWillNotFix  Status = "will-not-fix"
+	StatusNotAffected Status = "not-affected"
+)
+
+// PackageKind says whether Affected.Package names a source or a binary package.
+type PackageKind string
+
+// Package kinds. Language ecosystems use KindLanguage.
+const (
+	KindSource   PackageKind = "source"
+	KindBinary   PackageKind = "binary"
+	KindLanguage PackageKind = "language"
+)
+
+// Event is one OSV-style range event. Exactly one field is set.
+type Event struct {
+	Introduced   string `json:"introduced,omitempty"`
+	Fixed        string `json:"fixed,omitempty"`
+	LastAffected string `json:"last_affected,omitempty"`
+	Limit        string `json:"limit,omitempty"`
+}
+
+// Range is a list of events in the namespace's version scheme, sorted as the
+// feed gives them. "0" as Introduced means "every version".
+type Range struct {
+	Events []Event `json:"events"`
+}
+
+// CVSS is one CVSS assessment.
+type CVSS struct {
+	Version string  `json:"version"` // "2.0", "3.0", "3.1", "4.0"
+	Vector  string  `json:"vector"`
+	Score   float64 `json:"score,omitempty"` // base score, 0 if the feed gave only a vector
+	Source  string  `json:"source"`          // who scored it: nvd, redhat, ghsa, ubuntu, ...
+}
+
+// Affected is one (namespace, package) that an advisory applies to.
+type Affected struct {
+	// Namespace is "debian:12", "ubuntu:22.04", "alpine:3.19", "rhel:9",
+	// "amzn:2", "amzn:2023", "ol:8", or "osv:<Ecosystem>" for language
+	// packages ("osv:PyPI", "osv:Go").
+	Namespace string      `json:"namespace"`
+	Package   string      `json:"package"`
+	Kind      PackageKind `json:"kind"`
+	// Module is the rpm modularity stream ("nodejs:18") for modular content.
+	Module string `json:"module,omitempty"`
+	Status Status `json:"status"`
+	// Ranges hold introduced/fixed events. A fixed status has at least one
+	// Fixed event; an affected status has only Introduced events (or none,
+	// meaning every version).
+	Ranges []Range `json:"ranges,omitempty"`
+	// Versions lists exact affected versions (OSV `versions`), used where no
+	// range applies. Feeds for OS packages leave it empty.
+	Versions []string `json:"versions,omitempty"`
+	// Severity overrides the advisory's vendor severity for this package
+	// (Ubuntu per-package priority, Debian urgency, Red Hat per-product).
+	Severity string `json:"severity,omitempty"`
+	// Arches, when set, limits the record to these architectures.
+	Arches []string `json:"arches,omitempty"`
+	// Advisory is the vendor advisory that fixes this package (DSA, RHSA,
+	// ALAS ...) when it differs from the record id.
+	Advisory string `json:"advisory,omitempty"`
+}
+
+// Advisory is one normalized vulnerability record.
+type Advisory struct {
+	ID      string   `json:"id"`
+	Aliases []string `json:"aliases,omitempty"`
+	// Source is the updater name that produced the record ("alpine", "osv-debian", ...).
+	Source      string `json:"source"`
+	Summary     string `json:"summary,omitempty"`
+	Description string `json:"description,omitempty"`
+	// VendorSeverity is the feed's own rating as written ("Important",
+	// "medium", "HIGH"); Severity is it mapped to an ECR level (INFORMATIONAL,
+	// LOW, MEDIUM, HIGH, CRITICAL) or "" when the vendor gave none.
+	VendorSeverity string     `json:"vendor_severity,omitempty"`
+	Severity       string     `json:"severity,omitempty"`
+	CVSS           []CVSS     `json:"cvss,omitempty"`
+	References     []string   `json:"references,omitempty"`
+	Published      time.Time  `json:"published,omitzero"`
+	Modified       time.Time  `json:"modified,omitzero"`
+	Withdrawn      time.Time  `json:"withdrawn,omitzero"`
+	Affected       []Affected `json:"affected"`
+}

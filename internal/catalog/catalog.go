@@ -1,0 +1,62 @@
+// Package catalog defines the cataloger plugin interfaces and runs the
+// registered catalogers over a squashed image.
+//
+// A cataloger first says which files it wants (Required, a cheap prefilter on
+// the path and file info). Only those files are read from the layers. There are
+// two shapes:
+//
+//   - FileCataloger handles one file at a time, as the squasher streams it.
+//     Memory is bounded by the largest single file. Most catalogers have this
+//     shape: one package DB, manifest, lockfile, archive or binary each.
+//   - FSCataloger needs several files at once; it gets an fs.FS holding only
+//     the files it asked for, after the whole image has been streamed.
+package catalog
+
+import (
+	"context"
+	"io"
+	"io/fs"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// Cataloger is what every plugin has. Name and Version go into cache keys.
+type Cataloger interface {
+	Name() string
+	Version() int
+	// Required is the prefilter: it must not read the file. path is slash
+	// separated and relative to the image root ("var/lib/dpkg/status").
+	Required(path string, info fs.FileInfo) bool
+}
+
+// File is one file of the squashed image, handed to a FileCataloger.
+type File struct {
+	Path string // slash separated, relative to the root
+	Info fs.FileInfo
+	// R reads the content; Size is the content length.
+	R    io.ReaderAt
+	Size int64
+}
+
+// FileCataloger catalogs one file at a time.
+type FileCataloger interface {
+	Cataloger
+	CatalogFile(ctx context.Context, f File) (Result, error)
+}
+
+// FSCataloger catalogs over a filesystem holding only its required files.
+type FSCataloger interface {
+	Cataloger
+	CatalogFS(ctx context.Context, fsys fs.FS) (Result, error)
+}
+
+// Result is what a cataloger found.
+type Result struct {
+	Packages []inventory.Package
+	// Owned lists files (slash separated, relative to the root) that OS
+	// packages install; language packages found at those paths are dropped as
+	// duplicates of the OS package.
+	Owned []string
+	// Warnings are non-fatal problems, each naming its file.
+	Warnings []string
+}

@@ -1,0 +1,81 @@
+// Package feed defines the updater plugin interface: one updater per upstream
+// advisory feed, each a Fetch (conditional GET of the upstream files, or a copy
+// from a mirror) followed by a pure Parse over the fetched files.
+package feed
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+)
+
+// ErrNotModified is returned by Source.Get when the validator still matches.
+var ErrNotModified = errors.New("not modified")
+
+// Validator identifies one fetched version of a file for conditional GETs.
+type Validator struct {
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	SHA256       string    `json:"sha256,omitempty"`
+	FetchedAt    time.Time `json:"fetched_at"`
+}
+
+// Source reads files of one upstream, by path relative to the upstream's
+// root URL or to the updater's directory in a mirror.
+type Source interface {
+	// Get opens path. With a non-zero prev it is a conditional GET and returns
+	// ErrNotModified when nothing changed. A missing file is fs.ErrNotExist.
+	Get(ctx context.Context, path string, prev Validator) (io.ReadCloser, Validator, error)
+	// List names the files directly under dir (slash separated, relative to
+	// the root). Sources that cannot list (plain HTTP) return errors.ErrUnsupported.
+	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// State is what an updater remembers between runs: a validator per file.
+type State map[string]Validator
+
+// Snapshot is the result of a Fetch: the fetched files as an fs.FS laid out as
+// upstream, the new state, and whether anything changed.
+type Snapshot struct {
+	FS        fs.FS
+	State     State
+	Unchanged bool
+	// Close releases temporary files; it may be nil.
+	Close func() error
+}
+
+// Malformed is one record that could not be parsed. It never aborts a Parse.
+type Malformed struct {
+	File string `json:"file"`
+	ID   string `json:"id,omitempty"`
+	Err  string `json:"error"`
+}
+
+// Stats is what a Parse saw.
+type Stats struct {
+	Records   int         `json:"records"`
+	Malformed []Malformed `json:"malformed,omitempty"`
+	// Newest is the newest modified/published date among the records.
+	Newest time.Time `json:"newest,omitzero"`
+}
+
+// Updater is one upstream feed.
+type Updater interface {
+	// Name is the source name stored with each record ("alpine", "osv-PyPI", ...).
+	Name() string
+	// Upstream is the root URL of the real feed; MirrorDir is the same layout's
+	// directory relative to a mirror root (e.g. "alpine/secdb").
+	Upstream() string
+	MirrorDir() string
+	// Fetch gets the files Parse needs from src, conditionally against prev.
+	Fetch(ctx context.Context, src Source, prev State) (Snapshot, error)
+	// Parse is pure: it reads fsys (laid out as Fetch left it) and calls emit
+	// for every advisory. Malformed records are counted in Stats, never fatal;
+	// an error is returned only when the input as a whole is unusable or emit
+	// fails.
+	Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (Stats, error)
+}
