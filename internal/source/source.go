@@ -55,6 +55,9 @@ type Source struct {
 	Digest string
 	// Tags names the tags the image was found under.
 	Tags []string
+	// LayersUncompressed is true for docker archives whose layers are plain
+	// tars (classic `docker save`): reading them "compressed" would gzip them.
+	LayersUncompressed bool
 }
 
 // Options tune resolution.
@@ -178,6 +181,13 @@ func dockerArchive(s string) (*Source, error) {
 	for _, d := range m {
 		if t == nil || containsTag(d.RepoTags, t.String(), tag) {
 			src.Tags = append(src.Tags, d.RepoTags...)
+			if len(d.Layers) > 0 {
+				gz, err := archiveMemberCompressed(p, d.Layers[0])
+				if err != nil {
+					return nil, fmt.Errorf("source: docker-archive %s: %w", p, err)
+				}
+				src.LayersUncompressed = !gz
+			}
 			break
 		}
 	}
@@ -185,6 +195,33 @@ func dockerArchive(s string) (*Source, error) {
 		return nil, err
 	}
 	return src, nil
+}
+
+// archiveMemberCompressed reports whether the archive member starts with a
+// gzip or zstd magic number.
+func archiveMemberCompressed(p, member string) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return false, fmt.Errorf("layer %s is missing from the archive", member)
+		}
+		if err != nil {
+			return false, fmt.Errorf("read archive: %w", err)
+		}
+		if strings.TrimPrefix(h.Name, "./") != strings.TrimPrefix(member, "./") {
+			continue
+		}
+		magic := make([]byte, 4)
+		n, _ := io.ReadFull(tr, magic)
+		magic = magic[:n]
+		return (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) || (n == 4 && string(magic) == "\x28\xb5\x2f\xfd"), nil
+	}
 }
 
 func containsTag(tags []string, full, short string) bool {
