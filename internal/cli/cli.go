@@ -1,0 +1,115 @@
+// Package cli implements the stowaway command line: one file per command,
+// all dispatched from Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFindings = 1 // --exit-code default when findings pass the gate
+	ExitError    = 2 // bad usage, bad input, failed scan
+	ExitNoResult = 3 // nothing could be said about the target (no OS, no packages)
+)
+
+// usageError marks errors that should print the command's usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error)
+}
+
+func commands() []command {
+	return []command{
+		{"sbom", "print the inventory (SBOM) of an image", runSBOM},
+		{"version", "print the version", runVersion},
+	}
+}
+
+// Main runs the command line and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return ExitError
+		}
+		return ExitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		code, err := c.run(ctx, args[1:], stdout, stderr)
+		if err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			fmt.Fprintf(stderr, "stowaway %s: %v\n", c.name, err)
+			var ue usageError
+			if errors.As(err, &ue) {
+				fmt.Fprintf(stderr, "run 'stowaway %s -h' for usage\n", c.name)
+			}
+			if code == ExitOK {
+				code = ExitError
+			}
+		}
+		return code
+	}
+	fmt.Fprintf(stderr, "stowaway: unknown command %q\n", args[0])
+	usage(stderr)
+	return ExitError
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: stowaway COMMAND [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}
+
+// parse parses flags that may come before or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name, usageLine string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: stowaway %s\n\nflags:\n", usageLine)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) (int, error) {
+	fmt.Fprintf(stdout, "stowaway %s\n", strings.TrimSpace(Version))
+	return ExitOK, nil
+}

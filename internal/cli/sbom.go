@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/stowaway-scanner/stowaway/internal/indexer"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/source"
+	"github.com/stowaway-scanner/stowaway/internal/squash"
+)
+
+// indexFlags are the flags shared by every command that reads an image.
+type indexFlags struct {
+	platform    string
+	insecure    bool
+	maxFileSize int64
+	scanType    string
+}
+
+func (f *indexFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+	Int64Var(*int64, string, int64, string)
+}, defaultScanType string) {
+	fs.StringVar(&f.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image (os/arch[/variant])")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to registries other than localhost")
+	fs.Int64Var(&f.maxFileSize, "max-file-size", squash.DefaultLimits().MaxFileSize, "largest single file read from an image, in bytes")
+	fs.StringVar(&f.scanType, "scan-type", defaultScanType, "basic (OS packages) or enhanced (OS and language packages)")
+}
+
+func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*inventory.Inventory, error) {
+	plat, err := v1.ParsePlatform(f.platform)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--platform %q: %v", f.platform, err)}
+	}
+	var osCats, langCats = catalogers()
+	switch strings.ToLower(f.scanType) {
+	case "basic":
+		langCats = nil
+	case "enhanced":
+	default:
+		return nil, usageError{fmt.Sprintf("--scan-type %q: want basic or enhanced", f.scanType)}
+	}
+	src, err := source.Resolve(ctx, ref, source.Options{Platform: plat, Insecure: f.insecure})
+	if err != nil {
+		return nil, err
+	}
+	inv, err := indexer.Index(ctx, src, indexer.Options{
+		OS:       osCats,
+		Language: langCats,
+		Limits:   squash.Limits{MaxFileSize: f.maxFileSize},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range inv.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if d := inv.Distro; d != nil && d.Status != inventory.OSSupported {
+		fmt.Fprintf(stderr, "warning: %s: %s\n", d.Status, d.Reason)
+	}
+	return inv, nil
+}
+
+func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("sbom", "sbom SOURCE [--format cyclonedx|spdx|json] [-o FILE]", stderr)
+	var (
+		ix     indexFlags
+		format string
+		output string
+	)
+	ix.register(fs, "enhanced")
+	fs.StringVar(&format, "format", "cyclonedx", "output format: cyclonedx (1.6 JSON), spdx (2.3 JSON) or json (Stowaway's inventory)")
+	fs.StringVar(&output, "o", "", "write to this file instead of standard output")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return ExitError, err
+	}
+	if len(pos) != 1 {
+		return ExitError, usageError{"want exactly one SOURCE"}
+	}
+	enc, err := encoder(format)
+	if err != nil {
+		return ExitError, usageError{err.Error()}
+	}
+	inv, err := ix.index(ctx, pos[0], stderr)
+	if err != nil {
+		return ExitError, err
+	}
+	if len(inv.Packages) == 0 && inv.Distro.Status != inventory.OSSupported {
+		return ExitNoResult, fmt.Errorf("%s: no packages found and %s (%s)", pos[0], strings.ToLower(string(inv.Distro.Status)), inv.Distro.Reason)
+	}
+	w := stdout
+	if output != "" {
+		f, err := os.Create(output)
+		if err != nil {
+			return ExitError, err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := enc(w, inv); err != nil {
+		return ExitError, fmt.Errorf("write %s: %w", format, err)
+	}
+	return ExitOK, nil
+}
