@@ -203,21 +203,34 @@ func imageLayers(src *source.Source, inv *inventory.Inventory) ([]squash.Layer, 
 	if len(ls) == 0 {
 		return nil, errors.New("the image has no layers")
 	}
+	// The config lists the diffIDs in layer order. Taking them from there
+	// avoids a full decompression per layer that computing them would cost
+	// (go-containerregistry does that for docker archives).
+	cfgDiffIDs := cf.RootFS.DiffIDs
+	if len(cfgDiffIDs) != len(ls) {
+		cfgDiffIDs = nil
+	}
 	out := make([]squash.Layer, 0, len(ls))
 	for i, l := range ls {
-		diffID, err := l.DiffID()
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: diffID: %w", i, err)
+		var diffID v1.Hash
+		if cfgDiffIDs != nil {
+			diffID = cfgDiffIDs[i]
+		} else if diffID, err = l.DiffID(); err != nil {
+			return nil, fmt.Errorf("layer %d: read diffID (the layer is truncated or corrupt?): %w", i, err)
 		}
 		info := inventory.Layer{DiffID: diffID.String()}
-		if d, err := l.Digest(); err == nil {
-			info.Digest = d.String()
-		}
-		if sz, err := l.Size(); err == nil {
-			info.Size = sz
-		}
 		mt, _ := l.MediaType()
 		info.MediaType = string(mt)
+		// A docker archive stores no compressed digests: computing them
+		// would hash every layer once more just for this report.
+		if src.Kind != source.KindDockerArchive {
+			if d, err := l.Digest(); err == nil {
+				info.Digest = d.String()
+			}
+			if sz, err := l.Size(); err == nil {
+				info.Size = sz
+			}
+		}
 		inv.Source.Layers = append(inv.Source.Layers, info)
 		out = append(out, squash.Layer{DiffID: diffID.String(), Open: opener(src, l, mt)})
 	}

@@ -173,6 +173,8 @@ func dockerArchive(s string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source: docker-archive %s: %w", p, err)
 	}
+	// No manifest digest: a docker archive has none, and the one
+	// go-containerregistry would synthesize costs a hash of every layer.
 	src := &Source{Kind: KindDockerArchive, Ref: KindDockerArchive + ":" + s, Image: img}
 	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(p) })
 	if err != nil {

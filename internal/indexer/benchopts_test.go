@@ -1,0 +1,3 @@
+package indexer
+
+func benchOptions() Options { return Options{} }
