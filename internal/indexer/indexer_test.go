@@ -27,7 +27,7 @@ func TestSharedImagesNamespaces(t *testing.T) {
 		"debian-10.tar": "debian:10", "debian-11.oci": "debian:11", "debian-12.tar": "debian:12",
 		"lang-java-go.tar": "alpine:3.20", "lang-lockfiles.tar": "", "lang-python-node.oci": "alpine:3.18",
 		"multilayer-whiteout.tar": "alpine:3.16",
-		"oraclelinux-7.tar": "ol:7", "oraclelinux-8.tar": "ol:8", "oraclelinux-9.oci": "ol:9",
+		"oraclelinux-7.tar":       "ol:7", "oraclelinux-8.tar": "ol:8", "oraclelinux-9.oci": "ol:9",
 		"rhel-8.tar": "rhel:8", "rhel-8-realdb-libuuid.tar": "rhel:8", "rhel-9.oci": "rhel:9",
 		"ubuntu-14.04.tar": "ubuntu:14.04", "ubuntu-16.04.tar": "ubuntu:16.04", "ubuntu-18.04.tar": "ubuntu:18.04",
 		"ubuntu-20.04.tar": "ubuntu:20.04", "ubuntu-22.04.oci": "ubuntu:22.04",
@@ -71,8 +71,8 @@ type fileCounter struct {
 	owned  []string
 }
 
-func (fileCounter) Name() string  { return "counter" }
-func (fileCounter) Version() int  { return 1 }
+func (fileCounter) Name() string                            { return "counter" }
+func (fileCounter) Version() int                            { return 1 }
 func (c fileCounter) Required(p string, _ fs.FileInfo) bool { return strings.HasSuffix(p, c.suffix) }
 func (c fileCounter) CatalogFile(_ context.Context, f catalog.File) (catalog.Result, error) {
 	b := make([]byte, f.Size)
