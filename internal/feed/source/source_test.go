@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,18 +37,22 @@ func scripted(t *testing.T, script map[string][]step) (*httptest.Server, *atomic
 	t.Helper()
 	var calls atomic.Int64
 	var headers []http.Header
+	var mu sync.Mutex
 	idx := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
+		mu.Lock()
 		headers = append(headers, r.Header.Clone())
 		steps := script[r.URL.Path]
 		if len(steps) == 0 {
+			mu.Unlock()
 			http.NotFound(w, r)
 			return
 		}
 		i := min(idx[r.URL.Path], len(steps)-1)
 		idx[r.URL.Path]++
 		s := steps[i]
+		mu.Unlock()
 		if s.delay > 0 {
 			select {
 			case <-time.After(s.delay):
@@ -152,9 +157,14 @@ func TestHTTPGet(t *testing.T) {
 			wantCalls: 1,
 		},
 		{
-			name:      "file timeout bounds retries",
-			script:    []step{{status: 500}},
-			opts:      func(o *Options) { o.Retries = 100; o.Backoff = 40 * time.Millisecond; o.MaxBackoff = 40 * time.Millisecond; o.FileTimeout = 100 * time.Millisecond },
+			name:   "file timeout bounds retries",
+			script: []step{{status: 500}},
+			opts: func(o *Options) {
+				o.Retries = 100
+				o.Backoff = 40 * time.Millisecond
+				o.MaxBackoff = 40 * time.Millisecond
+				o.FileTimeout = 100 * time.Millisecond
+			},
 			wantErr:   context.DeadlineExceeded,
 			wantCalls: -1,
 		},
