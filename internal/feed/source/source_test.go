@@ -33,7 +33,7 @@ type step struct {
 	delay  time.Duration
 }
 
-func scripted(t *testing.T, script map[string][]step) (*httptest.Server, *atomic.Int64, *[]http.Header) {
+func scripted(t *testing.T, script map[string][]step) (*httptest.Server, *atomic.Int64, func() []http.Header) {
 	t.Helper()
 	var calls atomic.Int64
 	var headers []http.Header
@@ -70,7 +70,11 @@ func scripted(t *testing.T, script map[string][]step) (*httptest.Server, *atomic
 		_, _ = io.WriteString(w, s.body)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &calls, &headers
+	return srv, &calls, func() []http.Header {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]http.Header(nil), headers...)
+	}
 }
 
 func TestHTTPGet(t *testing.T) {
@@ -213,7 +217,7 @@ func TestHTTPGet(t *testing.T) {
 			if tc.wantCalls >= 0 && calls.Load() != tc.wantCalls {
 				t.Errorf("calls = %d, want %d", calls.Load(), tc.wantCalls)
 			}
-			for _, hd := range *headers {
+			for _, hd := range headers() {
 				if got := hd.Get("User-Agent"); got != DefaultUserAgent {
 					t.Errorf("User-Agent = %q", got)
 				}
