@@ -1,0 +1,507 @@
+package sbom
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/google/uuid"
+	packageurl "github.com/package-url/packageurl-go"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// cdxSpecDefault is the CycloneDX version Encode writes.
+const cdxSpecDefault = cdx.SpecVersion1_6
+
+// toolName names Stowaway in the tool lists of both formats.
+const toolName = "stowaway"
+
+// CycloneDX property names. They are part of Stowaway's SBOM format: Decode
+// reads them back, so they must not change.
+const (
+	// On metadata.component (the image).
+	propImageKind   = "stowaway:image:kind"
+	propImageID     = "stowaway:image:id"
+	propImageTag    = "stowaway:image:tag" // repeated, in order
+	propImageOS     = "stowaway:image:os"
+	propImageArch   = "stowaway:image:architecture"
+	propImageVar    = "stowaway:image:variant"
+	propImageLayerP = "stowaway:image:layer:" // + "<index>:diffID|digest|size|mediaType"
+
+	// On metadata.
+	propCataloger = "stowaway:cataloger:" // + name; value = version
+	propWarning   = "stowaway:warning"    // repeated, in order
+	// Distro status and reason, on metadata when there is no distro id and so
+	// no operating-system component.
+	propDistroStatus = "stowaway:distro:status"
+	propDistroReason = "stowaway:distro:reason"
+
+	// On the operating-system component (also status and reason above).
+	propDistroRelease  = "stowaway:distro:release"
+	propDistroCodename = "stowaway:distro:codename"
+
+	// On package components.
+	propPkgEpoch         = "stowaway:package:epoch"
+	propPkgRelease       = "stowaway:package:release"
+	propPkgArch          = "stowaway:package:arch"
+	propPkgSourceName    = "stowaway:package:sourceName"
+	propPkgSourceVersion = "stowaway:package:sourceVersion"
+	propPkgModule        = "stowaway:package:module"
+	propPkgPath          = "stowaway:package:path"
+	propPkgLayer         = "stowaway:package:layerDiffID"
+	propPkgCataloger     = "stowaway:package:cataloger"
+)
+
+// encodeCycloneDX writes inv (already normalized) as CycloneDX JSON of the
+// given spec version.
+func encodeCycloneDX(w io.Writer, inv *inventory.Inventory, spec cdx.SpecVersion, opts Options) error {
+	bom, err := buildCycloneDX(inv, opts)
+	if err != nil {
+		return err
+	}
+	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, spec); err != nil {
+		return fmt.Errorf("sbom: encode cyclonedx: %w", err)
+	}
+	return nil
+}
+
+func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
+	id, err := contentID(inv)
+	if err != nil {
+		return nil, err
+	}
+	bom := cdx.NewBOM()
+	bom.SerialNumber = "urn:uuid:" + id.String()
+
+	src := inv.Source
+	image := cdx.Component{
+		BOMRef:  imageBOMRef(src),
+		Type:    cdx.ComponentTypeContainer,
+		Name:    src.Ref,
+		Version: src.Digest,
+	}
+	var ip props
+	ip.add(propImageKind, src.Kind)
+	ip.add(propImageID, src.ImageID)
+	for _, t := range src.Tags {
+		ip.addAlways(propImageTag, t)
+	}
+	ip.add(propImageOS, src.OS)
+	ip.add(propImageArch, src.Architecture)
+	ip.add(propImageVar, src.Variant)
+	for i, l := range src.Layers {
+		p := propImageLayerP + strconv.Itoa(i) + ":"
+		ip.addAlways(p+"diffID", l.DiffID)
+		ip.add(p+"digest", l.Digest)
+		if l.Size != 0 {
+			ip.add(p+"size", strconv.FormatInt(l.Size, 10))
+		}
+		ip.add(p+"mediaType", l.MediaType)
+	}
+	image.Properties = ip.ptr()
+
+	tool := cdx.Component{Type: cdx.ComponentTypeApplication, Name: toolName, Version: opts.ToolVersion}
+	var mp props
+	for _, c := range inv.Catalogers {
+		mp.addAlways(propCataloger+c.Name, strconv.Itoa(c.Version))
+	}
+	for _, w := range inv.Warnings {
+		mp.addAlways(propWarning, w)
+	}
+	var components []cdx.Component
+	if d := inv.Distro; d != nil {
+		if d.ID == "" {
+			mp.addAlways(propDistroStatus, string(d.Status))
+			mp.add(propDistroReason, d.Reason)
+		} else {
+			components = append(components, osComponent(d))
+		}
+	}
+	bom.Metadata = &cdx.Metadata{
+		Timestamp:  formatCDXTime(inv.CreatedAt),
+		Tools:      &cdx.ToolsChoice{Components: &[]cdx.Component{tool}},
+		Component:  &image,
+		Properties: mp.ptr(),
+	}
+
+	refs := bomRefs(inv.Packages)
+	for i, p := range inv.Packages {
+		components = append(components, packageComponent(p, refs[i]))
+	}
+	if len(components) > 0 {
+		bom.Components = &components
+	}
+	return bom, nil
+}
+
+func osComponent(d *inventory.Distro) cdx.Component {
+	var p props
+	p.add(propDistroRelease, d.Release)
+	p.add(propDistroCodename, d.Codename)
+	p.addAlways(propDistroStatus, string(d.Status))
+	p.add(propDistroReason, d.Reason)
+	ref := "os:" + d.ID
+	if d.VersionID != "" {
+		ref += "@" + d.VersionID
+	}
+	return cdx.Component{
+		BOMRef:      ref,
+		Type:        cdx.ComponentTypeOS,
+		Name:        d.ID,
+		Version:     d.VersionID,
+		Description: d.PrettyName,
+		Properties:  p.ptr(),
+	}
+}
+
+func packageComponent(p inventory.Package, ref string) cdx.Component {
+	c := cdx.Component{
+		BOMRef:     ref,
+		Type:       cdx.ComponentTypeLibrary,
+		Name:       p.Name,
+		Version:    p.Version,
+		PackageURL: p.PURL,
+		Licenses:   cdxLicenses(p.Licenses),
+	}
+	if p.Type == inventory.TypeMaven {
+		if i := strings.LastIndex(p.Name, ":"); i > 0 {
+			c.Group, c.Name = p.Name[:i], p.Name[i+1:]
+		}
+	}
+	var pp props
+	if p.Epoch != 0 {
+		pp.add(propPkgEpoch, strconv.Itoa(p.Epoch))
+	}
+	pp.add(propPkgRelease, p.Release)
+	pp.add(propPkgArch, p.Arch)
+	pp.add(propPkgSourceName, p.SourceName)
+	pp.add(propPkgSourceVersion, p.SourceVersion)
+	pp.add(propPkgModule, p.Module)
+	pp.add(propPkgPath, p.Path)
+	pp.add(propPkgLayer, p.Layer)
+	pp.add(propPkgCataloger, p.Cataloger)
+	c.Properties = pp.ptr()
+	return c
+}
+
+// cdxLicenses maps license strings to CycloneDX license choices; see the
+// package doc. The schema allows either license objects or exactly one
+// expression, so an expression is only used for a lone string.
+func cdxLicenses(ls []string) *cdx.Licenses {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make(cdx.Licenses, 0, len(ls))
+	for _, l := range ls {
+		switch {
+		case isSPDXID(l):
+			out = append(out, cdx.LicenseChoice{License: &cdx.License{ID: l}})
+		case len(ls) == 1 && isCompound(l) && isSPDXExpression(l):
+			out = append(out, cdx.LicenseChoice{Expression: l})
+		default:
+			out = append(out, cdx.LicenseChoice{License: &cdx.License{Name: l}})
+		}
+	}
+	return &out
+}
+
+// bomRefs gives each package a unique bom-ref: its PURL, with "#2", "#3"
+// ... appended to the second and later packages that share one (the same
+// package found at two paths). Packages are sorted, so this is deterministic.
+func bomRefs(pkgs []inventory.Package) []string {
+	seen := make(map[string]int, len(pkgs))
+	refs := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		seen[p.PURL]++
+		refs[i] = p.PURL
+		if n := seen[p.PURL]; n > 1 {
+			refs[i] = p.PURL + "#" + strconv.Itoa(n)
+		}
+	}
+	return refs
+}
+
+func imageBOMRef(src inventory.Source) string {
+	if src.Digest != "" {
+		return "image:" + src.Digest
+	}
+	return "image:" + src.Ref
+}
+
+// contentID is a name-based UUID (v5) derived from the image digest and a
+// hash of the whole inventory, so that the same inventory always gets the
+// same id and different contents get different ids.
+func contentID(inv *inventory.Inventory) (uuid.UUID, error) {
+	b, err := json.Marshal(inv)
+	if err != nil {
+		return uuid.UUID{}, fmt.Errorf("sbom: hash inventory: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "stowaway:%s:%s:%x", inv.Source.Ref, inv.Source.Digest, sum)), nil
+}
+
+func formatCDXTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// props builds a property list, skipping empty values unless told otherwise.
+type props []cdx.Property
+
+func (p *props) add(name, value string) {
+	if value != "" {
+		*p = append(*p, cdx.Property{Name: name, Value: value})
+	}
+}
+
+func (p *props) addAlways(name, value string) {
+	*p = append(*p, cdx.Property{Name: name, Value: value})
+}
+
+func (p props) ptr() *[]cdx.Property {
+	if len(p) == 0 {
+		return nil
+	}
+	s := []cdx.Property(p)
+	return &s
+}
+
+// propList reads a component's properties.
+func propList(p *[]cdx.Property) []cdx.Property {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// decodeCycloneDX turns a CycloneDX JSON document into an inventory. It reads
+// Stowaway's properties when present and falls back to the standard fields
+// (purl, name, version, licenses) for SBOMs written by other tools.
+func decodeCycloneDX(b []byte) (*inventory.Inventory, error) {
+	var bom cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(b), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+		return nil, fmt.Errorf("sbom: decode cyclonedx: %w", err)
+	}
+	inv := &inventory.Inventory{}
+	if md := bom.Metadata; md != nil {
+		if md.Timestamp != "" {
+			t, err := time.Parse(time.RFC3339Nano, md.Timestamp)
+			if err != nil {
+				return nil, fmt.Errorf("sbom: decode cyclonedx: metadata.timestamp: %w", err)
+			}
+			inv.CreatedAt = t
+		}
+		if c := md.Component; c != nil {
+			src, err := decodeImage(c)
+			if err != nil {
+				return nil, err
+			}
+			inv.Source = src
+		}
+		for _, p := range propList(md.Properties) {
+			switch {
+			case strings.HasPrefix(p.Name, propCataloger):
+				v, err := strconv.Atoi(p.Value)
+				if err != nil {
+					return nil, fmt.Errorf("sbom: decode cyclonedx: property %s: version %q: %w", p.Name, p.Value, err)
+				}
+				inv.Catalogers = append(inv.Catalogers, inventory.CatalogerInfo{Name: strings.TrimPrefix(p.Name, propCataloger), Version: v})
+			case p.Name == propWarning:
+				inv.Warnings = append(inv.Warnings, p.Value)
+			case p.Name == propDistroStatus:
+				if inv.Distro == nil {
+					inv.Distro = &inventory.Distro{}
+				}
+				inv.Distro.Status = inventory.OSStatus(p.Value)
+			case p.Name == propDistroReason:
+				if inv.Distro == nil {
+					inv.Distro = &inventory.Distro{}
+				}
+				inv.Distro.Reason = p.Value
+			}
+		}
+	}
+	var skipped []string
+	var walk func(cs *[]cdx.Component) error
+	walk = func(cs *[]cdx.Component) error {
+		if cs == nil {
+			return nil
+		}
+		for i := range *cs {
+			c := &(*cs)[i]
+			switch {
+			case c.Type == cdx.ComponentTypeOS:
+				if inv.Distro == nil || inv.Distro.ID == "" {
+					inv.Distro = decodeDistro(c)
+				}
+			case c.PackageURL != "":
+				p, err := decodePackage(c)
+				if err != nil {
+					return err
+				}
+				inv.Packages = append(inv.Packages, p)
+			case c.Type != cdx.ComponentTypeContainer && c.Type != cdx.ComponentTypeFile:
+				skipped = append(skipped, c.Name)
+			}
+			if err := walk(c.Components); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(bom.Components); err != nil {
+		return nil, err
+	}
+	if len(skipped) > 0 {
+		inv.Warnings = append(inv.Warnings, fmt.Sprintf("sbom: %d components without a purl were skipped (first: %q)", len(skipped), skipped[0]))
+	}
+	return inv, nil
+}
+
+func decodeImage(c *cdx.Component) (inventory.Source, error) {
+	src := inventory.Source{Ref: c.Name, Digest: c.Version}
+	layer := func(i int) *inventory.Layer {
+		for len(src.Layers) <= i {
+			src.Layers = append(src.Layers, inventory.Layer{})
+		}
+		return &src.Layers[i]
+	}
+	for _, p := range propList(c.Properties) {
+		switch p.Name {
+		case propImageKind:
+			src.Kind = p.Value
+		case propImageID:
+			src.ImageID = p.Value
+		case propImageTag:
+			src.Tags = append(src.Tags, p.Value)
+		case propImageOS:
+			src.OS = p.Value
+		case propImageArch:
+			src.Architecture = p.Value
+		case propImageVar:
+			src.Variant = p.Value
+		default:
+			rest, ok := strings.CutPrefix(p.Name, propImageLayerP)
+			if !ok {
+				continue
+			}
+			idx, field, ok := strings.Cut(rest, ":")
+			i, err := strconv.Atoi(idx)
+			// Layer indexes are dense and in order; refuse wild ones rather
+			// than allocate for them.
+			if !ok || err != nil || i < 0 || i > len(src.Layers) {
+				return src, fmt.Errorf("sbom: decode cyclonedx: image property %q: bad layer index", p.Name)
+			}
+			l := layer(i)
+			switch field {
+			case "diffID":
+				l.DiffID = p.Value
+			case "digest":
+				l.Digest = p.Value
+			case "size":
+				n, err := strconv.ParseInt(p.Value, 10, 64)
+				if err != nil {
+					return src, fmt.Errorf("sbom: decode cyclonedx: image property %q: %w", p.Name, err)
+				}
+				l.Size = n
+			case "mediaType":
+				l.MediaType = p.Value
+			}
+		}
+	}
+	return src, nil
+}
+
+// decodeDistro reads an operating-system component. Without Stowaway's
+// properties (an SBOM from another tool) it runs Stowaway's own OS detection
+// over an os-release made of the component's name and version, so that the
+// release, namespace and support status come out as a scan would give them.
+func decodeDistro(c *cdx.Component) *inventory.Distro {
+	d := &inventory.Distro{ID: c.Name, VersionID: c.Version, PrettyName: c.Description}
+	stowaway := false
+	for _, p := range propList(c.Properties) {
+		switch p.Name {
+		case propDistroRelease:
+			d.Release = p.Value
+		case propDistroCodename:
+			d.Codename = p.Value
+		case propDistroStatus:
+			d.Status, stowaway = inventory.OSStatus(p.Value), true
+		case propDistroReason:
+			d.Reason = p.Value
+		}
+	}
+	if stowaway {
+		return d
+	}
+	return detectDistro(c.Name, c.Version, c.Description)
+}
+
+func decodePackage(c *cdx.Component) (inventory.Package, error) {
+	pu, err := packageurl.FromString(c.PackageURL)
+	if err != nil {
+		return inventory.Package{}, fmt.Errorf("sbom: decode cyclonedx: component %q: purl: %w", c.BOMRef, err)
+	}
+	p := inventory.Package{
+		Name:    c.Name,
+		Version: c.Version,
+		Type:    inventory.Type(pu.Type),
+		PURL:    c.PackageURL,
+	}
+	if c.Group != "" {
+		sep := "/"
+		if p.Type == inventory.TypeMaven {
+			sep = ":"
+		}
+		p.Name = c.Group + sep + c.Name
+	}
+	if c.Licenses != nil {
+		for _, l := range *c.Licenses {
+			switch {
+			case l.Expression != "":
+				p.Licenses = append(p.Licenses, l.Expression)
+			case l.License != nil && l.License.ID != "":
+				p.Licenses = append(p.Licenses, l.License.ID)
+			case l.License != nil && l.License.Name != "":
+				p.Licenses = append(p.Licenses, l.License.Name)
+			}
+		}
+	}
+	for _, pr := range propList(c.Properties) {
+		switch pr.Name {
+		case propPkgEpoch:
+			n, err := strconv.Atoi(pr.Value)
+			if err != nil {
+				return p, fmt.Errorf("sbom: decode cyclonedx: component %q: epoch: %w", c.BOMRef, err)
+			}
+			p.Epoch = n
+		case propPkgRelease:
+			p.Release = pr.Value
+		case propPkgArch:
+			p.Arch = pr.Value
+		case propPkgSourceName:
+			p.SourceName = pr.Value
+		case propPkgSourceVersion:
+			p.SourceVersion = pr.Value
+		case propPkgModule:
+			p.Module = pr.Value
+		case propPkgPath:
+			p.Path = pr.Value
+		case propPkgLayer:
+			p.Layer = pr.Value
+		case propPkgCataloger:
+			p.Cataloger = pr.Value
+		}
+	}
+	return p, nil
+}
