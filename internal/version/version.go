@@ -1,0 +1,374 @@
+// Package version compares package versions in the version scheme of each
+// advisory namespace, and decides whether a version falls in an advisory's
+// OSV-style ranges.
+//
+// # Schemes and implementations
+//
+// Each scheme has one Comparator, returned by For. Every comparator is a
+// total order over the versions it accepts (antisymmetric, transitive,
+// Compare(a, a) == 0; fuzzed), rejects what it cannot order with an error
+// wrapping ErrInvalid, and never panics. Versions longer than MaxLen bytes,
+// empty versions and versions with spaces or control characters are invalid
+// in every scheme.
+//
+//   - dpkg: github.com/knqyf263/go-deb-version (epoch, upstream, revision,
+//     tilde). Passes every Debian vector.
+//   - apk: our own port of apk-tools 3's version.c (tokenizer, validator and
+//     comparison), because github.com/knqyf263/go-apk-version follows
+//     apk-tools 2 and accepts versions that apk-tools rejects (see apk.go).
+//     Versions that apk-tools' own validator rejects are errors here, where
+//     apk falls back to a string sort; the vectors that rely on that fallback
+//     are listed in the test allow-list.
+//   - rpm: github.com/knqyf263/go-rpm-version's rpmvercmp (tilde and caret),
+//     behind our own EVR parser, which rejects a non-numeric epoch instead of
+//     reading it as 0.
+//   - pep440: github.com/aquasecurity/go-pep440-version.
+//   - semver (npm, crates.io): github.com/Masterminds/semver/v3 in strict mode
+//     plus an optional "v" prefix. Numeric components above 2^53-1 and
+//     versions without exactly three numeric components are invalid, as in
+//     npm's node-semver.
+//   - go: golang.org/x/mod/semver after normalisation: "1.2.3" (OSV) gets a
+//     "v"; Go toolchain versions "go1.21.5", "go1.21", "go1.21rc2" become
+//     "v1.21.5", "v1.21.0", "v1.21.0-rc.2" as in golang.org/x/vuln; a
+//     " X:experiment" suffix from build info is dropped. Pseudo-versions are
+//     semver pre-releases and order by their timestamp.
+//   - maven: github.com/masahiro331/go-mvn-version (ComparableVersion).
+//   - rubygems: github.com/aquasecurity/go-gem-version (Gem::Version).
+//   - nuget: our own NuGetVersion (no maintained Go library): up to four
+//     numeric parts with missing parts as 0, SemVer 2 pre-release ordering
+//     compared case-insensitively, build metadata ignored.
+//   - composer: our own port of PHP's version_compare, which is what OSV's
+//     Packagist semantics follow, with a leading "v" dropped and numbers of
+//     any length. "#" is rejected: PHP orders it equal to every number,
+//     which is not a total order.
+//
+// # Ranges
+//
+// Affected evaluates OSV ranges: the events of each range are sorted by
+// version and swept in order (introduced opens, fixed and limit close at the
+// version, last_affected closes after it; "0" introduced is the beginning).
+// See Affected for the exact rules.
+package version
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+)
+
+// MaxLen is the longest version string any comparator accepts.
+const MaxLen = 256
+
+// ErrInvalid is wrapped by every error about a version a scheme cannot parse.
+var ErrInvalid = errors.New("invalid version")
+
+// Comparator orders versions of one scheme. Compare returns -1, 0 or +1 as a
+// is less than, equal to or greater than b, or an error wrapping ErrInvalid
+// when either version is invalid in the scheme.
+type Comparator interface {
+	Compare(a, b string) (int, error)
+}
+
+// Scheme names a version scheme.
+type Scheme string
+
+// Schemes.
+const (
+	SchemeDpkg     Scheme = "dpkg"
+	SchemeAPK      Scheme = "apk"
+	SchemeRPM      Scheme = "rpm"
+	SchemePEP440   Scheme = "pep440"
+	SchemeSemVer   Scheme = "semver"
+	SchemeGo       Scheme = "go"
+	SchemeMaven    Scheme = "maven"
+	SchemeRubyGems Scheme = "rubygems"
+	SchemeNuGet    Scheme = "nuget"
+	SchemeComposer Scheme = "composer"
+)
+
+// For returns the comparator of a scheme.
+func For(s Scheme) (Comparator, error) {
+	switch s {
+	case SchemeDpkg:
+		return Dpkg{}, nil
+	case SchemeAPK:
+		return APK{}, nil
+	case SchemeRPM:
+		return RPM{}, nil
+	case SchemePEP440:
+		return PEP440{}, nil
+	case SchemeSemVer:
+		return SemVer{}, nil
+	case SchemeGo:
+		return Go{}, nil
+	case SchemeMaven:
+		return Maven{}, nil
+	case SchemeRubyGems:
+		return RubyGems{}, nil
+	case SchemeNuGet:
+		return NuGet{}, nil
+	case SchemeComposer:
+		return Composer{}, nil
+	}
+	return nil, fmt.Errorf("version: unknown scheme %q", s)
+}
+
+// SchemeForNamespace returns the version scheme of an advisory namespace:
+// "debian:12" and "ubuntu:22.04" use dpkg, "alpine:3.19" apk, "rhel:9",
+// "centos:7", "ol:8" and "amzn:2023" rpm, and "osv:<Ecosystem>" the
+// ecosystem's scheme (crates.io uses semver).
+func SchemeForNamespace(ns string) (Scheme, error) {
+	distro, rest, ok := strings.Cut(ns, ":")
+	if !ok || rest == "" {
+		return "", fmt.Errorf("version: namespace %q: want <distro>:<release> or osv:<ecosystem>", ns)
+	}
+	switch distro {
+	case "debian", "ubuntu":
+		return SchemeDpkg, nil
+	case "alpine":
+		return SchemeAPK, nil
+	case "rhel", "centos", "ol", "amzn":
+		return SchemeRPM, nil
+	case "osv":
+		switch rest {
+		case "PyPI":
+			return SchemePEP440, nil
+		case "npm", "crates.io":
+			return SchemeSemVer, nil
+		case "Go":
+			return SchemeGo, nil
+		case "Maven":
+			return SchemeMaven, nil
+		case "RubyGems":
+			return SchemeRubyGems, nil
+		case "NuGet":
+			return SchemeNuGet, nil
+		case "Packagist":
+			return SchemeComposer, nil
+		}
+	}
+	return "", fmt.Errorf("version: no version scheme for namespace %q", ns)
+}
+
+// checkInput applies the rules shared by every scheme.
+func checkInput(scheme Scheme, v string) error {
+	if v == "" {
+		return fmt.Errorf("%s: empty version: %w", scheme, ErrInvalid)
+	}
+	if len(v) > MaxLen {
+		return fmt.Errorf("%s: version of %d bytes is longer than %d: %w", scheme, len(v), MaxLen, ErrInvalid)
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c == 0x7f {
+			return fmt.Errorf("%s: version %q: space or control character at byte %d: %w", scheme, v, i, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// invalid returns an error naming the scheme and the version.
+func invalid(scheme Scheme, v string, why error) error {
+	if why == nil {
+		return fmt.Errorf("%s: version %q: %w", scheme, v, ErrInvalid)
+	}
+	return fmt.Errorf("%s: version %q: %w: %w", scheme, v, ErrInvalid, why)
+}
+
+// sign maps a comparison result to -1, 0 or +1.
+func sign(n int) int {
+	switch {
+	case n < 0:
+		return -1
+	case n > 0:
+		return 1
+	}
+	return 0
+}
+
+// Affected reports whether v is affected by an OSV-style affected entry, and
+// the version that fixes it.
+//
+//   - The events of each range are sorted by version ("0" introduced first;
+//     on a tie introduced sorts before the other kinds) and swept: an
+//     introduced event at or below v opens an interval, a fixed or limit
+//     event at or below v closes it, a last_affected event strictly below v
+//     closes it. v is affected when an interval of some range is open at v.
+//   - fixedIn is the first fixed event above v that closes v's interval, or
+//     "" when that interval ends with last_affected or limit, or never ends.
+//     When v lies in intervals of several ranges, fixedIn is the highest of
+//     their fixes (the lowest version that leaves all of them), or "" when
+//     any of them has no fix.
+//   - versions lists exactly affected versions (Compare == 0); v is affected
+//     when it equals one of them, in addition to the ranges.
+//   - With no range events and no versions every version is affected.
+//
+// A version the comparator rejects, in v or in an event, is an error.
+func Affected(c Comparator, ranges []advisory.Range, versions []string, v string) (affected bool, fixedIn string, err error) {
+	if _, err := c.Compare(v, v); err != nil {
+		return false, "", fmt.Errorf("version: affected: installed version: %w", err)
+	}
+	haveEvents := false
+	noFix := false
+	for i, r := range ranges {
+		if len(r.Events) == 0 {
+			continue
+		}
+		haveEvents = true
+		in, fix, err := inRange(c, r.Events, v)
+		if err != nil {
+			return false, "", fmt.Errorf("version: affected: range %d: %w", i, err)
+		}
+		if !in {
+			continue
+		}
+		if !affected {
+			affected, fixedIn = true, fix
+			noFix = fix == ""
+			continue
+		}
+		if fix == "" {
+			noFix = true
+			continue
+		}
+		if fixedIn == "" {
+			fixedIn = fix
+			continue
+		}
+		n, err := c.Compare(fix, fixedIn)
+		if err != nil {
+			return false, "", fmt.Errorf("version: affected: range %d: %w", i, err)
+		}
+		if n > 0 {
+			fixedIn = fix
+		}
+	}
+	if noFix {
+		fixedIn = ""
+	}
+	if affected {
+		return true, fixedIn, nil
+	}
+	for _, x := range versions {
+		n, err := c.Compare(v, x)
+		if err != nil {
+			return false, "", fmt.Errorf("version: affected: versions list: %w", err)
+		}
+		if n == 0 {
+			return true, "", nil
+		}
+	}
+	if !haveEvents && len(versions) == 0 {
+		return true, "", nil
+	}
+	return false, "", nil
+}
+
+// event is one range event with its kind and version.
+type event struct {
+	kind    int // one of the ev* constants; also the tie order
+	version string
+	zero    bool // introduced "0": before every version
+}
+
+const (
+	evIntroduced = iota
+	evFixed
+	evLastAffected
+	evLimit
+)
+
+// inRange sweeps one range's events, see Affected.
+func inRange(c Comparator, raw []advisory.Event, v string) (bool, string, error) {
+	evs := make([]event, 0, len(raw))
+	for i, e := range raw {
+		var ev event
+		n := 0
+		for _, f := range []struct {
+			kind int
+			v    string
+		}{{evIntroduced, e.Introduced}, {evFixed, e.Fixed}, {evLastAffected, e.LastAffected}, {evLimit, e.Limit}} {
+			if f.v != "" {
+				n++
+				ev = event{kind: f.kind, version: f.v}
+			}
+		}
+		if n != 1 {
+			return false, "", fmt.Errorf("event %d: %d of introduced/fixed/last_affected/limit set, want 1", i, n)
+		}
+		ev.zero = ev.kind == evIntroduced && ev.version == "0"
+		evs = append(evs, ev)
+	}
+	// Compare every event with v first: it validates every version, so the
+	// sort below cannot fail halfway.
+	rel := make(map[string]int, len(evs)) // Compare(v, event version)
+	for _, e := range evs {
+		if e.zero {
+			continue
+		}
+		if _, ok := rel[e.version]; ok {
+			continue
+		}
+		n, err := c.Compare(v, e.version)
+		if err != nil {
+			return false, "", fmt.Errorf("event version: %w", err)
+		}
+		rel[e.version] = n
+	}
+	var sortErr error
+	sort.SliceStable(evs, func(i, j int) bool {
+		a, b := evs[i], evs[j]
+		switch {
+		case a.zero && b.zero:
+			return false
+		case a.zero:
+			return true
+		case b.zero:
+			return false
+		}
+		n, err := c.Compare(a.version, b.version)
+		if err != nil && sortErr == nil {
+			sortErr = err
+		}
+		if n != 0 {
+			return n < 0
+		}
+		return a.kind < b.kind
+	})
+	if sortErr != nil {
+		return false, "", fmt.Errorf("sort events: %w", sortErr)
+	}
+	open := false
+	next := len(evs) // first event not at or below v
+	for i, e := range evs {
+		n := 1
+		if !e.zero {
+			n = rel[e.version]
+		}
+		if n < 0 || (n == 0 && e.kind == evLastAffected) {
+			// e lies above v (a last_affected equal to v still includes v).
+			next = i
+			break
+		}
+		switch e.kind {
+		case evIntroduced:
+			open = true
+		case evFixed, evLimit, evLastAffected:
+			open = false
+		}
+	}
+	if !open {
+		return false, "", nil
+	}
+	for _, e := range evs[next:] {
+		switch e.kind {
+		case evFixed:
+			return true, e.version, nil
+		case evLastAffected, evLimit:
+			return true, "", nil
+		}
+	}
+	return true, "", nil
+}
