@@ -1,0 +1,325 @@
+package apk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+const installed = "lib/apk/db/installed"
+
+func TestRequired(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"lib/apk/db/installed", true},
+		{"usr/lib/apk/db/installed", true},
+		{"/lib/apk/db/installed", false},
+		{"lib/apk/db/installed.bak", false},
+		{"lib/apk/db/scripts.tar", false},
+		{"etc/apk/world", false},
+	}
+	for _, tt := range tests {
+		if got := New().Required(tt.path, nil); got != tt.want {
+			t.Errorf("Required(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestCatalogFixtures runs the cataloger over every file of testdata/root it
+// asks for and compares the results with testdata/golden/root.json.
+func TestCatalogFixtures(t *testing.T) {
+	root := filepath.Join("testdata", "root")
+	got := map[string]catalog.Result{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil || !New().Required(rel, info) {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		res, err := New().CatalogFile(context.Background(), catalog.File{Path: rel, Info: info, R: bytes.NewReader(b), Size: int64(len(b))})
+		if err != nil {
+			t.Errorf("CatalogFile(%s): %v", rel, err)
+		}
+		got[rel] = res
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Errorf("cataloged %d files, want both installed databases", len(got))
+	}
+	golden(t, filepath.Join("testdata", "golden", "root.json"), got)
+}
+
+func golden[T any](t *testing.T, file string, got T) {
+	t.Helper()
+	if *update {
+		b, err := json.MarshalIndent(got, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	var want T
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", file, d)
+	}
+}
+
+// TestParseFields spells out the fixture's packages and files, so a
+// regression cannot hide in a regenerated golden file.
+func TestParseFields(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "root", installed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, owned, err := Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apk := func(name, version, arch, origin string, licenses ...string) inventory.Package {
+		return inventory.Package{Name: name, Version: version, Type: inventory.TypeAPK, Arch: arch, SourceName: origin, SourceVersion: version, Licenses: licenses}
+	}
+	want := []inventory.Package{
+		apk("musl", "1.2.4_git20230717-r4", "x86_64", "musl", "MIT"),
+		apk("libcrypto3", "3.1.4-r5", "x86_64", "openssl", "Apache-2.0"),
+		apk("no-origin-no-license", "1.0-r0", "noarch", "no-origin-no-license"),
+		apk("busybox-binsh", "1.36.1-r15", "x86_64", "busybox", "GPL-2.0-only AND bzip2-1.0.6"),
+	}
+	if d := cmp.Diff(want, pkgs); d != "" {
+		t.Errorf("packages (-want +got):\n%s", d)
+	}
+	wantOwned := []string{
+		"lib/ld-musl-x86_64.so.1", "lib/libc.musl-x86_64.so.1",
+		"etc/ssl/openssl.cnf.dist", "usr/lib/libcrypto.so.3", "usr/lib/engines-3/afalg.so", "usr/lib/engines-3/loader_attic.so",
+		"top-level-file",
+		"bin/sh", "escape/attempt", // F:../../escape stays inside the root
+	}
+	if d := cmp.Diff(wantOwned, owned); d != "" {
+		t.Errorf("owned (-want +got):\n%s", d)
+	}
+	viaParseAPK, err := ParseAPK(bytes.NewReader(b))
+	if err != nil || !cmp.Equal(pkgs, viaParseAPK) {
+		t.Errorf("ParseAPK differs from Parse: %v", err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		file, want string
+	}{
+		{"no-key", `line 3: want "K:value", got "this is not a key"`},
+		{"no-name", "record at line 1: no P: (name) line"},
+		{"no-version", `record at line 1: package "x" has no V: (version) line`},
+		{"slash-in-R", `line 4: bad R: file name "sub/dir"`},
+		{"garbage", `line 1: want "K:value"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", "bad", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkgs, owned, err := Parse(bytes.NewReader(b))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want one containing %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "parse installed: ") {
+				t.Errorf("error %q does not name the stage", err)
+			}
+			if pkgs != nil || owned != nil {
+				t.Error("results returned with an error")
+			}
+		})
+	}
+}
+
+func TestHostile(t *testing.T) {
+	db, err := os.ReadFile(filepath.Join("testdata", "root", installed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _, err := Parse(bytes.NewReader(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("truncated", func(t *testing.T) {
+		for n := range len(db) {
+			pkgs, _, err := Parse(bytes.NewReader(db[:n]))
+			if err == nil && len(pkgs) > len(full) {
+				t.Fatalf("prefix %d: %d packages, more than the whole file's %d", n, len(pkgs), len(full))
+			}
+		}
+	})
+	t.Run("huge line", func(t *testing.T) {
+		b := append([]byte("P:x\nV:1\nT:"), bytes.Repeat([]byte("a"), MaxLineSize+1)...)
+		_, _, err := Parse(bytes.NewReader(b))
+		if err == nil || !strings.Contains(err.Error(), "line 3: line longer than") {
+			t.Fatalf("error = %v, want a line-length error at line 3", err)
+		}
+	})
+	t.Run("read error", func(t *testing.T) {
+		_, _, err := Parse(iotest.TimeoutReader(bytes.NewReader(db)))
+		if err == nil || !strings.Contains(err.Error(), iotest.ErrTimeout.Error()) {
+			t.Fatalf("error = %v, want the reader's error", err)
+		}
+	})
+	t.Run("limit", func(t *testing.T) {
+		b := make([]byte, 20)
+		l := &limitedReader{r: strings.NewReader("0123456789"), n: 10}
+		if n, err := l.Read(b); n != 10 || err != nil {
+			t.Fatalf("Read = %d, %v", n, err)
+		}
+		if _, err := l.Read(b); err == errTooBig {
+			t.Fatal("exactly the limit is refused")
+		}
+		l = &limitedReader{r: strings.NewReader("0123456789x"), n: 10}
+		_, _ = l.Read(b)
+		if _, err := l.Read(b); err != errTooBig {
+			t.Fatalf("past limit: %v, want %v", err, errTooBig)
+		}
+	})
+	t.Run("oversized file", func(t *testing.T) {
+		_, err := New().CatalogFile(context.Background(), catalog.File{Path: installed, R: bytes.NewReader(nil), Size: MaxFileSize + 1})
+		if err == nil || !strings.Contains(err.Error(), "byte limit") {
+			t.Fatalf("error = %v, want a size-limit error", err)
+		}
+	})
+}
+
+func FuzzParseAPK(f *testing.F) {
+	for _, p := range []string{"testdata/root/" + installed, "testdata/root/usr/" + installed} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	entries, err := os.ReadDir("testdata/bad")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("testdata/bad", e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, owned, err := Parse(bytes.NewReader(b))
+		if err != nil {
+			if pkgs != nil || owned != nil {
+				t.Fatal("results returned with an error")
+			}
+			return
+		}
+		for _, p := range pkgs {
+			if p.Name == "" || p.Version == "" || p.SourceName == "" || p.SourceVersion != p.Version {
+				t.Fatalf("incomplete package %+v", p)
+			}
+		}
+		for _, o := range owned {
+			if o == "" || strings.HasPrefix(o, "/") || o == ".." || strings.HasPrefix(o, "../") {
+				t.Fatalf("owned path %q is not inside the root", o)
+			}
+		}
+	})
+}
+
+// TestRealImages parses the apk database of every apk image in
+// ../shared/images and checks the count against the manifest and against an
+// independent count of P: lines, plus libcrypto's origin.
+func TestRealImages(t *testing.T) {
+	dir, images := sharedImages(t, "apk")
+	libcrypto := map[string]inventory.Package{
+		"3.16": {Name: "libcrypto1.1", Version: "1.1.1q-r0", Licenses: []string{"OpenSSL"}},
+		"3.17": {Name: "libcrypto3", Version: "3.0.8-r3", Licenses: []string{"Apache-2.0"}},
+		"3.18": {Name: "libcrypto3", Version: "3.1.2-r0", Licenses: []string{"Apache-2.0"}},
+		"3.19": {Name: "libcrypto3", Version: "3.1.4-r5", Licenses: []string{"Apache-2.0"}},
+		"3.20": {Name: "libcrypto3", Version: "3.3.2-r0", Licenses: []string{"Apache-2.0"}},
+	}
+	base := map[string]string{ // alpine release of each image
+		"alpine-3.16.tar": "3.16", "alpine-3.17.tar": "3.17", "alpine-3.18.tar": "3.18", "alpine-3.19.tar": "3.19", "alpine-3.20.oci": "3.20",
+		"lang-java-go.tar": "3.20", "lang-python-node.oci": "3.18", "multilayer-whiteout.tar": "3.16",
+	}
+	for _, im := range images {
+		t.Run(im.File, func(t *testing.T) {
+			b := extractFile(t, filepath.Join(dir, im.File), installed)
+			res, err := New().CatalogFile(context.Background(), catalog.File{Path: installed, R: bytes.NewReader(b), Size: int64(len(b))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Packages) != im.Packages {
+				t.Errorf("%d packages, manifest.json says %d", len(res.Packages), im.Packages)
+			}
+			records := bytes.Count(append([]byte("\n"), b...), []byte("\nP:"))
+			if records != len(res.Packages) {
+				t.Errorf("%d packages, the file has %d P: records", len(res.Packages), records)
+			}
+			if files := bytes.Count(b, []byte("\nR:")); files != len(res.Owned) {
+				t.Errorf("%d owned files, the file has %d R: lines", len(res.Owned), files)
+			}
+			rel, ok := base[im.File]
+			if !ok {
+				t.Fatalf("no package checks for %s: add some", im.File)
+			}
+			want := libcrypto[rel]
+			want.Type, want.Arch, want.SourceName, want.SourceVersion = inventory.TypeAPK, "x86_64", "openssl", want.Version
+			want.Path, want.Cataloger = installed, "apk"
+			var got inventory.Package
+			for _, p := range res.Packages {
+				if p.Name == want.Name {
+					got = p
+				}
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%s (-want +got):\n%s", want.Name, d)
+			}
+			for _, o := range res.Owned {
+				if o == "lib/libcrypto.so.3" || o == "lib/libcrypto.so.1.1" || o == "usr/lib/libcrypto.so.3" {
+					return
+				}
+			}
+			t.Error("libcrypto's shared object is not owned")
+		})
+	}
+}
