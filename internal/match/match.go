@@ -1,0 +1,704 @@
+// Package match turns an inventory into findings: it looks up each package's
+// advisories by (namespace, package name), decides with the namespace's version
+// scheme whether the installed version is affected, and merges records that
+// describe the same vulnerability under different ids.
+//
+// Matching rules (DESIGN §3):
+//   - Debian and Ubuntu records name source packages: they are matched on the
+//     package's source name and compared with its source version.
+//   - Alpine secdb names the origin (apk's "o:"), matched likewise.
+//   - RPM distributions: Red Hat names source RPMs, Amazon and Oracle name
+//     binary RPMs; the record's Kind says which name to use. A record for a
+//     modularity stream applies only to packages of that stream, and a
+//     non-modular record never applies to a modular package. CentOS 7 uses
+//     RHEL 7 data.
+//   - When one vendor record lists several fixed versions for one package
+//     (Red Hat z-streams), the fix whose dist tag matches the installed
+//     release stream wins (el9_2 for an el9_2 package); otherwise the main
+//     stream's (the lowest fixed version above the installed one).
+//   - Language packages match OSV records of their ecosystem ("osv:PyPI").
+//
+// Status policy, following the vendor:
+//   - fixed: a finding when the installed version is below the fix, with
+//     status FIXABLE and the fixed version.
+//   - affected (no fix yet): a finding with status UNFIXED and no fixed version.
+//   - will-not-fix: a finding with status WILL_NOT_FIX and no fixed version.
+//   - not-affected: no finding; it also suppresses other records of the same
+//     vulnerability for that package from the same namespace.
+package match
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+// Candidate is one advisory record that may apply to a package: the advisory
+// and one of its affected entries.
+type Candidate struct {
+	Advisory *advisory.Advisory
+	Affected advisory.Affected
+}
+
+// Store is what the matcher needs from the vulnerability DB.
+type Store interface {
+	// Candidates returns the records for one (namespace, package name).
+	Candidates(ctx context.Context, namespace, pkg string) ([]Candidate, error)
+	// Enrichment returns scoring for a CVE from a namespace-less source
+	// (NVD), or nil when there is none.
+	Enrichment(ctx context.Context, id string) (*advisory.Advisory, error)
+}
+
+// Status of a finding.
+type Status string
+
+// Finding statuses.
+const (
+	StatusFixable    Status = "FIXABLE"
+	StatusUnfixed    Status = "UNFIXED"
+	StatusWillNotFix Status = "WILL_NOT_FIX"
+)
+
+// Finding is one vulnerability in one package.
+type Finding struct {
+	// ID is the vulnerability's canonical id: its CVE when it has one, else
+	// the GHSA id, else the record's own id.
+	ID string `json:"id"`
+	// Related lists the other ids the merged records carry (DSA, ALAS, GHSA ...).
+	Related      []string          `json:"related,omitempty"`
+	Package      inventory.Package `json:"package"`
+	Namespace    string            `json:"namespace"`
+	Status       Status            `json:"status"`
+	FixedVersion string            `json:"fixedVersion,omitempty"`
+	// Severity is an ECR level; SeveritySource says where it came from:
+	// "vendor:<source>", "cvss3:<scorer>", "cvss2:<scorer>" or "none".
+	Severity       string          `json:"severity"`
+	SeveritySource string          `json:"severitySource"`
+	VendorSeverity string          `json:"vendorSeverity,omitempty"`
+	CVSS3          *advisory.CVSS  `json:"cvss3,omitempty"`
+	CVSS2          *advisory.CVSS  `json:"cvss2,omitempty"`
+	Description    string          `json:"description,omitempty"`
+	URI            string          `json:"uri,omitempty"`
+	References     []string        `json:"references,omitempty"`
+	Sources        []string        `json:"sources"`
+	Published      time.Time       `json:"published,omitzero"`
+	Modified       time.Time       `json:"modified,omitzero"`
+	FirstRecord    advisory.Status `json:"-"`
+}
+
+// Result is the outcome of matching one inventory.
+type Result struct {
+	Findings []Finding
+	// Unsupported is set when the OS could not be matched (UNSUPPORTED_IMAGE).
+	Unsupported string
+}
+
+// Options tune matching.
+type Options struct {
+	// Language enables matching of language packages (ENHANCED scanning).
+	Language bool
+}
+
+// feedNamespace maps an image namespace to the namespace the feeds use.
+func feedNamespace(ns string) string {
+	if strings.HasPrefix(ns, "centos:") {
+		return "rhel:" + strings.TrimPrefix(ns, "centos:")
+	}
+	return ns
+}
+
+// Match matches every package of inv.
+func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Options) (*Result, error) {
+	res := &Result{}
+	osNS := ""
+	if d := inv.Distro; d != nil {
+		if d.Status == inventory.OSSupported {
+			osNS = feedNamespace(d.Namespace())
+		} else if d.Status != inventory.OSNone {
+			res.Unsupported = fmt.Sprintf("%s: %s", d.Status, d.Reason)
+		}
+	}
+	var osCmp version.Comparator
+	if osNS != "" {
+		s, err := version.SchemeForNamespace(osNS)
+		if err != nil {
+			return nil, fmt.Errorf("match: %w", err)
+		}
+		if osCmp, err = version.For(s); err != nil {
+			return nil, fmt.Errorf("match: %w", err)
+		}
+	}
+	langCmp := map[string]version.Comparator{}
+	merged := map[string]*Finding{}
+	var order []string
+	for i := range inv.Packages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p := &inv.Packages[i]
+		var ns string
+		var cmp version.Comparator
+		if p.Type.IsOS() {
+			if osNS == "" {
+				continue
+			}
+			ns, cmp = osNS, osCmp
+		} else {
+			if !opts.Language || p.Type.Ecosystem() == "" {
+				continue
+			}
+			ns = "osv:" + p.Type.Ecosystem()
+			c, ok := langCmp[ns]
+			if !ok {
+				s, err := version.SchemeForNamespace(ns)
+				if err != nil {
+					return nil, fmt.Errorf("match: %w", err)
+				}
+				if c, err = version.For(s); err != nil {
+					return nil, fmt.Errorf("match: %w", err)
+				}
+				langCmp[ns] = c
+			}
+			cmp = c
+		}
+		fs, err := matchPackage(ctx, store, ns, cmp, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			key := f.ID + "\x00" + p.PURL + "\x00" + p.Path
+			if old, ok := merged[key]; ok {
+				mergeInto(old, f)
+				continue
+			}
+			f := f
+			merged[key] = &f
+			order = append(order, key)
+		}
+	}
+	for _, k := range order {
+		f := merged[k]
+		if err := severity(ctx, store, f); err != nil {
+			return nil, err
+		}
+		res.Findings = append(res.Findings, *f)
+	}
+	SortFindings(res.Findings)
+	return res, nil
+}
+
+// SortFindings orders findings by severity (worst first), then id, then package.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if ra, rb := SeverityRank(a.Severity), SeverityRank(b.Severity); ra != rb {
+			return ra > rb
+		}
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		if a.Package.Name != b.Package.Name {
+			return a.Package.Name < b.Package.Name
+		}
+		return a.Package.Path < b.Package.Path
+	})
+}
+
+// SeverityRank orders ECR levels; unknown levels rank lowest.
+func SeverityRank(s string) int {
+	switch s {
+	case "CRITICAL":
+		return 5
+	case "HIGH":
+		return 4
+	case "MEDIUM":
+		return 3
+	case "LOW":
+		return 2
+	case "INFORMATIONAL":
+		return 1
+	}
+	return 0
+}
+
+// lookupNames returns the names to query for p: its own name, its source
+// package's name, and the normalized spellings feeds use for ecosystems
+// whose names are case-insensitive.
+func lookupNames(p *inventory.Package) []string {
+	names := []string{p.Name}
+	add := func(n string) {
+		for _, x := range names {
+			if x == n {
+				return
+			}
+		}
+		names = append(names, n)
+	}
+	if p.SourceName != "" {
+		add(p.SourceName)
+	}
+	switch p.Type {
+	case inventory.TypePyPI:
+		add(strings.ToLower(p.Name))
+		add(normalizePyPI(p.Name))
+	case inventory.TypeComposer, inventory.TypeNuGet:
+		add(strings.ToLower(p.Name))
+	}
+	return names
+}
+
+// installedVersion is the version compared against a record of kind k.
+func installedVersion(p *inventory.Package, k advisory.PackageKind) string {
+	v := p.Version
+	if k == advisory.KindSource && p.SourceVersion != "" {
+		v = p.SourceVersion
+	}
+	if p.Type == inventory.TypeRPM {
+		v = withEpoch(v, p.Epoch)
+	}
+	return v
+}
+
+// withEpoch makes an rpm EVR carry its epoch explicitly.
+func withEpoch(v string, epoch int) string {
+	if strings.Contains(v, ":") {
+		return v
+	}
+	return strconv.Itoa(epoch) + ":" + v
+}
+
+// moduleStream is "name:stream" of an rpm modularity label.
+func moduleStream(label string) string {
+	parts := strings.SplitN(label, ":", 3)
+	if len(parts) < 2 {
+		return label
+	}
+	return parts[0] + ":" + parts[1]
+}
+
+func matchPackage(ctx context.Context, store Store, ns string, cmp version.Comparator, p *inventory.Package) ([]Finding, error) {
+	var cands []Candidate
+	type seenKey struct {
+		id  string
+		pkg string
+		ns  string
+		fix string
+	}
+	seen := map[seenKey]bool{}
+	for _, name := range lookupNames(p) {
+		cs, err := store.Candidates(ctx, ns, name)
+		if err != nil {
+			return nil, fmt.Errorf("match %s %s: %w", ns, name, err)
+		}
+		for _, c := range cs {
+			wantName := p.Name
+			if c.Affected.Kind == advisory.KindSource {
+				wantName = p.SourceName
+				if wantName == "" {
+					wantName = p.Name
+				}
+			}
+			if !nameEqual(p.Type, c.Affected.Package, wantName) {
+				continue
+			}
+			k := seenKey{c.Advisory.ID, c.Affected.Package, c.Affected.Namespace, fmt.Sprint(c.Affected.Ranges, c.Affected.Status, c.Affected.Module)}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			cands = append(cands, c)
+		}
+	}
+	stream := ""
+	if p.Type == inventory.TypeRPM && p.Module != "" {
+		stream = moduleStream(p.Module)
+	}
+	// Group the records per vulnerability id so that not-affected and
+	// several fixed versions are decided together.
+	type group struct {
+		recs []Candidate
+	}
+	groups := map[string]*group{}
+	var ids []string
+	for _, c := range cands {
+		if p.Type == inventory.TypeRPM && moduleStream(c.Affected.Module) != stream {
+			continue
+		}
+		if len(c.Affected.Arches) > 0 && p.Arch != "" && !archMatches(c.Affected.Arches, p.Arch) {
+			continue
+		}
+		for _, id := range expandIDs(c.Advisory) {
+			g, ok := groups[id]
+			if !ok {
+				g = &group{}
+				groups[id] = g
+				ids = append(ids, id)
+			}
+			g.recs = append(g.recs, c)
+		}
+	}
+	var out []Finding
+	for _, id := range ids {
+		g := groups[id]
+		f, ok, err := decide(cmp, p, id, g.recs)
+		if err != nil {
+			return nil, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
+		}
+		if ok {
+			f.Namespace = ns
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func nameEqual(t inventory.Type, a, b string) bool {
+	switch t {
+	case inventory.TypePyPI:
+		return normalizePyPI(a) == normalizePyPI(b)
+	case inventory.TypeNuGet, inventory.TypeComposer:
+		return strings.EqualFold(a, b)
+	}
+	return a == b
+}
+
+func normalizePyPI(s string) string {
+	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(s))
+}
+
+func archMatches(arches []string, arch string) bool {
+	for _, a := range arches {
+		if a == arch || a == "noarch" || arch == "noarch" {
+			return true
+		}
+	}
+	return false
+}
+
+// expandIDs gives the vulnerability ids a record stands for: a vendor
+// advisory that lists CVEs (ALAS, DSA, RHSA) stands for each of them.
+func expandIDs(a *advisory.Advisory) []string {
+	if strings.HasPrefix(a.ID, "CVE-") {
+		return []string{a.ID}
+	}
+	var cves []string
+	ghsa := ""
+	for _, al := range a.Aliases {
+		switch {
+		case strings.HasPrefix(al, "CVE-"):
+			cves = append(cves, al)
+		case strings.HasPrefix(al, "GHSA-") && ghsa == "":
+			ghsa = al
+		}
+	}
+	if len(cves) > 0 {
+		sort.Strings(cves)
+		return dedupe(cves)
+	}
+	if strings.HasPrefix(a.ID, "GHSA-") || ghsa == "" {
+		return []string{a.ID}
+	}
+	return []string{ghsa}
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// decide applies the records of one vulnerability to one package.
+func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Candidate) (Finding, bool, error) {
+	var (
+		best     *Candidate
+		bestFix  string
+		status   Status
+		affected bool
+	)
+	for i := range recs {
+		if recs[i].Affected.Status == advisory.StatusNotAffected {
+			return Finding{}, false, nil
+		}
+	}
+	installedTag := distTag(p.Version)
+	for i := range recs {
+		c := &recs[i]
+		v := installedVersion(p, c.Affected.Kind)
+		switch c.Affected.Status {
+		case advisory.StatusFixed:
+			hit, fix, err := version.Affected(cmp, c.Affected.Ranges, c.Affected.Versions, v)
+			if err != nil {
+				return Finding{}, false, fmt.Errorf("compare %q: %w", v, err)
+			}
+			if !hit {
+				// A fix for this stream that the package already has:
+				// the record that matches the stream decides.
+				if fix == "" && installedTag != "" && fixedTagOf(c) == installedTag {
+					return Finding{}, false, nil
+				}
+				continue
+			}
+			if fix == "" {
+				// Affected range without a fix (OSV records with only
+				// introduced events or explicit versions).
+				if status == "" {
+					best, status, affected = c, StatusUnfixed, true
+				}
+				continue
+			}
+			if status != StatusFixable || betterFix(cmp, installedTag, fix, bestFix) {
+				best, bestFix, status, affected = c, fix, StatusFixable, true
+			}
+		case advisory.StatusAffected:
+			if len(c.Affected.Ranges) > 0 || len(c.Affected.Versions) > 0 {
+				hit, _, err := version.Affected(cmp, c.Affected.Ranges, c.Affected.Versions, v)
+				if err != nil {
+					return Finding{}, false, fmt.Errorf("compare %q: %w", v, err)
+				}
+				if !hit {
+					continue
+				}
+			}
+			if status == "" {
+				best, status, affected = c, StatusUnfixed, true
+			}
+		case advisory.StatusWillNotFix:
+			if status == "" {
+				best, status, affected = c, StatusWillNotFix, true
+			}
+		}
+	}
+	if !affected {
+		return Finding{}, false, nil
+	}
+	f := Finding{ID: id, Package: *p, Status: status, FixedVersion: bestFix}
+	for i := range recs {
+		addRecord(&f, recs[i].Advisory, recs[i].Affected)
+	}
+	if best != nil && best.Affected.Severity != "" {
+		f.VendorSeverity = best.Affected.Severity
+	}
+	return f, true, nil
+}
+
+// distTag is the rpm dist tag of a release: "el9_3" of "1.0-2.el9_3.1".
+func distTag(v string) string {
+	i := strings.Index(v, ".el")
+	if i < 0 {
+		return ""
+	}
+	tag := v[i+1:]
+	if j := strings.IndexAny(tag, ".+~"); j >= 0 {
+		tag = tag[:j]
+	}
+	return tag
+}
+
+func fixedTagOf(c *Candidate) string {
+	for _, r := range c.Affected.Ranges {
+		for _, e := range r.Events {
+			if e.Fixed != "" {
+				return distTag(e.Fixed)
+			}
+		}
+	}
+	return ""
+}
+
+// betterFix prefers a fix in the installed dist tag's stream, then the lowest.
+func betterFix(cmp version.Comparator, installedTag, fix, best string) bool {
+	if best == "" {
+		return true
+	}
+	ft, bt := distTag(fix), distTag(best)
+	if installedTag != "" && (ft == installedTag) != (bt == installedTag) {
+		return ft == installedTag
+	}
+	c, err := cmp.Compare(fix, best)
+	return err == nil && c < 0
+}
+
+func addRecord(f *Finding, a *advisory.Advisory, af advisory.Affected) {
+	for _, id := range append([]string{a.ID}, a.Aliases...) {
+		if id != f.ID && !contains(f.Related, id) {
+			f.Related = append(f.Related, id)
+		}
+	}
+	if af.Advisory != "" && af.Advisory != f.ID && !contains(f.Related, af.Advisory) {
+		f.Related = append(f.Related, af.Advisory)
+	}
+	sort.Strings(f.Related)
+	if !contains(f.Sources, a.Source) {
+		f.Sources = append(f.Sources, a.Source)
+	}
+	if f.Description == "" {
+		f.Description = firstNonEmpty(a.Description, a.Summary)
+	}
+	if f.VendorSeverity == "" && a.Severity != "" {
+		f.VendorSeverity = a.Severity
+		f.SeveritySource = "vendor:" + a.Source
+	}
+	for _, c := range a.CVSS {
+		c := c
+		switch {
+		case strings.HasPrefix(c.Version, "3") && f.CVSS3 == nil:
+			f.CVSS3 = &c
+		case strings.HasPrefix(c.Version, "2") && f.CVSS2 == nil:
+			f.CVSS2 = &c
+		}
+	}
+	for _, r := range a.References {
+		if !contains(f.References, r) {
+			f.References = append(f.References, r)
+		}
+	}
+	if f.Published.IsZero() || (!a.Published.IsZero() && a.Published.Before(f.Published)) {
+		f.Published = a.Published
+	}
+	if a.Modified.After(f.Modified) {
+		f.Modified = a.Modified
+	}
+}
+
+func mergeInto(dst *Finding, src Finding) {
+	for _, id := range append([]string{src.ID}, src.Related...) {
+		if id != dst.ID && !contains(dst.Related, id) {
+			dst.Related = append(dst.Related, id)
+		}
+	}
+	sort.Strings(dst.Related)
+	for _, s := range src.Sources {
+		if !contains(dst.Sources, s) {
+			dst.Sources = append(dst.Sources, s)
+		}
+	}
+	if dst.Status != StatusFixable && src.Status == StatusFixable {
+		dst.Status, dst.FixedVersion = src.Status, src.FixedVersion
+	}
+	if dst.VendorSeverity == "" {
+		dst.VendorSeverity = src.VendorSeverity
+	}
+	if dst.CVSS3 == nil {
+		dst.CVSS3 = src.CVSS3
+	}
+	if dst.CVSS2 == nil {
+		dst.CVSS2 = src.CVSS2
+	}
+	if dst.Description == "" {
+		dst.Description = src.Description
+	}
+}
+
+// severity applies ECR's rule: vendor severity, else CVSS v3 base score, else
+// v2, mapped to the NVD ratings, else UNDEFINED. NVD fills in CVSS that the
+// vendor record lacks.
+func severity(ctx context.Context, store Store, f *Finding) error {
+	if strings.HasPrefix(f.ID, "CVE-") && (f.CVSS3 == nil || f.CVSS2 == nil || f.Description == "") {
+		e, err := store.Enrichment(ctx, f.ID)
+		if err != nil {
+			return fmt.Errorf("match: enrich %s: %w", f.ID, err)
+		}
+		if e != nil {
+			for _, c := range e.CVSS {
+				c := c
+				switch {
+				case strings.HasPrefix(c.Version, "3") && f.CVSS3 == nil:
+					f.CVSS3 = &c
+				case strings.HasPrefix(c.Version, "2") && f.CVSS2 == nil:
+					f.CVSS2 = &c
+				}
+			}
+			if f.Description == "" {
+				f.Description = e.Description
+			}
+		}
+	}
+	switch {
+	case f.VendorSeverity != "" && SeverityRank(f.VendorSeverity) > 0:
+		f.Severity = f.VendorSeverity
+		if f.SeveritySource == "" {
+			f.SeveritySource = "vendor:" + strings.Join(f.Sources, ",")
+		}
+	case f.CVSS3 != nil && f.CVSS3.Score > 0:
+		f.Severity, f.SeveritySource = FromScore(f.CVSS3.Score), "cvss3:"+f.CVSS3.Source
+	case f.CVSS2 != nil && f.CVSS2.Score > 0:
+		f.Severity, f.SeveritySource = FromScore(f.CVSS2.Score), "cvss2:"+f.CVSS2.Source
+	default:
+		f.Severity, f.SeveritySource = "UNDEFINED", "none"
+	}
+	if f.URI == "" {
+		f.URI = advisoryURL(f)
+	}
+	return nil
+}
+
+// FromScore maps a CVSS base score to the NVD rating, in ECR's names.
+func FromScore(s float64) string {
+	switch {
+	case s >= 9.0:
+		return "CRITICAL"
+	case s >= 7.0:
+		return "HIGH"
+	case s >= 4.0:
+		return "MEDIUM"
+	case s >= 0.1:
+		return "LOW"
+	}
+	return "INFORMATIONAL"
+}
+
+func advisoryURL(f *Finding) string {
+	switch {
+	case strings.HasPrefix(f.ID, "CVE-"):
+		switch {
+		case strings.HasPrefix(f.Namespace, "debian:"):
+			return "https://security-tracker.debian.org/tracker/" + f.ID
+		case strings.HasPrefix(f.Namespace, "ubuntu:"):
+			return "https://ubuntu.com/security/" + f.ID
+		case strings.HasPrefix(f.Namespace, "rhel:"):
+			return "https://access.redhat.com/security/cve/" + f.ID
+		case strings.HasPrefix(f.Namespace, "alpine:"):
+			return "https://security.alpinelinux.org/vuln/" + f.ID
+		case strings.HasPrefix(f.Namespace, "amzn:"):
+			return "https://explore.alas.aws.amazon.com/" + f.ID + ".html"
+		case strings.HasPrefix(f.Namespace, "ol:"):
+			return "https://linux.oracle.com/cve/" + f.ID + ".html"
+		}
+		return "https://nvd.nist.gov/vuln/detail/" + f.ID
+	case strings.HasPrefix(f.ID, "GHSA-"):
+		return "https://github.com/advisories/" + f.ID
+	}
+	if len(f.References) > 0 {
+		return f.References[0]
+	}
+	return "https://osv.dev/vulnerability/" + f.ID
+}
+
+func contains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,187 @@
+package match
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// fakeStore serves advisories from memory.
+type fakeStore struct {
+	advs []*advisory.Advisory
+	nvd  map[string]*advisory.Advisory
+}
+
+func (s fakeStore) Candidates(_ context.Context, ns, pkg string) ([]Candidate, error) {
+	var out []Candidate
+	for _, a := range s.advs {
+		for _, af := range a.Affected {
+			if af.Namespace == ns && af.Package == pkg {
+				out = append(out, Candidate{Advisory: a, Affected: af})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s fakeStore) Enrichment(_ context.Context, id string) (*advisory.Advisory, error) {
+	return s.nvd[id], nil
+}
+
+func fixed(v string) []advisory.Range {
+	return []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
+}
+
+// brief is the part of a finding the table compares.
+type brief struct {
+	ID, Pkg, Status, Fixed, Severity, SevSource string
+	Related                                     []string
+}
+
+func briefs(fs []Finding) []brief {
+	var out []brief
+	for _, f := range fs {
+		out = append(out, brief{f.ID, f.Package.Name, string(f.Status), f.FixedVersion, f.Severity, f.SeveritySource, f.Related})
+	}
+	return out
+}
+
+func TestMatch(t *testing.T) {
+	debian := &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Status: inventory.OSSupported}
+	alpine := &inventory.Distro{ID: "alpine", VersionID: "3.19.1", Release: "3.19", Status: inventory.OSSupported}
+	rhel9 := &inventory.Distro{ID: "rhel", VersionID: "9.2", Release: "9", Status: inventory.OSSupported}
+	centos7 := &inventory.Distro{ID: "centos", VersionID: "7.5.1804", Release: "7", Status: inventory.OSSupported}
+	amzn := &inventory.Distro{ID: "amzn", VersionID: "2023", Release: "2023", Status: inventory.OSSupported}
+	libssl := inventory.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "3.0.11-1~deb12u2"}
+	cvss98 := advisory.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Score: 9.8, Source: "nvd"}
+
+	tests := []struct {
+		name     string
+		distro   *inventory.Distro
+		pkgs     []inventory.Package
+		advs     []*advisory.Advisory
+		nvd      map[string]*advisory.Advisory
+		language bool
+		want     []brief
+	}{
+		{
+			name: "debian matches the source package and version", distro: debian, pkgs: []inventory.Package{libssl},
+			advs: []*advisory.Advisory{{ID: "CVE-2024-0727", Source: "osv-Debian", Severity: "MEDIUM", Affected: []advisory.Affected{
+				{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.0.13-1~deb12u1")}}}},
+			want: []brief{{"CVE-2024-0727", "libssl3", "FIXABLE", "3.0.13-1~deb12u1", "MEDIUM", "vendor:osv-Debian", nil}},
+		},
+		{
+			name: "installed equals fixed: no finding", distro: debian,
+			pkgs: []inventory.Package{{Name: "libssl3", Version: "3.0.13-1~deb12u1", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "3.0.13-1~deb12u1"}},
+			advs: []*advisory.Advisory{{ID: "CVE-2024-0727", Source: "osv-Debian", Affected: []advisory.Affected{
+				{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.0.13-1~deb12u1")}}}},
+		},
+		{
+			name: "one revision below fixed (apk -r suffix) is affected", distro: alpine,
+			pkgs: []inventory.Package{{Name: "libcrypto3", Version: "3.1.4-r4", Type: inventory.TypeAPK, SourceName: "openssl", SourceVersion: "3.1.4-r4"}},
+			advs: []*advisory.Advisory{{ID: "CVE-2023-6129", Source: "alpine", Affected: []advisory.Affected{
+				{Namespace: "alpine:3.19", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.1.4-r5")}}}},
+			nvd:  map[string]*advisory.Advisory{"CVE-2023-6129": {ID: "CVE-2023-6129", CVSS: []advisory.CVSS{{Version: "3.1", Score: 6.5, Source: "nvd"}}}},
+			want: []brief{{"CVE-2023-6129", "libcrypto3", "FIXABLE", "3.1.4-r5", "MEDIUM", "cvss3:nvd", nil}},
+		},
+		{
+			name: "unfixed, will-not-fix, and not-affected beating another record", distro: debian, pkgs: []inventory.Package{libssl},
+			advs: []*advisory.Advisory{
+				{ID: "CVE-2023-0001", Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},
+				{ID: "CVE-2023-0002", Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusWillNotFix}}},
+				{ID: "CVE-2023-0003", Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusNotAffected}}},
+				{ID: "DSA-9999-1", Aliases: []string{"CVE-2023-0003"}, Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("9.9")}}},
+			},
+			want: []brief{
+				{"CVE-2023-0001", "libssl3", "UNFIXED", "", "UNDEFINED", "none", nil},
+				{"CVE-2023-0002", "libssl3", "WILL_NOT_FIX", "", "UNDEFINED", "none", nil},
+			},
+		},
+		{
+			name: "vendor advisory listing CVEs gives one finding per CVE, merged with the CVE record", distro: amzn,
+			pkgs: []inventory.Package{{Name: "curl", Version: "8.0.1-1.amzn2023", Epoch: 0, Release: "1.amzn2023", Type: inventory.TypeRPM, Arch: "x86_64", SourceName: "curl"}},
+			advs: []*advisory.Advisory{
+				{ID: "ALAS2023-2023-100", Aliases: []string{"CVE-2023-38545", "CVE-2023-38546"}, Source: "amazon", Severity: "CRITICAL", Affected: []advisory.Affected{
+					{Namespace: "amzn:2023", Package: "curl", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("0:8.4.0-1.amzn2023"), Arches: []string{"x86_64", "aarch64"}}}},
+				{ID: "ALAS2023-2023-200", Aliases: []string{"CVE-2023-38545"}, Source: "amazon", Severity: "HIGH", Affected: []advisory.Affected{
+					{Namespace: "amzn:2023", Package: "curl", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("0:8.5.0-1.amzn2023"), Arches: []string{"aarch64"}}}},
+			},
+			want: []brief{
+				{"CVE-2023-38545", "curl", "FIXABLE", "0:8.4.0-1.amzn2023", "CRITICAL", "vendor:amazon", []string{"ALAS2023-2023-100", "CVE-2023-38546"}},
+				{"CVE-2023-38546", "curl", "FIXABLE", "0:8.4.0-1.amzn2023", "CRITICAL", "vendor:amazon", []string{"ALAS2023-2023-100", "CVE-2023-38545"}},
+			},
+		},
+		{
+			name: "red hat: source rpm name, module streams, z-stream fixes", distro: rhel9,
+			pkgs: []inventory.Package{
+				{Name: "libcurl", Version: "7.76.1-23.el9_2.5", Release: "23.el9_2.5", Type: inventory.TypeRPM, SourceName: "curl", SourceVersion: "7.76.1-23.el9_2.5"},
+				{Name: "curl-minimal", Version: "7.76.1-14.el9", Release: "14.el9", Type: inventory.TypeRPM, SourceName: "curl", SourceVersion: "7.76.1-14.el9"},
+				{Name: "nodejs", Version: "1:18.14.2-2.module+el9.2.0+18177+4ab1c0d1", Epoch: 1, Release: "2.module+el9.2.0+18177+4ab1c0d1", Type: inventory.TypeRPM, SourceName: "nodejs", Module: "nodejs:18:9020020230322:rhel9"},
+			},
+			advs: []*advisory.Advisory{
+				{ID: "CVE-2023-38545", Source: "redhat", Severity: "HIGH", Affected: []advisory.Affected{
+					{Namespace: "rhel:9", Package: "curl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("0:7.76.1-23.el9_2.4")},
+					{Namespace: "rhel:9", Package: "curl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("0:7.76.1-26.el9_3.2")}}},
+				{ID: "CVE-2023-30581", Source: "redhat", Severity: "HIGH", Affected: []advisory.Affected{
+					{Namespace: "rhel:9", Package: "nodejs", Kind: advisory.KindSource, Module: "nodejs:18", Status: advisory.StatusFixed, Ranges: fixed("1:18.17.1-1.module+el9.2.0+19753+58118bc0")},
+					{Namespace: "rhel:9", Package: "nodejs", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("1:16.20.0-1.el9")}}},
+			},
+			want: []brief{
+				{"CVE-2023-30581", "nodejs", "FIXABLE", "1:18.17.1-1.module+el9.2.0+19753+58118bc0", "HIGH", "vendor:redhat", nil},
+				{"CVE-2023-38545", "curl-minimal", "FIXABLE", "0:7.76.1-23.el9_2.4", "HIGH", "vendor:redhat", nil},
+			},
+		},
+		{
+			name: "centos 7 uses rhel 7 data", distro: centos7,
+			pkgs: []inventory.Package{{Name: "openssl-libs", Version: "1:1.0.2k-12.el7", Epoch: 1, Release: "12.el7", Type: inventory.TypeRPM, SourceName: "openssl"}},
+			advs: []*advisory.Advisory{{ID: "CVE-2018-0737", Source: "redhat", Severity: "LOW", Affected: []advisory.Affected{
+				{Namespace: "rhel:7", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("1:1.0.2k-16.el7")}}}},
+			want: []brief{{"CVE-2018-0737", "openssl-libs", "FIXABLE", "1:1.0.2k-16.el7", "LOW", "vendor:redhat", nil}},
+		},
+		{
+			name: "osv aliases dedupe PYSEC and GHSA into the CVE; NVD scores it", distro: nil, language: true,
+			pkgs: []inventory.Package{{Name: "Requests", Version: "2.19.1", Type: inventory.TypePyPI, Path: "site-packages/requests-2.19.1.dist-info/METADATA"}},
+			advs: []*advisory.Advisory{
+				{ID: "PYSEC-2018-28", Aliases: []string{"CVE-2018-18074", "GHSA-x84v-xcm2-53pg"}, Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}},
+				{ID: "GHSA-x84v-xcm2-53pg", Aliases: []string{"CVE-2018-18074"}, Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}},
+			},
+			nvd:  map[string]*advisory.Advisory{"CVE-2018-18074": {ID: "CVE-2018-18074", CVSS: []advisory.CVSS{cvss98}}},
+			want: []brief{{"CVE-2018-18074", "Requests", "FIXABLE", "2.20.0", "CRITICAL", "cvss3:nvd", []string{"GHSA-x84v-xcm2-53pg", "PYSEC-2018-28"}}},
+		},
+		{
+			name: "language packages are not matched by BASIC scans", distro: nil, language: false,
+			pkgs: []inventory.Package{{Name: "requests", Version: "2.19.1", Type: inventory.TypePyPI}},
+			advs: []*advisory.Advisory{{ID: "GHSA-x84v-xcm2-53pg", Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &inventory.Inventory{Distro: tc.distro, Packages: tc.pkgs}
+			for i := range inv.Packages {
+				inv.Packages[i].PURL = inventory.PURL(inv.Packages[i], tc.distro)
+			}
+			res, err := Match(context.Background(), fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Language: tc.language})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, briefs(res.Findings)); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestFromScore(t *testing.T) {
+	for _, tc := range []struct {
+		s    float64
+		want string
+	}{{0, "INFORMATIONAL"}, {0.1, "LOW"}, {3.9, "LOW"}, {4.0, "MEDIUM"}, {6.9, "MEDIUM"}, {7.0, "HIGH"}, {8.9, "HIGH"}, {9.0, "CRITICAL"}, {10, "CRITICAL"}} {
+		if got := FromScore(tc.s); got != tc.want {
+			t.Errorf("FromScore(%v) = %s, want %s", tc.s, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,182 @@
+// Package policy decides which findings a scan reports: the severity floor,
+// --ignore-unfixed, --ignore-status, ignore files with expiry and OpenVEX
+// statements. Every suppressed finding keeps the reason it was suppressed.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/stowaway-scanner/stowaway/internal/match"
+)
+
+// maxPolicyFile bounds ignore files and VEX documents.
+const maxPolicyFile = 16 << 20
+
+// IgnoreRule is one entry of an ignore file.
+type IgnoreRule struct {
+	ID      string `yaml:"id"`
+	Package string `yaml:"package,omitempty"`
+	// Expires is a date (2006-01-02) or RFC 3339 time; after it the rule no
+	// longer applies.
+	Expires string `yaml:"expires,omitempty"`
+	Reason  string `yaml:"reason,omitempty"`
+	expires time.Time
+}
+
+// ParseIgnoreFile reads an ignore file:
+//
+//	ignore:
+//	  - id: CVE-2023-1234
+//	    package: openssl        # optional: only this package
+//	    expires: 2026-12-31     # optional
+//	    reason: not reachable
+func ParseIgnoreFile(r io.Reader) ([]IgnoreRule, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPolicyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("ignore file: %w", err)
+	}
+	if len(b) > maxPolicyFile {
+		return nil, fmt.Errorf("ignore file: larger than %d bytes", maxPolicyFile)
+	}
+	var doc struct {
+		Ignore []IgnoreRule `yaml:"ignore"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("ignore file: %w", err)
+	}
+	for i := range doc.Ignore {
+		r := &doc.Ignore[i]
+		if r.ID == "" {
+			return nil, fmt.Errorf("ignore file: entry %d has no id", i+1)
+		}
+		if r.Expires != "" {
+			t, err := parseDate(r.Expires)
+			if err != nil {
+				return nil, fmt.Errorf("ignore file: entry %d (%s): expires %q: want YYYY-MM-DD or RFC 3339", i+1, r.ID, r.Expires)
+			}
+			r.expires = t
+		}
+	}
+	return doc.Ignore, nil
+}
+
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.Add(24*time.Hour - time.Nanosecond), nil // the whole day
+}
+
+// Options are the policy inputs.
+type Options struct {
+	// MinSeverity drops findings below this ECR level ("" keeps all).
+	MinSeverity string
+	// IgnoreUnfixed drops findings with no fixed version.
+	IgnoreUnfixed bool
+	// IgnoreStatuses drops findings with these statuses (UNFIXED, WILL_NOT_FIX, FIXABLE).
+	IgnoreStatuses []string
+	Ignores        []IgnoreRule
+	VEX            []VEXStatement
+	Now            time.Time
+}
+
+// Suppressed is a finding left out, and why.
+type Suppressed struct {
+	Finding match.Finding
+	Reason  string
+}
+
+// Apply splits findings into the reported and the suppressed.
+func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Suppressed, err error) {
+	minRank := 0
+	if o.MinSeverity != "" {
+		minRank = match.SeverityRank(strings.ToUpper(o.MinSeverity))
+		if minRank == 0 && !strings.EqualFold(o.MinSeverity, "UNDEFINED") {
+			return nil, nil, fmt.Errorf("policy: unknown severity %q (want INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL)", o.MinSeverity)
+		}
+	}
+	for _, s := range o.IgnoreStatuses {
+		switch strings.ToUpper(s) {
+		case string(match.StatusFixable), string(match.StatusUnfixed), string(match.StatusWillNotFix):
+		default:
+			return nil, nil, fmt.Errorf("policy: unknown status %q (want FIXABLE, UNFIXED or WILL_NOT_FIX)", s)
+		}
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, f := range fs {
+		if reason := why(f, o, minRank, now); reason != "" {
+			suppressed = append(suppressed, Suppressed{Finding: f, Reason: reason})
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept, suppressed, nil
+}
+
+func why(f match.Finding, o Options, minRank int, now time.Time) string {
+	if minRank > 0 && match.SeverityRank(f.Severity) < minRank {
+		return "below severity " + strings.ToUpper(o.MinSeverity)
+	}
+	if o.IgnoreUnfixed && f.FixedVersion == "" {
+		return "no fix available (--ignore-unfixed)"
+	}
+	for _, s := range o.IgnoreStatuses {
+		if strings.EqualFold(s, string(f.Status)) {
+			return "status " + string(f.Status) + " ignored"
+		}
+	}
+	for _, r := range o.Ignores {
+		if !idMatches(f, r.ID) || (r.Package != "" && r.Package != f.Package.Name) {
+			continue
+		}
+		if !r.expires.IsZero() && now.After(r.expires) {
+			continue
+		}
+		reason := "ignore file"
+		if r.Reason != "" {
+			reason += ": " + r.Reason
+		}
+		return reason
+	}
+	for _, st := range o.VEX {
+		if st.applies(f) {
+			return "VEX " + st.Status + vexJust(st)
+		}
+	}
+	return ""
+}
+
+func vexJust(st VEXStatement) string {
+	if st.Justification != "" {
+		return " (" + st.Justification + ")"
+	}
+	return ""
+}
+
+func idMatches(f match.Finding, id string) bool {
+	if strings.EqualFold(f.ID, id) {
+		return true
+	}
+	for _, r := range f.Related {
+		if strings.EqualFold(r, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNoStatements is returned for a VEX document with no statements.
+var ErrNoStatements = errors.New("no statements")

@@ -1,0 +1,135 @@
+package policy
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/match"
+)
+
+func finding(id, pkg, purl, sev, fixed string, related ...string) match.Finding {
+	st := match.StatusFixable
+	if fixed == "" {
+		st = match.StatusUnfixed
+	}
+	return match.Finding{ID: id, Related: related, Package: inventory.Package{Name: pkg, PURL: purl}, Severity: sev, FixedVersion: fixed, Status: st}
+}
+
+func TestApply(t *testing.T) {
+	f, err := os.Open("testdata/ignore.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignores, err := ParseIgnoreFile(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := os.Open("testdata/vex.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vex, err := ParseOpenVEX(v)
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []match.Finding{
+		finding("CVE-2023-0001", "openssl", "pkg:deb/debian/openssl@3.0.11-1?arch=amd64", "HIGH", "3.0.13"),
+		finding("CVE-2023-0002", "zlib", "pkg:deb/debian/zlib@1.2.13-1", "HIGH", "1.3"),
+		finding("CVE-2023-0002", "curl", "pkg:deb/debian/curl@7.88.1-10", "HIGH", "7.88.1-11"),
+		finding("CVE-2023-0003", "curl", "pkg:deb/debian/curl@7.88.1-10", "HIGH", "7.88.1-11"),
+		finding("CVE-2023-0004", "openssl", "pkg:deb/debian/openssl@3.0.11-1?arch=amd64", "CRITICAL", ""),
+		finding("CVE-2023-0005", "requests", "pkg:pypi/requests@2.19.1", "MEDIUM", "2.20.0", "GHSA-xxxx-yyyy-zzzz"),
+		finding("CVE-2023-0006", "zlib", "pkg:deb/debian/zlib@1.2.13-1", "LOW", ""),
+	}
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		opts Options
+		kept []string
+	}{
+		{"ignore file with package and expiry", Options{Ignores: ignores, Now: now},
+			[]string{"CVE-2023-0002/curl", "CVE-2023-0003/curl", "CVE-2023-0004/openssl", "CVE-2023-0005/requests", "CVE-2023-0006/zlib"}},
+		{"an expired rule applies no more; VEX not_affected and fixed hide, affected does not", Options{VEX: vex, Now: now},
+			[]string{"CVE-2023-0001/openssl", "CVE-2023-0002/zlib", "CVE-2023-0002/curl", "CVE-2023-0003/curl", "CVE-2023-0006/zlib"}},
+		{"severity floor", Options{MinSeverity: "high", Now: now},
+			[]string{"CVE-2023-0001/openssl", "CVE-2023-0002/zlib", "CVE-2023-0002/curl", "CVE-2023-0003/curl", "CVE-2023-0004/openssl"}},
+		{"ignore unfixed", Options{IgnoreUnfixed: true, Now: now},
+			[]string{"CVE-2023-0001/openssl", "CVE-2023-0002/zlib", "CVE-2023-0002/curl", "CVE-2023-0003/curl", "CVE-2023-0005/requests"}},
+		{"ignore status", Options{IgnoreStatuses: []string{"fixable"}, Now: now},
+			[]string{"CVE-2023-0004/openssl", "CVE-2023-0006/zlib"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kept, supp, err := Apply(all, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range kept {
+				got = append(got, f.ID+"/"+f.Package.Name)
+			}
+			if d := cmp.Diff(tc.kept, got); d != "" {
+				t.Errorf("kept (-want +got):\n%s", d)
+			}
+			if len(kept)+len(supp) != len(all) {
+				t.Errorf("kept %d + suppressed %d != %d", len(kept), len(supp), len(all))
+			}
+			for _, s := range supp {
+				if s.Reason == "" {
+					t.Errorf("%s suppressed without a reason", s.Finding.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+		vex           bool
+	}{
+		{"bad expiry", "ignore:\n  - id: CVE-1\n    expires: soon\n", "expires \"soon\"", false},
+		{"no id", "ignore:\n  - reason: x\n", "entry 1 has no id", false},
+		{"not yaml", "ignore: [", "ignore file", false},
+		{"not openvex", `{"@context":"https://cyclonedx.org"}`, "not an OpenVEX context", true},
+		{"bad status", `{"@context":"https://openvex.dev/ns/v0.2.0","statements":[{"vulnerability":"CVE-1","products":["pkg:x/y"],"status":"maybe"}]}`, `unknown status "maybe"`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if tc.vex {
+				_, err = ParseOpenVEX(strings.NewReader(tc.in))
+			} else {
+				_, err = ParseIgnoreFile(strings.NewReader(tc.in))
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, _, err := Apply(nil, Options{MinSeverity: "severe"}); err == nil {
+		t.Error("unknown severity accepted")
+	}
+}
+
+func FuzzParseOpenVEX(f *testing.F) {
+	b, _ := os.ReadFile("testdata/vex.json")
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseOpenVEX(strings.NewReader(string(b)))
+	})
+}
+
+func FuzzParseIgnoreFile(f *testing.F) {
+	b, _ := os.ReadFile("testdata/ignore.yaml")
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseIgnoreFile(strings.NewReader(string(b)))
+	})
+}
