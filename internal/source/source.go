@@ -118,7 +118,7 @@ func detect(p string, fi os.FileInfo, opts Options) (*Source, error) {
 	if isDocker {
 		return dockerArchive(p)
 	}
-	return nil, fmt.Errorf("source: %s is neither a docker-archive tarball (no manifest.json) nor a directory; prefix it with docker-archive:, oci-layout: or dir:", p)
+	return nil, fmt.Errorf("source: %s is neither a docker-archive tarball (no manifest.json) nor a directory (name the kind with a docker-archive:, oci-layout: or dir: prefix)", p)
 }
 
 // tarHasManifest reports whether the tar at p has a top-level manifest.json.

@@ -1,0 +1,356 @@
+// Package report writes scan results: a table for people, the ECR
+// DescribeImageScanFindings JSON shape, SARIF 2.1.0 and a CycloneDX SBOM with
+// vulnerabilities.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/match"
+)
+
+// Scan is everything a report needs.
+type Scan struct {
+	Inventory *inventory.Inventory
+	Findings  []match.Finding
+	// Enhanced selects ECR's enhanced-scanning shape (enhancedFindings).
+	Enhanced bool
+	// Status is an ECR scan status (COMPLETE, UNSUPPORTED_IMAGE ...) and
+	// StatusDescription its explanation.
+	Status            string
+	StatusDescription string
+	CompletedAt       time.Time
+	// DBUpdatedAt is when the vulnerability data was last updated.
+	DBUpdatedAt time.Time
+	// Repository, RegistryID and Tag fill the ECR envelope.
+	Repository, RegistryID, Tag string
+}
+
+// ECR shapes, as in the DescribeImageScanFindings response.
+
+// ECRResponse is the DescribeImageScanFindings response.
+type ECRResponse struct {
+	RegistryID        string            `json:"registryId,omitempty"`
+	RepositoryName    string            `json:"repositoryName,omitempty"`
+	ImageID           ECRImageID        `json:"imageId"`
+	ImageScanStatus   ECRScanStatus     `json:"imageScanStatus"`
+	ImageScanFindings *ECRImageFindings `json:"imageScanFindings,omitempty"`
+	NextToken         string            `json:"nextToken,omitempty"`
+}
+
+// ECRImageID names an image.
+type ECRImageID struct {
+	ImageDigest string `json:"imageDigest,omitempty"`
+	ImageTag    string `json:"imageTag,omitempty"`
+}
+
+// ECRScanStatus is imageScanStatus.
+type ECRScanStatus struct {
+	Status      string `json:"status"`
+	Description string `json:"description,omitempty"`
+}
+
+// ECRImageFindings is imageScanFindings.
+type ECRImageFindings struct {
+	ImageScanCompletedAt         *time.Time           `json:"imageScanCompletedAt,omitempty"`
+	VulnerabilitySourceUpdatedAt *time.Time           `json:"vulnerabilitySourceUpdatedAt,omitempty"`
+	FindingSeverityCounts        map[string]int       `json:"findingSeverityCounts"`
+	Findings                     []ECRFinding         `json:"findings,omitempty"`
+	EnhancedFindings             []ECREnhancedFinding `json:"enhancedFindings,omitempty"`
+}
+
+// ECRFinding is a basic-scan finding.
+type ECRFinding struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	URI         string         `json:"uri,omitempty"`
+	Severity    string         `json:"severity"`
+	Attributes  []ECRAttribute `json:"attributes"`
+}
+
+// ECRAttribute is a key/value attribute.
+type ECRAttribute struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// ECREnhancedFinding is an Inspector-style finding.
+type ECREnhancedFinding struct {
+	AWSAccountID                string             `json:"awsAccountId,omitempty"`
+	Description                 string             `json:"description"`
+	ExploitAvailable            string             `json:"exploitAvailable,omitempty"`
+	FindingArn                  string             `json:"findingArn"`
+	FirstObservedAt             time.Time          `json:"firstObservedAt"`
+	FixAvailable                string             `json:"fixAvailable"`
+	LastObservedAt              time.Time          `json:"lastObservedAt"`
+	PackageVulnerabilityDetails PackageVulnDetails `json:"packageVulnerabilityDetails"`
+	Remediation                 Remediation        `json:"remediation"`
+	Resources                   []Resource         `json:"resources"`
+	Score                       float64            `json:"score,omitempty"`
+	Severity                    string             `json:"severity"`
+	Status                      string             `json:"status"`
+	Title                       string             `json:"title"`
+	Type                        string             `json:"type"`
+	UpdatedAt                   time.Time          `json:"updatedAt"`
+}
+
+// PackageVulnDetails is packageVulnerabilityDetails.
+type PackageVulnDetails struct {
+	CVSS                   []CVSSScore         `json:"cvss,omitempty"`
+	ReferenceURLs          []string            `json:"referenceUrls,omitempty"`
+	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitempty"`
+	Source                 string              `json:"source"`
+	SourceURL              string              `json:"sourceUrl,omitempty"`
+	VendorCreatedAt        *time.Time          `json:"vendorCreatedAt,omitempty"`
+	VendorSeverity         string              `json:"vendorSeverity,omitempty"`
+	VendorUpdatedAt        *time.Time          `json:"vendorUpdatedAt,omitempty"`
+	VulnerabilityID        string              `json:"vulnerabilityId"`
+	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages"`
+}
+
+// CVSSScore is one CVSS entry of an enhanced finding.
+type CVSSScore struct {
+	BaseScore     float64 `json:"baseScore"`
+	ScoringVector string  `json:"scoringVector"`
+	Source        string  `json:"source"`
+	Version       string  `json:"version"`
+}
+
+// VulnerablePackage is one package of an enhanced finding.
+type VulnerablePackage struct {
+	Arch            string `json:"arch,omitempty"`
+	Epoch           int    `json:"epoch"`
+	FilePath        string `json:"filePath,omitempty"`
+	FixedInVersion  string `json:"fixedInVersion,omitempty"`
+	Name            string `json:"name"`
+	PackageManager  string `json:"packageManager"`
+	Release         string `json:"release,omitempty"`
+	SourceLayerHash string `json:"sourceLayerHash,omitempty"`
+	Version         string `json:"version"`
+}
+
+// Remediation is remediation.recommendation.
+type Remediation struct {
+	Recommendation struct {
+		Text string `json:"text"`
+	} `json:"recommendation"`
+}
+
+// Resource is the scanned image.
+type Resource struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Details struct {
+		AWSECRContainerImage struct {
+			Architecture   string   `json:"architecture,omitempty"`
+			ImageHash      string   `json:"imageHash,omitempty"`
+			ImageTags      []string `json:"imageTags,omitempty"`
+			Platform       string   `json:"platform,omitempty"`
+			RepositoryName string   `json:"repositoryName,omitempty"`
+		} `json:"awsEcrContainerImage"`
+	} `json:"details"`
+}
+
+// SeverityCounts counts findings per ECR level, leaving out zeros.
+func SeverityCounts(fs []match.Finding) map[string]int {
+	out := map[string]int{}
+	for _, f := range fs {
+		out[f.Severity]++
+	}
+	return out
+}
+
+// BasicAttributes are a finding's ECR attributes (at most 50).
+func BasicAttributes(f match.Finding) []ECRAttribute {
+	attrs := []ECRAttribute{
+		{"package_name", f.Package.Name},
+		{"package_version", f.Package.Version},
+	}
+	add := func(k, v string) {
+		if v != "" && len(attrs) < 50 {
+			attrs = append(attrs, ECRAttribute{k, v})
+		}
+	}
+	if f.CVSS2 != nil {
+		add("CVSS2_SCORE", score(f.CVSS2.Score))
+		add("CVSS2_VECTOR", f.CVSS2.Vector)
+	}
+	if f.CVSS3 != nil {
+		add("CVSS3_SCORE", score(f.CVSS3.Score))
+		add("CVSS3_VECTOR", f.CVSS3.Vector)
+	}
+	add("fixed_version", f.FixedVersion)
+	add("status", string(f.Status))
+	add("severity_source", f.SeveritySource)
+	add("vendor_severity", f.VendorSeverity)
+	add("package_path", f.Package.Path)
+	add("layer_diff_id", f.Package.Layer)
+	add("source_package_name", f.Package.SourceName)
+	add("namespace", f.Namespace)
+	if len(f.Related) > 0 {
+		add("related_vulnerabilities", strings.Join(f.Related, ","))
+	}
+	return attrs
+}
+
+func score(s float64) string {
+	if s == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(s, 'f', 1, 64)
+}
+
+// packageManager names the package manager as Inspector does.
+func packageManager(t inventory.Type) string {
+	switch t {
+	case inventory.TypeDeb:
+		return "DPKG"
+	case inventory.TypeAPK:
+		return "APK"
+	case inventory.TypeRPM:
+		return "OS"
+	case inventory.TypePyPI:
+		return "PYTHONPKG"
+	case inventory.TypeNPM:
+		return "NODEPKG"
+	case inventory.TypeMaven:
+		return "JAR"
+	case inventory.TypeNuGet:
+		return "NUGET"
+	case inventory.TypeGem:
+		return "GEMSPEC"
+	case inventory.TypeCargo:
+		return "CARGO"
+	case inventory.TypeGolang:
+		return "GOBINARY"
+	case inventory.TypeComposer:
+		return "COMPOSER"
+	}
+	return strings.ToUpper(string(t))
+}
+
+// ECR builds the DescribeImageScanFindings response for s.
+func ECR(s Scan) ECRResponse {
+	inv := s.Inventory
+	r := ECRResponse{
+		RegistryID:      s.RegistryID,
+		RepositoryName:  s.Repository,
+		ImageID:         ECRImageID{ImageDigest: inv.Source.Digest, ImageTag: s.Tag},
+		ImageScanStatus: ECRScanStatus{Status: s.Status, Description: s.StatusDescription},
+	}
+	if r.ImageScanStatus.Status == "" {
+		r.ImageScanStatus = ECRScanStatus{Status: "COMPLETE", Description: "The scan was completed successfully."}
+	}
+	if r.ImageID.ImageTag == "" && len(inv.Source.Tags) > 0 {
+		r.ImageID.ImageTag = inv.Source.Tags[0]
+	}
+	fs := &ECRImageFindings{FindingSeverityCounts: SeverityCounts(s.Findings)}
+	if !s.CompletedAt.IsZero() {
+		t := s.CompletedAt.UTC()
+		fs.ImageScanCompletedAt = &t
+	}
+	if !s.DBUpdatedAt.IsZero() {
+		t := s.DBUpdatedAt.UTC()
+		fs.VulnerabilitySourceUpdatedAt = &t
+	}
+	for _, f := range s.Findings {
+		if s.Enhanced {
+			fs.EnhancedFindings = append(fs.EnhancedFindings, enhanced(s, f))
+			continue
+		}
+		fs.Findings = append(fs.Findings, ECRFinding{Name: f.ID, Description: f.Description, URI: f.URI, Severity: f.Severity, Attributes: BasicAttributes(f)})
+	}
+	r.ImageScanFindings = fs
+	return r
+}
+
+func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
+	inv := s.Inventory
+	fix := "NO"
+	if f.FixedVersion != "" {
+		fix = "YES"
+	}
+	e := ECREnhancedFinding{
+		Description:     f.Description,
+		FindingArn:      fmt.Sprintf("arn:stowaway:finding/%s/%s/%s", strings.TrimPrefix(inv.Source.Digest, "sha256:"), f.ID, f.Package.PURL),
+		FirstObservedAt: s.CompletedAt.UTC(),
+		LastObservedAt:  s.CompletedAt.UTC(),
+		UpdatedAt:       s.CompletedAt.UTC(),
+		FixAvailable:    fix,
+		Severity:        f.Severity,
+		Status:          "ACTIVE",
+		Title:           fmt.Sprintf("%s - %s", f.ID, f.Package.Name),
+		Type:            "PACKAGE_VULNERABILITY",
+	}
+	d := &e.PackageVulnerabilityDetails
+	d.VulnerabilityID = f.ID
+	d.Source = strings.Join(f.Sources, ",")
+	d.SourceURL = f.URI
+	d.VendorSeverity = f.VendorSeverity
+	d.ReferenceURLs = f.References
+	d.RelatedVulnerabilities = f.Related
+	if !f.Published.IsZero() {
+		t := f.Published.UTC()
+		d.VendorCreatedAt = &t
+	}
+	if !f.Modified.IsZero() {
+		t := f.Modified.UTC()
+		d.VendorUpdatedAt = &t
+	}
+	for _, c := range []*match.Finding{&f} {
+		if c.CVSS3 != nil {
+			d.CVSS = append(d.CVSS, CVSSScore{BaseScore: c.CVSS3.Score, ScoringVector: c.CVSS3.Vector, Source: c.CVSS3.Source, Version: c.CVSS3.Version})
+			e.Score = c.CVSS3.Score
+		}
+		if c.CVSS2 != nil {
+			d.CVSS = append(d.CVSS, CVSSScore{BaseScore: c.CVSS2.Score, ScoringVector: c.CVSS2.Vector, Source: c.CVSS2.Source, Version: c.CVSS2.Version})
+			if e.Score == 0 {
+				e.Score = c.CVSS2.Score
+			}
+		}
+	}
+	p := f.Package
+	vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: f.FixedVersion, Name: p.Name,
+		PackageManager: packageManager(p.Type), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
+	if vp.FixedInVersion == "" {
+		vp.FixedInVersion = "NotAvailable"
+	}
+	d.VulnerablePackages = []VulnerablePackage{vp}
+	if f.FixedVersion != "" {
+		e.Remediation.Recommendation.Text = fmt.Sprintf("Upgrade %s to %s or later.", p.Name, f.FixedVersion)
+	} else {
+		e.Remediation.Recommendation.Text = "None provided"
+	}
+	res := Resource{ID: inv.Source.Ref, Type: "AWS_ECR_CONTAINER_IMAGE"}
+	img := &res.Details.AWSECRContainerImage
+	img.Architecture, img.ImageHash, img.ImageTags, img.RepositoryName = inv.Source.Architecture, inv.Source.Digest, inv.Source.Tags, s.Repository
+	if inv.Distro != nil {
+		img.Platform = strings.ToUpper(inv.Distro.ID) + "_" + inv.Distro.Release
+	}
+	e.Resources = []Resource{res}
+	return e
+}
+
+// WriteJSON writes the ECR response as indented JSON.
+func WriteJSON(w io.Writer, s Scan) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(ECR(s))
+}
+
+// sortedKeys returns the severity keys of counts, worst first.
+func sortedKeys(counts map[string]int) []string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return match.SeverityRank(keys[i]) > match.SeverityRank(keys[j]) })
+	return keys
+}

@@ -1,0 +1,62 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// WriteTable writes a human-readable summary and one line per finding.
+func WriteTable(w io.Writer, s Scan) error {
+	inv := s.Inventory
+	osName := "no OS detected"
+	if d := inv.Distro; d != nil && d.ID != "" {
+		osName = fmt.Sprintf("%s %s (%s)", d.ID, d.VersionID, d.Status)
+	}
+	fmt.Fprintf(w, "%s\n", inv.Source.Ref)
+	if inv.Source.Digest != "" {
+		fmt.Fprintf(w, "  digest:   %s\n", inv.Source.Digest)
+	}
+	fmt.Fprintf(w, "  os:       %s\n", osName)
+	nOS, nLang := 0, 0
+	for _, p := range inv.Packages {
+		if p.Type.IsOS() {
+			nOS++
+		} else {
+			nLang++
+		}
+	}
+	fmt.Fprintf(w, "  packages: %d OS, %d language\n", nOS, nLang)
+	if s.Status != "" && s.Status != "COMPLETE" {
+		fmt.Fprintf(w, "  status:   %s: %s\n", s.Status, s.StatusDescription)
+	}
+	counts := SeverityCounts(s.Findings)
+	var parts []string
+	for _, k := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	if len(parts) == 0 {
+		parts = []string{"none"}
+	}
+	fmt.Fprintf(w, "  findings: %d (%s)\n\n", len(s.Findings), strings.Join(parts, ", "))
+	if len(s.Findings) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tPATH")
+	for _, f := range s.Findings {
+		fixed := f.FixedVersion
+		if fixed == "" {
+			fixed = "-"
+		}
+		path := ""
+		if !f.Package.Type.IsOS() || f.Package.Type == inventory.TypeRPM {
+			path = f.Package.Path
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, f.Status, path)
+	}
+	return tw.Flush()
+}
