@@ -82,7 +82,7 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 	if len(f.Related) > 0 {
 		rel := make([]cdx.VulnerabilityReference, 0, len(f.Related))
 		for _, id := range f.Related {
-			rel = append(rel, cdx.VulnerabilityReference{ID: id})
+			rel = append(rel, cdx.VulnerabilityReference{ID: id, Source: &cdx.Source{Name: idSource(id)}})
 		}
 		v.References = &rel
 	}
@@ -104,4 +104,19 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 		v.Updated = f.Modified.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	return v
+}
+
+// idSource names the database an advisory id comes from.
+func idSource(id string) string {
+	prefixes := []struct{ p, name string }{
+		{"CVE-", "NVD"}, {"GHSA-", "GitHub Advisory Database"}, {"PYSEC-", "PyPI Advisory Database"},
+		{"GO-", "Go Vulnerability Database"}, {"RUSTSEC-", "RustSec"}, {"DSA-", "Debian"}, {"DLA-", "Debian"},
+		{"USN-", "Ubuntu"}, {"RHSA-", "Red Hat"}, {"ALAS", "Amazon Linux"}, {"ELSA-", "Oracle Linux"},
+	}
+	for _, x := range prefixes {
+		if strings.HasPrefix(id, x.p) {
+			return x.name
+		}
+	}
+	return "OSV"
 }

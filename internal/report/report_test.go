@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -112,4 +114,51 @@ func TestECRShape(t *testing.T) {
 	if vp.Name != "requests" || vp.FixedInVersion != "2.20.0" || vp.PackageManager != "PYTHONPKG" || vp.FilePath == "" {
 		t.Errorf("vulnerable package: %+v", vp)
 	}
+}
+
+// TestCycloneDXSchema validates the vulnerability report against the
+// CycloneDX 1.6 schema kept with the sbom package's tests.
+func TestCycloneDXSchema(t *testing.T) {
+	dir := filepath.Join("..", "sbom", "testdata", "schema")
+	c := jsonschema.NewCompiler()
+	c.UseLoader(noNetwork{})
+	for u, file := range map[string]string{
+		"http://cyclonedx.org/schema/bom-1.6.schema.json":  "bom-1.6.schema.json",
+		"http://cyclonedx.org/schema/spdx.schema.json":     "spdx.schema.json",
+		"http://cyclonedx.org/schema/jsf-0.82.schema.json": "jsf-0.82.schema.json",
+	} {
+		f, err := os.Open(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddResource(u, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sch, err := c.Compile("http://cyclonedx.org/schema/bom-1.6.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteCycloneDX(&b, fixture(true)); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("CycloneDX with vulnerabilities does not validate: %v", err)
+	}
+}
+
+type noNetwork struct{}
+
+func (noNetwork) Load(u string) (any, error) {
+	return nil, fmt.Errorf("schema %s is not kept locally and tests use no network", u)
 }
