@@ -1,0 +1,893 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite" (pure Go)
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/feed"
+)
+
+// Outcome says what happened to one source in an update.
+type Outcome string
+
+// Outcomes.
+const (
+	// Updated: fetched and parsed; the source's records are new.
+	Updated Outcome = "updated"
+	// Unchanged: upstream said nothing changed; the previous records were copied.
+	Unchanged Outcome = "unchanged"
+	// Kept: fetch or parse failed; the previous records were copied.
+	Kept Outcome = "kept"
+	// Failed: fetch or parse failed and there were no previous records.
+	Failed Outcome = "failed"
+)
+
+// maxStoredMalformed bounds the malformed entries kept per source in the DB;
+// the Report carries all of them.
+const maxStoredMalformed = 1000
+
+// UpdateOptions tune Update. The zero value is ready to use.
+type UpdateOptions struct {
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+	// KeepOtherSources copies forward the previous records of sources that
+	// are not among the updaters (a partial update). By default they are
+	// dropped, so a removed updater's records disappear.
+	KeepOtherSources bool
+	// BatchSize is how many rows go in one transaction (default 50,000).
+	BatchSize int
+	// CacheMiB is SQLite's page cache while building (default 64).
+	CacheMiB int
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+
+	// hook is called at named stages (tests kill the process there).
+	hook func(stage string)
+}
+
+// SourceReport is what happened to one source.
+type SourceReport struct {
+	Name    string  `json:"name"`
+	Outcome Outcome `json:"outcome"`
+	// Err is the fetch or parse failure, "" on success.
+	Err string `json:"error,omitempty"`
+	// Advisories and Affected count stored records (copied ones included);
+	// Enrichment counts records without affected packages (NVD).
+	Advisories int `json:"advisories"`
+	Affected   int `json:"affected"`
+	Enrichment int `json:"enrichment"`
+	// Malformed lists records that the parser or the DB rejected, by id.
+	Malformed []feed.Malformed `json:"malformed,omitempty"`
+	Newest    time.Time        `json:"newest,omitzero"`
+	// FetchedAt is when the stored records were fetched; CheckedAt is the
+	// last successful check of upstream.
+	FetchedAt time.Time     `json:"fetched_at,omitzero"`
+	CheckedAt time.Time     `json:"checked_at,omitzero"`
+	Duration  time.Duration `json:"duration"`
+}
+
+// Report is the result of Update or Pull.
+type Report struct {
+	// Path is the new current DB file.
+	Path    string         `json:"path"`
+	BuildID string         `json:"build_id"`
+	Sources []SourceReport `json:"sources,omitempty"`
+	// ChangedPairs counts (namespace, package) pairs whose records differ
+	// from the previous DB; -1 when there was no comparable previous DB.
+	ChangedPairs int           `json:"changed_pairs"`
+	Duration     time.Duration `json:"duration"`
+	// Previous is a problem with the previous DB (unreadable, other schema),
+	// which was then ignored.
+	Previous string `json:"previous_error,omitempty"`
+}
+
+// Err joins the failures of every source that did not update (Kept or
+// Failed), or returns nil. Update itself succeeds in that case, since the
+// previous records stay in place; the CLI can use Err for its exit code.
+func (r *Report) Err() error {
+	var errs []error
+	for _, s := range r.Sources {
+		if s.Outcome == Kept || s.Outcome == Failed {
+			errs = append(errs, fmt.Errorf("%s (%s): %s", s.Name, s.Outcome, s.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Update builds a new DB in dir from updaters and makes it current.
+//
+// Each updater is fetched through src(u) with the state recorded in the
+// current DB, then parsed straight into the new file. A source whose Fetch
+// reports Unchanged, or whose Fetch or Parse fails, gets its previous records
+// copied forward, so a failing download never loses data. Malformed records
+// are reported per source, never fatal. Update fails only when the new DB
+// cannot be built (disk, ctx, a broken emit); the current DB is then untouched.
+//
+// The new file is built as db-<time>.sqlite.tmp, synced, renamed, and
+// switched in by replacing CURRENT atomically; see the package doc.
+func Update(ctx context.Context, dir string, updaters []feed.Updater, src func(feed.Updater) feed.Source, opts UpdateOptions) (*Report, error) {
+	opts = opts.withDefaults()
+	start := opts.Now()
+	seen := map[string]bool{}
+	for _, u := range updaters {
+		n := u.Name()
+		if n == "" || seen[n] {
+			return nil, fmt.Errorf("vulndb: update: updater name %q is empty or repeated", n)
+		}
+		seen[n] = true
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("vulndb: update: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	prevName, err := readCurrent(dir)
+	if err != nil {
+		opts.Logger.Warn("ignoring unreadable CURRENT", "err", err)
+		prevName = ""
+	}
+	name := newDBName(dir, start)
+	tmp := filepath.Join(dir, name+tmpSuffix)
+	rep := &Report{BuildID: strings.TrimSuffix(strings.TrimPrefix(name, dbPrefix), dbSuffix), ChangedPairs: -1}
+
+	b, err := newBuilder(ctx, tmp, opts)
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			b.close()
+			os.Remove(tmp)
+		}
+	}()
+	prev := map[string]*prevSource{}
+	if prevName != "" {
+		if prev, err = b.attachPrev(ctx, filepath.Join(dir, prevName)); err != nil {
+			rep.Previous = err.Error()
+			opts.Logger.Warn("previous DB ignored", "file", prevName, "err", err)
+			prev = map[string]*prevSource{}
+		}
+	}
+	var copyNames []string
+	for _, u := range updaters {
+		sr, copyPrev, err := b.runSource(ctx, u, src(u), prev[u.Name()])
+		if err != nil {
+			return nil, err
+		}
+		if copyPrev {
+			copyNames = append(copyNames, u.Name())
+		}
+		rep.Sources = append(rep.Sources, *sr)
+		opts.Logger.Info("source done", "source", sr.Name, "outcome", sr.Outcome, "advisories", sr.Advisories,
+			"malformed", len(sr.Malformed), "err", sr.Err, "duration", sr.Duration)
+	}
+	if opts.KeepOtherSources {
+		var others []string
+		for n := range prev {
+			if !seen[n] {
+				others = append(others, n)
+			}
+		}
+		sort.Strings(others)
+		for _, n := range others {
+			p := prev[n]
+			sr := p.report()
+			sr.Outcome = Kept
+			sr.Err = p.err
+			b.sources = append(b.sources, sr)
+			copyNames = append(copyNames, n)
+			rep.Sources = append(rep.Sources, *sr)
+		}
+	}
+	if err := b.copyForward(ctx, copyNames, prev); err != nil {
+		return nil, err
+	}
+	opts.hook("loaded")
+	if rep.ChangedPairs, err = b.finish(ctx, rep.BuildID, start, prevName != "" && rep.Previous == ""); err != nil {
+		return nil, err
+	}
+	for i := range rep.Sources {
+		for _, s := range b.sources {
+			if s.Name == rep.Sources[i].Name {
+				rep.Sources[i] = *s
+			}
+		}
+	}
+	if err := b.close(); err != nil {
+		return nil, fmt.Errorf("vulndb: update: close: %w", err)
+	}
+	opts.hook("built")
+	if err := publish(dir, tmp, name, opts.hook); err != nil {
+		return nil, err
+	}
+	ok = true
+	rep.Path = filepath.Join(dir, name)
+	if err := gc(dir, name, prevName); err != nil {
+		opts.Logger.Warn("garbage collection", "err", err)
+	}
+	rep.Duration = opts.Now().Sub(start)
+	return rep, nil
+}
+
+func (o UpdateOptions) withDefaults() UpdateOptions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 50_000
+	}
+	if o.CacheMiB <= 0 {
+		o.CacheMiB = 64
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.hook == nil {
+		o.hook = func(string) {}
+	}
+	return o
+}
+
+// prevSource is a source's row in the previous DB.
+type prevSource struct {
+	name                   string
+	state                  feed.State
+	advisories, affected   int
+	enrichment             int
+	malformed              []feed.Malformed
+	malformedCount         int
+	newest, fetched, check time.Time
+	err                    string
+}
+
+func (p *prevSource) report() *SourceReport {
+	return &SourceReport{Name: p.name, Advisories: p.advisories, Affected: p.affected, Enrichment: p.enrichment,
+		Malformed: p.malformed, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check}
+}
+
+// builder writes one new DB file through a single connection.
+type builder struct {
+	db     *sql.DB
+	conn   *sql.Conn
+	opts   UpdateOptions
+	inTx   bool
+	rows   int
+	fatal  error
+	hasPrev bool
+
+	insAdv, insAff, insAlias, insCVSS *sql.Stmt
+
+	sources []*SourceReport
+	// cur is the source being parsed (emit counts into it).
+	cur *SourceReport
+	// stateOf is the fetch state stored per source; prevMalformed the
+	// malformed count of copied-forward sources.
+	stateOf       map[string]feed.State
+	prevMalformed map[string]int
+}
+
+func sqliteURI(path string, query string) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), OmitHost: true, RawQuery: query}
+	return u.String()
+}
+
+func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder, error) {
+	db, err := sql.Open("sqlite", sqliteURI(path, ""))
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: build: open: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vulndb: build: open: %w", err)
+	}
+	b := &builder{db: db, conn: conn, opts: opts, stateOf: map[string]feed.State{}, prevMalformed: map[string]int{}}
+	// Bulk-load settings: the file is private until published and is thrown
+	// away on any failure, so no journal and no syncs (publish syncs once).
+	pragmas := []string{
+		"PRAGMA page_size=8192",
+		"PRAGMA journal_mode=OFF",
+		"PRAGMA synchronous=OFF",
+		"PRAGMA locking_mode=EXCLUSIVE",
+		"PRAGMA temp_store=FILE",
+		fmt.Sprintf("PRAGMA cache_size=-%d", opts.CacheMiB*1024),
+	}
+	for _, p := range pragmas {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			b.close()
+			return nil, fmt.Errorf("vulndb: build: %s: %w", p, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, schemaSQL); err != nil {
+		b.close()
+		return nil, fmt.Errorf("vulndb: build: schema: %w", err)
+	}
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = conn.PrepareContext(ctx, q)
+		return s
+	}
+	b.insAdv = prep(`INSERT INTO advisories(` + advCols + `, pairs, digest) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	b.insAff = prep(`INSERT INTO affected(namespace, package, advisory, seq, ` + affCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`)
+	b.insAlias = prep(`INSERT OR IGNORE INTO aliases(alias, advisory) VALUES(?,?)`)
+	// Several records of one id from one source (NVD yearly + modified
+	// feeds): the most recently modified wins.
+	b.insCVSS = prep(`INSERT INTO cvss(` + advCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id, source) DO UPDATE SET summary=excluded.summary, description=excluded.description,
+		vendor_severity=excluded.vendor_severity, severity=excluded.severity, cvss=excluded.cvss, refs=excluded.refs,
+		aliases=excluded.aliases, published=excluded.published, modified=excluded.modified, withdrawn=excluded.withdrawn
+		WHERE excluded.modified >= cvss.modified`)
+	if err != nil {
+		b.close()
+		return nil, fmt.Errorf("vulndb: build: prepare: %w", err)
+	}
+	if err := b.begin(ctx); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *builder) begin(ctx context.Context) error {
+	if _, err := b.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("vulndb: build: begin: %w", err)
+	}
+	b.inTx = true
+	return nil
+}
+
+func (b *builder) commit(ctx context.Context) error {
+	if !b.inTx {
+		return nil
+	}
+	b.inTx = false
+	if _, err := b.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("vulndb: build: commit: %w", err)
+	}
+	return nil
+}
+
+// tick counts written rows and commits every BatchSize rows.
+func (b *builder) tick(ctx context.Context, n int) error {
+	b.rows += n
+	if b.rows < b.opts.BatchSize {
+		return nil
+	}
+	b.rows = 0
+	if err := b.commit(ctx); err != nil {
+		return err
+	}
+	return b.begin(ctx)
+}
+
+func (b *builder) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{b.insAdv, b.insAff, b.insAlias, b.insCVSS} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	b.insAdv, b.insAff, b.insAlias, b.insCVSS = nil, nil, nil, nil
+	if b.conn != nil {
+		errs = append(errs, b.conn.Close())
+		b.conn = nil
+	}
+	if b.db != nil {
+		errs = append(errs, b.db.Close())
+		b.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+// attachPrev attaches the current DB read-only as "prev" and reads its sources.
+func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prevSource, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("previous DB: %w", err)
+	}
+	if err := b.commit(ctx); err != nil { // ATTACH is not allowed inside a transaction
+		return nil, err
+	}
+	defer func() {
+		if !b.inTx {
+			if err := b.begin(ctx); err != nil && b.fatal == nil {
+				b.fatal = err
+			}
+		}
+	}()
+	if _, err := b.conn.ExecContext(ctx, `ATTACH DATABASE ? AS prev`, sqliteURI(path, "mode=ro&immutable=1")); err != nil {
+		return nil, fmt.Errorf("previous DB: attach: %w", err)
+	}
+	detach := func() { _, _ = b.conn.ExecContext(ctx, `DETACH DATABASE prev`) }
+	var v string
+	if err := b.conn.QueryRowContext(ctx, `SELECT value FROM prev.meta WHERE key='schema_version'`).Scan(&v); err != nil {
+		detach()
+		return nil, fmt.Errorf("previous DB: schema version: %w", err)
+	}
+	if v != fmt.Sprint(SchemaVersion) {
+		detach()
+		return nil, fmt.Errorf("previous DB has schema version %s, this build uses %d", v, SchemaVersion)
+	}
+	rows, err := b.conn.QueryContext(ctx, `SELECT name, error, advisories, affected, enrichment, malformed, malformed_json,
+		newest, fetched_at, checked_at, state_json FROM prev.sources`)
+	if err != nil {
+		detach()
+		return nil, fmt.Errorf("previous DB: sources: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*prevSource{}
+	for rows.Next() {
+		p := &prevSource{}
+		var mal, newest, fetched, checked, state string
+		if err := rows.Scan(&p.name, &p.err, &p.advisories, &p.affected, &p.enrichment, &p.malformedCount, &mal,
+			&newest, &fetched, &checked, &state); err != nil {
+			detach()
+			return nil, fmt.Errorf("previous DB: sources: %w", err)
+		}
+		p.malformed, _ = decodeList[feed.Malformed](mal)
+		p.newest, _ = parseTime(newest)
+		p.fetched, _ = parseTime(fetched)
+		p.check, _ = parseTime(checked)
+		if state != "" {
+			if err := json.Unmarshal([]byte(state), &p.state); err != nil {
+				p.state = nil // a fresh unconditional fetch, then
+			}
+		}
+		out[p.name] = p
+	}
+	if err := rows.Err(); err != nil {
+		detach()
+		return nil, fmt.Errorf("previous DB: sources: %w", err)
+	}
+	b.hasPrev = true
+	return out, nil
+}
+
+// runSource fetches and parses one updater. It returns whether the previous
+// records of the source must be copied forward. An error aborts the update.
+func (b *builder) runSource(ctx context.Context, u feed.Updater, src feed.Source, prev *prevSource) (*SourceReport, bool, error) {
+	start := b.opts.Now()
+	sr := &SourceReport{Name: u.Name()}
+	b.sources = append(b.sources, sr)
+	var prevState feed.State
+	if prev != nil {
+		prevState = prev.state
+	}
+	keep := func(cause error) (*SourceReport, bool, error) {
+		sr.Err = cause.Error()
+		if prev == nil {
+			sr.Outcome = Failed
+			sr.Duration = b.opts.Now().Sub(start)
+			return sr, false, nil
+		}
+		*sr = *prev.report()
+		sr.Outcome, sr.Err = Kept, cause.Error()
+		sr.Duration = b.opts.Now().Sub(start)
+		return sr, true, nil
+	}
+	snap, err := u.Fetch(ctx, src, prevState)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, fmt.Errorf("vulndb: update %s: fetch: %w", u.Name(), context.Cause(ctx))
+		}
+		return keep(fmt.Errorf("fetch: %w", err))
+	}
+	if snap.Unchanged {
+		if snap.Close != nil {
+			_ = snap.Close()
+		}
+		if prev == nil {
+			return keep(errors.New("fetch reported unchanged but there are no previous records"))
+		}
+		*sr = *prev.report()
+		sr.Outcome = Unchanged
+		sr.CheckedAt = b.opts.Now().UTC()
+		sr.Duration = b.opts.Now().Sub(start)
+		if snap.State != nil {
+			prev.state = snap.State
+		}
+		return sr, true, nil
+	}
+	if snap.FS == nil {
+		return keep(errors.New("fetch returned no files"))
+	}
+	var first int64
+	if err := b.conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(rid), 0) + 1 FROM advisories`).Scan(&first); err != nil {
+		return nil, false, fmt.Errorf("vulndb: update %s: %w", u.Name(), err)
+	}
+	b.cur = sr
+	stats, perr := u.Parse(ctx, snap.FS, func(a *advisory.Advisory) error { return b.emit(ctx, u.Name(), a) })
+	b.cur = nil
+	if snap.Close != nil {
+		_ = snap.Close()
+	}
+	if b.fatal != nil {
+		return nil, false, fmt.Errorf("vulndb: update %s: store: %w", u.Name(), b.fatal)
+	}
+	if ctx.Err() != nil {
+		return nil, false, fmt.Errorf("vulndb: update %s: %w", u.Name(), context.Cause(ctx))
+	}
+	if perr != nil {
+		if err := b.deleteFrom(ctx, u.Name(), first); err != nil {
+			return nil, false, err
+		}
+		return keep(fmt.Errorf("parse: %w", perr))
+	}
+	sr.Outcome = Updated
+	sr.Malformed = append(slices.Clone(stats.Malformed), sr.Malformed...)
+	sr.Newest = stats.Newest.UTC()
+	now := b.opts.Now().UTC()
+	sr.FetchedAt, sr.CheckedAt = now, now
+	sr.Duration = b.opts.Now().Sub(start)
+	if err := b.conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM cvss WHERE source = ?`, u.Name()).Scan(&sr.Enrichment); err != nil {
+		return nil, false, fmt.Errorf("vulndb: update %s: %w", u.Name(), err)
+	}
+	b.stateOf[u.Name()] = snap.State
+	return sr, false, nil
+}
+
+// emit stores one advisory of the source being parsed. Records the DB cannot
+// use are reported as malformed; only storage errors are returned (and
+// remembered as fatal, since they abort Parse).
+func (b *builder) emit(ctx context.Context, source string, a *advisory.Advisory) error {
+	if b.fatal != nil {
+		return b.fatal
+	}
+	fail := func(err error) error {
+		b.fatal = err
+		return err
+	}
+	if a == nil {
+		b.malformed("", "nil advisory")
+		return nil
+	}
+	if strings.TrimSpace(a.ID) == "" {
+		b.malformed("", "advisory without an id")
+		return nil
+	}
+	rec := *a
+	rec.Source = source // the DB is keyed by the updater's name
+	vals, err := encodeAdvisory(&rec)
+	if err != nil {
+		b.malformed(a.ID, "encode: "+err.Error())
+		return nil
+	}
+	if len(a.Affected) == 0 {
+		if _, err := b.insCVSS.ExecContext(ctx, vals...); err != nil {
+			return fail(fmt.Errorf("insert enrichment %s: %w", a.ID, err))
+		}
+		return fail0(b.tick(ctx, 1), fail)
+	}
+	type affVals struct {
+		ns, pkg string
+		vals    []any
+	}
+	affs := make([]affVals, 0, len(a.Affected))
+	var pairs [][2]string
+	for i := range a.Affected {
+		f := &a.Affected[i]
+		if err := checkAffected(f); err != nil {
+			b.malformed(a.ID, fmt.Sprintf("affected[%d]: %v", i, err))
+			continue
+		}
+		av, err := encodeAffected(f)
+		if err != nil {
+			b.malformed(a.ID, fmt.Sprintf("affected[%d]: encode: %v", i, err))
+			continue
+		}
+		affs = append(affs, affVals{f.Namespace, f.Package, av})
+		p := [2]string{f.Namespace, f.Package}
+		if !slices.Contains(pairs, p) {
+			pairs = append(pairs, p)
+		}
+	}
+	if len(affs) == 0 {
+		return nil // every entry was malformed and reported
+	}
+	pj, _ := json.Marshal(pairs)
+	dig := digest(vals...)
+	res, err := b.insAdv.ExecContext(ctx, append(vals, string(pj), dig)...)
+	if err != nil {
+		return fail(fmt.Errorf("insert advisory %s: %w", a.ID, err))
+	}
+	rid, err := res.LastInsertId()
+	if err != nil {
+		return fail(err)
+	}
+	for i, f := range affs {
+		args := append([]any{f.ns, f.pkg, rid, int64(i)}, f.vals...)
+		if _, err := b.insAff.ExecContext(ctx, args...); err != nil {
+			return fail(fmt.Errorf("insert affected %s %s/%s: %w", a.ID, f.ns, f.pkg, err))
+		}
+	}
+	for _, al := range a.Aliases {
+		if al == "" || al == a.ID {
+			continue
+		}
+		if _, err := b.insAlias.ExecContext(ctx, al, rid); err != nil {
+			return fail(fmt.Errorf("insert alias %s: %w", al, err))
+		}
+	}
+	b.cur.Advisories++
+	b.cur.Affected += len(affs)
+	return fail0(b.tick(ctx, 1+len(affs)+len(a.Aliases)), fail)
+}
+
+func fail0(err error, fail func(error) error) error {
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func (b *builder) malformed(id, msg string) {
+	if b.cur != nil {
+		b.cur.Malformed = append(b.cur.Malformed, feed.Malformed{ID: id, Err: "vulndb: " + msg})
+	}
+}
+
+var validStatus = map[advisory.Status]bool{
+	advisory.StatusFixed: true, advisory.StatusAffected: true,
+	advisory.StatusWillNotFix: true, advisory.StatusNotAffected: true,
+}
+
+var validKind = map[advisory.PackageKind]bool{
+	advisory.KindSource: true, advisory.KindBinary: true, advisory.KindLanguage: true,
+}
+
+func checkAffected(f *advisory.Affected) error {
+	switch {
+	case strings.TrimSpace(f.Namespace) == "":
+		return errors.New("empty namespace")
+	case strings.TrimSpace(f.Package) == "":
+		return errors.New("empty package name")
+	case !validStatus[f.Status]:
+		return fmt.Errorf("unknown status %q", f.Status)
+	case f.Kind != "" && !validKind[f.Kind]:
+		return fmt.Errorf("unknown package kind %q", f.Kind)
+	}
+	return nil
+}
+
+// deleteFrom removes what a failed Parse of source stored (advisories from
+// rid first on, which are all this source's, and its enrichment records).
+func (b *builder) deleteFrom(ctx context.Context, source string, first int64) error {
+	for _, q := range []string{
+		`DELETE FROM affected WHERE advisory >= ?1`,
+		`DELETE FROM aliases WHERE advisory >= ?1`,
+		`DELETE FROM advisories WHERE rid >= ?1`,
+		`DELETE FROM cvss WHERE source = ?2`,
+	} {
+		if _, err := b.conn.ExecContext(ctx, q, first, source); err != nil {
+			return fmt.Errorf("vulndb: update %s: discard partial records: %w", source, err)
+		}
+	}
+	return nil
+}
+
+// copyForward copies the previous records of the named sources. Advisory
+// rowids are shifted by one offset so they stay unique and keep their order.
+func (b *builder) copyForward(ctx context.Context, names []string, prev map[string]*prevSource) error {
+	if len(names) == 0 || !b.hasPrev {
+		return nil
+	}
+	if err := b.commit(ctx); err != nil {
+		return err
+	}
+	if err := b.begin(ctx); err != nil {
+		return err
+	}
+	if _, err := b.conn.ExecContext(ctx, `CREATE TEMP TABLE copysrc(name TEXT PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("vulndb: copy forward: %w", err)
+	}
+	for _, n := range names {
+		if _, err := b.conn.ExecContext(ctx, `INSERT INTO copysrc VALUES(?)`, n); err != nil {
+			return fmt.Errorf("vulndb: copy forward: %w", err)
+		}
+	}
+	var off int64
+	if err := b.conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(rid), 0) FROM advisories`).Scan(&off); err != nil {
+		return fmt.Errorf("vulndb: copy forward: %w", err)
+	}
+	qs := []string{
+		`INSERT INTO advisories SELECT rid + ?1, ` + advCols + `, pairs, digest FROM prev.advisories
+			WHERE source IN (SELECT name FROM copysrc) ORDER BY rid`,
+		`INSERT INTO affected SELECT namespace, package, advisory + ?1, seq, ` + affCols + ` FROM prev.affected
+			WHERE advisory IN (SELECT rid FROM prev.advisories WHERE source IN (SELECT name FROM copysrc))`,
+		`INSERT INTO aliases SELECT alias, advisory + ?1 FROM prev.aliases
+			WHERE advisory IN (SELECT rid FROM prev.advisories WHERE source IN (SELECT name FROM copysrc))`,
+		`INSERT INTO cvss SELECT * FROM prev.cvss WHERE source IN (SELECT name FROM copysrc)`,
+		`DROP TABLE temp.copysrc`,
+	}
+	for _, q := range qs {
+		if _, err := b.conn.ExecContext(ctx, q, off); err != nil {
+			return fmt.Errorf("vulndb: copy forward %v: %w", names, err)
+		}
+	}
+	for _, n := range names {
+		if p := prev[n]; p != nil {
+			b.stateOf[n] = p.state
+			b.prevMalformed[n] = p.malformedCount
+		}
+	}
+	return nil
+}
+
+// finish writes indexes, per-pair hashes, the change set against the
+// previous DB, the sources and meta tables. It returns the number of changed
+// pairs, or -1 without a comparable previous DB.
+func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time, comparable bool) (int, error) {
+	if b.fatal != nil {
+		return 0, b.fatal
+	}
+	exec := func(stage, q string, args ...any) error {
+		if _, err := b.conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("vulndb: build: %s: %w", stage, err)
+		}
+		return nil
+	}
+	if err := exec("indexes", indexSQL); err != nil {
+		return 0, err
+	}
+	if err := b.writePairs(ctx); err != nil {
+		return 0, err
+	}
+	changed := -1
+	if comparable && b.hasPrev {
+		if err := exec("changes", `INSERT INTO changes
+			SELECT n.namespace, n.package FROM pairs n
+				WHERE NOT EXISTS (SELECT 1 FROM prev.pairs p WHERE p.namespace = n.namespace AND p.package = n.package AND p.hash = n.hash)
+			UNION
+			SELECT p.namespace, p.package FROM prev.pairs p
+				WHERE NOT EXISTS (SELECT 1 FROM pairs n WHERE n.namespace = p.namespace AND n.package = p.package)`); err != nil {
+			return 0, err
+		}
+		if err := b.conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM changes`).Scan(&changed); err != nil {
+			return 0, fmt.Errorf("vulndb: build: changes: %w", err)
+		}
+	}
+	for _, s := range b.sources {
+		if s.Outcome == Failed {
+			continue
+		}
+		mal := s.Malformed
+		count := len(mal)
+		if s.Outcome != Updated {
+			count = max(count, b.prevMalformed[s.Name])
+		}
+		if len(mal) > maxStoredMalformed {
+			mal = mal[:maxStoredMalformed]
+		}
+		mj, err := jsonList(mal)
+		if err != nil {
+			return 0, fmt.Errorf("vulndb: build: sources: %w", err)
+		}
+		state := b.stateOf[s.Name]
+		sj := ""
+		if state != nil {
+			bs, err := json.Marshal(state)
+			if err != nil {
+				return 0, fmt.Errorf("vulndb: build: sources: %w", err)
+			}
+			sj = string(bs)
+		}
+		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
+			s.Name, string(s.Outcome), s.Err, s.Advisories, s.Affected, s.Enrichment, count, mj,
+			fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj); err != nil {
+			return 0, err
+		}
+	}
+	meta := [][2]string{
+		{"schema_version", fmt.Sprint(SchemaVersion)},
+		{"build_id", buildID},
+		{"built_at", fmtTime(builtAt)},
+		{"changes_complete", fmt.Sprint(changed >= 0)},
+	}
+	for _, kv := range meta {
+		if err := exec("meta", `INSERT INTO meta VALUES(?, ?)`, kv[0], kv[1]); err != nil {
+			return 0, err
+		}
+	}
+	if b.hasPrev {
+		var prevID string
+		_ = b.conn.QueryRowContext(ctx, `SELECT value FROM prev.meta WHERE key = 'build_id'`).Scan(&prevID)
+		if err := exec("meta", `INSERT INTO meta VALUES('previous_build', ?)`, prevID); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.commit(ctx); err != nil {
+		return 0, err
+	}
+	if b.hasPrev {
+		if err := exec("detach", `DETACH DATABASE prev`); err != nil {
+			return 0, err
+		}
+	}
+	return changed, nil
+}
+
+// writePairs hashes each (namespace, package)'s records into the pairs
+// table. The hash is over the sorted digests of the pair's rows, each row
+// digest covering the affected columns and the advisory's digest, so it does
+// not depend on insertion order or rowids.
+func (b *builder) writePairs(ctx context.Context) error {
+	ins, err := b.conn.PrepareContext(ctx, `INSERT INTO pairs VALUES(?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("vulndb: build: pairs: %w", err)
+	}
+	defer ins.Close()
+	rows, err := b.conn.QueryContext(ctx, `SELECT f.namespace, f.package, `+qualify("f", affCols)+`, a.digest
+		FROM affected f JOIN advisories a ON a.rid = f.advisory ORDER BY f.namespace, f.package`)
+	if err != nil {
+		return fmt.Errorf("vulndb: build: pairs: %w", err)
+	}
+	defer rows.Close()
+	// The cursor walks affected in primary-key order, so each pair's rows
+	// are contiguous; only one pair's row digests are held at a time.
+	var ns, pkg string
+	var digs [][]byte
+	flush := func() error {
+		if len(digs) == 0 {
+			return nil
+		}
+		slices.SortFunc(digs, bytes.Compare)
+		h := digest(toAny(digs)...)
+		_, err := ins.ExecContext(ctx, ns, pkg, len(digs), h)
+		digs = digs[:0]
+		return err
+	}
+	var r affRow
+	var advDigest []byte
+	dest := append(r.dest(), &advDigest)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("vulndb: build: pairs: %w", err)
+		}
+		if r.namespace != ns || r.pkg != pkg {
+			if err := flush(); err != nil {
+				return fmt.Errorf("vulndb: build: pairs: %w", err)
+			}
+			ns, pkg = r.namespace, r.pkg
+		}
+		digs = append(digs, digest(r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, advDigest))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("vulndb: build: pairs: %w", err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("vulndb: build: pairs: %w", err)
+	}
+	return nil
+}
+
+func toAny(bs [][]byte) []any {
+	out := make([]any, len(bs))
+	for i, b := range bs {
+		out[i] = b
+	}
+	return out
+}
+

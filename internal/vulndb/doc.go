@@ -1,0 +1,84 @@
+// Package vulndb is Stowaway's embedded vulnerability DB: a SQLite file
+// (modernc.org/sqlite, pure Go) built from the feed updaters, looked up by
+// (namespace, package), swapped in atomically, and moved between machines
+// as an OCI artifact.
+//
+// # On-disk layout
+//
+// A DB directory (DefaultDir: $STOWAWAY_DB_DIR, else
+// $XDG_CACHE_HOME/stowaway/db or ~/.cache/stowaway/db) holds:
+//
+//	CURRENT                  one line: the file name of the current DB
+//	db-<UTC time>.sqlite     published DB files, never modified once renamed
+//	db-<UTC time>.sqlite.tmp a build or pull in progress (or left by a crash)
+//	LOCK                     flock(2) taken by writers (Update, Pull)
+//
+// Tables of one DB file (schema version SchemaVersion):
+//
+//	meta(key, value)                 schema_version, build_id, built_at,
+//	                                 previous_build, changes_complete
+//	sources(name, outcome, error, advisories, affected, enrichment,
+//	        malformed, malformed_json, newest, fetched_at, checked_at,
+//	        state_json)              one row per source; state_json is the
+//	                                 feed.State for the next conditional fetch
+//	advisories(rid, id, source, summary, description, vendor_severity,
+//	        severity, cvss, refs, aliases, published, modified, withdrawn,
+//	        pairs, digest)           one row per advisory that names packages
+//	affected(namespace, package, advisory, seq, kind, module, status,
+//	        severity, vendor_advisory, ranges, versions, arches)
+//	                                 WITHOUT ROWID, primary key (namespace,
+//	                                 package, advisory, seq): the rows of one
+//	                                 pair are contiguous, so Lookup is one
+//	                                 B-tree seek plus a short scan
+//	aliases(alias, advisory)         alias -> advisory rid
+//	cvss(id, source, ...)            advisories without affected packages
+//	                                 (NVD): CVSS and description by CVE id
+//	pairs(namespace, package, records, hash)
+//	                                 a hash of each pair's records
+//	changes(namespace, package)      pairs that differ from previous_build
+//
+// Lists (CVSS, references, ranges ...) are JSON text; times are fixed-width
+// UTC text. Secondary indexes advisories(id) and advisories(source) are
+// built after the bulk load.
+//
+// # Build and atomic swap
+//
+// Update, under LOCK:
+//
+//  1. creates db-<time>.sqlite.tmp with bulk-load pragmas (journal_mode=OFF,
+//     synchronous=OFF, locking_mode=EXCLUSIVE, page_size=8192, a 64 MiB
+//     cache) and attaches the current DB read-only;
+//  2. fetches each updater with the state stored in the current DB and
+//     streams its Parse straight into prepared INSERTs, committing every
+//     BatchSize rows (memory stays bounded: nothing is collected);
+//  3. copies forward the previous rows of sources whose fetch said
+//     Unchanged or whose fetch or parse failed (a failed parse first deletes
+//     its partial rows), so a failing download never loses data;
+//  4. builds the indexes, the pairs hashes, the change set, sources and meta;
+//  5. closes the file, fsyncs it, renames it to db-<time>.sqlite, fsyncs
+//     the directory, writes CURRENT.tmp, fsyncs it, renames it over CURRENT
+//     and fsyncs the directory again;
+//  6. removes DB files other than the new and the previous one, and stale
+//     .tmp files.
+//
+// A crash anywhere before the CURRENT rename leaves CURRENT naming the old
+// file, which no writer ever modifies; leftovers are removed by the next
+// Update or Pull. Open follows CURRENT, opens the file read-only and
+// immutable, and keeps its connections for its whole life, so a reader that
+// opened the old DB finishes on it even after it is unlinked (on Linux an
+// open file outlives its name). Readers never take a lock.
+//
+// # OCI artifact
+//
+// Push stores the current DB file as an OCI image manifest with
+// artifactType and config mediaType "application/vnd.stowaway.db.v1" (the
+// config blob is a small JSON summary, so registries without artifactType
+// still see the type) and one layer of mediaType
+// "application/vnd.stowaway.db.layer.v1.sqlite+zstd" (the file compressed
+// with zstd). Manifest annotations carry the schema version, build id, build
+// time and the uncompressed SHA-256. Pull checks the manifest's type and
+// schema version before downloading, verifies the layer's digest and the
+// uncompressed digest while streaming it into a .tmp file in the DB
+// directory, opens it to check the schema again, and publishes it exactly
+// like Update.
+package vulndb
