@@ -267,12 +267,12 @@ func (p *prevSource) report() *SourceReport {
 
 // builder writes one new DB file through a single connection.
 type builder struct {
-	db     *sql.DB
-	conn   *sql.Conn
-	opts   UpdateOptions
-	inTx   bool
-	rows   int
-	fatal  error
+	db      *sql.DB
+	conn    *sql.Conn
+	opts    UpdateOptions
+	inTx    bool
+	rows    int
+	fatal   error
 	hasPrev bool
 
 	insAdv, insAff, insAlias, insCVSS *sql.Stmt
@@ -890,4 +890,3 @@ func toAny(bs [][]byte) []any {
 	}
 	return out
 }
-

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -147,4 +146,4 @@ func setMeta(t testing.TB, path, key, value string) {
 	}
 }
 
-var _ = strings.Contains
+

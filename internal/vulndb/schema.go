@@ -230,9 +230,9 @@ func encodeAffected(f *advisory.Affected) ([]any, error) {
 }
 
 type affRow struct {
-	namespace, pkg                                     string
-	kind, module, status, severity, vendorAdvisory     string
-	ranges, versions, arches                           string
+	namespace, pkg                                 string
+	kind, module, status, severity, vendorAdvisory string
+	ranges, versions, arches                       string
 }
 
 func (r *affRow) dest() []any {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
@@ -459,4 +458,4 @@ func TestCanceledUpdateLeavesOldDB(t *testing.T) {
 	}
 }
 
-var _ = cmpopts.EquateEmpty
+
