@@ -145,5 +145,3 @@ func setMeta(t testing.TB, path, key, value string) {
 		t.Fatal(err)
 	}
 }
-
-

@@ -457,5 +457,3 @@ func TestCanceledUpdateLeavesOldDB(t *testing.T) {
 		t.Errorf("files after a canceled update: %v", files)
 	}
 }
-
-
