@@ -35,10 +35,6 @@ func (f *indexFlags) register(fs interface {
 }
 
 func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*inventory.Inventory, error) {
-	plat, err := v1.ParsePlatform(f.platform)
-	if err != nil {
-		return nil, usageError{fmt.Sprintf("--platform %q: %v", f.platform, err)}
-	}
 	var osCats, langCats = catalogers()
 	switch strings.ToLower(f.scanType) {
 	case "basic":
@@ -47,7 +43,7 @@ func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*
 	default:
 		return nil, usageError{fmt.Sprintf("--scan-type %q: want basic or enhanced", f.scanType)}
 	}
-	src, err := source.Resolve(ctx, ref, source.Options{Platform: plat, Insecure: f.insecure})
+	src, err := f.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +62,14 @@ func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*
 		fmt.Fprintf(stderr, "warning: %s: %s\n", d.Status, d.Reason)
 	}
 	return inv, nil
+}
+
+func (f *indexFlags) resolve(ctx context.Context, ref string) (*source.Source, error) {
+	plat, err := v1.ParsePlatform(f.platform)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--platform %q: %v", f.platform, err)}
+	}
+	return source.Resolve(ctx, ref, source.Options{Platform: plat, Insecure: f.insecure})
 }
 
 func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
