@@ -147,7 +147,19 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 	}
 	inv.Distro = d
 	finish(inv, owned)
+	if d.ID != "" && len(opts.OS) > 0 && !hasOSPackages(inv) {
+		inv.Warnings = append(inv.Warnings, fmt.Sprintf("%s %s detected but no OS package database was found (dpkg status, apk installed or rpmdb): OS packages cannot be scanned", d.ID, d.VersionID))
+	}
 	return inv, nil
+}
+
+func hasOSPackages(inv *inventory.Inventory) bool {
+	for _, p := range inv.Packages {
+		if p.Type.IsOS() {
+			return true
+		}
+	}
+	return false
 }
 
 // finish drops language packages installed by OS packages, fills PURLs and
