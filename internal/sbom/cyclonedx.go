@@ -458,7 +458,10 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 		Type:    inventory.Type(pu.Type),
 		PURL:    c.PackageURL,
 	}
-	if c.Group != "" {
+	if p.Name == "" {
+		p.Name = purlName(pu)
+	}
+	if c.Group != "" && c.Name != "" {
 		sep := "/"
 		if p.Type == inventory.TypeMaven {
 			sep = ":"
@@ -477,7 +480,11 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 			}
 		}
 	}
+	stowaway := false
 	for _, pr := range propList(c.Properties) {
+		if strings.HasPrefix(pr.Name, "stowaway:package:") {
+			stowaway = true
+		}
 		switch pr.Name {
 		case propPkgEpoch:
 			n, err := strconv.Atoi(pr.Value)
@@ -503,5 +510,22 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 			p.Cataloger = pr.Value
 		}
 	}
+	if !stowaway {
+		// Another tool's SBOM: take what the purl says.
+		fromPURLQualifiers(&p, pu)
+	}
 	return p, nil
+}
+
+// purlName is the inventory name of a purl: the name, prefixed with the
+// namespace for language ecosystems (the namespace of an OS package is its
+// distribution).
+func purlName(pu packageurl.PackageURL) string {
+	switch {
+	case pu.Namespace == "" || inventory.Type(pu.Type).IsOS():
+		return pu.Name
+	case pu.Type == string(inventory.TypeMaven):
+		return pu.Namespace + ":" + pu.Name
+	}
+	return pu.Namespace + "/" + pu.Name
 }

@@ -20,6 +20,7 @@
 //     Inventory.CreatedAt, and every identifier (CycloneDX serialNumber, SPDX
 //     namespace) is derived from the image digest and a hash of the content,
 //     never from a clock or a random source.
+//   - Blank license strings are dropped.
 //   - Every package carries a PURL. An empty PURL, or one that does not parse,
 //     is replaced by inventory.PURL(p, inv.Distro).
 //   - Licenses: one entry per inventory license string. In CycloneDX a string
@@ -113,12 +114,16 @@ func EncodeWith(w io.Writer, inv *inventory.Inventory, format Format, opts Optio
 // Decode reads an SBOM in any format Encode writes (SPDX with losses) and
 // returns its inventory.
 func Decode(r io.Reader) (*inventory.Inventory, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxDecodeSize+1))
+	return decodeLimited(r, MaxDecodeSize)
+}
+
+func decodeLimited(r io.Reader, limit int64) (*inventory.Inventory, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("sbom: decode: read: %w", err)
 	}
-	if len(b) > MaxDecodeSize {
-		return nil, fmt.Errorf("sbom: decode: document larger than %d bytes", MaxDecodeSize)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("sbom: decode: document larger than the %d-byte limit", limit)
 	}
 	var sniff struct {
 		BOMFormat   string  `json:"bomFormat"`
@@ -154,6 +159,9 @@ func normalize(inv *inventory.Inventory) *inventory.Inventory {
 	n.Packages = slices.Clone(inv.Packages)
 	for i := range n.Packages {
 		p := &n.Packages[i]
+		if slices.ContainsFunc(p.Licenses, isBlank) {
+			p.Licenses = slices.DeleteFunc(slices.Clone(p.Licenses), isBlank)
+		}
 		if p.PURL != "" {
 			if _, err := packageurl.FromString(p.PURL); err == nil {
 				continue
@@ -164,6 +172,8 @@ func normalize(inv *inventory.Inventory) *inventory.Inventory {
 	slices.SortStableFunc(n.Packages, comparePackages)
 	return &n
 }
+
+func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // comparePackages is the order of packages in every format.
 func comparePackages(a, b inventory.Package) int {

@@ -66,9 +66,11 @@ func inventories() map[string]*inventory.Inventory {
 
 func TestRoundTrip(t *testing.T) {
 	encoders := map[string]func(testing.TB, *inventory.Inventory) []byte{
-		"cyclonedx":     func(t testing.TB, inv *inventory.Inventory) []byte { return encode(t, inv, CycloneDX) },
-		"cyclonedx-1.5": func(t testing.TB, inv *inventory.Inventory) []byte { return encodeCDXVersion(t, inv, cdx.SpecVersion1_5) },
-		"json":          func(t testing.TB, inv *inventory.Inventory) []byte { return encode(t, inv, JSON) },
+		"cyclonedx": func(t testing.TB, inv *inventory.Inventory) []byte { return encode(t, inv, CycloneDX) },
+		"cyclonedx-1.5": func(t testing.TB, inv *inventory.Inventory) []byte {
+			return encodeCDXVersion(t, inv, cdx.SpecVersion1_5)
+		},
+		"json": func(t testing.TB, inv *inventory.Inventory) []byte { return encode(t, inv, JSON) },
 	}
 	for invName, inv := range inventories() {
 		for encName, enc := range encoders {

@@ -349,6 +349,14 @@ func fromPURLQualifiers(p *inventory.Package, pu packageurl.PackageURL) {
 	}
 	if p.SourceName == "" {
 		p.SourceName = q["upstream"]
+		// Some tools put the whole source RPM file name there.
+		if base, ok := strings.CutSuffix(p.SourceName, ".src.rpm"); ok && p.Type == inventory.TypeRPM {
+			if i := strings.LastIndexByte(base, '-'); i > 0 {
+				if j := strings.LastIndexByte(base[:i], '-'); j > 0 {
+					p.SourceName, p.SourceVersion = base[:j], base[j+1:]
+				}
+			}
+		}
 	}
 	if e, err := strconv.Atoi(q["epoch"]); err == nil && p.Epoch == 0 {
 		p.Epoch = e

@@ -1,0 +1,163 @@
+package sbom
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// TestDecodeForeign reads a CycloneDX 1.4 SBOM shaped like other scanners'
+// output: no stowaway properties, legacy tools, nested components, a group
+// for npm scopes and maven, a component with no name, no purl, and a source
+// RPM file name in the upstream qualifier.
+func TestDecodeForeign(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "foreign", "other-tool.cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &inventory.Inventory{
+		Source: inventory.Source{Ref: "docker.io/library/debian:12", Digest: "sha256:4a7d1b2c3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"},
+		Distro: &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)", Status: inventory.OSSupported},
+		Packages: []inventory.Package{
+			{Name: "libc6", Version: "2.36-9+deb12u4", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "glibc",
+				Licenses: []string{"LGPL-2.1-or-later", "GPL-2"}, PURL: "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"},
+			{Name: "openssl-libs", Version: "1:3.0.7-24.el9", Type: inventory.TypeRPM, Epoch: 1, Release: "24.el9", Arch: "x86_64",
+				SourceName: "openssl", SourceVersion: "3.0.7-24.el9",
+				PURL: "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?arch=x86_64&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm"},
+			{Name: "@types/node", Version: "20.10.0", Type: inventory.TypeNPM, Licenses: []string{"MIT"}, PURL: "pkg:npm/%40types/node@20.10.0"},
+			{Name: "com.fasterxml.jackson.core:jackson-databind", Version: "2.15.2", Type: inventory.TypeMaven,
+				PURL: "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.15.2"},
+			{Name: "golang.org/x/net", Version: "v0.17.0", Type: inventory.TypeGolang, PURL: "pkg:golang/golang.org/x/net@v0.17.0"},
+		},
+		Warnings:  []string{`sbom: 1 components without a purl were skipped (first: "app")`},
+		CreatedAt: time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC),
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Decode (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	cdxDoc := string(encode(t, fixture(), CycloneDX))
+	replace := func(from, to string) string {
+		if !strings.Contains(cdxDoc, from) {
+			t.Fatalf("test setup: %q not in the CycloneDX output", from)
+		}
+		return strings.Replace(cdxDoc, from, to, 1)
+	}
+	for _, tc := range []struct {
+		name, doc, wantErr string
+	}{
+		{"empty", "", "not a JSON object"},
+		{"not JSON", "<bom/>", "not a JSON object"},
+		{"array", "[]", "not a JSON object"},
+		{"truncated", cdxDoc[:len(cdxDoc)/2], "not a JSON object"},
+		{"unknown object", `{"hello": "world"}`, "not a CycloneDX, SPDX or Stowaway JSON document"},
+		{"other bomFormat", `{"bomFormat": "SWID"}`, `unknown bomFormat "SWID"`},
+		{"bad timestamp", replace(`"timestamp": "2024-05-01T12:34:56.789Z"`, `"timestamp": "yesterday"`), "metadata.timestamp"},
+		{"bad purl", replace(`"purl": "pkg:cargo/serde@1.0.193"`, `"purl": "serde"`), "purl"},
+		{"bad epoch", replace(`"name": "stowaway:package:epoch",
+          "value": "1"`, `"name": "stowaway:package:epoch",
+          "value": "one"`), "epoch"},
+		{"bad cataloger version", replace(`"value": "2"`, `"value": "two"`), "stowaway:cataloger:dpkg"},
+		{"layer index far ahead", replace("stowaway:image:layer:1:diffID", "stowaway:image:layer:99999999:diffID"), "bad layer index"},
+		{"layer index negative", replace("stowaway:image:layer:0:diffID", "stowaway:image:layer:-1:diffID"), "bad layer index"},
+		{"bad layer size", replace(`"value": "31457280"`, `"value": "big"`), "layer:0:size"},
+		{"wrong type", replace(`"version": 1,`, `"version": "one",`), "decode cyclonedx"},
+		{"stowaway json package without type", `{"source": {"ref": "x"}, "packages": [{"name": "a"}]}`, "package 0: missing name or type"},
+		{"stowaway json wrong type", `{"source": {"ref": "x"}, "packages": {}}`, "decode json"},
+		{"spdx unknown version", `{"spdxVersion": "SPDX-9.9"}`, "decode spdx"},
+		{"spdx bad created", `{"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "creationInfo": {"created": "now", "creators": ["Tool: x"]}}`, "creationInfo.created"},
+		{"spdx bad purl", `{"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "packages": [{"SPDXID": "SPDXRef-a", "name": "a",
+			"externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "nope"}]}]}`, "purl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, err := Decode(strings.NewReader(tc.doc))
+			if err == nil {
+				t.Fatalf("no error; decoded %+v", inv)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q does not mention %q", err, tc.wantErr)
+			}
+			if !strings.HasPrefix(err.Error(), "sbom: decode") {
+				t.Errorf("error %q does not name the stage", err)
+			}
+		})
+	}
+}
+
+func TestDecodeLimit(t *testing.T) {
+	doc := encode(t, fixture(), CycloneDX)
+	if _, err := decodeLimited(bytes.NewReader(doc), int64(len(doc))); err != nil {
+		t.Errorf("a document of exactly the limit: %v", err)
+	}
+	_, err := decodeLimited(bytes.NewReader(doc), int64(len(doc)-1))
+	if err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("a document one byte over the limit: error %v, want one about the limit", err)
+	}
+	// Decode stops reading after the limit: it must not drain an endless reader.
+	_, err = decodeLimited(iotest.OneByteReader(endless{}), 1<<10)
+	if err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("an endless stream: error %v, want one about the limit", err)
+	}
+	boom := errors.New("disk on fire")
+	if _, err := Decode(iotest.ErrReader(boom)); !errors.Is(err, boom) {
+		t.Errorf("read error not wrapped: %v", err)
+	}
+}
+
+// endless is a reader of infinite spaces.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}
+
+// FuzzDecode feeds Decode mutations of every format's output and of a
+// foreign SBOM. Decode must never panic, and whatever it accepts in
+// CycloneDX or Stowaway JSON must encode again.
+func FuzzDecode(f *testing.F) {
+	for _, dir := range []string{"golden", "foreign"} {
+		files, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"bomFormat":"CycloneDX","metadata":{"component":{"name":"x","properties":[{"name":"stowaway:image:layer:0:size","value":"1"}]}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		inv, err := Decode(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		for _, format := range Formats() {
+			if err := Encode(&bytes.Buffer{}, inv, format); err != nil {
+				t.Fatalf("decoded inventory does not encode as %s: %v", format, err)
+			}
+		}
+	})
+}
