@@ -14,8 +14,16 @@ import (
 // github.com/masahiro331/go-mvn-version. Numbers longer than 18 digits are
 // refused (the library cannot hold them). Known differences from Maven,
 // listed in the test allow-list: the library does not treat "final" and
-// "ga" after a '-' as the release ("3.5.0-Final" > "3.5.0.Beta-1" holds,
-// but "3.5.0-Final" sorts after "3.5.0"; "1-ga-1" != "1-1").
+// "ga" after a '-' as the release ("3.5.0-Final" sorts after "3.5.0" and
+// after "3.5.0.Beta-1"; "1-ga-1" != "1-1").
+//
+// KNOWN LIMITATION: this is Maven 3.6's ComparableVersion, which is not
+// transitive on some inputs that mix a qualifier after '.' with lists after
+// '-' (FuzzMaven finds 1.0-SNAPSHOT < 1 < 1.A but 1.0-SNAPSHOT > 1.A within
+// a second). Maven 3.9 fixed this by parsing a trailing ".X" as "-X"; a port
+// of Maven 3.9's ComparableVersion should replace the library. Rewriting
+// only the trailing qualifier on top of the library is not enough (it breaks
+// 173 vectors and stays intransitive).
 type Maven struct{}
 
 // Compare implements Comparator.
