@@ -13,12 +13,13 @@
 //
 //   - dpkg: github.com/knqyf263/go-deb-version (epoch, upstream, revision,
 //     tilde). Passes every Debian vector.
-//   - apk: our own port of apk-tools 3's version.c (tokenizer, validator and
-//     comparison), because github.com/knqyf263/go-apk-version follows
-//     apk-tools 2 and accepts versions that apk-tools rejects (see apk.go).
-//     Versions that apk-tools' own validator rejects are errors here, where
-//     apk falls back to a string sort; the vectors that rely on that fallback
-//     are listed in the test allow-list.
+//   - apk: our own implementation of apk-tools 3's version grammar and
+//     ordering (including "~hash" and string comparison of components with a
+//     leading zero), because github.com/knqyf263/go-apk-version follows
+//     apk-tools 2. As apk-tools 2 did, a letter may be followed by digits
+//     ("6.6.2p1", still in Alpine's secdb). Other versions that apk-tools'
+//     validator rejects are errors, where apk falls back to an ad-hoc
+//     comparison; the vectors that rely on it are in the test allow-list.
 //   - rpm: github.com/knqyf263/go-rpm-version's rpmvercmp (tilde and caret),
 //     behind our own EVR parser, which rejects a non-numeric epoch instead of
 //     reading it as 0.
@@ -32,7 +33,10 @@
 //     "v1.21.5", "v1.21.0", "v1.21.0-rc.2" as in golang.org/x/vuln; a
 //     " X:experiment" suffix from build info is dropped. Pseudo-versions are
 //     semver pre-releases and order by their timestamp.
-//   - maven: github.com/masahiro331/go-mvn-version (ComparableVersion).
+//   - maven: github.com/masahiro331/go-mvn-version (Maven 3.6's
+//     ComparableVersion). KNOWN LIMITATION: it is not transitive on some
+//     inputs (FuzzMaven: 1.0-SNAPSHOT < 1 < 1.A but 1.0-SNAPSHOT > 1.A); see
+//     maven.go.
 //   - rubygems: github.com/aquasecurity/go-gem-version (Gem::Version).
 //   - nuget: our own NuGetVersion (no maintained Go library): up to four
 //     numeric parts with missing parts as 0, SemVer 2 pre-release ordering
