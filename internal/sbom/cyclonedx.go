@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/uuid"
 	packageurl "github.com/package-url/packageurl-go"
 
@@ -83,10 +84,11 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 
 	src := inv.Source
 	image := cdx.Component{
-		BOMRef:  imageBOMRef(src),
-		Type:    cdx.ComponentTypeContainer,
-		Name:    src.Ref,
-		Version: src.Digest,
+		BOMRef:     imageBOMRef(src),
+		Type:       cdx.ComponentTypeContainer,
+		Name:       src.Ref,
+		Version:    src.Digest,
+		PackageURL: imagePURL(src),
 	}
 	var ip props
 	ip.add(propImageKind, src.Kind)
@@ -227,6 +229,25 @@ func bomRefs(pkgs []inventory.Package) []string {
 		}
 	}
 	return refs
+}
+
+// imagePURL is the pkg:oci purl of a registry image pinned by digest, or ""
+// for other sources (an archive or directory has no repository to name).
+func imagePURL(src inventory.Source) string {
+	if src.Kind != "registry" || src.Digest == "" {
+		return ""
+	}
+	ref, err := name.ParseReference(src.Ref, name.WeakValidation)
+	if err != nil {
+		return ""
+	}
+	repo := ref.Context()
+	path := repo.RepositoryStr()
+	q := packageurl.Qualifiers{{Key: "repository_url", Value: repo.RegistryStr() + "/" + path}}
+	if tag, ok := ref.(name.Tag); ok {
+		q = append(q, packageurl.Qualifier{Key: "tag", Value: tag.TagStr()})
+	}
+	return packageurl.NewPackageURL("oci", "", path[strings.LastIndexByte(path, '/')+1:], src.Digest, q, "").ToString()
 }
 
 func imageBOMRef(src inventory.Source) string {

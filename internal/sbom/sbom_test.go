@@ -269,3 +269,23 @@ func TestParseFormat(t *testing.T) {
 }
 
 func countFields(v any) int { return reflect.TypeOf(v).NumField() }
+
+func TestImagePURL(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		src  inventory.Source
+		want string
+	}{
+		{inventory.Source{Kind: "registry", Ref: "index.docker.io/library/alpine:3.19", Digest: d},
+			"pkg:oci/alpine@" + d + "?repository_url=index.docker.io%2Flibrary%2Falpine&tag=3.19"},
+		{inventory.Source{Kind: "registry", Ref: "localhost:5000/app@" + d, Digest: d},
+			"pkg:oci/app@" + d + "?repository_url=localhost:5000%2Fapp"},
+		{inventory.Source{Kind: "registry", Ref: "index.docker.io/library/alpine:3.19"}, ""},
+		{inventory.Source{Kind: "docker-archive", Ref: "docker-archive:/tmp/x.tar", Digest: d}, ""},
+		{inventory.Source{Kind: "registry", Ref: "Not A Ref!", Digest: d}, ""},
+	} {
+		if got := imagePURL(tc.src); got != tc.want {
+			t.Errorf("imagePURL(%+v) = %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}

@@ -87,6 +87,11 @@ func buildSPDX(inv *inventory.Inventory, opts Options) (*v2_3.Document, error) {
 			image.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: hex}}
 		}
 	}
+	if purl := imagePURL(src); purl != "" {
+		image.PackageExternalReferences = []*v2_3.PackageExternalReference{{
+			Category: common.CategoryPackageManager, RefType: common.TypePackageManagerPURL, Locator: purl,
+		}}
+	}
 	doc.Packages = append(doc.Packages, image)
 	describes("DOCUMENT", spdxImageID, common.TypeRelationshipDescribe)
 
