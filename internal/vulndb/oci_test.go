@@ -3,6 +3,8 @@ package vulndb
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -22,6 +24,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -235,4 +238,57 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
+}
+
+// TestDownloadChecksDigests exercises Pull's own checks (beyond
+// go-containerregistry's): a same-size substitute that decompresses fine
+// fails the layer digest, and a wrong uncompressed digest is caught too.
+func TestDownloadChecksDigests(t *testing.T) {
+	compress := func(s string) []byte {
+		var b bytes.Buffer
+		enc, _ := zstd.NewWriter(&b)
+		enc.Write([]byte(s))
+		enc.Close()
+		return b.Bytes()
+	}
+	good, evil := compress("the real database"), compress("the evil database")
+	if len(good) != len(evil) {
+		t.Fatalf("fixture sizes differ: %d %d", len(good), len(evil))
+	}
+	goodLayer := static.NewLayer(good, LayerMediaType)
+	dig, _ := goodLayer.Digest()
+	rawDig := "sha256:" + hexSum([]byte("the real database"))
+	tests := []struct {
+		name   string
+		serve  []byte
+		raw    string
+		max    int64
+		wantIn string
+	}{
+		{"genuine", good, rawDig, 1 << 20, ""},
+		{"same-size substitute", evil, rawDig, 1 << 20, "does not match the manifest"},
+		{"wrong uncompressed digest", good, "sha256:" + hexSum([]byte("x")), 1 << 20, "does not match the annotated"},
+		{"over the size cap", good, rawDig, 4, "limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := t.TempDir() + "/db.tmp"
+			err := download(context.Background(), static.NewLayer(tc.serve, LayerMediaType),
+				v1.Descriptor{Digest: dig, Size: int64(len(good))}, tc.raw, path, tc.max)
+			if tc.wantIn == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantIn) {
+				t.Errorf("err = %v, want %q", err, tc.wantIn)
+			}
+		})
+	}
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
