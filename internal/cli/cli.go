@@ -31,7 +31,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"scan", "scan an image for vulnerabilities", runScan},
 		{"sbom", "print the inventory (SBOM) of an image", runSBOM},
+		{"db", "build, inspect and move the vulnerability DB", runDB},
 		{"version", "print the version", runVersion},
 	}
 }

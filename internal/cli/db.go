@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
+	"github.com/stowaway-scanner/stowaway/internal/feed/source"
+	"github.com/stowaway-scanner/stowaway/internal/vulndb"
+)
+
+func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
+		"update": runDBUpdate, "status": runDBStatus, "push": runDBPush, "pull": runDBPull,
+	}
+	if len(args) == 0 || sub[args[0]] == nil {
+		fmt.Fprintln(stderr, "usage: stowaway db update|status|push|pull [flags]\n\n  update  build the DB from the upstream feeds (or a mirror)\n  status  per source: records, newest record, fetch time\n  push    upload the DB to an OCI registry as an artifact\n  pull    download a DB artifact and make it current")
+		if len(args) == 0 {
+			return ExitError, usageError{"missing subcommand"}
+		}
+		return ExitError, usageError{fmt.Sprintf("unknown subcommand %q", args[0])}
+	}
+	return sub[args[0]](ctx, args[1:], stdout, stderr)
+}
+
+func dbDirFlag(fs interface{ StringVar(*string, string, string, string) }, p *string) {
+	fs.StringVar(p, "db", "", "DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
+}
+
+func resolveDBDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return vulndb.DefaultDir()
+}
+
+func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR]", stderr)
+	var (
+		dir, mirror string
+		only        multiFlag
+		jsonOut     bool
+		verbose     bool
+	)
+	dbDirFlag(fs, &dir)
+	fs.StringVar(&mirror, "mirror", "", "read the feeds from a mirror directory or URL laid out like the upstreams (offline updates)")
+	fs.Var(&only, "source", "update only this source, keeping the others' previous records; repeatable")
+	fs.BoolVar(&jsonOut, "json", false, "print the update report as JSON")
+	fs.BoolVar(&verbose, "v", false, "log progress")
+	if _, err := parse(fs, args); err != nil {
+		return ExitError, err
+	}
+	dir, err := resolveDBDir(dir)
+	if err != nil {
+		return ExitError, err
+	}
+	updaters := feedall.Updaters()
+	if len(only) > 0 {
+		byName := map[string]bool{}
+		for _, n := range only {
+			byName[n] = true
+		}
+		var picked []string
+		sel := updaters[:0]
+		for _, u := range updaters {
+			if byName[u.Name()] {
+				sel = append(sel, u)
+				picked = append(picked, u.Name())
+				delete(byName, u.Name())
+			}
+		}
+		if len(byName) > 0 {
+			var names []string
+			for _, u := range feedall.Updaters() {
+				names = append(names, u.Name())
+			}
+			return ExitError, usageError{fmt.Sprintf("unknown --source; known sources: %s", strings.Join(names, ", "))}
+		}
+		updaters = sel
+	}
+	src, err := source.New(mirror, source.Options{UserAgent: "stowaway/" + Version})
+	if err != nil {
+		return ExitError, err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	rep, err := vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: len(only) > 0})
+	if err != nil {
+		return ExitError, err
+	}
+	if jsonOut {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		if err := e.Encode(rep); err != nil {
+			return ExitError, err
+		}
+	} else {
+		fmt.Fprintf(stdout, "DB %s built in %s: %s\n", rep.BuildID, rep.Duration.Round(time.Millisecond), rep.Path)
+		for _, s := range rep.Sources {
+			line := fmt.Sprintf("  %-22s %-9s %8d advisories %8d affected", s.Name, s.Outcome, s.Advisories, s.Affected)
+			if s.Enrichment > 0 {
+				line += fmt.Sprintf(" %8d enrichment", s.Enrichment)
+			}
+			if len(s.Malformed) > 0 {
+				line += fmt.Sprintf("  %d malformed (first: %s: %s)", len(s.Malformed), s.Malformed[0].ID, s.Malformed[0].Err)
+			}
+			if s.Err != "" {
+				line += "  error: " + s.Err
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		if rep.ChangedPairs >= 0 {
+			fmt.Fprintf(stdout, "  %d (namespace, package) pairs changed since the previous DB\n", rep.ChangedPairs)
+		}
+	}
+	if err := rep.Err(); err != nil {
+		fmt.Fprintf(stderr, "some sources kept their previous data: %v\n", err)
+		return ExitError, nil
+	}
+	return ExitOK, nil
+}
+
+func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("db status", "db status [--db DIR] [--json]", stderr)
+	var dir string
+	var jsonOut bool
+	dbDirFlag(fs, &dir)
+	fs.BoolVar(&jsonOut, "json", false, "print as JSON")
+	if _, err := parse(fs, args); err != nil {
+		return ExitError, err
+	}
+	dir, err := resolveDBDir(dir)
+	if err != nil {
+		return ExitError, err
+	}
+	st, err := vulndb.Status(ctx, dir)
+	if err != nil {
+		return ExitError, fmt.Errorf("%w", err)
+	}
+	if jsonOut {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		return ExitOK, e.Encode(st)
+	}
+	return ExitOK, st.Write(stdout)
+}
+
+// parseRef validates a registry reference. Registries on localhost and
+// 127.0.0.1 are reached over plain HTTP, others over HTTPS.
+func parseRef(ref string) (string, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", usageError{fmt.Sprintf("reference %q: %v", ref, err)}
+	}
+	return r.Name(), nil
+}
+
+func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("db push", "db push REF [--db DIR]", stderr)
+	var dir string
+	dbDirFlag(fs, &dir)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return ExitError, err
+	}
+	if len(pos) != 1 {
+		return ExitError, usageError{"want exactly one REF"}
+	}
+	ref, err := parseRef(pos[0])
+	if err != nil {
+		return ExitError, err
+	}
+	dir, err = resolveDBDir(dir)
+	if err != nil {
+		return ExitError, err
+	}
+	d, err := vulndb.Push(ctx, dir, ref, vulndb.RemoteOptions{})
+	if err != nil {
+		return ExitError, err
+	}
+	fmt.Fprintf(stdout, "pushed %s@%s\n", ref, d)
+	return ExitOK, nil
+}
+
+func runDBPull(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("db pull", "db pull REF [--db DIR]", stderr)
+	var dir string
+	dbDirFlag(fs, &dir)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return ExitError, err
+	}
+	if len(pos) != 1 {
+		return ExitError, usageError{"want exactly one REF"}
+	}
+	ref, err := parseRef(pos[0])
+	if err != nil {
+		return ExitError, err
+	}
+	dir, err = resolveDBDir(dir)
+	if err != nil {
+		return ExitError, err
+	}
+	res, err := vulndb.Pull(ctx, ref, dir, vulndb.RemoteOptions{})
+	if err != nil {
+		return ExitError, err
+	}
+	if res.AlreadyCurrent {
+		fmt.Fprintf(stdout, "%s@%s is already the current DB\n", ref, res.Digest)
+		return ExitOK, nil
+	}
+	fmt.Fprintf(stdout, "pulled %s@%s\n", ref, res.Digest)
+	return ExitOK, nil
+}

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/policy"
+	"github.com/stowaway-scanner/stowaway/internal/report"
+	"github.com/stowaway-scanner/stowaway/internal/scan"
+	"github.com/stowaway-scanner/stowaway/internal/sbom"
+	"github.com/stowaway-scanner/stowaway/internal/squash"
+	"github.com/stowaway-scanner/stowaway/internal/vulndb"
+)
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("scan", "scan SOURCE [flags]", stderr)
+	var (
+		ix             indexFlags
+		format, output string
+		dbDir          string
+		minSeverity    string
+		ignoreUnfixed  bool
+		ignoreStatus   multiFlag
+		ignoreFile     string
+		vexFiles       multiFlag
+		exitCode       int
+	)
+	ix.register(fs, "basic")
+	fs.StringVar(&format, "format", "table", "output format: table, json (ECR DescribeImageScanFindings), sarif or cyclonedx")
+	fs.StringVar(&output, "o", "", "write to this file instead of standard output")
+	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default: the user cache dir; see 'stowaway db status')")
+	fs.StringVar(&minSeverity, "severity", "", "report only findings at or above this level (LOW, MEDIUM, HIGH, CRITICAL)")
+	fs.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version")
+	fs.Var(&ignoreStatus, "ignore-status", "hide findings with this status (FIXABLE, UNFIXED, WILL_NOT_FIX); repeatable")
+	fs.StringVar(&ignoreFile, "ignore-file", "", "YAML ignore file (ids, optional package, expiry, reason)")
+	fs.Var(&vexFiles, "vex", "OpenVEX document whose not_affected/fixed statements hide findings; repeatable")
+	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return ExitError, err
+	}
+	if len(pos) != 1 {
+		return ExitError, usageError{"want exactly one SOURCE"}
+	}
+	write, err := scanWriter(format)
+	if err != nil {
+		return ExitError, usageError{err.Error()}
+	}
+	popts := policy.Options{MinSeverity: minSeverity, IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus}
+	if ignoreFile != "" {
+		f, err := os.Open(ignoreFile)
+		if err != nil {
+			return ExitError, err
+		}
+		popts.Ignores, err = policy.ParseIgnoreFile(f)
+		f.Close()
+		if err != nil {
+			return ExitError, err
+		}
+	}
+	for _, v := range vexFiles {
+		f, err := os.Open(v)
+		if err != nil {
+			return ExitError, err
+		}
+		st, err := policy.ParseOpenVEX(f)
+		f.Close()
+		if err != nil {
+			return ExitError, fmt.Errorf("%s: %w", v, err)
+		}
+		popts.VEX = append(popts.VEX, st...)
+	}
+	if _, _, err := policy.Apply(nil, popts); err != nil {
+		return ExitError, usageError{err.Error()}
+	}
+	db, closeDB, err := openDB(ctx, dbDir)
+	if err != nil {
+		return ExitError, err
+	}
+	defer closeDB()
+	enhanced := strings.EqualFold(ix.scanType, "enhanced")
+	if !enhanced && !strings.EqualFold(ix.scanType, "basic") {
+		return ExitError, usageError{fmt.Sprintf("--scan-type %q: want basic or enhanced", ix.scanType)}
+	}
+	osCats, langCats := catalogers()
+	sopts := scan.Options{
+		Enhanced: enhanced, OS: osCats, Language: langCats,
+		Limits: squash.Limits{MaxFileSize: ix.maxFileSize},
+	}
+	var res *report.Scan
+	if p, ok := strings.CutPrefix(pos[0], "sbom:"); ok {
+		inv, err := readSBOM(p)
+		if err != nil {
+			return ExitError, err
+		}
+		res, err = scan.Inventory(ctx, inv, db, sopts)
+		if err != nil {
+			return ExitError, err
+		}
+	} else {
+		src, err := ix.resolve(ctx, pos[0])
+		if err != nil {
+			return ExitError, err
+		}
+		if res, err = scan.Image(ctx, src, db, sopts); err != nil {
+			return ExitError, err
+		}
+	}
+	for _, w := range res.Inventory.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	popts.Now = time.Now()
+	kept, suppressed, err := policy.Apply(res.Findings, popts)
+	if err != nil {
+		return ExitError, err
+	}
+	res.Findings = kept
+	if len(suppressed) > 0 {
+		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, ignore file, VEX)\n", len(suppressed))
+	}
+	if res.Status != scan.StatusComplete {
+		fmt.Fprintf(stderr, "warning: %s: %s\n", res.Status, res.StatusDescription)
+	}
+	w := stdout
+	if output != "" {
+		f, err := os.Create(output)
+		if err != nil {
+			return ExitError, err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := write(w, *res); err != nil {
+		return ExitError, fmt.Errorf("write %s: %w", format, err)
+	}
+	switch {
+	case exitCode != 0 && len(kept) > 0:
+		return exitCode, nil
+	case res.Status == scan.StatusUnsupported && len(kept) == 0:
+		return ExitNoResult, nil
+	}
+	return ExitOK, nil
+}
+
+// readSBOM reads a CycloneDX or Stowaway JSON SBOM, as written by 'sbom'.
+func readSBOM(p string) (*inventory.Inventory, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	inv, err := sbom.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: %w", p, err)
+	}
+	return inv, nil
+}
+
+// openDB opens the current vulnerability DB of dir (or the default dir).
+func openDB(ctx context.Context, dir string) (scan.DB, func(), error) {
+	dir, err := resolveDBDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := vulndb.Open(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &scan.VulnDB{DB: d}, func() { d.Close() }, nil
+}
+
+func scanWriter(format string) (func(io.Writer, report.Scan) error, error) {
+	switch format {
+	case "table":
+		return report.WriteTable, nil
+	case "json":
+		return report.WriteJSON, nil
+	case "sarif":
+		return func(w io.Writer, s report.Scan) error { return report.WriteSARIF(w, s, Version) }, nil
+	case "cyclonedx":
+		return report.WriteCycloneDX, nil
+	}
+	return nil, fmt.Errorf("unknown --format %q (want table, json, sarif or cyclonedx)", format)
+}

@@ -1,0 +1,109 @@
+// Package scan is the whole pipeline for one image: index it into an
+// inventory, match the inventory against the vulnerability DB, and decide
+// the ECR scan status. The CLI and the server both call it.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/indexer"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/report"
+	"github.com/stowaway-scanner/stowaway/internal/source"
+	"github.com/stowaway-scanner/stowaway/internal/squash"
+)
+
+// DB is what a scan needs from the vulnerability DB.
+type DB interface {
+	match.Store
+	// HasNamespace reports whether the DB holds any record for namespace.
+	HasNamespace(ctx context.Context, namespace string) (bool, error)
+	// UpdatedAt is when the DB's data was last updated.
+	UpdatedAt(ctx context.Context) (time.Time, error)
+}
+
+// Options configure a scan.
+type Options struct {
+	// Enhanced adds language packages (ECR ENHANCED scanning).
+	Enhanced   bool
+	OS         []catalog.FileCataloger
+	Language   []catalog.FileCataloger
+	Limits     squash.Limits
+	Now        func() time.Time
+	Repository string
+}
+
+// ECR scan statuses.
+const (
+	StatusComplete    = "COMPLETE"
+	StatusUnsupported = "UNSUPPORTED_IMAGE"
+	StatusFailed      = "FAILED"
+)
+
+// Image indexes src and matches it.
+func Image(ctx context.Context, src *source.Source, db DB, o Options) (*report.Scan, error) {
+	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now}
+	if o.Enhanced {
+		iopts.Language = o.Language
+	}
+	inv, err := indexer.Index(ctx, src, iopts)
+	if err != nil {
+		return nil, err
+	}
+	return Inventory(ctx, inv, db, o)
+}
+
+// Inventory matches an existing inventory (a stored SBOM, a rescan).
+func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) (*report.Scan, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	s := &report.Scan{Inventory: inv, Enhanced: o.Enhanced, Status: StatusComplete, StatusDescription: "The scan was completed successfully.", Repository: o.Repository}
+	if t, err := db.UpdatedAt(ctx); err == nil {
+		s.DBUpdatedAt = t
+	}
+	d := inv.Distro
+	hasOS := false
+	for _, p := range inv.Packages {
+		hasOS = hasOS || p.Type.IsOS()
+	}
+	switch {
+	case d == nil || d.Status == inventory.OSNone:
+		if !o.Enhanced || len(inv.Packages) == 0 {
+			s.Status = StatusUnsupported
+			s.StatusDescription = "UnsupportedImageError: no operating system detected in the image"
+			if d != nil && d.Reason != "" {
+				s.StatusDescription += " (" + d.Reason + ")"
+			}
+		}
+	case d.Status != inventory.OSSupported:
+		s.Status = StatusUnsupported
+		s.StatusDescription = fmt.Sprintf("UnsupportedImageError: %s", d.Reason)
+	default:
+		ns := d.Namespace()
+		feedNS := ns
+		if d.ID == "centos" {
+			feedNS = "rhel:" + d.Release
+		}
+		ok, err := db.HasNamespace(ctx, feedNS)
+		if err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		if !ok && hasOS {
+			s.Status = StatusUnsupported
+			s.StatusDescription = fmt.Sprintf("UnsupportedImageError: the vulnerability DB holds no advisories for %s (is its feed loaded? see 'stowaway db status')", feedNS)
+		}
+	}
+	res, err := match.Match(ctx, db, inv, match.Options{Language: o.Enhanced})
+	if err != nil {
+		return nil, err
+	}
+	s.Findings = res.Findings
+	s.CompletedAt = now().UTC()
+	return s, nil
+}
