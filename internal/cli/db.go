@@ -30,7 +30,9 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	return sub[args[0]](ctx, args[1:], stdout, stderr)
 }
 
-func dbDirFlag(fs interface{ StringVar(*string, string, string, string) }, p *string) {
+func dbDirFlag(fs interface {
+	StringVar(*string, string, string, string)
+}, p *string) {
 	fs.StringVar(p, "db", "", "DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/policy"
 	"github.com/stowaway-scanner/stowaway/internal/report"
-	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
+	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/squash"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )

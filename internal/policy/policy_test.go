@@ -93,7 +93,7 @@ func TestApply(t *testing.T) {
 func TestPolicyErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
-		vex           bool
+		vex            bool
 	}{
 		{"bad expiry", "ignore:\n  - id: CVE-1\n    expires: soon\n", "expires \"soon\"", false},
 		{"no id", "ignore:\n  - reason: x\n", "entry 1 has no id", false},
