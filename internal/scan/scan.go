@@ -68,25 +68,23 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 		s.DBUpdatedAt = t
 	}
 	d := inv.Distro
-	hasOS := false
+	hasOS, hasLang := false, false
 	for _, p := range inv.Packages {
 		hasOS = hasOS || p.Type.IsOS()
+		hasLang = hasLang || !p.Type.IsOS()
 	}
+	// What the OS side of the scan can say.
+	osProblem := ""
 	switch {
 	case d == nil || d.Status == inventory.OSNone:
-		if !o.Enhanced || len(inv.Packages) == 0 {
-			s.Status = StatusUnsupported
-			s.StatusDescription = "UnsupportedImageError: no operating system detected in the image"
-			if d != nil && d.Reason != "" {
-				s.StatusDescription += " (" + d.Reason + ")"
-			}
+		osProblem = "no operating system detected in the image"
+		if d != nil && d.Reason != "" {
+			osProblem += " (" + d.Reason + ")"
 		}
 	case d.Status != inventory.OSSupported:
-		s.Status = StatusUnsupported
-		s.StatusDescription = fmt.Sprintf("UnsupportedImageError: %s", d.Reason)
+		osProblem = d.Reason
 	default:
-		ns := d.Namespace()
-		feedNS := ns
+		feedNS := d.Namespace()
 		if d.ID == "centos" {
 			feedNS = "rhel:" + d.Release
 		}
@@ -95,8 +93,15 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 			return nil, fmt.Errorf("scan: %w", err)
 		}
 		if !ok && hasOS {
+			osProblem = fmt.Sprintf("the vulnerability DB holds no advisories for %s (is its feed loaded? see 'stowaway db status')", feedNS)
+		}
+	}
+	if osProblem != "" {
+		if o.Enhanced && hasLang {
+			s.StatusDescription = "The scan was completed for language packages only: " + osProblem + "."
+		} else {
 			s.Status = StatusUnsupported
-			s.StatusDescription = fmt.Sprintf("UnsupportedImageError: the vulnerability DB holds no advisories for %s (is its feed loaded? see 'stowaway db status')", feedNS)
+			s.StatusDescription = "UnsupportedImageError: " + osProblem
 		}
 	}
 	res, err := match.Match(ctx, db, inv, match.Options{Language: o.Enhanced})
