@@ -1,0 +1,65 @@
+// Package scanning holds the server's scan vocabulary: the result a scanner
+// returns (in the shape of ECR's DescribeImageScanFindings), the ECR scan
+// statuses, and the registry scanning configuration with its rule
+// evaluation (DESIGN.md Appendix A).
+//
+// Policy choices:
+//   - A filter without '*' matches anywhere in the repository name (substring);
+//     with '*' the whole name must match and '*' stands for any run of
+//     characters, '/' included.
+//   - When several rules match, CONTINUOUS_SCAN wins over SCAN_ON_PUSH, which
+//     wins over MANUAL.
+//   - BASIC accepts only SCAN_ON_PUSH rules. A repository no rule matches is
+//     MANUAL under BASIC (still scanned on push if the deprecated
+//     repository-level scanOnPush flag is set) and not scanned under ENHANCED.
+package scanning
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status is an ECR image scan status.
+type Status string
+
+// The ECR scan statuses the server produces.
+const (
+	StatusInProgress  Status = "IN_PROGRESS"
+	StatusComplete    Status = "COMPLETE"
+	StatusFailed      Status = "FAILED"
+	StatusUnsupported Status = "UNSUPPORTED_IMAGE"
+	StatusPending     Status = "PENDING"
+	StatusActive      Status = "ACTIVE"
+)
+
+// Severities are ECR's severity levels, in increasing order.
+var Severities = []string{"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"}
+
+// Attribute is one key/value pair of a basic finding.
+type Attribute struct {
+	Key   string `json:"key"`
+	Value string `json:"value,omitempty"`
+}
+
+// Finding is a basic scan finding, as ECR returns it.
+type Finding struct {
+	Name        string      `json:"name,omitempty"`
+	Description string      `json:"description,omitempty"`
+	URI         string      `json:"uri,omitempty"`
+	Severity    string      `json:"severity,omitempty"`
+	Attributes  []Attribute `json:"attributes,omitempty"`
+}
+
+// Result is what a scanner returns for one image.
+type Result struct {
+	Status      Status `json:"status"`
+	Description string `json:"description,omitempty"`
+	// Findings are the basic (OS package) findings.
+	Findings []Finding `json:"findings,omitempty"`
+	// EnhancedFindings are ECR enhanced findings, kept verbatim.
+	EnhancedFindings []json.RawMessage `json:"enhancedFindings,omitempty"`
+	// SeverityCounts maps an ECR severity to its number of findings.
+	SeverityCounts               map[string]int `json:"findingSeverityCounts,omitempty"`
+	CompletedAt                  time.Time      `json:"completedAt"`
+	VulnerabilitySourceUpdatedAt time.Time      `json:"vulnerabilitySourceUpdatedAt"`
+}
