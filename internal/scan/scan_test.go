@@ -15,8 +15,10 @@ type fakeDB struct{ namespaces map[string]bool }
 
 func (fakeDB) Candidates(context.Context, string, string) ([]match.Candidate, error) { return nil, nil }
 func (fakeDB) Enrichment(context.Context, string) (*advisory.Advisory, error)        { return nil, nil }
-func (f fakeDB) HasNamespace(_ context.Context, ns string) (bool, error)            { return f.namespaces[ns], nil }
-func (fakeDB) UpdatedAt(context.Context) (time.Time, error)                         { return time.Unix(0, 0), nil }
+func (f fakeDB) HasNamespace(_ context.Context, ns string) (bool, error) {
+	return f.namespaces[ns], nil
+}
+func (fakeDB) UpdatedAt(context.Context) (time.Time, error) { return time.Unix(0, 0), nil }
 
 func TestInventoryStatus(t *testing.T) {
 	deb := inventory.Package{Name: "bash", Version: "5.2", Type: inventory.TypeDeb}
