@@ -1,0 +1,91 @@
+package python
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// ParseMetadata parses the header block of a core metadata file (METADATA or
+// PKG-INFO) and returns the distribution it describes. It stops reading at
+// the first blank line.
+func ParseMetadata(r io.Reader) (inventory.Package, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	var (
+		p        = inventory.Package{Type: inventory.TypePyPI}
+		license  string
+		expr     string
+		last     string // the field a continuation line extends
+		n        int
+		nameLine int
+	)
+	for sc.Scan() {
+		n++
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if last == "License" {
+				license += "\n" + strings.TrimSpace(line)
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			if n == 1 {
+				return p, fmt.Errorf("parse metadata: line 1: not a \"Field: value\" header: %q", trunc(line))
+			}
+			// Some tools write the description without a blank line
+			// before it; the headers are over.
+			break
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		last = k
+		switch strings.ToLower(k) {
+		case "name":
+			if p.Name == "" {
+				p.Name, nameLine = v, n
+			}
+		case "version":
+			if p.Version == "" {
+				p.Version = v
+			}
+		case "license":
+			license = v
+		case "license-expression":
+			expr = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
+		}
+		return p, fmt.Errorf("parse metadata: line %d: %w", n+1, err)
+	}
+	if p.Name == "" {
+		return p, errors.New("parse metadata: no Name header")
+	}
+	if p.Version == "" {
+		return p, fmt.Errorf("parse metadata: package %q (line %d) has no Version header", p.Name, nameLine)
+	}
+	switch {
+	case expr != "":
+		p.Licenses = []string{expr}
+	case license != "" && !strings.EqualFold(license, "UNKNOWN") && !strings.Contains(license, "\n") && len(license) <= 100:
+		p.Licenses = []string{license}
+	}
+	return p, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

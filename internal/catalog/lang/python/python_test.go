@@ -1,0 +1,210 @@
+package python
+
+import (
+	"bytes"
+	"flag"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/<case>/want.json")
+
+func TestRequired(t *testing.T) {
+	fsys := fstest.MapFS{"f": {Mode: 0o644}, "d": {Mode: 0o755 | 1<<31}}
+	file, _ := fsys.Stat("f")
+	dir, _ := fsys.Stat("d")
+	tests := []struct {
+		path string
+		dir  bool
+		want bool
+	}{
+		{"usr/lib/python3.11/site-packages/requests-2.19.1.dist-info/METADATA", false, true},
+		{"usr/lib/python3.11/site-packages/requests-2.19.1.dist-info/METADATA", true, false},
+		{"usr/lib/python3.11/site-packages/requests-2.19.1.dist-info/RECORD", false, false},
+		{"usr/lib/python3.11/site-packages/pycrypto-2.6.1.egg-info/PKG-INFO", false, true},
+		{"usr/lib/python3.11/site-packages/foo-1.0-py3.11.egg/EGG-INFO/PKG-INFO", false, true},
+		{"usr/lib/python3/dist-packages/python_apt-2.4.0.egg-info", false, true},
+		{"usr/share/doc/x.egg-info", false, false},
+		{"srv/PKG-INFO", false, false},
+		{"METADATA", false, false},
+		{"srv/app/requirements.txt", false, true},
+		{"requirements-dev.txt", false, true},
+		{"srv/app/requirements.in", false, false},
+		{"srv/app/poetry.lock", false, true},
+		{"srv/app/Pipfile.lock", false, true},
+		{"srv/app/Pipfile", false, false},
+	}
+	for _, tt := range tests {
+		info := file
+		if tt.dir {
+			info = dir
+		}
+		if got := New().Required(tt.path, info); got != tt.want {
+			t.Errorf("Required(%q, dir=%v) = %v, want %v", tt.path, tt.dir, got, tt.want)
+		}
+	}
+}
+
+func TestCases(t *testing.T) {
+	for _, dir := range langtest.Cases(t) {
+		t.Run(dir, func(t *testing.T) { langtest.Case(t, New(), dir, *update) })
+	}
+}
+
+func TestParseRequirementLine(t *testing.T) {
+	tests := []struct {
+		line    string
+		want    string // name@version, "" when skipped
+		wantErr bool
+	}{
+		{"requests==2.19.1", "requests@2.19.1", false},
+		{"  requests == 2.19.1  ", "requests@2.19.1", false},
+		{"Django[argon2]==2.2;python_version>'3'", "Django@2.2", false},
+		{"a===1.0+local", "a@1.0+local", false},
+		{"a==1.0 --hash=sha256:00", "a@1.0", false},
+		{"a==1.*", "", false},
+		{"a>=1,<2", "", false},
+		{"a", "", false},
+		{"a @ https://x/a.whl", "", false},
+		{"# comment==1", "", false},
+		{"--index-url https://x", "", false},
+		{"??", "", true},
+		{"a b", "", true},
+	}
+	for _, tt := range tests {
+		p, ok, err := parseRequirement(tt.line)
+		got := ""
+		if ok {
+			got = p.Name + "@" + p.Version
+		}
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("parseRequirement(%q) = %q, %v; want %q, error %v", tt.line, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestParseMetadataErrors(t *testing.T) {
+	tests := []struct {
+		in, wantErr string
+	}{
+		{"", "no Name header"},
+		{"Name: x\n", `package "x" (line 1) has no Version header`},
+		{"garbage line\nName: x\n", "not a \"Field: value\" header"},
+		{"Name: x\nVersion: " + strings.Repeat("1", MaxLineSize+10) + "\n", "longer than"},
+	}
+	for _, tt := range tests {
+		_, err := ParseMetadata(strings.NewReader(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("ParseMetadata(%.20q) error = %v, want it to contain %q", tt.in, err, tt.wantErr)
+		}
+	}
+}
+
+func names(pkgs []inventory.Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		out = append(out, p.Name+"@"+p.Version)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSharedPythonNode(t *testing.T) {
+	got := langtest.Image(t, New(), "lang-python-node.oci")
+	sp := "usr/lib/python3.11/site-packages/"
+	langtest.Expect(t, got,
+		"requests@2.19.1 "+sp+"requests-2.19.1.dist-info/METADATA",
+		"urllib3@1.24.1 "+sp+"urllib3-1.24.1.dist-info/METADATA",
+		"Django@2.2 "+sp+"Django-2.2.dist-info/METADATA",
+		"Jinja2@2.10 "+sp+"Jinja2-2.10.dist-info/METADATA",
+		"PyYAML@5.3 "+sp+"PyYAML-5.3.dist-info/METADATA",
+		"pycrypto@2.6.1 "+sp+"pycrypto-2.6.1.egg-info/PKG-INFO",
+		"requests@2.19.1 srv/pyapp/requirements.txt",
+		"Django@2.2 srv/pyapp/requirements.txt",
+	)
+	for p, r := range got {
+		if len(r.Warnings) > 0 || r.Error != "" {
+			t.Errorf("%s: warnings %q, error %q", p, r.Warnings, r.Error)
+		}
+	}
+}
+
+func TestSharedLockfiles(t *testing.T) {
+	got := langtest.Image(t, New(), "lang-lockfiles.tar")
+	want := []string{"flask@0.12.2", "pyyaml@5.3", "werkzeug@0.14.1"}
+	if d := cmp.Diff(want, names(got["src/python/Pipfile.lock"].Packages)); d != "" {
+		t.Errorf("Pipfile.lock (-want +got):\n%s", d)
+	}
+}
+
+// TestSharedWhiteout checks the squashed view: the opaque site-packages
+// directory of layer 2 hides layer 1's requests and urllib3.
+func TestSharedWhiteout(t *testing.T) {
+	got := langtest.Image(t, New(), "multilayer-whiteout.tar")
+	var all []inventory.Package
+	for _, r := range got {
+		all = append(all, r.Packages...)
+	}
+	if d := cmp.Diff([]string{"requests@2.31.0", "urllib3@2.0.7"}, names(all)); d != "" {
+		t.Errorf("squashed python packages (-want +got):\n%s", d)
+	}
+}
+
+func fuzzSeeds(f *testing.F, keep func(string) bool) {
+	for _, b := range langtest.Seeds(f, keep) {
+		f.Add(b)
+	}
+}
+
+func FuzzParseMetadata(f *testing.F) {
+	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "METADATA") || strings.Contains(p, "egg-info") })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseMetadata(bytes.NewReader(b))
+		if err == nil && (p.Name == "" || p.Version == "") {
+			t.Errorf("no error but empty name or version: %+v", p)
+		}
+	})
+}
+
+func FuzzParseRequirements(f *testing.F) {
+	fuzzSeeds(f, func(p string) bool { return strings.Contains(p, "requirements") })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, _, err := ParseRequirements(bytes.NewReader(b))
+		for _, p := range pkgs {
+			if err == nil && (p.Name == "" || p.Version == "") {
+				t.Errorf("empty name or version: %+v", p)
+			}
+		}
+	})
+}
+
+func FuzzParsePoetryLock(f *testing.F) {
+	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "poetry.lock") })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, err := ParsePoetryLock(bytes.NewReader(b))
+		for _, p := range pkgs {
+			if err == nil && (p.Name == "" || p.Version == "") {
+				t.Errorf("empty name or version: %+v", p)
+			}
+		}
+	})
+}
+
+func FuzzParsePipfileLock(f *testing.F) {
+	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "Pipfile.lock") })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, err := ParsePipfileLock(bytes.NewReader(b))
+		for _, p := range pkgs {
+			if err == nil && (p.Name == "" || p.Version == "") {
+				t.Errorf("empty name or version: %+v", p)
+			}
+		}
+	})
+}

@@ -1,0 +1,111 @@
+package python
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+var (
+	// reqName is a PEP 508 name, optional extras, and the rest.
+	reqName = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$`)
+	// reqPin is an exact pin: == or === and a version without wildcards.
+	reqPin = regexp.MustCompile(`^(===?)\s*([A-Za-z0-9!+._-]+)\s*$`)
+)
+
+// ParseRequirements parses a pip requirements file and returns its exactly
+// pinned requirements, plus one warning per line that is not a requirement.
+func ParseRequirements(r io.Reader) ([]inventory.Package, []string, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	var (
+		pkgs    []inventory.Package
+		warns   []string
+		n       int
+		start   int
+		pending strings.Builder
+	)
+	for sc.Scan() {
+		n++
+		line := strings.TrimRight(sc.Text(), "\r")
+		if pending.Len() == 0 {
+			start = n
+		}
+		if strings.HasSuffix(line, `\`) {
+			pending.WriteString(strings.TrimSuffix(line, `\`))
+			pending.WriteByte(' ')
+			if pending.Len() > MaxLineSize {
+				return nil, nil, fmt.Errorf("parse requirements: line %d: continued line longer than %d bytes", start, MaxLineSize)
+			}
+			continue
+		}
+		pending.WriteString(line)
+		full := pending.String()
+		pending.Reset()
+		p, ok, err := parseRequirement(full)
+		if err != nil {
+			warns = append(warns, fmt.Sprintf("line %d: %v", start, err))
+			continue
+		}
+		if ok {
+			pkgs = append(pkgs, p)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
+		}
+		return nil, nil, fmt.Errorf("parse requirements: line %d: %w", n+1, err)
+	}
+	return pkgs, warns, nil
+}
+
+// parseRequirement parses one logical line. ok is false for lines that are
+// valid but name no pinned package.
+func parseRequirement(line string) (p inventory.Package, ok bool, err error) {
+	// A comment starts at "#" at the line start or after whitespace.
+	if i := strings.Index(line, "#"); i == 0 {
+		return p, false, nil
+	} else if i > 0 {
+		if j := strings.Index(line, " #"); j >= 0 {
+			line = line[:j]
+		} else if j := strings.Index(line, "\t#"); j >= 0 {
+			line = line[:j]
+		}
+	}
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "-") {
+		return p, false, nil // blank, or a pip option (-r, -e, --hash, ...)
+	}
+	if strings.Contains(line, "://") || strings.HasPrefix(line, ".") || strings.HasPrefix(line, "/") {
+		return p, false, nil // a URL or a local path
+	}
+	// Environment markers and per-requirement options do not change the pin.
+	if i := strings.IndexByte(line, ';'); i >= 0 {
+		line = strings.TrimSpace(line[:i])
+	}
+	if i := strings.Index(line, " --"); i >= 0 {
+		line = strings.TrimSpace(line[:i])
+	}
+	m := reqName.FindStringSubmatch(line)
+	if m == nil {
+		return p, false, fmt.Errorf("not a requirement: %q", trunc(line))
+	}
+	name, spec := m[1], strings.TrimSpace(m[3])
+	if strings.HasPrefix(spec, "@") {
+		return p, false, nil // "name @ url"
+	}
+	pin := reqPin.FindStringSubmatch(spec)
+	if pin == nil {
+		if spec != "" && !strings.ContainsAny(spec[:1], "<>=!~") {
+			return p, false, fmt.Errorf("not a requirement: %q", trunc(line))
+		}
+		return p, false, nil // a range, a wildcard or no version: not pinned
+	}
+	return inventory.Package{Name: name, Version: pin[2], Type: inventory.TypePyPI}, true, nil
+}
