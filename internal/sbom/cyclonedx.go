@@ -39,16 +39,20 @@ const (
 	// On metadata.
 	propCataloger = "stowaway:cataloger:" // + name; value = version
 	propWarning   = "stowaway:warning"    // repeated, in order
-	// Distro status and reason, on metadata when there is no distro id and so
-	// no operating-system component.
-	propDistroStatus = "stowaway:distro:status"
-	propDistroReason = "stowaway:distro:reason"
 
-	// On the operating-system component (also status and reason above).
-	propDistroRelease  = "stowaway:distro:release"
-	propDistroCodename = "stowaway:distro:codename"
+	// On the operating-system component; on metadata, together with
+	// versionID and prettyName, when the distro has no id and so no
+	// operating-system component (NO_OS, UNKNOWN_OS).
+	propDistroStatus     = "stowaway:distro:status"
+	propDistroReason     = "stowaway:distro:reason"
+	propDistroRelease    = "stowaway:distro:release"
+	propDistroCodename   = "stowaway:distro:codename"
+	propDistroVersionID  = "stowaway:distro:versionID"
+	propDistroPrettyName = "stowaway:distro:prettyName"
 
-	// On package components.
+	// On package components. Type is written only when it differs from the
+	// purl's type (today they are always equal).
+	propPkgType          = "stowaway:package:type"
 	propPkgEpoch         = "stowaway:package:epoch"
 	propPkgRelease       = "stowaway:package:release"
 	propPkgArch          = "stowaway:package:arch"
@@ -121,8 +125,9 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 	var components []cdx.Component
 	if d := inv.Distro; d != nil {
 		if d.ID == "" {
-			mp.addAlways(propDistroStatus, string(d.Status))
-			mp.add(propDistroReason, d.Reason)
+			mp.add(propDistroVersionID, d.VersionID)
+			mp.add(propDistroPrettyName, d.PrettyName)
+			distroProps(&mp, d)
 		} else {
 			components = append(components, osComponent(d))
 		}
@@ -146,10 +151,7 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 
 func osComponent(d *inventory.Distro) cdx.Component {
 	var p props
-	p.add(propDistroRelease, d.Release)
-	p.add(propDistroCodename, d.Codename)
-	p.addAlways(propDistroStatus, string(d.Status))
-	p.add(propDistroReason, d.Reason)
+	distroProps(&p, d)
 	ref := "os:" + d.ID
 	if d.VersionID != "" {
 		ref += "@" + d.VersionID
@@ -162,6 +164,14 @@ func osComponent(d *inventory.Distro) cdx.Component {
 		Description: d.PrettyName,
 		Properties:  p.ptr(),
 	}
+}
+
+// distroProps adds the distro fields that have no standard place.
+func distroProps(p *props, d *inventory.Distro) {
+	p.add(propDistroRelease, d.Release)
+	p.add(propDistroCodename, d.Codename)
+	p.addAlways(propDistroStatus, string(d.Status))
+	p.add(propDistroReason, d.Reason)
 }
 
 func packageComponent(p inventory.Package, ref string) cdx.Component {
@@ -179,6 +189,9 @@ func packageComponent(p inventory.Package, ref string) cdx.Component {
 		}
 	}
 	var pp props
+	if pu, err := packageurl.FromString(p.PURL); err != nil || pu.Type != string(p.Type) {
+		pp.add(propPkgType, string(p.Type))
+	}
 	if p.Epoch != 0 {
 		pp.add(propPkgEpoch, strconv.Itoa(p.Epoch))
 	}
@@ -339,16 +352,11 @@ func decodeCycloneDX(b []byte) (*inventory.Inventory, error) {
 				inv.Catalogers = append(inv.Catalogers, inventory.CatalogerInfo{Name: strings.TrimPrefix(p.Name, propCataloger), Version: v})
 			case p.Name == propWarning:
 				inv.Warnings = append(inv.Warnings, p.Value)
-			case p.Name == propDistroStatus:
+			case strings.HasPrefix(p.Name, "stowaway:distro:"):
 				if inv.Distro == nil {
 					inv.Distro = &inventory.Distro{}
 				}
-				inv.Distro.Status = inventory.OSStatus(p.Value)
-			case p.Name == propDistroReason:
-				if inv.Distro == nil {
-					inv.Distro = &inventory.Distro{}
-				}
-				inv.Distro.Reason = p.Value
+				setDistroProp(inv.Distro, p)
 			}
 		}
 	}
@@ -451,21 +459,30 @@ func decodeDistro(c *cdx.Component) *inventory.Distro {
 	d := &inventory.Distro{ID: c.Name, VersionID: c.Version, PrettyName: c.Description}
 	stowaway := false
 	for _, p := range propList(c.Properties) {
-		switch p.Name {
-		case propDistroRelease:
-			d.Release = p.Value
-		case propDistroCodename:
-			d.Codename = p.Value
-		case propDistroStatus:
-			d.Status, stowaway = inventory.OSStatus(p.Value), true
-		case propDistroReason:
-			d.Reason = p.Value
-		}
+		setDistroProp(d, p)
+		stowaway = stowaway || p.Name == propDistroStatus
 	}
 	if stowaway {
 		return d
 	}
 	return detectDistro(c.Name, c.Version, c.Description)
+}
+
+func setDistroProp(d *inventory.Distro, p cdx.Property) {
+	switch p.Name {
+	case propDistroRelease:
+		d.Release = p.Value
+	case propDistroCodename:
+		d.Codename = p.Value
+	case propDistroStatus:
+		d.Status = inventory.OSStatus(p.Value)
+	case propDistroReason:
+		d.Reason = p.Value
+	case propDistroVersionID:
+		d.VersionID = p.Value
+	case propDistroPrettyName:
+		d.PrettyName = p.Value
+	}
 }
 
 func decodePackage(c *cdx.Component) (inventory.Package, error) {
@@ -478,16 +495,6 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 		Version: c.Version,
 		Type:    inventory.Type(pu.Type),
 		PURL:    c.PackageURL,
-	}
-	if p.Name == "" {
-		p.Name = purlName(pu)
-	}
-	if c.Group != "" && c.Name != "" {
-		sep := "/"
-		if p.Type == inventory.TypeMaven {
-			sep = ":"
-		}
-		p.Name = c.Group + sep + c.Name
 	}
 	if c.Licenses != nil {
 		for _, l := range *c.Licenses {
@@ -507,6 +514,8 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 			stowaway = true
 		}
 		switch pr.Name {
+		case propPkgType:
+			p.Type = inventory.Type(pr.Value)
 		case propPkgEpoch:
 			n, err := strconv.Atoi(pr.Value)
 			if err != nil {
@@ -530,6 +539,18 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 		case propPkgCataloger:
 			p.Cataloger = pr.Value
 		}
+	}
+	// The name last: joining a group depends on the type, which a property
+	// may have set.
+	if p.Name == "" {
+		p.Name = purlName(pu)
+	}
+	if c.Group != "" && c.Name != "" {
+		sep := "/"
+		if p.Type == inventory.TypeMaven {
+			sep = ":"
+		}
+		p.Name = c.Group + sep + c.Name
 	}
 	if !stowaway {
 		// Another tool's SBOM: take what the purl says.

@@ -22,7 +22,8 @@
 //     never from a clock or a random source.
 //   - Blank license strings are dropped.
 //   - Every package carries a PURL. An empty PURL, or one that does not parse,
-//     is replaced by inventory.PURL(p, inv.Distro).
+//     is replaced by inventory.PURL(p, inv.Distro); Encode fails when that
+//     does not parse either (a Type that is no valid purl type).
 //   - Licenses: one entry per inventory license string. In CycloneDX a string
 //     that is exactly an SPDX license id becomes {"id"}, a lone string that is
 //     a valid SPDX expression becomes {"expression"}, and anything else is kept
@@ -100,6 +101,11 @@ func EncodeWith(w io.Writer, inv *inventory.Inventory, format Format, opts Optio
 		return errors.New("sbom: encode: nil inventory")
 	}
 	n := normalize(inv)
+	for _, p := range n.Packages {
+		if _, err := packagePURL(p, n.Distro); err != nil {
+			return fmt.Errorf("sbom: encode: %w", err)
+		}
+	}
 	switch format {
 	case CycloneDX:
 		return encodeCycloneDX(w, n, cdxSpecDefault, opts)
@@ -162,15 +168,26 @@ func normalize(inv *inventory.Inventory) *inventory.Inventory {
 		if slices.ContainsFunc(p.Licenses, isBlank) {
 			p.Licenses = slices.DeleteFunc(slices.Clone(p.Licenses), isBlank)
 		}
-		if p.PURL != "" {
-			if _, err := packageurl.FromString(p.PURL); err == nil {
-				continue
-			}
-		}
-		p.PURL = inventory.PURL(*p, inv.Distro)
+		p.PURL, _ = packagePURL(*p, inv.Distro)
 	}
 	slices.SortStableFunc(n.Packages, comparePackages)
 	return &n
+}
+
+// packagePURL returns p's PURL when it parses, else the one computed from p
+// and the distro. It fails when that does not parse either (a Type that is
+// not a valid purl type), returning it all the same.
+func packagePURL(p inventory.Package, d *inventory.Distro) (string, error) {
+	if p.PURL != "" {
+		if _, err := packageurl.FromString(p.PURL); err == nil {
+			return p.PURL, nil
+		}
+	}
+	purl := inventory.PURL(p, d)
+	if _, err := packageurl.FromString(purl); err != nil {
+		return purl, fmt.Errorf("package %s %s (type %q): no valid purl: %w", p.Name, p.Version, p.Type, err)
+	}
+	return purl, nil
 }
 
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
@@ -209,6 +226,9 @@ func decodeJSON(b []byte) (*inventory.Inventory, error) {
 	for i, p := range inv.Packages {
 		if p.Name == "" || p.Type == "" {
 			return nil, fmt.Errorf("sbom: decode json: package %d: missing name or type", i)
+		}
+		if _, err := packagePURL(p, inv.Distro); err != nil {
+			return nil, fmt.Errorf("sbom: decode json: package %d: %w", i, err)
 		}
 	}
 	return &inv, nil

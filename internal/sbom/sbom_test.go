@@ -43,6 +43,9 @@ func encodeCDXVersion(t testing.TB, inv *inventory.Inventory, v cdx.SpecVersion)
 // inventories are the round-trip cases: the full fixture and the edge cases
 // of the distro and of empty lists.
 func inventories() map[string]*inventory.Inventory {
+	oddType := &inventory.Inventory{
+		Packages: []inventory.Package{{Name: "x", Version: "1", Type: "future", PURL: "pkg:generic/x@1", Path: "x", Cataloger: "future"}},
+	}
 	noOS := &inventory.Inventory{
 		Source: inventory.Source{Ref: "dir:/srv/rootfs", Kind: "dir"},
 		Distro: &inventory.Distro{Status: inventory.OSNone, Reason: "no release files"},
@@ -56,11 +59,12 @@ func inventories() map[string]*inventory.Inventory {
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 123456789, time.UTC),
 	}
 	return map[string]*inventory.Inventory{
-		"fixture":     fixture(),
-		"empty":       {},
-		"no distro":   {Source: inventory.Source{Ref: "oci-layout:/x", Kind: "oci-layout"}},
-		"no OS":       noOS,
-		"unsupported": unsupported,
+		"fixture":                fixture(),
+		"empty":                  {},
+		"no distro":              {Source: inventory.Source{Ref: "oci-layout:/x", Kind: "oci-layout"}},
+		"no OS":                  noOS,
+		"unsupported":            unsupported,
+		"type not the purl type": oddType,
 	}
 }
 
@@ -262,6 +266,10 @@ func TestParseFormat(t *testing.T) {
 	}
 	if err := Encode(&bytes.Buffer{}, fixture(), "xml"); err == nil {
 		t.Error("Encode with an unknown format: no error")
+	}
+	bad := &inventory.Inventory{Packages: []inventory.Package{{Name: "a", Version: "1", Type: "nu}get"}}}
+	if err := Encode(&bytes.Buffer{}, bad, CycloneDX); err == nil || !strings.Contains(err.Error(), "no valid purl") {
+		t.Errorf("Encode of a package with no possible purl: error %v", err)
 	}
 	if err := Encode(&bytes.Buffer{}, nil, JSON); err == nil {
 		t.Error("Encode of a nil inventory: no error")

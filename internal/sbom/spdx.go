@@ -332,6 +332,9 @@ func spdxPackage(sp *v2_3.Package, purl string, texts map[string]string) (invent
 		return inventory.Package{}, fmt.Errorf("sbom: decode spdx: package %q: purl: %w", sp.PackageSPDXIdentifier, err)
 	}
 	p := inventory.Package{Name: sp.PackageName, Version: sp.PackageVersion, Type: inventory.Type(pu.Type), PURL: purl}
+	if p.Name == "" {
+		p.Name = purlName(pu)
+	}
 	if decl := sp.PackageLicenseDeclared; decl != "" && decl != noAssertion && decl != "NONE" {
 		for _, part := range splitTopLevelAND(decl) {
 			if t, ok := texts[part]; ok {
