@@ -7,6 +7,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/apk"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/dpkg"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm"
 )
 
 // OS returns the catalogers of operating-system package databases (BASIC
@@ -15,6 +16,7 @@ func OS() []catalog.FileCataloger {
 	return []catalog.FileCataloger{
 		dpkg.New(),
 		apk.New(),
+		rpm.New(),
 	}
 }
 

@@ -5,9 +5,12 @@ package all
 
 import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
 )
 
 // Updaters returns every upstream feed updater, in update order.
 func Updaters() []feed.Updater {
-	return []feed.Updater{}
+	return []feed.Updater{
+		alpine.New(),
+	}
 }
