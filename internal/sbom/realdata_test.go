@@ -23,7 +23,7 @@ func TestSharedImages(t *testing.T) {
 	dir := testutil.Shared(t, "images")
 	cdxSchema := compileSchema(t, "http://cyclonedx.org/schema/bom-1.6.schema.json")
 	spdxSchema := compileSchema(t, "http://spdx.org/rdf/terms/2.3")
-	for _, image := range []string{"alpine-3.18.tar", "debian-12.tar", "ubuntu-22.04.oci", "rhel-9.oci", "lang-python-node.oci", "lang-lockfiles.tar"} {
+	for _, image := range []string{"alpine-3.18.tar", "debian-12.tar", "ubuntu-22.04.oci", "rhel-9.oci", "lang-python-node.oci", "lang-lockfiles.tar", "lang-java-go.tar"} {
 		t.Run(image, func(t *testing.T) {
 			ctx := context.Background()
 			src, err := source.Resolve(ctx, filepath.Join(dir, image), source.Options{})

@@ -35,6 +35,12 @@
 //   - Stowaway fields that have no standard place travel as CycloneDX
 //     properties named "stowaway:...". The names are listed in cyclonedx.go and
 //     are part of the format: renaming one breaks decoding of stored SBOMs.
+//   - A registry image pinned by digest is named by a pkg:oci purl (CycloneDX
+//     metadata.component.purl, an SPDX externalRef of the image package).
+//   - SBOMs from other tools decode on a best-effort basis: packages come from
+//     components with a purl (type, arch, epoch and source from the purl), and
+//     the distro from the operating-system component run through Stowaway's
+//     own OS detection, so its namespace and support status match a scan.
 //   - Decode reads at most MaxDecodeSize bytes and fails clearly beyond that.
 package sbom
 

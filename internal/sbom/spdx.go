@@ -263,7 +263,7 @@ func (r *licenseRefs) others() []*v2_3.OtherLicense { return r.list }
 // mapped back to their text), arch, epoch and source name (from the purl's
 // qualifiers), and the cataloger, layer and path of Stowaway's sourceInfo.
 // Lost: source version, rpm module, the image's layers, tags and ids, the
-// cataloger list and the warnings; the distro is re-derived from the
+// cataloger list, the warnings and the sub-second part of the timestamp; the distro is re-derived from the
 // operating-system package's name and version by Stowaway's OS detection.
 // Packages without a purl are skipped with a warning.
 func decodeSPDX(b []byte) (*inventory.Inventory, error) {
