@@ -32,9 +32,62 @@ func (v *VulnDB) Candidates(ctx context.Context, namespace, pkg string) ([]match
 	return out, nil
 }
 
-// Enrichment implements match.Store.
+// Enrichment implements match.Store: NVD's record for id when the DB has
+// one with a CVSS v3 score; otherwise the scores that other feeds' records of
+// the same vulnerability carry (the NVD file set stops in 2017 for many
+// mirrors, while Debian's OSV records, Red Hat, Ubuntu and GHSA carry CVSS
+// vectors). Vectors scored by NVD come first, then the rest in feed order.
 func (v *VulnDB) Enrichment(ctx context.Context, id string) (*advisory.Advisory, error) {
-	return v.DB.Enrichment(ctx, id)
+	nvd, err := v.DB.Enrichment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if nvd != nil && hasV3(nvd.CVSS) {
+		return nvd, nil
+	}
+	others, err := v.DB.Advisory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	aliased, err := v.DB.ByAlias(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := &advisory.Advisory{ID: id}
+	if nvd != nil {
+		*out = *nvd
+		out.CVSS = append([]advisory.CVSS(nil), nvd.CVSS...)
+	}
+	var fromNVD, rest []advisory.CVSS
+	for _, a := range append(others, aliased...) {
+		for _, c := range a.CVSS {
+			if c.Score <= 0 {
+				continue
+			}
+			if c.Source == "nvd" {
+				fromNVD = append(fromNVD, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		if out.Description == "" {
+			out.Description = a.Description
+		}
+	}
+	out.CVSS = append(append(out.CVSS, fromNVD...), rest...)
+	if len(out.CVSS) == 0 && out.Description == "" {
+		return nvd, nil
+	}
+	return out, nil
+}
+
+func hasV3(cs []advisory.CVSS) bool {
+	for _, c := range cs {
+		if len(c.Version) > 0 && c.Version[0] == '3' && c.Score > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // HasNamespace reports whether the DB holds records for namespace.

@@ -1,0 +1,590 @@
+package scan_test
+
+// The oracles below derive expected findings straight from the raw upstream
+// feed files in ../shared/feeds, with their own minimal decoding and the
+// reference version comparators, sharing no code with Stowaway's feed
+// parsers, DB or matcher. They answer: which CVE ids affect this installed
+// package, and with which status?
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/bzip2"
+	"compress/gzip"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	apkver "github.com/knqyf263/go-apk-version"
+	debver "github.com/knqyf263/go-deb-version"
+	rpmver "github.com/knqyf263/go-rpm-version"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// expectation is the oracle's verdict for one CVE on one package.
+type expectation struct {
+	Status string // FIXABLE, UNFIXED, WILL_NOT_FIX
+	Fixed  string
+}
+
+type oracle interface {
+	expect(p inventory.Package) (map[string]expectation, error)
+}
+
+var cveRE = regexp.MustCompile(`CVE-\d{4}-\d{4,}`)
+
+// ---- Alpine secdb ----
+
+type alpineOracle struct {
+	// origin -> fixed version -> ids
+	fixes map[string]map[string][]string
+}
+
+func newAlpineOracle(feeds, release string) (*alpineOracle, error) {
+	o := &alpineOracle{fixes: map[string]map[string][]string{}}
+	for _, repo := range []string{"main", "community"} {
+		b, err := os.ReadFile(filepath.Join(feeds, "alpine", "secdb", "v"+release, repo+".json"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Packages []struct {
+				Pkg struct {
+					Name     string              `json:"name"`
+					Secfixes map[string][]string `json:"secfixes"`
+				} `json:"pkg"`
+			} `json:"packages"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, err
+		}
+		for _, p := range doc.Packages {
+			if o.fixes[p.Pkg.Name] == nil {
+				o.fixes[p.Pkg.Name] = map[string][]string{}
+			}
+			for v, ids := range p.Pkg.Secfixes {
+				o.fixes[p.Pkg.Name][v] = append(o.fixes[p.Pkg.Name][v], ids...)
+			}
+		}
+	}
+	return o, nil
+}
+
+func (o *alpineOracle) expect(p inventory.Package) (map[string]expectation, error) {
+	out := map[string]expectation{}
+	origin := p.SourceName
+	if origin == "" {
+		origin = p.Name
+	}
+	inst, err := apkver.NewVersion(p.Version)
+	if err != nil {
+		return nil, fmt.Errorf("installed %q: %w", p.Version, err)
+	}
+	never := map[string]bool{}
+	for v, ids := range o.fixes[origin] {
+		if v == "0" {
+			for _, id := range ids {
+				for _, c := range cveRE.FindAllString(id, -1) {
+					never[c] = true
+				}
+			}
+		}
+	}
+	for v, ids := range o.fixes[origin] {
+		if v == "0" {
+			continue
+		}
+		fixed, err := apkver.NewVersion(v)
+		if err != nil {
+			continue // the feed's own junk; Stowaway reports it as malformed
+		}
+		if !inst.LessThan(fixed) {
+			continue
+		}
+		for _, id := range ids {
+			for _, c := range cveRE.FindAllString(id, -1) {
+				if never[c] {
+					continue
+				}
+				if old, ok := out[c]; ok {
+					if of, _ := apkver.NewVersion(old.Fixed); fixed.LessThan(of) {
+						out[c] = expectation{"FIXABLE", v}
+					}
+					continue
+				}
+				out[c] = expectation{"FIXABLE", v}
+			}
+		}
+	}
+	return out, nil
+}
+
+// ---- Debian OSV ----
+
+type osvRecord struct {
+	ID       string `json:"id"`
+	Affected []struct {
+		Package struct {
+			Ecosystem string `json:"ecosystem"`
+			Name      string `json:"name"`
+		} `json:"package"`
+		Ranges []struct {
+			Type   string              `json:"type"`
+			Events []map[string]string `json:"events"`
+		} `json:"ranges"`
+	} `json:"affected"`
+}
+
+type debianOracle struct {
+	// source package -> records naming it for the release
+	recs map[string][]osvRecord
+	eco  string
+}
+
+func newDebianOracle(feeds, release string, wanted map[string]bool) (*debianOracle, error) {
+	bundle := "Debian-all.osv.tar.bz2"
+	if release == "10" {
+		bundle = "Debian-10-2024-06-29.osv.tar.bz2"
+	}
+	f, err := os.Open(filepath.Join(feeds, "debian", "osv", bundle))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	o := &debianOracle{recs: map[string][]osvRecord{}, eco: "Debian:" + release}
+	tr := tar.NewReader(bzip2.NewReader(bufio.NewReaderSize(f, 1<<20)))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(h.Name, "CVE-") {
+			continue
+		}
+		var r osvRecord
+		if err := json.NewDecoder(tr).Decode(&r); err != nil {
+			continue
+		}
+		for _, a := range r.Affected {
+			if a.Package.Ecosystem == o.eco && wanted[a.Package.Name] {
+				o.recs[a.Package.Name] = append(o.recs[a.Package.Name], r)
+				break
+			}
+		}
+	}
+	return o, nil
+}
+
+func (o *debianOracle) expect(p inventory.Package) (map[string]expectation, error) {
+	src, ver := p.SourceName, p.SourceVersion
+	if src == "" {
+		src = p.Name
+	}
+	if ver == "" {
+		ver = p.Version
+	}
+	inst, err := debver.NewVersion(ver)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]expectation{}
+	for _, r := range o.recs[src] {
+		for _, a := range r.Affected {
+			if a.Package.Ecosystem != o.eco || a.Package.Name != src {
+				continue
+			}
+			for _, rg := range a.Ranges {
+				if rg.Type != "ECOSYSTEM" {
+					continue
+				}
+				introduced, fixed := "", ""
+				for _, e := range rg.Events {
+					if v, ok := e["introduced"]; ok {
+						introduced = v
+					}
+					if v, ok := e["fixed"]; ok {
+						fixed = v
+					}
+				}
+				if introduced != "" && introduced != "0" {
+					iv, err := debver.NewVersion(introduced)
+					if err == nil && inst.LessThan(iv) {
+						continue
+					}
+				}
+				if fixed == "" {
+					out[r.ID] = expectation{"UNFIXED", ""}
+					continue
+				}
+				fv, err := debver.NewVersion(fixed)
+				if err == nil && inst.LessThan(fv) {
+					out[r.ID] = expectation{"FIXABLE", fixed}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// ---- Red Hat CVE JSON (RHEL 7/8/9, CentOS 7) ----
+
+type rhRecord struct {
+	Name            string `json:"name"`
+	AffectedRelease []struct {
+		CPE     string `json:"cpe"`
+		Package string `json:"package"`
+	} `json:"affected_release"`
+	PackageState []struct {
+		CPE         string `json:"cpe"`
+		FixState    string `json:"fix_state"`
+		PackageName string `json:"package_name"`
+	} `json:"package_state"`
+}
+
+type redhatOracle struct {
+	major string
+	recs  map[string][]rhRecord // source package -> records
+}
+
+var rhNEVRA = regexp.MustCompile(`^(.+)-(\d+):([^-]+)-([^-]+)$`)
+
+func newRedHatOracle(feeds, major string, wanted map[string]bool) (*redhatOracle, error) {
+	f, err := os.Open(filepath.Join(feeds, "redhat", "securitydata", "cve.tar.gz"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	o := &redhatOracle{major: major, recs: map[string][]rhRecord{}}
+	tr := tar.NewReader(zr)
+	for {
+		_, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r rhRecord
+		if err := json.NewDecoder(tr).Decode(&r); err != nil {
+			continue
+		}
+		names := map[string]bool{}
+		for _, a := range r.AffectedRelease {
+			if m := rhNEVRA.FindStringSubmatch(a.Package); m != nil && o.mainStream(a.CPE) {
+				names[m[1]] = true
+			}
+		}
+		for _, s := range r.PackageState {
+			if o.mainStream(s.CPE) {
+				names[s.PackageName] = true
+			}
+		}
+		for n := range names {
+			if wanted[n] {
+				o.recs[n] = append(o.recs[n], r)
+			}
+		}
+	}
+	return o, nil
+}
+
+// mainStream accepts cpe:/o:redhat:enterprise_linux:N and its ::variants.
+func (o *redhatOracle) mainStream(cpe string) bool {
+	for _, pre := range []string{"cpe:/o:redhat:enterprise_linux:" + o.major, "cpe:/a:redhat:enterprise_linux:" + o.major} {
+		if cpe == pre || strings.HasPrefix(cpe, pre+"::") {
+			return true
+		}
+	}
+	return false
+}
+
+func distTag(rel string) string {
+	i := strings.Index(rel, "el")
+	if i < 0 {
+		return ""
+	}
+	t := rel[i:]
+	if j := strings.IndexAny(t, ".+"); j >= 0 {
+		t = t[:j]
+	}
+	return t
+}
+
+func (o *redhatOracle) expect(p inventory.Package) (map[string]expectation, error) {
+	if p.Module != "" {
+		return map[string]expectation{}, nil // modular content: not sampled
+	}
+	src := p.SourceName
+	if src == "" {
+		src = p.Name
+	}
+	inst := rpmver.NewVersion(fmt.Sprintf("%d:%s-%s", p.Epoch, strings.TrimPrefix(versionOnly(p), ""), p.Release))
+	instTag := distTag(p.Release)
+	out := map[string]expectation{}
+	for _, r := range o.recs[src] {
+		var fixes []rpmver.Version
+		var fixStr []string
+		for _, a := range r.AffectedRelease {
+			m := rhNEVRA.FindStringSubmatch(a.Package)
+			if m == nil || m[1] != src || !o.mainStream(a.CPE) || strings.Contains(a.Package, "module+") {
+				continue
+			}
+			fixes = append(fixes, rpmver.NewVersion(m[2]+":"+m[3]+"-"+m[4]))
+			fixStr = append(fixStr, m[2]+":"+m[3]+"-"+m[4])
+		}
+		if len(fixes) > 0 {
+			// A fix in the installed stream decides; otherwise any fix
+			// above the installed version makes it affected.
+			sameTag := -1
+			for i, s := range fixStr {
+				if distTag(s[strings.LastIndexByte(s, '-')+1:]) == instTag {
+					sameTag = i
+				}
+			}
+			if sameTag >= 0 {
+				if inst.LessThan(fixes[sameTag]) {
+					out[r.Name] = expectation{"FIXABLE", fixStr[sameTag]}
+				}
+				continue
+			}
+			for i, f := range fixes {
+				if inst.LessThan(f) {
+					out[r.Name] = expectation{"FIXABLE", fixStr[i]}
+				}
+			}
+			continue
+		}
+		for _, s := range r.PackageState {
+			if s.PackageName != src || !o.mainStream(s.CPE) {
+				continue
+			}
+			switch s.FixState {
+			case "Affected", "Fix deferred", "Under investigation":
+				out[r.Name] = expectation{"UNFIXED", ""}
+			case "Will not fix", "Out of support scope":
+				out[r.Name] = expectation{"WILL_NOT_FIX", ""}
+			}
+		}
+	}
+	return out, nil
+}
+
+// versionOnly strips epoch and release from an rpm Version field.
+func versionOnly(p inventory.Package) string {
+	v := p.Version
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		v = v[i+1:]
+	}
+	if p.Release != "" {
+		v = strings.TrimSuffix(v, "-"+p.Release)
+	}
+	return v
+}
+
+// ---- Amazon Linux updateinfo ----
+
+type amazonOracle struct {
+	// binary package name -> fixes
+	fixes map[string][]amazonFix
+}
+
+type amazonFix struct {
+	evr  string
+	arch string
+	cves []string
+}
+
+func newAmazonOracle(feeds, release string) (*amazonOracle, error) {
+	dir := "al2"
+	if release == "2023" {
+		dir = "al2023"
+	}
+	o := &amazonOracle{fixes: map[string][]amazonFix{}}
+	err := filepath.Walk(filepath.Join(feeds, "amazon", dir), func(path string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() || filepath.Base(path) != "updateinfo.xml.gz" {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		var doc struct {
+			Updates []struct {
+				ID   string `xml:"id"`
+				Refs []struct {
+					Type string `xml:"type,attr"`
+					ID   string `xml:"id,attr"`
+				} `xml:"references>reference"`
+				Pkgs []struct {
+					Name    string `xml:"name,attr"`
+					Epoch   string `xml:"epoch,attr"`
+					Version string `xml:"version,attr"`
+					Release string `xml:"release,attr"`
+					Arch    string `xml:"arch,attr"`
+				} `xml:"pkglist>collection>package"`
+			} `xml:"update"`
+		}
+		if err := xml.NewDecoder(zr).Decode(&doc); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, u := range doc.Updates {
+			var cves []string
+			for _, r := range u.Refs {
+				if r.Type == "cve" {
+					cves = append(cves, r.ID)
+				}
+			}
+			for _, p := range u.Pkgs {
+				e := p.Epoch
+				if e == "" {
+					e = "0"
+				}
+				o.fixes[p.Name] = append(o.fixes[p.Name], amazonFix{evr: e + ":" + p.Version + "-" + p.Release, arch: p.Arch, cves: cves})
+			}
+		}
+		return nil
+	})
+	return o, err
+}
+
+func (o *amazonOracle) expect(p inventory.Package) (map[string]expectation, error) {
+	inst := rpmver.NewVersion(fmt.Sprintf("%d:%s-%s", p.Epoch, versionOnly(p), p.Release))
+	out := map[string]expectation{}
+	for _, f := range o.fixes[p.Name] {
+		if f.arch != p.Arch && f.arch != "noarch" && p.Arch != "noarch" {
+			continue
+		}
+		fv := rpmver.NewVersion(f.evr)
+		if !inst.LessThan(fv) {
+			continue
+		}
+		for _, c := range f.cves {
+			if old, ok := out[c]; ok && !fv.LessThan(rpmver.NewVersion(old.Fixed)) {
+				continue
+			}
+			out[c] = expectation{"FIXABLE", f.evr}
+		}
+	}
+	return out, nil
+}
+
+// ---- Ubuntu CVE tracker (UCT JSON) ----
+
+type ubuntuOracle struct {
+	codename string
+	// source package -> cve -> pocket -> (status, note)
+	recs map[string]map[string]map[string][2]string
+}
+
+func newUbuntuOracle(feeds, codename string, wanted map[string]bool) (*ubuntuOracle, error) {
+	f, err := os.Open(filepath.Join(feeds, "ubuntu", "ubuntu-cve-tracker", "uct-cve-json.tar.bz2"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	o := &ubuntuOracle{codename: codename, recs: map[string]map[string]map[string][2]string{}}
+	tr := tar.NewReader(bzip2.NewReader(bufio.NewReaderSize(f, 1<<20)))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasSuffix(h.Name, ".json") {
+			continue
+		}
+		var r struct {
+			Candidate string                                  `json:"candidate"`
+			Packages  map[string]map[string]map[string]string `json:"packages"`
+		}
+		if err := json.NewDecoder(tr).Decode(&r); err != nil {
+			continue
+		}
+		for pocket, pkgs := range r.Packages {
+			if pocket != codename && !strings.HasSuffix(pocket, "/"+codename) && !strings.HasPrefix(pocket, codename+"/") {
+				continue
+			}
+			for name, st := range pkgs {
+				if !wanted[name] {
+					continue
+				}
+				if o.recs[name] == nil {
+					o.recs[name] = map[string]map[string][2]string{}
+				}
+				if o.recs[name][r.Candidate] == nil {
+					o.recs[name][r.Candidate] = map[string][2]string{}
+				}
+				o.recs[name][r.Candidate][pocket] = [2]string{st["status"], st["note"]}
+			}
+		}
+	}
+	return o, nil
+}
+
+func (o *ubuntuOracle) expect(p inventory.Package) (map[string]expectation, error) {
+	src, ver := p.SourceName, p.SourceVersion
+	if src == "" {
+		src = p.Name
+	}
+	if ver == "" {
+		ver = p.Version
+	}
+	inst, err := debver.NewVersion(ver)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]expectation{}
+	for cve, pockets := range o.recs[src] {
+		st, ok := pockets[o.codename]
+		if !ok {
+			continue
+		}
+		// A release past standard support gets its fixes from ESM pockets.
+		if st[0] != "released" {
+			for pocket, s := range pockets {
+				if pocket != o.codename && s[0] == "released" {
+					st = s
+				}
+			}
+		}
+		switch st[0] {
+		case "released":
+			fv, err := debver.NewVersion(st[1])
+			if err != nil {
+				continue
+			}
+			if inst.LessThan(fv) {
+				out[cve] = expectation{"FIXABLE", st[1]}
+			}
+		case "needed", "needs-triage", "active", "pending", "deferred":
+			out[cve] = expectation{"UNFIXED", ""}
+		case "ignored":
+			out[cve] = expectation{"WILL_NOT_FIX", ""}
+		}
+	}
+	return out, nil
+}
