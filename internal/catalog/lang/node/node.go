@@ -1,0 +1,189 @@
+// Package node catalogs npm packages: installed packages
+// (node_modules/<name>/package.json and node_modules/@scope/<name>/package.json,
+// at any depth of nested node_modules, pnpm's .pnpm store included) and the
+// lockfiles package-lock.json / npm-shrinkwrap.json (v1, v2, v3), yarn.lock
+// (classic v1 and berry) and pnpm-lock.yaml (v5, v6, v9 key formats).
+//
+// Policy choices:
+//
+//   - Only package.json files directly inside a node_modules package folder
+//     are packages; the project's own package.json and files deeper in a
+//     package (test fixtures, examples) are not. One without a name or
+//     version is skipped silently.
+//   - Lockfiles inside node_modules (a dependency's own, never-installed
+//     lock) and npm's hidden node_modules/.package-lock.json (a copy of what
+//     the package.json files already say) are not read.
+//   - Development dependencies are kept: a lockfile does not say whether
+//     they were installed, and missing a vulnerable package is worse than a
+//     spurious one. A package that appears several times with one version is
+//     reported once per file.
+//   - package-lock.json v2/v3: the "packages" map is used (the root ""
+//     entry, workspace folders and "link": true entries are skipped); v1
+//     uses the nested "dependencies" tree. Versions that are not registry
+//     versions (git, file:, URLs) are skipped; npm aliases ("npm:real@1.0.0")
+//     report the real package. The file is read with a streaming token walk,
+//     so memory grows with the number of distinct packages, not the file.
+//   - yarn berry and pnpm: only registry ("npm:") resolutions are packages;
+//     workspace:, link:, portal:, patch:, file: and git ones are skipped.
+//   - A malformed file is a warning naming it, never an error.
+package node
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// Size limits.
+const (
+	// MaxPackageJSONSize bounds one node_modules package.json.
+	MaxPackageJSONSize = 8 << 20
+	// MaxPackageLockSize bounds package-lock.json, which is streamed.
+	MaxPackageLockSize = 512 << 20
+	// MaxYarnLockSize bounds yarn.lock.
+	MaxYarnLockSize = 64 << 20
+	// MaxYAMLSize bounds the YAML lockfiles (pnpm, yarn berry), which are
+	// decoded in memory.
+	MaxYAMLSize = 32 << 20
+	// MaxLineSize bounds one line of yarn.lock.
+	MaxLineSize = 1 << 20
+	// MaxDepth bounds the nesting of package-lock v1 dependency trees.
+	MaxDepth = 256
+)
+
+// Cataloger is the npm cataloger.
+type Cataloger struct{}
+
+var _ catalog.FileCataloger = Cataloger{}
+
+// New returns the npm cataloger.
+func New() Cataloger { return Cataloger{} }
+
+// Name implements catalog.Cataloger.
+func (Cataloger) Name() string { return "node" }
+
+// Version implements catalog.Cataloger. Bump it when the output for the same
+// input changes.
+func (Cataloger) Version() int { return 1 }
+
+type kind int
+
+const (
+	kindNone kind = iota
+	kindPackageJSON
+	kindPackageLock
+	kindYarn
+	kindPnpm
+)
+
+func classify(p string) kind {
+	segs := strings.Split(p, "/")
+	n := len(segs)
+	base := segs[n-1]
+	if base == "package.json" {
+		if n >= 3 && segs[n-3] == "node_modules" && okName(segs[n-2]) && !strings.HasPrefix(segs[n-2], "@") {
+			return kindPackageJSON
+		}
+		if n >= 4 && segs[n-4] == "node_modules" && strings.HasPrefix(segs[n-3], "@") && len(segs[n-3]) > 1 && okName(segs[n-2]) {
+			return kindPackageJSON
+		}
+		return kindNone
+	}
+	for _, s := range segs[:n-1] {
+		if s == "node_modules" {
+			return kindNone
+		}
+	}
+	switch base {
+	case "package-lock.json", "npm-shrinkwrap.json":
+		return kindPackageLock
+	case "yarn.lock":
+		return kindYarn
+	case "pnpm-lock.yaml":
+		return kindPnpm
+	}
+	return kindNone
+}
+
+func okName(s string) bool { return s != "" && !strings.HasPrefix(s, ".") && s != "node_modules" }
+
+// Required implements catalog.Cataloger.
+func (Cataloger) Required(p string, info fs.FileInfo) bool {
+	return langutil.IsRegular(info) && classify(p) != kindNone
+}
+
+// CatalogFile implements catalog.FileCataloger.
+func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return catalog.Result{}, err
+	}
+	var (
+		pkgs []inventory.Package
+		err  error
+		r    io.Reader
+	)
+	k := classify(f.Path)
+	max := map[kind]int64{kindPackageJSON: MaxPackageJSONSize, kindPackageLock: MaxPackageLockSize, kindYarn: MaxYarnLockSize, kindPnpm: MaxYAMLSize}[k]
+	r, err = langutil.Open(f, max)
+	if err == nil {
+		switch k {
+		case kindPackageJSON:
+			var p inventory.Package
+			var ok bool
+			p, ok, err = ParsePackageJSON(r)
+			if ok {
+				pkgs = append(pkgs, p)
+			}
+		case kindPackageLock:
+			pkgs, err = ParsePackageLock(r)
+		case kindYarn:
+			pkgs, err = ParseYarnLock(r)
+		case kindPnpm:
+			pkgs, err = ParsePnpmLock(r)
+		}
+	}
+	return langutil.Finish(ctx, c.Name(), f, pkgs, nil, err)
+}
+
+// registryVersion reports whether v looks like a version from the registry
+// rather than a git, file or URL specifier.
+func registryVersion(v string) bool {
+	return v != "" && !strings.ContainsAny(v, ":/ ")
+}
+
+// splitNameVersion splits "name@version" and "@scope/name@version" at the
+// last '@' that is not the first byte.
+func splitNameVersion(s string) (name, version string, ok bool) {
+	i := strings.LastIndexByte(s, '@')
+	if i <= 0 {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+func pkg(name, version string) inventory.Package {
+	return inventory.Package{Name: name, Version: version, Type: inventory.TypeNPM}
+}
+
+// set collects packages, one per name and version, in first-seen order.
+type set struct {
+	seen map[[2]string]bool
+	list []inventory.Package
+}
+
+func (s *set) add(name, version string) {
+	if s.seen == nil {
+		s.seen = map[[2]string]bool{}
+	}
+	k := [2]string{name, version}
+	if s.seen[k] {
+		return
+	}
+	s.seen[k] = true
+	s.list = append(s.list, pkg(name, version))
+}

@@ -1,0 +1,115 @@
+package node
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// ParsePnpmLock parses a pnpm-lock.yaml. Package keys come in three shapes:
+// "/name/1.0.0_peer@2" (lockfile v5), "/name@1.0.0(peer@2)" (v6) and
+// "name@1.0.0" (v9); scoped names ("@scope/name") work in all three. An
+// entry's own name and version fields win over its key.
+func ParsePnpmLock(r io.Reader) ([]inventory.Package, error) {
+	b, err := langutil.ReadAll(r, MaxYAMLSize)
+	if err != nil {
+		return nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+	}
+	var doc struct {
+		LockfileVersion any `yaml:"lockfileVersion"`
+		Packages        map[string]struct {
+			Name       string `yaml:"name"`
+			Version    string `yaml:"version"`
+			Resolution struct {
+				Tarball   string `yaml:"tarball"`
+				Repo      string `yaml:"repo"`
+				Commit    string `yaml:"commit"`
+				Type      string `yaml:"type"`
+				Directory string `yaml:"directory"`
+			} `yaml:"resolution"`
+		} `yaml:"packages"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+	}
+	if doc.LockfileVersion == nil {
+		return nil, fmt.Errorf("parse pnpm-lock.yaml: no lockfileVersion")
+	}
+	major, err := lockMajor(doc.LockfileVersion)
+	if err != nil {
+		return nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+	}
+	keys := make([]string, 0, len(doc.Packages))
+	for k := range doc.Packages {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var s set
+	for _, k := range keys {
+		e := doc.Packages[k]
+		if res := e.Resolution; res.Repo != "" || res.Commit != "" || res.Type != "" || res.Directory != "" || !registryResolved(res.Tarball) {
+			continue // git, a local directory or a git host tarball
+		}
+		name, version, ok := pnpmKey(k, major)
+		if e.Name != "" {
+			name = e.Name
+		}
+		if e.Version != "" && (e.Name != "" || !ok) {
+			version = e.Version
+		}
+		if name == "" || !registryVersion(version) {
+			continue // a tarball, git or directory dependency
+		}
+		s.add(name, version)
+	}
+	return s.list, nil
+}
+
+// lockMajor reads lockfileVersion: 5.4, '6.0', '9.0'.
+func lockMajor(v any) (int, error) {
+	s := strings.TrimSpace(fmt.Sprint(v))
+	major, _, _ := strings.Cut(s, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad lockfileVersion %q", trunc(s))
+	}
+	return n, nil
+}
+
+// pnpmKey splits a packages key into name and version.
+func pnpmKey(k string, major int) (name, version string, ok bool) {
+	if major < 9 {
+		var hadSlash bool
+		k, hadSlash = strings.CutPrefix(k, "/")
+		if !hadSlash {
+			return "", "", false // a registry-host key or a non-registry one
+		}
+	}
+	if i := strings.IndexByte(k, '('); i >= 0 {
+		k = k[:i] // v6/v9 peer suffix
+	}
+	if major >= 6 {
+		return splitNameVersion(k)
+	}
+	// v5: name/version[_peers], name may be @scope/name.
+	segs := strings.SplitN(k, "/", 3)
+	switch {
+	case strings.HasPrefix(k, "@") && len(segs) == 3:
+		name, version = segs[0]+"/"+segs[1], segs[2]
+	case !strings.HasPrefix(k, "@") && len(segs) == 2:
+		name, version = segs[0], segs[1]
+	default:
+		return "", "", false
+	}
+	if i := strings.IndexByte(version, '_'); i >= 0 {
+		version = version[:i]
+	}
+	return name, version, name != "" && version != ""
+}
