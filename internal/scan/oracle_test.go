@@ -364,10 +364,15 @@ func (o *redhatOracle) expect(p inventory.Package) (map[string]expectation, erro
 				}
 				continue
 			}
+			// Report the lowest fix above the installed version.
+			lowest := -1
 			for i, f := range fixes {
-				if inst.LessThan(f) {
-					out[r.Name] = expectation{"FIXABLE", fixStr[i]}
+				if inst.LessThan(f) && (lowest < 0 || f.LessThan(fixes[lowest])) {
+					lowest = i
 				}
+			}
+			if lowest >= 0 {
+				out[r.Name] = expectation{"FIXABLE", fixStr[lowest]}
 			}
 			continue
 		}

@@ -6,11 +6,13 @@ package all
 import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
+	"github.com/stowaway-scanner/stowaway/internal/feed/redhat"
 )
 
 // Updaters returns every upstream feed updater, in update order.
 func Updaters() []feed.Updater {
 	return []feed.Updater{
 		alpine.New(),
+		redhat.New(),
 	}
 }
