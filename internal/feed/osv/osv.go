@@ -1,0 +1,341 @@
+// Package osv holds the feed updaters for osv.dev's ecosystem dumps
+// (https://osv-vulnerabilities.storage.googleapis.com/<Ecosystem>/all.zip):
+// one updater per ecosystem, named "osv-<Ecosystem>".
+//
+// Namespaces and packages:
+//
+//   - Language ecosystems (PyPI, npm, Maven, Go, crates.io, RubyGems, NuGet,
+//     Packagist, ...) -> "osv:<Ecosystem>", Kind language. Only the
+//     affected entries of the updater's own ecosystem are kept: a GHSA that
+//     covers several ecosystems is in each of their zips and each updater
+//     stores its part. Go's "stdlib" and "toolchain" stay as they are.
+//   - "Debian:12" -> "debian:12", "Ubuntu:22.04[:LTS]" -> "ubuntu:22.04",
+//     Kind source. "Ubuntu:Pro:..." (ESM/FIPS streams that an image cannot
+//     be told to use) and the "Alpine:vX.Y" entries inside Debian's CVE
+//     records are skipped (Alpine comes from secdb). GIT ranges and the
+//     package-less GIT entries of osv.dev's CVE conversion are skipped.
+//
+// Records:
+//
+//   - MAL-* (malicious package) and withdrawn records are not emitted:
+//     the matcher has no notion of a withdrawn record, so emitting one
+//     would report a retracted vulnerability.
+//   - Affected entries of one (namespace, package) are merged: their
+//     ranges are kept side by side (GHSA writes one entry per range).
+//     Status is fixed when a range has a fixed event, else affected
+//     (introduced "0" and no fix means every version, unfixed).
+//   - versions[] is kept for language ecosystems and dropped for Debian and
+//     Ubuntu, whose lists are most of the feed and are not needed to match.
+//   - Aliases are OSV aliases plus the related ids that are CVEs (and, for
+//     Debian, its DSA/DLA/DTSA); other distributions' related advisories
+//     are dropped.
+//   - Severity: GHSA's database_specific.severity (LOW, MODERATE, HIGH,
+//     CRITICAL; MODERATE -> MEDIUM) is the advisory's vendor severity.
+//     Debian's ecosystem_specific.urgency is per package (Affected.Severity):
+//     unimportant -> INFORMATIONAL (ECR's Clair scan reported it as
+//     Negligible), low/medium/high -> LOW/MEDIUM/HIGH, "not yet assigned"
+//     and "end-of-life" -> none (CVSS decides). An "end-of-life" package
+//     without a fix is will-not-fix: Debian stopped supporting it in that
+//     release. Ubuntu priorities map like Debian's, negligible ->
+//     INFORMATIONAL.
+//   - severity[] CVSS v2/v3/v4 vectors are scored with
+//     github.com/pandatix/go-cvss. Their source is "nvd" for Debian (osv.dev
+//     copies NVD's vectors into its Debian CVE records), "ghsa" for GHSA and
+//     otherwise the record's id prefix ("rustsec", "pysec", "go").
+//
+// Debian: upstream the updater reads Debian/all.zip. The shared mirror
+// (debian/osv) holds tar.bz2 bundles instead, because osv.dev dropped
+// Debian 10 from its records after buster's LTS ended (2024-06-30):
+//
+//   - Debian-all.osv.tar.bz2 (or Debian/all.zip) is the current feed and
+//     supplies every Debian release except those that have a frozen bundle;
+//   - Debian-<N>-<date>.osv.tar.bz2 is a frozen older state that supplies
+//     debian:<N> only (Debian-10-2024-06-29 for buster).
+//
+// A record present in both gets the current record's text and the frozen
+// bundle's debian:<N> entries; frozen-only records are emitted at the end.
+//
+// Archives are untrusted: entry count, per-entry and total uncompressed
+// sizes are capped (MaxEntries, MaxEntrySize, MaxTotalSize). A record that
+// cannot be read or decoded is reported in Stats.Malformed with its
+// archive!entry name; a broken archive fails the Parse.
+package osv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/feed"
+)
+
+// Upstream is osv.dev's public bucket.
+const Upstream = "https://osv-vulnerabilities.storage.googleapis.com/"
+
+// LanguageEcosystems are the language ecosystems with a dump in the mirror.
+func LanguageEcosystems() []string {
+	return []string{"PyPI", "npm", "Maven", "Go", "crates.io", "RubyGems", "NuGet", "Packagist"}
+}
+
+// Defaults returns the updaters of every ecosystem the mirror carries: the
+// language ecosystems and Debian. Ubuntu (New("Ubuntu")) is left out
+// because its dump is not in the mirror.
+func Defaults() []feed.Updater {
+	var out []feed.Updater
+	for _, e := range LanguageEcosystems() {
+		out = append(out, New(e))
+	}
+	return append(out, New("Debian"))
+}
+
+// Updater reads one osv.dev ecosystem dump.
+type Updater struct {
+	eco string
+}
+
+var _ feed.Updater = (*Updater)(nil)
+
+// New returns the updater for one osv.dev ecosystem ("PyPI", "Debian",
+// "Ubuntu", ...), spelled as osv.dev spells it.
+func New(ecosystem string) *Updater { return &Updater{eco: ecosystem} }
+
+// Name implements feed.Updater.
+func (u *Updater) Name() string { return "osv-" + u.eco }
+
+// Upstream implements feed.Updater.
+func (u *Updater) Upstream() string { return Upstream }
+
+// MirrorDir implements feed.Updater: "debian/osv" for Debian's bundles,
+// "osv" for the rest.
+func (u *Updater) MirrorDir() string {
+	if u.eco == "Debian" {
+		return "debian/osv"
+	}
+	return "osv"
+}
+
+func (u *Updater) zipPath() string { return u.eco + "/all.zip" }
+
+// debianBundles are the bundle names tried when the source cannot list.
+var debianBundles = []string{"Debian-all.osv.tar.bz2", "Debian-10-2024-06-29.osv.tar.bz2"}
+
+var (
+	bundleRe = regexp.MustCompile(`^Debian-all\.osv\.tar\.bz2$`)
+	frozenRe = regexp.MustCompile(`^Debian-([0-9]+)-[0-9-]+\.osv\.tar\.bz2$`)
+)
+
+// Fetch implements feed.Updater. Language ecosystems fetch <Ecosystem>/all.zip.
+// Debian lists the mirror for bundles; a source that cannot list (HTTP) is
+// asked for Debian/all.zip and the known bundle names, all optional, and at
+// least one current feed must be found.
+func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (feed.Snapshot, error) {
+	if u.eco != "Debian" {
+		snap, err := feed.FetchFiles(ctx, src, []string{u.zipPath()}, prev, nil)
+		if err != nil {
+			return feed.Snapshot{}, fmt.Errorf("%s: %w", u.Name(), err)
+		}
+		return snap, nil
+	}
+	var paths []string
+	listed, err := src.List(ctx, ".")
+	switch {
+	case err == nil:
+		for _, p := range listed {
+			if b := path.Base(p); bundleRe.MatchString(b) || frozenRe.MatchString(b) {
+				paths = append(paths, b)
+			}
+		}
+		if sub, err := src.List(ctx, "Debian"); err == nil && contains(sub, u.zipPath()) {
+			paths = append(paths, u.zipPath())
+		}
+	case errors.Is(err, errors.ErrUnsupported):
+		paths = append([]string{u.zipPath()}, debianBundles...)
+	default:
+		return feed.Snapshot{}, fmt.Errorf("%s: fetch: list: %w", u.Name(), err)
+	}
+	if len(paths) == 0 {
+		return feed.Snapshot{}, fmt.Errorf("%s: fetch: no Debian OSV bundle or Debian/all.zip found", u.Name())
+	}
+	snap, err := feed.FetchFiles(ctx, src, paths, prev, func(string) bool { return true })
+	if err != nil {
+		return feed.Snapshot{}, fmt.Errorf("%s: %w", u.Name(), err)
+	}
+	_, hasZip := snap.State[u.zipPath()]
+	_, hasBundle := snap.State[debianBundles[0]]
+	if !hasZip && !hasBundle {
+		if snap.Close != nil {
+			_ = snap.Close()
+		}
+		return feed.Snapshot{}, fmt.Errorf("%s: fetch: neither %s nor %s found: %w", u.Name(), u.zipPath(), debianBundles[0], fs.ErrNotExist)
+	}
+	return snap, nil
+}
+
+// Parse implements feed.Updater.
+func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
+	p := &parser{
+		ctx: ctx, emit: emit,
+		conv: converter{source: u.Name(), eco: u.eco, keepVersions: u.eco != "Debian" && u.eco != "Ubuntu"},
+	}
+	if u.eco == "Debian" {
+		return p.st, p.debian(fsys, u.zipPath())
+	}
+	if err := p.archive(fsys, u.zipPath(), p.emitOne); err != nil {
+		return p.st, err
+	}
+	return p.st, nil
+}
+
+type parser struct {
+	ctx  context.Context
+	emit func(*advisory.Advisory) error
+	conv converter
+	st   feed.Stats
+}
+
+// archive converts every record of one archive and hands it to sink.
+func (p *parser) archive(fsys fs.FS, name string, sink func(*advisory.Advisory) error) error {
+	err := walkArchive(p.ctx, fsys, name, func(entry string, data []byte, entryErr error) error {
+		file := name + "!" + entry
+		id := strings.TrimSuffix(path.Base(entry), ".json")
+		if entryErr != nil {
+			p.malformed(file, id, entryErr.Error())
+			return nil
+		}
+		var r record
+		if err := json.Unmarshal(data, &r); err != nil {
+			p.malformed(file, id, "decode: "+err.Error())
+			return nil
+		}
+		if r.ID != "" {
+			id = r.ID
+		}
+		a, problems, err := p.conv.convert(&r)
+		if err != nil {
+			p.malformed(file, id, err.Error())
+			return nil
+		}
+		for _, pr := range problems {
+			p.malformed(file, id, pr)
+		}
+		if a == nil || !a.Withdrawn.IsZero() {
+			return nil
+		}
+		return sink(a)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: parse %s: %w", p.conv.source, name, err)
+	}
+	return nil
+}
+
+func (p *parser) emitOne(a *advisory.Advisory) error {
+	if err := p.emit(a); err != nil {
+		return fmt.Errorf("emit %s: %w", a.ID, err)
+	}
+	p.st.Records++
+	if a.Modified.After(p.st.Newest) {
+		p.st.Newest = a.Modified
+	}
+	return nil
+}
+
+func (p *parser) malformed(file, id, msg string) {
+	p.st.Malformed = append(p.st.Malformed, feed.Malformed{File: file, ID: id, Err: msg})
+}
+
+// debian merges the current feed with the frozen per-release bundles (see
+// the package doc).
+func (p *parser) debian(fsys fs.FS, zipPath string) error {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return fmt.Errorf("%s: parse: %w", p.conv.source, err)
+	}
+	current := ""
+	if _, err := fs.Stat(fsys, zipPath); err == nil {
+		current = zipPath
+	}
+	type frozenBundle struct{ name, ns string }
+	var frozen []frozenBundle
+	for _, e := range entries {
+		switch n := e.Name(); {
+		case e.IsDir():
+		case bundleRe.MatchString(n) && current == "":
+			current = n
+		case frozenRe.MatchString(n):
+			frozen = append(frozen, frozenBundle{n, "debian:" + frozenRe.FindStringSubmatch(n)[1]})
+		}
+	}
+	if current == "" && len(frozen) == 0 {
+		return fmt.Errorf("%s: parse: no %s, Debian-all.osv.tar.bz2 or Debian-<N>-<date>.osv.tar.bz2 found", p.conv.source, zipPath)
+	}
+	sort.Slice(frozen, func(i, j int) bool { return frozen[i].name < frozen[j].name })
+	frozenNS := map[string]bool{}
+	kept := map[string]*advisory.Advisory{}
+	for _, fb := range frozen {
+		if frozenNS[fb.ns] {
+			p.malformed(fb.name, "", "a second frozen bundle for "+fb.ns+" is ignored")
+			continue
+		}
+		frozenNS[fb.ns] = true
+		err := p.archive(fsys, fb.name, func(a *advisory.Advisory) error {
+			a.Affected = onlyNamespace(a.Affected, func(ns string) bool { return ns == fb.ns })
+			if len(a.Affected) == 0 {
+				return nil
+			}
+			if prev := kept[a.ID]; prev != nil {
+				prev.Affected = append(prev.Affected, a.Affected...)
+				return nil
+			}
+			kept[a.ID] = a
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if current != "" {
+		err := p.archive(fsys, current, func(a *advisory.Advisory) error {
+			a.Affected = onlyNamespace(a.Affected, func(ns string) bool { return !frozenNS[ns] })
+			if old := kept[a.ID]; old != nil {
+				a.Affected = append(a.Affected, old.Affected...)
+				delete(kept, a.ID)
+			}
+			if len(a.Affected) == 0 {
+				return nil
+			}
+			return p.emitOne(a)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	ids := make([]string, 0, len(kept))
+	for id := range kept {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if err := p.emitOne(kept[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func onlyNamespace(in []advisory.Affected, keep func(string) bool) []advisory.Affected {
+	out := in[:0]
+	for _, a := range in {
+		if keep(a.Namespace) {
+			out = append(out, a)
+		}
+	}
+	return out
+}

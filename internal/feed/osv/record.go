@@ -1,0 +1,416 @@
+package osv
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+)
+
+// record is an OSV 1.6 record, with only the fields Stowaway uses.
+type record struct {
+	ID        string      `json:"id"`
+	Modified  string      `json:"modified"`
+	Published string      `json:"published"`
+	Withdrawn string      `json:"withdrawn"`
+	Aliases   []string    `json:"aliases"`
+	Related   []string    `json:"related"`
+	Summary   string      `json:"summary"`
+	Details   string      `json:"details"`
+	Severity  []severity  `json:"severity"`
+	Affected  []affected  `json:"affected"`
+	Refs      []reference `json:"references"`
+	DBSpec    struct {
+		Severity string `json:"severity"`
+	} `json:"database_specific"`
+}
+
+type severity struct {
+	Type  string `json:"type"`
+	Score string `json:"score"`
+}
+
+type reference struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+type affected struct {
+	Package struct {
+		Ecosystem string `json:"ecosystem"`
+		Name      string `json:"name"`
+	} `json:"package"`
+	Severity []severity `json:"severity"`
+	Ranges   []struct {
+		Type   string           `json:"type"`
+		Events []map[string]any `json:"events"`
+	} `json:"ranges"`
+	// Versions is kept raw: it is decoded only for language ecosystems,
+	// since the Debian lists are most of the feed's size and unused.
+	Versions json.RawMessage `json:"versions"`
+	EcoSpec  struct {
+		Urgency string `json:"urgency"`
+	} `json:"ecosystem_specific"`
+}
+
+// converter turns OSV records of one updater into advisories.
+type converter struct {
+	source string // updater name, stored as Advisory.Source
+	eco    string // "PyPI", "Debian", "Ubuntu", ...
+	// keepVersions decodes affected[].versions (language ecosystems).
+	keepVersions bool
+}
+
+// convert converts one record. It returns nil (and no error) for records
+// that yield nothing for this updater: MAL-* records, withdrawn records and
+// records without an affected entry of the updater's ecosystem. problems
+// lists parts of the record that were dropped.
+func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
+	id := strings.TrimSpace(r.ID)
+	if id == "" {
+		return nil, nil, fmt.Errorf("record without an id")
+	}
+	if strings.HasPrefix(id, "MAL-") {
+		return nil, nil, nil
+	}
+	var problems []string
+	a := &advisory.Advisory{ID: id, Source: c.source, Summary: r.Summary, Description: r.Details}
+	var err error
+	if a.Modified, err = parseTime(r.Modified); err != nil {
+		problems = append(problems, "modified: "+err.Error())
+	}
+	if a.Published, err = parseTime(r.Published); err != nil {
+		problems = append(problems, "published: "+err.Error())
+	}
+	if a.Withdrawn, err = parseTime(r.Withdrawn); err != nil {
+		problems = append(problems, "withdrawn: "+err.Error())
+	}
+	a.Aliases = c.aliases(id, r)
+	if s := strings.TrimSpace(r.DBSpec.Severity); s != "" {
+		a.VendorSeverity = s
+		a.Severity = textSeverity(s)
+	}
+	cvssSource := c.cvssSource(id)
+	for _, s := range r.Severity {
+		if s.Type == "Ubuntu" && a.Severity == "" {
+			a.VendorSeverity, a.Severity = s.Score, ubuntuPriority(s.Score)
+			continue
+		}
+		cv, ok, err := cvssOf(s.Type, s.Score, cvssSource)
+		if err != nil {
+			problems = append(problems, "severity: "+err.Error())
+			continue
+		}
+		if ok && !containsCVSS(a.CVSS, cv) {
+			a.CVSS = append(a.CVSS, cv)
+		}
+	}
+	for _, ref := range r.Refs {
+		if u := strings.TrimSpace(ref.URL); u != "" && !contains(a.References, u) {
+			a.References = append(a.References, u)
+		}
+	}
+	for i := range r.Affected {
+		af, ok, probs := c.affected(&r.Affected[i])
+		for _, p := range probs {
+			problems = append(problems, fmt.Sprintf("affected[%d]: %s", i, p))
+		}
+		if ok {
+			mergeAffected(a, af)
+		}
+	}
+	if len(a.Affected) == 0 {
+		return nil, problems, nil
+	}
+	return a, problems, nil
+}
+
+// aliases are the record's aliases plus those related ids that name the
+// same vulnerability for Stowaway: CVE ids, and for Debian its own
+// DSA/DLA/DTSA advisories. Other related ids (other distributions'
+// advisories) are dropped.
+func (c *converter) aliases(id string, r *record) []string {
+	var out []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if s != "" && s != id && !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range r.Aliases {
+		add(s)
+	}
+	for _, s := range r.Related {
+		switch {
+		case strings.HasPrefix(s, "CVE-"):
+			add(s)
+		case c.eco == "Debian" && (strings.HasPrefix(s, "DSA-") || strings.HasPrefix(s, "DLA-") || strings.HasPrefix(s, "DTSA-")):
+			add(s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cvssSource names who scored the vectors: osv.dev's Debian records carry
+// NVD's vectors, GHSA records GitHub's, and other records their database's
+// (the id prefix: "rustsec", "pysec", "go", "osv").
+func (c *converter) cvssSource(id string) string {
+	if c.eco == "Debian" {
+		return "nvd"
+	}
+	prefix, _, _ := strings.Cut(id, "-")
+	return strings.ToLower(prefix)
+}
+
+// Namespace maps an OSV ecosystem to a Stowaway namespace, or "" when the
+// ecosystem is not one this package serves ("Alpine:v3.19", which comes
+// from secdb, and Ubuntu Pro streams).
+func Namespace(ecosystem string) (string, advisory.PackageKind) {
+	name, rest, hasRest := strings.Cut(ecosystem, ":")
+	switch name {
+	case "Debian":
+		if !hasRest || rest == "" || strings.ContainsAny(rest, ": ") {
+			return "", ""
+		}
+		return "debian:" + rest, advisory.KindSource
+	case "Ubuntu":
+		// Ubuntu:22.04, Ubuntu:22.04:LTS; Ubuntu:Pro:... is an ESM/FIPS
+		// stream that an image cannot be told to use: skipped.
+		ver, suffix, _ := strings.Cut(rest, ":")
+		if ver == "" || ver == "Pro" || (suffix != "" && suffix != "LTS") || strings.Contains(ver, " ") {
+			return "", ""
+		}
+		return "ubuntu:" + ver, advisory.KindSource
+	case "Alpine":
+		return "", ""
+	}
+	if hasRest || ecosystem == "" {
+		return "", ""
+	}
+	return "osv:" + ecosystem, advisory.KindLanguage
+}
+
+// affected converts one affected entry. ok is false when the entry is not
+// for this updater or carries nothing usable.
+func (c *converter) affected(in *affected) (advisory.Affected, bool, []string) {
+	eco := in.Package.Ecosystem
+	if eco == "" && in.Package.Name == "" {
+		return advisory.Affected{}, false, nil // GIT-only entries of osv.dev's CVE conversion
+	}
+	base, _, _ := strings.Cut(eco, ":")
+	if base != c.eco {
+		return advisory.Affected{}, false, nil
+	}
+	ns, kind := Namespace(eco)
+	if ns == "" {
+		return advisory.Affected{}, false, nil
+	}
+	name := strings.TrimSpace(in.Package.Name)
+	if name == "" {
+		return advisory.Affected{}, false, []string{"package without a name"}
+	}
+	out := advisory.Affected{Namespace: ns, Package: name, Kind: kind}
+	var problems []string
+	hasFix := false
+	for j, rg := range in.Ranges {
+		switch rg.Type {
+		case "ECOSYSTEM", "SEMVER":
+		case "GIT":
+			continue
+		default:
+			problems = append(problems, fmt.Sprintf("ranges[%d]: unknown type %q", j, rg.Type))
+			continue
+		}
+		var evs []advisory.Event
+		bad := ""
+		for _, e := range rg.Events {
+			ev, err := event(e)
+			if err != nil {
+				bad = err.Error()
+				break
+			}
+			if ev.Fixed != "" {
+				hasFix = true
+			}
+			evs = append(evs, ev)
+		}
+		if bad == "" && len(evs) == 0 {
+			bad = "no events"
+		}
+		if bad != "" {
+			problems = append(problems, fmt.Sprintf("ranges[%d]: %s", j, bad))
+			continue
+		}
+		out.Ranges = append(out.Ranges, advisory.Range{Events: evs})
+	}
+	if c.keepVersions && len(in.Versions) > 0 && string(in.Versions) != "null" {
+		if err := json.Unmarshal(in.Versions, &out.Versions); err != nil {
+			problems = append(problems, "versions: "+err.Error())
+			out.Versions = nil
+		}
+	}
+	if len(out.Ranges) == 0 && len(out.Versions) == 0 {
+		if len(in.Ranges) > 0 && len(problems) == 0 {
+			return advisory.Affected{}, false, nil // GIT ranges only
+		}
+		return advisory.Affected{}, false, append(problems, "no usable range or version")
+	}
+	out.Status = advisory.StatusAffected
+	if hasFix {
+		out.Status = advisory.StatusFixed
+	}
+	if c.eco == "Debian" {
+		urg := strings.TrimRight(strings.TrimSpace(in.EcoSpec.Urgency), "*")
+		out.Severity = debianUrgency(urg)
+		if urg == "end-of-life" && !hasFix {
+			out.Status = advisory.StatusWillNotFix
+		}
+	}
+	if c.eco == "Ubuntu" {
+		for _, s := range in.Severity {
+			if s.Type == "Ubuntu" {
+				out.Severity = ubuntuPriority(s.Score)
+			}
+		}
+	}
+	return out, true, problems
+}
+
+// event converts one OSV event, which must have exactly one known key.
+func event(m map[string]any) (advisory.Event, error) {
+	if len(m) != 1 {
+		return advisory.Event{}, fmt.Errorf("event with %d keys, want 1", len(m))
+	}
+	for k, v := range m {
+		s, ok := v.(string)
+		s = strings.TrimSpace(s)
+		if !ok || s == "" {
+			return advisory.Event{}, fmt.Errorf("event %q: want a non-empty string", k)
+		}
+		switch k {
+		case "introduced":
+			return advisory.Event{Introduced: s}, nil
+		case "fixed":
+			return advisory.Event{Fixed: s}, nil
+		case "last_affected":
+			return advisory.Event{LastAffected: s}, nil
+		case "limit":
+			return advisory.Event{Limit: s}, nil
+		default:
+			return advisory.Event{}, fmt.Errorf("unknown event %q", k)
+		}
+	}
+	return advisory.Event{}, nil
+}
+
+// mergeAffected adds af to a, merging the ranges and versions of entries
+// for the same (namespace, package): GHSA lists one entry per range.
+func mergeAffected(a *advisory.Advisory, af advisory.Affected) {
+	for i := range a.Affected {
+		x := &a.Affected[i]
+		if x.Namespace != af.Namespace || x.Package != af.Package {
+			continue
+		}
+		x.Ranges = append(x.Ranges, af.Ranges...)
+		for _, v := range af.Versions {
+			if !contains(x.Versions, v) {
+				x.Versions = append(x.Versions, v)
+			}
+		}
+		switch {
+		case x.Status == advisory.StatusFixed || af.Status == advisory.StatusFixed:
+			x.Status = advisory.StatusFixed
+		case x.Status == advisory.StatusAffected || af.Status == advisory.StatusAffected:
+			x.Status = advisory.StatusAffected
+		}
+		if x.Severity == "" {
+			x.Severity = af.Severity
+		}
+		return
+	}
+	a.Affected = append(a.Affected, af)
+}
+
+// textSeverity maps GHSA's database_specific.severity to an ECR level.
+func textSeverity(s string) string {
+	switch strings.ToUpper(s) {
+	case "CRITICAL":
+		return "CRITICAL"
+	case "HIGH":
+		return "HIGH"
+	case "MODERATE", "MEDIUM":
+		return "MEDIUM"
+	case "LOW":
+		return "LOW"
+	}
+	return ""
+}
+
+// debianUrgency maps a Debian security tracker urgency to an ECR level.
+// "unimportant" (no security impact for Debian's binaries) is INFORMATIONAL,
+// as ECR's Clair-based basic scan reported it (Negligible); "not yet
+// assigned" and "end-of-life" carry no severity, so CVSS decides.
+func debianUrgency(u string) string {
+	switch u {
+	case "unimportant":
+		return "INFORMATIONAL"
+	case "low":
+		return "LOW"
+	case "medium":
+		return "MEDIUM"
+	case "high":
+		return "HIGH"
+	}
+	return ""
+}
+
+// ubuntuPriority maps an Ubuntu priority to an ECR level.
+func ubuntuPriority(p string) string {
+	switch strings.ToLower(strings.TrimSpace(p)) {
+	case "negligible":
+		return "INFORMATIONAL"
+	case "low":
+		return "LOW"
+	case "medium":
+		return "MEDIUM"
+	case "high":
+		return "HIGH"
+	case "critical":
+		return "CRITICAL"
+	}
+	return ""
+}
+
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid time %q", s)
+	}
+	return t.UTC(), nil
+}
+
+func contains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func containsCVSS(s []advisory.CVSS, c advisory.CVSS) bool {
+	for _, x := range s {
+		if x.Vector == c.Vector {
+			return true
+		}
+	}
+	return false
+}
