@@ -31,8 +31,7 @@ func (e *ReadError) Error() string { return "read: " + e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
 // LimitReader returns a reader over r that fails with an error wrapping
-// ErrTooLarge once more than max bytes are read (exactly max is fine), and
-// wraps errors of r other than io.EOF in *ReadError.
+// ErrTooLarge once more than max bytes are read (exactly max is fine).
 func LimitReader(r io.Reader, max int64) io.Reader { return &limited{r: r, n: max, max: max} }
 
 type limited struct {
@@ -48,14 +47,14 @@ func (l *limited) Read(p []byte) (int, error) {
 		if n > 0 {
 			return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, l.max)
 		}
-		return 0, wrapRead(err)
+		return 0, err
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
-	return n, wrapRead(err)
+	return n, err
 }
 
 func wrapRead(err error) error {
@@ -75,13 +74,13 @@ func ReadAll(r io.Reader, max int64) ([]byte, error) {
 	return io.ReadAll(LimitReader(r, max))
 }
 
-// Open returns a bounded reader over the file's content. It fails when the
-// declared size is already over max.
+// Open returns a bounded reader over the file's content whose read errors
+// are *ReadError. It fails when the declared size is already over max.
 func Open(f catalog.File, max int64) (io.Reader, error) {
 	if f.Size > max {
-		return nil, fmt.Errorf("%w: file is %d bytes, the limit is %d", ErrTooLarge, f.Size, max)
+		return nil, TooLarge(f.Size, max)
 	}
-	return LimitReader(io.NewSectionReader(f.R, 0, f.Size), max), nil
+	return LimitReader(io.NewSectionReader(ReaderAt(f.R), 0, f.Size), max), nil
 }
 
 // Base returns the last element of a slash-separated path.
@@ -148,4 +147,21 @@ func Truncate(s string) string {
 		return s
 	}
 	return s[:max] + "..."
+}
+
+// ReaderAt wraps r so that its errors other than io.EOF come back as
+// *ReadError, telling a failing layer apart from bad content in parsers
+// (such as archive/zip) that pass reader errors through.
+func ReaderAt(r io.ReaderAt) io.ReaderAt { return readerAt{r} }
+
+type readerAt struct{ r io.ReaderAt }
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.r.ReadAt(p, off)
+	return n, wrapRead(err)
+}
+
+// TooLarge is the error for a file whose size is over max.
+func TooLarge(size, max int64) error {
+	return fmt.Errorf("%w: file is %d bytes, the limit is %d", ErrTooLarge, size, max)
 }
