@@ -287,4 +287,3 @@ func checkPkgs(t *testing.T, pkgs []inventory.Package) {
 		}
 	}
 }
-
