@@ -1,0 +1,157 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/distribution/reference"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+)
+
+// route is a parsed /v2/ path.
+type route struct {
+	repo string // "" for /v2/ and /v2/_catalog
+	kind string // base, catalog, manifests, blobs, uploads, tags, referrers
+	ref  string // tag or digest for manifests, digest for blobs/referrers
+}
+
+// parseRoute splits a /v2/ path. ok is false for paths that are not API
+// routes (distribution answers those with 404).
+func parseRoute(path string) (route, bool) {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return route{}, path == "/v2"
+	}
+	switch rest {
+	case "":
+		return route{kind: "base"}, true
+	case "_catalog":
+		return route{kind: "catalog"}, true
+	}
+	for _, k := range []struct{ sep, kind string }{
+		{"/manifests/", "manifests"},
+		{"/blobs/uploads", "uploads"},
+		{"/blobs/", "blobs"},
+		{"/tags/list", "tags"},
+		{"/referrers/", "referrers"},
+	} {
+		i := strings.LastIndex(rest, k.sep)
+		if i <= 0 {
+			continue
+		}
+		name := rest[:i]
+		if !reference.NameRegexp.MatchString(name) || len(name) > 255 {
+			return route{}, false
+		}
+		return route{repo: name, kind: k.kind, ref: rest[i+len(k.sep):]}, true
+	}
+	return route{}, false
+}
+
+func requiredAction(method string) auth.Action {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return auth.Pull
+	case http.MethodDelete:
+		return auth.Admin
+	default:
+		return auth.Push
+	}
+}
+
+// ociError writes the distribution-spec error body.
+func ociError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]string{{"code": code, "message": msg}},
+	})
+}
+
+// ServeHTTP authorizes, then serves referrers and manifest writes itself
+// (around distribution) and everything else through distribution.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rt, ok := parseRoute(req.URL.Path)
+	if !ok {
+		r.app.ServeHTTP(w, req)
+		return
+	}
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	p, err := r.opts.Auth.Registry(req)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Basic realm="stowaway"`)
+		ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		return
+	}
+	act := requiredAction(req.Method)
+	switch rt.kind {
+	case "base":
+		act = 0 // any authenticated caller
+	case "referrers":
+		act = auth.Pull
+	}
+	if act != 0 && !p.Can(rt.repo, act) {
+		r.opts.Logger.Info("registry: access denied", "principal", p.Name, "repository", rt.repo, "action", act.String())
+		ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
+		return
+	}
+	if rt.kind == "uploads" && req.Method == http.MethodPost {
+		r.checkMount(req, p)
+	}
+	switch {
+	case rt.kind == "referrers" && req.Method == http.MethodGet:
+		r.serveReferrers(w, req, rt)
+	case rt.kind == "manifests" && req.Method == http.MethodPut:
+		r.putManifest(w, req, rt)
+	case rt.kind == "manifests" && req.Method == http.MethodDelete:
+		r.deleteManifest(w, req, rt)
+	default:
+		r.app.ServeHTTP(w, req)
+	}
+}
+
+// checkMount drops a cross-repository mount the caller may not read from, so
+// the request becomes a plain upload instead of leaking the blob.
+func (r *Registry) checkMount(req *http.Request, p *auth.Principal) {
+	q := req.URL.Query()
+	from := q.Get("from")
+	if q.Get("mount") == "" || from == "" || p.Can(from, auth.Pull) {
+		return
+	}
+	q.Del("mount")
+	q.Del("from")
+	req.URL.RawQuery = q.Encode()
+}
+
+// statusWriter lets the manifest hooks act between distribution's decision
+// and the client seeing it.
+type statusWriter struct {
+	http.ResponseWriter
+	onHeader func(status int) int
+	wrote    bool
+}
+
+func (s *statusWriter) WriteHeader(status int) {
+	if s.wrote {
+		return
+	}
+	s.wrote = true
+	if s.onHeader != nil {
+		status = s.onHeader(status)
+	}
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+var errTooLarge = errors.New("manifest too large")

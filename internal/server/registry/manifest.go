@@ -1,0 +1,220 @@
+package registry
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
+)
+
+// manifestInfo is what the hooks need from a pushed manifest.
+type manifestInfo struct {
+	MediaType    string `json:"mediaType"`
+	ArtifactType string `json:"artifactType"`
+	Config       *struct {
+		MediaType string `json:"mediaType"`
+		Size      int64  `json:"size"`
+	} `json:"config"`
+	Layers []struct {
+		Size int64 `json:"size"`
+	} `json:"layers"`
+	Manifests []struct {
+		Size int64 `json:"size"`
+	} `json:"manifests"`
+	Subject *struct {
+		MediaType string `json:"mediaType"`
+		Digest    string `json:"digest"`
+		Size      int64  `json:"size"`
+	} `json:"subject"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// parseManifest reads the fields the hooks use. contentType is the PUT's
+// Content-Type, used when the body has no mediaType.
+func parseManifest(body []byte, contentType string) (manifestInfo, error) {
+	var m manifestInfo
+	if err := json.Unmarshal(body, &m); err != nil {
+		return m, fmt.Errorf("registry: parse manifest: %w", err)
+	}
+	if m.MediaType == "" {
+		if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+			m.MediaType = mt
+		}
+	}
+	if m.Subject != nil {
+		if _, err := digest.Parse(m.Subject.Digest); err != nil {
+			return m, fmt.Errorf("registry: manifest subject digest: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// imageSize is the sum of the referenced blobs (ECR's imageSizeInBytes).
+func (m manifestInfo) imageSize() int64 {
+	var n int64
+	if m.Config != nil {
+		n += m.Config.Size
+	}
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	for _, c := range m.Manifests {
+		n += c.Size
+	}
+	return n
+}
+
+// artifactType is the referrers-API artifactType of the manifest.
+func (m manifestInfo) artifactType() string {
+	if m.ArtifactType != "" {
+		return m.ArtifactType
+	}
+	if m.Config != nil {
+		return m.Config.MediaType
+	}
+	return ""
+}
+
+// IsImageConfig reports whether a config media type is a container image.
+func IsImageConfig(mediaType string) bool {
+	return mediaType == "application/vnd.oci.image.config.v1+json" ||
+		mediaType == "application/vnd.docker.container.image.v1+json"
+}
+
+func readManifest(req *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("registry: read manifest: %w", err)
+	}
+	if len(body) > MaxManifestSize {
+		return nil, fmt.Errorf("registry: manifest larger than %d bytes: %w", MaxManifestSize, errTooLarge)
+	}
+	return body, nil
+}
+
+func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt route) {
+	ctx := req.Context()
+	body, err := readManifest(req)
+	if errors.Is(err, errTooLarge) {
+		ociError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", err.Error())
+		return
+	}
+	if err != nil {
+		ociError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
+		return
+	}
+	sum := sha256.Sum256(body)
+	dgst := "sha256:" + hex.EncodeToString(sum[:])
+	tag := ""
+	if _, err := digest.Parse(rt.ref); err != nil {
+		tag = rt.ref
+	} else {
+		dgst = rt.ref // distribution checks the body against it
+	}
+	info, err := parseManifest(body, req.Header.Get("Content-Type"))
+	if err != nil {
+		ociError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
+		return
+	}
+	if tag != "" {
+		if repo, err := r.opts.Store.GetRepository(ctx, rt.repo); err == nil && repo.TagImmutable {
+			if old, err := r.opts.Store.ResolveTag(ctx, rt.repo, tag); err == nil && old != dgst {
+				ociError(w, http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf(
+					"the image tag %q already exists in the %q repository and cannot be overwritten because the repository is immutable", tag, rt.repo))
+				return
+			}
+		}
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	sw := &statusWriter{ResponseWriter: w, onHeader: func(status int) int {
+		if status != http.StatusCreated {
+			return status
+		}
+		if err := r.recordPush(req, rt, dgst, tag, int64(len(body)), info); err != nil {
+			r.opts.Logger.Error("registry: record push", "repository", rt.repo, "digest", dgst, "err", err)
+			w.Header().Del("Location")
+			w.Header().Del("Docker-Content-Digest")
+			if errors.Is(err, store.ErrTagImmutable) {
+				return http.StatusBadRequest
+			}
+			return http.StatusInternalServerError
+		}
+		if info.Subject != nil {
+			w.Header().Set("OCI-Subject", info.Subject.Digest)
+		}
+		return status
+	}}
+	r.app.ServeHTTP(sw, req)
+}
+
+func (r *Registry) recordPush(req *http.Request, rt route, dgst, tag string, size int64, info manifestInfo) error {
+	ctx := req.Context()
+	now := r.opts.Now().UTC()
+	if _, err := r.opts.Store.EnsureRepository(ctx, store.Repository{Name: rt.repo, CreatedAt: now}); err != nil {
+		return err
+	}
+	img := store.Image{
+		Repository: rt.repo,
+		Digest:     dgst,
+		MediaType:  info.MediaType,
+		Size:       info.imageSize(),
+		PushedAt:   now,
+	}
+	if info.Config != nil {
+		img.ArtifactMediaType = info.Config.MediaType
+	}
+	created, err := r.opts.Store.PutImage(ctx, img, tag)
+	if err != nil {
+		return err
+	}
+	if info.Subject != nil {
+		if err := r.opts.Store.PutReferrer(ctx, store.Referrer{
+			Repository:   rt.repo,
+			Subject:      info.Subject.Digest,
+			Digest:       dgst,
+			MediaType:    info.MediaType,
+			ArtifactType: info.artifactType(),
+			Size:         size,
+			Annotations:  info.Annotations,
+		}); err != nil {
+			return err
+		}
+	}
+	if tag != "" {
+		img.Tags = []string{tag}
+	}
+	if r.opts.OnPush != nil {
+		r.opts.OnPush(ctx, img, created)
+	}
+	return nil
+}
+
+func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt route) {
+	sw := &statusWriter{ResponseWriter: w, onHeader: func(status int) int {
+		if status != http.StatusAccepted {
+			return status
+		}
+		var err error
+		if _, perr := digest.Parse(rt.ref); perr == nil {
+			err = r.opts.Store.DeleteImage(req.Context(), rt.repo, rt.ref)
+		} else {
+			err = r.opts.Store.DeleteTag(req.Context(), rt.repo, rt.ref)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			r.opts.Logger.Error("registry: record delete", "repository", rt.repo, "reference", rt.ref, "err", err)
+			return http.StatusInternalServerError
+		}
+		return status
+	}}
+	r.app.ServeHTTP(sw, req)
+}

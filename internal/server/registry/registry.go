@@ -1,0 +1,140 @@
+// Package registry serves the OCI distribution v1.1 API under /v2/ by
+// embedding github.com/distribution/distribution/v3 (filesystem driver in
+// the data directory) and wrapping it with what it lacks or what Stowaway
+// adds:
+//
+//   - authentication and per-repository pull/push/admin checks (GET/HEAD
+//     pull, POST/PUT/PATCH push, DELETE admin; cross-repository mounts need
+//     pull on the source or fall back to a plain upload);
+//   - the referrers API (GET /v2/<name>/referrers/<digest>, artifactType
+//     filter, OCI-Filters-Applied), indexed from manifest PUTs that carry a
+//     subject, which also get the OCI-Subject response header;
+//   - push hooks: a successful manifest PUT records the image (repository,
+//     digest, tag, media types, size, push time) in the store before the
+//     client sees 201, then calls OnPush; DELETEs are mirrored in the store;
+//   - immutable tags (ECR imageTagMutability) enforced before the PUT;
+//   - a 4 MiB manifest body limit.
+//
+// Repositories are created on first push. The package also gives the server
+// read access to stored images as go-containerregistry v1.Images and the
+// deletions ECR's API needs.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
+)
+
+// MaxManifestSize bounds a manifest PUT body.
+const MaxManifestSize = 4 << 20
+
+// Store is what the registry records pushes in.
+type Store interface {
+	EnsureRepository(ctx context.Context, r store.Repository) (bool, error)
+	GetRepository(ctx context.Context, name string) (store.Repository, error)
+	PutImage(ctx context.Context, img store.Image, tag string) (bool, error)
+	ResolveTag(ctx context.Context, repo, tag string) (string, error)
+	DeleteImage(ctx context.Context, repo, digest string) error
+	DeleteTag(ctx context.Context, repo, tag string) error
+	PutReferrer(ctx context.Context, r store.Referrer) error
+	ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]store.Referrer, error)
+	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+}
+
+// Options configures a Registry.
+type Options struct {
+	// Dir is the blob storage root.
+	Dir   string
+	Store Store
+	Auth  *auth.Authenticator
+	// OnPush runs after a manifest PUT was stored and recorded; created is
+	// true the first time this digest is seen in the repository. It runs
+	// before the client gets its response; errors are logged by OnPush.
+	OnPush func(ctx context.Context, img store.Image, created bool)
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Registry is the wrapped distribution registry.
+type Registry struct {
+	opts   Options
+	app    *handlers.App
+	driver storagedriver.StorageDriver
+	ns     distribution.Namespace
+}
+
+// New builds the registry. The HTTP upload secret comes from the store, so
+// replicas sharing a database and a blob store can resume each other's
+// uploads.
+func New(ctx context.Context, opts Options) (*Registry, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	secret, err := opts.Store.Secret(ctx, "registry-http", func() ([]byte, error) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		return []byte(hex.EncodeToString(b)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry: http secret: %w", err)
+	}
+	root, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("registry: storage dir: %w", err)
+	}
+	cfg := &configuration.Configuration{
+		Storage: configuration.Storage{
+			"filesystem": configuration.Parameters{"rootdirectory": root},
+			"delete":     configuration.Parameters{"enabled": true},
+		},
+	}
+	cfg.HTTP.Secret = string(secret)
+	cfg.Log.AccessLog.Disabled = true
+	routeLibraryLogs(opts.Logger)
+	app, err := newApp(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	drv, err := filesystem.FromParameters(map[string]any{"rootdirectory": root})
+	if err != nil {
+		return nil, fmt.Errorf("registry: storage driver: %w", err)
+	}
+	ns, err := storage.NewRegistry(ctx, drv, storage.EnableDelete)
+	if err != nil {
+		return nil, fmt.Errorf("registry: storage: %w", err)
+	}
+	return &Registry{opts: opts, app: app, driver: drv, ns: ns}, nil
+}
+
+// newApp calls handlers.NewApp, which panics on bad configuration.
+func newApp(ctx context.Context, cfg *configuration.Configuration) (app *handlers.App, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("registry: distribution: %v", r)
+		}
+	}()
+	return handlers.NewApp(ctx, cfg), nil
+}
+
+// Shutdown stops distribution's background work.
+func (r *Registry) Shutdown() error { return r.app.Shutdown() }
