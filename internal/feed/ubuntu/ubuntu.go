@@ -1,0 +1,187 @@
+// Package ubuntu holds two feed updaters for Ubuntu, each emitting records in
+// the namespaces "ubuntu:<version>" ("ubuntu:22.04"):
+//
+//   - UCT ("ubuntu-uct") reads the Ubuntu CVE Tracker as converted to JSON by
+//     vuls (ubuntu-cve-tracker/uct-cve-json.tar.bz2 of <YYYY>/CVE-*.json in
+//     the mirror directory "ubuntu"). This is not an upstream format and has
+//     no upstream URL: the updater works from a mirror only.
+//   - OVAL ("ubuntu-oval") reads Canonical's CVE OVAL,
+//     com.ubuntu.<codename>.cve.oval.xml.bz2 from
+//     https://security-metadata.canonical.com/oval/ (mirror directory
+//     "ubuntu/oval-2021-08-31" by default, where the mirror keeps its dated
+//     copy).
+//
+// Both describe the same CVEs. When both are loaded the DB should prefer UCT
+// (it is the tracker's current state, while the mirrored OVAL is from
+// 2021-08-31); records carry Source "ubuntu-uct" or "ubuntu-oval" so that the
+// DB can rank them. That precedence is the DB's decision, not this package's.
+//
+// # UCT policy
+//
+// Release keys are codenames (trusty -> ubuntu:14.04, ..., noble ->
+// ubuntu:24.04; precise and later are emitted). ESM pockets
+// (esm-infra/<rel>, esm-infra-legacy/<rel>, <rel>/esm, esm-apps/<rel>) belong
+// to their release: a fix released in an ESM pocket counts as the fix for the
+// release only when the release's main pocket has no released fix, and a
+// pocket's non-fixed status is used only when the main pocket has no entry for
+// the package. "upstream", "devel", "snap", fips*, ros-esm and phone/core
+// overlays are skipped. Status: released -> fixed, with Fixed = the version
+// in the note; needed, needs-triage, active, pending, deferred -> affected;
+// ignored -> will-not-fix; not-affected -> not-affected; DNE (the package does
+// not exist in that release) -> no entry. Packages are source packages.
+//
+// # Severity
+//
+// Ubuntu priorities map to ECR levels: critical -> CRITICAL, high -> HIGH,
+// medium -> MEDIUM, low -> LOW, negligible -> INFORMATIONAL (Ubuntu uses it
+// for issues with no practical security impact, which is what ECR's
+// INFORMATIONAL means), untriaged -> none (the matcher then falls back to
+// CVSS). The priority as written is VendorSeverity; a per-package priority
+// becomes Affected.Severity. UCT's cvss map ("nvd": "CVSS:3.1/... [8.8 HIGH]")
+// becomes CVSS entries whose Source is the map key.
+//
+// # OVAL policy
+//
+// Definitions are resolved definition -> criteria -> dpkginfo_test ->
+// dpkginfo_object (binary package names, directly or through a
+// constant_variable) and dpkginfo_state (an evr "less than" is the fixed
+// version). A test with a state is a fix; a test without one means every
+// version is affected (no fix yet). Ubuntu's OVAL tests binary packages, so
+// entries have Kind binary, one per binary name. A zero epoch ("0:") is
+// dropped from fixed versions. The XML is streamed token by token, keeping
+// only the fields used; every file is capped in decompressed size.
+package ubuntu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// releases maps Ubuntu codenames to version numbers (precise and later).
+var releases = map[string]string{
+	"precise":  "12.04",
+	"quantal":  "12.10",
+	"raring":   "13.04",
+	"saucy":    "13.10",
+	"trusty":   "14.04",
+	"utopic":   "14.10",
+	"vivid":    "15.04",
+	"wily":     "15.10",
+	"xenial":   "16.04",
+	"yakkety":  "16.10",
+	"zesty":    "17.04",
+	"artful":   "17.10",
+	"bionic":   "18.04",
+	"cosmic":   "18.10",
+	"disco":    "19.04",
+	"eoan":     "19.10",
+	"focal":    "20.04",
+	"groovy":   "20.10",
+	"hirsute":  "21.04",
+	"impish":   "21.10",
+	"jammy":    "22.04",
+	"kinetic":  "22.10",
+	"lunar":    "23.04",
+	"mantic":   "23.10",
+	"noble":    "24.04",
+	"oracular": "24.10",
+	"plucky":   "25.04",
+	"questing": "25.10",
+}
+
+// Namespace returns "ubuntu:<version>" for a codename.
+func Namespace(codename string) (string, bool) {
+	v, ok := releases[codename]
+	if !ok {
+		return "", false
+	}
+	return "ubuntu:" + v, true
+}
+
+// severity maps an Ubuntu priority (any case) to an ECR level.
+func severity(p string) string {
+	switch strings.ToLower(strings.TrimSpace(p)) {
+	case "critical":
+		return "CRITICAL"
+	case "high":
+		return "HIGH"
+	case "medium":
+		return "MEDIUM"
+	case "low":
+		return "LOW"
+	case "negligible":
+		return "INFORMATIONAL"
+	}
+	return ""
+}
+
+// parseDate reads UCT and OVAL dates ("2023-09-12 15:15:00 UTC", "2015-02-23").
+func parseDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05 MST", "2006-01-02 15:04:05", "2006-01-02", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+var (
+	cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+	// debVersion is a Debian version: [epoch:]upstream[-revision].
+	debVersion = regexp.MustCompile(`^(\d+:)?[0-9][A-Za-z0-9.+~:-]*$`)
+	// debName is a Debian package name.
+	debName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
+)
+
+// stripZeroEpoch writes "0:1.2-3" as "1.2-3".
+func stripZeroEpoch(v string) string {
+	if rest, ok := strings.CutPrefix(v, "0:"); ok {
+		return rest
+	}
+	return v
+}
+
+// errTooLarge is wrapped when input exceeds a size cap.
+var errTooLarge = errors.New("exceeds the size limit")
+
+// limitReader fails with errTooLarge once more than max bytes were read.
+type limitReader struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	name string
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n > l.max {
+		return 0, fmt.Errorf("%s: decompressed data %w of %d bytes", l.name, errTooLarge, l.max)
+	}
+	if rem := l.max + 1 - l.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n, fmt.Errorf("%s: decompressed data %w of %d bytes", l.name, errTooLarge, l.max)
+	}
+	return n, err
+}
+
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%w of %d bytes", errTooLarge, max)
+	}
+	return data, nil
+}

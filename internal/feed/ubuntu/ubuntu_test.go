@@ -1,0 +1,294 @@
+package ubuntu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/feed"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+type result struct {
+	Stats      feed.Stats           `json:"stats"`
+	Advisories []*advisory.Advisory `json:"advisories"`
+}
+
+func parseAll(t testing.TB, u feed.Updater, fsys fs.FS) (result, error) {
+	t.Helper()
+	var r result
+	st, err := u.Parse(context.Background(), fsys, func(a *advisory.Advisory) error {
+		r.Advisories = append(r.Advisories, a)
+		return nil
+	})
+	r.Stats = st
+	return r, err
+}
+
+func golden(t *testing.T, file string, got any) {
+	t.Helper()
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(b)); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", file, d)
+	}
+}
+
+// entry is an Affected entry flattened for readable expectations.
+type entry struct{ ID, NS, Pkg, Kind, Status, Fixed, Severity string }
+
+func flatten(as []*advisory.Advisory) []entry {
+	var out []entry
+	for _, a := range as {
+		for _, af := range a.Affected {
+			fixed := ""
+			for _, r := range af.Ranges {
+				for _, e := range r.Events {
+					if e.Fixed != "" {
+						fixed = e.Fixed
+					}
+				}
+			}
+			out = append(out, entry{a.ID, af.Namespace, af.Package, string(af.Kind), string(af.Status), fixed, af.Severity})
+		}
+	}
+	return out
+}
+
+func TestUCTParse(t *testing.T) {
+	r, err := parseAll(t, NewUCT(), os.DirFS(filepath.Join("testdata", "uct")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("testdata", "golden", "uct.json"), r)
+	want := []entry{
+		{"CVE-2021-2002", "ubuntu:20.04", "pkg-a", "source", "affected", "", "HIGH"},
+		{"CVE-2021-2002", "ubuntu:20.04", "pkg-b", "source", "affected", "", ""},
+		{"CVE-2021-2002", "ubuntu:20.04", "pkg-c", "source", "affected", "", ""},
+		{"CVE-2021-2002", "ubuntu:20.04", "pkg-d", "source", "affected", "", ""},
+		{"CVE-2021-2002", "ubuntu:22.04", "pkg-a", "source", "fixed", "1:2.0-1", ""},
+		// ESM: esm-infra fix used because bionic's main pocket is ignored.
+		{"CVE-2023-1001", "ubuntu:14.04", "libexample", "source", "fixed", "0.4.0-4ubuntu0.1~esm1", ""},
+		{"CVE-2023-1001", "ubuntu:16.04", "libexample", "source", "will-not-fix", "", ""},
+		{"CVE-2023-1001", "ubuntu:18.04", "libexample", "source", "fixed", "0.6.1-2ubuntu0.18.04.2+esm1", ""},
+		{"CVE-2023-1001", "ubuntu:20.04", "exampletool", "source", "not-affected", "", ""},
+		{"CVE-2023-1001", "ubuntu:20.04", "libexample", "source", "fixed", "1:0.6.1-2ubuntu0.20.04.3", ""},
+		{"CVE-2023-1001", "ubuntu:22.04", "exampletool", "source", "affected", "", "LOW"},
+		{"CVE-2023-1001", "ubuntu:22.04", "libexample", "source", "fixed", "1.2.2-2ubuntu0.22.04.2", ""},
+		{"CVE-2023-1001", "ubuntu:24.04", "chromium-browser", "source", "not-affected", "", ""},
+		{"CVE-2023-1001", "ubuntu:24.04", "libexample", "source", "fixed", "1.2.4-0.2ubuntu1", ""},
+	}
+	if d := cmp.Diff(want, flatten(r.Advisories)); d != "" {
+		t.Errorf("entries (-want +got):\n%s", d)
+	}
+	if r.Stats.Records != 3 {
+		t.Errorf("Records = %d, want 3", r.Stats.Records)
+	}
+	var bad []string
+	for _, m := range r.Stats.Malformed {
+		bad = append(bad, m.ID+": "+m.Err)
+	}
+	wantBad := []string{
+		"CVE-2021-2002: focal pkg-e: released without a usable version (note \"\")",
+		"CVE-2021-2002: focal pkg-f: unknown status \"bogus\"",
+		"CVE-2021-2003: decode: unexpected end of JSON input",
+		"CVE-2021-2004: cvss nvd: \"garbage\" is not a CVSS vector",
+		"CVE-2021-2004: focal: package name \"Bad_Name\" is not a Debian package name",
+		"CVE-2021-NNN1: candidate \"CVE-2021-NNN1\" is not a CVE id (UCT placeholder)",
+	}
+	if d := cmp.Diff(wantBad, bad); d != "" {
+		t.Errorf("malformed (-want +got):\n%s", d)
+	}
+	byID := map[string]*advisory.Advisory{}
+	for _, a := range r.Advisories {
+		byID[a.ID] = a
+	}
+	a := byID["CVE-2023-1001"]
+	if d := cmp.Diff([]advisory.CVSS{{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", Score: 8.8, Source: "nvd"}}, a.CVSS); d != "" {
+		t.Errorf("CVSS (-want +got):\n%s", d)
+	}
+	if a.Severity != "MEDIUM" || byID["CVE-2021-2002"].Severity != "INFORMATIONAL" || byID["CVE-2021-2004"].Severity != "" {
+		t.Errorf("severities: %q %q %q", a.Severity, byID["CVE-2021-2002"].Severity, byID["CVE-2021-2004"].Severity)
+	}
+}
+
+func TestReleasedVersion(t *testing.T) {
+	for _, tc := range []struct {
+		note, want string
+	}{
+		{"1.2-3", "1.2-3"},
+		{" (1.58.1+dfsg1~ubuntu1-0ubuntu1", "1.58.1+dfsg1~ubuntu1-0ubuntu1"},
+		{"9.1.19-0ubuntu0.14.04 ", "9.1.19-0ubuntu0.14.04"},
+		{"lts-2.6.35-25.44 in proposed", ""},
+		{"nova - 2011.2-0ubuntu1.2", ""},
+		{"", ""},
+		{"1:1.12_1.12.6-1", ""},
+	} {
+		got, ok := releasedVersion(tc.note)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("releasedVersion(%q) = %q, %v; want %q", tc.note, got, ok, tc.want)
+		}
+	}
+}
+
+func TestOVALParse(t *testing.T) {
+	plain, err := parseAll(t, NewOVAL(), os.DirFS(filepath.Join("testdata", "oval")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compressed, err := parseAll(t, NewOVAL(), os.DirFS(filepath.Join("testdata", "oval-bz2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(plain.Advisories, compressed.Advisories); d != "" {
+		t.Errorf("plain and bz2 differ:\n%s", d)
+	}
+	golden(t, filepath.Join("testdata", "golden", "oval.json"), plain)
+	want := []entry{
+		{"CVE-2021-1001", "ubuntu:20.04", "exampletool", "binary", "affected", "", ""},
+		{"CVE-2021-1001", "ubuntu:20.04", "libexample-dev", "binary", "fixed", "1.2-3ubuntu0.1", ""},
+		{"CVE-2021-1001", "ubuntu:20.04", "libexample1", "binary", "fixed", "1.2-3ubuntu0.1", ""},
+		{"CVE-2021-1002", "ubuntu:20.04", "epochpkg", "binary", "fixed", "1:2.0-1", ""},
+	}
+	if d := cmp.Diff(want, flatten(plain.Advisories)); d != "" {
+		t.Errorf("entries (-want +got):\n%s", d)
+	}
+	if plain.Stats.Records != 2 || len(plain.Stats.Malformed) != 2 {
+		t.Errorf("Records = %d, malformed = %+v; want 2 and 2 (bad state, no CVE)", plain.Stats.Records, plain.Stats.Malformed)
+	}
+	if a := plain.Advisories[1]; a.Severity != "INFORMATIONAL" || a.VendorSeverity != "Negligible" {
+		t.Errorf("severity %q/%q", a.VendorSeverity, a.Severity)
+	}
+}
+
+func TestOVALErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fsys fstest.MapFS
+		want string
+	}{
+		{"no files", fstest.MapFS{"README": {Data: []byte("x")}}, "no com.ubuntu"},
+		{"bad xml", fstest.MapFS{"com.ubuntu.focal.cve.oval.xml": {Data: []byte("<oval_definitions><definitions><definition id='x'>")}}, "xml"},
+		{"empty doc", fstest.MapFS{"com.ubuntu.focal.cve.oval.xml": {Data: []byte("<oval_definitions/>")}}, "no OVAL definitions"},
+		{"not bzip2", fstest.MapFS{"com.ubuntu.focal.cve.oval.xml.bz2": {Data: []byte("<x/>")}}, "bzip2"},
+	} {
+		_, err := parseAll(t, NewOVAL(), tc.fsys)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// An unknown codename is malformed, not fatal.
+	r, err := parseAll(t, NewOVAL(), fstest.MapFS{"com.ubuntu.warty.cve.oval.xml": {Data: []byte("<x/>")}})
+	if err != nil || len(r.Stats.Malformed) != 1 {
+		t.Errorf("unknown codename: %v %+v", err, r.Stats.Malformed)
+	}
+	// The size cap applies to decompressed data.
+	data, _ := os.ReadFile(filepath.Join("testdata", "oval", "com.ubuntu.focal.cve.oval.xml"))
+	_, err = parseAll(t, NewOVALWithOptions(OVALOptions{MaxFileSize: 1000}), fstest.MapFS{"com.ubuntu.focal.cve.oval.xml": {Data: data}})
+	if !errors.Is(err, errTooLarge) {
+		t.Errorf("size cap: err = %v", err)
+	}
+}
+
+// fakeSource serves files from a map with ETags derived from the content.
+type fakeSource struct{ files map[string]string }
+
+func (f *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
+	s, ok := f.files[p]
+	if !ok {
+		return nil, feed.Validator{}, fs.ErrNotExist
+	}
+	tag := strconv.Itoa(len(s)) + s[:min(4, len(s))]
+	if prev.ETag == tag {
+		return nil, feed.Validator{}, feed.ErrNotModified
+	}
+	return io.NopCloser(strings.NewReader(s)), feed.Validator{ETag: tag}, nil
+}
+
+func (f *fakeSource) List(context.Context, string) ([]string, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func snapshotFiles(t *testing.T, snap feed.Snapshot) []string {
+	t.Helper()
+	var out []string
+	err := fs.WalkDir(snap.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestFetch(t *testing.T) {
+	ctx := context.Background()
+	bundle, _ := os.ReadFile(filepath.Join("testdata", "uct", UCTBundle))
+	oval, _ := os.ReadFile(filepath.Join("testdata", "oval-bz2", "com.ubuntu.focal.cve.oval.xml.bz2"))
+	for _, tc := range []struct {
+		name  string
+		u     feed.Updater
+		files map[string]string
+		want  []string
+		recs  int
+	}{
+		{"uct", NewUCT(), map[string]string{UCTBundle: string(bundle)}, []string{UCTBundle}, 3},
+		{"oval", NewOVAL(), map[string]string{"com.ubuntu.focal.cve.oval.xml.bz2": string(oval)}, []string{"com.ubuntu.focal.cve.oval.xml.bz2"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &fakeSource{files: tc.files}
+			snap, err := tc.u.Fetch(ctx, src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer snap.Close()
+			if d := cmp.Diff(tc.want, snapshotFiles(t, snap)); d != "" {
+				t.Errorf("files (-want +got):\n%s", d)
+			}
+			r, err := parseAll(t, tc.u, snap.FS)
+			if err != nil || r.Stats.Records != tc.recs {
+				t.Errorf("parse snapshot: %d records, %v", r.Stats.Records, err)
+			}
+			again, err := tc.u.Fetch(ctx, src, snap.State)
+			if err != nil || !again.Unchanged || again.FS != nil {
+				t.Errorf("second fetch: unchanged=%v err=%v", again.Unchanged, err)
+			}
+			if _, err := tc.u.Fetch(ctx, &fakeSource{files: map[string]string{}}, nil); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("fetch from an empty source: err = %v, want ErrNotExist", err)
+			}
+		})
+	}
+}

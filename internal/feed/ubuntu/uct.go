@@ -1,0 +1,381 @@
+package ubuntu
+
+import (
+	"archive/tar"
+	"compress/bzip2"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/feed"
+)
+
+// UCTBundle is the UCT JSON bundle's path in the mirror directory.
+const UCTBundle = "ubuntu-cve-tracker/uct-cve-json.tar.bz2"
+
+// Defaults for UCTOptions fields left zero.
+const (
+	DefaultMaxRecordSize = 8 << 20
+	DefaultMaxBundleSize = 4 << 30
+)
+
+// UCTOptions tune the UCT updater.
+type UCTOptions struct {
+	// MaxRecordSize caps one CVE document; MaxBundleSize the decompressed tar.
+	MaxRecordSize int64
+	MaxBundleSize int64
+}
+
+// UCT is the Ubuntu CVE Tracker (vuls JSON) updater.
+type UCT struct{ opts UCTOptions }
+
+// NewUCT returns the UCT updater with default options.
+func NewUCT() *UCT { return NewUCTWithOptions(UCTOptions{}) }
+
+// NewUCTWithOptions returns the UCT updater with opts.
+func NewUCTWithOptions(opts UCTOptions) *UCT {
+	if opts.MaxRecordSize <= 0 {
+		opts.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if opts.MaxBundleSize <= 0 {
+		opts.MaxBundleSize = DefaultMaxBundleSize
+	}
+	return &UCT{opts: opts}
+}
+
+// Name is the source name stored with each record.
+func (u *UCT) Name() string { return "ubuntu-uct" }
+
+// Upstream is the tracker's git repository; it serves no file over HTTP that
+// Fetch could use, so the updater works from a mirror only.
+func (u *UCT) Upstream() string { return "https://git.launchpad.net/ubuntu-cve-tracker" }
+
+// MirrorDir is the updater's directory in a mirror.
+func (u *UCT) MirrorDir() string { return "ubuntu" }
+
+// Fetch gets the bundle with a conditional GET.
+func (u *UCT) Fetch(ctx context.Context, src feed.Source, prev feed.State) (feed.Snapshot, error) {
+	snap, err := feed.FetchFiles(ctx, src, []string{UCTBundle}, prev, nil)
+	if err != nil {
+		return feed.Snapshot{}, fmt.Errorf("ubuntu-uct: %w", err)
+	}
+	return snap, nil
+}
+
+// Parse streams the bundle and emits one advisory per CVE.
+func (u *UCT) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
+	var st feed.Stats
+	f, err := fsys.Open(UCTBundle)
+	if err != nil {
+		return st, fmt.Errorf("ubuntu-uct: parse: %w", err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(&limitReader{r: bzip2.NewReader(f), max: u.opts.MaxBundleSize, name: UCTBundle})
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return st, nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("ubuntu-uct: parse %s: %w", UCTBundle, err)
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(name, ".json") || !strings.HasPrefix(path.Base(name), "CVE-") {
+			continue
+		}
+		file := UCTBundle + ":" + name
+		id := strings.TrimSuffix(path.Base(name), ".json")
+		if h.Size > u.opts.MaxRecordSize {
+			st.Malformed = append(st.Malformed, feed.Malformed{File: file, ID: id, Err: fmt.Sprintf("record of %d bytes %v of %d bytes", h.Size, errTooLarge, u.opts.MaxRecordSize)})
+			continue
+		}
+		data, err := readBounded(tr, u.opts.MaxRecordSize)
+		if err != nil {
+			return st, fmt.Errorf("ubuntu-uct: parse %s: %w", file, err)
+		}
+		a, bad := convertUCT(data)
+		for _, b := range bad {
+			if b.ID == "" {
+				b.ID = id
+			}
+			b.File = file
+			st.Malformed = append(st.Malformed, b)
+		}
+		if a == nil {
+			continue
+		}
+		if a.Published.After(st.Newest) {
+			st.Newest = a.Published
+		}
+		st.Records++
+		if err := emit(a); err != nil {
+			return st, fmt.Errorf("ubuntu-uct: emit %s: %w", a.ID, err)
+		}
+	}
+}
+
+type uctRecord struct {
+	Candidate         string                       `json:"candidate"`
+	Description       string                       `json:"description"`
+	UbuntuDescription string                       `json:"ubuntu_description"`
+	Priority          string                       `json:"priority"`
+	CVSS              map[string]string            `json:"cvss"`
+	Bugs              []string                     `json:"bugs"`
+	References        []string                     `json:"references"`
+	PublicDate        string                       `json:"public_date"`
+	Packages          map[string]map[string]uctPkg `json:"packages"`
+}
+
+type uctPkg struct {
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Note     string `json:"note"`
+	Priority string `json:"priority"`
+}
+
+// esmPocket returns the release an ESM pocket key belongs to and the pocket's
+// rank (lower is preferred).
+func esmPocket(key string) (codename string, rank int, ok bool) {
+	for i, prefix := range []string{"esm-infra/", "esm-infra-legacy/", "esm-apps/"} {
+		if rel, found := strings.CutPrefix(key, prefix); found {
+			r := i
+			if prefix == "esm-apps/" {
+				r = 3
+			}
+			return rel, r, true
+		}
+	}
+	if rel, found := strings.CutSuffix(key, "/esm"); found {
+		return rel, 2, true
+	}
+	return "", 0, false
+}
+
+var uctStatus = map[string]advisory.Status{
+	"released":     advisory.StatusFixed,
+	"needed":       advisory.StatusAffected,
+	"needs-triage": advisory.StatusAffected,
+	"active":       advisory.StatusAffected,
+	"pending":      advisory.StatusAffected,
+	"deferred":     advisory.StatusAffected,
+	"ignored":      advisory.StatusWillNotFix,
+	"not-affected": advisory.StatusNotAffected,
+	"DNE":          "",
+}
+
+type pocketEntry struct {
+	pocket string
+	rank   int
+	pkg    uctPkg
+}
+
+// convertUCT maps one record. It returns nil when the record is unusable;
+// bad lists problems (with the record kept when only entries were bad).
+func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
+	var r uctRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, []feed.Malformed{{Err: "decode: " + err.Error()}}
+	}
+	if !cveID.MatchString(r.Candidate) {
+		return nil, []feed.Malformed{{ID: r.Candidate, Err: fmt.Sprintf("candidate %q is not a CVE id (UCT placeholder)", r.Candidate)}}
+	}
+	var bad []feed.Malformed
+	badf := func(format string, args ...any) {
+		bad = append(bad, feed.Malformed{ID: r.Candidate, Err: fmt.Sprintf(format, args...)})
+	}
+	a := &advisory.Advisory{
+		ID:             r.Candidate,
+		Source:         "ubuntu-uct",
+		Description:    strings.TrimSpace(r.Description),
+		VendorSeverity: r.Priority,
+		Severity:       severity(r.Priority),
+		Affected:       []advisory.Affected{},
+	}
+	if d := strings.TrimSpace(r.UbuntuDescription); d != "" {
+		a.Summary = d
+	}
+	if t, ok := parseDate(r.PublicDate); ok {
+		a.Published = t
+	} else if r.PublicDate != "" {
+		badf("public_date %q is not a date", r.PublicDate)
+	}
+	seen := map[string]bool{}
+	for _, ref := range append(append([]string{}, r.References...), r.Bugs...) {
+		for _, s := range strings.Fields(ref) {
+			if !seen[s] {
+				seen[s] = true
+				a.References = append(a.References, s)
+			}
+		}
+	}
+	keys := make([]string, 0, len(r.CVSS))
+	for k := range r.CVSS {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c, err := parseUCTCVSS(r.CVSS[k])
+		if err != nil {
+			badf("cvss %s: %v", k, err)
+			continue
+		}
+		c.Source = k
+		a.CVSS = append(a.CVSS, c)
+	}
+
+	// Group pockets per release: main pocket and ESM pockets.
+	main := map[string]map[string]uctPkg{}
+	esm := map[string]map[string][]pocketEntry{}
+	for key, pkgs := range r.Packages {
+		if _, ok := releases[key]; ok {
+			main[key] = pkgs
+			continue
+		}
+		rel, rank, ok := esmPocket(key)
+		if _, known := releases[rel]; !ok || !known {
+			continue
+		}
+		if esm[rel] == nil {
+			esm[rel] = map[string][]pocketEntry{}
+		}
+		for name, p := range pkgs {
+			esm[rel][name] = append(esm[rel][name], pocketEntry{key, rank, p})
+		}
+	}
+	rels := map[string]bool{}
+	for k := range main {
+		rels[k] = true
+	}
+	for k := range esm {
+		rels[k] = true
+	}
+	for rel := range rels {
+		ns, _ := Namespace(rel)
+		names := map[string]bool{}
+		for n := range main[rel] {
+			names[n] = true
+		}
+		for n := range esm[rel] {
+			names[n] = true
+		}
+		for name := range names {
+			pockets := esm[rel][name]
+			sort.Slice(pockets, func(i, j int) bool {
+				if pockets[i].rank != pockets[j].rank {
+					return pockets[i].rank < pockets[j].rank
+				}
+				return pockets[i].pocket < pockets[j].pocket
+			})
+			p, hasMain := main[rel][name]
+			pocket := rel
+			if !hasMain || p.Status != "released" {
+				picked := false
+				for _, e := range pockets {
+					if e.pkg.Status == "released" {
+						p, pocket, picked = e.pkg, e.pocket, true
+						break
+					}
+				}
+				if !picked && !hasMain {
+					p, pocket = pockets[0].pkg, pockets[0].pocket
+				}
+			}
+			if !debName.MatchString(name) {
+				badf("%s: package name %q is not a Debian package name", pocket, name)
+				continue
+			}
+			st, ok := uctStatus[p.Status]
+			if !ok {
+				badf("%s %s: unknown status %q", pocket, name, p.Status)
+				continue
+			}
+			if st == "" {
+				continue // DNE
+			}
+			af := advisory.Affected{Namespace: ns, Package: name, Kind: advisory.KindSource, Status: st}
+			if p.Priority != "" {
+				af.Severity = severity(p.Priority)
+			}
+			if st == advisory.StatusFixed {
+				v, ok := releasedVersion(p.Note)
+				if !ok {
+					badf("%s %s: released without a usable version (note %q)", pocket, name, p.Note)
+					continue
+				}
+				af.Ranges = []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
+			}
+			a.Affected = append(a.Affected, af)
+		}
+	}
+	sort.Slice(a.Affected, func(i, j int) bool {
+		x, y := a.Affected[i], a.Affected[j]
+		if x.Namespace != y.Namespace {
+			return x.Namespace < y.Namespace
+		}
+		return x.Package < y.Package
+	})
+	sort.Slice(bad, func(i, j int) bool { return bad[i].Err < bad[j].Err })
+	return a, bad
+}
+
+// releasedVersion takes the fixed version from a released note: the first
+// word, without surrounding parentheses ("1.2-3", " (1.2-3", "1.2-3 ").
+func releasedVersion(note string) (string, bool) {
+	f := strings.Fields(strings.Trim(strings.TrimSpace(note), "()"))
+	if len(f) == 0 {
+		return "", false
+	}
+	v := strings.Trim(f[0], "(),")
+	if !debVersion.MatchString(v) {
+		return "", false
+	}
+	return v, true
+}
+
+// parseUCTCVSS reads "CVSS:3.1/AV:N/... [8.8 HIGH]" (score part optional).
+func parseUCTCVSS(s string) (advisory.CVSS, error) {
+	s = strings.TrimSpace(s)
+	vec, rest, _ := strings.Cut(s, " ")
+	var c advisory.CVSS
+	switch {
+	case strings.HasPrefix(vec, "CVSS:3.1/"):
+		c.Version = "3.1"
+	case strings.HasPrefix(vec, "CVSS:3.0/"):
+		c.Version = "3.0"
+	case strings.HasPrefix(vec, "CVSS:4.0/"):
+		c.Version = "4.0"
+	case strings.HasPrefix(vec, "AV:"):
+		c.Version = "2.0"
+	default:
+		return c, fmt.Errorf("%q is not a CVSS vector", s)
+	}
+	c.Vector = vec
+	if rest = strings.TrimSpace(rest); strings.HasPrefix(rest, "[") {
+		f := strings.Fields(strings.Trim(rest, "[]"))
+		if len(f) > 0 {
+			if sc, err := strconv.ParseFloat(f[0], 64); err == nil && sc >= 0 && sc <= 10 {
+				c.Score = sc
+			}
+		}
+	}
+	return c, nil
+}
+
+// newest is a helper for tests and callers that need the max of two times.
+func newest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
