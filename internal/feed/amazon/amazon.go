@@ -551,4 +551,3 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
-
