@@ -100,7 +100,7 @@ func openFile(ctx context.Context, path string) (*DB, error) {
 	}
 	// Published files are never modified, so immutable=1 is true and spares
 	// all locking.
-	sdb, err := sql.Open("sqlite", sqliteURI(abs, "mode=ro&immutable=1&_pragma=query_only(1)"))
+	sdb, err := sql.Open("sqlite", sqliteURI(abs, "mode=ro&immutable=1&_pragma=query_only(1)&_pragma=mmap_size(17179869184)"))
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: open %s: %w", path, err)
 	}
