@@ -1,0 +1,4 @@
+module example.com/bad
+
+require (
+	github.com/a/b
