@@ -195,7 +195,9 @@ func (s *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.R
 	return io.NopCloser(strings.NewReader(data)), feed.Validator{ETag: etag}, nil
 }
 
-func (s *fakeSource) List(context.Context, string) ([]string, error) { return nil, errors.ErrUnsupported }
+func (s *fakeSource) List(context.Context, string) ([]string, error) {
+	return nil, errors.ErrUnsupported
+}
 
 func TestFetch(t *testing.T) {
 	files := map[string]string{}
