@@ -431,7 +431,7 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		detach()
 		return nil, fmt.Errorf("previous DB has schema version %s, this build uses %d", v, SchemaVersion)
 	}
-	rows, err := b.conn.QueryContext(ctx, `SELECT name, error, advisories, affected, enrichment, malformed, malformed_json,
+	rows, err := b.conn.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed, malformed_json,
 		newest, fetched_at, checked_at, state_json FROM prev.sources`)
 	if err != nil {
 		detach()
@@ -441,8 +441,8 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 	out := map[string]*prevSource{}
 	for rows.Next() {
 		p := &prevSource{}
-		var mal, newest, fetched, checked, state string
-		if err := rows.Scan(&p.name, &p.err, &p.advisories, &p.affected, &p.enrichment, &p.malformedCount, &mal,
+		var outcome, mal, newest, fetched, checked, state string
+		if err := rows.Scan(&p.name, &outcome, &p.err, &p.advisories, &p.affected, &p.enrichment, &p.malformedCount, &mal,
 			&newest, &fetched, &checked, &state); err != nil {
 			detach()
 			return nil, fmt.Errorf("previous DB: sources: %w", err)
@@ -455,6 +455,9 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 			if err := json.Unmarshal([]byte(state), &p.state); err != nil {
 				p.state = nil // a fresh unconditional fetch, then
 			}
+		}
+		if outcome == string(Failed) {
+			continue // no records to copy, no state to resume from
 		}
 		out[p.name] = p
 	}
@@ -770,9 +773,8 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 		}
 	}
 	for _, s := range b.sources {
-		if s.Outcome == Failed {
-			continue
-		}
+		// Failed sources get a row too, so that `db status` shows them;
+		// the next update does not treat it as previous data.
 		mal := s.Malformed
 		count := len(mal)
 		if s.Outcome != Updated {

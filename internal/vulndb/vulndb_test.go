@@ -241,6 +241,20 @@ func TestFailingSourceKeepsPrevious(t *testing.T) {
 	if rep.Sources[0].Outcome != Failed || !strings.Contains(rep.Err().Error(), "boom") {
 		t.Errorf("first-run failure: %+v", rep.Sources[0])
 	}
+	st, err := Status(ctx, dir2)
+	if err != nil || len(st.Sources) != 1 || st.Sources[0].Outcome != Failed || !strings.Contains(st.Sources[0].Error, "boom") {
+		t.Errorf("status of a failed source = %+v, %v", st, err)
+	}
+	// Failing again is still Failed (not Kept with nothing), and a later
+	// success is a full update.
+	rep = mustUpdate(t, dir2, &fakeUpdater{name: "x", version: "1", fetchErr: errors.New("boom")})
+	if rep.Sources[0].Outcome != Failed {
+		t.Errorf("second failure: %+v", rep.Sources[0])
+	}
+	rep = mustUpdate(t, dir2, &fakeUpdater{name: "x", version: "1", advs: []*advisory.Advisory{osAdv("X-1", "debian:12", "x", "1")}})
+	if rep.Sources[0].Outcome != Updated || rep.Sources[0].Advisories != 1 {
+		t.Errorf("recovery: %+v", rep.Sources[0])
+	}
 }
 
 func TestKeepOtherSources(t *testing.T) {
