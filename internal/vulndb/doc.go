@@ -63,8 +63,8 @@
 //
 // A crash anywhere before the CURRENT rename leaves CURRENT naming the old
 // file, which no writer ever modifies; leftovers are removed by the next
-// Update or Pull. Open follows CURRENT, opens the file read-only and
-// immutable, and keeps its connections for its whole life, so a reader that
+// Update or Pull. Open follows CURRENT, opens the file read-only, immutable
+// (no locking) and memory-mapped, and keeps its connections for its whole life, so a reader that
 // opened the old DB finishes on it even after it is unlinked (on Linux an
 // open file outlives its name). Readers never take a lock.
 //
