@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/source"
@@ -21,6 +22,7 @@ type indexFlags struct {
 	insecure    bool
 	maxFileSize int64
 	scanType    string
+	layerCache  string
 }
 
 func (f *indexFlags) register(fs interface {
@@ -32,6 +34,7 @@ func (f *indexFlags) register(fs interface {
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to registries other than localhost")
 	fs.Int64Var(&f.maxFileSize, "max-file-size", squash.DefaultLimits().MaxFileSize, "largest single file read from an image, in bytes")
 	fs.StringVar(&f.scanType, "scan-type", defaultScanType, "basic (OS packages) or enhanced (OS and language packages)")
+	fs.StringVar(&f.layerCache, "layer-cache", "", "directory of per-layer results: layers seen before are not read again")
 }
 
 func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*inventory.Inventory, error) {
@@ -47,11 +50,7 @@ func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	inv, err := indexer.Index(ctx, src, indexer.Options{
-		OS:       osCats,
-		Language: langCats,
-		Limits:   squash.Limits{MaxFileSize: f.maxFileSize},
-	})
+	inv, err := indexer.Index(ctx, src, f.indexOptions(osCats, langCats))
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +61,14 @@ func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*
 		fmt.Fprintf(stderr, "warning: %s: %s\n", d.Status, d.Reason)
 	}
 	return inv, nil
+}
+
+func (f *indexFlags) indexOptions(osCats, langCats []catalog.FileCataloger) indexer.Options {
+	o := indexer.Options{OS: osCats, Language: langCats, Limits: squash.Limits{MaxFileSize: f.maxFileSize}}
+	if f.layerCache != "" {
+		o.Cache = indexer.DirCache{Dir: f.layerCache}
+	}
+	return o
 }
 
 func (f *indexFlags) resolve(ctx context.Context, ref string) (*source.Source, error) {

@@ -13,7 +13,6 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
-	"github.com/stowaway-scanner/stowaway/internal/squash"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -94,10 +93,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return ExitError, usageError{fmt.Sprintf("--scan-type %q: want basic or enhanced", ix.scanType)}
 	}
 	osCats, langCats := catalogers()
-	sopts := scan.Options{
-		Enhanced: enhanced, OS: osCats, Language: langCats,
-		Limits: squash.Limits{MaxFileSize: ix.maxFileSize},
-	}
+	iopts := ix.indexOptions(osCats, langCats)
+	sopts := scan.Options{Enhanced: enhanced, OS: osCats, Language: langCats, Limits: iopts.Limits, Cache: iopts.Cache}
 	var res *report.Scan
 	if p, ok := strings.CutPrefix(pos[0], "sbom:"); ok {
 		inv, err := readSBOM(p)

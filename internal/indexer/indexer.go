@@ -36,6 +36,39 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now stamps the inventory (tests).
 	Now func() time.Time
+	// Cache, when set, stores each layer's recorded entries and cataloger
+	// results under (layer diffID, catalogers' names and versions), so that a
+	// layer seen before is never read again. Directory sources are not cached.
+	Cache LayerCache
+	// OnCacheHit is called for every layer served from the cache.
+	OnCacheHit func(diffID string)
+}
+
+// LayerCache stores per-layer results as opaque values.
+type LayerCache interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Put(ctx context.Context, key string, value []byte) error
+}
+
+type plugin struct {
+	c  catalog.FileCataloger
+	os bool
+}
+
+// fileResult is what one cataloger made of one file.
+type fileResult struct {
+	Cataloger string              `json:"cataloger"`
+	Packages  []inventory.Package `json:"packages,omitempty"`
+	Owned     []string            `json:"owned,omitempty"`
+	Warnings  []string            `json:"warnings,omitempty"`
+}
+
+// run is one indexing run.
+type run struct {
+	opts    Options
+	plugins []plugin
+	inv     *inventory.Inventory
+	owned   map[string]struct{}
 }
 
 // Index builds the inventory of src.
@@ -46,97 +79,44 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	inv := &inventory.Inventory{
+	r := &run{opts: opts, owned: map[string]struct{}{}}
+	r.inv = &inventory.Inventory{
 		Source:    inventory.Source{Ref: src.Ref, Kind: src.Kind, Digest: src.Digest, Tags: src.Tags},
 		CreatedAt: opts.Now().UTC(),
 		Packages:  []inventory.Package{},
 	}
-	type plugin struct {
-		c  catalog.FileCataloger
-		os bool
-	}
-	var plugins []plugin
 	for _, c := range opts.OS {
-		plugins = append(plugins, plugin{c, true})
+		r.plugins = append(r.plugins, plugin{c, true})
 	}
 	for _, c := range opts.Language {
-		plugins = append(plugins, plugin{c, false})
+		r.plugins = append(r.plugins, plugin{c, false})
 	}
-	for _, p := range plugins {
-		inv.Catalogers = append(inv.Catalogers, inventory.CatalogerInfo{Name: p.c.Name(), Version: p.c.Version()})
-	}
-	owned := map[string]struct{}{}
-	sopts := squash.Options{
-		Limits: opts.Limits,
-		Want: func(p string, info fs.FileInfo) squash.Want {
-			w := squash.Skip
-			if osdetect.Wanted(p) {
-				w |= squash.Keep
-			}
-			for _, pl := range plugins {
-				if pl.c.Required(p, info) {
-					w |= squash.Stream
-					break
-				}
-			}
-			return w
-		},
-		OnOversize: func(p string, size int64, err error) error {
-			for _, pl := range plugins {
-				if pl.os && pl.c.Required(p, nil) {
-					return err
-				}
-			}
-			inv.Warnings = append(inv.Warnings, fmt.Sprintf("%v; file skipped", err))
-			return nil
-		},
-		OnFile: func(ctx context.Context, f squash.File) error {
-			for _, pl := range plugins {
-				if !pl.c.Required(f.Path, f.Info) {
-					continue
-				}
-				res, err := pl.c.CatalogFile(ctx, catalog.File{Path: f.Path, Info: f.Info, R: f.R, Size: f.Size})
-				if err != nil {
-					if pl.os {
-						return fmt.Errorf("catalog %s: %s: %w", pl.c.Name(), f.Path, err)
-					}
-					inv.Warnings = append(inv.Warnings, fmt.Sprintf("%s: %s: %v", pl.c.Name(), f.Path, err))
-					continue
-				}
-				for _, p := range res.Packages {
-					p.Layer = f.Layer
-					if p.Path == "" {
-						p.Path = f.Path
-					}
-					if p.Cataloger == "" {
-						p.Cataloger = pl.c.Name()
-					}
-					inv.Packages = append(inv.Packages, p)
-				}
-				for _, o := range res.Owned {
-					owned[strings.TrimPrefix(path.Clean("/"+o), "/")] = struct{}{}
-				}
-				inv.Warnings = append(inv.Warnings, res.Warnings...)
-			}
-			return nil
-		},
+	for _, p := range r.plugins {
+		r.inv.Catalogers = append(r.inv.Catalogers, inventory.CatalogerInfo{Name: p.c.Name(), Version: p.c.Version()})
 	}
 	var (
 		sq  *squash.FS
 		err error
 	)
-	if src.Kind == source.KindDir {
+	switch {
+	case src.Kind == source.KindDir:
 		it, ierr := squash.DirEntries(src.Dir)
 		if ierr != nil {
 			return nil, fmt.Errorf("index %s: %w", src.Ref, ierr)
 		}
-		sq, err = squash.SquashEntries(ctx, it, "", sopts)
-	} else {
-		layers, lerr := imageLayers(src, inv)
+		sq, err = squash.SquashEntries(ctx, it, "", r.squashOptions(r.apply))
+	case opts.Cache != nil:
+		layers, lerr := imageLayers(src, r.inv)
 		if lerr != nil {
 			return nil, fmt.Errorf("index %s: %w", src.Ref, lerr)
 		}
-		sq, err = squash.Squash(ctx, layers, sopts)
+		sq, err = r.cached(ctx, layers)
+	default:
+		layers, lerr := imageLayers(src, r.inv)
+		if lerr != nil {
+			return nil, fmt.Errorf("index %s: %w", src.Ref, lerr)
+		}
+		sq, err = squash.Squash(ctx, layers, r.squashOptions(r.apply))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
@@ -145,17 +125,125 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
 	}
-	inv.Distro = d
-	finish(inv, owned)
-	if d.ID != "" && len(opts.OS) > 0 && !hasOSPackages(inv) {
-		inv.Warnings = append(inv.Warnings, fmt.Sprintf("%s %s detected but no OS package database was found (dpkg status, apk installed or rpmdb): OS packages cannot be scanned", d.ID, d.VersionID))
+	r.inv.Distro = d
+	finish(r.inv, r.owned)
+	if d.ID != "" && len(opts.OS) > 0 && !hasOSPackages(r.inv) {
+		r.inv.Warnings = append(r.inv.Warnings, fmt.Sprintf("%s %s detected but no OS package database was found (dpkg status, apk installed or rpmdb): OS packages cannot be scanned", d.ID, d.VersionID))
 	}
-	return inv, nil
+	return r.inv, nil
+}
+
+// squashOptions asks for the release files (kept) and for every file a
+// cataloger requires (streamed to onFile).
+func (r *run) squashOptions(onFile func(ctx context.Context, f squash.File) error) squash.Options {
+	return squash.Options{
+		Limits: r.opts.Limits,
+		Want: func(p string, info fs.FileInfo) squash.Want {
+			w := squash.Skip
+			if osdetect.Wanted(p) {
+				w |= squash.Keep
+			}
+			for _, pl := range r.plugins {
+				if pl.c.Required(p, info) {
+					w |= squash.Stream
+					break
+				}
+			}
+			return w
+		},
+		OnOversize: func(p string, size int64, err error) error {
+			for _, pl := range r.plugins {
+				if pl.os && pl.c.Required(p, nil) {
+					return err
+				}
+			}
+			r.inv.Warnings = append(r.inv.Warnings, fmt.Sprintf("%v; file skipped", err))
+			return nil
+		},
+		OnFile: onFile,
+	}
+}
+
+// catalogFile runs every cataloger that requires f. An OS cataloger's
+// failure is an error; a language cataloger's is a warning.
+func (r *run) catalogFile(ctx context.Context, f squash.File) ([]fileResult, error) {
+	var out []fileResult
+	for _, pl := range r.plugins {
+		if !pl.c.Required(f.Path, f.Info) {
+			continue
+		}
+		res, err := pl.c.CatalogFile(ctx, catalog.File{Path: f.Path, Info: f.Info, R: f.R, Size: f.Size})
+		if err != nil {
+			if pl.os {
+				return nil, fmt.Errorf("catalog %s: %s: %w", pl.c.Name(), f.Path, err)
+			}
+			out = append(out, fileResult{Cataloger: pl.c.Name(), Warnings: []string{fmt.Sprintf("%s: %s: %v", pl.c.Name(), f.Path, err)}})
+			continue
+		}
+		fr := fileResult{Cataloger: pl.c.Name(), Owned: res.Owned, Warnings: res.Warnings}
+		for _, p := range res.Packages {
+			if p.Path == "" {
+				p.Path = f.Path
+			}
+			if p.Cataloger == "" {
+				p.Cataloger = pl.c.Name()
+			}
+			fr.Packages = append(fr.Packages, p)
+		}
+		out = append(out, fr)
+	}
+	return out, nil
+}
+
+// apply catalogs a visible file straight into the inventory.
+func (r *run) apply(ctx context.Context, f squash.File) error {
+	frs, err := r.catalogFile(ctx, f)
+	if err != nil {
+		return err
+	}
+	r.add(frs, f.Layer)
+	return nil
+}
+
+func (r *run) add(frs []fileResult, layer string) {
+	for _, fr := range frs {
+		for _, p := range fr.Packages {
+			p.Layer = layer
+			r.inv.Packages = append(r.inv.Packages, p)
+		}
+		for _, o := range fr.Owned {
+			r.owned[strings.TrimPrefix(path.Clean("/"+o), "/")] = struct{}{}
+		}
+		r.inv.Warnings = append(r.inv.Warnings, fr.Warnings...)
+	}
 }
 
 func hasOSPackages(inv *inventory.Inventory) bool {
 	for _, p := range inv.Packages {
 		if p.Type.IsOS() {
+			return true
+		}
+	}
+	return false
+}
+
+// isOwned reports whether an OS package installed file, allowing for the
+// usr-merge aliases (dpkg lists /lib/x while the image holds usr/lib/x).
+func isOwned(owned map[string]struct{}, file string) bool {
+	if _, ok := owned[file]; ok {
+		return true
+	}
+	for _, d := range []string{"lib/", "lib64/", "lib32/", "bin/", "sbin/"} {
+		var alias string
+		switch {
+		case strings.HasPrefix(file, "usr/"+d):
+			alias = strings.TrimPrefix(file, "usr/")
+		case strings.HasPrefix(file, d):
+			alias = "usr/" + file
+		default:
+			continue
+		}
+		if _, ok := owned[alias]; ok {
 			return true
 		}
 	}
@@ -172,7 +260,7 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}) {
 			if i := strings.IndexByte(file, '!'); i >= 0 {
 				file = file[:i]
 			}
-			if _, ok := owned[file]; ok {
+			if isOwned(owned, file) {
 				continue
 			}
 		}

@@ -33,6 +33,8 @@ type Options struct {
 	OS         []catalog.FileCataloger
 	Language   []catalog.FileCataloger
 	Limits     squash.Limits
+	Cache      indexer.LayerCache
+	OnCacheHit func(diffID string)
 	Now        func() time.Time
 	Repository string
 }
@@ -46,7 +48,7 @@ const (
 
 // Image indexes src and matches it.
 func Image(ctx context.Context, src *source.Source, db DB, o Options) (*report.Scan, error) {
-	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now}
+	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now, Cache: o.Cache, OnCacheHit: o.OnCacheHit}
 	if o.Enhanced {
 		iopts.Language = o.Language
 	}

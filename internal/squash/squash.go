@@ -175,13 +175,40 @@ func (r *ratioReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *walker) layer(ctx context.Context, l Layer) (err error) {
+func (w *walker) layer(ctx context.Context, l Layer) error {
 	w.order++
+	st, err := openLayer(l, w.lim)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	if err := w.entries(ctx, st.iter, l.DiffID); err != nil {
+		return err
+	}
+	return st.finish()
+}
+
+// layerStream is an open layer: its tar entries, and finish, which reads the
+// blob to its end.
+type layerStream struct {
+	iter   *tarIter
+	finish func() error
+	close  func()
+}
+
+// openLayer opens a layer blob, recognises its compression by magic bytes
+// and wraps it in the size and ratio limits.
+func openLayer(l Layer, lim Limits) (*layerStream, error) {
 	rc, err := l.Open()
 	if err != nil {
-		return fmt.Errorf("layer %s: open: %w", l.DiffID, err)
+		return nil, fmt.Errorf("layer %s: open: %w", l.DiffID, err)
 	}
-	defer rc.Close()
+	closers := []func(){func() { rc.Close() }}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	counted := &countingReader{r: rc}
 	br := bufio.NewReaderSize(counted, 1<<20)
 	magic, _ := br.Peek(4)
@@ -191,31 +218,36 @@ func (w *walker) layer(ctx context.Context, l Layer) (err error) {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("layer %s: gzip: %w", l.DiffID, err)
+			closeAll()
+			return nil, fmt.Errorf("layer %s: gzip: %w", l.DiffID, err)
 		}
-		defer zr.Close()
+		closers = append(closers, func() { zr.Close() })
 		plain, compressed = zr, counted
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
 		if err != nil {
-			return fmt.Errorf("layer %s: zstd: %w", l.DiffID, err)
+			closeAll()
+			return nil, fmt.Errorf("layer %s: zstd: %w", l.DiffID, err)
 		}
-		defer zr.Close()
+		closers = append(closers, zr.Close)
 		plain, compressed = zr, counted
 	}
-	rr := &ratioReader{r: plain, compressed: compressed, lim: w.lim, layer: l.DiffID}
-	if err := w.entries(ctx, &tarIter{tr: tar.NewReader(rr)}, l.DiffID); err != nil {
-		return err
-	}
-	// Read to the end so that verifying readers (registry, OCI layout) check
-	// the blob digest, and so that trailing garbage or truncation is noticed.
-	if _, err := io.Copy(io.Discard, rr); err != nil {
-		return fmt.Errorf("layer %s: read to end: %w", l.DiffID, err)
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return fmt.Errorf("layer %s: verify blob: %w", l.DiffID, err)
-	}
-	return nil
+	rr := &ratioReader{r: plain, compressed: compressed, lim: lim, layer: l.DiffID}
+	return &layerStream{
+		iter: &tarIter{tr: tar.NewReader(rr)},
+		// Read to the end so that verifying readers (registry, OCI layout)
+		// check the blob digest, and so that truncation is noticed.
+		finish: func() error {
+			if _, err := io.Copy(io.Discard, rr); err != nil {
+				return fmt.Errorf("layer %s: read to end: %w", l.DiffID, err)
+			}
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				return fmt.Errorf("layer %s: verify blob: %w", l.DiffID, err)
+			}
+			return nil
+		},
+		close: closeAll,
+	}, nil
 }
 
 // cleanName turns a tar entry name into a root-relative slash path. It
