@@ -22,9 +22,10 @@
 // ubuntu:24.04; precise and later are emitted). ESM pockets
 // (esm-infra/<rel>, esm-infra-legacy/<rel>, <rel>/esm, esm-apps/<rel>) belong
 // to their release: a fix released in an ESM pocket counts as the fix for the
-// release only when the release's main pocket has no released fix, and a
-// pocket's non-fixed status is used only when the main pocket has no entry for
-// the package. "upstream", "devel", "snap", fips*, ros-esm and phone/core
+// release only when the release's main pocket has no released fix and does
+// not say not-affected (the pockets are tried in the order listed), and a
+// pocket's non-fixed status is used only when the main pocket has no entry
+// for the package. "upstream", "devel", "snap", fips*, ros-esm and phone/core
 // overlays are skipped. Status: released -> fixed, with Fixed = the version
 // in the note; needed, needs-triage, active, pending, deferred -> affected;
 // ignored -> will-not-fix; not-affected -> not-affected; DNE (the package does

@@ -279,7 +279,8 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 			})
 			p, hasMain := main[rel][name]
 			pocket := rel
-			if !hasMain || p.Status != "released" {
+			// A main pocket that is released or not-affected decides alone.
+			if !hasMain || (p.Status != "released" && p.Status != "not-affected") {
 				picked := false
 				for _, e := range pockets {
 					if e.pkg.Status == "released" {
