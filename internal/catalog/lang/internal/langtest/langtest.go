@@ -167,6 +167,13 @@ func Seeds(t testing.TB, keep func(p string) bool) [][]byte {
 // ../shared is absent.
 func Image(t *testing.T, c catalog.FileCataloger, name string) map[string]FileResult {
 	t.Helper()
+	return Images(t, []catalog.FileCataloger{c}, name)[c.Name()]
+}
+
+// Images is Image for several catalogers over one squash of the image; the
+// results are keyed by cataloger name, then path.
+func Images(t *testing.T, cs []catalog.FileCataloger, name string) map[string]map[string]FileResult {
+	t.Helper()
 	p := filepath.Join(testutil.Shared(t, "images"), name)
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("real-data test skipped: %v", err)
@@ -178,7 +185,10 @@ func Image(t *testing.T, c catalog.FileCataloger, name string) map[string]FileRe
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	got := map[string]FileResult{}
+	got := map[string]map[string]FileResult{}
+	for _, c := range cs {
+		got[c.Name()] = map[string]FileResult{}
+	}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -189,14 +199,21 @@ func Image(t *testing.T, c catalog.FileCataloger, name string) map[string]FileRe
 		}
 		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 		info := h.FileInfo()
-		if h.Typeflag != tar.TypeReg || !c.Required(name, info) {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		b, err := io.ReadAll(io.LimitReader(tr, 256<<20))
-		if err != nil {
-			t.Fatalf("extract %s: %s: %v", p, name, err)
+		var b []byte
+		for _, c := range cs {
+			if !c.Required(name, info) {
+				continue
+			}
+			if b == nil {
+				if b, err = io.ReadAll(io.LimitReader(tr, 256<<20)); err != nil {
+					t.Fatalf("extract %s: %s: %v", p, name, err)
+				}
+			}
+			got[c.Name()][name] = catalogOne(t, c, catalog.File{Path: name, Info: info, R: bytes.NewReader(b), Size: int64(len(b))})
 		}
-		got[name] = catalogOne(t, c, catalog.File{Path: name, Info: info, R: bytes.NewReader(b), Size: int64(len(b))})
 	}
 	return got
 }
