@@ -418,8 +418,44 @@ func dedupe(s []string) []string {
 	return out
 }
 
+// sourceRank orders feeds that cover the same releases: for one
+// vulnerability and package, the records of the higher-ranked feed replace
+// those of a lower-ranked one. Ubuntu's CVE tracker is current; its OVAL
+// files are older snapshots of the same judgements.
+func sourceRank(source string) int {
+	switch source {
+	case "ubuntu-uct":
+		return 2
+	case "ubuntu-oval":
+		return 1
+	}
+	return 0
+}
+
+// preferSources drops records of feeds outranked by another feed's records
+// in the same group.
+func preferSources(recs []Candidate) []Candidate {
+	top := 0
+	for _, c := range recs {
+		if r := sourceRank(c.Advisory.Source); r > top {
+			top = r
+		}
+	}
+	if top == 0 {
+		return recs
+	}
+	out := recs[:0:0]
+	for _, c := range recs {
+		if r := sourceRank(c.Advisory.Source); r == 0 || r == top {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // decide applies the records of one vulnerability to one package.
 func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Candidate) (Finding, bool, error) {
+	recs = preferSources(recs)
 	var (
 		best     *Candidate
 		bestFix  string

@@ -136,6 +136,16 @@ func TestMatch(t *testing.T) {
 			},
 		},
 		{
+			name: "ubuntu: the CVE tracker outranks the older OVAL snapshot", distro: &inventory.Distro{ID: "ubuntu", VersionID: "20.04", Release: "20.04", Status: inventory.OSSupported},
+			pkgs: []inventory.Package{{Name: "libssl1.1", Version: "1.1.1f-1ubuntu2.19", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "1.1.1f-1ubuntu2.19"}},
+			advs: []*advisory.Advisory{
+				{ID: "CVE-2021-3711", Source: "ubuntu-oval", Severity: "HIGH", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.99")}}},
+				{ID: "CVE-2021-3711", Source: "ubuntu-uct", Severity: "HIGH", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.8")}}},
+				{ID: "CVE-2021-9999", Source: "ubuntu-oval", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.99")}}},
+			},
+			want: []brief{{"CVE-2021-9999", "libssl1.1", "FIXABLE", "1.1.1f-1ubuntu2.99", "LOW", "vendor:ubuntu-oval", nil}},
+		},
+		{
 			name: "centos 7 uses rhel 7 data", distro: centos7,
 			pkgs: []inventory.Package{{Name: "openssl-libs", Version: "1:1.0.2k-12.el7", Epoch: 1, Release: "12.el7", Type: inventory.TypeRPM, SourceName: "openssl"}},
 			advs: []*advisory.Advisory{{ID: "CVE-2018-0737", Source: "redhat", Severity: "LOW", Affected: []advisory.Affected{

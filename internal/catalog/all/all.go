@@ -7,6 +7,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/apk"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/dpkg"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/lang"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm"
 )
 
@@ -20,7 +21,8 @@ func OS() []catalog.FileCataloger {
 	}
 }
 
-// Language returns the language-ecosystem catalogers (ENHANCED scanning).
+// Language returns the language-ecosystem catalogers (ENHANCED scanning),
+// listed in internal/catalog/lang.
 func Language() []catalog.FileCataloger {
-	return nil
+	return lang.Catalogers()
 }

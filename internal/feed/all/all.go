@@ -6,13 +6,28 @@ package all
 import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
+	"github.com/stowaway-scanner/stowaway/internal/feed/amazon"
+	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
+	"github.com/stowaway-scanner/stowaway/internal/feed/oracle"
+	"github.com/stowaway-scanner/stowaway/internal/feed/osv"
 	"github.com/stowaway-scanner/stowaway/internal/feed/redhat"
+	"github.com/stowaway-scanner/stowaway/internal/feed/ubuntu"
 )
 
 // Updaters returns every upstream feed updater, in update order.
 func Updaters() []feed.Updater {
-	return []feed.Updater{
+	ups := []feed.Updater{
 		alpine.New(),
+		osv.New("Debian"),
+		ubuntu.NewUCT(),
+		ubuntu.NewOVAL(),
 		redhat.New(),
+		oracle.New(),
+		amazon.New(),
+		nvd.New(),
 	}
+	for _, eco := range osv.LanguageEcosystems() {
+		ups = append(ups, osv.New(eco))
+	}
+	return ups
 }
