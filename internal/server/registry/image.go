@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 )
 
 // ErrNotImage is returned by Image for manifests that are not a single
@@ -62,7 +64,7 @@ func (r *Registry) Image(ctx context.Context, repo, dgst string) (v1.Image, erro
 	if err != nil {
 		return nil, err
 	}
-	if info.Config == nil || !IsImageConfig(info.Config.MediaType) {
+	if info.Config == nil || !scanning.IsImageConfig(info.Config.MediaType) {
 		return nil, fmt.Errorf("registry: %s@%s has media type %s: %w", repo, dgst, mt, ErrNotImage)
 	}
 	core := &storedImage{ctx: ctx, blobs: rp.Blobs(ctx), mediaType: types.MediaType(mt), manifest: payload}

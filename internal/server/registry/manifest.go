@@ -84,12 +84,6 @@ func (m manifestInfo) artifactType() string {
 	return ""
 }
 
-// IsImageConfig reports whether a config media type is a container image.
-func IsImageConfig(mediaType string) bool {
-	return mediaType == "application/vnd.oci.image.config.v1+json" ||
-		mediaType == "application/vnd.docker.container.image.v1+json"
-}
-
 func readManifest(req *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxManifestSize+1))
 	if err != nil {

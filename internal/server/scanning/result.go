@@ -63,3 +63,10 @@ type Result struct {
 	CompletedAt                  time.Time      `json:"completedAt"`
 	VulnerabilitySourceUpdatedAt time.Time      `json:"vulnerabilitySourceUpdatedAt"`
 }
+
+// IsImageConfig reports whether a manifest's config media type is a
+// container image config, i.e. whether the manifest can be scanned.
+func IsImageConfig(mediaType string) bool {
+	return mediaType == "application/vnd.oci.image.config.v1+json" ||
+		mediaType == "application/vnd.docker.container.image.v1+json"
+}

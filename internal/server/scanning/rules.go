@@ -1,6 +1,7 @@
 package scanning
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -190,4 +191,19 @@ func (c Config) Evaluate(repo string, repoScanOnPush bool) Effective {
 	}
 	best.ScanOnPush = best.Scanned && (best.Frequency == ScanOnPush || best.Frequency == ContinuousScan)
 	return best
+}
+
+// DecodeConfig decodes a stored configuration; nil is DefaultConfig.
+func DecodeConfig(raw []byte) (Config, error) {
+	if raw == nil {
+		return DefaultConfig(), nil
+	}
+	var cfg Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return cfg, fmt.Errorf("scanning: decode configuration: %w", err)
+	}
+	if cfg.Rules == nil {
+		cfg.Rules = []Rule{}
+	}
+	return cfg, nil
 }

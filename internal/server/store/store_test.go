@@ -44,4 +44,3 @@ func TestOpenDefaultIsSQLiteInDataDir(t *testing.T) {
 		t.Fatalf("no database file in the data dir: %v", err)
 	}
 }
-

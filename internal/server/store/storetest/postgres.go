@@ -66,4 +66,3 @@ func Postgres(t *testing.T) store.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
-

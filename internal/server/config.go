@@ -1,0 +1,87 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
+	"github.com/stowaway-scanner/stowaway/internal/server/metrics"
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+)
+
+// Re-exported types so callers need only this package.
+type (
+	// Scanner scans one image; the CLI adapts the scan pipeline to it.
+	Scanner = jobs.Scanner
+	// ScanResult is what a Scanner returns (ECR's findings shape).
+	ScanResult = scanning.Result
+	// Finding is a basic finding.
+	Finding = scanning.Finding
+	// Attribute is a finding attribute.
+	Attribute = scanning.Attribute
+	// ScanStatus is COMPLETE, FAILED, UNSUPPORTED_IMAGE, ...
+	ScanStatus = scanning.Status
+	// User is a registry user with per-repository grants.
+	User = auth.User
+	// AccessKey is an API access key pair with grants.
+	AccessKey = auth.AccessKey
+	// Grant gives pull, push or admin on matching repositories.
+	Grant = auth.Grant
+	// Metrics is the server's Prometheus metric set.
+	Metrics = metrics.Metrics
+)
+
+// Scan statuses a Scanner may return.
+const (
+	StatusComplete    = scanning.StatusComplete
+	StatusFailed      = scanning.StatusFailed
+	StatusUnsupported = scanning.StatusUnsupported
+)
+
+// NewMetrics creates a metric set; see Config.Metrics.
+func NewMetrics() *Metrics { return metrics.New() }
+
+// Config configures a Server. Zero values get the defaults noted.
+type Config struct {
+	// Addr is the listen address (default "127.0.0.1:5000").
+	Addr string
+	// DataDir holds the SQLite database and the blob storage (required).
+	DataDir string
+	// DatabaseURL: "" = SQLite in DataDir, "postgres://..." = PostgreSQL.
+	// Blob storage is always DataDir/registry; replicas sharing a Postgres
+	// database must share that directory too.
+	DatabaseURL string
+	// AccessKeys verify SigV4 on the ECR API.
+	AccessKeys []AccessKey
+	// Users authenticate to the registry (Basic, or Bearer with a token).
+	// With no users and no access keys, authentication is off (logged).
+	Users []User
+	// RegistryID is the account id in ARNs (default "000000000000").
+	RegistryID string
+	// Region is the SigV4 region (default "us-east-1").
+	Region string
+	// PublicHost is host[:port] in repository URIs and proxyEndpoint; ""
+	// uses each request's Host.
+	PublicHost string
+	// Workers is the number of scan workers (default 2).
+	Workers int
+	// JobLease is the job lease (default 2m); MaxAttempts the attempts per
+	// job (default 3).
+	JobLease    time.Duration
+	MaxAttempts int
+	// InstanceID names this replica's workers in the job table (default
+	// "<hostname>-<pid>").
+	InstanceID string
+	// ShutdownTimeout bounds graceful shutdown (default 30s).
+	ShutdownTimeout time.Duration
+	// APITimeout bounds one ECR API call (default 30s).
+	APITimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default: discard).
+	Logger *slog.Logger
+	// Metrics (default: a fresh set). Pass one to share its
+	// LayerCacheHits counter with the scanner adapter.
+	Metrics *Metrics
+}

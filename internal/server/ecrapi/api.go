@@ -1,0 +1,291 @@
+// Package ecrapi serves the Amazon ECR control-plane API (AWS JSON 1.1:
+// POST / with X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Action>),
+// so `aws ecr --endpoint-url ...` works unchanged.
+//
+// Every request is verified with SigV4 against the configured access keys
+// (service "ecr", the configured region, 5 minutes of clock skew) unless the
+// server runs without any credentials. Errors are HTTP 400 (500 for
+// ServerException) with {"__type", "message"}. Timestamps are epoch seconds.
+//
+// Permissions: reading actions need pull on the repository, StartImageScan
+// push, repository writes and deletes admin, registry-wide configuration a
+// "*" grant (pull to read, admin to write). DescribeRepositories without
+// names lists only repositories the caller may pull.
+//
+// Policy choices beyond ECR's documentation: pushing creates the repository
+// if needed; StartImageScan under ENHANCED is allowed only for repositories a
+// rule covers (ValidationException otherwise); deleting an image's last tag
+// deletes the image, as in ECR.
+package ecrapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
+)
+
+// TargetPrefix prefixes X-Amz-Target.
+const TargetPrefix = "AmazonEC2ContainerRegistry_V20150921."
+
+// MaxBodySize bounds an API request body.
+const MaxBodySize = 1 << 20
+
+// ScanInterval is the minimum time between two scans of one image.
+const ScanInterval = 24 * time.Hour
+
+// Store is the state the API reads and writes.
+type Store interface {
+	CreateRepository(ctx context.Context, r store.Repository) error
+	GetRepository(ctx context.Context, name string) (store.Repository, error)
+	ListRepositories(ctx context.Context) ([]store.Repository, error)
+	UpdateRepository(ctx context.Context, r store.Repository) error
+	DeleteRepository(ctx context.Context, name string) error
+	GetImage(ctx context.Context, repo, digest string) (store.Image, error)
+	ResolveTag(ctx context.Context, repo, tag string) (string, error)
+	ListImages(ctx context.Context, repo string) ([]store.Image, error)
+	DeleteImage(ctx context.Context, repo, digest string) error
+	DeleteTag(ctx context.Context, repo, tag string) error
+	GetScan(ctx context.Context, repo, digest string) (store.Scan, error)
+	StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error
+	GetScanningConfig(ctx context.Context) (json.RawMessage, error)
+	PutScanningConfig(ctx context.Context, cfg json.RawMessage) error
+}
+
+// Registry performs deletions in blob storage.
+type Registry interface {
+	DeleteManifest(ctx context.Context, repo, digest string) error
+	Untag(ctx context.Context, repo, tag string) error
+	DeleteRepository(ctx context.Context, repo string) error
+}
+
+// Options configures the API.
+type Options struct {
+	Store    Store
+	Registry Registry
+	Auth     *auth.Authenticator
+	// RegistryID is the 12-digit account id used in ARNs and responses.
+	RegistryID string
+	Region     string
+	// PublicHost is the registry host[:port] in repository URIs and the
+	// authorization token's proxy endpoint; "" uses the request's Host.
+	PublicHost string
+	// TokenTTL is the authorization token lifetime (default 12h).
+	TokenTTL time.Duration
+	Now      func() time.Time
+	// Notify is called after a scan is enqueued.
+	Notify func()
+	Logger *slog.Logger
+}
+
+// API is the ECR API handler.
+type API struct {
+	o       Options
+	actions map[string]action
+}
+
+type call struct {
+	r    *http.Request
+	body []byte
+	p    *auth.Principal
+}
+
+type action func(ctx context.Context, c *call) (any, error)
+
+// New builds the API handler.
+func New(o Options) *API {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Notify == nil {
+		o.Notify = func() {}
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 12 * time.Hour
+	}
+	a := &API{o: o}
+	a.actions = map[string]action{
+		"CreateRepository":                        a.createRepository,
+		"DescribeRepositories":                    a.describeRepositories,
+		"DeleteRepository":                        a.deleteRepository,
+		"DescribeImages":                          a.describeImages,
+		"ListImages":                              a.listImages,
+		"BatchDeleteImage":                        a.batchDeleteImage,
+		"PutImageScanningConfiguration":           a.putImageScanningConfiguration,
+		"PutRegistryScanningConfiguration":        a.putRegistryScanningConfiguration,
+		"GetRegistryScanningConfiguration":        a.getRegistryScanningConfiguration,
+		"BatchGetRepositoryScanningConfiguration": a.batchGetRepositoryScanningConfiguration,
+		"StartImageScan":                          a.startImageScan,
+		"DescribeImageScanFindings":               a.describeImageScanFindings,
+		"GetAuthorizationToken":                   a.getAuthorizationToken,
+	}
+	return a
+}
+
+// Error is an ECR API error.
+type Error struct {
+	Type    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Type + ": " + e.Message }
+
+func apiErr(typ, format string, a ...any) *Error {
+	if len(a) > 0 {
+		format = fmt.Sprintf(format, a...)
+	}
+	return &Error{Type: typ, Message: format}
+}
+
+// ServeHTTP handles one API call.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		a.writeError(w, apiErr("UnknownOperationException", "the ECR API accepts POST only"))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	name, ok := strings.CutPrefix(target, TargetPrefix)
+	if !ok {
+		a.writeError(w, apiErr("UnknownOperationException", "missing or unknown X-Amz-Target"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	if err != nil {
+		a.writeError(w, apiErr("SerializationException", "request body unreadable or larger than %d bytes", MaxBodySize))
+		return
+	}
+	p, err := a.authenticate(r, body)
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	act, ok := a.actions[name]
+	if !ok {
+		a.writeError(w, apiErr("UnknownOperationException", "operation %s is not supported by this server", name))
+		return
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	out, err := act(r.Context(), &call{r: r, body: body, p: p})
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error) {
+	if !a.o.Auth.Enabled() {
+		return a.o.Auth.AccessKeyPrincipal(""), nil
+	}
+	id, err := verifySigV4(r, body, a.o.Auth.AccessKeySecret, a.o.Now(), a.o.Region, "ecr")
+	if err != nil {
+		return nil, err
+	}
+	return a.o.Auth.AccessKeyPrincipal(id), nil
+}
+
+func (a *API) writeError(w http.ResponseWriter, err error) {
+	var e *Error
+	status := http.StatusBadRequest
+	if !errors.As(err, &e) {
+		a.o.Logger.Error("ecrapi: internal error", "err", err)
+		e = apiErr("ServerException", "internal server error")
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", e.Type)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Type, "message": e.Message})
+}
+
+func decode(c *call, v any) error {
+	if err := json.Unmarshal(c.body, v); err != nil {
+		return apiErr("SerializationException", "cannot parse request: %v", err)
+	}
+	return nil
+}
+
+func (a *API) need(c *call, repo string, act auth.Action) error {
+	if !c.p.Can(repo, act) {
+		what := "repository " + repo
+		if repo == "" {
+			what = "the registry"
+		}
+		return apiErr("AccessDeniedException", "User %s is not authorized to perform this action (%s) on %s", c.p.Name, act, what)
+	}
+	return nil
+}
+
+// epoch marshals a time as epoch seconds, ECR's wire format.
+type epoch time.Time
+
+func (e epoch) MarshalJSON() ([]byte, error) {
+	t := time.Time(e)
+	return []byte(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64)), nil
+}
+
+func epochPtr(t time.Time) *epoch {
+	if t.IsZero() {
+		return nil
+	}
+	e := epoch(t)
+	return &e
+}
+
+// paging
+
+func pageBounds(nextToken string, maxResults *int, total int) (start, end int, next string, err error) {
+	limit := 100
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > 1000 {
+			return 0, 0, "", apiErr("InvalidParameterException", "maxResults must be between 1 and 1000")
+		}
+		limit = *maxResults
+	}
+	if nextToken != "" {
+		raw, derr := base64.RawURLEncoding.DecodeString(nextToken)
+		n, perr := strconv.Atoi(strings.TrimPrefix(string(raw), "offset:"))
+		if derr != nil || perr != nil || !strings.HasPrefix(string(raw), "offset:") || n < 0 || n > total {
+			return 0, 0, "", apiErr("InvalidParameterException", "invalid nextToken")
+		}
+		start = n
+	}
+	end = min(start+limit, total)
+	if end < total {
+		next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(end)))
+	}
+	return start, end, next, nil
+}
+
+func (a *API) scanningConfig(ctx context.Context) (scanning.Config, error) {
+	raw, err := a.o.Store.GetScanningConfig(ctx)
+	if err != nil {
+		return scanning.Config{}, err
+	}
+	return scanning.DecodeConfig(raw)
+}
+
+func (a *API) host(r *http.Request) string {
+	if a.o.PublicHost != "" {
+		return a.o.PublicHost
+	}
+	return r.Host
+}

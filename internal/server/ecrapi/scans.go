@@ -1,0 +1,240 @@
+package ecrapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+type imageRequest struct {
+	RegistryID     string  `json:"registryId"`
+	RepositoryName string  `json:"repositoryName"`
+	ImageID        imageID `json:"imageId"`
+	NextToken      string  `json:"nextToken"`
+	MaxResults     *int    `json:"maxResults"`
+}
+
+func (a *API) startImageScan(ctx context.Context, c *call) (any, error) {
+	var in imageRequest
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	if err := a.need(c, in.RepositoryName, auth.Push); err != nil {
+		return nil, err
+	}
+	repo, err := a.getRepo(ctx, in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	img, err := a.resolve(ctx, repo.Name, in.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	if !scanning.IsImageConfig(img.ArtifactMediaType) {
+		return nil, apiErr("UnsupportedImageTypeException", "The image with imageId %s has media type '%s', which is not supported for scanning", in.ImageID, img.MediaType)
+	}
+	cfg, err := a.scanningConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eff := cfg.Evaluate(repo.Name, repo.ScanOnPush)
+	if !eff.Scanned {
+		return nil, apiErr("ValidationException", "The repository '%s' is not covered by an enhanced scanning rule", repo.Name)
+	}
+	err = a.o.Store.StartScan(ctx, repo.Name, img.Digest, eff.Enhanced, a.o.Now().UTC(), ScanInterval)
+	if errors.Is(err, store.ErrRateLimited) {
+		return nil, apiErr("LimitExceededException", "The scan quota per image has been exceeded. Wait and try again.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.o.Notify()
+	return map[string]any{
+		"registryId":      a.o.RegistryID,
+		"repositoryName":  repo.Name,
+		"imageId":         imageID{ImageDigest: img.Digest, ImageTag: in.ImageID.ImageTag},
+		"imageScanStatus": scanStatus{Status: string(scanning.StatusInProgress)},
+	}, nil
+}
+
+func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, error) {
+	var in imageRequest
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	if err := validRepoName(in.RepositoryName); err != nil {
+		return nil, err
+	}
+	if err := a.need(c, in.RepositoryName, auth.Pull); err != nil {
+		return nil, err
+	}
+	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+		return nil, err
+	}
+	img, err := a.resolve(ctx, in.RepositoryName, in.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	id := imageID{ImageDigest: img.Digest, ImageTag: in.ImageID.ImageTag}
+	sc, err := a.o.Store.GetScan(ctx, in.RepositoryName, img.Digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apiErr("ScanNotFoundException", "Image scan does not exist for the image with '%s' in the repository with name '%s' in the registry with id '%s'", id, in.RepositoryName, a.o.RegistryID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeScan(sc)
+	if err != nil {
+		return nil, err
+	}
+	resp := map[string]any{
+		"registryId":      a.o.RegistryID,
+		"repositoryName":  in.RepositoryName,
+		"imageId":         id,
+		"imageScanStatus": v.status,
+	}
+	sum := v.summary()
+	if sum == nil {
+		if _, _, _, err := pageBounds(in.NextToken, in.MaxResults, 0); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+	// Page over findings, then enhanced findings, as one sequence.
+	nf := len(v.result.Findings)
+	total := nf + len(v.result.EnhancedFindings)
+	start, end, next, err := pageBounds(in.NextToken, in.MaxResults, total)
+	if err != nil {
+		return nil, err
+	}
+	findings := []scanning.Finding{}
+	var enhanced []json.RawMessage
+	for i := start; i < end; i++ {
+		if i < nf {
+			findings = append(findings, v.result.Findings[i])
+		} else {
+			enhanced = append(enhanced, v.result.EnhancedFindings[i-nf])
+		}
+	}
+	out := map[string]any{
+		"findingSeverityCounts": sum.FindingSeverityCounts,
+		"findings":              findings,
+	}
+	if sum.ImageScanCompletedAt != nil {
+		out["imageScanCompletedAt"] = sum.ImageScanCompletedAt
+	}
+	if sum.VulnerabilitySourceUpdatedAt != nil {
+		out["vulnerabilitySourceUpdatedAt"] = sum.VulnerabilitySourceUpdatedAt
+	}
+	if len(enhanced) > 0 {
+		out["enhancedFindings"] = enhanced
+	}
+	resp["imageScanFindings"] = out
+	if next != "" {
+		resp["nextToken"] = next
+	}
+	return resp, nil
+}
+
+func (a *API) putRegistryScanningConfiguration(ctx context.Context, c *call) (any, error) {
+	var in scanning.Config
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	if err := a.need(c, "", auth.Admin); err != nil {
+		return nil, err
+	}
+	if in.ScanType == "" {
+		in.ScanType = scanning.ScanBasic
+	}
+	if in.Rules == nil {
+		in.Rules = []scanning.Rule{}
+	}
+	if err := in.Validate(); err != nil {
+		var ce *scanning.ConfigError
+		if errors.As(err, &ce) {
+			return nil, apiErr(ce.Code, ce.Message)
+		}
+		return nil, err
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.o.Store.PutScanningConfig(ctx, raw); err != nil {
+		return nil, err
+	}
+	return map[string]any{"registryScanningConfiguration": in}, nil
+}
+
+func (a *API) getRegistryScanningConfiguration(ctx context.Context, c *call) (any, error) {
+	if err := a.need(c, "", auth.Pull); err != nil {
+		return nil, err
+	}
+	cfg, err := a.scanningConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"registryId": a.o.RegistryID, "scanningConfiguration": cfg}, nil
+}
+
+func (a *API) batchGetRepositoryScanningConfiguration(ctx context.Context, c *call) (any, error) {
+	var in struct {
+		RepositoryNames []string `json:"repositoryNames"`
+	}
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	if len(in.RepositoryNames) < 1 || len(in.RepositoryNames) > 25 {
+		return nil, apiErr("ValidationException", "repositoryNames must hold 1 to 25 names")
+	}
+	cfg, err := a.scanningConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type repoScan struct {
+		RepositoryArn      string            `json:"repositoryArn"`
+		RepositoryName     string            `json:"repositoryName"`
+		ScanOnPush         bool              `json:"scanOnPush"`
+		ScanFrequency      string            `json:"scanFrequency"`
+		AppliedScanFilters []scanning.Filter `json:"appliedScanFilters"`
+	}
+	type failure struct {
+		RepositoryName string `json:"repositoryName"`
+		FailureCode    string `json:"failureCode"`
+		FailureReason  string `json:"failureReason"`
+	}
+	configs, failures := []repoScan{}, []failure{}
+	for _, n := range in.RepositoryNames {
+		if err := a.need(c, n, auth.Pull); err != nil {
+			return nil, err
+		}
+		r, err := a.o.Store.GetRepository(ctx, n)
+		if errors.Is(err, store.ErrNotFound) {
+			failures = append(failures, failure{n, "REPOSITORY_NOT_FOUND", "REPOSITORY_NOT_FOUND"})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		eff := cfg.Evaluate(r.Name, r.ScanOnPush)
+		applied := eff.Applied
+		if applied == nil {
+			applied = []scanning.Filter{}
+		}
+		configs = append(configs, repoScan{
+			RepositoryArn:      a.arn(r.Name),
+			RepositoryName:     r.Name,
+			ScanOnPush:         eff.ScanOnPush,
+			ScanFrequency:      string(eff.Frequency),
+			AppliedScanFilters: applied,
+		})
+	}
+	return map[string]any{"scanningConfigurations": configs, "failures": failures}, nil
+}

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
+	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
+	"github.com/stowaway-scanner/stowaway/internal/server/registry"
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
+)
+
+// Server is a running scanning registry.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	reg     *registry.Registry
+	api     *ecrapi.API
+	pool    *jobs.Pool
+	auth    *auth.Authenticator
+	handler http.Handler
+	close   sync.Once
+}
+
+// New opens the store and blob storage and wires the server. Call Run, or
+// use Handler and call Close when done.
+func New(ctx context.Context, cfg Config, scanner Scanner) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: a data directory is required")
+	}
+	if scanner == nil {
+		return nil, errors.New("server: a scanner is required")
+	}
+	setDefaults(&cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{cfg: cfg, store: st}
+	if err := s.wire(ctx, scanner); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func setDefaults(cfg *Config) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:5000"
+	}
+	if cfg.RegistryID == "" {
+		cfg.RegistryID = "000000000000"
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.APITimeout <= 0 {
+		cfg.APITimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.InstanceID == "" {
+		h, _ := os.Hostname()
+		cfg.InstanceID = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+}
+
+func (s *Server) wire(ctx context.Context, scanner Scanner) error {
+	cfg := s.cfg
+	secret, err := s.store.Secret(ctx, "ecr-token", randomHex)
+	if err != nil {
+		return fmt.Errorf("server: token secret: %w", err)
+	}
+	s.auth, err = auth.New(cfg.Users, cfg.AccessKeys, secret, cfg.Now)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if !s.auth.Enabled() {
+		cfg.Logger.Warn("server: no users or access keys configured; authentication is OFF and every caller is an admin")
+	}
+	s.reg, err = registry.New(ctx, registry.Options{
+		Dir:    filepath.Join(cfg.DataDir, "registry"),
+		Store:  s.store,
+		Auth:   s.auth,
+		OnPush: s.onPush,
+		Now:    cfg.Now,
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.pool = jobs.New(jobs.Options{
+		Queue:       s.store,
+		Images:      s.reg,
+		Scanner:     scanner,
+		ErrNotImage: registry.ErrNotImage,
+		WorkerID:    cfg.InstanceID,
+		Workers:     cfg.Workers,
+		Lease:       cfg.JobLease,
+		MaxAttempts: cfg.MaxAttempts,
+		Now:         cfg.Now,
+		Logger:      cfg.Logger,
+		Observe: func(status string, d time.Duration) {
+			cfg.Metrics.ScansTotal.WithLabelValues(status).Inc()
+			cfg.Metrics.ScanDuration.Observe(d.Seconds())
+		},
+	})
+	s.api = ecrapi.New(ecrapi.Options{
+		Store:      s.store,
+		Registry:   s.reg,
+		Auth:       s.auth,
+		RegistryID: cfg.RegistryID,
+		Region:     cfg.Region,
+		PublicHost: cfg.PublicHost,
+		Now:        cfg.Now,
+		Notify:     s.pool.Notify,
+		Logger:     cfg.Logger,
+	})
+	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := s.store.QueueDepth(c)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}); err != nil {
+		return fmt.Errorf("server: metrics: %w", err)
+	}
+	s.handler = s.routes()
+	return nil
+}
+
+// onPush enqueues a scan of a newly pushed image when the repository's
+// effective scanning says so.
+func (s *Server) onPush(ctx context.Context, img store.Image, created bool) {
+	if !created || !scanning.IsImageConfig(img.ArtifactMediaType) {
+		return
+	}
+	log := s.cfg.Logger.With("repository", img.Repository, "digest", img.Digest)
+	raw, err := s.store.GetScanningConfig(ctx)
+	if err != nil {
+		log.Error("server: scan on push: read configuration", "err", err)
+		return
+	}
+	cfg, err := scanning.DecodeConfig(raw)
+	if err != nil {
+		log.Error("server: scan on push", "err", err)
+		return
+	}
+	repo, err := s.store.GetRepository(ctx, img.Repository)
+	if err != nil {
+		log.Error("server: scan on push: read repository", "err", err)
+		return
+	}
+	eff := cfg.Evaluate(repo.Name, repo.ScanOnPush)
+	if !eff.ScanOnPush {
+		return
+	}
+	err = s.store.StartScan(ctx, img.Repository, img.Digest, eff.Enhanced, s.cfg.Now().UTC(), ecrapi.ScanInterval)
+	if err != nil && !errors.Is(err, store.ErrRateLimited) {
+		log.Error("server: scan on push: enqueue", "err", err)
+		return
+	}
+	s.pool.Notify()
+}
+
+// Handler serves the registry (/v2/), the ECR API (POST / with
+// X-Amz-Target), /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on Config.Addr and serves until ctx ends, then shuts down
+// gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln (as Run) and closes the server when done.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.Close()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	poolDone := make(chan struct{})
+	go func() {
+		defer close(poolDone)
+		_ = s.pool.Run(workCtx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.cfg.Logger.Info("server: listening", "addr", ln.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("server: serve: %w", err)
+	}
+	s.cfg.Logger.Info("server: shutting down")
+	shCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(shCtx); serr != nil {
+		s.cfg.Logger.Warn("server: http shutdown", "err", serr)
+	}
+	stopWork()
+	select {
+	case <-poolDone:
+	case <-shCtx.Done():
+		s.cfg.Logger.Warn("server: workers did not stop in time")
+	}
+	return err
+}
+
+// Close releases the store and the registry. Serve calls it.
+func (s *Server) Close() error {
+	var err error
+	s.close.Do(func() {
+		if s.reg != nil {
+			err = errors.Join(err, s.reg.Shutdown())
+		}
+		err = errors.Join(err, s.store.Close())
+	})
+	return err
+}
