@@ -126,8 +126,8 @@ func ParsePackagesLock(r io.Reader) ([]inventory.Package, error) {
 			if strings.EqualFold(d.Type, "Project") {
 				continue
 			}
-			if d.Resolved == "" {
-				return nil, fmt.Errorf("parse packages.lock.json: %s: %q has no resolved version", trunc(fw), trunc(name))
+			if name == "" || d.Resolved == "" {
+				return nil, fmt.Errorf("parse packages.lock.json: %s: %q has no name or no resolved version", trunc(fw), trunc(name))
 			}
 			pkgs = append(pkgs, inventory.Package{Name: name, Version: d.Resolved, Type: inventory.TypeNuGet})
 		}
