@@ -446,3 +446,24 @@ func FuzzParse(f *testing.F) {
 		_ = st
 	})
 }
+
+// FuzzDecode fuzzes the streaming XML decoder and the conversion directly.
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob("testdata/xml/*/*/updateinfo.xml")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = Decode(context.Background(), bytes.NewReader(data), func(up *Update) error {
+			a, _ := up.Advisory("amzn:2")
+			if a != nil && (a.ID == "" || len(a.Affected) == 0) {
+				t.Errorf("advisory %+v", a)
+			}
+			return nil
+		})
+	})
+}

@@ -384,3 +384,25 @@ func FuzzParse(f *testing.F) {
 		})
 	})
 }
+
+// FuzzDecode fuzzes the token walk and item conversion without gzip (the
+// compressed path in FuzzParse runs only a few inputs per second).
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob("testdata/json/*.json")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = Decode(context.Background(), bytes.NewReader(data), func(raw json.RawMessage) error {
+			a, err := convert(raw)
+			if err == nil && (a.ID == "" || len(a.Affected) != 0) {
+				t.Errorf("converted %+v", a)
+			}
+			return nil
+		})
+	})
+}

@@ -468,3 +468,30 @@ func checkEmit(t *testing.T) func(*advisory.Advisory) error {
 		return nil
 	}
 }
+
+// FuzzConvert fuzzes record decoding and conversion without an archive
+// (the archive fuzzers run only a few inputs per second).
+func FuzzConvert(f *testing.F) {
+	files, _ := filepath.Glob("testdata/records/*/*.json")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r record
+		if json.Unmarshal(data, &r) != nil {
+			return
+		}
+		for _, eco := range []string{"PyPI", "Debian", "Ubuntu"} {
+			c := converter{source: "osv-" + eco, eco: eco, keepVersions: eco == "PyPI"}
+			a, _, err := c.convert(&r)
+			if err != nil || a == nil {
+				continue
+			}
+			checkEmit(t)(a)
+		}
+	})
+}
