@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/stowaway-scanner/stowaway/internal/feed"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -87,6 +88,15 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		updaters = sel
 	}
+	keepOthers := len(only) > 0
+	if len(only) == 0 {
+		var absent []feed.Updater
+		updaters, absent = source.InMirror(mirror, updaters)
+		for _, u := range absent {
+			fmt.Fprintf(stderr, "%s: not in the mirror (%s/%s is missing): skipped, its previous data (if any) is kept\n", u.Name(), mirror, u.MirrorDir())
+		}
+		keepOthers = len(absent) > 0
+	}
 	src, err := source.New(mirror, source.Options{UserAgent: "stowaway/" + Version})
 	if err != nil {
 		return ExitError, err
@@ -95,7 +105,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep, err := vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: len(only) > 0})
+	rep, err := vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers})
 	if err != nil {
 		return ExitError, err
 	}
