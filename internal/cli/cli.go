@@ -34,6 +34,7 @@ func commands() []command {
 		{"scan", "scan an image for vulnerabilities", runScan},
 		{"sbom", "print the inventory (SBOM) of an image", runSBOM},
 		{"db", "build, inspect and move the vulnerability DB", runDB},
+		{"serve", "run the scanning registry (OCI registry + ECR-compatible API)", runServe},
 		{"version", "print the version", runVersion},
 	}
 }

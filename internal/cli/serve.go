@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	"github.com/stowaway-scanner/stowaway/internal/indexer"
+	"github.com/stowaway-scanner/stowaway/internal/report"
+	"github.com/stowaway-scanner/stowaway/internal/scan"
+	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/source"
+	"github.com/stowaway-scanner/stowaway/internal/vulndb"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--database postgres://...] [--db DIR]", stderr)
+	var (
+		cfg       server.Config
+		dbDir     string
+		accessKey string
+		users     multiFlag
+		verbose   bool
+	)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:5000", "listen address")
+	fs.StringVar(&cfg.DataDir, "data", "stowaway-data", "data directory: registry blobs, the SQLite database and the layer cache")
+	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... to share the work between replicas (default: SQLite in the data directory)")
+	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
+	fs.StringVar(&accessKey, "access-key", "", "ECR API key as ACCESS_KEY_ID:SECRET (default $STOWAWAY_ACCESS_KEY); it has admin on every repository")
+	fs.Var(&users, "user", "registry user as NAME:PASSWORD with admin on every repository; repeatable (default $STOWAWAY_USERS, comma-separated)")
+	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
+	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
+	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region")
+	fs.BoolVar(&verbose, "v", false, "debug logging")
+	if _, err := parse(fs, args); err != nil {
+		return ExitError, err
+	}
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if accessKey == "" {
+		accessKey = os.Getenv("STOWAWAY_ACCESS_KEY")
+	}
+	if accessKey != "" {
+		id, secret, ok := strings.Cut(accessKey, ":")
+		if !ok || id == "" || secret == "" {
+			return ExitError, usageError{"--access-key: want ACCESS_KEY_ID:SECRET"}
+		}
+		cfg.AccessKeys = append(cfg.AccessKeys, server.AccessKey{ID: id, Secret: secret, Grants: []server.Grant{adminGrant()}})
+	}
+	if len(users) == 0 && os.Getenv("STOWAWAY_USERS") != "" {
+		users = strings.Split(os.Getenv("STOWAWAY_USERS"), ",")
+	}
+	for _, u := range users {
+		name, pw, ok := strings.Cut(u, ":")
+		if !ok || name == "" || pw == "" {
+			return ExitError, usageError{"--user: want NAME:PASSWORD"}
+		}
+		cfg.Users = append(cfg.Users, server.User{Name: name, Password: pw, Grants: []server.Grant{adminGrant()}})
+	}
+	dbDir, err := resolveDBDir(dbDir)
+	if err != nil {
+		return ExitError, err
+	}
+	cfg.Metrics = server.NewMetrics()
+	sc := &serverScanner{dbDir: dbDir, cache: indexer.DirCache{Dir: filepath.Join(cfg.DataDir, "layer-cache")}, hit: func(string) { cfg.Metrics.LayerCacheHits.Inc() }}
+	srv, err := server.New(ctx, cfg, sc)
+	if err != nil {
+		return ExitError, err
+	}
+	defer srv.Close()
+	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return ExitError, err
+	}
+	return ExitOK, nil
+}
+
+// serverScanner adapts the scan pipeline to the server: it opens the
+// current vulnerability DB for every scan (so a 'db update' is picked up
+// without a restart) and serves layers seen before from the layer cache.
+type serverScanner struct {
+	dbDir string
+	cache indexer.LayerCache
+	hit   func(string)
+}
+
+func (s *serverScanner) Scan(ctx context.Context, img v1.Image, digest string, enhanced bool) (*server.ScanResult, error) {
+	d, err := vulndb.Open(ctx, s.dbDir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	src := &source.Source{Kind: source.KindRegistry, Ref: digest, Image: img, Digest: digest}
+	res, err := scan.Image(ctx, src, &scan.VulnDB{DB: d}, scan.Options{
+		Enhanced: enhanced, OS: all.OS(), Language: all.Language(), Cache: s.cache, OnCacheHit: s.hit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return toServerResult(*res)
+}
+
+// toServerResult converts a scan into the ECR findings shape the server stores.
+func toServerResult(s report.Scan) (*server.ScanResult, error) {
+	e := report.ECR(s)
+	out := &server.ScanResult{
+		Status:                       server.ScanStatus(e.ImageScanStatus.Status),
+		Description:                  e.ImageScanStatus.Description,
+		SeverityCounts:               e.ImageScanFindings.FindingSeverityCounts,
+		CompletedAt:                  s.CompletedAt,
+		VulnerabilitySourceUpdatedAt: s.DBUpdatedAt,
+	}
+	for _, f := range e.ImageScanFindings.Findings {
+		sf := server.Finding{Name: f.Name, Description: f.Description, URI: f.URI, Severity: f.Severity}
+		for _, a := range f.Attributes {
+			sf.Attributes = append(sf.Attributes, server.Attribute{Key: a.Key, Value: a.Value})
+		}
+		out.Findings = append(out.Findings, sf)
+	}
+	for _, f := range e.ImageScanFindings.EnhancedFindings {
+		b, err := json.Marshal(f)
+		if err != nil {
+			return nil, fmt.Errorf("encode enhanced finding: %w", err)
+		}
+		out.EnhancedFindings = append(out.EnhancedFindings, b)
+	}
+	return out, nil
+}
+
+// adminGrant gives every permission on every repository.
+func adminGrant() server.Grant {
+	return server.Grant{Repository: "*", Actions: []string{"pull", "push", "admin"}}
+}

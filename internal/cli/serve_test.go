@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/indexer"
+	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/source"
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
+	"github.com/stowaway-scanner/stowaway/internal/vulndb"
+)
+
+// TestServerScannerUsesLayerCache scans one image twice through the server
+// adapter: the second scan reads no layer, and both give the same result.
+func TestServerScannerUsesLayerCache(t *testing.T) {
+	img := filepath.Join(testutil.Shared(t, "images"), "lang-java-go.tar")
+	dbDir := t.TempDir()
+	if _, err := vulndb.Update(context.Background(), dbDir, []feed.Updater{}, nil, vulndb.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Resolve(context.Background(), img, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := 0
+	sc := &serverScanner{dbDir: dbDir, cache: indexer.DirCache{Dir: t.TempDir()}, hit: func(string) { hits++ }}
+	var results []*server.ScanResult
+	for i := 0; i < 2; i++ {
+		r, err := sc.Scan(context.Background(), src.Image, "sha256:test", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, r)
+	}
+	layers, _ := src.Image.Layers()
+	if hits != len(layers) {
+		t.Errorf("%d cache hits, want %d (every layer of the second scan)", hits, len(layers))
+	}
+	// An empty DB has no advisories for alpine: the OS part is reported,
+	// and the scan is still complete for the language packages.
+	for _, r := range results {
+		if r.Status != server.StatusComplete {
+			t.Errorf("status %s: %s", r.Status, r.Description)
+		}
+	}
+	if results[0].Description != results[1].Description {
+		t.Errorf("cached scan differs: %q vs %q", results[0].Description, results[1].Description)
+	}
+}
