@@ -1,0 +1,50 @@
+// Package server is `stowaway serve`: an OCI registry that scans what is
+// pushed to it and answers Amazon ECR's API, so `docker push`, skopeo and
+// `aws ecr --endpoint-url` work against it unchanged.
+//
+// Architecture (one process; every part is replaceable behind a small
+// interface defined where it is consumed):
+//
+//	           ┌──────────── Handler ────────────────────────────────┐
+//	 /v2/...   │ registry: distribution/v3 (filesystem driver)       │
+//	           │   + auth, referrers API, push/delete hooks ─────────┼──► store: images, tags, referrers
+//	 POST /    │ ecrapi: SigV4, ECR JSON 1.1 actions ────────────────┼──► store: repositories, config, scans
+//	 /healthz  │ liveness; /readyz pings the store; /metrics         │
+//	           └─────────────────────────────────────────────────────┘
+//	 push ─► OnPush: rules say SCAN_ON_PUSH/CONTINUOUS_SCAN ─► store.StartScan (job row, IN_PROGRESS)
+//	 jobs.Pool workers ─► ClaimJob (lease) ─► registry.Image (v1.Image from blob storage)
+//	                  ─► Scanner.Scan ─► CompleteJob (result JSON = ECR findings shape)
+//
+// Packages:
+//
+//   - internal/server/registry embeds distribution/distribution v3 and adds
+//     what it lacks (referrers, OCI-Subject), per-repository auth, immutable
+//     tags and the push hooks.
+//   - internal/server/ecrapi implements the ECR actions with SigV4.
+//   - internal/server/store is SQLite (default, DataDir/stowaway.db) or
+//     PostgreSQL; both pass storetest's conformance suite. Scan jobs are
+//     durable leased rows: a crashed worker's job is taken over after its
+//     lease, retried up to MaxAttempts, then FAILED, never stuck IN_PROGRESS.
+//   - internal/server/jobs runs the scan workers; the scanner is injected
+//     (Scanner), so this package does not depend on the scan pipeline.
+//   - internal/server/auth holds users, access keys, grants and the
+//     stateless ECR authorization tokens.
+//   - internal/server/scanning holds the result types and the registry
+//     scanning rules (ECR's filter semantics).
+//   - internal/server/metrics is a private Prometheus registry.
+//
+// Replicas: point several servers at one PostgreSQL database and one shared
+// DataDir/registry directory; jobs are claimed with FOR UPDATE SKIP LOCKED,
+// and the upload and token secrets live in the database.
+//
+// Security: authentication is enforced as soon as any user or access key is
+// configured (with none, the server logs that it is open). Request bodies are
+// bounded (1 MiB API, 4 MiB manifests), headers time out after 10 s, API
+// calls after APITimeout, and shutdown drains HTTP and in-flight scans.
+// Secrets are never logged: distribution's request logs are routed to slog at
+// Debug with query strings (upload state) stripped, and credentials are
+// compared as SHA-256 digests in constant time.
+//
+// Not implemented yet: lifecycle policies, continuous rescans on DB change,
+// events/webhooks, the admission webhook and the web console (DESIGN.md §5).
+package server
