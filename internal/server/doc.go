@@ -5,15 +5,15 @@
 // Architecture (one process; every part is replaceable behind a small
 // interface defined where it is consumed):
 //
-//	           ┌──────────── Handler ────────────────────────────────┐
-//	 /v2/...   │ registry: distribution/v3 (filesystem driver)       │
-//	           │   + auth, referrers API, push/delete hooks ─────────┼──► store: images, tags, referrers
-//	 POST /    │ ecrapi: SigV4, ECR JSON 1.1 actions ────────────────┼──► store: repositories, config, scans
-//	 /healthz  │ liveness; /readyz pings the store; /metrics         │
-//	           └─────────────────────────────────────────────────────┘
-//	 push ─► OnPush: rules say SCAN_ON_PUSH/CONTINUOUS_SCAN ─► store.StartScan (job row, IN_PROGRESS)
-//	 jobs.Pool workers ─► ClaimJob (lease) ─► registry.Image (v1.Image from blob storage)
-//	                  ─► Scanner.Scan ─► CompleteJob (result JSON = ECR findings shape)
+//	          ┌──────────── Handler ────────────────────────────────┐
+//	/v2/...   │ registry: distribution/v3 (filesystem driver)       │
+//	          │   + auth, referrers API, push/delete hooks ─────────┼──► store: images, tags, referrers
+//	POST /    │ ecrapi: SigV4, ECR JSON 1.1 actions ────────────────┼──► store: repositories, config, scans
+//	/healthz  │ liveness; /readyz pings the store; /metrics         │
+//	          └─────────────────────────────────────────────────────┘
+//	push ─► OnPush: rules say SCAN_ON_PUSH/CONTINUOUS_SCAN ─► store.StartScan (job row, IN_PROGRESS)
+//	jobs.Pool workers ─► ClaimJob (lease) ─► registry.Image (v1.Image from blob storage)
+//	                 ─► Scanner.Scan ─► CompleteJob (result JSON = ECR findings shape)
 //
 // Packages:
 //

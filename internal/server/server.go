@@ -121,8 +121,11 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Workers:     cfg.Workers,
 		Lease:       cfg.JobLease,
 		MaxAttempts: cfg.MaxAttempts,
-		Now:         cfg.Now,
-		Logger:      cfg.Logger,
+		// In-flight scans get most of the shutdown budget, then are
+		// requeued before Serve stops waiting.
+		ShutdownGrace: cfg.ShutdownTimeout * 2 / 3,
+		Now:           cfg.Now,
+		Logger:        cfg.Logger,
 		Observe: func(status string, d time.Duration) {
 			cfg.Metrics.ScansTotal.WithLabelValues(status).Inc()
 			cfg.Metrics.ScanDuration.Observe(d.Seconds())
@@ -230,15 +233,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("server: serve: %w", err)
 	}
 	s.cfg.Logger.Info("server: shutting down")
+	// Stop claiming work while HTTP drains; in-flight scans get
+	// ShutdownGrace, then are requeued. The store stays open until the pool
+	// has handed its jobs back.
+	stopWork()
 	shCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if serr := srv.Shutdown(shCtx); serr != nil {
 		s.cfg.Logger.Warn("server: http shutdown", "err", serr)
 	}
-	stopWork()
 	select {
 	case <-poolDone:
-	case <-shCtx.Done():
+	case <-time.After(s.cfg.ShutdownTimeout + 10*time.Second):
 		s.cfg.Logger.Warn("server: workers did not stop in time")
 	}
 	return err
