@@ -62,7 +62,7 @@ func TestReplicasSharePostgres(t *testing.T) {
 	sc := &countingScanner{count: map[string]int{}}
 	cfg := func(id string) Config {
 		return Config{DataDir: dir, DatabaseURL: dbURL, InstanceID: id, Workers: 2,
-			Users: []User{{Name: "ci", Password: "ci-pass", Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
+			Users:      []User{{Name: "ci", Password: "ci-pass", Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
 			AccessKeys: []AccessKey{{ID: testKeyID, Secret: testSecret, Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}}}
 	}
 	a, _ := serve(t, cfg("a"), sc)
