@@ -70,12 +70,10 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		for _, n := range only {
 			byName[n] = true
 		}
-		var picked []string
-		sel := updaters[:0]
+		var sel []feed.Updater
 		for _, u := range updaters {
 			if byName[u.Name()] {
 				sel = append(sel, u)
-				picked = append(picked, u.Name())
 				delete(byName, u.Name())
 			}
 		}
