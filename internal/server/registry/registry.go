@@ -109,6 +109,9 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 		},
 	}
 	cfg.HTTP.Secret = string(secret)
+	// Non-distributable layers may point at external http(s) URLs (the
+	// distribution spec says registries should accept such manifests).
+	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 	cfg.Log.AccessLog.Disabled = true
 	routeLibraryLogs(opts.Logger)
 	app, err := newApp(ctx, cfg)
