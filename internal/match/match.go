@@ -54,6 +54,8 @@ type Store interface {
 	// Enrichment returns scoring for a CVE from a namespace-less source
 	// (NVD), or nil when there is none.
 	Enrichment(ctx context.Context, id string) (*advisory.Advisory, error)
+	// Advisory returns every source's record with this id.
+	Advisory(ctx context.Context, id string) ([]*advisory.Advisory, error)
 }
 
 // Status of a finding.
@@ -347,6 +349,13 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 	var out []Finding
 	for _, id := range ids {
 		g := groups[id]
+		judged, err := judgedElsewhere(ctx, store, ns, id, g.recs)
+		if err != nil {
+			return nil, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
+		}
+		if judged {
+			continue
+		}
 		f, ok, err := decide(cmp, p, id, g.recs)
 		if err != nil {
 			return nil, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
@@ -430,6 +439,49 @@ func sourceRank(source string) int {
 		return 1
 	}
 	return 0
+}
+
+// outrankedBy names, for a feed, the feed whose judgement of a
+// vulnerability in a release replaces it entirely.
+func outrankedBy(source string) string {
+	if source == "ubuntu-oval" {
+		return "ubuntu-uct"
+	}
+	return ""
+}
+
+// judgedElsewhere reports whether every record of a group comes from feeds
+// outranked by a feed that has judged this vulnerability for the namespace
+// without listing the package: then the better feed says the package is not
+// affected (Ubuntu's tracker lists pcre3 for a CVE that the older OVAL
+// snapshot attached to pcre2).
+func judgedElsewhere(ctx context.Context, store Store, ns, id string, recs []Candidate) (bool, error) {
+	better := ""
+	for _, c := range recs {
+		b := outrankedBy(c.Advisory.Source)
+		if b == "" || (better != "" && b != better) {
+			return false, nil
+		}
+		better = b
+	}
+	if better == "" {
+		return false, nil
+	}
+	advs, err := store.Advisory(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range advs {
+		if a.Source != better {
+			continue
+		}
+		for _, af := range a.Affected {
+			if af.Namespace == ns {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // preferSources drops records of feeds outranked by another feed's records

@@ -32,6 +32,16 @@ func (s fakeStore) Enrichment(_ context.Context, id string) (*advisory.Advisory,
 	return s.nvd[id], nil
 }
 
+func (s fakeStore) Advisory(_ context.Context, id string) ([]*advisory.Advisory, error) {
+	var out []*advisory.Advisory
+	for _, a := range s.advs {
+		if a.ID == id {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func fixed(v string) []advisory.Range {
 	return []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
 }
@@ -142,6 +152,9 @@ func TestMatch(t *testing.T) {
 				{ID: "CVE-2021-3711", Source: "ubuntu-oval", Severity: "HIGH", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.99")}}},
 				{ID: "CVE-2021-3711", Source: "ubuntu-uct", Severity: "HIGH", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.8")}}},
 				{ID: "CVE-2021-9999", Source: "ubuntu-oval", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.99")}}},
+				// The tracker judged CVE-2017-11164 for focal and listed only pcre3.
+				{ID: "CVE-2017-11164", Source: "ubuntu-oval", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusAffected}}},
+				{ID: "CVE-2017-11164", Source: "ubuntu-uct", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "pcre3", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},
 			},
 			want: []brief{{"CVE-2021-9999", "libssl1.1", "FIXABLE", "1.1.1f-1ubuntu2.99", "LOW", "vendor:ubuntu-oval", nil}},
 		},

@@ -2,75 +2,15 @@ package scan_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
-	"github.com/stowaway-scanner/stowaway/internal/feed"
-	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
-	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
-	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
-
-var (
-	langDBOnce sync.Once
-	langDB     *scan.VulnDB
-	langDBErr  error
-)
-
-// osvDB builds, once, a DB of the language OSV feeds plus Alpine and NVD.
-func osvDB(t *testing.T) *scan.VulnDB {
-	t.Helper()
-	feeds := testutil.Shared(t, "feeds")
-	if testing.Short() {
-		t.Skip("builds a vulnerability DB from ../shared/feeds")
-	}
-	langDBOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stowaway-langdb-")
-		if err != nil {
-			langDBErr = err
-			return
-		}
-		var ups []feed.Updater
-		for _, u := range feedall.Updaters() {
-			n := u.Name()
-			if (strings.HasPrefix(n, "osv-") && n != "osv-Debian" && n != "osv-Ubuntu") || n == "alpine" || strings.HasPrefix(n, "nvd") {
-				ups = append(ups, u)
-			}
-		}
-		src, err := source.New(feeds, source.Options{})
-		if err != nil {
-			langDBErr = err
-			return
-		}
-		rep, err := vulndb.Update(context.Background(), dir, ups, src, vulndb.UpdateOptions{})
-		if err != nil {
-			langDBErr = err
-			return
-		}
-		if err := rep.Err(); err != nil {
-			langDBErr = err
-			return
-		}
-		db, err := vulndb.Open(context.Background(), dir)
-		if err != nil {
-			langDBErr = err
-			return
-		}
-		langDB = &scan.VulnDB{DB: db}
-	})
-	if langDBErr != nil {
-		t.Fatalf("build DB: %v", langDBErr)
-	}
-	return langDB
-}
 
 func enhancedScan(t *testing.T, db *scan.VulnDB, image string, enhanced bool) []match.Finding {
 	t.Helper()
@@ -89,7 +29,7 @@ func enhancedScan(t *testing.T, db *scan.VulnDB, image string, enhanced bool) []
 // of the lang-* images, that a fixed version is not reported, and that
 // packages deleted in an upper layer are not reported.
 func TestEnhancedLanguageImages(t *testing.T) {
-	db := osvDB(t)
+	db := realDB(t)
 	type want struct {
 		pkg, version, id, severity string
 	}
@@ -167,5 +107,3 @@ func TestEnhancedLanguageImages(t *testing.T) {
 		})
 	}
 }
-
-var _ = fmt.Sprint

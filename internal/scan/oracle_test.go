@@ -132,7 +132,9 @@ func (o *alpineOracle) expect(p inventory.Package) (map[string]expectation, erro
 // ---- Debian OSV ----
 
 type osvRecord struct {
-	ID       string `json:"id"`
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases"`
+	Related  []string `json:"related"`
 	Affected []struct {
 		Package struct {
 			Ecosystem string `json:"ecosystem"`
@@ -142,7 +144,25 @@ type osvRecord struct {
 			Type   string              `json:"type"`
 			Events []map[string]string `json:"events"`
 		} `json:"ranges"`
+		EcosystemSpecific struct {
+			Urgency string `json:"urgency"`
+		} `json:"ecosystem_specific"`
 	} `json:"affected"`
+}
+
+// cves are the CVE ids a Debian record stands for: its own id, or for a
+// DSA/DLA/DTSA the CVEs it names.
+func (r osvRecord) cves() []string {
+	if strings.HasPrefix(r.ID, "CVE-") {
+		return []string{r.ID}
+	}
+	var out []string
+	for _, id := range append(append([]string{}, r.Aliases...), r.Related...) {
+		if strings.HasPrefix(id, "CVE-") {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 type debianOracle struct {
@@ -151,41 +171,53 @@ type debianOracle struct {
 	eco  string
 }
 
-func newDebianOracle(feeds, release string, wanted map[string]bool) (*debianOracle, error) {
-	bundle := "Debian-all.osv.tar.bz2"
-	if release == "10" {
-		bundle = "Debian-10-2024-06-29.osv.tar.bz2"
-	}
-	f, err := os.Open(filepath.Join(feeds, "debian", "osv", bundle))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	o := &debianOracle{recs: map[string][]osvRecord{}, eco: "Debian:" + release}
-	tr := tar.NewReader(bzip2.NewReader(bufio.NewReaderSize(f, 1<<20)))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
+// newDebianOracles reads each Debian OSV bundle once and returns an oracle
+// per release: Debian 10 from the frozen 2024 bundle, the others from the
+// current one.
+func newDebianOracles(feeds string, releases []string, wanted map[string]bool) (map[string]*debianOracle, error) {
+	out := map[string]*debianOracle{}
+	byBundle := map[string][]string{}
+	for _, r := range releases {
+		out[r] = &debianOracle{recs: map[string][]osvRecord{}, eco: "Debian:" + r}
+		b := "Debian-all.osv.tar.bz2"
+		if r == "10" {
+			b = "Debian-10-2024-06-29.osv.tar.bz2"
 		}
+		byBundle[b] = append(byBundle[b], r)
+	}
+	for bundle, rels := range byBundle {
+		f, err := os.Open(filepath.Join(feeds, "debian", "osv", bundle))
 		if err != nil {
 			return nil, err
 		}
-		if !strings.HasPrefix(h.Name, "CVE-") {
-			continue
-		}
-		var r osvRecord
-		if err := json.NewDecoder(tr).Decode(&r); err != nil {
-			continue
-		}
-		for _, a := range r.Affected {
-			if a.Package.Ecosystem == o.eco && wanted[a.Package.Name] {
-				o.recs[a.Package.Name] = append(o.recs[a.Package.Name], r)
+		tr := tar.NewReader(bzip2.NewReader(bufio.NewReaderSize(f, 1<<20)))
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
 				break
 			}
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			var r osvRecord
+			if err := json.NewDecoder(tr).Decode(&r); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", bundle, h.Name, err)
+			}
+			for _, rel := range rels {
+				o := out[rel]
+				filed := map[string]bool{}
+				for _, a := range r.Affected {
+					if a.Package.Ecosystem == o.eco && wanted[a.Package.Name] && !filed[a.Package.Name] {
+						filed[a.Package.Name] = true
+						o.recs[a.Package.Name] = append(o.recs[a.Package.Name], r)
+					}
+				}
+			}
 		}
+		f.Close()
 	}
-	return o, nil
+	return out, nil
 }
 
 func (o *debianOracle) expect(p inventory.Package) (map[string]expectation, error) {
@@ -200,8 +232,14 @@ func (o *debianOracle) expect(p inventory.Package) (map[string]expectation, erro
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]expectation{}
+	// Per CVE: the lowest fix above the installed version wins; without
+	// one, an affected entry with no fix is UNFIXED, or WILL_NOT_FIX when
+	// Debian marks the release end-of-life for the package.
+	fixes := map[string]debver.Version{}
+	fixStr := map[string]string{}
+	open := map[string]string{}
 	for _, r := range o.recs[src] {
+		ids := r.cves()
 		for _, a := range r.Affected {
 			if a.Package.Ecosystem != o.eco || a.Package.Name != src {
 				continue
@@ -225,16 +263,34 @@ func (o *debianOracle) expect(p inventory.Package) (map[string]expectation, erro
 						continue
 					}
 				}
-				if fixed == "" {
-					out[r.ID] = expectation{"UNFIXED", ""}
-					continue
-				}
-				fv, err := debver.NewVersion(fixed)
-				if err == nil && inst.LessThan(fv) {
-					out[r.ID] = expectation{"FIXABLE", fixed}
+				for _, id := range ids {
+					if fixed == "" {
+						st := "UNFIXED"
+						if a.EcosystemSpecific.Urgency == "end-of-life" {
+							st = "WILL_NOT_FIX"
+						}
+						if open[id] == "" || st == "UNFIXED" {
+							open[id] = st
+						}
+						continue
+					}
+					fv, err := debver.NewVersion(fixed)
+					if err != nil || !inst.LessThan(fv) {
+						continue
+					}
+					if old, ok := fixes[id]; !ok || fv.LessThan(old) {
+						fixes[id], fixStr[id] = fv, fixed
+					}
 				}
 			}
 		}
+	}
+	out := map[string]expectation{}
+	for id, st := range open {
+		out[id] = expectation{st, ""}
+	}
+	for id := range fixes {
+		out[id] = expectation{"FIXABLE", fixStr[id]}
 	}
 	return out, nil
 }
@@ -261,7 +317,8 @@ type redhatOracle struct {
 
 var rhNEVRA = regexp.MustCompile(`^(.+)-(\d+):([^-]+)-([^-]+)$`)
 
-func newRedHatOracle(feeds, major string, wanted map[string]bool) (*redhatOracle, error) {
+// newRedHatOracles reads the Red Hat bundle once for every major release.
+func newRedHatOracles(feeds string, majors []string, wanted map[string]bool) (map[string]*redhatOracle, error) {
 	f, err := os.Open(filepath.Join(feeds, "redhat", "securitydata", "cve.tar.gz"))
 	if err != nil {
 		return nil, err
@@ -271,7 +328,10 @@ func newRedHatOracle(feeds, major string, wanted map[string]bool) (*redhatOracle
 	if err != nil {
 		return nil, err
 	}
-	o := &redhatOracle{major: major, recs: map[string][]rhRecord{}}
+	out := map[string]*redhatOracle{}
+	for _, m := range majors {
+		out[m] = &redhatOracle{major: m, recs: map[string][]rhRecord{}}
+	}
 	tr := tar.NewReader(zr)
 	for {
 		_, err := tr.Next()
@@ -285,24 +345,26 @@ func newRedHatOracle(feeds, major string, wanted map[string]bool) (*redhatOracle
 		if err := json.NewDecoder(tr).Decode(&r); err != nil {
 			continue
 		}
-		names := map[string]bool{}
-		for _, a := range r.AffectedRelease {
-			if m := rhNEVRA.FindStringSubmatch(a.Package); m != nil && o.mainStream(a.CPE) {
-				names[m[1]] = true
+		for _, o := range out {
+			names := map[string]bool{}
+			for _, a := range r.AffectedRelease {
+				if m := rhNEVRA.FindStringSubmatch(a.Package); m != nil && o.mainStream(a.CPE) {
+					names[m[1]] = true
+				}
 			}
-		}
-		for _, s := range r.PackageState {
-			if o.mainStream(s.CPE) {
-				names[s.PackageName] = true
+			for _, s := range r.PackageState {
+				if o.mainStream(s.CPE) {
+					names[s.PackageName] = true
+				}
 			}
-		}
-		for n := range names {
-			if wanted[n] {
-				o.recs[n] = append(o.recs[n], r)
+			for n := range names {
+				if wanted[n] {
+					o.recs[n] = append(o.recs[n], r)
+				}
 			}
 		}
 	}
-	return o, nil
+	return out, nil
 }
 
 // mainStream accepts cpe:/o:redhat:enterprise_linux:N and its ::variants.
@@ -503,13 +565,17 @@ type ubuntuOracle struct {
 	recs map[string]map[string]map[string][2]string
 }
 
-func newUbuntuOracle(feeds, codename string, wanted map[string]bool) (*ubuntuOracle, error) {
+// newUbuntuOracles reads the UCT bundle once for every release.
+func newUbuntuOracles(feeds string, codenames []string, wanted map[string]bool) (map[string]*ubuntuOracle, error) {
 	f, err := os.Open(filepath.Join(feeds, "ubuntu", "ubuntu-cve-tracker", "uct-cve-json.tar.bz2"))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	o := &ubuntuOracle{codename: codename, recs: map[string]map[string]map[string][2]string{}}
+	out := map[string]*ubuntuOracle{}
+	for _, c := range codenames {
+		out[c] = &ubuntuOracle{codename: c, recs: map[string]map[string]map[string][2]string{}}
+	}
 	tr := tar.NewReader(bzip2.NewReader(bufio.NewReaderSize(f, 1<<20)))
 	for {
 		h, err := tr.Next()
@@ -523,31 +589,36 @@ func newUbuntuOracle(feeds, codename string, wanted map[string]bool) (*ubuntuOra
 			continue
 		}
 		var r struct {
-			Candidate string                                  `json:"candidate"`
-			Packages  map[string]map[string]map[string]string `json:"packages"`
+			Candidate string `json:"candidate"`
+			Packages  map[string]map[string]struct {
+				Status string `json:"status"`
+				Note   string `json:"note"`
+			} `json:"packages"`
 		}
 		if err := json.NewDecoder(tr).Decode(&r); err != nil {
-			continue
+			return nil, fmt.Errorf("uct %s: %w", h.Name, err)
 		}
 		for pocket, pkgs := range r.Packages {
-			if pocket != codename && !strings.HasSuffix(pocket, "/"+codename) && !strings.HasPrefix(pocket, codename+"/") {
-				continue
-			}
-			for name, st := range pkgs {
-				if !wanted[name] {
+			for codename, o := range out {
+				if pocket != codename && !strings.HasSuffix(pocket, "/"+codename) && !strings.HasPrefix(pocket, codename+"/") {
 					continue
 				}
-				if o.recs[name] == nil {
-					o.recs[name] = map[string]map[string][2]string{}
+				for name, st := range pkgs {
+					if !wanted[name] {
+						continue
+					}
+					if o.recs[name] == nil {
+						o.recs[name] = map[string]map[string][2]string{}
+					}
+					if o.recs[name][r.Candidate] == nil {
+						o.recs[name][r.Candidate] = map[string][2]string{}
+					}
+					o.recs[name][r.Candidate][pocket] = [2]string{st.Status, st.Note}
 				}
-				if o.recs[name][r.Candidate] == nil {
-					o.recs[name][r.Candidate] = map[string][2]string{}
-				}
-				o.recs[name][r.Candidate][pocket] = [2]string{st["status"], st["note"]}
 			}
 		}
 	}
-	return o, nil
+	return out, nil
 }
 
 func (o *ubuntuOracle) expect(p inventory.Package) (map[string]expectation, error) {
@@ -563,16 +634,30 @@ func (o *ubuntuOracle) expect(p inventory.Package) (map[string]expectation, erro
 		return nil, err
 	}
 	out := map[string]expectation{}
+	order := []string{"esm-infra/" + o.codename, "esm-infra-legacy/" + o.codename, o.codename + "/esm", "esm-apps/" + o.codename}
 	for cve, pockets := range o.recs[src] {
-		st, ok := pockets[o.codename]
-		if !ok {
-			continue
-		}
-		// A release past standard support gets its fixes from ESM pockets.
-		if st[0] != "released" {
-			for pocket, s := range pockets {
-				if pocket != o.codename && s[0] == "released" {
-					st = s
+		// The main pocket decides when it says released or not-affected.
+		// Otherwise a release past standard support takes a fix from its
+		// ESM pockets, in this order; with no main-pocket entry at all, the
+		// first ESM pocket that has one decides.
+		st, hasMain := pockets[o.codename]
+		if !hasMain || (st[0] != "released" && st[0] != "not-affected") {
+			picked := false
+			for _, pocket := range order {
+				if s, ok := pockets[pocket]; ok && s[0] == "released" {
+					st, picked = s, true
+					break
+				}
+			}
+			if !picked && !hasMain {
+				for _, pocket := range order {
+					if s, ok := pockets[pocket]; ok {
+						st, picked = s, true
+						break
+					}
+				}
+				if !picked {
+					continue
 				}
 			}
 		}

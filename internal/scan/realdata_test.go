@@ -13,126 +13,152 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
-	"github.com/stowaway-scanner/stowaway/internal/feed"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
 var (
-	realDBOnce sync.Once
-	realDB     *scan.VulnDB
-	realDBErr  error
+	fullDBOnce sync.Once
+	fullDB     *scan.VulnDB
+	fullDBErr  error
 )
 
-// sharedDB builds, once per test binary, a DB from ../shared/feeds holding
-// the OS sources (NVD is left out: it only adds scores).
-func sharedDB(t *testing.T) *scan.VulnDB {
+// realDB builds, once per test binary, the DB of everything in
+// ../shared/feeds, as `stowaway db update --mirror ../shared/feeds` does.
+func realDB(t *testing.T) *scan.VulnDB {
 	t.Helper()
 	feeds := testutil.Shared(t, "feeds")
 	if testing.Short() {
-		t.Skip("builds a vulnerability DB from ../shared/feeds (about a minute)")
+		t.Skip("builds the vulnerability DB from ../shared/feeds (minutes)")
 	}
-	realDBOnce.Do(func() {
+	fullDBOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "stowaway-realdb-")
 		if err != nil {
-			realDBErr = err
+			fullDBErr = err
 			return
 		}
-		var ups []feed.Updater
-		for _, u := range feedall.Updaters() {
-			if !strings.HasPrefix(u.Name(), "nvd") && !strings.HasPrefix(u.Name(), "osv-") || u.Name() == "osv-Debian" {
-				ups = append(ups, u)
-			}
-		}
+		ups, _ := source.InMirror(feeds, feedall.Updaters())
 		src, err := source.New(feeds, source.Options{})
 		if err != nil {
-			realDBErr = err
+			fullDBErr = err
 			return
 		}
 		rep, err := vulndb.Update(context.Background(), dir, ups, src, vulndb.UpdateOptions{})
 		if err != nil {
-			realDBErr = err
+			fullDBErr = err
 			return
 		}
-		for _, s := range rep.Sources {
-			if s.Err != "" {
-				realDBErr = fmt.Errorf("source %s: %s", s.Name, s.Err)
-				return
-			}
+		if err := rep.Err(); err != nil {
+			fullDBErr = err
+			return
 		}
 		db, err := vulndb.Open(context.Background(), dir)
 		if err != nil {
-			realDBErr = err
+			fullDBErr = err
 			return
 		}
-		realDB = &scan.VulnDB{DB: db}
+		fullDB = &scan.VulnDB{DB: db}
 	})
-	if realDBErr != nil {
-		t.Fatalf("build DB from ../shared/feeds: %v", realDBErr)
+	if fullDBErr != nil {
+		t.Fatalf("build DB from ../shared/feeds: %v", fullDBErr)
 	}
-	return realDB
+	return fullDB
+}
+
+type osImage struct {
+	file, family, release string
+}
+
+var osImages = []osImage{
+	{"alpine-3.16.tar", "alpine", "3.16"}, {"alpine-3.17.tar", "alpine", "3.17"}, {"alpine-3.18.tar", "alpine", "3.18"},
+	{"alpine-3.19.tar", "alpine", "3.19"}, {"alpine-3.20.oci", "alpine", "3.20"},
+	{"debian-10.tar", "debian", "10"}, {"debian-11.oci", "debian", "11"}, {"debian-12.tar", "debian", "12"},
+	{"ubuntu-14.04.tar", "ubuntu", "trusty"}, {"ubuntu-16.04.tar", "ubuntu", "xenial"}, {"ubuntu-18.04.tar", "ubuntu", "bionic"},
+	{"ubuntu-20.04.tar", "ubuntu", "focal"}, {"ubuntu-22.04.oci", "ubuntu", "jammy"},
+	{"centos-7.tar", "redhat", "7"}, {"rhel-8.tar", "redhat", "8"}, {"rhel-9.oci", "redhat", "9"},
+	{"amazonlinux-2.tar", "amazon", "2"}, {"amazonlinux-2023.oci", "amazon", "2023"},
 }
 
 // TestRealImagesAgainstFeedOracles scans every OS image of ../shared/images
-// and checks, for every OS package, that the CVE findings equal what the
-// oracle derives from the raw feed files.
+// and checks, for every OS package, that the CVE findings equal what an
+// oracle derives from the raw feed files. It logs each image's packages and
+// findings by severity.
 func TestRealImagesAgainstFeedOracles(t *testing.T) {
-	db := sharedDB(t)
+	db := realDB(t)
 	images := testutil.Shared(t, "images")
 	feeds := testutil.Shared(t, "feeds")
-	type cfg struct {
-		file, family, release string
+	ctx := context.Background()
+
+	// Scan everything first, so that each raw bundle is read once.
+	results := map[string]*report.Scan{}
+	wanted := map[string]map[string]bool{}
+	releases := map[string][]string{}
+	for _, c := range osImages {
+		src, err := resolve(filepath.Join(images, c.file))
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		res, err := scan.Image(ctx, src, db, scan.Options{OS: all.OS()})
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		results[c.file] = res
+		if wanted[c.family] == nil {
+			wanted[c.family] = map[string]bool{}
+		}
+		for _, p := range res.Inventory.Packages {
+			wanted[c.family][p.Name] = true
+			if p.SourceName != "" {
+				wanted[c.family][p.SourceName] = true
+			}
+		}
+		releases[c.family] = append(releases[c.family], c.release)
 	}
-	cases := []cfg{
-		{"alpine-3.16.tar", "alpine", "3.16"}, {"alpine-3.17.tar", "alpine", "3.17"}, {"alpine-3.18.tar", "alpine", "3.18"},
-		{"alpine-3.19.tar", "alpine", "3.19"}, {"alpine-3.20.oci", "alpine", "3.20"},
-		{"debian-10.tar", "debian", "10"}, {"debian-11.oci", "debian", "11"}, {"debian-12.tar", "debian", "12"},
-		{"ubuntu-14.04.tar", "ubuntu", "trusty"}, {"ubuntu-16.04.tar", "ubuntu", "xenial"}, {"ubuntu-18.04.tar", "ubuntu", "bionic"},
-		{"ubuntu-20.04.tar", "ubuntu", "focal"}, {"ubuntu-22.04.oci", "ubuntu", "jammy"},
-		{"centos-7.tar", "redhat", "7"}, {"rhel-8.tar", "redhat", "8"}, {"rhel-9.oci", "redhat", "9"},
-		{"amazonlinux-2.tar", "amazon", "2"}, {"amazonlinux-2023.oci", "amazon", "2023"},
+	oracles := map[string]oracle{}
+	debs, err := newDebianOracles(feeds, releases["debian"], wanted["debian"])
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
+	for r, o := range debs {
+		oracles["debian/"+r] = o
+	}
+	ubs, err := newUbuntuOracles(feeds, releases["ubuntu"], wanted["ubuntu"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, o := range ubs {
+		oracles["ubuntu/"+r] = o
+	}
+	rhs, err := newRedHatOracles(feeds, releases["redhat"], wanted["redhat"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, o := range rhs {
+		oracles["redhat/"+r] = o
+	}
+	for _, r := range releases["alpine"] {
+		if oracles["alpine/"+r], err = newAlpineOracle(feeds, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range releases["amazon"] {
+		if oracles["amazon/"+r], err = newAmazonOracle(feeds, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, c := range osImages {
 		t.Run(c.file, func(t *testing.T) {
-			ctx := context.Background()
-			src, err := resolve(filepath.Join(images, c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := scan.Image(ctx, src, db, scan.Options{OS: all.OS()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := results[c.file]
 			if res.Status != scan.StatusComplete {
 				t.Fatalf("status %s: %s", res.Status, res.StatusDescription)
 			}
-			wanted := map[string]bool{}
-			for _, p := range res.Inventory.Packages {
-				wanted[p.Name] = true
-				if p.SourceName != "" {
-					wanted[p.SourceName] = true
-				}
-			}
-			var o oracle
-			switch c.family {
-			case "alpine":
-				o, err = newAlpineOracle(feeds, c.release)
-			case "debian":
-				o, err = newDebianOracle(feeds, c.release, wanted)
-			case "ubuntu":
-				o, err = newUbuntuOracle(feeds, c.release, wanted)
-			case "redhat":
-				o, err = newRedHatOracle(feeds, c.release, wanted)
-			case "amazon":
-				o, err = newAmazonOracle(feeds, c.release)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			o := oracles[c.family+"/"+c.release]
 			got := map[string]map[string]expectation{}
 			for _, f := range res.Findings {
 				if !strings.HasPrefix(f.ID, "CVE-") {
@@ -170,14 +196,19 @@ func TestRealImagesAgainstFeedOracles(t *testing.T) {
 			if checked < 10 && checked < len(res.Inventory.Packages) {
 				t.Errorf("checked %d packages, want at least 10", checked)
 			}
-			keys := make([]string, 0, len(counts))
-			for k := range counts {
-				keys = append(keys, fmt.Sprintf("%s=%d", k, counts[k]))
-			}
-			sort.Strings(keys)
-			t.Logf("%d packages checked against the raw feed: %s", checked, strings.Join(keys, " "))
+			t.Logf("%d packages checked against the raw feed: %s", checked, summarize(counts))
+			t.Logf("findings by severity: %s", summarize(report.SeverityCounts(res.Findings)))
 		})
 	}
+}
+
+func summarize(m map[string]int) string {
+	var keys []string
+	for k, v := range m {
+		keys = append(keys, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, " ")
 }
 
 func pkgKey(p inventory.Package) string { return p.Name + "@" + p.Version + "@" + p.Arch }

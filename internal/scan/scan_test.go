@@ -15,6 +15,7 @@ type fakeDB struct{ namespaces map[string]bool }
 
 func (fakeDB) Candidates(context.Context, string, string) ([]match.Candidate, error) { return nil, nil }
 func (fakeDB) Enrichment(context.Context, string) (*advisory.Advisory, error)        { return nil, nil }
+func (fakeDB) Advisory(context.Context, string) ([]*advisory.Advisory, error)        { return nil, nil }
 func (f fakeDB) HasNamespace(_ context.Context, ns string) (bool, error) {
 	return f.namespaces[ns], nil
 }

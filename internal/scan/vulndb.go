@@ -90,6 +90,11 @@ func hasV3(cs []advisory.CVSS) bool {
 	return false
 }
 
+// Advisory implements match.Store.
+func (v *VulnDB) Advisory(ctx context.Context, id string) ([]*advisory.Advisory, error) {
+	return v.DB.Advisory(ctx, id)
+}
+
 // HasNamespace reports whether the DB holds records for namespace.
 func (v *VulnDB) HasNamespace(ctx context.Context, namespace string) (bool, error) {
 	v.mu.Lock()
