@@ -23,7 +23,10 @@ type route struct {
 func parseRoute(path string) (route, bool) {
 	rest, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
-		return route{}, path == "/v2"
+		if path == "/v2" {
+			return route{kind: "base"}, true
+		}
+		return route{}, false
 	}
 	switch rest {
 	case "":
