@@ -62,7 +62,8 @@ func run(out string, total int64, nLayers int) error {
 			add("etc/os-release", []byte("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), 0o644)
 			var st bytes.Buffer
 			for p := 0; p < 400; p++ {
-				fmt.Fprintf(&st, "Package: pkg%d\nStatus: install ok installed\nArchitecture: amd64\nSource: src%d\nVersion: 1.%d-%d\nDescription: synthetic package %d\n %s\n\n", p, p/3, p, p%7, p, text(r, 120))
+				desc := bytes.ReplaceAll(text(r, 120), []byte("\n"), []byte(" "))
+				fmt.Fprintf(&st, "Package: pkg%d\nStatus: install ok installed\nArchitecture: amd64\nSource: src%d\nVersion: 1.%d-%d\nDescription: synthetic package %d\n %s\n\n", p, p/3, p, p%7, p, desc)
 			}
 			add("var/lib/dpkg/status", st.Bytes(), 0o644)
 		}
