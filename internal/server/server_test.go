@@ -270,3 +270,35 @@ func TestAPIRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestLayerCacheCounterIsShared(t *testing.T) {
+	m := NewMetrics()
+	m.LayerCacheHits.Add(3) // what a scanner adapter does on cache hits
+	ts := startServer(t, func(c *Config) { c.Metrics = m })
+	resp, err := http.Get(ts.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "stowaway_layer_cache_hits_total 3") {
+		t.Errorf("/metrics lacks the adapter's cache hits:\n%s", b)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	ctx := context.Background()
+	if _, err := New(ctx, Config{}, &layerScanner{}); err == nil {
+		t.Error("New without a data dir succeeded")
+	}
+	if _, err := New(ctx, Config{DataDir: t.TempDir()}, nil); err == nil {
+		t.Error("New without a scanner succeeded")
+	}
+	if _, err := New(ctx, Config{DataDir: t.TempDir(), DatabaseURL: "mysql://x"}, &layerScanner{}); err == nil {
+		t.Error("New with an unsupported database URL succeeded")
+	}
+	_, err := New(ctx, Config{DataDir: t.TempDir(), Users: []User{{Name: "u", Password: "p", Grants: []Grant{{Repository: "*", Actions: []string{"sudo"}}}}}}, &layerScanner{})
+	if err == nil || strings.Contains(err.Error(), "\"p\"") {
+		t.Errorf("bad grant: err = %v", err)
+	}
+}

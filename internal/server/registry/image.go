@@ -149,7 +149,7 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo, dgst string) error 
 	}
 	tags := rp.Tags(ctx)
 	names, err := tags.Lookup(ctx, ocispec.Descriptor{Digest: d})
-	if err != nil {
+	if err != nil && !isUnknown(err) {
 		return fmt.Errorf("registry: tags of %s: %w", dgst, err)
 	}
 	for _, t := range names {
@@ -161,10 +161,18 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo, dgst string) error 
 	if err != nil {
 		return fmt.Errorf("registry: manifests of %q: %w", repo, err)
 	}
-	if err := ms.Delete(ctx, d); err != nil {
+	if err := ms.Delete(ctx, d); err != nil && !isUnknown(err) {
 		return fmt.Errorf("registry: delete manifest %s: %w", dgst, err)
 	}
 	return nil
+}
+
+// isUnknown reports distribution's "no such manifest/tag/blob" errors, which
+// a deletion treats as already done.
+func isUnknown(err error) bool {
+	var rev distribution.ErrManifestUnknownRevision
+	var tag distribution.ErrTagUnknown
+	return errors.As(err, &rev) || errors.As(err, &tag) || errors.Is(err, distribution.ErrBlobUnknown) || isPathNotFound(err)
 }
 
 // Untag removes a tag.
@@ -173,7 +181,7 @@ func (r *Registry) Untag(ctx context.Context, repo, tag string) error {
 	if err != nil {
 		return err
 	}
-	if err := rp.Tags(ctx).Untag(ctx, tag); err != nil {
+	if err := rp.Tags(ctx).Untag(ctx, tag); err != nil && !isUnknown(err) {
 		return fmt.Errorf("registry: untag %s:%s: %w", repo, tag, err)
 	}
 	return nil

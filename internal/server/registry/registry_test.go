@@ -482,3 +482,34 @@ func TestParseRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestDeleteIsIdempotent(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	img, _ := random.Image(100, 1)
+	ref, _ := name.ParseReference(f.host+"/app:v1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d := digestOf(t, img)
+	for i := range 2 {
+		if err := f.reg.DeleteManifest(ctx, "app", d); err != nil {
+			t.Fatalf("DeleteManifest #%d: %v", i+1, err)
+		}
+		if err := f.reg.Untag(ctx, "app", "v1"); err != nil {
+			t.Fatalf("Untag #%d: %v", i+1, err)
+		}
+	}
+	if _, err := remote.Image(ref); err == nil {
+		t.Error("deleted image still pullable by tag")
+	}
+	if _, err := f.reg.Image(ctx, "app", d); err == nil {
+		t.Error("deleted image still readable from storage")
+	}
+	if err := f.reg.DeleteRepository(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.DeleteRepository(ctx, "never-existed"); err != nil {
+		t.Fatalf("deleting a missing repository: %v", err)
+	}
+}
