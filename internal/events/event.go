@@ -1,0 +1,204 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Detail types and sources of the events Stowaway emits.
+const (
+	SourceECR = "aws.ecr"
+	// DetailTypeScan is Amazon ECR's basic scan completion event.
+	DetailTypeScan = "ECR Image Scan"
+	// DetailTypeFindingsChange is Stowaway's own event for a continuous
+	// rescan that found new findings or resolved old ones.
+	DetailTypeFindingsChange = "ECR Image Scan Findings Change"
+)
+
+// Severity levels as ECR names them, lowest first (UNDEFINED ranks below
+// INFORMATIONAL).
+var severityRank = map[string]int{
+	"UNDEFINED":     0,
+	"INFORMATIONAL": 1,
+	"LOW":           2,
+	"MEDIUM":        3,
+	"HIGH":          4,
+	"CRITICAL":      5,
+}
+
+// SeverityRank returns the rank of an ECR severity level (higher is more
+// severe) and whether the level is known. Case is ignored.
+func SeverityRank(level string) (int, bool) {
+	r, ok := severityRank[strings.ToUpper(level)]
+	return r, ok
+}
+
+// Event is an EventBridge envelope. Detail is kept as raw JSON so an event
+// read back from the outbox is byte-for-byte what was built.
+type Event struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// Meta carries the envelope fields that vary per event. A zero ID gets a
+// random UUID and a zero Time gets the current time.
+type Meta struct {
+	ID   string
+	Time time.Time
+}
+
+// Image identifies the scanned image.
+type Image struct {
+	Account    string
+	Region     string
+	Repository string
+	Digest     string
+	Tags       []string
+}
+
+// RepositoryARN returns the image's repository ARN as ECR writes it.
+func (im Image) RepositoryARN() string {
+	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", im.Region, im.Account, im.Repository)
+}
+
+// Finding is one finding in a findings-change event.
+type Finding struct {
+	Name           string `json:"name"`
+	Severity       string `json:"severity"`
+	PackageName    string `json:"package-name"`
+	PackageVersion string `json:"package-version"`
+}
+
+type scanDetail struct {
+	ScanStatus     string         `json:"scan-status"`
+	RepositoryName string         `json:"repository-name"`
+	Counts         map[string]int `json:"finding-severity-counts"`
+	ImageDigest    string         `json:"image-digest"`
+	ImageTags      []string       `json:"image-tags"`
+}
+
+type changeDetail struct {
+	RepositoryName string         `json:"repository-name"`
+	ImageDigest    string         `json:"image-digest"`
+	ImageTags      []string       `json:"image-tags"`
+	NewFindings    []Finding      `json:"new-findings"`
+	Resolved       []Finding      `json:"resolved-findings"`
+	Counts         map[string]int `json:"finding-severity-counts"`
+}
+
+// ScanCompleted builds the "ECR Image Scan" event for a finished basic scan.
+// Counts with a zero value are left out, as ECR does.
+func ScanCompleted(m Meta, img Image, status string, counts map[string]int) (Event, error) {
+	d := scanDetail{
+		ScanStatus:     status,
+		RepositoryName: img.Repository,
+		Counts:         nonZero(counts),
+		ImageDigest:    img.Digest,
+		ImageTags:      nonNil(img.Tags),
+	}
+	return envelope(m, img, DetailTypeScan, d)
+}
+
+// NewFindings builds the "ECR Image Scan Findings Change" event for a
+// continuous rescan: added are the findings that appeared, resolved those
+// that disappeared, counts the image's severity counts after the rescan.
+func NewFindings(m Meta, img Image, added, resolved []Finding, counts map[string]int) (Event, error) {
+	d := changeDetail{
+		RepositoryName: img.Repository,
+		ImageDigest:    img.Digest,
+		ImageTags:      nonNil(img.Tags),
+		NewFindings:    nonNil(added),
+		Resolved:       nonNil(resolved),
+		Counts:         nonZero(counts),
+	}
+	return envelope(m, img, DetailTypeFindingsChange, d)
+}
+
+func envelope(m Meta, img Image, detailType string, detail any) (Event, error) {
+	raw, err := json.Marshal(detail)
+	if err != nil {
+		return Event{}, fmt.Errorf("events: encode %s detail: %w", detailType, err)
+	}
+	if m.ID == "" {
+		m.ID = uuid.NewString()
+	}
+	if m.Time.IsZero() {
+		m.Time = time.Now()
+	}
+	return Event{
+		Version:    "0",
+		ID:         m.ID,
+		DetailType: detailType,
+		Source:     SourceECR,
+		Account:    img.Account,
+		Time:       m.Time.UTC().Format(time.RFC3339),
+		Region:     img.Region,
+		Resources:  []string{img.RepositoryARN()},
+		Detail:     raw,
+	}, nil
+}
+
+func nonZero(counts map[string]int) map[string]int {
+	out := make(map[string]int, len(counts))
+	for k, v := range counts {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// summary is what filters need from any event's detail.
+type summary struct {
+	RepositoryName string         `json:"repository-name"`
+	Counts         map[string]int `json:"finding-severity-counts"`
+	NewFindings    []Finding      `json:"new-findings"`
+}
+
+func (e Event) summary() (summary, error) {
+	var s summary
+	if err := json.Unmarshal(e.Detail, &s); err != nil {
+		return summary{}, fmt.Errorf("events: decode %q detail of %s: %w", e.DetailType, e.ID, err)
+	}
+	return s, nil
+}
+
+// Slug returns the detail type in lower case with runs of other characters
+// replaced by "-" ("ECR Image Scan" becomes "ecr-image-scan").
+func Slug(detailType string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(detailType) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	if b.Len() == 0 {
+		return "unknown"
+	}
+	return b.String()
+}

@@ -1,0 +1,97 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Filter passes to Sink only the events that match. An event matches when
+// its repository matches one of Repositories (all repositories when empty)
+// and, if MinSeverity is set, it carries at least one finding at or above
+// that level: for "ECR Image Scan" a non-zero finding-severity-count, for a
+// findings change a new finding (resolved findings do not count). A dropped
+// event is reported as delivered (nil).
+type Filter struct {
+	Sink Sink
+	// Repositories are ECR WILDCARD filters: without "*" a filter matches
+	// as a substring; "*" matches any run of characters, anchored.
+	Repositories []string
+	MinSeverity  string
+}
+
+// Write forwards ev when it matches.
+func (f *Filter) Write(ctx context.Context, ev Event) error {
+	ok, err := f.Match(ev)
+	if err != nil || !ok {
+		return err
+	}
+	return f.Sink.Write(ctx, ev)
+}
+
+// Match reports whether ev passes the filter. An undecodable detail or an
+// unknown MinSeverity is a Permanent error.
+func (f *Filter) Match(ev Event) (bool, error) {
+	s, err := ev.summary()
+	if err != nil {
+		return false, Permanent(fmt.Errorf("filter: %w", err))
+	}
+	if len(f.Repositories) > 0 {
+		hit := false
+		for _, p := range f.Repositories {
+			if MatchWildcard(p, s.RepositoryName) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false, nil
+		}
+	}
+	if f.MinSeverity == "" {
+		return true, nil
+	}
+	minRank, ok := SeverityRank(f.MinSeverity)
+	if !ok {
+		return false, Permanent(fmt.Errorf("filter: unknown minimum severity %q", f.MinSeverity))
+	}
+	atLeast := func(level string) bool {
+		r, ok := SeverityRank(level)
+		return ok && r >= minRank
+	}
+	if ev.DetailType == DetailTypeFindingsChange {
+		for _, fd := range s.NewFindings {
+			if atLeast(fd.Severity) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	for level, n := range s.Counts {
+		if n > 0 && atLeast(level) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// MatchWildcard applies an ECR WILDCARD repository filter to name.
+func MatchWildcard(filter, name string) bool {
+	if !strings.Contains(filter, "*") {
+		return strings.Contains(name, filter)
+	}
+	parts := strings.Split(filter, "*")
+	first, last := parts[0], parts[len(parts)-1]
+	if !strings.HasPrefix(name, first) {
+		return false
+	}
+	name = name[len(first):]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(name, mid)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(mid):]
+	}
+	return strings.HasSuffix(name, last)
+}
