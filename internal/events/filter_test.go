@@ -1,0 +1,90 @@
+package events
+
+import (
+	"context"
+	"testing"
+)
+
+func TestMatchWildcard(t *testing.T) {
+	tests := []struct {
+		filter, name string
+		want         bool
+	}{
+		{"prod", "team/prod-api", true}, // substring without *
+		{"prod", "staging", false},
+		{"prod*", "prod-repo", true},
+		{"prod*", "repo-prod", false},
+		{"*prod", "repo-prod", true},
+		{"*prod", "prod-repo", false},
+		{"*", "anything", true},
+		{"*", "", true},
+		{"team/*/api", "team/x/y/api", true},
+		{"team/*/api", "team/api", false},
+		{"a*b*c", "abc", true},
+		{"a*b*c", "aXbYc", true},
+		{"a*b*c", "acb", false},
+		{"ab*ba", "aba", false}, // prefix and suffix may not overlap
+		{"ab*ba", "abba", true},
+		{"**", "x", true},
+	}
+	for _, tc := range tests {
+		if got := MatchWildcard(tc.filter, tc.name); got != tc.want {
+			t.Errorf("MatchWildcard(%q, %q) = %v, want %v", tc.filter, tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestFilter(t *testing.T) {
+	img := func(repo string) Image { i := testImage; i.Repository = repo; return i }
+	scan := func(repo string, counts map[string]int) Event {
+		ev, err := ScanCompleted(testMeta, img(repo), "COMPLETE", counts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	change := func(repo string, added, resolved []Finding) Event {
+		ev, err := NewFindings(testMeta, img(repo), added, resolved, map[string]int{"CRITICAL": 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	tests := []struct {
+		name    string
+		filter  Filter
+		ev      Event
+		want    bool
+		wantErr bool
+	}{
+		{"no filter", Filter{}, scan("a", nil), true, false},
+		{"repo hit", Filter{Repositories: []string{"zzz", "prod*"}}, scan("prod/api", nil), true, false},
+		{"repo miss", Filter{Repositories: []string{"prod*"}}, scan("dev/prod", nil), false, false},
+		{"severity hit", Filter{MinSeverity: "HIGH"}, scan("a", map[string]int{"CRITICAL": 1}), true, false},
+		{"severity equal", Filter{MinSeverity: "high"}, scan("a", map[string]int{"HIGH": 1, "LOW": 9}), true, false},
+		{"severity miss", Filter{MinSeverity: "HIGH"}, scan("a", map[string]int{"MEDIUM": 4}), false, false},
+		{"clean image", Filter{MinSeverity: "LOW"}, scan("a", nil), false, false},
+		{"undefined below informational", Filter{MinSeverity: "INFORMATIONAL"}, scan("a", map[string]int{"UNDEFINED": 2}), false, false},
+		{"change: new finding counts", Filter{MinSeverity: "HIGH"}, change("a", []Finding{{Name: "CVE-1", Severity: "CRITICAL"}}, nil), true, false},
+		{"change: only resolved high (counts ignored)", Filter{MinSeverity: "HIGH"}, change("a", []Finding{{Name: "CVE-2", Severity: "LOW"}}, []Finding{{Name: "CVE-1", Severity: "CRITICAL"}}), false, false},
+		{"unknown level", Filter{MinSeverity: "SEVERE"}, scan("a", map[string]int{"HIGH": 1}), false, true},
+		{"bad detail", Filter{}, Event{ID: "x", Detail: []byte(`[`)}, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scripted{}
+			f := tc.filter
+			f.Sink = s
+			err := f.Write(context.Background(), tc.ev)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr && !IsPermanent(err) {
+				t.Errorf("filter error %v is not permanent", err)
+			}
+			if got := s.calls == 1; got != tc.want {
+				t.Errorf("forwarded = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
