@@ -136,6 +136,32 @@ func TestVerifySignature(t *testing.T) {
 	}
 }
 
+func TestSignatureSeeds(t *testing.T) {
+	dir := filepath.Join("testdata", "signatures")
+	secret, err := os.ReadFile(filepath.Join(dir, "valid.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]error{
+		"valid": nil, "empty_body": nil,
+		"tampered": ErrSignatureMismatch, "no_prefix": ErrSignatureFormat, "bad_hex": ErrSignatureFormat,
+	}
+	for name, wantErr := range want {
+		body, err := os.ReadFile(filepath.Join(dir, name+".body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, err := os.ReadFile(filepath.Join(dir, name+".header"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = VerifySignature([]byte(strings.TrimSpace(string(secret))), body, string(header))
+		if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
+			t.Errorf("seed %s: VerifySignature = %v, want %v", name, err, wantErr)
+		}
+	}
+}
+
 // Seeds live in testdata/signatures as <name>.body / <name>.header pairs,
 // keyed with testdata/signatures/valid.secret.
 func FuzzVerifySignature(f *testing.F) {

@@ -222,8 +222,9 @@ type Dispatcher struct {
 	Sinks map[string]Sink
 	// Batch is the number of rows claimed at once (default 32).
 	Batch int
-	// Lease is how long a claimed row is reserved (default 1m); it must
-	// exceed the time one delivery through the stack can take.
+	// Lease is how long a claimed row is reserved (default 1m). Each
+	// delivery through the stack is cancelled after 90% of it, so a row is
+	// never in flight in two dispatchers at once.
 	Lease time.Duration
 	// Poll is the wait when nothing is due (default 1s).
 	Poll time.Duration
@@ -266,11 +267,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	if batch <= 0 {
 		batch = 32
 	}
-	lease := d.Lease
-	if lease <= 0 {
-		lease = time.Minute
-	}
-	rows, err := d.Outbox.claim(ctx, d.now(), lease, batch)
+	rows, err := d.Outbox.claim(ctx, d.now(), d.lease(), batch)
 	if err != nil {
 		return 0, err
 	}
@@ -297,7 +294,11 @@ func (d *Dispatcher) deliver(ctx context.Context, r claimed) error {
 			werr = Permanent(fmt.Errorf("outbox: decode event %s: %w", r.eventID, err))
 			break
 		}
-		werr = sink.Write(ctx, ev)
+		// A delivery may not outlive its lease, or another dispatcher
+		// would claim the row while it is still in flight.
+		dctx, cancel := context.WithTimeout(ctx, d.lease()*9/10)
+		werr = sink.Write(dctx, ev)
+		cancel()
 	}
 	if ctx.Err() != nil {
 		// Stopping: leave the row leased; it is retried after the lease.
@@ -325,6 +326,13 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 		return d.Backoff(n)
 	}
 	return time.Second + jitter(capped(time.Second, time.Hour, n), nil)
+}
+
+func (d *Dispatcher) lease() time.Duration {
+	if d.Lease > 0 {
+		return d.Lease
+	}
+	return time.Minute
 }
 
 func (d *Dispatcher) now() time.Time {

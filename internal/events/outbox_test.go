@@ -88,6 +88,7 @@ func testOutbox(t *testing.T, st outboxStore) {
 	t.Run("ExactlyOnceSingleDispatcher", func(t *testing.T) { testExactlyOnce(t, st) })
 	t.Run("KillAndResume", func(t *testing.T) { testKillAndResume(t, st) })
 	t.Run("ConcurrentDispatchers", func(t *testing.T) { testConcurrentDispatchers(t, st) })
+	t.Run("UnknownAndSlowSinks", func(t *testing.T) { testUnknownAndSlowSinks(t, st) })
 }
 
 func newOutbox(t *testing.T, st outboxStore) *Outbox {
@@ -494,5 +495,56 @@ func testConcurrentDispatchers(t *testing.T, st outboxStore) {
 	}
 	if diff := cmp.Diff(wantAll(evs, 1), got); diff != "" {
 		t.Errorf("three dispatchers: deliveries per event (-want +got):\n%s", diff)
+	}
+}
+
+// A row for a sink that is not configured waits for it; a sink slower than
+// the lease is cancelled and the row is retried, never left in flight.
+func testUnknownAndSlowSinks(t *testing.T, st outboxStore) {
+	ctx := context.Background()
+	o := newOutbox(t, st)
+	ev := mkEvents(t, 1)[0]
+	if err := o.Enqueue(ctx, o.db, ev, "gone", "slow"); err != nil {
+		t.Fatal(err)
+	}
+	d := &Dispatcher{
+		Outbox: o, Lease: 100 * time.Millisecond,
+		Backoff: func(int) time.Duration { return time.Hour },
+		Sinks: map[string]Sink{"slow": SinkFunc(func(ctx context.Context, _ Event) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Second):
+				return nil
+			}
+		})},
+	}
+	start := time.Now()
+	if n, err := d.DispatchOnce(ctx); n != 2 || err != nil {
+		t.Fatalf("DispatchOnce = %d, %v", n, err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("slow sink not cut at the lease: took %v", el)
+	}
+	rows, err := o.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		Sink            string
+		Delivered, Dead bool
+		ErrHas          bool
+	}
+	var got []state
+	for _, r := range rows {
+		wantText := map[string]string{"gone": `no sink "gone"`, "slow": "deadline exceeded"}[r.SinkID]
+		got = append(got, state{r.SinkID, r.Delivered, r.Dead, strings.Contains(r.LastError, wantText)})
+		if time.Until(r.NextAttempt) < 30*time.Minute {
+			t.Errorf("%s: next attempt %v, want about an hour from now", r.SinkID, r.NextAttempt)
+		}
+	}
+	want := []state{{"gone", false, false, true}, {"slow", false, false, true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 }

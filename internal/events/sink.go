@@ -36,3 +36,11 @@ func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
 }
+
+var (
+	_ Sink = (*HTTPSink)(nil)
+	_ Sink = (*NATSSink)(nil)
+	_ Sink = (*Retry)(nil)
+	_ Sink = (*Filter)(nil)
+	_ Sink = SinkFunc(nil)
+)
