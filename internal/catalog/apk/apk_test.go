@@ -16,6 +16,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -269,7 +271,7 @@ func FuzzParseAPK(f *testing.F) {
 // ../shared/images and checks the count against the manifest and against an
 // independent count of P: lines, plus libcrypto's origin.
 func TestRealImages(t *testing.T) {
-	dir, images := sharedImages(t, "apk")
+	dir, images := testutil.SharedImages(t, "apk")
 	libcrypto := map[string]inventory.Package{
 		"3.16": {Name: "libcrypto1.1", Version: "1.1.1q-r0", Licenses: []string{"OpenSSL"}},
 		"3.17": {Name: "libcrypto3", Version: "3.0.8-r3", Licenses: []string{"Apache-2.0"}},
@@ -283,7 +285,7 @@ func TestRealImages(t *testing.T) {
 	}
 	for _, im := range images {
 		t.Run(im.File, func(t *testing.T) {
-			b := extractFile(t, filepath.Join(dir, im.File), installed)
+			b := testutil.ExtractFile(t, filepath.Join(dir, im.File), installed)
 			res, err := New().CatalogFile(context.Background(), catalog.File{Path: installed, R: bytes.NewReader(b), Size: int64(len(b))})
 			if err != nil {
 				t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -295,7 +297,7 @@ func FuzzParseStatus(f *testing.F) {
 // ../shared/images and checks the count against the manifest and against
 // dpkg-query, plus a few packages by hand.
 func TestRealImages(t *testing.T) {
-	dir, images := sharedImages(t, "dpkg")
+	dir, images := testutil.SharedImages(t, "dpkg")
 	type check struct {
 		name, arch string
 		want       inventory.Package
@@ -321,7 +323,7 @@ func TestRealImages(t *testing.T) {
 	}
 	for _, im := range images {
 		t.Run(im.File, func(t *testing.T) {
-			b := extractFile(t, filepath.Join(dir, im.File), statusPath)
+			b := testutil.ExtractFile(t, filepath.Join(dir, im.File), statusPath)
 			res, err := New().CatalogFile(context.Background(), catalog.File{Path: statusPath, R: bytes.NewReader(b), Size: int64(len(b))})
 			if err != nil {
 				t.Fatal(err)
@@ -389,7 +391,7 @@ func dpkgQueryCount(t *testing.T, status []byte) (int, bool) {
 // TestRealLists reads the dpkg .list files of the debian-12 rootfs.
 func TestRealLists(t *testing.T) {
 	dir := filepath.Join(sharedImagesDir(t), "debian-12.tar")
-	files := extractFiles(t, dir, isList)
+	files := testutil.ExtractFiles(t, dir, isList)
 	if len(files) != 88 {
 		t.Errorf("%d .list files, want one per package (88)", len(files))
 	}
@@ -415,6 +417,6 @@ func TestRealLists(t *testing.T) {
 }
 
 func sharedImagesDir(t *testing.T) string {
-	dir, _ := sharedImages(t, "dpkg")
+	dir, _ := testutil.SharedImages(t, "dpkg")
 	return dir
 }

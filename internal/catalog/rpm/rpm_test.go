@@ -21,6 +21,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
 var (
@@ -294,14 +296,14 @@ func rpmPkg(name string, epoch int, version, release, source string) inventory.P
 // TestRealImages parses the rpm database of every rpm image in
 // ../shared/images and checks the count against manifest.json and rpm -qa.
 func TestRealImages(t *testing.T) {
-	dir, images := sharedImages(t, "rpm")
+	dir, images := testutil.SharedImages(t, "rpm")
 	for _, im := range images {
 		t.Run(im.File, func(t *testing.T) {
 			info, ok := rpmImages[im.File]
 			if !ok {
 				t.Fatalf("no package checks for %s: add some", im.File)
 			}
-			files := extractFiles(t, filepath.Join(dir, im.File), func(p string) bool { return New().Required(p, nil) })
+			files := testutil.ExtractFiles(t, filepath.Join(dir, im.File), func(p string) bool { return New().Required(p, nil) })
 			if len(files) != 1 {
 				t.Fatalf("want one rpm database, found %d", len(files))
 			}

@@ -1,4 +1,4 @@
-package rpm
+package testutil
 
 import (
 	"archive/tar"
@@ -15,34 +15,32 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
-// sharedImage is one row of ../shared/images/manifest.json.
-type sharedImage struct {
+// SharedImage is one row of ../shared/images/manifest.json.
+type SharedImage struct {
 	File      string `json:"file"`
 	PackageDB string `json:"package_db"`
 	Packages  int    `json:"packages"`
 }
 
-// sharedImages returns the images directory and the manifest rows whose
+// SharedImages returns the images directory and the manifest rows whose
 // package DB kind starts with kind ("dpkg", "apk", "rpm"), skipping the test
 // when ../shared is absent.
-func sharedImages(t *testing.T, kind string) (string, []sharedImage) {
+func SharedImages(t testing.TB, kind string) (string, []SharedImage) {
 	t.Helper()
-	dir := testutil.Shared(t, "images")
+	dir := Shared(t, "images")
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var m struct {
-		Images []sharedImage `json:"images"`
+		Images []SharedImage `json:"images"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("images/manifest.json: %v", err)
 	}
-	var out []sharedImage
+	var out []SharedImage
 	for _, im := range m.Images {
 		if strings.HasPrefix(im.PackageDB, kind) {
 			out = append(out, im)
@@ -54,9 +52,9 @@ func sharedImages(t *testing.T, kind string) (string, []sharedImage) {
 	return dir, out
 }
 
-// loadImage opens a docker-archive (*.tar) or the first image of an OCI
+// LoadImage opens a docker-archive (*.tar) or the first image of an OCI
 // layout directory (*.oci).
-func loadImage(p string) (v1.Image, error) {
+func LoadImage(p string) (v1.Image, error) {
 	if strings.HasSuffix(p, ".tar") {
 		return tarball.ImageFromPath(p, nil)
 	}
@@ -74,11 +72,13 @@ func loadImage(p string) (v1.Image, error) {
 	return idx.Image(im.Manifests[0].Digest)
 }
 
-// extractFiles squashes the image with mutate.Extract and returns the
-// regular files (root-relative path to content) for which want is true.
-func extractFiles(t *testing.T, imagePath string, want func(string) bool) map[string][]byte {
+// ExtractFiles squashes the image with go-containerregistry's
+// mutate.Extract (an implementation independent of Stowaway's squasher) and
+// returns the regular files (root-relative path to content) for which want
+// is true.
+func ExtractFiles(t testing.TB, imagePath string, want func(string) bool) map[string][]byte {
 	t.Helper()
-	img, err := loadImage(imagePath)
+	img, err := LoadImage(imagePath)
 	if err != nil {
 		t.Fatalf("load %s: %v", imagePath, err)
 	}
@@ -105,4 +105,15 @@ func extractFiles(t *testing.T, imagePath string, want func(string) bool) map[st
 		out[name] = b
 	}
 	return out
+}
+
+// ExtractFile returns the one file p of the image.
+func ExtractFile(t testing.TB, imagePath, p string) []byte {
+	t.Helper()
+	files := ExtractFiles(t, imagePath, func(n string) bool { return n == p })
+	b, ok := files[p]
+	if !ok {
+		t.Fatalf("%s: no %s in the squashed image", imagePath, p)
+	}
+	return b
 }
