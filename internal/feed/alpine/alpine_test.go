@@ -20,6 +20,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -310,32 +312,8 @@ func TestFetch(t *testing.T) {
 	}
 }
 
-// sharedFeeds locates ../shared/feeds relative to the repository root.
-func sharedFeeds(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	feeds := filepath.Join(dir, "..", "shared", "feeds")
-	if _, err := os.Stat(feeds); err != nil {
-		t.Skipf("shared feed data not available at %s: %v", feeds, err)
-	}
-	return feeds
-}
-
 func TestRealData(t *testing.T) {
-	root := filepath.Join(sharedFeeds(t), "alpine", "secdb")
+	root := filepath.Join(testutil.Shared(t, "feeds"), "alpine", "secdb")
 	fsys := os.DirFS(root)
 	files, _ := fs.Glob(fsys, "*/*.json")
 	if len(files) != 41 {

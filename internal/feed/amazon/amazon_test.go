@@ -20,6 +20,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -324,31 +326,8 @@ func TestFetch(t *testing.T) {
 	}
 }
 
-func sharedFeeds(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	feeds := filepath.Join(dir, "..", "shared", "feeds")
-	if _, err := os.Stat(feeds); err != nil {
-		t.Skipf("shared feed data not available at %s: %v", feeds, err)
-	}
-	return feeds
-}
-
 func TestRealData(t *testing.T) {
-	root := filepath.Join(sharedFeeds(t), "amazon")
+	root := filepath.Join(testutil.Shared(t, "feeds"), "amazon")
 	perRepo := map[string]int{}
 	byID := map[string]*advisory.Advisory{}
 	u := New()

@@ -23,6 +23,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -260,31 +262,8 @@ func TestFetch(t *testing.T) {
 	}
 }
 
-func sharedFeeds(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	feeds := filepath.Join(dir, "..", "shared", "feeds")
-	if _, err := os.Stat(feeds); err != nil {
-		t.Skipf("shared feed data not available at %s: %v", feeds, err)
-	}
-	return feeds
-}
-
 func TestRealData(t *testing.T) {
-	root := filepath.Join(sharedFeeds(t), "nvd", "feeds", "json", "cve", "1.1")
+	root := filepath.Join(testutil.Shared(t, "feeds"), "nvd", "feeds", "json", "cve", "1.1")
 	fsys := os.DirFS(root)
 	// Per-feed counts: SOURCES.md says 2002-2017 = 109,785 CVEs, modified
 	// 2,146, recent 762.

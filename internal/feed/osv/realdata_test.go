@@ -12,31 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
-)
 
-// sharedFeeds locates ../shared/feeds relative to the repository root.
-func sharedFeeds(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	feeds := filepath.Join(dir, "..", "shared", "feeds")
-	if _, err := os.Stat(feeds); err != nil {
-		t.Skipf("shared feed data not available at %s: %v", feeds, err)
-	}
-	return feeds
-}
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
+)
 
 // Records kept per zip according to SOURCES.md (MAL-* excluded there too).
 var sourcesCounts = map[string]int{
@@ -45,7 +23,7 @@ var sourcesCounts = map[string]int{
 }
 
 func TestRealDataLanguages(t *testing.T) {
-	root := filepath.Join(sharedFeeds(t), "osv")
+	root := filepath.Join(testutil.Shared(t, "feeds"), "osv")
 	for _, eco := range LanguageEcosystems() {
 		t.Run(eco, func(t *testing.T) {
 			u := New(eco)
@@ -157,7 +135,7 @@ func findAffected(advs []*advisory.Advisory, id, ns, pkg string) *advisory.Affec
 
 // TestRealDataDebian10 parses the frozen buster bundle alone (fast).
 func TestRealDataDebian10(t *testing.T) {
-	root := filepath.Join(sharedFeeds(t), "debian", "osv")
+	root := filepath.Join(testutil.Shared(t, "feeds"), "debian", "osv")
 	fsys := fstest.MapFS{}
 	b, err := os.ReadFile(filepath.Join(root, "Debian-10-2024-06-29.osv.tar.bz2"))
 	if err != nil {
@@ -201,7 +179,7 @@ func TestRealDataDebian10(t *testing.T) {
 // TestRealDataDebian merges both bundles. It decompresses ~330 MB of
 // bzip2 (about 15 s of CPU), so it runs only with STOWAWAY_FULL_FEEDS=1.
 func TestRealDataDebian(t *testing.T) {
-	root := filepath.Join(sharedFeeds(t), "debian", "osv")
+	root := filepath.Join(testutil.Shared(t, "feeds"), "debian", "osv")
 	if os.Getenv("STOWAWAY_FULL_FEEDS") == "" {
 		t.Skip("set STOWAWAY_FULL_FEEDS=1 to parse the full Debian bundles (~15 s CPU)")
 	}
