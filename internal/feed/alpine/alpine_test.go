@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,6 +20,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -194,44 +194,6 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// fakeSource serves files from a map; with list set it can List like a
-// mirror directory, otherwise List is unsupported (like plain HTTP).
-type fakeSource struct {
-	files map[string]string
-	list  bool
-	gets  []string
-}
-
-func (s *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	s.gets = append(s.gets, p)
-	data, ok := s.files[p]
-	if !ok {
-		return nil, feed.Validator{}, &fs.PathError{Op: "get", Path: p, Err: fs.ErrNotExist}
-	}
-	etag := `"` + data + `"`
-	if prev.ETag == etag {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(data)), feed.Validator{ETag: etag}, nil
-}
-
-func (s *fakeSource) List(_ context.Context, dir string) ([]string, error) {
-	if !s.list {
-		return nil, errors.ErrUnsupported
-	}
-	var out []string
-	for p := range s.files {
-		if path.Dir(p) == dir {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		return nil, &fs.PathError{Op: "list", Path: dir, Err: fs.ErrNotExist}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 func TestFetch(t *testing.T) {
 	files := map[string]string{
 		"v3.2/main.json":       `{"packages":[]}`,
@@ -254,7 +216,7 @@ func TestFetch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := &fakeSource{files: files, list: tt.list}
+			src := &feedtest.Source{Files: files, CanList: tt.list}
 			u := New(tt.branches...)
 			snap, err := u.Fetch(context.Background(), src, nil)
 			if tt.wantErr {
@@ -291,11 +253,11 @@ func TestFetch(t *testing.T) {
 				t.Errorf("second Fetch: Unchanged=%v FS=%v, want unchanged without files", again.Unchanged, again.FS)
 			}
 			// A changed file makes the next fetch complete again.
-			src.files = map[string]string{}
+			src.Files = map[string]string{}
 			for k, v := range files {
-				src.files[k] = v
+				src.Files[k] = v
 			}
-			src.files["v3.2/main.json"] = `{"packages":[{"pkg":{"name":"b","secfixes":{"2-r0":["CVE-2024-2222"]}}}]}`
+			src.Files["v3.2/main.json"] = `{"packages":[{"pkg":{"name":"b","secfixes":{"2-r0":["CVE-2024-2222"]}}}]}`
 			third, err := u.Fetch(context.Background(), src, snap.State)
 			if err != nil {
 				t.Fatal(err)

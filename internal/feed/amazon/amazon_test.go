@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,6 +21,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -231,29 +232,6 @@ func TestEVRAndSeverity(t *testing.T) {
 	}
 }
 
-// fakeSource serves files from a map, with ETag conditional GETs.
-type fakeSource struct {
-	files map[string]string
-	gets  []string
-}
-
-func (s *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	s.gets = append(s.gets, p)
-	data, ok := s.files[p]
-	if !ok {
-		return nil, feed.Validator{}, &fs.PathError{Op: "get", Path: p, Err: fs.ErrNotExist}
-	}
-	etag := `"` + data + `"`
-	if prev.ETag == etag {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(data)), feed.Validator{ETag: etag}, nil
-}
-
-func (s *fakeSource) List(context.Context, string) ([]string, error) {
-	return nil, errors.ErrUnsupported
-}
-
 func TestFetch(t *testing.T) {
 	repos := []Repo{
 		{"al2/core", "2/core/latest/x86_64/mirror.list"},
@@ -291,7 +269,7 @@ func TestFetch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := &fakeSource{files: tt.files}
+			src := &feedtest.Source{Files: tt.files}
 			u := New(repos...)
 			snap, err := u.Fetch(context.Background(), src, nil)
 			if tt.wantErr {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +24,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -178,35 +179,12 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// fakeSource serves files from a map with ETag conditional GETs.
-type fakeSource struct {
-	files map[string]string
-	gets  []string
-}
-
-func (s *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	s.gets = append(s.gets, p)
-	data, ok := s.files[p]
-	if !ok {
-		return nil, feed.Validator{}, &fs.PathError{Op: "get", Path: p, Err: fs.ErrNotExist}
-	}
-	etag := `"` + data + `"`
-	if prev.ETag == etag {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(data)), feed.Validator{ETag: etag}, nil
-}
-
-func (s *fakeSource) List(context.Context, string) ([]string, error) {
-	return nil, errors.ErrUnsupported
-}
-
 func TestFetch(t *testing.T) {
 	files := map[string]string{}
 	for k, v := range fixtureFS(t) {
 		files[k] = string(v.Data)
 	}
-	src := &fakeSource{files: files}
+	src := &feedtest.Source{Files: files}
 	u := &Updater{now: func() time.Time { return time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC) }}
 	snap, err := u.Fetch(context.Background(), src, nil)
 	if err != nil {
@@ -230,7 +208,7 @@ func TestFetch(t *testing.T) {
 		t.Errorf("Parse of the snapshot: %+v, %v", st, err)
 	}
 	// Unchanged metas: no feed is downloaded.
-	src.gets = nil
+	src.Gets = nil
 	again, err := u.Fetch(context.Background(), src, snap.State)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +216,7 @@ func TestFetch(t *testing.T) {
 	if !again.Unchanged {
 		t.Error("second fetch not Unchanged")
 	}
-	for _, g := range src.gets {
+	for _, g := range src.Gets {
 		if strings.HasSuffix(g, ".json.gz") {
 			t.Errorf("unchanged fetch downloaded %s", g)
 		}
@@ -247,7 +225,7 @@ func TestFetch(t *testing.T) {
 		t.Errorf("unchanged state (-want +got):\n%s", diff)
 	}
 	// A new recent feed: everything is fetched again.
-	src.files["nvdcve-1.1-recent.meta"] = "sha256:ABC\n"
+	src.Files["nvdcve-1.1-recent.meta"] = "sha256:ABC\n"
 	third, err := u.Fetch(context.Background(), src, snap.State)
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +235,7 @@ func TestFetch(t *testing.T) {
 		t.Errorf("after a change: Unchanged=%v, %d files", third.Unchanged, len(third.State))
 	}
 	// No meta at all is an error.
-	if _, err := u.Fetch(context.Background(), &fakeSource{files: map[string]string{}}, nil); err == nil {
+	if _, err := u.Fetch(context.Background(), &feedtest.Source{Files: map[string]string{}}, nil); err == nil {
 		t.Error("fetch without any .meta: want an error")
 	}
 }

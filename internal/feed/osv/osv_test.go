@@ -7,13 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -22,6 +19,8 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -293,39 +292,6 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// fakeSource serves files from a map; with list set it lists like a mirror
-// directory, otherwise List is unsupported (like plain HTTP).
-type fakeSource struct {
-	files map[string]string
-	list  bool
-}
-
-func (s *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	data, ok := s.files[p]
-	if !ok {
-		return nil, feed.Validator{}, &fs.PathError{Op: "get", Path: p, Err: fs.ErrNotExist}
-	}
-	etag := `"` + data + `"`
-	if prev.ETag == etag {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(data)), feed.Validator{ETag: etag}, nil
-}
-
-func (s *fakeSource) List(_ context.Context, dir string) ([]string, error) {
-	if !s.list {
-		return nil, errors.ErrUnsupported
-	}
-	var out []string
-	for p := range s.files {
-		if path.Dir(p) == dir {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 func stateFiles(st feed.State) []string {
 	var out []string
 	for p := range st {
@@ -358,7 +324,7 @@ func TestFetch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := &fakeSource{files: tt.files, list: tt.list}
+			src := &feedtest.Source{Files: tt.files, CanList: tt.list}
 			u := New(tt.eco)
 			snap, err := u.Fetch(context.Background(), src, nil)
 			if tt.wantErr {
@@ -387,7 +353,7 @@ func TestFetch(t *testing.T) {
 			if !again.Unchanged {
 				t.Error("second fetch is not Unchanged")
 			}
-			src.files[tt.want[0]] += "changed"
+			src.Files[tt.want[0]] += "changed"
 			third, err := u.Fetch(context.Background(), src, snap.State)
 			if err != nil {
 				t.Fatal(err)
