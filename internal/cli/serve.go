@@ -108,7 +108,12 @@ func (s *serverScanner) Scan(ctx context.Context, img v1.Image, digest string, e
 	if err != nil {
 		return nil, err
 	}
-	return toServerResult(*res)
+	out, err := toServerResult(*res)
+	if err != nil {
+		return nil, err
+	}
+	out.Inventory = res.Inventory
+	return out, nil
 }
 
 // toServerResult converts a scan into the ECR findings shape the server stores.

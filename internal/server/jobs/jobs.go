@@ -72,10 +72,24 @@ type Options struct {
 	ShutdownGrace time.Duration
 	Now           func() time.Time
 	Logger        *slog.Logger
+	// Prepare hooks run in order before a final outcome is written. They
+	// may append to out.InTx to write in the completing transaction (the
+	// inventory, outbox events). res is nil when the scan failed for good.
+	// An error fails the write, and the job is retried like a failed scan.
+	Prepare []PrepareFunc
+	// After hooks run in order once the outcome is committed (the SBOM
+	// referrer, wake-ups). They own their errors.
+	After []AfterFunc
 	// Observe is called after each attempt with its outcome status
 	// (COMPLETE, FAILED, UNSUPPORTED_IMAGE, RETRY) and duration.
 	Observe func(status string, d time.Duration)
 }
+
+// PrepareFunc extends a job's outcome before it is written.
+type PrepareFunc func(ctx context.Context, j *store.Job, res *scanning.Result, out *store.JobOutcome) error
+
+// AfterFunc runs after a job's outcome is committed.
+type AfterFunc func(ctx context.Context, j *store.Job, res *scanning.Result, out store.JobOutcome)
 
 // Pool is a set of scan workers.
 type Pool struct {
@@ -226,12 +240,49 @@ func (p *Pool) run(ctx context.Context, worker string, j *store.Job) {
 		}
 		out = store.JobOutcome{Status: string(res.Status), Description: res.Description, Result: b}
 	}
+	if err != nil {
+		res = nil
+	}
+	for _, prep := range p.o.Prepare {
+		if perr := prep(wctx, j, res, &out); perr != nil {
+			p.fail(wctx, j, fmt.Errorf("prepare outcome: %w", perr), log, start)
+			return
+		}
+	}
 	if err := p.o.Queue.CompleteJob(wctx, j, out, p.o.Now()); err != nil {
-		log.Error("jobs: complete", "err", err)
+		if errors.Is(err, store.ErrLeaseLost) {
+			log.Warn("jobs: lease lost; result discarded")
+			p.o.Observe("RETRY", time.Since(start))
+			return
+		}
+		p.fail(wctx, j, fmt.Errorf("complete: %w", err), log, start)
 		return
+	}
+	for _, after := range p.o.After {
+		after(wctx, j, res, out)
 	}
 	log.Info("jobs: scan finished", "status", out.Status, "duration", time.Since(start))
 	p.o.Observe(out.Status, time.Since(start))
+}
+
+// fail hands a job whose outcome could not be written back to the queue
+// with backoff or, on its last attempt, marks the scan FAILED without hooks.
+func (p *Pool) fail(ctx context.Context, j *store.Job, err error, log *slog.Logger, start time.Time) {
+	if j.Attempt >= p.o.MaxAttempts {
+		log.Error("jobs: writing the outcome failed; giving up", "err", err)
+		out := store.JobOutcome{Status: string(scanning.StatusFailed), Description: truncate(err.Error())}
+		if cerr := p.o.Queue.CompleteJob(ctx, j, out, p.o.Now()); cerr != nil {
+			log.Error("jobs: complete", "err", cerr)
+		}
+		p.o.Observe(out.Status, time.Since(start))
+		return
+	}
+	delay := p.o.RetryBackoff << (j.Attempt - 1)
+	log.Error("jobs: writing the outcome failed; will retry", "err", err, "in", delay)
+	if rerr := p.o.Queue.RetryJob(ctx, j, p.o.Now().Add(delay), truncate(err.Error())); rerr != nil {
+		log.Error("jobs: requeue", "err", rerr)
+	}
+	p.o.Observe("RETRY", time.Since(start))
 }
 
 func (p *Pool) scan(ctx context.Context, j *store.Job) (*scanning.Result, error) {

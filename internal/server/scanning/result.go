@@ -17,6 +17,8 @@ package scanning
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
 // Status is an ECR image scan status.
@@ -62,6 +64,10 @@ type Result struct {
 	SeverityCounts               map[string]int `json:"findingSeverityCounts,omitempty"`
 	CompletedAt                  time.Time      `json:"completedAt"`
 	VulnerabilitySourceUpdatedAt time.Time      `json:"vulnerabilitySourceUpdatedAt"`
+	// Inventory is the image's package inventory (its SBOM) when the scan
+	// indexed the image. It is not part of the stored result JSON: Prepare
+	// and After hooks store it (rescans, SBOM referrers).
+	Inventory *inventory.Inventory `json:"-"`
 }
 
 // IsImageConfig reports whether a manifest's config media type is a

@@ -17,7 +17,7 @@ import (
 // Open opens the store named by databaseURL: "" is SQLite in
 // dataDir/stowaway.db, "postgres://..." or "postgresql://..." is PostgreSQL,
 // "sqlite:PATH" is SQLite at PATH. The schema is created or upgraded.
-func Open(ctx context.Context, dataDir, databaseURL string) (Store, error) {
+func Open(ctx context.Context, dataDir, databaseURL string) (*SQL, error) {
 	switch {
 	case databaseURL == "":
 		return OpenSQLite(ctx, filepath.Join(dataDir, "stowaway.db"))
@@ -31,7 +31,7 @@ func Open(ctx context.Context, dataDir, databaseURL string) (Store, error) {
 }
 
 // OpenSQLite opens (creating if needed) a SQLite database file.
-func OpenSQLite(ctx context.Context, path string) (Store, error) {
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
@@ -44,7 +44,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// One connection serializes writers inside this process; busy_timeout and
 	// immediate transactions cover other processes.
 	db.SetMaxOpenConns(1)
-	s := &sqlStore{db: db, d: dialect{
+	s := &SQL{db: db, d: dialect{
 		name:     "sqlite",
 		idColumn: "INTEGER PRIMARY KEY AUTOINCREMENT",
 	}}
@@ -57,7 +57,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 
 // OpenPostgres opens a PostgreSQL database through pgx. The URL may carry
 // search_path to place the tables in a schema.
-func OpenPostgres(ctx context.Context, databaseURL string) (Store, error) {
+func OpenPostgres(ctx context.Context, databaseURL string) (*SQL, error) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		// The parse error may echo the URL with its password: don't wrap it.
@@ -65,7 +65,7 @@ func OpenPostgres(ctx context.Context, databaseURL string) (Store, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
-	s := &sqlStore{db: db, d: dialect{
+	s := &SQL{db: db, d: dialect{
 		name:        "postgres",
 		dollar:      true,
 		idColumn:    "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",

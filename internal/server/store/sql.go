@@ -24,13 +24,15 @@ type dialect struct {
 	migrateLock string
 }
 
-// sqlStore implements Store over database/sql.
-type sqlStore struct {
+// SQL is the Store over database/sql (SQLite or PostgreSQL). Feature
+// packages add their own tables and methods in files of their own here
+// (see schemaParts) and consume them through interfaces they define.
+type SQL struct {
 	db *sql.DB
 	d  dialect
 }
 
-func (s *sqlStore) q(query string) string {
+func (s *SQL) q(query string) string {
 	if !s.d.dollar {
 		return query
 	}
@@ -47,7 +49,24 @@ func (s *sqlStore) q(query string) string {
 	return b.String()
 }
 
-func (s *sqlStore) schema() []string {
+// schemaParts is the explicit list of the schema's parts: the core tables
+// below, then one function per feature file. Statements must be idempotent
+// (CREATE ... IF NOT EXISTS) and valid in both dialects.
+func (s *SQL) schemaParts() []func() []string {
+	return []func() []string{
+		s.coreSchema,
+	}
+}
+
+func (s *SQL) schema() []string {
+	var out []string
+	for _, part := range s.schemaParts() {
+		out = append(out, part()...)
+	}
+	return out
+}
+
+func (s *SQL) coreSchema() []string {
 	return []string{
 		`CREATE TABLE IF NOT EXISTS repositories (
 			name TEXT PRIMARY KEY,
@@ -104,7 +123,7 @@ func (s *sqlStore) schema() []string {
 	}
 }
 
-func (s *sqlStore) migrate(ctx context.Context) error {
+func (s *SQL) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if s.d.migrateLock != "" {
 			if _, err := tx.ExecContext(ctx, s.d.migrateLock); err != nil {
@@ -120,7 +139,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 	})
 }
 
-func (s *sqlStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -156,14 +175,14 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-func (s *sqlStore) Ping(ctx context.Context) error {
+func (s *SQL) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: ping %s: %w", s.d.name, err)
 	}
 	return nil
 }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *SQL) Close() error { return s.db.Close() }
 
 // isConflict reports a primary-key violation in either database.
 func isConflict(err error) bool {
@@ -174,7 +193,7 @@ func isConflict(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
 }
 
-func (s *sqlStore) CreateRepository(ctx context.Context, r Repository) error {
+func (s *SQL) CreateRepository(ctx context.Context, r Repository) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repositories (name, created_at, scan_on_push, tag_immutable) VALUES (?, ?, ?, ?)`),
 		r.Name, ms(r.CreatedAt), b2i(r.ScanOnPush), b2i(r.TagImmutable))
 	if isConflict(err) {
@@ -186,7 +205,7 @@ func (s *sqlStore) CreateRepository(ctx context.Context, r Repository) error {
 	return nil
 }
 
-func (s *sqlStore) EnsureRepository(ctx context.Context, r Repository) (bool, error) {
+func (s *SQL) EnsureRepository(ctx context.Context, r Repository) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repositories (name, created_at, scan_on_push, tag_immutable) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
 		r.Name, ms(r.CreatedAt), b2i(r.ScanOnPush), b2i(r.TagImmutable))
 	if err != nil {
@@ -211,7 +230,7 @@ func scanRepo(row scanner) (Repository, error) {
 	return r, nil
 }
 
-func (s *sqlStore) GetRepository(ctx context.Context, name string) (Repository, error) {
+func (s *SQL) GetRepository(ctx context.Context, name string) (Repository, error) {
 	r, err := scanRepo(s.db.QueryRowContext(ctx, s.q(`SELECT name, created_at, scan_on_push, tag_immutable FROM repositories WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("store: repository %q: %w", name, ErrNotFound)
@@ -222,7 +241,7 @@ func (s *sqlStore) GetRepository(ctx context.Context, name string) (Repository, 
 	return r, nil
 }
 
-func (s *sqlStore) ListRepositories(ctx context.Context) ([]Repository, error) {
+func (s *SQL) ListRepositories(ctx context.Context) ([]Repository, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, created_at, scan_on_push, tag_immutable FROM repositories ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list repositories: %w", err)
@@ -242,7 +261,7 @@ func (s *sqlStore) ListRepositories(ctx context.Context) ([]Repository, error) {
 	return out, nil
 }
 
-func (s *sqlStore) UpdateRepository(ctx context.Context, r Repository) error {
+func (s *SQL) UpdateRepository(ctx context.Context, r Repository) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE repositories SET scan_on_push = ?, tag_immutable = ? WHERE name = ?`),
 		b2i(r.ScanOnPush), b2i(r.TagImmutable), r.Name)
 	if err != nil {
@@ -254,7 +273,7 @@ func (s *sqlStore) UpdateRepository(ctx context.Context, r Repository) error {
 	return nil
 }
 
-func (s *sqlStore) DeleteRepository(ctx context.Context, name string) error {
+func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM repositories WHERE name = ?`), name)
 		if err != nil {
@@ -272,7 +291,7 @@ func (s *sqlStore) DeleteRepository(ctx context.Context, name string) error {
 	})
 }
 
-func (s *sqlStore) PutImage(ctx context.Context, img Image, tag string) (bool, error) {
+func (s *SQL) PutImage(ctx context.Context, img Image, tag string) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO images (repo, digest, media_type, artifact_media_type, size, pushed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
@@ -314,7 +333,7 @@ func (s *sqlStore) PutImage(ctx context.Context, img Image, tag string) (bool, e
 	return created, err
 }
 
-func (s *sqlStore) tagsOf(ctx context.Context, repo string) (map[string][]string, error) {
+func (s *SQL) tagsOf(ctx context.Context, repo string) (map[string][]string, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest, tag FROM tags WHERE repo = ? ORDER BY tag`), repo)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tags: %w", err)
@@ -341,7 +360,7 @@ func scanImage(row scanner) (Image, error) {
 	return img, err
 }
 
-func (s *sqlStore) GetImage(ctx context.Context, repo, digest string) (Image, error) {
+func (s *SQL) GetImage(ctx context.Context, repo, digest string) (Image, error) {
 	img, err := scanImage(s.db.QueryRowContext(ctx, s.q(`SELECT `+imageCols+` FROM images WHERE repo = ? AND digest = ?`), repo, digest))
 	if errors.Is(err, sql.ErrNoRows) {
 		return img, fmt.Errorf("store: image %s@%s: %w", repo, digest, ErrNotFound)
@@ -364,7 +383,7 @@ func (s *sqlStore) GetImage(ctx context.Context, repo, digest string) (Image, er
 	return img, rows.Err()
 }
 
-func (s *sqlStore) ResolveTag(ctx context.Context, repo, tag string) (string, error) {
+func (s *SQL) ResolveTag(ctx context.Context, repo, tag string) (string, error) {
 	var d string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT digest FROM tags WHERE repo = ? AND tag = ?`), repo, tag).Scan(&d)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -376,7 +395,7 @@ func (s *sqlStore) ResolveTag(ctx context.Context, repo, tag string) (string, er
 	return d, nil
 }
 
-func (s *sqlStore) ListImages(ctx context.Context, repo string) ([]Image, error) {
+func (s *SQL) ListImages(ctx context.Context, repo string) ([]Image, error) {
 	tags, err := s.tagsOf(ctx, repo)
 	if err != nil {
 		return nil, err
@@ -398,7 +417,7 @@ func (s *sqlStore) ListImages(ctx context.Context, repo string) ([]Image, error)
 	return out, rows.Err()
 }
 
-func (s *sqlStore) DeleteImage(ctx context.Context, repo, digest string) error {
+func (s *SQL) DeleteImage(ctx context.Context, repo, digest string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM images WHERE repo = ? AND digest = ?`), repo, digest)
 		if err != nil {
@@ -421,7 +440,7 @@ func (s *sqlStore) DeleteImage(ctx context.Context, repo, digest string) error {
 	})
 }
 
-func (s *sqlStore) DeleteTag(ctx context.Context, repo, tag string) error {
+func (s *SQL) DeleteTag(ctx context.Context, repo, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repo = ? AND tag = ?`), repo, tag)
 	if err != nil {
 		return fmt.Errorf("store: delete tag: %w", err)
@@ -432,7 +451,7 @@ func (s *sqlStore) DeleteTag(ctx context.Context, repo, tag string) error {
 	return nil
 }
 
-func (s *sqlStore) PutReferrer(ctx context.Context, r Referrer) error {
+func (s *SQL) PutReferrer(ctx context.Context, r Referrer) error {
 	ann, err := json.Marshal(r.Annotations)
 	if err != nil {
 		return fmt.Errorf("store: put referrer: %w", err)
@@ -446,7 +465,7 @@ func (s *sqlStore) PutReferrer(ctx context.Context, r Referrer) error {
 	return nil
 }
 
-func (s *sqlStore) ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]Referrer, error) {
+func (s *SQL) ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]Referrer, error) {
 	query := `SELECT digest, media_type, artifact_type, size, annotations FROM referrers WHERE repo = ? AND subject = ?`
 	args := []any{repo, subject}
 	if artifactType != "" {
@@ -473,7 +492,7 @@ func (s *sqlStore) ListReferrers(ctx context.Context, repo, subject, artifactTyp
 	return out, rows.Err()
 }
 
-func (s *sqlStore) GetScan(ctx context.Context, repo, digest string) (Scan, error) {
+func (s *SQL) GetScan(ctx context.Context, repo, digest string) (Scan, error) {
 	sc := Scan{Repository: repo, Digest: digest}
 	var started int64
 	var result string
@@ -492,7 +511,7 @@ func (s *sqlStore) GetScan(ctx context.Context, repo, digest string) (Scan, erro
 	return sc, nil
 }
 
-func (s *sqlStore) StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error {
+func (s *SQL) StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var started int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT started_at FROM scans WHERE repo = ? AND digest = ?`), repo, digest).Scan(&started)
@@ -516,7 +535,7 @@ func (s *sqlStore) StartScan(ctx context.Context, repo, digest string, enhanced 
 	})
 }
 
-func (s *sqlStore) ClaimJob(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (*Job, error) {
+func (s *SQL) ClaimJob(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (*Job, error) {
 	var job *Job
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// Fail jobs whose last allowed attempt was abandoned.
@@ -567,7 +586,7 @@ func (s *sqlStore) ClaimJob(ctx context.Context, worker string, now time.Time, l
 	return job, err
 }
 
-func (s *sqlStore) ExtendLease(ctx context.Context, j *Job, until time.Time) error {
+func (s *SQL) ExtendLease(ctx context.Context, j *Job, until time.Time) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE jobs SET lease_until = ? WHERE id = ? AND attempts = ? AND state = 'running'`), ms(until), j.ID, j.Attempt)
 	if err != nil {
 		return fmt.Errorf("store: extend lease: %w", err)
@@ -578,7 +597,7 @@ func (s *sqlStore) ExtendLease(ctx context.Context, j *Job, until time.Time) err
 	return nil
 }
 
-func (s *sqlStore) CompleteJob(ctx context.Context, j *Job, out JobOutcome, now time.Time) error {
+func (s *SQL) CompleteJob(ctx context.Context, j *Job, out JobOutcome, now time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM jobs WHERE id = ? AND attempts = ? AND state = 'running'`), j.ID, j.Attempt)
 		if err != nil {
@@ -591,11 +610,17 @@ func (s *sqlStore) CompleteJob(ctx context.Context, j *Job, out JobOutcome, now 
 			out.Status, out.Description, string(out.Result), j.Repository, j.Digest); err != nil {
 			return fmt.Errorf("store: complete job: save scan: %w", err)
 		}
+		t := &Tx{tx: tx, s: s}
+		for i, fn := range out.InTx {
+			if err := fn(ctx, t); err != nil {
+				return fmt.Errorf("store: complete job: hook %d: %w", i, err)
+			}
+		}
 		return nil
 	})
 }
 
-func (s *sqlStore) RetryJob(ctx context.Context, j *Job, runAfter time.Time, reason string) error {
+func (s *SQL) RetryJob(ctx context.Context, j *Job, runAfter time.Time, reason string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE jobs SET state = 'queued', run_after = ?, lease_until = 0, worker = '', last_error = ? WHERE id = ? AND attempts = ? AND state = 'running'`),
 		ms(runAfter), reason, j.ID, j.Attempt)
 	if err != nil {
@@ -607,7 +632,7 @@ func (s *sqlStore) RetryJob(ctx context.Context, j *Job, runAfter time.Time, rea
 	return nil
 }
 
-func (s *sqlStore) QueueDepth(ctx context.Context) (int, error) {
+func (s *SQL) QueueDepth(ctx context.Context) (int, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: queue depth: %w", err)
@@ -617,7 +642,7 @@ func (s *sqlStore) QueueDepth(ctx context.Context) (int, error) {
 
 const scanningConfigKey = "registry-scanning-configuration"
 
-func (s *sqlStore) GetScanningConfig(ctx context.Context) (json.RawMessage, error) {
+func (s *SQL) GetScanningConfig(ctx context.Context) (json.RawMessage, error) {
 	var v string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), scanningConfigKey).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -629,7 +654,7 @@ func (s *sqlStore) GetScanningConfig(ctx context.Context) (json.RawMessage, erro
 	return json.RawMessage(v), nil
 }
 
-func (s *sqlStore) PutScanningConfig(ctx context.Context, cfg json.RawMessage) error {
+func (s *SQL) PutScanningConfig(ctx context.Context, cfg json.RawMessage) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`),
 		scanningConfigKey, string(cfg)); err != nil {
 		return fmt.Errorf("store: put scanning configuration: %w", err)
@@ -637,7 +662,7 @@ func (s *sqlStore) PutScanningConfig(ctx context.Context, cfg json.RawMessage) e
 	return nil
 }
 
-func (s *sqlStore) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
+func (s *SQL) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
 	key := "secret:" + name
 	var v string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), key).Scan(&v)

@@ -93,6 +93,10 @@ type JobOutcome struct {
 	Status      string
 	Description string
 	Result      json.RawMessage
+	// InTx run in order inside CompleteJob's transaction, after the fence
+	// check and the scan row write; an error rolls the whole completion back
+	// (and the job is retried).
+	InTx []TxFunc
 }
 
 // Store is the server's persistence. Implementations are safe for

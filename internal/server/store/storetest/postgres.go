@@ -56,7 +56,7 @@ func PostgresURL(t *testing.T) string {
 }
 
 // Postgres opens a store in a fresh schema (see PostgresURL).
-func Postgres(t *testing.T) store.Store {
+func Postgres(t *testing.T) *store.SQL {
 	t.Helper()
 	u := PostgresURL(t)
 	s, err := store.OpenPostgres(context.Background(), u)

@@ -1,0 +1,80 @@
+package match
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// recordingStore answers no candidates and records every lookup.
+type recordingStore struct {
+	mu   sync.Mutex
+	keys map[Key]bool
+}
+
+func (r *recordingStore) Candidates(_ context.Context, ns, pkg string) ([]Candidate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys[Key{ns, pkg}] = true
+	return nil, nil
+}
+func (r *recordingStore) Enrichment(context.Context, string) (*advisory.Advisory, error) {
+	return nil, nil
+}
+func (r *recordingStore) Advisory(context.Context, string) ([]*advisory.Advisory, error) {
+	return nil, nil
+}
+
+// TestKeysEqualsLookups checks Keys against the lookups Match really makes.
+func TestKeysEqualsLookups(t *testing.T) {
+	pkgs := []inventory.Package{
+		{Name: "libssl3", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "3.0.11-1"},
+		{Name: "openssl", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl"},
+		{Name: "bash", Version: "5.2-1", Type: inventory.TypeDeb},
+		{Name: "Django_Rest", Version: "1.0", Type: inventory.TypePyPI},
+		{Name: "Monolog/Monolog", Version: "2.0", Type: inventory.TypeComposer},
+		{Name: "lodash", Version: "4.17.20", Type: inventory.TypeNPM},
+	}
+	tests := []struct {
+		name   string
+		distro *inventory.Distro
+		opts   Options
+	}{
+		{"debian basic", &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}, Options{}},
+		{"debian enhanced", &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}, Options{Language: true}},
+		{"centos maps to rhel", &inventory.Distro{ID: "centos", Release: "7", Status: inventory.OSSupported}, Options{}},
+		{"eol os, enhanced", &inventory.Distro{ID: "debian", Release: "9", Status: inventory.OSUnsupported}, Options{Language: true}},
+		{"no os", nil, Options{Language: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := &inventory.Inventory{Distro: tt.distro, Packages: pkgs}
+			if tt.distro != nil && tt.distro.ID == "centos" {
+				inv = &inventory.Inventory{Distro: tt.distro, Packages: []inventory.Package{{Name: "bash", Version: "4.2-1", Type: inventory.TypeRPM, SourceName: "bash"}}}
+			}
+			rec := &recordingStore{keys: map[Key]bool{}}
+			if _, err := Match(context.Background(), rec, inv, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			var want []Key
+			for k := range rec.keys {
+				want = append(want, k)
+			}
+			sort.Slice(want, func(i, j int) bool {
+				if want[i].Namespace != want[j].Namespace {
+					return want[i].Namespace < want[j].Namespace
+				}
+				return want[i].Package < want[j].Package
+			})
+			if diff := cmp.Diff(want, Keys(inv, tt.opts)); diff != "" {
+				t.Errorf("Keys differ from Match's lookups (-lookups +keys):\n%s", diff)
+			}
+		})
+	}
+}
