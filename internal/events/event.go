@@ -12,12 +12,25 @@ import (
 // Detail types and sources of the events Stowaway emits.
 const (
 	SourceECR = "aws.ecr"
+	// SourceInspector2 is the source of enhanced scan events.
+	SourceInspector2 = "aws.inspector2"
 	// DetailTypeScan is Amazon ECR's basic scan completion event.
 	DetailTypeScan = "ECR Image Scan"
+	// DetailTypeInspectorScan is the completion event of an enhanced scan,
+	// which Amazon ECR delegates to Amazon Inspector.
+	DetailTypeInspectorScan = "Inspector2 Scan"
 	// DetailTypeFindingsChange is Stowaway's own event for a continuous
 	// rescan that found new findings or resolved old ones.
 	DetailTypeFindingsChange = "ECR Image Scan Findings Change"
 )
+
+// DetailTypes lists every detail type Stowaway emits.
+func DetailTypes() []string {
+	return []string{DetailTypeScan, DetailTypeInspectorScan, DetailTypeFindingsChange}
+}
+
+// InspectorScanComplete is the scan-status of a completed enhanced scan.
+const InspectorScanComplete = "INITIAL_SCAN_COMPLETE"
 
 // Severity levels as ECR names them, lowest first (UNDEFINED ranks below
 // INFORMATIONAL).
@@ -125,6 +138,36 @@ func NewFindings(m Meta, img Image, added, resolved []Finding, counts map[string
 	return envelope(m, img, DetailTypeFindingsChange, d)
 }
 
+// InspectorScan builds the "Inspector2 Scan" event (source aws.inspector2)
+// for a finished enhanced scan, as Amazon Inspector emits it for ECR images:
+// repository-name is the repository ARN, scan-status is
+// INITIAL_SCAN_COMPLETE for a completed scan (other statuses, such as
+// FAILED, are passed through), and the counts carry a TOTAL. Counts with a
+// zero value are left out.
+func InspectorScan(m Meta, img Image, status string, counts map[string]int) (Event, error) {
+	if status == "COMPLETE" {
+		status = InspectorScanComplete
+	}
+	c := nonZero(counts)
+	total := 0
+	for k, v := range c {
+		if k != "TOTAL" {
+			total += v
+		}
+	}
+	c["TOTAL"] = total
+	d := scanDetail{
+		ScanStatus:     status,
+		RepositoryName: img.RepositoryARN(),
+		Counts:         c,
+		ImageDigest:    img.Digest,
+		ImageTags:      nonNil(img.Tags),
+	}
+	ev, err := envelope(m, img, DetailTypeInspectorScan, d)
+	ev.Source = SourceInspector2
+	return ev, err
+}
+
 func envelope(m Meta, img Image, detailType string, detail any) (Event, error) {
 	raw, err := json.Marshal(detail)
 	if err != nil {
@@ -177,6 +220,12 @@ func (e Event) summary() (summary, error) {
 	var s summary
 	if err := json.Unmarshal(e.Detail, &s); err != nil {
 		return summary{}, fmt.Errorf("events: decode %q detail of %s: %w", e.DetailType, e.ID, err)
+	}
+	// Inspector2 events name the repository by its ARN.
+	if strings.HasPrefix(s.RepositoryName, "arn:") {
+		if _, name, ok := strings.Cut(s.RepositoryName, ":repository/"); ok {
+			s.RepositoryName = name
+		}
 	}
 	return s, nil
 }

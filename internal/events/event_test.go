@@ -39,10 +39,18 @@ func TestEventsGolden(t *testing.T) {
 			[]Finding{{Name: "CVE-2025-1234", Severity: "LOW", PackageName: "zlib", PackageVersion: "1:1.2.13.dfsg-1"}},
 			map[string]int{"CRITICAL": 1, "HIGH": 2, "LOW": 4})
 	}
+	inspector := func() (Event, error) {
+		return InspectorScan(testMeta, testImage, "COMPLETE", map[string]int{"HIGH": 2, "LOW": 5, "CRITICAL": 0})
+	}
+	inspectorFailed := func() (Event, error) {
+		return InspectorScan(testMeta, testImage, "FAILED", nil)
+	}
 	tests := []struct {
 		name  string
 		build func() (Event, error)
 	}{
+		{"inspector_scan", inspector},
+		{"inspector_scan_failed", inspectorFailed},
 		{"scan_completed", scan},
 		{"scan_completed_untagged_clean", untagged},
 		{"findings_change", change},

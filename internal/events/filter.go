@@ -3,11 +3,14 @@ package events
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 )
 
 // Filter passes to Sink only the events that match. An event matches when
-// its repository matches one of Repositories (all repositories when empty)
+// its detail type is one of DetailTypes (all types when empty), its
+// repository matches one of Repositories (all repositories when empty)
 // and, if MinSeverity is set, it carries at least one finding at or above
 // that level: for "ECR Image Scan" a non-zero finding-severity-count, for a
 // findings change a new finding (resolved findings do not count). A dropped
@@ -18,6 +21,8 @@ type Filter struct {
 	// as a substring; "*" matches any run of characters, anchored.
 	Repositories []string
 	MinSeverity  string
+	// DetailTypes restricts the filter to these detail types.
+	DetailTypes []string
 }
 
 // Write forwards ev when it matches.
@@ -32,6 +37,9 @@ func (f *Filter) Write(ctx context.Context, ev Event) error {
 // Match reports whether ev passes the filter. An undecodable detail or an
 // unknown MinSeverity is a Permanent error.
 func (f *Filter) Match(ev Event) (bool, error) {
+	if len(f.DetailTypes) > 0 && !slices.Contains(f.DetailTypes, ev.DetailType) {
+		return false, nil
+	}
 	s, err := ev.summary()
 	if err != nil {
 		return false, Permanent(fmt.Errorf("filter: %w", err))
@@ -94,4 +102,19 @@ func MatchWildcard(filter, name string) bool {
 		name = name[i+len(mid):]
 	}
 	return strings.HasSuffix(name, last)
+}
+
+// wildcardRE is the repository filter pattern of ECR's API reference.
+var wildcardRE = regexp.MustCompile(`^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$`)
+
+// ValidWildcard checks filter against ECR's repository filter constraints
+// (1–255 characters of ^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$).
+func ValidWildcard(filter string) error {
+	if len(filter) == 0 || len(filter) > 255 {
+		return fmt.Errorf("repository filter %q: must be 1 to 255 characters", filter)
+	}
+	if !wildcardRE.MatchString(filter) {
+		return fmt.Errorf("repository filter %q: must match %s", filter, wildcardRE)
+	}
+	return nil
 }

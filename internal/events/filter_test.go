@@ -50,6 +50,13 @@ func TestFilter(t *testing.T) {
 		}
 		return ev
 	}
+	inspector := func(repo string, counts map[string]int) Event {
+		ev, err := InspectorScan(testMeta, img(repo), "COMPLETE", counts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
 	tests := []struct {
 		name    string
 		filter  Filter
@@ -67,6 +74,12 @@ func TestFilter(t *testing.T) {
 		{"undefined below informational", Filter{MinSeverity: "INFORMATIONAL"}, scan("a", map[string]int{"UNDEFINED": 2}), false, false},
 		{"change: new finding counts", Filter{MinSeverity: "HIGH"}, change("a", []Finding{{Name: "CVE-1", Severity: "CRITICAL"}}, nil), true, false},
 		{"change: only resolved high (counts ignored)", Filter{MinSeverity: "HIGH"}, change("a", []Finding{{Name: "CVE-2", Severity: "LOW"}}, []Finding{{Name: "CVE-1", Severity: "CRITICAL"}}), false, false},
+		{"detail type hit", Filter{DetailTypes: []string{DetailTypeScan}}, scan("a", nil), true, false},
+		{"detail type miss", Filter{DetailTypes: []string{DetailTypeFindingsChange}}, scan("a", nil), false, false},
+		{"inspector: repository from the ARN", Filter{Repositories: []string{"prod*"}}, inspector("prod/api", nil), true, false},
+		{"inspector: ARN prefix is not the name", Filter{Repositories: []string{"arn*"}}, inspector("prod/api", nil), false, false},
+		{"inspector: TOTAL is not a severity", Filter{MinSeverity: "LOW"}, inspector("a", map[string]int{"UNDEFINED": 3}), false, false},
+		{"inspector: severity hit", Filter{MinSeverity: "HIGH"}, inspector("a", map[string]int{"CRITICAL": 1}), true, false},
 		{"unknown level", Filter{MinSeverity: "SEVERE"}, scan("a", map[string]int{"HIGH": 1}), false, true},
 		{"bad detail", Filter{}, Event{ID: "x", Detail: []byte(`[`)}, false, true},
 	}
@@ -86,5 +99,28 @@ func TestFilter(t *testing.T) {
 				t.Errorf("forwarded = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestValidWildcard(t *testing.T) {
+	tests := []struct {
+		filter string
+		ok     bool
+	}{
+		{"prod*", true},
+		{"team/web", true},
+		{"*", true},
+		{"a.b-c_d/e", true},
+		{"", false},
+		{"Prod", false},
+		{"prod-", false},
+		{"a//b", false},
+		{"-a", false},
+		{string(make([]byte, 256)), false},
+	}
+	for _, tc := range tests {
+		if err := ValidWildcard(tc.filter); (err == nil) != tc.ok {
+			t.Errorf("ValidWildcard(%q) = %v, want ok %v", tc.filter, err, tc.ok)
+		}
 	}
 }

@@ -61,10 +61,25 @@ func (o *Outbox) Migrate(ctx context.Context) error {
 		)`,
 		`CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL`,
 	}
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("outbox: migrate: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if o.dialect == Postgres {
+		// Replicas starting together must not race on CREATE TABLE IF NOT
+		// EXISTS (PostgreSQL can fail it with a unique violation).
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7301995)`); err != nil {
+			return fmt.Errorf("outbox: migrate: lock: %w", err)
+		}
+	}
 	for _, s := range stmts {
-		if _, err := o.db.ExecContext(ctx, s); err != nil {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("outbox: migrate: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("outbox: migrate: commit: %w", err)
 	}
 	return nil
 }
@@ -235,6 +250,10 @@ type Dispatcher struct {
 	Backoff func(n int) time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Observe, when set, is called after each delivery attempt with the
+	// row's sink id and outcome: "delivered", "retry" (scheduled again) or
+	// "dead" (given up). It is not called for attempts cut by shutdown.
+	Observe func(sinkID, outcome string)
 }
 
 // Run dispatches until ctx is cancelled, then returns ctx's error.
@@ -306,6 +325,7 @@ func (d *Dispatcher) deliver(ctx context.Context, r claimed) error {
 	}
 	now := d.now()
 	if werr == nil {
+		d.observe(r.sinkID, "delivered")
 		return d.Outbox.markDelivered(ctx, r.id, now)
 	}
 	maxAttempts := d.MaxAttempts
@@ -316,9 +336,20 @@ func (d *Dispatcher) deliver(ctx context.Context, r claimed) error {
 	if !IsPermanent(werr) && r.attempts < maxAttempts {
 		next = now.Add(d.backoff(r.attempts))
 	}
+	if next.IsZero() {
+		d.observe(r.sinkID, "dead")
+	} else {
+		d.observe(r.sinkID, "retry")
+	}
 	d.logger().Warn("outbox delivery failed", "sink", r.sinkID, "event", r.eventID,
 		"attempts", r.attempts, "dead", next.IsZero(), "err", werr)
 	return d.Outbox.markFailed(ctx, r.id, next, werr)
+}
+
+func (d *Dispatcher) observe(sinkID, outcome string) {
+	if d.Observe != nil {
+		d.Observe(sinkID, outcome)
+	}
 }
 
 func (d *Dispatcher) backoff(n int) time.Duration {
