@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
 	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region")
+	fs.StringVar(&cfg.SBOMFormats, "sbom-formats", "cyclonedx", "SBOM formats stored as OCI referrers of every scanned image: cyclonedx, cyclonedx,spdx or none")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err

@@ -84,4 +84,8 @@ type Config struct {
 	// Metrics (default: a fresh set). Pass one to share its
 	// LayerCacheHits counter with the scanner adapter.
 	Metrics *Metrics
+	// SBOMFormats lists the SBOM formats stored as OCI referrers of every
+	// scanned image: "cyclonedx" (the default when empty), "cyclonedx,spdx",
+	// or "none".
+	SBOMFormats string
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
+	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -112,11 +113,24 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	sbomFormats, err := sbomref.ParseFormats(cfg.SBOMFormats)
+	if err != nil {
+		return fmt.Errorf("server: --sbom-formats: %w", err)
+	}
+	var after []jobs.AfterFunc
+	if len(sbomFormats) > 0 {
+		sbw, err := sbomref.New(sbomref.Options{Formats: sbomFormats, Registry: s.reg, Referrers: s.store, Now: cfg.Now, Logger: cfg.Logger})
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		after = append(after, sbw.After)
+	}
 	s.pool = jobs.New(jobs.Options{
 		Queue:       s.store,
 		Images:      s.reg,
 		Scanner:     scanner,
 		ErrNotImage: registry.ErrNotImage,
+		After:       after,
 		WorkerID:    cfg.InstanceID,
 		Workers:     cfg.Workers,
 		Lease:       cfg.JobLease,
