@@ -55,6 +55,9 @@ func (s *SQL) q(query string) string {
 func (s *SQL) schemaParts() []func() []string {
 	return []func() []string{
 		s.coreSchema,
+		s.inventorySchema,
+		s.findingsSchema,
+		s.pullsSchema,
 		s.consoleSchema,
 	}
 }
@@ -283,7 +286,7 @@ func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("store: repository %q: %w", name, ErrNotFound)
 		}
-		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs"} {
+		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repo = ?`), name); err != nil {
 				return fmt.Errorf("store: delete repository %s: %w", table, err)
 			}
@@ -432,6 +435,10 @@ func (s *SQL) DeleteImage(ctx context.Context, repo, digest string) error {
 			`DELETE FROM scans WHERE repo = ? AND digest = ?`,
 			`DELETE FROM jobs WHERE repo = ? AND digest = ?`,
 			`DELETE FROM referrers WHERE repo = ? AND digest = ?`,
+			`DELETE FROM inventories WHERE repo = ? AND digest = ?`,
+			`DELETE FROM inventory_keys WHERE repo = ? AND digest = ?`,
+			`DELETE FROM finding_history WHERE repo = ? AND digest = ?`,
+			`DELETE FROM image_pulls WHERE repo = ? AND digest = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, s.q(stmt), repo, digest); err != nil {
 				return fmt.Errorf("store: delete image: %w", err)

@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Finding history (continuous rescans). The schema is a contract other
+// features read:
+//
+//	finding_history(repo, digest, finding_key, name, package_name,
+//	    package_version, severity, first_seen, resolved_at)
+//
+// finding_key is FindingKey(name, package_name, package_version); one row
+// per finding ever reported for the image; resolved_at 0 means still open.
+
+// FindingKey is the identity of a finding in an image.
+func FindingKey(name, pkgName, pkgVersion string) string {
+	return name + "\x00" + pkgName + "\x00" + pkgVersion
+}
+
+// FindingRecord is one finding_history row.
+type FindingRecord struct {
+	Name           string
+	PackageName    string
+	PackageVersion string
+	Severity       string
+	FirstSeen      time.Time
+	ResolvedAt     time.Time // zero while open
+}
+
+// Key is the record's FindingKey.
+func (r FindingRecord) Key() string { return FindingKey(r.Name, r.PackageName, r.PackageVersion) }
+
+// FindingsDiff is what RecordFindings changed.
+type FindingsDiff struct {
+	// Added are findings not open before: new ones and reopened ones.
+	Added []FindingRecord
+	// Resolved are findings open before and absent now.
+	Resolved []FindingRecord
+}
+
+func (s *SQL) findingsSchema() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS finding_history (
+			repo TEXT NOT NULL,
+			digest TEXT NOT NULL,
+			finding_key TEXT NOT NULL,
+			name TEXT NOT NULL,
+			package_name TEXT NOT NULL,
+			package_version TEXT NOT NULL,
+			severity TEXT NOT NULL,
+			first_seen BIGINT NOT NULL,
+			resolved_at BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (repo, digest, finding_key))`,
+	}
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *SQL) findingHistory(ctx context.Context, q querier, query, repo, digest string) ([]FindingRecord, error) {
+	rows, err := q.QueryContext(ctx, query, repo, digest)
+	if err != nil {
+		return nil, fmt.Errorf("store: finding history: %w", err)
+	}
+	defer rows.Close()
+	var out []FindingRecord
+	for rows.Next() {
+		var r FindingRecord
+		var first, resolved int64
+		if err := rows.Scan(&r.Name, &r.PackageName, &r.PackageVersion, &r.Severity, &first, &resolved); err != nil {
+			return nil, fmt.Errorf("store: finding history: %w", err)
+		}
+		r.FirstSeen, r.ResolvedAt = fromMS(first), fromMS(resolved)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+const historyQuery = `SELECT name, package_name, package_version, severity, first_seen, resolved_at FROM finding_history
+	WHERE repo = ? AND digest = ? ORDER BY finding_key`
+
+// FindingHistory returns every finding_history row of an image, ordered by
+// finding key.
+func (s *SQL) FindingHistory(ctx context.Context, repo, digest string) ([]FindingRecord, error) {
+	return s.findingHistory(ctx, s.db, s.q(historyQuery), repo, digest)
+}
+
+// RecordFindings updates an image's finding history in tx from the
+// findings of a scan completed at now (Name, PackageName, PackageVersion,
+// Severity are read): a finding never seen gets first_seen = now; an open
+// finding absent from current gets resolved_at = now; a resolved finding
+// that reappears is reopened (resolved_at = 0, first_seen = now); an open
+// one keeps its first_seen and takes the current severity.
+func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, current []FindingRecord, now time.Time) (FindingsDiff, error) {
+	var diff FindingsDiff
+	prev, err := s.findingHistory(ctx, tx, historyQuery, repo, digest)
+	if err != nil {
+		return diff, err
+	}
+	old := make(map[string]FindingRecord, len(prev))
+	for _, r := range prev {
+		old[r.Key()] = r
+	}
+	cur := make(map[string]FindingRecord, len(current))
+	for _, r := range current {
+		cur[r.Key()] = r
+	}
+	keys := make([]string, 0, len(cur))
+	for k := range cur {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := cur[k]
+		o, seen := old[k]
+		switch {
+		case !seen:
+			r.FirstSeen, r.ResolvedAt = now, time.Time{}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO finding_history (repo, digest, finding_key, name, package_name, package_version, severity, first_seen, resolved_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, repo, digest, k, r.Name, r.PackageName, r.PackageVersion, r.Severity, ms(now)); err != nil {
+				return diff, fmt.Errorf("store: record findings: insert: %w", err)
+			}
+			diff.Added = append(diff.Added, r)
+		case !o.ResolvedAt.IsZero():
+			r.FirstSeen, r.ResolvedAt = now, time.Time{}
+			if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET severity = ?, first_seen = ?, resolved_at = 0 WHERE repo = ? AND digest = ? AND finding_key = ?`,
+				r.Severity, ms(now), repo, digest, k); err != nil {
+				return diff, fmt.Errorf("store: record findings: reopen: %w", err)
+			}
+			diff.Added = append(diff.Added, r)
+		case o.Severity != r.Severity:
+			if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET severity = ? WHERE repo = ? AND digest = ? AND finding_key = ?`,
+				r.Severity, repo, digest, k); err != nil {
+				return diff, fmt.Errorf("store: record findings: severity: %w", err)
+			}
+		}
+	}
+	for _, o := range prev {
+		if !o.ResolvedAt.IsZero() {
+			continue
+		}
+		if _, still := cur[o.Key()]; still {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET resolved_at = ? WHERE repo = ? AND digest = ? AND finding_key = ?`,
+			ms(now), repo, digest, o.Key()); err != nil {
+			return diff, fmt.Errorf("store: record findings: resolve: %w", err)
+		}
+		o.ResolvedAt = now
+		diff.Resolved = append(diff.Resolved, o)
+	}
+	return diff, nil
+}
+
+// ScanTx reads an image's scan row in tx.
+func (s *SQL) ScanTx(ctx context.Context, tx *Tx, repo, digest string) (Scan, error) {
+	sc := Scan{Repository: repo, Digest: digest}
+	var started int64
+	var result string
+	err := tx.QueryRowContext(ctx, `SELECT status, description, started_at, result FROM scans WHERE repo = ? AND digest = ?`, repo, digest).
+		Scan(&sc.Status, &sc.Description, &started, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sc, fmt.Errorf("store: scan of %s@%s: %w", repo, digest, ErrNotFound)
+	}
+	if err != nil {
+		return sc, fmt.Errorf("store: scan: %w", err)
+	}
+	sc.StartedAt = fromMS(started)
+	if result != "" {
+		sc.Result = json.RawMessage(result)
+	}
+	return sc, nil
+}
+
+// UpdateScanResult overwrites, in tx, a finished scan's status, description
+// and result (a rescan). It changes nothing unless the row's status is one
+// of fromStatuses (a scan IN_PROGRESS or FAILED is left alone) and reports
+// whether it wrote. A nil result keeps the stored one.
+func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error) {
+	if len(fromStatuses) == 0 {
+		return false, errors.New("store: update scan result: no statuses to update from")
+	}
+	in := "?"
+	for range fromStatuses[1:] {
+		in += ", ?"
+	}
+	query := `UPDATE scans SET status = ?, description = ?`
+	args := []any{status, description}
+	if result != nil {
+		query += `, result = ?`
+		args = append(args, string(result))
+	}
+	query += ` WHERE repo = ? AND digest = ? AND status IN (` + in + `)`
+	args = append(args, repo, digest)
+	for _, st := range fromStatuses {
+		args = append(args, st)
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, fmt.Errorf("store: update scan result: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: update scan result: %w", err)
+	}
+	return n == 1, nil
+}
