@@ -18,6 +18,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
@@ -40,6 +41,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
 	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region")
+	var eventsConfig string
+	fs.StringVar(&eventsConfig, "events-config", "", "YAML file of event sinks (webhooks, NATS JetStream) and their rules; see docs/events.md (default: no events)")
 	fs.StringVar(&cfg.SBOMFormats, "sbom-formats", "cyclonedx", "SBOM formats stored as OCI referrers of every scanned image: cyclonedx, cyclonedx,spdx or none")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
@@ -69,6 +72,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			return ExitError, usageError{"--user: want NAME:PASSWORD"}
 		}
 		cfg.Users = append(cfg.Users, server.User{Name: name, Password: pw, Grants: []server.Grant{adminGrant()}})
+	}
+	if eventsConfig != "" {
+		ec, err := notify.Load(eventsConfig)
+		if err != nil {
+			return ExitError, err
+		}
+		cfg.Events = ec
 	}
 	dbDir, err := resolveDBDir(dbDir)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/metrics"
+	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 )
 
@@ -88,4 +89,7 @@ type Config struct {
 	// scanned image: "cyclonedx" (the default when empty), "cyclonedx,spdx",
 	// or "none".
 	SBOMFormats string
+	// Events, when set, enables scan events: the outbox in the server's
+	// database, its dispatcher and the configured sinks (docs/events.md).
+	Events *notify.Config
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
+	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
@@ -31,6 +32,8 @@ type Server struct {
 	auth    *auth.Authenticator
 	handler http.Handler
 	close   sync.Once
+	// notifier is nil unless Config.Events is set.
+	notifier *notify.Notifier
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -125,12 +128,28 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		}
 		after = append(after, sbw.After)
 	}
+	var prepare []jobs.PrepareFunc
+	if cfg.Events != nil {
+		sq, ok := s.store.(*store.SQL)
+		if !ok {
+			return errors.New("server: events need the SQL store")
+		}
+		s.notifier, err = notify.New(ctx, *cfg.Events, notify.Options{
+			DB: sq.DB(), Dialect: sq.Dialect(), Account: cfg.RegistryID, Region: cfg.Region,
+			Logger: cfg.Logger, Registerer: cfg.Metrics.Registerer(), Now: cfg.Now,
+		})
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		prepare = append(prepare, s.notifier.Prepare)
+	}
 	s.pool = jobs.New(jobs.Options{
 		Queue:       s.store,
 		Images:      s.reg,
 		Scanner:     scanner,
 		ErrNotImage: registry.ErrNotImage,
 		After:       after,
+		Prepare:     prepare,
 		WorkerID:    cfg.InstanceID,
 		Workers:     cfg.Workers,
 		Lease:       cfg.JobLease,
@@ -236,6 +255,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(poolDone)
 		_ = s.pool.Run(workCtx)
 	}()
+	eventsDone := make(chan struct{})
+	go func() {
+		defer close(eventsDone)
+		if s.notifier != nil {
+			_ = s.notifier.Run(workCtx)
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.cfg.Logger.Info("server: listening", "addr", ln.Addr().String())
@@ -261,6 +287,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-time.After(s.cfg.ShutdownTimeout + 10*time.Second):
 		s.cfg.Logger.Warn("server: workers did not stop in time")
 	}
+	// The dispatcher stops at once: a delivery cut short stays leased in
+	// the outbox and is retried after the lease.
+	<-eventsDone
 	return err
 }
 
@@ -268,6 +297,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	var err error
 	s.close.Do(func() {
+		if s.notifier != nil {
+			s.notifier.Close()
+		}
 		if s.reg != nil {
 			err = errors.Join(err, s.reg.Shutdown())
 		}

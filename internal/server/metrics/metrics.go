@@ -55,6 +55,10 @@ func (m *Metrics) RegisterQueueDepth(fn func() float64) error {
 	}, fn))
 }
 
+// Registerer is the metrics' registry, for feature packages that add their
+// own collectors (the events delivery counters).
+func (m *Metrics) Registerer() prometheus.Registerer { return m.reg }
+
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
