@@ -16,12 +16,13 @@ import (
 //	finding_history(repo, digest, finding_key, name, package_name,
 //	    package_version, severity, first_seen, resolved_at)
 //
-// finding_key is FindingKey(name, package_name, package_version); one row
-// per finding ever reported for the image; resolved_at 0 means still open.
+// finding_key is FindingKey(name, package_name, package_version): the three
+// joined by U+001F (PostgreSQL text cannot hold NUL); one row per finding
+// ever reported for the image; resolved_at 0 means still open.
 
 // FindingKey is the identity of a finding in an image.
 func FindingKey(name, pkgName, pkgVersion string) string {
-	return name + "\x00" + pkgName + "\x00" + pkgVersion
+	return name + "\x1f" + pkgName + "\x1f" + pkgVersion
 }
 
 // FindingRecord is one finding_history row.

@@ -261,9 +261,9 @@ func (s *SQL) AdvanceInventoriesBuilt(ctx context.Context, tx *Tx, from, to time
 	return n, nil
 }
 
-// AcquireLease takes or renews the named lease for holder until now+ttl.
+// AcquireRescanLease takes or renews the named lease for holder until now+ttl.
 // It fails (false) while another holder's lease is unexpired.
-func (s *SQL) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+func (s *SQL) AcquireRescanLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO rescan_leases (name, holder, until) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
 		WHERE rescan_leases.until < ? OR rescan_leases.holder = ?`),
@@ -278,16 +278,16 @@ func (s *SQL) AcquireLease(ctx context.Context, name, holder string, now time.Ti
 	return n == 1, nil
 }
 
-// ReleaseLease ends holder's lease, if it still holds it.
-func (s *SQL) ReleaseLease(ctx context.Context, name, holder string) error {
+// ReleaseRescanLease ends holder's lease, if it still holds it.
+func (s *SQL) ReleaseRescanLease(ctx context.Context, name, holder string) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM rescan_leases WHERE name = ? AND holder = ?`), name, holder); err != nil {
 		return fmt.Errorf("store: release lease %s: %w", name, err)
 	}
 	return nil
 }
 
-// Setting returns a settings row ("" and false when absent).
-func (s *SQL) Setting(ctx context.Context, name string) (string, bool, error) {
+// RescanSetting returns a settings row ("" and false when absent).
+func (s *SQL) RescanSetting(ctx context.Context, name string) (string, bool, error) {
 	var v string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -299,8 +299,8 @@ func (s *SQL) Setting(ctx context.Context, name string) (string, bool, error) {
 	return v, true, nil
 }
 
-// PutSetting writes a settings row in tx.
-func (s *SQL) PutSetting(ctx context.Context, tx *Tx, name, value string) error {
+// PutRescanSetting writes a settings row in tx.
+func (s *SQL) PutRescanSetting(ctx context.Context, tx *Tx, name, value string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
 		return fmt.Errorf("store: put setting %s: %w", name, err)
 	}
