@@ -108,7 +108,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
 		r.serveReferrers(w, req, rt)
 	case rt.kind == "manifests" && req.Method == http.MethodPut:
-		r.putManifest(w, req, rt)
+		r.putManifestLocked(w, req, rt)
 	case rt.kind == "manifests" && req.Method == http.MethodDelete:
 		r.deleteManifest(w, req, rt)
 	default:

@@ -76,6 +76,7 @@ type Registry struct {
 	app    *handlers.App
 	driver storagedriver.StorageDriver
 	ns     distribution.Namespace
+	gc     gcState
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so

@@ -55,6 +55,7 @@ func (s *SQL) q(query string) string {
 func (s *SQL) schemaParts() []func() []string {
 	return []func() []string{
 		s.coreSchema,
+		s.lifecycleSchema,
 		s.inventorySchema,
 		s.findingsSchema,
 		s.pullsSchema,
