@@ -32,6 +32,9 @@ const (
 	StatusUnsupported Status = "UNSUPPORTED_IMAGE"
 	StatusPending     Status = "PENDING"
 	StatusActive      Status = "ACTIVE"
+	// StatusEligibilityExpired: a CONTINUOUS_SCAN image not pushed or
+	// pulled within the eligibility window; its last findings are kept.
+	StatusEligibilityExpired Status = "SCAN_ELIGIBILITY_EXPIRED"
 )
 
 // Severities are ECR's severity levels, in increasing order.

@@ -1,0 +1,55 @@
+package rescan
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// MaxInventorySize bounds a decompressed stored inventory.
+const MaxInventorySize = 256 << 20
+
+// Codec encodes inventories as zstd-compressed JSON, the format of the
+// inventories table. It is safe for concurrent use.
+type Codec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+// NewCodec builds a codec.
+func NewCodec() (*Codec, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("rescan: zstd encoder: %w", err)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxInventorySize))
+	if err != nil {
+		return nil, fmt.Errorf("rescan: zstd decoder: %w", err)
+	}
+	return &Codec{enc: enc, dec: dec}, nil
+}
+
+// Encode compresses inv's JSON.
+func (c *Codec) Encode(inv *inventory.Inventory) ([]byte, error) {
+	b, err := json.Marshal(inv)
+	if err != nil {
+		return nil, fmt.Errorf("rescan: encode inventory: %w", err)
+	}
+	return c.enc.EncodeAll(b, make([]byte, 0, len(b)/4)), nil
+}
+
+// Decode reads a stored inventory.
+func (c *Codec) Decode(data []byte) (*inventory.Inventory, error) {
+	b, err := c.dec.DecodeAll(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rescan: decode inventory: decompress: %w", err)
+	}
+	var inv inventory.Inventory
+	if err := json.Unmarshal(b, &inv); err != nil {
+		return nil, fmt.Errorf("rescan: decode inventory: %w", err)
+	}
+	return &inv, nil
+}

@@ -1,0 +1,62 @@
+// Package rescan keeps the findings of stored images current without
+// reading their layers again (continuous scanning, ECR's CONTINUOUS_SCAN).
+//
+// Recording: Recorder is a jobs.PrepareFunc. For every completed scan that
+// indexed the image it stores, in the scan's completing transaction, the
+// inventory (zstd-compressed JSON), its (namespace, package) keys exactly as
+// match.Keys lists the lookups Match makes (language packages only for
+// ENHANCED scans), and the finding history: a finding's identity is its
+// vulnerability id, package name and package version (the basic findings'
+// package_name/package_version attributes; for enhanced findings
+// packageVulnerabilityDetails.vulnerablePackages, one identity per package).
+//
+// Policy choices:
+//
+//   - What triggers a pass: the vulnerability DB directory's build id
+//     (CURRENT) differing from the last build a pass completed, polled every
+//     Options.Poll (after a `db update`, a `db pull`, or the scheduled update
+//     inside serve). The last processed build is a settings row, so a
+//     restart or another replica does not redo it; a lease row
+//     (rescan_leases) lets one replica run a pass at a time.
+//   - What counts as changed: the (namespace, package) pairs of the new DB's
+//     recorded change set when its base is the last processed build and it
+//     is complete; otherwise the pairs whose record hashes differ from the
+//     last processed build's file when it is still in the DB directory;
+//     otherwise every stored inventory (the log says why). Images whose
+//     inventory holds a changed pair are re-matched, as are images matched
+//     against a build other than the last processed one or the new one (a
+//     scan that raced an update), and images never matched against a known
+//     build. An image already matched against the new build is skipped.
+//   - Who is re-matched: images of repositories whose effective scanning is
+//     CONTINUOUS_SCAN and that are eligible: pushed or pulled within
+//     Options.Window (default 30 days, as ECR; 0 = lifetime). Affected images
+//     of other repositories are marked stale so they are re-matched if their
+//     repository later becomes continuous.
+//   - Eligibility: each tick, a CONTINUOUS_SCAN image whose last activity
+//     (max of push and last pull) is older than the window goes to
+//     SCAN_ELIGIBILITY_EXPIRED. Its stored findings are kept in the result
+//     (DescribeImageScanFindings still shows the last known findings, as
+//     they were true when last evaluated) but it is no longer re-matched. A
+//     later pull makes it eligible again: the next tick re-matches it fully
+//     and sets COMPLETE (we keep COMPLETE rather than Inspector's ACTIVE so
+//     one status means "findings are current" for basic and enhanced scans).
+//   - What is written: per image, in one transaction, the finding history
+//     (new: first_seen = now; gone: resolved_at = now; reappearing: reopened
+//     with a new first_seen), the scan row when its set of findings or
+//     severities changed (then with the new findings, counts,
+//     vulnerabilitySourceUpdatedAt and completedAt; an image whose findings
+//     did not change keeps its scan row byte for byte), and the announcement
+//     (Announcer, only when findings were added or resolved). A scan that is
+//     IN_PROGRESS or FAILED is left to its job.
+//   - Enrichment-only changes (an NVD CVSS score or description) are stored
+//     outside (namespace, package) pairs and do not appear in change sets:
+//     they reach an image's findings at its next re-match or scan. This is a
+//     known gap; closing it needs the DB to record changed enrichment ids.
+//   - Enhanced findings' firstObservedAt is the completion of the scan that
+//     produced the result; the finding history holds the true first sight.
+//
+// Matching: a pass opens ONE vulndb handle and hands it to the Matcher,
+// whose Pass memoizes Candidates, Enrichment and Advisory lookups across
+// every image of the pass: fleets share packages, so most lookups of a
+// pass hit the cache.
+package rescan

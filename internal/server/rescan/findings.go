@@ -1,0 +1,101 @@
+package rescan
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
+)
+
+// enhancedFinding is the part of an ECR enhanced finding that identifies it.
+type enhancedFinding struct {
+	Description string `json:"description"`
+	Severity    string `json:"severity"`
+	Title       string `json:"title"`
+	Details     struct {
+		VulnerabilityID    string `json:"vulnerabilityId"`
+		SourceURL          string `json:"sourceUrl"`
+		VulnerablePackages []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"vulnerablePackages"`
+	} `json:"packageVulnerabilityDetails"`
+}
+
+// identified is one finding identity with the finding that reports it.
+type identified struct {
+	rec     store.FindingRecord
+	finding scanning.Finding
+}
+
+// identities lists res's findings by identity (store.FindingKey). Basic
+// findings are identified by name and their package_name and
+// package_version attributes; enhanced findings by vulnerabilityId and each
+// of their vulnerablePackages. An enhanced finding that cannot be decoded is
+// an error: its identity would be lost.
+func identities(res *scanning.Result) (map[string]identified, error) {
+	out := map[string]identified{}
+	if res == nil {
+		return out, nil
+	}
+	for _, f := range res.Findings {
+		var pkg, ver string
+		for _, a := range f.Attributes {
+			switch a.Key {
+			case "package_name":
+				pkg = a.Value
+			case "package_version":
+				ver = a.Value
+			}
+		}
+		r := store.FindingRecord{Name: f.Name, PackageName: pkg, PackageVersion: ver, Severity: f.Severity}
+		out[r.Key()] = identified{rec: r, finding: f}
+	}
+	for i, raw := range res.EnhancedFindings {
+		var e enhancedFinding
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("rescan: enhanced finding %d: %w", i, err)
+		}
+		name := e.Details.VulnerabilityID
+		if name == "" {
+			name = e.Title
+		}
+		pkgs := e.Details.VulnerablePackages
+		if len(pkgs) == 0 {
+			r := store.FindingRecord{Name: name, Severity: e.Severity}
+			out[r.Key()] = identified{rec: r, finding: scanning.Finding{Name: name, Severity: e.Severity, Description: e.Description, URI: e.Details.SourceURL}}
+			continue
+		}
+		for _, p := range pkgs {
+			r := store.FindingRecord{Name: name, PackageName: p.Name, PackageVersion: p.Version, Severity: e.Severity}
+			out[r.Key()] = identified{rec: r, finding: scanning.Finding{
+				Name: name, Severity: e.Severity, Description: e.Description, URI: e.Details.SourceURL,
+				Attributes: []scanning.Attribute{{Key: "package_name", Value: p.Name}, {Key: "package_version", Value: p.Version}},
+			}}
+		}
+	}
+	return out, nil
+}
+
+func records(ids map[string]identified) []store.FindingRecord {
+	out := make([]store.FindingRecord, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, id.rec)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	return out
+}
+
+// fingerprint is the sorted identities with severities: two results with
+// the same fingerprint report the same findings.
+func fingerprint(ids map[string]identified) string {
+	keys := make([]string, 0, len(ids))
+	for k, id := range ids {
+		keys = append(keys, k+"\x1e"+id.rec.Severity)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, "\n")
+}
