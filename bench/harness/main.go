@@ -9,6 +9,7 @@ package main
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -35,16 +36,23 @@ type Result struct {
 	Floor  string  `json:"floor,omitempty"`
 	FloorS float64 `json:"floor_s,omitempty"`
 	Ratio  float64 `json:"ratio_to_floor,omitempty"`
-	Note   string  `json:"note,omitempty"`
+	// Value is a figure that is not a time (a rate, a ratio, a count) in Unit.
+	Value float64 `json:"value,omitempty"`
+	Unit  string  `json:"unit,omitempty"`
+	Note  string  `json:"note,omitempty"`
 }
 
 // Run is a whole harness run.
 type Run struct {
-	When    time.Time `json:"when"`
-	GoOS    string    `json:"goos"`
-	CPUs    int       `json:"cpus"`
-	Commit  string    `json:"commit,omitempty"`
-	Results []Result  `json:"results"`
+	When   time.Time `json:"when"`
+	GoOS   string    `json:"goos"`
+	CPUs   int       `json:"cpus"`
+	Commit string    `json:"commit,omitempty"`
+	// Load is /proc/loadavg when the run started.
+	Load    string   `json:"load,omitempty"`
+	Results []Result `json:"results"`
+	// Server holds the server section's per-image figures.
+	Server *ServerRun `json:"server,omitempty"`
 }
 
 type measured struct {
@@ -118,6 +126,11 @@ func gunzipFloor(archive string) (time.Duration, error) {
 	if len(blobs) == 0 {
 		return 0, fmt.Errorf("%s: no gzip layers", archive)
 	}
+	return timeGunzip(blobs)
+}
+
+// timeGunzip is the best of three `gzip -dc` runs over blobs, page cache warm.
+func timeGunzip(blobs []string) (time.Duration, error) {
 	// Warm the page cache, then time.
 	for _, b := range blobs {
 		exec.Command("cat", b).Run()
@@ -164,7 +177,11 @@ func main() {
 	compare := flag.String("compare", "", "an earlier results file to compare with")
 	skipDB := flag.Bool("skip-db", false, "skip the DB build (uses an existing -db)")
 	dbDir := flag.String("db", "bench/out/db", "DB directory used by the scans")
+	only := flag.String("only", "", "comma-separated sections to run: db, scan, cold, server, rescan (default all)")
+	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
+	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
 	flag.Parse()
+	want := sections(*only)
 	if err := os.MkdirAll("bench/out", 0o755); err != nil {
 		log.Fatal(err)
 	}
@@ -173,7 +190,7 @@ func main() {
 		log.Fatalf("build: %v\n%s", err, b)
 	}
 	synthetic := "bench/out/synthetic.tar"
-	if _, err := os.Stat(synthetic); err != nil {
+	if _, err := os.Stat(synthetic); err != nil && want("scan") {
 		log.Printf("building %s (1 GiB, 8 layers)", synthetic)
 		if b, err := exec.Command("go", "run", "./bench/mkimage", "-o", synthetic).CombinedOutput(); err != nil {
 			log.Fatalf("mkimage: %v\n%s", err, b)
@@ -183,6 +200,9 @@ func main() {
 	if b, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
 		run.Commit = strings.TrimSpace(string(b))
 	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		run.Load = strings.TrimSpace(string(b))
+	}
 	add := func(r Result, err error) {
 		if err != nil {
 			log.Printf("%s: %v", r.Name, err)
@@ -191,7 +211,7 @@ func main() {
 		run.Results = append(run.Results, r)
 	}
 	feeds := filepath.Join(*shared, "feeds")
-	if !*skipDB {
+	if !*skipDB && want("db") {
 		if _, err := os.Stat(feeds); err == nil {
 			os.RemoveAll(*dbDir)
 			m, err := measure(bin, "db", "update", "--mirror", feeds, "--db", *dbDir)
@@ -205,7 +225,7 @@ func main() {
 		{"scan debian-12 (largest shared image, warm DB)", filepath.Join(images, "debian-12.tar"), "scan"},
 		{"scan lang-java-go enhanced (warm DB)", filepath.Join(images, "lang-java-go.tar"), "scan-enhanced"},
 	} {
-		if _, err := os.Stat(c.image); err != nil {
+		if _, err := os.Stat(c.image); err != nil || !want("scan") {
 			continue
 		}
 		floor, err := gunzipFloor(c.image)
@@ -226,7 +246,9 @@ func main() {
 		add(result(c.name, m, "gzip -dc of the same layers", floor, ""), err)
 	}
 	// Cold DB: the first scan after dropping the page cache (needs root).
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err == nil {
+	if !want("cold") {
+		// skipped
+	} else if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err == nil {
 		img := filepath.Join(images, "debian-12.tar")
 		if floor, err := gunzipFloor(img); err == nil {
 			os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0)
@@ -234,7 +256,27 @@ func main() {
 			add(result("scan debian-12 (cold DB and image: page cache dropped)", m, "gzip -dc of the same layers (warm)", floor, ""), err)
 		}
 	}
+	if want("server") {
+		sr, results, err := serverSection(context.Background(), serverOptions{
+			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds,
+		})
+		if err != nil {
+			log.Printf("server: %v", err)
+		}
+		run.Server = sr
+		run.Results = append(run.Results, results...)
+	}
+	if want("rescan") {
+		results, err := rescanSection(context.Background(), *rescanImages)
+		if err != nil {
+			log.Printf("rescan: %v", err)
+		}
+		run.Results = append(run.Results, results...)
+	}
 	print(run)
+	if run.Server != nil {
+		printServer(os.Stdout, run.Server)
+	}
 	b, _ := json.MarshalIndent(run, "", "  ")
 	if err := os.WriteFile(*out, b, 0o644); err != nil {
 		log.Fatal(err)
@@ -249,13 +291,14 @@ func main() {
 
 func print(run Run) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "CASE\tWALL s\tCPU s\tMAX RSS MiB\tFLOOR s\tRATIO\n")
+	fmt.Fprintf(tw, "CASE\tWALL s\tCPU s\tMAX RSS MiB\tFLOOR s\tRATIO\tVALUE\n")
 	for _, r := range run.Results {
 		floor, ratio := "-", "-"
 		if r.FloorS > 0 {
 			floor, ratio = fmt.Sprintf("%.2f", r.FloorS), fmt.Sprintf("%.2fx", r.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.1f\t%s\t%s\n", r.Name, r.WallS, r.CPUS, r.MaxRSSMB, floor, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, orDash("%.2f", r.WallS), orDash("%.2f", r.CPUS),
+			orDash("%.1f", r.MaxRSSMB), floor, ratio, valueString(r))
 	}
 	tw.Flush()
 }
@@ -275,7 +318,7 @@ func compareWith(run Run, path string) error {
 	}
 	fmt.Printf("\ncompared with %s (commit %s, %s):\n", path, old.Commit, old.When.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "CASE\tRATIO-TO-FLOOR now/then\tWALL now/then\tRSS now/then\n")
+	fmt.Fprintf(tw, "CASE\tRATIO-TO-FLOOR now/then\tWALL now/then\tRSS now/then\tVALUE now/then\n")
 	for _, r := range run.Results {
 		p, ok := prev[r.Name]
 		if !ok {
@@ -285,7 +328,7 @@ func compareWith(run Run, path string) error {
 		if r.Ratio > 0 && p.Ratio > 0 {
 			rr = fmt.Sprintf("%.2f", r.Ratio/p.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\n", r.Name, rr, r.WallS/p.WallS, r.MaxRSSMB/p.MaxRSSMB)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, rr, quotient(r.WallS, p.WallS), quotient(r.MaxRSSMB, p.MaxRSSMB), quotient(r.Value, p.Value))
 	}
 	return tw.Flush()
 }

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// rescanCmd is the continuous-rescan benchmark's package. Its interface:
+//
+//	go run ./bench/rescan -images N -packages P -json OUT.json
+//
+// It matches N synthetic stored inventories of P packages against the DB in
+// full, then runs a pass where 1% of the (namespace, package) pairs changed,
+// and writes its figures as JSON.
+const rescanCmd = "./bench/rescan"
+
+// rescanSection builds and runs bench/rescan at the given fleet size and
+// turns its JSON figures into results. It is skipped (with a message) when
+// bench/rescan does not exist.
+func rescanSection(ctx context.Context, images int) ([]Result, error) {
+	if _, err := os.Stat(filepath.Join(rescanCmd, "main.go")); err != nil {
+		return nil, fmt.Errorf("%s not found: continuous-rescan section skipped", rescanCmd)
+	}
+	bin := "bench/out/rescan"
+	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, rescanCmd).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build %s: %w: %s", rescanCmd, err, lastLines(string(b), 5))
+	}
+	out := "bench/out/rescan.json"
+	os.Remove(out)
+	m, err := measure(bin, "-images", strconv.Itoa(images), "-packages", "300", "-json", out)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("read its JSON: %w", err)
+	}
+	prefix := fmt.Sprintf("rescan %d images x 300 packages: ", images)
+	results, err := rescanResults(b, prefix)
+	if err != nil {
+		return nil, err
+	}
+	whole := result(prefix+"whole command", m, "", 0, "go run ./bench/rescan -images "+strconv.Itoa(images)+" -packages 300")
+	return append([]Result{whole}, results...), nil
+}
+
+// rescanResults reads bench/rescan's JSON. A {"results": [...]} document in
+// the harness's own Result shape is taken as it is (names prefixed);
+// otherwise every numeric leaf becomes a result named by its path, a
+// seconds figure (key ending in _s or _seconds) as a wall time and any
+// other number as a value, with a rate unit for keys that name one.
+func rescanResults(b []byte, prefix string) ([]Result, error) {
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("rescan JSON: %w", err)
+	}
+	if m, ok := doc.(map[string]any); ok {
+		if _, ok := m["results"].([]any); ok {
+			var run struct{ Results []Result }
+			if err := json.Unmarshal(b, &run); err != nil {
+				return nil, fmt.Errorf("rescan JSON: results: %w", err)
+			}
+			for i := range run.Results {
+				run.Results[i].Name = prefix + run.Results[i].Name
+			}
+			return run.Results, nil
+		}
+	}
+	var out []Result
+	flatten("", doc, func(path string, v float64) {
+		r := Result{Name: prefix + path}
+		switch key := strings.ToLower(path[strings.LastIndex(path, ".")+1:]); {
+		case strings.Contains(key, "per_s") || strings.Contains(key, "per_sec") || strings.Contains(key, "/s") ||
+			strings.Contains(key, "rate") || strings.Contains(key, "throughput"):
+			r.Value, r.Unit = v, "/s"
+		case strings.HasSuffix(key, "_seconds") || strings.HasSuffix(key, "_s"):
+			r.WallS = v
+		case strings.HasSuffix(key, "_mib") || strings.HasSuffix(key, "_mb"):
+			r.MaxRSSMB = v
+		default:
+			r.Value = v
+		}
+		out = append(out, r)
+	})
+	if len(out) == 0 {
+		return nil, errors.New("rescan JSON: no figures")
+	}
+	return out, nil
+}
+
+// flatten calls fn for every number in v, with its dotted path (array
+// elements by index, or by their "name" field when they have one), in
+// key order.
+func flatten(path string, v any, fn func(string, float64)) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch t := v.(type) {
+	case float64:
+		fn(path, t)
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			flatten(join(k), t[k], fn)
+		}
+	case []any:
+		for i, e := range t {
+			k := strconv.Itoa(i)
+			if m, ok := e.(map[string]any); ok {
+				if name, ok := m["name"].(string); ok && name != "" {
+					k = name
+				}
+			}
+			flatten(join(k), e, fn)
+		}
+	}
+}

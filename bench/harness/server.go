@@ -1,0 +1,442 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/vulndb"
+)
+
+// pollInterval is how often the harness asks for a scan's status.
+const pollInterval = 50 * time.Millisecond
+
+// serverOptions configures the server section.
+type serverOptions struct {
+	Bin    string // the stowaway binary
+	Images string // ../shared/images
+	DB     string // vulnerability DB directory ("" = none found)
+	Rounds int
+}
+
+// ServerRun is the server section's detail in the JSON file.
+type ServerRun struct {
+	Rounds int    `json:"rounds"`
+	DB     string `json:"db"`
+	// Peer is the peer registry's version, or why it was skipped.
+	Peer   string        `json:"peer"`
+	Images []ServerImage `json:"images"`
+	// Per round: each server's CPU time over the round and its peak RSS.
+	StowawayCPUS  []float64 `json:"stowaway_cpu_s"`
+	StowawayRSSMB []float64 `json:"stowaway_max_rss_mib"`
+	PeerCPUS      []float64 `json:"peer_cpu_s,omitempty"`
+	PeerRSSMB     []float64 `json:"peer_max_rss_mib,omitempty"`
+}
+
+// ServerImage is one shared image's figures over all rounds.
+type ServerImage struct {
+	Name   string  `json:"name"`
+	Bytes  int64   `json:"bytes"` // layer and config blobs
+	FloorS float64 `json:"gunzip_floor_s,omitempty"`
+	// One value per round.
+	PushPeerS     []float64 `json:"push_peer_s,omitempty"`
+	PushStowawayS []float64 `json:"push_stowaway_s"`
+	// ScanLatencyS is from skopeo's exit to the first DescribeImageScanFindings
+	// answer with a final status (polled every 50 ms).
+	ScanLatencyS []float64 `json:"scan_latency_s"`
+	// ScanCLIS is `stowaway scan` of the same image and DB, run right after
+	// the pushes: the scan work alone, without registry or queue.
+	ScanCLIS []float64 `json:"scan_cli_s,omitempty"`
+	Status   string    `json:"scan_status"`
+	Findings int       `json:"findings"`
+	Errors   []string  `json:"errors,omitempty"`
+}
+
+// sharedImage is one image of ../shared/images as skopeo reads it.
+type sharedImage struct {
+	name  string // repository name
+	src   string // skopeo source reference
+	bytes int64
+	blobs []string // gzip layer blobs (OCI layouts) for the floor
+	path  string
+}
+
+// listImages finds the docker archives (*.tar) and OCI layouts (*.oci) in dir.
+func listImages(dir string) ([]sharedImage, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var out []sharedImage
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case strings.HasSuffix(e.Name(), ".tar") && !e.IsDir():
+			fi, err := e.Info()
+			if err != nil {
+				return nil, fmt.Errorf("list images: %w", err)
+			}
+			out = append(out, sharedImage{name: strings.TrimSuffix(e.Name(), ".tar"), src: "docker-archive:" + p, bytes: fi.Size(), path: p})
+		case strings.HasSuffix(e.Name(), ".oci") && e.IsDir():
+			img, err := ociImage(p)
+			if err != nil {
+				return nil, err
+			}
+			img.name = strings.TrimSuffix(e.Name(), ".oci")
+			out = append(out, img)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// ociImage reads an OCI layout's ref name and blobs.
+func ociImage(dir string) (sharedImage, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		return sharedImage{}, fmt.Errorf("oci layout %s: %w", dir, err)
+	}
+	var idx struct {
+		Manifests []struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return sharedImage{}, fmt.Errorf("oci layout %s: index.json: %w", dir, err)
+	}
+	img := sharedImage{src: "oci:" + dir, path: dir}
+	if len(idx.Manifests) > 0 {
+		if ref := idx.Manifests[0].Annotations["org.opencontainers.image.ref.name"]; ref != "" {
+			img.src += ":" + ref
+		}
+	}
+	blobDir := filepath.Join(dir, "blobs", "sha256")
+	entries, err := os.ReadDir(blobDir)
+	if err != nil {
+		return sharedImage{}, fmt.Errorf("oci layout %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(blobDir, e.Name())
+		fi, err := e.Info()
+		if err != nil {
+			return sharedImage{}, fmt.Errorf("oci layout %s: %w", dir, err)
+		}
+		img.bytes += fi.Size()
+		if isGzip(p) {
+			img.blobs = append(img.blobs, p)
+		}
+	}
+	return img, nil
+}
+
+func isGzip(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 2)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && magic[0] == 0x1f && magic[1] == 0x8b
+}
+
+// floor is `gzip -dc` of the image's compressed layers (best of three).
+func (img sharedImage) floor() (time.Duration, error) {
+	if len(img.blobs) > 0 {
+		return timeGunzip(img.blobs)
+	}
+	return gunzipFloor(img.path)
+}
+
+// pickDB is dir when it holds a DB, else the default DB directory when that
+// does (a full DB built earlier is reused, never rebuilt here), else "".
+func pickDB(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err == nil {
+		return dir
+	}
+	if def, err := vulndb.DefaultDir(); err == nil {
+		if _, err := os.Stat(filepath.Join(def, "CURRENT")); err == nil {
+			return def
+		}
+	}
+	return ""
+}
+
+// serverSection pushes every shared image to docker-registry and to
+// `stowaway serve`, and times each push and each scan on push.
+func serverSection(ctx context.Context, o serverOptions) (*ServerRun, []Result, error) {
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		return nil, nil, errors.New("skopeo not found (apt-get install -y skopeo): server section skipped")
+	}
+	if o.DB == "" {
+		return nil, nil, errors.New("no vulnerability DB (run the db section or `stowaway db update --mirror ../shared/feeds`): server section skipped")
+	}
+	images, err := listImages(o.Images)
+	if err != nil {
+		return nil, nil, err
+	}
+	run := &ServerRun{Rounds: o.Rounds, DB: o.DB}
+	peer := true
+	if _, err := os.Stat(peerRegistry); err != nil {
+		peer = false
+		run.Peer = "skipped: " + peerRegistry + " not installed (apt-get install -y docker-registry)"
+		log.Printf("server: %s", run.Peer)
+	} else if b, err := exec.Command(peerRegistry, "--version").Output(); err == nil {
+		run.Peer = strings.TrimSpace(string(b))
+	}
+	run.Images = make([]ServerImage, len(images))
+	for i, img := range images {
+		run.Images[i] = ServerImage{Name: img.name, Bytes: img.bytes}
+		if f, err := img.floor(); err == nil {
+			run.Images[i].FloorS = f.Seconds()
+		} else {
+			log.Printf("server: floor of %s: %v", img.name, err)
+		}
+	}
+	for round := 0; round < o.Rounds; round++ {
+		log.Printf("server: round %d/%d: pushing %d images", round+1, o.Rounds, len(images))
+		if err := serverRound(ctx, o, images, run, round, peer); err != nil {
+			return run, serverResults(run, peer), fmt.Errorf("round %d: %w", round+1, err)
+		}
+	}
+	return run, serverResults(run, peer), nil
+}
+
+// serverRound starts fresh registries, pushes every image to both (the
+// order alternating per image and per round so that neither registry always
+// gets the warmer page cache) and waits for each scan on push.
+func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run *ServerRun, round int, peer bool) error {
+	dir, err := os.MkdirTemp("", "bench-server-")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	var p *registry
+	if peer {
+		if err := os.Mkdir(filepath.Join(dir, "peer"), 0o755); err != nil {
+			return err
+		}
+		if p, err = startPeer(ctx, filepath.Join(dir, "peer")); err != nil {
+			return err
+		}
+		defer p.stop()
+	}
+	if err := os.Mkdir(filepath.Join(dir, "stowaway"), 0o755); err != nil {
+		return err
+	}
+	s, err := startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway"), o.DB)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	if err := s.api.scanOnPushEverywhere(ctx); err != nil {
+		return fmt.Errorf("stowaway: scan-on-push rule: %w", err)
+	}
+	sBefore, err := s.stats()
+	if err != nil {
+		return err
+	}
+	var pBefore procStats
+	if p != nil {
+		if pBefore, err = p.stats(); err != nil {
+			return err
+		}
+	}
+	tag := fmt.Sprintf("r%d", round+1)
+	for i, img := range images {
+		out := &run.Images[i]
+		pushPeer := func() {
+			if p == nil {
+				return
+			}
+			d, err := p.push(ctx, img.src, img.name+":"+tag)
+			if err != nil {
+				out.Errors = append(out.Errors, err.Error())
+				return
+			}
+			out.PushPeerS = append(out.PushPeerS, d.Seconds())
+		}
+		pushStowaway := func() {
+			d, err := s.push(ctx, img.src, img.name+":"+tag)
+			if err != nil {
+				out.Errors = append(out.Errors, err.Error())
+				return
+			}
+			pushed := time.Now()
+			out.PushStowawayS = append(out.PushStowawayS, d.Seconds())
+			st, seen, err := s.api.waitScan(ctx, img.name, tag, pollInterval, 5*time.Minute)
+			if err != nil {
+				out.Errors = append(out.Errors, err.Error())
+				return
+			}
+			out.ScanLatencyS = append(out.ScanLatencyS, seen.Sub(pushed).Seconds())
+			out.Status = st.ImageScanStatus.Status
+			out.Findings = 0
+			for _, n := range st.ImageScanFindings.FindingSeverityCounts {
+				out.Findings += n
+			}
+		}
+		if (i+round)%2 == 0 {
+			pushPeer()
+			pushStowaway()
+		} else {
+			pushStowaway()
+			pushPeer()
+		}
+		m, err := measure(o.Bin, "scan", img.path, "--db", o.DB, "--format", "json", "-o", os.DevNull)
+		if err != nil {
+			out.Errors = append(out.Errors, err.Error())
+		} else {
+			out.ScanCLIS = append(out.ScanCLIS, m.wall.Seconds())
+		}
+	}
+	sAfter, err := s.stats()
+	if err != nil {
+		return err
+	}
+	run.StowawayCPUS = append(run.StowawayCPUS, (sAfter.CPU - sBefore.CPU).Seconds())
+	run.StowawayRSSMB = append(run.StowawayRSSMB, sAfter.MaxRSSMB)
+	if p != nil {
+		pAfter, err := p.stats()
+		if err != nil {
+			return err
+		}
+		run.PeerCPUS = append(run.PeerCPUS, (pAfter.CPU - pBefore.CPU).Seconds())
+		run.PeerRSSMB = append(run.PeerRSSMB, pAfter.MaxRSSMB)
+	}
+	return nil
+}
+
+// serverResults turns the per-image figures into the harness's results:
+// medians over rounds per image, then sums, percentiles and ratios.
+func serverResults(run *ServerRun, peer bool) []Result {
+	var (
+		n                       int
+		bytes                   int64
+		sumPeer, sumS           float64
+		ratios, lat, latToFloor []float64
+		latToCLI                []float64
+	)
+	for _, im := range run.Images {
+		lat = append(lat, im.ScanLatencyS...)
+		if l := median(im.ScanLatencyS); l > 0 && im.FloorS > 0 {
+			latToFloor = append(latToFloor, l/im.FloorS)
+		}
+		if l, c := median(im.ScanLatencyS), median(im.ScanCLIS); l > 0 && c > 0 {
+			latToCLI = append(latToCLI, l/c)
+		}
+		// Push totals count only images that every registry took.
+		if len(im.PushStowawayS) == 0 || (peer && len(im.PushPeerS) == 0) {
+			continue
+		}
+		n++
+		bytes += im.Bytes
+		ms := median(im.PushStowawayS)
+		sumS += ms
+		if peer {
+			mp := median(im.PushPeerS)
+			sumPeer += mp
+			ratios = append(ratios, ms/mp)
+		}
+	}
+	mb := float64(bytes) / 1e6
+	images := fmt.Sprintf("%d shared images, %.1f MB", n, mb)
+	var out []Result
+	if peer {
+		out = append(out, Result{
+			Name: "server: push shared images, docker-registry (sum of per-image medians)", WallS: sumPeer,
+			CPUS: median(run.PeerCPUS), MaxRSSMB: maxOf(run.PeerRSSMB), Value: mb / sumPeer, Unit: "MB/s",
+			Note: images + "; skopeo copy, sequential; CPU = server process per round",
+		})
+	}
+	rs := Result{
+		Name: "server: push shared images, stowaway serve (sum of per-image medians)", WallS: sumS,
+		CPUS: median(run.StowawayCPUS), MaxRSSMB: maxOf(run.StowawayRSSMB), Value: mb / sumS, Unit: "MB/s",
+		Note: images + "; skopeo copy, sequential; CPU = server process per round, scans on push included",
+	}
+	if peer && sumPeer > 0 {
+		rs.Floor, rs.FloorS, rs.Ratio = "docker-registry, same images, same run", sumPeer, sumS/sumPeer
+	}
+	out = append(out, rs)
+	if peer {
+		out = append(out, Result{
+			Name:  "server: push per image, stowaway/docker-registry (geometric mean)",
+			Value: geomean(ratios), Unit: "x", Note: fmt.Sprintf("max %.2fx", maxOf(ratios)),
+		})
+	}
+	note := fmt.Sprintf("%d scans, push end to final status, polled every %s", len(lat), pollInterval)
+	out = append(out,
+		Result{Name: "server: scan-on-push latency p50", WallS: percentile(lat, 50), Note: note},
+		Result{Name: "server: scan-on-push latency p95", WallS: percentile(lat, 95), Note: note},
+		Result{Name: "server: scan-on-push latency max", WallS: maxOf(lat), Note: note},
+		Result{Name: "server: scan-on-push latency / gzip -dc floor, median over images", Value: median(latToFloor), Unit: "x",
+			Note: "per image: median latency over rounds / gzip -dc of its layers"},
+		Result{Name: "server: scan-on-push latency / CLI scan of the same image, median over images", Value: median(latToCLI), Unit: "x",
+			Note: fmt.Sprintf("per image: median latency / median `stowaway scan` wall; max %.2fx", maxOf(latToCLI))},
+	)
+	// The largest image, where the floor is more than process start-up.
+	var big *ServerImage
+	for i := range run.Images {
+		if big == nil || run.Images[i].Bytes > big.Bytes {
+			big = &run.Images[i]
+		}
+	}
+	if big != nil && len(big.ScanLatencyS) > 0 {
+		r := Result{Name: "server: scan-on-push latency " + big.Name + " (largest shared image)", WallS: median(big.ScanLatencyS),
+			Floor: "gzip -dc of the same layers", Note: fmt.Sprintf("median over rounds; CLI scan %.2f s", median(big.ScanCLIS))}
+		if big.FloorS > 0 {
+			r.FloorS, r.Ratio = big.FloorS, r.WallS/big.FloorS
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func maxOf(xs []float64) float64 {
+	m := 0.0
+	for _, x := range xs {
+		if x > m {
+			m = x
+		}
+	}
+	return m
+}
+
+// printServer prints the per-image table of the server section.
+func printServer(w io.Writer, run *ServerRun) {
+	fmt.Fprintf(w, "\nserver section: %d rounds, peer %s, DB %s (per image: medians over rounds)\n", run.Rounds, run.Peer, run.DB)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "IMAGE\tKB\tPUSH PEER s\tPUSH STOWAWAY s\tRATIO\tSCAN LATENCY s\tGUNZIP FLOOR s\tLATENCY/FLOOR\tCLI SCAN s\tLATENCY/CLI\tSTATUS\tFINDINGS\n")
+	for _, im := range run.Images {
+		mp, ms, ml := median(im.PushPeerS), median(im.PushStowawayS), median(im.ScanLatencyS)
+		ratio, lf := "-", "-"
+		if mp > 0 && ms > 0 {
+			ratio = fmt.Sprintf("%.2fx", ms/mp)
+		}
+		if ml > 0 && im.FloorS > 0 {
+			lf = fmt.Sprintf("%.0fx", ml/im.FloorS)
+		}
+		status := im.Status
+		if len(im.Errors) > 0 {
+			status += fmt.Sprintf(" (%d errors: %s)", len(im.Errors), im.Errors[0])
+		}
+		mc := median(im.ScanCLIS)
+		lc := "-"
+		if ml > 0 && mc > 0 {
+			lc = fmt.Sprintf("%.2fx", ml/mc)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", im.Name, im.Bytes/1024, orDash("%.3f", mp), orDash("%.3f", ms), ratio,
+			orDash("%.3f", ml), orDash("%.4f", im.FloorS), lf, orDash("%.3f", mc), lc, status, im.Findings)
+	}
+	tw.Flush()
+}
