@@ -48,8 +48,9 @@ type Run struct {
 	GoOS   string    `json:"goos"`
 	CPUs   int       `json:"cpus"`
 	Commit string    `json:"commit,omitempty"`
-	// Load is /proc/loadavg when the run started.
+	// Load and LoadEnd are /proc/loadavg when the run started and ended.
 	Load    string   `json:"load,omitempty"`
+	LoadEnd string   `json:"load_end,omitempty"`
 	Results []Result `json:"results"`
 	// Server holds the server section's per-image figures.
 	Server *ServerRun `json:"server,omitempty"`
@@ -273,6 +274,9 @@ func main() {
 		}
 		run.Results = append(run.Results, results...)
 	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		run.LoadEnd = strings.TrimSpace(string(b))
+	}
 	print(run)
 	if run.Server != nil {
 		printServer(os.Stdout, run.Server)
@@ -290,6 +294,7 @@ func main() {
 }
 
 func print(run Run) {
+	fmt.Printf("load average (/proc/loadavg) at start: %s; at end: %s\n", run.Load, run.LoadEnd)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "CASE\tWALL s\tCPU s\tMAX RSS MiB\tFLOOR s\tRATIO\tVALUE\n")
 	for _, r := range run.Results {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -125,5 +127,35 @@ func TestRescanResults(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestListImages(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p string, b []byte) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "b.tar"), make([]byte, 10))
+	write(filepath.Join(dir, "README.md"), []byte("not an image"))
+	oci := filepath.Join(dir, "a.oci")
+	write(filepath.Join(oci, "index.json"), []byte(`{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"3.20"}}]}`))
+	write(filepath.Join(oci, "blobs", "sha256", "layer"), []byte{0x1f, 0x8b, 8, 0})
+	write(filepath.Join(oci, "blobs", "sha256", "config"), []byte(`{}`))
+	got, err := listImages(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sharedImage{
+		{name: "a", src: "oci:" + oci + ":3.20", bytes: 6, blobs: []string{filepath.Join(oci, "blobs", "sha256", "layer")}, path: oci},
+		{name: "b", src: "docker-archive:" + filepath.Join(dir, "b.tar"), bytes: 10, path: filepath.Join(dir, "b.tar")},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(sharedImage{})); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
