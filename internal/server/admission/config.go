@@ -33,6 +33,12 @@ type Config struct {
 	// AllowedRegistries are host[:port][/path prefix] entries; an image must
 	// match one. A path prefix matches whole path segments.
 	AllowedRegistries []string `yaml:"allowedRegistries"`
+	// Mirrors maps an upstream registry host[:port][/path prefix] to the
+	// repository prefix under which this registry mirrors or proxy-caches
+	// it: with docker.io: dockerhub, docker.io/library/nginx:1.25 is judged
+	// by this registry's dockerhub/library/nginx:1.25. An empty prefix keeps
+	// the upstream path. The nodes' runtime must pull through the mirror.
+	Mirrors map[string]string `yaml:"mirrors"`
 	// Severity is the threshold: findings at or above it deny (default HIGH).
 	Severity string `yaml:"severity"`
 	// FixableOnly counts only findings that have a fix.
@@ -169,7 +175,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("admission config: allowedRegistries[%d] %q: %w", i, a, err)
 		}
 		path = strings.TrimSuffix(path, "/")
-		if strings.Contains(path, "//") || strings.ContainsAny(path, " :@*") {
+		if !validPath(path) {
 			return fmt.Errorf("admission config: allowedRegistries[%d] %q: bad path prefix", i, a)
 		}
 		c.AllowedRegistries[i] = strings.ToLower(host)
@@ -177,6 +183,26 @@ func (c *Config) Validate() error {
 			c.AllowedRegistries[i] += "/" + path
 		}
 	}
+	mirrors := make(map[string]string, len(c.Mirrors))
+	for k, v := range c.Mirrors {
+		host, path, _ := strings.Cut(k, "/")
+		if err := validHost(host); err != nil {
+			return fmt.Errorf("admission config: mirrors[%q]: %w", k, err)
+		}
+		if !validPath(path) {
+			return fmt.Errorf("admission config: mirrors[%q]: bad path prefix", k)
+		}
+		v = strings.Trim(v, "/")
+		if v != "" && !validPath(v) {
+			return fmt.Errorf("admission config: mirrors[%q]: bad repository prefix %q", k, v)
+		}
+		k = strings.ToLower(host)
+		if path = strings.TrimSuffix(path, "/"); path != "" {
+			k += "/" + path
+		}
+		mirrors[k] = v
+	}
+	c.Mirrors = mirrors
 	for i, n := range c.Exemptions.Namespaces.Names {
 		if n == "" {
 			return fmt.Errorf("admission config: exemptions.namespaces.names[%d] is empty", i)
@@ -220,6 +246,21 @@ func validHost(h string) error {
 		return errors.New("empty host")
 	}
 	return nil
+}
+
+// validPath accepts a repository path prefix: lower-case path components
+// of the distribution grammar's characters ("" is valid: no prefix).
+func validPath(p string) bool {
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return true
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || strings.Trim(seg, "abcdefghijklmnopqrstuvwxyz0123456789._-") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func validDigest(d string) bool {

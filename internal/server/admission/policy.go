@@ -200,20 +200,31 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 		v.deny = fmt.Sprintf("image %s is not from an allowed registry (%s)", image, ref.Name())
 		return v
 	}
-	if !slices.Contains(p.cfg.RegistryHosts, ref.Host) {
+	repo, mirrored := p.localRepository(ref)
+	if repo == "" {
 		return p.unscanned(v, fmt.Sprintf("image %s is not in this registry, so it has no scan here (push or mirror it to %s)", image, p.cfg.RegistryHosts[0]))
 	}
+	where := "this registry"
+	if mirrored {
+		where = "this registry's mirror " + repo
+	}
 	digest, shown := ref.Digest, image
+	if mirrored {
+		shown = fmt.Sprintf("%s (mirrored as %s)", image, repo)
+	}
 	if digest == "" {
-		digest, err = p.store.ResolveTag(ctx, ref.Path, ref.Tag)
+		digest, err = p.store.ResolveTag(ctx, repo, ref.Tag)
 		if errors.Is(err, store.ErrNotFound) {
-			return p.unscanned(v, fmt.Sprintf("image %s: tag %s not found in this registry", image, ref.Tag))
+			return p.unscanned(v, fmt.Sprintf("image %s: tag %s not found in %s", image, ref.Tag, where))
 		}
 		if err != nil {
 			v.err = fmt.Errorf("resolve tag: %w", err)
 			return v
 		}
 		shown = fmt.Sprintf("%s (%s)", image, digest)
+		if mirrored {
+			shown = fmt.Sprintf("%s (mirrored as %s@%s)", image, repo, digest)
+		}
 		if ok, w := p.digestExempt(ref, digest, log); ok {
 			v.warnings = append(v.warnings, w)
 			return v
@@ -221,12 +232,12 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 			v.warnings = append(v.warnings, w)
 		}
 	}
-	sc, err := p.store.GetScan(ctx, ref.Path, digest)
+	sc, err := p.store.GetScan(ctx, repo, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		_, ierr := p.store.GetImage(ctx, ref.Path, digest)
+		_, ierr := p.store.GetImage(ctx, repo, digest)
 		switch {
 		case errors.Is(ierr, store.ErrNotFound):
-			return p.unscanned(v, fmt.Sprintf("image %s is not in this registry", shown))
+			return p.unscanned(v, fmt.Sprintf("image %s is not in %s", shown, where))
 		case ierr != nil:
 			v.err = fmt.Errorf("read image: %w", ierr)
 			return v
@@ -262,6 +273,33 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 	return v
 }
 
+// localRepository names the repository of this registry that holds ref:
+// its own path when ref is on one of RegistryHosts, the mirror's repository
+// when a Mirrors entry covers it (the longest one), else "".
+func (p *Policy) localRepository(ref ImageRef) (repo string, mirrored bool) {
+	if slices.Contains(p.cfg.RegistryHosts, ref.Host) {
+		return ref.Path, false
+	}
+	best := ""
+	for k := range p.cfg.Mirrors {
+		if ref.matchesRegistry(k) && len(k) > len(best) {
+			best = k
+		}
+	}
+	if best == "" {
+		return "", false
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(ref.Name(), best), "/")
+	prefix := p.cfg.Mirrors[best]
+	switch {
+	case prefix == "":
+		return rest, true
+	case rest == "":
+		return prefix, true
+	}
+	return prefix + "/" + rest, true
+}
+
 // unscanned denies when a scan is required, else warns.
 func (p *Policy) unscanned(v verdict, msg string) verdict {
 	if *p.cfg.RequireScan {
@@ -277,6 +315,10 @@ func (p *Policy) unscanned(v verdict, msg string) verdict {
 // exemptions are ignored and logged.
 func (p *Policy) digestExempt(ref ImageRef, digest string, log *slog.Logger) (bool, string) {
 	now := p.now()
+	name := ref.Original
+	if ref.Digest == "" {
+		name += " (" + digest + ")"
+	}
 	var expired *ImageExemption
 	for i, e := range p.cfg.Exemptions.Images {
 		if e.Digest != digest {
@@ -286,7 +328,7 @@ func (p *Policy) digestExempt(ref ImageRef, digest string, log *slog.Logger) (bo
 			expired = &p.cfg.Exemptions.Images[i]
 			continue
 		}
-		w := fmt.Sprintf("stowaway: image %s (%s) is exempt until %s", ref.Original, digest, e.Expires.UTC().Format(time.RFC3339))
+		w := fmt.Sprintf("stowaway: image %s is exempt until %s", name, e.Expires.UTC().Format(time.RFC3339))
 		if e.Reason != "" {
 			w += " (" + e.Reason + ")"
 		}
@@ -298,7 +340,7 @@ func (p *Policy) digestExempt(ref ImageRef, digest string, log *slog.Logger) (bo
 	}
 	if expired != nil {
 		log.Warn("admission: digest exemption expired, ignored", "image", ref.Original, "digest", digest, "expired", expired.Expires)
-		return false, fmt.Sprintf("stowaway: the exemption of image %s (%s) expired at %s and was ignored", ref.Original, digest, expired.Expires.UTC().Format(time.RFC3339))
+		return false, fmt.Sprintf("stowaway: the exemption of image %s expired at %s and was ignored", name, expired.Expires.UTC().Format(time.RFC3339))
 	}
 	return false, ""
 }
