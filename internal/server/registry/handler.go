@@ -111,6 +111,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.putManifestLocked(w, req, rt)
 	case rt.kind == "manifests" && req.Method == http.MethodDelete:
 		r.deleteManifest(w, req, rt)
+	case rt.kind == "manifests" && req.Method == http.MethodGet && r.opts.OnPull != nil:
+		r.getManifest(w, req, rt)
 	default:
 		r.app.ServeHTTP(w, req)
 	}

@@ -66,6 +66,9 @@ type Options struct {
 	// true the first time this digest is seen in the repository. It runs
 	// before the client gets its response; errors are logged by OnPush.
 	OnPush func(ctx context.Context, img store.Image, created bool)
+	// OnPull, when set, runs after a successful manifest GET (by tag or
+	// digest) with the manifest's digest: a pull, for scan eligibility.
+	OnPull func(ctx context.Context, repo, digest string)
 	Now    func() time.Time
 	Logger *slog.Logger
 }
