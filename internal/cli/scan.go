@@ -13,6 +13,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
+	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -34,6 +35,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		ignoreFile     string
 		vexFiles       multiFlag
 		exitCode       int
+		noSBOMReuse    bool
+		verbose        bool
 	)
 	ix.register(fs, "basic")
 	fs.StringVar(&format, "format", "table", "output format: table, json (ECR DescribeImageScanFindings), sarif or cyclonedx")
@@ -45,6 +48,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fs.StringVar(&ignoreFile, "ignore-file", "", "YAML ignore file (ids, optional package, expiry, reason)")
 	fs.Var(&vexFiles, "vex", "OpenVEX document whose not_affected/fixed statements hide findings; repeatable")
 	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
+	fs.BoolVar(&noSBOMReuse, "no-sbom-reuse", false, "always index a registry image, even when the registry stores an SBOM of it made by the same catalogers")
+	fs.BoolVar(&verbose, "v", false, "say why a stored SBOM was not used")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return ExitError, err
@@ -110,7 +115,23 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		if err != nil {
 			return ExitError, err
 		}
-		if res, err = scan.Image(ctx, src, db, sopts); err != nil {
+		var inv *inventory.Inventory
+		if !noSBOMReuse && src.Kind == source.KindRegistry {
+			stored, dgst, rerr := storedSBOM(ctx, src, ix.insecure, enhanced, osCats, langCats)
+			switch {
+			case rerr == nil:
+				fmt.Fprintf(stderr, "using the stored SBOM %s (catalogers match)\n", dgst)
+				inv = stored
+			case verbose:
+				fmt.Fprintf(stderr, "indexing the image: no stored SBOM used: %v\n", rerr)
+			}
+		}
+		if inv != nil {
+			res, err = scan.Inventory(ctx, inv, db, sopts)
+		} else {
+			res, err = scan.Image(ctx, src, db, sopts)
+		}
+		if err != nil {
 			return ExitError, err
 		}
 	}

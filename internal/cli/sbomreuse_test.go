@@ -1,0 +1,303 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
+	"github.com/stowaway-scanner/stowaway/internal/feed/osv"
+	"github.com/stowaway-scanner/stowaway/internal/feed/redhat"
+	feedsource "github.com/stowaway-scanner/stowaway/internal/feed/source"
+	"github.com/stowaway-scanner/stowaway/internal/feed/ubuntu"
+	"github.com/stowaway-scanner/stowaway/internal/indexer"
+	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
+	"github.com/stowaway-scanner/stowaway/internal/vulndb"
+)
+
+// reuseDB builds a vulnerability DB from the ../shared/feeds sources the
+// reuse test's images need (Alpine, Debian, Ubuntu, Red Hat, PyPI, npm), or
+// uses $STOWAWAY_TEST_DB when set (a DB directory built by 'db update').
+func reuseDB(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("STOWAWAY_TEST_DB"); d != "" {
+		return d
+	}
+	feeds := testutil.Shared(t, "feeds")
+	if testing.Short() {
+		t.Skip("builds a vulnerability DB from ../shared/feeds (a minute or more)")
+	}
+	dir := t.TempDir()
+	ups, _ := feedsource.InMirror(feeds, []feed.Updater{alpine.New(), osv.New("Debian"), ubuntu.NewUCT(), ubuntu.NewOVAL(), redhat.New(), osv.New("PyPI"), osv.New("npm")})
+	src, err := feedsource.New(feeds, feedsource.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := vulndb.Update(context.Background(), dir, ups, src, vulndb.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// countingListener counts the bytes the server writes: what clients
+// download.
+type countingListener struct {
+	net.Listener
+	written atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: &l.written}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// startScanningRegistry runs 'serve' in process with the real scan pipeline
+// (as runServe wires it), scanning every push ENHANCED and storing CycloneDX
+// SBOM referrers. Authentication is off.
+func startScanningRegistry(t *testing.T, dbDir string) (string, *countingListener) {
+	t.Helper()
+	data := t.TempDir()
+	cfg := server.Config{DataDir: data, Workers: 1, SBOMFormats: "cyclonedx"}
+	sc := &serverScanner{dbDir: dbDir, cache: indexer.DirCache{Dir: filepath.Join(data, "layer-cache")}, hit: func(string) {}}
+	srv, err := server.New(context.Background(), cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, cl) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	host := ln.Addr().String()
+	// With authentication off every caller is an admin, unsigned included.
+	body := `{"scanType":"ENHANCED","rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]}]}`
+	req, err := http.NewRequest(http.MethodPost, "http://"+host+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.PutRegistryScanningConfiguration")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PutRegistryScanningConfiguration: %s", resp.Status)
+	}
+	return host, cl
+}
+
+// pushAndWaitSBOM pushes a shared image and waits for its SBOM referrer.
+func pushAndWaitSBOM(t *testing.T, host, archive, repo string) string {
+	t.Helper()
+	img, err := testutil.LoadImage(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(host + "/" + repo + ":latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := tag.Context().Digest(d.String())
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		idx, err := remote.Referrers(subj, remote.WithFilter("artifactType", sbomref.ArtifactTypeCycloneDX))
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(im.Manifests) > 0 {
+			return subj.String()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no SBOM referrer after 2 minutes", subj)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// findings is the part of the ECR JSON report that must not depend on how
+// the inventory was obtained.
+type findings struct {
+	ImageScanStatus   map[string]string
+	ImageScanFindings struct {
+		FindingSeverityCounts map[string]int
+		Findings              []json.RawMessage
+		EnhancedFindings      []map[string]any
+	}
+}
+
+func parseFindings(t *testing.T, out string) findings {
+	t.Helper()
+	var f findings
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatalf("scan output: %v\n%s", err, out)
+	}
+	for _, e := range f.ImageScanFindings.EnhancedFindings {
+		// Times of the scan itself.
+		for _, k := range []string{"firstObservedAt", "lastObservedAt", "updatedAt"} {
+			delete(e, k)
+		}
+	}
+	return f
+}
+
+// TestScanReusesStoredSBOM pushes real images to an in-process scanning
+// registry, which stores their SBOMs as referrers, then scans each by
+// digest with and without --no-sbom-reuse: the findings must be equal, and
+// the reusing scan must say so and download less.
+func TestScanReusesStoredSBOM(t *testing.T) {
+	images := testutil.Shared(t, "images")
+	db := reuseDB(t)
+	host, counter := startScanningRegistry(t, db)
+	t.Setenv("HOME", t.TempDir()) // no docker config: anonymous pulls
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for _, tc := range []struct {
+		file, scanType string
+		minFindings    int
+		// savesBytes: the image's layers are much larger than its SBOM (for
+		// the small fixtures the SBOM is the larger download).
+		savesBytes bool
+	}{
+		{"debian-12.tar", "basic", 1, true},
+		{"ubuntu-22.04.oci", "basic", 1, false},
+		{"rhel-9.oci", "basic", 1, false},
+		{"alpine-3.19.tar", "basic", 1, false},
+		{"lang-python-node.oci", "enhanced", 1, false},
+		{"lang-python-node.oci", "basic", 1, false}, // the ENHANCED SBOM serves BASIC
+	} {
+		t.Run(tc.file+"/"+tc.scanType, func(t *testing.T) {
+			repo := "shared/" + strings.NewReplacer(".tar", "", ".oci", "", ".", "-").Replace(tc.file)
+			ref := pushAndWaitSBOM(t, host, filepath.Join(images, tc.file), repo)
+			scanRef := func(extra ...string) (findings, string, time.Duration, int64) {
+				t.Helper()
+				before := counter.written.Load()
+				start := time.Now()
+				code, out, stderr := runCLI(t, append([]string{"scan", ref, "--db", db, "--format", "json", "--scan-type", tc.scanType, "-v"}, extra...)...)
+				wall := time.Since(start)
+				if code != ExitOK {
+					t.Fatalf("scan %v: exit %d\n%s", extra, code, stderr)
+				}
+				return parseFindings(t, out), stderr, wall, counter.written.Load() - before
+			}
+			indexed, stderrIdx, wallIdx, bytesIdx := scanRef("--no-sbom-reuse")
+			reused, stderrReuse, wallReuse, bytesReuse := scanRef()
+			if strings.Contains(stderrIdx, "stored SBOM") {
+				t.Errorf("--no-sbom-reuse used a stored SBOM: %s", stderrIdx)
+			}
+			if !strings.Contains(stderrReuse, "using the stored SBOM sha256:") || !strings.Contains(stderrReuse, "(catalogers match)") {
+				t.Fatalf("the reusing scan did not use the stored SBOM: %s", stderrReuse)
+			}
+			if diff := cmp.Diff(indexed, reused); diff != "" {
+				t.Errorf("findings from the stored SBOM differ from indexing (-indexed +reused):\n%s", diff)
+			}
+			if n := len(indexed.ImageScanFindings.Findings) + len(indexed.ImageScanFindings.EnhancedFindings); n < tc.minFindings {
+				t.Errorf("%d findings: the comparison is vacuous", n)
+			}
+			if tc.savesBytes && bytesReuse*10 >= bytesIdx {
+				t.Errorf("reuse downloaded %d bytes, indexing %d: want a tenth or less", bytesReuse, bytesIdx)
+			}
+			t.Logf("%s %s: %d findings; indexing %v, %d bytes downloaded; reuse %v, %d bytes",
+				tc.file, tc.scanType, len(indexed.ImageScanFindings.Findings)+len(indexed.ImageScanFindings.EnhancedFindings), wallIdx, bytesIdx, wallReuse, bytesReuse)
+		})
+	}
+}
+
+// TestScanFallsBackWithoutReferrers scans an image in a registry that holds
+// no SBOM of it: the scan indexes, and -v says why in one line.
+func TestScanFallsBackWithoutReferrers(t *testing.T) {
+	archive := filepath.Join(testutil.Shared(t, "images"), "alpine-3.19.tar")
+	db := t.TempDir()
+	if code, _, stderr := runCLI(t, "db", "update", "--mirror", writeMirror(t), "--db", db); code != ExitOK {
+		t.Fatalf("db update: %s", stderr)
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	defer srv.Close()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	img, err := testutil.LoadImage(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(strings.TrimPrefix(srv.URL, "http://") + "/fixtures/alpine:3.19")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLI(t, "scan", tag.String(), "--db", db, "--format", "json", "-v")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "no stored SBOM used") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "no stored CycloneDX SBOM") {
+		t.Errorf("stderr %q: want one line saying no SBOM is stored", stderr)
+	}
+	if f := parseFindings(t, out); len(f.ImageScanFindings.Findings) == 0 {
+		t.Errorf("the fallback scan found nothing: %s", out)
+	}
+	// Without -v the fallback is silent.
+	if _, _, stderr := runCLI(t, "scan", tag.String(), "--db", db, "--format", "json"); strings.Contains(stderr, "SBOM") {
+		t.Errorf("fallback without -v printed %q", stderr)
+	}
+}
