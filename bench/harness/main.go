@@ -180,6 +180,7 @@ func main() {
 	dbDir := flag.String("db", "bench/out/db", "DB directory used by the scans")
 	only := flag.String("only", "", "comma-separated sections to run: db, scan, cold, server, rescan (default all)")
 	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
+	serverImages := flag.String("server-images", "", "server section: only the shared images whose name matches this glob")
 	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
 	flag.Parse()
 	want := sections(*only)
@@ -259,7 +260,7 @@ func main() {
 	}
 	if want("server") {
 		sr, results, err := serverSection(context.Background(), serverOptions{
-			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds,
+			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages,
 		})
 		if err != nil {
 			log.Printf("server: %v", err)
