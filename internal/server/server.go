@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
@@ -34,6 +35,8 @@ type Server struct {
 	close   sync.Once
 	// notifier is nil unless Config.Events is set.
 	notifier *notify.Notifier
+	// console is the web console (nil without the SQL store).
+	console http.Handler
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -185,6 +188,12 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		return float64(n)
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
+	}
+	if sq, ok := s.store.(*store.SQL); ok {
+		s.console, err = console.New(console.Options{Store: sq, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger})
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	s.handler = s.routes()
 	return nil

@@ -1,0 +1,281 @@
+package console
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+)
+
+// displaySeverities are ECR's levels, most severe first.
+var displaySeverities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"}
+
+func sevRank(s string) int {
+	switch s {
+	case "CRITICAL":
+		return 5
+	case "HIGH":
+		return 4
+	case "MEDIUM":
+		return 3
+	case "LOW":
+		return 2
+	case "INFORMATIONAL":
+		return 1
+	}
+	return 0
+}
+
+func sevLabel(s string) string {
+	if s == "INFORMATIONAL" {
+		return "Info"
+	}
+	if s == "" {
+		return ""
+	}
+	return s[:1] + strings.ToLower(s[1:])
+}
+
+// row is one finding as the findings page shows it.
+type row struct {
+	ID          string
+	URI         string
+	Severity    string
+	Score       float64
+	Package     string
+	Version     string
+	Fixed       string
+	Fixable     bool
+	Layer, Path string
+	Enhanced    bool
+	Title       string
+}
+
+// scanResult is the part of a stored scanning.Result the page reads.
+type scanResult struct {
+	Findings []struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		URI         string `json:"uri"`
+		Severity    string `json:"severity"`
+		Attributes  []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"attributes"`
+	} `json:"findings"`
+	EnhancedFindings []enhancedFinding `json:"enhancedFindings"`
+	SeverityCounts   map[string]int    `json:"findingSeverityCounts"`
+}
+
+type enhancedFinding struct {
+	Title        string  `json:"title"`
+	Severity     string  `json:"severity"`
+	Score        float64 `json:"score"`
+	FixAvailable string  `json:"fixAvailable"`
+	Details      struct {
+		VulnerabilityID string   `json:"vulnerabilityId"`
+		SourceURL       string   `json:"sourceUrl"`
+		ReferenceURLs   []string `json:"referenceUrls"`
+		Packages        []struct {
+			Name            string `json:"name"`
+			Version         string `json:"version"`
+			FilePath        string `json:"filePath"`
+			SourceLayerHash string `json:"sourceLayerHash"`
+			FixedInVersion  string `json:"fixedInVersion"`
+		} `json:"vulnerablePackages"`
+	} `json:"packageVulnerabilityDetails"`
+}
+
+// maxResult bounds a stored result the page decodes.
+const maxResult = 256 << 20
+
+// parseResult turns a stored scan result into rows, one per finding (basic
+// findings first, then enhanced ones, as DescribeImageScanFindings pages
+// them), and the stored severity counts.
+func parseResult(r io.Reader) ([]row, map[string]int, error) {
+	var res scanResult
+	dec := json.NewDecoder(io.LimitReader(r, maxResult))
+	if err := dec.Decode(&res); err != nil {
+		return nil, nil, fmt.Errorf("console: decode scan result: %w", err)
+	}
+	rows := make([]row, 0, len(res.Findings)+len(res.EnhancedFindings))
+	for _, f := range res.Findings {
+		rw := row{ID: f.Name, URI: f.URI, Severity: f.Severity}
+		var cvss2, cvss3 float64
+		for _, a := range f.Attributes {
+			switch a.Key {
+			case "package_name":
+				rw.Package = a.Value
+			case "package_version":
+				rw.Version = a.Value
+			case "fixed_version":
+				rw.Fixed = a.Value
+			case "package_path":
+				rw.Path = a.Value
+			case "layer_diff_id":
+				rw.Layer = a.Value
+			case "CVSS3_SCORE":
+				cvss3, _ = strconv.ParseFloat(a.Value, 64)
+			case "CVSS2_SCORE":
+				cvss2, _ = strconv.ParseFloat(a.Value, 64)
+			}
+		}
+		rw.Score = cmp.Or(cvss3, cvss2)
+		rw.Fixable = rw.Fixed != ""
+		rows = append(rows, rw)
+	}
+	for _, e := range res.EnhancedFindings {
+		d := e.Details
+		rw := row{ID: cmp.Or(d.VulnerabilityID, e.Title), Severity: e.Severity, Score: e.Score, Enhanced: true, Title: e.Title,
+			Fixable: e.FixAvailable == "YES" || e.FixAvailable == "PARTIAL"}
+		rw.URI = d.SourceURL
+		if rw.URI == "" && len(d.ReferenceURLs) > 0 {
+			rw.URI = d.ReferenceURLs[0]
+		}
+		var names, versions, fixed []string
+		for _, p := range d.Packages {
+			names = append(names, p.Name)
+			versions = append(versions, p.Version)
+			if p.FixedInVersion != "" {
+				fixed = append(fixed, p.FixedInVersion)
+			}
+			if rw.Path == "" {
+				rw.Path, rw.Layer = p.FilePath, p.SourceLayerHash
+			}
+		}
+		rw.Package, rw.Version, rw.Fixed = strings.Join(names, ", "), strings.Join(versions, ", "), strings.Join(fixed, ", ")
+		rows = append(rows, rw)
+	}
+	return rows, res.SeverityCounts, nil
+}
+
+// fillFromInventory sets the layer and path of rows that lack them from the
+// inventory package of the same name and version.
+func fillFromInventory(rows []row, inv *inventory.Inventory) {
+	type key struct{ name, version string }
+	pkgs := map[key]inventory.Package{}
+	for _, p := range inv.Packages {
+		k := key{p.Name, p.Version}
+		if _, ok := pkgs[k]; !ok {
+			pkgs[k] = p
+		}
+	}
+	for i := range rows {
+		if rows[i].Layer != "" && rows[i].Path != "" {
+			continue
+		}
+		if p, ok := pkgs[key{rows[i].Package, rows[i].Version}]; ok {
+			rows[i].Layer = cmp.Or(rows[i].Layer, p.Layer)
+			rows[i].Path = cmp.Or(rows[i].Path, p.Path)
+		}
+	}
+}
+
+// filter selects findings; the zero value keeps all.
+type filter struct {
+	Severity string // an ECR level
+	Fixable  string // "yes", "no" or ""
+	Package  string // substring of the package name, case-insensitive
+	Search   string // substring of the vulnerability id, case-insensitive
+	Sort     string // severity (default), score, package, cve
+}
+
+func (f filter) keep(r row) bool {
+	if f.Severity != "" && r.Severity != f.Severity {
+		return false
+	}
+	if (f.Fixable == "yes" && !r.Fixable) || (f.Fixable == "no" && r.Fixable) {
+		return false
+	}
+	if f.Package != "" && !strings.Contains(strings.ToLower(r.Package), strings.ToLower(f.Package)) {
+		return false
+	}
+	if f.Search != "" && !strings.Contains(strings.ToLower(r.ID), strings.ToLower(f.Search)) {
+		return false
+	}
+	return true
+}
+
+// sortKeys are the findings page's sorts.
+var sortKeys = []string{"severity", "score", "package", "cve"}
+
+// apply filters and sorts rows (a new slice); every order ends with id,
+// package and version, so pages are stable.
+func (f filter) apply(rows []row) []row {
+	out := make([]row, 0, len(rows))
+	for _, r := range rows {
+		if f.keep(r) {
+			out = append(out, r)
+		}
+	}
+	tail := func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Package, b.Package), cmp.Compare(a.Version, b.Version), cmp.Compare(a.Path, b.Path))
+	}
+	var by func(a, b row) int
+	switch f.Sort {
+	case "score":
+		by = func(a, b row) int {
+			return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), tail(a, b))
+		}
+	case "package":
+		by = func(a, b row) int {
+			return cmp.Or(cmp.Compare(a.Package, b.Package), cmp.Compare(a.Version, b.Version), cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), tail(a, b))
+		}
+	case "cve":
+		by = tail
+	default:
+		by = func(a, b row) int {
+			return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), cmp.Compare(b.Score, a.Score), tail(a, b))
+		}
+	}
+	slices.SortStableFunc(out, by)
+	return out
+}
+
+// bar is a stacked horizontal severity bar, drawn as SVG rects.
+type bar struct {
+	Width, Height int
+	Segs          []seg
+	Total         int
+	Counts        []sevCount
+}
+
+type seg struct {
+	Severity string
+	X, W     float64
+	N        int
+}
+
+type sevCount struct {
+	Severity string
+	N        int
+}
+
+// newBar lays out counts (keyed by ECR severity) as segments of a bar of
+// the given width.
+func newBar(counts map[string]int, width int) bar {
+	b := bar{Width: width, Height: 12}
+	for _, s := range displaySeverities {
+		b.Total += counts[s]
+		b.Counts = append(b.Counts, sevCount{s, counts[s]})
+	}
+	if b.Total == 0 {
+		return b
+	}
+	x := 0.0
+	for _, s := range displaySeverities {
+		n := counts[s]
+		if n == 0 {
+			continue
+		}
+		w := float64(width) * float64(n) / float64(b.Total)
+		b.Segs = append(b.Segs, seg{Severity: s, X: x, W: w, N: n})
+		x += w
+	}
+	return b
+}
