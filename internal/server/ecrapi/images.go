@@ -96,7 +96,14 @@ func decodeScan(sc store.Scan) (scanView, error) {
 }
 
 func (v scanView) summary() *findingsSummary {
-	if v.result == nil || v.status.Status != string(scanning.StatusComplete) {
+	// An image whose continuous scanning expired keeps its last findings
+	// (package rescan), as ACTIVE ones carry current findings.
+	switch scanning.Status(v.status.Status) {
+	case scanning.StatusComplete, scanning.StatusActive, scanning.StatusEligibilityExpired:
+	default:
+		return nil
+	}
+	if v.result == nil {
 		return nil
 	}
 	counts := v.result.SeverityCounts
