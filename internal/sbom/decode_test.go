@@ -151,6 +151,11 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"bomFormat":"CycloneDX","metadata":{"component":{"name":"x","properties":[{"name":"stowaway:image:layer:0:size","value":"1"}]}}}`))
+	// The package properties matching depends on (SBOMs stored as referrers
+	// are read back by 'scan' instead of indexing): epoch, release, source,
+	// module, layer, a type override and a Maven group.
+	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"openssl","version":"3.0.7-27.el9","purl":"pkg:rpm/redhat/openssl@3.0.7-27.el9?arch=x86_64&epoch=1","properties":[{"name":"stowaway:package:epoch","value":"1"},{"name":"stowaway:package:release","value":"27.el9"},{"name":"stowaway:package:sourceName","value":"openssl"},{"name":"stowaway:package:sourceVersion","value":"1:3.0.7-27.el9"},{"name":"stowaway:package:module","value":"nodejs:18"},{"name":"stowaway:package:layerDiffID","value":"sha256:00"},{"name":"stowaway:package:cataloger","value":"rpm"}]}]}`))
+	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","group":"org.apache.logging.log4j","name":"log4j-core","version":"2.14.1","purl":"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1","properties":[{"name":"stowaway:package:type","value":"maven"},{"name":"stowaway:package:epoch","value":"x"}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		inv, err := Decode(bytes.NewReader(b))
 		if err != nil {
