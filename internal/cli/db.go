@@ -64,46 +64,11 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		return ExitError, err
 	}
-	updaters := feedall.Updaters()
-	if len(only) > 0 {
-		byName := map[string]bool{}
-		for _, n := range only {
-			byName[n] = true
-		}
-		var sel []feed.Updater
-		for _, u := range updaters {
-			if byName[u.Name()] {
-				sel = append(sel, u)
-				delete(byName, u.Name())
-			}
-		}
-		if len(byName) > 0 {
-			var names []string
-			for _, u := range feedall.Updaters() {
-				names = append(names, u.Name())
-			}
-			return ExitError, usageError{fmt.Sprintf("unknown --source; known sources: %s", strings.Join(names, ", "))}
-		}
-		updaters = sel
-	}
-	keepOthers := len(only) > 0
-	if len(only) == 0 {
-		var absent []feed.Updater
-		updaters, absent = source.InMirror(mirror, updaters)
-		for _, u := range absent {
-			fmt.Fprintf(stderr, "%s: not in the mirror (%s/%s is missing): skipped, its previous data (if any) is kept\n", u.Name(), mirror, u.MirrorDir())
-		}
-		keepOthers = len(absent) > 0
-	}
-	src, err := source.New(mirror, source.Options{UserAgent: "stowaway/" + Version})
-	if err != nil {
-		return ExitError, err
-	}
 	logger := slog.New(slog.DiscardHandler)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep, err := vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers})
+	rep, err := updateDB(ctx, dir, mirror, only, stderr, logger)
 	if err != nil {
 		return ExitError, err
 	}
@@ -137,6 +102,49 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return ExitError, nil
 	}
 	return ExitOK, nil
+}
+
+// updateDB builds the DB in dir from the feeds (or a mirror), as
+// `db update` does; `serve --db-update-interval` runs it on a schedule.
+// Sources absent from the mirror are reported on stderr and keep their
+// previous data.
+func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
+	updaters := feedall.Updaters()
+	if len(only) > 0 {
+		byName := map[string]bool{}
+		for _, n := range only {
+			byName[n] = true
+		}
+		var sel []feed.Updater
+		for _, u := range updaters {
+			if byName[u.Name()] {
+				sel = append(sel, u)
+				delete(byName, u.Name())
+			}
+		}
+		if len(byName) > 0 {
+			var names []string
+			for _, u := range feedall.Updaters() {
+				names = append(names, u.Name())
+			}
+			return nil, usageError{fmt.Sprintf("unknown --source; known sources: %s", strings.Join(names, ", "))}
+		}
+		updaters = sel
+	}
+	keepOthers := len(only) > 0
+	if len(only) == 0 {
+		var absent []feed.Updater
+		updaters, absent = source.InMirror(mirror, updaters)
+		for _, u := range absent {
+			fmt.Fprintf(stderr, "%s: not in the mirror (%s/%s is missing): skipped, its previous data (if any) is kept\n", u.Name(), mirror, u.MirrorDir())
+		}
+		keepOthers = len(absent) > 0
+	}
+	src, err := source.New(mirror, source.Options{UserAgent: "stowaway/" + Version})
+	if err != nil {
+		return nil, err
+	}
+	return vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers})
 }
 
 func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
