@@ -92,4 +92,7 @@ type Config struct {
 	// Events, when set, enables scan events: the outbox in the server's
 	// database, its dispatcher and the configured sinks (docs/events.md).
 	Events *notify.Config
+	// Admission, when set, serves the Kubernetes validating admission
+	// webhook on its own TLS listener (docs/admission.md).
+	Admission *AdmissionConfig
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/admission"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
@@ -37,6 +38,8 @@ type Server struct {
 	notifier *notify.Notifier
 	// console is the web console (nil without the SQL store).
 	console http.Handler
+	// admission is the admission webhook (nil unless Config.Admission).
+	admission *admission.Policy
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -195,6 +198,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	if err := s.wireAdmission(); err != nil {
+		return err
+	}
 	s.handler = s.routes()
 	return nil
 }
@@ -251,6 +257,11 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln (as Run) and closes the server when done.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
+	stopAdmission, aerr := s.startAdmission()
+	if aerr != nil {
+		return aerr
+	}
+	defer stopAdmission()
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
