@@ -87,6 +87,10 @@ type Options struct {
 	// Notify is called after a scan is enqueued.
 	Notify func()
 	Logger *slog.Logger
+	// LifecycleStore and Lifecycle serve the lifecycle policy actions; nil
+	// answers them with UnknownOperationException.
+	LifecycleStore LifecycleStore
+	Lifecycle      LifecyclePreviewer
 }
 
 // API is the ECR API handler.
@@ -132,6 +136,11 @@ func New(o Options) *API {
 		"StartImageScan":                          a.startImageScan,
 		"DescribeImageScanFindings":               a.describeImageScanFindings,
 		"GetAuthorizationToken":                   a.getAuthorizationToken,
+		"PutLifecyclePolicy":                      a.putLifecyclePolicy,
+		"GetLifecyclePolicy":                      a.getLifecyclePolicy,
+		"DeleteLifecyclePolicy":                   a.deleteLifecyclePolicy,
+		"StartLifecyclePolicyPreview":             a.startLifecyclePolicyPreview,
+		"GetLifecyclePolicyPreview":               a.getLifecyclePolicyPreview,
 	}
 	return a
 }
