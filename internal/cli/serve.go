@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
+	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
@@ -44,6 +46,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	var eventsConfig string
 	fs.StringVar(&eventsConfig, "events-config", "", "YAML file of event sinks (webhooks, NATS JetStream) and their rules; see docs/events.md (default: no events)")
 	fs.StringVar(&cfg.SBOMFormats, "sbom-formats", "cyclonedx", "SBOM formats stored as OCI referrers of every scanned image: cyclonedx, cyclonedx,spdx or none")
+	var dbMirror string
+	fs.DurationVar(&cfg.Rescan.Poll, "rescan-poll", time.Minute, "how often continuous scanning checks the vulnerability DB for a new build (and image eligibility)")
+	fs.DurationVar(&cfg.Rescan.EligibilityWindow, "scan-eligibility-window", 30*24*time.Hour, "CONTINUOUS_SCAN images not pushed or pulled for this long go to SCAN_ELIGIBILITY_EXPIRED; 0 = lifetime")
+	fs.DurationVar(&cfg.Rescan.DBUpdateInterval, "db-update-interval", 0, "run 'db update' inside serve this often (0 = never; continuous scanning picks up the new build)")
+	fs.StringVar(&dbMirror, "db-mirror", "", "feed mirror directory or URL for --db-update-interval (default: the upstream feeds)")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
@@ -85,6 +92,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return ExitError, err
 	}
 	cfg.Metrics = server.NewMetrics()
+	cfg.Rescan.DBDir = dbDir
+	if cfg.Rescan.EligibilityWindow == 0 {
+		cfg.Rescan.EligibilityWindow = rescan.Lifetime
+	}
+	if cfg.Rescan.DBUpdateInterval > 0 {
+		logger := cfg.Logger
+		cfg.Rescan.DBUpdate = func(ctx context.Context) error {
+			rep, err := updateDB(ctx, dbDir, dbMirror, nil, io.Discard, logger)
+			if err != nil {
+				return err
+			}
+			return rep.Err()
+		}
+	}
 	sc := &serverScanner{dbDir: dbDir, cache: indexer.DirCache{Dir: filepath.Join(cfg.DataDir, "layer-cache")}, hit: func(string) { cfg.Metrics.LayerCacheHits.Inc() }}
 	srv, err := server.New(ctx, cfg, sc)
 	if err != nil {
@@ -125,6 +146,15 @@ func (s *serverScanner) Scan(ctx context.Context, img v1.Image, digest string, e
 	}
 	out.Inventory = res.Inventory
 	return out, nil
+}
+
+var _ rescan.Matcher = (*serverScanner)(nil)
+
+// Pass implements rescan.Matcher: continuous rescans re-match stored
+// inventories through the same conversion as scans, with one DB handle and
+// a shared lookup cache per pass.
+func (s *serverScanner) Pass(db *vulndb.DB) rescan.Pass {
+	return rescan.ScanMatcher{Convert: toServerResult}.Pass(db)
 }
 
 // toServerResult converts a scan into the ECR findings shape the server stores.

@@ -89,6 +89,9 @@ type Config struct {
 	// scanned image: "cyclonedx" (the default when empty), "cyclonedx,spdx",
 	// or "none".
 	SBOMFormats string
+	// Rescan configures continuous rescanning; the zero value stores
+	// inventories and finding history but runs no rescans.
+	Rescan RescanConfig
 	// Events, when set, enables scan events: the outbox in the server's
 	// database, its dispatcher and the configured sinks (docs/events.md).
 	Events *notify.Config

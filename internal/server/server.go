@@ -19,6 +19,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
+	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -38,6 +39,10 @@ type Server struct {
 	notifier *notify.Notifier
 	// console is the web console (nil without the SQL store).
 	console http.Handler
+	// rescanner is nil unless Config.Rescan.DBDir is set; pulls records
+	// pulls for scan eligibility (nil without the SQL store).
+	rescanner *rescan.Rescanner
+	pulls     *rescan.PullRecorder
 	// admission is the admission webhook (nil unless Config.Admission).
 	admission *admission.Policy
 }
@@ -116,6 +121,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Store:  s.store,
 		Auth:   s.auth,
 		OnPush: s.onPush,
+		OnPull: s.onPull,
 		Now:    cfg.Now,
 		Logger: cfg.Logger,
 	})
@@ -148,6 +154,12 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 			return fmt.Errorf("server: %w", err)
 		}
 		prepare = append(prepare, s.notifier.Prepare)
+	}
+	if sq, ok := s.store.(*store.SQL); ok {
+		s.pulls = &rescan.PullRecorder{Store: sq, Throttle: time.Minute, Now: cfg.Now, Logger: cfg.Logger}
+		if err := s.wireRescan(sq, scanner, &prepare); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	s.pool = jobs.New(jobs.Options{
 		Queue:       s.store,
@@ -275,6 +287,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(poolDone)
 		_ = s.pool.Run(workCtx)
 	}()
+	rescanDone := make(chan struct{})
+	go func() {
+		defer close(rescanDone)
+		s.runRescan(workCtx)
+	}()
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
@@ -310,6 +327,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// The dispatcher stops at once: a delivery cut short stays leased in
 	// the outbox and is retried after the lease.
 	<-eventsDone
+	<-rescanDone
 	return err
 }
 
