@@ -24,7 +24,7 @@ func TestParseFiles(t *testing.T) {
 		want *Config
 	}{
 		{"minimal.yaml", &Config{
-			Sinks: []SinkConfig{{ID: "hook", Type: TypeWebhook, URL: "http://127.0.0.1:9000/hook", SecretEnv: "HOOK_SECRET", Timeout: 10 * time.Second, Retry: defaultRetry()}},
+			Sinks:    []SinkConfig{{ID: "hook", Type: TypeWebhook, URL: "http://127.0.0.1:9000/hook", SecretEnv: "HOOK_SECRET", Timeout: 10 * time.Second, Retry: defaultRetry()}},
 			Delivery: defaultDelivery(),
 		}},
 		{"full.yaml", &Config{
