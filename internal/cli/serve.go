@@ -45,6 +45,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region")
 	var eventsConfig string
 	fs.StringVar(&eventsConfig, "events-config", "", "YAML file of event sinks (webhooks, NATS JetStream) and their rules; see docs/events.md (default: no events)")
+	var adm admissionFlags
+	adm.register(fs)
 	fs.StringVar(&cfg.SBOMFormats, "sbom-formats", "cyclonedx", "SBOM formats stored as OCI referrers of every scanned image: cyclonedx, cyclonedx,spdx or none")
 	var dbMirror string
 	fs.DurationVar(&cfg.Rescan.Poll, "rescan-poll", time.Minute, "how often continuous scanning checks the vulnerability DB for a new build (and image eligibility)")
@@ -87,6 +89,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		}
 		cfg.Events = ec
 	}
+	ac, aerr := adm.serverConfig()
+	if aerr != nil {
+		return ExitError, aerr
+	}
+	cfg.Admission = ac
 	dbDir, err := resolveDBDir(dbDir)
 	if err != nil {
 		return ExitError, err
