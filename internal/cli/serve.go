@@ -48,6 +48,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	var adm admissionFlags
 	adm.register(fs)
 	fs.StringVar(&cfg.SBOMFormats, "sbom-formats", "cyclonedx", "SBOM formats stored as OCI referrers of every scanned image: cyclonedx, cyclonedx,spdx or none")
+	fs.DurationVar(&cfg.LifecycleInterval, "lifecycle-interval", 24*time.Hour, "period of the lifecycle pass that expires images by their repository's lifecycle policy and collects unreferenced blobs; 0 turns it off (first pass 30s after start)")
+	fs.DurationVar(&cfg.GCGrace, "gc-grace", time.Hour, "blob garbage collection never removes blobs younger than this")
 	var dbMirror string
 	fs.DurationVar(&cfg.Rescan.Poll, "rescan-poll", time.Minute, "how often continuous scanning checks the vulnerability DB for a new build (and image eligibility)")
 	fs.DurationVar(&cfg.Rescan.EligibilityWindow, "scan-eligibility-window", 30*24*time.Hour, "CONTINUOUS_SCAN images not pushed or pulled for this long go to SCAN_ELIGIBILITY_EXPIRED; 0 = lifetime")

@@ -95,6 +95,15 @@ type Config struct {
 	// Events, when set, enables scan events: the outbox in the server's
 	// database, its dispatcher and the configured sinks (docs/events.md).
 	Events *notify.Config
+	// LifecycleInterval is the period of the scheduled lifecycle pass
+	// (expire images by policy, then collect unreferenced blobs); 0 turns
+	// the schedule off (the CLI's default is 24h). The first pass runs 30s
+	// after Serve starts; with replicas, one holds a lease and runs it.
+	LifecycleInterval time.Duration
+	// GCGrace: blob garbage collection never removes a blob younger than
+	// this (default 1h), so layers uploaded for a manifest not yet pushed
+	// survive (docs/lifecycle.md).
+	GCGrace time.Duration
 	// Admission, when set, serves the Kubernetes validating admission
 	// webhook on its own TLS listener (docs/admission.md).
 	Admission *AdmissionConfig

@@ -17,6 +17,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
+	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
@@ -37,6 +38,9 @@ type Server struct {
 	close   sync.Once
 	// notifier is nil unless Config.Events is set.
 	notifier *notify.Notifier
+	// lifecycle runs lifecycle policy previews and passes (nil without the
+	// SQL store).
+	lifecycle *lifecycle.Service
 	// console is the web console (nil without the SQL store).
 	console http.Handler
 	// rescanner is nil unless Config.Rescan.DBDir is set; pulls records
@@ -182,6 +186,15 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 			cfg.Metrics.ScanDuration.Observe(d.Seconds())
 		},
 	})
+	var lcStore ecrapi.LifecycleStore
+	var lcPreview ecrapi.LifecyclePreviewer
+	if sq, ok := s.store.(*store.SQL); ok {
+		s.lifecycle = lifecycle.New(lifecycle.Options{
+			Store: sq, Registry: s.reg, Interval: cfg.LifecycleInterval, GCGrace: cfg.GCGrace,
+			Holder: cfg.InstanceID, Now: cfg.Now, Logger: cfg.Logger,
+		})
+		lcStore, lcPreview = sq, s.lifecycle
+	}
 	s.api = ecrapi.New(ecrapi.Options{
 		Store:      s.store,
 		Registry:   s.reg,
@@ -192,6 +205,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Now:        cfg.Now,
 		Notify:     s.pool.Notify,
 		Logger:     cfg.Logger,
+
+		LifecycleStore: lcStore,
+		Lifecycle:      lcPreview,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -287,6 +303,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(poolDone)
 		_ = s.pool.Run(workCtx)
 	}()
+	lifecycleDone := make(chan struct{})
+	go func() {
+		defer close(lifecycleDone)
+		if s.lifecycle != nil {
+			s.lifecycle.Run(workCtx)
+		}
+	}()
 	rescanDone := make(chan struct{})
 	go func() {
 		defer close(rescanDone)
@@ -327,6 +350,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// The dispatcher stops at once: a delivery cut short stays leased in
 	// the outbox and is retried after the lease.
 	<-eventsDone
+	<-lifecycleDone
 	<-rescanDone
 	return err
 }
