@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,12 @@ func (s *HTTPSink) Write(ctx context.Context, ev Event) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// net/http quotes the whole URL, query tokens included; the
+		// error is logged and stored in the outbox, so keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("webhook: post event %s: %w", ev.ID, err)
 	}
 	defer resp.Body.Close()

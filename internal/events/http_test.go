@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,6 +79,23 @@ func TestHTTPSink(t *testing.T) {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestHTTPSinkErrorHidesURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: connection refused
+	s := &HTTPSink{URL: "http://" + addr + "/hook?token=hunter2", Secret: []byte("k"), Timeout: time.Second}
+	err = s.Write(context.Background(), testEvent(t))
+	if err == nil || IsPermanent(err) {
+		t.Fatalf("err = %v, want a retryable error", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %q echoes the URL's query", err)
 	}
 }
 

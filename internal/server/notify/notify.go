@@ -136,6 +136,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Notifier, error) {
 		n.Close()
 		return nil, err
 	}
+	for _, sc := range cfg.Sinks {
+		// Ids and types only: URLs may carry tokens in their query.
+		o.Logger.Info("events: sink configured", "id", sc.ID, "type", sc.Type, "rules", len(sc.Rules))
+	}
 	d := cfg.Delivery
 	n.dispatcher = &events.Dispatcher{
 		Outbox:      n.outbox,
