@@ -269,7 +269,7 @@ func main() {
 		run.Results = append(run.Results, results...)
 	}
 	if want("rescan") {
-		results, err := rescanSection(context.Background(), *rescanImages)
+		results, err := rescanSection(context.Background(), *rescanImages, pickDB(*dbDir))
 		if err != nil {
 			log.Printf("rescan: %v", err)
 		}

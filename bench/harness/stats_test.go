@@ -114,6 +114,17 @@ func TestRescanResults(t *testing.T) {
 				{Name: prefix + "passes.1.wall_s", WallS: 0.2},
 			},
 		},
+		{
+			name: "bench/rescan figures",
+			json: `{"db":"x","images":10000,"packagesPerImage":300,"seedSeconds":30,"fullSeconds":20,"fullImagesPerSecond":500,` +
+				`"changePairs":9,"changeImagesRematched":2500,"changeSeconds":2,"changeImagesPerSecond":1250,"changeOverFull":0.1}`,
+			want: []Result{
+				{Name: prefix + "seed (first findings written)", WallS: 30},
+				{Name: prefix + "full re-match", WallS: 20, Value: 500, Unit: "images/s", Note: "10000 images"},
+				{Name: prefix + "1% change pass", WallS: 2, Value: 1250, Unit: "images/s", Floor: "full re-match, same run", FloorS: 20, Ratio: 0.1,
+					Note: "9 changed pairs, 2500 images re-matched"},
+			},
+		},
 		{name: "no numbers", json: `{"a":"b"}`, wantErr: true},
 		{name: "not JSON", json: `oops`, wantErr: true},
 	}
