@@ -57,10 +57,7 @@ type Store interface {
 	ConsoleHasTable(ctx context.Context, name string) (bool, error)
 	ConsoleInventory(ctx context.Context, repo, digest string) ([]byte, bool, time.Time, error)
 	ConsoleTotals(ctx context.Context, scope store.ConsoleScope) (store.ConsoleTotals, error)
-	ConsoleFindingSpans(ctx context.Context, scope store.ConsoleScope, since time.Time) ([]store.ConsoleSpan, error)
-	ConsoleOpenCounts(ctx context.Context, scope store.ConsoleScope) (store.ConsoleSeverityCounts, error)
-	ConsoleTopImages(ctx context.Context, scope store.ConsoleScope, offset, limit int) ([]store.ConsoleImageFindings, int, error)
-	ConsoleTopCVEs(ctx context.Context, scope store.ConsoleScope, offset, limit int) ([]store.ConsoleCVE, int, error)
+	ConsoleDashboardData(ctx context.Context, scope store.ConsoleScope, since time.Time) (store.ConsoleDashboard, error)
 }
 
 // Authenticator authenticates a request as the registry does.

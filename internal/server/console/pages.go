@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -76,37 +77,32 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	now := c.o.Now().UTC()
 	since := now.Truncate(24*time.Hour).AddDate(0, 0, -pg.Days)
-	spans, err := c.o.Store.ConsoleFindingSpans(ctx, sc, since)
+	data, err := c.o.Store.ConsoleDashboardData(ctx, sc, since)
 	if err != nil {
 		c.storeFail(w, r, err, "")
 		return
 	}
-	pg.Chart = newChart(timeline(spans, now, pg.Days), 760, 220)
-	open, err := c.o.Store.ConsoleOpenCounts(ctx, sc)
-	if err != nil {
-		c.storeFail(w, r, err, "")
-		return
-	}
-	pg.Open = newBar(open.Map(), 400)
+	pg.Chart = newChart(timeline(data.Spans, now, pg.Days), 760, 220)
+	pg.Open = newBar(data.Open.Map(), 400)
 
+	// Most critical first, then high, medium, low, then the total.
+	slices.SortFunc(data.Images, func(a, b store.ConsoleImageFindings) int {
+		x, y := a.Counts, b.Counts
+		return cmp.Or(cmp.Compare(y.Critical, x.Critical), cmp.Compare(y.High, x.High), cmp.Compare(y.Medium, x.Medium), cmp.Compare(y.Low, x.Low),
+			cmp.Compare(y.Total, x.Total), cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Digest, b.Digest))
+	})
 	page, size := pageParams(q, "i", 10)
-	top, total, err := c.o.Store.ConsoleTopImages(ctx, sc, (page-1)*size, size)
-	if err != nil {
-		c.storeFail(w, r, err, "")
-		return
-	}
-	for _, t := range top {
+	pg.TopPaging = newPaging(Prefix, q, "i", page, size, len(data.Images))
+	for _, t := range window(data.Images, pg.TopPaging) {
 		pg.Top = append(pg.Top, topImage{Repository: t.Repository, Digest: t.Digest, Bar: newBar(t.Counts.Map(), 160)})
 	}
-	pg.TopPaging = newPaging(Prefix, q, "i", page, size, total)
-
+	// The most images first, then the most findings.
+	slices.SortFunc(data.CVEs, func(a, b store.ConsoleCVE) int {
+		return cmp.Or(cmp.Compare(b.Images, a.Images), cmp.Compare(b.Findings, a.Findings), cmp.Compare(a.Name, b.Name))
+	})
 	page, size = pageParams(q, "c", 10)
-	pg.CVEs, total, err = c.o.Store.ConsoleTopCVEs(ctx, sc, (page-1)*size, size)
-	if err != nil {
-		c.storeFail(w, r, err, "")
-		return
-	}
-	pg.CVEPaging = newPaging(Prefix, q, "c", page, size, total)
+	pg.CVEPaging = newPaging(Prefix, q, "c", page, size, len(data.CVEs))
+	pg.CVEs = window(data.CVEs, pg.CVEPaging)
 	c.render(w, r, "dashboard", http.StatusOK, pg)
 }
 
@@ -321,4 +317,9 @@ func (c *Console) findings(w http.ResponseWriter, r *http.Request, repo, digest 
 	pg.Paging = newPaging(findingsURL(repo, digest), q, "", page, size, len(matched))
 	pg.Rows = matched[min(pg.Paging.Offset(), len(matched)):min(pg.Paging.Offset()+size, len(matched))]
 	c.render(w, r, "findings", http.StatusOK, pg)
+}
+
+// window is the part of a sorted list that page p shows.
+func window[T any](all []T, p paging) []T {
+	return all[min(p.Offset(), len(all)):min(p.Offset()+p.Size, len(all))]
 }

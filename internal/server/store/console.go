@@ -19,6 +19,8 @@ import (
 func (s *SQL) consoleSchema() []string {
 	return []string{
 		`CREATE INDEX IF NOT EXISTS console_images_pushed ON images (repo, pushed_at, digest)`,
+		// Open findings in image order, covering the dashboard's one pass.
+		`CREATE INDEX IF NOT EXISTS console_findings ON finding_history (resolved_at, repo, digest, name, severity, first_seen)`,
 	}
 }
 
@@ -275,38 +277,6 @@ type ConsoleSpan struct {
 
 const dayMS = 24 * 60 * 60 * 1000
 
-// ConsoleFindingSpans aggregates finding_history into spans, leaving out
-// findings resolved before since.
-func (s *SQL) ConsoleFindingSpans(ctx context.Context, scope ConsoleScope, since time.Time) ([]ConsoleSpan, error) {
-	w, args := scope.where("repo", []any{ms(since)})
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT severity, first_seen / `+fmt.Sprint(dayMS)+`,
-			CASE WHEN resolved_at = 0 THEN -1 ELSE resolved_at / `+fmt.Sprint(dayMS)+` END, COUNT(*)
-		FROM finding_history WHERE (resolved_at = 0 OR resolved_at >= ?)`+w+`
-		GROUP BY 1, 2, 3`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: console finding history: %w", err)
-	}
-	defer rows.Close()
-	var out []ConsoleSpan
-	for rows.Next() {
-		var sp ConsoleSpan
-		if err := rows.Scan(&sp.Severity, &sp.FirstDay, &sp.ResolvedDay, &sp.N); err != nil {
-			return nil, fmt.Errorf("store: console finding history: %w", err)
-		}
-		out = append(out, sp)
-	}
-	return out, rows.Err()
-}
-
-// sevCols sums open findings per ECR severity.
-const sevCols = `SUM(CASE WHEN f.severity = 'CRITICAL' THEN 1 ELSE 0 END) AS c,
-	SUM(CASE WHEN f.severity = 'HIGH' THEN 1 ELSE 0 END) AS h,
-	SUM(CASE WHEN f.severity = 'MEDIUM' THEN 1 ELSE 0 END) AS m,
-	SUM(CASE WHEN f.severity = 'LOW' THEN 1 ELSE 0 END) AS l,
-	SUM(CASE WHEN f.severity = 'INFORMATIONAL' THEN 1 ELSE 0 END) AS i,
-	SUM(CASE WHEN f.severity NOT IN ('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL') THEN 1 ELSE 0 END) AS u,
-	COUNT(*) AS n`
-
 // ConsoleSeverityCounts are open findings per ECR severity.
 type ConsoleSeverityCounts struct {
 	Critical, High, Medium, Low, Informational, Undefined, Total int
@@ -323,65 +293,10 @@ func (c ConsoleSeverityCounts) Map() map[string]int {
 	return m
 }
 
-func (c *ConsoleSeverityCounts) dest() []any {
-	return []any{&c.Critical, &c.High, &c.Medium, &c.Low, &c.Informational, &c.Undefined, &c.Total}
-}
-
-// ConsoleOpenCounts counts open findings (finding_history) of images that
-// still exist.
-func (s *SQL) ConsoleOpenCounts(ctx context.Context, scope ConsoleScope) (ConsoleSeverityCounts, error) {
-	var c ConsoleSeverityCounts
-	w, args := scope.where("f.repo", nil)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT CAST(COALESCE(SUM(c), 0) AS BIGINT), CAST(COALESCE(SUM(h), 0) AS BIGINT), CAST(COALESCE(SUM(m), 0) AS BIGINT), CAST(COALESCE(SUM(l), 0) AS BIGINT),
-			CAST(COALESCE(SUM(i), 0) AS BIGINT), CAST(COALESCE(SUM(u), 0) AS BIGINT), CAST(COALESCE(SUM(n), 0) AS BIGINT)
-		FROM (SELECT f.repo AS repo, f.digest AS digest, `+sevCols+` FROM finding_history f WHERE f.resolved_at = 0`+w+` GROUP BY f.repo, f.digest) g
-		JOIN images im ON im.repo = g.repo AND im.digest = g.digest`), args...).Scan(c.dest()...)
-	if err != nil {
-		return c, fmt.Errorf("store: console open findings: %w", err)
-	}
-	return c, nil
-}
-
 // ConsoleImageFindings is an image with its open findings per severity.
 type ConsoleImageFindings struct {
 	Repository, Digest string
 	Counts             ConsoleSeverityCounts
-}
-
-// ConsoleTopImages ranks images that still exist by open findings: most
-// critical first, then high, medium, low, then the total. It returns one
-// page and the number of ranked images.
-func (s *SQL) ConsoleTopImages(ctx context.Context, scope ConsoleScope, offset, limit int) ([]ConsoleImageFindings, int, error) {
-	w, args := scope.where("f.repo", nil)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.repo, g.digest, g.c, g.h, g.m, g.l, g.i, g.u, g.n, COUNT(*) OVER ()
-		FROM (SELECT f.repo AS repo, f.digest AS digest, `+sevCols+` FROM finding_history f WHERE f.resolved_at = 0`+w+` GROUP BY f.repo, f.digest) g
-		JOIN images im ON im.repo = g.repo AND im.digest = g.digest
-		ORDER BY g.c DESC, g.h DESC, g.m DESC, g.l DESC, g.n DESC, g.repo, g.digest LIMIT ? OFFSET ?`), append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: console top images: %w", err)
-	}
-	defer rows.Close()
-	var out []ConsoleImageFindings
-	total := 0
-	for rows.Next() {
-		var r ConsoleImageFindings
-		if err := rows.Scan(append([]any{&r.Repository, &r.Digest}, append(r.Counts.dest(), &total)...)...); err != nil {
-			return nil, 0, fmt.Errorf("store: console top images: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: console top images: %w", err)
-	}
-	if len(out) == 0 && offset > 0 {
-		// Past the end: the window count is not available; count apart.
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT f.repo, f.digest FROM finding_history f
-			JOIN images im ON im.repo = f.repo AND im.digest = f.digest WHERE f.resolved_at = 0`+w+` GROUP BY f.repo, f.digest) g`), args...).Scan(&total)
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: console top images: count: %w", err)
-		}
-	}
-	return out, total, nil
 }
 
 // ConsoleCVE is a vulnerability with the number of images and findings
@@ -393,39 +308,114 @@ type ConsoleCVE struct {
 	Findings int
 }
 
-// ConsoleTopCVEs ranks vulnerabilities by the images they are open in, then
-// by findings, then by name. It returns one page and the number ranked.
-func (s *SQL) ConsoleTopCVEs(ctx context.Context, scope ConsoleScope, offset, limit int) ([]ConsoleCVE, int, error) {
+
+// ConsoleDashboard is what the dashboard shows of finding_history, from
+// one pass over the open findings and one over those resolved since.
+type ConsoleDashboard struct {
+	Open ConsoleSeverityCounts
+	// Images are the images with open findings, CVEs the open
+	// vulnerabilities, both unordered.
+	Images []ConsoleImageFindings
+	CVEs   []ConsoleCVE
+	// Spans are open findings per (severity, first day) and findings
+	// resolved since the given time per (severity, first day, resolved day).
+	Spans []ConsoleSpan
+}
+
+// ConsoleDashboardData reads the dashboard's aggregates in two queries.
+func (s *SQL) ConsoleDashboardData(ctx context.Context, scope ConsoleScope, since time.Time) (ConsoleDashboard, error) {
+	var d ConsoleDashboard
 	w, args := scope.where("f.repo", nil)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.name, MAX(CASE f.severity WHEN 'CRITICAL' THEN 5 WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 WHEN 'LOW' THEN 2 WHEN 'INFORMATIONAL' THEN 1 ELSE 0 END),
-			COUNT(DISTINCT f.repo || '@' || f.digest), COUNT(*), COUNT(*) OVER ()
-		FROM finding_history f JOIN images im ON im.repo = f.repo AND im.digest = f.digest
-		WHERE f.resolved_at = 0`+w+`
-		GROUP BY f.name ORDER BY 3 DESC, 4 DESC, f.name LIMIT ? OFFSET ?`), append(args, limit, offset)...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.repo, f.digest, f.name, f.severity, f.first_seen FROM finding_history f
+		WHERE f.resolved_at = 0`+w+` ORDER BY f.repo, f.digest`), args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: console top vulnerabilities: %w", err)
+		return d, fmt.Errorf("store: console dashboard: %w", err)
 	}
 	defer rows.Close()
-	var out []ConsoleCVE
-	total := 0
+	type cveAgg struct {
+		i         int // index in d.CVEs
+		lastImage int
+	}
+	cves := map[string]*cveAgg{}
+	type spanKey struct {
+		sev string
+		day int64
+	}
+	spans := map[spanKey]int{}
+	var repo, digest, name, sev string
+	var first int64
 	for rows.Next() {
-		var c ConsoleCVE
-		var rank int
-		if err := rows.Scan(&c.Name, &rank, &c.Images, &c.Findings, &total); err != nil {
-			return nil, 0, fmt.Errorf("store: console top vulnerabilities: %w", err)
+		if err := rows.Scan(&repo, &digest, &name, &sev, &first); err != nil {
+			return d, fmt.Errorf("store: console dashboard: %w", err)
 		}
-		c.Severity = []string{"UNDEFINED", "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}[rank]
-		out = append(out, c)
+		n := len(d.Images)
+		if n == 0 || d.Images[n-1].Repository != repo || d.Images[n-1].Digest != digest {
+			d.Images = append(d.Images, ConsoleImageFindings{Repository: repo, Digest: digest})
+			n++
+		}
+		d.Images[n-1].Counts.add(sev)
+		d.Open.add(sev)
+		c := cves[name]
+		if c == nil {
+			c = &cveAgg{i: len(d.CVEs)}
+			cves[name] = c
+			d.CVEs = append(d.CVEs, ConsoleCVE{Name: name, Severity: sev})
+		} else if d.CVEs[c.i].Severity = maxSeverity(d.CVEs[c.i].Severity, sev); c.lastImage == n {
+			d.CVEs[c.i].Findings++
+			spans[spanKey{sev, first / dayMS}]++
+			continue
+		}
+		c.lastImage = n
+		d.CVEs[c.i].Images++
+		d.CVEs[c.i].Findings++
+		spans[spanKey{sev, first / dayMS}]++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: console top vulnerabilities: %w", err)
+		return d, fmt.Errorf("store: console dashboard: %w", err)
 	}
-	if len(out) == 0 && offset > 0 {
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT f.name) FROM finding_history f JOIN images im ON im.repo = f.repo AND im.digest = f.digest
-			WHERE f.resolved_at = 0`+w), args...).Scan(&total)
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: console top vulnerabilities: count: %w", err)
+	for k, n := range spans {
+		d.Spans = append(d.Spans, ConsoleSpan{Severity: k.sev, FirstDay: k.day, ResolvedDay: -1, N: n})
+	}
+	w, args = scope.where("repo", []any{ms(since)})
+	rrows, err := s.db.QueryContext(ctx, s.q(`SELECT severity, first_seen / `+fmt.Sprint(dayMS)+`, resolved_at / `+fmt.Sprint(dayMS)+`, COUNT(*)
+		FROM finding_history WHERE resolved_at >= ? AND resolved_at > 0`+w+` GROUP BY 1, 2, 3`), args...)
+	if err != nil {
+		return d, fmt.Errorf("store: console dashboard: resolved: %w", err)
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var sp ConsoleSpan
+		if err := rrows.Scan(&sp.Severity, &sp.FirstDay, &sp.ResolvedDay, &sp.N); err != nil {
+			return d, fmt.Errorf("store: console dashboard: resolved: %w", err)
 		}
+		d.Spans = append(d.Spans, sp)
 	}
-	return out, total, nil
+	return d, rrows.Err()
+}
+
+func (c *ConsoleSeverityCounts) add(sev string) {
+	switch sev {
+	case "CRITICAL":
+		c.Critical++
+	case "HIGH":
+		c.High++
+	case "MEDIUM":
+		c.Medium++
+	case "LOW":
+		c.Low++
+	case "INFORMATIONAL":
+		c.Informational++
+	default:
+		c.Undefined++
+	}
+	c.Total++
+}
+
+var severityRank = map[string]int{"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
+
+func maxSeverity(a, b string) string {
+	if severityRank[b] > severityRank[a] {
+		return b
+	}
+	return a
 }
