@@ -308,7 +308,6 @@ type ConsoleCVE struct {
 	Findings int
 }
 
-
 // ConsoleDashboard is what the dashboard shows of finding_history, from
 // one pass over the open findings and one over those resolved since.
 type ConsoleDashboard struct {
