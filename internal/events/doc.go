@@ -4,7 +4,10 @@
 //
 // Every event is an Amazon EventBridge envelope (version "0", id, detail-type,
 // source, account, time, region, resources, detail). ScanCompleted builds the
-// exact "ECR Image Scan" event that Amazon ECR emits for a basic scan.
+// exact "ECR Image Scan" event that Amazon ECR emits for a basic scan;
+// InspectorScan the "Inspector2 Scan" event (source aws.inspector2,
+// repository-name as an ARN, counts with TOTAL) that ECR's enhanced scanning
+// emits through Amazon Inspector.
 // NewFindings builds Stowaway's own "ECR Image Scan Findings Change" event
 // (source "aws.ecr", resources [repository ARN]), emitted when a continuous
 // rescan finds new findings or resolves old ones. Its detail is:

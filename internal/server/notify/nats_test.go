@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stowaway-scanner/stowaway/internal/events"
-	"github.com/stowaway-scanner/stowaway/internal/server"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -69,24 +68,7 @@ delivery: {poll: 100ms, lease: 30s}
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	s, err := server.New(ctx, serverConfig(dataDir, "", cfg, nil), layerScanner{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(srvCtx, ln) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	cl := client{ln.Addr().String()}
+	cl := startInProcess(t, serverConfig(dataDir, "", cfg, nil))
 	cl.call(t, "PutRegistryScanningConfiguration", map[string]any{
 		"scanType": "ENHANCED",
 		"rules":    []any{map[string]any{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": []any{map[string]any{"filter": "prod*", "filterType": "WILDCARD"}}}},

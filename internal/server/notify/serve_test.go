@@ -123,6 +123,29 @@ func (layerScanner) Scan(ctx context.Context, img v1.Image, digest string, enhan
 	return res, nil
 }
 
+// startInProcess runs a server in this process until the test ends.
+func startInProcess(t *testing.T, cfg server.Config) client {
+	t.Helper()
+	s, err := server.New(context.Background(), cfg, layerScanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return client{ln.Addr().String()}
+}
+
 // client talks to a running server.
 type client struct{ host string }
 
