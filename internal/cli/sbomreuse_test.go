@@ -216,7 +216,7 @@ func TestScanReusesStoredSBOM(t *testing.T) {
 		{"debian-12.tar", "basic", 1, true},
 		{"ubuntu-22.04.oci", "basic", 1, false},
 		{"rhel-9.oci", "basic", 1, false},
-		{"alpine-3.19.tar", "basic", 1, false},
+		{"alpine-3.19.tar", "basic", 1, false}, // scanned as docker://REF
 		{"lang-python-node.oci", "enhanced", 1, false},
 		{"lang-python-node.oci", "basic", 1, false}, // the ENHANCED SBOM serves BASIC
 	} {
@@ -227,7 +227,11 @@ func TestScanReusesStoredSBOM(t *testing.T) {
 				t.Helper()
 				before := counter.written.Load()
 				start := time.Now()
-				code, out, stderr := runCLI(t, append([]string{"scan", ref, "--db", db, "--format", "json", "--scan-type", tc.scanType, "-v"}, extra...)...)
+				target := ref
+				if strings.HasPrefix(tc.file, "alpine") {
+					target = "docker://" + ref
+				}
+				code, out, stderr := runCLI(t, append([]string{"scan", target, "--db", db, "--format", "json", "--scan-type", tc.scanType, "-v"}, extra...)...)
 				wall := time.Since(start)
 				if code != ExitOK {
 					t.Fatalf("scan %v: exit %d\n%s", extra, code, stderr)
