@@ -148,8 +148,6 @@ func staticHandler(static fs.FS) http.Handler {
 	})
 }
 
-type principalKey struct{}
-
 // authed authenticates the request; pages then check each repository.
 func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *auth.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
