@@ -206,7 +206,17 @@ func TestConsoleInChromium(t *testing.T) {
 			} `json:"imageScanFindingsSummary"`
 		} `json:"imageDetails"`
 	}
-	s.call(t, "DescribeImages", map[string]any{"repositoryName": repo}, &images)
+	// After the scan, the server may still be storing the image's SBOM
+	// referrer (another manifest): wait until the image list is stable.
+	for last, stable, deadline := -1, 0, time.Now().Add(15*time.Second); stable < 5 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		images.ImageDetails = nil
+		s.call(t, "DescribeImages", map[string]any{"repositoryName": repo}, &images)
+		if len(images.ImageDetails) == last {
+			stable++
+		} else {
+			last, stable = len(images.ImageDetails), 0
+		}
+	}
 	var digest string
 	for _, d := range images.ImageDetails {
 		if d.Summary.Counts != nil {
