@@ -49,7 +49,7 @@ func secdb(fixes map[string][2]string) string {
 
 // buildDB builds (or rebuilds) the DB in dir from the alpine updater over
 // an in-memory mirror holding file.
-func buildDB(t *testing.T, dir, file string, at time.Time) {
+func buildDB(t testing.TB, dir, file string, at time.Time) {
 	t.Helper()
 	src := &feedtest.Source{Files: map[string]string{"v3.19/main.json": file}, CanList: true}
 	_, err := vulndb.Update(context.Background(), dir, []feed.Updater{alpine.New("v3.19")}, func(feed.Updater) feed.Source { return src },
@@ -114,7 +114,7 @@ var day0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // scanImage pushes an image and completes its scan the way the job pool
 // does: matched against the current DB, recorded by the Recorder inside
 // CompleteJob.
-func (f *fixture) scanImage(t *testing.T, repo string, pushed time.Time, inv *inventory.Inventory) {
+func (f *fixture) scanImage(t testing.TB, repo string, pushed time.Time, inv *inventory.Inventory) {
 	t.Helper()
 	ctx := context.Background()
 	digest := inv.Source.Digest
@@ -154,7 +154,7 @@ func (f *fixture) scanImage(t *testing.T, repo string, pushed time.Time, inv *in
 	}
 }
 
-func (f *fixture) rescanner(t *testing.T, holder string) *Rescanner {
+func (f *fixture) rescanner(t testing.TB, holder string) *Rescanner {
 	t.Helper()
 	r, err := New(Options{Store: f.st, Matcher: ScanMatcher{}, DBDir: f.dbDir, Announcer: f.ann, Holder: holder, Now: f.clk.Now})
 	if err != nil {
@@ -208,7 +208,7 @@ var (
 	feed2 = map[string][2]string{"openssl": {"3.1.4-r1", "CVE-2023-5678"}, "zlib": {"1.3-r2", "CVE-2023-45853"}, "busybox": {"1.36.1-r15", "CVE-2023-42363"}}
 )
 
-func newFixture(t *testing.T, st *store.SQL) *fixture {
+func newFixture(t testing.TB, st *store.SQL) *fixture {
 	f := &fixture{st: st, dbDir: t.TempDir(), clk: &clock{t: day0.Add(45 * 24 * time.Hour)}, ann: &announcements{}}
 	buildDB(t, f.dbDir, secdb(feed1), day0)
 	if err := st.PutScanningConfig(context.Background(), json.RawMessage(continuousConfig)); err != nil {
@@ -353,7 +353,7 @@ func runAddOneAdvisory(t *testing.T, st *store.SQL) {
 	}
 }
 
-func openSQLite(t *testing.T) *store.SQL {
+func openSQLite(t testing.TB) *store.SQL {
 	s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "stowaway.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -611,3 +611,59 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// RematchPairs re-matches, against the current DB, the eligible
+// CONTINUOUS_SCAN images whose inventories hold any of pairs (nil: every
+// stored inventory), whatever build they were matched against. It records
+// findings as a pass does but moves no build bookkeeping: it is for
+// operators (an enrichment-only change) and benchmarks.
+func (r *Rescanner) RematchPairs(ctx context.Context, pairs []vulndb.Pair) (Summary, error) {
+	start := time.Now()
+	sum := Summary{Mode: "pairs", ChangedPairs: len(pairs)}
+	db, err := vulndb.Open(ctx, r.o.DBDir)
+	if err != nil {
+		return sum, fmt.Errorf("rescan: open DB: %w", err)
+	}
+	defer db.Close()
+	sum.Build = db.BuildID()
+	cfgRaw, err := r.o.Store.GetScanningConfig(ctx)
+	if err != nil {
+		return sum, err
+	}
+	cfg, err := scanning.DecodeConfig(cfgRaw)
+	if err != nil {
+		return sum, err
+	}
+	var sel []store.InventoryTarget
+	if pairs == nil {
+		sum.Mode = "all"
+		sel, err = r.o.Store.AllInventoryTargets(ctx)
+	} else {
+		keys := make([]store.InventoryKey, len(pairs))
+		for i, p := range pairs {
+			keys[i] = store.InventoryKey{Namespace: p.Namespace, Package: p.Package}
+		}
+		sel, err = r.o.Store.InventoryTargetsByKeys(ctx, keys)
+	}
+	if err != nil {
+		return sum, err
+	}
+	continuous := r.continuity(ctx, cfg)
+	now := r.o.Now().UTC()
+	var work []target
+	for _, t := range sel {
+		sum.Considered++
+		cont, err := continuous(t.Repository)
+		if err != nil {
+			return sum, err
+		}
+		if !cont || !r.eligible(t, now) || t.ScanStatus == string(scanning.StatusEligibilityExpired) {
+			sum.Skipped++
+			continue
+		}
+		work = append(work, target{InventoryTarget: t})
+	}
+	r.rematchAll(ctx, r.o.Matcher.Pass(db), db, work, &sum)
+	sum.Duration = time.Since(start)
+	return sum, ctx.Err()
+}
