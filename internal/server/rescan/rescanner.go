@@ -82,7 +82,7 @@ type Summary struct {
 	// ("" for none); Mode is "none" (no DB change), "changes" (the DB's
 	// change set), "diff" (pairs compared with the base file) or "full".
 	Build, Base, Mode, Reason string
-	ChangedPairs             int
+	ChangedPairs              int
 	// Considered are images selected by the change (or stale); Rematched
 	// were matched again; Changed had findings added or resolved or
 	// re-rated; Announced were handed to the Announcer.
