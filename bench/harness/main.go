@@ -62,13 +62,21 @@ type measured struct {
 }
 
 func measure(name string, args ...string) (measured, error) {
-	cmd := exec.Command(name, args...)
+	return measureContext(context.Background(), name, args...)
+}
+
+// measureContext is measure with the command killed when ctx ends.
+func measureContext(ctx context.Context, name string, args ...string) (measured, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
+	if ctx.Err() != nil {
+		return measured{}, fmt.Errorf("%s: killed after %s: %w", name, wall.Round(time.Second), ctx.Err())
+	}
 	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() == 2 {
@@ -182,6 +190,7 @@ func main() {
 	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
 	serverImages := flag.String("server-images", "", "server section: only the shared images whose name matches this glob")
 	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
+	rescanTimeout := flag.Duration("rescan-timeout", 15*time.Minute, "rescan section: give up (and report it) after this long")
 	flag.Parse()
 	want := sections(*only)
 	if err := os.MkdirAll("bench/out", 0o755); err != nil {
@@ -269,7 +278,9 @@ func main() {
 		run.Results = append(run.Results, results...)
 	}
 	if want("rescan") {
-		results, err := rescanSection(context.Background(), *rescanImages, pickDB(*dbDir))
+		ctx, cancel := context.WithTimeout(context.Background(), *rescanTimeout)
+		results, err := rescanSection(ctx, *rescanImages, pickDB(*dbDir))
+		cancel()
 		if err != nil {
 			log.Printf("rescan: %v", err)
 		}

@@ -30,7 +30,7 @@ func rescanSection(ctx context.Context, images int, db string) ([]Result, error)
 		return nil, fmt.Errorf("%s not found: continuous-rescan section skipped", rescanCmd)
 	}
 	bin := "bench/out/rescan"
-	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, rescanCmd).CombinedOutput(); err != nil {
+	if b, err := exec.Command("go", "build", "-o", bin, rescanCmd).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build %s: %w: %s", rescanCmd, err, lastLines(string(b), 5))
 	}
 	out := "bench/out/rescan.json"
@@ -39,9 +39,9 @@ func rescanSection(ctx context.Context, images int, db string) ([]Result, error)
 	if db != "" {
 		args = append(args, "-db", db)
 	}
-	m, err := measure(bin, args...)
+	m, err := measureContext(ctx, bin, args...)
 	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+		return nil, fmt.Errorf("run (-rescan-images %d; try fewer, or a longer -rescan-timeout): %w", images, err)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

@@ -63,7 +63,7 @@ type ServerImage struct {
 	// StampedS is the server's imageScanCompletedAt (ms precision) minus
 	// skopeo's exit: the latency without polling's 50 ms quantization
 	// (negative when the scan finished before skopeo exited).
-	StampedS []float64 `json:"scan_completed_at_minus_push_end_s"`
+	StampedS []float64 `json:"scan_completed_at_minus_push_end_s,omitempty"`
 	// ScanCLIS is `stowaway scan` of the same image and DB, run right after
 	// the pushes: the scan work alone, without registry or queue.
 	ScanCLIS []float64 `json:"scan_cli_s,omitempty"`
@@ -421,7 +421,7 @@ func serverResults(run *ServerRun, peer bool) []Result {
 	out = append(out,
 		Result{Name: "server: scan-on-push latency p50", WallS: percentile(lat, 50), Note: note},
 		Result{Name: "server: scan-on-push imageScanCompletedAt - push end, p50", WallS: percentile(stamped, 50),
-			Note: "the server's completion stamp (ms), no polling quantization"},
+			Note: "the server's completion stamp (ms), no polling quantization; only scans that have one (UNSUPPORTED_IMAGE has none)"},
 		Result{Name: "server: scan-on-push latency p95", WallS: percentile(lat, 95), Note: note},
 		Result{Name: "server: scan-on-push latency max", WallS: maxOf(lat), Note: note},
 		Result{Name: "server: scan-on-push latency / gzip -dc floor, median over images", Value: median(latToFloor), Unit: "x",
