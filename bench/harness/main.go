@@ -5,6 +5,13 @@
 // every figure to an earlier run.
 //
 //	go run ./bench/harness [-shared ../shared] [-out bench/out/latest.json] [-compare OLD.json]
+//	    [-only db,scan,cold,server,rescan] [-server-rounds 3] [-server-images GLOB]
+//	    [-rescan-images 10000] [-rescan-timeout 15m]
+//
+// The server section pushes every shared image with skopeo to `stowaway
+// serve` and to the CNCF registry (/usr/bin/docker-registry; skipped with a
+// message when absent) and times each scan on push; the rescan section runs
+// bench/rescan.
 package main
 
 import (
