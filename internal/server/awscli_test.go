@@ -132,7 +132,12 @@ func TestAWSCLI(t *testing.T) {
 		Repositories []struct{ RepositoryName string }
 	}
 	var tok struct {
-		AuthorizationData []struct{ AuthorizationToken, ExpiresAt, ProxyEndpoint string }
+		AuthorizationData []struct {
+			AuthorizationToken, ProxyEndpoint string
+			// The CLI prints expiresAt as epoch seconds or as an ISO
+			// timestamp depending on its version and cli_timestamp_format.
+			ExpiresAt json.RawMessage
+		}
 	}
 	var password string
 	par(t,
@@ -167,7 +172,7 @@ func TestAWSCLI(t *testing.T) {
 	if len(repos.Repositories) != 1 || repos.Repositories[0].RepositoryName != "team/app" {
 		t.Errorf("describe-repositories = %+v", repos)
 	}
-	if len(tok.AuthorizationData) != 1 || tok.AuthorizationData[0].ProxyEndpoint != ts.url || tok.AuthorizationData[0].ExpiresAt == "" {
+	if len(tok.AuthorizationData) != 1 || tok.AuthorizationData[0].ProxyEndpoint != ts.url || len(tok.AuthorizationData[0].ExpiresAt) == 0 {
 		t.Fatalf("get-authorization-token = %+v", tok)
 	}
 	raw, err := base64.StdEncoding.DecodeString(tok.AuthorizationData[0].AuthorizationToken)
