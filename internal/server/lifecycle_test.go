@@ -377,9 +377,7 @@ func TestLifecycleAWSCLI(t *testing.T) {
 	)
 	// Expiring: the 3-day-old untagged image (rule 1), and v1 and v0 (rule 2
 	// keeps only the newest v*, v2).
-	var digests []string
 	for _, r := range all.PreviewResults {
-		digests = append(digests, r.ImageDigest)
 		if r.Action.Type != "EXPIRE" || r.ImagePushedAt == 0 {
 			t.Errorf("preview result %+v", r)
 		}
