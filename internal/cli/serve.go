@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -166,31 +164,10 @@ func (s *serverScanner) Pass(db *vulndb.DB) rescan.Pass {
 	return rescan.ScanMatcher{Convert: toServerResult}.Pass(db)
 }
 
-// toServerResult converts a scan into the ECR findings shape the server stores.
+// toServerResult converts a scan into the ECR findings shape the server
+// stores (one conversion, shared with rescans).
 func toServerResult(s report.Scan) (*server.ScanResult, error) {
-	e := report.ECR(s)
-	out := &server.ScanResult{
-		Status:                       server.ScanStatus(e.ImageScanStatus.Status),
-		Description:                  e.ImageScanStatus.Description,
-		SeverityCounts:               e.ImageScanFindings.FindingSeverityCounts,
-		CompletedAt:                  s.CompletedAt,
-		VulnerabilitySourceUpdatedAt: s.DBUpdatedAt,
-	}
-	for _, f := range e.ImageScanFindings.Findings {
-		sf := server.Finding{Name: f.Name, Description: f.Description, URI: f.URI, Severity: f.Severity}
-		for _, a := range f.Attributes {
-			sf.Attributes = append(sf.Attributes, server.Attribute{Key: a.Key, Value: a.Value})
-		}
-		out.Findings = append(out.Findings, sf)
-	}
-	for _, f := range e.ImageScanFindings.EnhancedFindings {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return nil, fmt.Errorf("encode enhanced finding: %w", err)
-		}
-		out.EnhancedFindings = append(out.EnhancedFindings, b)
-	}
-	return out, nil
+	return rescan.ResultFromReport(s)
 }
 
 // adminGrant gives every permission on every repository.

@@ -10,26 +10,13 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/match"
 )
 
 // displaySeverities are ECR's levels, most severe first.
 var displaySeverities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"}
 
-func sevRank(s string) int {
-	switch s {
-	case "CRITICAL":
-		return 5
-	case "HIGH":
-		return 4
-	case "MEDIUM":
-		return 3
-	case "LOW":
-		return 2
-	case "INFORMATIONAL":
-		return 1
-	}
-	return 0
-}
+func sevRank(s string) int { return match.SeverityRank(s) }
 
 func sevLabel(s string) string {
 	if s == "INFORMATIONAL" {
