@@ -20,26 +20,11 @@ type Key struct {
 // another package (judgedElsewhere). Continuous rescans use Keys to find
 // the stored inventories a DB change affects.
 func Keys(inv *inventory.Inventory, opts Options) []Key {
-	osNS := ""
-	if d := inv.Distro; d != nil && d.Status == inventory.OSSupported {
-		osNS = feedNamespace(d.Namespace())
-	}
+	osNS := inventoryNamespace(inv)
 	seen := map[Key]bool{}
 	var out []Key
 	for i := range inv.Packages {
-		p := &inv.Packages[i]
-		ns := osNS
-		if !p.Type.IsOS() {
-			if !opts.Language || p.Type.Ecosystem() == "" {
-				continue
-			}
-			ns = "osv:" + p.Type.Ecosystem()
-		}
-		if ns == "" {
-			continue
-		}
-		for _, name := range lookupNames(p) {
-			k := Key{Namespace: ns, Package: name}
+		for _, k := range packageKeys(osNS, &inv.Packages[i], opts) {
 			if !seen[k] {
 				seen[k] = true
 				out = append(out, k)
@@ -52,5 +37,53 @@ func Keys(inv *inventory.Inventory, opts Options) []Key {
 		}
 		return out[i].Package < out[j].Package
 	})
+	return out
+}
+
+// Touching returns a copy of inv holding only the packages Match looks up
+// under at least one of keys: after a DB change confined to keys, matching
+// it gives every finding that can have changed, and the other packages'
+// findings are as before.
+func Touching(inv *inventory.Inventory, opts Options, keys map[Key]bool) *inventory.Inventory {
+	osNS := inventoryNamespace(inv)
+	out := *inv
+	out.Packages = nil
+	for i := range inv.Packages {
+		for _, k := range packageKeys(osNS, &inv.Packages[i], opts) {
+			if keys[k] {
+				out.Packages = append(out.Packages, inv.Packages[i])
+				break
+			}
+		}
+	}
+	return &out
+}
+
+// inventoryNamespace is the feed namespace of inv's OS packages ("" when
+// the OS is not matched).
+func inventoryNamespace(inv *inventory.Inventory) string {
+	if d := inv.Distro; d != nil && d.Status == inventory.OSSupported {
+		return feedNamespace(d.Namespace())
+	}
+	return ""
+}
+
+// packageKeys are the lookups Match makes for p.
+func packageKeys(osNS string, p *inventory.Package, opts Options) []Key {
+	ns := osNS
+	if !p.Type.IsOS() {
+		if !opts.Language || p.Type.Ecosystem() == "" {
+			return nil
+		}
+		ns = "osv:" + p.Type.Ecosystem()
+	}
+	if ns == "" {
+		return nil
+	}
+	names := lookupNames(p)
+	out := make([]Key, len(names))
+	for i, n := range names {
+		out[i] = Key{Namespace: ns, Package: n}
+	}
 	return out
 }

@@ -78,3 +78,48 @@ func TestKeysEqualsLookups(t *testing.T) {
 		})
 	}
 }
+
+// TestTouching: the packages kept are exactly those whose lookups hit a
+// changed key, by source name, binary name or normalized language name.
+func TestTouching(t *testing.T) {
+	debian := &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}
+	inv := &inventory.Inventory{Distro: debian, Packages: []inventory.Package{
+		{Name: "libssl3", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "3.0.11-1"},
+		{Name: "openssl", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl"},
+		{Name: "bash", Version: "5.2-1", Type: inventory.TypeDeb},
+		{Name: "Django_Rest", Version: "1.0", Type: inventory.TypePyPI},
+	}}
+	tests := []struct {
+		name string
+		keys []Key
+		opts Options
+		want []string
+	}{
+		{"source name", []Key{{"debian:12", "openssl"}}, Options{}, []string{"libssl3", "openssl"}},
+		{"binary name", []Key{{"debian:12", "libssl3"}}, Options{}, []string{"libssl3"}},
+		{"two keys", []Key{{"debian:12", "bash"}, {"debian:12", "libssl3"}}, Options{}, []string{"libssl3", "bash"}},
+		{"normalized pypi name, enhanced", []Key{{"osv:PyPI", "django-rest"}}, Options{Language: true}, []string{"Django_Rest"}},
+		{"language key, basic scan", []Key{{"osv:PyPI", "django-rest"}}, Options{}, nil},
+		{"other namespace", []Key{{"debian:11", "bash"}}, Options{}, nil},
+		{"no keys", nil, Options{}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := map[Key]bool{}
+			for _, k := range tc.keys {
+				keys[k] = true
+			}
+			sub := Touching(inv, tc.opts, keys)
+			var got []string
+			for _, p := range sub.Packages {
+				got = append(got, p.Name)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			if sub.Distro != inv.Distro || len(inv.Packages) != 4 {
+				t.Error("Touching must keep the distro and leave inv alone")
+			}
+		})
+	}
+}

@@ -106,6 +106,9 @@ type Result struct {
 type Options struct {
 	// Language enables matching of language packages (ENHANCED scanning).
 	Language bool
+	// Memo, when set, answers packages already matched against the same DB
+	// build (see PackageMemo).
+	Memo *PackageMemo
 }
 
 // feedNamespace maps an image namespace to the namespace the feeds use.
@@ -170,9 +173,21 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			}
 			cmp = c
 		}
-		fs, err := matchPackage(ctx, store, ns, cmp, p)
-		if err != nil {
-			return nil, err
+		var fs []Finding
+		var key string
+		hit := false
+		if opts.Memo != nil {
+			key = memoKey(ns, p)
+			fs, hit = opts.Memo.get(key, p)
+		}
+		if !hit {
+			var err error
+			if fs, err = matchPackage(ctx, store, ns, cmp, p); err != nil {
+				return nil, err
+			}
+			if opts.Memo != nil {
+				opts.Memo.put(key, fs)
+			}
 		}
 		for _, f := range fs {
 			key := f.ID + "\x00" + p.PURL + "\x00" + p.Path
@@ -196,10 +211,16 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 	return res, nil
 }
 
-// SortFindings orders findings by severity (worst first), then id, then package.
+// SortFindings orders findings by severity (worst first), then id, then
+// package. It sorts indices and moves each finding once: findings are large
+// and an image can have thousands.
 func SortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
+	idx := make([]int, len(fs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := &fs[idx[i]], &fs[idx[j]]
 		if ra, rb := SeverityRank(a.Severity), SeverityRank(b.Severity); ra != rb {
 			return ra > rb
 		}
@@ -211,6 +232,11 @@ func SortFindings(fs []Finding) {
 		}
 		return a.Package.Path < b.Package.Path
 	})
+	sorted := make([]Finding, len(fs))
+	for i, k := range idx {
+		sorted[i] = fs[k]
+	}
+	copy(fs, sorted)
 }
 
 // SeverityRank orders ECR levels; unknown levels rank lowest.

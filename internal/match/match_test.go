@@ -194,7 +194,69 @@ func TestMatch(t *testing.T) {
 			if d := cmp.Diff(tc.want, briefs(res.Findings)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
+			// A memo shared between matches gives the same findings on
+			// its first (filling) and later (answering) uses, even after
+			// a caller has scribbled on the findings it got.
+			memo := NewPackageMemo()
+			for round := range 3 {
+				got, err := Match(context.Background(), fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Language: tc.language, Memo: memo})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(res.Findings, got.Findings); d != "" {
+					t.Errorf("round %d with memo (-without +with):\n%s", round, d)
+				}
+				for i := range got.Findings {
+					got.Findings[i].Related = append(got.Findings[i].Related[:0:0], "SCRIBBLE")
+					if len(got.Findings[i].Sources) > 0 {
+						got.Findings[i].Sources[0] = "scribble"
+					}
+				}
+			}
+			if hits, misses := memo.Stats(); len(res.Findings) > 0 && (hits == 0 || misses == 0) {
+				t.Errorf("memo stats: %d hits, %d misses; want both", hits, misses)
+			}
 		})
+	}
+}
+
+// TestPackageMemoKeepsCallersPackage: a memo hit reports the caller's
+// package (its path and layer), not the one that filled the memo, and
+// packages that differ in a field matching reads are not confused.
+func TestPackageMemoKeepsCallersPackage(t *testing.T) {
+	debian := &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Status: inventory.OSSupported}
+	st := fakeStore{advs: []*advisory.Advisory{{ID: "CVE-2024-0727", Source: "osv-Debian", Severity: "MEDIUM", Affected: []advisory.Affected{
+		{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.0.13-1~deb12u1")}}}}}
+	pkg := func(v, layer string) inventory.Package {
+		return inventory.Package{Name: "libssl3", Version: v, Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: v, Path: "var/lib/dpkg/status", Layer: layer}
+	}
+	memo := NewPackageMemo()
+	tests := []struct {
+		name string
+		pkg  inventory.Package
+		want []string // layers of the findings
+	}{
+		{"fills", pkg("3.0.11-1~deb12u2", "sha256:a"), []string{"sha256:a"}},
+		{"hit keeps the caller's layer", pkg("3.0.11-1~deb12u2", "sha256:b"), []string{"sha256:b"}},
+		{"another version is matched, not answered", pkg("3.0.13-1~deb12u1", "sha256:c"), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Match(context.Background(), st, &inventory.Inventory{Distro: debian, Packages: []inventory.Package{tc.pkg}}, Options{Memo: memo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range res.Findings {
+				got = append(got, f.Package.Layer)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+	if hits, misses := memo.Stats(); hits != 1 || misses != 2 {
+		t.Errorf("memo stats: %d hits, %d misses; want 1 and 2", hits, misses)
 	}
 }
 

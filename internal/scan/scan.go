@@ -37,6 +37,9 @@ type Options struct {
 	OnCacheHit func(diffID string)
 	Now        func() time.Time
 	Repository string
+	// Memo, when set, shares per-package match results between scans
+	// against the same DB build (a rescan pass).
+	Memo *match.PackageMemo
 }
 
 // ECR scan statuses.
@@ -106,7 +109,7 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 			s.StatusDescription = "UnsupportedImageError: " + osProblem
 		}
 	}
-	res, err := match.Match(ctx, db, inv, match.Options{Language: o.Enhanced})
+	res, err := match.Match(ctx, db, inv, match.Options{Language: o.Enhanced, Memo: o.Memo})
 	if err != nil {
 		return nil, err
 	}
