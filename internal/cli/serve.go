@@ -161,7 +161,7 @@ var _ rescan.Matcher = (*serverScanner)(nil)
 // inventories through the same conversion as scans, with one DB handle and
 // a shared lookup cache per pass.
 func (s *serverScanner) Pass(db *vulndb.DB) rescan.Pass {
-	return rescan.ScanMatcher{Convert: toServerResult}.Pass(db)
+	return rescan.ScanMatcher{}.Pass(db)
 }
 
 // toServerResult converts a scan into the ECR findings shape the server

@@ -119,12 +119,16 @@ sinks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := rescan.ScanMatcher{}.Pass(db).Rematch(ctx, inv, true)
+	rm, err := rescan.ScanMatcher{}.Pass(db).Rematch(ctx, inv, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rm.Result(now, db.BuiltAt())
 	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.CompletedAt, res.Inventory = now, inv
+	res.Inventory = inv
 	body, _ := json.Marshal(res)
 	out := store.JobOutcome{Status: string(res.Status), Result: body}
 	codec, err := rescan.NewCodec()

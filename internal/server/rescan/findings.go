@@ -3,8 +3,6 @@ package rescan
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -81,21 +79,9 @@ func identities(res *scanning.Result) (map[string]identified, error) {
 }
 
 func records(ids map[string]identified) []store.FindingRecord {
-	out := make([]store.FindingRecord, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, id.rec)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
-	return out
-}
-
-// fingerprint is the sorted identities with severities: two results with
-// the same fingerprint report the same findings.
-func fingerprint(ids map[string]identified) string {
-	keys := make([]string, 0, len(ids))
+	byKey := make(map[string]store.FindingRecord, len(ids))
 	for k, id := range ids {
-		keys = append(keys, k+"\x1e"+id.rec.Severity)
+		byKey[k] = id.rec
 	}
-	sort.Strings(keys)
-	return strings.Join(keys, "\n")
+	return sortedRecords(byKey)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -25,36 +27,79 @@ type Matcher interface {
 // Pass re-matches inventories against one DB build. It is safe for
 // concurrent use.
 type Pass interface {
-	Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*scanning.Result, error)
+	Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*Rematched, error)
+}
+
+// Rematched is one re-matched inventory: the identities of its findings,
+// which are all a pass needs to tell whether anything changed, and the
+// result to store, built only when something did (encoding every enhanced
+// finding costs more than matching).
+type Rematched struct {
+	Status      scanning.Status
+	Description string
+	// Records are the findings' identities and severities, one per
+	// store.FindingKey, sorted by key: what identities gives for Result.
+	Records []store.FindingRecord
+	// Result builds the result to store, completed at the given times.
+	Result func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error)
 }
 
 // ScanMatcher is the Matcher of the scan pipeline: scan.Inventory over a
-// memoizing view of the pass's DB, converted with Convert (default
-// ResultFromReport).
-type ScanMatcher struct {
-	Convert func(report.Scan) (*scanning.Result, error)
-}
+// memoizing view of the pass's DB and a per-package memo shared by the
+// pass's images, converted with ResultFromReport (the conversion of scans).
+type ScanMatcher struct{}
 
 // Pass implements Matcher.
-func (m ScanMatcher) Pass(db *vulndb.DB) Pass {
-	conv := m.Convert
-	if conv == nil {
-		conv = ResultFromReport
-	}
-	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), convert: conv}
+func (ScanMatcher) Pass(db *vulndb.DB) Pass {
+	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), pkgs: match.NewPackageMemo()}
 }
 
 type scanPass struct {
-	db      *Memo
-	convert func(report.Scan) (*scanning.Result, error)
+	db   *Memo
+	pkgs *match.PackageMemo
 }
 
-func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*scanning.Result, error) {
-	rep, err := scan.Inventory(ctx, inv, p.db, scan.Options{Enhanced: enhanced})
+// Stats returns the per-package memo's hits and misses.
+func (p *scanPass) Stats() (hits, misses int64) { return p.pkgs.Stats() }
+
+func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*Rematched, error) {
+	rep, err := scan.Inventory(ctx, inv, p.db, scan.Options{Enhanced: enhanced, Memo: p.pkgs})
 	if err != nil {
 		return nil, fmt.Errorf("rescan: match: %w", err)
 	}
-	return p.convert(*rep)
+	out := &Rematched{Status: scanning.Status(rep.Status), Description: rep.StatusDescription, Records: reportRecords(rep.Findings)}
+	out.Result = func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error) {
+		s := *rep
+		s.CompletedAt, s.DBUpdatedAt = completedAt, dbUpdatedAt
+		return ResultFromReport(s)
+	}
+	return out, nil
+}
+
+// reportRecords lists the identities of matched findings as identities
+// does for their converted result: basic and enhanced findings are both
+// identified by the vulnerability id and the package's name and version.
+func reportRecords(fs []match.Finding) []store.FindingRecord {
+	byKey := make(map[string]store.FindingRecord, len(fs))
+	for _, f := range fs {
+		r := store.FindingRecord{Name: f.ID, PackageName: f.Package.Name, PackageVersion: f.Package.Version, Severity: f.Severity}
+		byKey[r.Key()] = r
+	}
+	return sortedRecords(byKey)
+}
+
+// sortedRecords lists records by key.
+func sortedRecords(byKey map[string]store.FindingRecord) []store.FindingRecord {
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]store.FindingRecord, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	return out
 }
 
 // ResultFromReport converts a scan into the ECR findings shape the server

@@ -137,11 +137,17 @@ func (f *fixture) scanImage(t testing.TB, repo string, pushed time.Time, inv *in
 		t.Fatal(err)
 	}
 	defer db.Close()
-	res, err := ScanMatcher{}.Pass(db).Rematch(ctx, inv, j.Enhanced)
+	rm, err := ScanMatcher{}.Pass(db).Rematch(ctx, inv, j.Enhanced)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.CompletedAt = pushed
+	res, err := rm.Result(pushed, db.BuiltAt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(records(mustIdentities(t, res)), rm.Records); d != "" {
+		t.Fatalf("Rematched.Records differ from the identities of its result (-result +records):\n%s", d)
+	}
 	res.Inventory = inv
 	body, _ := json.Marshal(res)
 	out := store.JobOutcome{Status: string(res.Status), Description: res.Description, Result: body}
@@ -180,6 +186,15 @@ func (f *fixture) scanRow(t *testing.T, repo, digest string) store.Scan {
 		t.Fatal(err)
 	}
 	return sc
+}
+
+func mustIdentities(t testing.TB, res *scanning.Result) map[string]identified {
+	t.Helper()
+	ids, err := identities(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 func findingNames(t *testing.T, sc store.Scan) []string {
@@ -260,7 +275,7 @@ func runAddOneAdvisory(t *testing.T, st *store.SQL) {
 	db2.Close()
 	// a1 and b1 hold busybox in continuous repositories; m1 (MANUAL) and
 	// c1 (expired) are selected but skipped.
-	want := Summary{Build: build2, Base: build1, Mode: "changes", ChangedPairs: 1, Considered: 4, Rematched: 2, Changed: 1, Announced: 1, Skipped: 2}
+	want := Summary{Build: build2, Base: build1, Mode: "changes", ChangedPairs: 1, Considered: 4, Rematched: 2, Changed: 1, Announced: 1, Skipped: 2, MemoHits: 1, MemoMisses: 3}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("pass (-want +got):\n%s", diff)
 	}
@@ -331,7 +346,7 @@ func runAddOneAdvisory(t *testing.T, st *store.SQL) {
 		t.Fatal(err)
 	}
 	s = f.tick(t, r)
-	if diff := cmp.Diff(Summary{Build: build2, Base: build2, Mode: "none", Rematched: 1, Revived: 1, Changed: 1, Announced: 1}, s); diff != "" {
+	if diff := cmp.Diff(Summary{Build: build2, Base: build2, Mode: "none", Rematched: 1, Revived: 1, Changed: 1, Announced: 1, MemoMisses: 2}, s); diff != "" {
 		t.Errorf("revive tick (-want +got):\n%s", diff)
 	}
 	c1 := f.scanRow(t, "prod-c", "sha256:c1")
@@ -350,6 +365,45 @@ func runAddOneAdvisory(t *testing.T, st *store.SQL) {
 	inv, _ := st.GetInventory(ctx, "manual-x", "sha256:m1")
 	if !inv.DBBuiltAt.IsZero() {
 		t.Errorf("manual image's inventory build = %v, want stale (zero)", inv.DBBuiltAt)
+	}
+
+	// The openssl advisory is withdrawn: a1 and a2 resolve it, and the
+	// announcements describe the resolved finding as the replaced result
+	// reported it.
+	f.clk.Set(f.clk.Now().Add(time.Hour))
+	now4 := f.clk.Now().UTC()
+	feed3 := map[string][2]string{"zlib": feed2["zlib"], "busybox": feed2["busybox"]}
+	buildDB(t, f.dbDir, secdb(feed3), day0.Add(2*time.Hour))
+	f.ann.got = nil
+	s = f.tick(t, r)
+	if s.Mode != "changes" || s.ChangedPairs != 1 || s.Rematched != 2 || s.Changed != 2 || s.Announced != 2 || s.Errors != 0 {
+		t.Errorf("withdrawal pass = %+v, want 1 pair, 2 images changed and announced", s)
+	}
+	if len(f.ann.got) != 2 {
+		t.Fatalf("withdrawal announcements = %+v, want two", f.ann.got)
+	}
+	for _, c := range f.ann.got {
+		if len(c.Added) != 0 || len(c.Resolved) != 1 {
+			t.Errorf("%s: added %d resolved %d, want 0 and 1", c.Digest, len(c.Added), len(c.Resolved))
+			continue
+		}
+		r := c.Resolved[0]
+		attrs := map[string]string{}
+		for _, a := range r.Attributes {
+			attrs[a.Key] = a.Value
+		}
+		if r.Name != "CVE-2023-5678" || r.URI == "" || attrs["package_name"] != "openssl" || attrs["package_version"] != "3.1.4-r0" {
+			t.Errorf("%s: resolved finding = %+v, want CVE-2023-5678 in openssl 3.1.4-r0 with its URI", c.Digest, r)
+		}
+	}
+	hist, _ = st.FindingHistory(ctx, "prod-a", "sha256:a2")
+	for _, rec := range hist {
+		if rec.Name == "CVE-2023-5678" && !rec.ResolvedAt.Equal(now4) {
+			t.Errorf("a2 history of the withdrawn CVE = %+v, want resolved at %v", rec, now4)
+		}
+	}
+	if got := findingNames(t, f.scanRow(t, "prod-a", "sha256:a2")); !cmp.Equal(got, []string{"CVE-2023-45853 zlib 1.3-r0"}) {
+		t.Errorf("a2 findings after the withdrawal = %v", got)
 	}
 }
 

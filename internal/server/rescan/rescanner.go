@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -27,6 +29,8 @@ type Store interface {
 	AdvanceInventoriesBuilt(ctx context.Context, tx *store.Tx, from, to time.Time) (int64, error)
 	RecordFindings(ctx context.Context, tx *store.Tx, repo, digest string, current []store.FindingRecord, now time.Time) (store.FindingsDiff, error)
 	ScanTx(ctx context.Context, tx *store.Tx, repo, digest string) (store.Scan, error)
+	ScanStatusTx(ctx context.Context, tx *store.Tx, repo, digest string) (string, error)
+	OpenFindingsTx(ctx context.Context, tx *store.Tx, repo, digest string) ([]store.FindingRecord, error)
 	UpdateScanResult(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error)
 	AcquireRescanLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	ReleaseRescanLease(ctx context.Context, name, holder string) error
@@ -91,6 +95,9 @@ type Summary struct {
 	Expired, Revived int
 	// Skipped were selected but not continuous, not eligible or busy.
 	Skipped, Errors int
+	// MemoHits and MemoMisses count packages answered from the pass's
+	// per-package memo and packages matched (when the Pass keeps one).
+	MemoHits, MemoMisses int64
 	// LeaseBusy: another replica holds the pass lease.
 	LeaseBusy bool
 	Duration  time.Duration
@@ -180,7 +187,7 @@ func (r *Rescanner) tickAndLog(ctx context.Context) {
 	if s.Mode != "none" || s.Expired+s.Revived+s.Errors > 0 {
 		r.o.Logger.Info("rescan: pass", "build", s.Build, "base", s.Base, "mode", s.Mode, "reason", s.Reason, "changedPairs", s.ChangedPairs,
 			"considered", s.Considered, "rematched", s.Rematched, "changed", s.Changed, "announced", s.Announced,
-			"expired", s.Expired, "revived", s.Revived, "skipped", s.Skipped, "errors", s.Errors, "took", s.Duration.Round(time.Millisecond))
+			"expired", s.Expired, "revived", s.Revived, "skipped", s.Skipped, "errors", s.Errors, "memoHits", s.MemoHits, "memoMisses", s.MemoMisses, "took", s.Duration.Round(time.Millisecond))
 	}
 }
 
@@ -192,6 +199,11 @@ type lastBuild struct {
 type target struct {
 	store.InventoryTarget
 	revive bool
+	// changed, when set, are the DB keys that changed since the image was
+	// last matched: only its packages looked up under them are matched
+	// first, and the whole inventory only if their findings moved. Nil
+	// means match the whole inventory.
+	changed map[match.Key]bool
 }
 
 // Tick runs one check: the eligibility sweep and, when the DB build moved,
@@ -292,12 +304,12 @@ func (r *Rescanner) tick(ctx context.Context, sum *Summary) error {
 			if err != nil {
 				return err
 			}
-			if !cont || !r.eligible(t, now) || t.ScanStatus == string(scanning.StatusEligibilityExpired) {
+			if !cont || !r.eligible(t.InventoryTarget, now) || t.ScanStatus == string(scanning.StatusEligibilityExpired) {
 				sum.Skipped++
-				mark = append(mark, t)
+				mark = append(mark, t.InventoryTarget)
 				continue
 			}
-			work = append(work, target{InventoryTarget: t})
+			work = append(work, t)
 		}
 	}
 	if len(work) > 0 {
@@ -377,8 +389,10 @@ func windowText(d time.Duration) string {
 	return d.String()
 }
 
-// selectChanged returns the images a DB change affects, and stale images.
-func (r *Rescanner) selectChanged(ctx context.Context, db *vulndb.DB, last lastBuild, all []store.InventoryTarget, sum *Summary) ([]store.InventoryTarget, error) {
+// selectChanged returns the images a DB change affects, with the changed
+// keys, and stale images (matched against neither the base nor this build),
+// to be matched whole.
+func (r *Rescanner) selectChanged(ctx context.Context, db *vulndb.DB, last lastBuild, all []store.InventoryTarget, sum *Summary) ([]target, error) {
 	pairs, mode, reason, err := r.changedPairs(ctx, db, last)
 	if err != nil {
 		return nil, err
@@ -386,30 +400,48 @@ func (r *Rescanner) selectChanged(ctx context.Context, db *vulndb.DB, last lastB
 	sum.Mode, sum.Reason = mode, reason
 	if mode == "full" {
 		r.o.Logger.Info("rescan: re-matching every stored inventory", "reason", reason)
-		return all, nil
+		out := make([]target, len(all))
+		for i, t := range all {
+			out[i] = target{InventoryTarget: t}
+		}
+		return out, nil
 	}
 	sum.ChangedPairs = len(pairs)
-	keys := make([]store.InventoryKey, len(pairs))
-	for i, p := range pairs {
-		keys[i] = store.InventoryKey{Namespace: p.Namespace, Package: p.Package}
-	}
-	affected, err := r.o.Store.InventoryTargetsByKeys(ctx, keys)
+	affected, changed, err := r.byPairs(ctx, pairs)
 	if err != nil {
 		return nil, err
 	}
-	// Stale: matched against neither the base nor this build.
 	base, cur := time.UnixMilli(last.BuiltAt), db.BuiltAt()
 	seen := map[[2]string]bool{}
+	out := make([]target, 0, len(affected))
 	for _, t := range affected {
 		seen[[2]string{t.Repository, t.Digest}] = true
+		tt := target{InventoryTarget: t, changed: changed}
+		if !t.DBBuiltAt.Equal(base) {
+			tt.changed = nil // stale as well: the change set is not all it missed
+		}
+		out = append(out, tt)
 	}
 	for _, t := range all {
 		if seen[[2]string{t.Repository, t.Digest}] || t.DBBuiltAt.Equal(base) || t.DBBuiltAt.UnixMilli() == cur.UnixMilli() {
 			continue
 		}
-		affected = append(affected, t)
+		out = append(out, target{InventoryTarget: t})
 	}
-	return affected, nil
+	return out, nil
+}
+
+// byPairs returns the images whose inventories hold any of pairs, and the
+// pairs as a key set.
+func (r *Rescanner) byPairs(ctx context.Context, pairs []vulndb.Pair) ([]store.InventoryTarget, map[match.Key]bool, error) {
+	keys := make([]store.InventoryKey, len(pairs))
+	changed := make(map[match.Key]bool, len(pairs))
+	for i, p := range pairs {
+		keys[i] = store.InventoryKey{Namespace: p.Namespace, Package: p.Package}
+		changed[match.Key{Namespace: p.Namespace, Package: p.Package}] = true
+	}
+	sel, err := r.o.Store.InventoryTargetsByKeys(ctx, keys)
+	return sel, changed, err
 }
 
 func (r *Rescanner) changedPairs(ctx context.Context, db *vulndb.DB, last lastBuild) ([]vulndb.Pair, string, string, error) {
@@ -490,6 +522,9 @@ func (r *Rescanner) rematchAll(ctx context.Context, pass Pass, db *vulndb.DB, wo
 	}
 	close(ch)
 	wg.Wait()
+	if m, ok := pass.(interface{ Stats() (hits, misses int64) }); ok {
+		sum.MemoHits, sum.MemoMisses = m.Stats()
+	}
 }
 
 type outcome struct{ skipped, revived, changed, announced bool }
@@ -506,24 +541,37 @@ func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t tar
 	if err != nil {
 		return out, err
 	}
-	res, err := pass.Rematch(ctx, inv, stored.Enhanced)
+	if t.changed != nil {
+		same, err := r.unchanged(ctx, pass, db, t, inv, stored.Enhanced)
+		if err != nil {
+			return out, err
+		}
+		if same {
+			return outcome{}, nil
+		}
+	}
+	rm, err := pass.Rematch(ctx, inv, stored.Enhanced)
 	if err != nil {
 		return out, err
 	}
 	now := r.o.Now().UTC()
-	res.CompletedAt = now
-	res.VulnerabilitySourceUpdatedAt = db.BuiltAt()
-	newIDs, err := identities(res)
-	if err != nil {
-		return out, err
-	}
-	body, err := json.Marshal(res)
-	if err != nil {
-		return out, fmt.Errorf("rescan: encode result: %w", err)
+	// The full result is built only when it is stored or announced.
+	var res *scanning.Result
+	var newIDs map[string]identified
+	result := func() error {
+		if res != nil {
+			return nil
+		}
+		var err error
+		if res, err = rm.Result(now, db.BuiltAt()); err != nil {
+			return err
+		}
+		newIDs, err = identities(res)
+		return err
 	}
 	err = r.o.Store.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		out = outcome{}
-		sc, err := r.o.Store.ScanTx(ctx, tx, t.Repository, t.Digest)
+		status, err := r.o.Store.ScanStatusTx(ctx, tx, t.Repository, t.Digest)
 		if errors.Is(err, store.ErrNotFound) {
 			out.skipped = true
 			return nil
@@ -531,29 +579,37 @@ func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t tar
 		if err != nil {
 			return err
 		}
-		if !contains(rescanFrom, sc.Status) || (sc.Status == string(scanning.StatusEligibilityExpired)) != t.revive {
+		if !contains(rescanFrom, status) || (status == string(scanning.StatusEligibilityExpired)) != t.revive {
 			out.skipped = true // a scan is running, failed, or eligibility moved
 			return nil
 		}
-		var old *scanning.Result
-		if len(sc.Result) > 0 {
-			old = &scanning.Result{}
-			if err := json.Unmarshal(sc.Result, old); err != nil {
-				return fmt.Errorf("rescan: stored result: %w", err)
+		// The finding history holds the open findings of the stored
+		// result (the recorder and every pass write both in one
+		// transaction), so its diff says whether the result changed
+		// without reading the result back.
+		diff, err := r.o.Store.RecordFindings(ctx, tx, t.Repository, t.Digest, rm.Records, now)
+		if err != nil {
+			return err
+		}
+		var oldIDs map[string]identified
+		if r.o.Announcer != nil && len(diff.Resolved) > 0 {
+			// The result about to be replaced describes the resolved
+			// findings.
+			if oldIDs, err = r.previousFindings(ctx, tx, t); err != nil {
+				return err
 			}
 		}
-		oldIDs, err := identities(old)
-		if err != nil {
-			return err
-		}
-		diff, err := r.o.Store.RecordFindings(ctx, tx, t.Repository, t.Digest, records(newIDs), now)
-		if err != nil {
-			return err
-		}
 		out.revived = t.revive
-		out.changed = fingerprint(oldIDs) != fingerprint(newIDs) || string(res.Status) != sc.Status
+		out.changed = diff.Changed() || string(rm.Status) != status
 		if out.changed || t.revive {
-			if _, err := r.o.Store.UpdateScanResult(ctx, tx, t.Repository, t.Digest, string(res.Status), res.Description, body, sc.Status); err != nil {
+			if err := result(); err != nil {
+				return err
+			}
+			body, err := json.Marshal(res)
+			if err != nil {
+				return fmt.Errorf("rescan: encode result: %w", err)
+			}
+			if _, err := r.o.Store.UpdateScanResult(ctx, tx, t.Repository, t.Digest, string(res.Status), res.Description, body, status); err != nil {
 				return err
 			}
 		}
@@ -562,6 +618,9 @@ func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t tar
 		}
 		if r.o.Announcer == nil || len(diff.Added)+len(diff.Resolved) == 0 {
 			return nil
+		}
+		if err := result(); err != nil {
+			return err
 		}
 		c := scanning.FindingsChange{Repository: t.Repository, Digest: t.Digest, Enhanced: stored.Enhanced, Counts: res.SeverityCounts, At: now}
 		for _, a := range diff.Added {
@@ -584,6 +643,76 @@ func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t tar
 		return nil
 	})
 	return out, err
+}
+
+// unchanged matches only the packages of inv that a change of t.changed
+// can affect and compares their findings with the open ones of the same
+// packages. When they agree, the whole inventory would match as before: it
+// records the image as matched against db and reports true. Anything else
+// (a finding added, resolved or re-rated; a scan not in a rescannable
+// state) returns false for the whole-inventory path to decide.
+func (r *Rescanner) unchanged(ctx context.Context, pass Pass, db *vulndb.DB, t target, inv *inventory.Inventory, enhanced bool) (bool, error) {
+	sub := match.Touching(inv, match.Options{Language: enhanced}, t.changed)
+	rm, err := pass.Rematch(ctx, sub, enhanced)
+	if err != nil {
+		return false, err
+	}
+	pkgs := make(map[[2]string]bool, len(sub.Packages))
+	for _, p := range sub.Packages {
+		pkgs[[2]string{p.Name, p.Version}] = true
+	}
+	same := false
+	err = r.o.Store.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+		status, err := r.o.Store.ScanStatusTx(ctx, tx, t.Repository, t.Digest)
+		if err != nil || status != string(scanning.StatusComplete) || t.revive {
+			return nil // the whole-inventory path decides
+		}
+		open, err := r.o.Store.OpenFindingsTx(ctx, tx, t.Repository, t.Digest)
+		if err != nil {
+			return err
+		}
+		before := map[string]store.FindingRecord{}
+		for _, f := range open {
+			if pkgs[[2]string{f.PackageName, f.PackageVersion}] {
+				before[f.Key()] = store.FindingRecord{Name: f.Name, PackageName: f.PackageName, PackageVersion: f.PackageVersion, Severity: f.Severity}
+			}
+		}
+		if !sameRecords(sortedRecords(before), rm.Records) {
+			return nil
+		}
+		same = true
+		return r.o.Store.SetInventoryBuilt(ctx, tx, t.Repository, t.Digest, db.BuiltAt())
+	})
+	return same, err
+}
+
+// sameRecords compares identities and severities; both are sorted by key.
+func sameRecords(a, b []store.FindingRecord) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].PackageName != b[i].PackageName || a[i].PackageVersion != b[i].PackageVersion || a[i].Severity != b[i].Severity {
+			return false
+		}
+	}
+	return true
+}
+
+// previousFindings reads the findings of the stored result.
+func (r *Rescanner) previousFindings(ctx context.Context, tx *store.Tx, t target) (map[string]identified, error) {
+	sc, err := r.o.Store.ScanTx(ctx, tx, t.Repository, t.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if len(sc.Result) == 0 {
+		return nil, nil
+	}
+	var old scanning.Result
+	if err := json.Unmarshal(sc.Result, &old); err != nil {
+		return nil, fmt.Errorf("rescan: stored result: %w", err)
+	}
+	return identities(&old)
 }
 
 func tagsOf(ctx context.Context, tx *store.Tx, repo, digest string) ([]string, error) {
@@ -635,15 +764,12 @@ func (r *Rescanner) RematchPairs(ctx context.Context, pairs []vulndb.Pair) (Summ
 		return sum, err
 	}
 	var sel []store.InventoryTarget
+	var changed map[match.Key]bool
 	if pairs == nil {
 		sum.Mode = "all"
 		sel, err = r.o.Store.AllInventoryTargets(ctx)
 	} else {
-		keys := make([]store.InventoryKey, len(pairs))
-		for i, p := range pairs {
-			keys[i] = store.InventoryKey{Namespace: p.Namespace, Package: p.Package}
-		}
-		sel, err = r.o.Store.InventoryTargetsByKeys(ctx, keys)
+		sel, changed, err = r.byPairs(ctx, pairs)
 	}
 	if err != nil {
 		return sum, err
@@ -661,7 +787,7 @@ func (r *Rescanner) RematchPairs(ctx context.Context, pairs []vulndb.Pair) (Summ
 			sum.Skipped++
 			continue
 		}
-		work = append(work, target{InventoryTarget: t})
+		work = append(work, target{InventoryTarget: t, changed: changed})
 	}
 	r.rematchAll(ctx, r.o.Matcher.Pass(db), db, work, &sum)
 	sum.Duration = time.Since(start)

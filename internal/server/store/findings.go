@@ -44,7 +44,12 @@ type FindingsDiff struct {
 	Added []FindingRecord
 	// Resolved are findings open before and absent now.
 	Resolved []FindingRecord
+	// Rerated counts open findings whose severity changed.
+	Rerated int
 }
+
+// Changed reports whether the findings differ from the open ones before.
+func (d FindingsDiff) Changed() bool { return len(d.Added)+len(d.Resolved)+d.Rerated > 0 }
 
 func (s *SQL) findingsSchema() []string {
 	return []string{
@@ -92,6 +97,13 @@ const historyQuery = `SELECT name, package_name, package_version, severity, firs
 // finding key.
 func (s *SQL) FindingHistory(ctx context.Context, repo, digest string) ([]FindingRecord, error) {
 	return s.findingHistory(ctx, s.db, s.q(historyQuery), repo, digest)
+}
+
+// OpenFindingsTx returns the open finding_history rows of an image in tx,
+// ordered by finding key.
+func (s *SQL) OpenFindingsTx(ctx context.Context, tx *Tx, repo, digest string) ([]FindingRecord, error) {
+	return s.findingHistory(ctx, tx, `SELECT name, package_name, package_version, severity, first_seen, resolved_at FROM finding_history
+		WHERE repo = ? AND digest = ? AND resolved_at = 0 ORDER BY finding_key`, repo, digest)
 }
 
 // RecordFindings updates an image's finding history in tx from the
@@ -142,6 +154,7 @@ func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, c
 				r.Severity, repo, digest, k); err != nil {
 				return diff, fmt.Errorf("store: record findings: severity: %w", err)
 			}
+			diff.Rerated++
 		}
 	}
 	for _, o := range prev {
@@ -159,6 +172,20 @@ func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, c
 		diff.Resolved = append(diff.Resolved, o)
 	}
 	return diff, nil
+}
+
+// ScanStatusTx reads the status of an image's scan row in tx, without its
+// result.
+func (s *SQL) ScanStatusTx(ctx context.Context, tx *Tx, repo, digest string) (string, error) {
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM scans WHERE repo = ? AND digest = ?`, repo, digest).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("store: scan of %s@%s: %w", repo, digest, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: scan status: %w", err)
+	}
+	return status, nil
 }
 
 // ScanTx reads an image's scan row in tx.

@@ -206,11 +206,11 @@ func testFindingHistory(t *testing.T, s *store.SQL) {
 	a2 := a
 	a2.Severity = "CRITICAL"
 	d = record(t2, a2, c)
-	if diff := cmp.Diff(store.FindingsDiff{Added: []store.FindingRecord{with(c, t2, time.Time{})}, Resolved: []store.FindingRecord{with(b, t1, t2)}}, d); diff != "" {
+	if diff := cmp.Diff(store.FindingsDiff{Added: []store.FindingRecord{with(c, t2, time.Time{})}, Resolved: []store.FindingRecord{with(b, t1, t2)}, Rerated: 1}, d); diff != "" {
 		t.Errorf("second diff (-want +got):\n%s", diff)
 	}
 	// Same again: nothing changes.
-	if d = record(t2, a2, c); len(d.Added)+len(d.Resolved) != 0 {
+	if d = record(t2, a2, c); d.Changed() {
 		t.Errorf("repeat diff = %+v, want empty", d)
 	}
 	// b reappears: reopened with a new first_seen.
@@ -225,6 +225,17 @@ func testFindingHistory(t *testing.T, s *store.SQL) {
 	want := []store.FindingRecord{with(a2, t1, time.Time{}), with(b, t3, time.Time{}), with(c, t2, time.Time{})}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	// Resolve c: the open findings leave it out.
+	record(t3.Add(time.Hour), a2, b)
+	var open []store.FindingRecord
+	inTx(t, s, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		open, err = s.OpenFindingsTx(ctx, tx, "app", "sha256:a")
+		return err
+	})
+	if diff := cmp.Diff([]store.FindingRecord{with(a2, t1, time.Time{}), with(b, t3, time.Time{})}, open); diff != "" {
+		t.Errorf("open findings (-want +got):\n%s", diff)
 	}
 	if k := store.FindingKey("CVE-1", "openssl", "3.0"); k != "CVE-1\x1fopenssl\x1f3.0" {
 		t.Errorf("FindingKey = %q", k)
