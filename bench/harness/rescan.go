@@ -58,14 +58,22 @@ func rescanSection(ctx context.Context, images int, db string) ([]Result, error)
 
 // rescanFigures is the JSON bench/rescan writes.
 type rescanFigures struct {
-	Images           int     `json:"images"`
-	ChangePairs      int     `json:"changePairs"`
-	ChangeImages     int     `json:"changeImagesRematched"`
-	SeedSeconds      float64 `json:"seedSeconds"`
-	FullSeconds      float64 `json:"fullSeconds"`
-	FullImagesPerSec float64 `json:"fullImagesPerSecond"`
-	ChangeSeconds    float64 `json:"changeSeconds"`
-	ChangeImagesPerS float64 `json:"changeImagesPerSecond"`
+	Images           int          `json:"images"`
+	FindingsPerImage float64      `json:"findingsPerImage"`
+	SeedSeconds      float64      `json:"seedSeconds"`
+	FullSeconds      float64      `json:"fullSeconds"`
+	FullImagesPerSec float64      `json:"fullImagesPerSecond"`
+	MemoHitRate      float64      `json:"fullMemoHitRate"`
+	Change           rescanChange `json:"change1pct"`
+	Base             rescanChange `json:"changeBasePackage"`
+}
+
+// rescanChange is one DB-change pass of bench/rescan.
+type rescanChange struct {
+	Pairs        int     `json:"pairs"`
+	Images       int     `json:"imagesRematched"`
+	Seconds      float64 `json:"seconds"`
+	ImagesPerSec float64 `json:"imagesPerSecond"`
 }
 
 // rescanResults reads bench/rescan's JSON: its own figures (rescanFigures)
@@ -86,17 +94,24 @@ func rescanResults(b []byte, prefix string) ([]Result, error) {
 			if err := json.Unmarshal(b, &f); err != nil {
 				return nil, fmt.Errorf("rescan JSON: %w", err)
 			}
-			change := Result{Name: prefix + "1% change pass", WallS: f.ChangeSeconds, Value: f.ChangeImagesPerS, Unit: "images/s",
-				Note: fmt.Sprintf("%d changed pairs, %d images re-matched", f.ChangePairs, f.ChangeImages)}
-			if f.FullSeconds > 0 {
-				change.Floor, change.FloorS, change.Ratio = "full re-match, same run", f.FullSeconds, f.ChangeSeconds/f.FullSeconds
+			change := func(name string, c rescanChange) Result {
+				r := Result{Name: prefix + name, WallS: c.Seconds, Value: c.ImagesPerSec, Unit: "images/s",
+					Note: fmt.Sprintf("%d changed pairs, %d images re-matched", c.Pairs, c.Images)}
+				if f.FullSeconds > 0 {
+					r.Floor, r.FloorS, r.Ratio = "full re-match, same run", f.FullSeconds, c.Seconds/f.FullSeconds
+				}
+				return r
 			}
-			return []Result{
+			out := []Result{
 				{Name: prefix + "seed (first findings written)", WallS: f.SeedSeconds},
 				{Name: prefix + "full re-match", WallS: f.FullSeconds, Value: f.FullImagesPerSec, Unit: "images/s",
-					Note: fmt.Sprintf("%d images", f.Images)},
-				change,
-			}, nil
+					Note: fmt.Sprintf("%d images, %.0f findings/image, package memo hit rate %.3f", f.Images, f.FindingsPerImage, f.MemoHitRate)},
+				change("change of 1% of package names", f.Change),
+			}
+			if f.Base.Pairs > 0 {
+				out = append(out, change("change of one base package", f.Base))
+			}
+			return out, nil
 		}
 		if _, ok := m["results"].([]any); ok {
 			var run struct{ Results []Result }

@@ -116,13 +116,16 @@ func TestRescanResults(t *testing.T) {
 		},
 		{
 			name: "bench/rescan figures",
-			json: `{"db":"x","images":10000,"packagesPerImage":300,"seedSeconds":30,"fullSeconds":20,"fullImagesPerSecond":500,` +
-				`"changePairs":9,"changeImagesRematched":2500,"changeSeconds":2,"changeImagesPerSecond":1250,"changeOverFull":0.1}`,
+			json: `{"db":"x","images":10000,"packagesPerImage":300,"findingsPerImage":1180,"seedSeconds":30,"fullSeconds":20,"fullImagesPerSecond":500,"fullMemoHitRate":0.99,` +
+				`"change1pct":{"pairs":25,"imagesRematched":2500,"seconds":2,"imagesPerSecond":1250,"overFull":0.1},` +
+				`"changeBasePackage":{"pairs":1,"imagesRematched":10000,"seconds":5,"imagesPerSecond":2000,"overFull":0.25}}`,
 			want: []Result{
 				{Name: prefix + "seed (first findings written)", WallS: 30},
-				{Name: prefix + "full re-match", WallS: 20, Value: 500, Unit: "images/s", Note: "10000 images"},
-				{Name: prefix + "1% change pass", WallS: 2, Value: 1250, Unit: "images/s", Floor: "full re-match, same run", FloorS: 20, Ratio: 0.1,
-					Note: "9 changed pairs, 2500 images re-matched"},
+				{Name: prefix + "full re-match", WallS: 20, Value: 500, Unit: "images/s", Note: "10000 images, 1180 findings/image, package memo hit rate 0.990"},
+				{Name: prefix + "change of 1% of package names", WallS: 2, Value: 1250, Unit: "images/s", Floor: "full re-match, same run", FloorS: 20, Ratio: 0.1,
+					Note: "25 changed pairs, 2500 images re-matched"},
+				{Name: prefix + "change of one base package", WallS: 5, Value: 2000, Unit: "images/s", Floor: "full re-match, same run", FloorS: 20, Ratio: 0.25,
+					Note: "1 changed pairs, 10000 images re-matched"},
 			},
 		},
 		{name: "no numbers", json: `{"a":"b"}`, wantErr: true},

@@ -1,12 +1,22 @@
 // Command rescan measures continuous rescanning at fleet scale: it stores
-// -images inventories of -packages packages each (names drawn from the DB's
-// own debian:12 pairs, versions varied) in a fresh SQLite store, then times
-// (a) a re-match of every stored inventory and (b) a re-match after a DB
-// change touching 1% of the package names, both through the rescanner's
-// real path (key selection, inventory decode, matching with one DB handle
-// and a shared lookup cache, one transaction per image).
+// -images inventories of -packages packages each in a fresh SQLite store,
+// then times, through the rescanner's real path (key selection, inventory
+// decode, matching with one DB handle, a shared lookup cache and a shared
+// per-package memo, one transaction per image):
 //
-//	go run ./bench/rescan [-images 10000 -packages 300 -db DIR -json out.json]
+//	(a) a re-match of every stored inventory;
+//	(b) a change touching 1% of the fleet's distinct package names;
+//	(c) a change touching one package of the common base (every image).
+//
+// The fleet is modelled on a registry of debian:12 images: every image has
+// the -base most common packages of the base image, and the rest drawn from
+// the DB's other debian:12 package names with a Zipf popularity (a few
+// packages in many images, most in few). Versions are real: each package's
+// installed version is one of the fixed versions its advisories name, the
+// newest for fresh images and older ones for images built from older bases,
+// so that matching decides as it does for real images.
+//
+//	go run ./bench/rescan [-images 10000 -packages 300 -base 100 -db DIR -json out.json]
 package main
 
 import (
@@ -18,6 +28,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,6 +39,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/version"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -35,30 +48,45 @@ type figures struct {
 	DBKind           string  `json:"dbKind"`
 	Images           int     `json:"images"`
 	Packages         int     `json:"packagesPerImage"`
+	BasePackages     int     `json:"basePackagesPerImage"`
 	DistinctPackages int     `json:"distinctPackages"`
+	DistinctVersions int     `json:"distinctPackageVersions"`
+	FindingsPerImage float64 `json:"findingsPerImage"`
 	SeedSeconds      float64 `json:"seedSeconds"`
 	FullSeconds      float64 `json:"fullSeconds"`
 	FullImagesPerSec float64 `json:"fullImagesPerSecond"`
-	ChangePairs      int     `json:"changePairs"`
-	ChangeImages     int     `json:"changeImagesRematched"`
-	ChangeSeconds    float64 `json:"changeSeconds"`
-	ChangeImagesPerS float64 `json:"changeImagesPerSecond"`
-	Ratio            float64 `json:"changeOverFull"`
+	MemoHitRate      float64 `json:"fullMemoHitRate"`
+	Change           change  `json:"change1pct"`
+	Base             change  `json:"changeBasePackage"`
+}
+
+// change is one DB change scenario.
+type change struct {
+	Pairs         int     `json:"pairs"`
+	Images        int     `json:"imagesRematched"`
+	Seconds       float64 `json:"seconds"`
+	ImagesPerSec  float64 `json:"imagesPerSecond"`
+	OverFullRatio float64 `json:"overFull"`
 }
 
 func main() {
 	images := flag.Int("images", 10000, "stored inventories")
 	pkgs := flag.Int("packages", 300, "packages per inventory")
+	base := flag.Int("base", 100, "packages every image shares (the base image)")
 	dbDir := flag.String("db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
 	jsonOut := flag.String("json", "", "write the figures as JSON to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full re-match (a) to this file")
 	flag.Parse()
-	if err := run(context.Background(), *images, *pkgs, *dbDir, *jsonOut); err != nil {
+	if err := run(context.Background(), *images, *pkgs, *base, *dbDir, *jsonOut, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/rescan:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nImages, nPkgs int, dbDir, jsonOut string) error {
+func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProfile string) error {
+	if nBase > nPkgs {
+		return fmt.Errorf("-base %d is more than -packages %d", nBase, nPkgs)
+	}
 	if dbDir == "" {
 		var err error
 		if dbDir, err = vulndb.DefaultDir(); err != nil {
@@ -69,19 +97,15 @@ func run(ctx context.Context, nImages, nPkgs int, dbDir, jsonOut string) error {
 	if err != nil {
 		return fmt.Errorf("no vulnerability DB (build one with 'stowaway db update --mirror ../shared/feeds'): %w", err)
 	}
-	f := figures{DB: db.Path(), DBKind: "real (stowaway db update)", Images: nImages, Packages: nPkgs}
-	names, err := debianPackages(ctx, db.Path())
+	f := figures{DB: db.Path(), DBKind: "real (stowaway db update)", Images: nImages, Packages: nPkgs, BasePackages: nBase}
+	pool, err := debianPool(ctx, db)
 	db.Close()
 	if err != nil {
 		return err
 	}
-	if len(names) < nPkgs {
-		return fmt.Errorf("the DB has only %d debian:12 packages, want at least %d", len(names), nPkgs)
+	if len(pool) < 2*nPkgs {
+		return fmt.Errorf("the DB has only %d usable debian:12 packages, want at least %d", len(pool), 2*nPkgs)
 	}
-	// A fleet shares a common base: draw each image's packages from the
-	// 3*nPkgs most common names (the DB's first ones) with varied versions.
-	pool := names[:min(len(names), 3*nPkgs)]
-	f.DistinctPackages = len(pool)
 	work, err := os.MkdirTemp("", "bench-rescan-")
 	if err != nil {
 		return err
@@ -100,17 +124,14 @@ func run(ctx context.Context, nImages, nPkgs int, dbDir, jsonOut string) error {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	fl := newFleet(pool, nPkgs, nBase, rng)
 	now := time.Now().UTC()
-	fmt.Fprintf(os.Stderr, "storing %d inventories of %d packages (from %d debian:12 names)...\n", nImages, nPkgs, len(pool))
+	fmt.Fprintf(os.Stderr, "storing %d inventories of %d packages (%d base; others Zipf over %d debian:12 names)...\n", nImages, nPkgs, nBase, len(pool)-nBase)
+	seedStart := time.Now()
 	for i := range nImages {
-		repo := fmt.Sprintf("team%02d/app", i%50)
+		repo := fmt.Sprintf("team%02d/app%d", i%50, i%7)
 		digest := fmt.Sprintf("sha256:%064x", i)
-		inv := &inventory.Inventory{Source: inventory.Source{Kind: "registry", Digest: digest},
-			Distro: &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Codename: "bookworm", Status: inventory.OSSupported}}
-		for _, k := range rng.Perm(len(pool))[:nPkgs] {
-			v := fmt.Sprintf("%d.%d.%d-%d", 1+rng.IntN(4), rng.IntN(20), rng.IntN(10), 1+rng.IntN(3))
-			inv.Packages = append(inv.Packages, inventory.Package{Name: pool[k], Version: v, Type: inventory.TypeDeb, SourceName: pool[k], SourceVersion: v})
-		}
+		inv := fl.image(digest)
 		data, err := codec.Encode(inv)
 		if err != nil {
 			return err
@@ -139,6 +160,8 @@ func run(ctx context.Context, nImages, nPkgs int, dbDir, jsonOut string) error {
 			return err
 		}
 	}
+	f.DistinctPackages, f.DistinctVersions = fl.distinct()
+	fmt.Fprintf(os.Stderr, "stored in %.1fs: %d distinct package names, %d distinct name+version\n", time.Since(seedStart).Seconds(), f.DistinctPackages, f.DistinctVersions)
 	r, err := rescan.New(rescan.Options{Store: st, Matcher: rescan.ScanMatcher{}, DBDir: dbDir})
 	if err != nil {
 		return err
@@ -150,30 +173,57 @@ func run(ctx context.Context, nImages, nPkgs int, dbDir, jsonOut string) error {
 	}
 	f.SeedSeconds = s.Duration.Seconds()
 	fmt.Fprintf(os.Stderr, "seed (first findings written): %d images in %.1fs, %d errors\n", s.Rematched, f.SeedSeconds, s.Errors)
+	if s.Errors > 0 {
+		return fmt.Errorf("the seed pass had %d errors", s.Errors)
+	}
+	if f.FindingsPerImage, err = findingsPerImage(ctx, st); err != nil {
+		return err
+	}
 	// (a) full re-match.
+	if cpuProfile != "" {
+		pf, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	s, err = r.RematchPairs(ctx, nil)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
 	f.FullSeconds = s.Duration.Seconds()
 	f.FullImagesPerSec = float64(s.Rematched) / f.FullSeconds
-	// (b) a change touching 1% of the package names.
-	var pairs []vulndb.Pair
-	for _, i := range rng.Perm(len(pool))[:max(1, len(pool)/100)] {
-		pairs = append(pairs, vulndb.Pair{Namespace: "debian:12", Package: pool[i]})
+	if s.MemoHits+s.MemoMisses > 0 {
+		f.MemoHitRate = float64(s.MemoHits) / float64(s.MemoHits+s.MemoMisses)
 	}
-	s, err = r.RematchPairs(ctx, pairs)
-	if err != nil {
+	// (b) a change touching 1% of the fleet's distinct package names.
+	names := fl.names()
+	var pairs []vulndb.Pair
+	for _, i := range rng.Perm(len(names))[:max(1, len(names)/100)] {
+		pairs = append(pairs, vulndb.Pair{Namespace: "debian:12", Package: names[i]})
+	}
+	if f.Change, err = timeChange(ctx, r, pairs, f.FullSeconds); err != nil {
 		return err
 	}
-	f.ChangePairs, f.ChangeImages, f.ChangeSeconds = len(pairs), s.Rematched, s.Duration.Seconds()
-	f.ChangeImagesPerS = float64(s.Rematched) / f.ChangeSeconds
-	f.Ratio = f.ChangeSeconds / f.FullSeconds
+	// (c) one base package.
+	if nBase > 0 {
+		if f.Base, err = timeChange(ctx, r, []vulndb.Pair{{Namespace: "debian:12", Package: pool[rng.IntN(nBase)].name}}, f.FullSeconds); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("DB: %s (%s)\n", f.DB, f.DBKind)
-	fmt.Printf("%d inventories x %d packages (%d distinct debian:12 names)\n", f.Images, f.Packages, f.DistinctPackages)
-	fmt.Printf("(a) full re-match:        %6d images  %8.2fs  %8.0f images/s\n", f.Images, f.FullSeconds, f.FullImagesPerSec)
-	fmt.Printf("(b) 1%% change (%d pairs): %6d images  %8.2fs  %8.0f images/s\n", f.ChangePairs, f.ChangeImages, f.ChangeSeconds, f.ChangeImagesPerS)
-	fmt.Printf("(b)/(a) wall: %.3f\n", f.Ratio)
+	fmt.Printf("%d inventories x %d packages (%d base): %d distinct names, %d distinct name+version, %.1f findings/image\n",
+		f.Images, f.Packages, f.BasePackages, f.DistinctPackages, f.DistinctVersions, f.FindingsPerImage)
+	fmt.Printf("(a) full re-match:              %6d images  %8.2fs  %8.0f images/s  (package memo hit rate %.3f)\n", f.Images, f.FullSeconds, f.FullImagesPerSec, f.MemoHitRate)
+	fmt.Printf("(b) 1%% of names (%3d pairs):    %6d images  %8.2fs  %8.0f images/s  %.3fx the full pass\n", f.Change.Pairs, f.Change.Images, f.Change.Seconds, f.Change.ImagesPerSec, f.Change.OverFullRatio)
+	if nBase > 0 {
+		fmt.Printf("(c) one base package (1 pair):  %6d images  %8.2fs  %8.0f images/s  %.3fx the full pass\n", f.Base.Images, f.Base.Seconds, f.Base.ImagesPerSec, f.Base.OverFullRatio)
+	}
 	if jsonOut != "" {
 		b, _ := json.MarshalIndent(f, "", "  ")
 		return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
@@ -181,10 +231,112 @@ func run(ctx context.Context, nImages, nPkgs int, dbDir, jsonOut string) error {
 	return nil
 }
 
-// debianPackages lists debian:12 package names of the DB, most advisory
-// records first.
-func debianPackages(ctx context.Context, path string) ([]string, error) {
-	sdb, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+func timeChange(ctx context.Context, r *rescan.Rescanner, pairs []vulndb.Pair, full float64) (change, error) {
+	s, err := r.RematchPairs(ctx, pairs)
+	if err != nil {
+		return change{}, err
+	}
+	c := change{Pairs: len(pairs), Images: s.Rematched, Seconds: s.Duration.Seconds()}
+	if c.Seconds > 0 {
+		c.ImagesPerSec = float64(c.Images) / c.Seconds
+	}
+	if full > 0 {
+		c.OverFullRatio = c.Seconds / full
+	}
+	return c, nil
+}
+
+func findingsPerImage(ctx context.Context, st *store.SQL) (float64, error) {
+	var open, images float64
+	err := st.DB().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM finding_history WHERE resolved_at = 0), (SELECT COUNT(*) FROM inventories)`).Scan(&open, &images)
+	if err != nil || images == 0 {
+		return 0, err
+	}
+	return open / images, nil
+}
+
+// pkgVersions is one debian:12 source package and the versions images
+// carry: the fixed versions its advisories name, oldest first.
+type pkgVersions struct {
+	name     string
+	versions []string
+}
+
+// fleet draws image inventories.
+type fleet struct {
+	pool        []pkgVersions
+	nPkgs, base int
+	zipf        *rand.Zipf
+	rng         *rand.Rand
+	seen        map[string]bool
+}
+
+func newFleet(pool []pkgVersions, nPkgs, base int, rng *rand.Rand) *fleet {
+	rest := uint64(len(pool) - base - 1)
+	return &fleet{pool: pool, nPkgs: nPkgs, base: base, rng: rng, zipf: rand.NewZipf(rng, 1.1, 8, rest), seen: map[string]bool{}}
+}
+
+// image is one inventory: the base packages, then Zipf-drawn others. Its
+// age (how many releases behind its packages are) follows a geometric
+// distribution: most images are rebuilt often, a tail is old.
+func (fl *fleet) image(digest string) *inventory.Inventory {
+	inv := &inventory.Inventory{Source: inventory.Source{Kind: "registry", Digest: digest},
+		Distro: &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Codename: "bookworm", Status: inventory.OSSupported}}
+	age := 0
+	for age < 8 && fl.rng.Float64() < 0.5 {
+		age++
+	}
+	picked := map[int]bool{}
+	add := func(k int) {
+		picked[k] = true
+		p := fl.pool[k]
+		lag := age
+		if lag > 0 && fl.rng.IntN(4) == 0 { // some packages were updated since
+			lag = fl.rng.IntN(lag)
+		}
+		v := p.versions[max(0, len(p.versions)-1-lag)]
+		fl.seen[p.name+"\x00"+v] = true
+		inv.Packages = append(inv.Packages, inventory.Package{Name: p.name, Version: v, Type: inventory.TypeDeb, SourceName: p.name, SourceVersion: v,
+			Path: "var/lib/dpkg/status", Cataloger: "dpkg"})
+	}
+	for k := range fl.base {
+		add(k)
+	}
+	for len(picked) < fl.nPkgs {
+		k := fl.base + int(fl.zipf.Uint64())
+		if !picked[k] {
+			add(k)
+		}
+	}
+	return inv
+}
+
+func (fl *fleet) distinct() (names, versions int) {
+	n := map[string]bool{}
+	for k := range fl.seen {
+		n[strings.SplitN(k, "\x00", 2)[0]] = true
+	}
+	return len(n), len(fl.seen)
+}
+
+func (fl *fleet) names() []string {
+	n := map[string]bool{}
+	for k := range fl.seen {
+		n[strings.SplitN(k, "\x00", 2)[0]] = true
+	}
+	out := make([]string, 0, len(n))
+	for k := range n {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// debianPool lists debian:12 source packages of the DB with the fixed
+// versions their records name, most advisory records first (the base
+// image's packages: libc, openssl, systemd ... have the most).
+func debianPool(ctx context.Context, db *vulndb.DB) ([]pkgVersions, error) {
+	sdb, err := sql.Open("sqlite", "file:"+db.Path()+"?mode=ro&immutable=1")
 	if err != nil {
 		return nil, err
 	}
@@ -196,16 +348,47 @@ func debianPackages(ctx context.Context, path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list debian:12 packages: %w", err)
 	}
-	defer rows.Close()
-	var out []string
+	var names []string
 	for rows.Next() {
 		var p string
 		if err := rows.Scan(&p); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		if !strings.HasPrefix(p, "linux") { // the kernel is never in container images
-			out = append(out, p)
+			names = append(names, p)
 		}
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	cmp := version.Dpkg{}
+	var out []pkgVersions
+	for _, n := range names {
+		recs, err := db.Lookup(ctx, "debian:12", n)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		var vs []string
+		for _, r := range recs {
+			for _, rg := range r.Affected.Ranges {
+				for _, e := range rg.Events {
+					if e.Fixed != "" && !seen[e.Fixed] {
+						if _, err := cmp.Compare(e.Fixed, e.Fixed); err == nil {
+							seen[e.Fixed] = true
+							vs = append(vs, e.Fixed)
+						}
+					}
+				}
+			}
+		}
+		if len(vs) == 0 {
+			continue // unfixed-only packages give no version to install
+		}
+		sort.Slice(vs, func(i, j int) bool { c, _ := cmp.Compare(vs[i], vs[j]); return c < 0 })
+		out = append(out, pkgVersions{name: n, versions: vs})
+	}
+	return out, nil
 }
