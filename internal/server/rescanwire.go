@@ -45,11 +45,16 @@ func (s *Server) wireRescan(sq *store.SQL, scanner Scanner, prepare *[]jobs.Prep
 	if s.notifier != nil {
 		ann = s.notifier
 	}
+	met, err := rescan.NewMetrics(s.cfg.Metrics.Registerer())
+	if err != nil {
+		return err
+	}
 	s.rescanner, err = rescan.New(rescan.Options{
 		Store: sq, Matcher: m, DBDir: rc.DBDir, Announcer: ann,
 		Window: rc.EligibilityWindow, Poll: rc.Poll,
 		Update: rc.DBUpdate, UpdateInterval: rc.DBUpdateInterval,
 		Holder: s.cfg.InstanceID, Now: s.cfg.Now, Logger: s.cfg.Logger,
+		Observe: met.Observe,
 	})
 	return err
 }

@@ -57,6 +57,20 @@
 //
 // Matching: a pass opens ONE vulndb handle and hands it to the Matcher,
 // whose Pass memoizes Candidates, Enrichment and Advisory lookups across
-// every image of the pass: fleets share packages, so most lookups of a
-// pass hit the cache.
+// every image of the pass, and the findings of each distinct package
+// (match.PackageMemo, keyed by namespace and the fields matching reads):
+// fleets share base images, so most packages of a pass are matched once.
+//
+// A pass decides from identities alone: Rematched carries the findings'
+// identities and severities, and the finding history's diff says whether
+// anything changed. Only then is the full result built (every enhanced
+// finding encoded) and the scan row rewritten.
+//
+// Change passes go package first: for an image selected by changed keys,
+// only the packages looked up under those keys (match.Touching) are matched
+// and compared with the open findings of the same packages. When they agree
+// the image is recorded as matched against the new build and nothing else
+// is read or written; otherwise the whole inventory is matched (its other
+// packages come from the memo) and written as above. Stale images and
+// revived ones are always matched whole.
 package rescan

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
@@ -427,5 +429,49 @@ func TestLeaseBusy(t *testing.T) {
 	}
 	if s := f.tick(t, f.rescanner(t, "me")); !s.LeaseBusy || s.Expired != 0 {
 		t.Errorf("tick under another replica's lease = %+v", s)
+	}
+}
+
+// TestMetrics: tick summaries reach the Prometheus counters, lease-busy
+// ticks included.
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, openSQLite(t))
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{Store: f.st, Matcher: ScanMatcher{}, DBDir: f.dbDir, Holder: "me", Now: f.clk.Now, Observe: m.Observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tick(t, r) // full: prod-c expires
+	f.clk.Set(f.clk.Now().Add(time.Hour))
+	buildDB(t, f.dbDir, secdb(feed2), day0.Add(time.Hour))
+	f.tick(t, r) // one changed pair: a1 and b1 re-matched, a1 changed
+	if ok, err := f.st.AcquireRescanLease(context.Background(), leaseName, "other", f.clk.Now(), time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	f.tick(t, r) // lease busy
+	for _, tc := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{m.ticks.WithLabelValues("full"), 1},
+		{m.ticks.WithLabelValues("changes"), 1},
+		{m.ticks.WithLabelValues("lease_busy"), 1},
+		{m.pairs, 1},
+		{m.images.WithLabelValues("expired"), 1},
+		{m.images.WithLabelValues("rematched"), 2},
+		{m.images.WithLabelValues("changed"), 1},
+		{m.images.WithLabelValues("skipped"), 2},
+		{m.memo.WithLabelValues("miss"), 3},
+	} {
+		if got := testutil.ToFloat64(tc.c); got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.c.(prometheus.Metric).Desc(), got, tc.want)
+		}
+	}
+	if n, err := testutil.GatherAndCount(reg, "stowaway_rescan_tick_duration_seconds"); err != nil || n != 2 {
+		t.Errorf("duration series = %d (%v), want 2 (full and changes)", n, err)
 	}
 }

@@ -217,6 +217,9 @@ func (r *Rescanner) Tick(ctx context.Context) (Summary, error) {
 	}
 	if !ok {
 		sum.LeaseBusy = true
+		if r.o.Observe != nil {
+			r.o.Observe(sum)
+		}
 		return sum, nil
 	}
 	defer func() {
