@@ -66,6 +66,9 @@ type Store interface {
 // Registry performs deletions in blob storage.
 type Registry interface {
 	DeleteManifest(ctx context.Context, repo, digest string) error
+	// DeleteReferrers deletes the referrer artifacts (SBOMs, signatures)
+	// of a deleted image.
+	DeleteReferrers(ctx context.Context, repo, digest string) (int, error)
 	Untag(ctx context.Context, repo, tag string) error
 	DeleteRepository(ctx context.Context, repo string) error
 }

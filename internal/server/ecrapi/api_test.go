@@ -32,6 +32,9 @@ func (f *fakeRegistry) log(s string) error {
 func (f *fakeRegistry) DeleteManifest(_ context.Context, repo, d string) error {
 	return f.log("delete " + repo + "@" + d)
 }
+func (f *fakeRegistry) DeleteReferrers(_ context.Context, repo, d string) (int, error) {
+	return 0, f.log("referrers " + repo + "@" + d)
+}
 func (f *fakeRegistry) Untag(_ context.Context, repo, tag string) error {
 	return f.log("untag " + repo + ":" + tag)
 }
@@ -313,7 +316,7 @@ func TestBatchDeleteImage(t *testing.T) {
 	if _, err := e.store.GetImage(context.Background(), "team/app", digest('a')); err == nil {
 		t.Error("image survived the deletion of its last tag")
 	}
-	if diff := cmp.Diff([]string{"untag team/app:v1", "delete team/app@" + digest('a')}, e.reg.ops); diff != "" {
+	if diff := cmp.Diff([]string{"untag team/app:v1", "delete team/app@" + digest('a'), "referrers team/app@" + digest('a')}, e.reg.ops); diff != "" {
 		t.Errorf("registry operations (-want +got):\n%s", diff)
 	}
 }

@@ -362,6 +362,9 @@ func (a *API) deleteOne(ctx context.Context, repo string, id imageID) ([]imageID
 	if err := a.o.Store.DeleteImage(ctx, repo, img.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
+	if _, err := a.o.Registry.DeleteReferrers(ctx, repo, img.Digest); err != nil {
+		return nil, nil, err
+	}
 	if len(img.Tags) == 0 {
 		return []imageID{{ImageDigest: img.Digest}}, nil, nil
 	}

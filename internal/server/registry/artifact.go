@@ -134,6 +134,38 @@ func (r *Registry) DeleteArtifact(ctx context.Context, repo, dgst string) error 
 	return nil
 }
 
+// DeleteReferrers deletes every referrer artifact whose subject is dgst in
+// repo, recursively (a signature of an SBOM goes with the SBOM), as ECR
+// deletes an OCI 1.1 image's artifacts with the image. It returns how many
+// it deleted.
+func (r *Registry) DeleteReferrers(ctx context.Context, repo, dgst string) (int, error) {
+	return r.deleteReferrers(ctx, repo, dgst, map[string]bool{dgst: true})
+}
+
+func (r *Registry) deleteReferrers(ctx context.Context, repo, subject string, seen map[string]bool) (int, error) {
+	refs, err := r.opts.Store.ListReferrers(ctx, repo, subject, "")
+	if err != nil {
+		return 0, fmt.Errorf("registry: referrers of %s@%s: %w", repo, subject, err)
+	}
+	n := 0
+	for _, ref := range refs {
+		if seen[ref.Digest] {
+			continue
+		}
+		seen[ref.Digest] = true
+		m, err := r.deleteReferrers(ctx, repo, ref.Digest, seen)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if err := r.DeleteArtifact(ctx, repo, ref.Digest); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // ManifestDescriptor is the descriptor of a stored manifest (its media type,
 // digest and the size of the manifest itself), as a subject names it.
 func (r *Registry) ManifestDescriptor(ctx context.Context, repo, dgst string) (ocispec.Descriptor, error) {

@@ -109,3 +109,69 @@ func TestPutArtifact(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteImageDeletesReferrers: deleting an image by digest through the
+// registry API deletes its referrers and theirs (an SBOM, a signature of
+// the SBOM), as ECR does for OCI 1.1 artifacts; another image's referrer
+// stays.
+func TestDeleteImageDeletesReferrers(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	push := func(tag string) string {
+		t.Helper()
+		img, err := random.Image(128, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := name.ParseReference(f.host + "/app:" + tag)
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		return digestOf(t, img)
+	}
+	refer := func(subject, artifactType string) string {
+		t.Helper()
+		desc, err := f.reg.ManifestDescriptor(ctx, "app", subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := f.reg.PutArtifact(ctx, "app", Artifact{ArtifactType: artifactType, Subject: desc,
+			Layers: []ArtifactLayer{{MediaType: artifactType, Data: []byte(subject + artifactType)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Digest.String()
+	}
+	doomed, kept := push("1"), push("2")
+	sbom := refer(doomed, "application/vnd.cyclonedx+json")
+	sig := refer(sbom, "application/vnd.cncf.notary.signature")
+	keptSBOM := refer(kept, "application/vnd.cyclonedx+json")
+
+	dg, _ := name.NewDigest(f.host + "/app@" + doomed)
+	if err := remote.Delete(dg); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what, digest string
+		gone         bool
+	}{
+		{"the image", doomed, true},
+		{"its SBOM", sbom, true},
+		{"the SBOM's signature", sig, true},
+		{"the other image", kept, false},
+		{"the other image's SBOM", keptSBOM, false},
+	} {
+		_, err := f.store.GetImage(ctx, "app", tc.digest)
+		d, _ := name.NewDigest(f.host + "/app@" + tc.digest)
+		_, gerr := remote.Get(d)
+		if gone := errors.Is(err, store.ErrNotFound) && gerr != nil; gone != tc.gone {
+			t.Errorf("%s: gone = %v (store: %v, registry: %v), want %v", tc.what, gone, err, gerr, tc.gone)
+		}
+	}
+	if refs, _ := f.store.ListReferrers(ctx, "app", kept, ""); len(refs) != 1 {
+		t.Errorf("the other image's referrers = %+v, want its SBOM", refs)
+	}
+	if n, err := f.reg.DeleteReferrers(ctx, "app", doomed); n != 0 || err != nil {
+		t.Errorf("DeleteReferrers again = %d, %v; want nothing to do", n, err)
+	}
+}

@@ -201,6 +201,12 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 		var err error
 		if _, perr := digest.Parse(rt.ref); perr == nil {
 			err = r.opts.Store.DeleteImage(req.Context(), rt.repo, rt.ref)
+			if err == nil || errors.Is(err, store.ErrNotFound) {
+				// The image's referrers (SBOMs, signatures) go with it.
+				if _, rerr := r.DeleteReferrers(req.Context(), rt.repo, rt.ref); rerr != nil {
+					err = rerr
+				}
+			}
 		} else {
 			err = r.opts.Store.DeleteTag(req.Context(), rt.repo, rt.ref)
 		}
