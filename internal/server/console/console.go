@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
@@ -82,6 +83,8 @@ type Console struct {
 	o     Options
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+	// codec reads the inventories table (the rescan recorder's format).
+	codec *rescan.Codec
 }
 
 // Prefix is where the console is mounted.
@@ -98,7 +101,11 @@ func New(o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{o: o, pages: map[string]*template.Template{}}
+	codec, err := rescan.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{o: o, pages: map[string]*template.Template{}, codec: codec}
 	for _, name := range []string{"dashboard", "repos", "images", "findings", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/server/store/storetest"
@@ -181,16 +180,15 @@ func seed(t *testing.T, st *store.SQL) {
 
 func compress(t *testing.T, inv inventory.Inventory) []byte {
 	t.Helper()
-	raw, err := json.Marshal(inv)
+	codec, err := rescan.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := zstd.NewWriter(nil)
+	b, err := codec.Encode(&inv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
-	return enc.EncodeAll(raw, nil)
+	return b
 }
 
 // Users: alice may administer everything, bob may pull team/*.

@@ -2,13 +2,11 @@ package console
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/klauspost/compress/zstd"
 )
 
 func seeds(t testing.TB) [][]byte {
@@ -80,36 +78,4 @@ func FuzzParseResult(f *testing.F) {
 		}
 		_ = newBar(map[string]int{"HIGH": len(rows)}, 100)
 	})
-}
-
-// FuzzDecodeInventory: a stored inventory decodes or fails with an error.
-func FuzzDecodeInventory(f *testing.F) {
-	enc, err := zstd.NewWriter(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	raw, _ := json.Marshal(inventoryA)
-	f.Add(enc.EncodeAll(raw, nil))
-	f.Add(enc.EncodeAll([]byte("{"), nil))
-	f.Add([]byte("not zstd"))
-	enc.Close()
-	f.Fuzz(func(t *testing.T, b []byte) {
-		inv, err := decodeInventory(bytes.NewReader(b))
-		if err == nil && inv == nil {
-			t.Fatal("nil inventory without an error")
-		}
-	})
-}
-
-func TestDecodeInventory(t *testing.T) {
-	inv, err := decodeInventory(bytes.NewReader(compress(t, inventoryA)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(inventoryA.Packages, inv.Packages); d != "" {
-		t.Errorf("packages (-want +got):\n%s", d)
-	}
-	if _, err := decodeInventory(bytes.NewReader([]byte("plain text"))); err == nil {
-		t.Error("decoded a non-zstd inventory")
-	}
 }

@@ -2,44 +2,15 @@ package console
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
-
-// maxInventory bounds a decompressed stored inventory.
-const maxInventory = sbom.MaxDecodeSize
-
-// decodeInventory reads a stored inventory: zstd-compressed JSON of
-// inventory.Inventory.
-func decodeInventory(r io.Reader) (*inventory.Inventory, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxInventory))
-	if err != nil {
-		return nil, fmt.Errorf("console: stored inventory: zstd: %w", err)
-	}
-	defer zr.Close()
-	raw, err := io.ReadAll(io.LimitReader(zr, maxInventory+1))
-	if err != nil {
-		return nil, fmt.Errorf("console: stored inventory: decompress: %w", err)
-	}
-	if len(raw) > maxInventory {
-		return nil, fmt.Errorf("console: stored inventory: larger than %d bytes", maxInventory)
-	}
-	var inv inventory.Inventory
-	if err := json.Unmarshal(raw, &inv); err != nil {
-		return nil, fmt.Errorf("console: stored inventory: decode JSON: %w", err)
-	}
-	return &inv, nil
-}
 
 // loadInventory returns the image's stored inventory, nil and a note for
 // the page when there is none (or no inventories table).
@@ -59,9 +30,9 @@ func (c *Console) loadInventory(r *http.Request, repo, digest string) (*inventor
 	if err != nil {
 		return nil, "", err
 	}
-	inv, err := decodeInventory(bytes.NewReader(data))
+	inv, err := c.codec.Decode(data)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("console: stored inventory of %s@%s: %w", repo, digest, err)
 	}
 	return inv, "", nil
 }
