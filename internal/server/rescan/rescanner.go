@@ -30,7 +30,7 @@ type Store interface {
 	RecordFindings(ctx context.Context, tx *store.Tx, repo, digest string, current []store.FindingRecord, now time.Time) (store.FindingsDiff, error)
 	ScanTx(ctx context.Context, tx *store.Tx, repo, digest string) (store.Scan, error)
 	ScanStatusTx(ctx context.Context, tx *store.Tx, repo, digest string) (string, error)
-	OpenFindingsTx(ctx context.Context, tx *store.Tx, repo, digest string) ([]store.FindingRecord, error)
+	OpenFindingsTx(ctx context.Context, tx *store.Tx, repo, digest string, packages ...string) ([]store.FindingRecord, error)
 	UpdateScanResult(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error)
 	AcquireRescanLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	ReleaseRescanLease(ctx context.Context, name, holder string) error
@@ -661,8 +661,15 @@ func (r *Rescanner) unchanged(ctx context.Context, pass Pass, db *vulndb.DB, t t
 		return false, err
 	}
 	pkgs := make(map[[2]string]bool, len(sub.Packages))
+	var names []string
 	for _, p := range sub.Packages {
+		if !pkgs[[2]string{p.Name, p.Version}] {
+			names = append(names, p.Name)
+		}
 		pkgs[[2]string{p.Name, p.Version}] = true
+	}
+	if len(names) == 0 || len(names) > 500 {
+		names = nil // nothing to narrow by, or a change touching most of the image
 	}
 	same := false
 	err = r.o.Store.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
@@ -670,9 +677,11 @@ func (r *Rescanner) unchanged(ctx context.Context, pass Pass, db *vulndb.DB, t t
 		if err != nil || status != string(scanning.StatusComplete) || t.revive {
 			return nil // the whole-inventory path decides
 		}
-		open, err := r.o.Store.OpenFindingsTx(ctx, tx, t.Repository, t.Digest)
-		if err != nil {
-			return err
+		var open []store.FindingRecord
+		if len(sub.Packages) > 0 {
+			if open, err = r.o.Store.OpenFindingsTx(ctx, tx, t.Repository, t.Digest, names...); err != nil {
+				return err
+			}
 		}
 		before := map[string]store.FindingRecord{}
 		for _, f := range open {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -76,6 +77,10 @@ func (s *SQL) findingHistory(ctx context.Context, q querier, query, repo, digest
 	if err != nil {
 		return nil, fmt.Errorf("store: finding history: %w", err)
 	}
+	return scanFindingRows(rows)
+}
+
+func scanFindingRows(rows *sql.Rows) ([]FindingRecord, error) {
 	defer rows.Close()
 	var out []FindingRecord
 	for rows.Next() {
@@ -100,10 +105,24 @@ func (s *SQL) FindingHistory(ctx context.Context, repo, digest string) ([]Findin
 }
 
 // OpenFindingsTx returns the open finding_history rows of an image in tx,
-// ordered by finding key.
-func (s *SQL) OpenFindingsTx(ctx context.Context, tx *Tx, repo, digest string) ([]FindingRecord, error) {
-	return s.findingHistory(ctx, tx, `SELECT name, package_name, package_version, severity, first_seen, resolved_at FROM finding_history
-		WHERE repo = ? AND digest = ? AND resolved_at = 0 ORDER BY finding_key`, repo, digest)
+// ordered by finding key: all of them, or with packages set only those of
+// these package names (the database filters, so a rescan that checks a few
+// packages of an image with thousands of findings reads a few rows).
+func (s *SQL) OpenFindingsTx(ctx context.Context, tx *Tx, repo, digest string, packages ...string) ([]FindingRecord, error) {
+	q := `SELECT name, package_name, package_version, severity, first_seen, resolved_at FROM finding_history
+		WHERE repo = ? AND digest = ? AND resolved_at = 0`
+	args := []any{repo, digest}
+	if len(packages) > 0 {
+		q += ` AND package_name IN (?` + strings.Repeat(`, ?`, len(packages)-1) + `)`
+		for _, p := range packages {
+			args = append(args, p)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, q+` ORDER BY finding_key`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: open findings: %w", err)
+	}
+	return scanFindingRows(rows)
 }
 
 // RecordFindings updates an image's finding history in tx from the

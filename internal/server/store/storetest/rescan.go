@@ -237,6 +237,24 @@ func testFindingHistory(t *testing.T, s *store.SQL) {
 	if diff := cmp.Diff([]store.FindingRecord{with(a2, t1, time.Time{}), with(b, t3, time.Time{})}, open); diff != "" {
 		t.Errorf("open findings (-want +got):\n%s", diff)
 	}
+	for _, tc := range []struct {
+		pkgs []string
+		want []store.FindingRecord
+	}{
+		{[]string{"zlib"}, []store.FindingRecord{with(b, t3, time.Time{})}},
+		{[]string{"zlib", "openssl"}, []store.FindingRecord{with(a2, t1, time.Time{}), with(b, t3, time.Time{})}},
+		{[]string{"curl"}, nil}, // c is resolved
+		{[]string{"nothing"}, nil},
+	} {
+		inTx(t, s, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			open, err = s.OpenFindingsTx(ctx, tx, "app", "sha256:a", tc.pkgs...)
+			return err
+		})
+		if diff := cmp.Diff(tc.want, open); diff != "" {
+			t.Errorf("open findings of %v (-want +got):\n%s", tc.pkgs, diff)
+		}
+	}
 	if k := store.FindingKey("CVE-1", "openssl", "3.0"); k != "CVE-1\x1fopenssl\x1f3.0" {
 		t.Errorf("FindingKey = %q", k)
 	}
