@@ -45,11 +45,7 @@ func (v *VulnDB) Enrichment(ctx context.Context, id string) (*advisory.Advisory,
 	if nvd != nil && hasV3(nvd.CVSS) {
 		return nvd, nil
 	}
-	others, err := v.DB.Advisory(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	aliased, err := v.DB.ByAlias(ctx, id)
+	scored, err := v.DB.Scores(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +55,7 @@ func (v *VulnDB) Enrichment(ctx context.Context, id string) (*advisory.Advisory,
 		out.CVSS = append([]advisory.CVSS(nil), nvd.CVSS...)
 	}
 	var fromNVD, rest []advisory.CVSS
-	for _, a := range append(others, aliased...) {
+	for _, a := range scored {
 		for _, c := range a.CVSS {
 			if c.Score <= 0 {
 				continue

@@ -245,7 +245,7 @@ func (d *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Record, error
 // Advisory returns every record stored under id (one per source that has it),
 // with Affected filled in, followed by any enrichment records (no Affected).
 func (d *DB) Advisory(ctx context.Context, id string) ([]*advisory.Advisory, error) {
-	out, err := d.advisories(ctx, d.advByID, id)
+	out, err := d.advisories(ctx, d.advByID, id, true)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: advisory %s: %w", id, err)
 	}
@@ -259,14 +259,33 @@ func (d *DB) Advisory(ctx context.Context, id string) ([]*advisory.Advisory, err
 // ByAlias returns the records (with Affected) that list alias among their
 // aliases: ByAlias("CVE-2024-1") finds the DSA and GHSA records of that CVE.
 func (d *DB) ByAlias(ctx context.Context, alias string) ([]*advisory.Advisory, error) {
-	out, err := d.advisories(ctx, d.advByAlias, alias)
+	out, err := d.advisories(ctx, d.advByAlias, alias, true)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: alias %s: %w", alias, err)
 	}
 	return out, nil
 }
 
-func (d *DB) advisories(ctx context.Context, q *sql.Stmt, key string) ([]*advisory.Advisory, error) {
+// Scores returns what Advisory(id) and then ByAlias(id) return, without
+// their Affected entries: the scores, severities and descriptions that
+// severity rating reads, at a fraction of the cost.
+func (d *DB) Scores(ctx context.Context, id string) ([]*advisory.Advisory, error) {
+	out, err := d.advisories(ctx, d.advByID, id, false)
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: scores %s: %w", id, err)
+	}
+	enr, err := d.CVSS(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	aliased, err := d.advisories(ctx, d.advByAlias, id, false)
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: scores %s: alias: %w", id, err)
+	}
+	return append(append(out, enr...), aliased...), nil
+}
+
+func (d *DB) advisories(ctx context.Context, q *sql.Stmt, key string, withAffected bool) ([]*advisory.Advisory, error) {
 	rows, err := q.QueryContext(ctx, key)
 	if err != nil {
 		return nil, err
@@ -296,6 +315,10 @@ func (d *DB) advisories(ctx context.Context, q *sql.Stmt, key string) ([]*adviso
 	}
 	out := make([]*advisory.Advisory, 0, len(hits))
 	for _, h := range hits {
+		if !withAffected {
+			out = append(out, h.adv)
+			continue
+		}
 		pairs, err := decodeList[[2]string](h.pairs)
 		if err != nil {
 			return nil, fmt.Errorf("pairs: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
@@ -90,6 +91,24 @@ func TestLookupRoundTrip(t *testing.T) {
 	byAlias, err := db.ByAlias(ctx, "DSA-5000-1")
 	if err != nil || len(byAlias) != 1 || byAlias[0].ID != "CVE-2024-0001" {
 		t.Errorf("ByAlias = %v, %v", byAlias, err)
+	}
+	// Scores is Advisory then ByAlias without the affected entries.
+	for _, id := range []string{"CVE-2024-0001", "DSA-5000-1", "CVE-1999-0000"} {
+		a, _ := db.Advisory(ctx, id)
+		b, _ := db.ByAlias(ctx, id)
+		var want []*advisory.Advisory
+		for _, x := range append(a, b...) {
+			y := *x
+			y.Affected = nil
+			want = append(want, &y)
+		}
+		got, err := db.Scores(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Scores(%s) (-Advisory+ByAlias without affected +got):\n%s", id, diff)
+		}
 	}
 
 	st, err := db.Status(ctx)
