@@ -75,7 +75,7 @@ func main() {
 	base := flag.Int("base", 100, "packages every image shares (the base image)")
 	dbDir := flag.String("db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
 	jsonOut := flag.String("json", "", "write the figures as JSON to this file")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full re-match (a) to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the passes to PREFIX.full, PREFIX.change and PREFIX.base")
 	flag.Parse()
 	if err := run(context.Background(), *images, *pkgs, *base, *dbDir, *jsonOut, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/rescan:", err)
@@ -180,19 +180,12 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 		return err
 	}
 	// (a) full re-match.
-	if cpuProfile != "" {
-		pf, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
+	stop, err := profile(cpuProfile, "full")
+	if err != nil {
+		return err
 	}
 	s, err = r.RematchPairs(ctx, nil)
-	if cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stop()
 	if err != nil {
 		return err
 	}
@@ -207,12 +200,22 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 	for _, i := range rng.Perm(len(names))[:max(1, len(names)/100)] {
 		pairs = append(pairs, vulndb.Pair{Namespace: "debian:12", Package: names[i]})
 	}
-	if f.Change, err = timeChange(ctx, r, pairs, f.FullSeconds); err != nil {
+	if stop, err = profile(cpuProfile, "change"); err != nil {
+		return err
+	}
+	f.Change, err = timeChange(ctx, r, pairs, f.FullSeconds)
+	stop()
+	if err != nil {
 		return err
 	}
 	// (c) one base package.
 	if nBase > 0 {
-		if f.Base, err = timeChange(ctx, r, []vulndb.Pair{{Namespace: "debian:12", Package: pool[rng.IntN(nBase)].name}}, f.FullSeconds); err != nil {
+		if stop, err = profile(cpuProfile, "base"); err != nil {
+			return err
+		}
+		f.Base, err = timeChange(ctx, r, []vulndb.Pair{{Namespace: "debian:12", Package: pool[rng.IntN(nBase)].name}}, f.FullSeconds)
+		stop()
+		if err != nil {
 			return err
 		}
 	}
@@ -229,6 +232,23 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 		return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
 	}
 	return nil
+}
+
+// profile starts a CPU profile to prefix.pass ("" = none) and returns the
+// function that stops it.
+func profile(prefix, pass string) (func(), error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(prefix + "." + pass)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }
 
 func timeChange(ctx context.Context, r *rescan.Rescanner, pairs []vulndb.Pair, full float64) (change, error) {
