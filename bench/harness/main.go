@@ -6,7 +6,7 @@
 //
 //	go run ./bench/harness [-shared ../shared] [-out bench/out/latest.json] [-compare OLD.json]
 //	    [-only db,scan,cold,server,rescan] [-server-rounds 3] [-server-images GLOB]
-//	    [-rescan-images 10000] [-rescan-timeout 15m]
+//	    [-rescan-images 10000] [-rescan-timeout 45m]
 //
 // The server section pushes every shared image with skopeo to `stowaway
 // serve` and to the CNCF registry (/usr/bin/docker-registry; skipped with a
@@ -197,7 +197,7 @@ func main() {
 	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
 	serverImages := flag.String("server-images", "", "server section: only the shared images whose name matches this glob")
 	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
-	rescanTimeout := flag.Duration("rescan-timeout", 15*time.Minute, "rescan section: give up (and report it) after this long")
+	rescanTimeout := flag.Duration("rescan-timeout", 45*time.Minute, "rescan section: give up (and report it) after this long")
 	flag.Parse()
 	want := sections(*only)
 	if err := os.MkdirAll("bench/out", 0o755); err != nil {
