@@ -169,25 +169,9 @@ func (r *Registry) deleteReferrers(ctx context.Context, repo, subject string, se
 // ManifestDescriptor is the descriptor of a stored manifest (its media type,
 // digest and the size of the manifest itself), as a subject names it.
 func (r *Registry) ManifestDescriptor(ctx context.Context, repo, dgst string) (ocispec.Descriptor, error) {
-	d, err := digest.Parse(dgst)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("registry: digest: %w", err)
-	}
-	rp, err := r.repository(ctx, repo)
+	_, _, mt, payload, err := r.storedManifest(ctx, repo, dgst)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	ms, err := rp.Manifests(ctx)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("registry: manifests of %q: %w", repo, err)
-	}
-	m, err := ms.Get(ctx, d)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("registry: manifest %s@%s: %w", repo, dgst, err)
-	}
-	mt, payload, err := m.Payload()
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("registry: manifest payload: %w", err)
-	}
-	return ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(payload))}, nil
+	return ocispec.Descriptor{MediaType: mt, Digest: digest.Digest(dgst), Size: int64(len(payload))}, nil
 }

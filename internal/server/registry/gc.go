@@ -235,28 +235,12 @@ func (r *Registry) removeLayerLinks(ctx context.Context, gone map[digest.Digest]
 // ManifestChildren lists the manifests an index references (nil for other
 // manifests), so lifecycle evaluation can leave an index's children alone.
 func (r *Registry) ManifestChildren(ctx context.Context, repo, dgst string) ([]string, error) {
-	d, err := digest.Parse(dgst)
-	if err != nil {
-		return nil, fmt.Errorf("registry: digest: %w", err)
+	_, m, mt, _, err := r.storedManifest(ctx, repo, dgst)
+	if isUnknown(err) {
+		return nil, nil
 	}
-	rp, err := r.repository(ctx, repo)
 	if err != nil {
 		return nil, err
-	}
-	ms, err := rp.Manifests(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("registry: manifests of %q: %w", repo, err)
-	}
-	m, err := ms.Get(ctx, d)
-	if err != nil {
-		if isUnknown(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("registry: manifest %s@%s: %w", repo, dgst, err)
-	}
-	mt, _, err := m.Payload()
-	if err != nil {
-		return nil, fmt.Errorf("registry: manifest payload: %w", err)
 	}
 	if !strings.Contains(mt, "index") && !strings.Contains(mt, "manifest.list") {
 		return nil, nil

@@ -37,28 +37,38 @@ func (r *Registry) repository(ctx context.Context, repo string) (distribution.Re
 	return rp, nil
 }
 
-// Image opens a stored manifest as a v1.Image reading blobs straight from
-// storage. The image keeps ctx for its blob reads (v1.Image has no ctx).
-func (r *Registry) Image(ctx context.Context, repo, dgst string) (v1.Image, error) {
+// storedManifest opens repo and reads the stored manifest dgst, with its media
+// type and payload. The error for an unknown manifest satisfies isUnknown.
+func (r *Registry) storedManifest(ctx context.Context, repo, dgst string) (distribution.Repository, distribution.Manifest, string, []byte, error) {
 	d, err := digest.Parse(dgst)
 	if err != nil {
-		return nil, fmt.Errorf("registry: image digest: %w", err)
+		return nil, nil, "", nil, fmt.Errorf("registry: digest %q: %w", dgst, err)
 	}
 	rp, err := r.repository(ctx, repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", nil, err
 	}
 	ms, err := rp.Manifests(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("registry: manifests of %q: %w", repo, err)
+		return nil, nil, "", nil, fmt.Errorf("registry: manifests of %q: %w", repo, err)
 	}
 	m, err := ms.Get(ctx, d)
 	if err != nil {
-		return nil, fmt.Errorf("registry: manifest %s@%s: %w", repo, dgst, err)
+		return nil, nil, "", nil, fmt.Errorf("registry: manifest %s@%s: %w", repo, dgst, err)
 	}
 	mt, payload, err := m.Payload()
 	if err != nil {
-		return nil, fmt.Errorf("registry: manifest payload: %w", err)
+		return nil, nil, "", nil, fmt.Errorf("registry: manifest %s@%s: payload: %w", repo, dgst, err)
+	}
+	return rp, m, mt, payload, nil
+}
+
+// Image opens a stored manifest as a v1.Image reading blobs straight from
+// storage. The image keeps ctx for its blob reads (v1.Image has no ctx).
+func (r *Registry) Image(ctx context.Context, repo, dgst string) (v1.Image, error) {
+	rp, _, mt, payload, err := r.storedManifest(ctx, repo, dgst)
+	if err != nil {
+		return nil, err
 	}
 	info, err := parseManifest(payload, mt)
 	if err != nil {
