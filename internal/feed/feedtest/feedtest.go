@@ -4,6 +4,7 @@ package feedtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -56,4 +57,36 @@ func (s *Source) List(_ context.Context, dir string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// AlpineSecDB is an Alpine secdb document for one release ("v3.19") of the
+// main repository, fixing each package (name → [fixed version, CVE]): a
+// small upstream-format fixture for tests that build a DB.
+func AlpineSecDB(release string, fixes map[string][2]string) string {
+	type pkg struct {
+		Pkg struct {
+			Name     string              `json:"name"`
+			Secfixes map[string][]string `json:"secfixes"`
+		} `json:"pkg"`
+	}
+	doc := struct {
+		Archs         []string `json:"archs"`
+		Reponame      string   `json:"reponame"`
+		URLPrefix     string   `json:"urlprefix"`
+		Distroversion string   `json:"distroversion"`
+		Packages      []pkg    `json:"packages"`
+	}{[]string{"x86_64"}, "main", "https://dl-cdn.alpinelinux.org/alpine", release, nil}
+	names := make([]string, 0, len(fixes))
+	for name := range fixes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var p pkg
+		p.Pkg.Name = name
+		p.Pkg.Secfixes = map[string][]string{fixes[name][0]: {fixes[name][1]}}
+		doc.Packages = append(doc.Packages, p)
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
 }

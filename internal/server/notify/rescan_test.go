@@ -25,27 +25,7 @@ import (
 // v3.19 secdb fixing each package (name → [fixed version, CVE]).
 func alpineDB(t *testing.T, dir string, fixes map[string][2]string, at time.Time) {
 	t.Helper()
-	type pkg struct {
-		Pkg struct {
-			Name     string              `json:"name"`
-			Secfixes map[string][]string `json:"secfixes"`
-		} `json:"pkg"`
-	}
-	doc := struct {
-		Archs         []string `json:"archs"`
-		Reponame      string   `json:"reponame"`
-		URLPrefix     string   `json:"urlprefix"`
-		Distroversion string   `json:"distroversion"`
-		Packages      []pkg    `json:"packages"`
-	}{[]string{"x86_64"}, "main", "https://dl-cdn.alpinelinux.org/alpine", "v3.19", nil}
-	for name, f := range fixes {
-		var p pkg
-		p.Pkg.Name = name
-		p.Pkg.Secfixes = map[string][]string{f[0]: {f[1]}}
-		doc.Packages = append(doc.Packages, p)
-	}
-	b, _ := json.Marshal(doc)
-	src := &feedtest.Source{Files: map[string]string{"v3.19/main.json": string(b)}, CanList: true}
+	src := &feedtest.Source{Files: map[string]string{"v3.19/main.json": feedtest.AlpineSecDB("v3.19", fixes)}, CanList: true}
 	_, err := vulndb.Update(context.Background(), dir, []feed.Updater{alpine.New("v3.19")}, func(feed.Updater) feed.Source { return src },
 		vulndb.UpdateOptions{Now: func() time.Time { return at }})
 	if err != nil {

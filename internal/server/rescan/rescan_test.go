@@ -25,29 +25,7 @@ import (
 
 // secdb is an Alpine secdb file for v3.19 main fixing each package at the
 // given version for the given CVE.
-func secdb(fixes map[string][2]string) string {
-	type pkg struct {
-		Pkg struct {
-			Name     string              `json:"name"`
-			Secfixes map[string][]string `json:"secfixes"`
-		} `json:"pkg"`
-	}
-	doc := struct {
-		Archs         []string `json:"archs"`
-		Reponame      string   `json:"reponame"`
-		URLPrefix     string   `json:"urlprefix"`
-		Distroversion string   `json:"distroversion"`
-		Packages      []pkg    `json:"packages"`
-	}{[]string{"x86_64"}, "main", "https://dl-cdn.alpinelinux.org/alpine", "v3.19", nil}
-	for name, f := range fixes {
-		var p pkg
-		p.Pkg.Name = name
-		p.Pkg.Secfixes = map[string][]string{f[0]: {f[1]}}
-		doc.Packages = append(doc.Packages, p)
-	}
-	b, _ := json.Marshal(doc)
-	return string(b)
-}
+func secdb(fixes map[string][2]string) string { return feedtest.AlpineSecDB("v3.19", fixes) }
 
 // buildDB builds (or rebuilds) the DB in dir from the alpine updater over
 // an in-memory mirror holding file.
