@@ -674,8 +674,11 @@ func (r *Rescanner) unchanged(ctx context.Context, pass Pass, db *vulndb.DB, t t
 	same := false
 	err = r.o.Store.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		status, err := r.o.Store.ScanStatusTx(ctx, tx, t.Repository, t.Digest)
-		if err != nil || status != string(scanning.StatusComplete) || t.revive {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && status != string(scanning.StatusComplete)) || t.revive {
 			return nil // the whole-inventory path decides
+		}
+		if err != nil {
+			return err
 		}
 		var open []store.FindingRecord
 		if len(sub.Packages) > 0 {
