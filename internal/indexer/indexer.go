@@ -117,6 +117,7 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 			return nil, fmt.Errorf("index %s: %w", src.Ref, lerr)
 		}
 		sq, err = squash.Squash(ctx, layers, r.squashOptions(r.apply))
+		err = locate(layers, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
@@ -306,18 +307,15 @@ func imageLayers(src *source.Source, inv *inventory.Inventory) ([]squash.Layer, 
 	// The config lists the diffIDs in layer order. Taking them from there
 	// avoids a full decompression per layer that computing them would cost
 	// (go-containerregistry does that for docker archives).
+	// They are claims: each layer is verified against its diffID while it
+	// is read, so a config that does not describe its layers fails the scan.
 	cfgDiffIDs := cf.RootFS.DiffIDs
 	if len(cfgDiffIDs) != len(ls) {
-		cfgDiffIDs = nil
+		return nil, &imageError{fmt.Errorf("the image config lists %d diffIDs for the manifest's %d layers", len(cfgDiffIDs), len(ls))}
 	}
 	out := make([]squash.Layer, 0, len(ls))
 	for i, l := range ls {
-		var diffID v1.Hash
-		if cfgDiffIDs != nil {
-			diffID = cfgDiffIDs[i]
-		} else if diffID, err = l.DiffID(); err != nil {
-			return nil, fmt.Errorf("layer %d: read diffID (the layer is truncated or corrupt?): %w", i, err)
-		}
+		diffID := cfgDiffIDs[i]
 		info := inventory.Layer{DiffID: diffID.String()}
 		mt, _ := l.MediaType()
 		info.MediaType = string(mt)
@@ -332,9 +330,42 @@ func imageLayers(src *source.Source, inv *inventory.Inventory) ([]squash.Layer, 
 			}
 		}
 		inv.Source.Layers = append(inv.Source.Layers, info)
-		out = append(out, squash.Layer{DiffID: diffID.String(), Open: opener(src, l, mt)})
+		// The blob digest is the manifest's (the registry and OCI layouts
+		// address blobs by it); a docker archive names none.
+		out = append(out, squash.Layer{DiffID: diffID.String(), Digest: info.Digest, Open: opener(src, l, mt)})
 	}
 	return out, nil
+}
+
+// imageError is a problem with the image's own description: the same image
+// always fails the same way.
+type imageError struct{ err error }
+
+func (e *imageError) Error() string   { return e.err.Error() }
+func (e *imageError) Unwrap() error   { return e.err }
+func (e *imageError) Permanent() bool { return true }
+
+// layerErr names the layer (by position) that a digest error is about.
+func layerErr(i, n int, err error) error {
+	var de *squash.DigestError
+	if errors.As(err, &de) {
+		return fmt.Errorf("layer %d of %d: %w", i+1, n, err)
+	}
+	return err
+}
+
+// locate is layerErr for an error of a walk over all layers.
+func locate(layers []squash.Layer, err error) error {
+	var de *squash.DigestError
+	if err == nil || !errors.As(err, &de) {
+		return err
+	}
+	for i, l := range layers {
+		if l.DiffID == de.Layer {
+			return layerErr(i, len(layers), err)
+		}
+	}
+	return err
 }
 
 // opener returns the layer's blob as stored when that is cheap to read, so the

@@ -30,7 +30,7 @@ func TestSharedImagesNamespaces(t *testing.T) {
 		"oraclelinux-7.tar":       "ol:7", "oraclelinux-8.tar": "ol:8", "oraclelinux-9.oci": "ol:9",
 		"rhel-8.tar": "rhel:8", "rhel-8-realdb-libuuid.tar": "rhel:8", "rhel-9.oci": "rhel:9",
 		"ubuntu-14.04.tar": "ubuntu:14.04", "ubuntu-16.04.tar": "ubuntu:16.04", "ubuntu-18.04.tar": "ubuntu:18.04",
-		"ubuntu-20.04.tar": "ubuntu:20.04", "ubuntu-22.04.oci": "ubuntu:22.04",
+		"ubuntu-20.04.tar": "ubuntu:20.04", "ubuntu-22.04.oci": "ubuntu:22.04", "ubuntu-23.04.tar": "ubuntu:23.04",
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -49,19 +49,23 @@ func (fi fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi fileInfo) Sys() any           { return nil }
 
 type tarIter struct {
-	tr *tar.Reader
+	tr    *tar.Reader
+	layer string
 }
 
 func (t *tarIter) Next() (*Entry, error) {
 	h, err := t.tr.Next()
 	if err != nil {
-		if errors.Is(err, io.EOF) {
+		var le *LimitError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, io.EOF
+		case errors.As(err, &le):
+			return nil, err
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, inputErr(t.layer, "truncated tar stream: %w", err)
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("truncated tar stream: %w", err)
-		}
-		return nil, fmt.Errorf("corrupt tar stream: %w", err)
+		return nil, inputErr(t.layer, "corrupt tar stream: %w", err)
 	}
 	fi := h.FileInfo()
 	return &Entry{

@@ -17,6 +17,10 @@ var ErrEscape = errors.New("symlink leads out of the image root")
 // ErrLoop is returned when resolving a path meets too many symlinks.
 var ErrLoop = errors.New("too many levels of symbolic links")
 
+// ErrNameTooLong is returned when resolving a path through symlinks makes it
+// longer than Limits.MaxPathLength (ENAMETOOLONG).
+var ErrNameTooLong = errors.New("file name too long")
+
 type node struct {
 	info   fs.FileInfo
 	data   []byte // regular files that were kept
@@ -31,15 +35,19 @@ type node struct {
 // start at the image root) and a link that climbs above the root is an
 // error, not silently clamped.
 type FS struct {
-	nodes map[string]*node
-	hops  int
+	nodes  map[string]*node
+	hops   int
+	maxLen int
 }
 
-func newFS(hops int) *FS {
-	f := &FS{nodes: map[string]*node{}, hops: hops}
+func newFS(hops, maxLen int) *FS {
+	f := &FS{nodes: map[string]*node{}, hops: hops, maxLen: maxLen}
 	f.nodes["."] = &node{info: fileInfo{name: ".", mode: fs.ModeDir | 0o755}, kids: map[string]struct{}{}}
 	return f
 }
+
+// size is the number of nodes, implied parent directories included.
+func (f *FS) size() int { return len(f.nodes) }
 
 func (f *FS) link(p string) {
 	for p != "." {
@@ -119,7 +127,11 @@ func (f *FS) resolve(name string, followLast bool) (string, *node, error) {
 					}
 				}
 				rest := strings.Join(parts[i+1:], "/")
-				return walk(strings.Trim(joined+"/"+rest, "/"), followLast)
+				next := strings.Trim(joined+"/"+rest, "/")
+				if len(next) > f.maxLen {
+					return "", nil, ErrNameTooLong
+				}
+				return walk(next, followLast)
 			}
 			cur = next
 		}

@@ -48,29 +48,47 @@ func IndexLayer(ctx context.Context, l Layer, opts Options) (*LayerIndex, error)
 	}
 	defer st.close()
 	idx := &LayerIndex{DiffID: l.DiffID}
-	var kept int64
+	if err := indexEntries(ctx, st, l, lim, want, opts, idx); err != nil {
+		return nil, st.explain(err)
+	}
+	if err := st.finish(); err != nil {
+		return nil, err
+	}
+	return idx, nil
+}
+
+func indexEntries(ctx context.Context, st *layerStream, l Layer, lim Limits, want func(string, fs.FileInfo) Want, opts Options, idx *LayerIndex) error {
+	var kept, nameBytes int64
 	var buf []byte
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		e, err := st.iter.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.DiffID, err)
+			return err
 		}
 		if n > lim.MaxEntries {
-			return nil, &LimitError{What: "entry count", Path: "layer " + l.DiffID, Limit: int64(lim.MaxEntries), Got: int64(n)}
+			return &LimitError{What: "entry count", Path: "layer " + l.DiffID, Limit: int64(lim.MaxEntries), Got: int64(n)}
 		}
 		p, err := cleanName(e.Name)
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.DiffID, err)
+			return &InputError{Layer: l.DiffID, Err: err}
+		}
+		if err := checkName(lim, l.DiffID, p, e.Linkname); err != nil {
+			return err
+		}
+		// The recorded names are what a cached layer costs to hold.
+		nameBytes += int64(len(p) + len(e.Linkname))
+		if nameBytes > lim.MaxNameBytes {
+			return &LimitError{What: "total length of recorded paths", Path: "layer " + l.DiffID, Limit: lim.MaxNameBytes, Got: nameBytes}
 		}
 		if e.Type == tar.TypeLink {
 			if _, err := cleanName(e.Linkname); err != nil {
-				return nil, fmt.Errorf("layer %s: hard link %s: %w", l.DiffID, p, err)
+				return inputErr(l.DiffID, "hard link %s: %w", shortPath(p), err)
 			}
 		}
 		rec := RecordedEntry{Name: p, Type: e.Type, Mode: e.Mode, Linkname: e.Linkname}
@@ -81,10 +99,10 @@ func IndexLayer(ctx context.Context, l Layer, opts Options) (*LayerIndex, error)
 				if e.Size > lim.MaxFileSize {
 					lerr := &LimitError{What: "file size", Path: p, Limit: lim.MaxFileSize, Got: e.Size}
 					if opts.OnOversize == nil {
-						return nil, fmt.Errorf("layer %s: %w", l.DiffID, lerr)
+						return fmt.Errorf("layer %s: %w", l.DiffID, lerr)
 					}
 					if err := opts.OnOversize(p, e.Size, lerr); err != nil {
-						return nil, err
+						return err
 					}
 					w = Skip
 				}
@@ -96,29 +114,29 @@ func IndexLayer(ctx context.Context, l Layer, opts Options) (*LayerIndex, error)
 				}
 				b := buf[:e.Size]
 				if _, err := io.ReadFull(r, b); err != nil {
-					return nil, fmt.Errorf("layer %s: read %s: %w", l.DiffID, p, err)
+					var le *LimitError
+					if errors.As(err, &le) {
+						return err
+					}
+					return inputErr(l.DiffID, "read %s: %w", p, err)
 				}
 				if w&Keep != 0 {
 					kept += e.Size
 					if kept > lim.MaxKept {
-						return nil, &LimitError{What: "total size of kept files", Path: p, Limit: lim.MaxKept, Got: kept}
+						return &LimitError{What: "total size of kept files", Path: p, Limit: lim.MaxKept, Got: kept}
 					}
 					rec.Data = bytes.Clone(b)
 				}
 				if w&Stream != 0 && opts.OnFile != nil {
 					f := File{Path: p, Info: e.info(path.Base(p)), Layer: l.DiffID, R: bytes.NewReader(b), Size: e.Size}
 					if err := opts.OnFile(ctx, f); err != nil {
-						return nil, err
+						return err
 					}
 				}
 			}
 		}
 		idx.Entries = append(idx.Entries, rec)
 	}
-	if err := st.finish(); err != nil {
-		return nil, err
-	}
-	return idx, nil
 }
 
 // Merge replays layer indexes (bottom first, as in the image config) top
@@ -149,7 +167,7 @@ func Merge(ctx context.Context, layers []*LayerIndex, limits Limits, visible fun
 				kept[e.Name] = true
 			}
 		}
-		w.order++
+		w.next()
 		if err := w.entries(ctx, &recordedIter{idx: layers[i]}, layers[i].DiffID); err != nil {
 			return nil, err
 		}
