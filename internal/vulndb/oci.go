@@ -297,6 +297,11 @@ func download(ctx context.Context, layer v1.Layer, d v1.Descriptor, rawDigest, p
 		err = cerr
 	}
 	if err != nil {
+		if counted.n > d.Size {
+			// The decoder met the end of a blob cut at the manifest's
+			// size: the blob is not the one the manifest names.
+			return fmt.Errorf("download: layer is larger than the %d bytes the manifest says (%w)", d.Size, err)
+		}
 		return fmt.Errorf("download: %w", err)
 	}
 	if n > maxSize {
