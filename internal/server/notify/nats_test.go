@@ -127,10 +127,16 @@ delivery: {poll: 100ms, lease: 30s}
 		t.Fatal(err)
 	}
 	defer st.Close()
+	outbox := events.NewOutbox(st.DB(), events.SQLite)
+	// The message reaches the stream before the dispatcher marks the row
+	// delivered: wait for the mark, or it would land after the reset below.
+	waitFor(t, 20*time.Second, "the first delivery to be recorded", func() bool {
+		rows, err := outbox.List(ctx)
+		return err == nil && len(rows) == 1 && rows[0].Delivered && rows[0].Attempts == 1
+	})
 	if _, err := st.DB().ExecContext(ctx, `UPDATE outbox SET delivered_at = NULL, next_attempt_at = 0`); err != nil {
 		t.Fatal(err)
 	}
-	outbox := events.NewOutbox(st.DB(), events.SQLite)
 	waitFor(t, 20*time.Second, "the redelivery", func() bool {
 		rows, err := outbox.List(ctx)
 		return err == nil && len(rows) == 1 && rows[0].Delivered && rows[0].Attempts == 2
