@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,32 @@ func newCLI(t *testing.T, ts *testServer, keyID, secret string) *cli {
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
 	return &cli{t: t, bin: awsCLI(t), url: ts.url, env: env}
+}
+
+// cliTime is a timestamp as the AWS CLI prints it: ISO 8601 text (v2, and
+// v1 with some configurations) or epoch seconds (v1's default).
+type cliTime struct{ time.Time }
+
+func (c *cliTime) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return fmt.Errorf("timestamp %q: %w", s, err)
+		}
+		c.Time = t
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("timestamp %s: %w", b, err)
+	}
+	whole := int64(secs)
+	c.Time = time.Unix(whole, int64((secs-float64(whole))*1e9)).UTC()
+	return nil
 }
 
 // run runs `aws ecr <args>` and returns stdout, stderr and success.
@@ -118,12 +145,12 @@ func TestAWSCLI(t *testing.T) {
 
 	type repoOut struct {
 		RepositoryArn, RepositoryName, RepositoryURI, ImageTagMutability string
-		CreatedAt                                                        string // the CLI prints ISO 8601
+		CreatedAt                                                        json.RawMessage // ISO 8601 text (v2) or epoch seconds (v1)
 		ImageScanningConfiguration                                       struct{ ScanOnPush bool }
 	}
 	var created struct{ Repository repoOut }
 	aws.ok(&created, "create-repository", "--repository-name", "team/app", "--image-tag-mutability", "MUTABLE")
-	if r := created.Repository; r.RepositoryArn != "arn:aws:ecr:us-east-1:000000000000:repository/team/app" || r.RepositoryURI != ts.host+"/team/app" || r.CreatedAt == "" {
+	if r := created.Repository; r.RepositoryArn != "arn:aws:ecr:us-east-1:000000000000:repository/team/app" || r.RepositoryURI != ts.host+"/team/app" || len(r.CreatedAt) == 0 || string(r.CreatedAt) == "null" {
 		t.Errorf("create-repository = %+v", r)
 	}
 
@@ -233,7 +260,7 @@ func TestAWSCLI(t *testing.T) {
 		ImageScanFindings struct {
 			Findings                                           []Finding
 			FindingSeverityCounts                              map[string]int
-			ImageScanCompletedAt, VulnerabilitySourceUpdatedAt string
+			ImageScanCompletedAt, VulnerabilitySourceUpdatedAt cliTime
 		}
 		NextToken string
 	}
@@ -244,7 +271,7 @@ func TestAWSCLI(t *testing.T) {
 			ImageDigest              string
 			ImageTags                []string
 			ImageSizeInBytes         int64
-			ImagePushedAt            string
+			ImagePushedAt            cliTime
 			ImageScanStatus          struct{ Status string }
 			ImageScanFindingsSummary struct{ FindingSeverityCounts map[string]int }
 		}
@@ -289,7 +316,7 @@ func TestAWSCLI(t *testing.T) {
 		},
 	)
 	if all.ImageScanStatus.Status != "COMPLETE" || len(all.ImageScanFindings.Findings) != 3 ||
-		all.ImageScanFindings.VulnerabilitySourceUpdatedAt != "2026-01-01T00:00:00+00:00" || all.ImageScanFindings.ImageScanCompletedAt == "" ||
+		!all.ImageScanFindings.VulnerabilitySourceUpdatedAt.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || all.ImageScanFindings.ImageScanCompletedAt.IsZero() ||
 		!cmp.Equal(all.ImageScanFindings.FindingSeverityCounts, map[string]int{"HIGH": 3}) || all.ImageID.ImageDigest != dgst.String() {
 		t.Errorf("describe-image-scan-findings = %+v", all)
 	}
@@ -303,7 +330,7 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatalf("describe-images = %+v", images)
 	}
 	if d := images.ImageDetails[0]; d.ImageDigest != dgst.String() || !cmp.Equal(d.ImageTags, []string{"v1"}) || d.ImageSizeInBytes == 0 ||
-		d.ImagePushedAt == "" || d.ImageScanStatus.Status != "COMPLETE" || d.ImageScanFindingsSummary.FindingSeverityCounts["HIGH"] != 3 {
+		d.ImagePushedAt.IsZero() || d.ImageScanStatus.Status != "COMPLETE" || d.ImageScanFindingsSummary.FindingSeverityCounts["HIGH"] != 3 {
 		t.Errorf("describe-images detail = %+v", d)
 	}
 	if len(list.ImageIDs) != 1 || list.ImageIDs[0].ImageTag != "v1" {

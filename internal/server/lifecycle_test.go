@@ -334,7 +334,7 @@ func TestLifecycleAWSCLI(t *testing.T) {
 
 	var got struct {
 		LifecyclePolicyText string
-		LastEvaluatedAt     string
+		LastEvaluatedAt     cliTime
 	}
 	var started struct{ Status, LifecyclePolicyText string }
 	par(t,
