@@ -9,11 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
+	imgsource "github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -172,6 +175,31 @@ func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	return ExitOK, st.Write(stdout)
 }
 
+func dbTimeoutFlag(fs interface {
+	DurationVar(*time.Duration, string, time.Duration, string)
+}, p *time.Duration) {
+	fs.DurationVar(p, "timeout", defaultDBTimeout, "deadline of the whole command; on expiry it exits 2 naming what it waited for (0 = none)")
+}
+
+// dbRemote runs the rest of 'db push' or 'db pull' under timeout and gives
+// go-containerregistry the bounded registry transport. A push waits longer
+// for response headers: a registry may hash or move the whole blob it just
+// received before it answers the final PUT.
+func dbRemote(ctx context.Context, timeout time.Duration, push bool) (context.Context, context.CancelFunc, vulndb.RemoteOptions, *netWatch, error) {
+	if timeout < 0 {
+		return ctx, func() {}, vulndb.RemoteOptions{}, nil, usageError{fmt.Sprintf("--timeout %s: want a duration of 0 or more", timeout)}
+	}
+	t := imgsource.DefaultTimeouts()
+	if push {
+		t.ResponseHeader = 5 * time.Minute
+	}
+	w := newNetWatch(imgsource.NewTransport(t))
+	ctx, cancel := withDeadline(ctx, timeout, "--timeout")
+	// Options given replace vulndb's default keychain: name it again.
+	ro := vulndb.RemoteOptions{Remote: []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(w)}}
+	return ctx, cancel, ro, w, nil
+}
+
 // parseRef validates a registry reference. Registries on localhost and
 // 127.0.0.1 are reached over plain HTTP, others over HTTPS.
 func parseRef(ref string) (string, error) {
@@ -182,10 +210,12 @@ func parseRef(ref string) (string, error) {
 	return r.Name(), nil
 }
 
-func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db push", "db push REF [--db DIR]", stderr)
+func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, err error) {
+	fs := newFlagSet("db push", "db push REF [--db DIR] [--timeout D]", stderr)
 	var dir string
+	var timeout time.Duration
 	dbDirFlag(fs, &dir)
+	dbTimeoutFlag(fs, &timeout)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return ExitError, err
@@ -201,7 +231,13 @@ func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	if err != nil {
 		return ExitError, err
 	}
-	d, err := vulndb.Push(ctx, dir, ref, vulndb.RemoteOptions{})
+	ctx, cancel, ropts, w, err := dbRemote(ctx, timeout, true)
+	if err != nil {
+		return ExitError, err
+	}
+	defer cancel()
+	defer func() { err = explainTimeout(ctx, err, w) }()
+	d, err := vulndb.Push(ctx, dir, ref, ropts)
 	if err != nil {
 		return ExitError, err
 	}
@@ -209,10 +245,12 @@ func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	return ExitOK, nil
 }
 
-func runDBPull(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db pull", "db pull REF [--db DIR]", stderr)
+func runDBPull(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, err error) {
+	fs := newFlagSet("db pull", "db pull REF [--db DIR] [--timeout D]", stderr)
 	var dir string
+	var timeout time.Duration
 	dbDirFlag(fs, &dir)
+	dbTimeoutFlag(fs, &timeout)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return ExitError, err
@@ -228,7 +266,13 @@ func runDBPull(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	if err != nil {
 		return ExitError, err
 	}
-	res, err := vulndb.Pull(ctx, ref, dir, vulndb.RemoteOptions{})
+	ctx, cancel, ropts, w, err := dbRemote(ctx, timeout, false)
+	if err != nil {
+		return ExitError, err
+	}
+	defer cancel()
+	defer func() { err = explainTimeout(ctx, err, w) }()
+	res, err := vulndb.Pull(ctx, ref, dir, ropts)
 	if err != nil {
 		return ExitError, err
 	}

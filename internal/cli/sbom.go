@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -23,18 +25,49 @@ type indexFlags struct {
 	maxFileSize int64
 	scanType    string
 	layerCache  string
+	timeout     time.Duration
+	// net is the registry transport of the command (see start).
+	net *netWatch
 }
 
 func (f *indexFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 	BoolVar(*bool, string, bool, string)
 	Int64Var(*int64, string, int64, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
 }, defaultScanType string) {
 	fs.StringVar(&f.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image (os/arch[/variant])")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to registries other than localhost")
 	fs.Int64Var(&f.maxFileSize, "max-file-size", squash.DefaultLimits().MaxFileSize, "largest single file read from an image, in bytes")
 	fs.StringVar(&f.scanType, "scan-type", defaultScanType, "basic (OS packages) or enhanced (OS and language packages)")
 	fs.StringVar(&f.layerCache, "layer-cache", "", "directory of per-layer results: layers seen before are not read again")
+	fs.DurationVar(&f.timeout, "timeout", defaultScanTimeout, "deadline of the whole command; on expiry it exits 2 naming what it waited for (0 = none)")
+}
+
+// start runs the rest of the command under --timeout and sets up the
+// registry transport (bounded dial, TLS and response-header waits); defer
+// the cancel, and pass the command's error through explain.
+func (f *indexFlags) start(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if f.timeout < 0 {
+		return ctx, func() {}, usageError{fmt.Sprintf("--timeout %s: want a duration of 0 or more", f.timeout)}
+	}
+	f.net = newNetWatch(source.NewTransport(source.DefaultTimeouts()))
+	ctx, cancel := withDeadline(ctx, f.timeout, "--timeout")
+	return ctx, cancel, nil
+}
+
+// explain turns an error caused by the expired --timeout into one that says
+// so and names what the command was waiting for.
+func (f *indexFlags) explain(ctx context.Context, err error) error {
+	return explainTimeout(ctx, err, f.net)
+}
+
+// transport is the registry transport set up by start.
+func (f *indexFlags) transport() http.RoundTripper {
+	if f.net == nil {
+		f.net = newNetWatch(source.NewTransport(source.DefaultTimeouts()))
+	}
+	return f.net
 }
 
 func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*inventory.Inventory, error) {
@@ -76,10 +109,10 @@ func (f *indexFlags) resolve(ctx context.Context, ref string) (*source.Source, e
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("--platform %q: %v", f.platform, err)}
 	}
-	return source.Resolve(ctx, ref, source.Options{Platform: plat, Insecure: f.insecure})
+	return source.Resolve(ctx, ref, source.Options{Platform: plat, Insecure: f.insecure, HTTP: f.transport()})
 }
 
-func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, err error) {
 	fs := newFlagSet("sbom", "sbom SOURCE [--format cyclonedx|spdx|json] [-o FILE]", stderr)
 	var (
 		ix     indexFlags
@@ -100,6 +133,12 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return ExitError, usageError{err.Error()}
 	}
+	ctx, cancel, err := ix.start(ctx)
+	if err != nil {
+		return ExitError, err
+	}
+	defer cancel()
+	defer func() { err = ix.explain(ctx, err) }()
 	inv, err := ix.index(ctx, pos[0], stderr)
 	if err != nil {
 		return ExitError, err

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,10 +24,13 @@ import (
 // storedSBOM looks for an SBOM that Stowaway's registry stored as a
 // referrer of the registry image src (internal/server/sbomref) and that can
 // stand in for indexing: one whose catalogers are exactly those this binary
-// runs for the scan type. It returns the SBOM's inventory, reshaped as
-// indexing src would give it, and the SBOM's digest; or an error saying in
-// one line why indexing is needed.
-func storedSBOM(ctx context.Context, src *source.Source, insecure, enhanced bool, osCats, langCats []catalog.FileCataloger, opts ...remote.Option) (*inventory.Inventory, string, error) {
+// runs for the scan type, listed by a registry that vouches for Stowaway
+// SBOMs (its referrers response carries sbomref.HeaderAuthority: only then
+// were the annotated SBOMs written by the registry's own scans, not pushed
+// by whoever may push the image). It returns the SBOM's inventory, reshaped
+// as indexing src would give it, and the SBOM's digest; or an error saying
+// in one line why indexing is needed. rt is the registry transport.
+func storedSBOM(ctx context.Context, src *source.Source, rt http.RoundTripper, insecure, enhanced bool, osCats, langCats []catalog.FileCataloger) (*inventory.Inventory, string, error) {
 	if src.Kind != source.KindRegistry || src.Digest == "" {
 		return nil, "", errors.New("not a registry image")
 	}
@@ -38,7 +43,11 @@ func storedSBOM(ctx context.Context, src *source.Source, insecure, enhanced bool
 		return nil, "", fmt.Errorf("reference %s: %w", src.Ref, err)
 	}
 	repo := ref.Context()
-	ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
+	if rt == nil {
+		rt = source.NewTransport(source.DefaultTimeouts())
+	}
+	aw := &authorityWatch{base: rt}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(aw)}
 	idx, err := remote.Referrers(repo.Digest(src.Digest), append(ropts, remote.WithFilter("artifactType", sbomref.ArtifactTypeCycloneDX))...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list referrers: %w", err)
@@ -50,6 +59,10 @@ func storedSBOM(ctx context.Context, src *source.Source, insecure, enhanced bool
 	var cands []sbomref.Candidate
 	for _, d := range im.Manifests {
 		cands = append(cands, sbomref.Candidate{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Annotations: d.Annotations})
+	}
+	if len(cands) > 0 && !aw.vouched.Load() {
+		return nil, "", fmt.Errorf("the registry does not vouch for Stowaway SBOMs (its referrers response has no %s: %s header), so the %d stored CycloneDX SBOM(s) may have been pushed by anyone with push rights and are not used",
+			sbomref.HeaderAuthority, sbomref.AuthorityEnforced, len(cands))
 	}
 	want := sbomref.Want{
 		Enhanced:           enhanced,
@@ -76,6 +89,22 @@ func storedSBOM(ctx context.Context, src *source.Source, insecure, enhanced bool
 	}
 	inv.Source.Ref, inv.Source.Kind, inv.Source.Tags = src.Ref, src.Kind, src.Tags
 	return inv, c.Digest, nil
+}
+
+// authorityWatch records whether a successful referrers response carried
+// sbomref.HeaderAuthority: AuthorityEnforced.
+type authorityWatch struct {
+	base    http.RoundTripper
+	vouched atomic.Bool
+}
+
+func (a *authorityWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusOK && strings.Contains(req.URL.Path, "/referrers/") &&
+		resp.Header.Get(sbomref.HeaderAuthority) == sbomref.AuthorityEnforced {
+		a.vouched.Store(true)
+	}
+	return resp, err
 }
 
 // fetchSBOM reads a one-layer SBOM artifact and decodes its document.

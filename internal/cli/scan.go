@@ -23,7 +23,7 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
-func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, err error) {
 	fs := newFlagSet("scan", "scan SOURCE [flags]", stderr)
 	var (
 		ix             indexFlags
@@ -61,6 +61,12 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return ExitError, usageError{err.Error()}
 	}
+	ctx, cancel, err := ix.start(ctx)
+	if err != nil {
+		return ExitError, err
+	}
+	defer cancel()
+	defer func() { err = ix.explain(ctx, err) }()
 	popts := policy.Options{MinSeverity: minSeverity, IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus}
 	if ignoreFile != "" {
 		f, err := os.Open(ignoreFile)
@@ -117,7 +123,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		}
 		var inv *inventory.Inventory
 		if !noSBOMReuse && src.Kind == source.KindRegistry {
-			stored, dgst, rerr := storedSBOM(ctx, src, ix.insecure, enhanced, osCats, langCats)
+			stored, dgst, rerr := storedSBOM(ctx, src, ix.transport(), ix.insecure, enhanced, osCats, langCats)
 			switch {
 			case rerr == nil:
 				fmt.Fprintf(stderr, "using the stored SBOM %s (catalogers match)\n", dgst)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -39,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.StringVar(&accessKey, "access-key", "", "ECR API key as ACCESS_KEY_ID:SECRET (default $STOWAWAY_ACCESS_KEY); it has admin on every repository")
 	fs.Var(&users, "user", "registry user as NAME:PASSWORD with admin on every repository; repeatable (default $STOWAWAY_USERS, comma-separated)")
 	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
+	fs.DurationVar(&cfg.ScanTimeout, "scan-timeout", 10*time.Minute, "deadline of one scan; a scan that exceeds it ends FAILED and is not retried (0 = none)")
 	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region")
 	var eventsConfig string
@@ -56,6 +58,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
+	}
+	if cfg.ScanTimeout < 0 {
+		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}
 	}
 	level := slog.LevelInfo
 	if verbose {

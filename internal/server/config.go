@@ -71,6 +71,11 @@ type Config struct {
 	// job (default 3).
 	JobLease    time.Duration
 	MaxAttempts int
+	// ScanTimeout bounds each scan attempt (serve --scan-timeout; the CLI's
+	// default is 10m); 0 means no deadline. A scan that exceeds it ends
+	// FAILED with the reason and is not retried, as is one whose error is
+	// permanent (see internal/server/jobs).
+	ScanTimeout time.Duration
 	// InstanceID names this replica's workers in the job table (default
 	// "<hostname>-<pid>").
 	InstanceID string

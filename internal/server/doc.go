@@ -26,7 +26,10 @@
 //     durable leased rows: a crashed worker's job is taken over after its
 //     lease, retried up to MaxAttempts, then FAILED, never stuck IN_PROGRESS.
 //   - internal/server/jobs runs the scan workers; the scanner is injected
-//     (Scanner), so this package does not depend on the scan pipeline.
+//     (Scanner), so this package does not depend on the scan pipeline. Each
+//     scan runs under ScanTimeout (--scan-timeout, default 10m); a scan
+//     that times out, or fails with a permanent error (image content the
+//     indexer refuses), ends FAILED at once without retry.
 //   - internal/server/auth holds users, access keys, grants and the
 //     stateless ECR authorization tokens.
 //   - internal/server/scanning holds the result types and the registry
@@ -40,7 +43,9 @@
 // Security: authentication is enforced as soon as any user or access key is
 // configured (with none, the server logs that it is open). Request bodies are
 // bounded (1 MiB API, 4 MiB manifests), headers time out after 10 s, API
-// calls after APITimeout, and shutdown drains HTTP and in-flight scans.
+// calls after APITimeout, scans after ScanTimeout (so a hostile image holds
+// a worker for at most that long), and shutdown drains HTTP and in-flight
+// scans.
 // Secrets are never logged: distribution's request logs are routed to slog at
 // Debug with query strings (upload state) stripped, and credentials are
 // compared as SHA-256 digests in constant time.

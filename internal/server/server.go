@@ -176,6 +176,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Workers:     cfg.Workers,
 		Lease:       cfg.JobLease,
 		MaxAttempts: cfg.MaxAttempts,
+		ScanTimeout: cfg.ScanTimeout,
 		// In-flight scans get most of the shutdown budget, then are
 		// requeued before Serve stops waiting.
 		ShutdownGrace: cfg.ShutdownTimeout * 2 / 3,

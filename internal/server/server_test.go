@@ -67,6 +67,12 @@ type testServer struct {
 
 func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	t.Helper()
+	return startServerWith(t, mutate, &layerScanner{})
+}
+
+// startServerWith is startServer with another scanner.
+func startServerWith(t *testing.T, mutate func(*Config), scanner Scanner) *testServer {
+	t.Helper()
 	cfg := Config{
 		DataDir:    t.TempDir(),
 		AccessKeys: []AccessKey{{ID: testKeyID, Secret: testSecret, Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
@@ -78,7 +84,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	s, err := New(context.Background(), cfg, &layerScanner{})
+	s, err := New(context.Background(), cfg, scanner)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,12 @@ type Options struct {
 	Keychain authn.Keychain
 	// Transport overrides the HTTP transport (tests).
 	Transport remote.Option
+	// HTTP is the base transport of registry requests (default
+	// NewTransport(Timeouts)); see transport.go.
+	HTTP http.RoundTripper
+	// Timeouts bound each registry request before its body (zero fields:
+	// DefaultTimeouts). Unused when HTTP is set.
+	Timeouts Timeouts
 }
 
 func (o Options) platform() v1.Platform {
@@ -327,7 +334,7 @@ func registry(ctx context.Context, s string, opts Options) (*Source, error) {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(opts.platform())}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(opts.platform()), remote.WithTransport(opts.httpTransport())}
 	if opts.Transport != nil {
 		ropts = append(ropts, opts.Transport)
 	}

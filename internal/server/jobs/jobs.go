@@ -6,14 +6,31 @@
 //   - A worker extends its lease every Lease/3 while it scans; if the lease is
 //     lost (another worker took the job over after an expiry) the scan is
 //     cancelled and its result discarded by the store's fencing.
-//   - A failed attempt is retried with exponential backoff until MaxAttempts,
+//   - Each attempt runs under ScanTimeout (serve --scan-timeout, default
+//     10m; 0 = none), image open included. When it expires the scan's
+//     context is cancelled and the job ends FAILED at once with the
+//     description "scan timed out after D (--scan-timeout)": an image that
+//     took that long once will take it again, so it is not retried. The
+//     deadline relies on the Scanner honouring its context (the scan
+//     pipeline checks it between tar entries); the lease heartbeat keeps
+//     running until the Scanner returns, so a slow scan is never taken over
+//     by another worker while it still runs.
+//   - A failed attempt whose error is permanent (errors.As finds a value
+//     with a Permanent() bool method that returns true; the indexer returns
+//     such errors for image content problems: forged digests, corrupt
+//     layers, limits exceeded) ends FAILED at once with the error as its
+//     description. The first value in the chain with the method decides, so
+//     a wrapper can declare an error transient again.
+//   - Any other failed attempt (storage I/O, the DB swapped under the scan,
+//     a store error) is retried with exponential backoff until MaxAttempts,
 //     then the scan is FAILED with the error as its description. A worker
 //     that dies leaves its job leased; once the lease expires another worker
 //     (in this process or another replica) claims it; after MaxAttempts the
 //     store marks it FAILED. No scan stays IN_PROGRESS.
 //   - On shutdown workers stop claiming, in-flight scans get ShutdownGrace to
 //     finish, then they are cancelled and their jobs handed back to the
-//     queue (the attempt counts).
+//     queue (the attempt counts). A scan whose deadline expired before the
+//     shutdown cancelled it is FAILED, not requeued.
 package jobs
 
 import (
@@ -70,8 +87,12 @@ type Options struct {
 	// ShutdownGrace is how long in-flight scans may run after Run's context
 	// ends (default 30s).
 	ShutdownGrace time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// ScanTimeout bounds one attempt, from opening the image to the
+	// Scanner's return; 0 means no deadline. An attempt that exceeds it
+	// ends FAILED without retry.
+	ScanTimeout time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
 	// Prepare hooks run in order before a final outcome is written. They
 	// may append to out.InTx to write in the completing transaction (the
 	// inventory, outbox events). res is nil when the scan failed for good.
@@ -192,7 +213,18 @@ func (p *Pool) run(ctx context.Context, worker string, j *store.Job) {
 		defer hb.Done()
 		p.heartbeat(scanCtx, j, cancel, log)
 	}()
-	res, err := p.scan(scanCtx, j)
+	attemptCtx, stopDeadline := scanCtx, context.CancelFunc(func() {})
+	if p.o.ScanTimeout > 0 {
+		attemptCtx, stopDeadline = context.WithTimeoutCause(scanCtx, p.o.ScanTimeout, &TimeoutError{Timeout: p.o.ScanTimeout})
+	}
+	res, err := p.scan(attemptCtx, j)
+	// The deadline counts only when it fired first: a lease loss or a
+	// shutdown cancels attemptCtx with their own cause.
+	var timeout *TimeoutError
+	if err != nil && errors.As(context.Cause(attemptCtx), &timeout) {
+		err = fmt.Errorf("%w: %w", timeout, err)
+	}
+	stopDeadline()
 	cancel(nil)
 	hb.Wait()
 
@@ -205,7 +237,7 @@ func (p *Pool) run(ctx context.Context, worker string, j *store.Job) {
 		p.o.Observe("RETRY", time.Since(start))
 		return
 	}
-	if err != nil && ctx.Err() != nil {
+	if err != nil && timeout == nil && ctx.Err() != nil {
 		log.Info("jobs: scan interrupted by shutdown; requeued")
 		if rerr := p.o.Queue.RetryJob(wctx, j, p.o.Now(), "interrupted by shutdown"); rerr != nil {
 			log.Error("jobs: requeue", "err", rerr)
@@ -215,6 +247,12 @@ func (p *Pool) run(ctx context.Context, worker string, j *store.Job) {
 	}
 	var out store.JobOutcome
 	switch {
+	case err != nil && timeout != nil:
+		log.Error("jobs: scan timed out; not retried", "err", err, "timeout", p.o.ScanTimeout)
+		out = store.JobOutcome{Status: string(scanning.StatusFailed), Description: truncate(timeout.Error())}
+	case err != nil && IsPermanent(err):
+		log.Error("jobs: scan failed permanently; not retried", "err", err)
+		out = store.JobOutcome{Status: string(scanning.StatusFailed), Description: truncate(err.Error())}
 	case err != nil && j.Attempt < p.o.MaxAttempts:
 		delay := p.o.RetryBackoff << (j.Attempt - 1)
 		log.Warn("jobs: scan failed; will retry", "err", err, "in", delay)
@@ -322,6 +360,31 @@ func (p *Pool) heartbeat(ctx context.Context, j *store.Job, cancel context.Cance
 		}
 	}
 }
+
+// permanent is what jobs asks of an error to know that retrying cannot help;
+// the indexer's errors for image content problems implement it.
+type permanent interface{ Permanent() bool }
+
+// IsPermanent reports whether err, or the first error in its chain that has
+// a Permanent() bool method, says it is permanent. Such an attempt ends
+// FAILED without retry.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// TimeoutError is the cause of an attempt cancelled by Options.ScanTimeout.
+// It is permanent: the same image would take as long again.
+type TimeoutError struct {
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("scan timed out after %s (--scan-timeout)", e.Timeout)
+}
+
+// Permanent implements the permanent interface.
+func (e *TimeoutError) Permanent() bool { return true }
 
 func truncate(s string) string {
 	const max = 1024

@@ -254,8 +254,8 @@ func (r *Registry) ManifestChildren(ctx context.Context, repo, dgst string) ([]s
 
 // putManifestLocked serves a manifest PUT under the collector's read lock,
 // so a collection never marks and sweeps in the middle of one.
-func (r *Registry) putManifestLocked(w http.ResponseWriter, req *http.Request, rt route) {
+func (r *Registry) putManifestLocked(w http.ResponseWriter, req *http.Request, rt route, principal string) {
 	r.gc.mu.RLock()
 	defer r.gc.mu.RUnlock()
-	r.putManifest(w, req, rt)
+	r.putManifest(w, req, rt, principal)
 }

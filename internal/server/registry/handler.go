@@ -83,6 +83,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	w.Header().Set(HeaderSBOMAuthority, SBOMAuthorityEnforced)
 	p, err := r.opts.Auth.Registry(req)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="stowaway"`)
@@ -108,7 +109,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
 		r.serveReferrers(w, req, rt)
 	case rt.kind == "manifests" && req.Method == http.MethodPut:
-		r.putManifestLocked(w, req, rt)
+		r.putManifestLocked(w, req, rt, p.Name)
 	case rt.kind == "manifests" && req.Method == http.MethodDelete:
 		r.deleteManifest(w, req, rt)
 	case rt.kind == "manifests" && req.Method == http.MethodGet && r.opts.OnPull != nil:

@@ -95,7 +95,9 @@ func readManifest(req *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt route) {
+// putManifest serves a client's manifest PUT; principal names the caller
+// in the log of a refusal.
+func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt route, principal string) {
 	ctx := req.Context()
 	body, err := readManifest(req)
 	if errors.Is(err, errTooLarge) {
@@ -117,6 +119,12 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	info, err := parseManifest(body, req.Header.Get("Content-Type"))
 	if err != nil {
 		ociError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
+		return
+	}
+	if k := reservedAnnotation(info.Annotations); k != "" {
+		r.opts.Logger.Warn("registry: refused a manifest with a reserved annotation", "principal", principal, "repository", rt.repo, "reference", rt.ref, "annotation", k)
+		ociError(w, http.StatusBadRequest, "MANIFEST_INVALID", fmt.Sprintf(
+			"annotation %q is reserved: only the registry itself writes %s* annotations (on the SBOMs of its scans)", k, ReservedAnnotationPrefix))
 		return
 	}
 	if tag != "" {

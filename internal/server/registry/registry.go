@@ -13,7 +13,12 @@
 //     digest, tag, media types, size, push time) in the store before the
 //     client sees 201, then calls OnPush; DELETEs are mirrored in the store;
 //   - immutable tags (ECR imageTagMutability) enforced before the PUT;
-//   - a 4 MiB manifest body limit.
+//   - a 4 MiB manifest body limit;
+//   - SBOM authority: manifest annotations under dev.stowaway. are the
+//     server's own (its SBOM referrers); a client push carrying one is
+//     refused (400 MANIFEST_INVALID, logged with the principal), and every
+//     /v2/ response says so with Stowaway-SBOM-Authority: enforced, so a
+//     client may trust a Stowaway SBOM this registry lists (reserved.go).
 //
 // Repositories are created on first push. The package also gives the server
 // read access to stored images as go-containerregistry v1.Images and the

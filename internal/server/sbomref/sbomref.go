@@ -28,6 +28,16 @@
 //     catalogers are exactly the ones the client would run for its scan
 //     type; an ENHANCED SBOM serves a BASIC scan (its OS part), a BASIC one
 //     never serves an ENHANCED scan.
+//
+// Trust: the dev.stowaway.* annotations are reserved to the server
+// (registry.ReservedAnnotationPrefix): the registry refuses client pushes
+// that carry them, so the only referrers listed with them are the ones this
+// Writer stored, and every /v2/ response carries HeaderAuthority:
+// AuthorityEnforced. A client reuses a stored SBOM only from a registry
+// whose referrers response carries that header: on any other registry
+// (go-containerregistry's, a cloud registry) anyone with push rights can
+// push an SBOM artifact with these annotations for their own image, an
+// empty one included, and hide its findings from a CI gate.
 package sbomref
 
 import (
@@ -62,6 +72,11 @@ const (
 
 	ScanTypeBasic    = "BASIC"
 	ScanTypeEnhanced = "ENHANCED"
+
+	// HeaderAuthority: AuthorityEnforced is on every response of a
+	// registry that refuses client pushes of the annotations above.
+	HeaderAuthority   = registry.HeaderSBOMAuthority
+	AuthorityEnforced = registry.SBOMAuthorityEnforced
 )
 
 // ArtifactType is the artifactType (and layer media type) of an SBOM format.

@@ -238,6 +238,16 @@ func TestParseFormats(t *testing.T) {
 	}
 }
 
+// TestAnnotationsAreReserved: the registry refuses client pushes of the
+// annotations Choose trusts, so they must be under its reserved prefix.
+func TestAnnotationsAreReserved(t *testing.T) {
+	for _, a := range []string{sbomref.AnnotationCatalogers, sbomref.AnnotationScanType} {
+		if !strings.HasPrefix(a, registry.ReservedAnnotationPrefix) {
+			t.Errorf("annotation %q is not under the registry's reserved prefix %q: a pusher could forge it", a, registry.ReservedAnnotationPrefix)
+		}
+	}
+}
+
 func TestCatalogers(t *testing.T) {
 	got := sbomref.Catalogers([]inventory.CatalogerInfo{{Name: "rpm", Version: 3}, {Name: "apk", Version: 1}, {Name: "dpkg", Version: 2}, {Name: "apk", Version: 1}})
 	if want := "apk@1,dpkg@2,rpm@3"; got != want {
