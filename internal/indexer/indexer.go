@@ -95,31 +95,44 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 		r.inv.Catalogers = append(r.inv.Catalogers, inventory.CatalogerInfo{Name: p.c.Name(), Version: p.c.Version()})
 	}
 	var (
-		sq  *squash.FS
-		err error
+		sq     *squash.FS
+		err    error
+		reread func(context.Context, squash.Options) error
 	)
-	switch {
-	case src.Kind == source.KindDir:
+	if src.Kind == source.KindDir {
 		it, ierr := squash.DirEntries(src.Dir)
 		if ierr != nil {
 			return nil, fmt.Errorf("index %s: %w", src.Ref, ierr)
 		}
 		sq, err = squash.SquashEntries(ctx, it, "", r.squashOptions(r.apply))
-	case opts.Cache != nil:
+		reread = func(ctx context.Context, o squash.Options) error {
+			it, err := squash.DirEntries(src.Dir)
+			if err != nil {
+				return err
+			}
+			_, err = squash.SquashEntries(ctx, it, "", o)
+			return err
+		}
+	} else {
 		layers, lerr := imageLayers(src, r.inv)
 		if lerr != nil {
 			return nil, fmt.Errorf("index %s: %w", src.Ref, lerr)
 		}
-		sq, err = r.cached(ctx, layers)
-	default:
-		layers, lerr := imageLayers(src, r.inv)
-		if lerr != nil {
-			return nil, fmt.Errorf("index %s: %w", src.Ref, lerr)
+		if opts.Cache != nil {
+			sq, err = r.cached(ctx, layers)
+		} else {
+			sq, err = squash.Squash(ctx, layers, r.squashOptions(r.apply))
+			err = locate(layers, err)
 		}
-		sq, err = squash.Squash(ctx, layers, r.squashOptions(r.apply))
-		err = locate(layers, err)
+		reread = func(ctx context.Context, o squash.Options) error {
+			_, err := squash.Squash(ctx, layers, o)
+			return locate(layers, err)
+		}
 	}
 	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
+	}
+	if err := r.followLinks(ctx, sq, reread); err != nil {
 		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
 	}
 	d, err := osdetect.Detect(sq)
@@ -181,19 +194,24 @@ func (r *run) catalogFile(ctx context.Context, f squash.File) ([]fileResult, err
 			out = append(out, fileResult{Cataloger: pl.c.Name(), Warnings: []string{fmt.Sprintf("%s: %s: %v", pl.c.Name(), f.Path, err)}})
 			continue
 		}
-		fr := fileResult{Cataloger: pl.c.Name(), Owned: res.Owned, Warnings: res.Warnings}
-		for _, p := range res.Packages {
-			if p.Path == "" {
-				p.Path = f.Path
-			}
-			if p.Cataloger == "" {
-				p.Cataloger = pl.c.Name()
-			}
-			fr.Packages = append(fr.Packages, p)
-		}
-		out = append(out, fr)
+		out = append(out, resultOf(pl, f.Path, res))
 	}
 	return out, nil
+}
+
+// resultOf is what pl made of the file at path.
+func resultOf(pl plugin, path string, res catalog.Result) fileResult {
+	fr := fileResult{Cataloger: pl.c.Name(), Owned: res.Owned, Warnings: res.Warnings}
+	for _, p := range res.Packages {
+		if p.Path == "" {
+			p.Path = path
+		}
+		if p.Cataloger == "" {
+			p.Cataloger = pl.c.Name()
+		}
+		fr.Packages = append(fr.Packages, p)
+	}
+	return fr
 }
 
 // apply catalogs a visible file straight into the inventory.

@@ -300,3 +300,35 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 var _ fs.ReadDirFS = (*FS)(nil)
 var _ fs.ReadFileFS = (*FS)(nil)
 var _ fs.StatFS = (*FS)(nil)
+
+// Resolve follows every symlink of name, the last one included, and returns
+// the path inside the image root that it leads to; the file there need not
+// be kept (or exist). It fails with ErrEscape, ErrLoop or ErrNameTooLong.
+func (f *FS) Resolve(name string) (string, error) {
+	p, _, err := f.resolve(name, true)
+	return p, err
+}
+
+// FirstLink returns the first component of name (name itself included)
+// that is a symlink in the squashed view, and its target.
+func (f *FS) FirstLink(name string) (link, target string, ok bool) {
+	cur := ""
+	for _, part := range strings.Split(name, "/") {
+		if part == "" {
+			continue
+		}
+		if cur == "" {
+			cur = part
+		} else {
+			cur += "/" + part
+		}
+		n, found := f.nodes[cur]
+		if !found {
+			return "", "", false
+		}
+		if n.info.Mode()&fs.ModeSymlink != 0 {
+			return cur, n.target, true
+		}
+	}
+	return "", "", false
+}
