@@ -103,3 +103,43 @@ func TestAffectedErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAffectsEvery: the entries that cover every version without a
+// comparison, and that Affected agrees on each of them for valid versions.
+func TestAffectsEvery(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ranges   []advisory.Range
+		versions []string
+		want     bool
+	}{
+		{"no ranges, no versions", nil, nil, true},
+		{"ranges without events", []advisory.Range{{}, {}}, nil, true},
+		{"introduced 0 only", []advisory.Range{rng(intro("0"))}, nil, true},
+		{"introduced 0 and a later introduced", []advisory.Range{rng(intro("0"), intro("2.0.0"))}, nil, true},
+		{"one branch open from 0, another fixed", []advisory.Range{rng(intro("1.0.0"), fixed("1.2.0")), rng(intro("0"))}, nil, true},
+		{"introduced 0 and fixed", []advisory.Range{rng(intro("0"), fixed("1.0.0"))}, nil, false},
+		{"introduced 0 and last_affected", []advisory.Range{rng(intro("0"), last("1.0.0"))}, nil, false},
+		{"introduced 0 and limit", []advisory.Range{rng(intro("0"), limit("1.0.0"))}, nil, false},
+		{"introduced later, never closed", []advisory.Range{rng(intro("1.0.0"))}, nil, false},
+		{"versions list only", nil, []string{"1.0.0"}, false},
+		{"versions list besides an open range", []advisory.Range{rng(intro("0"))}, []string{"1.0.0"}, true},
+		{"malformed event", []advisory.Range{rng(advisory.Event{Introduced: "0", Fixed: "1.0.0"})}, nil, false},
+		{"empty event", []advisory.Range{rng(intro("0"), advisory.Event{})}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AffectsEvery(tc.ranges, tc.versions); got != tc.want {
+				t.Fatalf("AffectsEvery = %v, want %v", got, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			for _, v := range []string{"0.0.1", "1.0.0", "1.1.0", "99.0.0"} {
+				hit, fix, err := Affected(SemVer{}, tc.ranges, tc.versions, v)
+				if err != nil || !hit || fix != "" {
+					t.Errorf("Affected(%q) = %v, %q, %v; AffectsEvery says every version, no fix", v, hit, fix, err)
+				}
+			}
+		})
+	}
+}

@@ -270,6 +270,36 @@ func Affected(c Comparator, ranges []advisory.Range, versions []string, v string
 	return false, "", nil
 }
 
+// AffectsEvery reports whether an affected entry covers every version
+// without comparing any: it has no range events and no versions (Affected's
+// "every version is affected"), or one of its ranges has an introduced "0"
+// event and nothing but introduced events, so nothing ever closes it. It is
+// what matching can still decide for an installed version that its scheme
+// cannot parse. A range with a malformed event (not exactly one of
+// introduced/fixed/last_affected/limit set) never counts as covering every
+// version.
+func AffectsEvery(ranges []advisory.Range, versions []string) bool {
+	haveEvents := false
+	for _, r := range ranges {
+		if len(r.Events) == 0 {
+			continue
+		}
+		haveEvents = true
+		zero, open := false, true
+		for _, e := range r.Events {
+			if e.Introduced == "" || e.Fixed != "" || e.LastAffected != "" || e.Limit != "" {
+				open = false
+				break
+			}
+			zero = zero || e.Introduced == "0"
+		}
+		if zero && open {
+			return true
+		}
+	}
+	return !haveEvents && len(versions) == 0
+}
+
 // event is one range event with its kind and version.
 type event struct {
 	kind    int // one of the ev* constants; also the tie order
