@@ -77,6 +77,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -1060,4 +1062,58 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// Label names a degraded package for people: its name, quoted version and
+// path, plus the advisory when the advisory's version is at fault, e.g.
+// `lodash "latest" (app/package.json)` or
+// `busybox "1.36.1-r15" (lib/apk/db/installed; advisory CVE-2022-28391)`.
+// Every part is clipped (name 64, version 64, path 96, advisory 64 bytes)
+// and control characters are replaced, so a hostile inventory can neither
+// flood nor garble a status line or a terminal.
+func (d Degraded) Label() string {
+	var b strings.Builder
+	b.WriteString(Clip(d.Package.Name, 64))
+	b.WriteByte(' ')
+	b.WriteString(strconv.Quote(Clip(d.Package.Version, 64)))
+	var in []string
+	if d.Package.Path != "" {
+		in = append(in, Clip(d.Package.Path, 96))
+	}
+	if d.Advisory != "" {
+		in = append(in, "advisory "+Clip(d.Advisory, 64))
+	}
+	if len(in) > 0 {
+		b.WriteString(" (" + strings.Join(in, "; ") + ")")
+	}
+	return b.String()
+}
+
+// Clip makes untrusted text safe to show in one line: invalid UTF-8 and
+// non-printable characters become '?', and text longer than max bytes
+// keeps its start and end around "...".
+func Clip(s string, max int) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(clean) <= max {
+		return clean
+	}
+	keep := max - 3
+	if keep < 2 {
+		keep = 2
+	}
+	head := keep / 2
+	tail := keep - head
+	for head > 0 && !utf8.RuneStart(clean[head]) {
+		head--
+	}
+	start := len(clean) - tail
+	for start < len(clean) && !utf8.RuneStart(clean[start]) {
+		start++
+	}
+	return clean[:head] + "..." + clean[start:]
 }

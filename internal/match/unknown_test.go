@@ -3,6 +3,7 @@ package match
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -359,5 +360,33 @@ func TestTouchingUnparseable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDegradedLabel(t *testing.T) {
+	long := strings.Repeat("a", 100)
+	tests := []struct {
+		name string
+		d    Degraded
+		want string
+	}{
+		{"installed version", Degraded{Package: inventory.Package{Name: "lodash", Version: "latest", Path: "app/package.json"}}, `lodash "latest" (app/package.json)`},
+		{"advisory's version", Degraded{Package: inventory.Package{Name: "busybox", Version: "1.36.1-r15", Path: "lib/apk/db/installed"}, Advisory: "CVE-2022-28391"},
+			`busybox "1.36.1-r15" (lib/apk/db/installed; advisory CVE-2022-28391)`},
+		{"no path, empty version", Degraded{Package: inventory.Package{Name: "left-pad"}}, `left-pad ""`},
+		{"control characters and bad UTF-8", Degraded{Package: inventory.Package{Name: "x\x1b[31m", Version: "1\n2\xff", Path: "a\tb"}}, `x?[31m "1?2?" (a?b)`},
+		{"clipped", Degraded{Package: inventory.Package{Name: long, Version: long, Path: long}},
+			`aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" (` + strings.Repeat("a", 46) + "..." + strings.Repeat("a", 47) + ")"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.d.Label(); got != tc.want {
+				t.Errorf("Label() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	// Clipping never splits a rune.
+	if got := Clip("ééééé", 6); got != "...é" {
+		t.Errorf("Clip(ééééé, 6) = %q, want %q", got, "...é")
 	}
 }
