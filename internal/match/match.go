@@ -729,7 +729,11 @@ func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Cand
 	for i := range recs {
 		c := &recs[i]
 		v := installedVersion(p, c.Affected.Kind)
-		verr := verrs[v]
+		verr, checked := verrs[v]
+		if !checked {
+			_, verr = cmp.Compare(v, v)
+			verrs[v] = verr
+		}
 		switch c.Affected.Status {
 		case advisory.StatusFixed:
 			if verr != nil {
