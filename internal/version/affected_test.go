@@ -56,6 +56,8 @@ func TestAffected(t *testing.T) {
 		{"go stdlib fixed", SchemeGo, []advisory.Range{rng(intro("1.21.0-0"), fixed("1.21.5"))}, nil, "go1.21.5", result{false, ""}},
 		{"versions list hit", SchemePEP440, nil, []string{"1.0", "1.1"}, "1.1.0", result{true, ""}},
 		{"versions list miss", SchemePEP440, nil, []string{"1.0", "1.1"}, "1.2", result{false, ""}},
+		{"invalid entries of the versions list are skipped", SchemePEP440, nil, []string{"0.7.10p1", "trunk", "1.1"}, "1.1.0", result{true, ""}},
+		{"invalid entries of the versions list are skipped, miss", SchemePEP440, nil, []string{"0.7.10p1", "trunk"}, "1.1.0", result{false, ""}},
 		{"versions list besides ranges", SchemePEP440, []advisory.Range{rng(intro("2.0"), fixed("2.1"))}, []string{"1.0"}, "1.0", result{true, ""}},
 		{"no ranges, no versions: every version", SchemePEP440, nil, nil, "1.0", result{true, ""}},
 		{"ranges without events: every version", SchemePEP440, []advisory.Range{{}}, nil, "1.0", result{true, ""}},
@@ -87,8 +89,8 @@ func TestAffectedErrors(t *testing.T) {
 	}{
 		{"invalid installed version", []advisory.Range{rng(intro("0"), fixed("1.0.0"))}, nil, "1.0", true},
 		{"invalid installed version, no ranges", nil, nil, "x", true},
+		{"invalid installed version, versions list", nil, []string{"1.0.0"}, "x", true},
 		{"invalid fixed version", []advisory.Range{rng(intro("0"), fixed("1.0"))}, nil, "1.0.0", true},
-		{"invalid version in the list", nil, []string{"1.0"}, "1.0.0", true},
 		{"event with two kinds", []advisory.Range{rng(advisory.Event{Introduced: "0", Fixed: "1.0.0"})}, nil, "1.0.0", false},
 		{"event with no kind", []advisory.Range{rng(advisory.Event{})}, nil, "1.0.0", false},
 	} {
