@@ -50,10 +50,13 @@
 //     records disagree the strongest outcome wins: FIXABLE, then
 //     UNKNOWN_VERSION with a fix, then UNFIXED/WILL_NOT_FIX, then
 //     UNKNOWN_VERSION without a fix (see decide).
-//   - The same holds for a version inside an advisory that its scheme
+//   - The same holds for a range event of an advisory that its scheme
 //     cannot parse (Alpine's secdb has a few, e.g. "0.8.21.r2"): that
 //     record is undecided, so with nothing stronger the finding is
-//     UNKNOWN_VERSION, and VersionError names the advisory.
+//     UNKNOWN_VERSION, and VersionError names the advisory. An entry of an
+//     advisory's list of exact versions that the scheme rejects is skipped
+//     instead (version.Affected): it cannot equal a valid installed
+//     version.
 //   - Result.Degraded lists each such package (name, version, type, path,
 //     namespace, the reason, and the advisory when the advisory's version
 //     is at fault), whether or not any advisory names it today.

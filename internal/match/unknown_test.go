@@ -150,7 +150,11 @@ func unparseableCases() []unparseableCase {
 				lang(&advisory.Advisory{ID: "CVE-2019-10906", Source: "osv-PyPI", Severity: "HIGH"},
 					"osv:PyPI", "jinja2", advisory.StatusFixed, rngs(advisory.Event{Introduced: "0"}, advisory.Event{Fixed: "2.10.1"})),
 				lang(&advisory.Advisory{ID: "PYSEC-2099-1", Source: "osv-PyPI", Severity: "MEDIUM"},
-					"osv:PyPI", "jinja2", advisory.StatusAffected, nil, "2.10", "2.9.6"),
+					"osv:PyPI", "jinja2", advisory.StatusAffected, nil, "2.10", "2.9.6", "trunk"),
+				// A list with a pre-PEP 440 entry: skipped for a valid
+				// installed version, which it cannot equal.
+				lang(&advisory.Advisory{ID: "PYSEC-2099-2", Source: "osv-PyPI", Severity: "LOW"},
+					"osv:PyPI", "jinja2", advisory.StatusAffected, nil, "0.7.10p1", "2.9"),
 			},
 			want: []ufinding{
 				{"CVE-2019-10906", "Jinja2", "2.10.0 beta", "site-packages/Jinja2-2.10.0 beta.dist-info/METADATA", "UNKNOWN_VERSION", "2.10.1", "HIGH",
@@ -159,6 +163,8 @@ func unparseableCases() []unparseableCase {
 				{"PYSEC-2099-1", "Jinja2", "2.10.0 beta", "site-packages/Jinja2-2.10.0 beta.dist-info/METADATA", "UNKNOWN_VERSION", "", "MEDIUM",
 					`pep440: version "2.10.0 beta": space or control character at byte 6: invalid version`},
 				{"PYSEC-2099-1", "Jinja2", "2.10", "site-packages/Jinja2-2.10.dist-info/METADATA", "UNFIXED", "", "MEDIUM", ""},
+				{"PYSEC-2099-2", "Jinja2", "2.10.0 beta", "site-packages/Jinja2-2.10.0 beta.dist-info/METADATA", "UNKNOWN_VERSION", "", "LOW",
+					`pep440: version "2.10.0 beta": space or control character at byte 6: invalid version`},
 			},
 			degraded: []udegraded{{"Jinja2", "2.10.0 beta", "pypi", "site-packages/Jinja2-2.10.0 beta.dist-info/METADATA", "osv:PyPI", "",
 				`pep440: version "2.10.0 beta": space or control character at byte 6: invalid version`}},
