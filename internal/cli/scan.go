@@ -43,8 +43,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	fs.StringVar(&output, "o", "", "write to this file instead of standard output")
 	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default: the user cache dir; see 'stowaway db status')")
 	fs.StringVar(&minSeverity, "severity", "", "report only findings at or above this level (LOW, MEDIUM, HIGH, CRITICAL)")
-	fs.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version")
-	fs.Var(&ignoreStatus, "ignore-status", "hide findings with this status (FIXABLE, UNFIXED, WILL_NOT_FIX); repeatable")
+	fs.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version (UNKNOWN_VERSION findings are kept)")
+	fs.Var(&ignoreStatus, "ignore-status", "hide findings with this status (FIXABLE, UNFIXED, WILL_NOT_FIX, UNKNOWN_VERSION); repeatable")
 	fs.StringVar(&ignoreFile, "ignore-file", "", "YAML ignore file (ids, optional package, expiry, reason)")
 	fs.Var(&vexFiles, "vex", "OpenVEX document whose not_affected/fixed statements hide findings; repeatable")
 	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
@@ -141,7 +141,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 			return ExitError, err
 		}
 	}
-	for _, w := range res.Inventory.Warnings {
+	for _, w := range res.Warnings() {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	popts.Now = time.Now()

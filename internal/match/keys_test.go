@@ -40,6 +40,12 @@ func TestKeysEqualsLookups(t *testing.T) {
 		{Name: "Django_Rest", Version: "1.0", Type: inventory.TypePyPI},
 		{Name: "Monolog/Monolog", Version: "2.0", Type: inventory.TypeComposer},
 		{Name: "lodash", Version: "4.17.20", Type: inventory.TypeNPM},
+		// Versions that no scheme parses are looked up all the same.
+		{Name: "zlib1g", Version: "1:1.2.13 dfsg-1", Type: inventory.TypeDeb, SourceName: "zlib", SourceVersion: "1:1.2.13 dfsg-1"},
+		{Name: "underscore", Version: "latest", Type: inventory.TypeNPM},
+		{Name: "Jinja2", Version: "2.10.0 beta", Type: inventory.TypePyPI},
+		{Name: "rack", Version: "-", Type: inventory.TypeGem},
+		{Name: "left-pad", Version: "", Type: inventory.TypeNPM},
 	}
 	tests := []struct {
 		name   string
@@ -56,7 +62,10 @@ func TestKeysEqualsLookups(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := &inventory.Inventory{Distro: tt.distro, Packages: pkgs}
 			if tt.distro != nil && tt.distro.ID == "centos" {
-				inv = &inventory.Inventory{Distro: tt.distro, Packages: []inventory.Package{{Name: "bash", Version: "4.2-1", Type: inventory.TypeRPM, SourceName: "bash"}}}
+				inv = &inventory.Inventory{Distro: tt.distro, Packages: []inventory.Package{
+					{Name: "bash", Version: "4.2-1", Type: inventory.TypeRPM, SourceName: "bash"},
+					{Name: "curl-minimal", Version: "", Type: inventory.TypeRPM, SourceName: "curl"},
+				}}
 			}
 			rec := &recordingStore{keys: map[Key]bool{}}
 			if _, err := Match(context.Background(), rec, inv, tt.opts); err != nil {
@@ -88,6 +97,8 @@ func TestTouching(t *testing.T) {
 		{Name: "openssl", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl"},
 		{Name: "bash", Version: "5.2-1", Type: inventory.TypeDeb},
 		{Name: "Django_Rest", Version: "1.0", Type: inventory.TypePyPI},
+		{Name: "zlib1g", Version: "1:1.2.13 dfsg-1", Type: inventory.TypeDeb, SourceName: "zlib", SourceVersion: "1:1.2.13 dfsg-1"},
+		{Name: "lodash", Version: "latest", Type: inventory.TypeNPM},
 	}}
 	tests := []struct {
 		name string
@@ -102,6 +113,8 @@ func TestTouching(t *testing.T) {
 		{"language key, basic scan", []Key{{"osv:PyPI", "django-rest"}}, Options{}, nil},
 		{"other namespace", []Key{{"debian:11", "bash"}}, Options{}, nil},
 		{"no keys", nil, Options{}, nil},
+		{"a degraded package's source name", []Key{{"debian:12", "zlib"}}, Options{}, []string{"zlib1g"}},
+		{"a degraded language package, enhanced", []Key{{"osv:npm", "lodash"}, {"debian:12", "bash"}}, Options{Language: true}, []string{"bash", "lodash"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,7 +130,7 @@ func TestTouching(t *testing.T) {
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
-			if sub.Distro != inv.Distro || len(inv.Packages) != 4 {
+			if sub.Distro != inv.Distro || len(inv.Packages) != 6 {
 				t.Error("Touching must keep the distro and leave inv alone")
 			}
 		})

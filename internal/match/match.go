@@ -25,6 +25,52 @@
 //   - will-not-fix: a finding with status WILL_NOT_FIX and no fixed version.
 //   - not-affected: no finding; it also suppresses other records of the same
 //     vulnerability for that package from the same namespace.
+//
+// # Versions that cannot be compared
+//
+// An image author controls every installed version, so a version that the
+// namespace's scheme cannot parse (apk "1.2.4_r2", npm "latest" or a git
+// URL, PyPI "2.10.0 beta", a gem "-", a dpkg version with a space, an empty
+// version) must neither fail the scan nor hide the package. Policy:
+//
+//   - The scan goes on: every other package is matched normally, and only
+//     store errors and cancellation fail Match.
+//   - The package is looked up as usual (same namespace, names, source
+//     package, module stream and arch rules; Keys and Touching are
+//     unchanged) and every advisory naming it is decided as far as is
+//     safe. A not-affected record suppresses as usual. A record that
+//     affects every version whatever the installed one (no ranges, or a
+//     range opened at "0" that nothing closes) gives its ordinary UNFIXED
+//     finding, and a will-not-fix record its WILL_NOT_FIX finding (its
+//     ranges are never compared). Any other record cannot be evaluated and
+//     gives a finding with status UNKNOWN_VERSION, carrying the fixed
+//     version the record names (the highest of its fixed events; across
+//     records, the one a FIXABLE finding would pick), the usual severity,
+//     and VersionError, the scheme's error naming the version. When
+//     records disagree the strongest outcome wins: FIXABLE, then
+//     UNKNOWN_VERSION with a fix, then UNFIXED/WILL_NOT_FIX, then
+//     UNKNOWN_VERSION without a fix (see decide).
+//   - The same holds for a range event of an advisory that its scheme
+//     cannot parse (Alpine's secdb has a few, e.g. "0.8.21.r2"): that
+//     record is undecided, so with nothing stronger the finding is
+//     UNKNOWN_VERSION, and VersionError names the advisory. An entry of an
+//     advisory's list of exact versions that the scheme rejects is skipped
+//     instead (version.Affected): it cannot equal a valid installed
+//     version.
+//   - Result.Degraded lists each such package (name, version, type, path,
+//     namespace, the reason, and the advisory when the advisory's version
+//     is at fault), whether or not any advisory names it today.
+//   - Lenient parsing, only where the scheme itself allows it: surrounding
+//     white space is dropped in every scheme (dpkg, PEP 440, node-semver
+//     and Gem::Version strip it themselves; no scheme orders by it), npm
+//     versions lose leading "=" and "v" as npm's semver.clean drops them,
+//     and the comparators' own spellings apply (a "v" prefix in semver,
+//     PEP 440, Go and Composer). Nothing else is guessed: versions are
+//     never compared as plain strings, and a git URL's "#ref" is not read
+//     as a version (the ref can point at any commit).
+//
+// PackageMemo remembers a package's degradation with its findings, so
+// memoized and unmemoized matches agree.
 package match
 
 import (
@@ -34,6 +80,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -66,6 +114,11 @@ const (
 	StatusFixable    Status = "FIXABLE"
 	StatusUnfixed    Status = "UNFIXED"
 	StatusWillNotFix Status = "WILL_NOT_FIX"
+	// StatusUnknownVersion: an advisory names the package, but whether the
+	// installed version is affected could not be decided because a version
+	// to compare (the installed one, or one in the advisory's ranges) is
+	// invalid in the namespace's scheme. Finding.VersionError says which.
+	StatusUnknownVersion Status = "UNKNOWN_VERSION"
 )
 
 // Finding is one vulnerability in one package.
@@ -93,11 +146,32 @@ type Finding struct {
 	Published      time.Time       `json:"published,omitzero"`
 	Modified       time.Time       `json:"modified,omitzero"`
 	FirstRecord    advisory.Status `json:"-"`
+	// VersionError is set on UNKNOWN_VERSION findings: the scheme's error
+	// for the version that could not be compared, naming the version (and
+	// the advisory, when the advisory's version is at fault).
+	VersionError string `json:"versionError,omitempty"`
+}
+
+// Degraded is a matched package whose version could not be compared: the
+// installed version is invalid in the namespace's scheme, or (Advisory
+// set) a version in one of its advisories is. Its findings that depend on
+// the comparison have status UNKNOWN_VERSION.
+type Degraded struct {
+	Package   inventory.Package `json:"package"`
+	Namespace string            `json:"namespace"`
+	// Advisory is the id of the first advisory whose own version could
+	// not be parsed, or "" when the installed version is at fault.
+	Advisory string `json:"advisory,omitempty"`
+	// Reason is the scheme's error, naming the version.
+	Reason string `json:"reason"`
 }
 
 // Result is the outcome of matching one inventory.
 type Result struct {
 	Findings []Finding
+	// Degraded lists the packages whose versions could not be compared,
+	// sorted by name, version, path and type.
+	Degraded []Degraded
 	// Unsupported is set when the OS could not be matched (UNSUPPORTED_IMAGE).
 	Unsupported string
 }
@@ -174,20 +248,24 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			cmp = c
 		}
 		var fs []Finding
+		var deg degradation
 		var key string
 		hit := false
 		if opts.Memo != nil {
 			key = memoKey(ns, p)
-			fs, hit = opts.Memo.get(key, p)
+			fs, deg, hit = opts.Memo.get(key, p)
 		}
 		if !hit {
 			var err error
-			if fs, err = matchPackage(ctx, store, ns, cmp, p); err != nil {
+			if fs, deg, err = matchPackage(ctx, store, ns, cmp, p); err != nil {
 				return nil, err
 			}
 			if opts.Memo != nil {
-				opts.Memo.put(key, fs)
+				opts.Memo.put(key, fs, deg)
 			}
+		}
+		if deg.reason != "" {
+			res.Degraded = append(res.Degraded, Degraded{Package: *p, Namespace: ns, Advisory: deg.advisory, Reason: deg.reason})
 		}
 		for _, f := range fs {
 			key := f.ID + "\x00" + p.PURL + "\x00" + p.Path
@@ -208,7 +286,24 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 		res.Findings = append(res.Findings, *f)
 	}
 	SortFindings(res.Findings)
+	sortDegraded(res.Degraded)
 	return res, nil
+}
+
+// sortDegraded orders degraded packages by name, version, path and type.
+func sortDegraded(ds []Degraded) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := &ds[i].Package, &ds[j].Package
+		switch {
+		case a.Name != b.Name:
+			return a.Name < b.Name
+		case a.Version != b.Version:
+			return a.Version < b.Version
+		case a.Path != b.Path:
+			return a.Path < b.Path
+		}
+		return a.Type < b.Type
+	})
 }
 
 // SortFindings orders findings by severity (worst first), then id, then
@@ -282,16 +377,66 @@ func lookupNames(p *inventory.Package) []string {
 	return names
 }
 
-// installedVersion is the version compared against a record of kind k.
+// installedVersion is the version compared against a record of kind k,
+// normalized as far as the package's scheme allows (see the package doc):
+// surrounding white space is dropped, an rpm version gets its epoch, and an
+// npm version loses leading "=" and "v" as npm's semver.clean drops them.
 func installedVersion(p *inventory.Package, k advisory.PackageKind) string {
-	v := p.Version
-	if k == advisory.KindSource && p.SourceVersion != "" {
-		v = p.SourceVersion
+	v := strings.TrimSpace(p.Version)
+	if k == advisory.KindSource {
+		if sv := strings.TrimSpace(p.SourceVersion); sv != "" {
+			v = sv
+		}
 	}
-	if p.Type == inventory.TypeRPM {
-		v = withEpoch(v, p.Epoch)
+	switch p.Type {
+	case inventory.TypeRPM:
+		if v != "" {
+			v = withEpoch(v, p.Epoch)
+		}
+	case inventory.TypeNPM:
+		v = strings.TrimSpace(strings.TrimLeft(v, "=v"))
 	}
 	return v
+}
+
+// degradation is why a package's version could not be compared; the zero
+// value means it could.
+type degradation struct {
+	reason   string
+	advisory string
+}
+
+// versionErrors checks the versions of p that records compare (its own,
+// and its source version for source-package records) once each: the
+// errors are keyed by the version as installedVersion gives it, nil for a
+// valid one. The degradation names the invalid ones.
+func versionErrors(cmp version.Comparator, p *inventory.Package) (map[string]error, degradation) {
+	errs := make(map[string]error, 2)
+	var deg degradation
+	kinds := []advisory.PackageKind{advisory.KindBinary}
+	if p.Type.IsOS() {
+		kinds = append(kinds, advisory.KindSource)
+	}
+	for _, k := range kinds {
+		v := installedVersion(p, k)
+		if _, done := errs[v]; done {
+			continue
+		}
+		_, err := cmp.Compare(v, v)
+		errs[v] = err
+		if err == nil {
+			continue
+		}
+		why := err.Error()
+		if k == advisory.KindSource {
+			why = "source version: " + why
+		}
+		if deg.reason != "" {
+			deg.reason += "; "
+		}
+		deg.reason += why
+	}
+	return errs, deg
 }
 
 // withEpoch makes an rpm EVR carry its epoch explicitly.
@@ -311,7 +456,11 @@ func moduleStream(label string) string {
 	return parts[0] + ":" + parts[1]
 }
 
-func matchPackage(ctx context.Context, store Store, ns string, cmp version.Comparator, p *inventory.Package) ([]Finding, error) {
+// matchPackage matches one package. Comparison problems never fail it:
+// they give UNKNOWN_VERSION findings and a degradation; only store errors
+// and cancellation do.
+func matchPackage(ctx context.Context, store Store, ns string, cmp version.Comparator, p *inventory.Package) ([]Finding, degradation, error) {
+	verrs, deg := versionErrors(cmp, p)
 	var cands []Candidate
 	type seenKey struct {
 		id  string
@@ -323,7 +472,7 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 	for _, name := range lookupNames(p) {
 		cs, err := store.Candidates(ctx, ns, name)
 		if err != nil {
-			return nil, fmt.Errorf("match %s %s: %w", ns, name, err)
+			return nil, degradation{}, fmt.Errorf("match %s %s: %w", ns, name, err)
 		}
 		for _, c := range cs {
 			wantName := p.Name
@@ -377,21 +526,21 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 		g := groups[id]
 		judged, err := judgedElsewhere(ctx, store, ns, id, g.recs)
 		if err != nil {
-			return nil, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
+			return nil, degradation{}, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
 		}
 		if judged {
 			continue
 		}
-		f, ok, err := decide(cmp, p, id, g.recs)
-		if err != nil {
-			return nil, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
+		f, ok, bad := decide(cmp, p, id, g.recs, verrs)
+		if bad.reason != "" && deg.reason == "" {
+			deg = bad
 		}
 		if ok {
 			f.Namespace = ns
 			out = append(out, f)
 		}
 	}
-	return out, nil
+	return out, deg, nil
 }
 
 func nameEqual(t inventory.Type, a, b string) bool {
@@ -531,35 +680,83 @@ func preferSources(recs []Candidate) []Candidate {
 	return out
 }
 
-// decide applies the records of one vulnerability to one package.
-func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Candidate) (Finding, bool, error) {
+// decide applies the records of one vulnerability to one package. verrs
+// holds the installed versions' validity (versionErrors). A record that
+// cannot be evaluated, because the installed version or one of the
+// record's versions is invalid, is undecided; the outcome, strongest first:
+//
+//   - FIXABLE when a record that could be evaluated says so;
+//   - UNKNOWN_VERSION with a fixed version when an undecided record has a
+//     fix (the one a FIXABLE finding would report);
+//   - UNFIXED or WILL_NOT_FIX from a record that could be evaluated or that
+//     does not depend on the version (no ranges; an open range from "0";
+//     will-not-fix, whose ranges are never compared);
+//   - UNKNOWN_VERSION without a fixed version from any undecided record.
+//
+// A not-affected record suppresses the finding whatever the versions. When
+// the outcome is UNKNOWN_VERSION, the degradation returned names the first
+// record whose own version was invalid, if any (installed-version problems
+// are reported by versionErrors).
+func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Candidate, verrs map[string]error) (Finding, bool, degradation) {
 	recs = preferSources(recs)
 	var (
 		best     *Candidate
 		bestFix  string
 		status   Status
 		affected bool
+		// The undecided record chosen so far, its fix and why.
+		unk    *Candidate
+		unkFix string
+		unkWhy string
+		bad    degradation
 	)
 	for i := range recs {
 		if recs[i].Affected.Status == advisory.StatusNotAffected {
-			return Finding{}, false, nil
+			return Finding{}, false, degradation{}
 		}
 	}
 	installedTag := distTag(p.Version)
+	undecided := func(c *Candidate, why string) {
+		fix := recordFix(cmp, c.Affected.Ranges)
+		if unk == nil || (fix != "" && betterFix(cmp, installedTag, fix, unkFix)) {
+			unk, unkFix, unkWhy = c, fix, why
+		}
+	}
+	recordFailed := func(c *Candidate, err error) {
+		why := fmt.Sprintf("advisory %s (%s): %v", c.Advisory.ID, c.Advisory.Source, err)
+		if bad.reason == "" {
+			bad = degradation{reason: why, advisory: c.Advisory.ID}
+		}
+		undecided(c, why)
+	}
 	for i := range recs {
 		c := &recs[i]
 		v := installedVersion(p, c.Affected.Kind)
+		verr, checked := verrs[v]
+		if !checked {
+			_, verr = cmp.Compare(v, v)
+			verrs[v] = verr
+		}
 		switch c.Affected.Status {
 		case advisory.StatusFixed:
+			if verr != nil {
+				if !version.AffectsEvery(c.Affected.Ranges, c.Affected.Versions) {
+					undecided(c, verr.Error())
+				} else if status == "" {
+					best, status, affected = c, StatusUnfixed, true
+				}
+				continue
+			}
 			hit, fix, err := version.Affected(cmp, c.Affected.Ranges, c.Affected.Versions, v)
 			if err != nil {
-				return Finding{}, false, fmt.Errorf("compare %q: %w", v, err)
+				recordFailed(c, err)
+				continue
 			}
 			if !hit {
 				// A fix for this stream that the package already has:
 				// the record that matches the stream decides.
 				if fix == "" && installedTag != "" && fixedTagOf(c) == installedTag {
-					return Finding{}, false, nil
+					return Finding{}, false, degradation{}
 				}
 				continue
 			}
@@ -576,12 +773,20 @@ func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Cand
 			}
 		case advisory.StatusAffected:
 			if len(c.Affected.Ranges) > 0 || len(c.Affected.Versions) > 0 {
-				hit, _, err := version.Affected(cmp, c.Affected.Ranges, c.Affected.Versions, v)
-				if err != nil {
-					return Finding{}, false, fmt.Errorf("compare %q: %w", v, err)
-				}
-				if !hit {
-					continue
+				if verr != nil {
+					if !version.AffectsEvery(c.Affected.Ranges, c.Affected.Versions) {
+						undecided(c, verr.Error())
+						continue
+					}
+				} else {
+					hit, _, err := version.Affected(cmp, c.Affected.Ranges, c.Affected.Versions, v)
+					if err != nil {
+						recordFailed(c, err)
+						continue
+					}
+					if !hit {
+						continue
+					}
 				}
 			}
 			if status == "" {
@@ -593,17 +798,51 @@ func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Cand
 			}
 		}
 	}
-	if !affected {
-		return Finding{}, false, nil
+	why := ""
+	switch {
+	case status == StatusFixable:
+	case unk != nil && (unkFix != "" || !affected):
+		best, bestFix, status, why = unk, unkFix, StatusUnknownVersion, unkWhy
+	case !affected:
+		return Finding{}, false, degradation{}
 	}
-	f := Finding{ID: id, Package: *p, Status: status, FixedVersion: bestFix}
+	if status != StatusUnknownVersion {
+		// An advisory's bad version did not change the outcome.
+		bad = degradation{}
+	}
+	f := Finding{ID: id, Package: *p, Status: status, FixedVersion: bestFix, VersionError: why}
 	for i := range recs {
 		addRecord(&f, recs[i].Advisory, recs[i].Affected)
 	}
 	if best != nil && best.Affected.Severity != "" {
 		f.VendorSeverity = best.Affected.Severity
 	}
-	return f, true, nil
+	return f, true, bad
+}
+
+// recordFix is the fixed version an undecided record would report: the
+// highest valid fixed event of its ranges (the lowest version that leaves
+// all of them, as Affected reports for a version inside several), or ""
+// when it has none.
+func recordFix(cmp version.Comparator, ranges []advisory.Range) string {
+	fix := ""
+	for _, r := range ranges {
+		for _, e := range r.Events {
+			if e.Fixed == "" || e.Introduced != "" || e.LastAffected != "" || e.Limit != "" {
+				continue
+			}
+			if fix == "" {
+				if _, err := cmp.Compare(e.Fixed, e.Fixed); err == nil {
+					fix = e.Fixed
+				}
+				continue
+			}
+			if n, err := cmp.Compare(e.Fixed, fix); err == nil && n > 0 {
+				fix = e.Fixed
+			}
+		}
+	}
+	return fix
 }
 
 // distTag is the rpm dist tag of a release: "el9_3" of "1.0-2.el9_3.1".
@@ -697,8 +936,8 @@ func mergeInto(dst *Finding, src Finding) {
 			dst.Sources = append(dst.Sources, s)
 		}
 	}
-	if dst.Status != StatusFixable && src.Status == StatusFixable {
-		dst.Status, dst.FixedVersion = src.Status, src.FixedVersion
+	if statusRank(src) > statusRank(*dst) {
+		dst.Status, dst.FixedVersion, dst.VersionError = src.Status, src.FixedVersion, src.VersionError
 	}
 	if dst.VendorSeverity == "" {
 		dst.VendorSeverity = src.VendorSeverity
@@ -712,6 +951,21 @@ func mergeInto(dst *Finding, src Finding) {
 	if dst.Description == "" {
 		dst.Description = src.Description
 	}
+}
+
+// statusRank orders the outcomes of a finding as decide does, strongest
+// first: FIXABLE, UNKNOWN_VERSION with a fix, UNFIXED and WILL_NOT_FIX,
+// UNKNOWN_VERSION without a fix.
+func statusRank(f Finding) int {
+	switch {
+	case f.Status == StatusFixable:
+		return 3
+	case f.Status == StatusUnknownVersion && f.FixedVersion != "":
+		return 2
+	case f.Status == StatusUnknownVersion:
+		return 0
+	}
+	return 1
 }
 
 // severity applies ECR's rule: vendor severity, else CVSS v3 base score, else
@@ -815,4 +1069,58 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// Label names a degraded package for people: its name, quoted version and
+// path, plus the advisory when the advisory's version is at fault, e.g.
+// `lodash "latest" (app/package.json)` or
+// `busybox "1.36.1-r15" (lib/apk/db/installed; advisory CVE-2022-28391)`.
+// Every part is clipped (name 64, version 64, path 96, advisory 64 bytes)
+// and control characters are replaced, so a hostile inventory can neither
+// flood nor garble a status line or a terminal.
+func (d Degraded) Label() string {
+	var b strings.Builder
+	b.WriteString(Clip(d.Package.Name, 64))
+	b.WriteByte(' ')
+	b.WriteString(strconv.Quote(Clip(d.Package.Version, 64)))
+	var in []string
+	if d.Package.Path != "" {
+		in = append(in, Clip(d.Package.Path, 96))
+	}
+	if d.Advisory != "" {
+		in = append(in, "advisory "+Clip(d.Advisory, 64))
+	}
+	if len(in) > 0 {
+		b.WriteString(" (" + strings.Join(in, "; ") + ")")
+	}
+	return b.String()
+}
+
+// Clip makes untrusted text safe to show in one line: invalid UTF-8 and
+// non-printable characters become '?', and text longer than max bytes
+// keeps its start and end around "...".
+func Clip(s string, max int) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(clean) <= max {
+		return clean
+	}
+	keep := max - 3
+	if keep < 2 {
+		keep = 2
+	}
+	head := keep / 2
+	tail := keep - head
+	for head > 0 && !utf8.RuneStart(clean[head]) {
+		head--
+	}
+	start := len(clean) - tail
+	for start < len(clean) && !utf8.RuneStart(clean[start]) {
+		start++
+	}
+	return clean[:head] + "..." + clean[start:]
 }

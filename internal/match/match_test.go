@@ -194,29 +194,36 @@ func TestMatch(t *testing.T) {
 			if d := cmp.Diff(tc.want, briefs(res.Findings)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
-			// A memo shared between matches gives the same findings on
-			// its first (filling) and later (answering) uses, even after
-			// a caller has scribbled on the findings it got.
-			memo := NewPackageMemo()
-			for round := range 3 {
-				got, err := Match(context.Background(), fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Language: tc.language, Memo: memo})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := cmp.Diff(res.Findings, got.Findings); d != "" {
-					t.Errorf("round %d with memo (-without +with):\n%s", round, d)
-				}
-				for i := range got.Findings {
-					got.Findings[i].Related = append(got.Findings[i].Related[:0:0], "SCRIBBLE")
-					if len(got.Findings[i].Sources) > 0 {
-						got.Findings[i].Sources[0] = "scribble"
-					}
-				}
-			}
-			if hits, misses := memo.Stats(); len(res.Findings) > 0 && (hits == 0 || misses == 0) {
-				t.Errorf("memo stats: %d hits, %d misses; want both", hits, misses)
-			}
+			checkMemo(t, fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Language: tc.language}, res)
 		})
+	}
+}
+
+// checkMemo: a memo shared between matches gives the same result (findings
+// and degraded packages) as res, matched without a memo, on its first
+// (filling) and later (answering) uses, even after a caller has scribbled
+// on the findings it got.
+func checkMemo(t *testing.T, st Store, inv *inventory.Inventory, opts Options, res *Result) {
+	t.Helper()
+	memo := NewPackageMemo()
+	opts.Memo = memo
+	for round := range 3 {
+		got, err := Match(context.Background(), st, inv, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(res, got); d != "" {
+			t.Errorf("round %d with memo (-without +with):\n%s", round, d)
+		}
+		for i := range got.Findings {
+			got.Findings[i].Related = append(got.Findings[i].Related[:0:0], "SCRIBBLE")
+			if len(got.Findings[i].Sources) > 0 {
+				got.Findings[i].Sources[0] = "scribble"
+			}
+		}
+	}
+	if hits, misses := memo.Stats(); len(res.Findings)+len(res.Degraded) > 0 && (hits == 0 || misses == 0) {
+		t.Errorf("memo stats: %d hits, %d misses; want both", hits, misses)
 	}
 }
 

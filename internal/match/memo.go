@@ -9,7 +9,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
-// PackageMemo remembers what matching one package gave, keyed by the
+// PackageMemo remembers what matching one package gave (its findings, and
+// whether its version could be compared), keyed by the
 // namespace and the package fields matching reads (type, names, versions,
 // epoch, release, arch, module), so that many inventories matched against
 // one DB build (a rescan pass over a fleet that shares its base images) match
@@ -17,13 +18,20 @@ import (
 // filled from. It is safe for concurrent use.
 type PackageMemo struct {
 	mu           sync.Mutex
-	m            map[string][]Finding
+	m            map[string]memoEntry
 	hits, misses int64
+}
+
+// memoEntry is what matching one package gave: its findings without the
+// package, and why its version could not be compared (if so).
+type memoEntry struct {
+	findings []Finding
+	deg      degradation
 }
 
 // NewPackageMemo returns an empty memo.
 func NewPackageMemo() *PackageMemo {
-	return &PackageMemo{m: map[string][]Finding{}}
+	return &PackageMemo{m: map[string]memoEntry{}}
 }
 
 // Stats returns how many packages were answered from the memo and how many
@@ -53,32 +61,32 @@ func memoKey(ns string, p *inventory.Package) string {
 	return b.String()
 }
 
-func (m *PackageMemo) get(key string, p *inventory.Package) ([]Finding, bool) {
+func (m *PackageMemo) get(key string, p *inventory.Package) ([]Finding, degradation, bool) {
 	m.mu.Lock()
-	fs, ok := m.m[key]
+	e, ok := m.m[key]
 	if ok {
 		m.hits++
 	}
 	m.mu.Unlock()
 	if !ok {
-		return nil, false
+		return nil, degradation{}, false
 	}
-	out := make([]Finding, len(fs))
-	for i := range fs {
-		out[i] = detach(fs[i])
+	out := make([]Finding, len(e.findings))
+	for i := range e.findings {
+		out[i] = detach(e.findings[i])
 		out[i].Package = *p
 	}
-	return out, true
+	return out, e.deg, true
 }
 
-func (m *PackageMemo) put(key string, fs []Finding) {
+func (m *PackageMemo) put(key string, fs []Finding, deg degradation) {
 	keep := make([]Finding, len(fs))
 	for i := range fs {
 		keep[i] = detach(fs[i])
 		keep[i].Package = inventory.Package{}
 	}
 	m.mu.Lock()
-	m.m[key] = keep
+	m.m[key] = memoEntry{findings: keep, deg: deg}
 	m.misses++
 	m.mu.Unlock()
 }

@@ -1,6 +1,12 @@
 // Package policy decides which findings a scan reports: the severity floor,
 // --ignore-unfixed, --ignore-status, ignore files with expiry and OpenVEX
 // statements. Every suppressed finding keeps the reason it was suppressed.
+//
+// UNKNOWN_VERSION findings (a version that could not be compared) are
+// hidden only by asking for them: --ignore-status UNKNOWN_VERSION, an
+// ignore-file or VEX entry, or the severity floor. --ignore-unfixed keeps
+// them even when they name no fixed version, because the package may well
+// be affected by a record that has a fix.
 package policy
 
 import (
@@ -81,9 +87,11 @@ func parseDate(s string) (time.Time, error) {
 type Options struct {
 	// MinSeverity drops findings below this ECR level ("" keeps all).
 	MinSeverity string
-	// IgnoreUnfixed drops findings with no fixed version.
+	// IgnoreUnfixed drops findings with no fixed version, except
+	// UNKNOWN_VERSION ones.
 	IgnoreUnfixed bool
-	// IgnoreStatuses drops findings with these statuses (UNFIXED, WILL_NOT_FIX, FIXABLE).
+	// IgnoreStatuses drops findings with these statuses (FIXABLE, UNFIXED,
+	// WILL_NOT_FIX, UNKNOWN_VERSION; any case).
 	IgnoreStatuses []string
 	Ignores        []IgnoreRule
 	VEX            []VEXStatement
@@ -107,9 +115,9 @@ func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Su
 	}
 	for _, s := range o.IgnoreStatuses {
 		switch strings.ToUpper(s) {
-		case string(match.StatusFixable), string(match.StatusUnfixed), string(match.StatusWillNotFix):
+		case string(match.StatusFixable), string(match.StatusUnfixed), string(match.StatusWillNotFix), string(match.StatusUnknownVersion):
 		default:
-			return nil, nil, fmt.Errorf("policy: unknown status %q (want FIXABLE, UNFIXED or WILL_NOT_FIX)", s)
+			return nil, nil, fmt.Errorf("policy: unknown status %q (want FIXABLE, UNFIXED, WILL_NOT_FIX or UNKNOWN_VERSION)", s)
 		}
 	}
 	now := o.Now
@@ -130,7 +138,7 @@ func why(f match.Finding, o Options, minRank int, now time.Time) string {
 	if minRank > 0 && match.SeverityRank(f.Severity) < minRank {
 		return "below severity " + strings.ToUpper(o.MinSeverity)
 	}
-	if o.IgnoreUnfixed && f.FixedVersion == "" {
+	if o.IgnoreUnfixed && f.FixedVersion == "" && f.Status != match.StatusUnknownVersion {
 		return "no fix available (--ignore-unfixed)"
 	}
 	for _, s := range o.IgnoreStatuses {

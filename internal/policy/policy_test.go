@@ -90,6 +90,52 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// TestUnknownVersionPolicy: UNKNOWN_VERSION findings are hidden by
+// --ignore-status UNKNOWN_VERSION, never by --ignore-unfixed.
+func TestUnknownVersionPolicy(t *testing.T) {
+	unknown := func(id, fixed string) match.Finding {
+		return match.Finding{ID: id, Package: inventory.Package{Name: "lodash", Version: "latest", PURL: "pkg:npm/lodash@latest"}, Severity: "HIGH", Status: match.StatusUnknownVersion, FixedVersion: fixed,
+			VersionError: `semver: version "latest": invalid version: invalid semantic version`}
+	}
+	all := []match.Finding{
+		unknown("CVE-2021-23337", "4.17.21"),
+		unknown("GHSA-aaaa-bbbb-cccc", ""),
+		finding("CVE-2023-0001", "lodash", "pkg:npm/lodash@4.17.15", "HIGH", "4.17.21"),
+		finding("CVE-2023-0002", "lodash", "pkg:npm/lodash@4.17.15", "HIGH", ""),
+	}
+	tests := []struct {
+		name string
+		opts Options
+		kept []string
+	}{
+		{"nothing asked", Options{}, []string{"CVE-2021-23337", "GHSA-aaaa-bbbb-cccc", "CVE-2023-0001", "CVE-2023-0002"}},
+		{"ignore unfixed keeps UNKNOWN_VERSION, with or without a fix", Options{IgnoreUnfixed: true}, []string{"CVE-2021-23337", "GHSA-aaaa-bbbb-cccc", "CVE-2023-0001"}},
+		{"ignore status UNKNOWN_VERSION", Options{IgnoreStatuses: []string{"UNKNOWN_VERSION"}}, []string{"CVE-2023-0001", "CVE-2023-0002"}},
+		{"ignore status, any case", Options{IgnoreStatuses: []string{"unknown_version", "FIXABLE"}}, []string{"CVE-2023-0002"}},
+		{"both", Options{IgnoreUnfixed: true, IgnoreStatuses: []string{"UNKNOWN_VERSION"}}, []string{"CVE-2023-0001"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kept, supp, err := Apply(all, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range kept {
+				got = append(got, f.ID)
+			}
+			if d := cmp.Diff(tc.kept, got); d != "" {
+				t.Errorf("kept (-want +got):\n%s", d)
+			}
+			for _, s := range supp {
+				if s.Finding.Status == match.StatusUnknownVersion && s.Reason != "status UNKNOWN_VERSION ignored" {
+					t.Errorf("%s suppressed by %q", s.Finding.ID, s.Reason)
+				}
+			}
+		})
+	}
+}
+
 func TestPolicyErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
@@ -115,6 +161,9 @@ func TestPolicyErrors(t *testing.T) {
 	}
 	if _, _, err := Apply(nil, Options{MinSeverity: "severe"}); err == nil {
 		t.Error("unknown severity accepted")
+	}
+	if _, _, err := Apply(nil, Options{IgnoreStatuses: []string{"UNKNOWN"}}); err == nil || !strings.Contains(err.Error(), "UNKNOWN_VERSION") {
+		t.Errorf("unknown status: err = %v, want one listing UNKNOWN_VERSION", err)
 	}
 }
 

@@ -93,10 +93,19 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 	affects := []cdx.Affects{{Ref: ref}}
 	v.Affects = &affects
 	state := cdx.IASInTriage // a scanner match, not a verdict on exploitability
+	detail := string(f.Status)
 	if f.FixedVersion != "" {
 		v.Recommendation = fmt.Sprintf("Upgrade %s to %s or later", f.Package.Name, f.FixedVersion)
 	}
-	v.Analysis = &cdx.VulnerabilityAnalysis{State: state, Detail: string(f.Status)}
+	if f.Status == match.StatusUnknownVersion {
+		// Still in triage, as every match: whether the installed version
+		// is affected could not be decided.
+		detail += ": versions could not be compared (" + f.VersionError + ")"
+		if f.FixedVersion != "" {
+			v.Recommendation = fmt.Sprintf("Make sure %s is at %s or later", f.Package.Name, f.FixedVersion)
+		}
+	}
+	v.Analysis = &cdx.VulnerabilityAnalysis{State: state, Detail: detail}
 	if !f.Published.IsZero() {
 		v.Published = f.Published.UTC().Format("2006-01-02T15:04:05Z")
 	}

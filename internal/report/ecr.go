@@ -1,6 +1,24 @@
 // Package report writes scan results: a table for people, the ECR
 // DescribeImageScanFindings JSON shape, SARIF 2.1.0 and a CycloneDX SBOM with
 // vulnerabilities.
+//
+// UNKNOWN_VERSION findings (a version that could not be compared, see
+// package match) are rendered in every format, counted by severity like
+// any other:
+//   - ECR basic findings: attribute status UNKNOWN_VERSION and
+//     version_unparseable, the scheme's error naming the version;
+//   - ECR enhanced findings: fixAvailable as usual (YES when the advisory
+//     names a fix) and a remediation text that gives the reason;
+//   - table: the STATUS column, and a "degraded:" line in the summary;
+//   - SARIF: a result at its severity's level (never lowered, so a CI gate
+//     keeps failing), the reason in the message and in the
+//     versionUnparseable property;
+//   - CycloneDX: analysis state in_triage like every match, the reason in
+//     analysis.detail.
+//
+// Scan.Warnings adds one warning per degraded package to the inventory's.
+// Image-controlled text in the table and in warnings is clipped and
+// stripped of control characters (match.Clip).
 package report
 
 import (
@@ -20,6 +38,10 @@ import (
 type Scan struct {
 	Inventory *inventory.Inventory
 	Findings  []match.Finding
+	// Degraded are the packages whose versions could not be compared
+	// (match.Result.Degraded); their findings that depend on the
+	// comparison have status UNKNOWN_VERSION.
+	Degraded []match.Degraded
 	// Enhanced selects ECR's enhanced-scanning shape (enhancedFindings).
 	Enhanced bool
 	// Status is an ECR scan status (COMPLETE, UNSUPPORTED_IMAGE ...) and
@@ -31,6 +53,21 @@ type Scan struct {
 	DBUpdatedAt time.Time
 	// Repository, RegistryID and Tag fill the ECR envelope.
 	Repository, RegistryID, Tag string
+}
+
+// Warnings are the inventory's warnings followed by one line per degraded
+// package, naming its type, name, version and file and why its version
+// could not be compared.
+func (s Scan) Warnings() []string {
+	var out []string
+	if s.Inventory != nil {
+		out = append(out, s.Inventory.Warnings...)
+	}
+	for _, d := range s.Degraded {
+		out = append(out, fmt.Sprintf("%s package %s: version cannot be compared: %s; findings for it that depend on the version have status %s",
+			d.Package.Type, d.Label(), match.Clip(d.Reason, 512), match.StatusUnknownVersion))
+	}
+	return out
 }
 
 // ECR shapes, as in the DescribeImageScanFindings response.
@@ -188,6 +225,7 @@ func BasicAttributes(f match.Finding) []ECRAttribute {
 	}
 	add("fixed_version", f.FixedVersion)
 	add("status", string(f.Status))
+	add("version_unparseable", f.VersionError)
 	add("severity_source", f.SeveritySource)
 	add("vendor_severity", f.VendorSeverity)
 	add("package_path", f.Package.Path)
@@ -323,9 +361,14 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 		vp.FixedInVersion = "NotAvailable"
 	}
 	d.VulnerablePackages = []VulnerablePackage{vp}
-	if f.FixedVersion != "" {
+	switch {
+	case f.Status == match.StatusUnknownVersion && f.FixedVersion != "":
+		e.Remediation.Recommendation.Text = fmt.Sprintf("Versions could not be compared (%s). Make sure %s is at %s or later.", f.VersionError, p.Name, f.FixedVersion)
+	case f.Status == match.StatusUnknownVersion:
+		e.Remediation.Recommendation.Text = fmt.Sprintf("Versions could not be compared (%s). No fixed version is known.", f.VersionError)
+	case f.FixedVersion != "":
 		e.Remediation.Recommendation.Text = fmt.Sprintf("Upgrade %s to %s or later.", p.Name, f.FixedVersion)
-	} else {
+	default:
 		e.Remediation.Recommendation.Text = "None provided"
 	}
 	res := Resource{ID: inv.Source.Ref, Type: "AWS_ECR_CONTAINER_IMAGE"}

@@ -47,6 +47,37 @@ func fixture(enhanced bool) Scan {
 	return Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: "COMPLETE", StatusDescription: "The scan was completed successfully.", CompletedAt: t0, DBUpdatedAt: t0.Add(-24 * time.Hour), Repository: "app"}
 }
 
+// degradedFixture is fixture with packages whose versions could not be
+// compared and their UNKNOWN_VERSION findings: one with a fix, one without.
+func degradedFixture(enhanced bool) Scan {
+	s := fixture(enhanced)
+	d := s.Inventory.Distro
+	zlib := inventory.Package{Name: "zlib1g", Version: "1:1.2.13 dfsg-1", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "zlib", SourceVersion: "1:1.2.13 dfsg-1", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
+	zlib.PURL = inventory.PURL(zlib, d)
+	zerr := `dpkg: version "1:1.2.13 dfsg-1": space or control character at byte 8: invalid version`
+	inv := *s.Inventory
+	inv.Packages = append(append([]inventory.Package(nil), inv.Packages...), zlib)
+	s.Degraded = []match.Degraded{{Package: zlib, Namespace: "debian:12", Reason: zerr}}
+	s.Findings = append(s.Findings,
+		match.Finding{ID: "CVE-2023-45853", Package: zlib, Namespace: "debian:12", Status: match.StatusUnknownVersion, FixedVersion: "1:1.3.dfsg-1",
+			Severity: "CRITICAL", SeveritySource: "cvss3:nvd", Sources: []string{"osv-Debian"}, URI: "https://security-tracker.debian.org/tracker/CVE-2023-45853", VersionError: zerr},
+		match.Finding{ID: "CVE-2018-25032", Package: zlib, Namespace: "debian:12", Status: match.StatusUnknownVersion,
+			Severity: "HIGH", SeveritySource: "vendor:osv-Debian", VendorSeverity: "HIGH", Sources: []string{"osv-Debian"}, URI: "https://security-tracker.debian.org/tracker/CVE-2018-25032", VersionError: zerr})
+	if enhanced {
+		lodash := inventory.Package{Name: "lodash", Version: "latest", Type: inventory.TypeNPM, Path: "app/package.json", Layer: "sha256:bbb", Cataloger: "javascript"}
+		lodash.PURL = inventory.PURL(lodash, d)
+		lerr := `semver: version "latest": invalid version: invalid semantic version`
+		inv.Packages = append(inv.Packages, lodash)
+		s.Degraded = append([]match.Degraded{{Package: lodash, Namespace: "osv:npm", Reason: lerr}}, s.Degraded...)
+		s.Findings = append(s.Findings, match.Finding{ID: "CVE-2021-23337", Related: []string{"GHSA-35jh-r3h4-6jhm"}, Package: lodash, Namespace: "osv:npm", Status: match.StatusUnknownVersion, FixedVersion: "4.17.21",
+			Severity: "HIGH", SeveritySource: "vendor:osv-npm", VendorSeverity: "HIGH", Sources: []string{"osv-npm"}, URI: "https://nvd.nist.gov/vuln/detail/CVE-2021-23337", VersionError: lerr})
+	}
+	match.SortFindings(s.Findings)
+	s.Inventory = &inv
+	s.StatusDescription = "The scan was completed successfully. 2 packages have versions that could not be compared (findings for them have status UNKNOWN_VERSION): lodash \"latest\" (app/package.json), zlib1g \"1:1.2.13 dfsg-1\" (var/lib/dpkg/status)."
+	return s
+}
+
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	p := filepath.Join("testdata", name)
@@ -69,17 +100,28 @@ func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		enhanced bool
+		degraded bool
 		write    func(*bytes.Buffer, Scan) error
 	}{
-		{"basic.ecr.json", false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
-		{"enhanced.ecr.json", true, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
-		{"enhanced.table.txt", true, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
-		{"enhanced.sarif.json", true, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
-		{"enhanced.cdx.json", true, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
+		{"basic.ecr.json", false, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"enhanced.ecr.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"enhanced.table.txt", true, false, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
+		{"enhanced.sarif.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
+		{"enhanced.cdx.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
+		{"degraded-basic.ecr.json", false, true, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"degraded-basic.table.txt", false, true, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
+		{"degraded-enhanced.ecr.json", true, true, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"degraded-enhanced.table.txt", true, true, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
+		{"degraded-enhanced.sarif.json", true, true, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
+		{"degraded-enhanced.cdx.json", true, true, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			s := fixture(tc.enhanced)
+			if tc.degraded {
+				s = degradedFixture(tc.enhanced)
+			}
 			var b bytes.Buffer
-			if err := tc.write(&b, fixture(tc.enhanced)); err != nil {
+			if err := tc.write(&b, s); err != nil {
 				t.Fatal(err)
 			}
 			if json.Valid(b.Bytes()) != (filepath.Ext(tc.name) == ".json") {
@@ -116,6 +158,85 @@ func TestECRShape(t *testing.T) {
 	}
 }
 
+// TestUnknownVersionRendering pins what each format says about an
+// UNKNOWN_VERSION finding, beyond the golden files.
+func TestUnknownVersionRendering(t *testing.T) {
+	s := degradedFixture(false)
+	zerr := s.Degraded[0].Reason
+	var basic *ECRFinding
+	r := ECR(s)
+	for i, f := range r.ImageScanFindings.Findings {
+		if f.Name == "CVE-2023-45853" {
+			basic = &r.ImageScanFindings.Findings[i]
+		}
+	}
+	if basic == nil {
+		t.Fatal("no basic finding for CVE-2023-45853")
+	}
+	attrs := map[string]string{}
+	for _, a := range basic.Attributes {
+		attrs[a.Key] = a.Value
+	}
+	if d := cmp.Diff(map[string]string{"status": "UNKNOWN_VERSION", "version_unparseable": zerr, "fixed_version": "1:1.3.dfsg-1", "package_version": "1:1.2.13 dfsg-1"},
+		map[string]string{"status": attrs["status"], "version_unparseable": attrs["version_unparseable"], "fixed_version": attrs["fixed_version"], "package_version": attrs["package_version"]}); d != "" {
+		t.Errorf("basic attributes (-want +got):\n%s", d)
+	}
+	if _, ok := attrs["version_unparseable"]; !ok || len(basic.Attributes) > 50 {
+		t.Errorf("attributes: %v", basic.Attributes)
+	}
+	if d := cmp.Diff(map[string]int{"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1}, r.ImageScanFindings.FindingSeverityCounts); d != "" {
+		t.Errorf("UNKNOWN_VERSION findings count by severity as any other (-want +got):\n%s", d)
+	}
+	e := ECR(degradedFixture(true))
+	var lodash *ECREnhancedFinding
+	for i, f := range e.ImageScanFindings.EnhancedFindings {
+		if f.PackageVulnerabilityDetails.VulnerabilityID == "CVE-2021-23337" {
+			lodash = &e.ImageScanFindings.EnhancedFindings[i]
+		}
+	}
+	if lodash == nil {
+		t.Fatal("no enhanced finding for lodash")
+	}
+	want := `Versions could not be compared (semver: version "latest": invalid version: invalid semantic version). Make sure lodash is at 4.17.21 or later.`
+	if lodash.Remediation.Recommendation.Text != want || lodash.FixAvailable != "YES" || lodash.Status != "ACTIVE" {
+		t.Errorf("enhanced: remediation %q, fixAvailable %s, status %s", lodash.Remediation.Recommendation.Text, lodash.FixAvailable, lodash.Status)
+	}
+	var sb bytes.Buffer
+	if err := WriteSARIF(&sb, degradedFixture(true), "test"); err != nil {
+		t.Fatal(err)
+	}
+	var sl sarifLog
+	if err := json.Unmarshal(sb.Bytes(), &sl); err != nil {
+		t.Fatal(err)
+	}
+	levels := map[string]string{}
+	for _, res := range sl.Runs[0].Results {
+		if res.Properties["status"] == "UNKNOWN_VERSION" {
+			levels[res.RuleID] = res.Level
+		}
+	}
+	if d := cmp.Diff(map[string]string{"CVE-2023-45853": "error", "CVE-2018-25032": "error", "CVE-2021-23337": "error"}, levels); d != "" {
+		t.Errorf("SARIF levels of UNKNOWN_VERSION results follow severity (-want +got):\n%s", d)
+	}
+}
+
+// TestWarnings: the inventory's warnings, then one per degraded package.
+func TestWarnings(t *testing.T) {
+	s := degradedFixture(true)
+	s.Inventory.Warnings = []string{"dpkg: var/lib/dpkg/status: record 3: bad field; record skipped"}
+	want := []string{
+		"dpkg: var/lib/dpkg/status: record 3: bad field; record skipped",
+		`npm package lodash "latest" (app/package.json): version cannot be compared: semver: version "latest": invalid version: invalid semantic version; findings for it that depend on the version have status UNKNOWN_VERSION`,
+		`deb package zlib1g "1:1.2.13 dfsg-1" (var/lib/dpkg/status): version cannot be compared: dpkg: version "1:1.2.13 dfsg-1": space or control character at byte 8: invalid version; findings for it that depend on the version have status UNKNOWN_VERSION`,
+	}
+	if d := cmp.Diff(want, s.Warnings()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if got := (Scan{}).Warnings(); got != nil {
+		t.Errorf("no inventory: %q", got)
+	}
+}
+
 // TestCycloneDXSchema validates the vulnerability report against the
 // CycloneDX 1.6 schema kept with the sbom package's tests.
 func TestCycloneDXSchema(t *testing.T) {
@@ -144,16 +265,18 @@ func TestCycloneDXSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := WriteCycloneDX(&b, fixture(true)); err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(&b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Errorf("CycloneDX with vulnerabilities does not validate: %v", err)
+	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true)} {
+		var b bytes.Buffer
+		if err := WriteCycloneDX(&b, s); err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s: CycloneDX with vulnerabilities does not validate: %v", name, err)
+		}
 	}
 }
 

@@ -89,7 +89,10 @@ func securitySeverity(f match.Finding) string {
 }
 
 // WriteSARIF writes SARIF 2.1.0 with one rule per vulnerability and one
-// result per (vulnerability, package).
+// result per (vulnerability, package). An UNKNOWN_VERSION finding is a
+// result like the others (its level from its severity), whose message says
+// the versions could not be compared and whose versionUnparseable property
+// holds the reason.
 func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "stowaway", InformationURI: "https://github.com/stowaway-scanner/stowaway", Version: toolVersion}}}
 	seen := map[string]bool{}
@@ -109,13 +112,19 @@ func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 		if fixed == "" {
 			fixed = "no fix available"
 		}
+		msg := fmt.Sprintf("%s %s in %s %s (fixed in: %s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
+		props := map[string]any{"purl": f.Package.PURL, "status": string(f.Status), "severity": f.Severity}
+		if f.Status == match.StatusUnknownVersion {
+			// Still a result at the severity's level: an unparseable
+			// version must not lower a CI gate's verdict.
+			msg = fmt.Sprintf("%s %s in %s %q: versions could not be compared (%s), so the package may be affected (fixed in: %s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.VersionError, fixed)
+			props["versionUnparseable"] = f.VersionError
+		}
 		res := sarifResult{
-			RuleID:  f.ID,
-			Level:   sarifLevel(f.Severity),
-			Message: sarifText{fmt.Sprintf("%s %s in %s %s (fixed in: %s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)},
-			Properties: map[string]any{
-				"purl": f.Package.PURL, "status": string(f.Status), "severity": f.Severity,
-			},
+			RuleID:     f.ID,
+			Level:      sarifLevel(f.Severity),
+			Message:    sarifText{msg},
+			Properties: props,
 		}
 		var loc sarifLocation
 		loc.PhysicalLocation.ArtifactLocation.URI = f.Package.Path

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/match"
 )
 
 // WriteTable writes a human-readable summary and one line per finding.
@@ -33,6 +34,12 @@ func WriteTable(w io.Writer, s Scan) error {
 	if s.Status != "" && s.Status != "COMPLETE" {
 		fmt.Fprintf(w, "  status:   %s: %s\n", s.Status, s.StatusDescription)
 	}
+	switch n := len(s.Degraded); {
+	case n == 1:
+		fmt.Fprintf(w, "  degraded: 1 package whose version could not be compared (its findings that depend on it are %s)\n", match.StatusUnknownVersion)
+	case n > 1:
+		fmt.Fprintf(w, "  degraded: %d packages whose versions could not be compared (their findings that depend on them are %s)\n", n, match.StatusUnknownVersion)
+	}
 	counts := SeverityCounts(s.Findings)
 	var parts []string
 	for _, k := range sortedKeys(counts) {
@@ -56,7 +63,14 @@ func WriteTable(w io.Writer, s Scan) error {
 		if !f.Package.Type.IsOS() || f.Package.Type == inventory.TypeRPM {
 			path = f.Package.Path
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, f.Status, path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, cell(path))
 	}
 	return tw.Flush()
+}
+
+// cell makes image-controlled text safe for one table cell: control
+// characters (tabs and newlines would break the columns, escapes the
+// terminal) are replaced, and very long text is clipped.
+func cell(s string) string {
+	return match.Clip(s, 256)
 }

@@ -1,11 +1,18 @@
 // Package scan is the whole pipeline for one image: index it into an
 // inventory, match the inventory against the vulnerability DB, and decide
 // the ECR scan status. The CLI and the server both call it.
+//
+// Packages whose versions could not be compared (match.Result.Degraded)
+// do not change the status: a scan that is otherwise COMPLETE stays
+// COMPLETE, and its description (ECR's imageScanStatus.description) adds
+// DegradedDescription, which names them. The report carries them in
+// report.Scan.Degraded and its warnings.
 package scan
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
@@ -114,6 +121,46 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 		return nil, err
 	}
 	s.Findings = res.Findings
+	s.Degraded = res.Degraded
+	if len(res.Degraded) > 0 {
+		s.StatusDescription += " " + DegradedDescription(res.Degraded)
+	}
 	s.CompletedAt = now().UTC()
 	return s, nil
+}
+
+// MaxNamedDegraded is how many degraded packages DegradedDescription names;
+// the rest are counted.
+const MaxNamedDegraded = 5
+
+// DegradedDescription is the sentence a scan's status description gets
+// when packages' versions could not be compared. It names at most
+// MaxNamedDegraded of them (match.Degraded.Label, so each part is clipped)
+// in the order given, e.g.
+//
+//	2 packages have versions that could not be compared (findings for them have status UNKNOWN_VERSION): lodash "latest" (app/package.json), musl "1.2.4_r2" (lib/apk/db/installed).
+//
+// and ends ", and N more." past the limit. It is "" for none.
+func DegradedDescription(ds []match.Degraded) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	if len(ds) == 1 {
+		fmt.Fprintf(&b, "1 package has a version that could not be compared (findings for it have status %s): ", match.StatusUnknownVersion)
+	} else {
+		fmt.Fprintf(&b, "%d packages have versions that could not be compared (findings for them have status %s): ", len(ds), match.StatusUnknownVersion)
+	}
+	for i, d := range ds {
+		if i == MaxNamedDegraded {
+			fmt.Fprintf(&b, ", and %d more", len(ds)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Label())
+	}
+	b.WriteByte('.')
+	return b.String()
 }

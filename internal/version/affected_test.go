@@ -56,6 +56,8 @@ func TestAffected(t *testing.T) {
 		{"go stdlib fixed", SchemeGo, []advisory.Range{rng(intro("1.21.0-0"), fixed("1.21.5"))}, nil, "go1.21.5", result{false, ""}},
 		{"versions list hit", SchemePEP440, nil, []string{"1.0", "1.1"}, "1.1.0", result{true, ""}},
 		{"versions list miss", SchemePEP440, nil, []string{"1.0", "1.1"}, "1.2", result{false, ""}},
+		{"invalid entries of the versions list are skipped", SchemePEP440, nil, []string{"0.7.10p1", "trunk", "1.1"}, "1.1.0", result{true, ""}},
+		{"invalid entries of the versions list are skipped, miss", SchemePEP440, nil, []string{"0.7.10p1", "trunk"}, "1.1.0", result{false, ""}},
 		{"versions list besides ranges", SchemePEP440, []advisory.Range{rng(intro("2.0"), fixed("2.1"))}, []string{"1.0"}, "1.0", result{true, ""}},
 		{"no ranges, no versions: every version", SchemePEP440, nil, nil, "1.0", result{true, ""}},
 		{"ranges without events: every version", SchemePEP440, []advisory.Range{{}}, nil, "1.0", result{true, ""}},
@@ -87,8 +89,8 @@ func TestAffectedErrors(t *testing.T) {
 	}{
 		{"invalid installed version", []advisory.Range{rng(intro("0"), fixed("1.0.0"))}, nil, "1.0", true},
 		{"invalid installed version, no ranges", nil, nil, "x", true},
+		{"invalid installed version, versions list", nil, []string{"1.0.0"}, "x", true},
 		{"invalid fixed version", []advisory.Range{rng(intro("0"), fixed("1.0"))}, nil, "1.0.0", true},
-		{"invalid version in the list", nil, []string{"1.0"}, "1.0.0", true},
 		{"event with two kinds", []advisory.Range{rng(advisory.Event{Introduced: "0", Fixed: "1.0.0"})}, nil, "1.0.0", false},
 		{"event with no kind", []advisory.Range{rng(advisory.Event{})}, nil, "1.0.0", false},
 	} {
@@ -99,6 +101,46 @@ func TestAffectedErrors(t *testing.T) {
 			}
 			if got := errors.Is(err, ErrInvalid); got != tc.invalid {
 				t.Errorf("errors.Is(%v, ErrInvalid) = %v, want %v", err, got, tc.invalid)
+			}
+		})
+	}
+}
+
+// TestAffectsEvery: the entries that cover every version without a
+// comparison, and that Affected agrees on each of them for valid versions.
+func TestAffectsEvery(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ranges   []advisory.Range
+		versions []string
+		want     bool
+	}{
+		{"no ranges, no versions", nil, nil, true},
+		{"ranges without events", []advisory.Range{{}, {}}, nil, true},
+		{"introduced 0 only", []advisory.Range{rng(intro("0"))}, nil, true},
+		{"introduced 0 and a later introduced", []advisory.Range{rng(intro("0"), intro("2.0.0"))}, nil, true},
+		{"one branch open from 0, another fixed", []advisory.Range{rng(intro("1.0.0"), fixed("1.2.0")), rng(intro("0"))}, nil, true},
+		{"introduced 0 and fixed", []advisory.Range{rng(intro("0"), fixed("1.0.0"))}, nil, false},
+		{"introduced 0 and last_affected", []advisory.Range{rng(intro("0"), last("1.0.0"))}, nil, false},
+		{"introduced 0 and limit", []advisory.Range{rng(intro("0"), limit("1.0.0"))}, nil, false},
+		{"introduced later, never closed", []advisory.Range{rng(intro("1.0.0"))}, nil, false},
+		{"versions list only", nil, []string{"1.0.0"}, false},
+		{"versions list besides an open range", []advisory.Range{rng(intro("0"))}, []string{"1.0.0"}, true},
+		{"malformed event", []advisory.Range{rng(advisory.Event{Introduced: "0", Fixed: "1.0.0"})}, nil, false},
+		{"empty event", []advisory.Range{rng(intro("0"), advisory.Event{})}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AffectsEvery(tc.ranges, tc.versions); got != tc.want {
+				t.Fatalf("AffectsEvery = %v, want %v", got, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			for _, v := range []string{"0.0.1", "1.0.0", "1.1.0", "99.0.0"} {
+				hit, fix, err := Affected(SemVer{}, tc.ranges, tc.versions, v)
+				if err != nil || !hit || fix != "" {
+					t.Errorf("Affected(%q) = %v, %q, %v; AffectsEvery says every version, no fix", v, hit, fix, err)
+				}
 			}
 		})
 	}

@@ -35,3 +35,45 @@ func benchmarkCompare(b *testing.B, s Scheme) {
 
 func BenchmarkDpkgCompare(b *testing.B) { benchmarkCompare(b, SchemeDpkg) }
 func BenchmarkRPMCompare(b *testing.B)  { benchmarkCompare(b, SchemeRPM) }
+
+// longestShapes build versions of MaxLen bytes in shapes that make parsers
+// work per byte: many components, separators, pre-release identifiers. An
+// image author controls installed versions, so these bound the cost of one
+// comparison (each comparator is linear in the length; see
+// BenchmarkCompareLongest).
+var longestShapes = []struct {
+	name string
+	unit string // repeated after a leading "1"
+}{
+	{"dots", ".1"}, {"dashes", "-1"}, {"alnum", "a1"}, {"tildes", "~a"},
+	{"colons", ":1"}, {"underscores", "_p1"}, {"prerelease", ".0.0-a"},
+}
+
+func longest(unit string) string {
+	v := "1"
+	for len(v)+len(unit) <= MaxLen {
+		v += unit
+	}
+	return v
+}
+
+// BenchmarkCompareLongest compares two MaxLen-byte versions that differ in
+// their last byte, per scheme and shape (an invalid shape measures the
+// rejection).
+func BenchmarkCompareLongest(b *testing.B) {
+	for _, s := range allSchemes {
+		c, err := For(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, sh := range longestShapes {
+			a := longest(sh.unit)
+			z := a[:len(a)-1] + "2"
+			b.Run(string(s)+"/"+sh.name, func(b *testing.B) {
+				for b.Loop() {
+					_, _ = c.Compare(a, z)
+				}
+			})
+		}
+	}
+}

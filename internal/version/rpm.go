@@ -1,6 +1,7 @@
 package version
 
 import (
+	"errors"
 	"strings"
 
 	rpmver "github.com/knqyf263/go-rpm-version"
@@ -13,6 +14,11 @@ import (
 // before everything, caret after the base version: 1.0~rc1 < 1.0 < 1.0^git1
 // < 1.0.1), taken from github.com/knqyf263/go-rpm-version. A version without
 // a release sorts before the same version with any release, even "1-".
+//
+// An EVR whose version part is empty ("0:", "-1", "1:-2") is invalid: rpm
+// refuses a package without a version, and rpmvercmp would order "" below
+// every version, so a package with no version would be taken as older than
+// every fix.
 //
 // The library's own EVR parser is not used: it splits the release at the
 // first '-' and reads a non-numeric epoch as 0, so "1.m+e2:1" would parse as
@@ -67,6 +73,9 @@ func parseEVR(s string) (evr, error) {
 		e.version, e.release, e.hasRelease = rest[:i], rest[i+1:], true
 	} else {
 		e.version = rest
+	}
+	if e.version == "" {
+		return evr{}, invalid(SchemeRPM, s, errors.New("empty version part"))
 	}
 	return e, nil
 }

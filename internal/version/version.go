@@ -206,10 +206,13 @@ func sign(n int) int {
 //     their fixes (the lowest version that leaves all of them), or "" when
 //     any of them has no fix.
 //   - versions lists exactly affected versions (Compare == 0); v is affected
-//     when it equals one of them, in addition to the ranges.
+//     when it equals one of them, in addition to the ranges. An entry the
+//     comparator rejects is skipped: it cannot equal v, which is valid
+//     (OSV's PyPI lists still carry pre-PEP 440 releases such as
+//     "0.7.10p1" beside valid ones).
 //   - With no range events and no versions every version is affected.
 //
-// A version the comparator rejects, in v or in an event, is an error.
+// A version the comparator rejects, in v or in a range event, is an error.
 func Affected(c Comparator, ranges []advisory.Range, versions []string, v string) (affected bool, fixedIn string, err error) {
 	if _, err := c.Compare(v, v); err != nil {
 		return false, "", fmt.Errorf("version: affected: installed version: %w", err)
@@ -256,11 +259,9 @@ func Affected(c Comparator, ranges []advisory.Range, versions []string, v string
 		return true, fixedIn, nil
 	}
 	for _, x := range versions {
-		n, err := c.Compare(v, x)
-		if err != nil {
-			return false, "", fmt.Errorf("version: affected: versions list: %w", err)
-		}
-		if n == 0 {
+		// v is valid, so an error is x's: an invalid entry equals no
+		// valid version.
+		if n, err := c.Compare(v, x); err == nil && n == 0 {
 			return true, "", nil
 		}
 	}
@@ -268,6 +269,36 @@ func Affected(c Comparator, ranges []advisory.Range, versions []string, v string
 		return true, "", nil
 	}
 	return false, "", nil
+}
+
+// AffectsEvery reports whether an affected entry covers every version
+// without comparing any: it has no range events and no versions (Affected's
+// "every version is affected"), or one of its ranges has an introduced "0"
+// event and nothing but introduced events, so nothing ever closes it. It is
+// what matching can still decide for an installed version that its scheme
+// cannot parse. A range with a malformed event (not exactly one of
+// introduced/fixed/last_affected/limit set) never counts as covering every
+// version.
+func AffectsEvery(ranges []advisory.Range, versions []string) bool {
+	haveEvents := false
+	for _, r := range ranges {
+		if len(r.Events) == 0 {
+			continue
+		}
+		haveEvents = true
+		zero, open := false, true
+		for _, e := range r.Events {
+			if e.Introduced == "" || e.Fixed != "" || e.LastAffected != "" || e.Limit != "" {
+				open = false
+				break
+			}
+			zero = zero || e.Introduced == "0"
+		}
+		if zero && open {
+			return true
+		}
+	}
+	return !haveEvents && len(versions) == 0
 }
 
 // event is one range event with its kind and version.

@@ -61,6 +61,11 @@
 // (match.PackageMemo, keyed by namespace and the fields matching reads):
 // fleets share base images, so most packages of a pass are matched once.
 //
+// A package whose version its scheme cannot parse does not fail a pass or
+// its image (package match): its findings that depend on the version are
+// UNKNOWN_VERSION, the memo keeps that outcome, and the stored description
+// names the degraded packages as a scan's does (scan.DegradedDescription).
+//
 // A pass decides from identities alone: Rematched carries the findings'
 // identities and severities, and the finding history's diff says whether
 // anything changed. Only then is the full result built (every enhanced

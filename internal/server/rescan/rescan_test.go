@@ -453,3 +453,77 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("duration series = %d (%v), want 2 (full and changes)", n, err)
 	}
 }
+
+// runUnparseableVersion: an image holding a version apk cannot parse is
+// recorded COMPLETE with the package named in its description; a change
+// pass for an advisory that names the package (match.Touching, then the
+// whole inventory) completes, adds the UNKNOWN_VERSION finding beside its
+// sibling's FIXABLE one and announces both.
+func runUnparseableVersion(t *testing.T, st *store.SQL) {
+	ctx := context.Background()
+	f := &fixture{st: st, dbDir: t.TempDir(), clk: &clock{t: day0.Add(45 * 24 * time.Hour)}, ann: &announcements{}}
+	buildDB(t, f.dbDir, secdb(feed1), day0)
+	if err := st.PutScanningConfig(ctx, json.RawMessage(continuousConfig)); err != nil {
+		t.Fatal(err)
+	}
+	inv := alpineInv("sha256:d1", "musl=1.2.4_r2", "openssl=3.1.4-r0")
+	utils := inventory.Package{Name: "musl-utils", Version: "1.2.4-r2", Type: inventory.TypeAPK, SourceName: "musl", SourceVersion: "1.2.4-r2",
+		PURL: "pkg:apk/alpine/musl-utils@1.2.4-r2", Path: "lib/apk/db/installed", Cataloger: "apk"}
+	inv.Packages = append(inv.Packages, utils)
+	f.scanImage(t, "prod-d", f.clk.Now().Add(-24*time.Hour), inv)
+	wantDesc := `The scan was completed successfully. 1 package has a version that could not be compared (findings for it have status UNKNOWN_VERSION): musl "1.2.4_r2" (lib/apk/db/installed).`
+	before := f.scanRow(t, "prod-d", "sha256:d1")
+	if before.Status != "COMPLETE" || before.Description != wantDesc {
+		t.Fatalf("scan row %s %q, want COMPLETE %q", before.Status, before.Description, wantDesc)
+	}
+	r := f.rescanner(t, "replica-1")
+	f.tick(t, r) // records the first build
+
+	withMusl := map[string][2]string{"openssl": feed1["openssl"], "zlib": feed1["zlib"], "musl": {"1.2.4-r3", "CVE-2025-26519"}}
+	f.clk.Set(f.clk.Now().Add(time.Hour))
+	buildDB(t, f.dbDir, secdb(withMusl), day0.Add(time.Hour))
+	s := f.tick(t, r)
+	if s.Mode != "changes" || s.ChangedPairs != 1 || s.Rematched != 1 || s.Changed != 1 || s.Announced != 1 || s.Errors != 0 {
+		t.Errorf("pass = %+v, want one pair, one image changed and announced, no errors", s)
+	}
+	after := f.scanRow(t, "prod-d", "sha256:d1")
+	if after.Status != "COMPLETE" || after.Description != wantDesc {
+		t.Errorf("after the pass: %s %q, want COMPLETE %q", after.Status, after.Description, wantDesc)
+	}
+	want := []string{"CVE-2023-5678 openssl 3.1.4-r0", "CVE-2025-26519 musl 1.2.4_r2", "CVE-2025-26519 musl-utils 1.2.4-r2"}
+	if got := findingNames(t, after); !cmp.Equal(got, want) {
+		t.Errorf("findings after = %v, want %v", got, want)
+	}
+	var res scanning.Result
+	if err := json.Unmarshal(after.Result, &res); err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]string{}
+	for _, e := range res.EnhancedFindings {
+		var ef struct {
+			Remediation struct{ Recommendation struct{ Text string } }
+			Details     struct {
+				ID   string                  `json:"vulnerabilityId"`
+				Pkgs []struct{ Name string } `json:"vulnerablePackages"`
+			} `json:"packageVulnerabilityDetails"`
+		}
+		if err := json.Unmarshal(e, &ef); err != nil {
+			t.Fatal(err)
+		}
+		statuses[ef.Details.ID+" "+ef.Details.Pkgs[0].Name] = ef.Remediation.Recommendation.Text
+	}
+	wantText := map[string]string{
+		"CVE-2023-5678 openssl":     "Upgrade openssl to 3.1.4-r1 or later.",
+		"CVE-2025-26519 musl":       `Versions could not be compared (apk: version "1.2.4_r2": invalid version: unknown suffix "_r"). Make sure musl is at 1.2.4-r3 or later.`,
+		"CVE-2025-26519 musl-utils": "Upgrade musl-utils to 1.2.4-r3 or later.",
+	}
+	if d := cmp.Diff(wantText, statuses); d != "" {
+		t.Errorf("remediation texts (-want +got):\n%s", d)
+	}
+	if len(f.ann.got) != 1 || len(f.ann.got[0].Added) != 2 {
+		t.Errorf("announcements = %+v, want one adding the two musl findings", f.ann.got)
+	}
+}
+
+func TestUnparseableVersionSQLite(t *testing.T)   { runUnparseableVersion(t, openSQLite(t)) }
+func TestUnparseableVersionPostgres(t *testing.T) { runUnparseableVersion(t, storetest.Postgres(t)) }
