@@ -189,6 +189,9 @@ func TestHostileSuiteServe(t *testing.T) {
 			}
 			clean := startHostileServer(t, db, cleanDSN, "BASIC")
 			for i, tc := range hostile.Cases() {
+				if tc.Heavy && backend != "sqlite" {
+					continue // the store plays no part in a bomb
+				}
 				t.Run(tc.Name, func(t *testing.T) {
 					checkCaseServe(t, tc, attacked, clean, i)
 				})
@@ -212,6 +215,11 @@ func checkCaseServe(t *testing.T, tc hostile.Case, attacked, clean *hostileServe
 	}
 	if diff := cmp.Diff(sorted(tc.Findings), got.findings, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	for _, w := range tc.Description {
+		if !strings.Contains(got.description, w) {
+			t.Errorf("description %q does not name %q", got.description, w)
+		}
 	}
 	if tc.Clean != nil {
 		cd := clean.push(t, repo, mustImage(t, tc.Clean))
@@ -281,7 +289,7 @@ func TestHostileLanguageServe(t *testing.T) {
 			if diff := cmp.Diff(sorted(tc.Findings), got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
-			for _, w := range tc.Warnings {
+			for _, w := range tc.Description {
 				if !strings.Contains(out.ImageScanStatus.Description, w) {
 					t.Errorf("description %q does not name %q", out.ImageScanStatus.Description, w)
 				}

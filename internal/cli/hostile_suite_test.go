@@ -96,6 +96,7 @@ type scanOutcome struct {
 	code     int
 	stderr   string
 	status   string
+	desc     string
 	findings []string // "ID package", sorted
 	raw      []json.RawMessage
 }
@@ -115,7 +116,7 @@ func scanHostile(t *testing.T, src, db, cache string, enhanced bool) scanOutcome
 		return out
 	}
 	var resp struct {
-		ImageScanStatus   struct{ Status string }
+		ImageScanStatus   struct{ Status, Description string }
 		ImageScanFindings struct {
 			Findings []struct {
 				Name       string
@@ -139,7 +140,7 @@ func scanHostile(t *testing.T, src, db, cache string, enhanced bool) scanOutcome
 	}
 	json.Unmarshal([]byte(stdout), &all)
 	out.raw = append(all.ImageScanFindings.Findings, all.ImageScanFindings.EnhancedFindings...)
-	out.status = resp.ImageScanStatus.Status
+	out.status, out.desc = resp.ImageScanStatus.Status, resp.ImageScanStatus.Description
 	for _, f := range resp.ImageScanFindings.Findings {
 		for _, a := range f.Attributes {
 			if a.Key == "package_name" {
@@ -204,6 +205,11 @@ func checkCaseCLI(t *testing.T, tc hostile.Case, form sourceForm, db string) {
 	for _, w := range tc.Warnings {
 		if !strings.Contains(got.stderr, w) {
 			t.Errorf("stderr does not name %q:\n%s", w, got.stderr)
+		}
+	}
+	for _, w := range tc.Description {
+		if !strings.Contains(got.desc, w) {
+			t.Errorf("status description %q does not name %q", got.desc, w)
 		}
 	}
 	if tc.Clean != nil {

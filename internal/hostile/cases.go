@@ -33,9 +33,12 @@ type Case struct {
 	// Findings are "ID package" pairs the completed scan must report (all of
 	// them, and no others).
 	Findings []string
-	// Warnings are texts the scan's warnings (stderr, or the status
-	// description in serve) must contain.
+	// Warnings are texts the CLI's warnings (stderr) must contain.
 	Warnings []string
+	// Description are texts the scan's status description (ECR's
+	// imageScanStatus.description, in the CLI's JSON and in serve) must
+	// contain.
+	Description []string
 	// Enhanced scans language packages too.
 	Enhanced bool
 	// Heavy marks cases that cost seconds (a 1 GiB expansion): run once per
@@ -82,16 +85,22 @@ func DigestErr(index, of int, claimed, actual string) string {
 
 // lazy is an image whose layers are built when it is asked for: the heavy
 // cases cost seconds to build.
-// It is built once.
 func lazy(layers ...func() Layer) func() (v1.Image, error) {
-	return sync.OnceValues(func() (v1.Image, error) {
+	return func() (v1.Image, error) {
 		var ls []Layer
 		for _, l := range layers {
 			ls = append(ls, l())
 		}
 		return Image(ls...)
-	})
+	}
 }
+
+// The heavy layers, built once per process.
+var (
+	nest4096  = sync.OnceValue(func() Layer { return Nest(4096) })
+	nest16384 = sync.OnceValue(func() Layer { return Nest(16384) })
+	bomb      = sync.OnceValue(gzipBomb)
+)
 
 // Nest is a path-depth bomb: depth nested directories, each with a file,
 // above an Alpine root. The tar is streamed into gzip: at 16384 levels its
@@ -241,11 +250,11 @@ func Cases() []Case {
 		},
 		{
 			Name:  "4096-level directory nest",
-			Image: lazy(func() Layer { return Nest(4096) }), Err: "path depth 1025 exceeds the limit of 1024",
+			Image: lazy(nest4096), Err: "path depth 1025 exceeds the limit of 1024",
 		},
 		{
 			Name:  "16384-level directory nest",
-			Image: lazy(func() Layer { return Nest(16384) }), Err: "path depth 1025 exceeds the limit of 1024", Heavy: true,
+			Image: lazy(nest16384), Err: "path depth 1025 exceeds the limit of 1024", Heavy: true,
 		},
 		{
 			Name:  "entry climbing out of the root",
@@ -284,13 +293,14 @@ func Cases() []Case {
 			Warnings: []string{"lib/apk/db/installed is a symlink to /usr/share/apkdb/installed: read through the link"},
 		},
 		{
-			Name:     "package DB linked out of the root",
-			Image:    imageOf(outOfRoot),
-			Warnings: []string{"lib/apk/db/installed is a symlink to ../../../../../etc/shadow, which leads out of the image root: not followed, so OS packages from it cannot be scanned"},
+			Name:        "package DB linked out of the root",
+			Image:       imageOf(outOfRoot),
+			Warnings:    []string{"lib/apk/db/installed is a symlink to ../../../../../etc/shadow, which leads out of the image root: not followed, so OS packages from it cannot be scanned"},
+			Description: []string{"OS packages were not scanned: lib/apk/db/installed is a symlink to ../../../../../etc/shadow, which leads out of the image root", "alpine 3.19.1 detected but no OS package database was found"},
 		},
 		{
 			Name:  "gzip bomb",
-			Image: lazy(gzipBomb), Err: "decompression bomb suspected", Heavy: true,
+			Image: lazy(bomb), Err: "decompression bomb suspected", Heavy: true,
 		},
 	}
 }
@@ -347,5 +357,8 @@ func LanguageCases() []Case {
 		Findings: []string{MuslCVE + " musl", LodashCVE + " lodash",
 			LibfooCVE + " libfoo", LeftPadID + " left-pad", DebugCVE + " debug", RequestCVE + " requests", RackCVE + " rack"},
 		Warnings: []string{`libfoo "1.2.4_r2"`, `left-pad "latest"`, `debug "git+https://github.com/debug-js/debug.git#4.3.4"`, `requests "2.10.0 beta"`, `rack "-"`},
+		Description: []string{`5 packages have versions that could not be compared (findings for them have status UNKNOWN_VERSION): `,
+			`left-pad "latest" (app/node_modules/left-pad/package.json)`, `libfoo "1.2.4_r2" (lib/apk/db/installed)`, `rack "-" (srv/Gemfile.lock)`,
+			`requests "2.10.0 beta" (usr/lib/python3.11/site-packages/requests-2.10.0.dist-info/METADATA)`},
 	}}
 }

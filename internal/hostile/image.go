@@ -45,7 +45,9 @@ func File(name, body string) Entry { return Entry{Name: name, Body: body} }
 func Dir(name string) Entry { return Entry{Name: name, Type: tar.TypeDir} }
 
 // Symlink is a symbolic link entry.
-func Symlink(name, target string) Entry { return Entry{Name: name, Link: target, Type: tar.TypeSymlink} }
+func Symlink(name, target string) Entry {
+	return Entry{Name: name, Link: target, Type: tar.TypeSymlink}
+}
 
 // Tar writes entries as an uncompressed tar stream (PAX headers where the
 // names need them).

@@ -69,6 +69,8 @@ type run struct {
 	plugins []plugin
 	inv     *inventory.Inventory
 	owned   map[string]struct{}
+	// problems are the package databases that could not be read.
+	problems []string
 }
 
 // Index builds the inventory of src.
@@ -137,12 +139,14 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 	}
 	d, err := osdetect.Detect(sq)
 	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
+		// The release files are the image's: the same image fails the same way.
+		return nil, fmt.Errorf("index %s: %w", src.Ref, &imageError{err})
 	}
 	r.inv.Distro = d
 	finish(r.inv, r.owned)
 	if d.ID != "" && len(opts.OS) > 0 && !hasOSPackages(r.inv) {
-		r.inv.Warnings = append(r.inv.Warnings, fmt.Sprintf("%s %s detected but no OS package database was found (dpkg status, apk installed or rpmdb): OS packages cannot be scanned", d.ID, d.VersionID))
+		r.problemf("%s %s detected but no OS package database was found (dpkg status, apk installed or rpmdb): OS packages cannot be scanned", d.ID, d.VersionID)
+		r.inv.OSDatabaseProblems = r.problems
 	}
 	return r.inv, nil
 }
@@ -189,7 +193,11 @@ func (r *run) catalogFile(ctx context.Context, f squash.File) ([]fileResult, err
 		res, err := pl.c.CatalogFile(ctx, catalog.File{Path: f.Path, Info: f.Info, R: f.R, Size: f.Size})
 		if err != nil {
 			if pl.os {
-				return nil, fmt.Errorf("catalog %s: %s: %w", pl.c.Name(), f.Path, err)
+				err = fmt.Errorf("catalog %s: %s: %w", pl.c.Name(), f.Path, err)
+				if ctx.Err() == nil {
+					err = &imageError{err} // a package DB that cannot be read
+				}
+				return nil, err
 			}
 			out = append(out, fileResult{Cataloger: pl.c.Name(), Warnings: []string{fmt.Sprintf("%s: %s: %v", pl.c.Name(), f.Path, err)}})
 			continue

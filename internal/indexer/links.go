@@ -52,10 +52,10 @@ func (r *run) followLinks(ctx context.Context, sq *squash.FS, reread func(contex
 			target, err := sq.Resolve(loc)
 			switch {
 			case errors.Is(err, squash.ErrEscape):
-				r.warnf("%s is a symlink to %s, which leads out of the image root: not followed, so OS packages from it cannot be scanned", link, to)
+				r.problemf("%s is a symlink to %s, which leads out of the image root: not followed, so OS packages from it cannot be scanned", link, to)
 				continue
 			case err != nil:
-				r.warnf("%s is a symlink to %s that cannot be resolved (%v): not followed, so OS packages from it cannot be scanned", link, to, unwrapPath(err))
+				r.problemf("%s is a symlink to %s that cannot be resolved (%v): not followed, so OS packages from it cannot be scanned", link, to, unwrapPath(err))
 				continue
 			}
 			// The link leads to another location the cataloger reads: the
@@ -110,7 +110,7 @@ func (r *run) followLinks(ctx context.Context, sq *squash.FS, reread func(contex
 		if a.found {
 			r.warnf("%s is a symlink to %s: read through the link", a.link, a.to)
 		} else {
-			r.warnf("%s is a symlink to %s, which is not a file in the image: OS packages from it cannot be scanned", a.link, a.to)
+			r.problemf("%s is a symlink to %s, which is not a file in the image: OS packages from it cannot be scanned", a.link, a.to)
 		}
 	}
 	return nil
@@ -118,6 +118,14 @@ func (r *run) followLinks(ctx context.Context, sq *squash.FS, reread func(contex
 
 func (r *run) warnf(format string, args ...any) {
 	r.inv.Warnings = append(r.inv.Warnings, fmt.Sprintf(format, args...))
+}
+
+// problemf is a warning that a package database could not be read. When
+// no OS package was found in the end, it explains why (see Index).
+func (r *run) problemf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.inv.Warnings = append(r.inv.Warnings, msg)
+	r.problems = append(r.problems, msg)
 }
 
 // unwrapPath drops the fs.PathError wrapper, whose path the message names.

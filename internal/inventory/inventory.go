@@ -172,6 +172,11 @@ type Inventory struct {
 	Catalogers []CatalogerInfo `json:"catalogers"`
 	// Warnings are problems that did not stop cataloging, such as one
 	// malformed package.json, each naming the file.
-	Warnings  []string  `json:"warnings,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
+	Warnings []string `json:"warnings,omitempty"`
+	// OSDatabaseProblems say why the OS packages of a detected OS could not
+	// be read (no package database; one behind a symlink that leaves the
+	// root). Each is also a warning; a scan's status description carries
+	// them, so that no OS findings is never a silent success.
+	OSDatabaseProblems []string  `json:"osDatabaseProblems,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
 }

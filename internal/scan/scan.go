@@ -122,11 +122,35 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 	}
 	s.Findings = res.Findings
 	s.Degraded = res.Degraded
+	if len(inv.OSDatabaseProblems) > 0 && s.Status == StatusComplete {
+		s.StatusDescription += " " + OSDatabaseDescription(inv.OSDatabaseProblems)
+	}
 	if len(res.Degraded) > 0 {
 		s.StatusDescription += " " + DegradedDescription(res.Degraded)
 	}
 	s.CompletedAt = now().UTC()
 	return s, nil
+}
+
+// OSDatabaseDescription is the sentence a scan's status description gets
+// when a detected OS's packages could not be read: its findings are not a
+// clean bill of health. At most MaxNamedDegraded problems are named, each
+// clipped.
+func OSDatabaseDescription(problems []string) string {
+	var b strings.Builder
+	b.WriteString("OS packages were not scanned: ")
+	for i, p := range problems {
+		if i == MaxNamedDegraded {
+			fmt.Fprintf(&b, "; and %d more", len(problems)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(match.Clip(p, 300))
+	}
+	b.WriteByte('.')
+	return b.String()
 }
 
 // MaxNamedDegraded is how many degraded packages DegradedDescription names;
