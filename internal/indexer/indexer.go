@@ -2,6 +2,55 @@
 // layers as a stream, hands each required file to the catalogers that asked
 // for it, detects the operating system and finishes the packages (PURLs,
 // layers, de-duplication of language packages that an OS package installed).
+//
+// # Trusting what an image claims
+//
+// An image's config claims a diffID for each layer, and its manifest names
+// each layer's blob by digest. Nothing the indexer relies on is keyed by a
+// claim it has not checked:
+//
+//   - Every layer read is verified in the same pass (internal/squash): the
+//     uncompressed stream against the config's diffID, the blob against the
+//     manifest's digest where there is one (registry, OCI layout, `serve`'s
+//     storage). A mismatch fails the scan, naming the layer's position and
+//     both digests; a config that lists more or fewer diffIDs than the
+//     manifest has layers fails too.
+//   - The per-layer cache holds two kinds of entries. "blob/<digest>" says
+//     that the blob with that digest was read and decompressed to a diffID;
+//     "layer/<diffID>/<stages>" holds the layer's recorded entries and
+//     cataloger results. Both are written only after the layer verified, so
+//     both are facts about content, not about whoever pushed it.
+//   - A layer is served from the cache only when the blob its manifest names
+//     (for a docker archive, which names none, the digest computed by
+//     hashing the stored blob, several times cheaper than decompressing it)
+//     is known to decompress to the claimed diffID. A blob known to hold
+//     another diffID fails the scan; an unknown blob is read.
+//   - <stages> hashes every stage that shapes a cached result: each
+//     cataloger's name@version, OS detection's version, the squash limits
+//     and the cache format. A cataloger whose output changes bumps its
+//     version (internal/catalog/all checks this against its golden files).
+//
+// In `serve` the cache is shared by every repository. The argument for it:
+// distribution verifies a blob's content against its digest before it
+// commits an upload, so every blob in storage is the preimage of its digest,
+// whoever pushed it, and two concurrent pushes of one digest store the same
+// bytes (the cache's writes are rename-atomic, so the later identical entry
+// simply replaces the earlier). A mount from another repository shares the
+// same content. An attacker can therefore choose what a config claims,
+// but not what a digest's content is; the claim is checked against the
+// content before anything is cached under it, and the cache is consulted
+// under the digest, never the claim. The cost of the check is one SHA-256
+// of each stream, overlapped with decompression.
+//
+// # Package databases behind symlinks
+//
+// The squasher streams regular files only. An OS package database that the
+// image reaches through a symlink (var/lib/dpkg/status -> elsewhere) is read
+// through the link in a second, targeted walk, as the package manager
+// would; a link that leaves the root, loops or leads to nothing is a
+// warning naming it, and when no OS package is found in the end the
+// reasons go to Inventory.OSDatabaseProblems, which a scan's status
+// description carries.
 package indexer
 
 import (

@@ -63,6 +63,19 @@ func (r *run) followLinks(ctx context.Context, sq *squash.FS, reread func(contex
 			if (!dir && pl.c.Required(target, nil)) || (dir && pl.c.Required(target+"/x", nil)) || target == loc {
 				continue
 			}
+			// Where the directory that would hold it is missing there is
+			// nothing to read. That is only worth a word when the location
+			// itself is the link (a usr-merge "lib" link is not).
+			holder := path.Dir(target)
+			if dir {
+				holder = target
+			}
+			if fi, err := sq.Stat(holder); holder != "." && (err != nil || !fi.IsDir()) {
+				if link == loc {
+					r.problemf("%s is a symlink to %s, which is not a file in the image: OS packages from it cannot be scanned", link, to)
+				}
+				continue
+			}
 			aliases = append(aliases, &alias{loc: loc, dir: dir, target: target, link: link, to: to, pl: pl})
 		}
 	}

@@ -79,6 +79,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -196,6 +197,10 @@ func feedNamespace(ns string) string {
 // Match matches every package of inv.
 func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Options) (*Result, error) {
 	res := &Result{}
+	if opts.Memo == nil {
+		// A rescan pass shares a memo instead: most of its lookups are hits.
+		store = prefetch(ctx, store, Keys(inv, opts))
+	}
 	osNS := ""
 	if d := inv.Distro; d != nil {
 		if d.Status == inventory.OSSupported {
@@ -278,12 +283,11 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			order = append(order, key)
 		}
 	}
+	if err := severities(ctx, store, merged, order); err != nil {
+		return nil, err
+	}
 	for _, k := range order {
-		f := merged[k]
-		if err := severity(ctx, store, f); err != nil {
-			return nil, err
-		}
-		res.Findings = append(res.Findings, *f)
+		res.Findings = append(res.Findings, *merged[k])
 	}
 	SortFindings(res.Findings)
 	sortDegraded(res.Degraded)
@@ -971,6 +975,35 @@ func statusRank(f Finding) int {
 // severity applies ECR's rule: vendor severity, else CVSS v3 base score, else
 // v2, mapped to the NVD ratings, else UNDEFINED. NVD fills in CVSS that the
 // vendor record lacks.
+// severities rates every finding, prefetchWorkers at a time (each finding
+// is its own; the enrichment lookups are independent reads). The first
+// error in order is returned.
+func severities(ctx context.Context, store Store, merged map[string]*Finding, order []string) error {
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range prefetchWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = severity(ctx, store, merged[order[i]])
+			}
+		}()
+	}
+	for i := range order {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func severity(ctx context.Context, store Store, f *Finding) error {
 	if strings.HasPrefix(f.ID, "CVE-") && (f.CVSS3 == nil || f.CVSS2 == nil || f.Description == "") {
 		e, err := store.Enrichment(ctx, f.ID)

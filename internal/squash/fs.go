@@ -109,7 +109,8 @@ func (f *FS) resolve(name string, followLast bool) (string, *node, error) {
 			next := path.Join(cur, part)
 			n, ok := f.nodes[next]
 			if !ok {
-				return next, nil, nil
+				// Not in the view: what the rest of the name would be.
+				return path.Join(append([]string{next}, parts[i+1:]...)...), nil, nil
 			}
 			last := i == len(parts)-1
 			if n.info.Mode()&fs.ModeSymlink != 0 && (!last || followLast) {
@@ -303,7 +304,8 @@ var _ fs.StatFS = (*FS)(nil)
 
 // Resolve follows every symlink of name, the last one included, and returns
 // the path inside the image root that it leads to; the file there need not
-// be kept (or exist). It fails with ErrEscape, ErrLoop or ErrNameTooLong.
+// be kept (or exist): past the first missing component the rest of name is
+// taken as it is. It fails with ErrEscape, ErrLoop or ErrNameTooLong.
 func (f *FS) Resolve(name string) (string, error) {
 	p, _, err := f.resolve(name, true)
 	return p, err

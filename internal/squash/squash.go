@@ -61,6 +61,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -237,22 +239,24 @@ func (w *walker) next() {
 }
 
 // countingReader counts (and optionally hashes) the bytes read through it,
-// and remembers an error of the reader underneath.
+// and remembers an error of the reader underneath. With a compressed layer
+// it is read by the decompressing goroutine (see ahead), so the count and
+// the error are atomic.
 type countingReader struct {
 	r   io.Reader
-	n   int64
+	n   atomic.Int64
 	h   hash.Hash
-	err error
+	err atomicError
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	if c.h != nil && n > 0 {
 		c.h.Write(p[:n])
 	}
-	if err != nil && err != io.EOF && c.err == nil {
-		c.err = err
+	if err != nil && err != io.EOF {
+		c.err.set(err)
 	}
 	return n, err
 }
@@ -277,8 +281,9 @@ func (r *ratioReader) Read(p []byte) (int, error) {
 	if r.n > r.lim.MaxLayerBytes {
 		return n, &LimitError{What: "uncompressed layer size", Path: "layer " + r.layer, Limit: r.lim.MaxLayerBytes, Got: r.n}
 	}
-	if r.compressed != nil && r.n > r.lim.RatioFloor && r.compressed.n > 0 {
-		if ratio := r.n / r.compressed.n; ratio > r.lim.MaxRatio {
+	if r.compressed != nil && r.n > r.lim.RatioFloor {
+		if c := r.compressed.n.Load(); c > 0 && r.n/c > r.lim.MaxRatio {
+			ratio := r.n / c
 			return n, &LimitError{What: "compression ratio", Path: "layer " + r.layer, Limit: r.lim.MaxRatio, Got: ratio, Floor: r.lim.RatioFloor}
 		}
 	}
@@ -355,7 +360,9 @@ func openLayer(l Layer, lim Limits) (*layerStream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: open: %w", l.DiffID, err)
 	}
-	closers := []func(){func() { rc.Close() }}
+	var closeOnce sync.Once
+	closeRC := func() { closeOnce.Do(func() { rc.Close() }) }
+	closers := []func(){closeRC}
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
@@ -392,10 +399,16 @@ func openLayer(l Layer, lim Limits) (*layerStream, error) {
 			}
 		}
 	}
+	var pipe *ahead
+	if compressed != nil {
+		pipe = newAhead(plain)
+		plain = pipe
+		closers = append(closers, func() { pipe.stop(closeRC) })
+	}
 	rr := &ratioReader{r: plain, compressed: compressed, h: diffH, lim: lim, layer: l.DiffID}
 	explain := func(err error) error {
-		if counted.err != nil {
-			return fmt.Errorf("layer %s: read blob: %w", l.DiffID, counted.err)
+		if rerr := counted.err.get(); rerr != nil {
+			return fmt.Errorf("layer %s: read blob: %w", l.DiffID, rerr)
 		}
 		return err
 	}
@@ -410,6 +423,9 @@ func openLayer(l Layer, lim Limits) (*layerStream, error) {
 					return err
 				}
 				return explain(inputErr(l.DiffID, "read to end: %w", err))
+			}
+			if pipe != nil {
+				pipe.wait() // the decompressor is done with the blob
 			}
 			if _, err := io.Copy(io.Discard, br); err != nil {
 				return explain(inputErr(l.DiffID, "read blob to end: %w", err))
