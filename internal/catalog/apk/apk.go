@@ -179,7 +179,7 @@ func Parse(r io.Reader) (pkgs []inventory.Package, owned, warnings []string, err
 		case 'F':
 			dir = strings.Trim(path.Clean("/"+value), "/")
 		case 'R':
-			if value == "" || strings.Contains(value, "/") {
+			if value == "" || value == "." || value == ".." || strings.Contains(value, "/") {
 				w.Addf("line %d: bad R: file name %q; not listed as owned", n, truncate(value))
 				continue
 			}

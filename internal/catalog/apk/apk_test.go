@@ -172,6 +172,8 @@ func TestParseMalformed(t *testing.T) {
 			[]string{`line 9: want "K:value", got "this is not a key"; skipped`}},
 		{"slash in R", "P:x\nV:1\nF:usr\nR:sub/dir\nR:ok\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1", "usr/ok"},
 			[]string{`line 10: bad R: file name "sub/dir"; not listed as owned`}},
+		{"dot-dot R", "P:x\nV:1\nR:..\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1"},
+			[]string{`line 9: bad R: file name ".."; not listed as owned`}},
 		{"two records without a blank line", "P:x\nV:1\nP:y\nV:2\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1"},
 			[]string{`line 9: repeated P: "y" in the record of "x" (a missing blank line?); the first is kept`, `line 10: repeated V: "2" in the record at line 7; the first is kept`}},
 		{"garbage record", "\x89PNG\r\n\x1a\n", []inventory.Package{g1, g2}, []string{"usr/bin/good1"},
