@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm/internal/container"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -107,7 +108,7 @@ func TestMalformedRecords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := parseBytes(t, ndbImage(good1, tt.bad, good2))
+			res, err := parseBytes(t, container.NDBImage(good1, tt.bad, good2))
 			if err != nil {
 				t.Fatal(err)
 			}

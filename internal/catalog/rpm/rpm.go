@@ -77,6 +77,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm/internal/container"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -85,7 +86,7 @@ const (
 	MaxDBSize = 1 << 30
 	// MaxHeaderSize bounds one package header. rpm's own limit is 256 MiB;
 	// real headers are at most a few MiB.
-	MaxHeaderSize = 64 << 20
+	MaxHeaderSize = container.MaxHeaderSize
 )
 
 // dbNames are the database file names, each under var/lib/rpm/ and
@@ -179,7 +180,7 @@ func DetectFormat(r io.ReaderAt, size int64) (Format, error) {
 		return FormatSQLite, nil
 	case string(head[:4]) == "RpmP":
 		return FormatNDB, nil
-	case isBDBHash(head):
+	case container.IsBDBHash(head):
 		return FormatBDB, nil
 	}
 	return "", errUnknownFormat
@@ -233,9 +234,9 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 	}
 	switch format {
 	case FormatBDB:
-		err = walkBDB(ctx, r, size, &w, each)
+		err = container.WalkBDB(ctx, r, size, &w, each)
 	case FormatNDB:
-		err = walkNDB(ctx, r, size, &w, each)
+		err = container.WalkNDB(ctx, r, size, &w, each)
 	case FormatSQLite:
 		err = walkSQLite(ctx, r, size, scratch, &w, each)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm/internal/container"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -102,14 +103,14 @@ func fixtures(t testing.TB) map[Format][]byte {
 	}
 	var blobs [][]byte
 	var w warn.List
-	err := walkBDB(context.Background(), bytes.NewReader(out[FormatBDB]), int64(len(out[FormatBDB])), &w, func(b []byte) error {
+	err := container.WalkBDB(context.Background(), bytes.NewReader(out[FormatBDB]), int64(len(out[FormatBDB])), &w, func(b []byte) error {
 		blobs = append(blobs, b)
 		return nil
 	})
 	if err != nil || w.Len() > 0 {
 		t.Fatal(err, w.Strings(""))
 	}
-	out[FormatNDB] = ndbImage(blobs...)
+	out[FormatNDB] = container.NDBImage(blobs...)
 	return out
 }
 
@@ -445,18 +446,18 @@ func TestHostile(t *testing.T) {
 		{"bdb truncated", bdbFile[:len(bdbFile)-100], "truncated", true},
 		{"ndb slot magic", corrupt(ndbFile, func(c []byte) { c[32] = 'X' }), "slot 0: bad magic", true},
 		{"ndb huge blob", corrupt(ndbFile, func(c []byte) {
-			binary.LittleEndian.PutUint32(c[ndbPageSize+12:], 0xffffff00)
+			binary.LittleEndian.PutUint32(c[4096+12:], 0xffffff00)
 		}), "larger than", true},
 		{"ndb blob past the end", corrupt(ndbFile, func(c []byte) {
-			binary.LittleEndian.PutUint32(c[ndbPageSize+12:], 1<<20)
+			binary.LittleEndian.PutUint32(c[4096+12:], 1<<20)
 		}), "runs past the end", true},
 		{"ndb page count", corrupt(ndbFile, func(c []byte) { binary.LittleEndian.PutUint32(c[12:], 5000) }), "out of range", false},
-		{"ndb truncated", ndbFile[:ndbPageSize-1], "truncated", false},
+		{"ndb truncated", ndbFile[:4096-1], "truncated", false},
 		{"sqlite garbage", append([]byte("SQLite format 3\x00"), bytes.Repeat([]byte{0xa5}, 4096)...), "sqlite database", false},
 		{"sqlite truncated", sqliteFile[:len(sqliteFile)/3], "sqlite database", false},
 		// Every header broken: an error naming the first, not an empty list.
-		{"all headers broken", ndbImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}, []byte("short")), "none of its 2 headers could be decoded", false},
-		{"header claims 2^31 entries", ndbImage([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 16, 1, 2, 3, 4}), "claims 2147483647 index entries", false},
+		{"all headers broken", container.NDBImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}, []byte("short")), "none of its 2 headers could be decoded", false},
+		{"header claims 2^31 entries", container.NDBImage([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 16, 1, 2, 3, 4}), "claims 2147483647 index entries", false},
 	}
 	scratch := t.TempDir()
 	c := Cataloger{tempDir: scratch}
@@ -501,9 +502,9 @@ func TestHostile(t *testing.T) {
 	}
 	t.Run("one broken header among good ones", func(t *testing.T) {
 		var blobs [][]byte
-		_ = walkNDB(context.Background(), bytes.NewReader(ndbFile), int64(len(ndbFile)), &warn.List{}, func(b []byte) error { blobs = append(blobs, b); return nil })
+		_ = container.WalkNDB(context.Background(), bytes.NewReader(ndbFile), int64(len(ndbFile)), &warn.List{}, func(b []byte) error { blobs = append(blobs, b); return nil })
 		bad := corrupt(blobs[1], func(c []byte) { binary.BigEndian.PutUint32(c[4:], 1) }) // wrong data length
-		res, err := parseBytes(t, ndbImage(blobs[0], bad, blobs[2], blobs[3]))
+		res, err := parseBytes(t, container.NDBImage(blobs[0], bad, blobs[2], blobs[3]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -569,7 +570,7 @@ func FuzzRPM(f *testing.F) {
 	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
-	f.Add(ndbImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}))
+	f.Add(container.NDBImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := parse(context.Background(), bytes.NewReader(b), int64(len(b)), dir)
@@ -588,10 +589,10 @@ func FuzzRPM(f *testing.F) {
 }
 
 // FuzzRPMHeader feeds single header blobs to the go-rpmdb decoder behind
-// checkHeader and recover().
+// container.CheckHeader and recover().
 func FuzzRPMHeader(f *testing.F) {
 	fx := fixtures(f)
-	_ = walkNDB(context.Background(), bytes.NewReader(fx[FormatNDB]), int64(len(fx[FormatNDB])), &warn.List{}, func(b []byte) error {
+	_ = container.WalkNDB(context.Background(), bytes.NewReader(fx[FormatNDB]), int64(len(fx[FormatNDB])), &warn.List{}, func(b []byte) error {
 		f.Add(b)
 		return nil
 	})
@@ -609,32 +610,6 @@ func FuzzRPMHeader(f *testing.F) {
 		p, _, skip := toPackage(pi, 1, &w)
 		if !skip && (p.Name == "" || p.Type != inventory.TypeRPM) {
 			t.Fatalf("bad package %+v", p)
-		}
-	})
-}
-
-// FuzzRPMWalk fuzzes the Berkeley DB and NDB container walkers alone, in
-// memory, which is much faster than FuzzRPM: every blob handed out must fit
-// the limits.
-func FuzzRPMWalk(f *testing.F) {
-	fx := fixtures(f)
-	f.Add(fx[FormatBDB])
-	f.Add(fx[FormatNDB])
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var total int64
-		check := func(blob []byte) error {
-			if total += int64(len(blob)); total > int64(len(b)) || len(blob) > MaxHeaderSize {
-				t.Fatalf("blobs add up to %d bytes from a %d byte file", total, len(b))
-			}
-			return nil
-		}
-		r := bytes.NewReader(b)
-		var w warn.List
-		_ = walkBDB(context.Background(), r, int64(len(b)), &w, check)
-		total = 0
-		_ = walkNDB(context.Background(), r, int64(len(b)), &w, check)
-		if len(w.Strings("")) > warn.Max+1 {
-			t.Fatalf("%d warnings, more than the cap", w.Len())
 		}
 	})
 }

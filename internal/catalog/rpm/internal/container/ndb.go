@@ -1,4 +1,4 @@
-package rpm
+package container
 
 import (
 	"context"
@@ -23,13 +23,13 @@ const (
 	ndbMaxPages    = 2048 // go-rpmdb's sanity limit
 )
 
-// walkNDB calls fn with every package header blob of an NDB database, in
+// WalkNDB calls fn with every package header blob of an NDB database, in
 // slot order, checking every slot and blob against the file size. A damaged
 // slot or blob is skipped with a warning added to w and the walk goes on;
 // only a file whose header cannot be read is an error. The blobs handed out
 // add up to at most the file size: once slots share blobs past that, the
 // rest are skipped.
-func walkNDB(ctx context.Context, r io.ReaderAt, size int64, w *warn.List, fn func([]byte) error) error {
+func WalkNDB(ctx context.Context, r io.ReaderAt, size int64, w *warn.List, fn func([]byte) error) error {
 	var hdr [32]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		return fmt.Errorf("read header: %w", err)
@@ -115,10 +115,10 @@ func walkNDB(ctx context.Context, r io.ReaderAt, size int64, w *warn.List, fn fu
 	return nil
 }
 
-// ndbImage builds an NDB database holding the given header blobs, as
+// NDBImage builds an NDB database holding the given header blobs, as
 // packages 1, 2, ... The checksum and blob tail are left zero: neither rpm's
 // readers used here nor go-rpmdb check them.
-func ndbImage(blobs ...[]byte) []byte {
+func NDBImage(blobs ...[]byte) []byte {
 	le := binary.LittleEndian
 	slotsNeeded := len(blobs) + 2
 	pages := (slotsNeeded + ndbPageSize/ndbSlotSize - 1) / (ndbPageSize / ndbSlotSize)

@@ -1,4 +1,4 @@
-package rpm
+package container
 
 import (
 	"context"
@@ -12,14 +12,14 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 )
 
-// isBDBHash reports whether the first 16 bytes of a file carry the Berkeley
+// IsBDBHash reports whether the first 16 bytes of a file carry the Berkeley
 // DB hash magic (either byte order) at offset 12.
-func isBDBHash(head []byte) bool {
+func IsBDBHash(head []byte) bool {
 	m := binary.LittleEndian.Uint32(head[12:16])
 	return m == bdb.HashMagicNumber || m == bdb.HashMagicNumberBE
 }
 
-// walkBDB calls fn with every package header blob of a Berkeley DB hash
+// WalkBDB calls fn with every package header blob of a Berkeley DB hash
 // database, as go-rpmdb's bdb reader finds them (every off-page value on the
 // hash pages, in page order), but with every offset, count and overflow
 // chain checked against the page and file sizes, so corrupt input is a
@@ -28,7 +28,7 @@ func isBDBHash(head []byte) bool {
 // on; only a file whose metadata page cannot be read is an error. Each page
 // belongs to at most one overflow chain, so the blobs handed out add up to
 // at most the file size.
-func walkBDB(ctx context.Context, r io.ReaderAt, size int64, w *warn.List, fn func([]byte) error) error {
+func WalkBDB(ctx context.Context, r io.ReaderAt, size int64, w *warn.List, fn func([]byte) error) error {
 	metaBuf := make([]byte, 512)
 	if size < int64(len(metaBuf)) {
 		return fmt.Errorf("file of %d bytes is shorter than the metadata page", size)
