@@ -9,10 +9,15 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog"
 )
 
 // overlappingZip builds the "better zip bomb" shape: one local file of
@@ -147,4 +152,111 @@ func BenchmarkOverlappingZip(b *testing.B) {
 	b.ReportMetric(float64(vmHWM())/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MiB")
 	b.ReportMetric(float64(warns), "warnings")
+}
+
+// TestOverlappingZip: the 2,000-entry overlapping zip is refused with one
+// warning naming it, before anything is inflated, while a normal jar
+// beside it (another file of the same image) and one nested next to it
+// inside an outer archive are still cataloged.
+func TestOverlappingZip(t *testing.T) {
+	z := overlappingZip(zeroStream(t, 1<<20), 1<<20, 2000, func(i int) string { return fmt.Sprintf("BOOT-INF/lib/x%04d.jar", i) })
+	c := New()
+	res, err := c.CatalogFile(context.Background(), catalog.File{Path: "opt/app/bomb.jar", R: bytes.NewReader(z), Size: int64(len(z))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`java: opt/app/bomb.jar: refused: entries share compressed bytes: 1999 entries overlap others (first "BOOT-INF/lib/x0000.jar" and "BOOT-INF/lib/x0001.jar"), the overlapping-entry zip bomb shape`}
+	if d := cmp.Diff(want, res.Warnings); d != "" || len(res.Packages) != 0 {
+		t.Errorf("packages %v, warnings (-want +got):\n%s", res.Packages, d)
+	}
+	good := jar(t, pom("org.example", "good", "1.0"))
+	res, err = c.CatalogFile(context.Background(), catalog.File{Path: "opt/app/good-1.0.jar", R: bytes.NewReader(good), Size: int64(len(good))})
+	if err != nil || len(res.Packages) != 1 || res.Packages[0].Name != "org.example:good" || len(res.Warnings) != 0 {
+		t.Fatalf("the normal jar: %+v, %v", res, err)
+	}
+	// Nested: the bomb is refused, its sibling and the outer archive kept.
+	outer := jar(t, pom("org.example", "outer", "2.0"), nested("lib/bomb.jar", z, true), nested("lib/good-1.0.jar", good, false))
+	got, warns, err := parse(t, outer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"org.example:outer@2.0 a.jar", "org.example:good@1.0 a.jar!lib/good-1.0.jar"}, got); d != "" {
+		t.Errorf("packages (-want +got):\n%s", d)
+	}
+	if len(warns) != 1 || !strings.HasPrefix(warns[0], "a.jar!lib/bomb.jar: refused: entries share compressed bytes: ") {
+		t.Errorf("warnings %q", warns)
+	}
+}
+
+// TestEntryPastTheEnd: an entry whose data runs past the archive refuses
+// the archive.
+func TestEntryPastTheEnd(t *testing.T) {
+	z := overlappingZip(zeroStream(t, 1000), 1000, 1, func(int) string { return "META-INF/maven/g/a/pom.properties" })
+	// Make the one entry claim more compressed bytes than the file holds.
+	cd := bytes.LastIndex(z, []byte("PK\x01\x02"))
+	binary.LittleEndian.PutUint32(z[cd+20:], uint32(len(z)))
+	_, _, err := parse(t, z)
+	if err == nil || !strings.Contains(err.Error(), "past the end of the") {
+		t.Fatalf("error %v, want a refusal", err)
+	}
+}
+
+// TestMetaEntries: a metadata entry that cannot be read costs that entry:
+// the other packages of the archive are still reported.
+func TestMetaEntries(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra entry
+		want  []string
+		warns []string
+	}{
+		{"pom without a version", entry{name: "META-INF/maven/g/nover/pom.properties", data: []byte("groupId=g\nartifactId=nover\n")},
+			[]string{"g:good@1.0 a.jar", "g:nover@ a.jar"},
+			[]string{"a.jar: META-INF/maven/g/nover/pom.properties: g:nover has no version; kept with an empty version"}},
+		{"pom without an artifact", entry{name: "META-INF/maven/g/x/pom.properties", data: []byte("groupId=g\nversion=1\n")},
+			[]string{"g:good@1.0 a.jar"},
+			[]string{`a.jar: META-INF/maven/g/x/pom.properties: parse pom.properties: want groupId, artifactId and version, got "g", "", "1"`}},
+		{"oversized pom", entry{name: "META-INF/maven/g/big/pom.properties", data: bytes.Repeat([]byte("#"), MaxMetaSize+1)},
+			[]string{"g:good@1.0 a.jar"},
+			[]string{fmt.Sprintf("a.jar: META-INF/maven/g/big/pom.properties: input too large: %d bytes, the limit is %d; skipped", MaxMetaSize+1, MaxMetaSize)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, warns, err := parse(t, jar(t, tt.extra, pom("g", "good", "1.0")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestInflationBudget: many distinct (non-overlapping) compressed nested
+// archives stop at the per-file budget, with a warning, instead of each
+// being inflated.
+func TestInflationBudget(t *testing.T) {
+	zeros := make([]byte, small.nested)
+	var es []entry
+	for i := range 10 {
+		es = append(es, nested(fmt.Sprintf("lib/z%d.jar", i), zeros, false))
+	}
+	_, warns, err := parse(t, jar(t, es...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := 0
+	for _, w := range warns {
+		if strings.Contains(w, "entries read from this file pass") {
+			over++
+		}
+	}
+	if over < 5 {
+		t.Errorf("%d of 10 nested archives skipped for the budget (%d bytes of %d each), want at least 5: %q", over, small.totalNested, small.nested, warns)
+	}
 }
