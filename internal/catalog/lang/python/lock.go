@@ -37,12 +37,12 @@ func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 		w    warn.List
 	)
 	for i, p := range lock.Package {
-		name, _ := tomlText(p["name"])
+		name, _ := langutil.TOMLText(p["name"])
 		if name == "" {
 			w.Addf("package #%d: no name; skipped", i+1)
 			continue
 		}
-		version, ok := tomlText(p["version"])
+		version, ok := langutil.TOMLText(p["version"])
 		switch {
 		case !ok:
 			w.Addf("package #%d (%q): version is not a string; kept with an empty version", i+1, trunc(name))
@@ -52,21 +52,6 @@ func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypePyPI})
 	}
 	return pkgs, w.Strings(""), nil
-}
-
-// tomlText returns a TOML scalar as written: a string trimmed, a number
-// formatted; ok is false for tables, arrays, booleans and dates. A missing
-// value gives "" and true.
-func tomlText(v any) (string, bool) {
-	switch v := v.(type) {
-	case nil:
-		return "", true
-	case string:
-		return strings.TrimSpace(v), true
-	case int64, float64:
-		return fmt.Sprint(v), true
-	}
-	return "", false
 }
 
 // ParsePipfileLock parses a Pipfile.lock and returns the pinned packages of

@@ -204,3 +204,18 @@ func JSONText(raw json.RawMessage) (s string, ok bool) {
 	}
 	return "", false
 }
+
+// TOMLText returns a value decoded loosely from TOML (into any) the way the
+// file wrote it: a string trimmed, a number formatted; ok is false for
+// tables, arrays, booleans and dates. A missing value gives "" and true.
+func TOMLText(v any) (string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return strings.TrimSpace(v), true
+	case int64, float64:
+		return fmt.Sprint(v), true
+	}
+	return "", false
+}
