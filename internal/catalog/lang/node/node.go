@@ -33,7 +33,8 @@
 //   - One malformed record costs that record, never the file: an entry of
 //     the wrong shape, a yarn.lock entry with a bad header or no version, a
 //     YAML value of the wrong type, each is a warning naming the entry (at
-//     most warn.Max per file). A file that cannot be parsed at all (not
+//     most warn.Max per file); a yarn.lock line over MaxLineSize costs that
+//     line (or the entry it heads). A file that cannot be parsed at all (not
 //     JSON, not YAML) is a warning naming it, never an error.
 package node
 

@@ -309,6 +309,23 @@ func TestMalformedRecords(t *testing.T) {
 	}
 }
 
+// TestYarnLongLine: a yarn.lock line over MaxLineSize costs that line, or
+// the entry whose header it is.
+func TestYarnLongLine(t *testing.T) {
+	long := strings.Repeat("x", MaxLineSize+1)
+	in := "a@^1:\n  version \"1.0.0\"\n  resolved \"" + long + "\"\n\n" + long + ":\n  version \"9\"\n\nb@^2:\n  version \"2.0.0\"\n"
+	pkgs, warns, err := ParseYarnLock(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"a@1.0.0", "b@2.0.0"}, names(pkgs)); d != "" {
+		t.Errorf("packages (-want +got):\n%s", d)
+	}
+	if len(warns) != 2 || !strings.HasPrefix(warns[0], "line 3: ") || !strings.HasPrefix(warns[1], "line 5: ") {
+		t.Errorf("warnings %q", warns)
+	}
+}
+
 // TestPackageJSONDegraded: an installed package.json without a usable
 // name is named after its folder, and one without a version is kept.
 func TestPackageJSONDegraded(t *testing.T) {

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -44,8 +44,7 @@ func ParseYarnLock(r io.Reader) ([]inventory.Package, []string, error) {
 //	  version "7.1.0"
 //	  resolved "https://..."
 func parseYarnV1(b []byte) ([]inventory.Package, []string, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	sc := lines.NewScanner(bytes.NewReader(b), MaxYarnLockSize, MaxLineSize)
 	var (
 		s          set
 		w          warn.List
@@ -63,8 +62,16 @@ func parseYarnV1(b []byte) ([]inventory.Package, []string, error) {
 		name, hasVersion, skipping = "", false, false
 	}
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			if line := sc.Text(); line != "" && line[0] != ' ' && line[0] != '\t' {
+				closeEntry() // a header: the entry it opens cannot be read
+				skipping = true
+			}
+			continue
+		}
+		line := sc.Text()
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			continue
@@ -112,9 +119,6 @@ func parseYarnV1(b []byte) ([]inventory.Package, []string, error) {
 		s.add(name, v)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
 		return nil, nil, fmt.Errorf("parse yarn.lock: line %d: %w", n+1, err)
 	}
 	closeEntry()

@@ -1,12 +1,12 @@
 package python
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -16,8 +16,7 @@ import (
 // returned with an empty version and a warning; one without a Name is an
 // error.
 func ParseMetadata(r io.Reader) (inventory.Package, []string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	sc := lines.NewScanner(r, MaxMetadataSize, MaxLineSize)
 	var (
 		p        = inventory.Package{Type: inventory.TypePyPI}
 		license  string
@@ -25,10 +24,16 @@ func ParseMetadata(r io.Reader) (inventory.Package, []string, error) {
 		last     string // the field a continuation line extends
 		n        int
 		nameLine int
+		warns    []string
 	)
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
+		if size, long := sc.TooLong(); long {
+			warns = append(warns, fmt.Sprintf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize))
+			last = ""
+			continue
+		}
+		line := sc.Text()
 		if line == "" {
 			break
 		}
@@ -65,15 +70,11 @@ func ParseMetadata(r io.Reader) (inventory.Package, []string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
 		return p, nil, fmt.Errorf("parse metadata: line %d: %w", n+1, err)
 	}
 	if p.Name == "" {
 		return p, nil, errors.New("parse metadata: no Name header")
 	}
-	var warns []string
 	if p.Version == "" {
 		warns = append(warns, fmt.Sprintf("package %q (line %d) has no Version header; kept with an empty version", trunc(p.Name), nameLine))
 	}

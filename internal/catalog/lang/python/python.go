@@ -29,6 +29,8 @@
 //     is kept with the version as written (empty when missing) and a
 //     warning; a record without a name is dropped with a warning. At most
 //     warn.Max warnings are listed per file.
+//   - A line over MaxLineSize (of METADATA or requirements*.txt) costs that
+//     line, with a warning, not the file.
 //   - A file that cannot be parsed at all is a warning naming it, never an
 //     error.
 package python

@@ -1,13 +1,12 @@
 package python
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -20,8 +19,7 @@ var (
 // ParseRequirements parses a pip requirements file and returns its exactly
 // pinned requirements, plus one warning per line that is not a requirement.
 func ParseRequirements(r io.Reader) ([]inventory.Package, []string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	sc := lines.NewScanner(r, MaxLockSize, MaxLineSize)
 	var (
 		pkgs    []inventory.Package
 		w       warn.List
@@ -30,16 +28,22 @@ func ParseRequirements(r io.Reader) ([]inventory.Package, []string, error) {
 		pending strings.Builder
 	)
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
 		if pending.Len() == 0 {
 			start = n
 		}
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			pending.Reset()
+			continue
+		}
+		line := sc.Text()
 		if strings.HasSuffix(line, `\`) {
 			pending.WriteString(strings.TrimSuffix(line, `\`))
 			pending.WriteByte(' ')
 			if pending.Len() > MaxLineSize {
-				return nil, nil, fmt.Errorf("parse requirements: line %d: continued line longer than %d bytes", start, MaxLineSize)
+				w.Addf("line %d: continued line longer than %d bytes; skipped", start, MaxLineSize)
+				pending.Reset()
 			}
 			continue
 		}
@@ -55,9 +59,6 @@ func ParseRequirements(r io.Reader) ([]inventory.Package, []string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
 		return nil, nil, fmt.Errorf("parse requirements: line %d: %w", n+1, err)
 	}
 	return pkgs, w.Strings(""), nil

@@ -20,14 +20,13 @@
 //     ("rack (-)"): the matcher reports such packages as degraded, and
 //     dropping them would hide them. A gemspec with a name but no version
 //     is kept with an empty version and a warning.
+//   - A line over MaxLineSize costs that line, with a warning, not the file.
 //   - A file that yields nothing usable is a warning naming it, never an
 //     error. At most warn.Max warnings are listed per file.
 package ruby
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -36,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -124,11 +124,17 @@ var (
 // a name but no version is returned with an empty version and a warning;
 // one without a name is an error.
 func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
 	p := inventory.Package{Type: inventory.TypeGem}
-	var stubName, stubVersion string
+	var (
+		stubName, stubVersion string
+		warns                 []string
+	)
 	for n := 0; n < MaxGemspecLines && sc.Scan(); n++ {
+		if size, long := sc.TooLong(); long {
+			warns = append(warns, fmt.Sprintf("line %d: %d bytes, longer than the %d byte limit; skipped", sc.Line(), size, MaxLineSize))
+			continue
+		}
 		line := sc.Text()
 		if m := stub.FindStringSubmatch(line); m != nil && stubName == "" {
 			stubName, stubVersion = m[1], m[2]
@@ -145,9 +151,6 @@ func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
 		return p, nil, fmt.Errorf("parse gemspec: %w", err)
 	}
 	if p.Name == "" {
@@ -159,7 +162,6 @@ func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
 	if p.Name == "" {
 		return p, nil, fmt.Errorf("parse gemspec: no name assignment (version %q)", trunc(p.Version))
 	}
-	var warns []string
 	if p.Version == "" {
 		warns = append(warns, fmt.Sprintf("gem %q has no version assignment; kept with an empty version", trunc(p.Name)))
 	}
@@ -170,8 +172,7 @@ func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
 // section, and a warning for each spec line it could not read (that line
 // is dropped; the others are kept).
 func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
 	var (
 		pkgs    []inventory.Package
 		w       warn.List
@@ -180,8 +181,12 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 		n       int
 	)
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			continue
+		}
+		line := sc.Text()
 		if line == "" {
 			continue
 		}
@@ -210,9 +215,6 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 		pkgs = append(pkgs, p)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
 		return nil, nil, fmt.Errorf("parse Gemfile.lock: line %d: %w", n+1, err)
 	}
 	return pkgs, w.Strings(""), nil

@@ -3,6 +3,7 @@ package ruby
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -124,6 +125,8 @@ func TestParseGemfileLockMalformed(t *testing.T) {
 		{"no parentheses", "    rack 2.0.6", []inventory.Package{gem("good1", "1.0"), gem("rack", "2.0.6"), gem("good2", "2.0")},
 			[]string{`line 5: gem "rack": want "name (version)", got version "2.0.6"; kept as written`}},
 		{"platform", "    nokogiri (1.10.3-x86_64-linux)", []inventory.Package{gem("good1", "1.0"), gem("nokogiri", "1.10.3"), gem("good2", "2.0")}, nil},
+		{"a line over the limit", "    " + strings.Repeat("x", MaxLineSize), []inventory.Package{gem("good1", "1.0"), gem("good2", "2.0")},
+			[]string{fmt.Sprintf("line 5: %d bytes, longer than the %d byte limit; skipped", MaxLineSize+4, MaxLineSize)}},
 		{"no name", "    (broken line", []inventory.Package{gem("good1", "1.0"), gem("good2", "2.0")},
 			[]string{`line 5: want "    name (version)", got "    (broken line"; skipped`}},
 	}
