@@ -244,13 +244,18 @@ func (w *walker) nested(parent io.ReaderAt, f *zip.File, p string, depth int) er
 		return fmt.Errorf("open: %w", err)
 	}
 	defer rc.Close()
-	// The header's size may lie: cap what is really inflated, and size the
-	// buffer from the header only as far as the cap allows.
-	limit := min(w.lim.nested, w.budget)
+	// The header's size may lie: cap what is really inflated (by the
+	// limits and by MaxNestedRatio times the compressed size), and size
+	// the buffer from the header only as far as the cap allows.
+	ratioCap := max(1<<20, int64(min(f.CompressedSize64, 1<<40))*MaxNestedRatio)
+	limit := min(w.lim.nested, w.budget, ratioCap)
 	buf := bytes.NewBuffer(make([]byte, 0, min(int64(f.UncompressedSize64), limit)+bytes.MinRead))
 	_, err = io.Copy(buf, langutil.LimitReader(rc, limit))
 	w.budget -= int64(buf.Len())
 	if err != nil {
+		if limit == ratioCap && errors.Is(err, langutil.ErrTooLarge) {
+			return fmt.Errorf("skipped: %w: inflates to more than %d times its %d compressed bytes (a zip bomb?)", langutil.ErrTooLarge, MaxNestedRatio, f.CompressedSize64)
+		}
 		return fmt.Errorf("inflate: %w", err)
 	}
 	b := buf.Bytes()

@@ -25,9 +25,9 @@
 // "outer.jar!BOOT-INF/lib/inner.jar" (and "a.jar!b.jar!c.jar" deeper).
 // Stored (uncompressed) nested archives, as Spring Boot writes them, are
 // read in place; compressed ones are inflated into memory one at a time, up
-// to MaxNestedSize each, at most MaxDepth levels deep. All the nested
-// archive and metadata bytes read for one top-level file together are
-// bounded by MaxTotalNested. Anything over a limit is skipped with a
+// to MaxNestedSize and MaxNestedRatio times their compressed size each, at
+// most MaxDepth levels deep. All the nested archive and metadata bytes read
+// for one top-level file together are bounded by MaxTotalNested. Anything over a limit is skipped with a
 // warning. Every inflation is capped by the real output size, not the size
 // the zip header claims, so zip bombs stop at the cap.
 //
@@ -66,6 +66,10 @@ const (
 	// MaxTotalNested bounds all nested archive and metadata bytes read for
 	// one top-level file.
 	MaxTotalNested = 1 << 30
+	// MaxNestedRatio bounds how many times its compressed size a nested
+	// archive may inflate to (past 1 MiB): real nested jars are already
+	// compressed and inflate a few times at most, a zip bomb a thousand.
+	MaxNestedRatio = 100
 	// MaxDepth bounds archive nesting (the outer archive is depth 0).
 	MaxDepth = 4
 	// MaxMetaSize bounds one pom.properties or MANIFEST.MF.
