@@ -223,6 +223,7 @@ func parseBerry(b []byte) ([]inventory.Package, []string, error) {
 				version = ref
 			}
 		}
+		version = strings.TrimSpace(version) // as every other version, kept trimmed
 		if version == "" {
 			w.Addf("entry %q: no version; kept with an empty version", trunc(k))
 		}
