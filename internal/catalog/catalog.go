@@ -10,6 +10,20 @@
 //     shape: one package DB, manifest, lockfile, archive or binary each.
 //   - FSCataloger needs several files at once; it gets an fs.FS holding only
 //     the files it asked for, after the whole image has been streamed.
+//
+// Every cataloger degrades one record, never the file: a malformed record
+// (a stanza, a lockfile entry, a header, an archive entry) is dropped when
+// it names no package, and otherwise kept with its version as written
+// (trimmed; empty when missing), each with a warning naming the file and
+// the line or record. Versions are never validated here: the matcher
+// reports the ones their scheme cannot compare as degraded, so dropping
+// them would let an image author hide a package. An error is returned only
+// for a read error of the layer, a canceled context, a file over the
+// cataloger's size limit, or a file that is wholly not what the cataloger
+// reads (problems, and not one record of it); the scan treats an OS
+// cataloger's error as fatal. Warnings are capped per file (see
+// internal/catalog/internal/warn), and every cataloger whose output
+// changes bumps its Version (all/version_test.go checks the golden files).
 package catalog
 
 import (

@@ -18,7 +18,6 @@
 package osdetect
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -241,13 +240,15 @@ func classify(d *inventory.Distro) {
 }
 
 // ParseOSRelease parses os-release(5) content: KEY=value lines, values
-// optionally quoted with shell-style escapes; comments and junk are skipped.
+// optionally quoted with shell-style escapes; comments and junk are
+// skipped. A junk line of any length costs only that line: the keys after
+// it are still read.
 func ParseOSRelease(s string) map[string]string {
 	out := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 0, 4096), maxReleaseFile)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for len(s) > 0 {
+		line, rest, _ := strings.Cut(s, "\n")
+		s = rest
+		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}

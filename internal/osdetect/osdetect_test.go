@@ -2,6 +2,7 @@ package osdetect
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -87,6 +88,56 @@ func FuzzParseOSRelease(f *testing.F) {
 		}
 		if d.Status == "" {
 			t.Fatalf("no status for %q (%v)", s, m)
+		}
+	})
+}
+
+// TestParseOSReleaseLongLine: a junk line longer than any buffer does not
+// hide the keys after it.
+func TestParseOSReleaseLongLine(t *testing.T) {
+	got := ParseOSRelease("NAME=x\n" + strings.Repeat("#", 200<<10) + "\nID=debian\nVERSION_ID=\"12\"\n")
+	want := map[string]string{"NAME": "x", "ID": "debian", "VERSION_ID": "12"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Error(d)
+	}
+}
+
+// FuzzDetect feeds every release file Detect reads at once: it never fails
+// on content (only on unreadable files), always gives a status, gives a
+// namespace release only with an ID, and is stable.
+func FuzzDetect(f *testing.F) {
+	deb, err := os.ReadFile("testdata/os-release-debian")
+	if err != nil {
+		f.Fatal(err)
+	}
+	alp, err := os.ReadFile("testdata/os-release-alpine")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(deb), "", "12.4\n", "")
+	f.Add(string(alp), "3.19.1\n", "", "")
+	f.Add("", "", "", "Red Hat Enterprise Linux Server release 7.9 (Maipo)\n")
+	f.Add("", "", "bookworm/sid\n", "CentOS Linux release 7.9.2009 (Core)\n")
+	f.Fuzz(func(t *testing.T, osRelease, alpine, debian, redhat string) {
+		fsys := fstest.MapFS{}
+		for name, data := range map[string]string{"etc/os-release": osRelease, "etc/alpine-release": alpine, "etc/debian_version": debian, "etc/redhat-release": redhat, "etc/centos-release": redhat, "etc/system-release": redhat} {
+			if data != "" {
+				fsys[name] = &fstest.MapFile{Data: []byte(data)}
+			}
+		}
+		d, err := Detect(fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status == "" || (d.ID == "" && d.Release != "") {
+			t.Fatalf("distro %+v", d)
+		}
+		if d.Status == inventory.OSSupported && d.Reason != "" {
+			t.Fatalf("supported with a reason: %+v", d)
+		}
+		again, _ := Detect(fsys)
+		if !cmp.Equal(d, again) {
+			t.Fatalf("second detection differs: %+v vs %+v", d, again)
 		}
 	})
 }

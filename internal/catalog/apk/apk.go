@@ -13,16 +13,24 @@
 //     or an older space-separated list); it is not split.
 //   - Owned files are every R: (file) line joined to the F: (directory) line
 //     before it; directories themselves are not listed.
-//   - A malformed database is an error naming the line (apk itself refuses
-//     to start on one, and a silently shortened inventory would hide
-//     vulnerabilities). A record without P: or V: is an error too.
+//   - Malformed input degrades one record, never the database, so that one
+//     bad record (placed first by a hostile image author) cannot hide the
+//     real ones. Each problem is a warning naming the line or the record
+//     (and its package when known). A line that is not "K:value", or longer
+//     than MaxLineSize, is skipped; an R: file name holding a '/' is left
+//     out of the owned files. A record without P: is dropped (it names
+//     nothing); one without V: is kept with an empty version, and any V:
+//     is kept as written (the matcher reports versions it cannot compare
+//     as degraded rather than dropping the package). A repeated P: or V:
+//     keeps its first value. At most warn.Max warnings are listed per file.
+//   - Only a read error, a file over MaxFileSize, or a file that is wholly
+//     not an apk database (problems, and not one record with a P: line) is
+//     an error.
 //   - Reads are bounded: MaxFileSize for the file and MaxLineSize per line.
 package apk
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -30,6 +38,8 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -53,7 +63,7 @@ func (Cataloger) Name() string { return "apk" }
 
 // Version implements catalog.Cataloger. Bump it whenever the output for the
 // same input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // Required implements catalog.Cataloger.
 func (Cataloger) Required(p string, info fs.FileInfo) bool {
@@ -71,7 +81,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	if f.Size > MaxFileSize {
 		return catalog.Result{}, fmt.Errorf("apk: %s: file is %d bytes, more than the %d byte limit", f.Path, f.Size, MaxFileSize)
 	}
-	pkgs, owned, err := Parse(io.NewSectionReader(f.R, 0, f.Size))
+	pkgs, owned, warnings, err := Parse(io.NewSectionReader(f.R, 0, f.Size))
 	if err != nil {
 		return catalog.Result{}, fmt.Errorf("apk: %s: %w", f.Path, err)
 	}
@@ -79,59 +89,67 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		pkgs[i].Path = f.Path
 		pkgs[i].Cataloger = c.Name()
 	}
-	return catalog.Result{Packages: pkgs, Owned: owned}, nil
-}
-
-// ParseAPK parses an apk installed database and returns its packages. Path,
-// Cataloger, PURL and Layer are left empty.
-func ParseAPK(r io.Reader) ([]inventory.Package, error) {
-	pkgs, _, err := Parse(r)
-	return pkgs, err
-}
-
-// Parse parses an apk installed database and returns its packages and the
-// root-relative files they own.
-func Parse(r io.Reader) (pkgs []inventory.Package, owned []string, err error) {
-	var (
-		rec  record
-		dir  string // the current F: directory
-		n    int
-		errs = func(format string, a ...any) error {
-			return fmt.Errorf("parse installed: line %d: "+format, append([]any{n}, a...)...)
-		}
-	)
-	flush := func() error {
-		if rec.line == 0 {
-			return nil
-		}
-		if rec.p.Name == "" {
-			return fmt.Errorf("parse installed: record at line %d: no P: (name) line", rec.line)
-		}
-		if rec.p.Version == "" {
-			return fmt.Errorf("parse installed: record at line %d: package %q has no V: (version) line", rec.line, rec.p.Name)
-		}
-		if rec.p.SourceName == "" {
-			rec.p.SourceName = rec.p.Name
-		}
-		rec.p.SourceVersion = rec.p.Version
-		pkgs = append(pkgs, rec.p)
-		owned = append(owned, rec.files...)
-		rec, dir = record{}, ""
-		return nil
+	for i := range warnings {
+		warnings[i] = "apk: " + f.Path + ": " + warnings[i]
 	}
-	sc := bufio.NewScanner(&limitedReader{r: r, n: MaxFileSize})
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
-	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			if err := flush(); err != nil {
-				return nil, nil, err
+	return catalog.Result{Packages: pkgs, Owned: owned, Warnings: warnings}, nil
+}
+
+// ParseAPK parses an apk installed database and returns its packages and
+// the warnings about malformed records. Path, Cataloger, PURL and Layer are
+// left empty.
+func ParseAPK(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warnings, err := Parse(r)
+	return pkgs, warnings, err
+}
+
+// Parse parses an apk installed database and returns its packages, the
+// root-relative files they own, and a warning for every malformed line or
+// record (see the package doc for what is dropped and what is kept). The
+// error is for a read error, input over MaxFileSize, or a file that is
+// wholly not an apk database.
+func Parse(r io.Reader) (pkgs []inventory.Package, owned, warnings []string, err error) {
+	var (
+		rec     record
+		dir     string // the current F: directory
+		w       warn.List
+		records int // records with a P: line
+	)
+	flush := func() {
+		if rec.line == 0 {
+			return
+		}
+		switch {
+		case rec.p.Name == "":
+			w.Addf("record at line %d: no P: (name) line; dropped", rec.line)
+		default:
+			records++
+			if !rec.hasVersion {
+				w.Addf("record at line %d (package %q): no V: (version) line; kept with an empty version", rec.line, truncate(rec.p.Name))
 			}
+			if rec.p.SourceName == "" {
+				rec.p.SourceName = rec.p.Name
+			}
+			rec.p.SourceVersion = rec.p.Version
+			pkgs = append(pkgs, rec.p)
+			owned = append(owned, rec.files...)
+		}
+		rec, dir = record{}, ""
+	}
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
+	for sc.Scan() {
+		n, line := sc.Line(), sc.Text()
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			continue
+		}
+		if line == "" {
+			flush()
 			continue
 		}
 		if len(line) < 2 || line[1] != ':' {
-			return nil, nil, errs("want \"K:value\", got %q", truncate(line))
+			w.Addf("line %d: want \"K:value\", got %q; skipped", n, truncate(line))
+			continue
 		}
 		if rec.line == 0 {
 			rec = record{line: n, p: inventory.Package{Type: inventory.TypeAPK}}
@@ -139,9 +157,17 @@ func Parse(r io.Reader) (pkgs []inventory.Package, owned []string, err error) {
 		key, value := line[0], line[2:]
 		switch key {
 		case 'P':
-			rec.p.Name = value
+			if rec.p.Name != "" {
+				w.Addf("line %d: repeated P: %q in the record of %q (a missing blank line?); the first is kept", n, truncate(value), truncate(rec.p.Name))
+				continue
+			}
+			rec.p.Name = strings.TrimSpace(value)
 		case 'V':
-			rec.p.Version = value
+			if rec.hasVersion {
+				w.Addf("line %d: repeated V: %q in the record at line %d; the first is kept", n, truncate(value), rec.line)
+				continue
+			}
+			rec.p.Version, rec.hasVersion = strings.TrimSpace(value), true
 		case 'A':
 			rec.p.Arch = value
 		case 'o':
@@ -153,57 +179,29 @@ func Parse(r io.Reader) (pkgs []inventory.Package, owned []string, err error) {
 		case 'F':
 			dir = strings.Trim(path.Clean("/"+value), "/")
 		case 'R':
-			if value == "" || strings.Contains(value, "/") {
-				return nil, nil, errs("bad R: file name %q", truncate(value))
+			if value == "" || value == "." || value == ".." || strings.Contains(value, "/") {
+				w.Addf("line %d: bad R: file name %q; not listed as owned", n, truncate(value))
+				continue
 			}
 			rec.files = append(rec.files, path.Join(dir, value))
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
-		return nil, nil, fmt.Errorf("parse installed: line %d: %w", n+1, err)
+		return nil, nil, nil, fmt.Errorf("parse installed: line %d: %w", sc.Line()+1, err)
 	}
-	if err := flush(); err != nil {
-		return nil, nil, err
+	flush()
+	if records == 0 && w.Len() > 0 {
+		return nil, nil, nil, fmt.Errorf("parse installed: not an apk database (no record has a P: line): %s", w.First())
 	}
-	return pkgs, owned, nil
+	return pkgs, owned, w.Strings(""), nil
 }
 
 // record is the package being read.
 type record struct {
-	line  int // where it starts; 0 when no record is open
-	p     inventory.Package
-	files []string
-}
-
-// errTooBig is returned once a reader passes MaxFileSize.
-var errTooBig = fmt.Errorf("input larger than %d bytes", MaxFileSize)
-
-// limitedReader is io.LimitReader that fails, rather than ending quietly,
-// when the limit is passed.
-type limitedReader struct {
-	r io.Reader
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		// Probe one byte: exactly the limit is fine.
-		var b [1]byte
-		n, err := l.r.Read(b[:])
-		if n > 0 {
-			return 0, errTooBig
-		}
-		return 0, err
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
+	line       int // where it starts; 0 when no record is open
+	p          inventory.Package
+	hasVersion bool
+	files      []string
 }
 
 // truncate shortens s for an error message.

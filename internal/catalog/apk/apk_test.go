@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -113,9 +115,9 @@ func TestParseFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkgs, owned, err := Parse(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
+	pkgs, owned, warns, err := Parse(bytes.NewReader(b))
+	if err != nil || warns != nil {
+		t.Fatal(err, warns)
 	}
 	apk := func(name, version, arch, origin string, licenses ...string) inventory.Package {
 		return inventory.Package{Name: name, Version: version, Type: inventory.TypeAPK, Arch: arch, SourceName: origin, SourceVersion: version, Licenses: licenses}
@@ -138,21 +140,77 @@ func TestParseFields(t *testing.T) {
 	if d := cmp.Diff(wantOwned, owned); d != "" {
 		t.Errorf("owned (-want +got):\n%s", d)
 	}
-	viaParseAPK, err := ParseAPK(bytes.NewReader(b))
+	viaParseAPK, _, err := ParseAPK(bytes.NewReader(b))
 	if err != nil || !cmp.Equal(pkgs, viaParseAPK) {
 		t.Errorf("ParseAPK differs from Parse: %v", err)
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+// TestParseMalformed mixes malformed records with good ones: the good ones
+// are kept, the bad ones dropped (no name) or kept with the version as
+// written, each with its exact warning.
+func TestParseMalformed(t *testing.T) {
+	const good1 = "P:good1\nV:1.0-r0\no:src1\nF:usr/bin\nR:good1\n\n"
+	const good2 = "\nP:good2\nV:2.0-r1\n"
+	apk := func(name, version, origin string) inventory.Package {
+		return inventory.Package{Name: name, Version: version, Type: inventory.TypeAPK, SourceName: origin, SourceVersion: version}
+	}
+	g1, g2 := apk("good1", "1.0-r0", "src1"), apk("good2", "2.0-r1", "good2")
 	tests := []struct {
-		file, want string
+		name  string
+		bad   string // between good1 and good2
+		want  []inventory.Package
+		owned []string
+		warns []string
 	}{
-		{"no-key", `line 3: want "K:value", got "this is not a key"`},
-		{"no-name", "record at line 1: no P: (name) line"},
-		{"no-version", `record at line 1: package "x" has no V: (version) line`},
-		{"slash-in-R", `line 4: bad R: file name "sub/dir"`},
-		{"garbage", `line 1: want "K:value"`},
+		{"unparseable version kept", "P:musl\nV:1.2.4_r2\n", []inventory.Package{g1, apk("musl", "1.2.4_r2", "musl"), g2}, []string{"usr/bin/good1"}, nil},
+		{"no version", "P:x\nA:x86_64\n", []inventory.Package{g1, {Name: "x", Type: inventory.TypeAPK, Arch: "x86_64", SourceName: "x"}, g2}, []string{"usr/bin/good1"},
+			[]string{`record at line 7 (package "x"): no V: (version) line; kept with an empty version`}},
+		{"no name", "V:1\nA:x86_64\n", []inventory.Package{g1, g2}, []string{"usr/bin/good1"},
+			[]string{"record at line 7: no P: (name) line; dropped"}},
+		{"not a key", "P:x\nV:1\nthis is not a key\nR:f\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1", "f"},
+			[]string{`line 9: want "K:value", got "this is not a key"; skipped`}},
+		{"slash in R", "P:x\nV:1\nF:usr\nR:sub/dir\nR:ok\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1", "usr/ok"},
+			[]string{`line 10: bad R: file name "sub/dir"; not listed as owned`}},
+		{"dot-dot R", "P:x\nV:1\nR:..\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1"},
+			[]string{`line 9: bad R: file name ".."; not listed as owned`}},
+		{"two records without a blank line", "P:x\nV:1\nP:y\nV:2\n", []inventory.Package{g1, apk("x", "1", "x"), g2}, []string{"usr/bin/good1"},
+			[]string{`line 9: repeated P: "y" in the record of "x" (a missing blank line?); the first is kept`, `line 10: repeated V: "2" in the record at line 7; the first is kept`}},
+		{"garbage record", "\x89PNG\r\n\x1a\n", []inventory.Package{g1, g2}, []string{"usr/bin/good1"},
+			[]string{`line 7: want "K:value", got "\x89PNG"; skipped`, `line 8: want "K:value", got "\x1a"; skipped`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkgs, owned, warns, err := Parse(strings.NewReader(good1 + tt.bad + good2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, pkgs); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.owned, owned); d != "" {
+				t.Errorf("owned (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestParseBadFiles: the files of testdata/bad alone.
+func TestParseBadFiles(t *testing.T) {
+	tests := []struct {
+		file    string
+		want    []string // name@version
+		warns   []string
+		wantErr string
+	}{
+		{"no-key", []string{"x@1"}, []string{`line 3: want "K:value", got "this is not a key"; skipped`}, ""},
+		{"no-version", []string{"x@", "y@1"}, []string{`record at line 1 (package "x"): no V: (version) line; kept with an empty version`}, ""},
+		{"slash-in-R", []string{"x@1"}, []string{`line 4: bad R: file name "sub/dir"; not listed as owned`}, ""},
+		{"no-name", nil, nil, "parse installed: not an apk database (no record has a P: line): record at line 1: no P: (name) line; dropped"},
+		{"garbage", nil, nil, `parse installed: not an apk database (no record has a P: line): line 1: want "K:value", got "\x89PNG"; skipped`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -160,17 +218,55 @@ func TestParseErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pkgs, owned, err := Parse(bytes.NewReader(b))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Parse error = %v, want one containing %q", err, tt.want)
+			pkgs, owned, warns, err := Parse(bytes.NewReader(b))
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				if pkgs != nil || owned != nil || warns != nil {
+					t.Error("results returned with an error")
+				}
+				return
 			}
-			if !strings.HasPrefix(err.Error(), "parse installed: ") {
-				t.Errorf("error %q does not name the stage", err)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if pkgs != nil || owned != nil {
-				t.Error("results returned with an error")
+			var got []string
+			for _, p := range pkgs {
+				got = append(got, p.Name+"@"+p.Version)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestHugeLine: a 2 MiB line between good records is skipped with one
+// warning naming its line, and the records around it are reported.
+func TestHugeLine(t *testing.T) {
+	huge := "T:" + strings.Repeat("a", 2<<20)
+	in := "P:before\nV:1\n\nP:holder\nV:2\n" + huge + "\nR:f\n\nP:after\nV:3\n"
+	res, err := New().CatalogFile(context.Background(), catalog.File{Path: installed, R: strings.NewReader(in), Size: int64(len(in))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range res.Packages {
+		got = append(got, p.Name+"@"+p.Version)
+	}
+	if d := cmp.Diff([]string{"before@1", "holder@2", "after@3"}, got); d != "" {
+		t.Errorf("packages (-want +got):\n%s", d)
+	}
+	want := []string{fmt.Sprintf("apk: lib/apk/db/installed: line 6: %d bytes, longer than the %d byte limit; skipped", len(huge), MaxLineSize)}
+	if d := cmp.Diff(want, res.Warnings); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"f"}, res.Owned); d != "" {
+		t.Errorf("owned (-want +got):\n%s", d)
 	}
 }
 
@@ -179,50 +275,35 @@ func TestHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, _, err := Parse(bytes.NewReader(db))
+	full, _, _, err := Parse(bytes.NewReader(db))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("truncated", func(t *testing.T) {
 		for n := range len(db) {
-			pkgs, _, err := Parse(bytes.NewReader(db[:n]))
+			pkgs, _, _, err := Parse(bytes.NewReader(db[:n]))
 			if err == nil && len(pkgs) > len(full) {
 				t.Fatalf("prefix %d: %d packages, more than the whole file's %d", n, len(pkgs), len(full))
 			}
 		}
 	})
-	t.Run("huge line", func(t *testing.T) {
-		b := append([]byte("P:x\nV:1\nT:"), bytes.Repeat([]byte("a"), MaxLineSize+1)...)
-		_, _, err := Parse(bytes.NewReader(b))
-		if err == nil || !strings.Contains(err.Error(), "line 3: line longer than") {
-			t.Fatalf("error = %v, want a line-length error at line 3", err)
-		}
-	})
 	t.Run("read error", func(t *testing.T) {
-		_, _, err := Parse(iotest.TimeoutReader(bytes.NewReader(db)))
+		_, _, _, err := Parse(iotest.TimeoutReader(bytes.NewReader(db)))
 		if err == nil || !strings.Contains(err.Error(), iotest.ErrTimeout.Error()) {
 			t.Fatalf("error = %v, want the reader's error", err)
-		}
-	})
-	t.Run("limit", func(t *testing.T) {
-		b := make([]byte, 20)
-		l := &limitedReader{r: strings.NewReader("0123456789"), n: 10}
-		if n, err := l.Read(b); n != 10 || err != nil {
-			t.Fatalf("Read = %d, %v", n, err)
-		}
-		if _, err := l.Read(b); err == errTooBig {
-			t.Fatal("exactly the limit is refused")
-		}
-		l = &limitedReader{r: strings.NewReader("0123456789x"), n: 10}
-		_, _ = l.Read(b)
-		if _, err := l.Read(b); err != errTooBig {
-			t.Fatalf("past limit: %v, want %v", err, errTooBig)
 		}
 	})
 	t.Run("oversized file", func(t *testing.T) {
 		_, err := New().CatalogFile(context.Background(), catalog.File{Path: installed, R: bytes.NewReader(nil), Size: MaxFileSize + 1})
 		if err == nil || !strings.Contains(err.Error(), "byte limit") {
 			t.Fatalf("error = %v, want a size-limit error", err)
+		}
+	})
+	t.Run("warning cap", func(t *testing.T) {
+		in := strings.Repeat("junk\n", 1000) + "P:x\nV:1\n"
+		pkgs, _, warns, err := Parse(strings.NewReader(in))
+		if err != nil || len(pkgs) != 1 || len(warns) != warn.Max+1 {
+			t.Fatalf("%d packages, %d warnings, %v", len(pkgs), len(warns), err)
 		}
 	})
 }
@@ -247,15 +328,18 @@ func FuzzParseAPK(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, owned, err := Parse(bytes.NewReader(b))
+		pkgs, owned, warns, err := Parse(bytes.NewReader(b))
 		if err != nil {
-			if pkgs != nil || owned != nil {
+			if pkgs != nil || owned != nil || warns != nil {
 				t.Fatal("results returned with an error")
 			}
 			return
 		}
+		if len(warns) > warn.Max+1 {
+			t.Fatalf("%d warnings, more than the cap", len(warns))
+		}
 		for _, p := range pkgs {
-			if p.Name == "" || p.Version == "" || p.SourceName == "" || p.SourceVersion != p.Version {
+			if p.Name == "" || p.SourceName == "" || p.SourceVersion != p.Version || p.Version != strings.TrimSpace(p.Version) {
 				t.Fatalf("incomplete package %+v", p)
 			}
 		}
@@ -263,6 +347,10 @@ func FuzzParseAPK(f *testing.F) {
 			if o == "" || strings.HasPrefix(o, "/") || o == ".." || strings.HasPrefix(o, "../") {
 				t.Fatalf("owned path %q is not inside the root", o)
 			}
+		}
+		again, owned2, warns2, err := Parse(bytes.NewReader(b))
+		if err != nil || !cmp.Equal(pkgs, again) || !cmp.Equal(owned, owned2) || !cmp.Equal(warns, warns2) {
+			t.Fatalf("second parse differs: %v", err)
 		}
 	})
 }
@@ -292,6 +380,9 @@ func TestRealImages(t *testing.T) {
 			}
 			if len(res.Packages) != im.Packages {
 				t.Errorf("%d packages, manifest.json says %d", len(res.Packages), im.Packages)
+			}
+			if len(res.Warnings) != 0 {
+				t.Errorf("warnings on a real database: %q", res.Warnings)
 			}
 			records := bytes.Count(append([]byte("\n"), b...), []byte("\nP:"))
 			if records != len(res.Packages) {

@@ -23,19 +23,34 @@
 //     Debian and Ubuntu advisories are keyed by source package.
 //   - Licenses come from a License field when the stanza has one; the dpkg
 //     database normally has none (licenses live in copyright files).
-//   - A malformed status file is an error naming the line: dpkg itself
-//     refuses to run on one, and a silently shortened inventory would hide
-//     vulnerabilities. A malformed .list file only yields a warning, since
-//     owned files only de-duplicate language packages.
+//   - Malformed input degrades one record, never the file. dpkg itself
+//     refuses a damaged database, but a scanner that gave up on the whole
+//     file would let one bad stanza (placed first by a hostile image author)
+//     hide every real package. Each problem is a warning naming the line or
+//     the stanza (and its package when known). A line that is not
+//     "Field: value", a continuation line outside a field, or a line over
+//     MaxLineSize is skipped, and the stanza goes on. A stanza without a
+//     Package field is dropped: it names nothing. A package with no
+//     Version, a version whose epoch is not a number, a malformed
+//     "Source: name (version)" or a Status that is not three words is kept:
+//     with the version as written (empty when missing; the matcher reports
+//     such packages as degraded instead of dropping them), the source
+//     version falling back to the binary version when it cannot be read,
+//     and a malformed Status counted as installed. A repeated field keeps
+//     its first value.
+//   - Only a read error, a file over MaxFileSize, or a file that is wholly
+//     not a status file (problems, and not one stanza with a Package field)
+//     is an error. A malformed .list file only yields a warning, since owned
+//     files only de-duplicate language packages.
+//   - At most warn.Max warnings are listed per file, and one more says how
+//     many were left out.
 //
 // Reads are bounded: MaxFileSize for a whole file and MaxLineSize for a
 // single line.
 package dpkg
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -44,6 +59,8 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -71,7 +88,7 @@ func (Cataloger) Name() string { return "dpkg" }
 
 // Version implements catalog.Cataloger. Bump it whenever the output for the
 // same input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // Required implements catalog.Cataloger.
 func (Cataloger) Required(p string, info fs.FileInfo) bool {
@@ -104,15 +121,19 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		return catalog.Result{}, fmt.Errorf("dpkg: %s: file is %d bytes, more than the %d byte limit", f.Path, f.Size, MaxFileSize)
 	}
 	r := io.NewSectionReader(f.R, 0, f.Size)
+	prefix := "dpkg: " + f.Path + ": "
 	if isList(f.Path) {
-		owned, err := ParseList(r)
+		owned, warnings, err := ParseList(r)
 		res := catalog.Result{Owned: owned}
+		for _, w := range warnings {
+			res.Warnings = append(res.Warnings, prefix+w)
+		}
 		if err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("dpkg: %s: %v", f.Path, err))
+			res.Warnings = append(res.Warnings, prefix+err.Error())
 		}
 		return res, nil
 	}
-	pkgs, err := ParseStatus(r)
+	pkgs, warnings, err := ParseStatus(r)
 	if err != nil {
 		return catalog.Result{}, fmt.Errorf("dpkg: %s: %w", f.Path, err)
 	}
@@ -120,19 +141,29 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		pkgs[i].Path = f.Path
 		pkgs[i].Cataloger = c.Name()
 	}
-	return catalog.Result{Packages: pkgs}, nil
+	res := catalog.Result{Packages: pkgs}
+	for _, w := range warnings {
+		res.Warnings = append(res.Warnings, prefix+w)
+	}
+	return res, nil
 }
 
 // ParseList reads a var/lib/dpkg/info/*.list file and returns its absolute
 // paths made root-relative ("/usr/bin/x" becomes "usr/bin/x"). Directories
 // cannot be told from files in a .list, so they are returned too; the root
-// itself ("/.") is dropped. Lines that are not absolute paths are skipped.
-// On error the paths read so far are returned with it.
-func ParseList(r io.Reader) ([]string, error) {
-	sc := newScanner(r)
-	var owned []string
+// itself ("/.") is dropped. Lines that are not absolute paths are skipped,
+// and lines over MaxLineSize are skipped with a warning. On error (a read
+// error, or more than MaxFileSize bytes) the paths read so far are returned
+// with it.
+func ParseList(r io.Reader) (owned, warnings []string, err error) {
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
+	var w warn.List
 	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
+		if n, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", sc.Line(), n, MaxLineSize)
+			continue
+		}
+		line := sc.Text()
 		if !strings.HasPrefix(line, "/") {
 			continue
 		}
@@ -142,49 +173,57 @@ func ParseList(r io.Reader) ([]string, error) {
 		}
 		owned = append(owned, p)
 	}
-	if err := scanErr(sc); err != nil {
-		return owned, fmt.Errorf("parse list: %w", err)
+	if err := sc.Err(); err != nil {
+		return owned, w.Strings(""), fmt.Errorf("parse list: line %d: %w", sc.Line()+1, err)
 	}
-	return owned, nil
+	return owned, w.Strings(""), nil
 }
 
 // ParseStatus parses a dpkg status file (or one distroless status.d file) and
-// returns the packages whose files are on disk (see the package doc). Path,
-// Cataloger, PURL and Layer are left empty.
-func ParseStatus(r io.Reader) ([]inventory.Package, error) {
+// returns the packages whose files are on disk, and a warning for every
+// malformed line or record (see the package doc for what is dropped and
+// what is kept). The error is for a read error, input over MaxFileSize, or
+// a file that is wholly not a status file. Path, Cataloger, PURL and Layer
+// are left empty.
+func ParseStatus(r io.Reader) ([]inventory.Package, []string, error) {
 	var (
-		pkgs []inventory.Package
-		st   stanza
+		pkgs    []inventory.Package
+		st      stanza
+		w       warn.List
+		records int // stanzas with a Package field
 	)
-	flush := func() error {
+	flush := func() {
 		if st.empty() {
-			return nil
+			return
 		}
-		p, ok, err := st.pkg()
-		if err != nil {
-			return fmt.Errorf("parse status: stanza at line %d: %w", st.line, err)
+		if st.name != "" {
+			records++
 		}
-		if ok {
+		if p, ok := st.pkg(&w); ok {
 			pkgs = append(pkgs, p)
 		}
 		st = stanza{}
-		return nil
 	}
-	sc := newScanner(r)
-	n := 0
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
 	last := "" // the field continuation lines belong to
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n, line := sc.Line(), sc.Text()
+		if size, long := sc.TooLong(); long {
+			// Skip the line but keep its place: a continuation stays one,
+			// and a field line still ends the previous field.
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			if line != "" && line[0] != ' ' && line[0] != '\t' {
+				last, _, _ = strings.Cut(line, ":")
+			}
+			continue
+		}
 		switch {
 		case strings.TrimSpace(line) == "":
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			flush()
 			last = ""
 		case line[0] == ' ' || line[0] == '\t':
 			if last == "" {
-				return nil, fmt.Errorf("parse status: line %d: continuation line outside a field", n)
+				w.Addf("line %d: continuation line outside a field; skipped", n)
 			}
 			// Continuation of a multiline field (Description, Conffiles...):
 			// none of the fields kept here is multiline, so it is skipped.
@@ -193,22 +232,25 @@ func ParseStatus(r io.Reader) ([]inventory.Package, error) {
 		default:
 			name, value, ok := strings.Cut(line, ":")
 			if !ok || name == "" || strings.ContainsAny(name, " \t") {
-				return nil, fmt.Errorf("parse status: line %d: want \"Field: value\", got %q", n, truncate(line))
+				w.Addf("line %d: want \"Field: value\", got %q; skipped", n, truncate(line))
+				last = ""
+				continue
 			}
 			if st.empty() {
 				st.line = n
 			}
-			st.set(name, strings.TrimSpace(value))
+			st.set(&w, n, name, strings.TrimSpace(value))
 			last = name
 		}
 	}
-	if err := scanErr(sc); err != nil {
-		return nil, fmt.Errorf("parse status: line %d: %w", n+1, err)
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("parse status: line %d: %w", sc.Line()+1, err)
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	flush()
+	if records == 0 && w.Len() > 0 {
+		return nil, nil, fmt.Errorf("parse status: not a dpkg status file (no stanza has a Package field): %s", w.First())
 	}
-	return pkgs, nil
+	return pkgs, w.Strings(""), nil
 }
 
 // stanza holds the fields of one deb822 paragraph that we keep.
@@ -216,27 +258,35 @@ type stanza struct {
 	line                                         int
 	fields                                       int
 	name, version, arch, status, source, license string
-	hasStatus                                    bool
+	hasStatus, hasVersion                        bool
 }
 
 func (s *stanza) empty() bool { return s.fields == 0 }
 
-func (s *stanza) set(name, value string) {
+func (s *stanza) set(w *warn.List, line int, name, value string) {
 	s.fields++
+	var dst *string
 	switch strings.ToLower(name) {
 	case "package":
-		s.name = value
+		dst = &s.name
 	case "version":
-		s.version = value
+		dst, s.hasVersion = &s.version, true
 	case "architecture":
-		s.arch = value
+		dst = &s.arch
 	case "status":
-		s.status, s.hasStatus = value, true
+		dst, s.hasStatus = &s.status, true
 	case "source":
-		s.source = value
+		dst = &s.source
 	case "license":
-		s.license = value
+		dst = &s.license
+	default:
+		return
 	}
+	if *dst != "" {
+		w.Addf("line %d: repeated %s field %q; the first value %q is kept", line, name, truncate(value), truncate(*dst))
+		return
+	}
+	*dst = value
 }
 
 // onDisk lists the dpkg package states in which the package's files are
@@ -250,27 +300,32 @@ var onDisk = map[string]bool{
 	"half-installed":   true,
 }
 
-// pkg turns the stanza into a package; ok is false for a package that is not
-// on disk.
-func (s *stanza) pkg() (p inventory.Package, ok bool, err error) {
+// pkg turns the stanza into a package, adding a warning to w for each
+// problem; ok is false for a package that is not on disk or has no name.
+func (s *stanza) pkg(w *warn.List) (p inventory.Package, ok bool) {
+	where := fmt.Sprintf("stanza at line %d", s.line)
+	if s.name == "" {
+		w.Addf("%s: no Package field; dropped", where)
+		return p, false
+	}
+	where += fmt.Sprintf(" (package %q)", truncate(s.name))
 	if s.hasStatus {
 		words := strings.Fields(s.status)
 		if len(words) != 3 {
-			return p, false, fmt.Errorf("package %q: Status %q does not have three words", s.name, truncate(s.status))
-		}
-		if !onDisk[words[2]] {
-			return p, false, nil
+			w.Addf("%s: Status %q does not have three words; counted as installed", where, truncate(s.status))
+		} else if !onDisk[words[2]] {
+			return p, false
 		}
 	}
-	if s.name == "" {
-		return p, false, errors.New("no Package field")
-	}
-	if s.version == "" {
-		return p, false, fmt.Errorf("package %q: no Version field", s.name)
+	switch {
+	case !s.hasVersion:
+		w.Addf("%s: no Version field; kept with an empty version", where)
+	case s.version == "":
+		w.Addf("%s: empty Version field; kept with an empty version", where)
 	}
 	epoch, err := epochOf(s.version)
 	if err != nil {
-		return p, false, fmt.Errorf("package %q: %w", s.name, err)
+		w.Addf("%s: %v; kept with the version as written", where, err)
 	}
 	p = inventory.Package{
 		Name:          s.name,
@@ -288,19 +343,25 @@ func (s *stanza) pkg() (p inventory.Package, ok bool, err error) {
 			v, ok := strings.CutPrefix(rest, "(")
 			v, ok2 := strings.CutSuffix(v, ")")
 			v = strings.TrimSpace(v)
-			if !ok || !ok2 || v == "" || strings.ContainsAny(v, " \t()") {
-				return p, false, fmt.Errorf("package %q: want \"Source: name (version)\", got %q", s.name, truncate(s.source))
+			switch {
+			case v == "" || strings.ContainsAny(v, "()"):
+				w.Addf("%s: want \"Source: name (version)\", got %q; the source version is the package version", where, truncate(s.source))
+			case !ok || !ok2:
+				w.Addf("%s: want \"Source: name (version)\", got %q; source version kept as written", where, truncate(s.source))
+				p.SourceVersion = v
+			default:
+				p.SourceVersion = v
 			}
-			p.SourceVersion = v
 		}
 	}
 	if s.license != "" {
 		p.Licenses = []string{s.license}
 	}
-	return p, true, nil
+	return p, true
 }
 
-// epochOf returns the epoch of a dpkg version (0 when it has none).
+// epochOf returns the epoch of a dpkg version (0 when it has none or it is
+// not a number, with an error for the latter).
 func epochOf(v string) (int, error) {
 	e, _, ok := strings.Cut(v, ":")
 	if !ok {
@@ -311,50 +372,6 @@ func epochOf(v string) (int, error) {
 		return 0, fmt.Errorf("version %q: bad epoch %q", truncate(v), truncate(e))
 	}
 	return int(n), nil
-}
-
-// newScanner returns a line scanner bounded to MaxFileSize bytes in total and
-// MaxLineSize bytes per line.
-func newScanner(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(&limitedReader{r: r, n: MaxFileSize})
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
-	return sc
-}
-
-func scanErr(sc *bufio.Scanner) error {
-	err := sc.Err()
-	if errors.Is(err, bufio.ErrTooLong) {
-		return fmt.Errorf("line longer than %d bytes", MaxLineSize)
-	}
-	return err
-}
-
-// errTooBig is returned once a reader passes MaxFileSize.
-var errTooBig = fmt.Errorf("input larger than %d bytes", MaxFileSize)
-
-// limitedReader is io.LimitReader that fails, rather than ending quietly,
-// when the limit is passed.
-type limitedReader struct {
-	r io.Reader
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		// Probe one byte: exactly MaxFileSize bytes is fine.
-		var b [1]byte
-		n, err := l.r.Read(b[:])
-		if n > 0 {
-			return 0, errTooBig
-		}
-		return 0, err
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
 }
 
 // truncate shortens s for an error message.

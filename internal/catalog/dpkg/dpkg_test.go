@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -129,9 +131,9 @@ func TestParseStatusFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pkgs, err := ParseStatus(f)
-	if err != nil {
-		t.Fatal(err)
+	pkgs, warns, err := ParseStatus(f)
+	if err != nil || warns != nil {
+		t.Fatal(err, warns)
 	}
 	var names []string
 	byKey := map[string]inventory.Package{}
@@ -155,18 +157,94 @@ func TestParseStatusFields(t *testing.T) {
 	}
 }
 
-func TestParseStatusErrors(t *testing.T) {
+// TestParseStatusMalformed mixes malformed records with good ones: the good
+// ones are kept, the bad ones are dropped (no name) or kept with the
+// version as written, each with its exact warning.
+func TestParseStatusMalformed(t *testing.T) {
+	const good1 = "Package: good1\nStatus: install ok installed\nVersion: 1.0-1\n\n"
+	const good2 = "\nPackage: good2\nStatus: install ok installed\nVersion: 2.0-1\nSource: src2 (2.0)\n"
+	deb := func(name, version string, epoch int, srcName, srcVersion string) inventory.Package {
+		return inventory.Package{Name: name, Version: version, Type: inventory.TypeDeb, Epoch: epoch, SourceName: srcName, SourceVersion: srcVersion}
+	}
+	g1, g2 := deb("good1", "1.0-1", 0, "good1", "1.0-1"), deb("good2", "2.0-1", 0, "src2", "2.0")
 	tests := []struct {
-		file, want string
+		name  string
+		bad   string // placed between good1 and good2
+		want  []inventory.Package
+		warns []string
 	}{
-		{"continuation-outside", "line 1: continuation line outside a field"},
-		{"no-colon", `line 2: want "Field: value"`},
-		{"no-version", `stanza at line 1: package "x": no Version field`},
-		{"no-package", "stanza at line 1: no Package field"},
-		{"bad-epoch", `bad epoch "abc"`},
-		{"bad-source", `want "Source: name (version)"`},
-		{"bad-status", "does not have three words"},
-		{"garbage", "continuation line outside a field"},
+		{"no version", "Package: x\nStatus: install ok installed\n",
+			[]inventory.Package{g1, deb("x", "", 0, "x", ""), g2},
+			[]string{`stanza at line 5 (package "x"): no Version field; kept with an empty version`}},
+		{"empty version", "Package: x\nVersion:\n",
+			[]inventory.Package{g1, deb("x", "", 0, "x", ""), g2},
+			[]string{`stanza at line 5 (package "x"): empty Version field; kept with an empty version`}},
+		{"version with a space", "Package: x\nVersion: 1.0 beta\n",
+			[]inventory.Package{g1, deb("x", "1.0 beta", 0, "x", "1.0 beta"), g2}, nil},
+		{"bad epoch", "Package: x\nVersion: abc:1.0\n",
+			[]inventory.Package{g1, deb("x", "abc:1.0", 0, "x", "abc:1.0"), g2},
+			[]string{`stanza at line 5 (package "x"): version "abc:1.0": bad epoch "abc"; kept with the version as written`}},
+		{"no package", "Status: install ok installed\nVersion: 1.0\n",
+			[]inventory.Package{g1, g2},
+			[]string{"stanza at line 5: no Package field; dropped"}},
+		{"source without parentheses", "Package: x\nVersion: 1.0\nSource: src 1.0\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "src", "1.0"), g2},
+			[]string{`stanza at line 5 (package "x"): want "Source: name (version)", got "src 1.0"; source version kept as written`}},
+		{"source with an open parenthesis", "Package: x\nVersion: 1.0\nSource: src (1.0\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "src", "1.0"), g2},
+			[]string{`stanza at line 5 (package "x"): want "Source: name (version)", got "src (1.0"; source version kept as written`}},
+		{"source with empty parentheses", "Package: x\nVersion: 1.0\nSource: src ()\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "src", "1.0"), g2},
+			[]string{`stanza at line 5 (package "x"): want "Source: name (version)", got "src ()"; the source version is the package version`}},
+		{"status of two words", "Package: x\nStatus: installed ok\nVersion: 1.0\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "x", "1.0"), g2},
+			[]string{`stanza at line 5 (package "x"): Status "installed ok" does not have three words; counted as installed`}},
+		{"line without a colon", "Package: x\nthis line has no colon\nVersion: 1.0\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "x", "1.0"), g2},
+			[]string{`line 6: want "Field: value", got "this line has no colon"; skipped`}},
+		{"continuation outside a field", " leading continuation\nPackage: x\nVersion: 1.0\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "x", "1.0"), g2},
+			[]string{"line 5: continuation line outside a field; skipped"}},
+		{"repeated package field", "Package: x\nPackage: y\nVersion: 1.0\n",
+			[]inventory.Package{g1, deb("x", "1.0", 0, "x", "1.0"), g2},
+			[]string{`line 6: repeated Package field "y"; the first value "x" is kept`}},
+		{"garbage stanza", "\x00\xff garbage\nPK\x03\x04\n",
+			[]inventory.Package{g1, g2},
+			[]string{`line 5: want "Field: value", got "\x00\xff garbage"; skipped`, `line 6: want "Field: value", got "PK\x03\x04"; skipped`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkgs, warns, err := ParseStatus(strings.NewReader(good1 + tt.bad + good2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, pkgs); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestParseStatusBadFiles: the files of testdata/bad alone. A file that is
+// wholly not a status file is an error; the others degrade their record.
+func TestParseStatusBadFiles(t *testing.T) {
+	tests := []struct {
+		file    string
+		want    []string // name@version
+		warns   []string
+		wantErr string
+	}{
+		{"continuation-outside", []string{"x@"}, []string{"line 1: continuation line outside a field; skipped", `stanza at line 2 (package "x"): no Version field; kept with an empty version`}, ""},
+		{"no-colon", []string{"x@"}, []string{`line 2: want "Field: value", got "this line has no colon"; skipped`, `stanza at line 1 (package "x"): no Version field; kept with an empty version`}, ""},
+		{"no-version", []string{"x@"}, []string{`stanza at line 1 (package "x"): no Version field; kept with an empty version`}, ""},
+		{"bad-epoch", []string{"x@abc:1.0"}, []string{`stanza at line 1 (package "x"): version "abc:1.0": bad epoch "abc"; kept with the version as written`}, ""},
+		{"bad-source", []string{"x@1.0"}, []string{`stanza at line 1 (package "x"): want "Source: name (version)", got "src (1.0"; source version kept as written`}, ""},
+		{"bad-status", []string{"x@1.0"}, []string{`stanza at line 1 (package "x"): Status "installed" does not have three words; counted as installed`}, ""},
+		{"no-package", nil, nil, "parse status: not a dpkg status file (no stanza has a Package field): stanza at line 1: no Package field; dropped"},
+		{"garbage", nil, nil, "parse status: not a dpkg status file (no stanza has a Package field): line 1: continuation line outside a field; skipped"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -174,17 +252,72 @@ func TestParseStatusErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pkgs, err := ParseStatus(bytes.NewReader(b))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("ParseStatus error = %v, want one containing %q", err, tt.want)
+			pkgs, warns, err := ParseStatus(bytes.NewReader(b))
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				if pkgs != nil || warns != nil {
+					t.Errorf("results returned with an error: %v, %q", pkgs, warns)
+				}
+				return
 			}
-			if !strings.HasPrefix(err.Error(), "parse status: ") {
-				t.Errorf("error %q does not name the stage", err)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if pkgs != nil {
-				t.Errorf("got packages %v with an error", pkgs)
+			var got []string
+			for _, p := range pkgs {
+				got = append(got, p.Name+"@"+p.Version)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestHugeLine: a 2 MiB line between good records is skipped with one
+// warning naming its line; the records around it, and the stanza holding
+// it, are reported.
+func TestHugeLine(t *testing.T) {
+	huge := strings.Repeat("a", 2<<20)
+	in := "Package: before\nVersion: 1\n\nPackage: holder\nVersion: 2\nDescription: " + huge + "\n continued description\n\nPackage: after\nVersion: 3\n"
+	res, err := New().CatalogFile(context.Background(), catalog.File{Path: statusPath, R: strings.NewReader(in), Size: int64(len(in))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range res.Packages {
+		got = append(got, p.Name+"@"+p.Version)
+	}
+	if d := cmp.Diff([]string{"before@1", "holder@2", "after@3"}, got); d != "" {
+		t.Errorf("packages (-want +got):\n%s", d)
+	}
+	want := []string{fmt.Sprintf("dpkg: var/lib/dpkg/status: line 6: %d bytes, longer than the %d byte limit; skipped", len("Description: ")+len(huge), MaxLineSize)}
+	if d := cmp.Diff(want, res.Warnings); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+	// A huge line alone in its stanza is one warning too.
+	in = "Package: before\nVersion: 1\n\n" + huge + "\n\nPackage: after\nVersion: 3\n"
+	pkgs, warns, err := ParseStatus(strings.NewReader(in))
+	if err != nil || len(pkgs) != 2 || len(warns) != 1 || !strings.HasPrefix(warns[0], "line 4: ") {
+		t.Errorf("huge stanza: %d packages, warnings %q, error %v; want 2, one warning for line 4", len(pkgs), warns, err)
+	}
+}
+
+// TestWarningCap: a file of many bad lines lists warn.Max warnings and one
+// that counts the rest, and keeps its good record.
+func TestWarningCap(t *testing.T) {
+	in := strings.Repeat("junk\n", 1000) + "Package: x\nVersion: 1\n"
+	pkgs, warns, err := ParseStatus(strings.NewReader(in))
+	if err != nil || len(pkgs) != 1 {
+		t.Fatalf("%v, %v", pkgs, err)
+	}
+	if len(warns) != warn.Max+1 || warns[warn.Max] != fmt.Sprintf("%d more problems not listed", 1000-warn.Max) {
+		t.Errorf("%d warnings, last %q", len(warns), warns[len(warns)-1])
 	}
 }
 
@@ -193,7 +326,7 @@ func TestHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := ParseStatus(bytes.NewReader(status))
+	full, _, err := ParseStatus(bytes.NewReader(status))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,48 +334,28 @@ func TestHostile(t *testing.T) {
 		// Every prefix parses to an error or to no more packages than the
 		// whole file, and never panics.
 		for n := range len(status) {
-			pkgs, err := ParseStatus(bytes.NewReader(status[:n]))
+			pkgs, _, err := ParseStatus(bytes.NewReader(status[:n]))
 			if err == nil && len(pkgs) > len(full) {
 				t.Fatalf("prefix %d: %d packages, more than the whole file's %d", n, len(pkgs), len(full))
 			}
 		}
 	})
-	t.Run("huge line", func(t *testing.T) {
-		b := append([]byte("Package: x\nDescription: "), bytes.Repeat([]byte("a"), MaxLineSize+10)...)
-		_, err := ParseStatus(bytes.NewReader(b))
-		if err == nil || !strings.Contains(err.Error(), "line 2: line longer than") {
-			t.Fatalf("error = %v, want a line-length error at line 2", err)
+	t.Run("huge list line", func(t *testing.T) {
+		owned, warns, err := ParseList(bytes.NewReader(append([]byte("/ok\n/"), append(bytes.Repeat([]byte("a"), MaxLineSize+10), "\n/after"...)...)))
+		if err != nil {
+			t.Fatal(err)
 		}
-		owned, err := ParseList(bytes.NewReader(append([]byte("/ok\n/"), bytes.Repeat([]byte("a"), MaxLineSize+10)...)))
-		if err == nil || !strings.Contains(err.Error(), "line longer than") {
-			t.Fatalf("ParseList error = %v, want a line-length error", err)
-		}
-		if d := cmp.Diff([]string{"ok"}, owned); d != "" {
+		if d := cmp.Diff([]string{"ok", "after"}, owned); d != "" {
 			t.Errorf("ParseList kept (-want +got):\n%s", d)
+		}
+		if len(warns) != 1 || !strings.HasPrefix(warns[0], "line 2: ") {
+			t.Errorf("warnings %q", warns)
 		}
 	})
 	t.Run("read error", func(t *testing.T) {
-		_, err := ParseStatus(iotest.TimeoutReader(bytes.NewReader(status)))
+		_, _, err := ParseStatus(iotest.TimeoutReader(bytes.NewReader(status)))
 		if err == nil || !strings.Contains(err.Error(), iotest.ErrTimeout.Error()) {
 			t.Fatalf("error = %v, want the reader's error", err)
-		}
-	})
-	t.Run("limit", func(t *testing.T) {
-		l := &limitedReader{r: strings.NewReader("0123456789"), n: 10}
-		b := make([]byte, 20)
-		if n, err := l.Read(b); n != 10 || err != nil {
-			t.Fatalf("Read = %d, %v", n, err)
-		}
-		if _, err := l.Read(b); err != nil {
-			// exactly at the limit and at EOF: no error beyond io.EOF
-			if err.Error() != "EOF" {
-				t.Fatalf("at limit: %v", err)
-			}
-		}
-		l = &limitedReader{r: strings.NewReader("0123456789x"), n: 10}
-		_, _ = l.Read(b)
-		if _, err := l.Read(b); err != errTooBig {
-			t.Fatalf("past limit: %v, want %v", err, errTooBig)
 		}
 	})
 	t.Run("oversized file", func(t *testing.T) {
@@ -277,19 +390,30 @@ func FuzzParseStatus(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, err := ParseStatus(bytes.NewReader(b))
+		pkgs, warns, err := ParseStatus(bytes.NewReader(b))
 		if err != nil {
-			if pkgs != nil {
-				t.Fatal("packages returned with an error")
+			if pkgs != nil || warns != nil {
+				t.Fatal("results returned with an error")
 			}
 			return
 		}
+		if len(warns) > warn.Max+1 {
+			t.Fatalf("%d warnings, more than the cap", len(warns))
+		}
 		for _, p := range pkgs {
-			if p.Name == "" || p.Version == "" || p.SourceName == "" || p.SourceVersion == "" || p.Type != inventory.TypeDeb {
+			if p.Name == "" || p.SourceName == "" || p.Type != inventory.TypeDeb || p.Version != strings.TrimSpace(p.Version) {
 				t.Fatalf("incomplete package %+v", p)
 			}
+			if p.Version != "" && p.SourceVersion == "" {
+				t.Fatalf("package %+v has a version but no source version", p)
+			}
 		}
-		_, _ = ParseList(bytes.NewReader(b))
+		// Parsing is stable: the same input gives the same result.
+		again, warns2, err := ParseStatus(bytes.NewReader(b))
+		if err != nil || !cmp.Equal(pkgs, again) || !cmp.Equal(warns, warns2) {
+			t.Fatalf("second parse differs: %v", err)
+		}
+		_, _, _ = ParseList(bytes.NewReader(b))
 	})
 }
 
@@ -320,6 +444,7 @@ func TestRealImages(t *testing.T) {
 		"ubuntu-18.04.tar": {{"libaudit1", "amd64", deb("libaudit1", "1:2.8.2-1ubuntu1", 1, "amd64", "audit", "1:2.8.2-1ubuntu1")}},
 		"ubuntu-20.04.tar": {{"bsdutils", "amd64", deb("bsdutils", "1:2.34-0.1ubuntu9.3", 1, "amd64", "util-linux", "2.34-0.1ubuntu9.3")}},
 		"ubuntu-22.04.oci": {{"bsdutils", "amd64", deb("bsdutils", "1:2.37.2-4ubuntu3", 1, "amd64", "util-linux", "2.37.2-4ubuntu3")}},
+		"ubuntu-23.04.tar": {{"bsdutils", "amd64", deb("bsdutils", "1:2.38.1-4ubuntu1", 1, "amd64", "util-linux", "2.38.1-4ubuntu1")}},
 	}
 	for _, im := range images {
 		t.Run(im.File, func(t *testing.T) {
@@ -330,6 +455,9 @@ func TestRealImages(t *testing.T) {
 			}
 			if len(res.Packages) != im.Packages {
 				t.Errorf("%d packages, manifest.json says %d", len(res.Packages), im.Packages)
+			}
+			if len(res.Warnings) != 0 {
+				t.Errorf("warnings on a real database: %q", res.Warnings)
 			}
 			if n, ok := dpkgQueryCount(t, b); ok && n != len(res.Packages) {
 				t.Errorf("%d packages, dpkg-query counts %d", len(res.Packages), n)

@@ -15,9 +15,11 @@
 // Every cataloger is a catalog.FileCataloger built with a plain New(). All
 // share these rules: Required is a cheap path (and, for executables, mode)
 // filter that never reads the file; every read is bounded, with an error
-// naming the limit; a malformed manifest or lockfile becomes a warning
-// naming the file, while an I/O error of the underlying reader or a
-// canceled context is returned as an error; packages carry Name, Version,
+// naming the limit; a malformed record of a manifest or lockfile costs that
+// record only (a warning naming the file and the record; a package whose
+// name is known is kept with its version as written), a file that cannot be
+// parsed at all becomes a warning naming the file, while an I/O error of
+// the underlying reader or a canceled context is returned as an error; packages carry Name, Version,
 // Type, Path and Cataloger (and Licenses when cheap), and leave PURL and
 // Layer to the driver. Each parser is exported as a pure function over
 // io.Reader (io.ReaderAt for archives and executables) and is fuzzed.

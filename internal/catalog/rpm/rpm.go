@@ -47,10 +47,19 @@
 //   - Module is the MODULARITYLABEL; Licenses holds the License tag whole.
 //   - Owned lists the files of every package, root-relative; directories
 //     are left out when the header records file modes.
-//   - One header that fails to decode is a warning naming the database and
-//     the record, and the others are still reported, as rpm -qa does; a
-//     broken container (bad magic, truncated pages, looping chains) is an
-//     error naming the file.
+//   - Damage degrades one record, never the database, as rpm -qa does: a
+//     header that fails to decode, a header without a name, a damaged hash
+//     page, overflow chain, NDB slot or SQLite row is skipped with a
+//     warning naming the database and the record; a header without a
+//     version or with a negative epoch is kept with the version as written
+//     (the matcher reports it as degraded), and one whose file list is
+//     inconsistent is kept without owned files. A truncated file is read as
+//     far as it goes. Only a file of none of the three formats, one whose
+//     container header is unreadable, or one of which no record could be
+//     read is an error. At most warn.Max warnings are listed per file.
+//   - Cost is linear in the file: every BDB page belongs to at most one
+//     overflow chain and NDB blobs add up to at most the file size, so
+//     values sharing pages cannot multiply the work.
 package rpm
 
 import (
@@ -67,6 +76,8 @@ import (
 	rpmdb "github.com/knqyf263/go-rpmdb/pkg"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm/internal/container"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -75,7 +86,7 @@ const (
 	MaxDBSize = 1 << 30
 	// MaxHeaderSize bounds one package header. rpm's own limit is 256 MiB;
 	// real headers are at most a few MiB.
-	MaxHeaderSize = 64 << 20
+	MaxHeaderSize = container.MaxHeaderSize
 )
 
 // dbNames are the database file names, each under var/lib/rpm/ and
@@ -99,7 +110,7 @@ func (Cataloger) Name() string { return "rpm" }
 
 // Version implements catalog.Cataloger. Bump it whenever the output for the
 // same input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // Required implements catalog.Cataloger.
 func (Cataloger) Required(p string, info fs.FileInfo) bool {
@@ -169,7 +180,7 @@ func DetectFormat(r io.ReaderAt, size int64) (Format, error) {
 		return FormatSQLite, nil
 	case string(head[:4]) == "RpmP":
 		return FormatNDB, nil
-	case isBDBHash(head):
+	case container.IsBDBHash(head):
 		return FormatBDB, nil
 	}
 	return "", errUnknownFormat
@@ -196,6 +207,7 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 
 	var (
 		res     catalog.Result
+		w       warn.List
 		records int
 		failed  int
 	)
@@ -209,15 +221,10 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 		pi, err := hp.parse(blob)
 		if err != nil {
 			failed++
-			res.Warnings = append(res.Warnings, fmt.Sprintf("record %d: %v; package skipped", records, err))
+			w.Addf("record %d: %v; package skipped", records, err)
 			return nil
 		}
-		p, owned, skip, err := toPackage(pi)
-		if err != nil {
-			failed++
-			res.Warnings = append(res.Warnings, fmt.Sprintf("record %d: %v; package skipped", records, err))
-			return nil
-		}
+		p, owned, skip := toPackage(pi, records, &w)
 		if skip {
 			return nil
 		}
@@ -227,36 +234,57 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 	}
 	switch format {
 	case FormatBDB:
-		err = walkBDB(ctx, r, size, each)
+		err = container.WalkBDB(ctx, r, size, &w, each)
 	case FormatNDB:
-		err = walkNDB(ctx, r, size, each)
+		err = container.WalkNDB(ctx, r, size, &w, each)
 	case FormatSQLite:
-		err = walkSQLite(ctx, r, size, scratch, each)
+		err = walkSQLite(ctx, r, size, scratch, &w, each)
 	}
 	if err != nil {
-		return catalog.Result{}, fmt.Errorf("read %s database: %w", format, err)
+		if ctx.Err() != nil || records == 0 {
+			return catalog.Result{}, fmt.Errorf("read %s database: %w", format, err)
+		}
+		// Keep what was read before the container broke off.
+		w.Addf("read %s database: %v; the records after record %d could not be read", format, err, records)
 	}
-	if failed > 0 && failed == records {
-		return catalog.Result{}, fmt.Errorf("read %s database: none of its %d headers could be decoded; first: %s", format, records, res.Warnings[0])
+	switch {
+	case records == 0 && w.Len() > 0:
+		return catalog.Result{}, fmt.Errorf("read %s database: no record could be read: %s", format, w.First())
+	case failed > 0 && failed == records:
+		return catalog.Result{}, fmt.Errorf("read %s database: none of its %d headers could be decoded; first: %s", format, records, w.First())
 	}
+	res.Warnings = w.Strings("")
 	return res, nil
 }
 
-// toPackage converts a decoded header; skip is true for gpg-pubkey.
-func toPackage(pi *rpmdb.PackageInfo) (p inventory.Package, owned []string, skip bool, err error) {
+// toPackage converts a decoded header, the record-th of its database,
+// adding a warning to w for each problem; skip is true for gpg-pubkey and
+// for a header without a name. A package without a version, or with a
+// negative epoch, is kept with the version as written; one whose file list
+// is inconsistent is kept without owned files.
+func toPackage(pi *rpmdb.PackageInfo, record int, w *warn.List) (p inventory.Package, owned []string, skip bool) {
 	if pi.Name == "gpg-pubkey" {
-		return p, nil, true, nil
+		return p, nil, true
 	}
-	if pi.Name == "" || pi.Version == "" {
-		return p, nil, false, fmt.Errorf("header has no name or version (name %q, version %q)", pi.Name, pi.Version)
+	if pi.Name == "" {
+		w.Addf("record %d: header has no name (version %q); package skipped", record, pi.Version)
+		return p, nil, true
+	}
+	if pi.Version == "" {
+		w.Addf("record %d: package %q: header has no version; kept with an empty version", record, pi.Name)
 	}
 	epoch := pi.EpochNum()
-	if epoch < 0 {
-		return p, nil, false, fmt.Errorf("package %q: negative epoch %d", pi.Name, epoch)
+	prefix := "" // the epoch as it is written in Version
+	switch {
+	case epoch < 0:
+		w.Addf("record %d: package %q: negative epoch %d; kept with the version as written", record, pi.Name, epoch)
+		prefix, epoch = strconv.Itoa(epoch)+":", 0
+	case epoch > 0:
+		prefix = strconv.Itoa(epoch) + ":"
 	}
 	p = inventory.Package{
 		Name:       pi.Name,
-		Version:    evr(epoch, pi.Version, pi.Release),
+		Version:    prefix + evr(pi.Version, pi.Release),
 		Type:       inventory.TypeRPM,
 		Epoch:      epoch,
 		Release:    pi.Release,
@@ -266,28 +294,25 @@ func toPackage(pi *rpmdb.PackageInfo) (p inventory.Package, owned []string, skip
 	}
 	p.SourceVersion = p.Version
 	if name, ver, rel, ok := SplitSourceRPM(pi.SourceRpm); ok {
-		p.SourceName, p.SourceVersion = name, evr(epoch, ver, rel)
+		p.SourceName, p.SourceVersion = name, prefix+evr(ver, rel)
 	}
 	if pi.License != "" {
 		p.Licenses = []string{pi.License}
 	}
-	owned, err = files(pi)
+	owned, err := files(pi)
 	if err != nil {
-		return inventory.Package{}, nil, false, fmt.Errorf("package %q: %w", pi.Name, err)
+		w.Addf("record %d: package %q: %v; its files are not listed as owned", record, pi.Name, err)
 	}
-	return p, owned, false, nil
+	return p, owned, false
 }
 
-// evr formats "[epoch:]version[-release]", leaving out a zero epoch.
-func evr(epoch int, version, release string) string {
-	v := version
-	if release != "" {
-		v += "-" + release
+// evr formats "version[-release]"; the caller adds the epoch. A missing
+// version gives "" (a release alone is no version).
+func evr(version, release string) string {
+	if version != "" && release != "" {
+		return version + "-" + release
 	}
-	if epoch > 0 {
-		v = strconv.Itoa(epoch) + ":" + v
-	}
-	return v
+	return version
 }
 
 // SplitSourceRPM splits a SOURCERPM file name such as

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 	rpmdb "github.com/knqyf263/go-rpmdb/pkg"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm/internal/container"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -99,14 +102,15 @@ func fixtures(t testing.TB) map[Format][]byte {
 		out[f] = b
 	}
 	var blobs [][]byte
-	err := walkBDB(context.Background(), bytes.NewReader(out[FormatBDB]), int64(len(out[FormatBDB])), func(b []byte) error {
+	var w warn.List
+	err := container.WalkBDB(context.Background(), bytes.NewReader(out[FormatBDB]), int64(len(out[FormatBDB])), &w, func(b []byte) error {
 		blobs = append(blobs, b)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || w.Len() > 0 {
+		t.Fatal(err, w.Strings(""))
 	}
-	out[FormatNDB] = ndbImage(blobs...)
+	out[FormatNDB] = container.NDBImage(blobs...)
 	return out
 }
 
@@ -236,9 +240,10 @@ func TestAgainstGoRPMDB(t *testing.T) {
 			}
 			var want catalog.Result
 			for _, pi := range infos {
-				p, owned, skip, err := toPackage(pi)
-				if err != nil {
-					t.Fatal(err)
+				var w warn.List
+				p, owned, skip := toPackage(pi, 0, &w)
+				if w.Len() > 0 {
+					t.Fatal(w.Strings(""))
 				}
 				if !skip {
 					want.Packages = append(want.Packages, p)
@@ -289,7 +294,10 @@ var rpmImages = map[string]struct {
 
 // rpmPkg is the expected package, x86_64, with the licence left out.
 func rpmPkg(name string, epoch int, version, release, source string) inventory.Package {
-	v := evr(epoch, version, release)
+	v := evr(version, release)
+	if epoch > 0 {
+		v = strconv.Itoa(epoch) + ":" + v
+	}
 	return inventory.Package{Name: name, Version: v, Type: inventory.TypeRPM, Epoch: epoch, Release: release, Arch: "x86_64", SourceName: source, SourceVersion: v, Cataloger: "rpm"}
 }
 
@@ -405,50 +413,51 @@ func TestHostile(t *testing.T) {
 	bdbFile, ndbFile, sqliteFile := fx[FormatBDB], fx[FormatNDB], fx[FormatSQLite]
 	before := runtime.NumGoroutine()
 	tests := []struct {
-		name string
-		in   []byte
-		want string
+		name     string
+		in       []byte
+		want     string
+		degraded bool // the good records are kept, with a warning
 	}{
-		{"empty", nil, "not an rpm database"},
-		{"garbage", []byte("\x7fELF\x02\x01\x01\x00garbage garbage garbage garbage"), "not an rpm database"},
+		{"empty", nil, "not an rpm database", false},
+		{"garbage", []byte("\x7fELF\x02\x01\x01\x00garbage garbage garbage garbage"), "not an rpm database", false},
 		// go-rpmdb's reader panics in its own goroutine on this one.
 		{"bdb entry count past the page", corrupt(bdbFile, func(c []byte) {
 			binary.LittleEndian.PutUint16(c[firstPage(t, c, 13)+20:], 0xfffe)
-		}), "entries do not fit"},
+		}), "entries do not fit", true},
 		{"bdb odd entry count", corrupt(bdbFile, func(c []byte) {
 			binary.LittleEndian.PutUint16(c[firstPage(t, c, 13)+20:], 3)
-		}), "odd entry count"},
+		}), "odd entry count", true},
 		// go-rpmdb's reader spins forever on this one.
 		{"bdb chain reaches a hash page", corrupt(bdbFile, func(c []byte) {
 			o := firstPage(t, c, 7)
 			binary.LittleEndian.PutUint32(c[o+16:], 0) // make it the last page...
 			c[o+25] = 13                               // ...of the wrong type
-		}), "not an overflow page"},
+		}), "not an overflow page", true},
 		{"bdb overflow loop", corrupt(bdbFile, func(c []byte) {
 			o := firstPage(t, c, 7)
 			ps := int(binary.LittleEndian.Uint32(c[20:]))
 			binary.LittleEndian.PutUint32(c[o+16:], uint32(o/ps)) // next page: itself
-		}), "loops"},
+		}), "loops", true},
 		{"bdb chain past the end", corrupt(bdbFile, func(c []byte) {
 			o := firstPage(t, c, 7)
 			binary.LittleEndian.PutUint32(c[o+16:], 1<<30)
-		}), "past the last page"},
-		{"bdb page size", corrupt(bdbFile, func(c []byte) { binary.LittleEndian.PutUint32(c[20:], 1000) }), "page size"},
-		{"bdb truncated", bdbFile[:len(bdbFile)-100], "truncated"},
-		{"ndb slot magic", corrupt(ndbFile, func(c []byte) { c[32] = 'X' }), "slot 0: bad magic"},
+		}), "past the last page", true},
+		{"bdb page size", corrupt(bdbFile, func(c []byte) { binary.LittleEndian.PutUint32(c[20:], 1000) }), "page size", false},
+		{"bdb truncated", bdbFile[:len(bdbFile)-100], "truncated", true},
+		{"ndb slot magic", corrupt(ndbFile, func(c []byte) { c[32] = 'X' }), "slot 0: bad magic", true},
 		{"ndb huge blob", corrupt(ndbFile, func(c []byte) {
-			binary.LittleEndian.PutUint32(c[ndbPageSize+12:], 0xffffff00)
-		}), "larger than"},
+			binary.LittleEndian.PutUint32(c[4096+12:], 0xffffff00)
+		}), "larger than", true},
 		{"ndb blob past the end", corrupt(ndbFile, func(c []byte) {
-			binary.LittleEndian.PutUint32(c[ndbPageSize+12:], 1<<20)
-		}), "runs past the end"},
-		{"ndb page count", corrupt(ndbFile, func(c []byte) { binary.LittleEndian.PutUint32(c[12:], 5000) }), "out of range"},
-		{"ndb truncated", ndbFile[:ndbPageSize-1], "truncated"},
-		{"sqlite garbage", append([]byte("SQLite format 3\x00"), bytes.Repeat([]byte{0xa5}, 4096)...), "sqlite database"},
-		{"sqlite truncated", sqliteFile[:len(sqliteFile)/3], "sqlite database"},
+			binary.LittleEndian.PutUint32(c[4096+12:], 1<<20)
+		}), "runs past the end", true},
+		{"ndb page count", corrupt(ndbFile, func(c []byte) { binary.LittleEndian.PutUint32(c[12:], 5000) }), "out of range", false},
+		{"ndb truncated", ndbFile[:4096-1], "truncated", false},
+		{"sqlite garbage", append([]byte("SQLite format 3\x00"), bytes.Repeat([]byte{0xa5}, 4096)...), "sqlite database", false},
+		{"sqlite truncated", sqliteFile[:len(sqliteFile)/3], "sqlite database", false},
 		// Every header broken: an error naming the first, not an empty list.
-		{"all headers broken", ndbImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}, []byte("short")), "none of its 2 headers could be decoded"},
-		{"header claims 2^31 entries", ndbImage([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 16, 1, 2, 3, 4}), "claims 2147483647 index entries"},
+		{"all headers broken", container.NDBImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}, []byte("short")), "none of its 2 headers could be decoded", false},
+		{"header claims 2^31 entries", container.NDBImage([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 16, 1, 2, 3, 4}), "claims 2147483647 index entries", false},
 	}
 	scratch := t.TempDir()
 	c := Cataloger{tempDir: scratch}
@@ -468,6 +477,21 @@ func TestHostile(t *testing.T) {
 			case <-time.After(20 * time.Second):
 				t.Fatal("no answer within 20 s (a loop?)")
 			}
+			if tt.degraded {
+				// The damage costs the records it touches, not the file.
+				if err != nil {
+					t.Fatalf("error %v; want the readable records and a warning containing %q", err, tt.want)
+				}
+				if len(res.Packages) == 0 || len(res.Packages) > 3 || !strings.Contains(strings.Join(res.Warnings, "\n"), tt.want) {
+					t.Fatalf("%d packages, warnings %q; want 1 to 3 packages and a warning containing %q", len(res.Packages), res.Warnings, tt.want)
+				}
+				for _, w := range res.Warnings {
+					if !strings.HasPrefix(w, "rpm: var/lib/rpm/Packages: ") {
+						t.Errorf("warning %q does not name the cataloger and file", w)
+					}
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v (%d packages, warnings %v), want one containing %q", err, len(res.Packages), res.Warnings, tt.want)
 			}
@@ -478,9 +502,9 @@ func TestHostile(t *testing.T) {
 	}
 	t.Run("one broken header among good ones", func(t *testing.T) {
 		var blobs [][]byte
-		_ = walkNDB(context.Background(), bytes.NewReader(ndbFile), int64(len(ndbFile)), func(b []byte) error { blobs = append(blobs, b); return nil })
+		_ = container.WalkNDB(context.Background(), bytes.NewReader(ndbFile), int64(len(ndbFile)), &warn.List{}, func(b []byte) error { blobs = append(blobs, b); return nil })
 		bad := corrupt(blobs[1], func(c []byte) { binary.BigEndian.PutUint32(c[4:], 1) }) // wrong data length
-		res, err := parseBytes(t, ndbImage(blobs[0], bad, blobs[2], blobs[3]))
+		res, err := parseBytes(t, container.NDBImage(blobs[0], bad, blobs[2], blobs[3]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -510,7 +534,7 @@ func TestHostile(t *testing.T) {
 						c[rng.IntN(len(c))] = byte(rng.Uint32())
 					}
 				})
-				if res, err := parseBytes(t, c); err == nil && len(res.Packages) > 3 {
+				if res, err := parseBytes(t, c); err == nil && len(res.Packages) > 4 {
 					t.Fatalf("flipped: %d packages", len(res.Packages))
 				}
 			}
@@ -546,7 +570,7 @@ func FuzzRPM(f *testing.F) {
 	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
-	f.Add(ndbImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}))
+	f.Add(container.NDBImage([]byte{0, 0, 0, 1, 0, 0, 0, 0}))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := parse(context.Background(), bytes.NewReader(b), int64(len(b)), dir)
@@ -554,18 +578,21 @@ func FuzzRPM(f *testing.F) {
 			return
 		}
 		for _, p := range res.Packages {
-			if p.Name == "" || p.Version == "" || p.Type != inventory.TypeRPM || p.Name == "gpg-pubkey" {
+			if p.Name == "" || p.Type != inventory.TypeRPM || p.Name == "gpg-pubkey" || p.Epoch < 0 {
 				t.Fatalf("bad package %+v", p)
 			}
+		}
+		if len(res.Warnings) > warn.Max+1 {
+			t.Fatalf("%d warnings, more than the cap", len(res.Warnings))
 		}
 	})
 }
 
 // FuzzRPMHeader feeds single header blobs to the go-rpmdb decoder behind
-// checkHeader and recover().
+// container.CheckHeader and recover().
 func FuzzRPMHeader(f *testing.F) {
 	fx := fixtures(f)
-	_ = walkNDB(context.Background(), bytes.NewReader(fx[FormatNDB]), int64(len(fx[FormatNDB])), func(b []byte) error {
+	_ = container.WalkNDB(context.Background(), bytes.NewReader(fx[FormatNDB]), int64(len(fx[FormatNDB])), &warn.List{}, func(b []byte) error {
 		f.Add(b)
 		return nil
 	})
@@ -579,28 +606,10 @@ func FuzzRPMHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, _, _, _ = toPackage(pi)
-	})
-}
-
-// FuzzRPMWalk fuzzes the Berkeley DB and NDB container walkers alone, in
-// memory, which is much faster than FuzzRPM: every blob handed out must fit
-// the limits.
-func FuzzRPMWalk(f *testing.F) {
-	fx := fixtures(f)
-	f.Add(fx[FormatBDB])
-	f.Add(fx[FormatNDB])
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var total int64
-		check := func(blob []byte) error {
-			if total += int64(len(blob)); total > int64(len(b)) || len(blob) > MaxHeaderSize {
-				t.Fatalf("blobs add up to %d bytes from a %d byte file", total, len(b))
-			}
-			return nil
+		var w warn.List
+		p, _, skip := toPackage(pi, 1, &w)
+		if !skip && (p.Name == "" || p.Type != inventory.TypeRPM) {
+			t.Fatalf("bad package %+v", p)
 		}
-		r := bytes.NewReader(b)
-		_ = walkBDB(context.Background(), r, int64(len(b)), check)
-		total = 0
-		_ = walkNDB(context.Background(), r, int64(len(b)), check)
 	})
 }

@@ -9,16 +9,18 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+
 	// The "sqlite" database/sql driver, pure Go. go-rpmdb's own sqlite
 	// reader opens the same driver name.
 	_ "modernc.org/sqlite"
 )
 
 // walkSQLite calls fn with every package header blob of an rpm SQLite
-// database. SQLite needs a file: the database is copied into dir (a private
+// database; a row that cannot be read is skipped with a warning added to w. SQLite needs a file: the database is copied into dir (a private
 // directory the caller removes) and opened read-only and immutable, so no
 // journal or lock files are made and nothing is written.
-func walkSQLite(ctx context.Context, r io.ReaderAt, size int64, dir string, fn func([]byte) error) error {
+func walkSQLite(ctx context.Context, r io.ReaderAt, size int64, dir string, w *warn.List, fn func([]byte) error) error {
 	p := filepath.Join(dir, "rpmdb.sqlite")
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -43,13 +45,15 @@ func walkSQLite(ctx context.Context, r io.ReaderAt, size int64, dir string, fn f
 		return fmt.Errorf("query Packages: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
+	for row := 1; rows.Next(); row++ {
 		var blob []byte
 		if err := rows.Scan(&blob); err != nil {
-			return fmt.Errorf("read Packages row: %w", err)
+			w.Addf("Packages row %d: %v; skipped", row, err)
+			continue
 		}
 		if len(blob) > MaxHeaderSize {
-			return fmt.Errorf("header of %d bytes is larger than %d", len(blob), MaxHeaderSize)
+			w.Addf("Packages row %d: header of %d bytes is larger than %d; skipped", row, len(blob), MaxHeaderSize)
+			continue
 		}
 		if err := fn(blob); err != nil {
 			return err

@@ -11,7 +11,14 @@
 //     Transitive and CentralTransitive alike, at their "resolved" version;
 //     "Project" entries are skipped. A package locked for several
 //     frameworks at one version is reported once.
-//   - A malformed file is a warning naming it, never an error.
+//   - One malformed record costs that record, never the file: a library
+//     or dependency of the wrong shape, or one without a name, is dropped
+//     with a warning; one without a version is kept with an empty version
+//     and a warning. Versions are kept as written; the matcher reports the
+//     ones it cannot compare as degraded. At most warn.Max warnings are
+//     listed per file.
+//   - A file that cannot be parsed at all is a warning naming it, never an
+//     error.
 package dotnet
 
 import (
@@ -25,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -45,7 +53,7 @@ func (Cataloger) Name() string { return "dotnet" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 func isDeps(p string) bool {
 	b := langutil.Base(p)
@@ -64,75 +72,121 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	if err := ctx.Err(); err != nil {
 		return catalog.Result{}, err
 	}
-	var pkgs []inventory.Package
+	var (
+		pkgs  []inventory.Package
+		warns []string
+	)
 	r, err := langutil.Open(f, MaxFileSize)
 	if err == nil {
 		if isDeps(f.Path) {
-			pkgs, err = ParseDepsJSON(r)
+			pkgs, warns, err = ParseDepsJSON(r)
 		} else {
-			pkgs, err = ParsePackagesLock(r)
+			pkgs, warns, err = ParsePackagesLock(r)
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, nil, err)
+	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
 }
 
-// ParseDepsJSON parses a .NET *.deps.json and returns its NuGet packages.
-func ParseDepsJSON(r io.Reader) ([]inventory.Package, error) {
+// ParseDepsJSON parses a .NET *.deps.json and returns its NuGet packages,
+// and a warning for each library it could not read fully: a key with no
+// name is dropped, one with no version ("Name/" or "Name") is kept with an
+// empty version.
+func ParseDepsJSON(r io.Reader) ([]inventory.Package, []string, error) {
 	var doc struct {
-		Libraries map[string]struct {
-			Type string `json:"type"`
-		} `json:"libraries"`
+		Libraries map[string]json.RawMessage `json:"libraries"`
 	}
 	if err := json.NewDecoder(r).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("parse deps.json: %w", err)
+		return nil, nil, fmt.Errorf("parse deps.json: %w", err)
 	}
 	if doc.Libraries == nil {
-		return nil, errors.New("parse deps.json: no \"libraries\" object")
+		return nil, nil, errors.New("parse deps.json: no \"libraries\" object")
 	}
-	var pkgs []inventory.Package
+	var (
+		pkgs []inventory.Package
+		w    warn.List
+	)
 	for _, k := range sortedKeys(doc.Libraries) {
-		if !strings.EqualFold(doc.Libraries[k].Type, "package") {
+		var lib struct {
+			Type json.RawMessage `json:"type"`
+		}
+		if err := json.Unmarshal(doc.Libraries[k], &lib); err != nil {
+			w.Addf("library %q: not an object; skipped", trunc(k))
 			continue
 		}
-		i := strings.LastIndexByte(k, '/')
-		if i <= 0 || i == len(k)-1 {
-			return nil, fmt.Errorf("parse deps.json: library key %q is not \"Name/Version\"", trunc(k))
+		typ, _ := langutil.JSONText(lib.Type)
+		if !strings.EqualFold(typ, "package") {
+			continue
 		}
-		pkgs = append(pkgs, inventory.Package{Name: k[:i], Version: k[i+1:], Type: inventory.TypeNuGet})
+		name, version, _ := strings.Cut(k, "/")
+		if i := strings.LastIndexByte(k, '/'); i >= 0 {
+			name, version = k[:i], k[i+1:]
+		}
+		name, version = strings.TrimSpace(name), strings.TrimSpace(version)
+		switch {
+		case name == "":
+			w.Addf("library key %q names no package; skipped", trunc(k))
+			continue
+		case version == "":
+			w.Addf("library key %q is not \"Name/Version\"; kept with an empty version", trunc(k))
+		}
+		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypeNuGet})
 	}
-	return pkgs, nil
+	return pkgs, w.Strings(""), nil
 }
 
-// ParsePackagesLock parses a NuGet packages.lock.json.
-func ParsePackagesLock(r io.Reader) ([]inventory.Package, error) {
+// ParsePackagesLock parses a NuGet packages.lock.json, and warns about each
+// dependency it could not read fully: one without a name is dropped, one
+// without a resolved version is kept with an empty version.
+func ParsePackagesLock(r io.Reader) ([]inventory.Package, []string, error) {
 	var doc struct {
-		Version      *int `json:"version"`
-		Dependencies map[string]map[string]struct {
-			Type     string `json:"type"`
-			Resolved string `json:"resolved"`
-		} `json:"dependencies"`
+		Version      json.RawMessage            `json:"version"`
+		Dependencies map[string]json.RawMessage `json:"dependencies"`
 	}
 	if err := json.NewDecoder(r).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("parse packages.lock.json: %w", err)
+		return nil, nil, fmt.Errorf("parse packages.lock.json: %w", err)
 	}
 	if doc.Version == nil || doc.Dependencies == nil {
-		return nil, errors.New("parse packages.lock.json: no \"version\" or \"dependencies\"")
+		return nil, nil, errors.New("parse packages.lock.json: no \"version\" or \"dependencies\"")
 	}
-	var pkgs []inventory.Package
+	var (
+		pkgs []inventory.Package
+		w    warn.List
+	)
 	for _, fw := range sortedKeys(doc.Dependencies) {
-		deps := doc.Dependencies[fw]
+		var deps map[string]json.RawMessage
+		if err := json.Unmarshal(doc.Dependencies[fw], &deps); err != nil {
+			w.Addf("framework %q: not an object of dependencies; skipped", trunc(fw))
+			continue
+		}
 		for _, name := range sortedKeys(deps) {
-			d := deps[name]
-			if strings.EqualFold(d.Type, "Project") {
+			var d struct {
+				Type     json.RawMessage `json:"type"`
+				Resolved json.RawMessage `json:"resolved"`
+			}
+			if err := json.Unmarshal(deps[name], &d); err != nil {
+				w.Addf("%s: %q: not an object; skipped", trunc(fw), trunc(name))
 				continue
 			}
-			if name == "" || d.Resolved == "" {
-				return nil, fmt.Errorf("parse packages.lock.json: %s: %q has no name or no resolved version", trunc(fw), trunc(name))
+			typ, _ := langutil.JSONText(d.Type)
+			if strings.EqualFold(typ, "Project") {
+				continue
 			}
-			pkgs = append(pkgs, inventory.Package{Name: name, Version: d.Resolved, Type: inventory.TypeNuGet})
+			n := strings.TrimSpace(name)
+			if n == "" {
+				w.Addf("%s: a dependency with an empty name; skipped", trunc(fw))
+				continue
+			}
+			v, ok := langutil.JSONText(d.Resolved)
+			switch {
+			case !ok:
+				w.Addf("%s: %q: \"resolved\" is not a string; kept with an empty version", trunc(fw), trunc(n))
+			case v == "":
+				w.Addf("%s: %q: no resolved version; kept with an empty version", trunc(fw), trunc(n))
+			}
+			pkgs = append(pkgs, inventory.Package{Name: n, Version: v, Type: inventory.TypeNuGet})
 		}
 	}
-	return pkgs, nil
+	return pkgs, w.Strings(""), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

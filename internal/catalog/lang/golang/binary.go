@@ -83,7 +83,7 @@ func FromBuildInfo(bi *debug.BuildInfo) []inventory.Package {
 			}
 			m = *d.Replace
 		}
-		if m.Path == "" || m.Version == "" {
+		if m.Path == "" {
 			continue
 		}
 		pkgs = append(pkgs, inventory.Package{Name: m.Path, Version: m.Version, Type: inventory.TypeGolang})

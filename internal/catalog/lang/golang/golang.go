@@ -24,8 +24,14 @@
 //     (".../pkg/mod/...") are dependencies' sources, not the image's
 //     modules, and are not read; nor are the go.mod's own module and go
 //     version (no toolchain is known from it).
-//   - A malformed go.mod, or a Go binary whose build info cannot be read,
-//     is a warning naming the file, never an error.
+//   - Versions are kept as written: a go.mod require of a version that is
+//     no module version ("latest", "v1.2 beta"), and a build-info
+//     dependency without a version, are packages (the matcher reports them
+//     as degraded). A go.mod line the parser rejects is dropped with a
+//     warning and the rest of the file read (a rejected require line that
+//     names a module is kept with its version as written).
+//   - A go.mod that cannot be parsed even so, or a Go binary whose build
+//     info cannot be read, is a warning naming the file, never an error.
 package golang
 
 import (
@@ -60,7 +66,7 @@ func (Cataloger) Name() string { return "golang" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 func isGoMod(p string) bool {
 	return langutil.Base(p) == "go.mod" && !strings.HasPrefix(p, "pkg/mod/") && !strings.Contains(p, "/pkg/mod/")
@@ -87,11 +93,8 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	if isGoMod(f.Path) {
 		r, oerr := langutil.Open(f, MaxGoModSize)
 		if err = oerr; err == nil {
-			var lax error
-			pkgs, lax, err = ParseGoMod(r)
-			if lax != nil {
-				warn = append(warn, c.Name()+": "+f.Path+": "+lax.Error())
-			}
+			pkgs, warn, err = ParseGoMod(r)
+			warn = langutil.Prefix(c.Name(), f.Path, warn)
 		}
 	} else if f.Size > MaxBinarySize {
 		err = langutil.TooLarge(f.Size, MaxBinarySize)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -82,11 +83,14 @@ func TestFromBuildInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	bi.GoVersion = "go1.22.0 X:boringcrypto"
+	// A dependency without a version (build info a tool wrote by hand) is
+	// kept: the matcher reports it as degraded.
+	bi.Deps = append(bi.Deps, &debug.Module{Path: "github.com/no/version"})
 	var got []string
 	for _, p := range FromBuildInfo(bi) {
 		got = append(got, p.Name+"@"+p.Version)
 	}
-	want := []string{"example.com/app@", "github.com/gin-gonic/gin@v1.6.0", "github.com/new/x@v1.2.0", "stdlib@go1.22.0"}
+	want := []string{"example.com/app@", "github.com/gin-gonic/gin@v1.6.0", "github.com/new/x@v1.2.0", "github.com/no/version@", "stdlib@go1.22.0"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("FromBuildInfo (-want +got):\n%s", d)
 	}
@@ -168,9 +172,12 @@ func FuzzParseGoMod(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, _, err := ParseGoMod(bytes.NewReader(b))
+		pkgs, warns, err := ParseGoMod(bytes.NewReader(b))
 		if err == nil {
 			check(t, pkgs)
+			if len(warns) > warn.Max+1 {
+				t.Errorf("%d warnings, more than the cap", len(warns))
+			}
 		}
 	})
 }
@@ -183,4 +190,49 @@ func FuzzParseBinary(f *testing.F) {
 		pkgs, _ := ParseBinary(bytes.NewReader(b))
 		check(t, pkgs)
 	})
+}
+
+// TestGoModMalformed mixes malformed require lines with good ones: the good
+// ones are kept, the bad ones kept with the version as written (or dropped
+// when they name no module), each with its exact warning.
+func TestGoModMalformed(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		want  []string
+		warns []string
+	}{
+		{"versions that are no module versions", "module m\n\ngo 1.22\n\nrequire (\n\tgood/one v1.0.0\n\tbeta/mod \"v1.2 beta\"\n\tlatest/mod latest // indirect\n\tgood/two v2.0.0+incompatible\n)\n",
+			[]string{"good/one@v1.0.0", "good/two@v2.0.0+incompatible", "beta/mod@v1.2 beta", "latest/mod@latest"},
+			[]string{`line 7: version "v1.2 beta" invalid: should be v0 or v1, not ; beta/mod kept with the version as written`,
+				`line 8: version "latest" invalid: should be v0 or v1, not ; latest/mod kept with the version as written`}},
+		{"a require without a version", "module m\n\nrequire (\n\tgood/one v1.0.0\n\tno.example/version\n\tgood/two v1.1.0\n)\n",
+			[]string{"good/one@v1.0.0", "good/two@v1.1.0", "no.example/version@"},
+			[]string{"line 5: usage: require module/path v1.2.3; no.example/version kept with the version as written"}},
+		{"a major version the path does not carry", "module m\n\nrequire good/one v1.0.0\nrequire bad/major v2.0.0\n",
+			[]string{"good/one@v1.0.0", "bad/major@v2.0.0"},
+			[]string{`line 4: version "v2.0.0" invalid: should be v0 or v1, not v2; bad/major kept with the version as written`}},
+		{"a directive that is no require", "module m\n\nrequire good/one v1.0.0\nreplace good/one => \n",
+			[]string{"good/one@v1.0.0"},
+			[]string{"go.mod parsed leniently, replace directives ignored: go.mod:4: usage: replace module/path [v1.2.3] => other/module v1.4\n\t or replace module/path [v1.2.3] => ../local/directory"}},
+		{"canonicalized as before", "module m\nrequire short.example/v v1.2\n", []string{"short.example/v@v1.2.0"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkgs, warns, err := ParseGoMod(strings.NewReader(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range pkgs {
+				got = append(got, p.Name+"@"+p.Version)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+		})
+	}
 }

@@ -89,6 +89,8 @@ func fixtures(t testing.TB) map[string][]byte {
 			nested("WEB-INF/lib/jackson-databind-2.9.8.jar", jar(t, pom("com.fasterxml.jackson.core", "jackson-databind", "2.9.8")), false),
 			entry{name: "WEB-INF/web.xml", data: []byte("<web-app/>")}),
 		"opt/app/broken.jar": []byte("this is not a zip file at all"),
+		// 20 central-directory entries over one deflate stream: refused.
+		"opt/app/lib/overlap-1.0.jar": overlappingZip(zeroStream(t, 64<<10), 64<<10, 20, func(i int) string { return fmt.Sprintf("META-INF/maven/g/a%d/pom.properties", i) }),
 	}
 }
 

@@ -25,13 +25,25 @@
 // "outer.jar!BOOT-INF/lib/inner.jar" (and "a.jar!b.jar!c.jar" deeper).
 // Stored (uncompressed) nested archives, as Spring Boot writes them, are
 // read in place; compressed ones are inflated into memory one at a time, up
-// to MaxNestedSize each and MaxTotalNested per outer file, at most MaxDepth
-// levels deep. Anything over a limit is skipped with a warning. Every
-// inflation is capped by the real output size, not the size the zip header
-// claims, so zip bombs stop at the cap.
+// to MaxNestedSize and MaxNestedRatio times their compressed size each, at
+// most MaxDepth levels deep. All the nested archive and metadata bytes read
+// for one top-level file together are bounded by MaxTotalNested. Anything over a limit is skipped with a
+// warning. Every inflation is capped by the real output size, not the size
+// the zip header claims, so zip bombs stop at the cap.
 //
-// A corrupt archive is a warning naming it; a corrupt nested archive is a
-// warning naming its "outer!inner" path while its siblings are still read.
+// An archive whose entries share compressed bytes (two entries' data
+// ranges overlap, or one runs past the archive) is refused with a warning
+// naming it: no zip tool writes one, and it is the "better zip bomb" shape,
+// where thousands of central-directory entries inflate one small stream.
+// Its siblings and the archive around it are still read.
+//
+// A corrupt archive is a warning naming it; a corrupt nested archive or
+// metadata entry is a warning naming its "outer!inner" path while its
+// siblings are still read. A pom.properties without a version gives its
+// package the version of the manifest or file-name rules, or an empty
+// version when they give none, with a warning; a manifest version is kept
+// as written (trimmed): the matcher reports versions it cannot compare as
+// degraded.
 package java
 
 import (
@@ -51,8 +63,13 @@ const (
 	MaxEntries = 1 << 20
 	// MaxNestedSize bounds one compressed nested archive inflated in memory.
 	MaxNestedSize = 128 << 20
-	// MaxTotalNested bounds all nested archive bytes read for one file.
+	// MaxTotalNested bounds all nested archive and metadata bytes read for
+	// one top-level file.
 	MaxTotalNested = 1 << 30
+	// MaxNestedRatio bounds how many times its compressed size a nested
+	// archive may inflate to (past 1 MiB): real nested jars are already
+	// compressed and inflate a few times at most, a zip bomb a thousand.
+	MaxNestedRatio = 100
 	// MaxDepth bounds archive nesting (the outer archive is depth 0).
 	MaxDepth = 4
 	// MaxMetaSize bounds one pom.properties or MANIFEST.MF.
@@ -72,7 +89,7 @@ func (Cataloger) Name() string { return "java" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // archiveExts are the archive file extensions read, top-level and nested.
 var archiveExts = []string{".jar", ".war", ".ear", ".jpi", ".hpi"}

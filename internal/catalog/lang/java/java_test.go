@@ -91,7 +91,7 @@ func TestIdentify(t *testing.T) {
 		{"specification version", Manifest{"Specification-Version": "3.1"}, "servlet-api.jar", "servlet-api@3.1"},
 		{"file name only", nil, "plain-lib-1.0.0.jar", "plain-lib@1.0.0"},
 		{"nothing", nil, "app.jar", ""},
-		{"placeholder version with space", Manifest{"Implementation-Version": "see pom"}, "app.jar", ""},
+		{"placeholder version with space, kept as written", Manifest{"Implementation-Version": " see pom "}, "app.jar", "app@see pom"},
 	}
 	for _, tt := range tests {
 		p, ok := identify(tt.m, tt.file)
@@ -273,16 +273,19 @@ func FuzzParsePomProperties(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParsePomProperties(bytes.NewReader(b))
+		p, warns, err := ParsePomProperties(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, []inventory.Package{p})
+			if (p.Version == "") != (len(warns) == 1) {
+				t.Errorf("version %q with warnings %q", p.Version, warns)
+			}
 		}
 	})
 }
 
 func checkPkgs(t *testing.T, pkgs []inventory.Package) {
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version == "" || p.Type != inventory.TypeMaven {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeMaven {
 			t.Errorf("bad package %+v", p)
 		}
 	}

@@ -8,8 +8,9 @@
 //
 //   - Only package.json files directly inside a node_modules package folder
 //     are packages; the project's own package.json and files deeper in a
-//     package (test fixtures, examples) are not. One without a name or
-//     version is skipped silently.
+//     package (test fixtures, examples) are not. One without a usable name
+//     is named after its folder (which is what require() resolves), and one
+//     without a version is kept with an empty version, each with a warning.
 //   - Lockfiles inside node_modules (a dependency's own, never-installed
 //     lock) and npm's hidden node_modules/.package-lock.json (a copy of what
 //     the package.json files already say) are not read.
@@ -17,19 +18,29 @@
 //     they were installed, and missing a vulnerable package is worse than a
 //     spurious one. A package that appears several times with one version is
 //     reported once per file.
+//   - Versions are kept as written, even when they are no registry version
+//     ("latest", a git URL, "file:..."): such a package is still that
+//     package, and the matcher reports the versions it cannot compare as
+//     degraded instead of dropping them. Only references to folders of the
+//     project itself (workspace:, link:, portal:, npm's "link": true, pnpm's
+//     directory resolutions) are skipped; their own package.json is
+//     cataloged where it is installed. npm aliases ("npm:real@1.0.0") and
+//     yarn patches ("patch:real@npm%3A1.0.0#...") report the real package.
 //   - package-lock.json v2/v3: the "packages" map is used (the root ""
-//     entry, workspace folders and "link": true entries are skipped); v1
-//     uses the nested "dependencies" tree. Versions that are not registry
-//     versions (git, file:, URLs) are skipped; npm aliases ("npm:real@1.0.0")
-//     report the real package. The file is read with a streaming token walk,
+//     entry and workspace folders are skipped); v1 uses the nested
+//     "dependencies" tree. The file is read with a streaming token walk,
 //     so memory grows with the number of distinct packages, not the file.
-//   - yarn berry and pnpm: only registry ("npm:") resolutions are packages;
-//     workspace:, link:, portal:, patch:, file: and git ones are skipped.
-//   - A malformed file is a warning naming it, never an error.
+//   - One malformed record costs that record, never the file: an entry of
+//     the wrong shape, a yarn.lock entry with a bad header or no version, a
+//     YAML value of the wrong type, each is a warning naming the entry (at
+//     most warn.Max per file); a yarn.lock line over MaxLineSize costs that
+//     line (or the entry it heads). A file that cannot be parsed at all (not
+//     JSON, not YAML) is a warning naming it, never an error.
 package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -69,7 +80,7 @@ func (Cataloger) Name() string { return "node" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 type kind int
 
@@ -123,9 +134,10 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		return catalog.Result{}, err
 	}
 	var (
-		pkgs []inventory.Package
-		err  error
-		r    io.Reader
+		pkgs  []inventory.Package
+		warns []string
+		err   error
+		r     io.Reader
 	)
 	k := classify(f.Path)
 	max := map[kind]int64{kindPackageJSON: MaxPackageJSONSize, kindPackageLock: MaxPackageLockSize, kindYarn: MaxYarnLockSize, kindPnpm: MaxYAMLSize}[k]
@@ -134,26 +146,35 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		switch k {
 		case kindPackageJSON:
 			var p inventory.Package
-			var ok bool
-			p, ok, err = ParsePackageJSON(r)
-			if ok {
+			p, warns, err = ParsePackageJSON(r)
+			if err == nil {
+				if p.Name == "" {
+					p.Name = folderName(f.Path)
+					warns = append(warns, fmt.Sprintf("no usable \"name\"; named %q after its folder", p.Name))
+				}
 				pkgs = append(pkgs, p)
 			}
 		case kindPackageLock:
-			pkgs, err = ParsePackageLock(r)
+			pkgs, warns, err = ParsePackageLock(r)
 		case kindYarn:
-			pkgs, err = ParseYarnLock(r)
+			pkgs, warns, err = ParseYarnLock(r)
 		case kindPnpm:
-			pkgs, err = ParsePnpmLock(r)
+			pkgs, warns, err = ParsePnpmLock(r)
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, nil, err)
+	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
 }
 
-// registryVersion reports whether v looks like a version from the registry
-// rather than a git, file or URL specifier.
-func registryVersion(v string) bool {
-	return v != "" && !strings.ContainsAny(v, ":/ ")
+// localReference reports whether a version or resolution names a folder of
+// the project itself (workspace:, link:, portal:): not a third-party
+// package, and its own package.json is cataloged where it is installed.
+func localReference(v string) bool {
+	for _, p := range []string{"workspace:", "link:", "portal:"} {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitNameVersion splits "name@version" and "@scope/name@version" at the

@@ -1,33 +1,63 @@
 package node
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
-// ParsePackageJSON parses a package.json. ok is false, with no error, when
-// it has no name or no version.
-func ParsePackageJSON(r io.Reader) (p inventory.Package, ok bool, err error) {
+// ParsePackageJSON parses a package.json. A package without a usable
+// "version" is returned with an empty version and a warning; one without a
+// usable "name" is returned with an empty name (and a warning when the
+// name is there but not a string), for the caller to name after its folder.
+// Versions are kept as written ("latest", a git URL): the matcher reports
+// the ones it cannot compare as degraded.
+func ParsePackageJSON(r io.Reader) (p inventory.Package, warns []string, err error) {
 	var m struct {
-		Name     string          `json:"name"`
-		Version  string          `json:"version"`
+		Name     json.RawMessage `json:"name"`
+		Version  json.RawMessage `json:"version"`
 		License  json.RawMessage `json:"license"`
 		Licenses json.RawMessage `json:"licenses"`
 	}
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
-		return p, false, fmt.Errorf("parse package.json: %w", err)
+		return p, nil, fmt.Errorf("parse package.json: %w", err)
 	}
-	m.Name, m.Version = strings.TrimSpace(m.Name), strings.TrimSpace(m.Version)
-	if m.Name == "" || m.Version == "" {
-		return p, false, nil
+	name, ok := langutil.JSONText(m.Name)
+	if t := bytes.TrimSpace(m.Name); ok && len(t) > 0 && t[0] != '"' && string(t) != "null" {
+		name, ok = "", false // a number is no package name
 	}
-	p = pkg(m.Name, m.Version)
+	if !ok {
+		warns = append(warns, fmt.Sprintf("\"name\" is not a string: %s", trunc(string(m.Name))))
+	}
+	version, ok := langutil.JSONText(m.Version)
+	switch {
+	case !ok:
+		warns = append(warns, fmt.Sprintf("\"version\" is not a string: %s; kept with an empty version", trunc(string(m.Version))))
+	case version == "":
+		warns = append(warns, "no \"version\"; kept with an empty version")
+	}
+	p = pkg(name, version)
 	p.Licenses = licenses(m.License, m.Licenses)
-	return p, true, nil
+	return p, warns, nil
+}
+
+// folderName is the package name a node_modules package.json path implies
+// ("a/node_modules/@s/b/package.json" gives "@s/b").
+func folderName(p string) string {
+	segs := strings.Split(p, "/")
+	n := len(segs)
+	if n >= 3 && strings.HasPrefix(segs[n-3], "@") {
+		return segs[n-3] + "/" + segs[n-2]
+	}
+	if n >= 2 {
+		return segs[n-2]
+	}
+	return ""
 }
 
 // licenses reads "license": "MIT", "license": {"type": "MIT"} and the

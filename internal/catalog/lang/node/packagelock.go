@@ -1,29 +1,36 @@
 package node
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
 // ParsePackageLock parses a package-lock.json or npm-shrinkwrap.json of any
 // lockfile version with a streaming token walk: only one key or scalar is
-// held at a time besides the packages found.
-func ParsePackageLock(r io.Reader) ([]inventory.Package, error) {
+// held at a time besides the packages found. An entry of the wrong shape is
+// skipped with a warning; a package without a version is kept with an
+// empty version and a warning.
+func ParsePackageLock(r io.Reader) ([]inventory.Package, []string, error) {
 	w := walker{dec: json.NewDecoder(r)}
 	pkgs, err := w.lock()
 	if err != nil {
-		return nil, fmt.Errorf("parse package-lock: %w", err)
+		return nil, nil, fmt.Errorf("parse package-lock: %w", err)
 	}
-	return pkgs, nil
+	return pkgs, w.warns.Strings(""), nil
 }
 
 type walker struct {
-	dec *json.Decoder
+	dec   *json.Decoder
+	warns warn.List
 }
 
 func (w *walker) lock() ([]inventory.Package, error) {
@@ -90,25 +97,35 @@ func (w *walker) packages(s *set) error {
 			return err
 		}
 		// One entry is small and flat; decoding it whole is much faster
-		// than a token walk and holds only that entry.
+		// than a token walk and holds only that entry. Decode reads the
+		// whole value before converting it, so an entry of the wrong type
+		// leaves the stream at the next key.
 		var e struct {
-			Name     string `json:"name"`
-			Version  string `json:"version"`
-			Resolved string `json:"resolved"`
-			Link     bool   `json:"link"`
+			Name    json.RawMessage `json:"name"`
+			Version json.RawMessage `json:"version"`
+			Link    json.RawMessage `json:"link"`
 		}
 		if err := w.dec.Decode(&e); err != nil {
-			return fmt.Errorf("%q: %w", trunc(key), err)
+			var te *json.UnmarshalTypeError
+			if !errors.As(err, &te) {
+				return fmt.Errorf("%q: %w", trunc(key), err)
+			}
+			w.warns.Addf("packages: %q: not an object; skipped", trunc(key))
+			continue
 		}
-		name, version, resolved, link := e.Name, e.Version, e.Resolved, e.Link
 		i := strings.LastIndex(key, "node_modules/")
-		if i < 0 || link || !registryResolved(resolved) {
-			continue // the root project, a workspace folder, a link, git or a local file
+		if i < 0 || string(bytes.TrimSpace(e.Link)) == "true" {
+			continue // the root project, a workspace folder or a link to one
 		}
-		if name == "" {
+		name, ok := langutil.JSONText(e.Name)
+		if !ok || name == "" {
 			name = key[i+len("node_modules/"):]
 		}
-		addVersion(s, name, version)
+		version, ok := langutil.JSONText(e.Version)
+		if !ok {
+			w.warns.Addf("packages: %q: \"version\" is not a string; kept with an empty version", trunc(key))
+		}
+		w.addVersion(s, "packages: "+strconv.Quote(trunc(key)), name, version)
 	}
 	return w.delim('}')
 }
@@ -126,12 +143,26 @@ func (w *walker) dependencies(s *set, depth int) error {
 		if err != nil {
 			return err
 		}
+		t, err := w.token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); !ok || d != '{' {
+			if err := w.skipFrom(t); err != nil {
+				return err
+			}
+			w.warns.Addf("dependencies: %q: not an object; skipped", trunc(name))
+			continue
+		}
 		var version string
-		err = w.object(func(k string) error {
+		err = w.fields(func(k string) error {
 			var err error
 			switch k {
 			case "version":
-				version, err = w.str()
+				var ok bool
+				if version, ok, err = w.scalar(); err == nil && !ok {
+					w.warns.Addf("dependencies: %q: \"version\" is not a string; kept with an empty version", trunc(name))
+				}
 			case "dependencies":
 				err = w.dependencies(s, depth+1)
 			default:
@@ -142,44 +173,37 @@ func (w *walker) dependencies(s *set, depth int) error {
 		if err != nil {
 			return fmt.Errorf("%q: %w", trunc(name), err)
 		}
-		addVersion(s, name, version)
+		w.addVersion(s, "dependencies: "+strconv.Quote(trunc(name)), name, version)
 	}
 	return w.delim('}')
 }
 
 // addVersion adds name@version, resolving npm aliases and skipping
-// non-registry versions.
-func addVersion(s *set, name, version string) {
+// references to the project's own folders. where names the entry in
+// warnings.
+func (w *walker) addVersion(s *set, where, name, version string) {
+	version = strings.TrimSpace(version)
 	if real, ok := strings.CutPrefix(version, "npm:"); ok {
-		n, v, ok := splitNameVersion(real)
-		if !ok {
-			return
+		if n, v, ok := splitNameVersion(real); ok {
+			name, version = n, v
 		}
-		name, version = n, v
 	}
-	if name == "" || !registryVersion(version) {
+	switch {
+	case name == "":
+		w.warns.Addf("%s: no package name; skipped", where)
 		return
+	case localReference(version):
+		return
+	case version == "":
+		w.warns.Addf("%s: no version; kept with an empty version", where)
 	}
 	s.add(name, version)
 }
 
-// registryResolved reports whether a "resolved" location (empty, or a
-// tarball URL) is a registry download rather than git or a local path.
-func registryResolved(r string) bool {
-	for _, p := range []string{"git+", "git:", "github:", "gitlab:", "bitbucket:", "file:", "link:"} {
-		if strings.HasPrefix(r, p) {
-			return false
-		}
-	}
-	return !strings.Contains(r, "codeload.github.com")
-}
-
-// object walks one JSON object, calling field for each key with the decoder
-// positioned at the value; field must consume the value.
-func (w *walker) object(field func(key string) error) error {
-	if err := w.delim('{'); err != nil {
-		return err
-	}
+// fields walks the rest of a JSON object whose opening '{' has been read,
+// calling field for each key with the decoder positioned at the value;
+// field must consume the value.
+func (w *walker) fields(field func(key string) error) error {
 	for w.dec.More() {
 		k, err := w.key()
 		if err != nil {
@@ -190,6 +214,26 @@ func (w *walker) object(field func(key string) error) error {
 		}
 	}
 	return w.delim('}')
+}
+
+// scalar reads one value: a string (trimmed) or a number as written; any
+// other value is consumed and gives ok false. null reads as "".
+func (w *walker) scalar() (s string, ok bool, err error) {
+	t, err := w.token()
+	if err != nil {
+		return "", false, err
+	}
+	switch v := t.(type) {
+	case string:
+		return strings.TrimSpace(v), true, nil
+	case json.Number:
+		return v.String(), true, nil
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64), true, nil
+	case nil:
+		return "", true, nil
+	}
+	return "", false, w.skipFrom(t)
 }
 
 func (w *walker) token() (json.Token, error) {
@@ -223,29 +267,19 @@ func (w *walker) key() (string, error) {
 	return s, nil
 }
 
-// str reads a string value; null reads as "".
-func (w *walker) str() (string, error) {
-	t, err := w.token()
-	if err != nil {
-		return "", err
-	}
-	switch v := t.(type) {
-	case string:
-		return v, nil
-	case nil:
-		return "", nil
-	}
-	return "", fmt.Errorf("want a string, got %v at offset %d", describe(t), w.dec.InputOffset())
-}
-
 // skip consumes one value of any shape without keeping it.
 func (w *walker) skip() error {
+	t, err := w.token()
+	if err != nil {
+		return err
+	}
+	return w.skipFrom(t)
+}
+
+// skipFrom consumes the rest of the value whose first token is t.
+func (w *walker) skipFrom(t json.Token) error {
 	depth := 0
 	for {
-		t, err := w.token()
-		if err != nil {
-			return err
-		}
 		if d, ok := t.(json.Delim); ok {
 			switch d {
 			case '{', '[':
@@ -256,6 +290,10 @@ func (w *walker) skip() error {
 		}
 		if depth == 0 {
 			return nil
+		}
+		var err error
+		if t, err = w.token(); err != nil {
+			return err
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -16,11 +18,13 @@ import (
 // ParsePnpmLock parses a pnpm-lock.yaml. Package keys come in three shapes:
 // "/name/1.0.0_peer@2" (lockfile v5), "/name@1.0.0(peer@2)" (v6) and
 // "name@1.0.0" (v9); scoped names ("@scope/name") work in all three. An
-// entry's own name and version fields win over its key.
-func ParsePnpmLock(r io.Reader) ([]inventory.Package, error) {
+// entry's own name and version fields win over its key. Local directory
+// dependencies are skipped; git and tarball ones are kept with their
+// version as written.
+func ParsePnpmLock(r io.Reader) ([]inventory.Package, []string, error) {
 	b, err := langutil.ReadAll(r, MaxYAMLSize)
 	if err != nil {
-		return nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+		return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
 	}
 	var doc struct {
 		LockfileVersion any `yaml:"lockfileVersion"`
@@ -28,23 +32,29 @@ func ParsePnpmLock(r io.Reader) ([]inventory.Package, error) {
 			Name       string `yaml:"name"`
 			Version    string `yaml:"version"`
 			Resolution struct {
-				Tarball   string `yaml:"tarball"`
-				Repo      string `yaml:"repo"`
-				Commit    string `yaml:"commit"`
 				Type      string `yaml:"type"`
 				Directory string `yaml:"directory"`
 			} `yaml:"resolution"`
 		} `yaml:"packages"`
 	}
+	var w warn.List
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+		// A value of the wrong type costs that value: yaml.v3 decodes the
+		// rest and lists the mismatches.
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+		}
+		for _, e := range te.Errors {
+			w.Addf("%s; that value is ignored", e)
+		}
 	}
 	if doc.LockfileVersion == nil {
-		return nil, fmt.Errorf("parse pnpm-lock.yaml: no lockfileVersion")
+		return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: no lockfileVersion")
 	}
 	major, err := lockMajor(doc.LockfileVersion)
 	if err != nil {
-		return nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+		return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
 	}
 	keys := make([]string, 0, len(doc.Packages))
 	for k := range doc.Packages {
@@ -54,22 +64,31 @@ func ParsePnpmLock(r io.Reader) ([]inventory.Package, error) {
 	var s set
 	for _, k := range keys {
 		e := doc.Packages[k]
-		if res := e.Resolution; res.Repo != "" || res.Commit != "" || res.Type != "" || res.Directory != "" || !registryResolved(res.Tarball) {
-			continue // git, a local directory or a git host tarball
+		if e.Resolution.Type == "directory" || e.Resolution.Directory != "" {
+			continue // a local directory of the project
 		}
 		name, version, ok := pnpmKey(k, major)
 		if e.Name != "" {
-			name = e.Name
+			name = strings.TrimSpace(e.Name)
 		}
-		if e.Version != "" && (e.Name != "" || !ok) {
+		// The entry's version wins when it has its own name, or when the
+		// key holds no plain version (a tarball URL, a git host path).
+		if e.Version != "" && (e.Name != "" || !ok || strings.ContainsAny(version, ":/")) {
 			version = e.Version
 		}
-		if name == "" || !registryVersion(version) {
-			continue // a tarball, git or directory dependency
+		version = strings.TrimSpace(version)
+		switch {
+		case name == "":
+			w.Addf("package %q: no name in the key or the entry; skipped", trunc(k))
+			continue
+		case localReference(version):
+			continue
+		case version == "":
+			w.Addf("package %q: no version; kept with an empty version", trunc(k))
 		}
 		s.add(name, version)
 	}
-	return s.list, nil
+	return s.list, w.Strings(""), nil
 }
 
 // lockMajor reads lockfileVersion: 5.4, '6.0', '9.0'.

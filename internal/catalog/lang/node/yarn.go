@@ -1,17 +1,19 @@
 package node
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -20,14 +22,16 @@ import (
 var berryMetadata = regexp.MustCompile(`(?m)^"?__metadata"?:`)
 
 // ParseYarnLock parses a yarn.lock, classic (v1) or berry (v2 and later).
-func ParseYarnLock(r io.Reader) ([]inventory.Package, error) {
+// An entry it cannot read is skipped with a warning; an entry without a
+// version is kept with an empty version and a warning.
+func ParseYarnLock(r io.Reader) ([]inventory.Package, []string, error) {
 	b, err := langutil.ReadAll(r, MaxYarnLockSize)
 	if err != nil {
-		return nil, fmt.Errorf("parse yarn.lock: %w", err)
+		return nil, nil, fmt.Errorf("parse yarn.lock: %w", err)
 	}
 	if berryMetadata.Match(b) {
 		if len(b) > MaxYAMLSize {
-			return nil, fmt.Errorf("parse yarn.lock: %w: berry lockfile is %d bytes, the YAML limit is %d", langutil.ErrTooLarge, len(b), MaxYAMLSize)
+			return nil, nil, fmt.Errorf("parse yarn.lock: %w: berry lockfile is %d bytes, the YAML limit is %d", langutil.ErrTooLarge, len(b), MaxYAMLSize)
 		}
 		return parseBerry(b)
 	}
@@ -39,46 +43,62 @@ func ParseYarnLock(r io.Reader) ([]inventory.Package, error) {
 //	"@babel/core@^7.0.0", "@babel/core@^7.1.0":
 //	  version "7.1.0"
 //	  resolved "https://..."
-func parseYarnV1(b []byte) ([]inventory.Package, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+func parseYarnV1(b []byte) ([]inventory.Package, []string, error) {
+	sc := lines.NewScanner(bytes.NewReader(b), MaxYarnLockSize, MaxLineSize)
 	var (
 		s          set
+		w          warn.List
 		n          int
 		name       string // the open entry's package
 		entryLine  int
 		hasVersion bool
+		skipping   bool // inside an entry whose header could not be read
 	)
-	closeEntry := func() error {
+	closeEntry := func() {
 		if name != "" && !hasVersion {
-			return fmt.Errorf("parse yarn.lock: entry %q at line %d has no version", trunc(name), entryLine)
+			w.Addf("entry %q at line %d has no version; kept with an empty version", trunc(name), entryLine)
+			s.add(name, "")
 		}
-		name, hasVersion = "", false
-		return nil
+		name, hasVersion, skipping = "", false, false
 	}
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			if line := sc.Text(); line != "" && line[0] != ' ' && line[0] != '\t' {
+				closeEntry() // a header: the entry it opens cannot be read
+				skipping = true
+			}
+			continue
+		}
+		line := sc.Text()
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			continue
 		}
 		if line[0] != ' ' && line[0] != '\t' {
-			if err := closeEntry(); err != nil {
-				return nil, err
-			}
+			closeEntry()
 			if !strings.HasSuffix(trimmed, ":") {
-				return nil, fmt.Errorf("parse yarn.lock: line %d: want an entry header ending in ':', got %q", n, trunc(trimmed))
+				w.Addf("line %d: want an entry header ending in ':', got %q; entry skipped", n, trunc(trimmed))
+				skipping = true
+				continue
 			}
 			nm, err := yarnEntryName(strings.TrimSuffix(trimmed, ":"))
 			if err != nil {
-				return nil, fmt.Errorf("parse yarn.lock: line %d: %w", n, err)
+				w.Addf("line %d: %v; entry skipped", n, err)
+				skipping = true
+				continue
 			}
 			name, entryLine = nm, n
 			continue
 		}
+		if skipping {
+			continue
+		}
 		if name == "" {
-			return nil, fmt.Errorf("parse yarn.lock: line %d: indented line outside an entry", n)
+			w.Addf("line %d: indented line outside an entry; skipped", n)
+			skipping = true
+			continue
 		}
 		// Only the entry's own fields (two-space indent) matter.
 		if !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "   ") {
@@ -88,23 +108,21 @@ func parseYarnV1(b []byte) ([]inventory.Package, error) {
 		if k != "version" && k != `"version"` {
 			continue
 		}
-		v = strings.Trim(strings.TrimSpace(v), `"'`)
-		if v == "" {
-			return nil, fmt.Errorf("parse yarn.lock: line %d: empty version", n)
+		if hasVersion {
+			continue
 		}
 		hasVersion = true
+		v = strings.TrimSpace(strings.Trim(strings.TrimSpace(v), `"'`))
+		if v == "" {
+			w.Addf("line %d: entry %q: empty version; kept with an empty version", n, trunc(name))
+		}
 		s.add(name, v)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
-		return nil, fmt.Errorf("parse yarn.lock: line %d: %w", n+1, err)
+		return nil, nil, fmt.Errorf("parse yarn.lock: line %d: %w", n+1, err)
 	}
-	if err := closeEntry(); err != nil {
-		return nil, err
-	}
-	return s.list, nil
+	closeEntry()
+	return s.list, w.Strings(""), nil
 }
 
 // yarnEntryName returns the package named by an entry header such as
@@ -137,14 +155,23 @@ func yarnEntryName(header string) (string, error) {
 }
 
 // parseBerry reads a yarn berry lockfile: YAML entries with a resolution
-// "name@npm:version".
-func parseBerry(b []byte) ([]inventory.Package, error) {
+// "name@<reference>".
+func parseBerry(b []byte) ([]inventory.Package, []string, error) {
 	var doc map[string]struct {
 		Version    string `yaml:"version"`
 		Resolution string `yaml:"resolution"`
 	}
+	var w warn.List
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("parse yarn.lock (berry): %w", err)
+		// A value of the wrong type costs that value: yaml.v3 decodes the
+		// rest and lists the mismatches.
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, nil, fmt.Errorf("parse yarn.lock (berry): %w", err)
+		}
+		for _, e := range te.Errors {
+			w.Addf("%s; that value is ignored", e)
+		}
 	}
 	keys := make([]string, 0, len(doc))
 	for k := range doc {
@@ -157,18 +184,62 @@ func parseBerry(b []byte) ([]inventory.Package, error) {
 			continue
 		}
 		e := doc[k]
+		version := strings.TrimSpace(e.Version)
 		if e.Resolution == "" {
-			return nil, fmt.Errorf("parse yarn.lock (berry): entry %q has no resolution", trunc(k))
-		}
-		i := strings.LastIndex(e.Resolution, "@npm:")
-		if i <= 0 {
-			continue // workspace:, patch:, link:, portal:, file:, git and other non-registry protocols
-		}
-		name, version := e.Resolution[:i], e.Resolution[i+len("@npm:"):]
-		if !registryVersion(version) {
+			name, err := yarnEntryName(k)
+			if err != nil {
+				w.Addf("entry %q has no resolution and names no package; skipped", trunc(k))
+				continue
+			}
+			w.Addf("entry %q has no resolution; kept as %s@%s", trunc(k), trunc(name), trunc(version))
+			s.add(name, version)
 			continue
+		}
+		name, ref, ok := splitResolution(e.Resolution)
+		if !ok {
+			w.Addf("entry %q: resolution %q names no package; skipped", trunc(k), trunc(e.Resolution))
+			continue
+		}
+		switch {
+		case localReference(ref):
+			continue // the project's own folder
+		case strings.HasPrefix(ref, "npm:"):
+			version = strings.TrimPrefix(ref, "npm:")
+		case strings.HasPrefix(ref, "patch:"):
+			// "patch:name@npm%3A1.0.0#./fix.patch::...": the patched package.
+			inner, _, _ := strings.Cut(strings.TrimPrefix(ref, "patch:"), "#")
+			if u, err := url.PathUnescape(inner); err == nil {
+				inner = u
+			}
+			if n, r, ok := splitResolution(inner); ok && strings.HasPrefix(r, "npm:") {
+				name, version = n, strings.TrimPrefix(r, "npm:")
+			} else if _, r, ok := splitResolution(inner); ok && localReference(r) {
+				continue
+			}
+		default:
+			// git, a tarball URL, file: ... kept with the version of its
+			// package.json as the lockfile records it, else as written.
+			if version == "" {
+				version = ref
+			}
+		}
+		version = strings.TrimSpace(version) // as every other version, kept trimmed
+		if version == "" {
+			w.Addf("entry %q: no version; kept with an empty version", trunc(k))
 		}
 		s.add(name, version)
 	}
-	return s.list, nil
+	return s.list, w.Strings(""), nil
+}
+
+// splitResolution splits a berry resolution "name@reference" (the name may
+// be scoped, "@s/n@npm:1.0.0") at the first '@' after the name.
+func splitResolution(r string) (name, ref string, ok bool) {
+	i := strings.IndexByte(r[min(1, len(r)):], '@')
+	if i < 0 {
+		return "", "", false
+	}
+	i++
+	name, ref = r[:i], r[i+1:]
+	return name, ref, name != "" && ref != ""
 }

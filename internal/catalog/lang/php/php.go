@@ -10,7 +10,12 @@
 //   - composer.lock files inside vendor/ belong to dependencies and are
 //     never installed; they are not read.
 //   - Versions are kept as Composer writes them ("v4.4.0", "dev-main").
-//   - A malformed file is a warning naming it, never an error.
+//   - One malformed package costs that package, never the file: one of the
+//     wrong shape or without a name is dropped with a warning, one without
+//     a version is kept with an empty version and a warning. At most
+//     warn.Max warnings are listed per file.
+//   - A file that cannot be parsed at all is a warning naming it, never an
+//     error.
 package php
 
 import (
@@ -24,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -44,7 +50,7 @@ func (Cataloger) Name() string { return "php" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 func isLock(p string) bool {
 	return langutil.Base(p) == "composer.lock" && !strings.HasPrefix(p, "vendor/") && !strings.Contains(p, "/vendor/")
@@ -64,61 +70,57 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	if err := ctx.Err(); err != nil {
 		return catalog.Result{}, err
 	}
-	var pkgs []inventory.Package
+	var (
+		pkgs  []inventory.Package
+		warns []string
+	)
 	r, err := langutil.Open(f, MaxFileSize)
 	if err == nil {
 		if isLock(f.Path) {
-			pkgs, err = ParseComposerLock(r)
+			pkgs, warns, err = ParseComposerLock(r)
 		} else {
-			pkgs, err = ParseInstalledJSON(r)
+			pkgs, warns, err = ParseInstalledJSON(r)
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, nil, err)
+	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
 }
 
-type composerPackage struct {
-	Name    string          `json:"name"`
-	Version string          `json:"version"`
-	License json.RawMessage `json:"license"`
-}
-
-// ParseComposerLock parses a composer.lock.
-func ParseComposerLock(r io.Reader) ([]inventory.Package, error) {
+// ParseComposerLock parses a composer.lock, and warns about each package
+// it could not read fully (see convert).
+func ParseComposerLock(r io.Reader) ([]inventory.Package, []string, error) {
 	var doc struct {
-		Packages    *[]composerPackage `json:"packages"`
-		PackagesDev *[]composerPackage `json:"packages-dev"`
+		Packages    *[]json.RawMessage `json:"packages"`
+		PackagesDev *[]json.RawMessage `json:"packages-dev"`
 	}
 	if err := json.NewDecoder(r).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("parse composer.lock: %w", err)
+		return nil, nil, fmt.Errorf("parse composer.lock: %w", err)
 	}
 	if doc.Packages == nil && doc.PackagesDev == nil {
-		return nil, errors.New("parse composer.lock: no \"packages\" or \"packages-dev\"")
+		return nil, nil, errors.New("parse composer.lock: no \"packages\" or \"packages-dev\"")
 	}
-	var all []composerPackage
-	for _, l := range []*[]composerPackage{doc.Packages, doc.PackagesDev} {
+	var all []json.RawMessage
+	for _, l := range []*[]json.RawMessage{doc.Packages, doc.PackagesDev} {
 		if l != nil {
 			all = append(all, *l...)
 		}
 	}
-	pkgs, err := convert(all)
-	if err != nil {
-		return nil, fmt.Errorf("parse composer.lock: %w", err)
-	}
-	return pkgs, nil
+	pkgs, warns := convert(all)
+	return pkgs, warns, nil
 }
 
-// ParseInstalledJSON parses vendor/composer/installed.json.
-func ParseInstalledJSON(r io.Reader) ([]inventory.Package, error) {
+// ParseInstalledJSON parses vendor/composer/installed.json, and warns about
+// each package it could not read fully (see convert).
+func ParseInstalledJSON(r io.Reader) ([]inventory.Package, []string, error) {
 	b, err := langutil.ReadAll(r, MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("parse installed.json: %w", err)
+		return nil, nil, fmt.Errorf("parse installed.json: %w", err)
 	}
-	var list []composerPackage
+	var list []json.RawMessage
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '[' {
 		err = json.Unmarshal(b, &list) // Composer 1
 	} else {
 		var doc struct {
-			Packages *[]composerPackage `json:"packages"`
+			Packages *[]json.RawMessage `json:"packages"`
 		}
 		if err = json.Unmarshal(b, &doc); err == nil {
 			if doc.Packages == nil {
@@ -129,22 +131,46 @@ func ParseInstalledJSON(r io.Reader) ([]inventory.Package, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("parse installed.json: %w", err)
+		return nil, nil, fmt.Errorf("parse installed.json: %w", err)
 	}
-	pkgs, err := convert(list)
-	if err != nil {
-		return nil, fmt.Errorf("parse installed.json: %w", err)
-	}
-	return pkgs, nil
+	pkgs, warns := convert(list)
+	return pkgs, warns, nil
 }
 
-func convert(list []composerPackage) ([]inventory.Package, error) {
-	var pkgs []inventory.Package
-	for i, p := range list {
-		if p.Name == "" || p.Version == "" {
-			return nil, fmt.Errorf("package #%d (%q) has no name or version", i+1, p.Name)
+// convert reads each package of a list on its own: one of the wrong shape
+// or without a name is dropped with a warning, one without a version is
+// kept with an empty version and a warning. Versions are kept as written.
+func convert(list []json.RawMessage) ([]inventory.Package, []string) {
+	var (
+		pkgs []inventory.Package
+		w    warn.List
+	)
+	for i, raw := range list {
+		var p struct {
+			Name    json.RawMessage `json:"name"`
+			Version json.RawMessage `json:"version"`
+			License json.RawMessage `json:"license"`
 		}
-		pkg := inventory.Package{Name: p.Name, Version: p.Version, Type: inventory.TypeComposer}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			w.Addf("package #%d: not an object; skipped", i+1)
+			continue
+		}
+		name, ok := langutil.JSONText(p.Name)
+		if t := bytes.TrimSpace(p.Name); len(t) > 0 && t[0] != '"' {
+			ok = false
+		}
+		if !ok || name == "" {
+			w.Addf("package #%d: no name; skipped", i+1)
+			continue
+		}
+		version, ok := langutil.JSONText(p.Version)
+		switch {
+		case !ok:
+			w.Addf("package #%d (%q): \"version\" is not a string; kept with an empty version", i+1, trunc(name))
+		case version == "":
+			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
+		}
+		pkg := inventory.Package{Name: name, Version: version, Type: inventory.TypeComposer}
 		var ls []string
 		var one string
 		if json.Unmarshal(p.License, &ls) == nil {
@@ -158,5 +184,12 @@ func convert(list []composerPackage) ([]inventory.Package, error) {
 		}
 		pkgs = append(pkgs, pkg)
 	}
-	return pkgs, nil
+	return pkgs, w.Strings("")
+}
+
+func trunc(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }

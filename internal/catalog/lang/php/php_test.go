@@ -7,6 +7,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -58,11 +61,15 @@ func TestSharedLockfiles(t *testing.T) {
 	}
 }
 
-func check(t *testing.T, pkgs []inventory.Package) {
+func check(t *testing.T, pkgs []inventory.Package, warns []string) {
+	t.Helper()
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version == "" || p.Type != inventory.TypeComposer {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeComposer {
 			t.Errorf("bad package %+v", p)
 		}
+	}
+	if len(warns) > warn.Max+1 {
+		t.Errorf("%d warnings, more than the cap", len(warns))
 	}
 }
 
@@ -71,8 +78,10 @@ func FuzzParseComposerLock(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, _ := ParseComposerLock(bytes.NewReader(b))
-		check(t, pkgs)
+		pkgs, warns, err := ParseComposerLock(bytes.NewReader(b))
+		if err == nil {
+			check(t, pkgs, warns)
+		}
 	})
 }
 
@@ -81,7 +90,46 @@ func FuzzParseInstalledJSON(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, _ := ParseInstalledJSON(bytes.NewReader(b))
-		check(t, pkgs)
+		pkgs, warns, err := ParseInstalledJSON(bytes.NewReader(b))
+		if err == nil {
+			check(t, pkgs, warns)
+		}
 	})
+}
+
+// TestMalformedRecords mixes malformed packages with good ones: the good
+// ones are kept, the bad ones dropped (no name) or kept with the version as
+// written, each with its exact warning.
+func TestMalformedRecords(t *testing.T) {
+	const list = `[{"name": "good/one", "version": "v1.0.0"}, {"name": "no/version"}, {"version": "1.0"}, "not an object", {"name": 5, "version": "1"},
+		{"name": "num/version", "version": 2}, {"name": "obj/version", "version": {}}, {"name": "dev/branch", "version": "dev-main"}, {"name": "good/two", "version": "2.0.0"}]`
+	want := []string{"good/one@v1.0.0", "no/version@", "num/version@2", "obj/version@", "dev/branch@dev-main", "good/two@2.0.0"}
+	warns := []string{`package #2 ("no/version"): no version; kept with an empty version`, "package #3: no name; skipped", "package #4: not an object; skipped",
+		"package #5: no name; skipped", `package #7 ("obj/version"): "version" is not a string; kept with an empty version`}
+	for _, tt := range []struct {
+		name  string
+		parse func(string) ([]inventory.Package, []string, error)
+		in    string
+	}{
+		{"composer.lock", func(s string) ([]inventory.Package, []string, error) { return ParseComposerLock(strings.NewReader(s)) }, `{"packages": ` + list + `}`},
+		{"installed.json v1", func(s string) ([]inventory.Package, []string, error) { return ParseInstalledJSON(strings.NewReader(s)) }, list},
+		{"installed.json v2", func(s string) ([]inventory.Package, []string, error) { return ParseInstalledJSON(strings.NewReader(s)) }, `{"packages": ` + list + `, "dev": true}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pkgs, ws, err := tt.parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range pkgs {
+				got = append(got, p.Name+"@"+p.Version)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(warns, ws); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+		})
+	}
 }

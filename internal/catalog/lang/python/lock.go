@@ -10,71 +10,123 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
 // ParsePoetryLock parses a poetry.lock file and returns every locked
-// package.
-func ParsePoetryLock(r io.Reader) ([]inventory.Package, error) {
+// package, and a warning for each [[package]] it could not read fully: one
+// without a name is dropped, one without a usable version is kept with an
+// empty version.
+func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 	b, err := langutil.ReadAll(r, MaxLockSize)
 	if err != nil {
-		return nil, fmt.Errorf("parse poetry.lock: %w", err)
+		return nil, nil, fmt.Errorf("parse poetry.lock: %w", err)
 	}
+	// Decoded loosely, so that one package of the wrong shape cannot make
+	// the whole file fail to decode.
 	var lock struct {
-		Package []struct {
-			Name    string `toml:"name"`
-			Version string `toml:"version"`
-		} `toml:"package"`
+		Package []map[string]any `toml:"package"`
 	}
 	if _, err := toml.Decode(string(b), &lock); err != nil {
-		return nil, fmt.Errorf("parse poetry.lock: %w", err)
+		return nil, nil, fmt.Errorf("parse poetry.lock: %w", err)
 	}
-	var pkgs []inventory.Package
+	var (
+		pkgs []inventory.Package
+		w    warn.List
+	)
 	for i, p := range lock.Package {
-		if p.Name == "" || p.Version == "" {
-			return nil, fmt.Errorf("parse poetry.lock: package #%d (%q) has no name or version", i+1, p.Name)
+		name, _ := langutil.TOMLText(p["name"])
+		if name == "" {
+			w.Addf("package #%d: no name; skipped", i+1)
+			continue
 		}
-		pkgs = append(pkgs, inventory.Package{Name: p.Name, Version: p.Version, Type: inventory.TypePyPI})
+		version, ok := langutil.TOMLText(p["version"])
+		switch {
+		case !ok:
+			w.Addf("package #%d (%q): version is not a string; kept with an empty version", i+1, trunc(name))
+		case version == "":
+			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
+		}
+		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypePyPI})
 	}
-	return pkgs, nil
+	return pkgs, w.Strings(""), nil
 }
 
 // ParsePipfileLock parses a Pipfile.lock and returns the pinned packages of
-// its "default" and "develop" sections.
-func ParsePipfileLock(r io.Reader) ([]inventory.Package, error) {
+// its "default" and "develop" sections. An entry without a "version" that
+// is a VCS, path or file install (it has git, hg, svn, bzr, path, file or
+// editable) is skipped: it names no published release. Any other entry is
+// kept with its version as written (a leading "==" or "===" removed), with
+// a warning when that version is missing or not a pin.
+func ParsePipfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 	var lock struct {
-		Meta    *json.RawMessage `json:"_meta"`
-		Default map[string]struct {
-			Version string `json:"version"`
-		} `json:"default"`
-		Develop map[string]struct {
-			Version string `json:"version"`
-		} `json:"develop"`
+		Meta    *json.RawMessage           `json:"_meta"`
+		Default map[string]json.RawMessage `json:"default"`
+		Develop map[string]json.RawMessage `json:"develop"`
 	}
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&lock); err != nil {
-		return nil, fmt.Errorf("parse Pipfile.lock: %w", err)
+		return nil, nil, fmt.Errorf("parse Pipfile.lock: %w", err)
 	}
 	if lock.Meta == nil && lock.Default == nil && lock.Develop == nil {
-		return nil, errors.New("parse Pipfile.lock: no _meta, default or develop section")
+		return nil, nil, errors.New("parse Pipfile.lock: no _meta, default or develop section")
 	}
-	var pkgs []inventory.Package
-	for _, sec := range []map[string]struct {
-		Version string `json:"version"`
-	}{lock.Default, lock.Develop} {
-		names := make([]string, 0, len(sec))
-		for n := range sec {
+	var (
+		pkgs []inventory.Package
+		w    warn.List
+	)
+	for _, sec := range []struct {
+		name    string
+		entries map[string]json.RawMessage
+	}{{"default", lock.Default}, {"develop", lock.Develop}} {
+		names := make([]string, 0, len(sec.entries))
+		for n := range sec.entries {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			v, ok := strings.CutPrefix(sec[n].Version, "==")
-			if !ok || v == "" || n == "" {
+			name := strings.TrimSpace(n)
+			if name == "" {
+				w.Addf("%s: entry with an empty name; skipped", sec.name)
 				continue
 			}
-			pkgs = append(pkgs, inventory.Package{Name: n, Version: strings.TrimPrefix(v, "="), Type: inventory.TypePyPI})
+			var e map[string]json.RawMessage
+			if err := json.Unmarshal(sec.entries[n], &e); err != nil {
+				w.Addf("%s: %q: not an object; kept with an empty version", sec.name, trunc(name))
+				pkgs = append(pkgs, inventory.Package{Name: name, Type: inventory.TypePyPI})
+				continue
+			}
+			raw, has := e["version"]
+			if !has {
+				local := false
+				for _, k := range []string{"git", "hg", "svn", "bzr", "path", "file", "editable"} {
+					_, ok := e[k]
+					local = local || ok
+				}
+				if local {
+					continue
+				}
+				w.Addf("%s: %q: no version; kept with an empty version", sec.name, trunc(name))
+				pkgs = append(pkgs, inventory.Package{Name: name, Type: inventory.TypePyPI})
+				continue
+			}
+			v, ok := langutil.JSONText(raw)
+			pin, pinned := strings.CutPrefix(v, "==")
+			pin = strings.TrimSpace(strings.TrimPrefix(pin, "="))
+			switch {
+			case !ok:
+				w.Addf("%s: %q: version is not a string; kept with an empty version", sec.name, trunc(name))
+				pin = ""
+			case !pinned:
+				w.Addf("%s: %q: version %q is not an == pin; kept as written", sec.name, trunc(name), trunc(v))
+				pin = v
+			case pin == "":
+				w.Addf("%s: %q: empty version; kept with an empty version", sec.name, trunc(name))
+			}
+			pkgs = append(pkgs, inventory.Package{Name: name, Version: pin, Type: inventory.TypePyPI})
 		}
 	}
-	return pkgs, nil
+	return pkgs, w.Strings(""), nil
 }

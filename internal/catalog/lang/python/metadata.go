@@ -1,21 +1,22 @@
 package python
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
 // ParseMetadata parses the header block of a core metadata file (METADATA or
 // PKG-INFO) and returns the distribution it describes. It stops reading at
-// the first blank line.
-func ParseMetadata(r io.Reader) (inventory.Package, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+// the first blank line. A distribution with a Name but no Version is
+// returned with an empty version and a warning; one without a Name is an
+// error.
+func ParseMetadata(r io.Reader) (inventory.Package, []string, error) {
+	sc := lines.NewScanner(r, MaxMetadataSize, MaxLineSize)
 	var (
 		p        = inventory.Package{Type: inventory.TypePyPI}
 		license  string
@@ -23,10 +24,16 @@ func ParseMetadata(r io.Reader) (inventory.Package, error) {
 		last     string // the field a continuation line extends
 		n        int
 		nameLine int
+		warns    []string
 	)
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
+		if size, long := sc.TooLong(); long {
+			warns = append(warns, fmt.Sprintf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize))
+			last = ""
+			continue
+		}
+		line := sc.Text()
 		if line == "" {
 			break
 		}
@@ -39,7 +46,7 @@ func ParseMetadata(r io.Reader) (inventory.Package, error) {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			if n == 1 {
-				return p, fmt.Errorf("parse metadata: line 1: not a \"Field: value\" header: %q", trunc(line))
+				return p, nil, fmt.Errorf("parse metadata: line 1: not a \"Field: value\" header: %q", trunc(line))
 			}
 			// Some tools write the description without a blank line
 			// before it; the headers are over.
@@ -63,16 +70,13 @@ func ParseMetadata(r io.Reader) (inventory.Package, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
-		return p, fmt.Errorf("parse metadata: line %d: %w", n+1, err)
+		return p, nil, fmt.Errorf("parse metadata: line %d: %w", n+1, err)
 	}
 	if p.Name == "" {
-		return p, errors.New("parse metadata: no Name header")
+		return p, nil, errors.New("parse metadata: no Name header")
 	}
 	if p.Version == "" {
-		return p, fmt.Errorf("parse metadata: package %q (line %d) has no Version header", p.Name, nameLine)
+		warns = append(warns, fmt.Sprintf("package %q (line %d) has no Version header; kept with an empty version", trunc(p.Name), nameLine))
 	}
 	switch {
 	case expr != "":
@@ -80,7 +84,7 @@ func ParseMetadata(r io.Reader) (inventory.Package, error) {
 	case license != "" && !strings.EqualFold(license, "UNKNOWN") && !strings.Contains(license, "\n") && len(license) <= 100:
 		p.Licenses = []string{license}
 	}
-	return p, nil
+	return p, warns, nil
 }
 
 func trunc(s string) string {

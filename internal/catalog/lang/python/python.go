@@ -11,16 +11,28 @@
 //     License-Expression, else a short single-line License other than
 //     UNKNOWN.
 //   - requirements*.txt: only exact pins ("name==1.2", "name===1.2", with or
-//     without extras and environment markers) are packages. Ranges,
-//     unversioned names, wildcard pins ("==1.*"), URLs, editable installs and
-//     pip options (-r, -c, --hash, ...) are skipped silently: they do not say
+//     without extras and environment markers) are packages, with the
+//     version as written (even "2.10.0 beta", which is no PEP 440 version:
+//     the matcher reports such packages as degraded). Ranges, unversioned
+//     names, wildcard pins ("==1.*"), URLs, editable installs and pip
+//     options (-r, -c, --hash, ...) are skipped silently: they do not say
 //     which version is installed. A line that is not a requirement at all is
 //     a warning. Line continuations ("\") are joined.
 //   - poetry.lock: every [[package]] (main and dev groups alike).
-//   - Pipfile.lock: "default" and "develop"; entries without an "==" version
-//     (VCS or path installs) are skipped.
+//   - Pipfile.lock: "default" and "develop"; entries without a "version"
+//     that are VCS, path or file installs are skipped.
 //   - Names are kept as written; the PURL normalizes them (PEP 503).
-//   - A malformed file is a warning naming it, never an error.
+//   - One malformed record costs that record, never the file, and a
+//     package whose name is known is never dropped for its version: a
+//     METADATA without Version, a poetry.lock package or Pipfile.lock entry
+//     with a missing or malformed version, or an "==" with nothing after it,
+//     is kept with the version as written (empty when missing) and a
+//     warning; a record without a name is dropped with a warning. At most
+//     warn.Max warnings are listed per file.
+//   - A line over MaxLineSize (of METADATA or requirements*.txt) costs that
+//     line, with a warning, not the file.
+//   - A file that cannot be parsed at all is a warning naming it, never an
+//     error.
 package python
 
 import (
@@ -58,7 +70,7 @@ func (Cataloger) Name() string { return "python" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 type kind int
 
@@ -120,20 +132,17 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		switch k {
 		case kindMetadata:
 			var p inventory.Package
-			p, err = ParseMetadata(r)
+			p, warn, err = ParseMetadata(r)
 			if err == nil {
 				pkgs = []inventory.Package{p}
 			}
 		case kindRequirements:
 			pkgs, warn, err = ParseRequirements(r)
 		case kindPoetry:
-			pkgs, err = ParsePoetryLock(r)
+			pkgs, warn, err = ParsePoetryLock(r)
 		case kindPipfile:
-			pkgs, err = ParsePipfileLock(r)
+			pkgs, warn, err = ParsePipfileLock(r)
 		}
 	}
-	for i := range warn {
-		warn[i] = c.Name() + ": " + f.Path + ": " + warn[i]
-	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, warn, err)
+	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warn), err)
 }

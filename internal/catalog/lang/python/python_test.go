@@ -3,6 +3,7 @@ package python
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -70,6 +72,9 @@ func TestParseRequirementLine(t *testing.T) {
 		{"a===1.0+local", "a@1.0+local", false},
 		{"a==1.0 --hash=sha256:00", "a@1.0", false},
 		{"a==1.*", "", false},
+		{"a==2.10.0 beta", "a@2.10.0 beta", false},
+		{"a==1.0,<2", "a@1.0", false},
+		{"a==", "a@", true},
 		{"a>=1,<2", "", false},
 		{"a", "", false},
 		{"a @ https://x/a.whl", "", false},
@@ -95,12 +100,10 @@ func TestParseMetadataErrors(t *testing.T) {
 		in, wantErr string
 	}{
 		{"", "no Name header"},
-		{"Name: x\n", `package "x" (line 1) has no Version header`},
 		{"garbage line\nName: x\n", "not a \"Field: value\" header"},
-		{"Name: x\nVersion: " + strings.Repeat("1", MaxLineSize+10) + "\n", "longer than"},
 	}
 	for _, tt := range tests {
-		_, err := ParseMetadata(strings.NewReader(tt.in))
+		_, _, err := ParseMetadata(strings.NewReader(tt.in))
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("ParseMetadata(%.20q) error = %v, want it to contain %q", tt.in, err, tt.wantErr)
 		}
@@ -166,21 +169,33 @@ func fuzzSeeds(f *testing.F, keep func(string) bool) {
 func FuzzParseMetadata(f *testing.F) {
 	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "METADATA") || strings.Contains(p, "egg-info") })
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParseMetadata(bytes.NewReader(b))
-		if err == nil && (p.Name == "" || p.Version == "") {
-			t.Errorf("no error but empty name or version: %+v", p)
+		p, warns, err := ParseMetadata(bytes.NewReader(b))
+		if err == nil && (p.Name == "" || (p.Version == "") != (len(warns) == 1)) {
+			t.Errorf("no error but an empty name, or a version and warnings that disagree: %+v, %q", p, warns)
 		}
 	})
+}
+
+// checkPkgs is the invariant of every parser: each package has a name and
+// a trimmed version, and the warnings are capped.
+func checkPkgs(t *testing.T, pkgs []inventory.Package, warns []string) {
+	t.Helper()
+	for _, p := range pkgs {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypePyPI {
+			t.Errorf("bad package %+v", p)
+		}
+	}
+	if len(warns) > warn.Max+1 {
+		t.Errorf("%d warnings, more than the cap", len(warns))
+	}
 }
 
 func FuzzParseRequirements(f *testing.F) {
 	fuzzSeeds(f, func(p string) bool { return strings.Contains(p, "requirements") })
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, _, err := ParseRequirements(bytes.NewReader(b))
-		for _, p := range pkgs {
-			if err == nil && (p.Name == "" || p.Version == "") {
-				t.Errorf("empty name or version: %+v", p)
-			}
+		pkgs, warns, err := ParseRequirements(bytes.NewReader(b))
+		if err == nil {
+			checkPkgs(t, pkgs, warns)
 		}
 	})
 }
@@ -188,11 +203,9 @@ func FuzzParseRequirements(f *testing.F) {
 func FuzzParsePoetryLock(f *testing.F) {
 	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "poetry.lock") })
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, err := ParsePoetryLock(bytes.NewReader(b))
-		for _, p := range pkgs {
-			if err == nil && (p.Name == "" || p.Version == "") {
-				t.Errorf("empty name or version: %+v", p)
-			}
+		pkgs, warns, err := ParsePoetryLock(bytes.NewReader(b))
+		if err == nil {
+			checkPkgs(t, pkgs, warns)
 		}
 	})
 }
@@ -200,11 +213,93 @@ func FuzzParsePoetryLock(f *testing.F) {
 func FuzzParsePipfileLock(f *testing.F) {
 	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "Pipfile.lock") })
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, err := ParsePipfileLock(bytes.NewReader(b))
-		for _, p := range pkgs {
-			if err == nil && (p.Name == "" || p.Version == "") {
-				t.Errorf("empty name or version: %+v", p)
-			}
+		pkgs, warns, err := ParsePipfileLock(bytes.NewReader(b))
+		if err == nil {
+			checkPkgs(t, pkgs, warns)
 		}
 	})
+}
+
+// TestMalformedRecords mixes malformed records with good ones in each
+// lockfile format: the good ones are kept, the bad ones dropped (no name)
+// or kept with the version as written, each with its exact warning.
+func TestMalformedRecords(t *testing.T) {
+	tests := []struct {
+		name  string
+		parse func(string) ([]inventory.Package, []string, error)
+		in    string
+		want  []string
+		warns []string
+	}{
+		{"poetry: no version, wrong types, no name", poetry,
+			"[[package]]\nname = \"good1\"\nversion = \"1.0\"\n\n[[package]]\nname = \"nover\"\n\n[[package]]\nname = \"tablever\"\nversion = {a = 1}\n\n[[package]]\nversion = \"3\"\n\n[[package]]\nname = \"beta\"\nversion = \"2.10.0 beta\"\n\n[[package]]\nname = \"good2\"\nversion = \"2.0\"\n",
+			[]string{"good1@1.0", "nover@", "tablever@", "beta@2.10.0 beta", "good2@2.0"},
+			[]string{`package #2 ("nover"): no version; kept with an empty version`, `package #3 ("tablever"): version is not a string; kept with an empty version`, "package #4: no name; skipped"}},
+		{"pipfile: every kind of bad entry", pipfile,
+			`{"default": {"good1": {"version": "==1.0"}, "notobject": "==1.0", "nover": {"index": "pypi"}, "vcs": {"git": "https://x/y.git"}, "numver": {"version": 5}, "range": {"version": ">=1"}, "empty": {"version": "=="}, "beta": {"version": "==2.10.0 beta"}, "good2": {"version": "===2.0"}, " ": {"version": "==1"}}}`,
+			[]string{"beta@2.10.0 beta", "empty@", "good1@1.0", "good2@2.0", "notobject@", "nover@", "numver@5", "range@>=1"},
+			[]string{"default: entry with an empty name; skipped", `default: "empty": empty version; kept with an empty version`, `default: "notobject": not an object; kept with an empty version`,
+				`default: "nover": no version; kept with an empty version`, `default: "numver": version "5" is not an == pin; kept as written`, `default: "range": version ">=1" is not an == pin; kept as written`}},
+		{"requirements", requirements, "good1==1.0\n??\nbeta==2.10.0 beta\nempty==\ngood2===2.0\n",
+			[]string{"good1@1.0", "beta@2.10.0 beta", "empty@", "good2@2.0"},
+			[]string{`line 2: not a requirement: "??"`, `line 4: package "empty": == with no version; kept with an empty version`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkgs, warns, err := tt.parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range pkgs {
+				got = append(got, p.Name+"@"+p.Version)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("packages (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.warns, warns); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func poetry(s string) ([]inventory.Package, []string, error) {
+	return ParsePoetryLock(strings.NewReader(s))
+}
+
+func pipfile(s string) ([]inventory.Package, []string, error) {
+	return ParsePipfileLock(strings.NewReader(s))
+}
+
+func requirements(s string) ([]inventory.Package, []string, error) {
+	return ParseRequirements(strings.NewReader(s))
+}
+
+// TestLongLines: a line over MaxLineSize costs that line only.
+func TestLongLines(t *testing.T) {
+	long := strings.Repeat("1", MaxLineSize+10)
+	p, warns, err := ParseMetadata(strings.NewReader("Name: x\nSummary: " + long + "\nVersion: 1.0\n"))
+	want := []string{fmt.Sprintf("line 2: %d bytes, longer than the %d byte limit; skipped", len("Summary: ")+len(long), MaxLineSize)}
+	if err != nil || p.Name != "x" || p.Version != "1.0" || !cmp.Equal(want, warns) {
+		t.Errorf("METADATA: %+v, %q, %v", p, warns, err)
+	}
+	pkgs, warns, err := ParseRequirements(strings.NewReader("a==1\n" + long + "\nb==2\n"))
+	want = []string{fmt.Sprintf("line 2: %d bytes, longer than the %d byte limit; skipped", len(long), MaxLineSize)}
+	if err != nil || len(pkgs) != 2 || !cmp.Equal(want, warns) {
+		t.Errorf("requirements: %+v, %q, %v", pkgs, warns, err)
+	}
+}
+
+func TestParseMetadataNoVersion(t *testing.T) {
+	p, warns, err := ParseMetadata(strings.NewReader("Metadata-Version: 2.1\nName: x\n\nbody"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(inventory.Package{Name: "x", Type: inventory.TypePyPI}, p); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{`package "x" (line 2) has no Version header; kept with an empty version`}, warns); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
 }

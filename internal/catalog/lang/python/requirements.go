@@ -1,46 +1,49 @@
 package python
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
 var (
 	// reqName is a PEP 508 name, optional extras, and the rest.
 	reqName = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$`)
-	// reqPin is an exact pin: == or === and a version without wildcards.
-	reqPin = regexp.MustCompile(`^(===?)\s*([A-Za-z0-9!+._-]+)\s*$`)
 )
 
 // ParseRequirements parses a pip requirements file and returns its exactly
 // pinned requirements, plus one warning per line that is not a requirement.
 func ParseRequirements(r io.Reader) ([]inventory.Package, []string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+	sc := lines.NewScanner(r, MaxLockSize, MaxLineSize)
 	var (
 		pkgs    []inventory.Package
-		warns   []string
+		w       warn.List
 		n       int
 		start   int
 		pending strings.Builder
 	)
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
 		if pending.Len() == 0 {
 			start = n
 		}
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			pending.Reset()
+			continue
+		}
+		line := sc.Text()
 		if strings.HasSuffix(line, `\`) {
 			pending.WriteString(strings.TrimSuffix(line, `\`))
 			pending.WriteByte(' ')
 			if pending.Len() > MaxLineSize {
-				return nil, nil, fmt.Errorf("parse requirements: line %d: continued line longer than %d bytes", start, MaxLineSize)
+				w.Addf("line %d: continued line longer than %d bytes; skipped", start, MaxLineSize)
+				pending.Reset()
 			}
 			continue
 		}
@@ -49,24 +52,21 @@ func ParseRequirements(r io.Reader) ([]inventory.Package, []string, error) {
 		pending.Reset()
 		p, ok, err := parseRequirement(full)
 		if err != nil {
-			warns = append(warns, fmt.Sprintf("line %d: %v", start, err))
-			continue
+			w.Addf("line %d: %v", start, err)
 		}
 		if ok {
 			pkgs = append(pkgs, p)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
 		return nil, nil, fmt.Errorf("parse requirements: line %d: %w", n+1, err)
 	}
-	return pkgs, warns, nil
+	return pkgs, w.Strings(""), nil
 }
 
 // parseRequirement parses one logical line. ok is false for lines that are
-// valid but name no pinned package.
+// valid but name no pinned package. An error with ok true is a warning about
+// a package that is kept.
 func parseRequirement(line string) (p inventory.Package, ok bool, err error) {
 	// A comment starts at "#" at the line start or after whitespace.
 	if i := strings.Index(line, "#"); i == 0 {
@@ -100,12 +100,26 @@ func parseRequirement(line string) (p inventory.Package, ok bool, err error) {
 	if strings.HasPrefix(spec, "@") {
 		return p, false, nil // "name @ url"
 	}
-	pin := reqPin.FindStringSubmatch(spec)
-	if pin == nil {
+	pin, pinned := strings.CutPrefix(spec, "==")
+	if !pinned {
 		if spec != "" && !strings.ContainsAny(spec[:1], "<>=!~") {
 			return p, false, fmt.Errorf("not a requirement: %q", trunc(line))
 		}
-		return p, false, nil // a range, a wildcard or no version: not pinned
+		return p, false, nil // a range or no version: not pinned
 	}
-	return inventory.Package{Name: name, Version: pin[2], Type: inventory.TypePyPI}, true, nil
+	pin = strings.TrimPrefix(pin, "=") // "===": arbitrary equality
+	if i := strings.IndexByte(pin, ','); i >= 0 {
+		pin = pin[:i] // "==1.0,<2": the pin still decides
+	}
+	pin = strings.TrimSpace(pin)
+	if strings.Contains(pin, "*") {
+		return p, false, nil // a wildcard: not pinned
+	}
+	// The version is kept as written, even one that is no PEP 440 version
+	// ("2.10.0 beta"): the matcher reports it as degraded.
+	p = inventory.Package{Name: name, Version: pin, Type: inventory.TypePyPI}
+	if pin == "" {
+		return p, true, fmt.Errorf("package %q: == with no version; kept with an empty version", trunc(name))
+	}
+	return p, true, nil
 }

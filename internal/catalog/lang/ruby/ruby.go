@@ -14,13 +14,19 @@
 //     source) are packages; GIT and PATH gems are not (their versions do
 //     not name a published release). A platform suffix
 //     ("1.10.3-x86_64-linux") is dropped from the version.
-//   - A malformed file is a warning naming it, never an error.
+//   - A malformed spec line of a Gemfile.lock is a warning naming the line,
+//     and only that line is dropped. A gem whose name is valid keeps its
+//     version as written, even when it is empty or no RubyGems version
+//     ("rack (-)"): the matcher reports such packages as degraded, and
+//     dropping them would hide them. A gemspec with a name but no version
+//     is kept with an empty version and a warning.
+//   - A line over MaxLineSize costs that line, with a warning, not the file.
+//   - A file that yields nothing usable is a warning naming it, never an
+//     error. At most warn.Max warnings are listed per file.
 package ruby
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -29,6 +35,8 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
@@ -56,7 +64,7 @@ func (Cataloger) Name() string { return "ruby" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // isGemspec matches specifications/*.gemspec and the default gems'
 // specifications/default/*.gemspec.
@@ -86,19 +94,22 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	if err := ctx.Err(); err != nil {
 		return catalog.Result{}, err
 	}
-	var pkgs []inventory.Package
+	var (
+		pkgs  []inventory.Package
+		warns []string
+	)
 	r, err := langutil.Open(f, MaxFileSize)
 	if err == nil {
 		if isLock(f.Path) {
-			pkgs, err = ParseGemfileLock(r)
+			pkgs, warns, err = ParseGemfileLock(r)
 		} else {
 			var p inventory.Package
-			if p, err = ParseGemspec(r); err == nil {
+			if p, warns, err = ParseGemspec(r); err == nil {
 				pkgs = []inventory.Package{p}
 			}
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, nil, err)
+	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
 }
 
 var (
@@ -109,22 +120,30 @@ var (
 	stub        = regexp.MustCompile(`^#\s*stub:\s*(\S+)\s+(\S+)`)
 )
 
-// ParseGemspec reads an installed gem specification.
-func ParseGemspec(r io.Reader) (inventory.Package, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+// ParseGemspec reads an installed gem specification. A specification with
+// a name but no version is returned with an empty version and a warning;
+// one without a name is an error.
+func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
 	p := inventory.Package{Type: inventory.TypeGem}
-	var stubName, stubVersion string
+	var (
+		stubName, stubVersion string
+		warns                 []string
+	)
 	for n := 0; n < MaxGemspecLines && sc.Scan(); n++ {
+		if size, long := sc.TooLong(); long {
+			warns = append(warns, fmt.Sprintf("line %d: %d bytes, longer than the %d byte limit; skipped", sc.Line(), size, MaxLineSize))
+			continue
+		}
 		line := sc.Text()
 		if m := stub.FindStringSubmatch(line); m != nil && stubName == "" {
 			stubName, stubVersion = m[1], m[2]
 			continue
 		}
 		if m := specName.FindStringSubmatch(line); m != nil && p.Name == "" {
-			p.Name = m[1]
+			p.Name = strings.TrimSpace(m[1])
 		} else if m := specVersion.FindStringSubmatch(line); m != nil && p.Version == "" {
-			p.Version = m[1]
+			p.Version = strings.TrimSpace(m[1])
 		} else if m := specLicense.FindStringSubmatch(line); m != nil && p.Licenses == nil {
 			for _, q := range quoted.FindAllStringSubmatch(m[1], -1) {
 				p.Licenses = append(p.Licenses, q[1])
@@ -132,10 +151,7 @@ func ParseGemspec(r io.Reader) (inventory.Package, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
-		return p, fmt.Errorf("parse gemspec: %w", err)
+		return p, nil, fmt.Errorf("parse gemspec: %w", err)
 	}
 	if p.Name == "" {
 		p.Name = stubName
@@ -143,29 +159,34 @@ func ParseGemspec(r io.Reader) (inventory.Package, error) {
 	if p.Version == "" {
 		p.Version = stubVersion
 	}
-	if p.Name == "" || p.Version == "" {
-		return p, fmt.Errorf("parse gemspec: no name or version assignment (got %q, %q)", trunc(p.Name), trunc(p.Version))
+	if p.Name == "" {
+		return p, nil, fmt.Errorf("parse gemspec: no name assignment (version %q)", trunc(p.Version))
 	}
-	return p, nil
+	if p.Version == "" {
+		warns = append(warns, fmt.Sprintf("gem %q has no version assignment; kept with an empty version", trunc(p.Name)))
+	}
+	return p, warns, nil
 }
 
-// gemSpec is a "    name (version)" line of a specs: block.
-var gemSpec = regexp.MustCompile(`^    ([^ (]+) \(([^)]+)\)$`)
-
 // ParseGemfileLock parses a Gemfile.lock and returns the gems of its GEM
-// section.
-func ParseGemfileLock(r io.Reader) ([]inventory.Package, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineSize)
+// section, and a warning for each spec line it could not read (that line
+// is dropped; the others are kept).
+func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
+	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
 	var (
 		pkgs    []inventory.Package
+		w       warn.List
 		section string
 		inSpecs bool
 		n       int
 	)
 	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		n = sc.Line()
+		if size, long := sc.TooLong(); long {
+			w.Addf("line %d: %d bytes, longer than the %d byte limit; skipped", n, size, MaxLineSize)
+			continue
+		}
+		line := sc.Text()
 		if line == "" {
 			continue
 		}
@@ -183,20 +204,54 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, error) {
 		if !inSpecs || strings.HasPrefix(line, "      ") || !strings.HasPrefix(line, "    ") {
 			continue // dependency lines of a spec, or remote: lines
 		}
-		m := gemSpec.FindStringSubmatch(line)
-		if m == nil {
-			return nil, fmt.Errorf("parse Gemfile.lock: line %d: want \"    name (version)\", got %q", n, trunc(line))
+		p, problem := gemSpecLine(line[4:])
+		if p.Name == "" {
+			w.Addf("line %d: want \"    name (version)\", got %q; skipped", n, trunc(line))
+			continue
 		}
-		version, _, _ := strings.Cut(m[2], "-") // drop a platform suffix
-		pkgs = append(pkgs, inventory.Package{Name: m[1], Version: version, Type: inventory.TypeGem})
+		if problem != "" {
+			w.Addf("line %d: gem %q: %s", n, trunc(p.Name), problem)
+		}
+		pkgs = append(pkgs, p)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("line longer than %d bytes", MaxLineSize)
-		}
-		return nil, fmt.Errorf("parse Gemfile.lock: line %d: %w", n+1, err)
+		return nil, nil, fmt.Errorf("parse Gemfile.lock: line %d: %w", n+1, err)
 	}
-	return pkgs, nil
+	return pkgs, w.Strings(""), nil
+}
+
+// gemSpecLine reads "name (version)" (the four-space indent removed). The
+// package has no name when the line names none; problem says what was
+// wrong with a line whose gem is kept anyway.
+func gemSpecLine(s string) (p inventory.Package, problem string) {
+	name, rest, _ := strings.Cut(s, " ")
+	if name == "" || strings.ContainsAny(name, "()") {
+		return p, ""
+	}
+	p = inventory.Package{Name: name, Type: inventory.TypeGem}
+	rest = strings.TrimSpace(rest)
+	inner, ok := strings.CutPrefix(rest, "(")
+	if ok {
+		inner, ok = strings.CutSuffix(inner, ")")
+	}
+	switch {
+	case rest == "":
+		return p, "no version; kept with an empty version"
+	case !ok:
+		p.Version = rest
+		return p, fmt.Sprintf("want \"name (version)\", got version %q; kept as written", trunc(rest))
+	}
+	v := strings.TrimSpace(inner)
+	// Drop a platform suffix ("1.10.3-x86_64-linux"), but keep a version
+	// that is nothing else ("-") as written.
+	if before, _, found := strings.Cut(v, "-"); found && before != "" {
+		v = before
+	}
+	p.Version = v
+	if v == "" {
+		return p, "empty version; kept with an empty version"
+	}
+	return p, ""
 }
 
 func trunc(s string) string {

@@ -15,7 +15,12 @@
 //     magic is checked first, and an ELF file without ".dep-v0" (or one
 //     debug/elf cannot parse) yields nothing, silently. The section is capped
 //     at MaxSectionSize compressed and MaxJSONSize inflated.
-//   - A malformed Cargo.lock or .dep-v0 is a warning naming the file.
+//   - One malformed package costs that package, never the file: one of the
+//     wrong shape or without a name is dropped with a warning, one without
+//     a version is kept with an empty version and a warning. At most
+//     warn.Max warnings are listed per file.
+//   - A Cargo.lock or .dep-v0 that cannot be parsed at all is a warning
+//     naming the file.
 package rust
 
 import (
@@ -52,7 +57,7 @@ func (Cataloger) Name() string { return "rust" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 func isLock(p string) bool { return langutil.Base(p) == "Cargo.lock" }
 
@@ -70,19 +75,20 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		return catalog.Result{}, err
 	}
 	var (
-		pkgs []inventory.Package
-		err  error
+		pkgs  []inventory.Package
+		warns []string
+		err   error
 	)
 	switch {
 	case isLock(f.Path):
 		r, oerr := langutil.Open(f, MaxLockSize)
 		if err = oerr; err == nil {
-			pkgs, err = ParseCargoLock(r)
+			pkgs, warns, err = ParseCargoLock(r)
 		}
 	case f.Size > MaxBinarySize:
 		err = langutil.TooLarge(f.Size, MaxBinarySize)
 	default:
-		pkgs, err = ParseBinary(langutil.ReaderAt(f.R))
+		pkgs, warns, err = ParseBinary(langutil.ReaderAt(f.R))
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, nil, err)
+	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
 }

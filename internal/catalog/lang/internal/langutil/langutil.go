@@ -5,8 +5,10 @@
 package langutil
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,4 +166,56 @@ func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
 // TooLarge is the error for a file whose size is over max.
 func TooLarge(size, max int64) error {
 	return fmt.Errorf("%w: file is %d bytes, the limit is %d", ErrTooLarge, size, max)
+}
+
+// Prefix returns the parser warnings ws as result warnings
+// "<cataloger>: <path>: <warning>".
+func Prefix(name, path string, ws []string) []string {
+	if len(ws) == 0 {
+		return nil
+	}
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = name + ": " + path + ": " + w
+	}
+	return out
+}
+
+// JSONText returns a JSON scalar the way a manifest wrote it: a string
+// trimmed, a number as its literal; ok is false for anything else (an
+// object, an array, a boolean). Absent and null give "" and true.
+func JSONText(raw json.RawMessage) (s string, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false
+		}
+		return strings.TrimSpace(s), true
+	case c == '-' || (c >= '0' && c <= '9'):
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", false
+		}
+		return n.String(), true
+	}
+	return "", false
+}
+
+// TOMLText returns a value decoded loosely from TOML (into any) the way the
+// file wrote it: a string trimmed, a number formatted; ok is false for
+// tables, arrays, booleans and dates. A missing value gives "" and true.
+func TOMLText(v any) (string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return strings.TrimSpace(v), true
+	case int64, float64:
+		return fmt.Sprint(v), true
+	}
+	return "", false
 }

@@ -97,3 +97,37 @@ func TestFinish(t *testing.T) {
 		t.Errorf("canceled: got %v", err)
 	}
 }
+
+func TestJSONText(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{``, "", true},
+		{`null`, "", true},
+		{`" 1.2.3 "`, "1.2.3", true},
+		{`"latest"`, "latest", true},
+		{`5`, "5", true},
+		{`-1.5e3`, "-1.5e3", true},
+		{`true`, "", false},
+		{`{"a":1}`, "", false},
+		{`[1]`, "", false},
+		{`"unterminated`, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := JSONText([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("JSONText(%s) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestPrefix(t *testing.T) {
+	if Prefix("x", "p", nil) != nil {
+		t.Error("no warnings gave a non-nil list")
+	}
+	if d := cmp.Diff([]string{"ruby: a/Gemfile.lock: line 3: bad"}, Prefix("ruby", "a/Gemfile.lock", []string{"line 3: bad"})); d != "" {
+		t.Error(d)
+	}
+}

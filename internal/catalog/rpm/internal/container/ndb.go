@@ -1,10 +1,12 @@
-package rpm
+package container
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 )
 
 // The NDB ("Packages.db") layout, from rpm's lib/backend/ndb/rpmpkg.c: a 32
@@ -21,9 +23,13 @@ const (
 	ndbMaxPages    = 2048 // go-rpmdb's sanity limit
 )
 
-// walkNDB calls fn with every package header blob of an NDB database, in
-// slot order, checking every slot and blob against the file size.
-func walkNDB(ctx context.Context, r io.ReaderAt, size int64, fn func([]byte) error) error {
+// WalkNDB calls fn with every package header blob of an NDB database, in
+// slot order, checking every slot and blob against the file size. A damaged
+// slot or blob is skipped with a warning added to w and the walk goes on;
+// only a file whose header cannot be read is an error. The blobs handed out
+// add up to at most the file size: once slots share blobs past that, the
+// rest are skipped.
+func WalkNDB(ctx context.Context, r io.ReaderAt, size int64, w *warn.List, fn func([]byte) error) error {
 	var hdr [32]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		return fmt.Errorf("read header: %w", err)
@@ -40,7 +46,12 @@ func walkNDB(ctx context.Context, r io.ReaderAt, size int64, fn func([]byte) err
 		return fmt.Errorf("slot page count %d out of range 1..%d", pages, ndbMaxPages)
 	}
 	if pages*ndbPageSize > size {
-		return fmt.Errorf("%d slot pages do not fit in %d bytes (truncated?)", pages, size)
+		have := size / ndbPageSize
+		if have == 0 {
+			return fmt.Errorf("%d slot pages do not fit in %d bytes (truncated?)", pages, size)
+		}
+		w.Addf("%d slot pages do not fit in %d bytes (truncated?); the %d pages present are read", pages, size, have)
+		pages = have
 	}
 	slots := make([]byte, pages*ndbPageSize)
 	if _, err := r.ReadAt(slots, 0); err != nil {
@@ -55,7 +66,8 @@ func walkNDB(ctx context.Context, r io.ReaderAt, size int64, fn func([]byte) err
 		}
 		s := slots[at : at+ndbSlotSize]
 		if m := le.Uint32(s[0:]); m != ndbSlotMagic {
-			return fmt.Errorf("slot %d: bad magic %#x", i, m)
+			w.Addf("slot %d: bad magic %#x; skipped", i, m)
+			continue
 		}
 		pkgIndex, blkOffset := le.Uint32(s[4:]), int64(le.Uint32(s[8:]))
 		if pkgIndex == 0 {
@@ -63,28 +75,35 @@ func walkNDB(ctx context.Context, r io.ReaderAt, size int64, fn func([]byte) err
 		}
 		off := blkOffset * ndbBlockSize
 		if off+ndbBlockSize > size {
-			return fmt.Errorf("slot %d (package %d): blob at offset %d is past the end of the file", i, pkgIndex, off)
+			w.Addf("slot %d (package %d): blob at offset %d is past the end of the file; skipped", i, pkgIndex, off)
+			continue
 		}
 		var bh [ndbBlockSize]byte
 		if _, err := r.ReadAt(bh[:], off); err != nil {
 			return fmt.Errorf("slot %d (package %d): read blob header: %w", i, pkgIndex, err)
 		}
 		if m := le.Uint32(bh[0:]); m != ndbBlobMagic {
-			return fmt.Errorf("slot %d (package %d): bad blob magic %#x", i, pkgIndex, m)
+			w.Addf("slot %d (package %d): bad blob magic %#x; skipped", i, pkgIndex, m)
+			continue
 		}
 		if p := le.Uint32(bh[4:]); p != pkgIndex {
-			return fmt.Errorf("slot %d (package %d): blob belongs to package %d", i, pkgIndex, p)
+			w.Addf("slot %d (package %d): blob belongs to package %d; skipped", i, pkgIndex, p)
+			continue
 		}
 		n := int64(le.Uint32(bh[12:]))
 		if n > MaxHeaderSize {
-			return fmt.Errorf("slot %d (package %d): blob of %d bytes is larger than %d", i, pkgIndex, n, MaxHeaderSize)
+			w.Addf("slot %d (package %d): blob of %d bytes is larger than %d; skipped", i, pkgIndex, n, MaxHeaderSize)
+			continue
 		}
 		if off+ndbBlockSize+n > size {
-			return fmt.Errorf("slot %d (package %d): blob of %d bytes runs past the end of the file", i, pkgIndex, n)
+			w.Addf("slot %d (package %d): blob of %d bytes runs past the end of the file; skipped", i, pkgIndex, n)
+			continue
 		}
-		if emitted += n; emitted > size {
-			return fmt.Errorf("slot %d (package %d): blobs add up to more than the file size (slots share blobs)", i, pkgIndex)
+		if emitted+n > size {
+			w.Addf("slot %d (package %d): blobs add up to more than the file size (slots share blobs); skipped", i, pkgIndex)
+			continue
 		}
+		emitted += n
 		blob := make([]byte, n)
 		if _, err := r.ReadAt(blob, off+ndbBlockSize); err != nil {
 			return fmt.Errorf("slot %d (package %d): read blob: %w", i, pkgIndex, err)
@@ -96,10 +115,10 @@ func walkNDB(ctx context.Context, r io.ReaderAt, size int64, fn func([]byte) err
 	return nil
 }
 
-// ndbImage builds an NDB database holding the given header blobs, as
+// NDBImage builds an NDB database holding the given header blobs, as
 // packages 1, 2, ... The checksum and blob tail are left zero: neither rpm's
 // readers used here nor go-rpmdb check them.
-func ndbImage(blobs ...[]byte) []byte {
+func NDBImage(blobs ...[]byte) []byte {
 	le := binary.LittleEndian
 	slotsNeeded := len(blobs) + 2
 	pages := (slotsNeeded + ndbPageSize/ndbSlotSize - 1) / (ndbPageSize / ndbSlotSize)
