@@ -299,6 +299,14 @@ func Cases() []Case {
 			Description: []string{"OS packages were not scanned: lib/apk/db/installed is a symlink to ../../../../../etc/shadow, which leads out of the image root", "alpine 3.19.1 detected but no OS package database was found"},
 		},
 		{
+			Name: "garbage package DB records around a real one",
+			Image: imageOf(GzipLayer(alpineRoot("P:\x00\xff\xfe garbage\nV:\nnot a field at all\n\n" +
+				apkRecord("busybox", "1.36.1-r15", "busybox") + strings.Repeat("x", 2<<20) + "\n\n" + apkRecord("busybox-binsh", "1.36.1-r15", "busybox"))...)),
+			Findings: VulnerableFindings,
+			Warnings: []string{`apk: lib/apk/db/installed: line 3: want "K:value", got "not a field at all"; skipped`,
+				"apk: lib/apk/db/installed: line 15: 2097152 bytes, longer than the 1048576 byte limit; skipped"},
+		},
+		{
 			Name:  "gzip bomb",
 			Image: lazy(bomb), Err: "decompression bomb suspected", Heavy: true,
 		},
@@ -360,5 +368,13 @@ func LanguageCases() []Case {
 		Description: []string{`5 packages have versions that could not be compared (findings for them have status UNKNOWN_VERSION): `,
 			`left-pad "latest" (app/node_modules/left-pad/package.json)`, `libfoo "1.2.4_r2" (lib/apk/db/installed)`, `rack "-" (srv/Gemfile.lock)`,
 			`requests "2.10.0 beta" (usr/lib/python3.11/site-packages/requests-2.10.0.dist-info/METADATA)`},
+	}, {
+		Name: "overlapping-entry zip beside a normal jar",
+		Image: imageOf(Vulnerable(), GzipLayer(Dir("opt/"), Dir("opt/app/"),
+			File("opt/app/bomb.jar", string(OverlappingZip(100<<20, 2000))),
+			File("opt/app/lib/commons-text-1.9.jar", string(Jar("org.apache.commons", "commons-text", "1.9"))))),
+		Enhanced: true,
+		Findings: VulnerableFindings,
+		Warnings: []string{`java: opt/app/bomb.jar: refused: entries share compressed bytes: 1999 entries overlap others (first "BOOT-INF/lib/x0000.jar" and "BOOT-INF/lib/x0001.jar")`},
 	}}
 }

@@ -331,6 +331,7 @@ func isOwned(owned map[string]struct{}, file string) bool {
 func finish(inv *inventory.Inventory, owned map[string]struct{}) {
 	kept := inv.Packages[:0]
 	for _, p := range inv.Packages {
+		p.Clean()
 		if !p.Type.IsOS() {
 			file := p.Path
 			if i := strings.IndexByte(file, '!'); i >= 0 {
@@ -341,7 +342,7 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}) {
 			}
 		}
 		if p.PURL == "" {
-			p.PURL = inventory.PURL(p, inv.Distro)
+			p.PURL = inventory.CleanText(inventory.PURL(p, inv.Distro))
 		}
 		kept = append(kept, p)
 	}

@@ -4,7 +4,9 @@
 package inventory
 
 import (
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Type says which package manager or ecosystem a package belongs to. The values
@@ -179,4 +181,26 @@ type Inventory struct {
 	// them, so that no OS findings is never a silent success.
 	OSDatabaseProblems []string  `json:"osDatabaseProblems,omitempty"`
 	CreatedAt          time.Time `json:"createdAt"`
+}
+
+// Clean makes every text field of p valid UTF-8 without NUL bytes: each
+// invalid byte and each NUL becomes U+FFFD. An image's package databases
+// hold whatever bytes their author wrote; stores (PostgreSQL text columns),
+// JSON consumers and terminals take text. A name so changed matches no
+// advisory, as the raw bytes would not have.
+func (p *Package) Clean() {
+	for _, s := range []*string{&p.Name, &p.Version, &p.Release, &p.Arch, &p.SourceName, &p.SourceVersion, &p.Module, &p.PURL, &p.Path, &p.Layer, &p.Cataloger} {
+		*s = CleanText(*s)
+	}
+	for i := range p.Licenses {
+		p.Licenses[i] = CleanText(p.Licenses[i])
+	}
+}
+
+// CleanText is s as valid UTF-8 with no NUL byte (see Package.Clean).
+func CleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
