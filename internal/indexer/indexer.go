@@ -145,6 +145,17 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 	for _, p := range r.plugins {
 		r.inv.Catalogers = append(r.inv.Catalogers, inventory.CatalogerInfo{Name: p.c.Name(), Version: p.c.Version()})
 	}
+	// A docker archive's manifest digest costs a hash of its layers:
+	// computed beside the walk.
+	type digestResult struct {
+		d   string
+		err error
+	}
+	digest := make(chan digestResult, 1)
+	go func() {
+		d, err := src.ImageDigest()
+		digest <- digestResult{d, err}
+	}()
 	var (
 		sq     *squash.FS
 		err    error
@@ -186,6 +197,11 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 	if err := r.followLinks(ctx, sq, reread); err != nil {
 		return nil, fmt.Errorf("index %s: %w", src.Ref, err)
 	}
+	dr := <-digest
+	if dr.err != nil {
+		return nil, fmt.Errorf("index %s: %w", src.Ref, dr.err)
+	}
+	r.inv.Source.Digest = dr.d
 	d, err := osdetect.Detect(sq)
 	if err != nil {
 		// The release files are the image's: the same image fails the same way.

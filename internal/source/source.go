@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -59,6 +60,20 @@ type Source struct {
 	// LayersUncompressed is true for docker archives whose layers are plain
 	// tars (classic `docker save`): reading them "compressed" would gzip them.
 	LayersUncompressed bool
+	// digest computes Digest when it was left empty because it is costly
+	// (a docker archive: go-containerregistry hashes every layer blob to
+	// make the manifest). See ImageDigest.
+	digest func() (string, error)
+}
+
+// ImageDigest is the manifest digest: Digest when it is known, otherwise
+// computed (once). The indexer asks for it while it reads the layers, so
+// the hashing overlaps the scan instead of preceding it.
+func (s *Source) ImageDigest() (string, error) {
+	if s.Digest != "" || s.digest == nil {
+		return s.Digest, nil
+	}
+	return s.digest()
 }
 
 // Options tune resolution.
@@ -200,9 +215,13 @@ func dockerArchive(s string) (*Source, error) {
 			break
 		}
 	}
-	if err := finishImage(src); err != nil {
-		return nil, err
-	}
+	src.digest = sync.OnceValues(func() (string, error) {
+		d, err := img.Digest()
+		if err != nil {
+			return "", fmt.Errorf("source: %s: manifest: %w", src.Ref, err)
+		}
+		return d.String(), nil
+	})
 	return src, nil
 }
 
