@@ -37,8 +37,9 @@ const (
 	propImageLayerP = "stowaway:image:layer:" // + "<index>:diffID|digest|size|mediaType"
 
 	// On metadata.
-	propCataloger = "stowaway:cataloger:" // + name; value = version
-	propWarning   = "stowaway:warning"    // repeated, in order
+	propCataloger   = "stowaway:cataloger:"          // + name; value = version
+	propWarning     = "stowaway:warning"             // repeated, in order
+	propOSDBProblem = "stowaway:os-database-problem" // repeated, in order
 
 	// On the operating-system component; on metadata, together with
 	// versionID and prettyName, when the distro has no id and so no
@@ -121,6 +122,9 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 	}
 	for _, w := range inv.Warnings {
 		mp.addAlways(propWarning, w)
+	}
+	for _, w := range inv.OSDatabaseProblems {
+		mp.addAlways(propOSDBProblem, w)
 	}
 	var components []cdx.Component
 	if d := inv.Distro; d != nil {
@@ -352,6 +356,8 @@ func decodeCycloneDX(b []byte) (*inventory.Inventory, error) {
 				inv.Catalogers = append(inv.Catalogers, inventory.CatalogerInfo{Name: strings.TrimPrefix(p.Name, propCataloger), Version: v})
 			case p.Name == propWarning:
 				inv.Warnings = append(inv.Warnings, p.Value)
+			case p.Name == propOSDBProblem:
+				inv.OSDatabaseProblems = append(inv.OSDatabaseProblems, p.Value)
 			case strings.HasPrefix(p.Name, "stowaway:distro:"):
 				if inv.Distro == nil {
 					inv.Distro = &inventory.Distro{}

@@ -91,7 +91,8 @@ func fixture() *inventory.Inventory {
 		Catalogers: []inventory.CatalogerInfo{
 			{Name: "rpm", Version: 1}, {Name: "dpkg", Version: 2}, {Name: "apk", Version: 1}, {Name: "npm", Version: 3},
 		},
-		Warnings:  []string{"app/broken/package.json: invalid character '}' looking for beginning of value"},
-		CreatedAt: time.Date(2024, 5, 1, 12, 34, 56, 789000000, time.UTC),
+		Warnings:           []string{"app/broken/package.json: invalid character '}' looking for beginning of value"},
+		OSDatabaseProblems: []string{"var/lib/dpkg/status.d is a symlink to /nowhere, which is not a file in the image: OS packages from it cannot be scanned"},
+		CreatedAt:          time.Date(2024, 5, 1, 12, 34, 56, 789000000, time.UTC),
 	}
 }
