@@ -106,4 +106,3 @@ func FuzzParseAction(f *testing.F) {
 		}
 	})
 }
-
