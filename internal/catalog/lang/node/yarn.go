@@ -186,6 +186,9 @@ func parseBerry(b []byte) ([]inventory.Package, []string, error) {
 		e := doc[k]
 		version := strings.TrimSpace(e.Version)
 		if e.Resolution == "" {
+			if localReference(version) {
+				continue // the project's own folder, as with a resolution
+			}
 			name, err := yarnEntryName(k)
 			if err != nil {
 				w.Addf("entry %q has no resolution and names no package; skipped", trunc(k))
