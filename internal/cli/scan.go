@@ -153,7 +153,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	res.Findings = kept
 	if len(suppressed) > 0 {
-		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, ignore file, VEX)\n", len(suppressed))
+		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, status, fix channel, ignore file, VEX)\n", len(suppressed))
 	}
 	if res.Status != scan.StatusComplete {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", res.Status, res.StatusDescription)
