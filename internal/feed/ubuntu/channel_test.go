@@ -58,7 +58,7 @@ func TestUCTFixChannel(t *testing.T) {
 			want: []got{{"ubuntu:14.04", "fixed", "2.19-0ubuntu6.15+esm3", "esm-infra-legacy"}},
 		},
 		{
-			name: "esm-apps, with no entry for the release itself",
+			name:     "esm-apps, with no entry for the release itself",
 			packages: `"esm-apps/focal": {"glibc": {"status": "released", "note": "9.9-1"}}`,
 			want:     []got{{"ubuntu:20.04", "fixed", "9.9-1", "esm-apps"}},
 		},
@@ -69,7 +69,7 @@ func TestUCTFixChannel(t *testing.T) {
 			want: []got{{"ubuntu:16.04", "fixed", "2.23-0ubuntu3+esm1", ""}},
 		},
 		{
-			name: "an ESM pocket that is not a fix gives no channel",
+			name:     "an ESM pocket that is not a fix gives no channel",
 			packages: `"esm-infra/xenial": {"glibc": {"status": "needed"}}`,
 			want:     []got{{"ubuntu:16.04", "affected", "", ""}},
 		},
