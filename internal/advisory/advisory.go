@@ -25,6 +25,41 @@ const (
 	KindLanguage PackageKind = "language"
 )
 
+// FixChannel names where a fix is delivered when that is not the
+// distribution's standard archive. The empty channel is the standard one
+// (security and updates pockets anyone can install from).
+type FixChannel string
+
+// Fix channels. The Ubuntu Pro ones are Canonical's service names (as
+// `pro enable` and `pro fix` spell them): a machine must be attached to an
+// Ubuntu Pro subscription with that service enabled to install the fix.
+const (
+	ChannelStandard FixChannel = ""
+	// ChannelESMInfra: Expanded Security Maintenance for Infrastructure
+	// (main and restricted after a release's standard support ends).
+	ChannelESMInfra FixChannel = "esm-infra"
+	// ChannelESMApps: Expanded Security Maintenance for Applications
+	// (universe and multiverse).
+	ChannelESMApps FixChannel = "esm-apps"
+	// ChannelESMInfraLegacy: ESM Infra on legacy releases (14.04 after
+	// its ESM ended), a separate add-on to an Ubuntu Pro subscription.
+	ChannelESMInfraLegacy FixChannel = "esm-infra-legacy"
+)
+
+// FixChannels lists the channels other than the standard one.
+func FixChannels() []FixChannel {
+	return []FixChannel{ChannelESMInfra, ChannelESMApps, ChannelESMInfraLegacy}
+}
+
+// Valid reports whether c is the standard channel or one of FixChannels.
+func (c FixChannel) Valid() bool {
+	switch c {
+	case ChannelStandard, ChannelESMInfra, ChannelESMApps, ChannelESMInfraLegacy:
+		return true
+	}
+	return false
+}
+
 // Event is one OSV-style range event. Exactly one field is set.
 type Event struct {
 	Introduced   string `json:"introduced,omitempty"`
@@ -73,6 +108,10 @@ type Affected struct {
 	// Advisory is the vendor advisory that fixes this package (DSA, RHSA,
 	// ALAS ...) when it differs from the record id.
 	Advisory string `json:"advisory,omitempty"`
+	// FixChannel is where the fixed version is delivered when it is not
+	// the standard archive (an Ubuntu Pro service); empty otherwise, and
+	// always empty unless Status is fixed.
+	FixChannel FixChannel `json:"fix_channel,omitempty"`
 }
 
 // Advisory is one normalized vulnerability record.

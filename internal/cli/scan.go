@@ -32,6 +32,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		minSeverity    string
 		ignoreUnfixed  bool
 		ignoreStatus   multiFlag
+		ignoreChannel  multiFlag
 		ignoreFile     string
 		vexFiles       multiFlag
 		exitCode       int
@@ -43,8 +44,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	fs.StringVar(&output, "o", "", "write to this file instead of standard output")
 	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default: the user cache dir; see 'stowaway db status')")
 	fs.StringVar(&minSeverity, "severity", "", "report only findings at or above this level (LOW, MEDIUM, HIGH, CRITICAL)")
-	fs.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version (UNKNOWN_VERSION findings are kept)")
+	fs.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version (UNKNOWN_VERSION findings and fixes only Ubuntu Pro delivers are kept; see --ignore-fix-channel)")
 	fs.Var(&ignoreStatus, "ignore-status", "hide findings with this status (FIXABLE, UNFIXED, WILL_NOT_FIX, UNKNOWN_VERSION); repeatable")
+	fs.Var(&ignoreChannel, "ignore-fix-channel", "hide findings whose fix only Ubuntu Pro delivers through these channels (esm-infra, esm-apps, esm-infra-legacy; comma-separated or repeated): for machines without Pro")
 	fs.StringVar(&ignoreFile, "ignore-file", "", "YAML ignore file (ids, optional package, expiry, reason)")
 	fs.Var(&vexFiles, "vex", "OpenVEX document whose not_affected/fixed statements hide findings; repeatable")
 	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
@@ -67,7 +69,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	defer cancel()
 	defer func() { err = ix.explain(ctx, err) }()
-	popts := policy.Options{MinSeverity: minSeverity, IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus}
+	popts := policy.Options{MinSeverity: minSeverity, IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel}
 	if ignoreFile != "" {
 		f, err := os.Open(ignoreFile)
 		if err != nil {
@@ -151,7 +153,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	res.Findings = kept
 	if len(suppressed) > 0 {
-		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, ignore file, VEX)\n", len(suppressed))
+		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, status, fix channel, ignore file, VEX)\n", len(suppressed))
 	}
 	if res.Status != scan.StatusComplete {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", res.Status, res.StatusDescription)

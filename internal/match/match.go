@@ -26,6 +26,14 @@
 //   - not-affected: no finding; it also suppresses other records of the same
 //     vulnerability for that package from the same namespace.
 //
+// A FIXABLE finding (or an UNKNOWN_VERSION one with a fix) carries the
+// FixChannel of the record whose fix it reports: empty for the standard
+// archive, or the Ubuntu Pro service (esm-infra, esm-apps,
+// esm-infra-legacy) that delivers it. The choice of fix is unchanged by
+// the channel: a Pro-only fix is still a fix (Canonical's `pro fix`
+// installs it once the machine is attached), and policy decides whether a
+// machine without Pro shows it.
+//
 // # Versions that cannot be compared
 //
 // An image author controls every installed version, so a version that the
@@ -133,6 +141,12 @@ type Finding struct {
 	Namespace    string            `json:"namespace"`
 	Status       Status            `json:"status"`
 	FixedVersion string            `json:"fixedVersion,omitempty"`
+	// FixChannel is where FixedVersion is delivered when that is not the
+	// distribution's standard archive: an Ubuntu Pro service (esm-infra,
+	// esm-apps, esm-infra-legacy) that a machine must be attached to
+	// before it can install the fix. Empty for standard fixes and for
+	// findings without a fixed version.
+	FixChannel advisory.FixChannel `json:"fixChannel,omitempty"`
 	// Severity is an ECR level; SeveritySource says where it came from:
 	// "vendor:<source>", "cvss3:<scorer>", "cvss2:<scorer>" or "none".
 	Severity       string          `json:"severity"`
@@ -815,6 +829,9 @@ func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Cand
 		bad = degradation{}
 	}
 	f := Finding{ID: id, Package: *p, Status: status, FixedVersion: bestFix, VersionError: why}
+	if bestFix != "" && best != nil {
+		f.FixChannel = best.Affected.FixChannel
+	}
 	for i := range recs {
 		addRecord(&f, recs[i].Advisory, recs[i].Affected)
 	}
@@ -941,7 +958,7 @@ func mergeInto(dst *Finding, src Finding) {
 		}
 	}
 	if statusRank(src) > statusRank(*dst) {
-		dst.Status, dst.FixedVersion, dst.VersionError = src.Status, src.FixedVersion, src.VersionError
+		dst.Status, dst.FixedVersion, dst.VersionError, dst.FixChannel = src.Status, src.FixedVersion, src.VersionError, src.FixChannel
 	}
 	if dst.VendorSeverity == "" {
 		dst.VendorSeverity = src.VendorSeverity

@@ -2,6 +2,15 @@
 // --ignore-unfixed, --ignore-status, ignore files with expiry and OpenVEX
 // statements. Every suppressed finding keeps the reason it was suppressed.
 //
+// A fix delivered only through an Ubuntu Pro service (match.Finding's
+// FixChannel: esm-infra, esm-apps, esm-infra-legacy) counts as a fix:
+// --ignore-unfixed keeps such findings, as Canonical's `pro fix` treats
+// them as fixable once the machine is attached. A machine without Ubuntu
+// Pro cannot install them; IgnoreFixChannels (--ignore-fix-channel) hides
+// the findings whose fix comes only through the listed channels, so
+// --ignore-unfixed --ignore-fix-channel esm-infra,esm-apps,esm-infra-legacy
+// keeps exactly the findings fixable from the standard archive.
+//
 // UNKNOWN_VERSION findings (a version that could not be compared) are
 // hidden only by asking for them: --ignore-status UNKNOWN_VERSION, an
 // ignore-file or VEX entry, or the severity floor. --ignore-unfixed keeps
@@ -18,6 +27,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 )
 
@@ -93,9 +103,14 @@ type Options struct {
 	// IgnoreStatuses drops findings with these statuses (FIXABLE, UNFIXED,
 	// WILL_NOT_FIX, UNKNOWN_VERSION; any case).
 	IgnoreStatuses []string
-	Ignores        []IgnoreRule
-	VEX            []VEXStatement
-	Now            time.Time
+	// IgnoreFixChannels drops findings whose fix is delivered through one
+	// of these channels (esm-infra, esm-apps, esm-infra-legacy; any case;
+	// an entry may hold several, comma-separated). Findings with a
+	// standard fix or no fix are never dropped by it.
+	IgnoreFixChannels []string
+	Ignores           []IgnoreRule
+	VEX               []VEXStatement
+	Now               time.Time
 }
 
 // Suppressed is a finding left out, and why.
@@ -120,6 +135,11 @@ func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Su
 			return nil, nil, fmt.Errorf("policy: unknown status %q (want FIXABLE, UNFIXED, WILL_NOT_FIX or UNKNOWN_VERSION)", s)
 		}
 	}
+	channels, err := fixChannels(o.IgnoreFixChannels)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.IgnoreFixChannels = channels
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -146,6 +166,11 @@ func why(f match.Finding, o Options, minRank int, now time.Time) string {
 			return "status " + string(f.Status) + " ignored"
 		}
 	}
+	for _, c := range o.IgnoreFixChannels {
+		if f.FixChannel != advisory.ChannelStandard && string(f.FixChannel) == c {
+			return "fix only through Ubuntu Pro " + c + " (--ignore-fix-channel)"
+		}
+	}
 	for _, r := range o.Ignores {
 		if !idMatches(f, r.ID) || (r.Package != "" && r.Package != f.Package.Name) {
 			continue
@@ -165,6 +190,28 @@ func why(f match.Finding, o Options, minRank int, now time.Time) string {
 		}
 	}
 	return ""
+}
+
+// fixChannels splits and checks --ignore-fix-channel values, lower-cased.
+func fixChannels(in []string) ([]string, error) {
+	var out []string
+	for _, v := range in {
+		for _, c := range strings.Split(v, ",") {
+			c = strings.ToLower(strings.TrimSpace(c))
+			if c == "" {
+				continue
+			}
+			if ch := advisory.FixChannel(c); ch == advisory.ChannelStandard || !ch.Valid() {
+				var names []string
+				for _, x := range advisory.FixChannels() {
+					names = append(names, string(x))
+				}
+				return nil, fmt.Errorf("policy: unknown fix channel %q (want %s)", c, strings.Join(names, ", "))
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func vexJust(st VEXStatement) string {

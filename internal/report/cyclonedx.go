@@ -105,6 +105,10 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 			v.Recommendation = fmt.Sprintf("Make sure %s is at %s or later", f.Package.Name, f.FixedVersion)
 		}
 	}
+	if f.FixedVersion != "" && f.FixChannel != "" {
+		v.Recommendation += ". " + ProNote(f.FixChannel)
+		v.Properties = &[]cdx.Property{{Name: "stowaway:fix_channel", Value: string(f.FixChannel)}}
+	}
 	v.Analysis = &cdx.VulnerabilityAnalysis{State: state, Detail: detail}
 	if !f.Published.IsZero() {
 		v.Published = f.Published.UTC().Format("2006-01-02T15:04:05Z")

@@ -16,6 +16,17 @@
 //   - CycloneDX: analysis state in_triage like every match, the reason in
 //     analysis.detail.
 //
+// A fix that only Ubuntu Pro delivers (match.Finding.FixChannel esm-infra,
+// esm-apps or esm-infra-legacy) is marked in every format; standard fixes
+// are not marked:
+//   - ECR basic findings: attribute fix_channel;
+//   - ECR enhanced findings: vulnerablePackages[].fixChannel (a Stowaway
+//     field next to fixedInVersion) and the remediation text;
+//   - table: the FIXED IN column, "2.23-0ubuntu11.3+esm3 (esm-infra)";
+//   - SARIF: the fixChannel result property and the message;
+//   - CycloneDX: the stowaway:fix_channel vulnerability property and the
+//     recommendation.
+//
 // Scan.Warnings adds one warning per degraded package to the inventory's.
 // Image-controlled text in the table and in warnings is clipped and
 // stripped of control characters (match.Clip).
@@ -30,6 +41,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 )
@@ -162,10 +174,13 @@ type CVSSScore struct {
 
 // VulnerablePackage is one package of an enhanced finding.
 type VulnerablePackage struct {
-	Arch            string `json:"arch,omitempty"`
-	Epoch           int    `json:"epoch"`
-	FilePath        string `json:"filePath,omitempty"`
-	FixedInVersion  string `json:"fixedInVersion,omitempty"`
+	Arch           string `json:"arch,omitempty"`
+	Epoch          int    `json:"epoch"`
+	FilePath       string `json:"filePath,omitempty"`
+	FixedInVersion string `json:"fixedInVersion,omitempty"`
+	// FixChannel is Stowaway's: the Ubuntu Pro service that delivers
+	// FixedInVersion (esm-infra, esm-apps, esm-infra-legacy), or empty.
+	FixChannel      string `json:"fixChannel,omitempty"`
 	Name            string `json:"name"`
 	PackageManager  string `json:"packageManager"`
 	Release         string `json:"release,omitempty"`
@@ -224,6 +239,7 @@ func BasicAttributes(f match.Finding) []ECRAttribute {
 		add("CVSS3_VECTOR", f.CVSS3.Vector)
 	}
 	add("fixed_version", f.FixedVersion)
+	add("fix_channel", string(f.FixChannel))
 	add("status", string(f.Status))
 	add("version_unparseable", f.VersionError)
 	add("severity_source", f.SeveritySource)
@@ -355,7 +371,7 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 		}
 	}
 	p := f.Package
-	vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: f.FixedVersion, Name: p.Name,
+	vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: f.FixedVersion, FixChannel: string(f.FixChannel), Name: p.Name,
 		PackageManager: packageManager(p.Type), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
 	if vp.FixedInVersion == "" {
 		vp.FixedInVersion = "NotAvailable"
@@ -371,6 +387,9 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	default:
 		e.Remediation.Recommendation.Text = "None provided"
 	}
+	if f.FixedVersion != "" && f.FixChannel != "" {
+		e.Remediation.Recommendation.Text += " " + ProNote(f.FixChannel)
+	}
 	res := Resource{ID: inv.Source.Ref, Type: "AWS_ECR_CONTAINER_IMAGE"}
 	img := &res.Details.AWSECRContainerImage
 	img.Architecture, img.ImageHash, img.ImageTags, img.RepositoryName = inv.Source.Architecture, inv.Source.Digest, inv.Source.Tags, s.Repository
@@ -379,6 +398,13 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	}
 	e.Resources = []Resource{res}
 	return e
+}
+
+// ProNote says, for people, where a fix of channel ch comes from, e.g.
+// "The fix is delivered only through Ubuntu Pro (esm-infra): attach the
+// machine to an Ubuntu Pro subscription and enable esm-infra to install it."
+func ProNote(ch advisory.FixChannel) string {
+	return fmt.Sprintf("The fix is delivered only through Ubuntu Pro (%s): attach the machine to an Ubuntu Pro subscription and enable %s to install it.", ch, ch)
 }
 
 // WriteJSON writes the ECR response as indented JSON.

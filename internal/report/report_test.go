@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,33 @@ func degradedFixture(enhanced bool) Scan {
 	return s
 }
 
+// proFixture is an Ubuntu 16.04 scan whose fixes come from the standard
+// archive, from Ubuntu Pro esm-infra and from esm-apps, as the UCT
+// pockets xenial, esm-infra/xenial and esm-apps/xenial give them.
+func proFixture(enhanced bool) Scan {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	d := &inventory.Distro{ID: "ubuntu", VersionID: "16.04", Release: "16.04", Status: inventory.OSSupported}
+	libc := inventory.Package{Name: "libc-bin", Version: "2.23-0ubuntu11.2", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "glibc", SourceVersion: "2.23-0ubuntu11.2", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
+	vim := inventory.Package{Name: "vim-tiny", Version: "2:7.4.1689-3ubuntu1.5", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "vim", SourceVersion: "2:7.4.1689-3ubuntu1.5", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
+	libc.PURL, vim.PURL = inventory.PURL(libc, d), inventory.PURL(vim, d)
+	inv := &inventory.Inventory{
+		Source:   inventory.Source{Ref: "docker-archive:ubuntu-16.04.tar", Kind: "docker-archive", Digest: "sha256:eee", Architecture: "amd64", OS: "linux"},
+		Distro:   d,
+		Packages: []inventory.Package{libc, vim}, CreatedAt: t0,
+	}
+	src := []string{"ubuntu-uct"}
+	fs := []match.Finding{
+		{ID: "CVE-2016-10228", Package: libc, Namespace: "ubuntu:16.04", Status: match.StatusFixable, FixedVersion: "2.23-0ubuntu11.3+esm3", FixChannel: advisory.ChannelESMInfra,
+			Severity: "LOW", SeveritySource: "vendor:ubuntu-uct", VendorSeverity: "LOW", Sources: src, URI: "https://ubuntu.com/security/CVE-2016-10228"},
+		{ID: "CVE-2021-3326", Package: libc, Namespace: "ubuntu:16.04", Status: match.StatusFixable, FixedVersion: "2.23-0ubuntu11.3", Severity: "LOW", SeveritySource: "vendor:ubuntu-uct", VendorSeverity: "LOW", Sources: src, URI: "https://ubuntu.com/security/CVE-2021-3326"},
+		{ID: "CVE-2022-0128", Package: vim, Namespace: "ubuntu:16.04", Status: match.StatusFixable, FixedVersion: "2:7.4.1689-3ubuntu1.5+esm6", FixChannel: advisory.ChannelESMApps,
+			Severity: "MEDIUM", SeveritySource: "vendor:ubuntu-uct", VendorSeverity: "MEDIUM", Sources: src, URI: "https://ubuntu.com/security/CVE-2022-0128"},
+		{ID: "CVE-2017-12424", Package: vim, Namespace: "ubuntu:16.04", Status: match.StatusUnfixed, Severity: "LOW", SeveritySource: "vendor:ubuntu-uct", VendorSeverity: "LOW", Sources: src, URI: "https://ubuntu.com/security/CVE-2017-12424"},
+	}
+	match.SortFindings(fs)
+	return Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: "COMPLETE", StatusDescription: "The scan was completed successfully.", CompletedAt: t0, DBUpdatedAt: t0.Add(-24 * time.Hour), Repository: "ubuntu"}
+}
+
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	p := filepath.Join("testdata", name)
@@ -114,11 +142,19 @@ func TestGolden(t *testing.T) {
 		{"degraded-enhanced.table.txt", true, true, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
 		{"degraded-enhanced.sarif.json", true, true, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
 		{"degraded-enhanced.cdx.json", true, true, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
+		{"pro-basic.ecr.json", false, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"pro-basic.table.txt", false, false, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
+		{"pro-enhanced.ecr.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"pro-enhanced.sarif.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
+		{"pro-enhanced.cdx.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := fixture(tc.enhanced)
-			if tc.degraded {
+			switch {
+			case tc.degraded:
 				s = degradedFixture(tc.enhanced)
+			case strings.HasPrefix(tc.name, "pro-"):
+				s = proFixture(tc.enhanced)
 			}
 			var b bytes.Buffer
 			if err := tc.write(&b, s); err != nil {
@@ -265,7 +301,7 @@ func TestCycloneDXSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true)} {
+	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true), "pro": proFixture(true)} {
 		var b bytes.Buffer
 		if err := WriteCycloneDX(&b, s); err != nil {
 			t.Fatal(err)
@@ -284,4 +320,86 @@ type noNetwork struct{}
 
 func (noNetwork) Load(u string) (any, error) {
 	return nil, fmt.Errorf("schema %s is not kept locally and tests use no network", u)
+}
+
+// TestFixChannelRendering pins the Ubuntu Pro marker in each format, and
+// that standard and missing fixes carry none.
+func TestFixChannelRendering(t *testing.T) {
+	attrs := map[string]map[string]string{}
+	for _, f := range ECR(proFixture(false)).ImageScanFindings.Findings {
+		m := map[string]string{}
+		for _, a := range f.Attributes {
+			m[a.Key] = a.Value
+		}
+		attrs[f.Name] = m
+	}
+	channel := map[string]string{}
+	for id, m := range attrs {
+		if v, ok := m["fix_channel"]; ok {
+			channel[id] = v
+		}
+	}
+	if d := cmp.Diff(map[string]string{"CVE-2016-10228": "esm-infra", "CVE-2022-0128": "esm-apps"}, channel); d != "" {
+		t.Errorf("ECR fix_channel attributes (-want +got):\n%s", d)
+	}
+
+	enh := map[string]string{}
+	texts := map[string]string{}
+	for _, e := range ECR(proFixture(true)).ImageScanFindings.EnhancedFindings {
+		enh[e.PackageVulnerabilityDetails.VulnerabilityID] = e.PackageVulnerabilityDetails.VulnerablePackages[0].FixChannel
+		texts[e.PackageVulnerabilityDetails.VulnerabilityID] = e.Remediation.Recommendation.Text
+	}
+	if d := cmp.Diff(map[string]string{"CVE-2016-10228": "esm-infra", "CVE-2022-0128": "esm-apps", "CVE-2021-3326": "", "CVE-2017-12424": ""}, enh); d != "" {
+		t.Errorf("enhanced fixChannel (-want +got):\n%s", d)
+	}
+	if want := "Upgrade libc-bin to 2.23-0ubuntu11.3+esm3 or later. " + ProNote(advisory.ChannelESMInfra); texts["CVE-2016-10228"] != want {
+		t.Errorf("remediation = %q, want %q", texts["CVE-2016-10228"], want)
+	}
+	if texts["CVE-2021-3326"] != "Upgrade libc-bin to 2.23-0ubuntu11.3 or later." {
+		t.Errorf("standard remediation = %q", texts["CVE-2021-3326"])
+	}
+
+	var tb bytes.Buffer
+	if err := WriteTable(&tb, proFixture(false)); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(tb.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "CVE-") {
+			lines[f[1]] = strings.Join(f[4:], " ")
+		}
+	}
+	if d := cmp.Diff(map[string]string{
+		"CVE-2016-10228": "2.23-0ubuntu11.3+esm3 (esm-infra) FIXABLE",
+		"CVE-2021-3326":  "2.23-0ubuntu11.3 FIXABLE",
+		"CVE-2022-0128":  "2:7.4.1689-3ubuntu1.5+esm6 (esm-apps) FIXABLE",
+		"CVE-2017-12424": "- UNFIXED",
+	}, lines); d != "" {
+		t.Errorf("table FIXED IN and STATUS (-want +got):\n%s", d)
+	}
+	if !strings.Contains(tb.String(), "  pro-only: esm-infra 1, esm-apps 1: ") {
+		t.Errorf("table summary has no pro-only line:\n%s", tb.String())
+	}
+	tb.Reset()
+	if err := WriteTable(&tb, fixture(false)); err != nil || strings.Contains(tb.String(), "pro-only") || strings.Contains(tb.String(), "(esm") {
+		t.Errorf("a scan without Pro fixes is marked (err %v):\n%s", err, tb.String())
+	}
+
+	var sb bytes.Buffer
+	if err := WriteSARIF(&sb, proFixture(true), "test"); err != nil {
+		t.Fatal(err)
+	}
+	var sl sarifLog
+	if err := json.Unmarshal(sb.Bytes(), &sl); err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]any{}
+	for _, r := range sl.Runs[0].Results {
+		if v, ok := r.Properties["fixChannel"]; ok {
+			props[r.RuleID] = v
+		}
+	}
+	if d := cmp.Diff(map[string]any{"CVE-2016-10228": "esm-infra", "CVE-2022-0128": "esm-apps"}, props); d != "" {
+		t.Errorf("SARIF fixChannel (-want +got):\n%s", d)
+	}
 }

@@ -112,8 +112,14 @@ func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 		if fixed == "" {
 			fixed = "no fix available"
 		}
+		if f.FixedVersion != "" && f.FixChannel != "" {
+			fixed += ", only through Ubuntu Pro " + string(f.FixChannel)
+		}
 		msg := fmt.Sprintf("%s %s in %s %s (fixed in: %s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
 		props := map[string]any{"purl": f.Package.PURL, "status": string(f.Status), "severity": f.Severity}
+		if f.FixedVersion != "" && f.FixChannel != "" {
+			props["fixChannel"] = string(f.FixChannel)
+		}
 		if f.Status == match.StatusUnknownVersion {
 			// Still a result at the severity's level: an unparseable
 			// version must not lower a CI gate's verdict.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 )
@@ -48,7 +49,11 @@ func WriteTable(w io.Writer, s Scan) error {
 	if len(parts) == 0 {
 		parts = []string{"none"}
 	}
-	fmt.Fprintf(w, "  findings: %d (%s)\n\n", len(s.Findings), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "  findings: %d (%s)\n", len(s.Findings), strings.Join(parts, ", "))
+	if pro := proCounts(s.Findings); pro != "" {
+		fmt.Fprintf(w, "  pro-only: %s: fixed only through Ubuntu Pro, marked in FIXED IN (--ignore-fix-channel hides them)\n", pro)
+	}
+	fmt.Fprintln(w)
 	if len(s.Findings) == 0 {
 		return nil
 	}
@@ -56,8 +61,11 @@ func WriteTable(w io.Writer, s Scan) error {
 	fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tPATH")
 	for _, f := range s.Findings {
 		fixed := f.FixedVersion
-		if fixed == "" {
+		switch {
+		case fixed == "":
 			fixed = "-"
+		case f.FixChannel != "":
+			fixed += " (" + string(f.FixChannel) + ")"
 		}
 		path := ""
 		if !f.Package.Type.IsOS() || f.Package.Type == inventory.TypeRPM {
@@ -66,6 +74,24 @@ func WriteTable(w io.Writer, s Scan) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, cell(path))
 	}
 	return tw.Flush()
+}
+
+// proCounts counts findings per Ubuntu Pro fix channel ("esm-infra 3,
+// esm-apps 1"), or "" when none needs Pro.
+func proCounts(fs []match.Finding) string {
+	n := map[advisory.FixChannel]int{}
+	for _, f := range fs {
+		if f.FixChannel != "" {
+			n[f.FixChannel]++
+		}
+	}
+	var parts []string
+	for _, ch := range advisory.FixChannels() {
+		if n[ch] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", ch, n[ch]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // cell makes image-controlled text safe for one table cell: control

@@ -332,7 +332,7 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		return s
 	}
 	b.insAdv = prep(`INSERT INTO advisories(` + advCols + `, pairs, digest) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-	b.insAff = prep(`INSERT INTO affected(namespace, package, advisory, seq, ` + affCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`)
+	b.insAff = prep(`INSERT INTO affected(namespace, package, advisory, seq, ` + affCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	b.insAlias = prep(`INSERT OR IGNORE INTO aliases(alias, advisory) VALUES(?,?)`)
 	// Several records of one id from one source (NVD yearly + modified
 	// feeds): the most recently modified wins.
@@ -671,6 +671,10 @@ func checkAffected(f *advisory.Affected) error {
 		return fmt.Errorf("unknown status %q", f.Status)
 	case f.Kind != "" && !validKind[f.Kind]:
 		return fmt.Errorf("unknown package kind %q", f.Kind)
+	case !f.FixChannel.Valid():
+		return fmt.Errorf("unknown fix channel %q", f.FixChannel)
+	case f.FixChannel != advisory.ChannelStandard && f.Status != advisory.StatusFixed:
+		return fmt.Errorf("fix channel %q on a record with status %q", f.FixChannel, f.Status)
 	}
 	return nil
 }
@@ -874,7 +878,7 @@ func (b *builder) writePairs(ctx context.Context) error {
 			}
 			ns, pkg = r.namespace, r.pkg
 		}
-		digs = append(digs, digest(r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, advDigest))
+		digs = append(digs, digest(r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel, advDigest))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("vulndb: build: pairs: %w", err)

@@ -25,7 +25,10 @@
 //	        severity, cvss, refs, aliases, published, modified, withdrawn,
 //	        pairs, digest)           one row per advisory that names packages
 //	affected(namespace, package, advisory, seq, kind, module, status,
-//	        severity, vendor_advisory, ranges, versions, arches)
+//	        severity, vendor_advisory, ranges, versions, arches,
+//	        fix_channel)             fix_channel: "" (standard archive),
+//	                                 esm-infra, esm-apps or
+//	                                 esm-infra-legacy
 //	                                 WITHOUT ROWID, primary key (namespace,
 //	                                 package, advisory, seq): the rows of one
 //	                                 pair are contiguous, so Lookup is one

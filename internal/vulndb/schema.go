@@ -11,9 +11,13 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )
 
-// SchemaVersion is the version of the on-disk layout. A DB file with another
-// version is refused by Open and Pull and is not copied forward by Update.
-const SchemaVersion = 1
+// SchemaVersion is the version of the on-disk layout and of what stored
+// values mean. A DB file with another version is refused by Open and Pull
+// and is not copied forward by Update (so every source is parsed afresh).
+//
+//	1: the first layout
+//	2: affected.fix_channel (the Ubuntu Pro service that delivers a fix)
+const SchemaVersion = 2
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
@@ -68,6 +72,7 @@ CREATE TABLE affected(
 	ranges    TEXT NOT NULL,
 	versions  TEXT NOT NULL,
 	arches    TEXT NOT NULL,
+	fix_channel TEXT NOT NULL,
 	PRIMARY KEY(namespace, package, advisory, seq)
 ) WITHOUT ROWID;
 
@@ -211,7 +216,7 @@ func qualify(table, cols string) string {
 }
 
 // affCols are the per-package columns of the affected table after the key.
-const affCols = `kind, module, status, severity, vendor_advisory, ranges, versions, arches`
+const affCols = `kind, module, status, severity, vendor_advisory, ranges, versions, arches, fix_channel`
 
 func encodeAffected(f *advisory.Affected) ([]any, error) {
 	ranges, err := jsonList(f.Ranges)
@@ -226,22 +231,23 @@ func encodeAffected(f *advisory.Affected) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{string(f.Kind), f.Module, string(f.Status), f.Severity, f.Advisory, ranges, versions, arches}, nil
+	return []any{string(f.Kind), f.Module, string(f.Status), f.Severity, f.Advisory, ranges, versions, arches, string(f.FixChannel)}, nil
 }
 
 type affRow struct {
 	namespace, pkg                                 string
 	kind, module, status, severity, vendorAdvisory string
-	ranges, versions, arches                       string
+	ranges, versions, arches, fixChannel           string
 }
 
 func (r *affRow) dest() []any {
-	return []any{&r.namespace, &r.pkg, &r.kind, &r.module, &r.status, &r.severity, &r.vendorAdvisory, &r.ranges, &r.versions, &r.arches}
+	return []any{&r.namespace, &r.pkg, &r.kind, &r.module, &r.status, &r.severity, &r.vendorAdvisory, &r.ranges, &r.versions, &r.arches, &r.fixChannel}
 }
 
 func (r *affRow) affected() (advisory.Affected, error) {
 	f := advisory.Affected{Namespace: r.namespace, Package: r.pkg, Kind: advisory.PackageKind(r.kind),
-		Module: r.module, Status: advisory.Status(r.status), Severity: r.severity, Advisory: r.vendorAdvisory}
+		Module: r.module, Status: advisory.Status(r.status), Severity: r.severity, Advisory: r.vendorAdvisory,
+		FixChannel: advisory.FixChannel(r.fixChannel)}
 	var err error
 	if f.Ranges, err = decodeList[advisory.Range](r.ranges); err != nil {
 		return f, fmt.Errorf("affected %s/%s: ranges: %w", r.namespace, r.pkg, err)

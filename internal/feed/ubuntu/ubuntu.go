@@ -31,6 +31,16 @@
 // ignored -> will-not-fix; not-affected -> not-affected; DNE (the package does
 // not exist in that release) -> no entry. Packages are source packages.
 //
+// # Fix channels
+//
+// A fixed entry records where its fix is delivered (Affected.FixChannel):
+// empty when it comes from the release's own key, else the Ubuntu Pro
+// service of the pocket it was taken from: esm-infra/<rel> and <rel>/esm ->
+// esm-infra, esm-apps/<rel> -> esm-apps, esm-infra-legacy/<rel> ->
+// esm-infra-legacy (see pocketChannel). Only the pocket decides: a "+esm"
+// suffix in a version from the release's own key is not read as a channel,
+// and OVAL entries have none (the OVAL files name no pocket).
+//
 // # Severity
 //
 // Ubuntu priorities map to ECR levels: critical -> CRITICAL, high -> HIGH,

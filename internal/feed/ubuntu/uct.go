@@ -315,6 +315,7 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 					continue
 				}
 				af.Ranges = []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
+				af.FixChannel = pocketChannel(pocket)
 			}
 			a.Affected = append(a.Affected, af)
 		}

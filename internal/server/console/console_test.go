@@ -360,3 +360,73 @@ func TestSBOMDownload(t *testing.T) {
 		}
 	})
 }
+
+// TestFindingsProChannel: a fix only Ubuntu Pro delivers is marked next to
+// the fixed version, and the Fix filter separates it from standard fixes.
+func TestFindingsProChannel(t *testing.T) {
+	stores(t, func(t *testing.T, fx fixture) {
+		for _, c := range []struct {
+			name, image, query string
+			want               []string
+		}{
+			{"pro-only fix is fixable", imgD, "fixable=yes", []string{"CVE-2024-0001"}},
+			{"pro filter", imgD, "fixable=pro", []string{"CVE-2024-0001"}},
+			{"standard filter leaves it out", imgD, "fixable=standard", nil},
+			{"standard fixes of another image", imgA, "fixable=standard", []string{"CVE-2024-0001", "CVE-2024-0003"}},
+			{"no pro-only fix there", imgA, "fixable=pro", nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				repo := "team/app"
+				if c.image == imgD {
+					repo = "secret"
+				}
+				p := fx.page(t, "alice", "/console/repos/"+repo+"/images/"+c.image+"?"+c.query, http.StatusOK)
+				if d := cmp.Diff(c.want, column(p.rows("findings"), "cve"), cmp.Comparer(func(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") })); d != "" {
+					t.Errorf("findings (-want +got):\n%s", d)
+				}
+			})
+		}
+		p := fx.page(t, "alice", "/console/repos/secret/images/"+imgD, http.StatusOK)
+		if got := column(p.rows("findings"), "fixed"); !cmp.Equal(got, []string{"3.0.9+esm1 esm-infra"}) {
+			t.Errorf("fixed column %q, want the version and the esm-infra marker", got)
+		}
+		if p.find("data-channel", "esm-infra") == nil {
+			t.Errorf("no data-channel marker")
+		}
+		a := fx.page(t, "alice", "/console/repos/team/app/images/"+imgA, http.StatusOK)
+		if a.find("class", "channel") != nil {
+			t.Errorf("a standard fix is marked")
+		}
+	})
+}
+
+// TestParseResultChannel: the channel is read from basic attributes and
+// from enhanced vulnerable packages, and only where there is a fix.
+func TestParseResultChannel(t *testing.T) {
+	for _, c := range []struct {
+		name, result string
+		want         []string // id/fixed/channel
+	}{
+		{"basic", `{"findings":[{"name":"CVE-1","attributes":[{"key":"fixed_version","value":"1+esm1"},{"key":"fix_channel","value":"esm-apps"}]},
+			{"name":"CVE-2","attributes":[{"key":"fixed_version","value":"2"}]},
+			{"name":"CVE-3","attributes":[{"key":"fix_channel","value":"esm-infra"}]}]}`,
+			[]string{"CVE-1/1+esm1/esm-apps", "CVE-2/2/", "CVE-3//"}},
+		{"enhanced", `{"enhancedFindings":[{"fixAvailable":"YES","packageVulnerabilityDetails":{"vulnerabilityId":"CVE-1","vulnerablePackages":[{"name":"libc-bin","fixedInVersion":"2.23-0ubuntu11.3+esm3","fixChannel":"esm-infra"}]}},
+			{"fixAvailable":"NO","packageVulnerabilityDetails":{"vulnerabilityId":"CVE-2","vulnerablePackages":[{"name":"libc-bin","fixedInVersion":"NotAvailable","fixChannel":"esm-infra"}]}}]}`,
+			[]string{"CVE-1/2.23-0ubuntu11.3+esm3/esm-infra", "CVE-2/NotAvailable/"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, _, err := parseResult(strings.NewReader(c.result))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				got = append(got, r.ID+"/"+r.Fixed+"/"+r.Channel)
+			}
+			if d := cmp.Diff(c.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}

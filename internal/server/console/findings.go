@@ -30,14 +30,17 @@ func sevLabel(s string) string {
 
 // row is one finding as the findings page shows it.
 type row struct {
-	ID          string
-	URI         string
-	Severity    string
-	Score       float64
-	Package     string
-	Version     string
-	Fixed       string
-	Fixable     bool
+	ID       string
+	URI      string
+	Severity string
+	Score    float64
+	Package  string
+	Version  string
+	Fixed    string
+	Fixable  bool
+	// Channel is the Ubuntu Pro service that alone delivers the fix
+	// (esm-infra, esm-apps, esm-infra-legacy), or empty.
+	Channel     string
 	Layer, Path string
 	Enhanced    bool
 	Title       string
@@ -74,6 +77,7 @@ type enhancedFinding struct {
 			FilePath        string `json:"filePath"`
 			SourceLayerHash string `json:"sourceLayerHash"`
 			FixedInVersion  string `json:"fixedInVersion"`
+			FixChannel      string `json:"fixChannel"`
 		} `json:"vulnerablePackages"`
 	} `json:"packageVulnerabilityDetails"`
 }
@@ -102,6 +106,8 @@ func parseResult(r io.Reader) ([]row, map[string]int, error) {
 				rw.Version = a.Value
 			case "fixed_version":
 				rw.Fixed = a.Value
+			case "fix_channel":
+				rw.Channel = a.Value
 			case "package_path":
 				rw.Path = a.Value
 			case "layer_diff_id":
@@ -114,6 +120,9 @@ func parseResult(r io.Reader) ([]row, map[string]int, error) {
 		}
 		rw.Score = cmp.Or(cvss3, cvss2)
 		rw.Fixable = rw.Fixed != ""
+		if !rw.Fixable {
+			rw.Channel = ""
+		}
 		rows = append(rows, rw)
 	}
 	for _, e := range res.EnhancedFindings {
@@ -130,6 +139,9 @@ func parseResult(r io.Reader) ([]row, map[string]int, error) {
 			versions = append(versions, p.Version)
 			if p.FixedInVersion != "" {
 				fixed = append(fixed, p.FixedInVersion)
+			}
+			if rw.Channel == "" && p.FixedInVersion != "" && p.FixedInVersion != "NotAvailable" {
+				rw.Channel = p.FixChannel
 			}
 			if rw.Path == "" {
 				rw.Path, rw.Layer = p.FilePath, p.SourceLayerHash
@@ -166,18 +178,35 @@ func fillFromInventory(rows []row, inv *inventory.Inventory) {
 // filter selects findings; the zero value keeps all.
 type filter struct {
 	Severity string // an ECR level
-	Fixable  string // "yes", "no" or ""
-	Package  string // substring of the package name, case-insensitive
-	Search   string // substring of the vulnerability id, case-insensitive
-	Sort     string // severity (default), score, package, cve
+	// Fixable is "yes" (any fix), "standard" (a fix from the standard
+	// archive), "pro" (a fix only Ubuntu Pro delivers), "no" or "".
+	Fixable string
+	Package string // substring of the package name, case-insensitive
+	Search  string // substring of the vulnerability id, case-insensitive
+	Sort    string // severity (default), score, package, cve
 }
 
 func (f filter) keep(r row) bool {
 	if f.Severity != "" && r.Severity != f.Severity {
 		return false
 	}
-	if (f.Fixable == "yes" && !r.Fixable) || (f.Fixable == "no" && r.Fixable) {
-		return false
+	switch f.Fixable {
+	case "yes":
+		if !r.Fixable {
+			return false
+		}
+	case "no":
+		if r.Fixable {
+			return false
+		}
+	case "standard":
+		if !r.Fixable || r.Channel != "" {
+			return false
+		}
+	case "pro":
+		if !r.Fixable || r.Channel == "" {
+			return false
+		}
 	}
 	if f.Package != "" && !strings.Contains(strings.ToLower(r.Package), strings.ToLower(f.Package)) {
 		return false

@@ -86,8 +86,10 @@ var resultB = scanning.Result{
 }
 
 var resultD = scanning.Result{
-	Status:         scanning.StatusComplete,
-	Findings:       []scanning.Finding{{Name: "CVE-2024-0001", Severity: "CRITICAL", Attributes: attrs("package_name", "libssl3", "package_version", "3.0.9")}},
+	Status: scanning.StatusComplete,
+	// A fix that only Ubuntu Pro delivers (esm-infra).
+	Findings: []scanning.Finding{{Name: "CVE-2024-0001", Severity: "CRITICAL", Attributes: attrs("package_name", "libssl3", "package_version", "3.0.9",
+		"fixed_version", "3.0.9+esm1", "fix_channel", "esm-infra")}},
 	SeverityCounts: map[string]int{"CRITICAL": 1},
 	CompletedAt:    day(4),
 }
@@ -110,7 +112,7 @@ var (
 //	          B (day 2, tag 2.0, basic + enhanced findings)
 //	          C (day 1, untagged, scan IN_PROGRESS)
 //	team/empty
-//	secret    D (day 4, tag x, 1 finding)
+//	secret    D (day 4, tag x, 1 finding, fixed only through Ubuntu Pro)
 //
 // finding_history of A: r1 seen day 5 and resolved day 2; f1 f2 f4 seen
 // day 3; f3 seen day 1. B's two findings seen day 2, D's day 4.

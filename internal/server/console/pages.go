@@ -273,7 +273,7 @@ func (c *Console) findings(w http.ResponseWriter, r *http.Request, repo, digest 
 	if !slices.Contains(displaySeverities, pg.Filter.Severity) {
 		pg.Filter.Severity = ""
 	}
-	if pg.Filter.Fixable != "yes" && pg.Filter.Fixable != "no" {
+	if !slices.Contains([]string{"yes", "no", "standard", "pro"}, pg.Filter.Fixable) {
 		pg.Filter.Fixable = ""
 	}
 	if !slices.Contains(sortKeys, pg.Filter.Sort) {
