@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
@@ -114,13 +115,15 @@ func main() {
 	}
 	defer stop(srv)
 
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2*(*callers), 2*(*callers)
+	// The SDK's own client, keeping a connection per caller alive.
+	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2*(*callers), 2*(*callers)
+	})
 	client := ecr.New(ecr.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String("http://" + addr),
 		Credentials:  credentials.NewStaticCredentialsProvider(keyID, secretAK, ""),
-		HTTPClient:   &http.Client{Transport: tr},
+		HTTPClient:   hc,
 		Retryer:      aws.NopRetryer{},
 	})
 	rep := Report{Findings: *findings, Callers: *callers, Page: *page}

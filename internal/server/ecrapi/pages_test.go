@@ -1,9 +1,12 @@
 package ecrapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -172,4 +175,105 @@ func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 			e.wantErr(t, adminKey, "DescribeImageScanFindings", map[string]any{"repositoryName": "team/app", "imageId": map[string]string{"imageDigest": d}, "nextToken": pageToken(200)}, "InvalidParameterException")
 		})
 	}
+}
+
+// wholeDecodeResponse is the DescribeImageScanFindings response as the API
+// built it before findings were stored split: the whole stored result
+// decoded, then sliced [start, start+limit). It is the oracle of
+// TestDescribeImageScanFindingsBytesUnchanged.
+func wholeDecodeResponse(t *testing.T, st store.Store, d string, start, limit int) []byte {
+	t.Helper()
+	sc, err := st.GetScan(context.Background(), "team/app", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := decodeScan(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := v.summary()
+	nf := len(v.result.Findings)
+	total := nf + len(v.result.EnhancedFindings)
+	end := min(start+limit, total)
+	findings := []scanning.Finding{}
+	var enhanced []json.RawMessage
+	for i := start; i < end; i++ {
+		if i < nf {
+			findings = append(findings, v.result.Findings[i])
+		} else {
+			enhanced = append(enhanced, v.result.EnhancedFindings[i-nf])
+		}
+	}
+	out := map[string]any{"findingSeverityCounts": sum.FindingSeverityCounts, "findings": findings,
+		"imageScanCompletedAt": sum.ImageScanCompletedAt, "vulnerabilitySourceUpdatedAt": sum.VulnerabilitySourceUpdatedAt}
+	if len(enhanced) > 0 {
+		out["enhancedFindings"] = enhanced
+	}
+	resp := map[string]any{"registryId": "123456789012", "repositoryName": "team/app", "imageId": imageID{ImageDigest: d},
+		"imageScanStatus": v.status, "imageScanFindings": out}
+	if end < total {
+		resp["nextToken"] = pageToken(end)
+	}
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(resp); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestDescribeImageScanFindingsBytesUnchanged: every page's response body
+// is byte for byte the one the whole-result decode gave, on both stores.
+func TestDescribeImageScanFindingsBytesUnchanged(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		open func(t *testing.T) store.Store
+	}{
+		{"sqlite", func(t *testing.T) store.Store {
+			st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}},
+		{"postgres", func(t *testing.T) store.Store { return storetest.Postgres(t) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := envWith(t, tt.open(t))
+			d := digest('b')
+			e.image(t, "team/app", d, ociConfig)
+			res := pagesResult("bytes", 230, 25)
+			res.EnhancedFindings[3] = json.RawMessage("{ \"title\" : \"spaced\",\n \"html\": \"<b>&</b>\" }")
+			completeScan(t, e.store, "team/app", d, res)
+			for _, limit := range []int{1, 100, 1000} {
+				for start := 0; start < 255; start += limit {
+					in := map[string]any{"repositoryName": "team/app", "imageId": map[string]string{"imageDigest": d}, "maxResults": limit}
+					if start > 0 {
+						in["nextToken"] = pageToken(start)
+					}
+					got := e.raw(t, "DescribeImageScanFindings", in)
+					want := wholeDecodeResponse(t, e.store, d, start, limit)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("page [%d,+%d): body differs from the whole-result decode:\n got %.300s\nwant %.300s", start, limit, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// raw calls action as the admin and returns the response body.
+func (e *env) raw(t *testing.T, action string, in any) []byte {
+	t.Helper()
+	body, _ := json.Marshal(in)
+	r := httptest.NewRequest(http.MethodPost, "http://registry.test/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	r.Header.Set("X-Amz-Target", TargetPrefix+action)
+	SignRequest(r, body, adminKey, secret, "us-east-1", e.clock.t)
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("%s: %d %s", action, w.Code, w.Body)
+	}
+	return w.Body.Bytes()
 }
