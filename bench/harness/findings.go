@@ -64,12 +64,12 @@ func findingsSection(ctx context.Context, bin string, findings, callers int) ([]
 	prefix := fmt.Sprintf("DescribeImageScanFindings, %d findings: ", f.Findings)
 	var results []Result
 	for _, a := range f.Alone {
-		results = append(results, Result{Name: fmt.Sprintf("%s1 caller, maxResults %d, p50", prefix, a.MaxResults), WallS: a.P50MS / 1000})
+		results = append(results, Result{Name: fmt.Sprintf("%s1 caller, maxResults %d, p50", prefix, a.MaxResults), Value: a.P50MS, Unit: "ms"})
 	}
 	note := fmt.Sprintf("%d SDK callers paging by %d for %.0f s; RSS and CPU of the server process", f.Callers, f.Page, f.Seconds)
 	return append(results,
 		Result{Name: prefix + "load, requests/s", Value: f.RPS, Unit: "req/s", CPUS: f.ServerCPUS, MaxRSSMB: f.ServerRSSMB, Note: note},
-		Result{Name: prefix + "load, p50", WallS: f.P50MS / 1000, Note: note},
-		Result{Name: prefix + "load, p99", WallS: f.P99MS / 1000, Note: note},
+		Result{Name: prefix + "load, p50", Value: f.P50MS, Unit: "ms", Note: note},
+		Result{Name: prefix + "load, p99", Value: f.P99MS, Unit: "ms", Note: note},
 	), nil
 }
