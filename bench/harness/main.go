@@ -5,13 +5,14 @@
 // every figure to an earlier run.
 //
 //	go run ./bench/harness [-shared ../shared] [-out bench/out/latest.json] [-compare OLD.json]
-//	    [-only db,scan,cold,server,rescan] [-server-rounds 3] [-server-images GLOB]
-//	    [-rescan-images 10000] [-rescan-timeout 45m]
+//	    [-only db,scan,cold,server,rescan,findings] [-server-rounds 3] [-server-images GLOB]
+//	    [-rescan-images 10000] [-rescan-timeout 45m] [-findings 2051] [-findings-callers 50]
 //
 // The server section pushes every shared image with skopeo to `stowaway
 // serve` and to the CNCF registry (/usr/bin/docker-registry; skipped with a
 // message when absent) and times each scan on push; the rescan section runs
-// bench/rescan.
+// bench/rescan; the findings section runs bench/findings (DescribeImageScanFindings
+// under 50 concurrent callers).
 package main
 
 import (
@@ -199,11 +200,13 @@ func main() {
 	compare := flag.String("compare", "", "an earlier results file to compare with")
 	skipDB := flag.Bool("skip-db", false, "skip the DB build (uses an existing -db)")
 	dbDir := flag.String("db", "bench/out/db", "DB directory used by the scans")
-	only := flag.String("only", "", "comma-separated sections to run: db, scan, cold, server, rescan (default all)")
+	only := flag.String("only", "", "comma-separated sections to run: db, scan, cold, server, rescan, findings (default all)")
 	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
 	serverImages := flag.String("server-images", "", "server section: only the shared images whose name matches this glob")
 	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
 	rescanTimeout := flag.Duration("rescan-timeout", 45*time.Minute, "rescan section: give up (and report it) after this long")
+	findings := flag.Int("findings", 2051, "findings section: findings of the paged image")
+	findingsCallers := flag.Int("findings-callers", 50, "findings section: concurrent callers")
 	flag.Parse()
 	want := sections(*only)
 	if err := os.MkdirAll("bench/out", 0o755); err != nil {
@@ -296,6 +299,13 @@ func main() {
 		cancel()
 		if err != nil {
 			log.Printf("rescan: %v", err)
+		}
+		run.Results = append(run.Results, results...)
+	}
+	if want("findings") {
+		results, err := findingsSection(context.Background(), bin, *findings, *findingsCallers)
+		if err != nil {
+			log.Printf("findings: %v", err)
 		}
 		run.Results = append(run.Results, results...)
 	}

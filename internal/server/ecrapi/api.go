@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ type Store interface {
 	ListImages(ctx context.Context, repo string) ([]store.Image, error)
 	DeleteImage(ctx context.Context, repo, digest string) error
 	DeleteTag(ctx context.Context, repo, tag string) error
-	GetScan(ctx context.Context, repo, digest string) (store.Scan, error)
+	ScanFindingsPage(ctx context.Context, repo, digest string, start, limit int) (store.FindingsPage, error)
 	StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error
 	GetScanningConfig(ctx context.Context) (json.RawMessage, error)
 	PutScanningConfig(ctx context.Context, cfg json.RawMessage) error
@@ -265,22 +266,46 @@ func epochPtr(t time.Time) *epoch {
 // paging
 
 func pageBounds(nextToken string, maxResults *int, total int) (start, end int, next string, err error) {
-	limit := 100
+	start, limit, err := pageRequest(nextToken, maxResults)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	return pageWindow(start, limit, total)
+}
+
+// pageRequest reads a page request: the offset nextToken names and the page
+// size. The offset is checked against the total by pageWindow.
+func pageRequest(nextToken string, maxResults *int) (start, limit int, err error) {
+	limit = 100
 	if maxResults != nil {
 		if *maxResults < 1 || *maxResults > 1000 {
-			return 0, 0, "", apiErr("InvalidParameterException", "maxResults must be between 1 and 1000")
+			return 0, 0, apiErr("InvalidParameterException", "maxResults must be between 1 and 1000")
 		}
 		limit = *maxResults
 	}
 	if nextToken != "" {
 		raw, derr := base64.RawURLEncoding.DecodeString(nextToken)
 		n, perr := strconv.Atoi(strings.TrimPrefix(string(raw), "offset:"))
-		if derr != nil || perr != nil || !strings.HasPrefix(string(raw), "offset:") || n < 0 || n > total {
-			return 0, 0, "", apiErr("InvalidParameterException", "invalid nextToken")
+		// No sequence is near 2^31 long (and the offset reaches int4
+		// columns in PostgreSQL).
+		if derr != nil || perr != nil || !strings.HasPrefix(string(raw), "offset:") || n < 0 || n > math.MaxInt32/2 {
+			return 0, 0, invalidToken()
 		}
 		start = n
 	}
-	end = min(start+limit, total)
+	return start, limit, nil
+}
+
+func invalidToken() error { return apiErr("InvalidParameterException", "invalid nextToken") }
+
+// pageWindow is the page [start, end) of a sequence of total items and the
+// token of the next page ("" on the last).
+func pageWindow(start, limit, total int) (int, int, string, error) {
+	if start > total {
+		return 0, 0, "", invalidToken()
+	}
+	end := min(start+limit, total)
+	next := ""
 	if end < total {
 		next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(end)))
 	}

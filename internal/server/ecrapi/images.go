@@ -128,14 +128,15 @@ func (a *API) detail(ctx context.Context, img store.Image) (imageDetail, error) 
 		ImageManifestMediaType: img.MediaType,
 		ArtifactMediaType:      img.ArtifactMediaType,
 	}
-	sc, err := a.o.Store.GetScan(ctx, img.Repository, img.Digest)
+	// The summary alone: no finding is read.
+	pg, err := a.o.Store.ScanFindingsPage(ctx, img.Repository, img.Digest, 0, 0)
 	if errors.Is(err, store.ErrNotFound) {
 		return d, nil
 	}
 	if err != nil {
 		return d, err
 	}
-	v, err := decodeScan(sc)
+	v, err := decodeScan(pg.Scan)
 	if err != nil {
 		return d, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
@@ -82,14 +83,24 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 		return nil, err
 	}
 	id := imageID{ImageDigest: img.Digest, ImageTag: in.ImageID.ImageTag}
-	sc, err := a.o.Store.GetScan(ctx, in.RepositoryName, img.Digest)
+	// Only the requested page of findings is read (store.FindingsPage); a
+	// malformed request still reads the summary first, so that a missing
+	// scan is reported before a bad nextToken, as before.
+	start, limit, perr := pageRequest(in.NextToken, in.MaxResults)
+	if perr != nil {
+		start, limit = 0, 0
+	}
+	pg, err := a.o.Store.ScanFindingsPage(ctx, in.RepositoryName, img.Digest, start, limit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiErr("ScanNotFoundException", "Image scan does not exist for the image with '%s' in the repository with name '%s' in the registry with id '%s'", id, in.RepositoryName, a.o.RegistryID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	v, err := decodeScan(sc)
+	if perr != nil {
+		return nil, perr
+	}
+	v, err := decodeScan(pg.Scan)
 	if err != nil {
 		return nil, err
 	}
@@ -101,26 +112,25 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 	}
 	sum := v.summary()
 	if sum == nil {
-		if _, _, _, err := pageBounds(in.NextToken, in.MaxResults, 0); err != nil {
+		if _, _, _, err := pageWindow(start, limit, 0); err != nil {
 			return nil, err
 		}
 		return resp, nil
 	}
 	// Page over findings, then enhanced findings, as one sequence.
-	nf := len(v.result.Findings)
-	total := nf + len(v.result.EnhancedFindings)
-	start, end, next, err := pageBounds(in.NextToken, in.MaxResults, total)
+	_, _, next, err := pageWindow(start, limit, pg.Total())
 	if err != nil {
 		return nil, err
 	}
-	findings := []scanning.Finding{}
-	var enhanced []json.RawMessage
-	for i := start; i < end; i++ {
-		if i < nf {
-			findings = append(findings, v.result.Findings[i])
-		} else {
-			enhanced = append(enhanced, v.result.EnhancedFindings[i-nf])
+	findings := make([]scanning.Finding, len(pg.Basic))
+	for i, raw := range pg.Basic {
+		if err := jsonUnmarshal(raw, &findings[i]); err != nil {
+			return nil, fmt.Errorf("ecrapi: stored finding %d: %w", start+i, err)
 		}
+	}
+	var enhanced []json.RawMessage
+	if len(pg.Enhanced) > 0 {
+		enhanced = pg.Enhanced
 	}
 	out := map[string]any{
 		"findingSeverityCounts": sum.FindingSeverityCounts,

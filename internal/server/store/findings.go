@@ -207,24 +207,9 @@ func (s *SQL) ScanStatusTx(ctx context.Context, tx *Tx, repo, digest string) (st
 	return status, nil
 }
 
-// ScanTx reads an image's scan row in tx.
+// ScanTx reads an image's scan row in tx, with its whole result.
 func (s *SQL) ScanTx(ctx context.Context, tx *Tx, repo, digest string) (Scan, error) {
-	sc := Scan{Repository: repo, Digest: digest}
-	var started int64
-	var result string
-	err := tx.QueryRowContext(ctx, `SELECT status, description, started_at, result FROM scans WHERE repo = ? AND digest = ?`, repo, digest).
-		Scan(&sc.Status, &sc.Description, &started, &result)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sc, fmt.Errorf("store: scan of %s@%s: %w", repo, digest, ErrNotFound)
-	}
-	if err != nil {
-		return sc, fmt.Errorf("store: scan: %w", err)
-	}
-	sc.StartedAt = fromMS(started)
-	if result != "" {
-		sc.Result = json.RawMessage(result)
-	}
-	return sc, nil
+	return s.getScan(ctx, tx.tx, repo, digest)
 }
 
 // UpdateScanResult overwrites, in tx, a finished scan's status, description
@@ -241,10 +226,6 @@ func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status
 	}
 	query := `UPDATE scans SET status = ?, description = ?`
 	args := []any{status, description}
-	if result != nil {
-		query += `, result = ?`
-		args = append(args, string(result))
-	}
 	query += ` WHERE repo = ? AND digest = ? AND status IN (` + in + `)`
 	args = append(args, repo, digest)
 	for _, st := range fromStatuses {
@@ -258,5 +239,15 @@ func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status
 	if err != nil {
 		return false, fmt.Errorf("store: update scan result: %w", err)
 	}
-	return n == 1, nil
+	if n != 1 || result == nil {
+		return n == 1, nil
+	}
+	head, err := s.putResult(ctx, tx.tx, repo, digest, result)
+	if err != nil {
+		return false, fmt.Errorf("store: update scan result: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE scans SET result = ? WHERE repo = ? AND digest = ?`, head, repo, digest); err != nil {
+		return false, fmt.Errorf("store: update scan result: %w", err)
+	}
+	return true, nil
 }

@@ -55,6 +55,7 @@ func (s *SQL) q(query string) string {
 func (s *SQL) schemaParts() []func() []string {
 	return []func() []string{
 		s.coreSchema,
+		s.scanResultSchema,
 		s.lifecycleSchema,
 		s.inventorySchema,
 		s.findingsSchema,
@@ -287,7 +288,7 @@ func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("store: repository %q: %w", name, ErrNotFound)
 		}
-		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls"} {
+		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls", "scan_result_split", "scan_result_chunks"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repo = ?`), name); err != nil {
 				return fmt.Errorf("store: delete repository %s: %w", table, err)
 			}
@@ -440,6 +441,8 @@ func (s *SQL) DeleteImage(ctx context.Context, repo, digest string) error {
 			`DELETE FROM inventory_keys WHERE repo = ? AND digest = ?`,
 			`DELETE FROM finding_history WHERE repo = ? AND digest = ?`,
 			`DELETE FROM image_pulls WHERE repo = ? AND digest = ?`,
+			`DELETE FROM scan_result_split WHERE repo = ? AND digest = ?`,
+			`DELETE FROM scan_result_chunks WHERE repo = ? AND digest = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, s.q(stmt), repo, digest); err != nil {
 				return fmt.Errorf("store: delete image: %w", err)
@@ -501,23 +504,10 @@ func (s *SQL) ListReferrers(ctx context.Context, repo, subject, artifactType str
 	return out, rows.Err()
 }
 
+// GetScan reads an image's scan with its whole result (see
+// ScanFindingsPage to read a page of its findings).
 func (s *SQL) GetScan(ctx context.Context, repo, digest string) (Scan, error) {
-	sc := Scan{Repository: repo, Digest: digest}
-	var started int64
-	var result string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT status, description, started_at, result FROM scans WHERE repo = ? AND digest = ?`), repo, digest).
-		Scan(&sc.Status, &sc.Description, &started, &result)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sc, fmt.Errorf("store: scan of %s@%s: %w", repo, digest, ErrNotFound)
-	}
-	if err != nil {
-		return sc, fmt.Errorf("store: get scan: %w", err)
-	}
-	sc.StartedAt = fromMS(started)
-	if result != "" {
-		sc.Result = json.RawMessage(result)
-	}
-	return sc, nil
+	return s.getScan(ctx, s.db, repo, digest)
 }
 
 func (s *SQL) StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error {
@@ -534,6 +524,9 @@ func (s *SQL) StartScan(ctx context.Context, repo, digest string, enhanced bool,
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO scans (repo, digest, status, description, started_at, result) VALUES (?, ?, 'IN_PROGRESS', '', ?, '')
 			ON CONFLICT (repo, digest) DO UPDATE SET status = 'IN_PROGRESS', description = '', started_at = excluded.started_at, result = ''`),
 			repo, digest, ms(now)); err != nil {
+			return fmt.Errorf("store: start scan: %w", err)
+		}
+		if err := s.deleteResult(ctx, tx, repo, digest); err != nil {
 			return fmt.Errorf("store: start scan: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO jobs (repo, digest, enhanced, state, run_after, created_at) VALUES (?, ?, ?, 'queued', ?, ?)`),
@@ -615,8 +608,12 @@ func (s *SQL) CompleteJob(ctx context.Context, j *Job, out JobOutcome, now time.
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("store: job %d attempt %d: %w", j.ID, j.Attempt, ErrLeaseLost)
 		}
+		result, err := s.putResult(ctx, tx, j.Repository, j.Digest, out.Result)
+		if err != nil {
+			return fmt.Errorf("store: complete job: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE scans SET status = ?, description = ?, result = ? WHERE repo = ? AND digest = ?`),
-			out.Status, out.Description, string(out.Result), j.Repository, j.Digest); err != nil {
+			out.Status, out.Description, result, j.Repository, j.Digest); err != nil {
 			return fmt.Errorf("store: complete job: save scan: %w", err)
 		}
 		t := &Tx{tx: tx, s: s}

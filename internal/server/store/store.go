@@ -2,6 +2,10 @@
 // tags, OCI referrers, scan results, the registry scanning configuration,
 // server secrets and the scan job queue.
 //
+// A scan result's findings are stored in chunks beside the scan row, so a
+// page of DescribeImageScanFindings reads about its page whatever the
+// image's number of findings (scanresult.go).
+//
 // Two implementations share one SQL code path over database/sql and pass one
 // conformance suite (storetest): SQLite (modernc.org/sqlite, the default, a
 // file in the data directory) and PostgreSQL (pgx), which lets several server
@@ -74,7 +78,8 @@ type Scan struct {
 	Description string
 	StartedAt   time.Time
 	// Result is the scanner's JSON result (scanning.Result); empty until the
-	// scan finishes.
+	// scan finishes. Stored split (scanresult.go): GetScan returns it whole,
+	// ScanFindingsPage without its findings.
 	Result json.RawMessage
 }
 
@@ -131,6 +136,10 @@ type Store interface {
 	ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]Referrer, error)
 
 	GetScan(ctx context.Context, repo, digest string) (Scan, error)
+	// ScanFindingsPage reads the scan and only the items [start,
+	// start+limit) of its findings followed by its enhanced findings (see
+	// FindingsPage); limit 0 reads the scan's summary alone.
+	ScanFindingsPage(ctx context.Context, repo, digest string, start, limit int) (FindingsPage, error)
 	// StartScan sets the image's scan IN_PROGRESS and enqueues a job, unless
 	// a scan of it started less than minInterval before now (ErrRateLimited).
 	StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error
