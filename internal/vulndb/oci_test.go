@@ -93,7 +93,7 @@ func TestPushPull(t *testing.T) {
 	if m.ArtifactType != ArtifactType || m.Config.MediaType != ArtifactType || len(m.Layers) != 1 || m.Layers[0].MediaType != LayerMediaType {
 		t.Errorf("manifest = %s", desc.Manifest)
 	}
-	if m.Annotations[AnnotationSchemaVersion] != "1" || m.Annotations[AnnotationBuildID] != built.BuildID() || m.Annotations[AnnotationCreated] == "" {
+	if m.Annotations[AnnotationSchemaVersion] != strconv.Itoa(SchemaVersion) || m.Annotations[AnnotationBuildID] != built.BuildID() || m.Annotations[AnnotationCreated] == "" {
 		t.Errorf("annotations = %v", m.Annotations)
 	}
 

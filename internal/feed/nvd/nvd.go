@@ -10,6 +10,11 @@
 // published/modified dates. The matcher looks these up by CVE id when a
 // distro record lacks CVSS.
 //
+// A CVE whose English description is the CVE program's rejection notice
+// ("** REJECT ** DO NOT USE THIS CANDIDATE NUMBER ...", the only rejection
+// marker of the 1.1 format) is emitted with Rejected set: the DB then
+// stores no record of that id from any source (see internal/vulndb).
+//
 // Fetch reads the .meta files first (conditional GETs); when none changed
 // the result is Unchanged and no feed is downloaded. Otherwise every feed
 // whose .meta exists is fetched. A missing .meta is tolerated (the shared
@@ -401,6 +406,7 @@ func convert(raw json.RawMessage) (*advisory.Advisory, error) {
 			break
 		}
 	}
+	a.Rejected = advisory.RejectNotice(a.Description)
 	for _, r := range it.CVE.References.Data {
 		if u := strings.TrimSpace(r.URL); u != "" {
 			a.References = append(a.References, u)
