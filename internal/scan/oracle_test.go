@@ -303,7 +303,8 @@ func (o *debianOracle) expect(p inventory.Package) (map[string]expectation, erro
 // ---- Red Hat CVE JSON (RHEL 7/8/9, CentOS 7) ----
 
 type rhRecord struct {
-	Name            string `json:"name"`
+	Name            string   `json:"name"`
+	Details         []string `json:"details"`
 	AffectedRelease []struct {
 		CPE     string `json:"cpe"`
 		Package string `json:"package"`
@@ -323,7 +324,9 @@ type redhatOracle struct {
 var rhNEVRA = regexp.MustCompile(`^(.+)-(\d+):([^-]+)-([^-]+)$`)
 
 // newRedHatOracles reads the Red Hat bundle once for every major release.
-func newRedHatOracles(feeds string, majors []string, wanted map[string]bool) (map[string]*redhatOracle, error) {
+// It collects into rejected the records whose details Red Hat marks
+// rejected ("[REJECTED CVE] ...", "This CVE ID has been rejected ...").
+func newRedHatOracles(feeds string, majors []string, wanted, rejected map[string]bool) (map[string]*redhatOracle, error) {
 	f, err := os.Open(filepath.Join(feeds, "redhat", "securitydata", "cve.tar.gz"))
 	if err != nil {
 		return nil, err
@@ -349,6 +352,9 @@ func newRedHatOracles(feeds string, majors []string, wanted map[string]bool) (ma
 		var r rhRecord
 		if err := json.NewDecoder(tr).Decode(&r); err != nil {
 			continue
+		}
+		if len(r.Details) > 0 && (strings.HasPrefix(r.Details[0], "[REJECTED CVE]") || strings.HasPrefix(r.Details[0], "This CVE ID has been rejected") || rejectNotice(r.Details[0])) {
+			rejected[r.Name] = true
 		}
 		for _, o := range out {
 			names := map[string]bool{}

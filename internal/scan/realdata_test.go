@@ -143,7 +143,7 @@ func TestRealImagesAgainstFeedOracles(t *testing.T) {
 	for r, o := range ubs {
 		oracles["ubuntu/"+r] = o
 	}
-	rhs, err := newRedHatOracles(feeds, releases["redhat"], wanted["redhat"])
+	rhs, err := newRedHatOracles(feeds, releases["redhat"], wanted["redhat"], rejected)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,8 +287,13 @@ func TestUbuntuAccuracy(t *testing.T) {
 	// One real rejected record per feed that has one: no source keeps a
 	// record of the id, by id or by alias.
 	for _, id := range []string{
-		"CVE-2014-9297",  // ubuntu-uct
-		"CVE-2018-10754", // ubuntu-uct (2018: not in the NVD 1.1 snapshot)
+		"CVE-2014-9297",  // ubuntu-uct and nvd ("Rejected reason: DO NOT USE THIS CANDIDATE NUMBER.")
+		"CVE-2018-10754", // ubuntu-uct only (2018: not in the NVD 1.1 snapshot)
+		"CVE-2020-28476", // ubuntu-oval (focal, bionic ...) and ubuntu-uct
+		"CVE-2024-26609", // redhat only ("[REJECTED CVE] ...")
+		"CVE-2018-10886", // an osv-Debian CVE record of an id ubuntu-uct/nvd reject
+		"CVE-2017-9410",  // an alpine secdb fix listed under an id nvd rejects
+		"CVE-2012-6686",  // redhat "[REJECTED CVE] This CVE has been rejected."
 	} {
 		advs, err := db.DB.Advisory(ctx, id)
 		if err != nil {
@@ -301,6 +306,23 @@ func TestUbuntuAccuracy(t *testing.T) {
 		for _, a := range append(advs, aliased...) {
 			if len(a.Affected) > 0 {
 				t.Errorf("%s: %s record %s still stored with %d affected entries", id, a.Source, a.ID, len(a.Affected))
+			}
+		}
+	}
+	// A CVE rejected as a duplicate leaves the records that alias it
+	// standing, without the alias: CVE-2023-5129 (a duplicate of
+	// CVE-2023-4863) in Debian's CVE-2023-4863 and GHSA-j7hp-h8jx-5ppr.
+	for _, id := range []string{"CVE-2023-4863", "GHSA-j7hp-h8jx-5ppr"} {
+		advs, err := db.DB.Advisory(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(advs) == 0 {
+			t.Errorf("%s: no record left", id)
+		}
+		for _, a := range advs {
+			if slices.Contains(a.Aliases, "CVE-2023-5129") {
+				t.Errorf("%s (%s) still aliases the rejected CVE-2023-5129", id, a.Source)
 			}
 		}
 	}

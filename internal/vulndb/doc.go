@@ -78,9 +78,10 @@
 // withdrawn GHSA does not reject the CVE it aliases.
 //
 // A CVE id that the CVE program rejected yields no finding from any source.
-// A record says so with Advisory.Rejected: NVD's and the Ubuntu CVE
-// tracker's (and Ubuntu OVAL's, Debian OSV's) copy of the CVE text is the
-// rejection notice "** REJECT ** DO NOT USE THIS CANDIDATE NUMBER ...". Such
+// A record says so with Advisory.Rejected: NVD's, the Ubuntu CVE tracker's
+// and Ubuntu OVAL's copy of the CVE text is the rejection notice ("Rejected
+// reason: ..." or "** REJECT ** DO NOT USE THIS CANDIDATE NUMBER ..."), and
+// Red Hat writes "[REJECTED CVE] ...". Such
 // a record is not stored either; its id goes into the rejected table. At
 // the end of the build (after every source was parsed or copied forward,
 // before the pair hashes), every source's records of a rejected id are
@@ -91,8 +92,8 @@
 // build time, for every reader (scan, rescans, the server, Advisory and
 // ByAlias), whatever the order of the updaters, at a cost bounded by the
 // rejected ids (index seeks only). Sources without a rejection marker
-// (Alpine secdb, Amazon ALAS, Red Hat's CVE API, Oracle ELSA) are covered by
-// the others' marks. The per-source counts are in SourceReport.Rejected and
+// (Alpine secdb, Amazon ALAS, Debian's OSV records, Oracle ELSA) are covered
+// by the others' marks. The per-source counts are in SourceReport.Rejected and
 // .Withdrawn, `db update` and `db status`. A known limit: when a rejection
 // is lifted, records of another source that was copied forward unchanged
 // come back only when that source is fetched anew.

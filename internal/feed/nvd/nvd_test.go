@@ -274,6 +274,7 @@ func TestRealData(t *testing.T) {
 	start := time.Now()
 	var spot *advisory.Advisory
 	ids := map[string]bool{}
+	rejected := map[string]bool{}
 	st, err := New().Parse(context.Background(), fsys, func(a *advisory.Advisory) error {
 		if ids[a.ID] {
 			t.Errorf("%s emitted twice", a.ID)
@@ -281,6 +282,9 @@ func TestRealData(t *testing.T) {
 		ids[a.ID] = true
 		if a.ID == "CVE-2014-0160" {
 			spot = a
+		}
+		if a.Rejected {
+			rejected[a.ID] = true
 		}
 		return nil
 	})
@@ -299,6 +303,12 @@ func TestRealData(t *testing.T) {
 	}
 	if spot == nil {
 		t.Fatal("CVE-2014-0160 missing")
+	}
+	// The 2025 snapshot writes the rejection notice as "Rejected reason:
+	// DO NOT USE THIS CANDIDATE NUMBER. ..." (7,272 CVEs counted from the
+	// raw feeds); CVE-2014-9297 (ntp, reported on ubuntu-14.04 before) is one.
+	if len(rejected) != 7272 || !rejected["CVE-2014-9297"] || rejected["CVE-2014-0160"] {
+		t.Errorf("%d rejected CVEs (want 7,272), CVE-2014-9297 %v, CVE-2014-0160 %v", len(rejected), rejected["CVE-2014-9297"], rejected["CVE-2014-0160"])
 	}
 	var v2 *advisory.CVSS
 	for i := range spot.CVSS {
