@@ -102,7 +102,8 @@ type Advisory struct {
 	// Rejected says that the record's own id, a CVE id, was rejected by
 	// the CVE program, as the record states: a description that is the
 	// CVE program's rejection notice (RejectNotice), as NVD and the Ubuntu
-	// CVE tracker carry it, or NVD's vulnStatus "Rejected". A rejected CVE
+	// CVE tracker carry it, Red Hat's "[REJECTED CVE]" details, or NVD
+	// 2.0's vulnStatus "Rejected". A rejected CVE
 	// id yields no finding from any source: the DB stores no record of it
 	// (see internal/vulndb).
 	Rejected bool       `json:"rejected,omitempty"`

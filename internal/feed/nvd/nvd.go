@@ -11,8 +11,9 @@
 // distro record lacks CVSS.
 //
 // A CVE whose English description is the CVE program's rejection notice
-// ("** REJECT ** DO NOT USE THIS CANDIDATE NUMBER ...", the only rejection
-// marker of the 1.1 format) is emitted with Rejected set: the DB then
+// (advisory.RejectNotice: "Rejected reason: DO NOT USE THIS CANDIDATE
+// NUMBER ..." in the 2025 feeds, "** REJECT ** ..." in older copies; the
+// 1.1 format has no status field) is emitted with Rejected set: the DB then
 // stores no record of that id from any source (see internal/vulndb).
 //
 // Fetch reads the .meta files first (conditional GETs); when none changed
