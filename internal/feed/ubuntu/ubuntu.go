@@ -47,9 +47,10 @@
 // Status: released -> fixed, with Fixed = the version in the note; needed,
 // needs-triage, active, pending, deferred -> affected (UNFIXED: a
 // needs-triage package has not been assessed yet, so it is reported as
-// possibly affected rather than dropped); ignored -> will-not-fix (Ubuntu
-// uses it for "end of standard support", "was deferred" and similar: no fix
-// will come through that pocket); not-affected -> not-affected; DNE (the
+// possibly affected rather than dropped); ignored -> will-not-fix (Ubuntu's
+// notes say why: "end of standard support", often with the state it ended
+// in, "end of standard support, was needed", "..., was needs-triage",
+// "..., was deferred"; no fix will come through that pocket); not-affected -> not-affected; DNE (the
 // package does not exist in that release) -> no entry. Packages are source
 // packages.
 //
