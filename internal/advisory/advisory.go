@@ -2,7 +2,10 @@
 // updater produces and the vulnerability DB stores. It imports nothing of ours.
 package advisory
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Status is what the vendor says about one package.
 type Status string
@@ -125,12 +128,33 @@ type Advisory struct {
 	// VendorSeverity is the feed's own rating as written ("Important",
 	// "medium", "HIGH"); Severity is it mapped to an ECR level (INFORMATIONAL,
 	// LOW, MEDIUM, HIGH, CRITICAL) or "" when the vendor gave none.
-	VendorSeverity string     `json:"vendor_severity,omitempty"`
-	Severity       string     `json:"severity,omitempty"`
-	CVSS           []CVSS     `json:"cvss,omitempty"`
-	References     []string   `json:"references,omitempty"`
-	Published      time.Time  `json:"published,omitzero"`
-	Modified       time.Time  `json:"modified,omitzero"`
-	Withdrawn      time.Time  `json:"withdrawn,omitzero"`
-	Affected       []Affected `json:"affected"`
+	VendorSeverity string    `json:"vendor_severity,omitempty"`
+	Severity       string    `json:"severity,omitempty"`
+	CVSS           []CVSS    `json:"cvss,omitempty"`
+	References     []string  `json:"references,omitempty"`
+	Published      time.Time `json:"published,omitzero"`
+	Modified       time.Time `json:"modified,omitzero"`
+	// Withdrawn is when the source retracted this record (OSV "withdrawn").
+	// A withdrawn record is never a finding; it says nothing about the
+	// other records of its ids (a withdrawn GHSA does not reject its CVE).
+	Withdrawn time.Time `json:"withdrawn,omitzero"`
+	// Rejected says that the record's own id, a CVE id, was rejected by
+	// the CVE program, as the record states: a description that is the
+	// CVE program's rejection notice (RejectNotice), as NVD and the Ubuntu
+	// CVE tracker carry it, Red Hat's "[REJECTED CVE]" details, or NVD
+	// 2.0's vulnStatus "Rejected". A rejected CVE
+	// id yields no finding from any source: the DB stores no record of it
+	// (see internal/vulndb).
+	Rejected bool       `json:"rejected,omitempty"`
+	Affected []Affected `json:"affected"`
+}
+
+// RejectNotice reports whether a CVE description is the CVE program's
+// rejection notice: "** REJECT ** DO NOT USE THIS CANDIDATE NUMBER. ..."
+// (CVE JSON 4, NVD's 1.1 feeds and the distributions' copies of them) or
+// "Rejected reason: ..." (CVE JSON 5 and NVD API 2.0). Leading white space
+// is ignored; anything else, "** DISPUTED **" included, is not a rejection.
+func RejectNotice(desc string) bool {
+	d := strings.TrimSpace(desc)
+	return strings.HasPrefix(d, "** REJECT **") || strings.HasPrefix(d, "Rejected reason:")
 }

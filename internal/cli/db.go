@@ -88,6 +88,12 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			if s.Enrichment > 0 {
 				line += fmt.Sprintf(" %8d enrichment", s.Enrichment)
 			}
+			if s.Rejected > 0 {
+				line += fmt.Sprintf("  %d rejected", s.Rejected)
+			}
+			if s.Withdrawn > 0 {
+				line += fmt.Sprintf("  %d withdrawn", s.Withdrawn)
+			}
 			if len(s.Malformed) > 0 {
 				line += fmt.Sprintf("  %d malformed (first: %s: %s)", len(s.Malformed), s.Malformed[0].ID, s.Malformed[0].Err)
 			}
@@ -95,6 +101,9 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 				line += "  error: " + s.Err
 			}
 			fmt.Fprintln(stdout, line)
+		}
+		if rep.RejectedIDs > 0 {
+			fmt.Fprintf(stdout, "  %d CVE ids rejected by the CVE program: no source's record of them is kept (\"rejected\" above); records their own source withdrew are dropped too (\"withdrawn\")\n", rep.RejectedIDs)
 		}
 		if rep.ChangedPairs >= 0 {
 			fmt.Fprintf(stdout, "  %d (namespace, package) pairs changed since the previous DB\n", rep.ChangedPairs)

@@ -59,6 +59,11 @@ type Malformed struct {
 type Stats struct {
 	Records   int         `json:"records"`
 	Malformed []Malformed `json:"malformed,omitempty"`
+	// Withdrawn counts records that their source retracted and Parse
+	// therefore did not emit (OSV "withdrawn"). Records of rejected CVE ids
+	// are emitted with Advisory.Rejected instead, so that the DB can drop
+	// every source's records of that id.
+	Withdrawn int `json:"withdrawn,omitempty"`
 	// Newest is the newest modified/published date among the records.
 	Newest time.Time `json:"newest,omitzero"`
 }

@@ -25,6 +25,10 @@
 //   - will-not-fix: a finding with status WILL_NOT_FIX and no fixed version.
 //   - not-affected: no finding; it also suppresses other records of the same
 //     vulnerability for that package from the same namespace.
+//   - A withdrawn record, or one whose CVE id was rejected, is never a
+//     finding. The DB enforces this at build time for every source (see
+//     internal/vulndb); the matcher also skips such a record should a Store
+//     return one.
 //
 // A FIXABLE finding (or an UNKNOWN_VERSION one with a fix) carries the
 // FixChannel of the record whose fix it reports: empty for the standard
@@ -493,6 +497,9 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 			return nil, degradation{}, fmt.Errorf("match %s %s: %w", ns, name, err)
 		}
 		for _, c := range cs {
+			if !c.Advisory.Withdrawn.IsZero() || c.Advisory.Rejected {
+				continue // never a finding (the DB stores neither)
+			}
 			wantName := p.Name
 			if c.Affected.Kind == advisory.KindSource {
 				wantName = p.SourceName

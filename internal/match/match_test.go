@@ -3,6 +3,7 @@ package match
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -110,6 +111,16 @@ func TestMatch(t *testing.T) {
 				{"CVE-2023-0001", "libssl3", "UNFIXED", "", "UNDEFINED", "none", nil},
 				{"CVE-2023-0002", "libssl3", "WILL_NOT_FIX", "", "UNDEFINED", "none", nil},
 			},
+		},
+		{
+			name: "withdrawn and rejected records are never findings, whatever the store returns", distro: debian, pkgs: []inventory.Package{libssl},
+			advs: []*advisory.Advisory{
+				{ID: "CVE-2023-0010", Source: "osv-Debian", Rejected: true, Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},
+				{ID: "DSA-9998-1", Aliases: []string{"CVE-2023-0011"}, Source: "osv-Debian", Withdrawn: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("9.9")}}},
+				{ID: "CVE-2023-0011", Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},
+			},
+			// The withdrawn DSA neither gives its fix nor hides its CVE.
+			want: []brief{{"CVE-2023-0011", "libssl3", "UNFIXED", "", "UNDEFINED", "none", nil}},
 		},
 		{
 			name: "vendor advisory listing CVEs gives one finding per CVE, merged with the CVE record", distro: amzn,

@@ -133,6 +133,7 @@ func (o *alpineOracle) expect(p inventory.Package) (map[string]expectation, erro
 
 type osvRecord struct {
 	ID       string   `json:"id"`
+	Details  string   `json:"details"`
 	Aliases  []string `json:"aliases"`
 	Related  []string `json:"related"`
 	Affected []struct {
@@ -173,8 +174,9 @@ type debianOracle struct {
 
 // newDebianOracles reads each Debian OSV bundle once and returns an oracle
 // per release: Debian 10 from the frozen 2024 bundle, the others from the
-// current one.
-func newDebianOracles(feeds string, releases []string, wanted map[string]bool) (map[string]*debianOracle, error) {
+// current one. It collects into rejected the CVE records whose details are
+// the CVE program's rejection notice.
+func newDebianOracles(feeds string, releases []string, wanted, rejected map[string]bool) (map[string]*debianOracle, error) {
 	out := map[string]*debianOracle{}
 	byBundle := map[string][]string{}
 	for _, r := range releases {
@@ -203,6 +205,9 @@ func newDebianOracles(feeds string, releases []string, wanted map[string]bool) (
 			var r osvRecord
 			if err := json.NewDecoder(tr).Decode(&r); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", bundle, h.Name, err)
+			}
+			if strings.HasPrefix(r.ID, "CVE-") && rejectNotice(r.Details) {
+				rejected[r.ID] = true
 			}
 			for _, rel := range rels {
 				o := out[rel]
@@ -298,7 +303,8 @@ func (o *debianOracle) expect(p inventory.Package) (map[string]expectation, erro
 // ---- Red Hat CVE JSON (RHEL 7/8/9, CentOS 7) ----
 
 type rhRecord struct {
-	Name            string `json:"name"`
+	Name            string   `json:"name"`
+	Details         []string `json:"details"`
 	AffectedRelease []struct {
 		CPE     string `json:"cpe"`
 		Package string `json:"package"`
@@ -318,7 +324,9 @@ type redhatOracle struct {
 var rhNEVRA = regexp.MustCompile(`^(.+)-(\d+):([^-]+)-([^-]+)$`)
 
 // newRedHatOracles reads the Red Hat bundle once for every major release.
-func newRedHatOracles(feeds string, majors []string, wanted map[string]bool) (map[string]*redhatOracle, error) {
+// It collects into rejected the records whose details Red Hat marks
+// rejected ("[REJECTED CVE] ...", "This CVE ID has been rejected ...").
+func newRedHatOracles(feeds string, majors []string, wanted, rejected map[string]bool) (map[string]*redhatOracle, error) {
 	f, err := os.Open(filepath.Join(feeds, "redhat", "securitydata", "cve.tar.gz"))
 	if err != nil {
 		return nil, err
@@ -344,6 +352,9 @@ func newRedHatOracles(feeds string, majors []string, wanted map[string]bool) (ma
 		var r rhRecord
 		if err := json.NewDecoder(tr).Decode(&r); err != nil {
 			continue
+		}
+		if len(r.Details) > 0 && (strings.HasPrefix(r.Details[0], "[REJECTED CVE]") || strings.HasPrefix(r.Details[0], "This CVE ID has been rejected") || rejectNotice(r.Details[0])) {
+			rejected[r.Name] = true
 		}
 		for _, o := range out {
 			names := map[string]bool{}
@@ -565,8 +576,10 @@ type ubuntuOracle struct {
 	recs map[string]map[string]map[string][2]string
 }
 
-// newUbuntuOracles reads the UCT bundle once for every release.
-func newUbuntuOracles(feeds string, codenames []string, wanted map[string]bool) (map[string]*ubuntuOracle, error) {
+// newUbuntuOracles reads the UCT bundle once for every release. It also
+// collects into rejected the CVE ids whose tracker description is the CVE
+// program's rejection notice.
+func newUbuntuOracles(feeds string, codenames []string, wanted, rejected map[string]bool) (map[string]*ubuntuOracle, error) {
 	f, err := os.Open(filepath.Join(feeds, "ubuntu", "ubuntu-cve-tracker", "uct-cve-json.tar.bz2"))
 	if err != nil {
 		return nil, err
@@ -589,14 +602,18 @@ func newUbuntuOracles(feeds string, codenames []string, wanted map[string]bool) 
 			continue
 		}
 		var r struct {
-			Candidate string `json:"candidate"`
-			Packages  map[string]map[string]struct {
+			Candidate   string `json:"candidate"`
+			Description string `json:"description"`
+			Packages    map[string]map[string]struct {
 				Status string `json:"status"`
 				Note   string `json:"note"`
 			} `json:"packages"`
 		}
 		if err := json.NewDecoder(tr).Decode(&r); err != nil {
 			return nil, fmt.Errorf("uct %s: %w", h.Name, err)
+		}
+		if rejectNotice(r.Description) {
+			rejected[r.Candidate] = true
 		}
 		for pocket, pkgs := range r.Packages {
 			for codename, o := range out {
@@ -634,26 +651,27 @@ func (o *ubuntuOracle) expect(p inventory.Package) (map[string]expectation, erro
 		return nil, err
 	}
 	out := map[string]expectation{}
-	order := []string{"esm-infra/" + o.codename, "esm-infra-legacy/" + o.codename, o.codename + "/esm", "esm-apps/" + o.codename}
+	order := []string{"esm-infra/" + o.codename, o.codename + "/esm", "esm-infra-legacy/" + o.codename, "esm-apps/" + o.codename}
 	for cve, pockets := range o.recs[src] {
 		// The main pocket decides when it says released or not-affected.
-		// Otherwise a release past standard support takes a fix from its
-		// ESM pockets, in this order; with no main-pocket entry at all, the
-		// first ESM pocket that has one decides.
+		// Otherwise a fix in an ESM pocket (in this order) decides, then a
+		// not-affected in any ESM pocket, then the main pocket's own
+		// status; with no main-pocket entry (or DNE there), the first ESM
+		// pocket that has one other than DNE.
 		st, hasMain := pockets[o.codename]
 		if !hasMain || (st[0] != "released" && st[0] != "not-affected") {
 			picked := false
-			for _, pocket := range order {
-				if s, ok := pockets[pocket]; ok && s[0] == "released" {
-					st, picked = s, true
-					break
+			for _, want := range []string{"released", "not-affected"} {
+				for _, pocket := range order {
+					if s, ok := pockets[pocket]; ok && !picked && s[0] == want {
+						st, picked = s, true
+					}
 				}
 			}
-			if !picked && !hasMain {
+			if !picked && (!hasMain || st[0] == "DNE") {
 				for _, pocket := range order {
-					if s, ok := pockets[pocket]; ok {
+					if s, ok := pockets[pocket]; ok && !picked && s[0] != "DNE" {
 						st, picked = s, true
-						break
 					}
 				}
 				if !picked {
@@ -677,4 +695,87 @@ func (o *ubuntuOracle) expect(p inventory.Package) (map[string]expectation, erro
 		}
 	}
 	return out, nil
+}
+
+// ---- Rejected CVE ids (NVD 1.1, Ubuntu OVAL; UCT and Debian above) ----
+
+// rejectNotice is the oracle's own test for the CVE program's rejection
+// text, in its CVE JSON 4 and 5 spellings.
+func rejectNotice(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasPrefix(s, "** REJECT **") || strings.HasPrefix(s, "Rejected reason:")
+}
+
+var ovalRejectRE = regexp.MustCompile(`<title>(CVE-\d{4}-\d{4,})[^<]*</title>\s*<description>\s*(\*\* REJECT \*\*|Rejected reason:)`)
+
+// ovalRejected adds to rejected the CVE ids of Ubuntu OVAL definitions
+// whose description is the rejection notice.
+func ovalRejected(feeds string, rejected map[string]bool) error {
+	files, err := filepath.Glob(filepath.Join(feeds, "ubuntu", "oval-2021-08-31", "*.cve.oval.xml.bz2"))
+	if err != nil {
+		return err
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(bzip2.NewReader(bufio.NewReaderSize(f, 1<<20)))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, m := range ovalRejectRE.FindAllSubmatch(b, -1) {
+			rejected[string(m[1])] = true
+		}
+	}
+	return nil
+}
+
+// nvdRejected adds to rejected the CVE ids whose English description in the
+// NVD 1.1 feeds is the CVE program's rejection notice.
+func nvdRejected(feeds string, rejected map[string]bool) error {
+	files, err := filepath.Glob(filepath.Join(feeds, "nvd", "feeds", "json", "cve", "1.1", "nvdcve-1.1-*.json.gz"))
+	if err != nil {
+		return err
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			f.Close()
+			return err
+		}
+		var doc struct {
+			Items []struct {
+				CVE struct {
+					Meta struct {
+						ID string `json:"ID"`
+					} `json:"CVE_data_meta"`
+					Description struct {
+						Data []struct {
+							Lang  string `json:"lang"`
+							Value string `json:"value"`
+						} `json:"description_data"`
+					} `json:"description"`
+				} `json:"cve"`
+			} `json:"CVE_Items"`
+		}
+		err = json.NewDecoder(zr).Decode(&doc)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, it := range doc.Items {
+			for _, d := range it.CVE.Description.Data {
+				if d.Lang == "en" && rejectNotice(d.Value) {
+					rejected[it.CVE.Meta.ID] = true
+				}
+			}
+		}
+	}
+	return nil
 }

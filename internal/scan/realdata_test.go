@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -120,21 +121,29 @@ func TestRealImagesAgainstFeedOracles(t *testing.T) {
 		releases[c.family] = append(releases[c.family], c.release)
 	}
 	oracles := map[string]oracle{}
-	debs, err := newDebianOracles(feeds, releases["debian"], wanted["debian"])
+	// CVE ids rejected by the CVE program give no finding from any feed.
+	rejected := map[string]bool{}
+	if err := nvdRejected(feeds, rejected); err != nil {
+		t.Fatal(err)
+	}
+	if err := ovalRejected(feeds, rejected); err != nil {
+		t.Fatal(err)
+	}
+	debs, err := newDebianOracles(feeds, releases["debian"], wanted["debian"], rejected)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for r, o := range debs {
 		oracles["debian/"+r] = o
 	}
-	ubs, err := newUbuntuOracles(feeds, releases["ubuntu"], wanted["ubuntu"])
+	ubs, err := newUbuntuOracles(feeds, releases["ubuntu"], wanted["ubuntu"], rejected)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for r, o := range ubs {
 		oracles["ubuntu/"+r] = o
 	}
-	rhs, err := newRedHatOracles(feeds, releases["redhat"], wanted["redhat"])
+	rhs, err := newRedHatOracles(feeds, releases["redhat"], wanted["redhat"], rejected)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +167,11 @@ func TestRealImagesAgainstFeedOracles(t *testing.T) {
 			if res.Status != scan.StatusComplete {
 				t.Fatalf("status %s: %s", res.Status, res.StatusDescription)
 			}
+			for _, f := range res.Findings {
+				if rejected[f.ID] {
+					t.Errorf("%s %s: finding for %s, a CVE id the CVE program rejected", f.Package.Name, f.Package.Version, f.ID)
+				}
+			}
 			o := oracles[c.family+"/"+c.release]
 			got := map[string]map[string]expectation{}
 			for _, f := range res.Findings {
@@ -177,6 +191,11 @@ func TestRealImagesAgainstFeedOracles(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s: oracle: %v", p.Name, err)
 					continue
+				}
+				for id := range want {
+					if rejected[id] {
+						delete(want, id)
+					}
 				}
 				checked++
 				if len(want) == 0 {
@@ -221,4 +240,90 @@ func normalize(m map[string]expectation) map[string]expectation {
 		out[k] = v
 	}
 	return out
+}
+
+// TestUbuntuAccuracy scans the shared Ubuntu images against the DB of
+// ../shared/feeds and checks the findings that issue 22 showed wrong: CVE
+// ids the CVE program rejected, and an ESM pocket's not-affected losing to
+// the base release's ignored. It also checks that no record of a real
+// rejected id, one per feed that has such a record, is in the DB at all.
+func TestUbuntuAccuracy(t *testing.T) {
+	db := realDB(t)
+	images := testutil.Shared(t, "images")
+	ctx := context.Background()
+	gone := []struct{ image, pkg, id, why string }{
+		{"ubuntu-14.04.tar", "libc-bin", "CVE-2011-3336", "trusty: ignored, trusty/esm: not-affected"},
+		{"ubuntu-14.04.tar", "ntpdate", "CVE-2014-9297", "rejected (the tracker's ** REJECT ** text)"},
+		{"ubuntu-18.04.tar", "libncursesw5", "CVE-2018-10754", "rejected"},
+		{"ubuntu-20.04.tar", "libstdc++6", "CVE-2020-35537", "rejected"},
+	}
+	scanned := map[string][]string{}
+	for _, g := range gone {
+		if _, ok := scanned[g.image]; !ok {
+			src, err := resolve(filepath.Join(images, g.image))
+			if err != nil {
+				t.Fatalf("%s: %v", g.image, err)
+			}
+			res, err := scan.Image(ctx, src, db, scan.Options{OS: all.OS()})
+			if err != nil {
+				t.Fatalf("%s: %v", g.image, err)
+			}
+			var keys []string
+			for _, p := range res.Inventory.Packages {
+				keys = append(keys, "pkg "+p.Name)
+			}
+			for _, f := range res.Findings {
+				keys = append(keys, f.Package.Name+" "+f.ID)
+			}
+			scanned[g.image] = keys
+		}
+		if !slices.Contains(scanned[g.image], "pkg "+g.pkg) {
+			t.Errorf("%s has no package %s: the check would prove nothing", g.image, g.pkg)
+		}
+		if slices.Contains(scanned[g.image], g.pkg+" "+g.id) {
+			t.Errorf("%s: %s still reported on %s (%s)", g.image, g.id, g.pkg, g.why)
+		}
+	}
+	// One real rejected record per feed that has one: no source keeps a
+	// record of the id, by id or by alias.
+	for _, id := range []string{
+		"CVE-2014-9297",  // ubuntu-uct and nvd ("Rejected reason: DO NOT USE THIS CANDIDATE NUMBER.")
+		"CVE-2018-10754", // ubuntu-uct only (2018: not in the NVD 1.1 snapshot)
+		"CVE-2020-28476", // ubuntu-oval (focal, bionic ...) and ubuntu-uct
+		"CVE-2024-26609", // redhat only ("[REJECTED CVE] ...")
+		"CVE-2018-10886", // an osv-Debian CVE record of an id ubuntu-uct/nvd reject
+		"CVE-2017-9410",  // an alpine secdb fix listed under an id nvd rejects
+		"CVE-2012-6686",  // redhat "[REJECTED CVE] This CVE has been rejected."
+	} {
+		advs, err := db.DB.Advisory(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aliased, err := db.DB.ByAlias(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range append(advs, aliased...) {
+			if len(a.Affected) > 0 {
+				t.Errorf("%s: %s record %s still stored with %d affected entries", id, a.Source, a.ID, len(a.Affected))
+			}
+		}
+	}
+	// A CVE rejected as a duplicate leaves the records that alias it
+	// standing, without the alias: CVE-2023-5129 (a duplicate of
+	// CVE-2023-4863) in Debian's CVE-2023-4863 and GHSA-j7hp-h8jx-5ppr.
+	for _, id := range []string{"CVE-2023-4863", "GHSA-j7hp-h8jx-5ppr"} {
+		advs, err := db.DB.Advisory(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(advs) == 0 {
+			t.Errorf("%s: no record left", id)
+		}
+		for _, a := range advs {
+			if slices.Contains(a.Aliases, "CVE-2023-5129") {
+				t.Errorf("%s (%s) still aliases the rejected CVE-2023-5129", id, a.Source)
+			}
+		}
+	}
 }

@@ -73,7 +73,14 @@ type SourceReport struct {
 	Enrichment int `json:"enrichment"`
 	// Malformed lists records that the parser or the DB rejected, by id.
 	Malformed []feed.Malformed `json:"malformed,omitempty"`
-	Newest    time.Time        `json:"newest,omitzero"`
+	// Rejected counts the source's records dropped because their CVE id
+	// was rejected by the CVE program (as this source's own record says,
+	// or another source's; see the package doc). Withdrawn counts records
+	// the source itself retracted. Neither kind is stored or counted in
+	// Advisories.
+	Rejected  int       `json:"rejected,omitempty"`
+	Withdrawn int       `json:"withdrawn,omitempty"`
+	Newest    time.Time `json:"newest,omitzero"`
 	// FetchedAt is when the stored records were fetched; CheckedAt is the
 	// last successful check of upstream.
 	FetchedAt time.Time     `json:"fetched_at,omitzero"`
@@ -89,8 +96,11 @@ type Report struct {
 	Sources []SourceReport `json:"sources,omitempty"`
 	// ChangedPairs counts (namespace, package) pairs whose records differ
 	// from the previous DB; -1 when there was no comparable previous DB.
-	ChangedPairs int           `json:"changed_pairs"`
-	Duration     time.Duration `json:"duration"`
+	ChangedPairs int `json:"changed_pairs"`
+	// RejectedIDs counts the distinct CVE ids that some source marks
+	// rejected; no source's record of them is stored.
+	RejectedIDs int           `json:"rejected_ids"`
+	Duration    time.Duration `json:"duration"`
 	// Previous is a problem with the previous DB (unreadable, other schema),
 	// which was then ignored.
 	Previous string `json:"previous_error,omitempty"`
@@ -206,6 +216,7 @@ func Update(ctx context.Context, dir string, updaters []feed.Updater, src func(f
 	if rep.ChangedPairs, err = b.finish(ctx, rep.BuildID, start, prevName != "" && rep.Previous == ""); err != nil {
 		return nil, err
 	}
+	rep.RejectedIDs = b.rejectedIDs
 	for i := range rep.Sources {
 		for _, s := range b.sources {
 			if s.Name == rep.Sources[i].Name {
@@ -256,13 +267,14 @@ type prevSource struct {
 	enrichment             int
 	malformed              []feed.Malformed
 	malformedCount         int
+	rejected, withdrawn    int
 	newest, fetched, check time.Time
 	err                    string
 }
 
 func (p *prevSource) report() *SourceReport {
 	return &SourceReport{Name: p.name, Advisories: p.advisories, Affected: p.affected, Enrichment: p.enrichment,
-		Malformed: p.malformed, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check}
+		Malformed: p.malformed, Rejected: p.rejected, Withdrawn: p.withdrawn, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check}
 }
 
 // builder writes one new DB file through a single connection.
@@ -275,7 +287,9 @@ type builder struct {
 	fatal   error
 	hasPrev bool
 
-	insAdv, insAff, insAlias, insCVSS *sql.Stmt
+	insAdv, insAff, insAlias, insCVSS, insRejected *sql.Stmt
+	// rejectedIDs is the number of distinct rejected CVE ids (finish).
+	rejectedIDs int
 
 	sources []*SourceReport
 	// cur is the source being parsed (emit counts into it).
@@ -341,6 +355,7 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		vendor_severity=excluded.vendor_severity, severity=excluded.severity, cvss=excluded.cvss, refs=excluded.refs,
 		aliases=excluded.aliases, published=excluded.published, modified=excluded.modified, withdrawn=excluded.withdrawn
 		WHERE excluded.modified >= cvss.modified`)
+	b.insRejected = prep(`INSERT OR IGNORE INTO rejected(id, source) VALUES(?, ?)`)
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("vulndb: build: prepare: %w", err)
@@ -386,12 +401,12 @@ func (b *builder) tick(ctx context.Context, n int) error {
 
 func (b *builder) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{b.insAdv, b.insAff, b.insAlias, b.insCVSS} {
+	for _, s := range []*sql.Stmt{b.insAdv, b.insAff, b.insAlias, b.insCVSS, b.insRejected} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
-	b.insAdv, b.insAff, b.insAlias, b.insCVSS = nil, nil, nil, nil
+	b.insAdv, b.insAff, b.insAlias, b.insCVSS, b.insRejected = nil, nil, nil, nil, nil
 	if b.conn != nil {
 		errs = append(errs, b.conn.Close())
 		b.conn = nil
@@ -432,7 +447,7 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		return nil, fmt.Errorf("previous DB has schema version %s, this build uses %d", v, SchemaVersion)
 	}
 	rows, err := b.conn.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed, malformed_json,
-		newest, fetched_at, checked_at, state_json FROM prev.sources`)
+		rejected, withdrawn, newest, fetched_at, checked_at, state_json FROM prev.sources`)
 	if err != nil {
 		detach()
 		return nil, fmt.Errorf("previous DB: sources: %w", err)
@@ -443,7 +458,7 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		p := &prevSource{}
 		var outcome, mal, newest, fetched, checked, state string
 		if err := rows.Scan(&p.name, &outcome, &p.err, &p.advisories, &p.affected, &p.enrichment, &p.malformedCount, &mal,
-			&newest, &fetched, &checked, &state); err != nil {
+			&p.rejected, &p.withdrawn, &newest, &fetched, &checked, &state); err != nil {
 			detach()
 			return nil, fmt.Errorf("previous DB: sources: %w", err)
 		}
@@ -541,6 +556,7 @@ func (b *builder) runSource(ctx context.Context, u feed.Updater, src feed.Source
 	}
 	sr.Outcome = Updated
 	sr.Malformed = append(slices.Clone(stats.Malformed), sr.Malformed...)
+	sr.Withdrawn += stats.Withdrawn
 	sr.Newest = stats.Newest.UTC()
 	now := b.opts.Now().UTC()
 	sr.FetchedAt, sr.CheckedAt = now, now
@@ -570,6 +586,20 @@ func (b *builder) emit(ctx context.Context, source string, a *advisory.Advisory)
 	if strings.TrimSpace(a.ID) == "" {
 		b.malformed("", "advisory without an id")
 		return nil
+	}
+	// Neither a withdrawn record nor a record of a rejected CVE id is a
+	// finding: neither is stored. A rejection is remembered by id and
+	// applied to every source's records at the end of the build.
+	if !a.Withdrawn.IsZero() || (a.Rejected && !strings.HasPrefix(a.ID, "CVE-")) {
+		b.cur.Withdrawn++
+		return nil
+	}
+	if a.Rejected {
+		if _, err := b.insRejected.ExecContext(ctx, a.ID, source); err != nil {
+			return fail(fmt.Errorf("insert rejected %s: %w", a.ID, err))
+		}
+		b.cur.Rejected++
+		return fail0(b.tick(ctx, 1), fail)
 	}
 	rec := *a
 	rec.Source = source // the DB is keyed by the updater's name
@@ -687,6 +717,7 @@ func (b *builder) deleteFrom(ctx context.Context, source string, first int64) er
 		`DELETE FROM aliases WHERE advisory >= ?1`,
 		`DELETE FROM advisories WHERE rid >= ?1`,
 		`DELETE FROM cvss WHERE source = ?2`,
+		`DELETE FROM rejected WHERE source = ?2`,
 	} {
 		if _, err := b.conn.ExecContext(ctx, q, first, source); err != nil {
 			return fmt.Errorf("vulndb: update %s: discard partial records: %w", source, err)
@@ -727,6 +758,7 @@ func (b *builder) copyForward(ctx context.Context, names []string, prev map[stri
 		`INSERT INTO aliases SELECT alias, advisory + ?1 FROM prev.aliases
 			WHERE advisory IN (SELECT rid FROM prev.advisories WHERE source IN (SELECT name FROM copysrc))`,
 		`INSERT INTO cvss SELECT * FROM prev.cvss WHERE source IN (SELECT name FROM copysrc)`,
+		`INSERT INTO rejected SELECT * FROM prev.rejected WHERE source IN (SELECT name FROM copysrc)`,
 		`DROP TABLE temp.copysrc`,
 	}
 	for _, q := range qs {
@@ -757,6 +789,9 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 		return nil
 	}
 	if err := exec("indexes", indexSQL); err != nil {
+		return 0, err
+	}
+	if err := b.applyRejections(ctx); err != nil {
 		return 0, err
 	}
 	if err := b.writePairs(ctx); err != nil {
@@ -800,9 +835,9 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 			}
 			sj = string(bs)
 		}
-		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
+		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			s.Name, string(s.Outcome), s.Err, s.Advisories, s.Affected, s.Enrichment, count, mj,
-			fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj); err != nil {
+			s.Rejected, s.Withdrawn, fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj); err != nil {
 			return 0, err
 		}
 	}

@@ -399,6 +399,9 @@ type SourceStatus struct {
 	Affected   int     `json:"affected"`
 	Enrichment int     `json:"enrichment"`
 	Malformed  int     `json:"malformed"`
+	// Rejected and Withdrawn count the dropped records (see SourceReport).
+	Rejected  int `json:"rejected,omitempty"`
+	Withdrawn int `json:"withdrawn,omitempty"`
 	// MalformedSample holds up to 1000 of the malformed records.
 	MalformedSample []feed.Malformed `json:"malformed_sample,omitempty"`
 	Newest          time.Time        `json:"newest,omitzero"`
@@ -431,7 +434,7 @@ func Status(ctx context.Context, dir string) (*StatusReport, error) {
 func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 	st := &StatusReport{Path: d.path, SchemaVersion: SchemaVersion, BuildID: d.buildID, BuiltAt: d.builtAt, PreviousBuild: d.previousBuild}
 	rows, err := d.db.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed,
-		malformed_json, newest, fetched_at, checked_at FROM sources ORDER BY name`)
+		malformed_json, rejected, withdrawn, newest, fetched_at, checked_at FROM sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: status: %w", err)
 	}
@@ -440,7 +443,7 @@ func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 		var s SourceStatus
 		var outcome, mal, newest, fetched, checked string
 		if err := rows.Scan(&s.Name, &outcome, &s.Error, &s.Advisories, &s.Affected, &s.Enrichment, &s.Malformed,
-			&mal, &newest, &fetched, &checked); err != nil {
+			&mal, &s.Rejected, &s.Withdrawn, &newest, &fetched, &checked); err != nil {
 			return nil, fmt.Errorf("vulndb: status: %w", err)
 		}
 		s.Outcome = Outcome(outcome)
@@ -479,14 +482,14 @@ func (s *StatusReport) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "DB:       %s\nSchema:   %d\nBuild:    %s (built %s)\n\n", s.Path, s.SchemaVersion, s.BuildID, stamp(s.BuiltAt))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSTATE\tADVISORIES\tAFFECTED\tENRICHMENT\tMALFORMED\tNEWEST\tFETCHED\tCHECKED\tERROR")
+	fmt.Fprintln(tw, "SOURCE\tSTATE\tADVISORIES\tAFFECTED\tENRICHMENT\tMALFORMED\tREJECTED\tWITHDRAWN\tNEWEST\tFETCHED\tCHECKED\tERROR")
 	for _, src := range s.Sources {
 		errText := src.Error
 		if len(errText) > 80 {
 			errText = errText[:77] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", src.Name, src.Outcome, src.Advisories, src.Affected,
-			src.Enrichment, src.Malformed, day(src.Newest), stamp(src.FetchedAt), stamp(src.CheckedAt), errText)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", src.Name, src.Outcome, src.Advisories, src.Affected,
+			src.Enrichment, src.Malformed, src.Rejected, src.Withdrawn, day(src.Newest), stamp(src.FetchedAt), stamp(src.CheckedAt), errText)
 	}
 	return tw.Flush()
 }

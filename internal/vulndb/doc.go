@@ -18,8 +18,9 @@
 //	meta(key, value)                 schema_version, build_id, built_at,
 //	                                 previous_build, changes_complete
 //	sources(name, outcome, error, advisories, affected, enrichment,
-//	        malformed, malformed_json, newest, fetched_at, checked_at,
-//	        state_json)              one row per source; state_json is the
+//	        malformed, malformed_json, rejected, withdrawn, newest,
+//	        fetched_at, checked_at, state_json)
+//	                                 one row per source; state_json is the
 //	                                 feed.State for the next conditional fetch
 //	advisories(rid, id, source, summary, description, vendor_severity,
 //	        severity, cvss, refs, aliases, published, modified, withdrawn,
@@ -36,6 +37,7 @@
 //	aliases(alias, advisory)         alias -> advisory rid
 //	cvss(id, source, ...)            advisories without affected packages
 //	                                 (NVD): CVSS and description by CVE id
+//	rejected(id, source)             CVE ids that a source marks rejected
 //	pairs(namespace, package, records, hash)
 //	                                 a hash of each pair's records
 //	changes(namespace, package)      pairs that differ from previous_build
@@ -70,6 +72,34 @@
 // (no locking) and memory-mapped, and keeps its connections for its whole life, so a reader that
 // opened the old DB finishes on it even after it is unlinked (on Linux an
 // open file outlives its name). Readers never take a lock.
+//
+// # Withdrawn records and rejected CVE ids
+//
+// A record that its own source withdrew (Advisory.Withdrawn; parsers may
+// also drop such records themselves and count them in feed.Stats.Withdrawn)
+// is never stored: it cannot be a finding. It withdraws that record only: a
+// withdrawn GHSA does not reject the CVE it aliases.
+//
+// A CVE id that the CVE program rejected yields no finding from any source.
+// A record says so with Advisory.Rejected: NVD's, the Ubuntu CVE tracker's
+// and Ubuntu OVAL's copy of the CVE text is the rejection notice ("Rejected
+// reason: ..." or "** REJECT ** DO NOT USE THIS CANDIDATE NUMBER ..."), and
+// Red Hat writes "[REJECTED CVE] ...". Such
+// a record is not stored either; its id goes into the rejected table. At
+// the end of the build (after every source was parsed or copied forward,
+// before the pair hashes), every source's records of a rejected id are
+// deleted, and records that list it as an alias lose that alias but stay
+// (a CVE rejected as a duplicate leaves the DSA, ALAS or GHSA that named it
+// standing for a real fix, reported under its own id or its other CVEs).
+// So the rule holds at
+// build time, for every reader (scan, rescans, the server, Advisory and
+// ByAlias), whatever the order of the updaters, at a cost bounded by the
+// rejected ids (index seeks only). Sources without a rejection marker
+// (Alpine secdb, Amazon ALAS, Debian's OSV records, Oracle ELSA) are covered
+// by the others' marks. The per-source counts are in SourceReport.Rejected and
+// .Withdrawn, `db update` and `db status`. A known limit: when a rejection
+// is lifted, records of another source that was copied forward unchanged
+// come back only when that source is fetched anew.
 //
 // # OCI artifact
 //

@@ -17,7 +17,10 @@ import (
 //
 //	1: the first layout
 //	2: affected.fix_channel (the Ubuntu Pro service that delivers a fix)
-const SchemaVersion = 2
+//	3: the rejected table and the sources' rejected and withdrawn counts; no
+//	   record of a rejected CVE id or a withdrawn record is stored (older
+//	   files may hold them, so they are not read)
+const SchemaVersion = 3
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
@@ -35,6 +38,8 @@ CREATE TABLE sources(
 	enrichment INTEGER NOT NULL,
 	malformed  INTEGER NOT NULL,
 	malformed_json TEXT NOT NULL,
+	rejected   INTEGER NOT NULL,
+	withdrawn  INTEGER NOT NULL,
 	newest     TEXT NOT NULL,
 	fetched_at TEXT NOT NULL,
 	checked_at TEXT NOT NULL,
@@ -95,6 +100,12 @@ CREATE TABLE cvss(
 	published       TEXT NOT NULL,
 	modified        TEXT NOT NULL,
 	withdrawn       TEXT NOT NULL,
+	PRIMARY KEY(id, source)
+) WITHOUT ROWID;
+
+CREATE TABLE rejected(
+	id     TEXT NOT NULL,
+	source TEXT NOT NULL,
 	PRIMARY KEY(id, source)
 ) WITHOUT ROWID;
 
@@ -184,6 +195,13 @@ type advRow struct {
 func (r *advRow) dest() []any {
 	return []any{&r.id, &r.source, &r.summary, &r.description, &r.vendorSeverity, &r.severity,
 		&r.cvss, &r.refs, &r.aliases, &r.published, &r.modified, &r.withdrawn}
+}
+
+// values are the row's columns as encodeAdvisory returns them, the input
+// of the advisory digest.
+func (r *advRow) values() []any {
+	return []any{r.id, r.source, r.summary, r.description, r.vendorSeverity, r.severity,
+		r.cvss, r.refs, r.aliases, r.published, r.modified, r.withdrawn}
 }
 
 func (r *advRow) advisory() (*advisory.Advisory, error) {

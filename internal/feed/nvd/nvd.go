@@ -10,6 +10,12 @@
 // published/modified dates. The matcher looks these up by CVE id when a
 // distro record lacks CVSS.
 //
+// A CVE whose English description is the CVE program's rejection notice
+// (advisory.RejectNotice: "Rejected reason: DO NOT USE THIS CANDIDATE
+// NUMBER ..." in the 2025 feeds, "** REJECT ** ..." in older copies; the
+// 1.1 format has no status field) is emitted with Rejected set: the DB then
+// stores no record of that id from any source (see internal/vulndb).
+//
 // Fetch reads the .meta files first (conditional GETs); when none changed
 // the result is Unchanged and no feed is downloaded. Otherwise every feed
 // whose .meta exists is fetched. A missing .meta is tolerated (the shared
@@ -401,6 +407,7 @@ func convert(raw json.RawMessage) (*advisory.Advisory, error) {
 			break
 		}
 	}
+	a.Rejected = advisory.RejectNotice(a.Description)
 	for _, r := range it.CVE.References.Data {
 		if u := strings.TrimSpace(r.URL); u != "" {
 			a.References = append(a.References, u)

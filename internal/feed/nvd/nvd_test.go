@@ -107,26 +107,29 @@ func TestParse(t *testing.T) {
 		ID, Desc string
 		CVSS     []advisory.CVSS
 		Modified time.Time
+		Rejected bool
 	}
 	var rows []row
 	for _, a := range got.Advisories {
 		if len(a.Affected) != 0 || a.Source != "nvd" {
 			t.Errorf("%s: affected %v source %q", a.ID, a.Affected, a.Source)
 		}
-		rows = append(rows, row{a.ID, a.Description, a.CVSS, a.Modified})
+		rows = append(rows, row{a.ID, a.Description, a.CVSS, a.Modified, a.Rejected})
 	}
 	d := func(s string) time.Time { t, _ := time.Parse("2006-01-02T15:04Z07:00", s); return t }
 	want := []row{
 		{"CVE-2014-0160", "The TLS heartbeat bug.", []advisory.CVSS{
 			{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Score: 7.5, Source: "nvd"},
 			{Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:P/I:N/A:N", Score: 5.0, Source: "nvd"},
-		}, d("2023-11-07T02:18Z")},
+		}, d("2023-11-07T02:18Z"), false},
 		// The modified feed's copy is newer: it replaces the yearly one.
-		{"CVE-2014-9999", "New text.", nil, d("2025-02-20T00:00Z")},
+		{"CVE-2014-9999", "New text.", nil, d("2025-02-20T00:00Z"), false},
 		// The yearly copy is newer than the modified feed's.
-		{"CVE-2014-7777", "", []advisory.CVSS{{Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:C/I:C/A:C", Score: 10, Source: "nvd"}}, d("2024-12-31T10:00Z")},
+		{"CVE-2014-7777", "", []advisory.CVSS{{Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:C/I:C/A:C", Score: 10, Source: "nvd"}}, d("2024-12-31T10:00Z"), false},
+		// The CVE program's rejection notice marks the id rejected.
+		{"CVE-2014-6666", "** REJECT ** DO NOT USE THIS CANDIDATE NUMBER. ConsultIDs: CVE-2014-7777. Reason: This candidate is a duplicate of CVE-2014-7777. Notes: All CVE users should reference CVE-2014-7777 instead of this candidate.", nil, d("2014-06-02T00:00Z"), true},
 		// Only in modified/recent: emitted at the end, newest copy.
-		{"CVE-2025-0001", "Brand new.", []advisory.CVSS{{Version: "3.0", Vector: "CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", Score: 7.8, Source: "nvd"}}, d("2025-02-22T00:00Z")},
+		{"CVE-2025-0001", "Brand new.", []advisory.CVSS{{Version: "3.0", Vector: "CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", Score: 7.8, Source: "nvd"}}, d("2025-02-22T00:00Z"), false},
 	}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("advisories (-want +got):\n%s", diff)
@@ -142,7 +145,7 @@ func TestParse(t *testing.T) {
 	if diff := cmp.Diff(wantMal, mal); diff != "" {
 		t.Errorf("malformed (-want +got):\n%s", diff)
 	}
-	if got.Stats.Records != 4 || !got.Stats.Newest.Equal(d("2025-02-22T00:00Z")) {
+	if got.Stats.Records != 5 || !got.Stats.Newest.Equal(d("2025-02-22T00:00Z")) {
 		t.Errorf("stats %+v", got.Stats)
 	}
 }
@@ -204,7 +207,7 @@ func TestFetch(t *testing.T) {
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("fetched (-want +got):\n%s", diff)
 	}
-	if st, err := u.Parse(context.Background(), snap.FS, func(*advisory.Advisory) error { return nil }); err != nil || st.Records != 4 {
+	if st, err := u.Parse(context.Background(), snap.FS, func(*advisory.Advisory) error { return nil }); err != nil || st.Records != 5 {
 		t.Errorf("Parse of the snapshot: %+v, %v", st, err)
 	}
 	// Unchanged metas: no feed is downloaded.
@@ -271,6 +274,7 @@ func TestRealData(t *testing.T) {
 	start := time.Now()
 	var spot *advisory.Advisory
 	ids := map[string]bool{}
+	rejected := map[string]bool{}
 	st, err := New().Parse(context.Background(), fsys, func(a *advisory.Advisory) error {
 		if ids[a.ID] {
 			t.Errorf("%s emitted twice", a.ID)
@@ -278,6 +282,9 @@ func TestRealData(t *testing.T) {
 		ids[a.ID] = true
 		if a.ID == "CVE-2014-0160" {
 			spot = a
+		}
+		if a.Rejected {
+			rejected[a.ID] = true
 		}
 		return nil
 	})
@@ -296,6 +303,12 @@ func TestRealData(t *testing.T) {
 	}
 	if spot == nil {
 		t.Fatal("CVE-2014-0160 missing")
+	}
+	// The 2025 snapshot writes the rejection notice as "Rejected reason:
+	// DO NOT USE THIS CANDIDATE NUMBER. ..." (7,272 CVEs counted from the
+	// raw feeds); CVE-2014-9297 (ntp, reported on ubuntu-14.04 before) is one.
+	if len(rejected) != 7272 || !rejected["CVE-2014-9297"] || rejected["CVE-2014-0160"] {
+		t.Errorf("%d rejected CVEs (want 7,272), CVE-2014-9297 %v, CVE-2014-0160 %v", len(rejected), rejected["CVE-2014-9297"], rejected["CVE-2014-0160"])
 	}
 	var v2 *advisory.CVSS
 	for i := range spot.CVSS {

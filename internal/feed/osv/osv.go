@@ -17,9 +17,16 @@
 //
 // Records:
 //
-//   - MAL-* (malicious package) and withdrawn records are not emitted:
-//     the matcher has no notion of a withdrawn record, so emitting one
-//     would report a retracted vulnerability.
+//   - MAL-* (malicious package) and withdrawn records are not emitted: a
+//     record its source retracted is never a finding. Withdrawn records
+//     (a non-empty "withdrawn", even one whose date does not parse) are
+//     counted in Stats.Withdrawn. A withdrawn record withdraws itself
+//     only: a withdrawn GHSA says nothing about the CVE it aliases.
+//   - A record whose details are the CVE program's rejection notice
+//     ("** REJECT ** ...", which a few GHSA records and Debian's CVE
+//     records copy) is emitted with Rejected set. For a CVE id the DB then
+//     drops every source's records of that CVE; a GHSA or other id is
+//     dropped alone, as withdrawn (the DB's rule for non-CVE ids).
 //   - Affected entries of one (namespace, package) are merged: their
 //     ranges are kept side by side (GHSA writes one entry per range).
 //     Status is fixed when a range has a fixed event, else affected
@@ -225,7 +232,12 @@ func (p *parser) archive(fsys fs.FS, name string, sink func(*advisory.Advisory) 
 		for _, pr := range problems {
 			p.malformed(file, id, pr)
 		}
-		if a == nil || !a.Withdrawn.IsZero() {
+		if a == nil {
+			return nil
+		}
+		if !a.Withdrawn.IsZero() || strings.TrimSpace(r.Withdrawn) != "" {
+			// Withdrawn, even when its date did not parse.
+			p.st.Withdrawn++
 			return nil
 		}
 		return sink(a)

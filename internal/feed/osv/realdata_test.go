@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -61,6 +62,23 @@ func TestRealDataLanguages(t *testing.T) {
 				}
 			}
 			checkSpots(t, eco, advs)
+			// The real records whose details are the CVE program's
+			// rejection notice are flagged (the DB drops them), and
+			// nothing else is.
+			var rejected []string
+			for _, a := range advs {
+				if a.Rejected {
+					rejected = append(rejected, a.ID)
+				}
+			}
+			wantRejected := map[string][]string{
+				"PyPI": {"GHSA-943p-xc6m-c6gr", "GHSA-x58j-j539-w8mv"},
+				"npm":  {"GHSA-mx3r-w3pj-7wv7"},
+			}[eco]
+			sort.Strings(rejected)
+			if d := cmp.Diff(wantRejected, rejected); d != "" {
+				t.Errorf("rejected records (-want +got):\n%s", d)
+			}
 		})
 	}
 }

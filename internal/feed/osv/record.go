@@ -89,6 +89,7 @@ func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
 		problems = append(problems, "withdrawn: "+err.Error())
 	}
 	a.Aliases = c.aliases(id, r)
+	a.Rejected = advisory.RejectNotice(r.Details)
 	if s := strings.TrimSpace(r.DBSpec.Severity); s != "" {
 		a.VendorSeverity = s
 		a.Severity = textSeverity(s)

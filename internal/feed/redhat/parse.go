@@ -203,6 +203,7 @@ func (p *parser) convert(file string, r *cveRecord) (*advisory.Advisory, time.Ti
 		desc = append(desc, s)
 	}
 	a.Description = strings.Join(desc, "\n\n")
+	a.Rejected = rejected(desc)
 	if r.CVSS3 != nil && r.CVSS3.Vector != "" {
 		v := "3.0"
 		if strings.HasPrefix(r.CVSS3.Vector, "CVSS:3.1/") {
@@ -473,4 +474,16 @@ func stateName(s string) (name, module string, skip bool, err error) {
 		return "", "", false, fmt.Errorf("package_name %q is not a package name", s)
 	}
 	return s, "", false, nil
+}
+
+// rejected reports whether Red Hat's details say that the CVE program
+// rejected the id: Red Hat prefixes them with "[REJECTED CVE]", or replaces
+// them with "This CVE ID has been rejected ..." or the CVE program's own
+// notice. The record's entries are converted as usual; the DB drops them.
+func rejected(details []string) bool {
+	if len(details) == 0 {
+		return false
+	}
+	d := details[0]
+	return strings.HasPrefix(d, "[REJECTED CVE]") || strings.HasPrefix(d, "This CVE ID has been rejected") || advisory.RejectNotice(d)
 }

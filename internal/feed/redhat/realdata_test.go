@@ -26,9 +26,13 @@ func TestRealData(t *testing.T) {
 	start := time.Now()
 	var peak uint64
 	n := 0
+	rejected := map[string]bool{}
 	st, err := New().Parse(context.Background(), os.DirFS(dir), func(a *advisory.Advisory) error {
 		if _, ok := want[a.ID]; ok {
 			want[a.ID] = a
+		}
+		if a.Rejected {
+			rejected[a.ID] = true
 		}
 		if n++; n%2000 == 0 {
 			var ms runtime.MemStats
@@ -45,6 +49,11 @@ func TestRealData(t *testing.T) {
 		if i < 10 {
 			t.Logf("malformed: %+v", m)
 		}
+	}
+	// 45 records say "[REJECTED CVE] ..." (CVE-2024-26609, a kernel CVE
+	// rejected upstream, among them) or "This CVE ID has been rejected".
+	if len(rejected) != 45 || !rejected["CVE-2024-26609"] || rejected["CVE-2023-38545"] {
+		t.Errorf("%d rejected records (want 45), CVE-2024-26609 %v, CVE-2023-38545 %v", len(rejected), rejected["CVE-2024-26609"], rejected["CVE-2023-38545"])
 	}
 	if st.Records != 21394 {
 		t.Errorf("Records = %d, want 21,394 (SOURCES.md)", st.Records)

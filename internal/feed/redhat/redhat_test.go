@@ -533,3 +533,42 @@ func TestFetchPerCVE(t *testing.T) {
 		}
 	})
 }
+
+// TestParseRejected: a record whose details Red Hat marks "[REJECTED CVE]"
+// (testdata/rejected, shaped like the real CVE-2024-26609) is flagged
+// Rejected, its entries converted as usual (the DB drops them); the other
+// fixtures are not.
+func TestParseRejected(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "rejected", "CVE-2023-0006.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := fixtureFiles(t)
+	files["CVE-2023-0006.json"] = b
+	r, err := parseAll(t, New(), dirFS(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, a := range r.Advisories {
+		got[a.ID] = a.Rejected
+	}
+	want := map[string]bool{"CVE-2023-0001": false, "CVE-2023-0002": false, "CVE-2023-0003": false, "CVE-2023-0006": true}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Rejected by id (-want +got):\n%s", d)
+	}
+	for _, tc := range []struct {
+		details []string
+		want    bool
+	}{
+		{[]string{"[REJECTED CVE] An issue was identified."}, true},
+		{[]string{"This CVE ID has been rejected by its CVE Numbering Authority."}, true},
+		{[]string{"** REJECT ** DO NOT USE THIS CANDIDATE NUMBER."}, true},
+		{[]string{"A flaw was found.", "[REJECTED CVE] in a later paragraph"}, false},
+		{nil, false},
+	} {
+		if got := rejected(tc.details); got != tc.want {
+			t.Errorf("rejected(%q) = %v, want %v", tc.details, got, tc.want)
+		}
+	}
+}

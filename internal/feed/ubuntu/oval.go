@@ -350,6 +350,7 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 	if len(a.Aliases) == 0 {
 		a.Aliases = nil
 	}
+	a.Rejected = advisory.RejectNotice(m.Description)
 	if t, ok := parseDate(m.Advisory.PublicDate); ok {
 		a.Published = t
 	}

@@ -149,11 +149,15 @@ func TestRealDataOVAL(t *testing.T) {
 			t.Fatal(err)
 		}
 		var openssl *advisory.Advisory
+		var rejected []string
 		p := &probe{start: time.Now()}
 		st, err := NewOVAL().Parse(context.Background(), mapFS(name, data), func(a *advisory.Advisory) error {
 			p.sample()
 			if a.ID == "CVE-2021-3711" {
 				openssl = a
+			}
+			if a.Rejected {
+				rejected = append(rejected, a.ID)
 			}
 			return nil
 		})
@@ -192,6 +196,47 @@ func TestRealDataOVAL(t *testing.T) {
 			if openssl.Severity != "HIGH" {
 				t.Errorf("CVE-2021-3711 severity %q", openssl.Severity)
 			}
+			// focal's two definitions whose description is the rejection
+			// notice ("** REJECT ** DO NOT USE THIS CANDIDATE NUMBER.").
+			if d := cmp.Diff([]string{"CVE-2020-21690", "CVE-2020-28476"}, rejected); d != "" {
+				t.Errorf("rejected definitions (-want +got):\n%s", d)
+			}
 		}
+	}
+}
+
+// TestRealDataUCTIssue22 reads the real tracker records behind issue 22
+// (the bundle is sorted by year, so it stops after 2020): rejected ids are
+// flagged, and an ESM pocket's not-affected beats the release's ignored.
+func TestRealDataUCTIssue22(t *testing.T) {
+	dir := testutil.Shared(t, "feeds/ubuntu")
+	want := map[string]*advisory.Advisory{"CVE-2011-3336": nil, "CVE-2014-9297": nil, "CVE-2018-10754": nil, "CVE-2020-35537": nil}
+	found := 0
+	_, err := NewUCT().Parse(context.Background(), os.DirFS(dir), func(a *advisory.Advisory) error {
+		if _, ok := want[a.ID]; ok {
+			want[a.ID] = a
+			if found++; found == len(want) {
+				return errStop
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("parse stopped with %v, found %d of %d records", err, found, len(want))
+	}
+	for id, a := range want {
+		if got := a.Rejected; got != (id != "CVE-2011-3336") {
+			t.Errorf("%s: Rejected = %v (description %.40q)", id, got, a.Description)
+		}
+	}
+	// trusty: ignored ("end of standard support"), trusty/esm: not-affected.
+	var got []string
+	for _, af := range want["CVE-2011-3336"].Affected {
+		if af.Package == "eglibc" && af.Namespace == "ubuntu:14.04" {
+			got = append(got, af.Namespace+" "+string(af.Status))
+		}
+	}
+	if d := cmp.Diff([]string{"ubuntu:14.04 not-affected"}, got); d != "" {
+		t.Errorf("CVE-2011-3336 eglibc (-want +got):\n%s", d)
 	}
 }

@@ -20,16 +20,47 @@
 //
 // Release keys are codenames (trusty -> ubuntu:14.04, ..., noble ->
 // ubuntu:24.04; precise and later are emitted). ESM pockets
-// (esm-infra/<rel>, esm-infra-legacy/<rel>, <rel>/esm, esm-apps/<rel>) belong
-// to their release: a fix released in an ESM pocket counts as the fix for the
-// release only when the release's main pocket has no released fix and does
-// not say not-affected (the pockets are tried in the order listed), and a
-// pocket's non-fixed status is used only when the main pocket has no entry
-// for the package. "upstream", "devel", "snap", fips*, ros-esm and phone/core
-// overlays are skipped. Status: released -> fixed, with Fixed = the version
-// in the note; needed, needs-triage, active, pending, deferred -> affected;
-// ignored -> will-not-fix; not-affected -> not-affected; DNE (the package does
-// not exist in that release) -> no entry. Packages are source packages.
+// (esm-infra/<rel>, its older name <rel>/esm, esm-infra-legacy/<rel>,
+// esm-apps/<rel>, ranked in that order: a fix the esm-infra service
+// delivers is preferred to one that needs the legacy add-on) belong to
+// their release. "upstream", "devel", "snap",
+// fips*, ros-esm and phone/core overlays are skipped. For one package in one
+// release the entry that decides is, first match wins:
+//
+//  1. the main pocket's, when it says released or not-affected (the
+//     standard archive's final word: a fix there is the fix for everyone);
+//  2. the first ESM pocket, by rank, that says released;
+//  3. an ESM pocket that says not-affected: it overrides the main pocket's
+//     needed, needs-triage, deferred, pending, active or ignored, which are
+//     the state left when standard support ended ("trusty: ignored" plus
+//     "trusty/esm: not-affected" is not affected);
+//  4. the main pocket's own status, unless it is DNE;
+//  5. the first ESM pocket, by rank, whose status is not DNE (a package
+//     that only an ESM pocket ships);
+//  6. otherwise nothing: DNE everywhere gives no entry.
+//
+// So an ESM pocket's needed, deferred or ignored never replaces a main
+// pocket entry (it says no more than the main pocket does), and an ESM
+// pocket that says DNE is ignored. Several ESM pockets that disagree are
+// ranked the same way: a fix in any of them beats a not-affected in
+// another (that pocket's version already has it), and a not-affected beats
+// a not-fixed status.
+//
+// Status: released -> fixed, with Fixed = the version in the note; needed,
+// needs-triage, active, pending, deferred -> affected (UNFIXED: a
+// needs-triage package has not been assessed yet, so it is reported as
+// possibly affected rather than dropped); ignored -> will-not-fix (Ubuntu's
+// notes say why: "end of standard support", often with the state it ended
+// in, "end of standard support, was needed", "..., was needs-triage",
+// "..., was deferred"; no fix will come through that pocket); not-affected -> not-affected; DNE (the
+// package does not exist in that release) -> no entry. Packages are source
+// packages.
+//
+// A record whose description is the CVE program's rejection notice
+// ("** REJECT ** DO NOT USE THIS CANDIDATE NUMBER ...", which the tracker
+// copies from the CVE list) is emitted with Rejected set, its entries
+// converted as usual: the DB then keeps no record of that CVE id from any
+// source.
 //
 // # Fix channels
 //
@@ -60,7 +91,9 @@
 // version is affected (no fix yet). Ubuntu's OVAL tests binary packages, so
 // entries have Kind binary, one per binary name. A zero epoch ("0:") is
 // dropped from fixed versions. The XML is streamed token by token, keeping
-// only the fields used; every file is capped in decompressed size.
+// only the fields used; every file is capped in decompressed size. A
+// definition whose description is the CVE program's rejection notice is
+// emitted with Rejected set, as in UCT.
 package ubuntu
 
 import (

@@ -84,6 +84,12 @@ func flatten(as []*advisory.Advisory) []entry {
 	return out
 }
 
+// TestUCTParse parses testdata/uct, the records of testdata/uct-src
+// bundled as the mirror holds them:
+//
+//	tar --sort=name --mtime='2024-01-01 00:00:00 UTC' --owner=root --group=root \
+//	    --mode='u=rwX,go=rX' -C testdata/uct-src -cf - ./2011 ./2014 ./2021 ./2023 |
+//	    bzip2 -9 > testdata/uct/ubuntu-cve-tracker/uct-cve-json.tar.bz2
 func TestUCTParse(t *testing.T) {
 	r, err := parseAll(t, NewUCT(), os.DirFS(filepath.Join("testdata", "uct")))
 	if err != nil {
@@ -91,13 +97,25 @@ func TestUCTParse(t *testing.T) {
 	}
 	golden(t, filepath.Join("testdata", "golden", "uct.json"), r)
 	want := []entry{
+		// ESM pockets: trusty ignored + trusty/esm not-affected, and xenial
+		// needs-triage + esm-infra not-affected, are not affected; an ESM
+		// DNE says nothing; a package only an ESM pocket has takes its
+		// status; a fix in one ESM pocket beats not-affected in another.
+		{"CVE-2011-9001", "ubuntu:14.04", "exlibc", "source", "not-affected", "", ""},
+		{"CVE-2011-9001", "ubuntu:16.04", "exlibc", "source", "not-affected", "", ""},
+		{"CVE-2011-9001", "ubuntu:16.04", "extool", "source", "affected", "", ""},
+		{"CVE-2011-9001", "ubuntu:18.04", "exlibc", "source", "affected", "", ""},
+		{"CVE-2011-9001", "ubuntu:18.04", "extool", "source", "fixed", "1.0-1ubuntu0.1~esm1", ""},
+		// A rejected CVE id is converted as usual, flagged Rejected.
+		{"CVE-2014-9002", "ubuntu:14.04", "extime", "source", "fixed", "1:4.2.6.p5+dfsg-3ubuntu2.14.04.1", ""},
+		{"CVE-2014-9002", "ubuntu:16.04", "extime", "source", "not-affected", "", ""},
 		{"CVE-2021-2002", "ubuntu:20.04", "pkg-a", "source", "affected", "", "HIGH"},
 		{"CVE-2021-2002", "ubuntu:20.04", "pkg-b", "source", "affected", "", ""},
 		{"CVE-2021-2002", "ubuntu:20.04", "pkg-c", "source", "affected", "", ""},
 		{"CVE-2021-2002", "ubuntu:20.04", "pkg-d", "source", "affected", "", ""},
 		{"CVE-2021-2002", "ubuntu:22.04", "pkg-a", "source", "fixed", "1:2.0-1", ""},
-		// ESM: esm-infra fix used because bionic's main pocket is ignored.
-		{"CVE-2023-1001", "ubuntu:14.04", "libexample", "source", "fixed", "0.4.0-4ubuntu0.1~esm1", ""},
+		// ESM: an extended-support fix is used where the main pocket is ignored; trusty/esm (esm-infra) before the legacy add-on.
+		{"CVE-2023-1001", "ubuntu:14.04", "libexample", "source", "fixed", "0.4.0-4ubuntu0.1~esm2", ""},
 		{"CVE-2023-1001", "ubuntu:16.04", "libexample", "source", "will-not-fix", "", ""},
 		{"CVE-2023-1001", "ubuntu:18.04", "libexample", "source", "fixed", "0.6.1-2ubuntu0.18.04.2+esm1", ""},
 		{"CVE-2023-1001", "ubuntu:20.04", "exampletool", "source", "not-affected", "", ""},
@@ -110,8 +128,17 @@ func TestUCTParse(t *testing.T) {
 	if d := cmp.Diff(want, flatten(r.Advisories)); d != "" {
 		t.Errorf("entries (-want +got):\n%s", d)
 	}
-	if r.Stats.Records != 3 {
-		t.Errorf("Records = %d, want 3", r.Stats.Records)
+	if r.Stats.Records != 5 {
+		t.Errorf("Records = %d, want 5", r.Stats.Records)
+	}
+	var rejected []string
+	for _, a := range r.Advisories {
+		if a.Rejected {
+			rejected = append(rejected, a.ID)
+		}
+	}
+	if d := cmp.Diff([]string{"CVE-2014-9002"}, rejected); d != "" {
+		t.Errorf("rejected (-want +got):\n%s", d)
 	}
 	var bad []string
 	for _, m := range r.Stats.Malformed {
@@ -138,6 +165,91 @@ func TestUCTParse(t *testing.T) {
 	}
 	if a.Severity != "MEDIUM" || byID["CVE-2021-2002"].Severity != "INFORMATIONAL" || byID["CVE-2021-2004"].Severity != "" {
 		t.Errorf("severities: %q %q %q", a.Severity, byID["CVE-2021-2002"].Severity, byID["CVE-2021-2004"].Severity)
+	}
+}
+
+// TestUCTPocketPrecedence decides one package of one release from its main
+// and ESM pockets (pickPocket; see the package doc).
+func TestUCTPocketPrecedence(t *testing.T) {
+	tests := []struct {
+		name string
+		// pockets maps a pocket key to "status" or "status note".
+		pockets map[string]string
+		// want is "status fixed" of package p in the release's namespace,
+		// or "" for no entry.
+		want string
+	}{
+		// The main pocket's final word.
+		{"main released decides over ESM", map[string]string{"xenial": "released 1.0-1ubuntu0.1", "esm-infra/xenial": "released 1.0-1ubuntu0.1+esm1"}, "fixed 1.0-1ubuntu0.1"},
+		{"main released beats ESM not-affected", map[string]string{"xenial": "released 1.0-1ubuntu0.1", "esm-infra/xenial": "not-affected"}, "fixed 1.0-1ubuntu0.1"},
+		{"main not-affected beats an ESM fix", map[string]string{"xenial": "not-affected", "esm-infra/xenial": "released 1.0-1ubuntu0.1+esm1"}, "not-affected "},
+		// An ESM fix replaces the main pocket's not-fixed status.
+		{"ignored + ESM released", map[string]string{"trusty": "ignored end of standard support", "trusty/esm": "released 1.0-1ubuntu0.1~esm1"}, "fixed 1.0-1ubuntu0.1~esm1"},
+		{"needed + ESM released", map[string]string{"xenial": "needed", "esm-infra/xenial": "released 1.0-1ubuntu0.1+esm1"}, "fixed 1.0-1ubuntu0.1+esm1"},
+		// An ESM not-affected replaces every not-fixed main status (the bug:
+		// ignored + not-affected gave WILL_NOT_FIX).
+		{"ignored + ESM not-affected", map[string]string{"trusty": "ignored end of standard support", "trusty/esm": "not-affected"}, "not-affected "},
+		{"ignored + legacy ESM not-affected", map[string]string{"trusty": "ignored end of standard support", "esm-infra-legacy/trusty": "not-affected code not present"}, "not-affected "},
+		{"needed + ESM not-affected", map[string]string{"xenial": "needed", "esm-infra/xenial": "not-affected"}, "not-affected "},
+		{"needs-triage + ESM not-affected", map[string]string{"bionic": "needs-triage", "esm-infra/bionic": "not-affected"}, "not-affected "},
+		{"deferred + ESM not-affected", map[string]string{"bionic": "deferred 2020-01-01", "esm-apps/bionic": "not-affected"}, "not-affected "},
+		{"pending + ESM not-affected", map[string]string{"xenial": "pending", "esm-infra/xenial": "not-affected"}, "not-affected "},
+		// An ESM not-fixed status never replaces a main pocket entry.
+		{"ignored + ESM needed stays will-not-fix", map[string]string{"xenial": "ignored end of standard support", "esm-infra/xenial": "needed"}, "will-not-fix "},
+		{"needs-triage + ESM ignored stays affected", map[string]string{"xenial": "needs-triage", "esm-infra/xenial": "ignored"}, "affected "},
+		// DNE.
+		{"ESM DNE says nothing", map[string]string{"xenial": "needed", "esm-infra/xenial": "DNE"}, "affected "},
+		{"main DNE, ESM needed", map[string]string{"xenial": "DNE", "esm-apps/xenial": "needed"}, "affected "},
+		{"main DNE, ESM not-affected", map[string]string{"xenial": "DNE", "esm-apps/xenial": "not-affected"}, "not-affected "},
+		{"DNE everywhere", map[string]string{"xenial": "DNE", "esm-infra/xenial": "DNE"}, ""},
+		{"main ignored, ESM DNE", map[string]string{"xenial": "ignored end of standard support", "esm-infra/xenial": "DNE"}, "will-not-fix "},
+		// Only ESM pockets.
+		{"no main, ESM needed", map[string]string{"esm-infra/xenial": "needed"}, "affected "},
+		{"no main, first non-DNE pocket", map[string]string{"esm-infra/xenial": "DNE", "esm-apps/xenial": "ignored"}, "will-not-fix "},
+		{"no main, ESM ranked by pocket", map[string]string{"esm-infra/xenial": "needed", "esm-apps/xenial": "ignored"}, "affected "},
+		// Several ESM pockets that disagree.
+		{"ESM fix beats another pocket's not-affected", map[string]string{"xenial": "ignored", "esm-infra/xenial": "not-affected", "esm-apps/xenial": "released 1.0-1ubuntu0.1~esm1"}, "fixed 1.0-1ubuntu0.1~esm1"},
+		{"ESM not-affected beats another pocket's needed", map[string]string{"xenial": "needed", "esm-infra/xenial": "needed", "esm-apps/xenial": "not-affected"}, "not-affected "},
+		{"two ESM fixes: esm-infra (trusty/esm) before the legacy add-on", map[string]string{"trusty": "ignored", "trusty/esm": "released 1.0-1ubuntu0.1~esm2", "esm-infra-legacy/trusty": "released 1.0-1ubuntu0.1~esm1"}, "fixed 1.0-1ubuntu0.1~esm2"},
+		{"two ESM fixes: esm-infra before its older name", map[string]string{"trusty": "ignored", "trusty/esm": "released 1.0-1ubuntu0.1~esm2", "esm-infra/trusty": "released 1.0-1ubuntu0.1~esm1"}, "fixed 1.0-1ubuntu0.1~esm1"},
+		// Other releases' pockets do not count.
+		{"another release's ESM pocket", map[string]string{"xenial": "ignored", "esm-infra/bionic": "not-affected"}, "will-not-fix "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rel := ""
+			pkgs := map[string]map[string]uctPkg{}
+			for pocket, v := range tc.pockets {
+				st, note, _ := strings.Cut(v, " ")
+				pkgs[pocket] = map[string]uctPkg{"p": {Name: "p", Status: st, Note: note}}
+				if _, ok := releases[pocket]; ok && rel == "" {
+					rel = pocket
+				} else if r, _, ok := esmPocket(pocket); ok && rel == "" {
+					rel = r
+				}
+			}
+			if strings.Contains(tc.name, "another release") {
+				rel = "xenial"
+			}
+			data, err := json.Marshal(uctRecord{Candidate: "CVE-2024-0001", Packages: pkgs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, bad := convertUCT(data)
+			if a == nil || len(bad) > 0 {
+				t.Fatalf("convertUCT: %v, %v", a, bad)
+			}
+			ns, _ := Namespace(rel)
+			got := ""
+			for _, e := range flatten([]*advisory.Advisory{a}) {
+				if e.NS == ns && e.Pkg == "p" {
+					got = e.Status + " " + e.Fixed
+				}
+			}
+			if got != tc.want {
+				t.Errorf("%v: got %q, want %q", tc.pockets, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -265,7 +377,7 @@ func TestFetch(t *testing.T) {
 		want  []string
 		recs  int
 	}{
-		{"uct", NewUCT(), map[string]string{UCTBundle: string(bundle)}, []string{UCTBundle}, 3},
+		{"uct", NewUCT(), map[string]string{UCTBundle: string(bundle)}, []string{UCTBundle}, 5},
 		{"oval", NewOVAL(), map[string]string{"com.ubuntu.focal.cve.oval.xml.bz2": string(oval)}, []string{"com.ubuntu.focal.cve.oval.xml.bz2"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

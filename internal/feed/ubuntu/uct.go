@@ -147,19 +147,53 @@ type uctPkg struct {
 // esmPocket returns the release an ESM pocket key belongs to and the pocket's
 // rank (lower is preferred).
 func esmPocket(key string) (codename string, rank int, ok bool) {
-	for i, prefix := range []string{"esm-infra/", "esm-infra-legacy/", "esm-apps/"} {
-		if rel, found := strings.CutPrefix(key, prefix); found {
-			r := i
-			if prefix == "esm-apps/" {
-				r = 3
+	// esm-infra and its older name <rel>/esm first (the service most
+	// extended-support machines have), then the legacy add-on, then esm-apps.
+	for rank, prefix := range []string{"esm-infra/", "", "esm-infra-legacy/", "esm-apps/"} {
+		if prefix == "" {
+			if rel, found := strings.CutSuffix(key, "/esm"); found {
+				return rel, rank, true
 			}
-			return rel, r, true
+			continue
+		}
+		if rel, found := strings.CutPrefix(key, prefix); found {
+			return rel, rank, true
 		}
 	}
-	if rel, found := strings.CutSuffix(key, "/esm"); found {
-		return rel, 2, true
-	}
 	return "", 0, false
+}
+
+// pickPocket chooses, for one package in one release, the entry that
+// decides: the main pocket's (m, when hasMain) or one of the ESM pockets'
+// (sorted by rank). It returns the entry and its pocket key. Precedence,
+// first match wins (see the package doc):
+//
+//  1. the main pocket when it says released or not-affected;
+//  2. the first ESM pocket that says released;
+//  3. an ESM pocket that says not-affected;
+//  4. the main pocket's own status, unless it is DNE;
+//  5. the first ESM pocket whose status is not DNE;
+//  6. otherwise DNE: no entry.
+func pickPocket(rel string, m uctPkg, hasMain bool, pockets []pocketEntry) (uctPkg, string) {
+	if hasMain && (m.Status == "released" || m.Status == "not-affected") {
+		return m, rel
+	}
+	for _, want := range []string{"released", "not-affected"} {
+		for _, e := range pockets {
+			if e.pkg.Status == want {
+				return e.pkg, e.pocket
+			}
+		}
+	}
+	if hasMain && m.Status != "DNE" {
+		return m, rel
+	}
+	for _, e := range pockets {
+		if e.pkg.Status != "DNE" {
+			return e.pkg, e.pocket
+		}
+	}
+	return uctPkg{Name: m.Name, Status: "DNE"}, rel
 }
 
 var uctStatus = map[string]advisory.Status{
@@ -205,6 +239,8 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 	if d := strings.TrimSpace(r.UbuntuDescription); d != "" {
 		a.Summary = d
 	}
+	// The tracker keeps the CVE program's text: a rejected id says so.
+	a.Rejected = advisory.RejectNotice(r.Description)
 	if t, ok := parseDate(r.PublicDate); ok {
 		a.Published = t
 	} else if r.PublicDate != "" {
@@ -277,21 +313,8 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 				}
 				return pockets[i].pocket < pockets[j].pocket
 			})
-			p, hasMain := main[rel][name]
-			pocket := rel
-			// A main pocket that is released or not-affected decides alone.
-			if !hasMain || (p.Status != "released" && p.Status != "not-affected") {
-				picked := false
-				for _, e := range pockets {
-					if e.pkg.Status == "released" {
-						p, pocket, picked = e.pkg, e.pocket, true
-						break
-					}
-				}
-				if !picked && !hasMain {
-					p, pocket = pockets[0].pkg, pockets[0].pocket
-				}
-			}
+			m, hasMain := main[rel][name]
+			p, pocket := pickPocket(rel, m, hasMain, pockets)
 			if !debName.MatchString(name) {
 				badf("%s: package name %q is not a Debian package name", pocket, name)
 				continue
