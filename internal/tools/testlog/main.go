@@ -234,24 +234,27 @@ func writeLines(w io.Writer, b *topTest, all bool) {
 	}
 }
 
-// skipMessage is what test wrote before it skipped (its t.Skip message with
-// file:line), bounded.
+// skipMessage is test's skip message: the last file:line entry it wrote
+// before it skipped (t.Skip logs its message last) and that entry's
+// continuation lines, bounded. Earlier t.Log lines are left out.
 func skipMessage(b *topTest, test string) string {
 	if b == nil {
 		return ""
 	}
 	var msg []string
 	for _, l := range b.lines {
-		if l.test != test || strings.HasPrefix(l.text, "=== ") || strings.HasPrefix(strings.TrimSpace(l.text), "--- SKIP") {
-			continue
-		}
 		t := strings.TrimSpace(l.text)
-		if t == "" {
+		if l.test != test || t == "" || strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- SKIP") {
 			continue
 		}
-		if len(msg) == maxSkipLines {
-			msg = append(msg, "…")
-			break
+		if isLogEntry(t) {
+			msg = msg[:0]
+		}
+		if len(msg) >= maxSkipLines {
+			if msg[len(msg)-1] != "…" {
+				msg = append(msg, "…")
+			}
+			continue
 		}
 		if len(t) > maxSkipLine {
 			t = t[:maxSkipLine] + "…"
@@ -259,6 +262,25 @@ func skipMessage(b *topTest, test string) string {
 		msg = append(msg, t)
 	}
 	return strings.Join(msg, " ")
+}
+
+// isLogEntry reports whether s starts as testing's log lines do:
+// "name.go:123: ".
+func isLogEntry(s string) bool {
+	file, _, ok := strings.Cut(s, ": ")
+	if !ok {
+		return false
+	}
+	name, num, ok := strings.Cut(file, ".go:")
+	if !ok || name == "" || num == "" {
+		return false
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func writeSummary(w io.Writer, s summary) {

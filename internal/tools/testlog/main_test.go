@@ -92,6 +92,25 @@ tests: 0 passed, 0 failed, 0 skipped
 			wantSumm: summary{Broken: 1},
 		},
 		{
+			// Only the t.Skip entry (with its continuation line) is the
+			// reason; the t.Log lines before it are not.
+			name: "skip after logs, multi-line skip message",
+			input: `{"Action":"run","Package":"u","Test":"TestReal"}
+{"Action":"output","Package":"u","Test":"TestReal","Output":"=== RUN   TestReal\n"}
+{"Action":"output","Package":"u","Test":"TestReal","Output":"    real_test.go:45: 3000 records, 1 malformed\n"}
+{"Action":"output","Package":"u","Test":"TestReal","Output":"    real_test.go:90: partial run;\n"}
+{"Action":"output","Package":"u","Test":"TestReal","Output":"        set FULL=1 for the full count\n"}
+{"Action":"output","Package":"u","Test":"TestReal","Output":"--- SKIP: TestReal (0.33s)\n"}
+{"Action":"skip","Package":"u","Test":"TestReal"}
+`,
+			wantOut: `
+== skipped tests (1)
+u TestReal: real_test.go:90: partial run; set FULL=1 for the full count
+tests: 0 passed, 0 failed, 1 skipped
+`,
+			wantSumm: summary{Skipped: 1, Skips: []skip{{Package: "u", Test: "TestReal", Message: "real_test.go:90: partial run; set FULL=1 for the full count"}}},
+		},
+		{
 			name: "passing package prints its ok line only",
 			input: `{"Action":"run","Package":"q","Test":"TestA"}
 {"Action":"output","Package":"q","Test":"TestA","Output":"=== RUN   TestA\n"}
