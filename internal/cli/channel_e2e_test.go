@@ -37,27 +37,14 @@ func ecrFindings(t *testing.T, out string) map[string]map[string]string {
 	return got
 }
 
-// TestScanFixChannelRealImage scans the shared Ubuntu 16.04 image with a DB
-// built from the real Ubuntu CVE Tracker bundle of ../shared/feeds (copied
-// into a temporary one-source mirror): CVE-2016-10228 on libc-bin is fixed
-// only through Ubuntu Pro esm-infra, the marker reaches JSON and the table,
-// and --ignore-fix-channel hides exactly the marked findings.
+// TestScanFixChannelRealImage scans the shared Ubuntu 16.04 image with the
+// DB of ../shared/feeds (the real Ubuntu CVE Tracker bundle among the
+// rest): CVE-2016-10228 on libc-bin is fixed only through Ubuntu Pro
+// esm-infra, the marker reaches JSON and the table, and --ignore-fix-channel
+// hides exactly the marked findings.
 func TestScanFixChannelRealImage(t *testing.T) {
 	img := filepath.Join(testutil.Shared(t, "images"), "ubuntu-16.04.tar")
-	bundle := filepath.Join(testutil.Shared(t, "feeds"), "ubuntu", "ubuntu-cve-tracker", "uct-cve-json.tar.bz2")
-	if testing.Short() {
-		t.Skip("parses the whole Ubuntu CVE Tracker bundle (a minute or more)")
-	}
-	mirror := t.TempDir()
-	dst := filepath.Join(mirror, "ubuntu", "ubuntu-cve-tracker", "uct-cve-json.tar.bz2")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	copyTo(t, bundle, dst)
-	db := t.TempDir()
-	if code, out, stderr := runCLI(t, "db", "update", "--mirror", mirror, "--db", db); code != ExitOK {
-		t.Fatalf("db update: exit %d\n%s\n%s", code, out, stderr)
-	}
+	db := realDB.Dir(t)
 
 	code, out, stderr := runCLI(t, "scan", img, "--db", db, "--format", "json")
 	if code != ExitOK {

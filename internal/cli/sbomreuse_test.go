@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -18,46 +17,11 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/stowaway-scanner/stowaway/internal/feed"
-	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
-	"github.com/stowaway-scanner/stowaway/internal/feed/osv"
-	"github.com/stowaway-scanner/stowaway/internal/feed/redhat"
-	feedsource "github.com/stowaway-scanner/stowaway/internal/feed/source"
-	"github.com/stowaway-scanner/stowaway/internal/feed/ubuntu"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/server"
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
-	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
-
-// reuseDB builds a vulnerability DB from the ../shared/feeds sources the
-// reuse test's images need (Alpine, Debian, Ubuntu, Red Hat, PyPI, npm), or
-// uses $STOWAWAY_TEST_DB when set (a DB directory built by 'db update').
-func reuseDB(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("STOWAWAY_TEST_DB"); d != "" {
-		return d
-	}
-	feeds := testutil.Shared(t, "feeds")
-	if testing.Short() {
-		t.Skip("builds a vulnerability DB from ../shared/feeds (a minute or more)")
-	}
-	dir := t.TempDir()
-	ups, _ := feedsource.InMirror(feeds, []feed.Updater{alpine.New(), osv.New("Debian"), ubuntu.NewUCT(), ubuntu.NewOVAL(), redhat.New(), osv.New("PyPI"), osv.New("npm")})
-	src, err := feedsource.New(feeds, feedsource.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := vulndb.Update(context.Background(), dir, ups, src, vulndb.UpdateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // countingListener counts the bytes the server writes: what clients
 // download.
@@ -202,7 +166,7 @@ func parseFindings(t *testing.T, out string) findings {
 // the reusing scan must say so and download less.
 func TestScanReusesStoredSBOM(t *testing.T) {
 	images := testutil.Shared(t, "images")
-	db := reuseDB(t)
+	db := realDB.Dir(t)
 	host, counter := startScanningRegistry(t, db)
 	t.Setenv("HOME", t.TempDir()) // no docker config: anonymous pulls
 	t.Setenv("DOCKER_CONFIG", t.TempDir())

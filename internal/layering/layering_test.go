@@ -51,6 +51,7 @@ var layers = []layer{
 	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "testutil"}},
 	{"feeds", []string{"internal/feed/..."}, []string{"advisory"}},
 	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "feeds"}},
+	{"testdb", []string{"internal/testdb"}, []string{"testutil", "feeds", "vulndb"}},
 	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "osdetect", "testutil"}},
 	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "osdetect", "catalog"}},
 	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "version"}},
@@ -81,6 +82,7 @@ var layers = []layer{
 // outside its test files.
 var testHelpers = []string{
 	"internal/testutil",
+	"internal/testdb",
 	"internal/hostile",
 	"internal/catalog/lang/internal/langtest",
 	"internal/feed/feedtest",

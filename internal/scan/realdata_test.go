@@ -8,67 +8,29 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
-	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
-	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
+	"github.com/stowaway-scanner/stowaway/internal/testdb"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
-	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
-var (
-	fullDBOnce sync.Once
-	fullDB     *scan.VulnDB
-	fullDBErr  error
-)
+// realDBs is this test binary's real-data DB: $STOWAWAY_TEST_DB when set
+// (checked against ../shared/feeds), else built once and removed by TestMain.
+var realDBs testdb.DB
 
-// realDB builds, once per test binary, the DB of everything in
-// ../shared/feeds, as `stowaway db update --mirror ../shared/feeds` does.
+func TestMain(m *testing.M) { os.Exit(realDBs.Run(m)) }
+
+// realDB returns the DB of everything in ../shared/feeds, as `stowaway db
+// update --mirror ../shared/feeds` builds it.
 func realDB(t *testing.T) *scan.VulnDB {
 	t.Helper()
-	feeds := testutil.Shared(t, "feeds")
-	if testing.Short() {
-		t.Skip("builds the vulnerability DB from ../shared/feeds (minutes)")
-	}
-	fullDBOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stowaway-realdb-")
-		if err != nil {
-			fullDBErr = err
-			return
-		}
-		ups, _ := source.InMirror(feeds, feedall.Updaters())
-		src, err := source.New(feeds, source.Options{})
-		if err != nil {
-			fullDBErr = err
-			return
-		}
-		rep, err := vulndb.Update(context.Background(), dir, ups, src, vulndb.UpdateOptions{})
-		if err != nil {
-			fullDBErr = err
-			return
-		}
-		if err := rep.Err(); err != nil {
-			fullDBErr = err
-			return
-		}
-		db, err := vulndb.Open(context.Background(), dir)
-		if err != nil {
-			fullDBErr = err
-			return
-		}
-		fullDB = &scan.VulnDB{DB: db}
-	})
-	if fullDBErr != nil {
-		t.Fatalf("build DB from ../shared/feeds: %v", fullDBErr)
-	}
-	return fullDB
+	return &scan.VulnDB{DB: realDBs.Open(t)}
 }
 
 type osImage struct {
