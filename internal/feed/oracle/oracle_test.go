@@ -200,8 +200,3 @@ func TestFetch(t *testing.T) {
 		t.Errorf("missing file: err = %v", err)
 	}
 }
-
-// TestRealData has nothing to run on: the shared mirror has no Oracle feed.
-func TestRealData(t *testing.T) {
-	t.Skip("no real Oracle ELSA OVAL in ../shared/feeds (SOURCES.md: not obtainable); fixtures only")
-}
