@@ -9,11 +9,17 @@
 //	/v2/...   │ registry: distribution/v3 (filesystem driver)       │
 //	          │   + auth, referrers API, push/delete hooks ─────────┼──► store: images, tags, referrers
 //	POST /    │ ecrapi: SigV4, ECR JSON 1.1 actions ────────────────┼──► store: repositories, config, scans
+//	/console/ │ console: server-rendered web UI (GET / redirects)   │
 //	/healthz  │ liveness; /readyz pings the store; /metrics         │
 //	          └─────────────────────────────────────────────────────┘
+//	admission │ own TLS listener (Config.Admission): Kubernetes validating webhook
 //	push ─► OnPush: rules say SCAN_ON_PUSH/CONTINUOUS_SCAN ─► store.StartScan (job row, IN_PROGRESS)
 //	jobs.Pool workers ─► ClaimJob (lease) ─► registry.Image (v1.Image from blob storage)
 //	                 ─► Scanner.Scan ─► CompleteJob (result JSON = ECR findings shape)
+//	                    in its transaction: rescan.Recorder (inventory, finding history),
+//	                    sbomref (SBOM referrer), notify (events into the outbox)
+//	DB build changes ─► rescan.Rescanner re-matches stored inventories (CONTINUOUS_SCAN)
+//	lifecycle.Service (every LifecycleInterval) ─► expire images ─► garbage-collect blobs
 //
 // Packages:
 //
@@ -35,6 +41,19 @@
 //   - internal/server/scanning holds the result types and the registry
 //     scanning rules (ECR's filter semantics).
 //   - internal/server/metrics is a private Prometheus registry.
+//   - internal/server/lifecycle implements ECR lifecycle policies (parse,
+//     evaluate, preview) and the scheduled runner that expires images and
+//     garbage-collects blobs.
+//   - internal/server/rescan records each scan's inventory and finding
+//     history and, when Config.Rescan.DBDir is set, re-matches stored
+//     inventories whenever the vulnerability DB build changes.
+//   - internal/server/notify sends events (scan complete, findings change,
+//     ...) through a durable outbox to the sinks of Config.Events.
+//   - internal/server/admission is the Kubernetes validating admission
+//     webhook, served on its own TLS listener when Config.Admission is set.
+//   - internal/server/console is the web console under /console/.
+//   - internal/server/sbomref stores each scanned image's SBOM as an OCI
+//     referrer and offers it to clients instead of indexing again.
 //
 // Replicas: point several servers at one PostgreSQL database and one shared
 // DataDir/registry directory; jobs are claimed with FOR UPDATE SKIP LOCKED,
@@ -49,7 +68,4 @@
 // Secrets are never logged: distribution's request logs are routed to slog at
 // Debug with query strings (upload state) stripped, and credentials are
 // compared as SHA-256 digests in constant time.
-//
-// Not implemented yet: lifecycle policies, continuous rescans on DB change,
-// events/webhooks, the admission webhook and the web console (DESIGN.md §5).
 package server

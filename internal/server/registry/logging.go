@@ -12,9 +12,11 @@ import (
 // routeLibraryLogs sends distribution's logrus output to logger.
 // distribution logs only through logrus's standard logger (its context
 // logger hook is internal), so this is the one process-wide setting the
-// server changes; the last registry built wins. Per-request "response
-// completed" lines (404 probes included) go to Debug, the rest keep their
-// level.
+// server changes; the last registry built wins. Levels map down one step:
+// logrus Info (the per-request "response completed" lines, 404 probes
+// included, and distribution's start-up chatter) goes to slog Debug, Warn to
+// Warn, and Error, Fatal and Panic to Error; logrus Debug and Trace entries
+// are not emitted at all (the logger's level is Info).
 func routeLibraryLogs(logger *slog.Logger) {
 	std := logrus.StandardLogger()
 	std.SetOutput(io.Discard)
