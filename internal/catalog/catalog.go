@@ -2,14 +2,10 @@
 // registered catalogers over a squashed image.
 //
 // A cataloger first says which files it wants (Required, a cheap prefilter on
-// the path and file info). Only those files are read from the layers. There are
-// two shapes:
-//
-//   - FileCataloger handles one file at a time, as the squasher streams it.
-//     Memory is bounded by the largest single file. Most catalogers have this
-//     shape: one package DB, manifest, lockfile, archive or binary each.
-//   - FSCataloger needs several files at once; it gets an fs.FS holding only
-//     the files it asked for, after the whole image has been streamed.
+// the path and file info). Only those files are read from the layers, and a
+// FileCataloger handles them one at a time, as the squasher streams them:
+// memory is bounded by the largest single file. Each file is one package DB,
+// manifest, lockfile, archive or binary.
 //
 // Every cataloger degrades one record, never the file: a malformed record
 // (a stanza, a lockfile entry, a header, an archive entry) is dropped when
@@ -56,12 +52,6 @@ type File struct {
 type FileCataloger interface {
 	Cataloger
 	CatalogFile(ctx context.Context, f File) (Result, error)
-}
-
-// FSCataloger catalogs over a filesystem holding only its required files.
-type FSCataloger interface {
-	Cataloger
-	CatalogFS(ctx context.Context, fsys fs.FS) (Result, error)
 }
 
 // Result is what a cataloger found.
