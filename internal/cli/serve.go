@@ -172,7 +172,7 @@ func (s *serverScanner) Pass(db *vulndb.DB) rescan.Pass {
 // toServerResult converts a scan into the ECR findings shape the server
 // stores (one conversion, shared with rescans).
 func toServerResult(s report.Scan) (*server.ScanResult, error) {
-	return rescan.ResultFromReport(s)
+	return report.ScanningResult(s)
 }
 
 // adminGrant gives every permission on every repository.

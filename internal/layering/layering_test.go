@@ -56,11 +56,12 @@ var layers = []layer{
 	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "osdetect", "catalog"}},
 	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "version"}},
 	{"policy", []string{"internal/policy"}, []string{"advisory", "match"}},
-	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "sbom", "match"}},
+	// The ECR findings shape the server stores; report converts scans to it.
+	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory"}},
+	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "sbom", "match", "server/scanning"}},
 	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "catalog", "vulndb", "indexer", "match", "report"}},
 
 	// The server: its parts, then the assembly.
-	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory"}},
 	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/scanning"}},
 	{"server/jobs", []string{"internal/server/jobs"}, []string{"server-base", "server/scanning"}},
 	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"server-base", "server/registry"}},

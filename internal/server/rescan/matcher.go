@@ -2,7 +2,6 @@ package rescan
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -46,7 +45,7 @@ type Rematched struct {
 
 // ScanMatcher is the Matcher of the scan pipeline: scan.Inventory over a
 // memoizing view of the pass's DB and a per-package memo shared by the
-// pass's images, converted with ResultFromReport (the conversion of scans).
+// pass's images, converted with report.ScanningResult (the conversion of scans).
 type ScanMatcher struct{}
 
 // Pass implements Matcher.
@@ -71,7 +70,7 @@ func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanc
 	out.Result = func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error) {
 		s := *rep
 		s.CompletedAt, s.DBUpdatedAt = completedAt, dbUpdatedAt
-		return ResultFromReport(s)
+		return report.ScanningResult(s)
 	}
 	return out, nil
 }
@@ -100,34 +99,6 @@ func sortedRecords(byKey map[string]store.FindingRecord) []store.FindingRecord {
 		out[i] = byKey[k]
 	}
 	return out
-}
-
-// ResultFromReport converts a scan into the ECR findings shape the server
-// stores.
-func ResultFromReport(s report.Scan) (*scanning.Result, error) {
-	e := report.ECR(s)
-	out := &scanning.Result{
-		Status:                       scanning.Status(e.ImageScanStatus.Status),
-		Description:                  e.ImageScanStatus.Description,
-		SeverityCounts:               e.ImageScanFindings.FindingSeverityCounts,
-		CompletedAt:                  s.CompletedAt,
-		VulnerabilitySourceUpdatedAt: s.DBUpdatedAt,
-	}
-	for _, f := range e.ImageScanFindings.Findings {
-		sf := scanning.Finding{Name: f.Name, Description: f.Description, URI: f.URI, Severity: f.Severity}
-		for _, a := range f.Attributes {
-			sf.Attributes = append(sf.Attributes, scanning.Attribute{Key: a.Key, Value: a.Value})
-		}
-		out.Findings = append(out.Findings, sf)
-	}
-	for _, f := range e.ImageScanFindings.EnhancedFindings {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return nil, fmt.Errorf("encode enhanced finding: %w", err)
-		}
-		out.EnhancedFindings = append(out.EnhancedFindings, b)
-	}
-	return out, nil
 }
 
 // Memo is a scan.DB that memoizes Candidates, Enrichment, Advisory and

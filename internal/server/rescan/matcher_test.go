@@ -32,7 +32,7 @@ func TestReportRecordsMatchIdentities(t *testing.T) {
 	}{{"basic", false}, {"enhanced", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := report.Scan{Inventory: inv, Enhanced: tc.enhanced, Status: "COMPLETE", Findings: findings, CompletedAt: time.Unix(1e9, 0)}
-			res, err := ResultFromReport(s)
+			res, err := report.ScanningResult(s)
 			if err != nil {
 				t.Fatal(err)
 			}
