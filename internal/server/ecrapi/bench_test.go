@@ -10,48 +10,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/bench/synth"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
-	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
-
-// benchResult is a synthetic basic-scan result of n findings shaped like
-// an Ubuntu image's: a description of a few hundred bytes and the
-// attributes the scanner writes.
-func benchResult(n int) scanning.Result {
-	res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[string]int{}, CompletedAt: t0, VulnerabilitySourceUpdatedAt: t0.Add(-time.Hour)}
-	sevs := []string{"LOW", "MEDIUM", "HIGH", "CRITICAL"}
-	for i := range n {
-		sev := sevs[i%len(sevs)]
-		res.SeverityCounts[sev]++
-		pkg := fmt.Sprintf("libpkg%d", i%400)
-		res.Findings = append(res.Findings, scanning.Finding{
-			Name:        fmt.Sprintf("CVE-20%02d-%05d", 10+i%15, i),
-			Description: strings.Repeat(fmt.Sprintf("A flaw in %s allows a remote attacker to cause a denial of service. ", pkg), 4),
-			URI:         fmt.Sprintf("https://ubuntu.com/security/CVE-20%02d-%05d", 10+i%15, i),
-			Severity:    sev,
-			Attributes: []scanning.Attribute{
-				{Key: "package_name", Value: pkg},
-				{Key: "package_version", Value: "1.2.3-4ubuntu0.5"},
-				{Key: "CVSS3_SCORE", Value: "7.5"},
-				{Key: "CVSS3_VECTOR", Value: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"},
-				{Key: "fixed_version", Value: "1.2.3-4ubuntu0.6"},
-				{Key: "status", Value: "FIXABLE"},
-				{Key: "severity_source", Value: "vendor"},
-				{Key: "vendor_severity", Value: strings.ToLower(sev)},
-				{Key: "package_path", Value: "var/lib/dpkg/status"},
-				{Key: "layer_diff_id", Value: "sha256:" + strings.Repeat("ab", 32)},
-				{Key: "source_package_name", Value: pkg + "-src"},
-				{Key: "namespace", Value: "ubuntu:14.04"},
-			},
-		})
-	}
-	return res
-}
 
 // BenchmarkDescribeImageScanFindings times one signed
 // DescribeImageScanFindings call (SigV4 check, store read, JSON response)
@@ -84,7 +49,7 @@ func BenchmarkDescribeImageScanFindings(b *testing.B) {
 		if err != nil || j == nil {
 			b.Fatalf("claim: %v %v", j, err)
 		}
-		raw, err := json.Marshal(benchResult(total))
+		raw, err := json.Marshal(synth.Result(total, t0))
 		if err != nil {
 			b.Fatal(err)
 		}

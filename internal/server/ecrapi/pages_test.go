@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stowaway-scanner/stowaway/bench/synth"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -35,7 +36,7 @@ func envWith(t *testing.T, st store.Store) *env {
 
 // pagesResult has basic and enhanced findings of varied shapes.
 func pagesResult(tag string, n, m int) scanning.Result {
-	res := benchResult(n)
+	res := synth.Result(n, t0)
 	for i := range res.Findings {
 		res.Findings[i].Name += "-" + tag
 		if i%7 == 0 {
