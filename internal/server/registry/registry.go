@@ -1,6 +1,7 @@
 // Package registry serves the OCI distribution v1.1 API under /v2/ by
-// embedding github.com/distribution/distribution/v3 (filesystem driver in
-// the data directory) and wrapping it with what it lacks or what Stowaway
+// embedding github.com/distribution/distribution/v3 (over fsDriver, a port
+// of its filesystem driver without the tracing wrapper, in the data
+// directory) and wrapping it with what it lacks or what Stowaway
 // adds:
 //
 //   - authentication and per-repository pull/push/admin checks (GET/HEAD
@@ -39,7 +40,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -113,7 +113,7 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
-			"filesystem": configuration.Parameters{"rootdirectory": root},
+			fsDriverName: configuration.Parameters{"rootdirectory": root},
 			"delete":     configuration.Parameters{"enabled": true},
 		},
 	}
@@ -123,14 +123,12 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 	cfg.Log.AccessLog.Disabled = true
 	routeLibraryLogs(opts.Logger)
+	registerFSDriver()
 	app, err := newApp(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	drv, err := filesystem.FromParameters(map[string]any{"rootdirectory": root})
-	if err != nil {
-		return nil, fmt.Errorf("registry: storage driver: %w", err)
-	}
+	drv := newFSDriver(root)
 	ns, err := storage.NewRegistry(ctx, drv, storage.EnableDelete)
 	if err != nil {
 		return nil, fmt.Errorf("registry: storage: %w", err)
