@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,24 +91,5 @@ func TestScanFixChannelRealImage(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "scan", img, "--db", db, "--ignore-fix-channel", "esm"); code != ExitError || !strings.Contains(stderr, "unknown fix channel") {
 		t.Errorf("--ignore-fix-channel esm: exit %d (%s), want a usage error", code, stderr)
-	}
-}
-
-func copyTo(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
