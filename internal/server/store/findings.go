@@ -68,8 +68,10 @@ func (s *SQL) findingsSchema() []string {
 	}
 }
 
+// querier is *sql.DB or *sql.Tx.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func (s *SQL) findingHistory(ctx context.Context, q querier, query, repo, digest string) ([]FindingRecord, error) {

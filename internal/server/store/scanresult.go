@@ -154,11 +154,6 @@ func splitItems(items string) ([]json.RawMessage, error) {
 	return out, nil
 }
 
-// rowQuerier is *sql.DB or *sql.Tx.
-type rowQuerier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 const scanRowCols = `s.status, s.description, s.started_at, s.result,
 	COALESCE(p.findings, -1), COALESCE(p.enhanced, 0), COALESCE(p.chunk_size, 0),
 	COALESCE(c.kind, -1), COALESCE(c.chunk, 0), COALESCE(c.items, '')`
@@ -179,7 +174,7 @@ type storedChunk struct {
 
 // readScan runs one statement over scans, scan_result_split and
 // scan_result_chunks (joined on condition chunkCond) and collects it.
-func (s *SQL) readScan(ctx context.Context, q rowQuerier, repo, digest, chunkCond string, condArgs ...any) (storedScan, error) {
+func (s *SQL) readScan(ctx context.Context, q querier, repo, digest, chunkCond string, condArgs ...any) (storedScan, error) {
 	sc := storedScan{Scan: Scan{Repository: repo, Digest: digest}}
 	query := `SELECT ` + scanRowCols + ` FROM scans s
 		LEFT JOIN scan_result_split p ON p.repo = s.repo AND p.digest = s.digest
@@ -223,7 +218,7 @@ func (s *SQL) readScan(ctx context.Context, q rowQuerier, repo, digest, chunkCon
 }
 
 // getScan reads an image's scan with its whole result.
-func (s *SQL) getScan(ctx context.Context, q rowQuerier, repo, digest string) (Scan, error) {
+func (s *SQL) getScan(ctx context.Context, q querier, repo, digest string) (Scan, error) {
 	sc, err := s.readScan(ctx, q, repo, digest, `1 = 1`)
 	if err != nil {
 		return sc.Scan, err

@@ -49,9 +49,11 @@ func (s *SQL) q(query string) string {
 	return b.String()
 }
 
-// schemaParts is the explicit list of the schema's parts: the core tables
-// below, then one function per feature file. Statements must be idempotent
-// (CREATE ... IF NOT EXISTS) and valid in both dialects.
+// schemaParts is the explicit list of the baseline schema's parts (schema
+// version 1, see migrate.go): the core tables below, then one function per
+// feature file. Statements are idempotent (CREATE ... IF NOT EXISTS) and
+// valid in both dialects. These are a shipped migration: never change them;
+// a schema change is a new migration in migrate.go.
 func (s *SQL) schemaParts() []func() []string {
 	return []func() []string{
 		s.coreSchema,
@@ -127,22 +129,6 @@ func (s *SQL) coreSchema() []string {
 			name TEXT PRIMARY KEY,
 			value TEXT NOT NULL)`,
 	}
-}
-
-func (s *SQL) migrate(ctx context.Context) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if s.d.migrateLock != "" {
-			if _, err := tx.ExecContext(ctx, s.d.migrateLock); err != nil {
-				return fmt.Errorf("store: migrate lock: %w", err)
-			}
-		}
-		for _, stmt := range s.schema() {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("store: migrate: %w", err)
-			}
-		}
-		return nil
-	})
 }
 
 func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {

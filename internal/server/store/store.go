@@ -20,6 +20,12 @@
 // left IN_PROGRESS. Every job write is fenced by (job id, attempt): a worker
 // that lost its lease cannot overwrite the result of the worker that took over.
 //
+// The schema is versioned (migrate.go): schema_migrations records each
+// applied migration; Open applies the missing ones in order, adopts a
+// database written before versioning as version 1, and refuses a database
+// a newer build migrated (SchemaTooNewError). testdata/upgrade holds
+// databases written by older schemas; upgrade_test.go opens them.
+//
 // All times are supplied by the caller (the server's injectable clock) and
 // stored as Unix milliseconds.
 package store
