@@ -50,7 +50,7 @@ func TestPushStoresInventoryHistoryAndPulls(t *testing.T) {
 	}
 	img := ts.push(t, "prod/api:v1", 1, ciAuth)
 	d, _ := img.Digest()
-	st := ts.store.(*store.SQL)
+	st := ts.store
 	ctx := context.Background()
 	deadline := time.Now().Add(15 * time.Second)
 	var sc store.Scan

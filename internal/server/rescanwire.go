@@ -61,9 +61,7 @@ func (s *Server) wireRescan(sq *store.SQL, scanner Scanner, prepare *[]jobs.Prep
 
 // onPull records a pull for scan eligibility.
 func (s *Server) onPull(ctx context.Context, repo, digest string) {
-	if s.pulls != nil {
-		s.pulls.Pulled(ctx, repo, digest)
-	}
+	s.pulls.Pulled(ctx, repo, digest)
 }
 
 func (s *Server) runRescan(ctx context.Context) {

@@ -39,12 +39,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
 	api := http.TimeoutHandler(s.api, s.cfg.APITimeout, `{"__type":"ServerException","message":"request timed out"}`)
 	mux.Handle("/{$}", api)
-	if s.console != nil {
-		// GET / is the console; POST / stays the ECR API.
-		mux.Handle("/console/", http.TimeoutHandler(s.console, s.cfg.APITimeout, "console: request timed out"))
-		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/console/", http.StatusFound)
-		})
-	}
+	// GET / is the console; POST / stays the ECR API.
+	mux.Handle("/console/", http.TimeoutHandler(s.console, s.cfg.APITimeout, "console: request timed out"))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusFound)
+	})
 	return mux
 }

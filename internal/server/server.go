@@ -29,7 +29,7 @@ import (
 // Server is a running scanning registry.
 type Server struct {
 	cfg     Config
-	store   store.Store
+	store   *store.SQL
 	reg     *registry.Registry
 	api     *ecrapi.API
 	pool    *jobs.Pool
@@ -38,13 +38,12 @@ type Server struct {
 	close   sync.Once
 	// notifier is nil unless Config.Events is set.
 	notifier *notify.Notifier
-	// lifecycle runs lifecycle policy previews and passes (nil without the
-	// SQL store).
+	// lifecycle runs lifecycle policy previews and passes.
 	lifecycle *lifecycle.Service
-	// console is the web console (nil without the SQL store).
+	// console is the web console.
 	console http.Handler
 	// rescanner is nil unless Config.Rescan.DBDir is set; pulls records
-	// pulls for scan eligibility (nil without the SQL store).
+	// pulls for scan eligibility.
 	rescanner *rescan.Rescanner
 	pulls     *rescan.PullRecorder
 	// admission is the admission webhook (nil unless Config.Admission).
@@ -146,12 +145,8 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}
 	var prepare []jobs.PrepareFunc
 	if cfg.Events != nil {
-		sq, ok := s.store.(*store.SQL)
-		if !ok {
-			return errors.New("server: events need the SQL store")
-		}
 		s.notifier, err = notify.New(ctx, *cfg.Events, notify.Options{
-			DB: sq.DB(), Dialect: sq.Dialect(), Account: cfg.RegistryID, Region: cfg.Region,
+			DB: s.store.DB(), Dialect: s.store.Dialect(), Account: cfg.RegistryID, Region: cfg.Region,
 			Logger: cfg.Logger, Registerer: cfg.Metrics.Registerer(), Now: cfg.Now,
 		})
 		if err != nil {
@@ -159,11 +154,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		}
 		prepare = append(prepare, s.notifier.Prepare)
 	}
-	if sq, ok := s.store.(*store.SQL); ok {
-		s.pulls = &rescan.PullRecorder{Store: sq, Throttle: time.Minute, Now: cfg.Now, Logger: cfg.Logger}
-		if err := s.wireRescan(sq, scanner, &prepare); err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
+	s.pulls = &rescan.PullRecorder{Store: s.store, Throttle: time.Minute, Now: cfg.Now, Logger: cfg.Logger}
+	if err := s.wireRescan(s.store, scanner, &prepare); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	s.pool = jobs.New(jobs.Options{
 		Queue:       s.store,
@@ -187,15 +180,10 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 			cfg.Metrics.ScanDuration.Observe(d.Seconds())
 		},
 	})
-	var lcStore ecrapi.LifecycleStore
-	var lcPreview ecrapi.LifecyclePreviewer
-	if sq, ok := s.store.(*store.SQL); ok {
-		s.lifecycle = lifecycle.New(lifecycle.Options{
-			Store: sq, Registry: s.reg, Interval: cfg.LifecycleInterval, GCGrace: cfg.GCGrace,
-			Holder: cfg.InstanceID, Now: cfg.Now, Logger: cfg.Logger,
-		})
-		lcStore, lcPreview = sq, s.lifecycle
-	}
+	s.lifecycle = lifecycle.New(lifecycle.Options{
+		Store: s.store, Registry: s.reg, Interval: cfg.LifecycleInterval, GCGrace: cfg.GCGrace,
+		Holder: cfg.InstanceID, Now: cfg.Now, Logger: cfg.Logger,
+	})
 	s.api = ecrapi.New(ecrapi.Options{
 		Store:      s.store,
 		Registry:   s.reg,
@@ -207,8 +195,8 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Notify:     s.pool.Notify,
 		Logger:     cfg.Logger,
 
-		LifecycleStore: lcStore,
-		Lifecycle:      lcPreview,
+		LifecycleStore: s.store,
+		Lifecycle:      s.lifecycle,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -221,11 +209,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
 	}
-	if sq, ok := s.store.(*store.SQL); ok {
-		s.console, err = console.New(console.Options{Store: sq, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger})
-		if err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
+	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	if err := s.wireAdmission(); err != nil {
 		return err
@@ -307,9 +293,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	lifecycleDone := make(chan struct{})
 	go func() {
 		defer close(lifecycleDone)
-		if s.lifecycle != nil {
-			s.lifecycle.Run(workCtx)
-		}
+		s.lifecycle.Run(workCtx)
 	}()
 	rescanDone := make(chan struct{})
 	go func() {

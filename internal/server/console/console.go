@@ -55,7 +55,6 @@ type Store interface {
 	GetImage(ctx context.Context, repo, digest string) (store.Image, error)
 	ConsoleImageTags(ctx context.Context, repo, digest string) ([]string, error)
 	GetScan(ctx context.Context, repo, digest string) (store.Scan, error)
-	ConsoleHasTable(ctx context.Context, name string) (bool, error)
 	ConsoleInventory(ctx context.Context, repo, digest string) ([]byte, bool, time.Time, error)
 	ConsoleTotals(ctx context.Context, scope store.ConsoleScope) (store.ConsoleTotals, error)
 	ConsoleDashboardData(ctx context.Context, scope store.ConsoleScope, since time.Time) (store.ConsoleDashboard, error)

@@ -30,16 +30,15 @@ type crumb struct{ Text, URL string }
 
 type dashboardPage struct {
 	base
-	Totals      store.ConsoleTotals
-	HistoryNote string
-	Open        bar
-	Days        int
-	DayChoices  []int
-	Chart       chart
-	Top         []topImage
-	TopPaging   paging
-	CVEs        []store.ConsoleCVE
-	CVEPaging   paging
+	Totals     store.ConsoleTotals
+	Open       bar
+	Days       int
+	DayChoices []int
+	Chart      chart
+	Top        []topImage
+	TopPaging  paging
+	CVEs       []store.ConsoleCVE
+	CVEPaging  paging
 }
 
 type topImage struct {
@@ -63,16 +62,6 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	if pg.Totals, err = c.o.Store.ConsoleTotals(ctx, sc); err != nil {
 		c.storeFail(w, r, err, "")
-		return
-	}
-	has, err := c.o.Store.ConsoleHasTable(ctx, "finding_history")
-	if err != nil {
-		c.storeFail(w, r, err, "")
-		return
-	}
-	if !has {
-		pg.HistoryNote = "This server keeps no finding history (the finding_history table is missing): the findings over time, the most affected images and the most common vulnerabilities are not available."
-		c.render(w, r, "dashboard", http.StatusOK, pg)
 		return
 	}
 	now := c.o.Now().UTC()
@@ -180,7 +169,6 @@ type imagesPage struct {
 	Sort   string
 	Images []imageRow
 	Paging paging
-	Pulls  bool
 }
 
 type imageRow struct {
@@ -210,10 +198,6 @@ func (c *Console) images(w http.ResponseWriter, r *http.Request, repo string) {
 	}
 	if pg.Sort != "oldest" {
 		pg.Sort = "newest"
-	}
-	if pg.Pulls, err = c.o.Store.ConsoleHasTable(ctx, "image_pulls"); err != nil {
-		c.storeFail(w, r, err, "")
-		return
 	}
 	page, size := pageParams(q, "", defaultSize)
 	imgs, total, err := c.o.Store.ConsoleImages(ctx, store.ConsoleImageQuery{Repository: repo, Search: pg.Search, OldestFirst: pg.Sort == "oldest", Offset: (page - 1) * size, Limit: size})

@@ -13,16 +13,9 @@ import (
 )
 
 // loadInventory returns the image's stored inventory, nil and a note for
-// the page when there is none (or no inventories table).
+// the page when there is none.
 func (c *Console) loadInventory(r *http.Request, repo, digest string) (*inventory.Inventory, string, error) {
 	ctx := r.Context()
-	ok, err := c.o.Store.ConsoleHasTable(ctx, "inventories")
-	if err != nil {
-		return nil, "", err
-	}
-	if !ok {
-		return nil, "This server stores no inventories (the inventories table is missing), so there is no SBOM to download and package locations come only from the findings.", nil
-	}
 	data, _, _, err := c.o.Store.ConsoleInventory(ctx, repo, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "No inventory (SBOM) is stored for this image: it has not been scanned since inventories are kept.", nil

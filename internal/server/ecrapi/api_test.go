@@ -48,7 +48,7 @@ func (c *clock) now() time.Time { return c.t }
 
 type env struct {
 	api   *API
-	store store.Store
+	store *store.SQL
 	reg   *fakeRegistry
 	clock *clock
 }
@@ -169,7 +169,7 @@ func TestStartImageScanOncePerDay(t *testing.T) {
 	e.wantErr(t, adminKey, "StartImageScan", id, "ValidationException")
 }
 
-func completeScan(t *testing.T, st store.Store, repo, d string, res scanning.Result) {
+func completeScan(t *testing.T, st *store.SQL, repo, d string, res scanning.Result) {
 	t.Helper()
 	ctx := context.Background()
 	if err := st.StartScan(ctx, repo, d, false, t0, 0); err != nil {

@@ -21,7 +21,7 @@ import (
 )
 
 // envWith is newEnv over the given store.
-func envWith(t *testing.T, st store.Store) *env {
+func envWith(t *testing.T, st *store.SQL) *env {
 	t.Helper()
 	c := &clock{t: t0}
 	a, err := auth.New(nil, []auth.AccessKey{
@@ -117,9 +117,9 @@ func compactAll(t *testing.T, xs []json.RawMessage) []string {
 func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		open func(t *testing.T) store.Store
+		open func(t *testing.T) *store.SQL
 	}{
-		{"sqlite", func(t *testing.T) store.Store {
+		{"sqlite", func(t *testing.T) *store.SQL {
 			st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
 			if err != nil {
 				t.Fatal(err)
@@ -127,7 +127,7 @@ func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 			t.Cleanup(func() { st.Close() })
 			return st
 		}},
-		{"postgres", func(t *testing.T) store.Store { return storetest.Postgres(t) }},
+		{"postgres", func(t *testing.T) *store.SQL { return storetest.Postgres(t) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := envWith(t, tt.open(t))
@@ -182,7 +182,7 @@ func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 // built it before findings were stored split: the whole stored result
 // decoded, then sliced [start, start+limit). It is the oracle of
 // TestDescribeImageScanFindingsBytesUnchanged.
-func wholeDecodeResponse(t *testing.T, st store.Store, d string, start, limit int) []byte {
+func wholeDecodeResponse(t *testing.T, st *store.SQL, d string, start, limit int) []byte {
 	t.Helper()
 	sc, err := st.GetScan(context.Background(), "team/app", d)
 	if err != nil {
@@ -227,9 +227,9 @@ func wholeDecodeResponse(t *testing.T, st store.Store, d string, start, limit in
 func TestDescribeImageScanFindingsBytesUnchanged(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		open func(t *testing.T) store.Store
+		open func(t *testing.T) *store.SQL
 	}{
-		{"sqlite", func(t *testing.T) store.Store {
+		{"sqlite", func(t *testing.T) *store.SQL {
 			st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
 			if err != nil {
 				t.Fatal(err)
@@ -237,7 +237,7 @@ func TestDescribeImageScanFindingsBytesUnchanged(t *testing.T) {
 			t.Cleanup(func() { st.Close() })
 			return st
 		}},
-		{"postgres", func(t *testing.T) store.Store { return storetest.Postgres(t) }},
+		{"postgres", func(t *testing.T) *store.SQL { return storetest.Postgres(t) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := envWith(t, tt.open(t))

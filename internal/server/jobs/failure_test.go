@@ -138,10 +138,10 @@ func TestFailureKinds(t *testing.T) {
 	}
 	stores := []struct {
 		name string
-		open func(t *testing.T) store.Store
+		open func(t *testing.T) *store.SQL
 	}{
 		{"sqlite", sqliteStore},
-		{"postgres", func(t *testing.T) store.Store { return storetest.Postgres(t) }},
+		{"postgres", func(t *testing.T) *store.SQL { return storetest.Postgres(t) }},
 	}
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {

@@ -69,7 +69,7 @@ func (s *countingScanner) Scan(ctx context.Context, img v1.Image, digest string,
 	return res, nil
 }
 
-func sqliteStore(t *testing.T) store.Store {
+func sqliteStore(t *testing.T) *store.SQL {
 	s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func runPool(t *testing.T, o Options) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-func waitScans(t *testing.T, s store.Store, repo string, digests []string, timeout time.Duration) map[string]store.Scan {
+func waitScans(t *testing.T, s *store.SQL, repo string, digests []string, timeout time.Duration) map[string]store.Scan {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -112,7 +112,7 @@ func waitScans(t *testing.T, s store.Store, repo string, digests []string, timeo
 	}
 }
 
-func enqueue(t *testing.T, s store.Store, repo string, n int) []string {
+func enqueue(t *testing.T, s *store.SQL, repo string, n int) []string {
 	var ds []string
 	for i := range n {
 		d := fmt.Sprintf("sha256:%064d", i)
@@ -185,7 +185,7 @@ func TestRetriesThenFails(t *testing.T) {
 
 func TestTwoInstancesRunEachJobOnce(t *testing.T) {
 	u := storetest.PostgresURL(t)
-	open := func() store.Store {
+	open := func() *store.SQL {
 		s, err := store.OpenPostgres(context.Background(), u)
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +196,7 @@ func TestTwoInstancesRunEachJobOnce(t *testing.T) {
 	a, b := open(), open()
 	ds := enqueue(t, a, "app", 30)
 	sc := &countingScanner{delay: 5 * time.Millisecond}
-	opts := func(s store.Store, id string) Options {
+	opts := func(s *store.SQL, id string) Options {
 		return Options{Queue: s, Images: fakeImages{}, Scanner: sc, WorkerID: id, Workers: 3, PollInterval: 10 * time.Millisecond}
 	}
 	stopA := runPool(t, opts(a, "a"))
@@ -267,7 +267,7 @@ func (s *blockingScanner) Scan(ctx context.Context, img v1.Image, digest string,
 	return &scanning.Result{Description: "from the dead worker"}, nil
 }
 
-func testAbandoned(t *testing.T, s1, s2 store.Store) {
+func testAbandoned(t *testing.T, s1, s2 *store.SQL) {
 	ds := enqueue(t, s1, "app", 1)
 	dead := &dyingQueue{Queue: s1}
 	blocker := &blockingScanner{started: make(chan string, 1), release: make(chan struct{})}
@@ -308,7 +308,7 @@ func TestAbandonedJobCompletedByRestartedInstanceSQLite(t *testing.T) {
 
 func TestAbandonedJobCompletedByRestartedInstancePostgres(t *testing.T) {
 	u := storetest.PostgresURL(t)
-	var ss []store.Store
+	var ss []*store.SQL
 	for range 2 {
 		s, err := store.OpenPostgres(context.Background(), u)
 		if err != nil {

@@ -29,7 +29,7 @@ type Store interface {
 	BeginLifecyclePreview(ctx context.Context, repo, policyText string, now time.Time, stale time.Duration) error
 	FinishLifecyclePreview(ctx context.Context, repo string, startedAt time.Time, status string, results json.RawMessage) error
 	GetLifecyclePreview(ctx context.Context, repo string) (store.LifecyclePreview, error)
-	AcquireLifecycleLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	ListImages(ctx context.Context, repo string) ([]store.Image, error)
 	GetImage(ctx context.Context, repo, digest string) (store.Image, error)
 	ListRepositoryReferrers(ctx context.Context, repo string) ([]store.Referrer, error)
@@ -239,7 +239,7 @@ const leaseName = "lifecycle"
 // ran is false when another replica holds it.
 func (s *Service) Tick(ctx context.Context) (rep Report, ran bool, err error) {
 	ttl := max(s.o.Interval/2, 10*time.Minute)
-	ok, err := s.o.Store.AcquireLifecycleLease(ctx, leaseName, s.o.Holder, s.o.Now().UTC(), ttl)
+	ok, err := s.o.Store.AcquireLease(ctx, leaseName, s.o.Holder, s.o.Now().UTC(), ttl)
 	if err != nil || !ok {
 		return rep, false, err
 	}

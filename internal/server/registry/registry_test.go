@@ -35,7 +35,7 @@ type pushEvent struct {
 
 type fixture struct {
 	reg    *Registry
-	store  store.Store
+	store  *store.SQL
 	srv    *httptest.Server
 	host   string
 	mu     sync.Mutex

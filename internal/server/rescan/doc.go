@@ -17,7 +17,7 @@
 //     Options.Poll (after a `db update`, a `db pull`, or the scheduled update
 //     inside serve). The last processed build is a settings row, so a
 //     restart or another replica does not redo it; a lease row
-//     (rescan_leases) lets one replica run a pass at a time.
+//     (the store's leases table) lets one replica run a pass at a time.
 //   - What counts as changed: the (namespace, package) pairs of the new DB's
 //     recorded change set when its base is the last processed build and it
 //     is complete; otherwise the pairs whose record hashes differ from the

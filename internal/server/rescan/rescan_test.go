@@ -401,7 +401,7 @@ func TestAddOneAdvisoryPostgres(t *testing.T) { runAddOneAdvisory(t, storetest.P
 
 func TestLeaseBusy(t *testing.T) {
 	f := newFixture(t, openSQLite(t))
-	ok, err := f.st.AcquireRescanLease(context.Background(), leaseName, "other-replica", f.clk.Now(), time.Hour)
+	ok, err := f.st.AcquireLease(context.Background(), leaseName, "other-replica", f.clk.Now(), time.Hour)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -427,7 +427,7 @@ func TestMetrics(t *testing.T) {
 	f.clk.Set(f.clk.Now().Add(time.Hour))
 	buildDB(t, f.dbDir, secdb(feed2), day0.Add(time.Hour))
 	f.tick(t, r) // one changed pair: a1 and b1 re-matched, a1 changed
-	if ok, err := f.st.AcquireRescanLease(context.Background(), leaseName, "other", f.clk.Now(), time.Hour); err != nil || !ok {
+	if ok, err := f.st.AcquireLease(context.Background(), leaseName, "other", f.clk.Now(), time.Hour); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	f.tick(t, r) // lease busy

@@ -32,8 +32,8 @@ type Store interface {
 	ScanStatusTx(ctx context.Context, tx *store.Tx, repo, digest string) (string, error)
 	OpenFindingsTx(ctx context.Context, tx *store.Tx, repo, digest string, packages ...string) ([]store.FindingRecord, error)
 	UpdateScanResult(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error)
-	AcquireRescanLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
-	ReleaseRescanLease(ctx context.Context, name, holder string) error
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 	RescanSetting(ctx context.Context, name string) (string, bool, error)
 	PutRescanSetting(ctx context.Context, tx *store.Tx, name, value string) error
 	InTx(ctx context.Context, fn store.TxFunc) error
@@ -211,7 +211,7 @@ type target struct {
 func (r *Rescanner) Tick(ctx context.Context) (Summary, error) {
 	start := time.Now()
 	sum := Summary{Mode: "none"}
-	ok, err := r.o.Store.AcquireRescanLease(ctx, leaseName, r.o.Holder, r.o.Now(), r.o.Lease)
+	ok, err := r.o.Store.AcquireLease(ctx, leaseName, r.o.Holder, r.o.Now(), r.o.Lease)
 	if err != nil {
 		return sum, err
 	}
@@ -223,7 +223,7 @@ func (r *Rescanner) Tick(ctx context.Context) (Summary, error) {
 		return sum, nil
 	}
 	defer func() {
-		if err := r.o.Store.ReleaseRescanLease(context.WithoutCancel(ctx), leaseName, r.o.Holder); err != nil {
+		if err := r.o.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, r.o.Holder); err != nil {
 			r.o.Logger.Warn("rescan: release lease", "err", err)
 		}
 	}()
@@ -515,7 +515,7 @@ func (r *Rescanner) rematchAll(ctx context.Context, pass Pass, db *vulndb.DB, wo
 			break
 		}
 		if time.Since(lastRenew) > r.o.Lease/3 {
-			if ok, err := r.o.Store.AcquireRescanLease(ctx, leaseName, r.o.Holder, r.o.Now(), r.o.Lease); err != nil || !ok {
+			if ok, err := r.o.Store.AcquireLease(ctx, leaseName, r.o.Holder, r.o.Now(), r.o.Lease); err != nil || !ok {
 				r.o.Logger.Warn("rescan: lease lost; stopping the pass", "err", err)
 				break
 			}

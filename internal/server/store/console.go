@@ -1,9 +1,8 @@
 package store
 
-// Read-only queries of the web console (internal/server/console). They read
-// the core tables and, when present, the rescan feature's tables
-// (inventories, finding_history, image_pulls); a page whose table is missing
-// asks ConsoleHasTable first and degrades with a note.
+// Read-only queries of the web console (internal/server/console) over the
+// core tables and the rescan feature's (inventories, finding_history,
+// image_pulls), which every migrated database has.
 
 import (
 	"context"
@@ -106,14 +105,7 @@ func (s *SQL) ConsoleImages(ctx context.Context, q ConsoleImageQuery) ([]Console
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM images i WHERE `+where), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: console images: count: %w", err)
 	}
-	pulls, err := s.ConsoleHasTable(ctx, "image_pulls")
-	if err != nil {
-		return nil, 0, err
-	}
-	pulled, join := `0`, ``
-	if pulls {
-		pulled, join = `COALESCE(p.last_pulled_at, 0)`, ` LEFT JOIN image_pulls p ON p.repo = i.repo AND p.digest = i.digest`
-	}
+	pulled, join := `COALESCE(p.last_pulled_at, 0)`, ` LEFT JOIN image_pulls p ON p.repo = i.repo AND p.digest = i.digest`
 	order := `i.pushed_at DESC, i.digest DESC`
 	if q.OldestFirst {
 		order = `i.pushed_at, i.digest`
@@ -196,22 +188,6 @@ func (s *SQL) ConsoleImageTags(ctx context.Context, repo, digest string) ([]stri
 		out = append(out, t)
 	}
 	return out, rows.Err()
-}
-
-// ConsoleHasTable reports whether a table exists (in the search path under
-// PostgreSQL).
-func (s *SQL) ConsoleHasTable(ctx context.Context, name string) (bool, error) {
-	var n int
-	var err error
-	if s.d.dollar {
-		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))`, name).Scan(&n)
-	} else {
-		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
-	}
-	if err != nil {
-		return false, fmt.Errorf("store: console: look up table %s: %w", name, err)
-	}
-	return n > 0, nil
 }
 
 // ConsoleInventory returns the stored inventory of an image (zstd JSON as

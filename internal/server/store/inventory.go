@@ -19,7 +19,7 @@ import (
 //	    image's current findings were matched against, 0 when unknown.
 //	inventory_keys(namespace, package, repo, digest)
 //	    the (namespace, package) pairs the inventory's match looks up.
-//	rescan_leases(name, holder, until)
+//	leases(name, holder, until)  (lease.go)
 //	    one row per singleton job (the rescan pass) shared by replicas.
 
 // InventoryKey is one (namespace, package) lookup of an inventory.
@@ -259,31 +259,6 @@ func (s *SQL) AdvanceInventoriesBuilt(ctx context.Context, tx *Tx, from, to time
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
-}
-
-// AcquireRescanLease takes or renews the named lease for holder until now+ttl.
-// It fails (false) while another holder's lease is unexpired.
-func (s *SQL) AcquireRescanLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO rescan_leases (name, holder, until) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-		WHERE rescan_leases.until < ? OR rescan_leases.holder = ?`),
-		name, holder, ms(now.Add(ttl)), ms(now), holder)
-	if err != nil {
-		return false, fmt.Errorf("store: acquire lease %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: acquire lease %s: %w", name, err)
-	}
-	return n == 1, nil
-}
-
-// ReleaseRescanLease ends holder's lease, if it still holds it.
-func (s *SQL) ReleaseRescanLease(ctx context.Context, name, holder string) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM rescan_leases WHERE name = ? AND holder = ?`), name, holder); err != nil {
-		return fmt.Errorf("store: release lease %s: %w", name, err)
-	}
-	return nil
 }
 
 // RescanSetting returns a settings row ("" and false when absent).

@@ -216,23 +216,6 @@ func (s *SQL) GetLifecyclePreview(ctx context.Context, repo string) (LifecyclePr
 	return p, nil
 }
 
-// AcquireLifecycleLease takes or renews the named lease for holder until now+ttl.
-// It fails (false) while another holder's lease is unexpired.
-func (s *SQL) AcquireLifecycleLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO lifecycle_leases (name, holder, until) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-		WHERE lifecycle_leases.until < ? OR lifecycle_leases.holder = excluded.holder`),
-		name, holder, ms(now.Add(ttl)), ms(now))
-	if err != nil {
-		return false, fmt.Errorf("store: acquire lease %q: %w", name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: acquire lease %q: %w", name, err)
-	}
-	return n == 1, nil
-}
-
 // ListRepositoryReferrers lists every referrer entry of a repository
 // (subject → artifact manifest), ordered by subject and digest.
 func (s *SQL) ListRepositoryReferrers(ctx context.Context, repo string) ([]Referrer, error) {

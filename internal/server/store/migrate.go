@@ -40,6 +40,7 @@ func (s *SQL) migrations() []migration {
 				`CREATE INDEX IF NOT EXISTS images_pushed ON images (repo, pushed_at)`,
 			}
 		}},
+		{3, "one leases table for the singleton passes (was lifecycle_leases and rescan_leases)", s.leaseSchema},
 	}
 }
 

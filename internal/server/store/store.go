@@ -31,7 +31,6 @@
 package store
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -108,63 +107,4 @@ type JobOutcome struct {
 	// check and the scan row write; an error rolls the whole completion back
 	// (and the job is retried).
 	InTx []TxFunc
-}
-
-// Store is the server's persistence. Implementations are safe for
-// concurrent use.
-type Store interface {
-	Ping(ctx context.Context) error
-	Close() error
-
-	CreateRepository(ctx context.Context, r Repository) error
-	// EnsureRepository creates r unless a repository of that name exists.
-	EnsureRepository(ctx context.Context, r Repository) (created bool, err error)
-	GetRepository(ctx context.Context, name string) (Repository, error)
-	ListRepositories(ctx context.Context) ([]Repository, error)
-	UpdateRepository(ctx context.Context, r Repository) error
-	// DeleteRepository removes the repository and everything in it.
-	DeleteRepository(ctx context.Context, name string) error
-
-	// PutImage records a pushed manifest and, when tag is not empty, points
-	// tag at it (moving it from another image). created reports a new image.
-	// On a tag-immutable repository moving an existing tag is ErrTagImmutable.
-	PutImage(ctx context.Context, img Image, tag string) (created bool, err error)
-	GetImage(ctx context.Context, repo, digest string) (Image, error)
-	ResolveTag(ctx context.Context, repo, tag string) (digest string, err error)
-	ListImages(ctx context.Context, repo string) ([]Image, error)
-	// DeleteImage removes the image, its tags, its scan, its jobs and its
-	// referrer entry.
-	DeleteImage(ctx context.Context, repo, digest string) error
-	DeleteTag(ctx context.Context, repo, tag string) error
-
-	PutReferrer(ctx context.Context, r Referrer) error
-	// ListReferrers lists the referrers of subject; artifactType "" means all.
-	ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]Referrer, error)
-
-	GetScan(ctx context.Context, repo, digest string) (Scan, error)
-	// ScanFindingsPage reads the scan and only the items [start,
-	// start+limit) of its findings followed by its enhanced findings (see
-	// FindingsPage); limit 0 reads the scan's summary alone.
-	ScanFindingsPage(ctx context.Context, repo, digest string, start, limit int) (FindingsPage, error)
-	// StartScan sets the image's scan IN_PROGRESS and enqueues a job, unless
-	// a scan of it started less than minInterval before now (ErrRateLimited).
-	StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error
-
-	// ClaimJob claims the oldest runnable job for lease, or returns nil.
-	// Expired jobs that have used maxAttempts are failed first.
-	ClaimJob(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (*Job, error)
-	ExtendLease(ctx context.Context, j *Job, until time.Time) error
-	// CompleteJob stores the outcome as the image's scan and ends the job.
-	CompleteJob(ctx context.Context, j *Job, out JobOutcome, now time.Time) error
-	// RetryJob hands the job back to the queue, runnable at runAfter.
-	RetryJob(ctx context.Context, j *Job, runAfter time.Time, reason string) error
-	// QueueDepth counts jobs waiting or running.
-	QueueDepth(ctx context.Context) (int, error)
-
-	GetScanningConfig(ctx context.Context) (json.RawMessage, error)
-	PutScanningConfig(ctx context.Context, cfg json.RawMessage) error
-
-	// Secret returns the named server secret, creating it from gen when
-	// absent, so that replicas sharing a database share it.
-	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestSQLite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.Run(t, func(t *testing.T) *store.SQL {
 		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db", "stowaway.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -22,7 +22,7 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.Run(t, func(t *testing.T) *store.SQL {
 		return storetest.Postgres(t)
 	})
 }

@@ -80,18 +80,18 @@ func RunLifecycle(t *testing.T, open func(t *testing.T) *store.SQL) {
 	})
 	t.Run("Lease", func(t *testing.T) {
 		s := open(t)
-		ok, err := s.AcquireLifecycleLease(ctx, "lifecycle", "a", t0, time.Hour)
+		ok, err := s.AcquireLease(ctx, "lifecycle", "a", t0, time.Hour)
 		must(t, err)
 		if !ok {
 			t.Fatal("first acquire failed")
 		}
-		if ok, _ := s.AcquireLifecycleLease(ctx, "lifecycle", "b", t0.Add(30*time.Minute), time.Hour); ok {
+		if ok, _ := s.AcquireLease(ctx, "lifecycle", "b", t0.Add(30*time.Minute), time.Hour); ok {
 			t.Error("b took a's unexpired lease")
 		}
-		if ok, _ := s.AcquireLifecycleLease(ctx, "lifecycle", "a", t0.Add(30*time.Minute), time.Hour); !ok {
+		if ok, _ := s.AcquireLease(ctx, "lifecycle", "a", t0.Add(30*time.Minute), time.Hour); !ok {
 			t.Error("a could not renew its own lease")
 		}
-		if ok, _ := s.AcquireLifecycleLease(ctx, "lifecycle", "b", t0.Add(91*time.Minute), time.Hour); !ok {
+		if ok, _ := s.AcquireLease(ctx, "lifecycle", "b", t0.Add(91*time.Minute), time.Hour); !ok {
 			t.Error("b could not take the expired lease")
 		}
 	})

@@ -337,7 +337,7 @@ func testLease(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	acquire := func(holder string, now time.Time) bool {
 		t.Helper()
-		ok, err := s.AcquireRescanLease(ctx, "rescan", holder, now, time.Minute)
+		ok, err := s.AcquireLease(ctx, "rescan", holder, now, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,13 +358,13 @@ func testLease(t *testing.T, s *store.SQL) {
 	if !acquire("r2", t0.Add(111*time.Second)) {
 		t.Fatal("r2 could not take an expired lease")
 	}
-	if err := s.ReleaseRescanLease(ctx, "rescan", "r1"); err != nil { // not the holder: no effect
+	if err := s.ReleaseLease(ctx, "rescan", "r1"); err != nil { // not the holder: no effect
 		t.Fatal(err)
 	}
 	if acquire("r1", t0.Add(112*time.Second)) {
 		t.Fatal("a release by a non-holder freed the lease")
 	}
-	if err := s.ReleaseRescanLease(ctx, "rescan", "r2"); err != nil {
+	if err := s.ReleaseLease(ctx, "rescan", "r2"); err != nil {
 		t.Fatal(err)
 	}
 	if !acquire("r1", t0.Add(113*time.Second)) {

@@ -61,7 +61,7 @@ func FakeResult(tag string, n, m int) json.RawMessage {
 
 // complete stores raw as the completed scan of repo@digest through the job
 // path.
-func complete(t *testing.T, s store.Store, repo, digest string, raw json.RawMessage) {
+func complete(t *testing.T, s *store.SQL, repo, digest string, raw json.RawMessage) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.EnsureRepository(ctx, store.Repository{Name: repo, CreatedAt: t0}); err != nil {

@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite every store.Store
+// Package storetest is the conformance suite every *store.SQL
 // implementation must pass.
 package storetest
 
@@ -17,7 +17,7 @@ import (
 )
 
 // Opener returns a fresh, empty store for one test.
-type Opener func(t *testing.T) store.Store
+type Opener func(t *testing.T) *store.SQL
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
-		fn   func(*testing.T, store.Store)
+		fn   func(*testing.T, *store.SQL)
 	}{
 		{"Repositories", testRepositories},
 		{"ImagesAndTags", testImagesAndTags},
@@ -60,7 +60,7 @@ func wantErr(t *testing.T, err, want error) {
 	}
 }
 
-func testRepositories(t *testing.T, s store.Store) {
+func testRepositories(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	must(t, s.Ping(ctx))
 	must(t, s.CreateRepository(ctx, store.Repository{Name: "b/app", CreatedAt: t0, ScanOnPush: true}))
@@ -102,7 +102,7 @@ func img(repo, digest string, at time.Time) store.Image {
 		ArtifactMediaType: "application/vnd.oci.image.config.v1+json", Size: 1234, PushedAt: at}
 }
 
-func testImagesAndTags(t *testing.T, s store.Store) {
+func testImagesAndTags(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	must(t, s.CreateRepository(ctx, store.Repository{Name: "r", CreatedAt: t0}))
 	created, err := s.PutImage(ctx, img("r", "sha256:aa", t0), "v1")
@@ -151,7 +151,7 @@ func testImagesAndTags(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound)
 }
 
-func testImmutableTags(t *testing.T, s store.Store) {
+func testImmutableTags(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	must(t, s.CreateRepository(ctx, store.Repository{Name: "imm", CreatedAt: t0, TagImmutable: true}))
 	_, err := s.PutImage(ctx, img("imm", "sha256:aa", t0), "v1")
@@ -167,7 +167,7 @@ func testImmutableTags(t *testing.T, s store.Store) {
 	}
 }
 
-func testReferrers(t *testing.T, s store.Store) {
+func testReferrers(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	sbom := store.Referrer{Repository: "r", Subject: "sha256:s", Digest: "sha256:1", MediaType: "application/vnd.oci.image.manifest.v1+json",
 		ArtifactType: "application/spdx+json", Size: 10, Annotations: map[string]string{"k": "v"}}
@@ -194,7 +194,7 @@ func testReferrers(t *testing.T, s store.Store) {
 	}
 }
 
-func testScanRateLimit(t *testing.T, s store.Store) {
+func testScanRateLimit(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	_, err := s.GetScan(ctx, "r", "sha256:aa")
 	wantErr(t, err, store.ErrNotFound)
@@ -213,7 +213,7 @@ func testScanRateLimit(t *testing.T, s store.Store) {
 	}
 }
 
-func testJobLifecycle(t *testing.T, s store.Store) {
+func testJobLifecycle(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	must(t, s.StartScan(ctx, "r", "sha256:aa", true, t0, time.Hour))
 	j, err := s.ClaimJob(ctx, "w1", t0, time.Minute, 3)
@@ -254,7 +254,7 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	}
 }
 
-func testJobLeaseExpiry(t *testing.T, s store.Store) {
+func testJobLeaseExpiry(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	must(t, s.StartScan(ctx, "r", "sha256:aa", false, t0, time.Hour))
 	now := t0
@@ -282,7 +282,7 @@ func testJobLeaseExpiry(t *testing.T, s store.Store) {
 	wantErr(t, s.CompleteJob(ctx, last, store.JobOutcome{Status: "COMPLETE"}, now), store.ErrLeaseLost)
 }
 
-func testJobConcurrentClaims(t *testing.T, s store.Store) {
+func testJobConcurrentClaims(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	const jobs = 20
 	for i := range jobs {
@@ -330,7 +330,7 @@ func testJobConcurrentClaims(t *testing.T, s store.Store) {
 	}
 }
 
-func testDeleteCascades(t *testing.T, s store.Store) {
+func testDeleteCascades(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	must(t, s.CreateRepository(ctx, store.Repository{Name: "r", CreatedAt: t0}))
 	_, err := s.PutImage(ctx, img("r", "sha256:aa", t0), "v1")
@@ -362,7 +362,7 @@ func testDeleteCascades(t *testing.T, s store.Store) {
 	}
 }
 
-func testSettings(t *testing.T, s store.Store) {
+func testSettings(t *testing.T, s *store.SQL) {
 	ctx := context.Background()
 	cfg, err := s.GetScanningConfig(ctx)
 	must(t, err)
