@@ -39,6 +39,7 @@ var layers = []layer{
 	{"hostile", []string{"internal/hostile"}, nil},
 	{"inventory", []string{"internal/inventory"}, nil},
 	{"advisory", []string{"internal/advisory"}, nil},
+	{"scanstatus", []string{"internal/scanstatus"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, nil},
 	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, nil},
@@ -55,11 +56,11 @@ var layers = []layer{
 	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "osdetect", "catalog"}},
 	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "version"}},
 	{"policy", []string{"internal/policy"}, []string{"advisory", "match"}},
-	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "sbom", "match"}},
-	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "catalog", "vulndb", "indexer", "match", "report"}},
+	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "scanstatus", "sbom", "match"}},
+	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
 
 	// The server: its parts, then the assembly.
-	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory"}},
+	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus"}},
 	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/scanning"}},
 	{"server/jobs", []string{"internal/server/jobs"}, []string{"server-base", "server/scanning"}},
 	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"server-base", "server/registry"}},
