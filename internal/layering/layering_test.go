@@ -40,9 +40,10 @@ var layers = []layer{
 	{"inventory", []string{"internal/inventory"}, nil},
 	{"advisory", []string{"internal/advisory"}, nil},
 	{"scanstatus", []string{"internal/scanstatus"}, nil},
+	{"wildcard", []string{"internal/wildcard"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
-	{"events", []string{"internal/events"}, nil},
-	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, nil},
+	{"events", []string{"internal/events"}, []string{"wildcard"}},
+	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
 
@@ -60,10 +61,10 @@ var layers = []layer{
 	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
 
 	// The server: its parts, then the assembly.
-	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus"}},
+	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus", "wildcard"}},
 	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/scanning"}},
 	{"server/jobs", []string{"internal/server/jobs"}, []string{"server-base", "server/scanning"}},
-	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"server-base", "server/registry"}},
+	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"wildcard", "server-base", "server/registry"}},
 	{"server/sbomref", []string{"internal/server/sbomref"}, []string{"inventory", "sbom", "server-base", "server/scanning", "server/registry"}},
 	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
 	{"server/notify", []string{"internal/server/notify"}, []string{"events", "server-base", "server/scanning"}},
