@@ -88,6 +88,7 @@ package match
 import (
 	"context"
 	"fmt"
+	sev "github.com/stowaway-scanner/stowaway/internal/severity"
 	"slices"
 	"sort"
 	"strconv"
@@ -358,21 +359,7 @@ func SortFindings(fs []Finding) {
 }
 
 // SeverityRank orders ECR levels; unknown levels rank lowest.
-func SeverityRank(s string) int {
-	switch s {
-	case "CRITICAL":
-		return 5
-	case "HIGH":
-		return 4
-	case "MEDIUM":
-		return 3
-	case "LOW":
-		return 2
-	case "INFORMATIONAL":
-		return 1
-	}
-	return 0
-}
+func SeverityRank(s string) int { return sev.Severity(s).Rank() }
 
 // lookupNames returns the names to query for p: its own name, its source
 // package's name, and the normalized spellings feeds use for ecosystems
