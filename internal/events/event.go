@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"strings"
 	"time"
 
@@ -32,22 +33,11 @@ func DetailTypes() []string {
 // InspectorScanComplete is the scan-status of a completed enhanced scan.
 const InspectorScanComplete = "INITIAL_SCAN_COMPLETE"
 
-// Severity levels as ECR names them, lowest first (UNDEFINED ranks below
-// INFORMATIONAL).
-var severityRank = map[string]int{
-	"UNDEFINED":     0,
-	"INFORMATIONAL": 1,
-	"LOW":           2,
-	"MEDIUM":        3,
-	"HIGH":          4,
-	"CRITICAL":      5,
-}
-
 // SeverityRank returns the rank of an ECR severity level (higher is more
 // severe) and whether the level is known. Case is ignored.
 func SeverityRank(level string) (int, bool) {
-	r, ok := severityRank[strings.ToUpper(level)]
-	return r, ok
+	v := severity.Severity(strings.ToUpper(level))
+	return v.Rank(), v.Known()
 }
 
 // Event is an EventBridge envelope. Detail is kept as raw JSON so an event

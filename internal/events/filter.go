@@ -3,9 +3,9 @@ package events
 import (
 	"context"
 	"fmt"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // Filter passes to Sink only the events that match. An event matches when
@@ -47,7 +47,7 @@ func (f *Filter) Match(ev Event) (bool, error) {
 	if len(f.Repositories) > 0 {
 		hit := false
 		for _, p := range f.Repositories {
-			if MatchWildcard(p, s.RepositoryName) {
+			if wildcard.MatchFilter(p, s.RepositoryName) {
 				hit = true
 				break
 			}
@@ -81,27 +81,6 @@ func (f *Filter) Match(ev Event) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// MatchWildcard applies an ECR WILDCARD repository filter to name.
-func MatchWildcard(filter, name string) bool {
-	if !strings.Contains(filter, "*") {
-		return strings.Contains(name, filter)
-	}
-	parts := strings.Split(filter, "*")
-	first, last := parts[0], parts[len(parts)-1]
-	if !strings.HasPrefix(name, first) {
-		return false
-	}
-	name = name[len(first):]
-	for _, mid := range parts[1 : len(parts)-1] {
-		i := strings.Index(name, mid)
-		if i < 0 {
-			return false
-		}
-		name = name[i+len(mid):]
-	}
-	return strings.HasSuffix(name, last)
 }
 
 // wildcardRE is the repository filter pattern of ECR's API reference.

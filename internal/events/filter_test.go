@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"testing"
 )
 
@@ -28,7 +29,7 @@ func TestMatchWildcard(t *testing.T) {
 		{"**", "x", true},
 	}
 	for _, tc := range tests {
-		if got := MatchWildcard(tc.filter, tc.name); got != tc.want {
+		if got := wildcard.MatchFilter(tc.filter, tc.name); got != tc.want {
 			t.Errorf("MatchWildcard(%q, %q) = %v, want %v", tc.filter, tc.name, got, tc.want)
 		}
 	}

@@ -88,6 +88,8 @@ package match
 import (
 	"context"
 	"fmt"
+	sev "github.com/stowaway-scanner/stowaway/internal/severity"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -357,21 +359,7 @@ func SortFindings(fs []Finding) {
 }
 
 // SeverityRank orders ECR levels; unknown levels rank lowest.
-func SeverityRank(s string) int {
-	switch s {
-	case "CRITICAL":
-		return 5
-	case "HIGH":
-		return 4
-	case "MEDIUM":
-		return 3
-	case "LOW":
-		return 2
-	case "INFORMATIONAL":
-		return 1
-	}
-	return 0
-}
+func SeverityRank(s string) int { return sev.Severity(s).Rank() }
 
 // lookupNames returns the names to query for p: its own name, its source
 // package's name, and the normalized spellings feeds use for ecosystems
@@ -912,15 +900,15 @@ func betterFix(cmp version.Comparator, installedTag, fix, best string) bool {
 
 func addRecord(f *Finding, a *advisory.Advisory, af advisory.Affected) {
 	for _, id := range append([]string{a.ID}, a.Aliases...) {
-		if id != f.ID && !contains(f.Related, id) {
+		if id != f.ID && !slices.Contains(f.Related, id) {
 			f.Related = append(f.Related, id)
 		}
 	}
-	if af.Advisory != "" && af.Advisory != f.ID && !contains(f.Related, af.Advisory) {
+	if af.Advisory != "" && af.Advisory != f.ID && !slices.Contains(f.Related, af.Advisory) {
 		f.Related = append(f.Related, af.Advisory)
 	}
 	sort.Strings(f.Related)
-	if !contains(f.Sources, a.Source) {
+	if !slices.Contains(f.Sources, a.Source) {
 		f.Sources = append(f.Sources, a.Source)
 	}
 	if f.Description == "" {
@@ -940,7 +928,7 @@ func addRecord(f *Finding, a *advisory.Advisory, af advisory.Affected) {
 		}
 	}
 	for _, r := range a.References {
-		if !contains(f.References, r) {
+		if !slices.Contains(f.References, r) {
 			f.References = append(f.References, r)
 		}
 	}
@@ -954,13 +942,13 @@ func addRecord(f *Finding, a *advisory.Advisory, af advisory.Affected) {
 
 func mergeInto(dst *Finding, src Finding) {
 	for _, id := range append([]string{src.ID}, src.Related...) {
-		if id != dst.ID && !contains(dst.Related, id) {
+		if id != dst.ID && !slices.Contains(dst.Related, id) {
 			dst.Related = append(dst.Related, id)
 		}
 	}
 	sort.Strings(dst.Related)
 	for _, s := range src.Sources {
-		if !contains(dst.Sources, s) {
+		if !slices.Contains(dst.Sources, s) {
 			dst.Sources = append(dst.Sources, s)
 		}
 	}
@@ -1108,15 +1096,6 @@ func advisoryURL(f *Finding) string {
 		return f.References[0]
 	}
 	return "https://osv.dev/vulnerability/" + f.ID
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func firstNonEmpty(s ...string) string {

@@ -44,6 +44,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
 )
 
 // Scan is everything a report needs.
@@ -58,7 +59,7 @@ type Scan struct {
 	Enhanced bool
 	// Status is an ECR scan status (COMPLETE, UNSUPPORTED_IMAGE ...) and
 	// StatusDescription its explanation.
-	Status            string
+	Status            scanstatus.Status
 	StatusDescription string
 	CompletedAt       time.Time
 	// DBUpdatedAt is when the vulnerability data was last updated.
@@ -102,8 +103,8 @@ type ECRImageID struct {
 
 // ECRScanStatus is imageScanStatus.
 type ECRScanStatus struct {
-	Status      string `json:"status"`
-	Description string `json:"description,omitempty"`
+	Status      scanstatus.Status `json:"status"`
+	Description string            `json:"description,omitempty"`
 }
 
 // ECRImageFindings is imageScanFindings.
@@ -300,7 +301,7 @@ func ECR(s Scan) ECRResponse {
 		ImageScanStatus: ECRScanStatus{Status: s.Status, Description: s.StatusDescription},
 	}
 	if r.ImageScanStatus.Status == "" {
-		r.ImageScanStatus = ECRScanStatus{Status: "COMPLETE", Description: "The scan was completed successfully."}
+		r.ImageScanStatus = ECRScanStatus{Status: scanstatus.Complete, Description: "The scan was completed successfully."}
 	}
 	if r.ImageID.ImageTag == "" && len(inv.Source.Tags) > 0 {
 		r.ImageID.ImageTag = inv.Source.Tags[0]

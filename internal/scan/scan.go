@@ -20,6 +20,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/report"
+	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/squash"
 )
@@ -49,11 +50,11 @@ type Options struct {
 	Memo *match.PackageMemo
 }
 
-// ECR scan statuses.
+// ECR scan statuses (defined in internal/scanstatus).
 const (
-	StatusComplete    = "COMPLETE"
-	StatusUnsupported = "UNSUPPORTED_IMAGE"
-	StatusFailed      = "FAILED"
+	StatusComplete    = scanstatus.Complete
+	StatusUnsupported = scanstatus.Unsupported
+	StatusFailed      = scanstatus.Failed
 )
 
 // Image indexes src and matches it.

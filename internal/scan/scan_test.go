@@ -9,6 +9,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
 )
 
 type fakeDB struct{ namespaces map[string]bool }
@@ -34,7 +35,7 @@ func TestInventoryStatus(t *testing.T) {
 		distro   *inventory.Distro
 		pkgs     []inventory.Package
 		enhanced bool
-		status   string
+		status   scanstatus.Status
 		desc     string
 	}{
 		{"supported with data", sup("debian", "12"), []inventory.Package{deb}, false, StatusComplete, "completed successfully"},

@@ -44,6 +44,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -281,7 +282,7 @@ func (g *aggregate) add(id string, aliases []string, pkg, ver string, status adv
 		g.advs[id] = a
 	}
 	for _, al := range aliases {
-		if al != id && !contains(a.Aliases, al) {
+		if al != id && !slices.Contains(a.Aliases, al) {
 			a.Aliases = append(a.Aliases, al)
 		}
 	}
@@ -327,13 +328,4 @@ func referenceURL(id string) string {
 		return "https://security.alpinelinux.org/vuln/" + id
 	}
 	return ""
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

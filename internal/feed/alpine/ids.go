@@ -2,6 +2,7 @@ package alpine
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -40,14 +41,14 @@ func ParseIDs(s string) IDRef {
 		case cveRe.MatchString(tok):
 			m := cveRe.FindStringSubmatch(tok)
 			id := "CVE-" + m[1] + "-" + m[2]
-			if !contains(r.CVEs, id) {
+			if !slices.Contains(r.CVEs, id) {
 				r.CVEs = append(r.CVEs, id)
 			}
 		case placeholderRe.MatchString(tok):
 		case strings.HasPrefix(strings.ToUpper(tok), "CVE"):
 			r.Bad = append(r.Bad, tok)
 		case otherRe.MatchString(tok) && strings.ContainsAny(tok, "0123456789"):
-			if !contains(r.Others, tok) {
+			if !slices.Contains(r.Others, tok) {
 				r.Others = append(r.Others, tok)
 			}
 		default:

@@ -48,6 +48,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -450,11 +451,11 @@ func (up *Update) Advisory(ns string) (*advisory.Advisory, []string) {
 	}
 	for _, r := range up.References {
 		if strings.EqualFold(r.Type, "cve") {
-			if cve := strings.TrimSpace(r.ID); cve != "" && cve != id && !contains(a.Aliases, cve) {
+			if cve := strings.TrimSpace(r.ID); cve != "" && cve != id && !slices.Contains(a.Aliases, cve) {
 				a.Aliases = append(a.Aliases, cve)
 			}
 		}
-		if h := strings.TrimSpace(r.Href); h != "" && !contains(a.References, h) {
+		if h := strings.TrimSpace(r.Href); h != "" && !slices.Contains(a.References, h) {
 			a.References = append(a.References, h)
 		}
 	}
@@ -481,7 +482,7 @@ func (up *Update) Advisory(ns string) (*advisory.Advisory, []string) {
 				Ranges: []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: evr}}}},
 			})
 		}
-		if arch := strings.TrimSpace(p.Arch); arch != "" && !contains(a.Affected[j].Arches, arch) {
+		if arch := strings.TrimSpace(p.Arch); arch != "" && !slices.Contains(a.Affected[j].Arches, arch) {
 			a.Affected[j].Arches = append(a.Affected[j].Arches, arch)
 		}
 	}
@@ -541,13 +542,4 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid date %q", s)
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

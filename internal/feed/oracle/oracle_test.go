@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -150,31 +149,13 @@ func TestSplitArches(t *testing.T) {
 	}
 }
 
-type fakeSource struct{ files map[string]string }
-
-func (f *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	s, ok := f.files[p]
-	if !ok {
-		return nil, feed.Validator{}, fs.ErrNotExist
-	}
-	tag := strconv.Itoa(len(s))
-	if prev.ETag == tag {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(s)), feed.Validator{ETag: tag}, nil
-}
-
-func (f *fakeSource) List(context.Context, string) ([]string, error) {
-	return nil, errors.ErrUnsupported
-}
-
 func TestFetch(t *testing.T) {
 	ctx := context.Background()
 	data, err := os.ReadFile(filepath.Join("testdata", "bz2", FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &fakeSource{files: map[string]string{FileName: string(data)}}
+	src := &feedtest.Source{Files: map[string]string{FileName: string(data)}}
 	u := New()
 	snap, err := u.Fetch(ctx, src, nil)
 	if err != nil {
@@ -189,14 +170,14 @@ func TestFetch(t *testing.T) {
 	if err != nil || !again.Unchanged || again.FS != nil {
 		t.Errorf("second fetch: unchanged=%v err=%v", again.Unchanged, err)
 	}
-	src.files[FileName] = string(data) + "x"
+	src.Files[FileName] = string(data) + "x"
 	changed, err := u.Fetch(ctx, src, snap.State)
 	if err != nil || changed.Unchanged {
 		t.Errorf("changed file: unchanged=%v err=%v", changed.Unchanged, err)
 	} else {
 		changed.Close()
 	}
-	if _, err := u.Fetch(ctx, &fakeSource{files: map[string]string{}}, nil); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := u.Fetch(ctx, &feedtest.Source{Files: map[string]string{}}, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: err = %v", err)
 	}
 }

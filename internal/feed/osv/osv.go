@@ -76,6 +76,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -159,7 +160,7 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 				paths = append(paths, b)
 			}
 		}
-		if sub, err := src.List(ctx, "Debian"); err == nil && contains(sub, u.zipPath()) {
+		if sub, err := src.List(ctx, "Debian"); err == nil && slices.Contains(sub, u.zipPath()) {
 			paths = append(paths, u.zipPath())
 		}
 	case errors.Is(err, errors.ErrUnsupported):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -94,7 +95,7 @@ func checkSpots(t *testing.T, eco string, advs []*advisory.Advisory) {
 		if a == nil {
 			t.Fatal("Log4Shell GHSA-jfh8-c2jp-5v3q missing")
 		}
-		if a.Severity != "CRITICAL" || !contains(a.Aliases, "CVE-2021-44228") {
+		if a.Severity != "CRITICAL" || !slices.Contains(a.Aliases, "CVE-2021-44228") {
 			t.Errorf("Log4Shell severity %q aliases %v", a.Severity, a.Aliases)
 		}
 		if len(a.CVSS) == 0 || a.CVSS[0].Score != 10.0 {
@@ -113,7 +114,7 @@ func checkSpots(t *testing.T, eco string, advs []*advisory.Advisory) {
 				}
 			}
 		}
-		if !contains(fixes, "2.15.0") {
+		if !slices.Contains(fixes, "2.15.0") {
 			t.Errorf("log4j-core fixes %v, want 2.15.0 among them", fixes)
 		}
 	case "Go":

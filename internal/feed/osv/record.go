@@ -3,6 +3,7 @@ package osv
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -110,7 +111,7 @@ func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
 		}
 	}
 	for _, ref := range r.Refs {
-		if u := strings.TrimSpace(ref.URL); u != "" && !contains(a.References, u) {
+		if u := strings.TrimSpace(ref.URL); u != "" && !slices.Contains(a.References, u) {
 			a.References = append(a.References, u)
 		}
 	}
@@ -137,7 +138,7 @@ func (c *converter) aliases(id string, r *record) []string {
 	var out []string
 	add := func(s string) {
 		s = strings.TrimSpace(s)
-		if s != "" && s != id && !contains(out, s) {
+		if s != "" && s != id && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
@@ -318,7 +319,7 @@ func mergeAffected(a *advisory.Advisory, af advisory.Affected) {
 		}
 		x.Ranges = append(x.Ranges, af.Ranges...)
 		for _, v := range af.Versions {
-			if !contains(x.Versions, v) {
+			if !slices.Contains(x.Versions, v) {
 				x.Versions = append(x.Versions, v)
 			}
 		}
@@ -396,15 +397,6 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("invalid time %q", s)
 	}
 	return t.UTC(), nil
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func containsCVSS(s []advisory.CVSS, c advisory.CVSS) bool {

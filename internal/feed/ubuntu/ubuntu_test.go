@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -331,25 +330,6 @@ func TestOVALErrors(t *testing.T) {
 	}
 }
 
-// fakeSource serves files from a map with ETags derived from the content.
-type fakeSource struct{ files map[string]string }
-
-func (f *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	s, ok := f.files[p]
-	if !ok {
-		return nil, feed.Validator{}, fs.ErrNotExist
-	}
-	tag := strconv.Itoa(len(s)) + s[:min(4, len(s))]
-	if prev.ETag == tag {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(s)), feed.Validator{ETag: tag}, nil
-}
-
-func (f *fakeSource) List(context.Context, string) ([]string, error) {
-	return nil, errors.ErrUnsupported
-}
-
 func snapshotFiles(t *testing.T, snap feed.Snapshot) []string {
 	t.Helper()
 	var out []string
@@ -381,7 +361,7 @@ func TestFetch(t *testing.T) {
 		{"oval", NewOVAL(), map[string]string{"com.ubuntu.focal.cve.oval.xml.bz2": string(oval)}, []string{"com.ubuntu.focal.cve.oval.xml.bz2"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &fakeSource{files: tc.files}
+			src := &feedtest.Source{Files: tc.files}
 			snap, err := tc.u.Fetch(ctx, src, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -398,7 +378,7 @@ func TestFetch(t *testing.T) {
 			if err != nil || !again.Unchanged || again.FS != nil {
 				t.Errorf("second fetch: unchanged=%v err=%v", again.Unchanged, err)
 			}
-			if _, err := tc.u.Fetch(ctx, &fakeSource{files: map[string]string{}}, nil); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := tc.u.Fetch(ctx, &feedtest.Source{Files: map[string]string{}}, nil); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("fetch from an empty source: err = %v, want ErrNotExist", err)
 			}
 		})

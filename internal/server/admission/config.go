@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"io"
 	"net"
 	"strings"
@@ -273,11 +274,4 @@ func validDigest(d string) bool {
 
 // severityRank orders threshold severities; 0 is not a threshold level
 // (UNDEFINED findings never count against a threshold).
-func severityRank(s string) int {
-	for i, t := range thresholds {
-		if s == t {
-			return i + 1
-		}
-	}
-	return 0
-}
+func severityRank(s string) int { return severity.Severity(s).Rank() }

@@ -27,6 +27,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"net/http"
 	"strings"
 	"time"
@@ -198,36 +199,11 @@ func (p *Principal) Can(repo string, act Action) bool {
 			}
 			continue
 		}
-		if matchPattern(g.pattern, repo) {
+		if wildcard.Match(g.pattern, repo) {
 			return true
 		}
 	}
 	return false
-}
-
-// matchPattern matches the whole name; '*' matches any run of characters.
-func matchPattern(pattern, name string) bool {
-	p, n, star, mark := 0, 0, -1, 0
-	for n < len(name) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, n
-			p++
-		case p < len(pattern) && pattern[p] == name[n]:
-			p++
-			n++
-		case star >= 0:
-			p = star + 1
-			mark++
-			n = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 func equalSecret(a, b string) bool {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/base64"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,7 +85,7 @@ func FuzzMatchPattern(f *testing.F) {
 		if len(pattern) > 64 || len(name) > 256 {
 			return
 		}
-		if got, want := matchPattern(pattern, name), testutil.GlobMatch(pattern, name); got != want {
+		if got, want := wildcard.Match(pattern, name), testutil.GlobMatch(pattern, name); got != want {
 			t.Fatalf("matchPattern(%q, %q) = %v, want %v", pattern, name, got, want)
 		}
 	})

@@ -3,6 +3,7 @@ package ecrapi
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
@@ -241,19 +242,10 @@ func previewWanted(r lifecycle.PreviewResult, ids []imageID) bool {
 		if id.ImageDigest != "" && id.ImageDigest != r.Digest {
 			continue
 		}
-		if id.ImageTag != "" && !containsString(r.Tags, id.ImageTag) {
+		if id.ImageTag != "" && !slices.Contains(r.Tags, id.ImageTag) {
 			continue
 		}
 		if id.ImageDigest != "" || id.ImageTag != "" {
-			return true
-		}
-	}
-	return false
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
 			return true
 		}
 	}

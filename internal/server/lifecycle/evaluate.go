@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"sort"
 	"strings"
 	"time"
@@ -101,7 +102,7 @@ func (r Rule) selects(img Image) bool {
 	match := func(sel, tag string) bool { return strings.HasPrefix(tag, sel) }
 	list := r.TagPrefixes
 	if len(r.TagPatterns) > 0 {
-		match, list = MatchPattern, r.TagPatterns
+		match, list = wildcard.Match, r.TagPatterns
 	}
 	for _, sel := range list {
 		found := false
@@ -134,27 +135,4 @@ func (r Rule) expires(i int, img Image, now time.Time) bool {
 		return last.Before(now.Add(-time.Duration(r.CountNumber) * 24 * time.Hour))
 	}
 	return false
-}
-
-// MatchPattern reports whether tag matches pattern as a whole, '*' matching
-// any run of characters (possibly empty). Patterns have at most four '*', so
-// the backtracking below is bounded.
-func MatchPattern(pattern, tag string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == tag
-	}
-	if !strings.HasPrefix(tag, parts[0]) {
-		return false
-	}
-	tag = tag[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, mid := range parts[1 : len(parts)-1] {
-		i := strings.Index(tag, mid)
-		if i < 0 {
-			return false
-		}
-		tag = tag[i+len(mid):]
-	}
-	return len(tag) >= len(last) && strings.HasSuffix(tag, last)
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"testing"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -16,7 +17,7 @@ func FuzzMatchPattern(f *testing.F) {
 		if len(pattern) > 64 || len(tag) > 256 {
 			return
 		}
-		if got, want := MatchPattern(pattern, tag), testutil.GlobMatch(pattern, tag); got != want {
+		if got, want := wildcard.Match(pattern, tag), testutil.GlobMatch(pattern, tag); got != want {
 			t.Fatalf("MatchPattern(%q, %q) = %v, want %v", pattern, tag, got, want)
 		}
 	})

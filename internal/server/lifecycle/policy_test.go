@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"errors"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,7 +153,7 @@ func TestMatchPattern(t *testing.T) {
 		{"v*.*.*", "v1.2", false},
 	}
 	for _, tt := range tests {
-		if got := MatchPattern(tt.pattern, tt.tag); got != tt.want {
+		if got := wildcard.Match(tt.pattern, tt.tag); got != tt.want {
 			t.Errorf("MatchPattern(%q, %q) = %v, want %v", tt.pattern, tt.tag, got, tt.want)
 		}
 	}

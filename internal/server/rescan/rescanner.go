@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -582,7 +583,7 @@ func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t tar
 		if err != nil {
 			return err
 		}
-		if !contains(rescanFrom, status) || (status == string(scanning.StatusEligibilityExpired)) != t.revive {
+		if !slices.Contains(rescanFrom, status) || (status == string(scanning.StatusEligibilityExpired)) != t.revive {
 			out.skipped = true // a scan is running, failed, or eligibility moved
 			return nil
 		}
@@ -745,15 +746,6 @@ func tagsOf(ctx context.Context, tx *store.Tx, repo, digest string) ([]string, e
 		out = append(out, t)
 	}
 	return out, rows.Err()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // RematchPairs re-matches, against the current DB, the eligible

@@ -19,22 +19,22 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
 )
 
-// Status is an ECR image scan status.
-type Status string
+// Status is an ECR image scan status; the one definition is
+// scanstatus.Status.
+type Status = scanstatus.Status
 
-// The ECR scan statuses the server produces.
+// The ECR scan statuses the server produces (defined in internal/scanstatus).
 const (
-	StatusInProgress  Status = "IN_PROGRESS"
-	StatusComplete    Status = "COMPLETE"
-	StatusFailed      Status = "FAILED"
-	StatusUnsupported Status = "UNSUPPORTED_IMAGE"
-	StatusPending     Status = "PENDING"
-	StatusActive      Status = "ACTIVE"
-	// StatusEligibilityExpired: a CONTINUOUS_SCAN image not pushed or
-	// pulled within the eligibility window; its last findings are kept.
-	StatusEligibilityExpired Status = "SCAN_ELIGIBILITY_EXPIRED"
+	StatusInProgress         = scanstatus.InProgress
+	StatusComplete           = scanstatus.Complete
+	StatusFailed             = scanstatus.Failed
+	StatusUnsupported        = scanstatus.Unsupported
+	StatusPending            = scanstatus.Pending
+	StatusActive             = scanstatus.Active
+	StatusEligibilityExpired = scanstatus.EligibilityExpired
 )
 
 // Severities are ECR's severity levels, in increasing order.

@@ -3,8 +3,8 @@ package scanning
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"regexp"
-	"strings"
 )
 
 // ScanType is BASIC or ENHANCED.
@@ -109,43 +109,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// MatchFilter reports whether a WILDCARD filter matches a repository name.
-// A filter without '*' matches as a substring; otherwise the whole name must
-// match, '*' standing for zero or more characters.
-func MatchFilter(filter, repo string) bool {
-	if !strings.Contains(filter, "*") {
-		return strings.Contains(repo, filter)
-	}
-	return glob(filter, repo)
-}
-
-// glob matches name against pattern where '*' matches any run of characters.
-// It is iterative with single-star backtracking, so it runs in O(len*len).
-func glob(pattern, name string) bool {
-	p, n := 0, 0
-	star, mark := -1, 0
-	for n < len(name) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, n
-			p++
-		case p < len(pattern) && pattern[p] == name[n]:
-			p++
-			n++
-		case star >= 0:
-			p = star + 1
-			mark++
-			n = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
-
 // Effective is the scanning that applies to one repository.
 type Effective struct {
 	// Frequency is the winning rule's frequency, or MANUAL.
@@ -170,7 +133,7 @@ func (c Config) Evaluate(repo string, repoScanOnPush bool) Effective {
 	for _, r := range c.Rules {
 		var applied []Filter
 		for _, f := range r.RepositoryFilters {
-			if MatchFilter(f.Filter, repo) {
+			if wildcard.MatchFilter(f.Filter, repo) {
 				applied = append(applied, f)
 			}
 		}

@@ -2,6 +2,7 @@ package scanning
 
 import (
 	"errors"
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -28,7 +29,7 @@ func TestMatchFilter(t *testing.T) {
 		{"**", "", true},
 	}
 	for _, tt := range tests {
-		if got := MatchFilter(tt.filter, tt.repo); got != tt.want {
+		if got := wildcard.MatchFilter(tt.filter, tt.repo); got != tt.want {
 			t.Errorf("MatchFilter(%q, %q) = %v, want %v", tt.filter, tt.repo, got, tt.want)
 		}
 	}
@@ -115,7 +116,7 @@ func FuzzMatchFilter(f *testing.F) {
 	f.Add("prod*", "prod-repo")
 	f.Add("a*b*c", "axxbyyc")
 	f.Fuzz(func(t *testing.T, filter, repo string) {
-		got := MatchFilter(filter, repo)
+		got := wildcard.MatchFilter(filter, repo)
 		if filter == "*" && !got {
 			t.Fatalf("'*' must match %q", repo)
 		}
