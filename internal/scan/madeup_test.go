@@ -90,7 +90,6 @@ func (stowFeed) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advis
 	return st, nil
 }
 
-
 // TestMadeUpDistro registers a distribution, its feed and an image of it
 // from this test alone and scans the image through scan.Image: the
 // package is matched against the feed's record in the descriptor's version
