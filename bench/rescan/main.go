@@ -37,6 +37,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/version"
@@ -137,7 +138,7 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 			return err
 		}
 		var keys []store.InventoryKey
-		for _, k := range match.Keys(inv, match.Options{Language: true}) {
+		for _, k := range match.Keys(inv, scan.Options{Enhanced: true}.MatchOptions()) {
 			keys = append(keys, store.InventoryKey{Namespace: k.Namespace, Package: k.Package})
 		}
 		if _, err := st.EnsureRepository(ctx, store.Repository{Name: repo, CreatedAt: now}); err != nil {

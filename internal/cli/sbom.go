@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/source"
@@ -97,7 +98,7 @@ func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*
 }
 
 func (f *indexFlags) indexOptions(osCats, langCats []catalog.FileCataloger) indexer.Options {
-	o := indexer.Options{OS: osCats, Language: langCats, Limits: squash.Limits{MaxFileSize: f.maxFileSize}}
+	o := indexer.Options{OS: osCats, Language: langCats, Limits: squash.Limits{MaxFileSize: f.maxFileSize}, Distros: distroall.Distros()}
 	if f.layerCache != "" {
 		o.Cache = indexer.DirCache{Dir: f.layerCache}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/policy"
 	"github.com/stowaway-scanner/stowaway/internal/report"
@@ -186,7 +187,7 @@ func readSBOM(p string) (*inventory.Inventory, error) {
 		return nil, err
 	}
 	defer f.Close()
-	inv, err := sbom.Decode(f)
+	inv, err := sbom.Decode(f, distroall.Distros())
 	if err != nil {
 		return nil, fmt.Errorf("sbom %s: %w", p, err)
 	}

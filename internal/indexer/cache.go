@@ -39,7 +39,7 @@ func (r *run) stageKey() string {
 		parts = append(parts, fmt.Sprintf("%s@%d", p.c.Name(), p.c.Version()))
 	}
 	sort.Strings(parts)
-	parts = append(parts, fmt.Sprintf("osdetect@%d", osdetect.Version), "limits:"+r.opts.Limits.Key(), cacheFormat)
+	parts = append(parts, fmt.Sprintf("osdetect@%d", osdetect.Version), "release-files:"+strings.Join(r.opts.Distros.ReleaseFiles(), ","), "limits:"+r.opts.Limits.Key(), cacheFormat)
 	h := sha256.Sum256([]byte(strings.Join(parts, ";")))
 	return hex.EncodeToString(h[:12])
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
@@ -38,7 +39,7 @@ func TestLayerCacheEqualsStreaming(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			base := Options{OS: all.OS(), Language: all.Language(), Now: now}
+			base := Options{Distros: distroall.Distros(), OS: all.OS(), Language: all.Language(), Now: now}
 			want, err := Index(context.Background(), src, base)
 			if err != nil {
 				t.Fatal(err)

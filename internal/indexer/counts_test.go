@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
@@ -45,7 +46,7 @@ func TestSharedImagesPackageCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inv, err := Index(context.Background(), src, Options{OS: all.OS()})
+			inv, err := Index(context.Background(), src, Options{Distros: distroall.Distros(), OS: all.OS()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -69,6 +69,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/osdetect"
 	"github.com/stowaway-scanner/stowaway/internal/source"
@@ -83,6 +84,9 @@ type Options struct {
 	Language []catalog.FileCataloger
 	Limits   squash.Limits
 	Logger   *slog.Logger
+	// Distros are the distributions OS detection knows (internal/distro/all
+	// lists Stowaway's); with none, every OS is UNKNOWN_OS.
+	Distros distro.List
 	// Now stamps the inventory (tests).
 	Now func() time.Time
 	// Cache, when set, stores each layer's recorded entries and cataloger
@@ -202,7 +206,7 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 		return nil, fmt.Errorf("index %s: %w", src.Ref, dr.err)
 	}
 	r.inv.Source.Digest = dr.d
-	d, err := osdetect.Detect(sq)
+	d, err := osdetect.Detect(sq, opts.Distros)
 	if err != nil {
 		// The release files are the image's: the same image fails the same way.
 		return nil, fmt.Errorf("index %s: %w", src.Ref, &imageError{err})
@@ -223,7 +227,7 @@ func (r *run) squashOptions(onFile func(ctx context.Context, f squash.File) erro
 		Limits: r.opts.Limits,
 		Want: func(p string, info fs.FileInfo) squash.Want {
 			w := squash.Skip
-			if osdetect.Wanted(p) {
+			if r.opts.Distros.Wanted(p) {
 				w |= squash.Keep
 			}
 			for _, pl := range r.plugins {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -46,7 +47,7 @@ func TestSharedImagesNamespaces(t *testing.T) {
 			t.Errorf("%s: %v", e.Name(), err)
 			continue
 		}
-		inv, err := Index(context.Background(), src, Options{})
+		inv, err := Index(context.Background(), src, Options{Distros: distroall.Distros()})
 		if err != nil {
 			t.Errorf("%s: %v", e.Name(), err)
 			continue
@@ -104,7 +105,7 @@ func TestIndexDirDedupesOwnedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	inv, err := Index(context.Background(), src, Options{
+	inv, err := Index(context.Background(), src, Options{Distros: distroall.Distros(),
 		OS:  []catalog.FileCataloger{fileCounter{suffix: "installed.pkg", owned: []string{"/usr/lib/node_modules/a/package.pkg"}}},
 		Now: func() time.Time { return fixed },
 	})
@@ -119,7 +120,7 @@ func TestIndexDirDedupesOwnedFiles(t *testing.T) {
 	if d := cmp.Diff([]string{"pkg:apk/alpine/musl@1.0?distro=alpine-3.19.1 @lib/apk/db/installed.pkg"}, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
-	inv, err = Index(context.Background(), src, Options{
+	inv, err = Index(context.Background(), src, Options{Distros: distroall.Distros(),
 		OS:       []catalog.FileCataloger{fileCounter{suffix: "installed.pkg", owned: []string{"/usr/lib/node_modules/a/package.pkg"}}},
 		Language: []catalog.FileCataloger{fileCounter{suffix: "package.pkg"}},
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 )
 
@@ -78,7 +79,7 @@ func TestPackageDBThroughLinks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inv, err := Index(context.Background(), src, Options{OS: all.OS()})
+			inv, err := Index(context.Background(), src, Options{Distros: distroall.Distros(), OS: all.OS()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/hostile"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/squash"
@@ -29,7 +30,7 @@ func TestCacheKeyHasTheLimits(t *testing.T) {
 	}
 	src := &source.Source{Kind: source.KindOCILayout, Ref: "oci-layout:test", Image: img}
 	now := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
-	base := Options{OS: all.OS(), Language: all.Language(), Now: now}
+	base := Options{Distros: distroall.Distros(), OS: all.OS(), Language: all.Language(), Now: now}
 	want, err := Index(context.Background(), src, base)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,9 @@ import (
 )
 
 // Type says which package manager or ecosystem a package belongs to. The values
-// double as PURL types where one exists.
+// double as PURL types where one exists. What an ecosystem's type means for
+// matching (OSV ecosystem, version scheme, names) is its descriptor's
+// (package ecosystem).
 type Type string
 
 // Package types. OS package types first, then language ecosystems.
@@ -31,30 +33,6 @@ const (
 // IsOS reports whether packages of this type are installed by the operating
 // system's package manager (BASIC scanning) rather than a language tool.
 func (t Type) IsOS() bool { return t == TypeDeb || t == TypeAPK || t == TypeRPM }
-
-// Ecosystem is the OSV ecosystem name for a language package type ("" for OS
-// package types).
-func (t Type) Ecosystem() string {
-	switch t {
-	case TypePyPI:
-		return "PyPI"
-	case TypeNPM:
-		return "npm"
-	case TypeMaven:
-		return "Maven"
-	case TypeNuGet:
-		return "NuGet"
-	case TypeGem:
-		return "RubyGems"
-	case TypeCargo:
-		return "crates.io"
-	case TypeGolang:
-		return "Go"
-	case TypeComposer:
-		return "Packagist"
-	}
-	return ""
-}
 
 // Package is one installed package.
 //

@@ -50,19 +50,21 @@ var layers = []layer{
 
 	// The scanner, from inventories and advisories up to one whole scan.
 	{"version", []string{"internal/version"}, []string{"advisory"}},
-	{"osdetect", []string{"internal/osdetect"}, []string{"inventory"}},
+	{"distro", []string{"internal/distro/..."}, []string{"version"}},
+	{"ecosystem", []string{"internal/ecosystem/..."}, []string{"inventory", "version"}},
+	{"osdetect", []string{"internal/osdetect"}, []string{"inventory", "distro"}},
 	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "testutil"}},
 	{"feeds", []string{"internal/feed/..."}, []string{"advisory"}},
 	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "feeds"}},
 	{"testdb", []string{"internal/testdb"}, []string{"testutil", "feeds", "vulndb"}},
-	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "osdetect", "testutil"}},
-	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "osdetect", "catalog"}},
-	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "severity", "version"}},
+	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "distro", "osdetect", "testutil"}},
+	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "distro", "osdetect", "catalog"}},
+	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "severity", "version", "distro", "ecosystem"}},
 	{"policy", []string{"internal/policy"}, []string{"advisory", "match"}},
 	// The ECR findings shape the server stores; report converts scans to it.
 	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus", "wildcard"}},
 	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "scanstatus", "sbom", "match", "server/scanning"}},
-	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
+	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "distro", "ecosystem", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
 
 	// The server: its parts, then the assembly.
 	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/scanning"}},
@@ -77,9 +79,9 @@ var layers = []layer{
 	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console"}},
 
 	// Commands and benchmarks at the top.
-	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "catalog", "feeds", "vulndb", "sbom", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server"}},
+	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server"}},
 	{"cmd", []string{"cmd/..."}, []string{"cli"}},
-	{"bench", []string{"bench/..."}, []string{"inventory", "version", "vulndb", "match", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
+	{"bench", []string{"bench/..."}, []string{"inventory", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
 }
 
 // testHelpers are packages for tests only: no other package may import them

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -56,7 +58,7 @@ func BenchmarkMatch(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Match(context.Background(), st, inv, Options{}); err != nil {
+				if _, err := Match(context.Background(), st, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}); err != nil {
 					b.Skipf("this matcher fails on unparseable versions: %v", err)
 				}
 			}

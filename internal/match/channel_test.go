@@ -7,6 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -70,7 +72,7 @@ func TestFixChannel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inv := &inventory.Inventory{Distro: xenial, Packages: []inventory.Package{tc.pkg}}
-			res, err := Match(context.Background(), fakeStore{advs: tc.advs}, inv, Options{})
+			res, err := Match(context.Background(), fakeStore{advs: tc.advs}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
@@ -73,20 +75,23 @@ func FuzzMatchInstalledVersion(f *testing.F) {
 		p := inventory.Package{Name: "pkg", Version: v, Type: e.typ, SourceName: "pkg", Path: "fuzz/path"}
 		inv := &inventory.Inventory{Distro: e.distro, Packages: []inventory.Package{p}}
 		st := fakeStore{advs: advs}
-		opts := Options{Language: true}
+		opts := Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}
 		res, err := Match(context.Background(), st, inv, opts)
 		if err != nil {
 			t.Fatalf("Match(%q): %v", v, err)
 		}
-		s, err := version.SchemeForNamespace(e.ns)
-		if err != nil {
-			t.Fatal(err)
+		ed, _ := opts.Ecosystems.ByType(p.Type)
+		var s version.Scheme
+		if ed != nil {
+			s = ed.Scheme
+		} else if d, ok := opts.Distros.ByNamespace(e.ns); ok {
+			s = d.Scheme
 		}
 		c, err := version.For(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, verr := c.Compare(installedVersion(&p, kind), installedVersion(&p, kind))
+		_, verr := c.Compare(installedVersion(&p, ed, kind), installedVersion(&p, ed, kind))
 		got := map[string]Finding{}
 		for _, f := range res.Findings {
 			if _, dup := got[f.ID]; dup {
@@ -135,7 +140,7 @@ func FuzzMatchInstalledVersion(f *testing.F) {
 		}
 		memo := NewPackageMemo()
 		for round := range 2 {
-			m, err := Match(context.Background(), st, inv, Options{Language: true, Memo: memo})
+			m, err := Match(context.Background(), st, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true, Memo: memo})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package match
 import (
 	"sort"
 
+	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -16,11 +18,11 @@ type Key struct {
 // pair that Match queries Candidates with for inv under opts. A DB change
 // that touches none of these pairs leaves inv's matches unchanged; what it
 // can still change is the severity or text of existing findings (NVD
-// enrichment of a CVE) and, for Ubuntu, a CVE judged by the tracker under
+// enrichment of a CVE) and a CVE judged by a higher-ranked feed under
 // another package (judgedElsewhere). Continuous rescans use Keys to find
 // the stored inventories a DB change affects.
 func Keys(inv *inventory.Inventory, opts Options) []Key {
-	osNS := inventoryNamespace(inv)
+	osNS := inventoryNamespace(inv, opts.Distros)
 	seen := map[Key]bool{}
 	var out []Key
 	for i := range inv.Packages {
@@ -45,7 +47,7 @@ func Keys(inv *inventory.Inventory, opts Options) []Key {
 // it gives every finding that can have changed, and the other packages'
 // findings are as before.
 func Touching(inv *inventory.Inventory, opts Options, keys map[Key]bool) *inventory.Inventory {
-	osNS := inventoryNamespace(inv)
+	osNS := inventoryNamespace(inv, opts.Distros)
 	out := *inv
 	out.Packages = nil
 	for i := range inv.Packages {
@@ -61,9 +63,9 @@ func Touching(inv *inventory.Inventory, opts Options, keys map[Key]bool) *invent
 
 // inventoryNamespace is the feed namespace of inv's OS packages ("" when
 // the OS is not matched).
-func inventoryNamespace(inv *inventory.Inventory) string {
+func inventoryNamespace(inv *inventory.Inventory, distros distro.List) string {
 	if d := inv.Distro; d != nil && d.Status == inventory.OSSupported {
-		return feedNamespace(d.Namespace())
+		return distros.FeedNamespace(d.Namespace())
 	}
 	return ""
 }
@@ -71,16 +73,18 @@ func inventoryNamespace(inv *inventory.Inventory) string {
 // packageKeys are the lookups Match makes for p.
 func packageKeys(osNS string, p *inventory.Package, opts Options) []Key {
 	ns := osNS
+	var eco *ecosystem.Descriptor
 	if !p.Type.IsOS() {
-		if !opts.Language || p.Type.Ecosystem() == "" {
+		e, ok := opts.Ecosystems.ByType(p.Type)
+		if !opts.Language || !ok {
 			return nil
 		}
-		ns = "osv:" + p.Type.Ecosystem()
+		eco, ns = e, e.Namespace()
 	}
 	if ns == "" {
 		return nil
 	}
-	names := lookupNames(p)
+	names := lookupNames(p, eco)
 	out := make([]Key, len(names))
 	for i, n := range names {
 		out[i] = Key{Namespace: ns, Package: n}

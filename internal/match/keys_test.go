@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -52,11 +54,11 @@ func TestKeysEqualsLookups(t *testing.T) {
 		distro *inventory.Distro
 		opts   Options
 	}{
-		{"debian basic", &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}, Options{}},
-		{"debian enhanced", &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}, Options{Language: true}},
-		{"centos maps to rhel", &inventory.Distro{ID: "centos", Release: "7", Status: inventory.OSSupported}, Options{}},
-		{"eol os, enhanced", &inventory.Distro{ID: "debian", Release: "9", Status: inventory.OSUnsupported}, Options{Language: true}},
-		{"no os", nil, Options{Language: true}},
+		{"debian basic", &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}},
+		{"debian enhanced", &inventory.Distro{ID: "debian", Release: "12", Status: inventory.OSSupported}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}},
+		{"centos maps to rhel", &inventory.Distro{ID: "centos", Release: "7", Status: inventory.OSSupported}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}},
+		{"eol os, enhanced", &inventory.Distro{ID: "debian", Release: "9", Status: inventory.OSUnsupported}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}},
+		{"no os", nil, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,15 +108,15 @@ func TestTouching(t *testing.T) {
 		opts Options
 		want []string
 	}{
-		{"source name", []Key{{"debian:12", "openssl"}}, Options{}, []string{"libssl3", "openssl"}},
-		{"binary name", []Key{{"debian:12", "libssl3"}}, Options{}, []string{"libssl3"}},
-		{"two keys", []Key{{"debian:12", "bash"}, {"debian:12", "libssl3"}}, Options{}, []string{"libssl3", "bash"}},
-		{"normalized pypi name, enhanced", []Key{{"osv:PyPI", "django-rest"}}, Options{Language: true}, []string{"Django_Rest"}},
-		{"language key, basic scan", []Key{{"osv:PyPI", "django-rest"}}, Options{}, nil},
-		{"other namespace", []Key{{"debian:11", "bash"}}, Options{}, nil},
-		{"no keys", nil, Options{}, nil},
-		{"a degraded package's source name", []Key{{"debian:12", "zlib"}}, Options{}, []string{"zlib1g"}},
-		{"a degraded language package, enhanced", []Key{{"osv:npm", "lodash"}, {"debian:12", "bash"}}, Options{Language: true}, []string{"bash", "lodash"}},
+		{"source name", []Key{{"debian:12", "openssl"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, []string{"libssl3", "openssl"}},
+		{"binary name", []Key{{"debian:12", "libssl3"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, []string{"libssl3"}},
+		{"two keys", []Key{{"debian:12", "bash"}, {"debian:12", "libssl3"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, []string{"libssl3", "bash"}},
+		{"normalized pypi name, enhanced", []Key{{"osv:PyPI", "django-rest"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}, []string{"Django_Rest"}},
+		{"language key, basic scan", []Key{{"osv:PyPI", "django-rest"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, nil},
+		{"other namespace", []Key{{"debian:11", "bash"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, nil},
+		{"no keys", nil, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, nil},
+		{"a degraded package's source name", []Key{{"debian:12", "zlib"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}, []string{"zlib1g"}},
+		{"a degraded language package, enhanced", []Key{{"osv:npm", "lodash"}, {"debian:12", "bash"}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}, []string{"bash", "lodash"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

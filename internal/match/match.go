@@ -99,6 +99,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
@@ -204,14 +206,18 @@ type Options struct {
 	// Memo, when set, answers packages already matched against the same DB
 	// build (see PackageMemo).
 	Memo *PackageMemo
+	// Distros and Ecosystems say what the matcher knows of each namespace:
+	// version scheme, data aliases, feed ranking, name spellings, advisory
+	// pages (internal/distro/all and internal/ecosystem/all list
+	// Stowaway's). A package of an ecosystem not listed is not matched.
+	Distros    distro.List
+	Ecosystems ecosystem.List
 }
 
-// feedNamespace maps an image namespace to the namespace the feeds use.
-func feedNamespace(ns string) string {
-	if strings.HasPrefix(ns, "centos:") {
-		return "rhel:" + strings.TrimPrefix(ns, "centos:")
-	}
-	return ns
+// known is what matching a package needs from the descriptors.
+type known struct {
+	distros distro.List
+	eco     *ecosystem.Descriptor // the package's ecosystem; nil for OS packages
 }
 
 // Match matches every package of inv.
@@ -224,18 +230,19 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 	osNS := ""
 	if d := inv.Distro; d != nil {
 		if d.Status == inventory.OSSupported {
-			osNS = feedNamespace(d.Namespace())
+			osNS = opts.Distros.FeedNamespace(d.Namespace())
 		} else if d.Status != inventory.OSNone {
 			res.Unsupported = fmt.Sprintf("%s: %s", d.Status, d.Reason)
 		}
 	}
 	var osCmp version.Comparator
 	if osNS != "" {
-		s, err := version.SchemeForNamespace(osNS)
-		if err != nil {
-			return nil, fmt.Errorf("match: %w", err)
+		ds, ok := opts.Distros.ByNamespace(osNS)
+		if !ok {
+			return nil, fmt.Errorf("match: no distribution descriptor for namespace %q", osNS)
 		}
-		if osCmp, err = version.For(s); err != nil {
+		var err error
+		if osCmp, err = version.For(ds.Scheme); err != nil {
 			return nil, fmt.Errorf("match: %w", err)
 		}
 	}
@@ -249,23 +256,23 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 		p := &inv.Packages[i]
 		var ns string
 		var cmp version.Comparator
+		kn := known{distros: opts.Distros}
 		if p.Type.IsOS() {
 			if osNS == "" {
 				continue
 			}
 			ns, cmp = osNS, osCmp
 		} else {
-			if !opts.Language || p.Type.Ecosystem() == "" {
+			eco, ok := opts.Ecosystems.ByType(p.Type)
+			if !opts.Language || !ok {
 				continue
 			}
-			ns = "osv:" + p.Type.Ecosystem()
+			kn.eco = eco
+			ns = eco.Namespace()
 			c, ok := langCmp[ns]
 			if !ok {
-				s, err := version.SchemeForNamespace(ns)
-				if err != nil {
-					return nil, fmt.Errorf("match: %w", err)
-				}
-				if c, err = version.For(s); err != nil {
+				var err error
+				if c, err = version.For(eco.Scheme); err != nil {
 					return nil, fmt.Errorf("match: %w", err)
 				}
 				langCmp[ns] = c
@@ -282,7 +289,7 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 		}
 		if !hit {
 			var err error
-			if fs, deg, err = matchPackage(ctx, store, ns, cmp, p); err != nil {
+			if fs, deg, err = matchPackage(ctx, store, kn, ns, cmp, p); err != nil {
 				return nil, err
 			}
 			if opts.Memo != nil {
@@ -303,7 +310,7 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			order = append(order, key)
 		}
 	}
-	if err := severities(ctx, store, merged, order); err != nil {
+	if err := severities(ctx, store, opts.Distros, merged, order); err != nil {
 		return nil, err
 	}
 	for _, k := range order {
@@ -364,7 +371,7 @@ func SeverityRank(s string) int { return sev.Severity(s).Rank() }
 // lookupNames returns the names to query for p: its own name, its source
 // package's name, and the normalized spellings feeds use for ecosystems
 // whose names are case-insensitive.
-func lookupNames(p *inventory.Package) []string {
+func lookupNames(p *inventory.Package, eco *ecosystem.Descriptor) []string {
 	names := []string{p.Name}
 	add := func(n string) {
 		for _, x := range names {
@@ -377,21 +384,19 @@ func lookupNames(p *inventory.Package) []string {
 	if p.SourceName != "" {
 		add(p.SourceName)
 	}
-	switch p.Type {
-	case inventory.TypePyPI:
-		add(strings.ToLower(p.Name))
-		add(normalizePyPI(p.Name))
-	case inventory.TypeComposer, inventory.TypeNuGet:
-		add(strings.ToLower(p.Name))
+	if eco != nil && eco.NameVariants != nil {
+		for _, n := range eco.NameVariants(p.Name) {
+			add(n)
+		}
 	}
 	return names
 }
 
 // installedVersion is the version compared against a record of kind k,
 // normalized as far as the package's scheme allows (see the package doc):
-// surrounding white space is dropped, an rpm version gets its epoch, and an
-// npm version loses leading "=" and "v" as npm's semver.clean drops them.
-func installedVersion(p *inventory.Package, k advisory.PackageKind) string {
+// surrounding white space is dropped, an rpm version gets its epoch, and a
+// language package's version is cleaned as its ecosystem says.
+func installedVersion(p *inventory.Package, eco *ecosystem.Descriptor, k advisory.PackageKind) string {
 	v := strings.TrimSpace(p.Version)
 	if k == advisory.KindSource {
 		if sv := strings.TrimSpace(p.SourceVersion); sv != "" {
@@ -403,8 +408,9 @@ func installedVersion(p *inventory.Package, k advisory.PackageKind) string {
 		if v != "" {
 			v = withEpoch(v, p.Epoch)
 		}
-	case inventory.TypeNPM:
-		v = strings.TrimSpace(strings.TrimLeft(v, "=v"))
+	}
+	if eco != nil {
+		v = eco.Clean(v)
 	}
 	return v
 }
@@ -420,7 +426,7 @@ type degradation struct {
 // and its source version for source-package records) once each: the
 // errors are keyed by the version as installedVersion gives it, nil for a
 // valid one. The degradation names the invalid ones.
-func versionErrors(cmp version.Comparator, p *inventory.Package) (map[string]error, degradation) {
+func versionErrors(cmp version.Comparator, eco *ecosystem.Descriptor, p *inventory.Package) (map[string]error, degradation) {
 	errs := make(map[string]error, 2)
 	var deg degradation
 	kinds := []advisory.PackageKind{advisory.KindBinary}
@@ -428,7 +434,7 @@ func versionErrors(cmp version.Comparator, p *inventory.Package) (map[string]err
 		kinds = append(kinds, advisory.KindSource)
 	}
 	for _, k := range kinds {
-		v := installedVersion(p, k)
+		v := installedVersion(p, eco, k)
 		if _, done := errs[v]; done {
 			continue
 		}
@@ -469,8 +475,8 @@ func moduleStream(label string) string {
 // matchPackage matches one package. Comparison problems never fail it:
 // they give UNKNOWN_VERSION findings and a degradation; only store errors
 // and cancellation do.
-func matchPackage(ctx context.Context, store Store, ns string, cmp version.Comparator, p *inventory.Package) ([]Finding, degradation, error) {
-	verrs, deg := versionErrors(cmp, p)
+func matchPackage(ctx context.Context, store Store, kn known, ns string, cmp version.Comparator, p *inventory.Package) ([]Finding, degradation, error) {
+	verrs, deg := versionErrors(cmp, kn.eco, p)
 	var cands []Candidate
 	type seenKey struct {
 		id  string
@@ -479,7 +485,7 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 		fix string
 	}
 	seen := map[seenKey]bool{}
-	for _, name := range lookupNames(p) {
+	for _, name := range lookupNames(p, kn.eco) {
 		cs, err := store.Candidates(ctx, ns, name)
 		if err != nil {
 			return nil, degradation{}, fmt.Errorf("match %s %s: %w", ns, name, err)
@@ -495,7 +501,7 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 					wantName = p.Name
 				}
 			}
-			if !nameEqual(p.Type, c.Affected.Package, wantName) {
+			if !nameEqual(kn.eco, c.Affected.Package, wantName) {
 				continue
 			}
 			k := seenKey{c.Advisory.ID, c.Affected.Package, c.Affected.Namespace, fmt.Sprint(c.Affected.Ranges, c.Affected.Status, c.Affected.Module)}
@@ -537,14 +543,14 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 	var out []Finding
 	for _, id := range ids {
 		g := groups[id]
-		judged, err := judgedElsewhere(ctx, store, ns, id, g.recs)
+		judged, err := judgedElsewhere(ctx, store, kn.distros, ns, id, g.recs)
 		if err != nil {
 			return nil, degradation{}, fmt.Errorf("match %s %s %s: %w", ns, p.Name, id, err)
 		}
 		if judged {
 			continue
 		}
-		f, ok, bad := decide(cmp, p, id, g.recs, verrs)
+		f, ok, bad := decide(cmp, kn, p, id, g.recs, verrs)
 		if bad.reason != "" && deg.reason == "" {
 			deg = bad
 		}
@@ -556,18 +562,11 @@ func matchPackage(ctx context.Context, store Store, ns string, cmp version.Compa
 	return out, deg, nil
 }
 
-func nameEqual(t inventory.Type, a, b string) bool {
-	switch t {
-	case inventory.TypePyPI:
-		return normalizePyPI(a) == normalizePyPI(b)
-	case inventory.TypeNuGet, inventory.TypeComposer:
-		return strings.EqualFold(a, b)
+func nameEqual(eco *ecosystem.Descriptor, a, b string) bool {
+	if eco == nil {
+		return a == b
 	}
-	return a == b
-}
-
-func normalizePyPI(s string) string {
-	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(s))
+	return eco.Equal(a, b)
 }
 
 func archMatches(arches []string, arch string) bool {
@@ -615,38 +614,15 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// sourceRank orders feeds that cover the same releases: for one
-// vulnerability and package, the records of the higher-ranked feed replace
-// those of a lower-ranked one. Ubuntu's CVE tracker is current; its OVAL
-// files are older snapshots of the same judgements.
-func sourceRank(source string) int {
-	switch source {
-	case "ubuntu-uct":
-		return 2
-	case "ubuntu-oval":
-		return 1
-	}
-	return 0
-}
-
-// outrankedBy names, for a feed, the feed whose judgement of a
-// vulnerability in a release replaces it entirely.
-func outrankedBy(source string) string {
-	if source == "ubuntu-oval" {
-		return "ubuntu-uct"
-	}
-	return ""
-}
-
 // judgedElsewhere reports whether every record of a group comes from feeds
 // outranked by a feed that has judged this vulnerability for the namespace
 // without listing the package: then the better feed says the package is not
 // affected (Ubuntu's tracker lists pcre3 for a CVE that the older OVAL
 // snapshot attached to pcre2).
-func judgedElsewhere(ctx context.Context, store Store, ns, id string, recs []Candidate) (bool, error) {
+func judgedElsewhere(ctx context.Context, store Store, distros distro.List, ns, id string, recs []Candidate) (bool, error) {
 	better := ""
 	for _, c := range recs {
-		b := outrankedBy(c.Advisory.Source)
+		b := distros.OutrankedBy(c.Advisory.Source)
 		if b == "" || (better != "" && b != better) {
 			return false, nil
 		}
@@ -674,10 +650,10 @@ func judgedElsewhere(ctx context.Context, store Store, ns, id string, recs []Can
 
 // preferSources drops records of feeds outranked by another feed's records
 // in the same group.
-func preferSources(recs []Candidate) []Candidate {
+func preferSources(distros distro.List, recs []Candidate) []Candidate {
 	top := 0
 	for _, c := range recs {
-		if r := sourceRank(c.Advisory.Source); r > top {
+		if r := distros.SourceRank(c.Advisory.Source); r > top {
 			top = r
 		}
 	}
@@ -686,7 +662,7 @@ func preferSources(recs []Candidate) []Candidate {
 	}
 	out := recs[:0:0]
 	for _, c := range recs {
-		if r := sourceRank(c.Advisory.Source); r == 0 || r == top {
+		if r := distros.SourceRank(c.Advisory.Source); r == 0 || r == top {
 			out = append(out, c)
 		}
 	}
@@ -710,8 +686,8 @@ func preferSources(recs []Candidate) []Candidate {
 // the outcome is UNKNOWN_VERSION, the degradation returned names the first
 // record whose own version was invalid, if any (installed-version problems
 // are reported by versionErrors).
-func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Candidate, verrs map[string]error) (Finding, bool, degradation) {
-	recs = preferSources(recs)
+func decide(cmp version.Comparator, kn known, p *inventory.Package, id string, recs []Candidate, verrs map[string]error) (Finding, bool, degradation) {
+	recs = preferSources(kn.distros, recs)
 	var (
 		best     *Candidate
 		bestFix  string
@@ -744,7 +720,7 @@ func decide(cmp version.Comparator, p *inventory.Package, id string, recs []Cand
 	}
 	for i := range recs {
 		c := &recs[i]
-		v := installedVersion(p, c.Affected.Kind)
+		v := installedVersion(p, kn.eco, c.Affected.Kind)
 		verr, checked := verrs[v]
 		if !checked {
 			_, verr = cmp.Compare(v, v)
@@ -990,7 +966,7 @@ func statusRank(f Finding) int {
 // severities rates every finding, prefetchWorkers at a time (each finding
 // is its own; the enrichment lookups are independent reads). The first
 // error in order is returned.
-func severities(ctx context.Context, store Store, merged map[string]*Finding, order []string) error {
+func severities(ctx context.Context, store Store, distros distro.List, merged map[string]*Finding, order []string) error {
 	errs := make([]error, len(order))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -999,7 +975,7 @@ func severities(ctx context.Context, store Store, merged map[string]*Finding, or
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = severity(ctx, store, merged[order[i]])
+				errs[i] = severity(ctx, store, distros, merged[order[i]])
 			}
 		}()
 	}
@@ -1016,7 +992,7 @@ func severities(ctx context.Context, store Store, merged map[string]*Finding, or
 	return nil
 }
 
-func severity(ctx context.Context, store Store, f *Finding) error {
+func severity(ctx context.Context, store Store, distros distro.List, f *Finding) error {
 	if strings.HasPrefix(f.ID, "CVE-") && (f.CVSS3 == nil || f.CVSS2 == nil || f.Description == "") {
 		e, err := store.Enrichment(ctx, f.ID)
 		if err != nil {
@@ -1051,7 +1027,7 @@ func severity(ctx context.Context, store Store, f *Finding) error {
 		f.Severity, f.SeveritySource = "UNDEFINED", "none"
 	}
 	if f.URI == "" {
-		f.URI = advisoryURL(f)
+		f.URI = advisoryURL(distros, f)
 	}
 	return nil
 }
@@ -1071,22 +1047,13 @@ func FromScore(s float64) string {
 	return "INFORMATIONAL"
 }
 
-func advisoryURL(f *Finding) string {
+func advisoryURL(distros distro.List, f *Finding) string {
 	switch {
 	case strings.HasPrefix(f.ID, "CVE-"):
-		switch {
-		case strings.HasPrefix(f.Namespace, "debian:"):
-			return "https://security-tracker.debian.org/tracker/" + f.ID
-		case strings.HasPrefix(f.Namespace, "ubuntu:"):
-			return "https://ubuntu.com/security/" + f.ID
-		case strings.HasPrefix(f.Namespace, "rhel:"):
-			return "https://access.redhat.com/security/cve/" + f.ID
-		case strings.HasPrefix(f.Namespace, "alpine:"):
-			return "https://security.alpinelinux.org/vuln/" + f.ID
-		case strings.HasPrefix(f.Namespace, "amzn:"):
-			return "https://explore.alas.aws.amazon.com/" + f.ID + ".html"
-		case strings.HasPrefix(f.Namespace, "ol:"):
-			return "https://linux.oracle.com/cve/" + f.ID + ".html"
+		if d, ok := distros.ByNamespace(f.Namespace); ok && d.AdvisoryURL != nil {
+			if u := d.AdvisoryURL(f.ID); u != "" {
+				return u
+			}
 		}
 		return "https://nvd.nist.gov/vuln/detail/" + f.ID
 	case strings.HasPrefix(f.ID, "GHSA-"):

@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -198,14 +200,14 @@ func TestMatch(t *testing.T) {
 			for i := range inv.Packages {
 				inv.Packages[i].PURL = inventory.PURL(inv.Packages[i], tc.distro)
 			}
-			res, err := Match(context.Background(), fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Language: tc.language})
+			res, err := Match(context.Background(), fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d := cmp.Diff(tc.want, briefs(res.Findings)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
-			checkMemo(t, fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Language: tc.language}, res)
+			checkMemo(t, fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language}, res)
 		})
 	}
 }
@@ -260,7 +262,7 @@ func TestPackageMemoKeepsCallersPackage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Match(context.Background(), st, &inventory.Inventory{Distro: debian, Packages: []inventory.Package{tc.pkg}}, Options{Memo: memo})
+			res, err := Match(context.Background(), st, &inventory.Inventory{Distro: debian, Packages: []inventory.Package{tc.pkg}}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Memo: memo})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -284,7 +286,7 @@ func TestMatchUnparseableVersions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inv := tc.inventory()
 			st := fakeStore{advs: tc.advs, nvd: tc.nvd}
-			opts := Options{Language: tc.language}
+			opts := Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language}
 			res, err := Match(context.Background(), st, inv, opts)
 			if err != nil {
 				t.Fatalf("Match: %v", err)
@@ -313,12 +315,12 @@ func (failingStore) Candidates(context.Context, string, string) ([]Candidate, er
 // a match that holds a degraded package; only comparisons degrade.
 func TestMatchErrorsThatRemainErrors(t *testing.T) {
 	inv := &inventory.Inventory{Packages: []inventory.Package{{Name: "lodash", Version: "latest", Type: inventory.TypeNPM}}}
-	if _, err := Match(context.Background(), failingStore{}, inv, Options{Language: true}); !errors.Is(err, errStore) {
+	if _, err := Match(context.Background(), failingStore{}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}); !errors.Is(err, errStore) {
 		t.Errorf("store error: Match error = %v, want %v", err, errStore)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Match(ctx, fakeStore{}, inv, Options{Language: true}); !errors.Is(err, context.Canceled) {
+	if _, err := Match(ctx, fakeStore{}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: Match error = %v, want context.Canceled", err)
 	}
 }
@@ -331,7 +333,7 @@ func TestTouchingUnparseable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inv := tc.inventory()
 			st := fakeStore{advs: tc.advs, nvd: tc.nvd}
-			opts := Options{Language: tc.language}
+			opts := Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language}
 			whole, err := Match(context.Background(), st, inv, opts)
 			if err != nil {
 				t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -53,7 +54,7 @@ func TestDetect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Detect(tc.files)
+			got, err := Detect(tc.files, all.Distros())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +83,7 @@ func FuzzParseOSRelease(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		m := ParseOSRelease(s)
-		d, err := Detect(fstest.MapFS{"etc/os-release": &fstest.MapFile{Data: []byte(s)}})
+		d, err := Detect(fstest.MapFS{"etc/os-release": &fstest.MapFile{Data: []byte(s)}}, all.Distros())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +126,7 @@ func FuzzDetect(f *testing.F) {
 				fsys[name] = &fstest.MapFile{Data: []byte(data)}
 			}
 		}
-		d, err := Detect(fsys)
+		d, err := Detect(fsys, all.Distros())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +136,7 @@ func FuzzDetect(f *testing.F) {
 		if d.Status == inventory.OSSupported && d.Reason != "" {
 			t.Fatalf("supported with a reason: %+v", d)
 		}
-		again, _ := Detect(fsys)
+		again, _ := Detect(fsys, all.Distros())
 		if !cmp.Equal(d, again) {
 			t.Fatalf("second detection differs: %+v vs %+v", d, again)
 		}

@@ -471,7 +471,8 @@ func decodeDistro(c *cdx.Component) *inventory.Distro {
 	if stowaway {
 		return d
 	}
-	return detectDistro(c.Name, c.Version, c.Description)
+	// Decode classifies it (Status "").
+	return &inventory.Distro{ID: c.Name, VersionID: c.Version, PrettyName: c.Description}
 }
 
 func setDistroProp(d *inventory.Distro, p cdx.Property) {

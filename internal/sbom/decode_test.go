@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -26,7 +27,7 @@ func TestDecodeForeign(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got, err := Decode(f)
+	got, err := Decode(f, distroall.Distros())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestDecodeErrors(t *testing.T) {
 			"externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "nope"}]}]}`, "purl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inv, err := Decode(strings.NewReader(tc.doc))
+			inv, err := Decode(strings.NewReader(tc.doc), distroall.Distros())
 			if err == nil {
 				t.Fatalf("no error; decoded %+v", inv)
 			}
@@ -117,7 +118,7 @@ func TestDecodeLimit(t *testing.T) {
 		t.Errorf("an endless stream: error %v, want one about the limit", err)
 	}
 	boom := errors.New("disk on fire")
-	if _, err := Decode(iotest.ErrReader(boom)); !errors.Is(err, boom) {
+	if _, err := Decode(iotest.ErrReader(boom), distroall.Distros()); !errors.Is(err, boom) {
 		t.Errorf("read error not wrapped: %v", err)
 	}
 }
@@ -157,7 +158,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"openssl","version":"3.0.7-27.el9","purl":"pkg:rpm/redhat/openssl@3.0.7-27.el9?arch=x86_64&epoch=1","properties":[{"name":"stowaway:package:epoch","value":"1"},{"name":"stowaway:package:release","value":"27.el9"},{"name":"stowaway:package:sourceName","value":"openssl"},{"name":"stowaway:package:sourceVersion","value":"1:3.0.7-27.el9"},{"name":"stowaway:package:module","value":"nodejs:18"},{"name":"stowaway:package:layerDiffID","value":"sha256:00"},{"name":"stowaway:package:cataloger","value":"rpm"}]}]}`))
 	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","group":"org.apache.logging.log4j","name":"log4j-core","version":"2.14.1","purl":"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1","properties":[{"name":"stowaway:package:type","value":"maven"},{"name":"stowaway:package:epoch","value":"x"}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		inv, err := Decode(bytes.NewReader(b))
+		inv, err := Decode(bytes.NewReader(b), distroall.Distros())
 		if err != nil {
 			return
 		}
@@ -169,7 +170,7 @@ func FuzzDecode(f *testing.F) {
 			if format == SPDX {
 				continue // lossy by design
 			}
-			again, err := Decode(&buf)
+			again, err := Decode(&buf, distroall.Distros())
 			if err != nil {
 				t.Fatalf("%s written by Encode does not decode: %v", format, err)
 			}

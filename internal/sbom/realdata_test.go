@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -30,7 +31,7 @@ func TestSharedImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inv, err := indexer.Index(ctx, src, indexer.Options{OS: all.OS(), Language: all.Language()})
+			inv, err := indexer.Index(ctx, src, indexer.Options{OS: all.OS(), Language: all.Language(), Distros: distroall.Distros()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +50,7 @@ func TestSharedImages(t *testing.T) {
 				t.Error(p)
 			}
 			for name, doc := range map[string][]byte{"cyclonedx": cdxDoc, "json": encode(t, inv, JSON)} {
-				got, err := Decode(bytes.NewReader(doc))
+				got, err := Decode(bytes.NewReader(doc), distroall.Distros())
 				if err != nil {
 					t.Fatalf("%s: Decode: %v", name, err)
 				}
@@ -57,7 +58,7 @@ func TestSharedImages(t *testing.T) {
 					t.Errorf("%s round trip (-want +got):\n%s", name, diff)
 				}
 			}
-			got, err := Decode(bytes.NewReader(spdxDoc))
+			got, err := Decode(bytes.NewReader(spdxDoc), distroall.Distros())
 			if err != nil {
 				t.Fatalf("spdx: Decode: %v", err)
 			}

@@ -56,6 +56,7 @@ import (
 
 	packageurl "github.com/package-url/packageurl-go"
 
+	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -124,9 +125,17 @@ func EncodeWith(w io.Writer, inv *inventory.Inventory, format Format, opts Optio
 }
 
 // Decode reads an SBOM in any format Encode writes (SPDX with losses) and
-// returns its inventory.
-func Decode(r io.Reader) (*inventory.Inventory, error) {
-	return decodeLimited(r, MaxDecodeSize)
+// returns its inventory. An operating system that the document names
+// without Stowaway's own status is classified by OS detection with distros.
+func Decode(r io.Reader, distros distro.List) (*inventory.Inventory, error) {
+	inv, err := decodeLimited(r, MaxDecodeSize)
+	if err != nil {
+		return nil, err
+	}
+	if d := inv.Distro; d != nil && d.Status == "" {
+		inv.Distro = detectDistro(d.ID, d.VersionID, d.PrettyName, distros)
+	}
+	return inv, nil
 }
 
 func decodeLimited(r io.Reader, limit int64) (*inventory.Inventory, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -80,7 +81,7 @@ func TestRoundTrip(t *testing.T) {
 		for encName, enc := range encoders {
 			t.Run(invName+"/"+encName, func(t *testing.T) {
 				b := enc(t, inv)
-				got, err := Decode(bytes.NewReader(b))
+				got, err := Decode(bytes.NewReader(b), distroall.Distros())
 				if err != nil {
 					t.Fatalf("Decode: %v", err)
 				}
@@ -150,7 +151,7 @@ func TestEncodeComputesMissingPURL(t *testing.T) {
 		t.Fatal("fixture has no package without a PURL")
 	}
 	inv.Packages = append(inv.Packages, inventory.Package{Name: "bad", Version: "1", Type: inventory.TypeNPM, PURL: "not a purl"})
-	got, err := Decode(bytes.NewReader(encode(t, inv, CycloneDX)))
+	got, err := Decode(bytes.NewReader(encode(t, inv, CycloneDX)), distroall.Distros())
 	if err != nil {
 		t.Fatal(err)
 	}

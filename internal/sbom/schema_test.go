@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -263,7 +264,7 @@ func checkSPDX(b []byte) []string {
 // decodeSPDX for the fields that SPDX cannot carry.
 func TestDecodeSPDX(t *testing.T) {
 	inv := fixture()
-	got, err := Decode(bytes.NewReader(encode(t, inv, SPDX)))
+	got, err := Decode(bytes.NewReader(encode(t, inv, SPDX)), distroall.Distros())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	"github.com/spdx/tools-golang/spdx/v2/v2_3"
 
+	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/osdetect"
 )
@@ -309,7 +310,7 @@ func decodeSPDX(b []byte) (*inventory.Inventory, error) {
 				inv.Source = inventory.Source{Ref: sp.PackageName, Digest: sp.PackageVersion}
 			}
 		case sp.PrimaryPackagePurpose == purposeOS || sp.PrimaryPackagePurpose == "OPERATING-SYSTEM":
-			inv.Distro = detectDistro(sp.PackageName, sp.PackageVersion, sp.PackageDescription)
+			inv.Distro = &inventory.Distro{ID: sp.PackageName, VersionID: sp.PackageVersion, PrettyName: sp.PackageDescription} // Decode classifies it
 		case purl != "":
 			p, err := spdxPackage(sp, purl, texts)
 			if err != nil {
@@ -432,9 +433,9 @@ func balanced(s string) bool {
 // detectDistro runs Stowaway's OS detection over an os-release made of an
 // SBOM's operating-system entry, so that the release, namespace and support
 // status come out as a scan of the image would give them.
-func detectDistro(id, versionID, pretty string) *inventory.Distro {
+func detectDistro(id, versionID, pretty string, distros distro.List) *inventory.Distro {
 	data := fmt.Sprintf("ID=%q\nVERSION_ID=%q\nPRETTY_NAME=%q\n", id, versionID, pretty)
-	d, err := osdetect.Detect(fstest.MapFS{"etc/os-release": {Data: []byte(data)}})
+	d, err := osdetect.Detect(fstest.MapFS{"etc/os-release": {Data: []byte(data)}}, distros)
 	if err != nil || d == nil {
 		return &inventory.Distro{ID: id, VersionID: versionID, PrettyName: pretty, Status: inventory.OSUnknown}
 	}

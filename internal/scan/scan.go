@@ -7,6 +7,10 @@
 // COMPLETE, and its description (ECR's imageScanStatus.description) adds
 // DegradedDescription, which names them. The report carries them in
 // report.Scan.Degraded and its warnings.
+//
+// A release past the end of life its distribution descriptor gives (on the
+// day Options.Now returns) keeps its findings, and the description adds
+// that findings for a discontinued OS are informational.
 package scan
 
 import (
@@ -16,6 +20,10 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/distro/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
@@ -48,6 +56,28 @@ type Options struct {
 	// Memo, when set, shares per-package match results between scans
 	// against the same DB build (a rescan pass).
 	Memo *match.PackageMemo
+	// Distros and Ecosystems are the distributions and language
+	// ecosystems detection and matching know; nil means Stowaway's lists
+	// (internal/distro/all, internal/ecosystem/all).
+	Distros    distro.List
+	Ecosystems ecosystem.List
+}
+
+func (o Options) distros() distro.List {
+	if o.Distros == nil {
+		return all.Distros()
+	}
+	return o.Distros
+}
+
+// MatchOptions are the match options of a scan with o: what a rescan of a
+// stored result must use to find the same lookups (match.Keys).
+func (o Options) MatchOptions() match.Options {
+	ecos := o.Ecosystems
+	if ecos == nil {
+		ecos = ecoall.Ecosystems()
+	}
+	return match.Options{Language: o.Enhanced, Memo: o.Memo, Distros: o.distros(), Ecosystems: ecos}
 }
 
 // ECR scan statuses (defined in internal/scanstatus).
@@ -59,7 +89,7 @@ const (
 
 // Image indexes src and matches it.
 func Image(ctx context.Context, src *source.Source, db DB, o Options) (*report.Scan, error) {
-	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now, Cache: o.Cache, OnCacheHit: o.OnCacheHit}
+	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now, Cache: o.Cache, OnCacheHit: o.OnCacheHit, Distros: o.distros()}
 	if o.Enhanced {
 		iopts.Language = o.Language
 	}
@@ -81,6 +111,7 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 		s.DBUpdatedAt = t
 	}
 	d := inv.Distro
+	distros := o.distros()
 	hasOS, hasLang := false, false
 	for _, p := range inv.Packages {
 		hasOS = hasOS || p.Type.IsOS()
@@ -97,10 +128,7 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 	case d.Status != inventory.OSSupported:
 		osProblem = d.Reason
 	default:
-		feedNS := d.Namespace()
-		if d.ID == "centos" {
-			feedNS = "rhel:" + d.Release
-		}
+		feedNS := distros.FeedNamespace(d.Namespace())
 		ok, err := db.HasNamespace(ctx, feedNS)
 		if err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
@@ -117,7 +145,16 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 			s.StatusDescription = "UnsupportedImageError: " + osProblem
 		}
 	}
-	res, err := match.Match(ctx, db, inv, match.Options{Language: o.Enhanced, Memo: o.Memo})
+	if d != nil && d.Status == inventory.OSSupported {
+		// A release past its end of life keeps its findings; the
+		// description says they are informational.
+		if desc, ok := distros.ByID(d.ID); ok {
+			if note := desc.EOLNote(d.Release, now()); note != "" {
+				s.StatusDescription += " " + note
+			}
+		}
+	}
+	res, err := match.Match(ctx, db, inv, o.MatchOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -58,3 +58,56 @@ func TestInventoryStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestEndOfLifeStatus: a release past its descriptor's end of life keeps
+// its findings and says that they are informational; the day is the one
+// Options.Now gives.
+func TestEndOfLifeStatus(t *testing.T) {
+	deb := inventory.Package{Name: "bash", Version: "5.2", Type: inventory.TypeDeb}
+	rpm := inventory.Package{Name: "bash", Version: "4.2-1.el7", Type: inventory.TypeRPM}
+	sup := func(id, rel string) *inventory.Distro {
+		return &inventory.Distro{ID: id, Release: rel, VersionID: rel, Status: inventory.OSSupported}
+	}
+	db := fakeDB{namespaces: map[string]bool{"debian:10": true, "debian:12": true, "ubuntu:18.04": true, "rhel:7": true}}
+	day := func(y int, m time.Month, d int) func() time.Time {
+		return func() time.Time { return time.Date(y, m, d, 12, 0, 0, 0, time.UTC) }
+	}
+	tests := []struct {
+		name   string
+		distro *inventory.Distro
+		pkg    inventory.Package
+		now    func() time.Time
+		want   string // "" for no end-of-life note
+	}{
+		{"debian 10 after its LTS", sup("debian", "10"), deb, day(2026, 12, 2), "Debian 10 reached end of life after 2024-06-30 (LTS ended): findings for a discontinued OS are informational."},
+		{"debian 10 on its last day", sup("debian", "10"), deb, day(2024, 6, 30), ""},
+		{"debian 12 supported", sup("debian", "12"), deb, day(2026, 12, 2), ""},
+		{"ubuntu 18.04 on ESM", sup("ubuntu", "18.04"), deb, day(2026, 12, 2), "Ubuntu 18.04 reached end of life after 2023-05-31 (standard support ended; ESM data is used): findings for a discontinued OS are informational."},
+		{"centos 7", sup("centos", "7"), rpm, day(2026, 12, 2), "CentOS Linux 7 reached end of life after 2024-06-30 (support ended)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &inventory.Inventory{Distro: tc.distro, Packages: []inventory.Package{tc.pkg}}
+			s, err := Inventory(context.Background(), inv, db, Options{Now: tc.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status != StatusComplete {
+				t.Fatalf("status %s %q, want COMPLETE", s.Status, s.StatusDescription)
+			}
+			has := strings.Contains(s.StatusDescription, "discontinued")
+			if tc.want == "" && has || tc.want != "" && !strings.Contains(s.StatusDescription, tc.want) {
+				t.Errorf("description %q, want end-of-life note %q", s.StatusDescription, tc.want)
+			}
+		})
+	}
+	// An unknown OS keeps its status and reason.
+	unk := &inventory.Distro{ID: "plan9", VersionID: "4", Status: inventory.OSUnknown, Reason: `unknown operating system "plan9" (version "4")`}
+	s, err := Inventory(context.Background(), &inventory.Inventory{Distro: unk, Packages: []inventory.Package{deb}}, db, Options{Now: day(2026, 12, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusUnsupported || s.StatusDescription != "UnsupportedImageError: "+unk.Reason {
+		t.Errorf("unknown OS: %s %q", s.Status, s.StatusDescription)
+	}
+}

@@ -4,7 +4,9 @@
 //
 // # Schemes and implementations
 //
-// Each scheme has one Comparator, returned by For. Every comparator is a
+// Each scheme has one Comparator, returned by For. Which scheme a namespace
+// uses is its distribution's or ecosystem's descriptor's to say (packages
+// distro and ecosystem). Every comparator is a
 // total order over the versions it accepts (antisymmetric, transitive,
 // Compare(a, a) == 0; fuzzed), rejects what it cannot order with an error
 // wrapping ErrInvalid, and never panics. Versions longer than MaxLen bytes,
@@ -58,7 +60,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )
@@ -118,43 +119,6 @@ func For(s Scheme) (Comparator, error) {
 		return Composer{}, nil
 	}
 	return nil, fmt.Errorf("version: unknown scheme %q", s)
-}
-
-// SchemeForNamespace returns the version scheme of an advisory namespace:
-// "debian:12" and "ubuntu:22.04" use dpkg, "alpine:3.19" apk, "rhel:9",
-// "centos:7", "ol:8" and "amzn:2023" rpm, and "osv:<Ecosystem>" the
-// ecosystem's scheme (crates.io uses semver).
-func SchemeForNamespace(ns string) (Scheme, error) {
-	distro, rest, ok := strings.Cut(ns, ":")
-	if !ok || rest == "" {
-		return "", fmt.Errorf("version: namespace %q: want <distro>:<release> or osv:<ecosystem>", ns)
-	}
-	switch distro {
-	case "debian", "ubuntu":
-		return SchemeDpkg, nil
-	case "alpine":
-		return SchemeAPK, nil
-	case "rhel", "centos", "ol", "amzn":
-		return SchemeRPM, nil
-	case "osv":
-		switch rest {
-		case "PyPI":
-			return SchemePEP440, nil
-		case "npm", "crates.io":
-			return SchemeSemVer, nil
-		case "Go":
-			return SchemeGo, nil
-		case "Maven":
-			return SchemeMaven, nil
-		case "RubyGems":
-			return SchemeRubyGems, nil
-		case "NuGet":
-			return SchemeNuGet, nil
-		case "Packagist":
-			return SchemeComposer, nil
-		}
-	}
-	return "", fmt.Errorf("version: no version scheme for namespace %q", ns)
 }
 
 // checkInput applies the rules shared by every scheme.

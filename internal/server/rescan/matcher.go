@@ -46,23 +46,28 @@ type Rematched struct {
 // ScanMatcher is the Matcher of the scan pipeline: scan.Inventory over a
 // memoizing view of the pass's DB and a per-package memo shared by the
 // pass's images, converted with report.ScanningResult (the conversion of scans).
-type ScanMatcher struct{}
+// Now, when set, is the day scans are judged on (an end-of-life release
+// says so in the description); nil means the clock.
+type ScanMatcher struct {
+	Now func() time.Time
+}
 
 // Pass implements Matcher.
-func (ScanMatcher) Pass(db *vulndb.DB) Pass {
-	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), pkgs: match.NewPackageMemo()}
+func (m ScanMatcher) Pass(db *vulndb.DB) Pass {
+	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), pkgs: match.NewPackageMemo(), now: m.Now}
 }
 
 type scanPass struct {
 	db   *Memo
 	pkgs *match.PackageMemo
+	now  func() time.Time
 }
 
 // Stats returns the per-package memo's hits and misses.
 func (p *scanPass) Stats() (hits, misses int64) { return p.pkgs.Stats() }
 
 func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*Rematched, error) {
-	rep, err := scan.Inventory(ctx, inv, p.db, scan.Options{Enhanced: enhanced, Memo: p.pkgs})
+	rep, err := scan.Inventory(ctx, inv, p.db, scan.Options{Enhanced: enhanced, Memo: p.pkgs, Now: p.now})
 	if err != nil {
 		return nil, fmt.Errorf("rescan: match: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -34,7 +35,7 @@ func (r *Recorder) Prepare(ctx context.Context, j *store.Job, res *scanning.Resu
 	if err != nil {
 		return err
 	}
-	ks := match.Keys(res.Inventory, match.Options{Language: j.Enhanced})
+	ks := match.Keys(res.Inventory, scan.Options{Enhanced: j.Enhanced}.MatchOptions())
 	keys := make([]store.InventoryKey, len(ks))
 	for i, k := range ks {
 		keys[i] = store.InventoryKey{Namespace: k.Namespace, Package: k.Package}

@@ -117,7 +117,7 @@ func (f *fixture) scanImage(t testing.TB, repo string, pushed time.Time, inv *in
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rm, err := ScanMatcher{}.Pass(db).Rematch(ctx, inv, j.Enhanced)
+	rm, err := ScanMatcher{Now: f.clk.Now}.Pass(db).Rematch(ctx, inv, j.Enhanced)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func (f *fixture) scanImage(t testing.TB, repo string, pushed time.Time, inv *in
 
 func (f *fixture) rescanner(t testing.TB, holder string) *Rescanner {
 	t.Helper()
-	r, err := New(Options{Store: f.st, Matcher: ScanMatcher{}, DBDir: f.dbDir, Announcer: f.ann, Holder: holder, Now: f.clk.Now})
+	r, err := New(Options{Store: f.st, Matcher: ScanMatcher{Now: f.clk.Now}, DBDir: f.dbDir, Announcer: f.ann, Holder: holder, Now: f.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Options{Store: f.st, Matcher: ScanMatcher{}, DBDir: f.dbDir, Holder: "me", Now: f.clk.Now, Observe: m.Observe})
+	r, err := New(Options{Store: f.st, Matcher: ScanMatcher{Now: f.clk.Now}, DBDir: f.dbDir, Holder: "me", Now: f.clk.Now, Observe: m.Observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,8 @@ func runUnparseableVersion(t *testing.T, st *store.SQL) {
 		PURL: "pkg:apk/alpine/musl-utils@1.2.4-r2", Path: "lib/apk/db/installed", Cataloger: "apk"}
 	inv.Packages = append(inv.Packages, utils)
 	f.scanImage(t, "prod-d", f.clk.Now().Add(-24*time.Hour), inv)
-	wantDesc := `The scan was completed successfully. 1 package has a version that could not be compared (findings for it have status UNKNOWN_VERSION): musl "1.2.4_r2" (lib/apk/db/installed).`
+	// The fixture's day (2026-04-15) is past Alpine 3.19's end of life.
+	wantDesc := `The scan was completed successfully. Alpine Linux 3.19 reached end of life after 2025-11-01 (support ended): findings for a discontinued OS are informational. 1 package has a version that could not be compared (findings for it have status UNKNOWN_VERSION): musl "1.2.4_r2" (lib/apk/db/installed).`
 	before := f.scanRow(t, "prod-d", "sha256:d1")
 	if before.Status != "COMPLETE" || before.Description != wantDesc {
 		t.Fatalf("scan row %s %q, want COMPLETE %q", before.Status, before.Description, wantDesc)

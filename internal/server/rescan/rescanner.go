@@ -14,6 +14,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -656,7 +657,7 @@ func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t tar
 // (a finding added, resolved or re-rated; a scan not in a rescannable
 // state) returns false for the whole-inventory path to decide.
 func (r *Rescanner) unchanged(ctx context.Context, pass Pass, db *vulndb.DB, t target, inv *inventory.Inventory, enhanced bool) (bool, error) {
-	sub := match.Touching(inv, match.Options{Language: enhanced}, t.changed)
+	sub := match.Touching(inv, scan.Options{Enhanced: enhanced}.MatchOptions(), t.changed)
 	rm, err := pass.Rematch(ctx, sub, enhanced)
 	if err != nil {
 		return false, err

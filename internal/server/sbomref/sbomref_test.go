@@ -23,6 +23,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
@@ -307,7 +308,7 @@ func (s *indexingScanner) Scan(ctx context.Context, img v1.Image, digest string,
 	s.mu.Lock()
 	s.calls = append(s.calls, digest)
 	s.mu.Unlock()
-	o := indexer.Options{OS: all.OS()}
+	o := indexer.Options{OS: all.OS(), Distros: distroall.Distros()}
 	if enhanced {
 		o.Language = all.Language()
 	}

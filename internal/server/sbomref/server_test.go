@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/sbom/sbomtest"
 	"github.com/stowaway-scanner/stowaway/internal/server"
@@ -220,7 +221,7 @@ func TestSBOMReferrersDiscoverable(t *testing.T) {
 		if m.ArtifactType != sbomref.ArtifactTypeCycloneDX {
 			continue
 		}
-		inv, err := sbom.Decode(bytes.NewReader(doc))
+		inv, err := sbom.Decode(bytes.NewReader(doc), distroall.Distros())
 		if err != nil {
 			t.Fatal(err)
 		}

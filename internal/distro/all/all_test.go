@@ -1,0 +1,102 @@
+package all
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+const module = "github.com/stowaway-scanner/stowaway/"
+
+// TestAllListed finds every package under internal/distro that declares a
+// Descriptor or Descriptors function and checks that all.go calls it.
+func TestAllListed(t *testing.T) {
+	root := filepath.Join(testutil.RepoRoot(t), "internal", "distro")
+	var found []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && (fn.Name.Name == "Descriptor" || fn.Name.Name == "Descriptors") {
+				rel, _ := filepath.Rel(filepath.Join(testutil.RepoRoot(t)), filepath.Dir(p))
+				found = append(found, filepath.ToSlash(rel)+"."+fn.Name.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "all.go", nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports := map[string]string{}
+	for _, im := range f.Imports {
+		p, _ := strconv.Unquote(im.Path.Value)
+		imports[p[strings.LastIndex(p, "/")+1:]] = strings.TrimPrefix(p, module)
+	}
+	var listed []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if x, ok := sel.X.(*ast.Ident); ok && imports[x.Name] != "" && (sel.Sel.Name == "Descriptor" || sel.Sel.Name == "Descriptors") {
+			listed = append(listed, imports[x.Name]+"."+sel.Sel.Name)
+		}
+		return true
+	})
+	sort.Strings(found)
+	sort.Strings(listed)
+	if d := cmp.Diff(found, listed); d != "" {
+		t.Errorf("descriptors found in internal/distro vs listed in all.go (-found +listed):\n%s", d)
+	}
+}
+
+// TestDescriptors checks what every descriptor must have.
+func TestDescriptors(t *testing.T) {
+	ids := map[string]bool{}
+	for _, d := range Distros() {
+		for _, id := range append([]string{d.ID}, d.OSReleaseIDs...) {
+			if id == "" || id != strings.ToLower(id) || ids[id] {
+				t.Errorf("%s: id %q is empty, not lower case or taken twice", d.Name, id)
+			}
+			ids[id] = true
+		}
+		if d.Name == "" {
+			t.Errorf("%s: no display name", d.ID)
+		}
+		if len(d.Releases) == 0 {
+			continue
+		}
+		if _, err := version.For(d.Scheme); err != nil {
+			t.Errorf("%s: %v", d.ID, err)
+		}
+		for _, r := range d.Releases {
+			if r.Name == "" {
+				t.Errorf("%s: a release without a name", d.ID)
+			}
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Package rhel describes Red Hat Enterprise Linux for Stowaway: detection,
+// releases and the end of maintenance support
+// (https://access.redhat.com/support/policy/updates/errata), rpm versions,
+// and CSAF records named by the source RPM.
+package rhel
+
+import (
+	"regexp"
+
+	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+// Descriptor returns RHEL's descriptor.
+func Descriptor() distro.Descriptor {
+	return distro.Descriptor{
+		ID:           "rhel",
+		Name:         "Red Hat Enterprise Linux",
+		OSReleaseIDs: []string{"redhat", "red-hat"},
+		ReleaseFiles: []distro.ReleaseFile{{Path: "etc/redhat-release", Pattern: regexp.MustCompile(`Red Hat Enterprise Linux.* release (\d+(?:\.\d+)?)`)}},
+		Release:      distro.MajorRelease,
+		Releases: []distro.Release{
+			{Name: "7", EOL: distro.Date(2024, 6, 30), AfterEOL: "maintenance support ended; Extended Life Cycle Support data is used"},
+			{Name: "8", EOL: distro.Date(2029, 5, 31)},
+			{Name: "9", EOL: distro.Date(2032, 5, 31)},
+		},
+		Scheme:             version.SchemeRPM,
+		PURLNamespace:      "redhat",
+		AdvisoryNames:      distro.NameSource,
+		AdvisoryURL:        func(id string) string { return "https://access.redhat.com/security/cve/" + id },
+		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "RHSA-", Database: "Red Hat"}},
+	}
+}

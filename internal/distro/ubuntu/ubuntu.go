@@ -1,0 +1,36 @@
+// Package ubuntu describes Ubuntu for Stowaway: detection, releases and
+// the end of their standard support (https://ubuntu.com/about/release-cycle;
+// the LTS releases keep ESM data after it), dpkg versions, records named by
+// the source package, and the ranking of the CVE tracker over OVAL.
+package ubuntu
+
+import (
+	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+const esm = "standard support ended; ESM data is used"
+
+// Descriptor returns Ubuntu's descriptor.
+func Descriptor() distro.Descriptor {
+	return distro.Descriptor{
+		ID:   "ubuntu",
+		Name: "Ubuntu",
+		Releases: []distro.Release{
+			{Name: "14.04", EOL: distro.Date(2019, 4, 30), AfterEOL: esm},
+			{Name: "16.04", EOL: distro.Date(2021, 4, 30), AfterEOL: esm},
+			{Name: "18.04", EOL: distro.Date(2023, 5, 31), AfterEOL: esm},
+			{Name: "20.04", EOL: distro.Date(2025, 5, 29), AfterEOL: esm},
+			{Name: "22.04", EOL: distro.Date(2027, 4, 30), AfterEOL: esm},
+			{Name: "23.04", EOL: distro.Date(2024, 1, 25)},
+			{Name: "24.04", EOL: distro.Date(2029, 4, 30), AfterEOL: esm},
+		},
+		Scheme:        version.SchemeDpkg,
+		AdvisoryNames: distro.NameSource,
+		// The CVE tracker is current; the OVAL files are older snapshots
+		// of the same judgements.
+		SourceRank:         map[string]int{"ubuntu-uct": 2, "ubuntu-oval": 1},
+		AdvisoryURL:        func(id string) string { return "https://ubuntu.com/security/" + id },
+		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "USN-", Database: "Ubuntu"}},
+	}
+}

@@ -1,0 +1,17 @@
+// Package cargo describes crates.io for Stowaway: semver versions and
+// RustSec advisories.
+package cargo
+
+import (
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+// Descriptor returns crates.io's descriptor.
+func Descriptor() ecosystem.Descriptor {
+	return ecosystem.Descriptor{
+		Type: inventory.TypeCargo, OSV: "crates.io", Scheme: version.SchemeSemVer, PackageManager: "CARGO",
+		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "RUSTSEC-", Database: "RustSec"}},
+	}
+}

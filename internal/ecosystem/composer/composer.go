@@ -1,0 +1,19 @@
+// Package composer describes Packagist (Composer) for Stowaway:
+// case-insensitive vendor/package names and PHP's version_compare.
+package composer
+
+import (
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+// Descriptor returns Packagist's descriptor.
+func Descriptor() ecosystem.Descriptor {
+	return ecosystem.Descriptor{
+		Type: inventory.TypeComposer, OSV: "Packagist", Scheme: version.SchemeComposer,
+		NameVariants: ecosystem.Lower, NameEqual: strings.EqualFold, PackageManager: "COMPOSER",
+	}
+}

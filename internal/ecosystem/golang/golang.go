@@ -1,0 +1,17 @@
+// Package golang describes Go modules for Stowaway: Go's semver with
+// pseudo-versions and toolchain versions, and the Go vulnerability DB.
+package golang
+
+import (
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+// Descriptor returns Go's descriptor.
+func Descriptor() ecosystem.Descriptor {
+	return ecosystem.Descriptor{
+		Type: inventory.TypeGolang, OSV: "Go", Scheme: version.SchemeGo, PackageManager: "GOBINARY",
+		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "GO-", Database: "Go Vulnerability Database"}},
+	}
+}

@@ -1,0 +1,29 @@
+// Package pypi describes the Python Package Index for Stowaway: PEP 440
+// versions and PEP 503 name normalisation.
+package pypi
+
+import (
+	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/version"
+)
+
+// Descriptor returns PyPI's descriptor.
+func Descriptor() ecosystem.Descriptor {
+	return ecosystem.Descriptor{
+		Type:               inventory.TypePyPI,
+		OSV:                "PyPI",
+		Scheme:             version.SchemePEP440,
+		NameVariants:       func(n string) []string { return []string{strings.ToLower(n), Normalize(n)} },
+		NameEqual:          func(a, b string) bool { return Normalize(a) == Normalize(b) },
+		PackageManager:     "PYTHONPKG",
+		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "PYSEC-", Database: "PyPI Advisory Database"}},
+	}
+}
+
+// Normalize is a name as PEP 503 normalises it.
+func Normalize(s string) string {
+	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(s))
+}
