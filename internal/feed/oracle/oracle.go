@@ -117,7 +117,7 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 	if err != nil {
 		return st, fmt.Errorf("oracle: parse %s: %w", name, err)
 	}
-	for _, d := range doc.defs {
+	for _, d := range doc.Definitions {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}

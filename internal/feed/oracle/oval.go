@@ -2,8 +2,6 @@ package oracle
 
 import (
 	"context"
-	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/oval"
 )
 
 type (
@@ -79,65 +78,22 @@ type (
 	}
 )
 
+func (t rpmTest) Key() string   { return t.ID }
+func (o rpmObject) Key() string { return o.ID }
+func (s rpmState) Key() string  { return s.ID }
+
+// ovalDoc is the document as the shared OVAL reader kept it.
 type ovalDoc struct {
-	defs    []*ovalDef
-	tests   map[string]rpmTest
-	objects map[string]rpmObject
-	states  map[string]rpmState
+	*oval.Doc[ovalDef, rpmTest, rpmObject, rpmState]
 }
 
 // readOVAL streams the document, decoding only the elements Parse uses.
 func readOVAL(ctx context.Context, r io.Reader) (*ovalDoc, error) {
-	doc := &ovalDoc{tests: map[string]rpmTest{}, objects: map[string]rpmObject{}, states: map[string]rpmState{}}
-	dec := xml.NewDecoder(r)
-	for n := 0; ; n++ {
-		if n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("xml: %w", err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		switch se.Name.Local {
-		case "definition":
-			d := &ovalDef{}
-			if err := dec.DecodeElement(d, &se); err != nil {
-				return nil, fmt.Errorf("xml: definition: %w", err)
-			}
-			doc.defs = append(doc.defs, d)
-		case "rpminfo_test":
-			var t rpmTest
-			if err := dec.DecodeElement(&t, &se); err != nil {
-				return nil, fmt.Errorf("xml: rpminfo_test: %w", err)
-			}
-			doc.tests[t.ID] = t
-		case "rpminfo_object":
-			var o rpmObject
-			if err := dec.DecodeElement(&o, &se); err != nil {
-				return nil, fmt.Errorf("xml: rpminfo_object: %w", err)
-			}
-			doc.objects[o.ID] = o
-		case "rpminfo_state":
-			var s rpmState
-			if err := dec.DecodeElement(&s, &se); err != nil {
-				return nil, fmt.Errorf("xml: rpminfo_state: %w", err)
-			}
-			doc.states[s.ID] = s
-		}
+	doc, err := oval.Read[ovalDef, rpmTest, rpmObject, rpmState](ctx, r, oval.Schema{Family: "rpminfo"})
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.defs) == 0 {
-		return nil, errors.New("no OVAL definitions")
-	}
-	return doc, nil
+	return &ovalDoc{doc}, nil
 }
 
 var (
@@ -309,15 +265,15 @@ func (doc *ovalDoc) walk(c *criteria, sc scope, out *[]fix, badf func(string, ..
 		}
 	}
 	for _, cr := range c.Criterions {
-		t, ok := doc.tests[cr.TestRef]
+		t, ok := doc.Tests[cr.TestRef]
 		if !ok {
 			continue
 		}
-		st, ok := doc.states[t.State.Ref]
+		st, ok := doc.States[t.State.Ref]
 		if !ok || st.EVR == nil {
 			continue // signature, release and arch tests
 		}
-		obj, ok := doc.objects[t.Object.Ref]
+		obj, ok := doc.Objects[t.Object.Ref]
 		if !ok {
 			badf("test %s: object %q not found", t.ID, t.Object.Ref)
 			continue
@@ -349,11 +305,11 @@ func (doc *ovalDoc) walk(c *criteria, sc scope, out *[]fix, badf func(string, ..
 
 // archOfTest returns the arch pattern of an "arch is" test's state.
 func (doc *ovalDoc) archOfTest(ref string) []string {
-	t, ok := doc.tests[ref]
+	t, ok := doc.Tests[ref]
 	if !ok {
 		return nil
 	}
-	st, ok := doc.states[t.State.Ref]
+	st, ok := doc.States[t.State.Ref]
 	if !ok || st.Arch == nil {
 		return nil
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -358,47 +359,9 @@ func TestParseEmitError(t *testing.T) {
 	}
 }
 
-// fakeSource serves files from a map; an ETag is the content's length and
-// first bytes, so a change of content changes it.
-type fakeSource struct {
-	files    map[string]string
-	canList  bool
-	gets     []string
-	notFound int
-}
-
-func etag(s string) string { return strconv.Itoa(len(s)) + "-" + s[:min(8, len(s))] }
-
-func (f *fakeSource) Get(_ context.Context, p string, prev feed.Validator) (io.ReadCloser, feed.Validator, error) {
-	f.gets = append(f.gets, p)
-	s, ok := f.files[p]
-	if !ok {
-		f.notFound++
-		return nil, feed.Validator{}, fs.ErrNotExist
-	}
-	if prev.ETag != "" && prev.ETag == etag(s) {
-		return nil, feed.Validator{}, feed.ErrNotModified
-	}
-	return io.NopCloser(strings.NewReader(s)), feed.Validator{ETag: etag(s)}, nil
-}
-
-func (f *fakeSource) List(_ context.Context, dir string) ([]string, error) {
-	if !f.canList {
-		return nil, errors.ErrUnsupported
-	}
-	var out []string
-	for p := range f.files {
-		if strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 // querySource adds the paged index to a source that cannot list.
 type querySource struct {
-	*fakeSource
+	*feedtest.Source
 	ids     []string
 	queries []string
 }
@@ -437,7 +400,7 @@ func readSnapshot(t *testing.T, snap feed.Snapshot) []string {
 
 func TestFetchBundle(t *testing.T) {
 	files := fixtureFiles(t)
-	src := &fakeSource{files: map[string]string{BundlePath: string(bundle(t, files)), CPEMapPath: `{"data":{}}`}}
+	src := &feedtest.Source{Files: map[string]string{BundlePath: string(bundle(t, files)), CPEMapPath: `{"data":{}}`}}
 	u := New()
 	ctx := context.Background()
 	snap, err := u.Fetch(ctx, src, nil)
@@ -465,7 +428,7 @@ func TestFetchBundle(t *testing.T) {
 	}
 
 	// The CPE map is optional.
-	delete(src.files, CPEMapPath)
+	delete(src.Files, CPEMapPath)
 	snap2, err := u.Fetch(ctx, src, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -488,7 +451,7 @@ func TestFetchPerCVE(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("list", func(t *testing.T) {
-		src := &fakeSource{files: perCVE, canList: true}
+		src := &feedtest.Source{Files: perCVE, CanList: true}
 		snap, err := New().Fetch(ctx, src, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -507,7 +470,7 @@ func TestFetchPerCVE(t *testing.T) {
 		}
 	})
 	t.Run("paged index", func(t *testing.T) {
-		qs := &querySource{fakeSource: &fakeSource{files: perCVE}, ids: ids}
+		qs := &querySource{Source: &feedtest.Source{Files: perCVE}, ids: ids}
 		u := NewWithOptions(Options{PerPage: 2})
 		snap, err := u.Fetch(ctx, qs, nil)
 		if err != nil {
@@ -527,7 +490,7 @@ func TestFetchPerCVE(t *testing.T) {
 		}
 	})
 	t.Run("no way to list", func(t *testing.T) {
-		_, err := New().Fetch(ctx, &fakeSource{files: perCVE}, nil)
+		_, err := New().Fetch(ctx, &feedtest.Source{Files: perCVE}, nil)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			t.Fatalf("err = %v, want ErrUnsupported", err)
 		}

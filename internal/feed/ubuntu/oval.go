@@ -3,7 +3,6 @@ package ubuntu
 import (
 	"compress/bzip2"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/oval"
 )
 
 // Defaults for OVALOptions fields left zero.
@@ -142,7 +142,7 @@ func (o *OVAL) parseFile(ctx context.Context, fsys fs.FS, name, ns string, compr
 	if err != nil {
 		return fmt.Errorf("ubuntu-oval: parse %s: %w", name, err)
 	}
-	for _, d := range doc.defs {
+	for _, d := range doc.Definitions {
 		if d.Class != "vulnerability" {
 			continue
 		}
@@ -214,79 +214,24 @@ type (
 			Operation string `xml:"operation,attr"`
 		} `xml:"evr"`
 	}
-	constVar struct {
-		ID     string   `xml:"id,attr"`
-		Values []string `xml:"value"`
-	}
 )
 
+func (t dpkgTest) Key() string   { return t.ID }
+func (o dpkgObject) Key() string { return o.ID }
+func (s dpkgState) Key() string  { return s.ID }
+
+// ovalDoc is the document as the shared OVAL reader kept it.
 type ovalDoc struct {
-	defs    []*ovalDef
-	tests   map[string]dpkgTest
-	objects map[string]dpkgObject
-	states  map[string]dpkgState
-	vars    map[string][]string
+	*oval.Doc[ovalDef, dpkgTest, dpkgObject, dpkgState]
 }
 
 // readOVAL streams the document and keeps the elements Parse needs.
 func readOVAL(ctx context.Context, r io.Reader) (*ovalDoc, error) {
-	doc := &ovalDoc{tests: map[string]dpkgTest{}, objects: map[string]dpkgObject{}, states: map[string]dpkgState{}, vars: map[string][]string{}}
-	dec := xml.NewDecoder(r)
-	n := 0
-	for {
-		if n++; n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("xml: %w", err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		switch se.Name.Local {
-		case "definition":
-			d := &ovalDef{}
-			if err := dec.DecodeElement(d, &se); err != nil {
-				return nil, fmt.Errorf("xml: definition: %w", err)
-			}
-			doc.defs = append(doc.defs, d)
-		case "dpkginfo_test":
-			var t dpkgTest
-			if err := dec.DecodeElement(&t, &se); err != nil {
-				return nil, fmt.Errorf("xml: dpkginfo_test: %w", err)
-			}
-			doc.tests[t.ID] = t
-		case "dpkginfo_object":
-			var o dpkgObject
-			if err := dec.DecodeElement(&o, &se); err != nil {
-				return nil, fmt.Errorf("xml: dpkginfo_object: %w", err)
-			}
-			doc.objects[o.ID] = o
-		case "dpkginfo_state":
-			var s dpkgState
-			if err := dec.DecodeElement(&s, &se); err != nil {
-				return nil, fmt.Errorf("xml: dpkginfo_state: %w", err)
-			}
-			doc.states[s.ID] = s
-		case "constant_variable":
-			var v constVar
-			if err := dec.DecodeElement(&v, &se); err != nil {
-				return nil, fmt.Errorf("xml: constant_variable: %w", err)
-			}
-			doc.vars[v.ID] = v.Values
-		}
+	doc, err := oval.Read[ovalDef, dpkgTest, dpkgObject, dpkgState](ctx, r, oval.Schema{Family: "dpkginfo", Variables: true})
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.defs) == 0 {
-		return nil, errors.New("no OVAL definitions")
-	}
-	return doc, nil
+	return &ovalDoc{doc}, nil
 }
 
 func testRefs(c *ovalCriteria, out []string) []string {
@@ -356,11 +301,11 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 	}
 	seen := map[string]bool{}
 	for _, ref := range testRefs(&d.Criteria, nil) {
-		t, ok := doc.tests[ref]
+		t, ok := doc.Tests[ref]
 		if !ok {
 			continue // family and release tests are not dpkginfo tests
 		}
-		obj, ok := doc.objects[t.Object.Ref]
+		obj, ok := doc.Objects[t.Object.Ref]
 		if !ok {
 			badf("test %s: object %q not found", ref, t.Object.Ref)
 			continue
@@ -368,7 +313,7 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 		var names []string
 		switch {
 		case obj.Name.VarRef != "":
-			vals, ok := doc.vars[obj.Name.VarRef]
+			vals, ok := doc.Variables[obj.Name.VarRef]
 			if !ok {
 				badf("object %s: variable %q not found", obj.ID, obj.Name.VarRef)
 				continue
@@ -379,7 +324,7 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 		}
 		af := advisory.Affected{Namespace: ns, Kind: advisory.KindBinary, Status: advisory.StatusAffected}
 		if t.State.Ref != "" {
-			s, ok := doc.states[t.State.Ref]
+			s, ok := doc.States[t.State.Ref]
 			if !ok {
 				badf("test %s: state %q not found", ref, t.State.Ref)
 				continue

@@ -1,8 +1,10 @@
-// Package lines reads line-oriented package databases (dpkg status, the apk
-// installed database) with bounded memory, without letting one bad line
-// end the read: a line longer than the limit is reported to the caller,
-// which skips it with a warning, and reading goes on at the next line.
-// bufio.Scanner, by contrast, stops for good at its first over-long line.
+// Package lines reads line-oriented package files (the dpkg status
+// file and info/*.list files, the apk installed database, yarn.lock, Python METADATA and
+// requirements*.txt, gemspecs and Gemfile.lock) with bounded memory, without
+// letting one bad line end the read: a line longer than the limit is
+// reported to the caller, which skips it with a warning, and reading goes on
+// at the next line. bufio.Scanner, by contrast, stops for good at its first
+// over-long line. It is the catalogers' one bounded line reader.
 package lines
 
 import (
