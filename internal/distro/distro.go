@@ -45,8 +45,9 @@ type Descriptor struct {
 	// UnsupportedReason, when set, explains an uncovered release in place of
 	// the generic reason (release and version as detected).
 	UnsupportedReason func(release, versionID string) string
-	// Scheme is the version scheme of the distribution's packages.
-	Scheme version.Scheme
+	// Version compares the distribution's package versions (one of
+	// package version's comparators).
+	Version version.Comparator
 	// PURLNamespace is the package-URL namespace peers use ("" means ID).
 	PURLNamespace string
 	// AdvisoryNames says which package name the distribution's advisories

@@ -19,8 +19,9 @@ type Descriptor struct {
 	// OSV is the OSV ecosystem name; its advisories live in namespace
 	// "osv:<OSV>".
 	OSV string
-	// Scheme is the version scheme.
-	Scheme version.Scheme
+	// Version compares the ecosystem's versions: one of package version's
+	// shared schemes or the ecosystem package's own.
+	Version version.Comparator
 	// NameVariants are the further names an advisory may list a package
 	// under (a normalised spelling); nil for none.
 	NameVariants func(name string) []string

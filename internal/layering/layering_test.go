@@ -50,6 +50,7 @@ var layers = []layer{
 
 	// The scanner, from inventories and advisories up to one whole scan.
 	{"version", []string{"internal/version"}, []string{"advisory"}},
+	{"versiontest", []string{"internal/version/versiontest"}, []string{"testutil", "version"}},
 	{"distro", []string{"internal/distro/..."}, []string{"version"}},
 	{"ecosystem", []string{"internal/ecosystem/..."}, []string{"inventory", "version"}},
 	{"osdetect", []string{"internal/osdetect"}, []string{"inventory", "distro"}},
@@ -90,6 +91,7 @@ var testHelpers = []string{
 	"internal/testutil",
 	"internal/testdb",
 	"internal/hostile",
+	"internal/version/versiontest",
 	"internal/catalog/lang/internal/langtest",
 	"internal/feed/feedtest",
 	"internal/sbom/sbomtest",

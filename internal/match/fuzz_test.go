@@ -81,15 +81,14 @@ func FuzzMatchInstalledVersion(f *testing.F) {
 			t.Fatalf("Match(%q): %v", v, err)
 		}
 		ed, _ := opts.Ecosystems.ByType(p.Type)
-		var s version.Scheme
+		var c version.Comparator
 		if ed != nil {
-			s = ed.Scheme
+			c = ed.Version
 		} else if d, ok := opts.Distros.ByNamespace(e.ns); ok {
-			s = d.Scheme
+			c = d.Version
 		}
-		c, err := version.For(s)
-		if err != nil {
-			t.Fatal(err)
+		if c == nil {
+			t.Fatalf("%s: no comparator", e.ns)
 		}
 		_, verr := c.Compare(installedVersion(&p, ed, kind), installedVersion(&p, ed, kind))
 		got := map[string]Finding{}

@@ -241,12 +241,10 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 		if !ok {
 			return nil, fmt.Errorf("match: no distribution descriptor for namespace %q", osNS)
 		}
-		var err error
-		if osCmp, err = version.For(ds.Scheme); err != nil {
-			return nil, fmt.Errorf("match: %w", err)
+		if osCmp = ds.Version; osCmp == nil {
+			return nil, fmt.Errorf("match: distribution descriptor %q has no version comparator", ds.ID)
 		}
 	}
-	langCmp := map[string]version.Comparator{}
 	merged := map[string]*Finding{}
 	var order []string
 	for i := range inv.Packages {
@@ -269,15 +267,9 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			}
 			kn.eco = eco
 			ns = eco.Namespace()
-			c, ok := langCmp[ns]
-			if !ok {
-				var err error
-				if c, err = version.For(eco.Scheme); err != nil {
-					return nil, fmt.Errorf("match: %w", err)
-				}
-				langCmp[ns] = c
+			if cmp = eco.Version; cmp == nil {
+				return nil, fmt.Errorf("match: ecosystem descriptor %q has no version comparator", eco.OSV)
 			}
-			cmp = c
 		}
 		var fs []Finding
 		var deg degradation

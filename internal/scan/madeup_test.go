@@ -40,7 +40,7 @@ func madeUp() distro.Descriptor {
 		OSReleaseIDs:  []string{"stow-os"},
 		Release:       distro.MajorRelease,
 		Releases:      []distro.Release{{Name: "1", EOL: distro.Date(2026, 1, 31)}},
-		Scheme:        version.SchemeDpkg,
+		Version:       version.Dpkg{},
 		AdvisoryNames: distro.NameSource,
 		AdvisoryURL:   func(id string) string { return "https://security.stowos.example/" + id },
 	}

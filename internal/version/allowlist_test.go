@@ -1,17 +1,14 @@
-package version
+package version_test
 
-// allowList holds the vector lines we deliberately disagree with, keyed by
-// "file: line" and grouped by reason. TestVectors fails when a listed line
-// agrees (the entry is stale) or matches no line.
-var allowList = []struct {
-	scheme Scheme
-	reason string
-	lines  []string
-}{
+import "github.com/stowaway-scanner/stowaway/internal/version/versiontest"
+
+// allowAPK holds the vector lines APK deliberately disagrees with,
+// keyed by "file: line" and grouped by reason. TestVectors fails when a
+// listed line agrees (the entry is stale) or matches no line.
+var allowAPK = []versiontest.Allowed{
 	{
-		scheme: SchemeAPK,
-		reason: "invalid by apk-tools' own validator (see the \"!\" lines of apk-tools-version.data: \"!0.1bc\", \"!0.1-r\", \"!0.1_foobar\", \"!.1\", \"!a\", \"!0.1-r2-r3\"); apk falls back to an ad-hoc comparison, we return ErrInvalid.",
-		lines: []string{
+		Reason: "invalid by apk-tools' own validator (see the \"!\" lines of apk-tools-version.data: \"!0.1bc\", \"!0.1-r\", \"!0.1_foobar\", \"!.1\", \"!a\", \"!0.1-r2-r3\"); apk falls back to an ad-hoc comparison, we return ErrInvalid.",
+		Lines: []string{
 			"alpine-versions.txt: 1-r = 1-r0",
 			"alpine-versions.txt: 1-r-0 < 1-r0",
 			"alpine-versions.txt: 1-r-1 < 1-r0",
@@ -50,155 +47,28 @@ var allowList = []struct {
 		},
 	},
 	{
-		scheme: SchemeAPK,
-		reason: "apk-tools 3 rejects a letter followed by digits; apk-tools 2 accepted it and Alpine's secdb still has such versions (openssh 6.6.2p1-r0), so we accept them with apk-tools 2's ordering.",
-		lines: []string{
+		Reason: "apk-tools 3 rejects a letter followed by digits; apk-tools 2 accepted it and Alpine's secdb still has such versions (openssh 6.6.2p1-r0), so we accept them with apk-tools 2's ordering.",
+		Lines: []string{
 			"apk-tools-version.data: !0.1a1",
 		},
 	},
+}
+
+// allowSemVer holds the vector lines SemVer deliberately disagrees with,
+// keyed by "file: line" and grouped by reason. TestVectors fails when a
+// listed line agrees (the entry is stale) or matches no line.
+var allowSemVer = []versiontest.Allowed{
 	{
-		scheme: SchemePEP440,
-		reason: "not a PEP 440 version (pip's packaging >= 22 rejects it; LegacyVersion ordering is gone), so it is ErrInvalid.",
-		lines: []string{
-			"pypi-versions.txt: 0.1-bulbasaur < 0.1-charmander",
-			"pypi-versions.txt: 0.1-charmander < 0.9-doduo",
-			"pypi-versions.txt: 0.9-doduo < 0.9-eevee",
-			"pypi-versions.txt: 0.9-eevee < 0.9-fearow",
-			"pypi-versions.txt: 0.9-fearow < 0.9-gyarados",
-			"pypi-versions.txt: 0.9-gyarados < 0.9-horsea",
-			"pypi-versions.txt: 0.9-horsea < 0.9-ivysaur",
-			"pypi-versions.txt: 0.9-ivysaur < 1.0",
-			"pypi-versions.txt: -class.-jw.util.version.version-pre < 1.0",
-			"pypi-versions.txt: -class.-jw.util.version.version-preview < 1.0",
-			"pypi-versions.txt: -class.-jw.util.version.version-dev < 1.0",
-			"pypi-versions-generated.txt: 0.1-bulbasaur < 0.1-charmander",
-			"pypi-versions-generated.txt: 0.1-charmander < 0.9-doduo",
-			"pypi-versions-generated.txt: 0.9-doduo < 0.9-eevee",
-			"pypi-versions-generated.txt: 0.9-eevee < 0.9-fearow",
-			"pypi-versions-generated.txt: 0.9-fearow < 0.9-gyarados",
-			"pypi-versions-generated.txt: 0.9-gyarados < 0.9-horsea",
-			"pypi-versions-generated.txt: 0.9-horsea < 0.9-ivysaur",
-			"pypi-versions-generated.txt: 0.9-ivysaur < 1.0",
-			"pypi-versions-generated.txt: 2.0.1rc2-git < 0.8",
-			"pypi-versions-generated.txt: 0.7.1.fix1 < 0.7.4.svn.r2010",
-			"pypi-versions-generated.txt: 0.7.4.svn.r2010 < 0.6.4",
-			"pypi-versions-generated.txt: 2013-01-21T20:33:09+0100 < 2013-01-23T17:11:52+0100",
-			"pypi-versions-generated.txt: 2013-01-23T17:11:52+0100 < 2013-02-01T20:50:46+0100",
-			"pypi-versions-generated.txt: 2013-02-01T20:50:46+0100 < 2013-02-02T19:59:03+0100",
-			"pypi-versions-generated.txt: 2013-02-02T19:59:03+0100 < 2013-02-02T20:23:17+0100",
-			"pypi-versions-generated.txt: 2013-02-02T20:23:17+0100 < 2013-02-08T17:40:57+0000",
-			"pypi-versions-generated.txt: 2013-02-08T17:40:57+0000 < 2013-03-27T16:32:26+0100",
-			"pypi-versions-generated.txt: 2013-03-27T16:32:26+0100 < 2013-05-09T12:47:53+0200",
-			"pypi-versions-generated.txt: 2013-05-09T12:47:53+0200 < 2013-05-10T17:55:56+0200",
-			"pypi-versions-generated.txt: 2013-05-10T17:55:56+0200 < 2013-05-14T20:16:05+0200",
-			"pypi-versions-generated.txt: 2013-05-14T20:16:05+0200 < 2013-06-01T10:32:51+0200",
-			"pypi-versions-generated.txt: 2013-06-01T10:32:51+0200 < 2013-07-19T09:11:08+0000",
-			"pypi-versions-generated.txt: 2013-07-19T09:11:08+0000 < 2013-08-12T21:48:56+0200",
-			"pypi-versions-generated.txt: 2013-08-12T21:48:56+0200 < 2013-09-11T19-27-10",
-			"pypi-versions-generated.txt: 2013-09-11T19-27-10 < 2013-12-23T17-51-15",
-			"pypi-versions-generated.txt: 2013-12-23T17-51-15 < 2014-01-12T15-52-10",
-			"pypi-versions-generated.txt: 2014-01-12T15-52-10 < 0.2016.3.21",
-			"pypi-versions-generated.txt: 0.0.1-test1 < 3.0.0a4",
-			"pypi-versions-generated.txt: 0.7.10p1 < 0.7.11p1",
-			"pypi-versions-generated.txt: 0.7.11p1 < 0.7.11p2",
-			"pypi-versions-generated.txt: 0.7.11p2 < 0.7.11p3",
-			"pypi-versions-generated.txt: 0.7.11p3 < 0.8.1p1",
-			"pypi-versions-generated.txt: 0.8.1p1 < 0.8.3p1",
-			"pypi-versions-generated.txt: 0.8.3p1 < 0.8.4p1",
-			"pypi-versions-generated.txt: 0.8.4p1 < 0.8.4p2",
-			"pypi-versions-generated.txt: 0.8.4p2 < 0.8.6p1",
-			"pypi-versions-generated.txt: 0.8.6p1 < 0.8.7p1",
-			"pypi-versions-generated.txt: 0.8.7p1 < 0.7.3",
-			"pypi-versions-generated.txt: -class.-jw.util.version.Version- < 1.0.dev1",
-			"pypi-versions-generated.txt: trunk < 3.2.3",
-			"pypi-versions-generated.txt: 0.3m1 < 0.3m2",
-			"pypi-versions-generated.txt: 0.3m2 < 0.3m3",
-			"pypi-versions-generated.txt: 0.3m3 < 0.3m4",
-			"pypi-versions-generated.txt: 0.3m4 < 0.3m5",
-			"pypi-versions-generated.txt: 0.3m5 < 0.4m1",
-			"pypi-versions-generated.txt: 0.4m1 < 0.4m2",
-			"pypi-versions-generated.txt: 0.4m2 < 0.4m3",
-			"pypi-versions-generated.txt: 0.4m3 < 0.4m4",
-			"pypi-versions-generated.txt: 0.4m4 < 0.4m5",
-			"pypi-versions-generated.txt: 0.4m5 < 0.5m1",
-			"pypi-versions-generated.txt: 0.5m1 < 0.5m2",
-			"pypi-versions-generated.txt: 0.5m2 < 0.5m3",
-			"pypi-versions-generated.txt: 0.5m3 < 0.5m4",
-			"pypi-versions-generated.txt: 0.5m4 < 0.5m5",
-			"pypi-versions-generated.txt: 0.5m5 < 0.6m1",
-			"pypi-versions-generated.txt: 0.6m1 < 0.6m2",
-			"pypi-versions-generated.txt: 0.6m2 < 0.6m3",
-			"pypi-versions-generated.txt: 0.6m3 < 0.6m4",
-			"pypi-versions-generated.txt: 0.6m4 < 0.6m5",
-			"pypi-versions-generated.txt: 0.6m5 < 0.6m6",
-			"pypi-versions-generated.txt: 0.6m6 < 0.2rc0",
-			"pypi-versions-generated.txt: 1.3.1-STAGING < 0.0.1",
-			"pypi-versions-generated.txt: 4.11-final < 5.0-final",
-			"pypi-versions-generated.txt: 5.0-final < 5.1",
-			"pypi-versions-generated.txt: a3 < 2.0b1",
-			"pypi-versions-generated.txt: 2.0.0-final < 0.10",
-			"pypi-versions-generated.txt: 1.0beta6.1 < 1.0b6",
-			"pypi-versions-generated.txt: 0.3.1-p1 < 0.4.0-p1",
-			"pypi-versions-generated.txt: 0.4.0-p1 < 0.0.1",
-		},
-	},
-	{
-		scheme: SchemeSemVer,
-		reason: "numeric component above 2^53-1: npm's node-semver rejects it (MAX_SAFE_INTEGER).",
-		lines: []string{
+		Reason: "numeric component above 2^53-1: npm's node-semver rejects it (MAX_SAFE_INTEGER).",
+		Lines: []string{
 			"semver-versions.txt: 999999999999999999999999999991 < 999999999999999999999999999999",
 			"semver-versions.txt: 999999999999999999999999999991.999999999999999999999999999991.999999999999999999999999999991 < 999999999999999999999999999999.999999999999999999999999999991.999999999999999999999999999991",
 		},
 	},
 	{
-		scheme: SchemeSemVer,
-		reason: "five numeric components: not SemVer, npm's node-semver rejects it.",
-		lines: []string{
+		Reason: "five numeric components: not SemVer, npm's node-semver rejects it.",
+		Lines: []string{
 			"semver-versions.txt: 1.1.3.4.5 = 1.1.3.4.5",
-		},
-	},
-	{
-		scheme: SchemeGo,
-		reason: "five numeric components: not a valid Go module version (golang.org/x/mod/semver rejects it).",
-		lines: []string{
-			"semver-versions.txt: 1.1.3.4.5 = 1.1.3.4.5",
-		},
-	},
-	{
-		scheme: SchemeMaven,
-		reason: "github.com/masahiro331/go-mvn-version does not treat \"ga\"/\"final\" after a '-' as the release qualifier (Maven does).",
-		lines: []string{
-			"maven-versions.txt: 1-1 = 1-ga-1",
-			"maven-versions-generated.txt: 3.5.0.Beta-1 < 3.5.0-Final",
-		},
-	},
-	{
-		scheme: SchemeMaven,
-		reason: "number longer than 18 digits: github.com/masahiro331/go-mvn-version cannot hold it (it would read it as 0), so we refuse it.",
-		lines: []string{
-			"maven-versions.txt: 123456789012345.1H.5-beta < 12345678901234567890.1H.5-beta",
-			"maven-versions.txt: 1234567890.12345 < 12345678901234567890.1H.5-beta",
-			"maven-versions.txt: 20190126.230843 < 12345678901234567890.1H.5-beta",
-		},
-	},
-	{
-		scheme: SchemeRubyGems,
-		reason: "Gem::Version.new raises \"Malformed version number string\" for it (a letter directly after the first number); so does the library.",
-		lines: []string{
-			"rubygems-versions.txt: 1 > 1beta",
-			"rubygems-versions.txt: 1 > 1gamma",
-		},
-	},
-	{
-		scheme: SchemeComposer,
-		reason: "\"#\" is refused: PHP ranks it equal to every number (\"1.#\" == \"1.1\" and \"1.#\" == \"1.2\"), which breaks transitivity.",
-		lines: []string{
-			"packagist-versions.txt: 1.2.3.# = 1.2.3",
-			"packagist-versions.txt: 1.2.3.# = 1.2.3.#",
-			"packagist-versions.txt: 1.2.3.# = 1.2.3.1",
-			"packagist-versions.txt: 1.2.3.#.1 > 1.2.3",
-			"packagist-versions.txt: 1.2.3.#.p3 > 1.2.3",
-			"packagist-versions.txt: 1.2.3.#.beta < 1.2.3",
 		},
 	},
 }

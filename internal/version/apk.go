@@ -78,11 +78,11 @@ func span(s string, ok func(byte) bool) int {
 }
 
 func parseAPK(v string) ([]apkToken, error) {
-	if err := checkInput(SchemeAPK, v); err != nil {
+	if err := CheckInput("apk", v); err != nil {
 		return nil, err
 	}
 	bad := func(why string) ([]apkToken, error) {
-		return nil, invalid(SchemeAPK, v, errors.New(why))
+		return nil, Invalid("apk", v, errors.New(why))
 	}
 	s := v
 	var toks []apkToken
@@ -157,16 +157,6 @@ func parseAPK(v string) ([]apkToken, error) {
 	return toks, nil
 }
 
-// compareDigits compares two digit strings as numbers of any length.
-func compareDigits(a, b string) int {
-	a = strings.TrimLeft(a, "0")
-	b = strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		return sign(len(a) - len(b))
-	}
-	return strings.Compare(a, b)
-}
-
 func compareAPK(a, b []apkToken) int {
 	i := 0
 	for ; i < len(a) && i < len(b) && a[i].kind == b[i].kind; i++ {
@@ -177,10 +167,10 @@ func compareAPK(a, b []apkToken) int {
 			if x.text[0] == '0' || y.text[0] == '0' {
 				r = strings.Compare(x.text, y.text)
 			} else {
-				r = compareDigits(x.text, y.text)
+				r = CompareDigits(x.text, y.text)
 			}
 		case apkInitial, apkSuffixNo, apkRevision:
-			r = compareDigits(x.text, y.text)
+			r = CompareDigits(x.text, y.text)
 		case apkSuffix:
 			r = sign(x.suffix - y.suffix)
 		default: // letter, hash

@@ -1,16 +1,21 @@
-package version
+package version_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stowaway-scanner/stowaway/internal/version"
+	"github.com/stowaway-scanner/stowaway/internal/version/versiontest"
+)
 
 // benchPairs are realistic (installed, fixed) pairs per scheme.
-var benchPairs = map[Scheme][][2]string{
-	SchemeDpkg: {
+var benchPairs = map[string][][2]string{
+	"dpkg": {
 		{"2.36-9+deb12u4", "2.36-9+deb12u7"},
 		{"1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1ubuntu0.1"},
 		{"3.0.11-1~deb12u2", "3.0.13-1~deb12u1"},
 		{"252.22-1~deb12u1", "252.22-1~deb12u1"},
 	},
-	SchemeRPM: {
+	"rpm": {
 		{"0:5.14.0-362.8.1.el9_3", "0:5.14.0-362.18.1.el9_3"},
 		{"1:1.1.1k-12.el8_9", "1:1.1.1k-9.el8_7"},
 		{"2.34-83.el9_3.7", "2.34-83.el9_3.12"},
@@ -18,12 +23,8 @@ var benchPairs = map[Scheme][][2]string{
 	},
 }
 
-func benchmarkCompare(b *testing.B, s Scheme) {
-	c, err := For(s)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pairs := benchPairs[s]
+func benchmarkCompare(b *testing.B, scheme string, c version.Comparator) {
+	pairs := benchPairs[scheme]
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		p := pairs[i%len(pairs)]
@@ -33,47 +34,14 @@ func benchmarkCompare(b *testing.B, s Scheme) {
 	}
 }
 
-func BenchmarkDpkgCompare(b *testing.B) { benchmarkCompare(b, SchemeDpkg) }
-func BenchmarkRPMCompare(b *testing.B)  { benchmarkCompare(b, SchemeRPM) }
-
-// longestShapes build versions of MaxLen bytes in shapes that make parsers
-// work per byte: many components, separators, pre-release identifiers. An
-// image author controls installed versions, so these bound the cost of one
-// comparison (each comparator is linear in the length; see
-// BenchmarkCompareLongest).
-var longestShapes = []struct {
-	name string
-	unit string // repeated after a leading "1"
-}{
-	{"dots", ".1"}, {"dashes", "-1"}, {"alnum", "a1"}, {"tildes", "~a"},
-	{"colons", ":1"}, {"underscores", "_p1"}, {"prerelease", ".0.0-a"},
-}
-
-func longest(unit string) string {
-	v := "1"
-	for len(v)+len(unit) <= MaxLen {
-		v += unit
-	}
-	return v
-}
+func BenchmarkDpkgCompare(b *testing.B) { benchmarkCompare(b, "dpkg", version.Dpkg{}) }
+func BenchmarkRPMCompare(b *testing.B)  { benchmarkCompare(b, "rpm", version.RPM{}) }
 
 // BenchmarkCompareLongest compares two MaxLen-byte versions that differ in
-// their last byte, per scheme and shape (an invalid shape measures the
-// rejection).
+// their last byte, per scheme and shape (each comparator is linear in the
+// length; the ecosystems' own schemes have theirs in their packages).
 func BenchmarkCompareLongest(b *testing.B) {
-	for _, s := range allSchemes {
-		c, err := For(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, sh := range longestShapes {
-			a := longest(sh.unit)
-			z := a[:len(a)-1] + "2"
-			b.Run(string(s)+"/"+sh.name, func(b *testing.B) {
-				for b.Loop() {
-					_, _ = c.Compare(a, z)
-				}
-			})
-		}
+	for _, s := range schemes {
+		b.Run(s.name, func(b *testing.B) { versiontest.BenchmarkLongest(b, s.c) })
 	}
 }

@@ -25,13 +25,13 @@ func (Dpkg) Compare(a, b string) (int, error) {
 }
 
 func parseDpkg(s string) (deb.Version, error) {
-	if err := checkInput(SchemeDpkg, s); err != nil {
+	if err := CheckInput("dpkg", s); err != nil {
 		return deb.Version{}, err
 	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x80 {
-			return deb.Version{}, invalid(SchemeDpkg, s, errors.New("non-ASCII character"))
+			return deb.Version{}, Invalid("dpkg", s, errors.New("non-ASCII character"))
 		}
 		n := span(s[i:], isDigit)
 		if n == 0 {
@@ -41,16 +41,16 @@ func parseDpkg(s string) (deb.Version, error) {
 		// The library keeps numbers in an int and reads one that does
 		// not fit as 0; dpkg itself overflows. Refuse them.
 		if len(strings.TrimLeft(s[i:i+n], "0")) > 18 {
-			return deb.Version{}, invalid(SchemeDpkg, s, errors.New("number longer than 18 digits"))
+			return deb.Version{}, Invalid("dpkg", s, errors.New("number longer than 18 digits"))
 		}
 		i += n
 	}
 	if e, _, ok := strings.Cut(s, ":"); ok && span(e, isDigit) != len(e) {
-		return deb.Version{}, invalid(SchemeDpkg, s, errors.New("epoch is not a number"))
+		return deb.Version{}, Invalid("dpkg", s, errors.New("epoch is not a number"))
 	}
 	v, err := deb.NewVersion(s)
 	if err != nil {
-		return deb.Version{}, invalid(SchemeDpkg, s, err)
+		return deb.Version{}, Invalid("dpkg", s, err)
 	}
 	return v, nil
 }

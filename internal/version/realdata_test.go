@@ -1,4 +1,4 @@
-package version
+package version_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
+	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
 // secdbRejected are the fixed versions in the shared Alpine secdb snapshot
@@ -54,10 +55,10 @@ func TestAlpineSecdbVersions(t *testing.T) {
 		}
 	}
 	var valid, rejected []string
-	c := APK{}
+	c := version.APK{}
 	for v := range seen {
 		if _, err := c.Compare(v, v); err != nil {
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, version.ErrInvalid) {
 				t.Errorf("%q: %v does not wrap ErrInvalid", v, err)
 			}
 			rejected = append(rejected, v)

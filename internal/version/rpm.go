@@ -40,7 +40,7 @@ func (RPM) Compare(a, b string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if r := compareDigits(x.epoch, y.epoch); r != 0 {
+	if r := CompareDigits(x.epoch, y.epoch); r != 0 {
 		return r, nil
 	}
 	if r := rpmvercmp(x.version, y.version); r != 0 {
@@ -56,7 +56,7 @@ func (RPM) Compare(a, b string) (int, error) {
 }
 
 func parseEVR(s string) (evr, error) {
-	if err := checkInput(SchemeRPM, s); err != nil {
+	if err := CheckInput("rpm", s); err != nil {
 		return evr{}, err
 	}
 	var e evr
@@ -75,7 +75,7 @@ func parseEVR(s string) (evr, error) {
 		e.version = rest
 	}
 	if e.version == "" {
-		return evr{}, invalid(SchemeRPM, s, errors.New("empty version part"))
+		return evr{}, Invalid("rpm", s, errors.New("empty version part"))
 	}
 	return e, nil
 }

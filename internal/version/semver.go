@@ -32,15 +32,15 @@ func (SemVer) Compare(a, b string) (int, error) {
 }
 
 func parseSemVer(s string) (*semver.Version, error) {
-	if err := checkInput(SchemeSemVer, s); err != nil {
+	if err := CheckInput("semver", s); err != nil {
 		return nil, err
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(s, "v"))
 	if err != nil {
-		return nil, invalid(SchemeSemVer, s, err)
+		return nil, Invalid("semver", s, err)
 	}
 	if v.Major() > maxSafeInteger || v.Minor() > maxSafeInteger || v.Patch() > maxSafeInteger {
-		return nil, invalid(SchemeSemVer, s, errors.New("numeric component above 2^53-1"))
+		return nil, Invalid("semver", s, errors.New("numeric component above 2^53-1"))
 	}
 	return v, nil
 }

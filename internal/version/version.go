@@ -1,17 +1,20 @@
-// Package version compares package versions in the version scheme of each
-// advisory namespace, and decides whether a version falls in an advisory's
-// OSV-style ranges.
+// Package version compares package versions in the version schemes that
+// several distributions or ecosystems share, named after their package
+// formats and grammars, and decides whether a version falls in an
+// advisory's OSV-style ranges.
 //
 // # Schemes and implementations
 //
-// Each scheme has one Comparator, returned by For. Which scheme a namespace
-// uses is its distribution's or ecosystem's descriptor's to say (packages
-// distro and ecosystem). Every comparator is a
+// Each scheme has one Comparator type. Which comparator a namespace uses is
+// its distribution's or ecosystem's descriptor's to say (packages distro and
+// ecosystem); a scheme that only one ecosystem uses lives in that
+// ecosystem's package (internal/ecosystem/<name>) and is built on this
+// package's CheckInput, Invalid and CompareDigits. Every comparator is a
 // total order over the versions it accepts (antisymmetric, transitive,
 // Compare(a, a) == 0; fuzzed), rejects what it cannot order with an error
-// wrapping ErrInvalid, and never panics. Versions longer than MaxLen bytes,
-// empty versions and versions with spaces or control characters are invalid
-// in every scheme.
+// that names the scheme and wraps ErrInvalid, and never panics. Versions
+// longer than MaxLen bytes, empty versions and versions with spaces or
+// control characters are invalid in every scheme (CheckInput).
 //
 //   - dpkg: github.com/knqyf263/go-deb-version (epoch, upstream, revision,
 //     tilde). Passes every Debian vector.
@@ -25,28 +28,14 @@
 //   - rpm: github.com/knqyf263/go-rpm-version's rpmvercmp (tilde and caret),
 //     behind our own EVR parser, which rejects a non-numeric epoch instead of
 //     reading it as 0.
-//   - pep440: github.com/aquasecurity/go-pep440-version.
-//   - semver (npm, crates.io): github.com/Masterminds/semver/v3 in strict mode
-//     plus an optional "v" prefix. Numeric components above 2^53-1 and
-//     versions without exactly three numeric components are invalid, as in
-//     npm's node-semver.
-//   - go: golang.org/x/mod/semver after normalisation: "1.2.3" (OSV) gets a
-//     "v"; Go toolchain versions "go1.21.5", "go1.21", "go1.21rc2" become
-//     "v1.21.5", "v1.21.0", "v1.21.0-rc.2" as in golang.org/x/vuln; a
-//     " X:experiment" suffix from build info is dropped. Pseudo-versions are
-//     semver pre-releases and order by their timestamp.
-//   - maven: github.com/masahiro331/go-mvn-version (Maven 3.6's
-//     ComparableVersion). KNOWN LIMITATION: it is not transitive on some
-//     inputs (FuzzMaven: 1.0-SNAPSHOT < 1 < 1.A but 1.0-SNAPSHOT > 1.A); see
-//     maven.go.
-//   - rubygems: github.com/aquasecurity/go-gem-version (Gem::Version).
-//   - nuget: our own NuGetVersion (no maintained Go library): up to four
-//     numeric parts with missing parts as 0, SemVer 2 pre-release ordering
-//     compared case-insensitively, build metadata ignored.
-//   - composer: our own port of PHP's version_compare, which is what OSV's
-//     Packagist semantics follow, with a leading "v" dropped and numbers of
-//     any length. "#" is rejected: PHP orders it equal to every number,
-//     which is not a total order.
+//   - semver (the npm and crates.io descriptors use it):
+//     github.com/Masterminds/semver/v3 in strict mode plus an optional "v"
+//     prefix. Numeric components above 2^53-1 and versions without exactly
+//     three numeric components are invalid, as in npm's node-semver.
+//
+// The tests' shared checks (edge-case files, the ../shared test vectors with
+// their allow-lists, the fuzz target and the longest-version benchmark) are
+// in versiontest, for this package's comparators and the ecosystems' alike.
 //
 // # Ranges
 //
@@ -60,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )
@@ -77,52 +67,10 @@ type Comparator interface {
 	Compare(a, b string) (int, error)
 }
 
-// Scheme names a version scheme.
-type Scheme string
-
-// Schemes.
-const (
-	SchemeDpkg     Scheme = "dpkg"
-	SchemeAPK      Scheme = "apk"
-	SchemeRPM      Scheme = "rpm"
-	SchemePEP440   Scheme = "pep440"
-	SchemeSemVer   Scheme = "semver"
-	SchemeGo       Scheme = "go"
-	SchemeMaven    Scheme = "maven"
-	SchemeRubyGems Scheme = "rubygems"
-	SchemeNuGet    Scheme = "nuget"
-	SchemeComposer Scheme = "composer"
-)
-
-// For returns the comparator of a scheme.
-func For(s Scheme) (Comparator, error) {
-	switch s {
-	case SchemeDpkg:
-		return Dpkg{}, nil
-	case SchemeAPK:
-		return APK{}, nil
-	case SchemeRPM:
-		return RPM{}, nil
-	case SchemePEP440:
-		return PEP440{}, nil
-	case SchemeSemVer:
-		return SemVer{}, nil
-	case SchemeGo:
-		return Go{}, nil
-	case SchemeMaven:
-		return Maven{}, nil
-	case SchemeRubyGems:
-		return RubyGems{}, nil
-	case SchemeNuGet:
-		return NuGet{}, nil
-	case SchemeComposer:
-		return Composer{}, nil
-	}
-	return nil, fmt.Errorf("version: unknown scheme %q", s)
-}
-
-// checkInput applies the rules shared by every scheme.
-func checkInput(scheme Scheme, v string) error {
+// CheckInput applies the rules shared by every scheme to v: not empty, at
+// most MaxLen bytes, no space or control character. The error names the
+// scheme and wraps ErrInvalid.
+func CheckInput(scheme, v string) error {
 	if v == "" {
 		return fmt.Errorf("%s: empty version: %w", scheme, ErrInvalid)
 	}
@@ -137,12 +85,24 @@ func checkInput(scheme Scheme, v string) error {
 	return nil
 }
 
-// invalid returns an error naming the scheme and the version.
-func invalid(scheme Scheme, v string, why error) error {
+// Invalid returns an error about v that names the scheme and wraps
+// ErrInvalid and, when it is not nil, why.
+func Invalid(scheme, v string, why error) error {
 	if why == nil {
 		return fmt.Errorf("%s: version %q: %w", scheme, v, ErrInvalid)
 	}
 	return fmt.Errorf("%s: version %q: %w: %w", scheme, v, ErrInvalid, why)
+}
+
+// CompareDigits compares two strings of ASCII digits as numbers of any
+// length (leading zeros do not count), returning -1, 0 or +1.
+func CompareDigits(a, b string) int {
+	a = strings.TrimLeft(a, "0")
+	b = strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		return sign(len(a) - len(b))
+	}
+	return strings.Compare(a, b)
 }
 
 // sign maps a comparison result to -1, 0 or +1.
@@ -172,8 +132,8 @@ func sign(n int) int {
 //   - versions lists exactly affected versions (Compare == 0); v is affected
 //     when it equals one of them, in addition to the ranges. An entry the
 //     comparator rejects is skipped: it cannot equal v, which is valid
-//     (OSV's PyPI lists still carry pre-PEP 440 releases such as
-//     "0.7.10p1" beside valid ones).
+//     (OSV's lists of versions still carry releases that predate their
+//     ecosystem's grammar beside valid ones).
 //   - With no range events and no versions every version is affected.
 //
 // A version the comparator rejects, in v or in a range event, is an error.

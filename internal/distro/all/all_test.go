@@ -1,6 +1,7 @@
 package all
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -90,8 +91,10 @@ func TestDescriptors(t *testing.T) {
 		if len(d.Releases) == 0 {
 			continue
 		}
-		if _, err := version.For(d.Scheme); err != nil {
-			t.Errorf("%s: %v", d.ID, err)
+		if d.Version == nil {
+			t.Errorf("%s: releases with advisory data but no version comparator", d.ID)
+		} else if _, err := d.Version.Compare("", ""); !errors.Is(err, version.ErrInvalid) {
+			t.Errorf("%s: comparing empty versions: error %v, want ErrInvalid", d.ID, err)
 		}
 		for _, r := range d.Releases {
 			if r.Name == "" {

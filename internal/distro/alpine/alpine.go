@@ -27,7 +27,7 @@ func Descriptor() distro.Descriptor {
 			{Name: "3.21", EOL: distro.Date(2026, 11, 1)},
 			{Name: "edge"},
 		},
-		Scheme:        version.SchemeAPK,
+		Version:       version.APK{},
 		AdvisoryNames: distro.NameOrigin,
 		AdvisoryURL:   func(id string) string { return "https://security.alpinelinux.org/vuln/" + id },
 	}

@@ -23,7 +23,7 @@ func Descriptor() distro.Descriptor {
 			{Name: "2", EOL: distro.Date(2026, 6, 30)},
 			{Name: "2023", EOL: distro.Date(2029, 6, 30)},
 		},
-		Scheme:             version.SchemeRPM,
+		Version:            version.RPM{},
 		PURLNamespace:      "amazon",
 		AdvisoryNames:      distro.NameBinary,
 		AdvisoryURL:        func(id string) string { return "https://explore.alas.aws.amazon.com/" + id + ".html" },

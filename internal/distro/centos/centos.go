@@ -21,7 +21,7 @@ func Descriptor() distro.Descriptor {
 		UnsupportedReason: func(_, versionID string) string {
 			return fmt.Sprintf("CentOS %s is end-of-life or CentOS Stream, which has no advisory feed; only CentOS 7 (RHEL 7 data) is supported", versionID)
 		},
-		Scheme:        version.SchemeRPM,
+		Version:       version.RPM{},
 		PURLNamespace: "centos",
 		AdvisoryNames: distro.NameSource,
 		DataAlias:     func(release string) string { return "rhel:" + release },

@@ -35,7 +35,7 @@ func Descriptor() distro.Descriptor {
 			}
 			return ""
 		},
-		Scheme:             version.SchemeDpkg,
+		Version:            version.Dpkg{},
 		AdvisoryNames:      distro.NameSource,
 		AdvisoryURL:        func(id string) string { return "https://security-tracker.debian.org/tracker/" + id },
 		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "DSA-", Database: "Debian"}, {Prefix: "DLA-", Database: "Debian"}},

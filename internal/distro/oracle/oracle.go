@@ -24,7 +24,7 @@ func Descriptor() distro.Descriptor {
 			{Name: "8", EOL: distro.Date(2029, 7, 31)},
 			{Name: "9", EOL: distro.Date(2032, 6, 30)},
 		},
-		Scheme:             version.SchemeRPM,
+		Version:            version.RPM{},
 		PURLNamespace:      "oracle",
 		AdvisoryNames:      distro.NameBinary,
 		AdvisoryURL:        func(id string) string { return "https://linux.oracle.com/cve/" + id + ".html" },

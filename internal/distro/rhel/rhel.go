@@ -24,7 +24,7 @@ func Descriptor() distro.Descriptor {
 			{Name: "8", EOL: distro.Date(2029, 5, 31)},
 			{Name: "9", EOL: distro.Date(2032, 5, 31)},
 		},
-		Scheme:             version.SchemeRPM,
+		Version:            version.RPM{},
 		PURLNamespace:      "redhat",
 		AdvisoryNames:      distro.NameSource,
 		AdvisoryURL:        func(id string) string { return "https://access.redhat.com/security/cve/" + id },

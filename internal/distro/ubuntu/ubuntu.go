@@ -25,7 +25,7 @@ func Descriptor() distro.Descriptor {
 			{Name: "23.04", EOL: distro.Date(2024, 1, 25)},
 			{Name: "24.04", EOL: distro.Date(2029, 4, 30), AfterEOL: esm},
 		},
-		Scheme:        version.SchemeDpkg,
+		Version:       version.Dpkg{},
 		AdvisoryNames: distro.NameSource,
 		// The CVE tracker is current; the OVAL files are older snapshots
 		// of the same judgements.

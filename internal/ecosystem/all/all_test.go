@@ -1,6 +1,7 @@
 package all
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -82,8 +83,10 @@ func TestDescriptors(t *testing.T) {
 			t.Errorf("%+v: a type, an OSV name and a package manager are required, and each once", d)
 		}
 		seen[d.OSV], seen[string(d.Type)] = true, true
-		if _, err := version.For(d.Scheme); err != nil {
-			t.Errorf("%s: %v", d.OSV, err)
+		if d.Version == nil {
+			t.Errorf("%s: no version comparator", d.OSV)
+		} else if _, err := d.Version.Compare("", ""); !errors.Is(err, version.ErrInvalid) {
+			t.Errorf("%s: comparing empty versions: error %v, want ErrInvalid", d.OSV, err)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 // Descriptor returns crates.io's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeCargo, OSV: "crates.io", Scheme: version.SchemeSemVer, PackageManager: "CARGO",
+		Type: inventory.TypeCargo, OSV: "crates.io", Version: version.SemVer{}, PackageManager: "CARGO",
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "RUSTSEC-", Database: "RustSec"}},
 	}
 }

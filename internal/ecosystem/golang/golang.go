@@ -1,17 +1,22 @@
 // Package golang describes Go modules for Stowaway: Go's semver with
 // pseudo-versions and toolchain versions, and the Go vulnerability DB.
+//
+// Comparator (the "go" scheme) is golang.org/x/mod/semver after
+// normalisation: "1.2.3" (OSV) gets a "v"; Go toolchain versions "go1.21.5",
+// "go1.21", "go1.21rc2" become "v1.21.5", "v1.21.0", "v1.21.0-rc.2" as in
+// golang.org/x/vuln; a " X:experiment" suffix from build info is dropped.
+// Pseudo-versions are semver pre-releases and order by their timestamp.
 package golang
 
 import (
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
-	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
 // Descriptor returns Go's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeGolang, OSV: "Go", Scheme: version.SchemeGo, PackageManager: "GOBINARY",
+		Type: inventory.TypeGolang, OSV: "Go", Version: Comparator{}, PackageManager: "GOBINARY",
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "GO-", Database: "Go Vulnerability Database"}},
 	}
 }

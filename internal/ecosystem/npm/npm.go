@@ -13,9 +13,9 @@ import (
 // Descriptor returns npm's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type:   inventory.TypeNPM,
-		OSV:    "npm",
-		Scheme: version.SchemeSemVer,
+		Type:    inventory.TypeNPM,
+		OSV:     "npm",
+		Version: version.SemVer{},
 		// Leading "=" and "v" go, as semver.clean drops them.
 		CleanVersion:   func(v string) string { return strings.TrimSpace(strings.TrimLeft(v, "=v")) },
 		PackageManager: "NODEPKG",

@@ -1,5 +1,9 @@
 // Package nuget describes NuGet for Stowaway: case-insensitive package ids
 // and NuGet versions.
+//
+// Comparator (the "nuget" scheme) is our own NuGetVersion (no maintained Go
+// library): up to four numeric parts with missing parts as 0, SemVer 2
+// pre-release ordering compared case-insensitively, build metadata ignored.
 package nuget
 
 import (
@@ -7,13 +11,12 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
-	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
 // Descriptor returns NuGet's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeNuGet, OSV: "NuGet", Scheme: version.SchemeNuGet,
+		Type: inventory.TypeNuGet, OSV: "NuGet", Version: Comparator{},
 		NameVariants: ecosystem.Lower, NameEqual: strings.EqualFold, PackageManager: "NUGET",
 	}
 }

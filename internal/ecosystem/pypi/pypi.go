@@ -1,5 +1,8 @@
 // Package pypi describes the Python Package Index for Stowaway: PEP 440
 // versions and PEP 503 name normalisation.
+//
+// Comparator (the "pep440" scheme) orders versions through
+// github.com/aquasecurity/go-pep440-version.
 package pypi
 
 import (
@@ -7,7 +10,6 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
-	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
 // Descriptor returns PyPI's descriptor.
@@ -15,7 +17,7 @@ func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
 		Type:               inventory.TypePyPI,
 		OSV:                "PyPI",
-		Scheme:             version.SchemePEP440,
+		Version:            Comparator{},
 		NameVariants:       func(n string) []string { return []string{strings.ToLower(n), Normalize(n)} },
 		NameEqual:          func(a, b string) bool { return Normalize(a) == Normalize(b) },
 		PackageManager:     "PYTHONPKG",

@@ -1,13 +1,14 @@
 // Package rubygems describes RubyGems for Stowaway: Gem::Version ordering.
+//
+// Comparator (the "rubygems" scheme) is github.com/aquasecurity/go-gem-version.
 package rubygems
 
 import (
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
-	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
 // Descriptor returns RubyGems' descriptor.
 func Descriptor() ecosystem.Descriptor {
-	return ecosystem.Descriptor{Type: inventory.TypeGem, OSV: "RubyGems", Scheme: version.SchemeRubyGems, PackageManager: "GEMSPEC"}
+	return ecosystem.Descriptor{Type: inventory.TypeGem, OSV: "RubyGems", Version: Comparator{}, PackageManager: "GEMSPEC"}
 }

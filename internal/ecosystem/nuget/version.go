@@ -1,12 +1,15 @@
-package version
+package nuget
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
-// NuGet compares NuGet package versions as NuGet.Versioning's NuGetVersion
+// Comparator compares NuGet package versions as NuGet.Versioning's NuGetVersion
 // does: one to four dot-separated numeric parts (major.minor.patch.revision,
 // missing parts are 0, leading zeros allowed: "1.0.01" == "1.0.1.0"), then an
 // optional SemVer 2 pre-release after '-' (dot-separated identifiers, numeric
@@ -16,42 +19,48 @@ import (
 //
 // There is no maintained Go implementation of NuGet's ordering, so this is
 // our own.
-type NuGet struct{}
+type Comparator struct{}
 
 type nugetVersion struct {
 	nums [4]string // digits
 	pre  []string  // pre-release identifiers, lower-cased
 }
 
-// Compare implements Comparator.
-func (NuGet) Compare(a, b string) (int, error) {
-	x, err := parseNuGet(a)
+// Compare implements version.Comparator.
+func (Comparator) Compare(a, b string) (int, error) {
+	x, err := parse(a)
 	if err != nil {
 		return 0, err
 	}
-	y, err := parseNuGet(b)
+	y, err := parse(b)
 	if err != nil {
 		return 0, err
 	}
 	for i := range x.nums {
-		if r := compareDigits(x.nums[i], y.nums[i]); r != 0 {
+		if r := version.CompareDigits(x.nums[i], y.nums[i]); r != 0 {
 			return r, nil
 		}
 	}
 	return comparePrerelease(x.pre, y.pre), nil
 }
 
-func isIdentChar(c byte) bool {
-	return isDigit(c) || isLower(c) || (c >= 'A' && c <= 'Z') || c == '-'
+// allDigits reports whether s is a non-empty string of ASCII digits.
+func allDigits(s string) bool {
+	return s != "" && strings.Trim(s, digits) == ""
 }
 
-func parseNuGet(s string) (nugetVersion, error) {
+const digits = "0123456789"
+
+// identChars are the characters of a SemVer identifier.
+const identChars = digits + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-"
+
+func parse(s string) (nugetVersion, error) {
 	var v nugetVersion
-	if err := checkInput(SchemeNuGet, s); err != nil {
+	if err := version.CheckInput("nuget", s); err != nil {
 		return v, err
 	}
 	bad := func(why string) (nugetVersion, error) {
-		return nugetVersion{}, invalid(SchemeNuGet, s, errors.New(why))
+		return nugetVersion{}, version.Invalid("nuget", s, errors.New(why))
 	}
 	rest, meta, hasMeta := strings.Cut(s, "+")
 	if hasMeta {
@@ -68,7 +77,7 @@ func parseNuGet(s string) (nugetVersion, error) {
 		v.nums[i] = "0"
 	}
 	for i, p := range parts {
-		if p == "" || span(p, isDigit) != len(p) {
+		if !allDigits(p) {
 			return bad(fmt.Sprintf("numeric part %d is %q", i+1, p))
 		}
 		v.nums[i] = p
@@ -88,7 +97,7 @@ func checkIdentifiers(s string) error {
 		if id == "" {
 			return errors.New("empty identifier")
 		}
-		if span(id, isIdentChar) != len(id) {
+		if strings.Trim(id, identChars) != "" {
 			return fmt.Errorf("identifier %q has a character outside [0-9A-Za-z-]", id)
 		}
 	}
@@ -108,11 +117,11 @@ func comparePrerelease(a, b []string) int {
 	}
 	for i := 0; i < len(a) && i < len(b); i++ {
 		x, y := a[i], b[i]
-		xn, yn := span(x, isDigit) == len(x), span(y, isDigit) == len(y)
+		xn, yn := allDigits(x), allDigits(y)
 		var r int
 		switch {
 		case xn && yn:
-			r = compareDigits(x, y)
+			r = version.CompareDigits(x, y)
 		case xn:
 			r = -1
 		case yn:
@@ -124,5 +133,5 @@ func comparePrerelease(a, b []string) int {
 			return r
 		}
 	}
-	return sign(len(a) - len(b))
+	return cmp.Compare(len(a), len(b))
 }

@@ -1,12 +1,15 @@
-package version
+package composer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
-// Composer compares Packagist (Composer) versions with PHP's
+// Comparator compares Packagist (Composer) versions with PHP's
 // version_compare, which OSV's Packagist ordering follows:
 //
 //   - a leading "v" or "V" is dropped;
@@ -22,7 +25,7 @@ import (
 // Only letters, digits and . - _ + are accepted. PHP's "#" (which it ranks
 // equal to every number, so that "1.#" == "1.1" and "1.#" == "1.2") is
 // rejected: it would make the order intransitive.
-type Composer struct{}
+type Comparator struct{}
 
 // composer part ranks.
 const (
@@ -40,13 +43,13 @@ type phpPart struct {
 	digits string // for phpNumber
 }
 
-// Compare implements Comparator.
-func (Composer) Compare(a, b string) (int, error) {
-	x, err := parseComposer(a)
+// Compare implements version.Comparator.
+func (Comparator) Compare(a, b string) (int, error) {
+	x, err := parse(a)
 	if err != nil {
 		return 0, err
 	}
-	y, err := parseComposer(b)
+	y, err := parse(b)
 	if err != nil {
 		return 0, err
 	}
@@ -61,10 +64,10 @@ func (Composer) Compare(a, b string) (int, error) {
 		}
 		p, q := x[i], y[i]
 		if p.rank != q.rank {
-			return sign(p.rank - q.rank), nil
+			return cmp.Compare(p.rank, q.rank), nil
 		}
 		if p.rank == phpNumber {
-			if r := compareDigits(p.digits, q.digits); r != 0 {
+			if r := version.CompareDigits(p.digits, q.digits); r != 0 {
 				return r, nil
 			}
 		}
@@ -76,7 +79,7 @@ func comparePHPEnd(p phpPart) int {
 	if p.rank == phpNumber {
 		return 1
 	}
-	return sign(p.rank - phpNumber)
+	return cmp.Compare(p.rank, phpNumber)
 }
 
 func phpRank(word string) int {
@@ -91,15 +94,12 @@ func phpRank(word string) int {
 	return phpOther
 }
 
-func parseComposer(s string) ([]phpPart, error) {
-	if err := checkInput(SchemeComposer, s); err != nil {
+func parse(s string) ([]phpPart, error) {
+	if err := version.CheckInput("composer", s); err != nil {
 		return nil, err
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isDigit(c) && !isLower(c) && !(c >= 'A' && c <= 'Z') && !strings.ContainsRune(".-_+", rune(c)) {
-			return nil, invalid(SchemeComposer, s, fmt.Errorf("character %q", c))
-		}
+	if i := strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune(allowed, r) }); i >= 0 {
+		return nil, version.Invalid("composer", s, fmt.Errorf("character %q", s[i]))
 	}
 	t := s
 	if t[0] == 'v' || t[0] == 'V' {
@@ -108,20 +108,36 @@ func parseComposer(s string) ([]phpPart, error) {
 	var parts []phpPart
 	for len(t) > 0 {
 		switch c := t[0]; {
-		case c == '.' || c == '-' || c == '_' || c == '+':
+		case strings.ContainsRune(separators, rune(c)):
 			t = t[1:]
-		case isDigit(c):
-			n := span(t, isDigit)
+		case c >= '0' && c <= '9':
+			n := prefix(t, func(c byte) bool { return c >= '0' && c <= '9' })
 			parts = append(parts, phpPart{rank: phpNumber, digits: t[:n]})
 			t = t[n:]
 		default:
-			n := span(t, func(c byte) bool { return !isDigit(c) && !strings.ContainsRune(".-_+", rune(c)) })
+			n := prefix(t, func(c byte) bool { return (c < '0' || c > '9') && !strings.ContainsRune(separators, rune(c)) })
 			parts = append(parts, phpPart{rank: phpRank(t[:n])})
 			t = t[n:]
 		}
 	}
 	if len(parts) == 0 {
-		return nil, invalid(SchemeComposer, s, errors.New("no version parts"))
+		return nil, version.Invalid("composer", s, errors.New("no version parts"))
 	}
 	return parts, nil
+}
+
+const (
+	// separators split a version into parts.
+	separators = ".-_+"
+	// allowed are the characters a version may have.
+	allowed = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + separators
+)
+
+// prefix returns the length of the prefix of s whose bytes satisfy ok.
+func prefix(s string, ok func(byte) bool) int {
+	i := 0
+	for i < len(s) && ok(s[i]) {
+		i++
+	}
+	return i
 }

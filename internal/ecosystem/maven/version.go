@@ -1,13 +1,15 @@
-package version
+package maven
 
 import (
+	"cmp"
 	"errors"
 	"strings"
 
 	mvn "github.com/masahiro331/go-mvn-version"
+	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
-// Maven compares Maven versions with the ordering of Maven's
+// Comparator compares Maven versions with the ordering of Maven's
 // ComparableVersion (qualifiers alpha < beta < milestone < rc < snapshot <
 // "" (release) < sp, unknown qualifiers after them in lexical order; trailing
 // zeros and separators normalised away), through
@@ -24,42 +26,36 @@ import (
 // of Maven 3.9's ComparableVersion should replace the library. Rewriting
 // only the trailing qualifier on top of the library is not enough (it breaks
 // 173 vectors and stays intransitive).
-type Maven struct{}
+type Comparator struct{}
 
-// Compare implements Comparator.
-func (Maven) Compare(a, b string) (int, error) {
-	va, err := parseMaven(a)
+// Compare implements version.Comparator.
+func (Comparator) Compare(a, b string) (int, error) {
+	va, err := parse(a)
 	if err != nil {
 		return 0, err
 	}
-	vb, err := parseMaven(b)
+	vb, err := parse(b)
 	if err != nil {
 		return 0, err
 	}
-	return sign(va.Compare(vb)), nil
+	return cmp.Compare(va.Compare(vb), 0), nil
 }
 
-func parseMaven(s string) (mvn.Version, error) {
-	if err := checkInput(SchemeMaven, s); err != nil {
+func parse(s string) (mvn.Version, error) {
+	if err := version.CheckInput("maven", s); err != nil {
 		return mvn.Version{}, err
 	}
-	for i := 0; i < len(s); {
-		n := span(s[i:], isDigit)
-		if n == 0 {
-			i++
-			continue
+	// The library keeps numbers in an int and reads one that does not fit
+	// as 0, which would make 1.99999999999999999999 equal
+	// 1.99999999999999999998; refuse them instead.
+	for _, n := range strings.FieldsFunc(s, func(r rune) bool { return r < '0' || r > '9' }) {
+		if len(strings.TrimLeft(n, "0")) > 18 {
+			return mvn.Version{}, version.Invalid("maven", s, errors.New("number longer than 18 digits"))
 		}
-		// The library keeps numbers in an int and reads one that does
-		// not fit as 0, which would make 1.99999999999999999999 equal
-		// 1.99999999999999999998; refuse them instead.
-		if len(strings.TrimLeft(s[i:i+n], "0")) > 18 {
-			return mvn.Version{}, invalid(SchemeMaven, s, errors.New("number longer than 18 digits"))
-		}
-		i += n
 	}
 	v, err := mvn.NewVersion(s)
 	if err != nil {
-		return mvn.Version{}, invalid(SchemeMaven, s, err)
+		return mvn.Version{}, version.Invalid("maven", s, err)
 	}
 	return v, nil
 }

@@ -1,15 +1,16 @@
-package version
+package golang
 
 import (
 	"errors"
 	"strings"
 
+	"github.com/stowaway-scanner/stowaway/internal/version"
 	"golang.org/x/mod/semver"
 )
 
-// Go compares Go module versions and Go toolchain (stdlib) versions with
-// golang.org/x/mod/semver after normalising every spelling to a canonical
-// "v"-prefixed semver:
+// Comparator compares Go module versions and Go toolchain (stdlib) versions
+// with golang.org/x/mod/semver after normalising every spelling to a
+// canonical "v"-prefixed semver:
 //
 //   - "v1.2.3", pseudo-versions ("v0.0.0-20210101000000-abcdef123456") and
 //     "+incompatible" versions as they are (build metadata is ignored);
@@ -21,27 +22,27 @@ import (
 //
 // "devel" toolchains and "(devel)" main modules are invalid: they carry no
 // orderable version.
-type Go struct{}
+type Comparator struct{}
 
-// Compare implements Comparator.
-func (Go) Compare(a, b string) (int, error) {
-	va, err := normalizeGo(a)
+// Compare implements version.Comparator.
+func (Comparator) Compare(a, b string) (int, error) {
+	va, err := normalize(a)
 	if err != nil {
 		return 0, err
 	}
-	vb, err := normalizeGo(b)
+	vb, err := normalize(b)
 	if err != nil {
 		return 0, err
 	}
 	return semver.Compare(va, vb), nil
 }
 
-func normalizeGo(s string) (string, error) {
+func normalize(s string) (string, error) {
 	// Build info may record "go1.22.0 X:boringcrypto"; keep the version.
 	if i := strings.Index(s, " X:"); i > 0 && strings.HasPrefix(s, "go") {
 		s = s[:i]
 	}
-	if err := checkInput(SchemeGo, s); err != nil {
+	if err := version.CheckInput("go", s); err != nil {
 		return "", err
 	}
 	var v string
@@ -49,7 +50,7 @@ func normalizeGo(s string) (string, error) {
 	case strings.HasPrefix(s, "go"):
 		t, ok := goTagToSemver(s[2:])
 		if !ok {
-			return "", invalid(SchemeGo, s, errors.New("not a Go release (go1.N[.P], go1.NrcN, go1.NbetaN)"))
+			return "", version.Invalid("go", s, errors.New("not a Go release (go1.N[.P], go1.NrcN, go1.NbetaN)"))
 		}
 		v = t
 	case strings.HasPrefix(s, "v"):
@@ -58,7 +59,7 @@ func normalizeGo(s string) (string, error) {
 		v = "v" + s
 	}
 	if !semver.IsValid(v) {
-		return "", invalid(SchemeGo, s, errors.New("not semver"))
+		return "", version.Invalid("go", s, errors.New("not semver"))
 	}
 	return v, nil
 }
@@ -70,7 +71,7 @@ func goTagToSemver(t string) (string, bool) {
 	for _, p := range []string{"rc", "beta"} {
 		if i := strings.Index(t, p); i > 0 {
 			n := t[i+len(p):]
-			if n == "" || span(n, isDigit) != len(n) {
+			if !allDigits(n) {
 				return "", false
 			}
 			num, pre = t[:i], "-"+p+"."+n
@@ -82,7 +83,7 @@ func goTagToSemver(t string) (string, bool) {
 		return "", false
 	}
 	for _, p := range parts {
-		if p == "" || span(p, isDigit) != len(p) {
+		if !allDigits(p) {
 			return "", false
 		}
 	}
@@ -90,4 +91,9 @@ func goTagToSemver(t string) (string, bool) {
 		parts = append(parts, "0")
 	}
 	return "v" + strings.Join(parts, ".") + pre, true
+}
+
+// allDigits reports whether s is a non-empty string of ASCII digits.
+func allDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }

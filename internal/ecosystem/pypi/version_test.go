@@ -1,0 +1,39 @@
+package pypi_test
+
+import (
+	"testing"
+
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
+	"github.com/stowaway-scanner/stowaway/internal/version/versiontest"
+)
+
+// scheme is the name the comparator's errors give.
+const scheme = "pep440"
+
+// TestEdgeCases orders testdata/edge-cases.txt and checks that the
+// comparator rejects the inputs every scheme rejects.
+func TestEdgeCases(t *testing.T) {
+	cases := versiontest.ReadEdgeCases(t, "testdata/edge-cases.txt")
+	versiontest.CheckEdgeCases(t, pypi.Comparator{}, versiontest.Of(cases, scheme))
+	if len(versiontest.Of(cases, scheme)) != len(cases) {
+		t.Errorf("testdata/edge-cases.txt has cases of other schemes than %s", scheme)
+	}
+	versiontest.CheckCommonInvalid(t, pypi.Comparator{}, scheme)
+}
+
+// TestVectors runs every applicable line of the shared test vectors: lines
+// in allowList must disagree, every other line must agree.
+func TestVectors(t *testing.T) {
+	versiontest.CheckVectors(t, pypi.Comparator{}, []string{"pypi-versions.txt", "pypi-versions-generated.txt"}, allowList)
+}
+
+func FuzzPEP440(f *testing.F) {
+	seeds := versiontest.Of(versiontest.ReadEdgeCases(f, "testdata/edge-cases.txt"), scheme)
+	versiontest.FuzzOrder(f, pypi.Comparator{}, seeds)
+}
+
+// BenchmarkCompareLongest compares two MaxLen-byte versions that differ in
+// their last byte, per shape.
+func BenchmarkCompareLongest(b *testing.B) {
+	versiontest.BenchmarkLongest(b, pypi.Comparator{})
+}
