@@ -29,6 +29,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Result is one page's timing.
@@ -171,7 +172,7 @@ func digest(i int) string { return fmt.Sprintf("sha256:%064x", i+1) }
 
 func repoName(i, repos int) string { return fmt.Sprintf("team%02d/service", i%repos) }
 
-var sevs = []string{"CRITICAL", "HIGH", "HIGH", "MEDIUM", "MEDIUM", "MEDIUM", "LOW", "LOW", "INFORMATIONAL", "UNDEFINED"}
+var sevs = []severity.Severity{severity.Critical, severity.High, severity.High, severity.Medium, severity.Medium, severity.Medium, severity.Low, severity.Low, severity.Informational, severity.Undefined}
 
 // seed writes images spread over repos, each with a COMPLETE scan of
 // findings basic findings drawn from a pool of 2,000 CVEs, its finding
@@ -197,7 +198,7 @@ func seed(ctx context.Context, st *store.SQL, images, findings, repos int, now t
 			return err
 		}
 		layer := fmt.Sprintf("sha256:%064x", 1_000_000+i%7)
-		res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[string]int{}, CompletedAt: pushed}
+		res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{}, CompletedAt: pushed}
 		inv := inventory.Inventory{Source: inventory.Source{Ref: repo + "@" + d, Kind: "registry", Digest: d},
 			Distro: &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Status: inventory.OSSupported}, CreatedAt: pushed}
 		var recs, early []store.FindingRecord
@@ -223,7 +224,7 @@ func seed(ctx context.Context, st *store.SQL, images, findings, repos int, now t
 		}
 		// Findings first seen up to 30 days ago; a few resolved since.
 		first := now.AddDate(0, 0, -(i % 30))
-		resolved := store.FindingRecord{Name: fmt.Sprintf("CVE-2024-%05d", i), PackageName: "old", PackageVersion: "1", Severity: "HIGH"}
+		resolved := store.FindingRecord{Name: fmt.Sprintf("CVE-2024-%05d", i), PackageName: "old", PackageVersion: "1", Severity: severity.High}
 		raw, err := json.Marshal(res)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // peerRegistry is the CNCF registry as Debian packages it.
@@ -276,8 +277,8 @@ type scanStatus struct {
 		Description string `json:"description"`
 	} `json:"imageScanStatus"`
 	ImageScanFindings struct {
-		ImageScanCompletedAt  float64        `json:"imageScanCompletedAt"`
-		FindingSeverityCounts map[string]int `json:"findingSeverityCounts"`
+		ImageScanCompletedAt  float64                   `json:"imageScanCompletedAt"`
+		FindingSeverityCounts map[severity.Severity]int `json:"findingSeverityCounts"`
 	} `json:"imageScanFindings"`
 }
 

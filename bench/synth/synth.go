@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Result is a basic-scan result of n findings shaped like an Ubuntu
@@ -16,8 +17,8 @@ import (
 // scanner writes, cycling through four severities and 400 packages. It
 // completed at at, against a DB updated an hour before.
 func Result(n int, at time.Time) scanning.Result {
-	res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[string]int{}, CompletedAt: at, VulnerabilitySourceUpdatedAt: at.Add(-time.Hour)}
-	sevs := []string{"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+	res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{}, CompletedAt: at, VulnerabilitySourceUpdatedAt: at.Add(-time.Hour)}
+	sevs := []severity.Severity{severity.Low, severity.Medium, severity.High, severity.Critical}
 	for i := range n {
 		sev := sevs[i%len(sevs)]
 		res.SeverityCounts[sev]++
@@ -35,7 +36,7 @@ func Result(n int, at time.Time) scanning.Result {
 				{Key: "fixed_version", Value: "1.2.3-4ubuntu0.6"},
 				{Key: "status", Value: "FIXABLE"},
 				{Key: "severity_source", Value: "vendor"},
-				{Key: "vendor_severity", Value: strings.ToLower(sev)},
+				{Key: "vendor_severity", Value: strings.ToLower(string(sev))},
 				{Key: "package_path", Value: "var/lib/dpkg/status"},
 				{Key: "layer_diff_id", Value: "sha256:" + strings.Repeat("ab", 32)},
 				{Key: "source_package_name", Value: pkg + "-src"},

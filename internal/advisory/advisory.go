@@ -1,10 +1,13 @@
 // Package advisory is the normalized vulnerability record that every feed
-// updater produces and the vulnerability DB stores. It imports nothing of ours.
+// updater produces and the vulnerability DB stores. Of ours it imports only
+// the severity vocabulary.
 package advisory
 
 import (
 	"strings"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Status is what the vendor says about one package.
@@ -105,7 +108,7 @@ type Affected struct {
 	Versions []string `json:"versions,omitempty"`
 	// Severity overrides the advisory's vendor severity for this package
 	// (Ubuntu per-package priority, Debian urgency, Red Hat per-product).
-	Severity string `json:"severity,omitempty"`
+	Severity severity.Severity `json:"severity,omitempty"`
 	// Arches, when set, limits the record to these architectures.
 	Arches []string `json:"arches,omitempty"`
 	// Advisory is the vendor advisory that fixes this package (DSA, RHSA,
@@ -128,12 +131,12 @@ type Advisory struct {
 	// VendorSeverity is the feed's own rating as written ("Important",
 	// "medium", "HIGH"); Severity is it mapped to an ECR level (INFORMATIONAL,
 	// LOW, MEDIUM, HIGH, CRITICAL) or "" when the vendor gave none.
-	VendorSeverity string    `json:"vendor_severity,omitempty"`
-	Severity       string    `json:"severity,omitempty"`
-	CVSS           []CVSS    `json:"cvss,omitempty"`
-	References     []string  `json:"references,omitempty"`
-	Published      time.Time `json:"published,omitzero"`
-	Modified       time.Time `json:"modified,omitzero"`
+	VendorSeverity string            `json:"vendor_severity,omitempty"`
+	Severity       severity.Severity `json:"severity,omitempty"`
+	CVSS           []CVSS            `json:"cvss,omitempty"`
+	References     []string          `json:"references,omitempty"`
+	Published      time.Time         `json:"published,omitzero"`
+	Modified       time.Time         `json:"modified,omitzero"`
 	// Withdrawn is when the source retracted this record (OSV "withdrawn").
 	// A withdrawn record is never a finding; it says nothing about the
 	// other records of its ids (a withdrawn GHSA does not reject its CVE).

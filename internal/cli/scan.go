@@ -14,6 +14,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
@@ -70,7 +71,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	defer cancel()
 	defer func() { err = ix.explain(ctx, err) }()
-	popts := policy.Options{MinSeverity: minSeverity, IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel}
+	popts := policy.Options{MinSeverity: severity.Severity(minSeverity), IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel}
 	if ignoreFile != "" {
 		f, err := os.Open(ignoreFile)
 		if err != nil {

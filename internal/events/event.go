@@ -33,13 +33,6 @@ func DetailTypes() []string {
 // InspectorScanComplete is the scan-status of a completed enhanced scan.
 const InspectorScanComplete = "INITIAL_SCAN_COMPLETE"
 
-// SeverityRank returns the rank of an ECR severity level (higher is more
-// severe) and whether the level is known. Case is ignored.
-func SeverityRank(level string) (int, bool) {
-	v := severity.Severity(strings.ToUpper(level))
-	return v.Rank(), v.Known()
-}
-
 // Event is an EventBridge envelope. Detail is kept as raw JSON so an event
 // read back from the outbox is byte-for-byte what was built.
 type Event struct {
@@ -77,32 +70,32 @@ func (im Image) RepositoryARN() string {
 
 // Finding is one finding in a findings-change event.
 type Finding struct {
-	Name           string `json:"name"`
-	Severity       string `json:"severity"`
-	PackageName    string `json:"package-name"`
-	PackageVersion string `json:"package-version"`
+	Name           string            `json:"name"`
+	Severity       severity.Severity `json:"severity"`
+	PackageName    string            `json:"package-name"`
+	PackageVersion string            `json:"package-version"`
 }
 
 type scanDetail struct {
-	ScanStatus     string         `json:"scan-status"`
-	RepositoryName string         `json:"repository-name"`
-	Counts         map[string]int `json:"finding-severity-counts"`
-	ImageDigest    string         `json:"image-digest"`
-	ImageTags      []string       `json:"image-tags"`
+	ScanStatus     string                    `json:"scan-status"`
+	RepositoryName string                    `json:"repository-name"`
+	Counts         map[severity.Severity]int `json:"finding-severity-counts"`
+	ImageDigest    string                    `json:"image-digest"`
+	ImageTags      []string                  `json:"image-tags"`
 }
 
 type changeDetail struct {
-	RepositoryName string         `json:"repository-name"`
-	ImageDigest    string         `json:"image-digest"`
-	ImageTags      []string       `json:"image-tags"`
-	NewFindings    []Finding      `json:"new-findings"`
-	Resolved       []Finding      `json:"resolved-findings"`
-	Counts         map[string]int `json:"finding-severity-counts"`
+	RepositoryName string                    `json:"repository-name"`
+	ImageDigest    string                    `json:"image-digest"`
+	ImageTags      []string                  `json:"image-tags"`
+	NewFindings    []Finding                 `json:"new-findings"`
+	Resolved       []Finding                 `json:"resolved-findings"`
+	Counts         map[severity.Severity]int `json:"finding-severity-counts"`
 }
 
 // ScanCompleted builds the "ECR Image Scan" event for a finished basic scan.
 // Counts with a zero value are left out, as ECR does.
-func ScanCompleted(m Meta, img Image, status string, counts map[string]int) (Event, error) {
+func ScanCompleted(m Meta, img Image, status string, counts map[severity.Severity]int) (Event, error) {
 	d := scanDetail{
 		ScanStatus:     status,
 		RepositoryName: img.Repository,
@@ -116,7 +109,7 @@ func ScanCompleted(m Meta, img Image, status string, counts map[string]int) (Eve
 // NewFindings builds the "ECR Image Scan Findings Change" event for a
 // continuous rescan: added are the findings that appeared, resolved those
 // that disappeared, counts the image's severity counts after the rescan.
-func NewFindings(m Meta, img Image, added, resolved []Finding, counts map[string]int) (Event, error) {
+func NewFindings(m Meta, img Image, added, resolved []Finding, counts map[severity.Severity]int) (Event, error) {
 	d := changeDetail{
 		RepositoryName: img.Repository,
 		ImageDigest:    img.Digest,
@@ -134,7 +127,7 @@ func NewFindings(m Meta, img Image, added, resolved []Finding, counts map[string
 // INITIAL_SCAN_COMPLETE for a completed scan (other statuses, such as
 // FAILED, are passed through), and the counts carry a TOTAL. Counts with a
 // zero value are left out.
-func InspectorScan(m Meta, img Image, status string, counts map[string]int) (Event, error) {
+func InspectorScan(m Meta, img Image, status string, counts map[severity.Severity]int) (Event, error) {
 	if status == "COMPLETE" {
 		status = InspectorScanComplete
 	}
@@ -182,8 +175,8 @@ func envelope(m Meta, img Image, detailType string, detail any) (Event, error) {
 	}, nil
 }
 
-func nonZero(counts map[string]int) map[string]int {
-	out := make(map[string]int, len(counts))
+func nonZero(counts map[severity.Severity]int) map[severity.Severity]int {
+	out := make(map[severity.Severity]int, len(counts))
 	for k, v := range counts {
 		if v != 0 {
 			out[k] = v
@@ -201,9 +194,9 @@ func nonNil[T any](s []T) []T {
 
 // summary is what filters need from any event's detail.
 type summary struct {
-	RepositoryName string         `json:"repository-name"`
-	Counts         map[string]int `json:"finding-severity-counts"`
-	NewFindings    []Finding      `json:"new-findings"`
+	RepositoryName string                    `json:"repository-name"`
+	Counts         map[severity.Severity]int `json:"finding-severity-counts"`
+	NewFindings    []Finding                 `json:"new-findings"`
 }
 
 func (e Event) summary() (summary, error) {

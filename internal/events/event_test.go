@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
@@ -26,7 +28,7 @@ var testMeta = Meta{ID: "4f5ec4d5-4de4-7aad-a046-56d5cfe1df0e", Time: time.Date(
 
 func TestEventsGolden(t *testing.T) {
 	scan := func() (Event, error) {
-		return ScanCompleted(testMeta, testImage, "COMPLETE", map[string]int{"HIGH": 2, "LOW": 5, "CRITICAL": 0, "MEDIUM": 1})
+		return ScanCompleted(testMeta, testImage, "COMPLETE", map[severity.Severity]int{"HIGH": 2, "LOW": 5, "CRITICAL": 0, "MEDIUM": 1})
 	}
 	untagged := func() (Event, error) {
 		img := testImage
@@ -37,10 +39,10 @@ func TestEventsGolden(t *testing.T) {
 		return NewFindings(testMeta, testImage,
 			[]Finding{{Name: "CVE-2026-0001", Severity: "CRITICAL", PackageName: "openssl", PackageVersion: "3.0.11-1~deb12u2"}},
 			[]Finding{{Name: "CVE-2025-1234", Severity: "LOW", PackageName: "zlib", PackageVersion: "1:1.2.13.dfsg-1"}},
-			map[string]int{"CRITICAL": 1, "HIGH": 2, "LOW": 4})
+			map[severity.Severity]int{"CRITICAL": 1, "HIGH": 2, "LOW": 4})
 	}
 	inspector := func() (Event, error) {
-		return InspectorScan(testMeta, testImage, "COMPLETE", map[string]int{"HIGH": 2, "LOW": 5, "CRITICAL": 0})
+		return InspectorScan(testMeta, testImage, "COMPLETE", map[severity.Severity]int{"HIGH": 2, "LOW": 5, "CRITICAL": 0})
 	}
 	inspectorFailed := func() (Event, error) {
 		return InspectorScan(testMeta, testImage, "FAILED", nil)

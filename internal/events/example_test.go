@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/events"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	_ "modernc.org/sqlite"
 )
 
@@ -36,7 +37,7 @@ func Example() {
 	}
 	ev, err := events.ScanCompleted(events.Meta{}, events.Image{
 		Account: "123456789012", Region: "us-east-1", Repository: "dev/api", Digest: "sha256:abc",
-	}, "COMPLETE", map[string]int{"CRITICAL": 1})
+	}, "COMPLETE", map[severity.Severity]int{"CRITICAL": 1})
 	if err != nil {
 		fmt.Println(err)
 		return

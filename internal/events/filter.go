@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"regexp"
 	"slices"
@@ -20,7 +21,7 @@ type Filter struct {
 	// Repositories are ECR WILDCARD filters: without "*" a filter matches
 	// as a substring; "*" matches any run of characters, anchored.
 	Repositories []string
-	MinSeverity  string
+	MinSeverity  severity.Severity
 	// DetailTypes restricts the filter to these detail types.
 	DetailTypes []string
 }
@@ -59,13 +60,13 @@ func (f *Filter) Match(ev Event) (bool, error) {
 	if f.MinSeverity == "" {
 		return true, nil
 	}
-	minRank, ok := SeverityRank(f.MinSeverity)
-	if !ok {
+	floor, err := severity.Parse(string(f.MinSeverity))
+	if err != nil {
 		return false, Permanent(fmt.Errorf("filter: unknown minimum severity %q", f.MinSeverity))
 	}
-	atLeast := func(level string) bool {
-		r, ok := SeverityRank(level)
-		return ok && r >= minRank
+	atLeast := func(level severity.Severity) bool {
+		l, err := severity.Parse(string(level))
+		return err == nil && severity.Compare(l, floor) >= 0
 	}
 	if ev.DetailType == DetailTypeFindingsChange {
 		for _, fd := range s.NewFindings {

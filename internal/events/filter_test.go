@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 	"testing"
 )
@@ -37,7 +38,7 @@ func TestMatchWildcard(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	img := func(repo string) Image { i := testImage; i.Repository = repo; return i }
-	scan := func(repo string, counts map[string]int) Event {
+	scan := func(repo string, counts map[severity.Severity]int) Event {
 		ev, err := ScanCompleted(testMeta, img(repo), "COMPLETE", counts)
 		if err != nil {
 			t.Fatal(err)
@@ -45,13 +46,13 @@ func TestFilter(t *testing.T) {
 		return ev
 	}
 	change := func(repo string, added, resolved []Finding) Event {
-		ev, err := NewFindings(testMeta, img(repo), added, resolved, map[string]int{"CRITICAL": 3})
+		ev, err := NewFindings(testMeta, img(repo), added, resolved, map[severity.Severity]int{"CRITICAL": 3})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ev
 	}
-	inspector := func(repo string, counts map[string]int) Event {
+	inspector := func(repo string, counts map[severity.Severity]int) Event {
 		ev, err := InspectorScan(testMeta, img(repo), "COMPLETE", counts)
 		if err != nil {
 			t.Fatal(err)
@@ -68,20 +69,20 @@ func TestFilter(t *testing.T) {
 		{"no filter", Filter{}, scan("a", nil), true, false},
 		{"repo hit", Filter{Repositories: []string{"zzz", "prod*"}}, scan("prod/api", nil), true, false},
 		{"repo miss", Filter{Repositories: []string{"prod*"}}, scan("dev/prod", nil), false, false},
-		{"severity hit", Filter{MinSeverity: "HIGH"}, scan("a", map[string]int{"CRITICAL": 1}), true, false},
-		{"severity equal", Filter{MinSeverity: "high"}, scan("a", map[string]int{"HIGH": 1, "LOW": 9}), true, false},
-		{"severity miss", Filter{MinSeverity: "HIGH"}, scan("a", map[string]int{"MEDIUM": 4}), false, false},
+		{"severity hit", Filter{MinSeverity: "HIGH"}, scan("a", map[severity.Severity]int{"CRITICAL": 1}), true, false},
+		{"severity equal", Filter{MinSeverity: "high"}, scan("a", map[severity.Severity]int{"HIGH": 1, "LOW": 9}), true, false},
+		{"severity miss", Filter{MinSeverity: "HIGH"}, scan("a", map[severity.Severity]int{"MEDIUM": 4}), false, false},
 		{"clean image", Filter{MinSeverity: "LOW"}, scan("a", nil), false, false},
-		{"undefined below informational", Filter{MinSeverity: "INFORMATIONAL"}, scan("a", map[string]int{"UNDEFINED": 2}), false, false},
+		{"undefined below informational", Filter{MinSeverity: "INFORMATIONAL"}, scan("a", map[severity.Severity]int{"UNDEFINED": 2}), false, false},
 		{"change: new finding counts", Filter{MinSeverity: "HIGH"}, change("a", []Finding{{Name: "CVE-1", Severity: "CRITICAL"}}, nil), true, false},
 		{"change: only resolved high (counts ignored)", Filter{MinSeverity: "HIGH"}, change("a", []Finding{{Name: "CVE-2", Severity: "LOW"}}, []Finding{{Name: "CVE-1", Severity: "CRITICAL"}}), false, false},
 		{"detail type hit", Filter{DetailTypes: []string{DetailTypeScan}}, scan("a", nil), true, false},
 		{"detail type miss", Filter{DetailTypes: []string{DetailTypeFindingsChange}}, scan("a", nil), false, false},
 		{"inspector: repository from the ARN", Filter{Repositories: []string{"prod*"}}, inspector("prod/api", nil), true, false},
 		{"inspector: ARN prefix is not the name", Filter{Repositories: []string{"arn*"}}, inspector("prod/api", nil), false, false},
-		{"inspector: TOTAL is not a severity", Filter{MinSeverity: "LOW"}, inspector("a", map[string]int{"UNDEFINED": 3}), false, false},
-		{"inspector: severity hit", Filter{MinSeverity: "HIGH"}, inspector("a", map[string]int{"CRITICAL": 1}), true, false},
-		{"unknown level", Filter{MinSeverity: "SEVERE"}, scan("a", map[string]int{"HIGH": 1}), false, true},
+		{"inspector: TOTAL is not a severity", Filter{MinSeverity: "LOW"}, inspector("a", map[severity.Severity]int{"UNDEFINED": 3}), false, false},
+		{"inspector: severity hit", Filter{MinSeverity: "HIGH"}, inspector("a", map[severity.Severity]int{"CRITICAL": 1}), true, false},
+		{"unknown level", Filter{MinSeverity: "SEVERE"}, scan("a", map[severity.Severity]int{"HIGH": 1}), false, true},
 		{"bad detail", Filter{}, Event{ID: "x", Detail: []byte(`[`)}, false, true},
 	}
 	for _, tc := range tests {

@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 func testEvent(t *testing.T) Event {
 	t.Helper()
-	ev, err := ScanCompleted(testMeta, testImage, "COMPLETE", map[string]int{"HIGH": 1})
+	ev, err := ScanCompleted(testMeta, testImage, "COMPLETE", map[severity.Severity]int{"HIGH": 1})
 	if err != nil {
 		t.Fatal(err)
 	}

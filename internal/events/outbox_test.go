@@ -20,6 +20,8 @@ import (
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // outboxStore opens a fresh, empty database for one test. Every store runs
@@ -111,7 +113,7 @@ func mkEvents(t *testing.T, n int) []Event {
 	for i := range n {
 		img := testImage
 		img.Repository = fmt.Sprintf("repo-%02d", i)
-		ev, err := ScanCompleted(Meta{}, img, "COMPLETE", map[string]int{"HIGH": i})
+		ev, err := ScanCompleted(Meta{}, img, "COMPLETE", map[severity.Severity]int{"HIGH": i})
 		if err != nil {
 			t.Fatal(err)
 		}

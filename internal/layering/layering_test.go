@@ -38,10 +38,10 @@ var layers = []layer{
 	{"testutil", []string{"internal/testutil"}, nil},
 	{"hostile", []string{"internal/hostile"}, nil},
 	{"inventory", []string{"internal/inventory"}, nil},
-	{"advisory", []string{"internal/advisory"}, nil},
+	{"severity", []string{"internal/severity"}, nil},
+	{"advisory", []string{"internal/advisory"}, []string{"severity"}},
 	{"scanstatus", []string{"internal/scanstatus"}, nil},
 	{"wildcard", []string{"internal/wildcard"}, nil},
-	{"severity", []string{"internal/severity"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
 	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity"}},
@@ -55,16 +55,16 @@ var layers = []layer{
 	{"ecosystem", []string{"internal/ecosystem/..."}, []string{"inventory", "version"}},
 	{"osdetect", []string{"internal/osdetect"}, []string{"inventory", "distro"}},
 	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "testutil"}},
-	{"feeds", []string{"internal/feed/..."}, []string{"advisory"}},
-	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "feeds"}},
+	{"feeds", []string{"internal/feed/..."}, []string{"advisory", "severity"}},
+	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "severity", "feeds"}},
 	{"testdb", []string{"internal/testdb"}, []string{"testutil", "feeds", "vulndb"}},
 	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "distro", "osdetect", "testutil"}},
 	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "distro", "osdetect", "catalog"}},
 	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "severity", "version", "distro", "ecosystem"}},
-	{"policy", []string{"internal/policy"}, []string{"advisory", "match"}},
+	{"policy", []string{"internal/policy"}, []string{"advisory", "severity", "match"}},
 	// The ECR findings shape the server stores; report converts scans to it.
-	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus", "wildcard"}},
-	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "scanstatus", "sbom", "match", "server/scanning"}},
+	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus", "wildcard", "severity"}},
+	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "scanstatus", "severity", "sbom", "match", "server/scanning"}},
 	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "distro", "ecosystem", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
 
 	// The server: its parts, then the assembly.
@@ -72,17 +72,17 @@ var layers = []layer{
 	{"server/jobs", []string{"internal/server/jobs"}, []string{"server-base", "server/scanning"}},
 	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"wildcard", "server-base", "server/registry"}},
 	{"server/sbomref", []string{"internal/server/sbomref"}, []string{"inventory", "sbom", "server-base", "server/scanning", "server/registry"}},
-	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
-	{"server/notify", []string{"internal/server/notify"}, []string{"events", "server-base", "server/scanning"}},
+	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "severity", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
+	{"server/notify", []string{"internal/server/notify"}, []string{"severity", "events", "server-base", "server/scanning"}},
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
-	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"server-base", "server/scanning", "server/lifecycle"}},
-	{"server/console", []string{"internal/server/console"}, []string{"inventory", "sbom", "match", "server-base", "server/scanning", "server/rescan"}},
+	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/scanning", "server/lifecycle"}},
+	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/scanning", "server/rescan"}},
 	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console"}},
 
 	// Commands and benchmarks at the top.
-	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server"}},
+	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "severity", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server"}},
 	{"cmd", []string{"cmd/..."}, []string{"cli"}},
-	{"bench", []string{"bench/..."}, []string{"inventory", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
+	{"bench", []string{"bench/..."}, []string{"inventory", "severity", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
 }
 
 // testHelpers are packages for tests only: no other package may import them

@@ -157,9 +157,9 @@ type Finding struct {
 	FixChannel advisory.FixChannel `json:"fixChannel,omitempty"`
 	// Severity is an ECR level; SeveritySource says where it came from:
 	// "vendor:<source>", "cvss3:<scorer>", "cvss2:<scorer>" or "none".
-	Severity       string          `json:"severity"`
+	Severity       sev.Severity    `json:"severity"`
 	SeveritySource string          `json:"severitySource"`
-	VendorSeverity string          `json:"vendorSeverity,omitempty"`
+	VendorSeverity sev.Severity    `json:"vendorSeverity,omitempty"`
 	CVSS3          *advisory.CVSS  `json:"cvss3,omitempty"`
 	CVSS2          *advisory.CVSS  `json:"cvss2,omitempty"`
 	Description    string          `json:"description,omitempty"`
@@ -339,8 +339,8 @@ func SortFindings(fs []Finding) {
 	}
 	sort.SliceStable(idx, func(i, j int) bool {
 		a, b := &fs[idx[i]], &fs[idx[j]]
-		if ra, rb := SeverityRank(a.Severity), SeverityRank(b.Severity); ra != rb {
-			return ra > rb
+		if c := sev.Compare(a.Severity, b.Severity); c != 0 {
+			return c > 0
 		}
 		if a.ID != b.ID {
 			return a.ID < b.ID
@@ -356,9 +356,6 @@ func SortFindings(fs []Finding) {
 	}
 	copy(fs, sorted)
 }
-
-// SeverityRank orders ECR levels; unknown levels rank lowest.
-func SeverityRank(s string) int { return sev.Severity(s).Rank() }
 
 // lookupNames returns the names to query for p: its own name, its source
 // package's name, and the normalized spellings feeds use for ecosystems
@@ -953,8 +950,8 @@ func statusRank(f Finding) int {
 }
 
 // severity applies ECR's rule: vendor severity, else CVSS v3 base score, else
-// v2, mapped to the NVD ratings, else UNDEFINED. NVD fills in CVSS that the
-// vendor record lacks.
+// v2, mapped by severity.FromCVSS (NVD's v3 ratings, used for v2 scores too),
+// else UNDEFINED. NVD fills in CVSS that the vendor record lacks.
 // severities rates every finding, prefetchWorkers at a time (each finding
 // is its own; the enrichment lookups are independent reads). The first
 // error in order is returned.
@@ -1006,37 +1003,22 @@ func severity(ctx context.Context, store Store, distros distro.List, f *Finding)
 		}
 	}
 	switch {
-	case f.VendorSeverity != "" && SeverityRank(f.VendorSeverity) > 0:
+	case f.VendorSeverity.Rank() > 0:
 		f.Severity = f.VendorSeverity
 		if f.SeveritySource == "" {
 			f.SeveritySource = "vendor:" + strings.Join(f.Sources, ",")
 		}
 	case f.CVSS3 != nil && f.CVSS3.Score > 0:
-		f.Severity, f.SeveritySource = FromScore(f.CVSS3.Score), "cvss3:"+f.CVSS3.Source
+		f.Severity, f.SeveritySource = sev.FromCVSS(f.CVSS3.Score), "cvss3:"+f.CVSS3.Source
 	case f.CVSS2 != nil && f.CVSS2.Score > 0:
-		f.Severity, f.SeveritySource = FromScore(f.CVSS2.Score), "cvss2:"+f.CVSS2.Source
+		f.Severity, f.SeveritySource = sev.FromCVSS(f.CVSS2.Score), "cvss2:"+f.CVSS2.Source
 	default:
-		f.Severity, f.SeveritySource = "UNDEFINED", "none"
+		f.Severity, f.SeveritySource = sev.Undefined, "none"
 	}
 	if f.URI == "" {
 		f.URI = advisoryURL(distros, f)
 	}
 	return nil
-}
-
-// FromScore maps a CVSS base score to the NVD rating, in ECR's names.
-func FromScore(s float64) string {
-	switch {
-	case s >= 9.0:
-		return "CRITICAL"
-	case s >= 7.0:
-		return "HIGH"
-	case s >= 4.0:
-		return "MEDIUM"
-	case s >= 0.1:
-		return "LOW"
-	}
-	return "INFORMATIONAL"
 }
 
 func advisoryURL(distros distro.List, f *Finding) string {

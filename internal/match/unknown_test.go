@@ -22,7 +22,7 @@ type ufinding struct {
 func ufindings(fs []Finding) []ufinding {
 	var out []ufinding
 	for _, f := range fs {
-		out = append(out, ufinding{f.ID, f.Package.Name, f.Package.Version, f.Package.Path, string(f.Status), f.FixedVersion, f.Severity, f.VersionError})
+		out = append(out, ufinding{f.ID, f.Package.Name, f.Package.Version, f.Package.Path, string(f.Status), f.FixedVersion, string(f.Severity), f.VersionError})
 	}
 	return out
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // maxPolicyFile bounds ignore files and VEX documents.
@@ -95,8 +96,9 @@ func parseDate(s string) (time.Time, error) {
 
 // Options are the policy inputs.
 type Options struct {
-	// MinSeverity drops findings below this ECR level ("" keeps all).
-	MinSeverity string
+	// MinSeverity drops findings below this ECR level, in any case ("" and
+	// UNDEFINED keep all).
+	MinSeverity severity.Severity
 	// IgnoreUnfixed drops findings with no fixed version, except
 	// UNKNOWN_VERSION ones.
 	IgnoreUnfixed bool
@@ -121,12 +123,12 @@ type Suppressed struct {
 
 // Apply splits findings into the reported and the suppressed.
 func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Suppressed, err error) {
-	minRank := 0
 	if o.MinSeverity != "" {
-		minRank = match.SeverityRank(strings.ToUpper(o.MinSeverity))
-		if minRank == 0 && !strings.EqualFold(o.MinSeverity, "UNDEFINED") {
+		floor, err := severity.Parse(string(o.MinSeverity))
+		if err != nil {
 			return nil, nil, fmt.Errorf("policy: unknown severity %q (want INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL)", o.MinSeverity)
 		}
+		o.MinSeverity = floor
 	}
 	for _, s := range o.IgnoreStatuses {
 		switch strings.ToUpper(s) {
@@ -145,7 +147,7 @@ func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Su
 		now = time.Now()
 	}
 	for _, f := range fs {
-		if reason := why(f, o, minRank, now); reason != "" {
+		if reason := why(f, o, now); reason != "" {
 			suppressed = append(suppressed, Suppressed{Finding: f, Reason: reason})
 			continue
 		}
@@ -154,9 +156,9 @@ func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Su
 	return kept, suppressed, nil
 }
 
-func why(f match.Finding, o Options, minRank int, now time.Time) string {
-	if minRank > 0 && match.SeverityRank(f.Severity) < minRank {
-		return "below severity " + strings.ToUpper(o.MinSeverity)
+func why(f match.Finding, o Options, now time.Time) string {
+	if o.MinSeverity.Rank() > 0 && severity.Compare(f.Severity, o.MinSeverity) < 0 {
+		return "below severity " + string(o.MinSeverity)
 	}
 	if o.IgnoreUnfixed && f.FixedVersion == "" && f.Status != match.StatusUnknownVersion {
 		return "no fix available (--ignore-unfixed)"

@@ -10,9 +10,10 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
-func finding(id, pkg, purl, sev, fixed string, related ...string) match.Finding {
+func finding(id, pkg, purl string, sev severity.Severity, fixed string, related ...string) match.Finding {
 	st := match.StatusFixable
 	if fixed == "" {
 		st = match.StatusUnfixed

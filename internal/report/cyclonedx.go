@@ -10,6 +10,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // WriteCycloneDX writes the image's CycloneDX SBOM with a vulnerabilities
@@ -41,17 +42,17 @@ func WriteCycloneDX(w io.Writer, s Scan) error {
 	return enc.EncodeVersion(bom, bom.SpecVersion)
 }
 
-func cdxSeverity(s string) cdx.Severity {
+func cdxSeverity(s severity.Severity) cdx.Severity {
 	switch s {
-	case "CRITICAL":
+	case severity.Critical:
 		return cdx.SeverityCritical
-	case "HIGH":
+	case severity.High:
 		return cdx.SeverityHigh
-	case "MEDIUM":
+	case severity.Medium:
 		return cdx.SeverityMedium
-	case "LOW":
+	case severity.Low:
 		return cdx.SeverityLow
-	case "INFORMATIONAL":
+	case severity.Informational:
 		return cdx.SeverityInfo
 	}
 	return cdx.SeverityUnknown
@@ -71,11 +72,11 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 		if f.CVSS3.Version == "3.0" {
 			m = cdx.ScoringMethodCVSSv3
 		}
-		ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.CVSS3.Source}, Score: &sc, Method: m, Vector: f.CVSS3.Vector, Severity: cdxSeverity(match.FromScore(sc))})
+		ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.CVSS3.Source}, Score: &sc, Method: m, Vector: f.CVSS3.Vector, Severity: cdxSeverity(severity.FromCVSS(sc))})
 	}
 	if f.CVSS2 != nil {
 		sc := f.CVSS2.Score
-		ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.CVSS2.Source}, Score: &sc, Method: cdx.ScoringMethodCVSSv2, Vector: f.CVSS2.Vector, Severity: cdxSeverity(match.FromScore(sc))})
+		ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.CVSS2.Source}, Score: &sc, Method: cdx.ScoringMethodCVSSv2, Vector: f.CVSS2.Vector, Severity: cdxSeverity(severity.FromCVSS(sc))})
 	}
 	ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.SeveritySource}, Severity: cdxSeverity(f.Severity), Method: cdx.ScoringMethodOther})
 	v.Ratings = &ratings

@@ -45,6 +45,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Scan is everything a report needs.
@@ -109,20 +110,20 @@ type ECRScanStatus struct {
 
 // ECRImageFindings is imageScanFindings.
 type ECRImageFindings struct {
-	ImageScanCompletedAt         *time.Time           `json:"imageScanCompletedAt,omitempty"`
-	VulnerabilitySourceUpdatedAt *time.Time           `json:"vulnerabilitySourceUpdatedAt,omitempty"`
-	FindingSeverityCounts        map[string]int       `json:"findingSeverityCounts"`
-	Findings                     []ECRFinding         `json:"findings,omitempty"`
-	EnhancedFindings             []ECREnhancedFinding `json:"enhancedFindings,omitempty"`
+	ImageScanCompletedAt         *time.Time                `json:"imageScanCompletedAt,omitempty"`
+	VulnerabilitySourceUpdatedAt *time.Time                `json:"vulnerabilitySourceUpdatedAt,omitempty"`
+	FindingSeverityCounts        map[severity.Severity]int `json:"findingSeverityCounts"`
+	Findings                     []ECRFinding              `json:"findings,omitempty"`
+	EnhancedFindings             []ECREnhancedFinding      `json:"enhancedFindings,omitempty"`
 }
 
 // ECRFinding is a basic-scan finding.
 type ECRFinding struct {
-	Name        string         `json:"name"`
-	Description string         `json:"description,omitempty"`
-	URI         string         `json:"uri,omitempty"`
-	Severity    string         `json:"severity"`
-	Attributes  []ECRAttribute `json:"attributes"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	URI         string            `json:"uri,omitempty"`
+	Severity    severity.Severity `json:"severity"`
+	Attributes  []ECRAttribute    `json:"attributes"`
 }
 
 // ECRAttribute is a key/value attribute.
@@ -144,7 +145,7 @@ type ECREnhancedFinding struct {
 	Remediation                 Remediation        `json:"remediation"`
 	Resources                   []Resource         `json:"resources"`
 	Score                       float64            `json:"score,omitempty"`
-	Severity                    string             `json:"severity"`
+	Severity                    severity.Severity  `json:"severity"`
 	Status                      string             `json:"status"`
 	Title                       string             `json:"title"`
 	Type                        string             `json:"type"`
@@ -159,7 +160,7 @@ type PackageVulnDetails struct {
 	Source                 string              `json:"source"`
 	SourceURL              string              `json:"sourceUrl,omitempty"`
 	VendorCreatedAt        *time.Time          `json:"vendorCreatedAt,omitempty"`
-	VendorSeverity         string              `json:"vendorSeverity,omitempty"`
+	VendorSeverity         severity.Severity   `json:"vendorSeverity,omitempty"`
 	VendorUpdatedAt        *time.Time          `json:"vendorUpdatedAt,omitempty"`
 	VulnerabilityID        string              `json:"vulnerabilityId"`
 	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages"`
@@ -212,8 +213,8 @@ type Resource struct {
 }
 
 // SeverityCounts counts findings per ECR level, leaving out zeros.
-func SeverityCounts(fs []match.Finding) map[string]int {
-	out := map[string]int{}
+func SeverityCounts(fs []match.Finding) map[severity.Severity]int {
+	out := map[severity.Severity]int{}
 	for _, f := range fs {
 		out[f.Severity]++
 	}
@@ -244,7 +245,7 @@ func BasicAttributes(f match.Finding) []ECRAttribute {
 	add("status", string(f.Status))
 	add("version_unparseable", f.VersionError)
 	add("severity_source", f.SeveritySource)
-	add("vendor_severity", f.VendorSeverity)
+	add("vendor_severity", string(f.VendorSeverity))
 	add("package_path", f.Package.Path)
 	add("layer_diff_id", f.Package.Layer)
 	add("source_package_name", f.Package.SourceName)
@@ -416,11 +417,11 @@ func WriteJSON(w io.Writer, s Scan) error {
 }
 
 // sortedKeys returns the severity keys of counts, worst first.
-func sortedKeys(counts map[string]int) []string {
-	keys := make([]string, 0, len(counts))
+func sortedKeys(counts map[severity.Severity]int) []severity.Severity {
+	keys := make([]severity.Severity, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return match.SeverityRank(keys[i]) > match.SeverityRank(keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return severity.Compare(keys[i], keys[j]) > 0 })
 	return keys
 }

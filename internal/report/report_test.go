@@ -17,6 +17,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -171,7 +172,7 @@ func TestGolden(t *testing.T) {
 // TestECRShape checks the DescribeImageScanFindings shape that clients read.
 func TestECRShape(t *testing.T) {
 	r := ECR(fixture(false))
-	if d := cmp.Diff(map[string]int{"MEDIUM": 1, "LOW": 1}, r.ImageScanFindings.FindingSeverityCounts); d != "" {
+	if d := cmp.Diff(map[severity.Severity]int{"MEDIUM": 1, "LOW": 1}, r.ImageScanFindings.FindingSeverityCounts); d != "" {
 		t.Errorf("counts: %s", d)
 	}
 	f := r.ImageScanFindings.Findings[0]
@@ -220,7 +221,7 @@ func TestUnknownVersionRendering(t *testing.T) {
 	if _, ok := attrs["version_unparseable"]; !ok || len(basic.Attributes) > 50 {
 		t.Errorf("attributes: %v", basic.Attributes)
 	}
-	if d := cmp.Diff(map[string]int{"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1}, r.ImageScanFindings.FindingSeverityCounts); d != "" {
+	if d := cmp.Diff(map[severity.Severity]int{"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1}, r.ImageScanFindings.FindingSeverityCounts); d != "" {
 		t.Errorf("UNKNOWN_VERSION findings count by severity as any other (-want +got):\n%s", d)
 	}
 	e := ECR(degradedFixture(true))

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // SARIF 2.1.0, the subset code-scanning tools read.
@@ -61,11 +62,11 @@ type sarifLocation struct {
 	} `json:"physicalLocation"`
 }
 
-func sarifLevel(sev string) string {
+func sarifLevel(sev severity.Severity) string {
 	switch sev {
-	case "CRITICAL", "HIGH":
+	case severity.Critical, severity.High:
 		return "error"
-	case "MEDIUM":
+	case severity.Medium:
 		return "warning"
 	}
 	return "note"
@@ -76,13 +77,13 @@ func securitySeverity(f match.Finding) string {
 	switch {
 	case f.CVSS3 != nil && f.CVSS3.Score > 0:
 		return fmt.Sprintf("%.1f", f.CVSS3.Score)
-	case f.Severity == "CRITICAL":
+	case f.Severity == severity.Critical:
 		return "9.5"
-	case f.Severity == "HIGH":
+	case f.Severity == severity.High:
 		return "8.0"
-	case f.Severity == "MEDIUM":
+	case f.Severity == severity.Medium:
 		return "5.5"
-	case f.Severity == "LOW":
+	case f.Severity == severity.Low:
 		return "2.0"
 	}
 	return "0.0"
@@ -105,7 +106,7 @@ func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 			}
 			run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 				ID: f.ID, ShortDescription: sarifText{f.ID}, FullDescription: sarifText{desc}, HelpURI: f.URI,
-				Properties: map[string]any{"security-severity": securitySeverity(f), "tags": []string{"security", "vulnerability", strings.ToLower(f.Severity)}},
+				Properties: map[string]any{"security-severity": securitySeverity(f), "tags": []string{"security", "vulnerability", strings.ToLower(string(f.Severity))}},
 			})
 		}
 		fixed := f.FixedVersion
@@ -116,7 +117,7 @@ func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 			fixed += ", only through Ubuntu Pro " + string(f.FixChannel)
 		}
 		msg := fmt.Sprintf("%s %s in %s %s (fixed in: %s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
-		props := map[string]any{"purl": f.Package.PURL, "status": string(f.Status), "severity": f.Severity}
+		props := map[string]any{"purl": f.Package.PURL, "status": string(f.Status), "severity": string(f.Severity)}
 		if f.FixedVersion != "" && f.FixChannel != "" {
 			props["fixChannel"] = string(f.FixChannel)
 		}

@@ -81,7 +81,7 @@ func TestEnhancedLanguageImages(t *testing.T) {
 					t.Errorf("%s: %s not found", k, w.id)
 					continue
 				}
-				if w.severity != "" && f.Severity != w.severity {
+				if w.severity != "" && string(f.Severity) != w.severity {
 					t.Errorf("%s %s: severity %s (%s), want %s", k, w.id, f.Severity, f.SeveritySource, w.severity)
 				}
 				if f.Package.Path == "" || f.Package.Layer == "" || f.Package.PURL == "" {

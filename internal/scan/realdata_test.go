@@ -183,7 +183,7 @@ func TestRealImagesAgainstFeedOracles(t *testing.T) {
 	}
 }
 
-func summarize(m map[string]int) string {
+func summarize[K ~string](m map[K]int) string {
 	var keys []string
 	for k, v := range m {
 		keys = append(keys, fmt.Sprintf("%s=%d", k, v))

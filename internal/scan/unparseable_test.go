@@ -188,7 +188,7 @@ func TestScanUnparseableVersions(t *testing.T) {
 			}
 			var got []sfinding
 			for _, f := range s.Findings {
-				got = append(got, sfinding{f.ID, f.Package.Name, f.Package.Version, f.Package.Path, string(f.Status), f.FixedVersion, f.Severity, f.VersionError, f.Related})
+				got = append(got, sfinding{f.ID, f.Package.Name, f.Package.Version, f.Package.Path, string(f.Status), f.FixedVersion, string(f.Severity), f.VersionError, f.Related})
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("findings (-want +got):\n%s", d)

@@ -13,6 +13,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // invScanner reports one busybox finding and the image's inventory.
@@ -28,7 +29,7 @@ func (invScanner) Scan(ctx context.Context, img v1.Image, digest string, enhance
 		},
 	}
 	return &ScanResult{
-		Status: StatusComplete, SeverityCounts: map[string]int{"HIGH": 1},
+		Status: StatusComplete, SeverityCounts: map[severity.Severity]int{"HIGH": 1},
 		Findings: []Finding{{Name: "CVE-2023-42363", Severity: "HIGH",
 			Attributes: []Attribute{{Key: "package_name", Value: "busybox"}, {Key: "package_version", Value: "1.36.1-r5"}}}},
 		VulnerabilitySourceUpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // layerScanner reports one HIGH finding per layer.
@@ -36,7 +37,7 @@ func (s *layerScanner) Scan(ctx context.Context, img v1.Image, digest string, en
 	if err != nil {
 		return nil, err
 	}
-	res := &ScanResult{Status: StatusComplete, SeverityCounts: map[string]int{}, VulnerabilitySourceUpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	res := &ScanResult{Status: StatusComplete, SeverityCounts: map[severity.Severity]int{}, VulnerabilitySourceUpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	for i, l := range ls {
 		d, err := l.Digest()
 		if err != nil {
@@ -161,7 +162,7 @@ func TestScanOnPushEndToEnd(t *testing.T) {
 		ImageScanStatus   struct{ Status string }
 		ImageScanFindings struct {
 			Findings              []Finding
-			FindingSeverityCounts map[string]int
+			FindingSeverityCounts map[severity.Severity]int
 			ImageScanCompletedAt  float64
 		}
 	}

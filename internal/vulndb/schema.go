@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // SchemaVersion is the version of the on-disk layout and of what stored
@@ -182,7 +183,7 @@ func encodeAdvisory(a *advisory.Advisory) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{a.ID, a.Source, a.Summary, a.Description, a.VendorSeverity, a.Severity,
+	return []any{a.ID, a.Source, a.Summary, a.Description, a.VendorSeverity, string(a.Severity),
 		cvss, refs, aliases, fmtTime(a.Published), fmtTime(a.Modified), fmtTime(a.Withdrawn)}, nil
 }
 
@@ -206,7 +207,7 @@ func (r *advRow) values() []any {
 
 func (r *advRow) advisory() (*advisory.Advisory, error) {
 	a := &advisory.Advisory{ID: r.id, Source: r.source, Summary: r.summary, Description: r.description,
-		VendorSeverity: r.vendorSeverity, Severity: r.severity}
+		VendorSeverity: r.vendorSeverity, Severity: severity.Severity(r.severity)}
 	var err error
 	if a.CVSS, err = decodeList[advisory.CVSS](r.cvss); err != nil {
 		return nil, fmt.Errorf("advisory %s: cvss: %w", r.id, err)
@@ -249,7 +250,7 @@ func encodeAffected(f *advisory.Affected) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{string(f.Kind), f.Module, string(f.Status), f.Severity, f.Advisory, ranges, versions, arches, string(f.FixChannel)}, nil
+	return []any{string(f.Kind), f.Module, string(f.Status), string(f.Severity), f.Advisory, ranges, versions, arches, string(f.FixChannel)}, nil
 }
 
 type affRow struct {
@@ -264,7 +265,7 @@ func (r *affRow) dest() []any {
 
 func (r *affRow) affected() (advisory.Affected, error) {
 	f := advisory.Affected{Namespace: r.namespace, Package: r.pkg, Kind: advisory.PackageKind(r.kind),
-		Module: r.module, Status: advisory.Status(r.status), Severity: r.severity, Advisory: r.vendorAdvisory,
+		Module: r.module, Status: advisory.Status(r.status), Severity: severity.Severity(r.severity), Advisory: r.vendorAdvisory,
 		FixChannel: advisory.FixChannel(r.fixChannel)}
 	var err error
 	if f.Ranges, err = decodeList[advisory.Range](r.ranges); err != nil {

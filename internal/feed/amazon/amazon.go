@@ -55,6 +55,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Limits on untrusted input.
@@ -517,16 +518,16 @@ func (p Package) EVR() (string, error) {
 }
 
 // Severity maps an ALAS severity to an ECR level ("" when unknown).
-func Severity(s string) string {
+func Severity(s string) severity.Severity {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "critical":
-		return "CRITICAL"
+		return severity.Critical
 	case "important":
-		return "HIGH"
+		return severity.High
 	case "medium", "moderate":
-		return "MEDIUM"
+		return severity.Medium
 	case "low":
-		return "LOW"
+		return severity.Low
 	}
 	return ""
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 
@@ -120,7 +121,7 @@ func TestParse(t *testing.T) {
 	}
 	tests := []struct {
 		id       string
-		sev      string
+		sev      severity.Severity
 		aliases  []string
 		affected []advisory.Affected
 	}{
@@ -225,7 +226,7 @@ func TestEVRAndSeverity(t *testing.T) {
 			t.Errorf("EVR(%+v) = %q, %v; want %q, err %v", tt.p, got, err, tt.want, tt.err)
 		}
 	}
-	for in, want := range map[string]string{"critical": "CRITICAL", "Important": "HIGH", "medium": "MEDIUM", "Low": "LOW", "none": ""} {
+	for in, want := range map[string]severity.Severity{"critical": "CRITICAL", "Important": "HIGH", "medium": "MEDIUM", "Low": "LOW", "none": ""} {
 		if got := Severity(in); got != want {
 			t.Errorf("Severity(%q) = %q, want %q", in, got, want)
 		}
@@ -365,7 +366,7 @@ func TestRealData(t *testing.T) {
 	if kernel == nil || kernel.Ranges[0].Events[1].Fixed != "4.9.76-38.79.amzn2" || kernel.Namespace != "amzn:2" {
 		t.Errorf("ALAS2-2018-939 kernel = %+v, want fixed 4.9.76-38.79.amzn2 in amzn:2", kernel)
 	}
-	sevs := map[string]int{}
+	sevs := map[severity.Severity]int{}
 	for _, a := range byID {
 		sevs[a.Severity]++
 	}

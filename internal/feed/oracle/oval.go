@@ -13,6 +13,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	"github.com/stowaway-scanner/stowaway/internal/feed/oval"
+	sev "github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 type (
@@ -354,16 +355,16 @@ func releaseOf(s string) string {
 	return strconv.Itoa(n)
 }
 
-func severity(s string) string {
+func severity(s string) sev.Severity {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
 	case "LOW":
-		return "LOW"
+		return sev.Low
 	case "MODERATE":
-		return "MEDIUM"
+		return sev.Medium
 	case "IMPORTANT":
-		return "HIGH"
+		return sev.High
 	case "CRITICAL":
-		return "CRITICAL"
+		return sev.Critical
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	sev "github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // record is an OSV 1.6 record, with only the fields Stowaway uses.
@@ -338,16 +339,16 @@ func mergeAffected(a *advisory.Advisory, af advisory.Affected) {
 }
 
 // textSeverity maps GHSA's database_specific.severity to an ECR level.
-func textSeverity(s string) string {
+func textSeverity(s string) sev.Severity {
 	switch strings.ToUpper(s) {
 	case "CRITICAL":
-		return "CRITICAL"
+		return sev.Critical
 	case "HIGH":
-		return "HIGH"
+		return sev.High
 	case "MODERATE", "MEDIUM":
-		return "MEDIUM"
+		return sev.Medium
 	case "LOW":
-		return "LOW"
+		return sev.Low
 	}
 	return ""
 }
@@ -356,33 +357,33 @@ func textSeverity(s string) string {
 // "unimportant" (no security impact for Debian's binaries) is INFORMATIONAL,
 // as ECR's Clair-based basic scan reported it (Negligible); "not yet
 // assigned" and "end-of-life" carry no severity, so CVSS decides.
-func debianUrgency(u string) string {
+func debianUrgency(u string) sev.Severity {
 	switch u {
 	case "unimportant":
-		return "INFORMATIONAL"
+		return sev.Informational
 	case "low":
-		return "LOW"
+		return sev.Low
 	case "medium":
-		return "MEDIUM"
+		return sev.Medium
 	case "high":
-		return "HIGH"
+		return sev.High
 	}
 	return ""
 }
 
 // ubuntuPriority maps an Ubuntu priority to an ECR level.
-func ubuntuPriority(p string) string {
+func ubuntuPriority(p string) sev.Severity {
 	switch strings.ToLower(strings.TrimSpace(p)) {
 	case "negligible":
-		return "INFORMATIONAL"
+		return sev.Informational
 	case "low":
-		return "LOW"
+		return sev.Low
 	case "medium":
-		return "MEDIUM"
+		return sev.Medium
 	case "high":
-		return "HIGH"
+		return sev.High
 	case "critical":
-		return "CRITICAL"
+		return sev.Critical
 	}
 	return ""
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	sev "github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Parse reads the bundle securitydata/cve.tar.gz when fsys has it, else the
@@ -314,16 +315,16 @@ var fixStates = map[string]advisory.Status{
 }
 
 // severity maps Red Hat's rating (any case) to an ECR level.
-func severity(s string) string {
+func severity(s string) sev.Severity {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "low":
-		return "LOW"
+		return sev.Low
 	case "moderate":
-		return "MEDIUM"
+		return sev.Medium
 	case "important":
-		return "HIGH"
+		return sev.High
 	case "critical":
-		return "CRITICAL"
+		return sev.Critical
 	}
 	return ""
 }

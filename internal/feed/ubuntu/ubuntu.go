@@ -103,6 +103,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	sev "github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // releases maps Ubuntu codenames to version numbers (precise and later).
@@ -147,18 +149,18 @@ func Namespace(codename string) (string, bool) {
 }
 
 // severity maps an Ubuntu priority (any case) to an ECR level.
-func severity(p string) string {
+func severity(p string) sev.Severity {
 	switch strings.ToLower(strings.TrimSpace(p)) {
 	case "critical":
-		return "CRITICAL"
+		return sev.Critical
 	case "high":
-		return "HIGH"
+		return sev.High
 	case "medium":
-		return "MEDIUM"
+		return sev.Medium
 	case "low":
-		return "LOW"
+		return sev.Low
 	case "negligible":
-		return "INFORMATIONAL"
+		return sev.Informational
 	}
 	return ""
 }

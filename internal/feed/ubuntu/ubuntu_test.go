@@ -77,7 +77,7 @@ func flatten(as []*advisory.Advisory) []entry {
 					}
 				}
 			}
-			out = append(out, entry{a.ID, af.Namespace, af.Package, string(af.Kind), string(af.Status), fixed, af.Severity})
+			out = append(out, entry{a.ID, af.Namespace, af.Package, string(af.Kind), string(af.Status), fixed, string(af.Severity)})
 		}
 	}
 	return out

@@ -16,9 +16,6 @@ import (
 // MaxConfigSize bounds a policy file.
 const MaxConfigSize = 1 << 20
 
-// Severity levels a threshold may name, in increasing order.
-var thresholds = []string{"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
-
 // Failure policies: what the webhook answers when it cannot decide.
 const (
 	FailClosed = "closed"
@@ -41,7 +38,7 @@ type Config struct {
 	// the upstream path. The nodes' runtime must pull through the mirror.
 	Mirrors map[string]string `yaml:"mirrors"`
 	// Severity is the threshold: findings at or above it deny (default HIGH).
-	Severity string `yaml:"severity"`
+	Severity severity.Severity `yaml:"severity"`
 	// FixableOnly counts only findings that have a fix.
 	FixableOnly bool `yaml:"fixableOnly"`
 	// RequireScan denies images without a COMPLETE scan in this registry
@@ -132,12 +129,13 @@ func DecodeConfig(r io.Reader) (Config, error) {
 // Validate checks c and fills its defaults.
 func (c *Config) Validate() error {
 	if c.Severity == "" {
-		c.Severity = "HIGH"
+		c.Severity = severity.High
 	}
-	c.Severity = strings.ToUpper(c.Severity)
-	if severityRank(c.Severity) == 0 {
-		return fmt.Errorf("admission config: severity %q: want one of %s", c.Severity, strings.Join(thresholds, ", "))
+	threshold, err := severity.Parse(string(c.Severity))
+	if err != nil || threshold.Rank() == 0 {
+		return fmt.Errorf("admission config: severity %q: want one of %s", strings.ToUpper(string(c.Severity)), thresholds())
 	}
+	c.Severity = threshold
 	if c.RequireScan == nil {
 		t := true
 		c.RequireScan = &t
@@ -272,6 +270,14 @@ func validDigest(d string) bool {
 	return strings.Trim(hex, "0123456789abcdef") == ""
 }
 
-// severityRank orders threshold severities; 0 is not a threshold level
-// (UNDEFINED findings never count against a threshold).
-func severityRank(s string) int { return severity.Severity(s).Rank() }
+// thresholds lists the levels a threshold may name, in increasing order:
+// all but UNDEFINED (UNDEFINED findings never count against a threshold).
+func thresholds() string {
+	var names []string
+	for _, l := range severity.Levels {
+		if l.Rank() > 0 {
+			names = append(names, string(l))
+		}
+	}
+	return strings.Join(names, ", ")
+}

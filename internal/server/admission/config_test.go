@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 func TestDecodeConfig(t *testing.T) {
@@ -174,7 +175,7 @@ func TestCountFindings(t *testing.T) {
 		im := poolImage{Repo: "r", Digest: digestOf("r"), Enhanced: enhanced}
 		for _, tc := range []struct {
 			fs        []string // ids, from the finding sets
-			threshold string
+			threshold severity.Severity
 			fixable   bool
 			count     int
 			top       string

@@ -6,12 +6,13 @@ import (
 	"strconv"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // finding is what the policy needs of one basic or enhanced finding.
 type finding struct {
 	ID       string
-	Severity string
+	Severity severity.Severity
 	Score    float64
 	Package  string
 	Version  string
@@ -20,10 +21,10 @@ type finding struct {
 
 // enhancedFinding is the part of an ECR enhanced finding the policy reads.
 type enhancedFinding struct {
-	Severity     string  `json:"severity"`
-	Score        float64 `json:"score"`
-	FixAvailable string  `json:"fixAvailable"`
-	Title        string  `json:"title"`
+	Severity     severity.Severity `json:"severity"`
+	Score        float64           `json:"score"`
+	FixAvailable string            `json:"fixAvailable"`
+	Title        string            `json:"title"`
 	Details      struct {
 		VulnerabilityID    string `json:"vulnerabilityId"`
 		VulnerablePackages []struct {
@@ -48,15 +49,15 @@ type tally struct {
 // report writes one exactly when the vendor has a fix; its status is then
 // FIXABLE). An enhanced finding is fixable when fixAvailable is YES or
 // PARTIAL. UNDEFINED severities never count.
-func countFindings(raw []byte, threshold string, fixableOnly bool) (tally, error) {
+func countFindings(raw []byte, threshold severity.Severity, fixableOnly bool) (tally, error) {
 	var t tally
 	var res scanning.Result
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return t, fmt.Errorf("decode scan result: %w", err)
 	}
-	floor := severityRank(threshold)
+	floor := threshold.Rank()
 	consider := func(f finding) {
-		if severityRank(f.Severity) < floor || (fixableOnly && !f.Fixable) {
+		if f.Severity.Rank() < floor || (fixableOnly && !f.Fixable) {
 			return
 		}
 		t.Count++
@@ -108,8 +109,8 @@ func countFindings(raw []byte, threshold string, fixableOnly bool) (tally, error
 }
 
 func worse(a, b finding) bool {
-	if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
-		return ra > rb
+	if c := severity.Compare(a.Severity, b.Severity); c != 0 {
+		return c > 0
 	}
 	if a.Score != b.Score {
 		return a.Score > b.Score
@@ -118,7 +119,7 @@ func worse(a, b finding) bool {
 }
 
 func (f finding) String() string {
-	s := f.ID + " " + f.Severity
+	s := f.ID + " " + string(f.Severity)
 	if f.Package != "" {
 		s += " in " + f.Package
 		if f.Version != "" {

@@ -27,6 +27,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // testNow is the policy clock in tests.
@@ -74,7 +75,7 @@ func deb(name, version, source string) inventory.Package {
 		PURL: "pkg:deb/debian/" + name + "@" + version + "?distro=debian-12", Cataloger: "dpkg"}
 }
 
-func mkFinding(id string, p inventory.Package, sev string, score float64, fixed string) match.Finding {
+func mkFinding(id string, p inventory.Package, sev severity.Severity, score float64, fixed string) match.Finding {
 	f := match.Finding{ID: id, Package: p, Namespace: "debian:12", Severity: sev, SeveritySource: "cvss3:nvd",
 		CVSS3:   &advisory.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Score: score, Source: "nvd"},
 		Sources: []string{"debian-tracker"}, URI: "https://security-tracker.debian.org/tracker/" + id,

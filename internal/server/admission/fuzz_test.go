@@ -31,7 +31,7 @@ func FuzzDecodeConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(c.AllowedRegistries) == 0 || severityRank(c.Severity) == 0 || c.RequireScan == nil {
+		if len(c.AllowedRegistries) == 0 || c.Severity.Rank() == 0 || c.RequireScan == nil {
 			t.Fatalf("accepted an invalid config: %+v", c)
 		}
 		if err := c.Validate(); err != nil {

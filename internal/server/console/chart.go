@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // dayCount is one dayCount of the timeline: open findings per severity at its end.
 type dayCount struct {
 	Date   time.Time
-	Counts map[string]int
+	Counts map[severity.Severity]int
 	Total  int
 }
 
@@ -23,12 +24,12 @@ func timeline(spans []store.ConsoleSpan, today time.Time, days int) []dayCount {
 	out := make([]dayCount, days)
 	for i := range out {
 		d := last - int64(days-1-i)
-		out[i] = dayCount{Date: time.UnixMilli(d * 24 * 60 * 60 * 1000).UTC(), Counts: map[string]int{}}
+		out[i] = dayCount{Date: time.UnixMilli(d * 24 * 60 * 60 * 1000).UTC(), Counts: map[severity.Severity]int{}}
 		for _, sp := range spans {
 			if sp.FirstDay <= d && (sp.ResolvedDay < 0 || sp.ResolvedDay > d) {
 				sev := sp.Severity
-				if sevRank(sev) == 0 {
-					sev = "UNDEFINED"
+				if sev.Rank() == 0 {
+					sev = severity.Undefined
 				}
 				out[i].Counts[sev] += sp.N
 				out[i].Total += sp.N
@@ -56,7 +57,7 @@ type chartColumn struct {
 }
 
 type rect struct {
-	Severity   string
+	Severity   severity.Severity
 	X, Y, W, H float64
 	N          int
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server"
 	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
@@ -42,8 +43,8 @@ func (layerScanner) Scan(ctx context.Context, img v1.Image, digest string, enhan
 	if err != nil {
 		return nil, err
 	}
-	sevs := []string{"CRITICAL", "HIGH", "HIGH", "MEDIUM", "LOW", "LOW", "INFORMATIONAL"}
-	res := &server.ScanResult{Status: server.StatusComplete, SeverityCounts: map[string]int{}, CompletedAt: time.Now().UTC(),
+	sevs := []severity.Severity{severity.Critical, severity.High, severity.High, severity.Medium, severity.Low, severity.Low, severity.Informational}
+	res := &server.ScanResult{Status: server.StatusComplete, SeverityCounts: map[severity.Severity]int{}, CompletedAt: time.Now().UTC(),
 		Inventory: &inventory.Inventory{Source: inventory.Source{Ref: digest, Kind: "registry", Digest: digest},
 			Distro: &inventory.Distro{ID: "alpine", VersionID: "3.19.1", Release: "3.19", Status: inventory.OSSupported}}}
 	for i, l := range layers {

@@ -10,29 +10,27 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
-	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // displaySeverities are ECR's levels, most severe first.
-var displaySeverities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"}
+var displaySeverities = []severity.Severity{severity.Critical, severity.High, severity.Medium, severity.Low, severity.Informational, severity.Undefined}
 
-func sevRank(s string) int { return match.SeverityRank(s) }
-
-func sevLabel(s string) string {
-	if s == "INFORMATIONAL" {
+func sevLabel(s severity.Severity) string {
+	if s == severity.Informational {
 		return "Info"
 	}
 	if s == "" {
 		return ""
 	}
-	return s[:1] + strings.ToLower(s[1:])
+	return string(s[:1]) + strings.ToLower(string(s[1:]))
 }
 
 // row is one finding as the findings page shows it.
 type row struct {
 	ID       string
 	URI      string
-	Severity string
+	Severity severity.Severity
 	Score    float64
 	Package  string
 	Version  string
@@ -49,24 +47,24 @@ type row struct {
 // scanResult is the part of a stored scanning.Result the page reads.
 type scanResult struct {
 	Findings []struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		URI         string `json:"uri"`
-		Severity    string `json:"severity"`
+		Name        string            `json:"name"`
+		Description string            `json:"description"`
+		URI         string            `json:"uri"`
+		Severity    severity.Severity `json:"severity"`
 		Attributes  []struct {
 			Key   string `json:"key"`
 			Value string `json:"value"`
 		} `json:"attributes"`
 	} `json:"findings"`
-	EnhancedFindings []enhancedFinding `json:"enhancedFindings"`
-	SeverityCounts   map[string]int    `json:"findingSeverityCounts"`
+	EnhancedFindings []enhancedFinding         `json:"enhancedFindings"`
+	SeverityCounts   map[severity.Severity]int `json:"findingSeverityCounts"`
 }
 
 type enhancedFinding struct {
-	Title        string  `json:"title"`
-	Severity     string  `json:"severity"`
-	Score        float64 `json:"score"`
-	FixAvailable string  `json:"fixAvailable"`
+	Title        string            `json:"title"`
+	Severity     severity.Severity `json:"severity"`
+	Score        float64           `json:"score"`
+	FixAvailable string            `json:"fixAvailable"`
 	Details      struct {
 		VulnerabilityID string   `json:"vulnerabilityId"`
 		SourceURL       string   `json:"sourceUrl"`
@@ -88,7 +86,7 @@ const maxResult = 256 << 20
 // parseResult turns a stored scan result into rows, one per finding (basic
 // findings first, then enhanced ones, as DescribeImageScanFindings pages
 // them), and the stored severity counts.
-func parseResult(r io.Reader) ([]row, map[string]int, error) {
+func parseResult(r io.Reader) ([]row, map[severity.Severity]int, error) {
 	var res scanResult
 	dec := json.NewDecoder(io.LimitReader(r, maxResult))
 	if err := dec.Decode(&res); err != nil {
@@ -177,7 +175,7 @@ func fillFromInventory(rows []row, inv *inventory.Inventory) {
 
 // filter selects findings; the zero value keeps all.
 type filter struct {
-	Severity string // an ECR level
+	Severity severity.Severity // an ECR level
 	// Fixable is "yes" (any fix), "standard" (a fix from the standard
 	// archive), "pro" (a fix only Ubuntu Pro delivers), "no" or "".
 	Fixable string
@@ -236,17 +234,17 @@ func (f filter) apply(rows []row) []row {
 	switch f.Sort {
 	case "score":
 		by = func(a, b row) int {
-			return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), tail(a, b))
+			return cmp.Or(cmp.Compare(b.Score, a.Score), severity.Compare(b.Severity, a.Severity), tail(a, b))
 		}
 	case "package":
 		by = func(a, b row) int {
-			return cmp.Or(cmp.Compare(a.Package, b.Package), cmp.Compare(a.Version, b.Version), cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), tail(a, b))
+			return cmp.Or(cmp.Compare(a.Package, b.Package), cmp.Compare(a.Version, b.Version), severity.Compare(b.Severity, a.Severity), tail(a, b))
 		}
 	case "cve":
 		by = tail
 	default:
 		by = func(a, b row) int {
-			return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), cmp.Compare(b.Score, a.Score), tail(a, b))
+			return cmp.Or(severity.Compare(b.Severity, a.Severity), cmp.Compare(b.Score, a.Score), tail(a, b))
 		}
 	}
 	slices.SortStableFunc(out, by)
@@ -262,19 +260,19 @@ type bar struct {
 }
 
 type seg struct {
-	Severity string
+	Severity severity.Severity
 	X, W     float64
 	N        int
 }
 
 type sevCount struct {
-	Severity string
+	Severity severity.Severity
 	N        int
 }
 
 // newBar lays out counts (keyed by ECR severity) as segments of a bar of
 // the given width.
-func newBar(counts map[string]int, width int) bar {
+func newBar(counts map[severity.Severity]int, width int) bar {
 	b := bar{Width: width, Height: 12}
 	for _, s := range displaySeverities {
 		b.Total += counts[s]

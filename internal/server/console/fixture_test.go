@@ -16,6 +16,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/server/store/storetest"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // The fixture's clock: "day0" is 2026-11-20, dayN is N days before.
@@ -54,7 +55,7 @@ var resultA = scanning.Result{
 			Attributes: attrs("package_name", "bash", "package_version", "5.2.15-2+b2", "CVSS2_SCORE", "3.1",
 				"package_path", "var/lib/dpkg/status", "layer_diff_id", layer1)},
 	},
-	SeverityCounts: map[string]int{"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1},
+	SeverityCounts: map[severity.Severity]int{"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1},
 	CompletedAt:    day(3),
 }
 
@@ -81,7 +82,7 @@ var resultB = scanning.Result{
 	EnhancedFindings: []json.RawMessage{json.RawMessage(`{"title":"CVE-2024-0001 - lodash","severity":"CRITICAL","score":9.1,"fixAvailable":"YES",
 		"packageVulnerabilityDetails":{"vulnerabilityId":"CVE-2024-0001","sourceUrl":"https://osv.dev/vulnerability/CVE-2024-0001",
 		"vulnerablePackages":[{"name":"lodash","version":"4.17.15","fixedInVersion":"4.17.21","filePath":"app/node_modules/lodash/package.json","sourceLayerHash":"` + layer3 + `","packageManager":"NODEPKG"}]}}`)},
-	SeverityCounts: map[string]int{"CRITICAL": 1, "HIGH": 1, "UNDEFINED": 1},
+	SeverityCounts: map[severity.Severity]int{"CRITICAL": 1, "HIGH": 1, "UNDEFINED": 1},
 	CompletedAt:    day(2),
 }
 
@@ -90,11 +91,11 @@ var resultD = scanning.Result{
 	// A fix that only Ubuntu Pro delivers (esm-infra).
 	Findings: []scanning.Finding{{Name: "CVE-2024-0001", Severity: "CRITICAL", Attributes: attrs("package_name", "libssl3", "package_version", "3.0.9",
 		"fixed_version", "3.0.9+esm1", "fix_channel", "esm-infra")}},
-	SeverityCounts: map[string]int{"CRITICAL": 1},
+	SeverityCounts: map[severity.Severity]int{"CRITICAL": 1},
 	CompletedAt:    day(4),
 }
 
-func rec(name, pkg, version, sev string) store.FindingRecord {
+func rec(name, pkg, version string, sev severity.Severity) store.FindingRecord {
 	return store.FindingRecord{Name: name, PackageName: pkg, PackageVersion: version, Severity: sev}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 func seeds(t testing.TB) [][]byte {
@@ -49,7 +51,7 @@ func TestParseResultTestdata(t *testing.T) {
 		if d := cmp.Diff(c.want, rows); d != "" {
 			t.Errorf("%s rows (-want +got):\n%s", c.file, d)
 		}
-		if !cmp.Equal(counts, map[string]int{"CRITICAL": 1}) {
+		if !cmp.Equal(counts, map[severity.Severity]int{"CRITICAL": 1}) {
 			t.Errorf("%s counts %v", c.file, counts)
 		}
 	}
@@ -76,6 +78,6 @@ func FuzzParseResult(f *testing.F) {
 				t.Fatalf("sort %s lost rows: %d of %d", s, len(got), len(rows))
 			}
 		}
-		_ = newBar(map[string]int{"HIGH": len(rows)}, 100)
+		_ = newBar(map[severity.Severity]int{"HIGH": len(rows)}, 100)
 	})
 }

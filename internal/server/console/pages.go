@@ -14,6 +14,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // base is what every page's layout reads.
@@ -223,7 +224,7 @@ type findingsPage struct {
 	Counts      bar
 	Total       int
 	Filter      filter
-	Severities  []string
+	Severities  []severity.Severity
 	Sorts       []string
 	Rows        []row
 	Paging      paging
@@ -250,7 +251,7 @@ func (c *Console) findings(w http.ResponseWriter, r *http.Request, repo, digest 
 		base: base{Title: repo + "@" + shortDigest(digest), Nav: "repos", User: p.Name,
 			Crumb: []crumb{{"Repositories", Prefix + "repos"}, {repo, imagesURL(repo)}, {shortDigest(digest), ""}}},
 		Repo: repo, Image: img, Severities: displaySeverities, Sorts: sortKeys,
-		Filter: filter{Severity: q.Get("severity"), Fixable: q.Get("fixable"), Package: strings.TrimSpace(q.Get("package")),
+		Filter: filter{Severity: severity.Severity(q.Get("severity")), Fixable: q.Get("fixable"), Package: strings.TrimSpace(q.Get("package")),
 			Search: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort")},
 		SBOMs: []sbomLink{{"CycloneDX", sbomURL(repo, digest, "cyclonedx")}, {"SPDX", sbomURL(repo, digest, "spdx")}},
 	}
@@ -275,7 +276,7 @@ func (c *Console) findings(w http.ResponseWriter, r *http.Request, repo, digest 
 	}
 	var rows []row
 	if len(scan.Result) > 0 {
-		var counts map[string]int
+		var counts map[severity.Severity]int
 		rows, counts, err = parseResult(bytes.NewReader(scan.Result))
 		if err != nil {
 			c.o.Logger.Error("console: stored scan result", "repository", repo, "digest", digest, "err", err)

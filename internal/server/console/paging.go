@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Page sizes: the default and the largest a size parameter may ask for.
@@ -119,7 +121,7 @@ var funcs = template.FuncMap{
 	"join":        strings.Join,
 	"lower":       strings.ToLower,
 	"bar":         newBar,
-	"severities":  func() []string { return displaySeverities },
+	"severities":  func() []severity.Severity { return displaySeverities },
 	"sevLabel":    sevLabel,
 	"score": func(f float64) string {
 		if f == 0 {

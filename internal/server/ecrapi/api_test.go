@@ -16,6 +16,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 type fakeRegistry struct {
@@ -190,7 +191,7 @@ func TestDescribeImageScanFindingsPaging(t *testing.T) {
 	e.image(t, "team/app", digest('a'), ociConfig, "v1")
 	id := map[string]string{"imageDigest": digest('a')}
 	e.wantErr(t, adminKey, "DescribeImageScanFindings", map[string]any{"repositoryName": "team/app", "imageId": id}, "ScanNotFoundException")
-	res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[string]int{"HIGH": 5}, CompletedAt: t0, VulnerabilitySourceUpdatedAt: t0.Add(-time.Hour)}
+	res := scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{"HIGH": 5}, CompletedAt: t0, VulnerabilitySourceUpdatedAt: t0.Add(-time.Hour)}
 	for _, n := range []string{"CVE-1", "CVE-2", "CVE-3", "CVE-4", "CVE-5"} {
 		res.Findings = append(res.Findings, scanning.Finding{Name: n, Severity: "HIGH", Attributes: []scanning.Attribute{{Key: "package_name", Value: "p"}}})
 	}
@@ -255,7 +256,7 @@ func TestDescribeImagesAndSummary(t *testing.T) {
 	e := newEnv(t)
 	e.image(t, "team/app", digest('a'), ociConfig, "v1", "latest")
 	e.image(t, "team/app", digest('b'), ociConfig)
-	completeScan(t, e.store, "team/app", digest('a'), scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[string]int{"LOW": 2}, CompletedAt: t0})
+	completeScan(t, e.store, "team/app", digest('a'), scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{"LOW": 2}, CompletedAt: t0})
 	completeScan(t, e.store, "team/app", digest('b'), scanning.Result{Status: scanning.StatusUnsupported, Description: "unsupported OS"})
 	out := e.must(t, "DescribeImages", map[string]any{"repositoryName": "team/app"})
 	details := out["imageDetails"].([]any)

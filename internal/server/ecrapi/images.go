@@ -9,6 +9,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 type imageID struct {
@@ -56,9 +57,9 @@ type scanStatus struct {
 }
 
 type findingsSummary struct {
-	ImageScanCompletedAt         *epoch         `json:"imageScanCompletedAt,omitempty"`
-	VulnerabilitySourceUpdatedAt *epoch         `json:"vulnerabilitySourceUpdatedAt,omitempty"`
-	FindingSeverityCounts        map[string]int `json:"findingSeverityCounts"`
+	ImageScanCompletedAt         *epoch                    `json:"imageScanCompletedAt,omitempty"`
+	VulnerabilitySourceUpdatedAt *epoch                    `json:"vulnerabilitySourceUpdatedAt,omitempty"`
+	FindingSeverityCounts        map[severity.Severity]int `json:"findingSeverityCounts"`
 }
 
 type imageDetail struct {
@@ -108,7 +109,7 @@ func (v scanView) summary() *findingsSummary {
 	}
 	counts := v.result.SeverityCounts
 	if counts == nil {
-		counts = map[string]int{}
+		counts = map[severity.Severity]int{}
 	}
 	return &findingsSummary{
 		ImageScanCompletedAt:         epochPtr(v.result.CompletedAt),

@@ -156,7 +156,7 @@ func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 				}
 				counts := map[string]any{}
 				for k, v := range res.SeverityCounts {
-					counts[k] = float64(v)
+					counts[string(k)] = float64(v)
 				}
 				if diff := cmp.Diff(counts, first["findingSeverityCounts"]); diff != "" {
 					t.Errorf("%s: findingSeverityCounts (-want +got):\n%s", stage, diff)

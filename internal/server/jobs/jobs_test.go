@@ -18,6 +18,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/server/store/storetest"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 var errNotImage = errors.New("not an image")
@@ -61,7 +62,7 @@ func (s *countingScanner) Scan(ctx context.Context, img v1.Image, digest string,
 	if err != nil {
 		return nil, err
 	}
-	res := &scanning.Result{SeverityCounts: map[string]int{}}
+	res := &scanning.Result{SeverityCounts: map[severity.Severity]int{}}
 	for i := range ls {
 		res.Findings = append(res.Findings, scanning.Finding{Name: fmt.Sprintf("CVE-2024-%04d", i), Severity: "HIGH"})
 		res.SeverityCounts["HIGH"]++

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/stowaway-scanner/stowaway/internal/events"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Sink types.
@@ -60,7 +61,7 @@ type Rule struct {
 	// RepositoryFilters are ECR WILDCARD filters (any may match).
 	RepositoryFilters []string `yaml:"repositoryFilters"`
 	// MinSeverity keeps events with a finding at or above this level.
-	MinSeverity string `yaml:"minSeverity"`
+	MinSeverity severity.Severity `yaml:"minSeverity"`
 	// DetailTypes keeps only these detail types.
 	DetailTypes []string `yaml:"detailTypes"`
 }
@@ -305,7 +306,7 @@ func (r Rule) validate() error {
 		}
 	}
 	if r.MinSeverity != "" {
-		if _, ok := events.SeverityRank(r.MinSeverity); !ok {
+		if _, err := severity.Parse(string(r.MinSeverity)); err != nil {
 			return fmt.Errorf("minSeverity %q: want one of UNDEFINED, INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL", r.MinSeverity)
 		}
 	}

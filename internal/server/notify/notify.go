@@ -34,6 +34,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/events"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Options are what a Notifier needs from the server.
@@ -288,7 +289,7 @@ func (n *Notifier) Route(ev events.Event) ([]string, error) {
 func (n *Notifier) Prepare(ctx context.Context, j *store.Job, res *scanning.Result, out *store.JobOutcome) error {
 	repo, digest, enhanced := j.Repository, j.Digest, j.Enhanced
 	status := out.Status
-	var counts map[string]int
+	var counts map[severity.Severity]int
 	if res != nil {
 		counts = res.SeverityCounts
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/server/store/storetest"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // stores runs fn against SQLite and (when reachable) PostgreSQL.
@@ -138,7 +139,7 @@ func TestScanEventCommittedWithResult(t *testing.T) {
 
 		// A basic scan of prod/api with a HIGH finding: both sinks.
 		j := claimJob(t, st, "prod/api", "sha256:aaa", false, "v1", "latest")
-		res := &scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[string]int{"HIGH": 2, "LOW": 1, "MEDIUM": 0}}
+		res := &scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{"HIGH": 2, "LOW": 1, "MEDIUM": 0}}
 		out := store.JobOutcome{Status: "COMPLETE", Result: []byte(`{}`)}
 		if err := n.Prepare(ctx, j, res, &out); err != nil {
 			t.Fatal(err)
@@ -185,7 +186,7 @@ func TestScanEventCommittedWithResult(t *testing.T) {
 		// A completion that loses its lease commits nothing: no event.
 		j = claimJob(t, st, "prod/api", "sha256:ccc", false)
 		out = store.JobOutcome{Status: "COMPLETE", Result: []byte(`{}`)}
-		if err := n.Prepare(ctx, j, &scanning.Result{SeverityCounts: map[string]int{"CRITICAL": 1}}, &out); err != nil {
+		if err := n.Prepare(ctx, j, &scanning.Result{SeverityCounts: map[severity.Severity]int{"CRITICAL": 1}}, &out); err != nil {
 			t.Fatal(err)
 		}
 		stale := *j
@@ -208,7 +209,7 @@ func TestFindingsChanged(t *testing.T) {
 	stores(t, func(t *testing.T, st *store.SQL) {
 		ctx := context.Background()
 		n := newNotifier(t, st, twoHooks)
-		finding := func(name, sev, pkg, ver string) scanning.Finding {
+		finding := func(name string, sev severity.Severity, pkg, ver string) scanning.Finding {
 			return scanning.Finding{Name: name, Severity: sev, Attributes: []scanning.Attribute{
 				{Key: "package_name", Value: pkg}, {Key: "package_version", Value: ver}, {Key: "CVSS3_SCORE", Value: "9.8"}}}
 		}
@@ -216,7 +217,7 @@ func TestFindingsChanged(t *testing.T) {
 			Repository: "prod/web", Digest: "sha256:ddd", Tags: []string{"v2"},
 			Added:    []scanning.Finding{finding("CVE-2026-1", "CRITICAL", "openssl", "3.0.11")},
 			Resolved: []scanning.Finding{finding("CVE-2025-9", "LOW", "zlib", "1.2.13")},
-			Counts:   map[string]int{"CRITICAL": 1, "MEDIUM": 0},
+			Counts:   map[severity.Severity]int{"CRITICAL": 1, "MEDIUM": 0},
 			At:       time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
 		}
 		// Rolled back with the rescan's transaction: nothing queued.
@@ -298,21 +299,21 @@ sinks:
 	img := func(repo string) events.Image {
 		return events.Image{Account: "1", Region: "r", Repository: repo, Digest: "sha256:x"}
 	}
-	scan := func(repo string, counts map[string]int) events.Event {
+	scan := func(repo string, counts map[severity.Severity]int) events.Event {
 		ev, err := events.ScanCompleted(events.Meta{}, img(repo), "COMPLETE", counts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ev
 	}
-	inspector := func(repo string, counts map[string]int) events.Event {
+	inspector := func(repo string, counts map[severity.Severity]int) events.Event {
 		ev, err := events.InspectorScan(events.Meta{}, img(repo), "COMPLETE", counts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ev
 	}
-	change := func(repo, sev string) events.Event {
+	change := func(repo string, sev severity.Severity) events.Event {
 		ev, err := events.NewFindings(events.Meta{}, img(repo), []events.Finding{{Name: "CVE-1", Severity: sev}}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -324,14 +325,14 @@ sinks:
 		ev   events.Event
 		want []string
 	}{
-		{"prod critical", scan("prod/api", map[string]int{"CRITICAL": 1}), []string{"everything", "prod-critical"}},
-		{"prod high only", scan("prod/api", map[string]int{"HIGH": 4}), []string{"everything"}},
-		{"staging critical", scan("staging/prod", map[string]int{"CRITICAL": 1}), []string{"everything"}},
+		{"prod critical", scan("prod/api", map[severity.Severity]int{"CRITICAL": 1}), []string{"everything", "prod-critical"}},
+		{"prod high only", scan("prod/api", map[severity.Severity]int{"HIGH": 4}), []string{"everything"}},
+		{"staging critical", scan("staging/prod", map[severity.Severity]int{"CRITICAL": 1}), []string{"everything"}},
 		{"payments substring", scan("team/payments-api", nil), []string{"everything", "payments-or-changes"}},
 		{"change medium", change("dev/x", "MEDIUM"), []string{"everything", "payments-or-changes"}},
 		{"change low", change("dev/x", "LOW"), []string{"everything"}},
 		{"change critical in prod", change("prod/x", "CRITICAL"), []string{"everything", "prod-critical", "payments-or-changes"}},
-		{"enhanced prod critical", inspector("prod/api", map[string]int{"CRITICAL": 2}), []string{"everything", "prod-critical", "enhanced-only"}},
+		{"enhanced prod critical", inspector("prod/api", map[severity.Severity]int{"CRITICAL": 2}), []string{"everything", "prod-critical", "enhanced-only"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Environment of a re-executed test binary acting as `stowaway serve`.
@@ -104,13 +105,13 @@ func (layerScanner) Scan(ctx context.Context, img v1.Image, digest string, enhan
 	if err != nil {
 		return nil, err
 	}
-	res := &server.ScanResult{Status: server.StatusComplete, SeverityCounts: map[string]int{}}
+	res := &server.ScanResult{Status: server.StatusComplete, SeverityCounts: map[severity.Severity]int{}}
 	for i, l := range ls {
 		d, err := l.Digest()
 		if err != nil {
 			return nil, err
 		}
-		sev := "HIGH"
+		sev := severity.High
 		if i == 2 {
 			sev = "CRITICAL"
 		}

@@ -6,13 +6,14 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // enhancedFinding is the part of an ECR enhanced finding that identifies it.
 type enhancedFinding struct {
-	Description string `json:"description"`
-	Severity    string `json:"severity"`
-	Title       string `json:"title"`
+	Description string            `json:"description"`
+	Severity    severity.Severity `json:"severity"`
+	Title       string            `json:"title"`
 	Details     struct {
 		VulnerabilityID    string `json:"vulnerabilityId"`
 		SourceURL          string `json:"sourceUrl"`

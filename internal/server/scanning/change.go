@@ -1,6 +1,10 @@
 package scanning
 
-import "time"
+import (
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
+)
 
 // FindingsChange is what a continuous rescan changed in one image's
 // findings. The rescanner hands it to whoever announces changes (the events
@@ -14,7 +18,7 @@ type FindingsChange struct {
 	// Resolved are previous findings the rescan no longer reports.
 	Added, Resolved []Finding
 	// Counts are the image's severity counts after the rescan.
-	Counts map[string]int
+	Counts map[severity.Severity]int
 	// At is when the rescan recorded the change.
 	At time.Time
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Status is an ECR image scan status; the one definition is
@@ -37,9 +38,6 @@ const (
 	StatusEligibilityExpired = scanstatus.EligibilityExpired
 )
 
-// Severities are ECR's severity levels, in increasing order.
-var Severities = []string{"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"}
-
 // Attribute is one key/value pair of a basic finding.
 type Attribute struct {
 	Key   string `json:"key"`
@@ -48,11 +46,11 @@ type Attribute struct {
 
 // Finding is a basic scan finding, as ECR returns it.
 type Finding struct {
-	Name        string      `json:"name,omitempty"`
-	Description string      `json:"description,omitempty"`
-	URI         string      `json:"uri,omitempty"`
-	Severity    string      `json:"severity,omitempty"`
-	Attributes  []Attribute `json:"attributes,omitempty"`
+	Name        string            `json:"name,omitempty"`
+	Description string            `json:"description,omitempty"`
+	URI         string            `json:"uri,omitempty"`
+	Severity    severity.Severity `json:"severity,omitempty"`
+	Attributes  []Attribute       `json:"attributes,omitempty"`
 }
 
 // Result is what a scanner returns for one image.
@@ -64,9 +62,9 @@ type Result struct {
 	// EnhancedFindings are ECR enhanced findings, kept verbatim.
 	EnhancedFindings []json.RawMessage `json:"enhancedFindings,omitempty"`
 	// SeverityCounts maps an ECR severity to its number of findings.
-	SeverityCounts               map[string]int `json:"findingSeverityCounts,omitempty"`
-	CompletedAt                  time.Time      `json:"completedAt"`
-	VulnerabilitySourceUpdatedAt time.Time      `json:"vulnerabilitySourceUpdatedAt"`
+	SeverityCounts               map[severity.Severity]int `json:"findingSeverityCounts,omitempty"`
+	CompletedAt                  time.Time                 `json:"completedAt"`
+	VulnerabilitySourceUpdatedAt time.Time                 `json:"vulnerabilitySourceUpdatedAt"`
 	// Inventory is the image's package inventory (its SBOM) when the scan
 	// indexed the image. It is not part of the stored result JSON: Prepare
 	// and After hooks store it (rescans, SBOM referrers).

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // consoleSchema adds the index the images page sorts by.
@@ -80,7 +82,7 @@ type ConsoleImage struct {
 	// ScanStatus is "" when the image was never scanned.
 	ScanStatus, ScanDescription string
 	// SeverityCounts are the scan result's findingSeverityCounts.
-	SeverityCounts map[string]int
+	SeverityCounts map[severity.Severity]int
 	CompletedAt    time.Time
 	// LastPulledAt is zero when unknown (or image_pulls is missing).
 	LastPulledAt time.Time
@@ -130,8 +132,8 @@ func (s *SQL) ConsoleImages(ctx context.Context, q ConsoleImageQuery) ([]Console
 		ci.PushedAt, ci.LastPulledAt = fromMS(pushed), fromMS(pulledAt)
 		if result != "" {
 			var sum struct {
-				Counts      map[string]int `json:"findingSeverityCounts"`
-				CompletedAt time.Time      `json:"completedAt"`
+				Counts      map[severity.Severity]int `json:"findingSeverityCounts"`
+				CompletedAt time.Time                 `json:"completedAt"`
 			}
 			if err := json.Unmarshal([]byte(result), &sum); err != nil {
 				return nil, 0, fmt.Errorf("store: console images: scan result of %s: %w", ci.Digest, err)
@@ -246,7 +248,7 @@ func (s *SQL) ConsoleTotals(ctx context.Context, scope ConsoleScope) (ConsoleTot
 // FirstDay and were resolved on day ResolvedDay (days since the Unix epoch,
 // UTC; ResolvedDay -1 = still open).
 type ConsoleSpan struct {
-	Severity              string
+	Severity              severity.Severity
 	FirstDay, ResolvedDay int64
 	N                     int
 }
@@ -259,9 +261,9 @@ type ConsoleSeverityCounts struct {
 }
 
 // Map returns the counts keyed by ECR severity, zeros left out.
-func (c ConsoleSeverityCounts) Map() map[string]int {
-	m := map[string]int{}
-	for k, v := range map[string]int{"CRITICAL": c.Critical, "HIGH": c.High, "MEDIUM": c.Medium, "LOW": c.Low, "INFORMATIONAL": c.Informational, "UNDEFINED": c.Undefined} {
+func (c ConsoleSeverityCounts) Map() map[severity.Severity]int {
+	m := map[severity.Severity]int{}
+	for k, v := range map[severity.Severity]int{severity.Critical: c.Critical, severity.High: c.High, severity.Medium: c.Medium, severity.Low: c.Low, severity.Informational: c.Informational, severity.Undefined: c.Undefined} {
 		if v > 0 {
 			m[k] = v
 		}
@@ -279,7 +281,7 @@ type ConsoleImageFindings struct {
 // (packages) where it is open.
 type ConsoleCVE struct {
 	Name     string
-	Severity string // the highest seen
+	Severity severity.Severity // the highest seen
 	Images   int
 	Findings int
 }
@@ -313,11 +315,12 @@ func (s *SQL) ConsoleDashboardData(ctx context.Context, scope ConsoleScope, sinc
 	}
 	cves := map[string]*cveAgg{}
 	type spanKey struct {
-		sev string
+		sev severity.Severity
 		day int64
 	}
 	spans := map[spanKey]int{}
-	var repo, digest, name, sev string
+	var repo, digest, name string
+	var sev severity.Severity
 	var first int64
 	for rows.Next() {
 		if err := rows.Scan(&repo, &digest, &name, &sev, &first); err != nil {
@@ -368,17 +371,17 @@ func (s *SQL) ConsoleDashboardData(ctx context.Context, scope ConsoleScope, sinc
 	return d, rrows.Err()
 }
 
-func (c *ConsoleSeverityCounts) add(sev string) {
+func (c *ConsoleSeverityCounts) add(sev severity.Severity) {
 	switch sev {
-	case "CRITICAL":
+	case severity.Critical:
 		c.Critical++
-	case "HIGH":
+	case severity.High:
 		c.High++
-	case "MEDIUM":
+	case severity.Medium:
 		c.Medium++
-	case "LOW":
+	case severity.Low:
 		c.Low++
-	case "INFORMATIONAL":
+	case severity.Informational:
 		c.Informational++
 	default:
 		c.Undefined++
@@ -386,10 +389,8 @@ func (c *ConsoleSeverityCounts) add(sev string) {
 	c.Total++
 }
 
-var severityRank = map[string]int{"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
-
-func maxSeverity(a, b string) string {
-	if severityRank[b] > severityRank[a] {
+func maxSeverity(a, b severity.Severity) severity.Severity {
+	if severity.Compare(b, a) > 0 {
 		return b
 	}
 	return a

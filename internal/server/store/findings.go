@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Finding history (continuous rescans). The schema is a contract other
@@ -31,7 +33,7 @@ type FindingRecord struct {
 	Name           string
 	PackageName    string
 	PackageVersion string
-	Severity       string
+	Severity       severity.Severity
 	FirstSeen      time.Time
 	ResolvedAt     time.Time // zero while open
 }
@@ -159,20 +161,20 @@ func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, c
 		case !seen:
 			r.FirstSeen, r.ResolvedAt = now, time.Time{}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO finding_history (repo, digest, finding_key, name, package_name, package_version, severity, first_seen, resolved_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, repo, digest, k, r.Name, r.PackageName, r.PackageVersion, r.Severity, ms(now)); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, repo, digest, k, r.Name, r.PackageName, r.PackageVersion, string(r.Severity), ms(now)); err != nil {
 				return diff, fmt.Errorf("store: record findings: insert: %w", err)
 			}
 			diff.Added = append(diff.Added, r)
 		case !o.ResolvedAt.IsZero():
 			r.FirstSeen, r.ResolvedAt = now, time.Time{}
 			if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET severity = ?, first_seen = ?, resolved_at = 0 WHERE repo = ? AND digest = ? AND finding_key = ?`,
-				r.Severity, ms(now), repo, digest, k); err != nil {
+				string(r.Severity), ms(now), repo, digest, k); err != nil {
 				return diff, fmt.Errorf("store: record findings: reopen: %w", err)
 			}
 			diff.Added = append(diff.Added, r)
 		case o.Severity != r.Severity:
 			if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET severity = ? WHERE repo = ? AND digest = ? AND finding_key = ?`,
-				r.Severity, repo, digest, k); err != nil {
+				string(r.Severity), repo, digest, k); err != nil {
 				return diff, fmt.Errorf("store: record findings: severity: %w", err)
 			}
 			diff.Rerated++

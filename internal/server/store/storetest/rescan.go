@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // RunRescan runs the conformance suite of the continuous-rescan tables:
@@ -176,7 +177,7 @@ func testTargetsByKeys(t *testing.T, s *store.SQL) {
 	}
 }
 
-func rec(name, pkg, ver, sev string) store.FindingRecord {
+func rec(name, pkg, ver string, sev severity.Severity) store.FindingRecord {
 	return store.FindingRecord{Name: name, PackageName: pkg, PackageVersion: ver, Severity: sev}
 }
 
@@ -193,7 +194,7 @@ func testFindingHistory(t *testing.T, s *store.SQL) {
 		})
 		return d
 	}
-	a, b, c := rec("CVE-1", "openssl", "3.0", "HIGH"), rec("CVE-2", "zlib", "1.2", "LOW"), rec("CVE-3", "curl", "7", "MEDIUM")
+	a, b, c := rec("CVE-1", "openssl", "3.0", severity.High), rec("CVE-2", "zlib", "1.2", severity.Low), rec("CVE-3", "curl", "7", severity.Medium)
 	d := record(t1, a, b)
 	with := func(r store.FindingRecord, first, resolved time.Time) store.FindingRecord {
 		r.FirstSeen, r.ResolvedAt = first, resolved
@@ -204,7 +205,7 @@ func testFindingHistory(t *testing.T, s *store.SQL) {
 	}
 	// b resolved, c new, a re-rated.
 	a2 := a
-	a2.Severity = "CRITICAL"
+	a2.Severity = severity.Critical
 	d = record(t2, a2, c)
 	if diff := cmp.Diff(store.FindingsDiff{Added: []store.FindingRecord{with(c, t2, time.Time{})}, Resolved: []store.FindingRecord{with(b, t1, t2)}, Rerated: 1}, d); diff != "" {
 		t.Errorf("second diff (-want +got):\n%s", diff)
@@ -388,7 +389,7 @@ func testDeleteRescanRows(t *testing.T, s *store.SQL) {
 			t.Fatal(err)
 		}
 		inTx(t, s, func(ctx context.Context, tx *store.Tx) error {
-			_, err := s.RecordFindings(ctx, tx, "app", d, []store.FindingRecord{rec("CVE-1", "zlib", "1", "LOW")}, t0)
+			_, err := s.RecordFindings(ctx, tx, "app", d, []store.FindingRecord{rec("CVE-1", "zlib", "1", severity.Low)}, t0)
 			return err
 		})
 	}

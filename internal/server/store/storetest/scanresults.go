@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // RunScanResults runs the conformance suite of stored scan results: a page
@@ -37,13 +38,13 @@ func RunScanResults(t *testing.T, open func(t *testing.T) *store.SQL) {
 func FakeResult(tag string, n, m int) json.RawMessage {
 	res := map[string]any{
 		"status":                       "COMPLETE",
-		"findingSeverityCounts":        map[string]int{"HIGH": n + m},
+		"findingSeverityCounts":        map[severity.Severity]int{severity.High: n + m},
 		"completedAt":                  t0,
 		"vulnerabilitySourceUpdatedAt": t0.Add(-time.Hour),
 	}
 	var fs, es []any
 	for i := range n {
-		fs = append(fs, map[string]any{"name": fmt.Sprintf("CVE-%s-%05d", tag, i), "severity": "HIGH",
+		fs = append(fs, map[string]any{"name": fmt.Sprintf("CVE-%s-%05d", tag, i), "severity": severity.High,
 			"attributes": []any{map[string]string{"key": "package_name", "value": "p,\"]"}}}) // commas and brackets inside strings
 	}
 	for i := range m {
