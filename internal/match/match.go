@@ -949,9 +949,6 @@ func statusRank(f Finding) int {
 	return 1
 }
 
-// severity applies ECR's rule: vendor severity, else CVSS v3 base score, else
-// v2, mapped by severity.FromCVSS (NVD's v3 ratings, used for v2 scores too),
-// else UNDEFINED. NVD fills in CVSS that the vendor record lacks.
 // severities rates every finding, prefetchWorkers at a time (each finding
 // is its own; the enrichment lookups are independent reads). The first
 // error in order is returned.
@@ -981,6 +978,10 @@ func severities(ctx context.Context, store Store, distros distro.List, merged ma
 	return nil
 }
 
+// severity applies ECR's rule: vendor severity, else CVSS v3 base score, else
+// v2, each mapped to NVD's ratings of its CVSS version (severity.FromCVSS,
+// severity.FromCVSSv2: a v2 9.3 is HIGH), else UNDEFINED. NVD fills in CVSS
+// that the vendor record lacks.
 func severity(ctx context.Context, store Store, distros distro.List, f *Finding) error {
 	if strings.HasPrefix(f.ID, "CVE-") && (f.CVSS3 == nil || f.CVSS2 == nil || f.Description == "") {
 		e, err := store.Enrichment(ctx, f.ID)
@@ -1011,7 +1012,7 @@ func severity(ctx context.Context, store Store, distros distro.List, f *Finding)
 	case f.CVSS3 != nil && f.CVSS3.Score > 0:
 		f.Severity, f.SeveritySource = sev.FromCVSS(f.CVSS3.Score), "cvss3:"+f.CVSS3.Source
 	case f.CVSS2 != nil && f.CVSS2.Score > 0:
-		f.Severity, f.SeveritySource = sev.FromCVSS(f.CVSS2.Score), "cvss2:"+f.CVSS2.Source
+		f.Severity, f.SeveritySource = sev.FromCVSSv2(f.CVSS2.Score), "cvss2:"+f.CVSS2.Source
 	default:
 		f.Severity, f.SeveritySource = sev.Undefined, "none"
 	}

@@ -102,6 +102,14 @@ func TestMatch(t *testing.T) {
 			want: []brief{{"CVE-2023-6129", "libcrypto3", "FIXABLE", "3.1.4-r5", "MEDIUM", "cvss3:nvd", nil}},
 		},
 		{
+			name: "a CVSS v2 score alone is rated on NVD's v2 scale (9.3 is HIGH, not CRITICAL)", distro: alpine,
+			pkgs: []inventory.Package{{Name: "libcrypto3", Version: "3.1.4-r4", Type: inventory.TypeAPK, SourceName: "openssl", SourceVersion: "3.1.4-r4"}},
+			advs: []*advisory.Advisory{{ID: "CVE-2009-0001", Source: "alpine", Affected: []advisory.Affected{
+				{Namespace: "alpine:3.19", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.1.4-r5")}}}},
+			nvd:  map[string]*advisory.Advisory{"CVE-2009-0001": {ID: "CVE-2009-0001", CVSS: []advisory.CVSS{{Version: "2.0", Score: 9.3, Source: "nvd"}}}},
+			want: []brief{{"CVE-2009-0001", "libcrypto3", "FIXABLE", "3.1.4-r5", "HIGH", "cvss2:nvd", nil}},
+		},
+		{
 			name: "unfixed, will-not-fix, and not-affected beating another record", distro: debian, pkgs: []inventory.Package{libssl},
 			advs: []*advisory.Advisory{
 				{ID: "CVE-2023-0001", Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},

@@ -76,7 +76,7 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 	}
 	if f.CVSS2 != nil {
 		sc := f.CVSS2.Score
-		ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.CVSS2.Source}, Score: &sc, Method: cdx.ScoringMethodCVSSv2, Vector: f.CVSS2.Vector, Severity: cdxSeverity(severity.FromCVSS(sc))})
+		ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.CVSS2.Source}, Score: &sc, Method: cdx.ScoringMethodCVSSv2, Vector: f.CVSS2.Vector, Severity: cdxSeverity(severity.FromCVSSv2(sc))})
 	}
 	ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: f.SeveritySource}, Severity: cdxSeverity(f.Severity), Method: cdx.ScoringMethodOther})
 	v.Ratings = &ratings

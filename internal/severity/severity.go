@@ -67,10 +67,10 @@ func Parse(s string) (Severity, error) {
 	return v, nil
 }
 
-// FromCVSS maps a CVSS v3 base score to NVD's qualitative rating: 0.0
-// NONE (reported as INFORMATIONAL, ECR's lowest level), 0.1–3.9 LOW,
+// FromCVSS maps a CVSS v3 (or v4) base score to NVD's qualitative rating:
+// 0.0 NONE (reported as INFORMATIONAL, ECR's lowest level), 0.1–3.9 LOW,
 // 4.0–6.9 MEDIUM, 7.0–8.9 HIGH, 9.0–10.0 CRITICAL. A score outside 0–10
-// is UNDEFINED.
+// is UNDEFINED. CVSS v2 scores have their own scale: FromCVSSv2.
 func FromCVSS(score float64) Severity {
 	switch {
 	case score < 0 || score > 10 || math.IsNaN(score):
@@ -85,4 +85,19 @@ func FromCVSS(score float64) Severity {
 		return Low
 	}
 	return Informational
+}
+
+// FromCVSSv2 maps a CVSS v2 base score to NVD's v2 rating, which has no
+// CRITICAL: 0.0–3.9 LOW, 4.0–6.9 MEDIUM, 7.0–10.0 HIGH. A score outside
+// 0–10 is UNDEFINED.
+func FromCVSSv2(score float64) Severity {
+	switch {
+	case score < 0 || score > 10 || math.IsNaN(score):
+		return Undefined
+	case score >= 7:
+		return High
+	case score >= 4:
+		return Medium
+	}
+	return Low
 }

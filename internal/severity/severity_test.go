@@ -49,3 +49,19 @@ func TestFromCVSS(t *testing.T) {
 		}
 	}
 }
+
+func TestFromCVSSv2(t *testing.T) {
+	tests := []struct {
+		score float64
+		want  Severity
+	}{
+		{0, Low}, {3.9, Low}, {4.0, Medium}, {6.9, Medium},
+		{7.0, High}, {9.3, High}, {10, High},
+		{-1, Undefined}, {10.1, Undefined}, {math.NaN(), Undefined},
+	}
+	for _, tc := range tests {
+		if got := FromCVSSv2(tc.score); got != tc.want {
+			t.Errorf("FromCVSSv2(%v) = %s, want %s", tc.score, got, tc.want)
+		}
+	}
+}
