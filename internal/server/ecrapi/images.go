@@ -164,6 +164,25 @@ func (f *tagFilter) keep(img store.Image) (bool, error) {
 	return false, apiErr("InvalidParameterException", "tagStatus must be TAGGED, UNTAGGED or ANY")
 }
 
+// filteredImages lists the images of repo that f keeps.
+func (a *API) filteredImages(ctx context.Context, repo string, f *tagFilter) ([]store.Image, error) {
+	all, err := a.o.Store.ListImages(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var imgs []store.Image
+	for _, img := range all {
+		ok, err := f.keep(img)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			imgs = append(imgs, img)
+		}
+	}
+	return imgs, nil
+}
+
 func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		RepositoryName string     `json:"repositoryName"`
@@ -195,18 +214,10 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 			}
 		}
 	} else {
-		all, err := a.o.Store.ListImages(ctx, in.RepositoryName)
+		var err error
+		imgs, err = a.filteredImages(ctx, in.RepositoryName, in.Filter)
 		if err != nil {
 			return nil, err
-		}
-		for _, img := range all {
-			ok, err := in.Filter.keep(img)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				imgs = append(imgs, img)
-			}
 		}
 	}
 	start, end, next, err := pageBounds(in.NextToken, in.MaxResults, len(imgs))
@@ -244,19 +255,12 @@ func (a *API) listImages(ctx context.Context, c *call) (any, error) {
 	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
 		return nil, err
 	}
-	all, err := a.o.Store.ListImages(ctx, in.RepositoryName)
+	imgs, err := a.filteredImages(ctx, in.RepositoryName, in.Filter)
 	if err != nil {
 		return nil, err
 	}
 	ids := []imageID{}
-	for _, img := range all {
-		ok, err := in.Filter.keep(img)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
+	for _, img := range imgs {
 		if len(img.Tags) == 0 {
 			ids = append(ids, imageID{ImageDigest: img.Digest})
 		}
