@@ -194,10 +194,7 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Pull); err != nil {
-		return nil, err
-	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
 		return nil, err
 	}
 	var imgs []store.Image
@@ -249,10 +246,7 @@ func (a *API) listImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Pull); err != nil {
-		return nil, err
-	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
 		return nil, err
 	}
 	imgs, err := a.filteredImages(ctx, in.RepositoryName, in.Filter)
@@ -296,10 +290,7 @@ func (a *API) batchDeleteImage(ctx context.Context, c *call) (any, error) {
 	if len(in.ImageIDs) < 1 || len(in.ImageIDs) > 100 {
 		return nil, apiErr("InvalidParameterException", "imageIds must hold 1 to 100 entries")
 	}
-	if err := a.need(c, in.RepositoryName, auth.Admin); err != nil {
-		return nil, err
-	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin); err != nil {
 		return nil, err
 	}
 	deleted, failures := []imageID{}, []imageFailure{}
