@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -78,6 +79,32 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+}
+
+// parseOne parses like parse and wants exactly one positional argument;
+// what names it in the usage error ("REF", "SOURCE").
+func parseOne(fs *flag.FlagSet, args []string, what string) (string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usageError{"want exactly one " + what}
+	}
+	return pos[0], nil
+}
+
+// createOutput returns where a command writes its result: stdout when
+// output is empty, else the file output, created. closeOut closes that file.
+func createOutput(stdout io.Writer, output string) (w io.Writer, closeOut func(), err error) {
+	if output == "" {
+		return stdout, func() {}, nil
+	}
+	f, err := os.Create(output)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 // parse parses flags that may come before or after positional arguments.

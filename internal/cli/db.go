@@ -219,76 +219,70 @@ func parseRef(ref string) (string, error) {
 	return r.Name(), nil
 }
 
-func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, err error) {
-	fs := newFlagSet("db push", "db push REF [--db DIR] [--timeout D]", stderr)
-	var dir string
-	var timeout time.Duration
-	dbDirFlag(fs, &dir)
-	dbTimeoutFlag(fs, &timeout)
-	pos, err := parse(fs, args)
+func runDBPush(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	err := dbTransfer(ctx, args, stderr, true, func(ctx context.Context, ref, dir string, ropts vulndb.RemoteOptions) error {
+		d, err := vulndb.Push(ctx, dir, ref, ropts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "pushed %s@%s\n", ref, d)
+		return nil
+	})
 	if err != nil {
 		return ExitError, err
 	}
-	if len(pos) != 1 {
-		return ExitError, usageError{"want exactly one REF"}
-	}
-	ref, err := parseRef(pos[0])
-	if err != nil {
-		return ExitError, err
-	}
-	dir, err = resolveDBDir(dir)
-	if err != nil {
-		return ExitError, err
-	}
-	ctx, cancel, ropts, w, err := dbRemote(ctx, timeout, true)
-	if err != nil {
-		return ExitError, err
-	}
-	defer cancel()
-	defer func() { err = explainTimeout(ctx, err, w) }()
-	d, err := vulndb.Push(ctx, dir, ref, ropts)
-	if err != nil {
-		return ExitError, err
-	}
-	fmt.Fprintf(stdout, "pushed %s@%s\n", ref, d)
 	return ExitOK, nil
 }
 
-func runDBPull(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, err error) {
-	fs := newFlagSet("db pull", "db pull REF [--db DIR] [--timeout D]", stderr)
+func runDBPull(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	err := dbTransfer(ctx, args, stderr, false, func(ctx context.Context, ref, dir string, ropts vulndb.RemoteOptions) error {
+		res, err := vulndb.Pull(ctx, ref, dir, ropts)
+		if err != nil {
+			return err
+		}
+		if res.AlreadyCurrent {
+			fmt.Fprintf(stdout, "%s@%s is already the current DB\n", ref, res.Digest)
+			return nil
+		}
+		fmt.Fprintf(stdout, "pulled %s@%s\n", ref, res.Digest)
+		return nil
+	})
+	if err != nil {
+		return ExitError, err
+	}
+	return ExitOK, nil
+}
+
+// dbTransfer reads the arguments 'db push' and 'db pull' share (REF, --db,
+// --timeout) and runs transfer under the command's deadline with the
+// bounded registry transport; a failure the deadline caused is explained.
+func dbTransfer(ctx context.Context, args []string, stderr io.Writer, push bool, transfer func(ctx context.Context, ref, dir string, ropts vulndb.RemoteOptions) error) (err error) {
+	cmd := "db pull"
+	if push {
+		cmd = "db push"
+	}
+	fs := newFlagSet(cmd, cmd+" REF [--db DIR] [--timeout D]", stderr)
 	var dir string
 	var timeout time.Duration
 	dbDirFlag(fs, &dir)
 	dbTimeoutFlag(fs, &timeout)
-	pos, err := parse(fs, args)
+	arg, err := parseOne(fs, args, "REF")
 	if err != nil {
-		return ExitError, err
+		return err
 	}
-	if len(pos) != 1 {
-		return ExitError, usageError{"want exactly one REF"}
-	}
-	ref, err := parseRef(pos[0])
+	ref, err := parseRef(arg)
 	if err != nil {
-		return ExitError, err
+		return err
 	}
 	dir, err = resolveDBDir(dir)
 	if err != nil {
-		return ExitError, err
+		return err
 	}
-	ctx, cancel, ropts, w, err := dbRemote(ctx, timeout, false)
+	ctx, cancel, ropts, w, err := dbRemote(ctx, timeout, push)
 	if err != nil {
-		return ExitError, err
+		return err
 	}
 	defer cancel()
 	defer func() { err = explainTimeout(ctx, err, w) }()
-	res, err := vulndb.Pull(ctx, ref, dir, ropts)
-	if err != nil {
-		return ExitError, err
-	}
-	if res.AlreadyCurrent {
-		fmt.Fprintf(stdout, "%s@%s is already the current DB\n", ref, res.Digest)
-		return ExitOK, nil
-	}
-	fmt.Fprintf(stdout, "pulled %s@%s\n", ref, res.Digest)
-	return ExitOK, nil
+	return transfer(ctx, ref, dir, ropts)
 }

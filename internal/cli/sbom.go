@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -123,12 +122,9 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	ix.register(fs, "enhanced")
 	fs.StringVar(&format, "format", "cyclonedx", "output format: cyclonedx (1.6 JSON), spdx (2.3 JSON) or json (Stowaway's inventory)")
 	fs.StringVar(&output, "o", "", "write to this file instead of standard output")
-	pos, err := parse(fs, args)
+	arg, err := parseOne(fs, args, "SOURCE")
 	if err != nil {
 		return ExitError, err
-	}
-	if len(pos) != 1 {
-		return ExitError, usageError{"want exactly one SOURCE"}
 	}
 	enc, err := encoder(format)
 	if err != nil {
@@ -140,22 +136,18 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	defer cancel()
 	defer func() { err = ix.explain(ctx, err) }()
-	inv, err := ix.index(ctx, pos[0], stderr)
+	inv, err := ix.index(ctx, arg, stderr)
 	if err != nil {
 		return ExitError, err
 	}
 	if len(inv.Packages) == 0 && inv.Distro.Status != inventory.OSSupported {
-		return ExitNoResult, fmt.Errorf("%s: no packages found and %s (%s)", pos[0], strings.ToLower(string(inv.Distro.Status)), inv.Distro.Reason)
+		return ExitNoResult, fmt.Errorf("%s: no packages found and %s (%s)", arg, strings.ToLower(string(inv.Distro.Status)), inv.Distro.Reason)
 	}
-	w := stdout
-	if output != "" {
-		f, err := os.Create(output)
-		if err != nil {
-			return ExitError, err
-		}
-		defer f.Close()
-		w = f
+	w, closeOut, err := createOutput(stdout, output)
+	if err != nil {
+		return ExitError, err
 	}
+	defer closeOut()
 	if err := enc(w, inv); err != nil {
 		return ExitError, fmt.Errorf("write %s: %w", format, err)
 	}

@@ -54,12 +54,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
 	fs.BoolVar(&noSBOMReuse, "no-sbom-reuse", false, "always index a registry image, even when the registry stores an SBOM of it made by the same catalogers")
 	fs.BoolVar(&verbose, "v", false, "say why a stored SBOM was not used")
-	pos, err := parse(fs, args)
+	arg, err := parseOne(fs, args, "SOURCE")
 	if err != nil {
 		return ExitError, err
-	}
-	if len(pos) != 1 {
-		return ExitError, usageError{"want exactly one SOURCE"}
 	}
 	write, err := scanWriter(format)
 	if err != nil {
@@ -111,7 +108,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	iopts := ix.indexOptions(osCats, langCats)
 	sopts := scan.Options{Enhanced: enhanced, OS: osCats, Language: langCats, Limits: iopts.Limits, Cache: iopts.Cache}
 	var res *report.Scan
-	if p, ok := strings.CutPrefix(pos[0], "sbom:"); ok {
+	if p, ok := strings.CutPrefix(arg, "sbom:"); ok {
 		inv, err := readSBOM(p)
 		if err != nil {
 			return ExitError, err
@@ -121,7 +118,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 			return ExitError, err
 		}
 	} else {
-		src, err := ix.resolve(ctx, pos[0])
+		src, err := ix.resolve(ctx, arg)
 		if err != nil {
 			return ExitError, err
 		}
@@ -160,15 +157,11 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	if res.Status != scan.StatusComplete {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", res.Status, res.StatusDescription)
 	}
-	w := stdout
-	if output != "" {
-		f, err := os.Create(output)
-		if err != nil {
-			return ExitError, err
-		}
-		defer f.Close()
-		w = f
+	w, closeOut, err := createOutput(stdout, output)
+	if err != nil {
+		return ExitError, err
 	}
+	defer closeOut()
 	if err := write(w, *res); err != nil {
 		return ExitError, fmt.Errorf("write %s: %w", format, err)
 	}

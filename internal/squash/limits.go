@@ -61,40 +61,25 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxFileSize <= 0 {
-		l.MaxFileSize = d.MaxFileSize
-	}
-	if l.MaxEntries <= 0 {
-		l.MaxEntries = d.MaxEntries
-	}
-	if l.MaxLayerBytes <= 0 {
-		l.MaxLayerBytes = d.MaxLayerBytes
-	}
-	if l.MaxRatio <= 0 {
-		l.MaxRatio = d.MaxRatio
-	}
-	if l.RatioFloor <= 0 {
-		l.RatioFloor = d.RatioFloor
-	}
-	if l.MaxKept <= 0 {
-		l.MaxKept = d.MaxKept
-	}
-	if l.MaxSymlinkHops <= 0 {
-		l.MaxSymlinkHops = d.MaxSymlinkHops
-	}
-	if l.MaxPathLength <= 0 {
-		l.MaxPathLength = d.MaxPathLength
-	}
-	if l.MaxPathDepth <= 0 {
-		l.MaxPathDepth = d.MaxPathDepth
-	}
-	if l.MaxPaths <= 0 {
-		l.MaxPaths = d.MaxPaths
-	}
-	if l.MaxNameBytes <= 0 {
-		l.MaxNameBytes = d.MaxNameBytes
-	}
+	orDefault(&l.MaxFileSize, d.MaxFileSize)
+	orDefault(&l.MaxEntries, d.MaxEntries)
+	orDefault(&l.MaxLayerBytes, d.MaxLayerBytes)
+	orDefault(&l.MaxRatio, d.MaxRatio)
+	orDefault(&l.RatioFloor, d.RatioFloor)
+	orDefault(&l.MaxKept, d.MaxKept)
+	orDefault(&l.MaxSymlinkHops, d.MaxSymlinkHops)
+	orDefault(&l.MaxPathLength, d.MaxPathLength)
+	orDefault(&l.MaxPathDepth, d.MaxPathDepth)
+	orDefault(&l.MaxPaths, d.MaxPaths)
+	orDefault(&l.MaxNameBytes, d.MaxNameBytes)
 	return l
+}
+
+// orDefault sets *v to d when *v is zero or negative (unset).
+func orDefault[T int | int64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // Key is a canonical text of the effective limits, for cache keys: a result

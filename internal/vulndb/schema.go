@@ -49,19 +49,7 @@ CREATE TABLE sources(
 
 CREATE TABLE advisories(
 	rid             INTEGER PRIMARY KEY,
-	id              TEXT NOT NULL,
-	source          TEXT NOT NULL,
-	summary         TEXT NOT NULL,
-	description     TEXT NOT NULL,
-	vendor_severity TEXT NOT NULL,
-	severity        TEXT NOT NULL,
-	cvss            TEXT NOT NULL,
-	refs            TEXT NOT NULL,
-	aliases         TEXT NOT NULL,
-	published       TEXT NOT NULL,
-	modified        TEXT NOT NULL,
-	withdrawn       TEXT NOT NULL,
-	pairs           TEXT NOT NULL,
+` + advColsDDL + `	pairs           TEXT NOT NULL,
 	digest          BLOB NOT NULL
 );
 
@@ -89,19 +77,7 @@ CREATE TABLE aliases(
 ) WITHOUT ROWID;
 
 CREATE TABLE cvss(
-	id              TEXT NOT NULL,
-	source          TEXT NOT NULL,
-	summary         TEXT NOT NULL,
-	description     TEXT NOT NULL,
-	vendor_severity TEXT NOT NULL,
-	severity        TEXT NOT NULL,
-	cvss            TEXT NOT NULL,
-	refs            TEXT NOT NULL,
-	aliases         TEXT NOT NULL,
-	published       TEXT NOT NULL,
-	modified        TEXT NOT NULL,
-	withdrawn       TEXT NOT NULL,
-	PRIMARY KEY(id, source)
+` + advColsDDL + `	PRIMARY KEY(id, source)
 ) WITHOUT ROWID;
 
 CREATE TABLE rejected(
@@ -133,6 +109,21 @@ CREATE INDEX advisories_source ON advisories(source);
 // advCols are the advisory columns shared by the advisories and cvss tables,
 // in the order encodeAdvisory returns them.
 const advCols = `id, source, summary, description, vendor_severity, severity, cvss, refs, aliases, published, modified, withdrawn`
+
+// advColsDDL declares advCols in both tables' CREATE TABLE.
+const advColsDDL = `	id              TEXT NOT NULL,
+	source          TEXT NOT NULL,
+	summary         TEXT NOT NULL,
+	description     TEXT NOT NULL,
+	vendor_severity TEXT NOT NULL,
+	severity        TEXT NOT NULL,
+	cvss            TEXT NOT NULL,
+	refs            TEXT NOT NULL,
+	aliases         TEXT NOT NULL,
+	published       TEXT NOT NULL,
+	modified        TEXT NOT NULL,
+	withdrawn       TEXT NOT NULL,
+`
 
 // timeFormat is fixed-width UTC so that stored times compare as strings.
 const timeFormat = "2006-01-02T15:04:05.000000000Z"

@@ -53,15 +53,6 @@ type (
 			Comment string `xml:"comment,attr"`
 		} `xml:"criterion"`
 	}
-	rpmTest struct {
-		ID     string `xml:"id,attr"`
-		Object struct {
-			Ref string `xml:"object_ref,attr"`
-		} `xml:"object"`
-		State struct {
-			Ref string `xml:"state_ref,attr"`
-		} `xml:"state"`
-	}
 	rpmObject struct {
 		ID   string `xml:"id,attr"`
 		Name string `xml:"name"`
@@ -79,18 +70,17 @@ type (
 	}
 )
 
-func (t rpmTest) Key() string   { return t.ID }
 func (o rpmObject) Key() string { return o.ID }
 func (s rpmState) Key() string  { return s.ID }
 
 // ovalDoc is the document as the shared OVAL reader kept it.
 type ovalDoc struct {
-	*oval.Doc[ovalDef, rpmTest, rpmObject, rpmState]
+	*oval.Doc[ovalDef, oval.Test, rpmObject, rpmState]
 }
 
 // readOVAL streams the document, decoding only the elements Parse uses.
 func readOVAL(ctx context.Context, r io.Reader) (*ovalDoc, error) {
-	doc, err := oval.Read[ovalDef, rpmTest, rpmObject, rpmState](ctx, r, oval.Schema{Family: "rpminfo"})
+	doc, err := oval.Read[ovalDef, oval.Test, rpmObject, rpmState](ctx, r, oval.Schema{Family: "rpminfo"})
 	if err != nil {
 		return nil, err
 	}

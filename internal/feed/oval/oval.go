@@ -9,8 +9,9 @@
 // the document. Element matching is by local name; namespaces are ignored.
 //
 // The feed supplies the element types (struct tags decide which attributes
-// and children are kept) and keeps its own interpretation: criteria trees,
-// version extraction and the advisory mapping stay in the feed's package.
+// and children are kept; Test is the test element every feed shares) and
+// keeps its own interpretation: criteria trees, version extraction and the
+// advisory mapping stay in the feed's package.
 // Read does not cap the document's size: the caller passes a reader that
 // fails past its bound, and that failure comes back wrapped as "xml: ...".
 //
@@ -31,6 +32,24 @@ import (
 // Element is a test, object or state: Key is the OVAL id that criteria and
 // tests refer to it by (normally its id attribute).
 type Element interface{ Key() string }
+
+// Test is an OVAL test element (<F_test>) as the feeds read it: the object
+// it checks and the state it compares the object with (State.Ref is empty
+// when the test names none; of several, the last). Tests of every family
+// have this shape, so a feed passes Test as Read's T and defines only its
+// family's objects and states.
+type Test struct {
+	ID     string `xml:"id,attr"`
+	Object struct {
+		Ref string `xml:"object_ref,attr"`
+	} `xml:"object"`
+	State struct {
+		Ref string `xml:"state_ref,attr"`
+	} `xml:"state"`
+}
+
+// Key is the test's id.
+func (t Test) Key() string { return t.ID }
 
 // Schema says which elements Read keeps besides the definitions.
 type Schema struct {

@@ -16,13 +16,6 @@ type def struct {
 	Class string `xml:"class,attr"`
 }
 
-type test struct {
-	ID     string `xml:"id,attr"`
-	Object struct {
-		Ref string `xml:"object_ref,attr"`
-	} `xml:"object"`
-}
-
 type object struct {
 	ID   string `xml:"id,attr"`
 	Name string `xml:"name"`
@@ -33,11 +26,10 @@ type state struct {
 	EVR string `xml:"evr"`
 }
 
-func (t test) Key() string   { return t.ID }
 func (o object) Key() string { return o.ID }
 func (s state) Key() string  { return s.ID }
 
-type doc = Doc[def, test, object, state]
+type doc = Doc[def, Test, object, state]
 
 const sample = `<?xml version="1.0"?>
 <oval_definitions xmlns="http://oval.mitre.org/XMLSchema/oval-definitions-5" xmlns:red-def="http://oval.mitre.org/XMLSchema/oval-definitions-5#linux">
@@ -46,7 +38,7 @@ const sample = `<?xml version="1.0"?>
     <definition id="d2" class="vulnerability"/>
   </definitions>
   <tests>
-    <red-def:rpminfo_test id="t1"><red-def:object object_ref="o1"/></red-def:rpminfo_test>
+    <red-def:rpminfo_test id="t1"><red-def:object object_ref="o1"/><red-def:state state_ref="s1"/></red-def:rpminfo_test>
     <dpkginfo_test id="t9"><object object_ref="o9"/></dpkginfo_test>
   </tests>
   <objects>
@@ -60,6 +52,13 @@ const sample = `<?xml version="1.0"?>
     <constant_variable id="v1"><value>a</value><value>b</value></constant_variable>
   </variables>
 </oval_definitions>`
+
+func mkTest(id, object, state string) Test {
+	t := Test{ID: id}
+	t.Object.Ref = object
+	t.State.Ref = state
+	return t
+}
 
 func TestRead(t *testing.T) {
 	tests := []struct {
@@ -75,12 +74,10 @@ func TestRead(t *testing.T) {
 			schema: Schema{Family: "rpminfo", Variables: true},
 			want: &doc{
 				Definitions: []*def{{ID: "d1", Class: "patch"}, {ID: "d2", Class: "vulnerability"}},
-				Tests: map[string]test{"t1": {ID: "t1", Object: struct {
-					Ref string `xml:"object_ref,attr"`
-				}{"o1"}}},
-				Objects:   map[string]object{"o1": {ID: "o1", Name: "openssl-libs"}}, // the later o1 wins
-				States:    map[string]state{"s1": {ID: "s1", EVR: "0:1-2"}},
-				Variables: map[string][]string{"v1": {"a", "b"}},
+				Tests:       map[string]Test{"t1": mkTest("t1", "o1", "s1")},
+				Objects:     map[string]object{"o1": {ID: "o1", Name: "openssl-libs"}}, // the later o1 wins
+				States:      map[string]state{"s1": {ID: "s1", EVR: "0:1-2"}},
+				Variables:   map[string][]string{"v1": {"a", "b"}},
 			},
 		},
 		{
@@ -89,12 +86,20 @@ func TestRead(t *testing.T) {
 			schema: Schema{Family: "dpkginfo"},
 			want: &doc{
 				Definitions: []*def{{ID: "d1", Class: "patch"}, {ID: "d2", Class: "vulnerability"}},
-				Tests: map[string]test{"t9": {ID: "t9", Object: struct {
-					Ref string `xml:"object_ref,attr"`
-				}{"o9"}}},
-				Objects:   map[string]object{},
-				States:    map[string]state{},
-				Variables: map[string][]string{},
+				Tests:       map[string]Test{"t9": mkTest("t9", "o9", "")},
+				Objects:     map[string]object{},
+				States:      map[string]state{},
+				Variables:   map[string][]string{},
+			},
+		},
+		{
+			name:   "a test with two states keeps the last",
+			in:     `<oval_definitions><definition id="d1"/><rpminfo_test id="t1"><object object_ref="o1"/><state state_ref="s1"/><state state_ref="s2"/></rpminfo_test></oval_definitions>`,
+			schema: Schema{Family: "rpminfo"},
+			want: &doc{
+				Definitions: []*def{{ID: "d1"}},
+				Tests:       map[string]Test{"t1": mkTest("t1", "o1", "s2")},
+				Objects:     map[string]object{}, States: map[string]state{}, Variables: map[string][]string{},
 			},
 		},
 		{
@@ -139,13 +144,13 @@ func TestRead(t *testing.T) {
 			schema: Schema{Family: "rpminfo"},
 			want: &doc{
 				Definitions: []*def{{ID: "d1"}},
-				Tests:       map[string]test{}, Objects: map[string]object{}, States: map[string]state{}, Variables: map[string][]string{},
+				Tests:       map[string]Test{}, Objects: map[string]object{}, States: map[string]state{}, Variables: map[string][]string{},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Read[def, test, object, state](context.Background(), strings.NewReader(tt.in), tt.schema)
+			got, err := Read[def, Test, object, state](context.Background(), strings.NewReader(tt.in), tt.schema)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("Read() error = %v, want %q", err, tt.wantErr)
@@ -179,7 +184,7 @@ func (f *failReader) Read(p []byte) (int, error) {
 
 func TestReadWrapsReaderError(t *testing.T) {
 	errCap := errors.New("decompressed data exceeds the size limit of 10 bytes")
-	_, err := Read[def, test, object, state](context.Background(), &failReader{data: `<oval_definitions><definition id="d1"/>`, err: errCap}, Schema{Family: "rpminfo"})
+	_, err := Read[def, Test, object, state](context.Background(), &failReader{data: `<oval_definitions><definition id="d1"/>`, err: errCap}, Schema{Family: "rpminfo"})
 	if !errors.Is(err, errCap) || err.Error() != "xml: "+errCap.Error() {
 		t.Fatalf("Read() error = %v, want xml: %v", err, errCap)
 	}
@@ -188,7 +193,7 @@ func TestReadWrapsReaderError(t *testing.T) {
 func TestReadCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Read[def, test, object, state](ctx, strings.NewReader(sample), Schema{Family: "rpminfo"})
+	_, err := Read[def, Test, object, state](ctx, strings.NewReader(sample), Schema{Family: "rpminfo"})
 	if err != context.Canceled {
 		t.Fatalf("Read() error = %v, want context.Canceled", err)
 	}
@@ -205,7 +210,7 @@ func TestReadChecksContextWhileStreaming(t *testing.T) {
 	}
 	b.WriteString(`</oval_definitions>`)
 	r := &cancelAfter{r: strings.NewReader(b.String()), cancel: cancel}
-	_, err := Read[def, test, object, state](ctx, r, Schema{Family: "rpminfo"})
+	_, err := Read[def, Test, object, state](ctx, r, Schema{Family: "rpminfo"})
 	if err != context.Canceled {
 		t.Fatalf("Read() error = %v, want context.Canceled", err)
 	}
@@ -241,7 +246,7 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add([]byte(sample), "rpminfo", false)
 	f.Fuzz(func(t *testing.T, data []byte, family string, vars bool) {
-		d, err := Read[def, test, object, state](context.Background(), strings.NewReader(string(data)), Schema{Family: family, Variables: vars})
+		d, err := Read[def, Test, object, state](context.Background(), strings.NewReader(string(data)), Schema{Family: family, Variables: vars})
 		if err != nil {
 			if d != nil {
 				t.Fatalf("Read() = %+v with error %v", d, err)

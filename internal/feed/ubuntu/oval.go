@@ -191,15 +191,6 @@ type (
 			TestRef string `xml:"test_ref,attr"`
 		} `xml:"criterion"`
 	}
-	dpkgTest struct {
-		ID     string `xml:"id,attr"`
-		Object struct {
-			Ref string `xml:"object_ref,attr"`
-		} `xml:"object"`
-		State struct {
-			Ref string `xml:"state_ref,attr"`
-		} `xml:"state"`
-	}
 	dpkgObject struct {
 		ID   string `xml:"id,attr"`
 		Name struct {
@@ -216,18 +207,17 @@ type (
 	}
 )
 
-func (t dpkgTest) Key() string   { return t.ID }
 func (o dpkgObject) Key() string { return o.ID }
 func (s dpkgState) Key() string  { return s.ID }
 
 // ovalDoc is the document as the shared OVAL reader kept it.
 type ovalDoc struct {
-	*oval.Doc[ovalDef, dpkgTest, dpkgObject, dpkgState]
+	*oval.Doc[ovalDef, oval.Test, dpkgObject, dpkgState]
 }
 
 // readOVAL streams the document and keeps the elements Parse needs.
 func readOVAL(ctx context.Context, r io.Reader) (*ovalDoc, error) {
-	doc, err := oval.Read[ovalDef, dpkgTest, dpkgObject, dpkgState](ctx, r, oval.Schema{Family: "dpkginfo", Variables: true})
+	doc, err := oval.Read[ovalDef, oval.Test, dpkgObject, dpkgState](ctx, r, oval.Schema{Family: "dpkginfo", Variables: true})
 	if err != nil {
 		return nil, err
 	}

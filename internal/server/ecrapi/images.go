@@ -165,6 +165,25 @@ func (f *tagFilter) keep(img store.Image) (bool, error) {
 	return false, apiErr("InvalidParameterException", "tagStatus must be TAGGED, UNTAGGED or ANY")
 }
 
+// filteredImages lists the images of repo that f keeps.
+func (a *API) filteredImages(ctx context.Context, repo string, f *tagFilter) ([]store.Image, error) {
+	all, err := a.o.Store.ListImages(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var imgs []store.Image
+	for _, img := range all {
+		ok, err := f.keep(img)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			imgs = append(imgs, img)
+		}
+	}
+	return imgs, nil
+}
+
 func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		RepositoryName string     `json:"repositoryName"`
@@ -176,10 +195,7 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Pull); err != nil {
-		return nil, err
-	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
 		return nil, err
 	}
 	var imgs []store.Image
@@ -196,18 +212,10 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 			}
 		}
 	} else {
-		all, err := a.o.Store.ListImages(ctx, in.RepositoryName)
+		var err error
+		imgs, err = a.filteredImages(ctx, in.RepositoryName, in.Filter)
 		if err != nil {
 			return nil, err
-		}
-		for _, img := range all {
-			ok, err := in.Filter.keep(img)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				imgs = append(imgs, img)
-			}
 		}
 	}
 	start, end, next, err := pageBounds(in.NextToken, in.MaxResults, len(imgs))
@@ -239,25 +247,15 @@ func (a *API) listImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
 		return nil, err
 	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
-		return nil, err
-	}
-	all, err := a.o.Store.ListImages(ctx, in.RepositoryName)
+	imgs, err := a.filteredImages(ctx, in.RepositoryName, in.Filter)
 	if err != nil {
 		return nil, err
 	}
 	ids := []imageID{}
-	for _, img := range all {
-		ok, err := in.Filter.keep(img)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
+	for _, img := range imgs {
 		if len(img.Tags) == 0 {
 			ids = append(ids, imageID{ImageDigest: img.Digest})
 		}
@@ -293,10 +291,7 @@ func (a *API) batchDeleteImage(ctx context.Context, c *call) (any, error) {
 	if len(in.ImageIDs) < 1 || len(in.ImageIDs) > 100 {
 		return nil, apiErr("InvalidParameterException", "imageIds must hold 1 to 100 entries")
 	}
-	if err := a.need(c, in.RepositoryName, auth.Admin); err != nil {
-		return nil, err
-	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin); err != nil {
 		return nil, err
 	}
 	deleted, failures := []imageID{}, []imageFailure{}

@@ -55,10 +55,7 @@ func (a *API) lifecycleRepo(ctx context.Context, c *call, in any, name func() st
 	if err := validRepoName(name()); err != nil {
 		return err
 	}
-	if err := a.need(c, name(), act); err != nil {
-		return err
-	}
-	_, err := a.getRepo(ctx, name())
+	_, err := a.authorizedRepo(ctx, c, name(), act)
 	return err
 }
 

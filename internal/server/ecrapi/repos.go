@@ -69,6 +69,17 @@ func (a *API) getRepo(ctx context.Context, name string) (store.Repository, error
 	return r, err
 }
 
+// authorizedRepo checks that the caller may act on the repository name, then
+// returns it (RepositoryNotFoundException when there is none). Permission is
+// checked first: a caller without it gets AccessDeniedException whether or
+// not the repository exists.
+func (a *API) authorizedRepo(ctx context.Context, c *call, name string, act auth.Action) (store.Repository, error) {
+	if err := a.need(c, name, act); err != nil {
+		return store.Repository{}, err
+	}
+	return a.getRepo(ctx, name)
+}
+
 func (a *API) createRepository(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		RepositoryName             string                 `json:"repositoryName"`
@@ -120,10 +131,7 @@ func (a *API) describeRepositories(ctx context.Context, c *call) (any, error) {
 			return nil, apiErr("InvalidParameterException", "nextToken and maxResults cannot be used with repositoryNames")
 		}
 		for _, n := range in.RepositoryNames {
-			if err := a.need(c, n, auth.Pull); err != nil {
-				return nil, err
-			}
-			r, err := a.getRepo(ctx, n)
+			r, err := a.authorizedRepo(ctx, c, n, auth.Pull)
 			if err != nil {
 				return nil, err
 			}
@@ -164,10 +172,7 @@ func (a *API) deleteRepository(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Admin); err != nil {
-		return nil, err
-	}
-	r, err := a.getRepo(ctx, in.RepositoryName)
+	r, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +203,7 @@ func (a *API) putImageScanningConfiguration(ctx context.Context, c *call) (any, 
 	if in.ImageScanningConfiguration == nil {
 		return nil, apiErr("InvalidParameterException", "imageScanningConfiguration is required")
 	}
-	if err := a.need(c, in.RepositoryName, auth.Admin); err != nil {
-		return nil, err
-	}
-	r, err := a.getRepo(ctx, in.RepositoryName)
+	r, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin)
 	if err != nil {
 		return nil, err
 	}

@@ -26,10 +26,7 @@ func (a *API) startImageScan(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Push); err != nil {
-		return nil, err
-	}
-	repo, err := a.getRepo(ctx, in.RepositoryName)
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push)
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +69,7 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 	if err := validRepoName(in.RepositoryName); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Pull); err != nil {
-		return nil, err
-	}
-	if _, err := a.getRepo(ctx, in.RepositoryName); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
 		return nil, err
 	}
 	img, err := a.resolve(ctx, in.RepositoryName, in.ImageID)

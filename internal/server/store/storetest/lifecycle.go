@@ -11,7 +11,7 @@ import (
 
 // RunLifecycle is the conformance suite of the lifecycle tables (policies,
 // previews, the runner lease, repository referrers).
-func RunLifecycle(t *testing.T, open func(t *testing.T) *store.SQL) {
+func RunLifecycle(t *testing.T, open Opener) {
 	ctx := context.Background()
 	t.Run("Policies", func(t *testing.T) {
 		s := open(t)

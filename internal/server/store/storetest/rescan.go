@@ -17,11 +17,8 @@ import (
 // RunRescan runs the conformance suite of the continuous-rescan tables:
 // inventories and their keys, finding history, image pulls, leases and
 // settings.
-func RunRescan(t *testing.T, open func(t *testing.T) *store.SQL) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *store.SQL)
-	}{
+func RunRescan(t *testing.T, open Opener) {
+	runChecks(t, open, []check{
 		{"Inventories", testInventories},
 		{"TargetsByKeys", testTargetsByKeys},
 		{"FindingHistory", testFindingHistory},
@@ -29,10 +26,7 @@ func RunRescan(t *testing.T, open func(t *testing.T) *store.SQL) {
 		{"Pulls", testPulls},
 		{"Lease", testLease},
 		{"DeleteRemovesRescanRows", testDeleteRescanRows},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
-	}
+	})
 }
 
 func inTx(t *testing.T, s *store.SQL, fn store.TxFunc) {

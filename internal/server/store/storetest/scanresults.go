@@ -17,20 +17,14 @@ import (
 // RunScanResults runs the conformance suite of stored scan results: a page
 // of findings (ScanFindingsPage) is exactly its slice of the whole result,
 // and no write leaves a previous scan's findings behind.
-func RunScanResults(t *testing.T, open func(t *testing.T) *store.SQL) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *store.SQL)
-	}{
+func RunScanResults(t *testing.T, open Opener) {
+	runChecks(t, open, []check{
 		{"PagesEqualWholeResult", testPagesEqualWhole},
 		{"NeverStale", testResultNeverStale},
 		{"WholeResultWithoutFindings", testResultWithoutFindings},
 		{"ResultStoredBeforeSplit", testLegacyResult},
 		{"DeleteRemovesFindings", testDeleteRemovesFindings},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
-	}
+	})
 }
 
 // FakeResult is a scan result JSON with n findings and m enhanced

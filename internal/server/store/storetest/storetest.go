@@ -23,10 +23,7 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // Run runs the conformance suite.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *store.SQL)
-	}{
+	runChecks(t, open, []check{
 		{"Repositories", testRepositories},
 		{"ImagesAndTags", testImagesAndTags},
 		{"ImmutableTags", testImmutableTags},
@@ -37,12 +34,19 @@ func Run(t *testing.T, open Opener) {
 		{"JobConcurrentClaims", testJobConcurrentClaims},
 		{"DeleteCascades", testDeleteCascades},
 		{"SettingsAndSecrets", testSettings},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			tt.fn(t, s)
-		})
+	})
+}
+
+// check is one conformance test, run on a store of its own.
+type check struct {
+	name string
+	fn   func(*testing.T, *store.SQL)
+}
+
+// runChecks runs each check as a subtest on a fresh store from open.
+func runChecks(t *testing.T, open Opener, checks []check) {
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
 }
 
