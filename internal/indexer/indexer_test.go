@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -80,7 +81,7 @@ func (c fileCounter) CatalogFile(_ context.Context, f catalog.File) (catalog.Res
 	if _, err := f.R.ReadAt(b, 0); err != nil && f.Size > 0 {
 		return catalog.Result{}, err
 	}
-	typ := inventory.TypeNPM
+	typ := npm.Type
 	if strings.HasPrefix(string(b), "os:") {
 		typ = inventory.TypeAPK
 	}

@@ -50,36 +50,37 @@ var layers = []layer{
 
 	// The scanner, from inventories and advisories up to one whole scan.
 	{"version", []string{"internal/version"}, []string{"advisory"}},
-	{"distro", []string{"internal/distro/..."}, []string{"version"}},
+	{"distro", []string{"internal/distro/..."}, []string{"advisory", "version"}},
 	{"ecosystem", []string{"internal/ecosystem/..."}, []string{"inventory", "version"}},
+	{"names", []string{"internal/names"}, []string{"inventory", "advisory", "distro", "ecosystem"}},
 	{"osdetect", []string{"internal/osdetect"}, []string{"inventory", "distro"}},
-	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "testutil"}},
+	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "ecosystem", "testutil"}},
 	{"feeds", []string{"internal/feed/..."}, []string{"advisory"}},
 	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "feeds"}},
 	{"testdb", []string{"internal/testdb"}, []string{"testutil", "feeds", "vulndb"}},
-	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "distro", "osdetect", "testutil"}},
-	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "distro", "osdetect", "catalog"}},
+	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "distro", "names", "osdetect", "testutil"}},
+	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "distro", "ecosystem", "names", "osdetect", "catalog"}},
 	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "severity", "version", "distro", "ecosystem"}},
-	{"policy", []string{"internal/policy"}, []string{"advisory", "match"}},
+	{"policy", []string{"internal/policy"}, []string{"advisory", "names", "match"}},
 	// The ECR findings shape the server stores; report converts scans to it.
 	{"server/scanning", []string{"internal/server/scanning"}, []string{"inventory", "scanstatus", "wildcard"}},
-	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "scanstatus", "sbom", "match", "server/scanning"}},
-	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "distro", "ecosystem", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
+	{"report", []string{"internal/report"}, []string{"inventory", "advisory", "scanstatus", "names", "sbom", "match", "server/scanning"}},
+	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "distro", "ecosystem", "names", "catalog", "vulndb", "indexer", "match", "report", "scanstatus"}},
 
 	// The server: its parts, then the assembly.
 	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/scanning"}},
 	{"server/jobs", []string{"internal/server/jobs"}, []string{"server-base", "server/scanning"}},
 	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"wildcard", "server-base", "server/registry"}},
-	{"server/sbomref", []string{"internal/server/sbomref"}, []string{"inventory", "sbom", "server-base", "server/scanning", "server/registry"}},
+	{"server/sbomref", []string{"internal/server/sbomref"}, []string{"inventory", "names", "sbom", "server-base", "server/scanning", "server/registry"}},
 	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
 	{"server/notify", []string{"internal/server/notify"}, []string{"events", "server-base", "server/scanning"}},
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
 	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"server-base", "server/scanning", "server/lifecycle"}},
-	{"server/console", []string{"internal/server/console"}, []string{"inventory", "sbom", "match", "server-base", "server/scanning", "server/rescan"}},
-	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console"}},
+	{"server/console", []string{"internal/server/console"}, []string{"inventory", "names", "sbom", "match", "server-base", "server/scanning", "server/rescan"}},
+	{"server", []string{"internal/server"}, []string{"names", "server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console"}},
 
 	// Commands and benchmarks at the top.
-	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server"}},
+	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "ecosystem", "names", "catalog", "feeds", "vulndb", "sbom", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server"}},
 	{"cmd", []string{"cmd/..."}, []string{"cli"}},
 	{"bench", []string{"bench/..."}, []string{"inventory", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
 }

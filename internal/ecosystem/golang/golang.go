@@ -8,10 +8,14 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "golang"
+
 // Descriptor returns Go's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeGolang, OSV: "Go", Scheme: version.SchemeGo, PackageManager: "GOBINARY",
+		Type: Type, OSV: "Go", Scheme: version.SchemeGo, PackageManager: "GOBINARY",
+		PURLName:           ecosystem.SplitLast("/"),
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "GO-", Database: "Go Vulnerability Database"}},
 	}
 }

@@ -8,7 +8,11 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "maven"
+
 // Descriptor returns Maven's descriptor.
 func Descriptor() ecosystem.Descriptor {
-	return ecosystem.Descriptor{Type: inventory.TypeMaven, OSV: "Maven", Scheme: version.SchemeMaven, PackageManager: "JAR"}
+	return ecosystem.Descriptor{Type: Type, OSV: "Maven", Scheme: version.SchemeMaven, PackageManager: "JAR",
+		PURLName: ecosystem.SplitLast(":"), NameSeparator: ":", ComponentGroup: true}
 }

@@ -10,10 +10,13 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "nuget"
+
 // Descriptor returns NuGet's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeNuGet, OSV: "NuGet", Scheme: version.SchemeNuGet,
+		Type: Type, OSV: "NuGet", Scheme: version.SchemeNuGet,
 		NameVariants: ecosystem.Lower, NameEqual: strings.EqualFold, PackageManager: "NUGET",
 	}
 }
