@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/source"
@@ -97,7 +98,7 @@ func (f *indexFlags) index(ctx context.Context, ref string, stderr io.Writer) (*
 }
 
 func (f *indexFlags) indexOptions(osCats, langCats []catalog.FileCataloger) indexer.Options {
-	o := indexer.Options{OS: osCats, Language: langCats, Limits: squash.Limits{MaxFileSize: f.maxFileSize}, Distros: distroall.Distros()}
+	o := indexer.Options{OS: osCats, Language: langCats, Limits: squash.Limits{MaxFileSize: f.maxFileSize}, Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}
 	if f.layerCache != "" {
 		o.Cache = indexer.DirCache{Dir: f.layerCache}
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
-	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
@@ -133,7 +132,7 @@ func fetchSBOM(d name.Digest, ropts []remote.Option) (*inventory.Inventory, erro
 		return nil, fmt.Errorf("fetch SBOM document: %w", err)
 	}
 	defer rc.Close()
-	inv, err := sbom.Decode(rc, distroall.Distros())
+	inv, err := sbom.Decode(rc, descriptorNames())
 	if err != nil {
 		return nil, fmt.Errorf("SBOM %s: %w", d.DigestStr(), err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/policy"
 	"github.com/stowaway-scanner/stowaway/internal/report"
@@ -68,7 +67,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	defer cancel()
 	defer func() { err = ix.explain(ctx, err) }()
-	popts := policy.Options{MinSeverity: severity.Severity(minSeverity), IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel}
+	popts := policy.Options{MinSeverity: severity.Severity(minSeverity), IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel, Names: descriptorNames()}
 	if ignoreFile != "" {
 		f, err := os.Open(ignoreFile)
 		if err != nil {
@@ -181,7 +180,7 @@ func readSBOM(p string) (*inventory.Inventory, error) {
 		return nil, err
 	}
 	defer f.Close()
-	inv, err := sbom.Decode(f, distroall.Distros())
+	inv, err := sbom.Decode(f, descriptorNames())
 	if err != nil {
 		return nil, fmt.Errorf("sbom %s: %w", p, err)
 	}

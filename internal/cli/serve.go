@@ -104,6 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return ExitError, err
 	}
 	cfg.Metrics = server.NewMetrics()
+	cfg.Names = descriptorNames()
 	cfg.Rescan.DBDir = dbDir
 	if cfg.Rescan.EligibilityWindow == 0 {
 		cfg.Rescan.EligibilityWindow = rescan.Lifetime

@@ -10,7 +10,9 @@
 // and until when each is supported, which version scheme its packages use,
 // how its package URLs look, which feed namespace serves a release (an
 // alias: one distribution may use another's data), how its feeds rank
-// against each other, and where an advisory is described on the web.
+// against each other, where an advisory is described on the web, which
+// databases its advisory ids name, and through which channels besides its
+// standard archive it delivers fixes.
 package distro
 
 import (
@@ -20,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
@@ -67,6 +70,22 @@ type Descriptor struct {
 	// AdvisoryIDPrefixes are the prefixes of the distribution's own
 	// advisory ids, with the database's display name ("DSA-": "Debian").
 	AdvisoryIDPrefixes []IDPrefix
+	// FixChannels are the channels besides the standard archive through
+	// which the distribution delivers some fixes (match.Finding's
+	// FixChannel), with the service behind each.
+	FixChannels []FixChannel
+}
+
+// FixChannel is a channel through which a distribution delivers fixes
+// that its standard archive does not, and what a machine needs to install
+// them.
+type FixChannel struct {
+	Channel advisory.FixChannel
+	// Service names what delivers the channel's fixes ("Ubuntu Pro").
+	Service string
+	// Enable says, as an instruction, what a machine needs before it can
+	// install the channel's fixes ("attach the machine to ...").
+	Enable string
 }
 
 // IDPrefix names the database behind advisory ids with one prefix.

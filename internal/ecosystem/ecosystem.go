@@ -1,8 +1,10 @@
 // Package ecosystem describes language package ecosystems: one Descriptor
 // per ecosystem, defined in the package that owns it
 // (internal/ecosystem/<name>) and registered in the explicit list of
-// internal/ecosystem/all. Matching (match) and reports (report) read the
-// descriptors handed to them and hold no ecosystem's name.
+// internal/ecosystem/all. Matching (match), package URLs and reports
+// (through package names) read the descriptors handed to them and hold no
+// ecosystem's name. A descriptor package also declares its inventory
+// package Type, which its catalogers use.
 package ecosystem
 
 import (
@@ -37,6 +39,16 @@ type Descriptor struct {
 	// AdvisoryIDPrefixes are the prefixes of the ecosystem's own advisory
 	// ids, with the database's display name.
 	AdvisoryIDPrefixes []IDPrefix
+	// PURLName splits a package name into the namespace and the name of
+	// its package URL ("group:artifact" to "group" and "artifact"), and
+	// may normalise the name; nil keeps the name whole, with no namespace.
+	PURLName func(name string) (namespace, rest string)
+	// NameSeparator joins a namespace (a package URL's, a CycloneDX
+	// component group) and a name back into a package name; "" means "/".
+	NameSeparator string
+	// ComponentGroup says that the package-URL namespace is written as the
+	// CycloneDX component group (Maven's groupId), the rest as its name.
+	ComponentGroup bool
 }
 
 // IDPrefix names the database behind advisory ids with one prefix.
@@ -62,6 +74,34 @@ func (d *Descriptor) Clean(v string) string {
 		v = d.CleanVersion(v)
 	}
 	return v
+}
+
+// SplitName is the package-URL namespace and name of a package name.
+func (d *Descriptor) SplitName(name string) (namespace, rest string) {
+	if d.PURLName == nil {
+		return "", name
+	}
+	return d.PURLName(name)
+}
+
+// JoinName is the package name of a namespace and a name.
+func (d *Descriptor) JoinName(namespace, name string) string {
+	sep := d.NameSeparator
+	if sep == "" {
+		sep = "/"
+	}
+	return namespace + sep + name
+}
+
+// SplitLast returns a PURLName that splits at the last sep ("a/b/c" to
+// "a/b" and "c"); a name without sep, or with sep only first, stays whole.
+func SplitLast(sep string) func(string) (string, string) {
+	return func(name string) (string, string) {
+		if i := strings.LastIndex(name, sep); i > 0 {
+			return name[:i], name[i+len(sep):]
+		}
+		return "", name
+	}
 }
 
 // List is a set of descriptors.

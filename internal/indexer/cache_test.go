@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
@@ -39,7 +40,7 @@ func TestLayerCacheEqualsStreaming(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			base := Options{Distros: distroall.Distros(), OS: all.OS(), Language: all.Language(), Now: now}
+			base := Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), OS: all.OS(), Language: all.Language(), Now: now}
 			want, err := Index(context.Background(), src, base)
 			if err != nil {
 				t.Fatal(err)

@@ -70,7 +70,9 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/osdetect"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/squash"
@@ -87,6 +89,10 @@ type Options struct {
 	// Distros are the distributions OS detection knows (internal/distro/all
 	// lists Stowaway's); with none, every OS is UNKNOWN_OS.
 	Distros distro.List
+	// Ecosystems are the language ecosystems whose name rules build the
+	// package URLs of language packages (internal/ecosystem/all lists
+	// Stowaway's); with none, a name is kept whole.
+	Ecosystems ecosystem.List
 	// Now stamps the inventory (tests).
 	Now func() time.Time
 	// Cache, when set, stores each layer's recorded entries and cataloger
@@ -212,7 +218,7 @@ func Index(ctx context.Context, src *source.Source, opts Options) (*inventory.In
 		return nil, fmt.Errorf("index %s: %w", src.Ref, &imageError{err})
 	}
 	r.inv.Distro = d
-	finish(r.inv, r.owned)
+	finish(r.inv, r.owned, names.Names{Distros: r.opts.Distros, Ecosystems: r.opts.Ecosystems})
 	if d.ID != "" && len(opts.OS) > 0 && !hasOSPackages(r.inv) {
 		r.problemf("%s %s detected but no OS package database was found (dpkg status, apk installed or rpmdb): OS packages cannot be scanned", d.ID, d.VersionID)
 		r.inv.OSDatabaseProblems = r.problems
@@ -346,9 +352,9 @@ func isOwned(owned map[string]struct{}, file string) bool {
 	return false
 }
 
-// finish drops language packages installed by OS packages, fills PURLs and
-// sorts the packages into a stable order.
-func finish(inv *inventory.Inventory, owned map[string]struct{}) {
+// finish drops language packages installed by OS packages, fills PURLs
+// (named by purls) and sorts the packages into a stable order.
+func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Names) {
 	kept := inv.Packages[:0]
 	for _, p := range inv.Packages {
 		p.Clean()
@@ -362,7 +368,7 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}) {
 			}
 		}
 		if p.PURL == "" {
-			p.PURL = inventory.CleanText(inventory.PURL(p, inv.Distro))
+			p.PURL = inventory.CleanText(purls.PURL(p, inv.Distro))
 		}
 		kept = append(kept, p)
 	}

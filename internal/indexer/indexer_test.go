@@ -13,6 +13,9 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -80,7 +83,7 @@ func (c fileCounter) CatalogFile(_ context.Context, f catalog.File) (catalog.Res
 	if _, err := f.R.ReadAt(b, 0); err != nil && f.Size > 0 {
 		return catalog.Result{}, err
 	}
-	typ := inventory.TypeNPM
+	typ := npm.Type
 	if strings.HasPrefix(string(b), "os:") {
 		typ = inventory.TypeAPK
 	}
@@ -134,5 +137,40 @@ func TestIndexDirDedupesOwnedFiles(t *testing.T) {
 	want := []string{"musl@lib/apk/db/installed.pkg", "b@app/node_modules/b/package.pkg"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("owned language package must be dropped (-want +got):\n%s", d)
+	}
+}
+
+// TestIndexPURLsFromEcosystems: a language package's PURL follows its
+// ecosystem descriptor's name rule (an npm scope is the namespace); with
+// no ecosystems the name is kept whole.
+func TestIndexPURLsFromEcosystems(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "package.pkg"), []byte("@scope/core"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Resolve(context.Background(), "dir:"+root, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ecos ecosystem.List
+		want []string
+	}{
+		{"stowaway's ecosystems", ecoall.Ecosystems(), []string{"pkg:npm/%40scope/core@1.0"}},
+		{"none", nil, []string{"pkg:npm/%40scope%2Fcore@1.0"}},
+	} {
+		inv, err := Index(context.Background(), src, Options{Distros: distroall.Distros(), Ecosystems: tc.ecos,
+			Language: []catalog.FileCataloger{fileCounter{suffix: "package.pkg"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range inv.Packages {
+			got = append(got, p.PURL)
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%s: PURLs (-want +got):\n%s", tc.name, d)
+		}
 	}
 }

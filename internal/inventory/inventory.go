@@ -15,19 +15,12 @@ import (
 // (package ecosystem).
 type Type string
 
-// Package types. OS package types first, then language ecosystems.
+// OS package types: the package formats. A language ecosystem's type is
+// declared by its package (internal/ecosystem/<name>).
 const (
-	TypeDeb      Type = "deb"
-	TypeAPK      Type = "apk"
-	TypeRPM      Type = "rpm"
-	TypePyPI     Type = "pypi"
-	TypeNPM      Type = "npm"
-	TypeMaven    Type = "maven"
-	TypeNuGet    Type = "nuget"
-	TypeGem      Type = "gem"
-	TypeCargo    Type = "cargo"
-	TypeGolang   Type = "golang"
-	TypeComposer Type = "composer"
+	TypeDeb Type = "deb"
+	TypeAPK Type = "apk"
+	TypeRPM Type = "rpm"
 )
 
 // IsOS reports whether packages of this type are installed by the operating

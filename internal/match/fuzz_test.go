@@ -9,6 +9,14 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/cargo"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/nuget"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/rubygems"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
@@ -26,14 +34,14 @@ var fuzzEcosystems = []fuzzEcosystem{
 	{&inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Status: inventory.OSSupported}, inventory.TypeDeb, "debian:12", "1.0-1"},
 	{&inventory.Distro{ID: "alpine", VersionID: "3.19.1", Release: "3.19", Status: inventory.OSSupported}, inventory.TypeAPK, "alpine:3.19", "1.0-r1"},
 	{&inventory.Distro{ID: "rhel", VersionID: "9.2", Release: "9", Status: inventory.OSSupported}, inventory.TypeRPM, "rhel:9", "0:1.0-1.el9"},
-	{nil, inventory.TypeNPM, "osv:npm", "1.0.0"},
-	{nil, inventory.TypePyPI, "osv:PyPI", "1.0"},
-	{nil, inventory.TypeGem, "osv:RubyGems", "1.0"},
-	{nil, inventory.TypeMaven, "osv:Maven", "1.0"},
-	{nil, inventory.TypeGolang, "osv:Go", "1.0.0"},
-	{nil, inventory.TypeNuGet, "osv:NuGet", "1.0"},
-	{nil, inventory.TypeComposer, "osv:Packagist", "1.0"},
-	{nil, inventory.TypeCargo, "osv:crates.io", "1.0.0"},
+	{nil, npm.Type, "osv:npm", "1.0.0"},
+	{nil, pypi.Type, "osv:PyPI", "1.0"},
+	{nil, rubygems.Type, "osv:RubyGems", "1.0"},
+	{nil, maven.Type, "osv:Maven", "1.0"},
+	{nil, golang.Type, "osv:Go", "1.0.0"},
+	{nil, nuget.Type, "osv:NuGet", "1.0"},
+	{nil, composer.Type, "osv:Packagist", "1.0"},
+	{nil, cargo.Type, "osv:crates.io", "1.0.0"},
 }
 
 // FuzzMatchInstalledVersion matches one package with an arbitrary installed

@@ -11,6 +11,10 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/rubygems"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -39,15 +43,15 @@ func TestKeysEqualsLookups(t *testing.T) {
 		{Name: "libssl3", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "3.0.11-1"},
 		{Name: "openssl", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl"},
 		{Name: "bash", Version: "5.2-1", Type: inventory.TypeDeb},
-		{Name: "Django_Rest", Version: "1.0", Type: inventory.TypePyPI},
-		{Name: "Monolog/Monolog", Version: "2.0", Type: inventory.TypeComposer},
-		{Name: "lodash", Version: "4.17.20", Type: inventory.TypeNPM},
+		{Name: "Django_Rest", Version: "1.0", Type: pypi.Type},
+		{Name: "Monolog/Monolog", Version: "2.0", Type: composer.Type},
+		{Name: "lodash", Version: "4.17.20", Type: npm.Type},
 		// Versions that no scheme parses are looked up all the same.
 		{Name: "zlib1g", Version: "1:1.2.13 dfsg-1", Type: inventory.TypeDeb, SourceName: "zlib", SourceVersion: "1:1.2.13 dfsg-1"},
-		{Name: "underscore", Version: "latest", Type: inventory.TypeNPM},
-		{Name: "Jinja2", Version: "2.10.0 beta", Type: inventory.TypePyPI},
-		{Name: "rack", Version: "-", Type: inventory.TypeGem},
-		{Name: "left-pad", Version: "", Type: inventory.TypeNPM},
+		{Name: "underscore", Version: "latest", Type: npm.Type},
+		{Name: "Jinja2", Version: "2.10.0 beta", Type: pypi.Type},
+		{Name: "rack", Version: "-", Type: rubygems.Type},
+		{Name: "left-pad", Version: "", Type: npm.Type},
 	}
 	tests := []struct {
 		name   string
@@ -98,9 +102,9 @@ func TestTouching(t *testing.T) {
 		{Name: "libssl3", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "3.0.11-1"},
 		{Name: "openssl", Version: "3.0.11-1", Type: inventory.TypeDeb, SourceName: "openssl"},
 		{Name: "bash", Version: "5.2-1", Type: inventory.TypeDeb},
-		{Name: "Django_Rest", Version: "1.0", Type: inventory.TypePyPI},
+		{Name: "Django_Rest", Version: "1.0", Type: pypi.Type},
 		{Name: "zlib1g", Version: "1:1.2.13 dfsg-1", Type: inventory.TypeDeb, SourceName: "zlib", SourceVersion: "1:1.2.13 dfsg-1"},
-		{Name: "lodash", Version: "latest", Type: inventory.TypeNPM},
+		{Name: "lodash", Version: "latest", Type: npm.Type},
 	}}
 	tests := []struct {
 		name string

@@ -10,7 +10,9 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
 
 // fakeStore serves advisories from memory.
@@ -188,7 +190,7 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name: "osv aliases dedupe PYSEC and GHSA into the CVE; NVD scores it", distro: nil, language: true,
-			pkgs: []inventory.Package{{Name: "Requests", Version: "2.19.1", Type: inventory.TypePyPI, Path: "site-packages/requests-2.19.1.dist-info/METADATA"}},
+			pkgs: []inventory.Package{{Name: "Requests", Version: "2.19.1", Type: pypi.Type, Path: "site-packages/requests-2.19.1.dist-info/METADATA"}},
 			advs: []*advisory.Advisory{
 				{ID: "PYSEC-2018-28", Aliases: []string{"CVE-2018-18074", "GHSA-x84v-xcm2-53pg"}, Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}},
 				{ID: "GHSA-x84v-xcm2-53pg", Aliases: []string{"CVE-2018-18074"}, Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}},
@@ -198,7 +200,7 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name: "language packages are not matched by BASIC scans", distro: nil, language: false,
-			pkgs: []inventory.Package{{Name: "requests", Version: "2.19.1", Type: inventory.TypePyPI}},
+			pkgs: []inventory.Package{{Name: "requests", Version: "2.19.1", Type: pypi.Type}},
 			advs: []*advisory.Advisory{{ID: "GHSA-x84v-xcm2-53pg", Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}}},
 		},
 	}
@@ -206,7 +208,7 @@ func TestMatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inv := &inventory.Inventory{Distro: tc.distro, Packages: tc.pkgs}
 			for i := range inv.Packages {
-				inv.Packages[i].PURL = inventory.PURL(inv.Packages[i], tc.distro)
+				inv.Packages[i].PURL = names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}.PURL(inv.Packages[i], tc.distro)
 			}
 			res, err := Match(context.Background(), fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language})
 			if err != nil {

@@ -11,7 +11,11 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/rubygems"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
 
 // ufinding is the part of a finding the unparseable-version tests compare.
@@ -58,7 +62,7 @@ type unparseableCase struct {
 func (tc unparseableCase) inventory() *inventory.Inventory {
 	inv := &inventory.Inventory{Distro: tc.distro, Packages: append([]inventory.Package(nil), tc.pkgs...)}
 	for i := range inv.Packages {
-		inv.Packages[i].PURL = inventory.PURL(inv.Packages[i], tc.distro)
+		inv.Packages[i].PURL = names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}.PURL(inv.Packages[i], tc.distro)
 	}
 	return inv
 }
@@ -106,12 +110,12 @@ func unparseableCases() []unparseableCase {
 		{
 			name: "npm latest, a git URL and an empty version beside lodash 4.17.15; =v and white space are npm spellings", language: true,
 			pkgs: []inventory.Package{
-				{Name: "lodash", Version: "latest", Type: inventory.TypeNPM, Path: "app/package.json"},
-				{Name: "lodash", Version: "git+https://github.com/lodash/lodash.git#4.17.15", Type: inventory.TypeNPM, Path: "app/node_modules/lodash/package.json"},
-				{Name: "lodash", Version: "", Type: inventory.TypeNPM, Path: "vendor/lodash/package.json"},
-				{Name: "lodash", Version: "4.17.15", Type: inventory.TypeNPM, Path: "srv/node_modules/lodash/package.json"},
-				{Name: "lodash", Version: " =v4.17.16 ", Type: inventory.TypeNPM, Path: "old/node_modules/lodash/package.json"},
-				{Name: "lodash", Version: "4.17.21", Type: inventory.TypeNPM, Path: "new/node_modules/lodash/package.json"},
+				{Name: "lodash", Version: "latest", Type: npm.Type, Path: "app/package.json"},
+				{Name: "lodash", Version: "git+https://github.com/lodash/lodash.git#4.17.15", Type: npm.Type, Path: "app/node_modules/lodash/package.json"},
+				{Name: "lodash", Version: "", Type: npm.Type, Path: "vendor/lodash/package.json"},
+				{Name: "lodash", Version: "4.17.15", Type: npm.Type, Path: "srv/node_modules/lodash/package.json"},
+				{Name: "lodash", Version: " =v4.17.16 ", Type: npm.Type, Path: "old/node_modules/lodash/package.json"},
+				{Name: "lodash", Version: "4.17.21", Type: npm.Type, Path: "new/node_modules/lodash/package.json"},
 			},
 			advs: []*advisory.Advisory{
 				lang(&advisory.Advisory{ID: "GHSA-35jh-r3h4-6jhm", Aliases: []string{"CVE-2021-23337"}, Source: "osv-npm", Severity: "HIGH"},
@@ -145,8 +149,8 @@ func unparseableCases() []unparseableCase {
 		{
 			name: "pypi 2.10.0 beta beside Jinja2 2.10: a fix, and a versions list with none", language: true,
 			pkgs: []inventory.Package{
-				{Name: "Jinja2", Version: "2.10.0 beta", Type: inventory.TypePyPI, Path: "site-packages/Jinja2-2.10.0 beta.dist-info/METADATA"},
-				{Name: "Jinja2", Version: "2.10", Type: inventory.TypePyPI, Path: "site-packages/Jinja2-2.10.dist-info/METADATA"},
+				{Name: "Jinja2", Version: "2.10.0 beta", Type: pypi.Type, Path: "site-packages/Jinja2-2.10.0 beta.dist-info/METADATA"},
+				{Name: "Jinja2", Version: "2.10", Type: pypi.Type, Path: "site-packages/Jinja2-2.10.dist-info/METADATA"},
 			},
 			advs: []*advisory.Advisory{
 				lang(&advisory.Advisory{ID: "CVE-2019-10906", Source: "osv-PyPI", Severity: "HIGH"},
@@ -174,8 +178,8 @@ func unparseableCases() []unparseableCase {
 		{
 			name: "rubygems rack (-) beside rack 2.0.0: branch ranges report the fix that leaves them all", language: true,
 			pkgs: []inventory.Package{
-				{Name: "rack", Version: "-", Type: inventory.TypeGem, Path: "app/Gemfile.lock"},
-				{Name: "rack", Version: "2.0.0", Type: inventory.TypeGem, Path: "srv/Gemfile.lock"},
+				{Name: "rack", Version: "-", Type: rubygems.Type, Path: "app/Gemfile.lock"},
+				{Name: "rack", Version: "2.0.0", Type: rubygems.Type, Path: "srv/Gemfile.lock"},
 			},
 			advs: []*advisory.Advisory{
 				lang(&advisory.Advisory{ID: "GHSA-j6w9-fv6q-3q52", Aliases: []string{"CVE-2020-8184"}, Source: "osv-RubyGems", Severity: "HIGH"},
@@ -270,7 +274,7 @@ func unparseableCases() []unparseableCase {
 		},
 		{
 			name: "language packages are not matched, so not degraded, in BASIC scans",
-			pkgs: []inventory.Package{{Name: "lodash", Version: "latest", Type: inventory.TypeNPM, Path: "app/package.json"}},
+			pkgs: []inventory.Package{{Name: "lodash", Version: "latest", Type: npm.Type, Path: "app/package.json"}},
 			advs: []*advisory.Advisory{lang(&advisory.Advisory{ID: "GHSA-35jh-r3h4-6jhm", Source: "osv-npm"},
 				"osv:npm", "lodash", advisory.StatusFixed, rngs(advisory.Event{Introduced: "0"}, advisory.Event{Fixed: "4.17.21"}))},
 		},
@@ -314,7 +318,7 @@ func (failingStore) Candidates(context.Context, string, string) ([]Candidate, er
 // TestMatchErrorsThatRemainErrors: store errors and cancellation still fail
 // a match that holds a degraded package; only comparisons degrade.
 func TestMatchErrorsThatRemainErrors(t *testing.T) {
-	inv := &inventory.Inventory{Packages: []inventory.Package{{Name: "lodash", Version: "latest", Type: inventory.TypeNPM}}}
+	inv := &inventory.Inventory{Packages: []inventory.Package{{Name: "lodash", Version: "latest", Type: npm.Type}}}
 	if _, err := Match(context.Background(), failingStore{}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: true}); !errors.Is(err, errStore) {
 		t.Errorf("store error: Match error = %v, want %v", err, errStore)
 	}

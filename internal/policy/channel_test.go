@@ -7,7 +7,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
 
 func TestIgnoreFixChannel(t *testing.T) {
@@ -49,6 +51,7 @@ func TestIgnoreFixChannel(t *testing.T) {
 				"CVE-2020-0004": "no fix available (--ignore-unfixed)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Names = names.Names{Distros: distroall.Distros()}
 			kept, supp, err := Apply(all, tc.opts)
 			if err != nil {
 				t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
@@ -110,9 +111,12 @@ type Options struct {
 	// an entry may hold several, comma-separated). Findings with a
 	// standard fix or no fix are never dropped by it.
 	IgnoreFixChannels []string
-	Ignores           []IgnoreRule
-	VEX               []VEXStatement
-	Now               time.Time
+	// Names name the service behind a fix channel in the reasons, as the
+	// distribution that declares the channel does.
+	Names   names.Names
+	Ignores []IgnoreRule
+	VEX     []VEXStatement
+	Now     time.Time
 }
 
 // Suppressed is a finding left out, and why.
@@ -170,7 +174,7 @@ func why(f match.Finding, o Options, now time.Time) string {
 	}
 	for _, c := range o.IgnoreFixChannels {
 		if f.FixChannel != advisory.ChannelStandard && string(f.FixChannel) == c {
-			return "fix only through Ubuntu Pro " + c + " (--ignore-fix-channel)"
+			return "fix only through " + o.Names.FixChannel(f.FixChannel).Service + " " + c + " (--ignore-fix-channel)"
 		}
 	}
 	for _, r := range o.Ignores {

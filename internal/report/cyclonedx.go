@@ -9,6 +9,7 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
@@ -17,7 +18,7 @@ import (
 // section: one entry per finding, affecting the package's bom-ref.
 func WriteCycloneDX(w io.Writer, s Scan) error {
 	var buf bytes.Buffer
-	if err := sbom.Encode(&buf, s.Inventory, sbom.CycloneDX); err != nil {
+	if err := sbom.Encode(&buf, s.Inventory, sbom.CycloneDX, s.Names); err != nil {
 		return fmt.Errorf("cyclonedx: %w", err)
 	}
 	bom := new(cdx.BOM)
@@ -34,7 +35,7 @@ func WriteCycloneDX(w io.Writer, s Scan) error {
 	}
 	vulns := make([]cdx.Vulnerability, 0, len(s.Findings))
 	for _, f := range s.Findings {
-		vulns = append(vulns, cdxVuln(f, refs))
+		vulns = append(vulns, cdxVuln(s.Names, f, refs))
 	}
 	bom.Vulnerabilities = &vulns
 	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON)
@@ -58,7 +59,7 @@ func cdxSeverity(s severity.Severity) cdx.Severity {
 	return cdx.SeverityUnknown
 }
 
-func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
+func cdxVuln(n names.Names, f match.Finding, refs map[string]string) cdx.Vulnerability {
 	v := cdx.Vulnerability{
 		BOMRef:      f.ID + "/" + f.Package.PURL,
 		ID:          f.ID,
@@ -83,7 +84,7 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 	if len(f.Related) > 0 {
 		rel := make([]cdx.VulnerabilityReference, 0, len(f.Related))
 		for _, id := range f.Related {
-			rel = append(rel, cdx.VulnerabilityReference{ID: id, Source: &cdx.Source{Name: idSource(id)}})
+			rel = append(rel, cdx.VulnerabilityReference{ID: id, Source: &cdx.Source{Name: n.AdvisoryDatabase(id)}})
 		}
 		v.References = &rel
 	}
@@ -107,7 +108,7 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 		}
 	}
 	if f.FixedVersion != "" && f.FixChannel != "" {
-		v.Recommendation += ". " + ProNote(f.FixChannel)
+		v.Recommendation += ". " + FixChannelNote(n, f.FixChannel)
 		v.Properties = &[]cdx.Property{{Name: "stowaway:fix_channel", Value: string(f.FixChannel)}}
 	}
 	v.Analysis = &cdx.VulnerabilityAnalysis{State: state, Detail: detail}
@@ -118,19 +119,4 @@ func cdxVuln(f match.Finding, refs map[string]string) cdx.Vulnerability {
 		v.Updated = f.Modified.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	return v
-}
-
-// idSource names the database an advisory id comes from.
-func idSource(id string) string {
-	prefixes := []struct{ p, name string }{
-		{"CVE-", "NVD"}, {"GHSA-", "GitHub Advisory Database"}, {"PYSEC-", "PyPI Advisory Database"},
-		{"GO-", "Go Vulnerability Database"}, {"RUSTSEC-", "RustSec"}, {"DSA-", "Debian"}, {"DLA-", "Debian"},
-		{"USN-", "Ubuntu"}, {"RHSA-", "Red Hat"}, {"ALAS", "Amazon Linux"}, {"ELSA-", "Oracle Linux"},
-	}
-	for _, x := range prefixes {
-		if strings.HasPrefix(id, x.p) {
-			return x.name
-		}
-	}
-	return "OSV"
 }

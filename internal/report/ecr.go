@@ -16,9 +16,11 @@
 //   - CycloneDX: analysis state in_triage like every match, the reason in
 //     analysis.detail.
 //
-// A fix that only Ubuntu Pro delivers (match.Finding.FixChannel esm-infra,
-// esm-apps or esm-infra-legacy) is marked in every format; standard fixes
-// are not marked:
+// A fix delivered only through a channel besides the distribution's
+// standard archive (match.Finding.FixChannel, such as Ubuntu Pro's
+// esm-infra, esm-apps or esm-infra-legacy) is marked in every format,
+// named with the service the distribution's descriptor gives it (Scan.Names);
+// standard fixes are not marked:
 //   - ECR basic findings: attribute fix_channel;
 //   - ECR enhanced findings: vulnerablePackages[].fixChannel (a Stowaway
 //     field next to fixedInVersion) and the remediation text;
@@ -44,6 +46,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
@@ -67,6 +70,9 @@ type Scan struct {
 	DBUpdatedAt time.Time
 	// Repository, RegistryID and Tag fill the ECR envelope.
 	Repository, RegistryID, Tag string
+	// Names are the descriptors that name package managers, advisory
+	// databases and fix channels, and build missing PURLs.
+	Names names.Names
 }
 
 // Warnings are the inventory's warnings followed by one line per degraded
@@ -263,8 +269,9 @@ func score(s float64) string {
 	return strconv.FormatFloat(s, 'f', 1, 64)
 }
 
-// packageManager names the package manager as Inspector does.
-func packageManager(t inventory.Type) string {
+// packageManager names the package manager as Inspector does: the OS
+// package formats here, a language ecosystem's as its descriptor says.
+func packageManager(n names.Names, t inventory.Type) string {
 	switch t {
 	case inventory.TypeDeb:
 		return "DPKG"
@@ -272,22 +279,9 @@ func packageManager(t inventory.Type) string {
 		return "APK"
 	case inventory.TypeRPM:
 		return "OS"
-	case inventory.TypePyPI:
-		return "PYTHONPKG"
-	case inventory.TypeNPM:
-		return "NODEPKG"
-	case inventory.TypeMaven:
-		return "JAR"
-	case inventory.TypeNuGet:
-		return "NUGET"
-	case inventory.TypeGem:
-		return "GEMSPEC"
-	case inventory.TypeCargo:
-		return "CARGO"
-	case inventory.TypeGolang:
-		return "GOBINARY"
-	case inventory.TypeComposer:
-		return "COMPOSER"
+	}
+	if pm, ok := n.PackageManager(t); ok {
+		return pm
 	}
 	return strings.ToUpper(string(t))
 }
@@ -374,7 +368,7 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	}
 	p := f.Package
 	vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: f.FixedVersion, FixChannel: string(f.FixChannel), Name: p.Name,
-		PackageManager: packageManager(p.Type), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
+		PackageManager: packageManager(s.Names, p.Type), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
 	if vp.FixedInVersion == "" {
 		vp.FixedInVersion = "NotAvailable"
 	}
@@ -390,7 +384,7 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 		e.Remediation.Recommendation.Text = "None provided"
 	}
 	if f.FixedVersion != "" && f.FixChannel != "" {
-		e.Remediation.Recommendation.Text += " " + ProNote(f.FixChannel)
+		e.Remediation.Recommendation.Text += " " + FixChannelNote(s.Names, f.FixChannel)
 	}
 	res := Resource{ID: inv.Source.Ref, Type: "AWS_ECR_CONTAINER_IMAGE"}
 	img := &res.Details.AWSECRContainerImage
@@ -402,11 +396,13 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	return e
 }
 
-// ProNote says, for people, where a fix of channel ch comes from, e.g.
-// "The fix is delivered only through Ubuntu Pro (esm-infra): attach the
-// machine to an Ubuntu Pro subscription and enable esm-infra to install it."
-func ProNote(ch advisory.FixChannel) string {
-	return fmt.Sprintf("The fix is delivered only through Ubuntu Pro (%s): attach the machine to an Ubuntu Pro subscription and enable %s to install it.", ch, ch)
+// FixChannelNote says, for people, where a fix of channel ch comes from and
+// what a machine needs to install it, in the words of the distribution
+// that declares the channel (n): "The fix is delivered only through
+// <service> (<channel>): <enable> to install it."
+func FixChannelNote(n names.Names, ch advisory.FixChannel) string {
+	c := n.FixChannel(ch)
+	return fmt.Sprintf("The fix is delivered only through %s (%s): %s to install it.", c.Service, ch, c.Enable)
 }
 
 // WriteJSON writes the ECR response as indented JSON.

@@ -15,19 +15,27 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
+// testNames are Stowaway's descriptors, as scans hand them over.
+var testNames = names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}
+
 func fixture(enhanced bool) Scan {
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	d := &inventory.Distro{ID: "debian", VersionID: "12", Release: "12", Status: inventory.OSSupported}
 	ssl := inventory.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "openssl", SourceVersion: "3.0.11-1~deb12u2", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
-	req := inventory.Package{Name: "requests", Version: "2.19.1", Type: inventory.TypePyPI, Path: "usr/lib/python3/site-packages/requests-2.19.1.dist-info/METADATA", Layer: "sha256:bbb", Cataloger: "python"}
-	ssl.PURL, req.PURL = inventory.PURL(ssl, d), inventory.PURL(req, d)
+	req := inventory.Package{Name: "requests", Version: "2.19.1", Type: pypi.Type, Path: "usr/lib/python3/site-packages/requests-2.19.1.dist-info/METADATA", Layer: "sha256:bbb", Cataloger: "python"}
+	ssl.PURL, req.PURL = testNames.PURL(ssl, d), testNames.PURL(req, d)
 	inv := &inventory.Inventory{
 		Source:    inventory.Source{Ref: "docker-archive:app.tar", Kind: "docker-archive", Digest: "sha256:ddd", Tags: []string{"app:1"}, Architecture: "amd64", OS: "linux"},
 		Distro:    d,
@@ -46,7 +54,7 @@ func fixture(enhanced bool) Scan {
 			Severity: "CRITICAL", SeveritySource: "cvss3:nvd", CVSS3: &v3, Sources: []string{"osv-PyPI"}, URI: "https://nvd.nist.gov/vuln/detail/CVE-2018-18074", References: []string{"https://github.com/psf/requests/pull/4718"}})
 		match.SortFindings(fs)
 	}
-	return Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: "COMPLETE", StatusDescription: "The scan was completed successfully.", CompletedAt: t0, DBUpdatedAt: t0.Add(-24 * time.Hour), Repository: "app"}
+	return Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: "COMPLETE", StatusDescription: "The scan was completed successfully.", CompletedAt: t0, DBUpdatedAt: t0.Add(-24 * time.Hour), Repository: "app", Names: testNames}
 }
 
 // degradedFixture is fixture with packages whose versions could not be
@@ -55,7 +63,7 @@ func degradedFixture(enhanced bool) Scan {
 	s := fixture(enhanced)
 	d := s.Inventory.Distro
 	zlib := inventory.Package{Name: "zlib1g", Version: "1:1.2.13 dfsg-1", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "zlib", SourceVersion: "1:1.2.13 dfsg-1", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
-	zlib.PURL = inventory.PURL(zlib, d)
+	zlib.PURL = testNames.PURL(zlib, d)
 	zerr := `dpkg: version "1:1.2.13 dfsg-1": space or control character at byte 8: invalid version`
 	inv := *s.Inventory
 	inv.Packages = append(append([]inventory.Package(nil), inv.Packages...), zlib)
@@ -66,8 +74,8 @@ func degradedFixture(enhanced bool) Scan {
 		match.Finding{ID: "CVE-2018-25032", Package: zlib, Namespace: "debian:12", Status: match.StatusUnknownVersion,
 			Severity: "HIGH", SeveritySource: "vendor:osv-Debian", VendorSeverity: "HIGH", Sources: []string{"osv-Debian"}, URI: "https://security-tracker.debian.org/tracker/CVE-2018-25032", VersionError: zerr})
 	if enhanced {
-		lodash := inventory.Package{Name: "lodash", Version: "latest", Type: inventory.TypeNPM, Path: "app/package.json", Layer: "sha256:bbb", Cataloger: "javascript"}
-		lodash.PURL = inventory.PURL(lodash, d)
+		lodash := inventory.Package{Name: "lodash", Version: "latest", Type: npm.Type, Path: "app/package.json", Layer: "sha256:bbb", Cataloger: "javascript"}
+		lodash.PURL = testNames.PURL(lodash, d)
 		lerr := `semver: version "latest": invalid version: invalid semantic version`
 		inv.Packages = append(inv.Packages, lodash)
 		s.Degraded = append([]match.Degraded{{Package: lodash, Namespace: "osv:npm", Reason: lerr}}, s.Degraded...)
@@ -88,7 +96,7 @@ func proFixture(enhanced bool) Scan {
 	d := &inventory.Distro{ID: "ubuntu", VersionID: "16.04", Release: "16.04", Status: inventory.OSSupported}
 	libc := inventory.Package{Name: "libc-bin", Version: "2.23-0ubuntu11.2", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "glibc", SourceVersion: "2.23-0ubuntu11.2", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
 	vim := inventory.Package{Name: "vim-tiny", Version: "2:7.4.1689-3ubuntu1.5", Type: inventory.TypeDeb, Arch: "amd64", SourceName: "vim", SourceVersion: "2:7.4.1689-3ubuntu1.5", Path: "var/lib/dpkg/status", Layer: "sha256:aaa", Cataloger: "dpkg"}
-	libc.PURL, vim.PURL = inventory.PURL(libc, d), inventory.PURL(vim, d)
+	libc.PURL, vim.PURL = testNames.PURL(libc, d), testNames.PURL(vim, d)
 	inv := &inventory.Inventory{
 		Source:   inventory.Source{Ref: "docker-archive:ubuntu-16.04.tar", Kind: "docker-archive", Digest: "sha256:eee", Architecture: "amd64", OS: "linux"},
 		Distro:   d,
@@ -104,7 +112,7 @@ func proFixture(enhanced bool) Scan {
 		{ID: "CVE-2017-12424", Package: vim, Namespace: "ubuntu:16.04", Status: match.StatusUnfixed, Severity: "LOW", SeveritySource: "vendor:ubuntu-uct", VendorSeverity: "LOW", Sources: src, URI: "https://ubuntu.com/security/CVE-2017-12424"},
 	}
 	match.SortFindings(fs)
-	return Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: "COMPLETE", StatusDescription: "The scan was completed successfully.", CompletedAt: t0, DBUpdatedAt: t0.Add(-24 * time.Hour), Repository: "ubuntu"}
+	return Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: "COMPLETE", StatusDescription: "The scan was completed successfully.", CompletedAt: t0, DBUpdatedAt: t0.Add(-24 * time.Hour), Repository: "ubuntu", Names: testNames}
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -353,7 +361,7 @@ func TestFixChannelRendering(t *testing.T) {
 	if d := cmp.Diff(map[string]string{"CVE-2016-10228": "esm-infra", "CVE-2022-0128": "esm-apps", "CVE-2021-3326": "", "CVE-2017-12424": ""}, enh); d != "" {
 		t.Errorf("enhanced fixChannel (-want +got):\n%s", d)
 	}
-	if want := "Upgrade libc-bin to 2.23-0ubuntu11.3+esm3 or later. " + ProNote(advisory.ChannelESMInfra); texts["CVE-2016-10228"] != want {
+	if want := "Upgrade libc-bin to 2.23-0ubuntu11.3+esm3 or later. " + FixChannelNote(testNames, advisory.ChannelESMInfra); texts["CVE-2016-10228"] != want {
 		t.Errorf("remediation = %q, want %q", texts["CVE-2016-10228"], want)
 	}
 	if texts["CVE-2021-3326"] != "Upgrade libc-bin to 2.23-0ubuntu11.3 or later." {

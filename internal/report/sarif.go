@@ -114,7 +114,7 @@ func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 			fixed = "no fix available"
 		}
 		if f.FixedVersion != "" && f.FixChannel != "" {
-			fixed += ", only through Ubuntu Pro " + string(f.FixChannel)
+			fixed += ", only through " + s.Names.FixChannel(f.FixChannel).Service + " " + string(f.FixChannel)
 		}
 		msg := fmt.Sprintf("%s %s in %s %s (fixed in: %s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
 		props := map[string]any{"purl": f.Package.PURL, "status": string(f.Status), "severity": string(f.Severity)}

@@ -3,12 +3,14 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
 
 // WriteTable writes a human-readable summary and one line per finding.
@@ -50,8 +52,8 @@ func WriteTable(w io.Writer, s Scan) error {
 		parts = []string{"none"}
 	}
 	fmt.Fprintf(w, "  findings: %d (%s)\n", len(s.Findings), strings.Join(parts, ", "))
-	if pro := proCounts(s.Findings); pro != "" {
-		fmt.Fprintf(w, "  pro-only: %s: fixed only through Ubuntu Pro, marked in FIXED IN (--ignore-fix-channel hides them)\n", pro)
+	if pro, services := channelCounts(s.Names, s.Findings); pro != "" {
+		fmt.Fprintf(w, "  pro-only: %s: fixed only through %s, marked in FIXED IN (--ignore-fix-channel hides them)\n", pro, services)
 	}
 	fmt.Fprintln(w)
 	if len(s.Findings) == 0 {
@@ -76,22 +78,26 @@ func WriteTable(w io.Writer, s Scan) error {
 	return tw.Flush()
 }
 
-// proCounts counts findings per Ubuntu Pro fix channel ("esm-infra 3,
-// esm-apps 1"), or "" when none needs Pro.
-func proCounts(fs []match.Finding) string {
+// channelCounts counts findings per fix channel besides the standard one
+// ("esm-infra 3, esm-apps 1"), or "" when there are none, and names the
+// services that deliver them ("Ubuntu Pro").
+func channelCounts(names names.Names, fs []match.Finding) (counts, services string) {
 	n := map[advisory.FixChannel]int{}
 	for _, f := range fs {
 		if f.FixChannel != "" {
 			n[f.FixChannel]++
 		}
 	}
-	var parts []string
+	var parts, svcs []string
 	for _, ch := range advisory.FixChannels() {
 		if n[ch] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", ch, n[ch]))
+			if svc := names.FixChannel(ch).Service; !slices.Contains(svcs, svc) {
+				svcs = append(svcs, svc)
+			}
 		}
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, ", "), strings.Join(svcs, " or ")
 }
 
 // cell makes image-controlled text safe for one table cell: control

@@ -16,6 +16,7 @@ import (
 	packageurl "github.com/package-url/packageurl-go"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
 
 // cdxSpecDefault is the CycloneDX version Encode writes.
@@ -145,7 +146,7 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 
 	refs := bomRefs(inv.Packages)
 	for i, p := range inv.Packages {
-		components = append(components, packageComponent(p, refs[i]))
+		components = append(components, packageComponent(p, refs[i], opts.Names))
 	}
 	if len(components) > 0 {
 		bom.Components = &components
@@ -178,7 +179,7 @@ func distroProps(p *props, d *inventory.Distro) {
 	p.add(propDistroReason, d.Reason)
 }
 
-func packageComponent(p inventory.Package, ref string) cdx.Component {
+func packageComponent(p inventory.Package, ref string, names names.Names) cdx.Component {
 	c := cdx.Component{
 		BOMRef:     ref,
 		Type:       cdx.ComponentTypeLibrary,
@@ -187,10 +188,8 @@ func packageComponent(p inventory.Package, ref string) cdx.Component {
 		PackageURL: p.PURL,
 		Licenses:   cdxLicenses(p.Licenses),
 	}
-	if p.Type == inventory.TypeMaven {
-		if i := strings.LastIndex(p.Name, ":"); i > 0 {
-			c.Group, c.Name = p.Name[:i], p.Name[i+1:]
-		}
+	if group, name, ok := names.ComponentGroup(p); ok {
+		c.Group, c.Name = group, name
 	}
 	var pp props
 	if pu, err := packageurl.FromString(p.PURL); err != nil || pu.Type != string(p.Type) {
@@ -325,7 +324,7 @@ func propList(p *[]cdx.Property) []cdx.Property {
 // decodeCycloneDX turns a CycloneDX JSON document into an inventory. It reads
 // Stowaway's properties when present and falls back to the standard fields
 // (purl, name, version, licenses) for SBOMs written by other tools.
-func decodeCycloneDX(b []byte) (*inventory.Inventory, error) {
+func decodeCycloneDX(b []byte, names names.Names) (*inventory.Inventory, error) {
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(b), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
 		return nil, fmt.Errorf("sbom: decode cyclonedx: %w", err)
@@ -380,7 +379,7 @@ func decodeCycloneDX(b []byte) (*inventory.Inventory, error) {
 					inv.Distro = decodeDistro(c)
 				}
 			case c.PackageURL != "":
-				p, err := decodePackage(c)
+				p, err := decodePackage(c, names)
 				if err != nil {
 					return err
 				}
@@ -492,7 +491,7 @@ func setDistroProp(d *inventory.Distro, p cdx.Property) {
 	}
 }
 
-func decodePackage(c *cdx.Component) (inventory.Package, error) {
+func decodePackage(c *cdx.Component, names names.Names) (inventory.Package, error) {
 	pu, err := packageurl.FromString(c.PackageURL)
 	if err != nil {
 		return inventory.Package{}, fmt.Errorf("sbom: decode cyclonedx: component %q: purl: %w", c.BOMRef, err)
@@ -550,31 +549,14 @@ func decodePackage(c *cdx.Component) (inventory.Package, error) {
 	// The name last: joining a group depends on the type, which a property
 	// may have set.
 	if p.Name == "" {
-		p.Name = purlName(pu)
+		p.Name = names.PackageName(pu)
 	}
 	if c.Group != "" && c.Name != "" {
-		sep := "/"
-		if p.Type == inventory.TypeMaven {
-			sep = ":"
-		}
-		p.Name = c.Group + sep + c.Name
+		p.Name = names.JoinName(p.Type, c.Group, c.Name)
 	}
 	if !stowaway {
 		// Another tool's SBOM: take what the purl says.
 		fromPURLQualifiers(&p, pu)
 	}
 	return p, nil
-}
-
-// purlName is the inventory name of a purl: the name, prefixed with the
-// namespace for language ecosystems (the namespace of an OS package is its
-// distribution).
-func purlName(pu packageurl.PackageURL) string {
-	switch {
-	case pu.Namespace == "" || inventory.Type(pu.Type).IsOS():
-		return pu.Name
-	case pu.Type == string(inventory.TypeMaven):
-		return pu.Namespace + ":" + pu.Name
-	}
-	return pu.Namespace + "/" + pu.Name
 }

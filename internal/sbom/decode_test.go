@@ -13,7 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -27,7 +29,7 @@ func TestDecodeForeign(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got, err := Decode(f, distroall.Distros())
+	got, err := Decode(f, testNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +42,10 @@ func TestDecodeForeign(t *testing.T) {
 			{Name: "openssl-libs", Version: "1:3.0.7-24.el9", Type: inventory.TypeRPM, Epoch: 1, Release: "24.el9", Arch: "x86_64",
 				SourceName: "openssl", SourceVersion: "3.0.7-24.el9",
 				PURL: "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?arch=x86_64&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm"},
-			{Name: "@types/node", Version: "20.10.0", Type: inventory.TypeNPM, Licenses: []string{"MIT"}, PURL: "pkg:npm/%40types/node@20.10.0"},
-			{Name: "com.fasterxml.jackson.core:jackson-databind", Version: "2.15.2", Type: inventory.TypeMaven,
+			{Name: "@types/node", Version: "20.10.0", Type: npm.Type, Licenses: []string{"MIT"}, PURL: "pkg:npm/%40types/node@20.10.0"},
+			{Name: "com.fasterxml.jackson.core:jackson-databind", Version: "2.15.2", Type: maven.Type,
 				PURL: "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.15.2"},
-			{Name: "golang.org/x/net", Version: "v0.17.0", Type: inventory.TypeGolang, PURL: "pkg:golang/golang.org/x/net@v0.17.0"},
+			{Name: "golang.org/x/net", Version: "v0.17.0", Type: golang.Type, PURL: "pkg:golang/golang.org/x/net@v0.17.0"},
 		},
 		Warnings:  []string{`sbom: 1 components without a purl were skipped (first: "app")`},
 		CreatedAt: time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC),
@@ -89,7 +91,7 @@ func TestDecodeErrors(t *testing.T) {
 			"externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "nope"}]}]}`, "purl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inv, err := Decode(strings.NewReader(tc.doc), distroall.Distros())
+			inv, err := Decode(strings.NewReader(tc.doc), testNames)
 			if err == nil {
 				t.Fatalf("no error; decoded %+v", inv)
 			}
@@ -105,20 +107,20 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestDecodeLimit(t *testing.T) {
 	doc := encode(t, fixture(), CycloneDX)
-	if _, err := decodeLimited(bytes.NewReader(doc), int64(len(doc))); err != nil {
+	if _, err := decodeLimited(bytes.NewReader(doc), int64(len(doc)), testNames); err != nil {
 		t.Errorf("a document of exactly the limit: %v", err)
 	}
-	_, err := decodeLimited(bytes.NewReader(doc), int64(len(doc)-1))
+	_, err := decodeLimited(bytes.NewReader(doc), int64(len(doc)-1), testNames)
 	if err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("a document one byte over the limit: error %v, want one about the limit", err)
 	}
 	// Decode stops reading after the limit: it must not drain an endless reader.
-	_, err = decodeLimited(iotest.OneByteReader(endless{}), 1<<10)
+	_, err = decodeLimited(iotest.OneByteReader(endless{}), 1<<10, testNames)
 	if err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("an endless stream: error %v, want one about the limit", err)
 	}
 	boom := errors.New("disk on fire")
-	if _, err := Decode(iotest.ErrReader(boom), distroall.Distros()); !errors.Is(err, boom) {
+	if _, err := Decode(iotest.ErrReader(boom), testNames); !errors.Is(err, boom) {
 		t.Errorf("read error not wrapped: %v", err)
 	}
 }
@@ -158,23 +160,23 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"openssl","version":"3.0.7-27.el9","purl":"pkg:rpm/redhat/openssl@3.0.7-27.el9?arch=x86_64&epoch=1","properties":[{"name":"stowaway:package:epoch","value":"1"},{"name":"stowaway:package:release","value":"27.el9"},{"name":"stowaway:package:sourceName","value":"openssl"},{"name":"stowaway:package:sourceVersion","value":"1:3.0.7-27.el9"},{"name":"stowaway:package:module","value":"nodejs:18"},{"name":"stowaway:package:layerDiffID","value":"sha256:00"},{"name":"stowaway:package:cataloger","value":"rpm"}]}]}`))
 	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","group":"org.apache.logging.log4j","name":"log4j-core","version":"2.14.1","purl":"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1","properties":[{"name":"stowaway:package:type","value":"maven"},{"name":"stowaway:package:epoch","value":"x"}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		inv, err := Decode(bytes.NewReader(b), distroall.Distros())
+		inv, err := Decode(bytes.NewReader(b), testNames)
 		if err != nil {
 			return
 		}
 		for _, format := range Formats() {
 			var buf bytes.Buffer
-			if err := Encode(&buf, inv, format); err != nil {
+			if err := Encode(&buf, inv, format, testNames); err != nil {
 				t.Fatalf("decoded inventory does not encode as %s: %v", format, err)
 			}
 			if format == SPDX {
 				continue // lossy by design
 			}
-			again, err := Decode(&buf, distroall.Distros())
+			again, err := Decode(&buf, testNames)
 			if err != nil {
 				t.Fatalf("%s written by Encode does not decode: %v", format, err)
 			}
-			if diff := cmp.Diff(normalize(inv), again, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(normalize(inv, testNames), again, cmpopts.EquateEmpty()); diff != "" {
 				t.Fatalf("%s round trip of a decoded inventory (-want +got):\n%s", format, diff)
 			}
 		}

@@ -3,8 +3,22 @@ package sbom
 import (
 	"time"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/cargo"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/nuget"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/rubygems"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
+
+// testNames are Stowaway's descriptors, as the commands hand them over.
+var testNames = names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}
 
 // fixture is a representative inventory: OS packages of every type (deb,
 // apk and rpm, one with an epoch and one with a modularity label), language
@@ -34,25 +48,25 @@ func fixture() *inventory.Inventory {
 			SourceVersion: "3.0.11-1~deb12u2", Path: "var/lib/dpkg/status", Layer: base, Cataloger: "dpkg"},
 		{Name: "busybox", Version: "1.36.1-r15", Type: inventory.TypeAPK, Arch: "x86_64", SourceName: "busybox",
 			SourceVersion: "1.36.1-r15", Licenses: []string{"GPL-2.0-only"}, Path: "lib/apk/db/installed", Layer: base, Cataloger: "apk"},
-		{Name: "@babel/core", Version: "7.23.0", Type: inventory.TypeNPM, Licenses: []string{"MIT"},
+		{Name: "@babel/core", Version: "7.23.0", Type: npm.Type, Licenses: []string{"MIT"},
 			Path: "app/node_modules/@babel/core/package.json", Layer: app, Cataloger: "npm"},
-		{Name: "lodash", Version: "4.17.21", Type: inventory.TypeNPM, Licenses: []string{"MIT"},
+		{Name: "lodash", Version: "4.17.21", Type: npm.Type, Licenses: []string{"MIT"},
 			Path: "app/package-lock.json", Layer: app, Cataloger: "npm"},
-		{Name: "lodash", Version: "4.17.21", Type: inventory.TypeNPM, Licenses: []string{"MIT"},
+		{Name: "lodash", Version: "4.17.21", Type: npm.Type, Licenses: []string{"MIT"},
 			Path: "app/node_modules/lodash/package.json", Layer: app, Cataloger: "npm"},
-		{Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", Type: inventory.TypeMaven,
+		{Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", Type: maven.Type,
 			Licenses: []string{"Apache-2.0"}, Path: "app/lib/app.war!WEB-INF/lib/log4j-core-2.14.1.jar", Layer: app, Cataloger: "java"},
-		{Name: "github.com/stretchr/testify", Version: "v1.8.4", Type: inventory.TypeGolang,
+		{Name: "github.com/stretchr/testify", Version: "v1.8.4", Type: golang.Type,
 			Path: "usr/local/bin/app", Layer: app, Cataloger: "gobinary"},
-		{Name: "stdlib", Version: "go1.21.5", Type: inventory.TypeGolang, Path: "usr/local/bin/app", Layer: app, Cataloger: "gobinary"},
-		{Name: "requests", Version: "2.31.0", Type: inventory.TypePyPI, Licenses: []string{"Apache-2.0 OR MIT"},
+		{Name: "stdlib", Version: "go1.21.5", Type: golang.Type, Path: "usr/local/bin/app", Layer: app, Cataloger: "gobinary"},
+		{Name: "requests", Version: "2.31.0", Type: pypi.Type, Licenses: []string{"Apache-2.0 OR MIT"},
 			Path: "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA", Layer: app, Cataloger: "python"},
-		{Name: "rails", Version: "7.1.2", Type: inventory.TypeGem, Licenses: []string{"MIT", "Ruby's own license & terms"},
+		{Name: "rails", Version: "7.1.2", Type: rubygems.Type, Licenses: []string{"MIT", "Ruby's own license & terms"},
 			Path: "usr/local/bundle/specifications/rails-7.1.2.gemspec", Layer: app, Cataloger: "gem"},
-		{Name: "serde", Version: "1.0.193", Type: inventory.TypeCargo, Licenses: []string{"MIT OR Apache-2.0", "BSD-3-Clause"},
+		{Name: "serde", Version: "1.0.193", Type: cargo.Type, Licenses: []string{"MIT OR Apache-2.0", "BSD-3-Clause"},
 			Path: "app/Cargo.lock", Layer: app, Cataloger: "cargo"},
-		{Name: "Newtonsoft.Json", Version: "13.0.3", Type: inventory.TypeNuGet, Path: "app/app.deps.json", Layer: app, Cataloger: "dotnet"},
-		{Name: "monolog/monolog", Version: "3.5.0", Type: inventory.TypeComposer, Path: "app/composer.lock", Layer: app, Cataloger: "composer"},
+		{Name: "Newtonsoft.Json", Version: "13.0.3", Type: nuget.Type, Path: "app/app.deps.json", Layer: app, Cataloger: "dotnet"},
+		{Name: "monolog/monolog", Version: "3.5.0", Type: composer.Type, Path: "app/composer.lock", Layer: app, Cataloger: "composer"},
 	}
 	// One image never holds deb, apk and rpm databases at once; give each OS
 	// package the PURL its own distribution would.
@@ -65,7 +79,7 @@ func fixture() *inventory.Inventory {
 		if !ok {
 			d = distro
 		}
-		pkgs[i].PURL = inventory.PURL(pkgs[i], d)
+		pkgs[i].PURL = testNames.PURL(pkgs[i], d)
 	}
 	// The driver forgot this one: Encode must compute it.
 	pkgs = append(pkgs, inventory.Package{Name: "zlib", Version: "1.2.13-r1", Type: inventory.TypeAPK, Arch: "x86_64",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
@@ -31,12 +32,12 @@ func TestSharedImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inv, err := indexer.Index(ctx, src, indexer.Options{OS: all.OS(), Language: all.Language(), Distros: distroall.Distros()})
+			inv, err := indexer.Index(ctx, src, indexer.Options{OS: all.OS(), Language: all.Language(), Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%d packages, distro %s", len(inv.Packages), inv.Distro.Namespace())
-			want := normalize(inv)
+			want := normalize(inv, testNames)
 
 			cdxDoc := encode(t, inv, CycloneDX)
 			if err := validate(t, cdxSchema, cdxDoc); err != nil {
@@ -50,7 +51,7 @@ func TestSharedImages(t *testing.T) {
 				t.Error(p)
 			}
 			for name, doc := range map[string][]byte{"cyclonedx": cdxDoc, "json": encode(t, inv, JSON)} {
-				got, err := Decode(bytes.NewReader(doc), distroall.Distros())
+				got, err := Decode(bytes.NewReader(doc), testNames)
 				if err != nil {
 					t.Fatalf("%s: Decode: %v", name, err)
 				}
@@ -58,7 +59,7 @@ func TestSharedImages(t *testing.T) {
 					t.Errorf("%s round trip (-want +got):\n%s", name, diff)
 				}
 			}
-			got, err := Decode(bytes.NewReader(spdxDoc), distroall.Distros())
+			got, err := Decode(bytes.NewReader(spdxDoc), testNames)
 			if err != nil {
 				t.Fatalf("spdx: Decode: %v", err)
 			}

@@ -22,8 +22,9 @@
 //     never from a clock or a random source.
 //   - Blank license strings are dropped.
 //   - Every package carries a PURL. An empty PURL, or one that does not parse,
-//     is replaced by inventory.PURL(p, inv.Distro); Encode fails when that
-//     does not parse either (a Type that is no valid purl type).
+//     is replaced by names.Names.PURL(p, inv.Distro), with the descriptors
+//     the caller hands over; Encode fails when that does not parse either
+//     (a Type that is no valid purl type).
 //   - Licenses: one entry per inventory license string. In CycloneDX a string
 //     that is exactly an SPDX license id becomes {"id"}, a lone string that is
 //     a valid SPDX expression becomes {"expression"}, and anything else is kept
@@ -56,8 +57,8 @@ import (
 
 	packageurl "github.com/package-url/packageurl-go"
 
-	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 )
 
 // Format names an SBOM format.
@@ -95,11 +96,15 @@ const MaxDecodeSize = 256 << 20
 type Options struct {
 	// ToolVersion is Stowaway's version, recorded next to the tool name.
 	ToolVersion string
+	// Names are the distributions and ecosystems whose rules build a
+	// missing PURL and name CycloneDX component groups.
+	Names names.Names
 }
 
-// Encode writes inv to w in format. It does not modify inv.
-func Encode(w io.Writer, inv *inventory.Inventory, format Format) error {
-	return EncodeWith(w, inv, format, Options{})
+// Encode writes inv to w in format, a missing PURL built with n. It does
+// not modify inv.
+func Encode(w io.Writer, inv *inventory.Inventory, format Format, n names.Names) error {
+	return EncodeWith(w, inv, format, Options{Names: n})
 }
 
 // EncodeWith is Encode with options.
@@ -107,9 +112,9 @@ func EncodeWith(w io.Writer, inv *inventory.Inventory, format Format, opts Optio
 	if inv == nil {
 		return errors.New("sbom: encode: nil inventory")
 	}
-	n := normalize(inv)
+	n := normalize(inv, opts.Names)
 	for _, p := range n.Packages {
-		if _, err := packagePURL(p, n.Distro); err != nil {
+		if _, err := packagePURL(p, n.Distro, opts.Names); err != nil {
 			return fmt.Errorf("sbom: encode: %w", err)
 		}
 	}
@@ -126,19 +131,21 @@ func EncodeWith(w io.Writer, inv *inventory.Inventory, format Format, opts Optio
 
 // Decode reads an SBOM in any format Encode writes (SPDX with losses) and
 // returns its inventory. An operating system that the document names
-// without Stowaway's own status is classified by OS detection with distros.
-func Decode(r io.Reader, distros distro.List) (*inventory.Inventory, error) {
-	inv, err := decodeLimited(r, MaxDecodeSize)
+// without Stowaway's own status is classified by OS detection with
+// n.Distros; package names are read from PURLs and CycloneDX groups with
+// n.Ecosystems.
+func Decode(r io.Reader, n names.Names) (*inventory.Inventory, error) {
+	inv, err := decodeLimited(r, MaxDecodeSize, n)
 	if err != nil {
 		return nil, err
 	}
 	if d := inv.Distro; d != nil && d.Status == "" {
-		inv.Distro = detectDistro(d.ID, d.VersionID, d.PrettyName, distros)
+		inv.Distro = detectDistro(d.ID, d.VersionID, d.PrettyName, n.Distros)
 	}
 	return inv, nil
 }
 
-func decodeLimited(r io.Reader, limit int64) (*inventory.Inventory, error) {
+func decodeLimited(r io.Reader, limit int64, n names.Names) (*inventory.Inventory, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("sbom: decode: read: %w", err)
@@ -157,13 +164,13 @@ func decodeLimited(r io.Reader, limit int64) (*inventory.Inventory, error) {
 	}
 	switch {
 	case sniff.BOMFormat == "CycloneDX":
-		return decodeCycloneDX(b)
+		return decodeCycloneDX(b, n)
 	case sniff.BOMFormat != "":
 		return nil, fmt.Errorf("sbom: decode: unknown bomFormat %q", sniff.BOMFormat)
 	case sniff.SPDXVersion != "":
-		return decodeSPDX(b)
+		return decodeSPDX(b, n)
 	case bool(sniff.Source && sniff.Packages):
-		return decodeJSON(b)
+		return decodeJSON(b, n)
 	}
 	return nil, errors.New("sbom: decode: not a CycloneDX, SPDX or Stowaway JSON document (no bomFormat, spdxVersion or source+packages)")
 }
@@ -174,8 +181,9 @@ type present bool
 func (p *present) UnmarshalJSON([]byte) error { *p = true; return nil }
 
 // normalize returns a shallow copy of inv whose packages are sorted and all
-// have a PURL that parses. inv itself is left alone.
-func normalize(inv *inventory.Inventory) *inventory.Inventory {
+// have a PURL that parses (built with names when missing). inv itself is
+// left alone.
+func normalize(inv *inventory.Inventory, names names.Names) *inventory.Inventory {
 	n := *inv
 	n.Packages = slices.Clone(inv.Packages)
 	for i := range n.Packages {
@@ -183,22 +191,22 @@ func normalize(inv *inventory.Inventory) *inventory.Inventory {
 		if slices.ContainsFunc(p.Licenses, isBlank) {
 			p.Licenses = slices.DeleteFunc(slices.Clone(p.Licenses), isBlank)
 		}
-		p.PURL, _ = packagePURL(*p, inv.Distro)
+		p.PURL, _ = packagePURL(*p, inv.Distro, names)
 	}
 	slices.SortStableFunc(n.Packages, comparePackages)
 	return &n
 }
 
 // packagePURL returns p's PURL when it parses, else the one computed from p
-// and the distro. It fails when that does not parse either (a Type that is
-// not a valid purl type), returning it all the same.
-func packagePURL(p inventory.Package, d *inventory.Distro) (string, error) {
+// and the distro by names. It fails when that does not parse either (a
+// Type that is not a valid purl type), returning it all the same.
+func packagePURL(p inventory.Package, d *inventory.Distro, names names.Names) (string, error) {
 	if p.PURL != "" {
 		if _, err := packageurl.FromString(p.PURL); err == nil {
 			return p.PURL, nil
 		}
 	}
-	purl := inventory.PURL(p, d)
+	purl := names.PURL(p, d)
 	if _, err := packageurl.FromString(purl); err != nil {
 		return purl, fmt.Errorf("package %s %s (type %q): no valid purl: %w", p.Name, p.Version, p.Type, err)
 	}
@@ -232,7 +240,7 @@ func encodeJSON(w io.Writer, inv *inventory.Inventory) error {
 	return nil
 }
 
-func decodeJSON(b []byte) (*inventory.Inventory, error) {
+func decodeJSON(b []byte, n names.Names) (*inventory.Inventory, error) {
 	var inv inventory.Inventory
 	d := json.NewDecoder(bytes.NewReader(b))
 	if err := d.Decode(&inv); err != nil {
@@ -242,7 +250,7 @@ func decodeJSON(b []byte) (*inventory.Inventory, error) {
 		if p.Name == "" || p.Type == "" {
 			return nil, fmt.Errorf("sbom: decode json: package %d: missing name or type", i)
 		}
-		if _, err := packagePURL(p, inv.Distro); err != nil {
+		if _, err := packagePURL(p, inv.Distro, n); err != nil {
 			return nil, fmt.Errorf("sbom: decode json: package %d: %w", i, err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 func encode(t testing.TB, inv *inventory.Inventory, f Format) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Encode(&buf, inv, f); err != nil {
+	if err := Encode(&buf, inv, f, testNames); err != nil {
 		t.Fatalf("Encode(%s): %v", f, err)
 	}
 	return buf.Bytes()
@@ -35,7 +35,7 @@ func encode(t testing.TB, inv *inventory.Inventory, f Format) []byte {
 func encodeCDXVersion(t testing.TB, inv *inventory.Inventory, v cdx.SpecVersion) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := encodeCycloneDX(&buf, normalize(inv), v, Options{}); err != nil {
+	if err := encodeCycloneDX(&buf, normalize(inv, testNames), v, Options{Names: testNames}); err != nil {
 		t.Fatalf("encode cyclonedx %s: %v", v, err)
 	}
 	return buf.Bytes()
@@ -50,7 +50,7 @@ func inventories() map[string]*inventory.Inventory {
 	noOS := &inventory.Inventory{
 		Source: inventory.Source{Ref: "dir:/srv/rootfs", Kind: "dir"},
 		Distro: &inventory.Distro{Status: inventory.OSNone, Reason: "no release files"},
-		Packages: []inventory.Package{{Name: "left-pad", Version: "1.3.0", Type: inventory.TypeNPM,
+		Packages: []inventory.Package{{Name: "left-pad", Version: "1.3.0", Type: npm.Type,
 			Path: "package-lock.json", Cataloger: "npm"}},
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
@@ -81,11 +81,11 @@ func TestRoundTrip(t *testing.T) {
 		for encName, enc := range encoders {
 			t.Run(invName+"/"+encName, func(t *testing.T) {
 				b := enc(t, inv)
-				got, err := Decode(bytes.NewReader(b), distroall.Distros())
+				got, err := Decode(bytes.NewReader(b), testNames)
 				if err != nil {
 					t.Fatalf("Decode: %v", err)
 				}
-				want := normalize(inv)
+				want := normalize(inv, testNames)
 				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("Decode(Encode(inv)) differs (-want +got):\n%s", diff)
 				}
@@ -150,8 +150,8 @@ func TestEncodeComputesMissingPURL(t *testing.T) {
 	if idx < 0 {
 		t.Fatal("fixture has no package without a PURL")
 	}
-	inv.Packages = append(inv.Packages, inventory.Package{Name: "bad", Version: "1", Type: inventory.TypeNPM, PURL: "not a purl"})
-	got, err := Decode(bytes.NewReader(encode(t, inv, CycloneDX)), distroall.Distros())
+	inv.Packages = append(inv.Packages, inventory.Package{Name: "bad", Version: "1", Type: npm.Type, PURL: "not a purl"})
+	got, err := Decode(bytes.NewReader(encode(t, inv, CycloneDX)), testNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestGolden(t *testing.T) {
 	} {
 		t.Run(string(tc.format), func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := EncodeWith(&buf, fixture(), tc.format, Options{ToolVersion: "v0.0.0-test"}); err != nil {
+			if err := EncodeWith(&buf, fixture(), tc.format, Options{ToolVersion: "v0.0.0-test", Names: testNames}); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join("testdata", "golden", tc.file)
@@ -265,14 +265,14 @@ func TestParseFormat(t *testing.T) {
 			t.Errorf("ParseFormat(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
 		}
 	}
-	if err := Encode(&bytes.Buffer{}, fixture(), "xml"); err == nil {
+	if err := Encode(&bytes.Buffer{}, fixture(), "xml", testNames); err == nil {
 		t.Error("Encode with an unknown format: no error")
 	}
 	bad := &inventory.Inventory{Packages: []inventory.Package{{Name: "a", Version: "1", Type: "nu}get"}}}
-	if err := Encode(&bytes.Buffer{}, bad, CycloneDX); err == nil || !strings.Contains(err.Error(), "no valid purl") {
+	if err := Encode(&bytes.Buffer{}, bad, CycloneDX, testNames); err == nil || !strings.Contains(err.Error(), "no valid purl") {
 		t.Errorf("Encode of a package with no possible purl: error %v", err)
 	}
-	if err := Encode(&bytes.Buffer{}, nil, JSON); err == nil {
+	if err := Encode(&bytes.Buffer{}, nil, JSON, testNames); err == nil {
 		t.Error("Encode of a nil inventory: no error")
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -264,11 +263,11 @@ func checkSPDX(b []byte) []string {
 // decodeSPDX for the fields that SPDX cannot carry.
 func TestDecodeSPDX(t *testing.T) {
 	inv := fixture()
-	got, err := Decode(bytes.NewReader(encode(t, inv, SPDX)), distroall.Distros())
+	got, err := Decode(bytes.NewReader(encode(t, inv, SPDX)), testNames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := normalize(inv)
+	want := normalize(inv, testNames)
 	want.Source = inventory.Source{Ref: inv.Source.Ref, Digest: inv.Source.Digest}
 	// SPDX carries neither warnings nor the OS database problems.
 	want.Catalogers, want.Warnings, want.OSDatabaseProblems = nil, nil, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/osdetect"
 )
 
@@ -267,7 +268,7 @@ func (r *licenseRefs) others() []*v2_3.OtherLicense { return r.list }
 // cataloger list, the warnings and the sub-second part of the timestamp; the distro is re-derived from the
 // operating-system package's name and version by Stowaway's OS detection.
 // Packages without a purl are skipped with a warning.
-func decodeSPDX(b []byte) (*inventory.Inventory, error) {
+func decodeSPDX(b []byte, names names.Names) (*inventory.Inventory, error) {
 	doc, err := spdxjson.Read(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("sbom: decode spdx: %w", err)
@@ -312,7 +313,7 @@ func decodeSPDX(b []byte) (*inventory.Inventory, error) {
 		case sp.PrimaryPackagePurpose == purposeOS || sp.PrimaryPackagePurpose == "OPERATING-SYSTEM":
 			inv.Distro = &inventory.Distro{ID: sp.PackageName, VersionID: sp.PackageVersion, PrettyName: sp.PackageDescription} // Decode classifies it
 		case purl != "":
-			p, err := spdxPackage(sp, purl, texts)
+			p, err := spdxPackage(sp, purl, texts, names)
 			if err != nil {
 				return nil, err
 			}
@@ -327,14 +328,14 @@ func decodeSPDX(b []byte) (*inventory.Inventory, error) {
 	return inv, nil
 }
 
-func spdxPackage(sp *v2_3.Package, purl string, texts map[string]string) (inventory.Package, error) {
+func spdxPackage(sp *v2_3.Package, purl string, texts map[string]string, names names.Names) (inventory.Package, error) {
 	pu, err := packageurl.FromString(purl)
 	if err != nil {
 		return inventory.Package{}, fmt.Errorf("sbom: decode spdx: package %q: purl: %w", sp.PackageSPDXIdentifier, err)
 	}
 	p := inventory.Package{Name: sp.PackageName, Version: sp.PackageVersion, Type: inventory.Type(pu.Type), PURL: purl}
 	if p.Name == "" {
-		p.Name = purlName(pu)
+		p.Name = names.PackageName(pu)
 	}
 	if decl := sp.PackageLicenseDeclared; decl != "" && decl != noAssertion && decl != "NONE" {
 		for _, part := range splitTopLevelAND(decl) {

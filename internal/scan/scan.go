@@ -27,6 +27,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
 	"github.com/stowaway-scanner/stowaway/internal/source"
@@ -70,14 +71,17 @@ func (o Options) distros() distro.List {
 	return o.Distros
 }
 
+func (o Options) ecosystems() ecosystem.List {
+	if o.Ecosystems == nil {
+		return ecoall.Ecosystems()
+	}
+	return o.Ecosystems
+}
+
 // MatchOptions are the match options of a scan with o: what a rescan of a
 // stored result must use to find the same lookups (match.Keys).
 func (o Options) MatchOptions() match.Options {
-	ecos := o.Ecosystems
-	if ecos == nil {
-		ecos = ecoall.Ecosystems()
-	}
-	return match.Options{Language: o.Enhanced, Memo: o.Memo, Distros: o.distros(), Ecosystems: ecos}
+	return match.Options{Language: o.Enhanced, Memo: o.Memo, Distros: o.distros(), Ecosystems: o.ecosystems()}
 }
 
 // ECR scan statuses (defined in internal/scanstatus).
@@ -89,7 +93,7 @@ const (
 
 // Image indexes src and matches it.
 func Image(ctx context.Context, src *source.Source, db DB, o Options) (*report.Scan, error) {
-	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now, Cache: o.Cache, OnCacheHit: o.OnCacheHit, Distros: o.distros()}
+	iopts := indexer.Options{OS: o.OS, Limits: o.Limits, Now: o.Now, Cache: o.Cache, OnCacheHit: o.OnCacheHit, Distros: o.distros(), Ecosystems: o.ecosystems()}
 	if o.Enhanced {
 		iopts.Language = o.Language
 	}
@@ -106,7 +110,8 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 	if o.Now != nil {
 		now = o.Now
 	}
-	s := &report.Scan{Inventory: inv, Enhanced: o.Enhanced, Status: StatusComplete, StatusDescription: "The scan was completed successfully.", Repository: o.Repository}
+	s := &report.Scan{Inventory: inv, Enhanced: o.Enhanced, Status: StatusComplete, StatusDescription: "The scan was completed successfully.", Repository: o.Repository,
+		Names: names.Names{Distros: o.distros(), Ecosystems: o.ecosystems()}}
 	if t, err := db.UpdatedAt(ctx); err == nil {
 		s.DBUpdatedAt = t
 	}

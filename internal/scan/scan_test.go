@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
@@ -25,7 +26,7 @@ func (fakeDB) UpdatedAt(context.Context) (time.Time, error) { return time.Unix(0
 func TestInventoryStatus(t *testing.T) {
 	deb := inventory.Package{Name: "bash", Version: "5.2", Type: inventory.TypeDeb}
 	rpm := inventory.Package{Name: "bash", Version: "4.2-1.el7", Type: inventory.TypeRPM}
-	npm := inventory.Package{Name: "lodash", Version: "4.17.15", Type: inventory.TypeNPM}
+	npm := inventory.Package{Name: "lodash", Version: "4.17.15", Type: npm.Type}
 	sup := func(id, rel string) *inventory.Distro {
 		return &inventory.Distro{ID: id, Release: rel, VersionID: rel, Status: inventory.OSSupported}
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/metrics"
@@ -112,4 +113,8 @@ type Config struct {
 	// Admission, when set, serves the Kubernetes validating admission
 	// webhook on its own TLS listener (docs/admission.md).
 	Admission *AdmissionConfig
+	// Names are the distribution and ecosystem descriptors that build a
+	// PURL an inventory lacks in stored and downloaded SBOMs (the CLI
+	// passes Stowaway's lists).
+	Names names.Names
 }

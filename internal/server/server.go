@@ -137,7 +137,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}
 	var after []jobs.AfterFunc
 	if len(sbomFormats) > 0 {
-		sbw, err := sbomref.New(sbomref.Options{Formats: sbomFormats, Registry: s.reg, Referrers: s.store, Now: cfg.Now, Logger: cfg.Logger})
+		sbw, err := sbomref.New(sbomref.Options{Formats: sbomFormats, Registry: s.reg, Referrers: s.store, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
@@ -209,7 +209,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
 	}
-	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger})
+	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

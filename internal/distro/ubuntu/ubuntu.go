@@ -1,13 +1,25 @@
 // Package ubuntu describes Ubuntu for Stowaway: detection, releases and
 // the end of their standard support (https://ubuntu.com/about/release-cycle;
 // the LTS releases keep ESM data after it), dpkg versions, records named by
-// the source package, and the ranking of the CVE tracker over OVAL.
+// the source package, the ranking of the CVE tracker over OVAL, and the
+// Ubuntu Pro channels (ESM) that deliver fixes the archive does not.
 package ubuntu
 
 import (
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
+
+// pro is a fix channel of Ubuntu Pro: Canonical's service of that name,
+// enabled on a machine attached to a subscription.
+func pro(ch advisory.FixChannel) distro.FixChannel {
+	return distro.FixChannel{
+		Channel: ch,
+		Service: "Ubuntu Pro",
+		Enable:  "attach the machine to an Ubuntu Pro subscription and enable " + string(ch),
+	}
+}
 
 const esm = "standard support ended; ESM data is used"
 
@@ -32,5 +44,8 @@ func Descriptor() distro.Descriptor {
 		SourceRank:         map[string]int{"ubuntu-uct": 2, "ubuntu-oval": 1},
 		AdvisoryURL:        func(id string) string { return "https://ubuntu.com/security/" + id },
 		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "USN-", Database: "Ubuntu"}},
+		FixChannels: []distro.FixChannel{
+			pro(advisory.ChannelESMInfra), pro(advisory.ChannelESMApps), pro(advisory.ChannelESMInfraLegacy),
+		},
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "cargo"
+
 // Descriptor returns crates.io's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeCargo, OSV: "crates.io", Version: version.SemVer{}, PackageManager: "CARGO",
+		Type: Type, OSV: "crates.io", Version: version.SemVer{}, PackageManager: "CARGO",
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "RUSTSEC-", Database: "RustSec"}},
 	}
 }

@@ -14,10 +14,14 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "composer"
+
 // Descriptor returns Packagist's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeComposer, OSV: "Packagist", Version: Comparator{},
+		Type: Type, OSV: "Packagist", Version: Comparator{},
 		NameVariants: ecosystem.Lower, NameEqual: strings.EqualFold, PackageManager: "COMPOSER",
+		PURLName: ecosystem.SplitLast("/"),
 	}
 }

@@ -13,10 +13,14 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "golang"
+
 // Descriptor returns Go's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeGolang, OSV: "Go", Version: Comparator{}, PackageManager: "GOBINARY",
+		Type: Type, OSV: "Go", Version: Comparator{}, PackageManager: "GOBINARY",
+		PURLName:           ecosystem.SplitLast("/"),
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "GO-", Database: "Go Vulnerability Database"}},
 	}
 }

@@ -12,7 +12,11 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "maven"
+
 // Descriptor returns Maven's descriptor.
 func Descriptor() ecosystem.Descriptor {
-	return ecosystem.Descriptor{Type: inventory.TypeMaven, OSV: "Maven", Version: Comparator{}, PackageManager: "JAR"}
+	return ecosystem.Descriptor{Type: Type, OSV: "Maven", Version: Comparator{}, PackageManager: "JAR",
+		PURLName: ecosystem.SplitLast(":"), NameSeparator: ":", ComponentGroup: true}
 }

@@ -10,14 +10,26 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "npm"
+
 // Descriptor returns npm's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type:    inventory.TypeNPM,
+		Type:    Type,
 		OSV:     "npm",
 		Version: version.SemVer{},
 		// Leading "=" and "v" go, as semver.clean drops them.
 		CleanVersion:   func(v string) string { return strings.TrimSpace(strings.TrimLeft(v, "=v")) },
 		PackageManager: "NODEPKG",
+		// A scoped package's scope is its namespace.
+		PURLName: func(n string) (string, string) {
+			if strings.HasPrefix(n, "@") {
+				if i := strings.IndexByte(n, '/'); i > 0 {
+					return n[:i], n[i+1:]
+				}
+			}
+			return "", n
+		},
 	}
 }

@@ -13,10 +13,13 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "nuget"
+
 // Descriptor returns NuGet's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type: inventory.TypeNuGet, OSV: "NuGet", Version: Comparator{},
+		Type: Type, OSV: "NuGet", Version: Comparator{},
 		NameVariants: ecosystem.Lower, NameEqual: strings.EqualFold, PackageManager: "NUGET",
 	}
 }

@@ -12,15 +12,19 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "pypi"
+
 // Descriptor returns PyPI's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type:               inventory.TypePyPI,
+		Type:               Type,
 		OSV:                "PyPI",
 		Version:            Comparator{},
 		NameVariants:       func(n string) []string { return []string{strings.ToLower(n), Normalize(n)} },
 		NameEqual:          func(a, b string) bool { return Normalize(a) == Normalize(b) },
 		PackageManager:     "PYTHONPKG",
+		PURLName:           func(n string) (string, string) { return "", Normalize(n) },
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "PYSEC-", Database: "PyPI Advisory Database"}},
 	}
 }

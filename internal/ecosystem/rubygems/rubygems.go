@@ -8,7 +8,10 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
+// Type is the inventory package type (and PURL type) of its packages.
+const Type inventory.Type = "gem"
+
 // Descriptor returns RubyGems' descriptor.
 func Descriptor() ecosystem.Descriptor {
-	return ecosystem.Descriptor{Type: inventory.TypeGem, OSV: "RubyGems", Version: Comparator{}, PackageManager: "GEMSPEC"}
+	return ecosystem.Descriptor{Type: Type, OSV: "RubyGems", Version: Comparator{}, PackageManager: "GEMSPEC"}
 }

@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -75,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// ToolVersion is recorded in downloaded SBOMs.
 	ToolVersion string
+	// Names build a PURL an inventory lacks in downloaded SBOMs
+	// (sbom.Options.Names).
+	Names names.Names
 }
 
 // Console serves /console/.

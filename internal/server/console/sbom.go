@@ -59,7 +59,7 @@ func (c *Console) sbom(w http.ResponseWriter, r *http.Request, repo, digest stri
 		return
 	}
 	var buf bytes.Buffer
-	if err := sbom.EncodeWith(&buf, inv, f, sbom.Options{ToolVersion: c.o.ToolVersion}); err != nil {
+	if err := sbom.EncodeWith(&buf, inv, f, sbom.Options{ToolVersion: c.o.ToolVersion, Names: c.o.Names}); err != nil {
 		c.o.Logger.Error("console: encode sbom", "repository", repo, "digest", digest, "err", err)
 		c.fail(w, r, http.StatusInternalServerError, "The stored inventory could not be encoded as an SBOM; see the server log.")
 		return

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/report"
@@ -17,7 +18,7 @@ import (
 // twice in the same package version at two paths (one identity).
 func TestReportRecordsMatchIdentities(t *testing.T) {
 	pkg := func(name, version, path string) inventory.Package {
-		return inventory.Package{Name: name, Version: version, Type: inventory.TypePyPI, Path: path, PURL: "pkg:pypi/" + name + "@" + version}
+		return inventory.Package{Name: name, Version: version, Type: pypi.Type, Path: path, PURL: "pkg:pypi/" + name + "@" + version}
 	}
 	findings := []match.Finding{
 		{ID: "CVE-2018-18074", Package: pkg("requests", "2.19.1", "a/METADATA"), Severity: "HIGH", Sources: []string{"osv-PyPI"}},

@@ -55,6 +55,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
@@ -155,8 +156,10 @@ type Options struct {
 	Referrers Referrers
 	// ToolVersion is recorded in the SBOMs' tool entry.
 	ToolVersion string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Names build a PURL an inventory lacks (sbom.Options.Names).
+	Names  names.Names
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Writer stores SBOMs of scanned images.
@@ -231,7 +234,7 @@ func (w *Writer) storeOne(ctx context.Context, repo string, subject ocispec.Desc
 		return ocispec.Descriptor{}, err
 	}
 	var buf bytes.Buffer
-	if err := sbom.EncodeWith(&buf, inv, f, sbom.Options{ToolVersion: w.o.ToolVersion}); err != nil {
+	if err := sbom.EncodeWith(&buf, inv, f, sbom.Options{ToolVersion: w.o.ToolVersion, Names: w.o.Names}); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("encode: %w", err)
 	}
 	d, err := w.o.Registry.PutArtifact(ctx, repo, registry.Artifact{

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/sbom"
 	"github.com/stowaway-scanner/stowaway/internal/sbom/sbomtest"
 	"github.com/stowaway-scanner/stowaway/internal/server"
@@ -221,7 +223,7 @@ func TestSBOMReferrersDiscoverable(t *testing.T) {
 		if m.ArtifactType != sbomref.ArtifactTypeCycloneDX {
 			continue
 		}
-		inv, err := sbom.Decode(bytes.NewReader(doc), distroall.Distros())
+		inv, err := sbom.Decode(bytes.NewReader(doc), names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,6 +34,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/nuget"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -129,7 +130,7 @@ func ParseDepsJSON(r io.Reader) ([]inventory.Package, []string, error) {
 		case version == "":
 			w.Addf("library key %q is not \"Name/Version\"; kept with an empty version", trunc(k))
 		}
-		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypeNuGet})
+		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: nuget.Type})
 	}
 	return pkgs, w.Strings(""), nil
 }
@@ -183,7 +184,7 @@ func ParsePackagesLock(r io.Reader) ([]inventory.Package, []string, error) {
 			case v == "":
 				w.Addf("%s: %q: no resolved version; kept with an empty version", trunc(fw), trunc(n))
 			}
-			pkgs = append(pkgs, inventory.Package{Name: n, Version: v, Type: inventory.TypeNuGet})
+			pkgs = append(pkgs, inventory.Package{Name: n, Version: v, Type: nuget.Type})
 		}
 	}
 	return pkgs, w.Strings(""), nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/nuget"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -62,7 +63,7 @@ func TestSharedLockfiles(t *testing.T) {
 func check(t *testing.T, pkgs []inventory.Package, warns []string) {
 	t.Helper()
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeNuGet {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != nuget.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}

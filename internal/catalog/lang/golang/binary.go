@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	ecogolang "github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -70,7 +71,7 @@ func FromBuildInfo(bi *debug.BuildInfo) []inventory.Package {
 		if v == "(devel)" {
 			v = ""
 		}
-		pkgs = append(pkgs, inventory.Package{Name: m.Path, Version: v, Type: inventory.TypeGolang})
+		pkgs = append(pkgs, inventory.Package{Name: m.Path, Version: v, Type: ecogolang.Type})
 	}
 	for _, d := range bi.Deps {
 		if d == nil {
@@ -86,10 +87,10 @@ func FromBuildInfo(bi *debug.BuildInfo) []inventory.Package {
 		if m.Path == "" {
 			continue
 		}
-		pkgs = append(pkgs, inventory.Package{Name: m.Path, Version: m.Version, Type: inventory.TypeGolang})
+		pkgs = append(pkgs, inventory.Package{Name: m.Path, Version: m.Version, Type: ecogolang.Type})
 	}
 	if v := StdlibVersion(bi.GoVersion); v != "" {
-		pkgs = append(pkgs, inventory.Package{Name: "stdlib", Version: v, Type: inventory.TypeGolang})
+		pkgs = append(pkgs, inventory.Package{Name: "stdlib", Version: v, Type: ecogolang.Type})
 	}
 	return pkgs
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	ecogolang "github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -161,7 +162,7 @@ func TestSharedLockfiles(t *testing.T) {
 
 func check(t *testing.T, pkgs []inventory.Package) {
 	for _, p := range pkgs {
-		if p.Name == "" || p.Type != inventory.TypeGolang {
+		if p.Name == "" || p.Type != ecogolang.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	ecogolang "github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -100,7 +101,7 @@ func ParseGoMod(r io.Reader) (pkgs []inventory.Package, warns []string, err erro
 		if v, ok := raw[path]; ok && v == version {
 			w.Addf("%s: version %q is not a module version; kept as written", trunc(path), trunc(v))
 		}
-		pkgs = append(pkgs, inventory.Package{Name: path, Version: strings.TrimSpace(version), Type: inventory.TypeGolang})
+		pkgs = append(pkgs, inventory.Package{Name: path, Version: strings.TrimSpace(version), Type: ecogolang.Type})
 	}
 	pkgs = append(pkgs, dropped...)
 	return pkgs, w.Strings(""), nil
@@ -133,7 +134,7 @@ func requireLine(line string, e modfile.Error) (inventory.Package, bool) {
 	default:
 		return inventory.Package{}, false
 	}
-	p := inventory.Package{Name: path, Type: inventory.TypeGolang}
+	p := inventory.Package{Name: path, Type: ecogolang.Type}
 	if len(fields) > 1 {
 		p.Version = strings.Trim(strings.Join(fields[1:], " "), `"`)
 	}

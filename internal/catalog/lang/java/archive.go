@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -311,7 +312,7 @@ func ParsePomProperties(r io.Reader) (inventory.Package, []string, error) {
 	if v == "" {
 		warns = append(warns, fmt.Sprintf("%s:%s has no version; kept with an empty version", trunc(g), trunc(a)))
 	}
-	return inventory.Package{Name: g + ":" + a, Version: v, Type: inventory.TypeMaven}, warns, nil
+	return inventory.Package{Name: g + ":" + a, Version: v, Type: maven.Type}, warns, nil
 }
 
 // parseProperties reads Java properties: "key=value", "key: value" or
@@ -411,7 +412,7 @@ func identify(m Manifest, fileName string) (inventory.Package, bool) {
 	if group != "" && !strings.ContainsAny(group, " :") {
 		name = group + ":" + artifact
 	}
-	return inventory.Package{Name: name, Version: version, Type: inventory.TypeMaven}, true
+	return inventory.Package{Name: name, Version: version, Type: maven.Type}, true
 }
 
 // SplitFileName splits "artifact-1.2.3.jar" (or "artifact_1.2.3.jar")

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -285,7 +286,7 @@ func FuzzParsePomProperties(f *testing.F) {
 
 func checkPkgs(t *testing.T, pkgs []inventory.Package) {
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeMaven {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != maven.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}

@@ -47,6 +47,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -188,7 +189,7 @@ func splitNameVersion(s string) (name, version string, ok bool) {
 }
 
 func pkg(name, version string) inventory.Package {
-	return inventory.Package{Name: name, Version: version, Type: inventory.TypeNPM}
+	return inventory.Package{Name: name, Version: version, Type: npm.Type}
 }
 
 // set collects packages, one per name and version, in first-seen order.

@@ -14,6 +14,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -178,7 +179,7 @@ func seeds(f *testing.F, suffix string) {
 func checkPkgs(t *testing.T, pkgs []inventory.Package, warns []string) {
 	t.Helper()
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || localReference(p.Version) || p.Type != inventory.TypeNPM {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || localReference(p.Version) || p.Type != npm.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}
@@ -194,7 +195,7 @@ func FuzzParsePackageJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeNPM || (p.Version == "" && len(warns) == 0) {
+		if p.Version != strings.TrimSpace(p.Version) || p.Type != npm.Type || (p.Version == "" && len(warns) == 0) {
 			t.Errorf("bad package %+v, warnings %q", p, warns)
 		}
 	})

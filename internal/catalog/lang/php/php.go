@@ -31,6 +31,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -170,7 +171,7 @@ func convert(list []json.RawMessage) ([]inventory.Package, []string) {
 		case version == "":
 			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
 		}
-		pkg := inventory.Package{Name: name, Version: version, Type: inventory.TypeComposer}
+		pkg := inventory.Package{Name: name, Version: version, Type: composer.Type}
 		var ls []string
 		var one string
 		if json.Unmarshal(p.License, &ls) == nil {

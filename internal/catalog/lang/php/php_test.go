@@ -11,6 +11,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -64,7 +65,7 @@ func TestSharedLockfiles(t *testing.T) {
 func check(t *testing.T, pkgs []inventory.Package, warns []string) {
 	t.Helper()
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeComposer {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != composer.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -49,7 +50,7 @@ func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 		case version == "":
 			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
 		}
-		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypePyPI})
+		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: pypi.Type})
 	}
 	return pkgs, w.Strings(""), nil
 }
@@ -95,7 +96,7 @@ func ParsePipfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 			var e map[string]json.RawMessage
 			if err := json.Unmarshal(sec.entries[n], &e); err != nil {
 				w.Addf("%s: %q: not an object; kept with an empty version", sec.name, trunc(name))
-				pkgs = append(pkgs, inventory.Package{Name: name, Type: inventory.TypePyPI})
+				pkgs = append(pkgs, inventory.Package{Name: name, Type: pypi.Type})
 				continue
 			}
 			raw, has := e["version"]
@@ -109,7 +110,7 @@ func ParsePipfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 					continue
 				}
 				w.Addf("%s: %q: no version; kept with an empty version", sec.name, trunc(name))
-				pkgs = append(pkgs, inventory.Package{Name: name, Type: inventory.TypePyPI})
+				pkgs = append(pkgs, inventory.Package{Name: name, Type: pypi.Type})
 				continue
 			}
 			v, ok := langutil.JSONText(raw)
@@ -125,7 +126,7 @@ func ParsePipfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 			case pin == "":
 				w.Addf("%s: %q: empty version; kept with an empty version", sec.name, trunc(name))
 			}
-			pkgs = append(pkgs, inventory.Package{Name: name, Version: pin, Type: inventory.TypePyPI})
+			pkgs = append(pkgs, inventory.Package{Name: name, Version: pin, Type: pypi.Type})
 		}
 	}
 	return pkgs, w.Strings(""), nil

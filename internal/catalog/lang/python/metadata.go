@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -18,7 +19,7 @@ import (
 func ParseMetadata(r io.Reader) (inventory.Package, []string, error) {
 	sc := lines.NewScanner(r, MaxMetadataSize, MaxLineSize)
 	var (
-		p        = inventory.Package{Type: inventory.TypePyPI}
+		p        = inventory.Package{Type: pypi.Type}
 		license  string
 		expr     string
 		last     string // the field a continuation line extends

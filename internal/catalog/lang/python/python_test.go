@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -181,7 +182,7 @@ func FuzzParseMetadata(f *testing.F) {
 func checkPkgs(t *testing.T, pkgs []inventory.Package, warns []string) {
 	t.Helper()
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypePyPI {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != pypi.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}
@@ -296,7 +297,7 @@ func TestParseMetadataNoVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(inventory.Package{Name: "x", Type: inventory.TypePyPI}, p); d != "" {
+	if d := cmp.Diff(inventory.Package{Name: "x", Type: pypi.Type}, p); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([]string{`package "x" (line 2) has no Version header; kept with an empty version`}, warns); d != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/pypi"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -117,7 +118,7 @@ func parseRequirement(line string) (p inventory.Package, ok bool, err error) {
 	}
 	// The version is kept as written, even one that is no PEP 440 version
 	// ("2.10.0 beta"): the matcher reports it as degraded.
-	p = inventory.Package{Name: name, Version: pin, Type: inventory.TypePyPI}
+	p = inventory.Package{Name: name, Version: pin, Type: pypi.Type}
 	if pin == "" {
 		return p, true, fmt.Errorf("package %q: == with no version; kept with an empty version", trunc(name))
 	}

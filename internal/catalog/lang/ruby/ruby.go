@@ -38,6 +38,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/lines"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/rubygems"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -125,7 +126,7 @@ var (
 // one without a name is an error.
 func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
 	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
-	p := inventory.Package{Type: inventory.TypeGem}
+	p := inventory.Package{Type: rubygems.Type}
 	var (
 		stubName, stubVersion string
 		warns                 []string
@@ -228,7 +229,7 @@ func gemSpecLine(s string) (p inventory.Package, problem string) {
 	if name == "" || strings.ContainsAny(name, "()") {
 		return p, ""
 	}
-	p = inventory.Package{Name: name, Type: inventory.TypeGem}
+	p = inventory.Package{Name: name, Type: rubygems.Type}
 	rest = strings.TrimSpace(rest)
 	inner, ok := strings.CutPrefix(rest, "(")
 	if ok {

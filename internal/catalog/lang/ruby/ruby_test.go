@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/rubygems"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -74,7 +75,7 @@ func FuzzParseGemspec(f *testing.F) {
 	seeds(f, func(p string) bool { return strings.HasSuffix(p, ".gemspec") })
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, warns, err := ParseGemspec(bytes.NewReader(b))
-		if err == nil && (p.Name == "" || p.Type != inventory.TypeGem || (p.Version == "") != (len(warns) == 1)) {
+		if err == nil && (p.Name == "" || p.Type != rubygems.Type || (p.Version == "") != (len(warns) == 1)) {
 			t.Errorf("bad package %+v, warnings %q", p, warns)
 		}
 	})
@@ -108,7 +109,7 @@ func FuzzParseGemfileLock(f *testing.F) {
 // version as written, each with its exact warning.
 func TestParseGemfileLockMalformed(t *testing.T) {
 	gem := func(name, version string) inventory.Package {
-		return inventory.Package{Name: name, Version: version, Type: inventory.TypeGem}
+		return inventory.Package{Name: name, Version: version, Type: rubygems.Type}
 	}
 	tests := []struct {
 		name  string
@@ -152,7 +153,7 @@ func TestParseGemspecNoVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(inventory.Package{Name: "rack", Type: inventory.TypeGem}, p); d != "" {
+	if d := cmp.Diff(inventory.Package{Name: "rack", Type: rubygems.Type}, p); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([]string{`gem "rack" has no version assignment; kept with an empty version`}, warns); d != "" {

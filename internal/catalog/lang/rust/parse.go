@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langutil"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/cargo"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -52,7 +53,7 @@ func ParseCargoLock(r io.Reader) ([]inventory.Package, []string, error) {
 		case version == "":
 			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
 		}
-		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypeCargo})
+		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: cargo.Type})
 	}
 	return pkgs, w.Strings(""), nil
 }
@@ -157,7 +158,7 @@ func ParseAuditableJSON(r io.Reader) ([]inventory.Package, []string, error) {
 		case version == "":
 			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
 		}
-		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: inventory.TypeCargo})
+		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: cargo.Type})
 	}
 	return pkgs, w.Strings(""), nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/internal/warn"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang/internal/langtest"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/cargo"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -71,7 +72,7 @@ func TestSharedLockfiles(t *testing.T) {
 func check(t *testing.T, pkgs []inventory.Package, warns []string) {
 	t.Helper()
 	for _, p := range pkgs {
-		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != inventory.TypeCargo {
+		if p.Name == "" || p.Version != strings.TrimSpace(p.Version) || p.Type != cargo.Type {
 			t.Errorf("bad package %+v", p)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
@@ -67,10 +69,10 @@ func TestFinish(t *testing.T) {
 	f := catalog.File{Path: "app/x.lock"}
 	pkgs := func() []inventory.Package {
 		return []inventory.Package{
-			{Name: "b", Version: "1", Type: inventory.TypeNPM},
-			{Name: "a", Version: "2", Type: inventory.TypeNPM},
-			{Name: "b", Version: "1", Type: inventory.TypeNPM},
-			{Name: "n", Version: "1", Type: inventory.TypeMaven, Path: "app/x.lock!inner.jar"},
+			{Name: "b", Version: "1", Type: npm.Type},
+			{Name: "a", Version: "2", Type: npm.Type},
+			{Name: "b", Version: "1", Type: npm.Type},
+			{Name: "n", Version: "1", Type: maven.Type, Path: "app/x.lock!inner.jar"},
 		}
 	}
 	res, err := Finish(context.Background(), "c", f, pkgs(), []string{"w1"}, fmt.Errorf("parse: %w", errors.New("bad")))
@@ -79,9 +81,9 @@ func TestFinish(t *testing.T) {
 	}
 	want := catalog.Result{
 		Packages: []inventory.Package{
-			{Name: "a", Version: "2", Type: inventory.TypeNPM, Path: "app/x.lock", Cataloger: "c"},
-			{Name: "b", Version: "1", Type: inventory.TypeNPM, Path: "app/x.lock", Cataloger: "c"},
-			{Name: "n", Version: "1", Type: inventory.TypeMaven, Path: "app/x.lock!inner.jar", Cataloger: "c"},
+			{Name: "a", Version: "2", Type: npm.Type, Path: "app/x.lock", Cataloger: "c"},
+			{Name: "b", Version: "1", Type: npm.Type, Path: "app/x.lock", Cataloger: "c"},
+			{Name: "n", Version: "1", Type: maven.Type, Path: "app/x.lock!inner.jar", Cataloger: "c"},
 		},
 		Warnings: []string{"w1", "c: app/x.lock: parse: bad"},
 	}
