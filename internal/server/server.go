@@ -197,6 +197,8 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 
 		LifecycleStore: s.store,
 		Lifecycle:      s.lifecycle,
+
+		RepoConfig: s.store,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)

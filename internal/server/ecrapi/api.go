@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -95,6 +96,11 @@ type Options struct {
 	// answers them with UnknownOperationException.
 	LifecycleStore LifecycleStore
 	Lifecycle      LifecyclePreviewer
+
+	// RepoConfig serves the repository and registry settings (resource
+	// tags, account settings, creation templates, repoconfig.go); nil
+	// answers those operations with UnknownOperationException.
+	RepoConfig RepoConfigStore
 }
 
 // API is the ECR API handler.
@@ -146,6 +152,7 @@ func New(o Options) *API {
 		"StartLifecyclePolicyPreview":             a.startLifecyclePolicyPreview,
 		"GetLifecyclePolicyPreview":               a.getLifecyclePolicyPreview,
 	}
+	maps.Copy(a.actions, a.repoConfigActions())
 	return a
 }
 
