@@ -27,7 +27,7 @@ import (
 // team/* and as a viewer (pull on "*", which reads registry settings).
 type sdkEnv struct {
 	admin, reader, viewer *ecr.Client
-	store         *store.SQL
+	store                 *store.SQL
 }
 
 const viewerKey = "AKIDVIEWER"
