@@ -175,6 +175,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		ShutdownGrace: cfg.ShutdownTimeout * 2 / 3,
 		Now:           cfg.Now,
 		Logger:        cfg.Logger,
+		BasicScanTypeVersion: func(ctx context.Context) (string, error) {
+			return ecrapi.BasicScanTypeVersion(ctx, s.store)
+		},
 		Observe: func(status string, d time.Duration) {
 			cfg.Metrics.ScansTotal.WithLabelValues(status).Inc()
 			cfg.Metrics.ScanDuration.Observe(d.Seconds())
