@@ -12,6 +12,11 @@
 // "*" grant (pull to read, admin to write). DescribeRepositories without
 // names lists only repositories the caller may pull.
 //
+// Repository and registry settings (resource tags, tag mutability with
+// exclusion filters, account settings, DescribeRegistry, repository
+// creation templates) are in repoconfig.go; docs/ecr-repository-settings.md
+// says what each means here.
+//
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
 // rule covers (ValidationException otherwise); deleting an image's last tag
