@@ -261,7 +261,11 @@ func (a *API) putImage(ctx context.Context, c *call) (any, error) {
 	if ref == "" {
 		ref = dgst
 	}
-	got, err := a.o.Images.PutManifest(ctx, c.p.Name, in.RepositoryName, ref, in.ImageManifestMediaType, body)
+	mediaType := in.ImageManifestMediaType
+	if mediaType == "" {
+		mediaType = bodyMediaType(body)
+	}
+	got, err := a.o.Images.PutManifest(ctx, c.p.Name, in.RepositoryName, ref, mediaType, body)
 	var me *registry.ManifestError
 	if errors.As(err, &me) {
 		return nil, a.manifestRefused(in.RepositoryName, in.ImageTag, body, me)
@@ -307,6 +311,18 @@ func (a *API) manifestRefused(repo, tag string, body []byte, me *registry.Manife
 		return apiErr("InvalidParameterException", "Invalid parameter at 'imageManifest': %s", me.Message)
 	}
 	return apiErr("InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy constraint: %s", me.Message)
+}
+
+// bodyMediaType is the manifest's own mediaType ("" if none), the media
+// type of a PutImage without imageManifestMediaType.
+func bodyMediaType(body []byte) string {
+	var m struct {
+		MediaType string `json:"mediaType"`
+	}
+	if jsonUnmarshal(body, &m) != nil {
+		return ""
+	}
+	return m.MediaType
 }
 
 // isIndex reports a manifest list or image index (it lists manifests).

@@ -280,7 +280,10 @@ func (r *Registry) CommitUpload(ctx context.Context, repo, id, dgst string) (int
 	if err != nil {
 		var inv distribution.ErrBlobInvalidDigest
 		if errors.As(err, &inv) || errors.Is(err, distribution.ErrBlobInvalidLength) {
-			_ = bw.Cancel(ctx)
+			// The failed commit closed bw: cancel through a fresh writer.
+			if cerr := r.CancelUpload(ctx, repo, id); cerr != nil {
+				return 0, fmt.Errorf("registry: discard upload %s after a digest mismatch: %w", id, cerr)
+			}
 			return 0, fmt.Errorf("%w: %v", ErrUploadDigest, err)
 		}
 		return 0, fmt.Errorf("registry: commit upload %s in %q: %w", id, repo, err)
