@@ -186,6 +186,20 @@ func (a *API) getOne(ctx context.Context, repo string, id imageID) (ecrImage, *i
 	}, nil, nil
 }
 
+// validTag is a tag a manifest PUT accepts (the distribution spec's
+// [a-zA-Z0-9_][a-zA-Z0-9._-]*) within ECR's 300 characters.
+func validTag(t string) bool {
+	if t == "" || len(t) > 300 || t[0] == '.' || t[0] == '-' {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func validDigest(d string) bool {
 	alg, hexPart, ok := strings.Cut(d, ":")
 	if !ok || alg == "" || hexPart == "" {
@@ -218,8 +232,8 @@ func (a *API) putImage(ctx context.Context, c *call) (any, error) {
 	if in.ImageManifest == "" || len(in.ImageManifest) > MaxImageManifest {
 		return nil, apiErr("InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Member must have length between 1 and %d'", MaxImageManifest)
 	}
-	if len(in.ImageTag) > 300 {
-		return nil, apiErr("InvalidParameterException", "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must have length less than or equal to 300'")
+	if in.ImageTag != "" && !validTag(in.ImageTag) {
+		return nil, apiErr("InvalidParameterException", "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must be 1 to 300 letters, digits, '_', '.' or '-', not starting with '.' or '-''")
 	}
 	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push)
 	if err != nil {

@@ -79,7 +79,7 @@ func (r *Registry) PutManifest(ctx context.Context, principal, repo, ref, mediaT
 		req.Header.Set("Content-Type", mediaType)
 	}
 	rt, ok := parseRoute(req.URL.Path)
-	if !ok || rt.kind != "manifests" {
+	if !ok || rt.kind != "manifests" || rt.repo != repo || rt.ref != ref {
 		return "", &ManifestError{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "invalid repository name or reference"}
 	}
 	rec := &recorder{header: http.Header{}}
