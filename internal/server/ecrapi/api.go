@@ -12,6 +12,15 @@
 // "*" grant (pull to read, admin to write). DescribeRepositories without
 // names lists only repositories the caller may pull.
 //
+// The image and layer operations (Options.Images, Options.Referrers) act on
+// the registry's storage: PutImage is an in-process manifest PUT through the
+// registry (so push hooks and scan on push apply, and a retag starts no
+// scan), layer uploads are the registry's upload sessions, and
+// GetDownloadUrlForLayer hands out URLs signed with LayerURLSecret that
+// LayerHandler serves without other credentials (docs/ecr-images.md).
+// PutImage and UploadLayerPart have their own body limits (a 4 MiB manifest,
+// a 20 MiB part), with at most a few such bodies in flight.
+//
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
 // rule covers (ValidationException otherwise); deleting an image's last tag
