@@ -12,6 +12,15 @@
 // "*" grant (pull to read, admin to write). DescribeRepositories without
 // names lists only repositories the caller may pull.
 //
+// The image and layer operations (Options.Images, Options.Referrers) act on
+// the registry's storage: PutImage is an in-process manifest PUT through the
+// registry (so push hooks and scan on push apply, and a retag starts no
+// scan), layer uploads are the registry's upload sessions, and
+// GetDownloadUrlForLayer hands out URLs signed with LayerURLSecret that
+// LayerHandler serves without other credentials (docs/ecr-images.md).
+// PutImage and UploadLayerPart have their own body limits (a 4 MiB manifest,
+// a 20 MiB part), with at most a few such bodies in flight.
+//
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
 // rule covers (ValidationException otherwise); deleting an image's last tag
@@ -26,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -95,12 +105,28 @@ type Options struct {
 	// answers them with UnknownOperationException.
 	LifecycleStore LifecycleStore
 	Lifecycle      LifecyclePreviewer
+
+	// Image and layer operations (imageops.go, layers.go, referrers.go).
+	// Images and Referrers serve them; nil answers them with
+	// UnknownOperationException.
+	Images    ImageStorage
+	Referrers ReferrerLister
+	// LayerURLSecret signs GetDownloadUrlForLayer's URLs (shared by
+	// replicas); empty leaves GetDownloadUrlForLayer unsupported.
+	LayerURLSecret []byte
+	// OnPull, when set, runs after BatchGetImage returned an image: a pull,
+	// as the registry's manifest GET reports one.
+	OnPull func(ctx context.Context, repo, digest string)
 }
 
 // API is the ECR API handler.
 type API struct {
 	o       Options
 	actions map[string]action
+	// bodyLimits overrides MaxBodySize per operation; large holds a slot
+	// per request reading or processing such a body.
+	bodyLimits map[string]int64
+	large      chan struct{}
 }
 
 type call struct {
@@ -146,6 +172,8 @@ func New(o Options) *API {
 		"StartLifecyclePolicyPreview":             a.startLifecyclePolicyPreview,
 		"GetLifecyclePolicyPreview":               a.getLifecyclePolicyPreview,
 	}
+	maps.Copy(a.actions, a.imageActions())
+	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
 	return a
 }
 
@@ -176,9 +204,20 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, apiErr("UnknownOperationException", "missing or unknown X-Amz-Target"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	limit := int64(MaxBodySize)
+	if l, ok := a.bodyLimits[name]; ok && a.actions[name] != nil {
+		select {
+		case a.large <- struct{}{}:
+			defer func() { <-a.large }()
+		default:
+			a.writeError(w, apiErr("ThrottlingException", "too many %s requests in progress; retry later", name))
+			return
+		}
+		limit = l
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		a.writeError(w, apiErr("SerializationException", "request body unreadable or larger than %d bytes", MaxBodySize))
+		a.writeError(w, apiErr("SerializationException", "request body unreadable or larger than %d bytes", limit))
 		return
 	}
 	p, err := a.authenticate(r, body)
