@@ -32,6 +32,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -92,7 +94,7 @@ type Options struct {
 	Notify func()
 	Logger *slog.Logger
 	// LifecycleStore and Lifecycle serve the lifecycle policy actions; nil
-	// answers them with UnknownOperationException.
+	// answers them with ValidationException (not enabled).
 	LifecycleStore LifecycleStore
 	Lifecycle      LifecyclePreviewer
 }
@@ -101,6 +103,9 @@ type Options struct {
 type API struct {
 	o       Options
 	actions map[string]action
+	// unavailable answers the ECR operations not in actions
+	// (operations.go).
+	unavailable map[string]unavailableOp
 }
 
 type call struct {
@@ -125,7 +130,7 @@ func New(o Options) *API {
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = 12 * time.Hour
 	}
-	a := &API{o: o}
+	a := &API{o: o, unavailable: unavailableOps()}
 	a.actions = map[string]action{
 		"CreateRepository":                        a.createRepository,
 		"DescribeRepositories":                    a.describeRepositories,
@@ -164,44 +169,77 @@ func apiErr(typ, format string, a ...any) *Error {
 	return &Error{Type: typ, Message: format}
 }
 
+// RequestIDHeader carries the id of every API response (a UUID), errors
+// included; the server logs each call with it.
+const RequestIDHeader = "x-amzn-RequestId"
+
 // ServeHTTP handles one API call.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		a.writeError(w, apiErr("UnknownOperationException", "the ECR API accepts POST only"))
+	id := uuid.NewString()
+	w.Header().Set(RequestIDHeader, id)
+	started := a.o.Now()
+	op, principal, err := a.serve(w, r)
+	log := a.o.Logger.With("requestId", id, "operation", op, "principal", principal, "elapsed", a.o.Now().Sub(started))
+	if err == nil {
+		log.Debug("ecrapi: call")
 		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		log.Error("ecrapi: internal error", "err", err)
+		e = apiErr("ServerException", "internal server error (request id %s)", id)
+		writeError(w, http.StatusInternalServerError, e)
+		return
+	}
+	log.Info("ecrapi: call refused", "errorType", e.Type, "message", e.Message)
+	writeError(w, http.StatusBadRequest, e)
+}
+
+// serve runs one call and writes its response when it succeeds; it returns
+// the operation, the caller and the error to answer with otherwise.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal string, err error) {
+	if r.Method != http.MethodPost {
+		return "", "", apiErr("UnknownOperationException", "the ECR API accepts POST only")
 	}
 	target := r.Header.Get("X-Amz-Target")
 	name, ok := strings.CutPrefix(target, TargetPrefix)
 	if !ok {
-		a.writeError(w, apiErr("UnknownOperationException", "missing or unknown X-Amz-Target"))
-		return
+		return "", "", apiErr("UnknownOperationException", "missing or unknown X-Amz-Target")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
 	if err != nil {
-		a.writeError(w, apiErr("SerializationException", "request body unreadable or larger than %d bytes", MaxBodySize))
-		return
+		return "", "", apiErr("SerializationException", "request body unreadable or larger than %d bytes", MaxBodySize)
 	}
 	p, err := a.authenticate(r, body)
 	if err != nil {
-		a.writeError(w, err)
-		return
+		return "", "", err
 	}
 	act, ok := a.actions[name]
 	if !ok {
-		a.writeError(w, apiErr("UnknownOperationException", "operation %s is not supported by this server", name))
-		return
+		if err := a.unavailableError(name); err != nil {
+			return name, p.Name, err
+		}
+		return "", p.Name, apiErr("UnknownOperationException", "%s is not an ECR operation", clipName(name))
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
 	out, err := act(r.Context(), &call{r: r, body: body, p: p})
 	if err != nil {
-		a.writeError(w, err)
-		return
+		return name, p.Name, err
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(out)
+	return name, p.Name, nil
+}
+
+// clipName bounds a caller's operation name in an error message.
+func clipName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
 }
 
 func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error) {
@@ -215,14 +253,7 @@ func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error
 	return a.o.Auth.AccessKeyPrincipal(id), nil
 }
 
-func (a *API) writeError(w http.ResponseWriter, err error) {
-	var e *Error
-	status := http.StatusBadRequest
-	if !errors.As(err, &e) {
-		a.o.Logger.Error("ecrapi: internal error", "err", err)
-		e = apiErr("ServerException", "internal server error")
-		status = http.StatusInternalServerError
-	}
+func writeError(w http.ResponseWriter, status int, e *Error) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
 	w.WriteHeader(status)
@@ -247,21 +278,11 @@ func (a *API) need(c *call, repo string, act auth.Action) error {
 	return nil
 }
 
-// epoch marshals a time as epoch seconds, ECR's wire format.
-type epoch time.Time
+// epoch is a time as ECR's wire has it, epoch seconds (scanning.Epoch).
+type epoch = scanning.Epoch
 
-func (e epoch) MarshalJSON() ([]byte, error) {
-	t := time.Time(e)
-	return []byte(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64)), nil
-}
-
-func epochPtr(t time.Time) *epoch {
-	if t.IsZero() {
-		return nil
-	}
-	e := epoch(t)
-	return &e
-}
+// epochPtr is t as an epoch, nil when zero.
+func epochPtr(t time.Time) *epoch { return scanning.EpochOf(t) }
 
 // paging
 
