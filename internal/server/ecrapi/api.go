@@ -5,7 +5,14 @@
 // Every request is verified with SigV4 against the configured access keys
 // (service "ecr", the configured region, 5 minutes of clock skew) unless the
 // server runs without any credentials. Errors are HTTP 400 (500 for
-// ServerException) with {"__type", "message"}. Timestamps are epoch seconds.
+// ServerException) with {"__type", "message"}. Timestamps are epoch seconds
+// (scanning.Epoch). Every response carries an x-amzn-RequestId (a UUID),
+// logged with the call.
+//
+// Every ECR operation answers: those not implemented with an ECR error
+// that says what is missing and where it is tracked (operations.go,
+// docs/ecr-api.md); UnknownOperationException is for targets that are no
+// ECR operation.
 //
 // Permissions: reading actions need pull on the repository, StartImageScan
 // push, repository writes and deletes admin, registry-wide configuration a

@@ -122,7 +122,7 @@ var sdkOnlyOperations = []string{"DescribeReplicationBackfillResults", "ListRepl
 type tableRow struct{ status, errType string }
 
 var (
-	tableRowRE = regexp.MustCompile("^\\| ([A-Z][A-Za-z]+) \\| ([^|]+?) \\| (.*)\\|$")
+	tableRowRE = regexp.MustCompile(`^\| ([A-Z][A-Za-z]+) \| ([^|]+?) \| (.*)\|$`)
 	errTypeRE  = regexp.MustCompile("^`([A-Za-z]+)`")
 )
 

@@ -159,7 +159,9 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 	completeScan(t, e.store, "team/app", digest('a'), basicResult(e.clock.t))
 	completeScan(t, e.store, "team/app", digest('b'), enhancedResult(t, e.clock.t))
 	repo := aws.String("team/app")
-	byTag := func(tag string) *ecrtypes.ImageIdentifier { return &ecrtypes.ImageIdentifier{ImageTag: aws.String(tag)} }
+	byTag := func(tag string) *ecrtypes.ImageIdentifier {
+		return &ecrtypes.ImageIdentifier{ImageTag: aws.String(tag)}
+	}
 	calls := []struct {
 		op   string
 		call func() error
@@ -416,7 +418,10 @@ func TestUnavailableOperationsThroughSDK(t *testing.T) {
 		{"UpdateImageStorageClass", "ImageStorageClassUpdateNotSupportedException", "no archive", func() error {
 			_, err := s.client.UpdateImageStorageClass(ctx, &ecr.UpdateImageStorageClassInput{RepositoryName: repo, ImageId: &ecrtypes.ImageIdentifier{ImageTag: aws.String("v1")}, TargetStorageClass: ecrtypes.TargetStorageClassArchive})
 			return err
-		}, func(err error) bool { var m *ecrtypes.ImageStorageClassUpdateNotSupportedException; return errors.As(err, &m) }},
+		}, func(err error) bool {
+			var m *ecrtypes.ImageStorageClassUpdateNotSupportedException
+			return errors.As(err, &m)
+		}},
 		{"DeregisterPullTimeUpdateExclusion", "ExclusionNotFoundException", "IAM principals", func() error {
 			_, err := s.client.DeregisterPullTimeUpdateExclusion(ctx, &ecr.DeregisterPullTimeUpdateExclusionInput{PrincipalArn: aws.String("arn:aws:iam::123456789012:role/ci")})
 			return err
