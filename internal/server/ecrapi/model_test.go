@@ -197,6 +197,10 @@ func TestOperationsTable(t *testing.T) {
 		if r.status == string(StatusImplemented) {
 			continue
 		}
+		if r.errType == "" {
+			t.Errorf("docs/ecr-api.md: %s (%s) names no error type (`Type`. first in its notes)", op, r.status)
+			continue
+		}
 		if !slices.ContainsFunc(o.Errors, func(e struct {
 			Shape string `json:"shape"`
 		}) bool {
