@@ -62,24 +62,36 @@ const (
 	largeBodies = 4
 )
 
-// imageActions are the image and layer operations; none without Images.
+// imageActions are the image and layer operations. Without Images and
+// Referrers (or, for GetDownloadUrlForLayer, LayerURLSecret) each answers an
+// ECR error saying the server has no image storage configured.
 func (a *API) imageActions() map[string]action {
-	if a.o.Images == nil || a.o.Referrers == nil {
-		return nil
+	// BatchGetImage, PutImage and the layer operations may not answer
+	// ValidationException (the service model); the referrer ones may.
+	need := func(op, errType string, ready func() bool, f action) action {
+		return func(ctx context.Context, c *call) (any, error) {
+			if !ready() {
+				return nil, apiErr(errType, "%s is not enabled: this server has no image storage configured for the ECR API", op)
+			}
+			return f(ctx, c)
+		}
 	}
-	m := map[string]action{
+	storage := func() bool { return a.o.Images != nil && a.o.Referrers != nil }
+	urls := func() bool { return storage() && len(a.o.LayerURLSecret) > 0 }
+	m := map[string]action{}
+	for op, f := range map[string]action{
 		"BatchGetImage":               a.batchGetImage,
 		"PutImage":                    a.putImage,
 		"BatchCheckLayerAvailability": a.batchCheckLayerAvailability,
 		"InitiateLayerUpload":         a.initiateLayerUpload,
 		"UploadLayerPart":             a.uploadLayerPart,
 		"CompleteLayerUpload":         a.completeLayerUpload,
-		"ListImageReferrers":          a.listImageReferrers,
-		"DescribeImageSigningStatus":  a.describeImageSigningStatus,
+	} {
+		m[op] = need(op, "InvalidParameterException", storage, f)
 	}
-	if len(a.o.LayerURLSecret) > 0 {
-		m["GetDownloadUrlForLayer"] = a.getDownloadURLForLayer
-	}
+	m["GetDownloadUrlForLayer"] = need("GetDownloadUrlForLayer", "InvalidParameterException", urls, a.getDownloadURLForLayer)
+	m["ListImageReferrers"] = need("ListImageReferrers", "ValidationException", storage, a.listImageReferrers)
+	m["DescribeImageSigningStatus"] = need("DescribeImageSigningStatus", "ValidationException", storage, a.describeImageSigningStatus)
 	return m
 }
 

@@ -53,8 +53,12 @@ func newImageEnv(t testing.TB) *env {
 
 func TestImageOperationsNeedImages(t *testing.T) {
 	e := newEnv(t)
-	for _, op := range []string{"BatchGetImage", "PutImage", "InitiateLayerUpload", "GetDownloadUrlForLayer", "ListImageReferrers", "DescribeImageSigningStatus"} {
-		e.wantErr(t, adminKey, op, map[string]any{"repositoryName": "team/app"}, "UnknownOperationException")
+	for op, want := range map[string]string{
+		"BatchGetImage": "InvalidParameterException", "PutImage": "InvalidParameterException",
+		"InitiateLayerUpload": "InvalidParameterException", "GetDownloadUrlForLayer": "InvalidParameterException",
+		"ListImageReferrers": "ValidationException", "DescribeImageSigningStatus": "ValidationException",
+	} {
+		e.wantErr(t, adminKey, op, map[string]any{"repositoryName": "team/app"}, want)
 	}
 }
 
