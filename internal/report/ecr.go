@@ -1,6 +1,7 @@
 // Package report writes scan results: a table for people, the ECR
-// DescribeImageScanFindings JSON shape, SARIF 2.1.0 and a CycloneDX SBOM with
-// vulnerabilities.
+// DescribeImageScanFindings JSON shape (timestamps epoch seconds, as the
+// ECR API sends them: scanning.Epoch), SARIF 2.1.0 and a CycloneDX SBOM
+// with vulnerabilities.
 //
 // UNKNOWN_VERSION findings (a version that could not be compared, see
 // package match) are rendered in every format, counted by severity like
@@ -48,6 +49,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/scanstatus"
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
@@ -116,8 +118,8 @@ type ECRScanStatus struct {
 
 // ECRImageFindings is imageScanFindings.
 type ECRImageFindings struct {
-	ImageScanCompletedAt         *time.Time                `json:"imageScanCompletedAt,omitempty"`
-	VulnerabilitySourceUpdatedAt *time.Time                `json:"vulnerabilitySourceUpdatedAt,omitempty"`
+	ImageScanCompletedAt         *scanning.Epoch           `json:"imageScanCompletedAt,omitempty"`
+	VulnerabilitySourceUpdatedAt *scanning.Epoch           `json:"vulnerabilitySourceUpdatedAt,omitempty"`
 	FindingSeverityCounts        map[severity.Severity]int `json:"findingSeverityCounts"`
 	Findings                     []ECRFinding              `json:"findings,omitempty"`
 	EnhancedFindings             []ECREnhancedFinding      `json:"enhancedFindings,omitempty"`
@@ -144,9 +146,9 @@ type ECREnhancedFinding struct {
 	Description                 string             `json:"description"`
 	ExploitAvailable            string             `json:"exploitAvailable,omitempty"`
 	FindingArn                  string             `json:"findingArn"`
-	FirstObservedAt             time.Time          `json:"firstObservedAt"`
+	FirstObservedAt             scanning.Epoch     `json:"firstObservedAt"`
 	FixAvailable                string             `json:"fixAvailable"`
-	LastObservedAt              time.Time          `json:"lastObservedAt"`
+	LastObservedAt              scanning.Epoch     `json:"lastObservedAt"`
 	PackageVulnerabilityDetails PackageVulnDetails `json:"packageVulnerabilityDetails"`
 	Remediation                 Remediation        `json:"remediation"`
 	Resources                   []Resource         `json:"resources"`
@@ -155,7 +157,7 @@ type ECREnhancedFinding struct {
 	Status                      string             `json:"status"`
 	Title                       string             `json:"title"`
 	Type                        string             `json:"type"`
-	UpdatedAt                   time.Time          `json:"updatedAt"`
+	UpdatedAt                   scanning.Epoch     `json:"updatedAt"`
 }
 
 // PackageVulnDetails is packageVulnerabilityDetails.
@@ -165,9 +167,9 @@ type PackageVulnDetails struct {
 	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitempty"`
 	Source                 string              `json:"source"`
 	SourceURL              string              `json:"sourceUrl,omitempty"`
-	VendorCreatedAt        *time.Time          `json:"vendorCreatedAt,omitempty"`
+	VendorCreatedAt        *scanning.Epoch     `json:"vendorCreatedAt,omitempty"`
 	VendorSeverity         severity.Severity   `json:"vendorSeverity,omitempty"`
-	VendorUpdatedAt        *time.Time          `json:"vendorUpdatedAt,omitempty"`
+	VendorUpdatedAt        *scanning.Epoch     `json:"vendorUpdatedAt,omitempty"`
 	VulnerabilityID        string              `json:"vulnerabilityId"`
 	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages"`
 }
@@ -302,14 +304,8 @@ func ECR(s Scan) ECRResponse {
 		r.ImageID.ImageTag = inv.Source.Tags[0]
 	}
 	fs := &ECRImageFindings{FindingSeverityCounts: SeverityCounts(s.Findings)}
-	if !s.CompletedAt.IsZero() {
-		t := s.CompletedAt.UTC()
-		fs.ImageScanCompletedAt = &t
-	}
-	if !s.DBUpdatedAt.IsZero() {
-		t := s.DBUpdatedAt.UTC()
-		fs.VulnerabilitySourceUpdatedAt = &t
-	}
+	fs.ImageScanCompletedAt = scanning.EpochOf(s.CompletedAt)
+	fs.VulnerabilitySourceUpdatedAt = scanning.EpochOf(s.DBUpdatedAt)
 	for _, f := range s.Findings {
 		if s.Enhanced {
 			fs.EnhancedFindings = append(fs.EnhancedFindings, enhanced(s, f))
@@ -330,9 +326,9 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	e := ECREnhancedFinding{
 		Description:     f.Description,
 		FindingArn:      fmt.Sprintf("arn:stowaway:finding/%s/%s/%s", strings.TrimPrefix(inv.Source.Digest, "sha256:"), f.ID, f.Package.PURL),
-		FirstObservedAt: s.CompletedAt.UTC(),
-		LastObservedAt:  s.CompletedAt.UTC(),
-		UpdatedAt:       s.CompletedAt.UTC(),
+		FirstObservedAt: scanning.Epoch(s.CompletedAt),
+		LastObservedAt:  scanning.Epoch(s.CompletedAt),
+		UpdatedAt:       scanning.Epoch(s.CompletedAt),
 		FixAvailable:    fix,
 		Severity:        f.Severity,
 		Status:          "ACTIVE",
@@ -346,14 +342,8 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	d.VendorSeverity = f.VendorSeverity
 	d.ReferenceURLs = f.References
 	d.RelatedVulnerabilities = f.Related
-	if !f.Published.IsZero() {
-		t := f.Published.UTC()
-		d.VendorCreatedAt = &t
-	}
-	if !f.Modified.IsZero() {
-		t := f.Modified.UTC()
-		d.VendorUpdatedAt = &t
-	}
+	d.VendorCreatedAt = scanning.EpochOf(f.Published)
+	d.VendorUpdatedAt = scanning.EpochOf(f.Modified)
 	for _, c := range []*match.Finding{&f} {
 		if c.CVSS3 != nil {
 			d.CVSS = append(d.CVSS, CVSSScore{BaseScore: c.CVSS3.Score, ScoringVector: c.CVSS3.Vector, Source: c.CVSS3.Source, Version: c.CVSS3.Version})

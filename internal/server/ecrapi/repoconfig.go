@@ -47,23 +47,37 @@ var accountSettings = map[string][]string{
 	SettingRegistryPolicyScope:  {"V2", "V1"},
 }
 
+// repoConfigActions are the settings operations. Without a RepoConfig store
+// those that need it answer that they are not enabled, with an error type
+// their model lists.
 func (a *API) repoConfigActions() map[string]action {
-	if a.o.RepoConfig == nil {
-		return nil
+	need := func(op, errType string, f action) action {
+		return func(ctx context.Context, c *call) (any, error) {
+			if a.o.RepoConfig == nil {
+				return nil, apiErr(errType, "%s is not enabled: this server has no store for repository and registry settings", op)
+			}
+			return f(ctx, c)
+		}
 	}
-	return map[string]action{
-		"TagResource":                         a.tagResource,
-		"UntagResource":                       a.untagResource,
-		"ListTagsForResource":                 a.listTagsForResource,
-		"PutImageTagMutability":               a.putImageTagMutability,
+	m := map[string]action{"PutImageTagMutability": a.putImageTagMutability, "DescribeRegistry": a.describeRegistry}
+	for op, f := range map[string]action{
+		"TagResource":         a.tagResource,
+		"UntagResource":       a.untagResource,
+		"ListTagsForResource": a.listTagsForResource,
+	} {
+		m[op] = need(op, "InvalidParameterException", f)
+	}
+	for op, f := range map[string]action{
 		"GetAccountSetting":                   a.getAccountSetting,
 		"PutAccountSetting":                   a.putAccountSetting,
-		"DescribeRegistry":                    a.describeRegistry,
 		"CreateRepositoryCreationTemplate":    a.createRepositoryCreationTemplate,
 		"DescribeRepositoryCreationTemplates": a.describeRepositoryCreationTemplates,
 		"UpdateRepositoryCreationTemplate":    a.updateRepositoryCreationTemplate,
 		"DeleteRepositoryCreationTemplate":    a.deleteRepositoryCreationTemplate,
+	} {
+		m[op] = need(op, "ValidationException", f)
 	}
+	return m
 }
 
 var registryIDRE = regexp.MustCompile(`^[0-9]{12}$`)

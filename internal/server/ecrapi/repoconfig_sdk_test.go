@@ -22,17 +22,17 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
-// sdkEnv is the API over a real store behind an HTTP server, driven by the
+// settingsEnv is the API over a real store behind an HTTP server, driven by the
 // AWS SDK for Go v2 (the strict client) as an admin, as a reader of
 // team/* and as a viewer (pull on "*", which reads registry settings).
-type sdkEnv struct {
+type settingsEnv struct {
 	admin, reader, viewer *ecr.Client
 	store                 *store.SQL
 }
 
 const viewerKey = "AKIDVIEWER"
 
-func newSDKEnv(t *testing.T) *sdkEnv {
+func newSettingsEnv(t *testing.T) *settingsEnv {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -57,7 +57,7 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 			Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
 		})
 	}
-	return &sdkEnv{admin: client(adminKey), reader: client(readerKey), viewer: client(viewerKey), store: st}
+	return &settingsEnv{admin: client(adminKey), reader: client(readerKey), viewer: client(viewerKey), store: st}
 }
 
 // wantAPIError checks that the SDK decoded err as the ECR error code.
@@ -82,7 +82,7 @@ func sdkTags(kv ...string) []ecrtypes.Tag {
 }
 
 func TestSDKCreateRepositoryStoresTagsAndEncryption(t *testing.T) {
-	e := newSDKEnv(t)
+	e := newSettingsEnv(t)
 	ctx := context.Background()
 	kms := "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d"
 	created, err := e.admin.CreateRepository(ctx, &ecr.CreateRepositoryInput{
@@ -167,7 +167,7 @@ func manyTags(n int) []ecrtypes.Tag {
 }
 
 func TestSDKResourceTags(t *testing.T) {
-	e := newSDKEnv(t)
+	e := newSettingsEnv(t)
 	ctx := context.Background()
 	out, err := e.admin.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("team/svc"), Tags: sdkTags("a", "1")})
 	if err != nil {
@@ -265,7 +265,7 @@ func TestSDKResourceTags(t *testing.T) {
 }
 
 func TestSDKPutImageTagMutability(t *testing.T) {
-	e := newSDKEnv(t)
+	e := newSettingsEnv(t)
 	ctx := context.Background()
 	if _, err := e.admin.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("team/m")}); err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func TestSDKPutImageTagMutability(t *testing.T) {
 }
 
 func TestSDKAccountSettingsAndRegistry(t *testing.T) {
-	e := newSDKEnv(t)
+	e := newSettingsEnv(t)
 	ctx := context.Background()
 	get := func(name string) string {
 		t.Helper()
@@ -402,7 +402,7 @@ func TestSDKAccountSettingsAndRegistry(t *testing.T) {
 }
 
 func TestSDKRepositoryCreationTemplates(t *testing.T) {
-	e := newSDKEnv(t)
+	e := newSettingsEnv(t)
 	ctx := context.Background()
 	kms := "arn:aws:kms:us-east-1:123456789012:key/abc-123"
 	policy := `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}`
@@ -548,4 +548,85 @@ func TestSDKRepositoryCreationTemplates(t *testing.T) {
 	if !errors.As(err, &tnf) {
 		t.Errorf("deleting again: %T %v, want *types.TemplateNotFoundException", err, err)
 	}
+}
+
+// settingsCalls drives every settings operation once, with every member
+// its response can carry, for the model-shape and SDK coverage tests
+// (driveAll); team/app must exist.
+func settingsCalls(ctx context.Context, client *ecr.Client) []struct {
+	op   string
+	call func() error
+} {
+	arn := aws.String("arn:aws:ecr:us-east-1:123456789012:repository/team/app")
+	filters := []ecrtypes.ImageTagMutabilityExclusionFilter{{FilterType: ecrtypes.ImageTagMutabilityExclusionFilterTypeWildcard, Filter: aws.String("dev-*")}}
+	return []struct {
+		op   string
+		call func() error
+	}{
+		{"TagResource", func() error {
+			_, err := client.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: arn, Tags: sdkTags("team", "core", "env", "prod")})
+			return err
+		}},
+		{"UntagResource", func() error {
+			_, err := client.UntagResource(ctx, &ecr.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"env"}})
+			return err
+		}},
+		{"ListTagsForResource", func() error {
+			_, err := client.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: arn})
+			return err
+		}},
+		{"PutImageTagMutability", func() error {
+			_, err := client.PutImageTagMutability(ctx, &ecr.PutImageTagMutabilityInput{RepositoryName: aws.String("team/app"),
+				ImageTagMutability: ecrtypes.ImageTagMutabilityImmutableWithExclusion, ImageTagMutabilityExclusionFilters: filters})
+			return err
+		}},
+		{"PutAccountSetting", func() error {
+			_, err := client.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("BASIC_SCAN_TYPE_VERSION"), Value: aws.String("CLAIR")})
+			return err
+		}},
+		{"GetAccountSetting", func() error {
+			_, err := client.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BASIC_SCAN_TYPE_VERSION")})
+			return err
+		}},
+		{"DescribeRegistry", func() error {
+			_, err := client.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{})
+			return err
+		}},
+		{"CreateRepositoryCreationTemplate", func() error {
+			_, err := client.CreateRepositoryCreationTemplate(ctx, &ecr.CreateRepositoryCreationTemplateInput{
+				Prefix: aws.String("team"), Description: aws.String("d"),
+				AppliedFor:              []ecrtypes.RCTAppliedFor{ecrtypes.RCTAppliedForCreateOnPush},
+				EncryptionConfiguration: &ecrtypes.EncryptionConfigurationForRepositoryCreationTemplate{EncryptionType: ecrtypes.EncryptionTypeKms, KmsKey: aws.String("arn:aws:kms:us-east-1:123456789012:key/k1")},
+				ResourceTags:            sdkTags("k", "v"), ImageTagMutability: ecrtypes.ImageTagMutabilityMutableWithExclusion, ImageTagMutabilityExclusionFilters: filters,
+				RepositoryPolicy: aws.String(`{"Version":"2012-10-17","Statement":[]}`), LifecyclePolicy: aws.String(testPolicy),
+				CustomRoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
+			})
+			return err
+		}},
+		{"UpdateRepositoryCreationTemplate", func() error {
+			_, err := client.UpdateRepositoryCreationTemplate(ctx, &ecr.UpdateRepositoryCreationTemplateInput{Prefix: aws.String("team"), Description: aws.String("e")})
+			return err
+		}},
+		{"DescribeRepositoryCreationTemplates", func() error {
+			_, err := client.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{})
+			return err
+		}},
+		{"DeleteRepositoryCreationTemplate", func() error {
+			_, err := client.DeleteRepositoryCreationTemplate(ctx, &ecr.DeleteRepositoryCreationTemplateInput{Prefix: aws.String("team")})
+			return err
+		}},
+	}
+}
+
+// TestSettingsNeedRepoConfig: without a settings store the operations that
+// need one answer that they are not enabled, with a modeled error type.
+func TestSettingsNeedRepoConfig(t *testing.T) {
+	e := newEnv(t)
+	e.wantErr(t, adminKey, "TagResource", map[string]any{"resourceArn": "arn:aws:ecr:us-east-1:123456789012:repository/app", "tags": []any{}}, "InvalidParameterException")
+	e.wantErr(t, adminKey, "ListTagsForResource", map[string]any{"resourceArn": "arn:aws:ecr:us-east-1:123456789012:repository/app"}, "InvalidParameterException")
+	e.wantErr(t, adminKey, "GetAccountSetting", map[string]any{"name": "BASIC_SCAN_TYPE_VERSION"}, "ValidationException")
+	e.wantErr(t, adminKey, "DescribeRepositoryCreationTemplates", map[string]any{}, "ValidationException")
+	// Creating a repository with tags needs it too; without tags it does not.
+	e.wantErr(t, adminKey, "CreateRepository", map[string]any{"repositoryName": "app", "tags": []any{map[string]any{"Key": "k", "Value": "v"}}}, "InvalidParameterException")
+	e.must(t, "CreateRepository", map[string]any{"repositoryName": "app"})
 }

@@ -123,8 +123,12 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 		}
 	}
 	var enhanced []json.RawMessage
-	if len(pg.Enhanced) > 0 {
-		enhanced = pg.Enhanced
+	for i, raw := range pg.Enhanced {
+		w, err := wireFinding(raw)
+		if err != nil {
+			return nil, fmt.Errorf("ecrapi: stored enhanced finding %d: %w", start+len(pg.Basic)+i, err)
+		}
+		enhanced = append(enhanced, w)
 	}
 	out := map[string]any{
 		"findingSeverityCounts": sum.FindingSeverityCounts,
