@@ -4,7 +4,8 @@
 //
 // Every event is an Amazon EventBridge envelope (version "0", id, detail-type,
 // source, account, time, region, resources, detail). ScanCompleted builds the
-// exact "ECR Image Scan" event that Amazon ECR emits for a basic scan;
+// exact "ECR Image Scan" event that Amazon ECR emits for a basic scan
+// (BasicScanCompleted adds Stowaway's basic-scan-type-version to it);
 // InspectorScan the "Inspector2 Scan" event (source aws.inspector2,
 // repository-name as an ARN, counts with TOTAL) that ECR's enhanced scanning
 // emits through Amazon Inspector.

@@ -82,6 +82,9 @@ type scanDetail struct {
 	Counts         map[severity.Severity]int `json:"finding-severity-counts"`
 	ImageDigest    string                    `json:"image-digest"`
 	ImageTags      []string                  `json:"image-tags"`
+	// ScanTypeVersion is Stowaway's addition: the BASIC_SCAN_TYPE_VERSION
+	// the scan ran under (absent when unknown).
+	ScanTypeVersion string `json:"basic-scan-type-version,omitempty"`
 }
 
 type changeDetail struct {
@@ -96,12 +99,20 @@ type changeDetail struct {
 // ScanCompleted builds the "ECR Image Scan" event for a finished basic scan.
 // Counts with a zero value are left out, as ECR does.
 func ScanCompleted(m Meta, img Image, status string, counts map[severity.Severity]int) (Event, error) {
+	return BasicScanCompleted(m, img, status, counts, "")
+}
+
+// BasicScanCompleted is ScanCompleted with the BASIC_SCAN_TYPE_VERSION
+// account setting the scan ran under (AWS_NATIVE or CLAIR) in the detail's
+// basic-scan-type-version ("" leaves it out, as ScanCompleted does).
+func BasicScanCompleted(m Meta, img Image, status string, counts map[severity.Severity]int, scanTypeVersion string) (Event, error) {
 	d := scanDetail{
-		ScanStatus:     status,
-		RepositoryName: img.Repository,
-		Counts:         nonZero(counts),
-		ImageDigest:    img.Digest,
-		ImageTags:      nonNil(img.Tags),
+		ScanStatus:      status,
+		RepositoryName:  img.Repository,
+		Counts:          nonZero(counts),
+		ImageDigest:     img.Digest,
+		ImageTags:       nonNil(img.Tags),
+		ScanTypeVersion: scanTypeVersion,
 	}
 	return envelope(m, img, DetailTypeScan, d)
 }

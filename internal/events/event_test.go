@@ -35,6 +35,9 @@ func TestEventsGolden(t *testing.T) {
 		img.Tags = nil
 		return ScanCompleted(testMeta, img, "COMPLETE", nil)
 	}
+	clair := func() (Event, error) {
+		return BasicScanCompleted(testMeta, testImage, "COMPLETE", map[severity.Severity]int{"HIGH": 2}, "CLAIR")
+	}
 	change := func() (Event, error) {
 		return NewFindings(testMeta, testImage,
 			[]Finding{{Name: "CVE-2026-0001", Severity: "CRITICAL", PackageName: "openssl", PackageVersion: "3.0.11-1~deb12u2"}},
@@ -55,6 +58,7 @@ func TestEventsGolden(t *testing.T) {
 		{"inspector_scan_failed", inspectorFailed},
 		{"scan_completed", scan},
 		{"scan_completed_untagged_clean", untagged},
+		{"scan_completed_clair", clair},
 		{"findings_change", change},
 	}
 	for _, tc := range tests {

@@ -175,6 +175,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		ShutdownGrace: cfg.ShutdownTimeout * 2 / 3,
 		Now:           cfg.Now,
 		Logger:        cfg.Logger,
+		BasicScanTypeVersion: func(ctx context.Context) (string, error) {
+			return ecrapi.BasicScanTypeVersion(ctx, s.store)
+		},
 		Observe: func(status string, d time.Duration) {
 			cfg.Metrics.ScansTotal.WithLabelValues(status).Inc()
 			cfg.Metrics.ScanDuration.Observe(d.Seconds())
@@ -206,6 +209,8 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Referrers:      s.store,
 		LayerURLSecret: layerSecret,
 		OnPull:         s.onPull,
+
+		RepoConfig: s.store,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -28,6 +28,11 @@
 // PutImage and UploadLayerPart have their own body limits (a 4 MiB manifest,
 // a 20 MiB part), with at most a few such bodies in flight.
 //
+// Repository and registry settings (resource tags, tag mutability with
+// exclusion filters, account settings, DescribeRegistry, repository
+// creation templates) are in repoconfig.go; docs/ecr-repository-settings.md
+// says what each means here.
+//
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
 // rule covers (ValidationException otherwise); deleting an image's last tag
@@ -126,6 +131,12 @@ type Options struct {
 	// OnPull, when set, runs after BatchGetImage returned an image: a pull,
 	// as the registry's manifest GET reports one.
 	OnPull func(ctx context.Context, repo, digest string)
+
+	// RepoConfig serves the repository and registry settings (resource
+	// tags, account settings, creation templates, repoconfig.go); nil
+	// answers those operations with an ECR error saying they are not
+	// enabled.
+	RepoConfig RepoConfigStore
 }
 
 // API is the ECR API handler.
@@ -186,6 +197,7 @@ func New(o Options) *API {
 	}
 	maps.Copy(a.actions, a.imageActions())
 	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
+	maps.Copy(a.actions, a.repoConfigActions())
 	return a
 }
 

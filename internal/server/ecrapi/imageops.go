@@ -277,7 +277,7 @@ func (a *API) putImage(ctx context.Context, c *call) (any, error) {
 			return nil, fmt.Errorf("ecrapi: put image: resolve tag: %w", err)
 		case cur == dgst && exists:
 			return nil, a.imageAlreadyExists(in.RepositoryName, dgst, in.ImageTag)
-		case cur != dgst && repo.TagImmutable:
+		case cur != dgst && repo.TagIsImmutable(in.ImageTag):
 			return nil, a.tagAlreadyExists(in.RepositoryName, in.ImageTag)
 		}
 	} else if exists {

@@ -23,7 +23,6 @@ const (
 	StatusImplemented   OpStatus = "implemented"
 	StatusNotEnabled    OpStatus = "not enabled"
 	StatusNotApplicable OpStatus = "not applicable"
-	StatusPlanned       OpStatus = "planned (issue 17)"
 	StatusAccessControl OpStatus = "access control (issue 16)"
 )
 
@@ -36,7 +35,6 @@ type unavailableOp struct {
 
 const (
 	notEnabledScaleOut = " is not enabled on this server: it comes with scale-out (issue 19)"
-	plannedMsg         = " is not implemented on this server yet: it is planned in issue 17"
 	accessControlMsg   = " is not enabled on this server: repository and registry policies come with access control (issue 16); access is granted by the server's configured grants"
 )
 
@@ -57,12 +55,6 @@ func unavailableOps() map[string]unavailableOp {
 		"PutReplicationConfiguration", "DescribeImageReplicationStatus",
 		"DescribeReplicationBackfillResults", "ListReplicationBackfills",
 		"StartReplicationBackfill", "StopReplicationBackfill")
-	// Being implemented in issue 17.
-	add(StatusPlanned, "InvalidParameterException", plannedMsg,
-		"TagResource", "UntagResource", "ListTagsForResource", "PutImageTagMutability")
-	add(StatusPlanned, "ValidationException", plannedMsg,
-		"GetAccountSetting", "PutAccountSetting", "DescribeRegistry", "CreateRepositoryCreationTemplate", "DescribeRepositoryCreationTemplates",
-		"UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate")
 	// Policies (issue 16). The repository policy operations may not
 	// return ValidationException.
 	add(StatusAccessControl, "InvalidParameterException", accessControlMsg,

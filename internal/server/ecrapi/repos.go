@@ -25,14 +25,15 @@ type scanningConfiguration struct {
 }
 
 type repositoryOut struct {
-	RepositoryArn              string                `json:"repositoryArn"`
-	RegistryID                 string                `json:"registryId"`
-	RepositoryName             string                `json:"repositoryName"`
-	RepositoryURI              string                `json:"repositoryUri"`
-	CreatedAt                  *epoch                `json:"createdAt,omitempty"`
-	ImageTagMutability         string                `json:"imageTagMutability"`
-	ImageScanningConfiguration scanningConfiguration `json:"imageScanningConfiguration"`
-	EncryptionConfiguration    map[string]string     `json:"encryptionConfiguration"`
+	RepositoryArn              string                  `json:"repositoryArn"`
+	RegistryID                 string                  `json:"registryId"`
+	RepositoryName             string                  `json:"repositoryName"`
+	RepositoryURI              string                  `json:"repositoryUri"`
+	CreatedAt                  *epoch                  `json:"createdAt,omitempty"`
+	ImageTagMutability         string                  `json:"imageTagMutability"`
+	ImageTagMutabilityFilters  []exclusionFilter       `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageScanningConfiguration scanningConfiguration   `json:"imageScanningConfiguration"`
+	EncryptionConfiguration    encryptionConfiguration `json:"encryptionConfiguration"`
 }
 
 func (a *API) arn(repo string) string {
@@ -40,10 +41,7 @@ func (a *API) arn(repo string) string {
 }
 
 func (a *API) repoOut(c *call, r store.Repository) repositoryOut {
-	mut := "MUTABLE"
-	if r.TagImmutable {
-		mut = "IMMUTABLE"
-	}
+	mut, filters := mutabilityOut(r.TagImmutable, r.TagMutabilityExclusions)
 	return repositoryOut{
 		RepositoryArn:              a.arn(r.Name),
 		RegistryID:                 a.o.RegistryID,
@@ -51,8 +49,9 @@ func (a *API) repoOut(c *call, r store.Repository) repositoryOut {
 		RepositoryURI:              a.host(c.r) + "/" + r.Name,
 		CreatedAt:                  epochPtr(r.CreatedAt),
 		ImageTagMutability:         mut,
+		ImageTagMutabilityFilters:  filters,
 		ImageScanningConfiguration: scanningConfiguration{ScanOnPush: r.ScanOnPush},
-		EncryptionConfiguration:    map[string]string{"encryptionType": "AES256"},
+		EncryptionConfiguration:    encryptionOut(r.Encryption),
 	}
 }
 
@@ -82,9 +81,13 @@ func (a *API) authorizedRepo(ctx context.Context, c *call, name string, act auth
 
 func (a *API) createRepository(ctx context.Context, c *call) (any, error) {
 	var in struct {
-		RepositoryName             string                 `json:"repositoryName"`
-		ImageTagMutability         string                 `json:"imageTagMutability"`
-		ImageScanningConfiguration *scanningConfiguration `json:"imageScanningConfiguration"`
+		RegistryID                 string                   `json:"registryId"`
+		RepositoryName             string                   `json:"repositoryName"`
+		ImageTagMutability         string                   `json:"imageTagMutability"`
+		MutabilityFilters          []exclusionFilter        `json:"imageTagMutabilityExclusionFilters"`
+		ImageScanningConfiguration *scanningConfiguration   `json:"imageScanningConfiguration"`
+		EncryptionConfiguration    *encryptionConfiguration `json:"encryptionConfiguration"`
+		Tags                       []tagIn                  `json:"tags"`
 	}
 	if err := decode(c, &in); err != nil {
 		return nil, err
@@ -96,22 +99,37 @@ func (a *API) createRepository(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	r := store.Repository{Name: in.RepositoryName, CreatedAt: a.o.Now().UTC()}
-	switch in.ImageTagMutability {
-	case "", "MUTABLE":
-	case "IMMUTABLE":
-		r.TagImmutable = true
-	default:
-		return nil, apiErr("InvalidParameterException", "imageTagMutability must be MUTABLE or IMMUTABLE")
+	var err error
+	if err = a.ownRegistry(in.RegistryID); err != nil {
+		return nil, err
+	}
+	if r.TagImmutable, r.TagMutabilityExclusions, err = parseMutability(in.ImageTagMutability, in.MutabilityFilters); err != nil {
+		return nil, err
+	}
+	if r.Encryption, err = parseEncryption(in.EncryptionConfiguration, false); err != nil {
+		return nil, err
+	}
+	tags, err := validTags(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if len(tags) > 0 && a.o.RepoConfig == nil {
+		return nil, apiErr("InvalidParameterException", "this server does not store repository tags")
 	}
 	if in.ImageScanningConfiguration != nil {
 		r.ScanOnPush = in.ImageScanningConfiguration.ScanOnPush
 	}
-	err := a.o.Store.CreateRepository(ctx, r)
+	err = a.o.Store.CreateRepository(ctx, r)
 	if errors.Is(err, store.ErrExists) {
 		return nil, apiErr("RepositoryAlreadyExistsException", "The repository with name '%s' already exists in the registry with id '%s'", r.Name, a.o.RegistryID)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(tags) > 0 {
+		if err := a.o.RepoConfig.TagRepository(ctx, r.Name, tags, MaxResourceTags); err != nil {
+			return nil, tagError(err)
+		}
 	}
 	return map[string]any{"repository": a.repoOut(c, r)}, nil
 }

@@ -106,6 +106,7 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 	e.clock.t = time.Now().UTC().Truncate(time.Second)
 	e.api.o.LifecycleStore = e.store
 	e.api.o.Lifecycle = fakePreviewer{pushed: e.clock.t}
+	e.api.o.RepoConfig = e.store
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	rec := &recorder{}
@@ -247,6 +248,7 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 			return err
 		}},
 	}
+	calls = append(calls, settingsCalls(ctx, s.client)...)
 	for _, c := range calls {
 		if err := c.call(); err != nil {
 			t.Errorf("%s through the SDK: %v", c.op, err)
@@ -474,10 +476,6 @@ func TestUnavailableOperationsThroughSDK(t *testing.T) {
 		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
 		{"StartReplicationBackfill", "ValidationException", "issue 19", func() error {
 			_, err := s.client.StartReplicationBackfill(ctx, &ecr.StartReplicationBackfillInput{Destination: &ecrtypes.ReplicationDestination{Region: aws.String("us-west-2"), RegistryId: aws.String("123456789012")}})
-			return err
-		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
-		{"DescribeRegistry", "ValidationException", "issue 17", func() error {
-			_, err := s.client.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{})
 			return err
 		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
 		{"GetRepositoryPolicy", "InvalidParameterException", "issue 16", func() error {

@@ -104,6 +104,9 @@ type Options struct {
 	// Observe is called after each attempt with its outcome status
 	// (COMPLETE, FAILED, UNSUPPORTED_IMAGE, RETRY) and duration.
 	Observe func(status string, d time.Duration)
+	// BasicScanTypeVersion, when set, returns the BASIC_SCAN_TYPE_VERSION
+	// account setting, recorded in the result of each basic scan.
+	BasicScanTypeVersion func(ctx context.Context) (string, error)
 }
 
 // PrepareFunc extends a job's outcome before it is written.
@@ -270,6 +273,14 @@ func (p *Pool) run(ctx context.Context, worker string, j *store.Job) {
 		}
 		if res.CompletedAt.IsZero() {
 			res.CompletedAt = p.o.Now().UTC()
+		}
+		if !j.Enhanced && p.o.BasicScanTypeVersion != nil {
+			v, verr := p.o.BasicScanTypeVersion(wctx)
+			if verr != nil {
+				p.fail(wctx, j, fmt.Errorf("read BASIC_SCAN_TYPE_VERSION: %w", verr), log, start)
+				return
+			}
+			res.BasicScanTypeVersion = v
 		}
 		b, merr := json.Marshal(res)
 		if merr != nil {

@@ -290,8 +290,9 @@ func (n *Notifier) Prepare(ctx context.Context, j *store.Job, res *scanning.Resu
 	repo, digest, enhanced := j.Repository, j.Digest, j.Enhanced
 	status := out.Status
 	var counts map[severity.Severity]int
+	version := ""
 	if res != nil {
-		counts = res.SeverityCounts
+		counts, version = res.SeverityCounts, res.BasicScanTypeVersion
 	}
 	out.InTx = append(out.InTx, func(ctx context.Context, tx *store.Tx) error {
 		tags, err := imageTags(ctx, tx, repo, digest)
@@ -299,11 +300,12 @@ func (n *Notifier) Prepare(ctx context.Context, j *store.Job, res *scanning.Resu
 			return err
 		}
 		img := n.image(repo, digest, tags)
-		build := events.ScanCompleted
+		var ev events.Event
 		if enhanced {
-			build = events.InspectorScan
+			ev, err = events.InspectorScan(events.Meta{Time: n.o.Now()}, img, status, counts)
+		} else {
+			ev, err = events.BasicScanCompleted(events.Meta{Time: n.o.Now()}, img, status, counts, version)
 		}
-		ev, err := build(events.Meta{Time: n.o.Now()}, img, status, counts)
 		if err != nil {
 			return fmt.Errorf("notify: scan event: %w", err)
 		}

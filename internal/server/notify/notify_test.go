@@ -137,9 +137,10 @@ func TestScanEventCommittedWithResult(t *testing.T) {
 		ctx := context.Background()
 		n := newNotifier(t, st, twoHooks)
 
-		// A basic scan of prod/api with a HIGH finding: both sinks.
+		// A basic scan of prod/api with a HIGH finding, under
+		// BASIC_SCAN_TYPE_VERSION CLAIR: both sinks.
 		j := claimJob(t, st, "prod/api", "sha256:aaa", false, "v1", "latest")
-		res := &scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{"HIGH": 2, "LOW": 1, "MEDIUM": 0}}
+		res := &scanning.Result{Status: scanning.StatusComplete, SeverityCounts: map[severity.Severity]int{"HIGH": 2, "LOW": 1, "MEDIUM": 0}, BasicScanTypeVersion: "CLAIR"}
 		out := store.JobOutcome{Status: "COMPLETE", Result: []byte(`{}`)}
 		if err := n.Prepare(ctx, j, res, &out); err != nil {
 			t.Fatal(err)
@@ -155,7 +156,7 @@ func TestScanEventCommittedWithResult(t *testing.T) {
 			Time: "2026-11-23T09:30:00Z", Region: "eu-west-1",
 			Resources: []string{"arn:aws:ecr:eu-west-1:123456789012:repository/prod/api"},
 			Detail: compactJSON(`{"scan-status":"COMPLETE","repository-name":"prod/api","finding-severity-counts":{"HIGH":2,"LOW":1},
-				"image-digest":"sha256:aaa","image-tags":["latest","v1"]}`),
+				"image-digest":"sha256:aaa","image-tags":["latest","v1"],"basic-scan-type-version":"CLAIR"}`),
 		}
 		want := map[string][]events.Event{"all": {basic}, "prod-high": {basic}}
 		if diff := cmp.Diff(want, queued(t, st)); diff != "" {

@@ -128,10 +128,10 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return
 	}
 	if tag != "" {
-		if repo, err := r.opts.Store.GetRepository(ctx, rt.repo); err == nil && repo.TagImmutable {
+		if repo, err := r.opts.Store.GetRepository(ctx, rt.repo); err == nil && repo.TagIsImmutable(tag) {
 			if old, err := r.opts.Store.ResolveTag(ctx, rt.repo, tag); err == nil && old != dgst {
 				ociError(w, http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf(
-					"the image tag %q already exists in the %q repository and cannot be overwritten because the repository is immutable", tag, rt.repo))
+					"the image tag %q already exists in the %q repository and cannot be overwritten because the tag is immutable", tag, rt.repo))
 				return
 			}
 		}
@@ -162,7 +162,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 func (r *Registry) recordPush(req *http.Request, rt route, dgst, tag string, size int64, info manifestInfo) error {
 	ctx := req.Context()
 	now := r.opts.Now().UTC()
-	if _, err := r.opts.Store.EnsureRepository(ctx, store.Repository{Name: rt.repo, CreatedAt: now}); err != nil {
+	if _, err := r.opts.Store.EnsureRepositoryFromTemplate(ctx, store.Repository{Name: rt.repo, CreatedAt: now}, store.AppliedForCreateOnPush); err != nil {
 		return err
 	}
 	img := store.Image{

@@ -13,7 +13,8 @@
 //   - push hooks: a successful manifest PUT records the image (repository,
 //     digest, tag, media types, size, push time) in the store before the
 //     client sees 201, then calls OnPush; DELETEs are mirrored in the store;
-//   - immutable tags (ECR imageTagMutability) enforced before the PUT;
+//   - immutable tags (ECR imageTagMutability, with its exclusion filters:
+//     store.Repository.TagIsImmutable) enforced before the PUT;
 //   - a 4 MiB manifest body limit;
 //   - SBOM authority: manifest annotations under dev.stowaway. are the
 //     server's own (its SBOM referrers); a client push carrying one is
@@ -21,11 +22,13 @@
 //     /v2/ response says so with Stowaway-SBOM-Authority: enforced, so a
 //     client may trust a Stowaway SBOM this registry lists (reserved.go).
 //
-// Repositories are created on first push. The package also gives the server
-// read access to stored images as go-containerregistry v1.Images, the
-// deletions ECR's API needs, and its image and layer operations (ecr.go):
-// manifest reads, in-process manifest PUTs through the same hooks as a
-// client's, blob stats and reads, and upload sessions.
+// Repositories are created on first push, with the settings of the
+// CREATE_ON_PUSH repository creation template matching the name. The
+// package also gives the server read access to stored images as
+// go-containerregistry v1.Images, the deletions ECR's API needs, and its
+// image and layer operations (ecr.go): manifest reads, in-process manifest
+// PUTs through the same hooks as a client's, blob stats and reads, and
+// upload sessions.
 package registry
 
 import (
@@ -52,7 +55,9 @@ const MaxManifestSize = 4 << 20
 
 // Store is what the registry records pushes in.
 type Store interface {
-	EnsureRepository(ctx context.Context, r store.Repository) (bool, error)
+	// EnsureRepositoryFromTemplate creates a pushed-to repository, with the
+	// settings of its CREATE_ON_PUSH creation template.
+	EnsureRepositoryFromTemplate(ctx context.Context, r store.Repository, purpose string) (bool, error)
 	GetRepository(ctx context.Context, name string) (store.Repository, error)
 	PutImage(ctx context.Context, img store.Image, tag string) (bool, error)
 	ResolveTag(ctx context.Context, repo, tag string) (string, error)

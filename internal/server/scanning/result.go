@@ -65,6 +65,10 @@ type Result struct {
 	SeverityCounts               map[severity.Severity]int `json:"findingSeverityCounts,omitempty"`
 	CompletedAt                  time.Time                 `json:"completedAt"`
 	VulnerabilitySourceUpdatedAt time.Time                 `json:"vulnerabilitySourceUpdatedAt"`
+	// BasicScanTypeVersion is the registry's BASIC_SCAN_TYPE_VERSION
+	// account setting (AWS_NATIVE or CLAIR) when a basic scan ran. Both
+	// name Stowaway's own engine; the value is a record, not a switch.
+	BasicScanTypeVersion string `json:"basicScanTypeVersion,omitempty"`
 	// Inventory is the image's package inventory (its SBOM) when the scan
 	// indexed the image. It is not part of the stored result JSON: Prepare
 	// and After hooks store it (rescans, SBOM referrers).

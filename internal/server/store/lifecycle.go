@@ -61,24 +61,26 @@ func (s *SQL) lifecycleSchema() []string {
 // PutLifecyclePolicy sets the repository's policy (ErrNotFound without the
 // repository). lastEvaluatedAt is kept when the policy is replaced.
 func (s *SQL) PutLifecyclePolicy(ctx context.Context, repo, text string, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var created int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT created_at FROM repositories WHERE name = ?`), repo).Scan(&created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: repository %q: %w", repo, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("store: put lifecycle policy: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO lifecycle_policies (repo, repo_created_at, policy, updated_at, last_evaluated_at) VALUES (?, ?, ?, ?, 0)
-			ON CONFLICT (repo) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at,
-				last_evaluated_at = CASE WHEN lifecycle_policies.repo_created_at = excluded.repo_created_at THEN lifecycle_policies.last_evaluated_at ELSE 0 END,
-				repo_created_at = excluded.repo_created_at`),
-			repo, created, text, ms(now)); err != nil {
-			return fmt.Errorf("store: put lifecycle policy: %w", err)
-		}
-		return nil
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.putLifecyclePolicy(ctx, tx, repo, text, now) })
+}
+
+func (s *SQL) putLifecyclePolicy(ctx context.Context, tx *sql.Tx, repo, text string, now time.Time) error {
+	var created int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT created_at FROM repositories WHERE name = ?`), repo).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: repository %q: %w", repo, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: put lifecycle policy: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO lifecycle_policies (repo, repo_created_at, policy, updated_at, last_evaluated_at) VALUES (?, ?, ?, ?, 0)
+		ON CONFLICT (repo) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at,
+			last_evaluated_at = CASE WHEN lifecycle_policies.repo_created_at = excluded.repo_created_at THEN lifecycle_policies.last_evaluated_at ELSE 0 END,
+			repo_created_at = excluded.repo_created_at`),
+		repo, created, text, ms(now)); err != nil {
+		return fmt.Errorf("store: put lifecycle policy: %w", err)
+	}
+	return nil
 }
 
 const lifecyclePolicyQuery = `SELECT p.repo, p.policy, p.updated_at, p.last_evaluated_at FROM lifecycle_policies p

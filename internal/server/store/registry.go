@@ -11,8 +11,12 @@ import (
 // The registry index: repositories, images, tags and OCI referrers.
 
 func (s *SQL) CreateRepository(ctx context.Context, r Repository) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repositories (name, created_at, scan_on_push, tag_immutable) VALUES (?, ?, ?, ?)`),
-		r.Name, ms(r.CreatedAt), b2i(r.ScanOnPush), b2i(r.TagImmutable))
+	excl, err := encodeExclusions(r.TagMutabilityExclusions)
+	if err != nil {
+		return fmt.Errorf("store: create repository: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO repositories (name, created_at, scan_on_push, tag_immutable, tag_mutability_exclusions, encryption_type, kms_key) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		r.Name, ms(r.CreatedAt), b2i(r.ScanOnPush), b2i(r.TagImmutable), excl, r.Encryption.Type, r.Encryption.KMSKey)
 	if isConflict(err) {
 		return fmt.Errorf("store: repository %q: %w", r.Name, ErrExists)
 	}
@@ -24,8 +28,22 @@ func (s *SQL) CreateRepository(ctx context.Context, r Repository) error {
 
 // EnsureRepository creates r unless a repository of that name exists.
 func (s *SQL) EnsureRepository(ctx context.Context, r Repository) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repositories (name, created_at, scan_on_push, tag_immutable) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
-		r.Name, ms(r.CreatedAt), b2i(r.ScanOnPush), b2i(r.TagImmutable))
+	var created bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		created, err = s.ensureRepository(ctx, tx, r)
+		return err
+	})
+	return created, err
+}
+
+func (s *SQL) ensureRepository(ctx context.Context, tx *sql.Tx, r Repository) (bool, error) {
+	excl, err := encodeExclusions(r.TagMutabilityExclusions)
+	if err != nil {
+		return false, fmt.Errorf("store: ensure repository: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO repositories (name, created_at, scan_on_push, tag_immutable, tag_mutability_exclusions, encryption_type, kms_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
+		r.Name, ms(r.CreatedAt), b2i(r.ScanOnPush), b2i(r.TagImmutable), excl, r.Encryption.Type, r.Encryption.KMSKey)
 	if err != nil {
 		return false, fmt.Errorf("store: ensure repository: %w", err)
 	}
@@ -38,18 +56,26 @@ func (s *SQL) EnsureRepository(ctx context.Context, r Repository) (bool, error) 
 
 type scanner interface{ Scan(dest ...any) error }
 
+// repoCols are the columns scanRepo reads.
+const repoCols = `name, created_at, scan_on_push, tag_immutable, tag_mutability_exclusions, encryption_type, kms_key`
+
 func scanRepo(row scanner) (Repository, error) {
 	var r Repository
 	var created, sop, imm int64
-	if err := row.Scan(&r.Name, &created, &sop, &imm); err != nil {
+	var excl string
+	if err := row.Scan(&r.Name, &created, &sop, &imm, &excl, &r.Encryption.Type, &r.Encryption.KMSKey); err != nil {
 		return r, err
 	}
 	r.CreatedAt, r.ScanOnPush, r.TagImmutable = fromMS(created), sop != 0, imm != 0
+	var err error
+	if r.TagMutabilityExclusions, err = decodeExclusions(excl); err != nil {
+		return r, fmt.Errorf("repository %q: %w", r.Name, err)
+	}
 	return r, nil
 }
 
 func (s *SQL) GetRepository(ctx context.Context, name string) (Repository, error) {
-	r, err := scanRepo(s.db.QueryRowContext(ctx, s.q(`SELECT name, created_at, scan_on_push, tag_immutable FROM repositories WHERE name = ?`), name))
+	r, err := scanRepo(s.db.QueryRowContext(ctx, s.q(`SELECT `+repoCols+` FROM repositories WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("store: repository %q: %w", name, ErrNotFound)
 	}
@@ -60,7 +86,7 @@ func (s *SQL) GetRepository(ctx context.Context, name string) (Repository, error
 }
 
 func (s *SQL) ListRepositories(ctx context.Context) ([]Repository, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, created_at, scan_on_push, tag_immutable FROM repositories ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+repoCols+` FROM repositories ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list repositories: %w", err)
 	}
@@ -80,8 +106,13 @@ func (s *SQL) ListRepositories(ctx context.Context) ([]Repository, error) {
 }
 
 func (s *SQL) UpdateRepository(ctx context.Context, r Repository) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE repositories SET scan_on_push = ?, tag_immutable = ? WHERE name = ?`),
-		b2i(r.ScanOnPush), b2i(r.TagImmutable), r.Name)
+	excl, err := encodeExclusions(r.TagMutabilityExclusions)
+	if err != nil {
+		return fmt.Errorf("store: update repository: %w", err)
+	}
+	// The encryption configuration is set at creation only, as in ECR.
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE repositories SET scan_on_push = ?, tag_immutable = ?, tag_mutability_exclusions = ? WHERE name = ?`),
+		b2i(r.ScanOnPush), b2i(r.TagImmutable), excl, r.Name)
 	if err != nil {
 		return fmt.Errorf("store: update repository: %w", err)
 	}
@@ -101,7 +132,7 @@ func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("store: repository %q: %w", name, ErrNotFound)
 		}
-		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls", "scan_result_split", "scan_result_chunks"} {
+		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls", "scan_result_split", "scan_result_chunks", "repository_tags"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repo = ?`), name); err != nil {
 				return fmt.Errorf("store: delete repository %s: %w", table, err)
 			}
@@ -112,7 +143,8 @@ func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 
 // PutImage records a pushed manifest and, when tag is not empty, points
 // tag at it (moving it from another image). created reports a new image.
-// On a tag-immutable repository moving an existing tag is ErrTagImmutable.
+// Moving an existing tag that the repository's mutability setting makes
+// immutable (Repository.TagIsImmutable) is ErrTagImmutable.
 func (s *SQL) PutImage(ctx context.Context, img Image, tag string) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -138,11 +170,11 @@ func (s *SQL) PutImage(ctx context.Context, img Image, tag string) (bool, error)
 		case old == img.Digest:
 			return nil
 		default:
-			var imm int64
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT tag_immutable FROM repositories WHERE name = ?`), img.Repository).Scan(&imm); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			r, err := scanRepo(tx.QueryRowContext(ctx, s.q(`SELECT `+repoCols+` FROM repositories WHERE name = ?`), img.Repository))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("store: put image: read repository: %w", err)
 			}
-			if imm != 0 {
+			if err == nil && r.TagIsImmutable(tag) {
 				return fmt.Errorf("store: tag %q in %q: %w", tag, img.Repository, ErrTagImmutable)
 			}
 		}

@@ -1,6 +1,8 @@
-// Package store is the server's durable state: repositories, images and
+// Package store is the server's durable state: repositories (with their
+// resource tags, tag mutability and encryption configuration), images and
 // tags, OCI referrers, scan results, the registry scanning configuration,
-// server secrets and the scan job queue.
+// account settings, repository creation templates, server secrets and the
+// scan job queue.
 //
 // A scan result's findings are stored in chunks beside the scan row, so a
 // page of DescribeImageScanFindings reads about its page whatever the
@@ -43,14 +45,36 @@ var (
 	ErrRateLimited  = errors.New("scan rate limit exceeded")
 	ErrLeaseLost    = errors.New("job lease lost")
 	ErrTagImmutable = errors.New("tag is immutable")
+	ErrTooManyTags  = errors.New("too many tags")
 )
 
 // Repository is one repository and its settings.
 type Repository struct {
-	Name         string
-	CreatedAt    time.Time
-	ScanOnPush   bool
-	TagImmutable bool
+	Name       string
+	CreatedAt  time.Time
+	ScanOnPush bool
+	// TagImmutable is the mutability of the repository's tags, except
+	// those matching one of TagMutabilityExclusions (wildcard filters,
+	// ECR's IMMUTABLE_WITH_EXCLUSION and MUTABLE_WITH_EXCLUSION), which
+	// have the other one. TagIsImmutable applies both.
+	TagImmutable            bool
+	TagMutabilityExclusions []string
+	// Encryption is the encryption configuration as it was given at
+	// creation; it is recorded, not applied (blob storage does not encrypt).
+	Encryption Encryption
+}
+
+// Encryption is a repository's encryption configuration.
+type Encryption struct {
+	// Type is AES256, KMS or KMS_DSSE; "" (none given) means AES256.
+	Type   string `json:"type,omitempty"`
+	KMSKey string `json:"kmsKey,omitempty"`
+}
+
+// Tag is one key/value tag of a repository (an AWS resource tag).
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Image is one manifest stored in a repository.
