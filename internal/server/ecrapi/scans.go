@@ -124,7 +124,9 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 	}
 	var enhanced []json.RawMessage
 	if len(pg.Enhanced) > 0 {
-		enhanced = pg.Enhanced
+		if enhanced, err = a.routeEnhanced(in.RepositoryName, img, pg.Enhanced); err != nil {
+			return nil, err
+		}
 	}
 	out := map[string]any{
 		"findingSeverityCounts": sum.FindingSeverityCounts,
