@@ -72,6 +72,29 @@ func EnhancedIdentity(raw json.RawMessage) (vulnID string, packages []string, er
 	return f.Details.VulnerabilityID, packages, nil
 }
 
+// EnhancedDetails are what an announcement of a stored enhanced finding
+// carries besides its identity: fixAvailable and each vulnerable
+// package's packageManager by package name.
+func EnhancedDetails(raw json.RawMessage) (fixAvailable string, managers map[string]string, err error) {
+	var f struct {
+		FixAvailable string `json:"fixAvailable"`
+		Details      struct {
+			VulnerablePackages []struct {
+				Name           string `json:"name"`
+				PackageManager string `json:"packageManager"`
+			} `json:"vulnerablePackages"`
+		} `json:"packageVulnerabilityDetails"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return "", nil, fmt.Errorf("scanning: enhanced finding: %w", err)
+	}
+	managers = map[string]string{}
+	for _, p := range f.Details.VulnerablePackages {
+		managers[p.Name] = p.PackageManager
+	}
+	return f.FixAvailable, managers, nil
+}
+
 // RouteEnhanced returns the stored enhanced finding raw with the fields
 // that name the image in its registry set from im: findingArn,
 // awsAccountId, and on its resource the image ARN as id and, in

@@ -51,6 +51,10 @@ type Finding struct {
 	URI         string            `json:"uri,omitempty"`
 	Severity    severity.Severity `json:"severity,omitempty"`
 	Attributes  []Attribute       `json:"attributes,omitempty"`
+	// Enhanced is, for a finding read from an enhanced finding (a
+	// rescan's change), that finding as stored: what announcing it needs
+	// besides (scanning.EnhancedDetails, RouteEnhanced). Not stored.
+	Enhanced json.RawMessage `json:"-"`
 }
 
 // Result is what a scanner returns for one image.
