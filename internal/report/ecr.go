@@ -2,6 +2,15 @@
 // DescribeImageScanFindings JSON shape, SARIF 2.1.0 and a CycloneDX SBOM with
 // vulnerabilities.
 //
+// ECR enhanced findings have Amazon Inspector's shape: one finding per
+// vulnerability and advisory namespace listing every package it affects,
+// fixAvailable YES, NO or PARTIAL, Inspector's levels (UNTRIAGED for
+// UNDEFINED, in the counts too), scoreDetails.cvss, and the package manager
+// Inspector names (names.Names.PackageManager). What depends on where the
+// image lives (findingArn, awsAccountId, the image ARN, registry, tags,
+// pushedAt) is added by scanning.RouteEnhanced: by ECR when Scan.Repository
+// is set, else when the server serves the stored finding.
+//
 // UNKNOWN_VERSION findings (a version that could not be compared, see
 // package match) are rendered in every format, counted by severity like
 // any other:

@@ -1,7 +1,8 @@
 // Package scanning holds the server's scan vocabulary: the result a scanner
 // returns (in the shape of ECR's DescribeImageScanFindings), the ECR scan
-// statuses, and the registry scanning configuration with its rule
-// evaluation (DESIGN.md Appendix A).
+// statuses, the registry scanning configuration with its rule evaluation
+// (DESIGN.md Appendix A), and the routing of stored enhanced findings to
+// the image in its registry (ECRImage, RouteEnhanced, FindingARN).
 //
 // Policy choices:
 //   - A filter without '*' matches anywhere in the repository name (substring);
