@@ -216,6 +216,9 @@ func TestScanReusesStoredSBOM(t *testing.T) {
 			if n := len(indexed.ImageScanFindings.Findings) + len(indexed.ImageScanFindings.EnhancedFindings); n < tc.minFindings {
 				t.Errorf("%d findings: the comparison is vacuous", n)
 			}
+			if tc.scanType == "enhanced" {
+				sameJSONAsAPI(t, host, repo, ref, db)
+			}
 			if tc.savesBytes && bytesReuse*10 >= bytesIdx {
 				t.Errorf("reuse downloaded %d bytes, indexing %d: want a tenth or less", bytesReuse, bytesIdx)
 			}
@@ -267,5 +270,100 @@ func TestScanFallsBackWithoutReferrers(t *testing.T) {
 	// Without -v the fallback is silent.
 	if _, _, stderr := runCLI(t, "scan", tag.String(), "--db", db, "--format", "json"); strings.Contains(stderr, "SBOM") {
 		t.Errorf("fallback without -v printed %q", stderr)
+	}
+}
+
+// sameJSONAsAPI: `scan --format json` writes the JSON the server's
+// DescribeImageScanFindings sends for the same image: the findings have
+// the same fields with the same JSON types (timestamps epoch numbers in
+// both), and the envelope's common fields agree in type.
+func sameJSONAsAPI(t *testing.T, host, repo, ref, db string) {
+	t.Helper()
+	_, d, _ := strings.Cut(ref, "@")
+	body := `{"repositoryName":"` + repo + `","imageId":{"imageDigest":"` + d + `"},"maxResults":1000}`
+	var api map[string]any
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		req, err := http.NewRequest(http.MethodPost, "http://"+host+"/", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api = nil
+		err = json.NewDecoder(resp.Body).Decode(&api)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := api["imageScanStatus"].(map[string]any); st != nil && st["status"] != "IN_PROGRESS" && st["status"] != "PENDING" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DescribeImageScanFindings: no finished scan after 2 minutes: %v", api)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	code, out, stderr := runCLI(t, "scan", ref, "--db", db, "--format", "json", "--scan-type", "enhanced")
+	if code != ExitOK {
+		t.Fatalf("scan: exit %d\n%s", code, stderr)
+	}
+	var cli map[string]any
+	if err := json.Unmarshal([]byte(out), &cli); err != nil {
+		t.Fatal(err)
+	}
+	apiShape, cliShape := map[string]string{}, map[string]string{}
+	jsonShape("", api, apiShape)
+	jsonShape("", cli, cliShape)
+	for _, k := range []string{".imageScanFindings.imageScanCompletedAt", ".imageScanFindings.enhancedFindings[].firstObservedAt", ".imageScanFindings.enhancedFindings[].updatedAt"} {
+		if apiShape[k] != "number" || cliShape[k] != "number" {
+			t.Errorf("%s: API sends %q, scan writes %q, want numbers", k, apiShape[k], cliShape[k])
+		}
+	}
+	findings := func(m map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			if strings.HasPrefix(k, ".imageScanFindings.enhancedFindings") {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff(findings(apiShape), findings(cliShape)); diff != "" {
+		t.Errorf("enhanced findings' JSON (-DescribeImageScanFindings +scan --format json):\n%s", diff)
+	}
+	for k, v := range cliShape {
+		if a, ok := apiShape[k]; ok && a != v {
+			t.Errorf("%s: API sends a %s, scan writes a %s", k, a, v)
+		}
+	}
+}
+
+// jsonShape records the JSON type of every path of v (array elements
+// as []).
+func jsonShape(path string, v any, out map[string]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		out[path] = "object"
+		for k, val := range x {
+			jsonShape(path+"."+k, val, out)
+		}
+	case []any:
+		out[path] = "array"
+		for _, val := range x {
+			jsonShape(path+"[]", val, out)
+		}
+	case string:
+		out[path] = "string"
+	case float64:
+		out[path] = "number"
+	case bool:
+		out[path] = "boolean"
+	default:
+		out[path] = "null"
 	}
 }

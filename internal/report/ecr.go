@@ -1,6 +1,7 @@
 // Package report writes scan results: a table for people, the ECR
-// DescribeImageScanFindings JSON shape, SARIF 2.1.0 and a CycloneDX SBOM with
-// vulnerabilities.
+// DescribeImageScanFindings JSON shape (timestamps epoch seconds, as the
+// ECR API sends them: scanning.Epoch), SARIF 2.1.0 and a CycloneDX SBOM
+// with vulnerabilities.
 //
 // ECR enhanced findings have Amazon Inspector's shape: one finding per
 // vulnerability and advisory namespace listing every package it affects,
@@ -8,8 +9,9 @@
 // UNDEFINED, in the counts too), scoreDetails.cvss, and the package manager
 // Inspector names (names.Names.PackageManager). What depends on where the
 // image lives (findingArn, awsAccountId, the image ARN, registry, tags,
-// pushedAt) is added by scanning.RouteEnhanced: by ECR when Scan.Repository
-// is set, else when the server serves the stored finding.
+// pushedAt) is added by ECR (the repository is Scan.Repository, else that
+// of the image's reference) and, for a stored result (ScanningResult, not
+// routed), by scanning.RouteEnhanced when the server serves it.
 //
 // UNKNOWN_VERSION findings (a version that could not be compared, see
 // package match) are rendered in every format, counted by severity like
@@ -79,10 +81,10 @@ type Scan struct {
 	CompletedAt       time.Time
 	// DBUpdatedAt is when the vulnerability data was last updated.
 	DBUpdatedAt time.Time
-	// Repository, RegistryID and Tag fill the ECR envelope. With
-	// Repository set, enhanced findings are routed to the image
-	// (scanning.RouteEnhanced): RegistryID (default 000000000000) and
-	// Region (default us-east-1) make their ARNs, PushedAt is pushedAt.
+	// Repository, RegistryID and Tag fill the ECR envelope. ECR routes
+	// enhanced findings to the image: RegistryID (default 000000000000)
+	// and Region (default us-east-1) make their ARNs, PushedAt is
+	// pushedAt, Repository (default: the reference's) the repository.
 	Repository, RegistryID, Tag string
 	Region                      string
 	PushedAt                    time.Time
@@ -132,8 +134,8 @@ type ECRScanStatus struct {
 
 // ECRImageFindings is imageScanFindings.
 type ECRImageFindings struct {
-	ImageScanCompletedAt         *time.Time                `json:"imageScanCompletedAt,omitempty"`
-	VulnerabilitySourceUpdatedAt *time.Time                `json:"vulnerabilitySourceUpdatedAt,omitempty"`
+	ImageScanCompletedAt         *scanning.Epoch           `json:"imageScanCompletedAt,omitempty"`
+	VulnerabilitySourceUpdatedAt *scanning.Epoch           `json:"vulnerabilitySourceUpdatedAt,omitempty"`
 	FindingSeverityCounts        map[severity.Severity]int `json:"findingSeverityCounts"`
 	Findings                     []ECRFinding              `json:"findings,omitempty"`
 	EnhancedFindings             []ECREnhancedFinding      `json:"enhancedFindings,omitempty"`
@@ -160,9 +162,9 @@ type ECREnhancedFinding struct {
 	Description                 string             `json:"description"`
 	ExploitAvailable            string             `json:"exploitAvailable,omitempty"`
 	FindingArn                  string             `json:"findingArn,omitempty"`
-	FirstObservedAt             time.Time          `json:"firstObservedAt"`
+	FirstObservedAt             scanning.Epoch     `json:"firstObservedAt"`
 	FixAvailable                string             `json:"fixAvailable"`
-	LastObservedAt              time.Time          `json:"lastObservedAt"`
+	LastObservedAt              scanning.Epoch     `json:"lastObservedAt"`
 	PackageVulnerabilityDetails PackageVulnDetails `json:"packageVulnerabilityDetails"`
 	Remediation                 Remediation        `json:"remediation"`
 	Resources                   []Resource         `json:"resources"`
@@ -172,7 +174,7 @@ type ECREnhancedFinding struct {
 	Status                      string             `json:"status"`
 	Title                       string             `json:"title"`
 	Type                        string             `json:"type"`
-	UpdatedAt                   time.Time          `json:"updatedAt"`
+	UpdatedAt                   scanning.Epoch     `json:"updatedAt"`
 }
 
 // PackageVulnDetails is packageVulnerabilityDetails.
@@ -182,9 +184,9 @@ type PackageVulnDetails struct {
 	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitempty"`
 	Source                 string              `json:"source"`
 	SourceURL              string              `json:"sourceUrl,omitempty"`
-	VendorCreatedAt        *time.Time          `json:"vendorCreatedAt,omitempty"`
+	VendorCreatedAt        *scanning.Epoch     `json:"vendorCreatedAt,omitempty"`
 	VendorSeverity         severity.Severity   `json:"vendorSeverity,omitempty"`
-	VendorUpdatedAt        *time.Time          `json:"vendorUpdatedAt,omitempty"`
+	VendorUpdatedAt        *scanning.Epoch     `json:"vendorUpdatedAt,omitempty"`
 	VulnerabilityID        string              `json:"vulnerabilityId"`
 	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages"`
 }
@@ -243,22 +245,20 @@ type Remediation struct {
 }
 
 // Resource is the scanned image. What names it in a registry (the image
-// ARN as ID, repositoryName, registry, imageTags, pushedAt) is set by
-// scanning.RouteEnhanced when the scan knows its repository (Scan.Repository)
-// and, on the server, when a finding is served; ID is the scanned reference
-// until then.
+// ARN as ID, repositoryName, registry, imageTags, pushedAt) is set by ECR
+// and, for a stored result, by scanning.RouteEnhanced when the server
+// serves it; ID is the scanned reference until then.
 type Resource struct {
 	ID      string `json:"id"`
 	Type    string `json:"type"`
 	Details struct {
 		AWSECRContainerImage struct {
-			Architecture string   `json:"architecture,omitempty"`
-			Author       string   `json:"author,omitempty"`
-			ImageHash    string   `json:"imageHash,omitempty"`
-			ImageTags    []string `json:"imageTags,omitempty"`
-			Platform     string   `json:"platform,omitempty"`
-			// PushedAt is epoch seconds (scanning.EpochSeconds).
-			PushedAt       json.RawMessage `json:"pushedAt,omitempty"`
+			Architecture   string          `json:"architecture,omitempty"`
+			Author         string          `json:"author,omitempty"`
+			ImageHash      string          `json:"imageHash,omitempty"`
+			ImageTags      []string        `json:"imageTags,omitempty"`
+			Platform       string          `json:"platform,omitempty"`
+			PushedAt       *scanning.Epoch `json:"pushedAt,omitempty"`
 			Registry       string          `json:"registry,omitempty"`
 			RepositoryName string          `json:"repositoryName,omitempty"`
 		} `json:"awsEcrContainerImage"`
@@ -326,8 +326,14 @@ func packageManager(n names.Names, p inventory.Package) string {
 	return strings.ToUpper(string(p.Type))
 }
 
-// ECR builds the DescribeImageScanFindings response for s.
-func ECR(s Scan) ECRResponse {
+// ECR builds the DescribeImageScanFindings response for s, its enhanced
+// findings routed to the image (scanning.RouteEnhanced's fields) as
+// DescribeImageScanFindings serves them.
+func ECR(s Scan) ECRResponse { return ecr(s, true) }
+
+// ecr is ECR, routing enhanced findings when route is set (a stored
+// result is routed when served: ScanningResult).
+func ecr(s Scan, route bool) ECRResponse {
 	inv := s.Inventory
 	r := ECRResponse{
 		RegistryID:      s.RegistryID,
@@ -342,21 +348,15 @@ func ECR(s Scan) ECRResponse {
 		r.ImageID.ImageTag = inv.Source.Tags[0]
 	}
 	fs := &ECRImageFindings{FindingSeverityCounts: SeverityCounts(s.Findings)}
-	if !s.CompletedAt.IsZero() {
-		t := s.CompletedAt.UTC()
-		fs.ImageScanCompletedAt = &t
-	}
-	if !s.DBUpdatedAt.IsZero() {
-		t := s.DBUpdatedAt.UTC()
-		fs.VulnerabilitySourceUpdatedAt = &t
-	}
+	fs.ImageScanCompletedAt = scanning.EpochOf(s.CompletedAt)
+	fs.VulnerabilitySourceUpdatedAt = scanning.EpochOf(s.DBUpdatedAt)
 	if s.Enhanced {
 		// Inspector counts its findings, one per vulnerability and
 		// advisory source, at its levels.
 		fs.FindingSeverityCounts = map[severity.Severity]int{}
 		for _, g := range enhancedGroups(s.Findings) {
 			e := enhanced(s, g)
-			if s.Repository != "" {
+			if route {
 				routeEnhanced(&e, s.image())
 			}
 			fs.EnhancedFindings = append(fs.EnhancedFindings, e)
@@ -371,9 +371,26 @@ func ECR(s Scan) ECRResponse {
 	return r
 }
 
-// image is where s's image lives, for routing its enhanced findings.
+// image is where s's image lives, for routing its enhanced findings. A
+// scan that names no repository (scan --format json) is routed to the
+// repository of its first tag, else of its reference, with the tags'
+// tag parts.
 func (s Scan) image() scanning.ECRImage {
-	im := scanning.ECRImage{Account: s.RegistryID, Region: s.Region, Repository: s.Repository, Digest: s.Inventory.Source.Digest, Tags: s.Inventory.Source.Tags, PushedAt: s.PushedAt}
+	src := s.Inventory.Source
+	im := scanning.ECRImage{Account: s.RegistryID, Region: s.Region, Repository: s.Repository, Digest: src.Digest, Tags: src.Tags, PushedAt: s.PushedAt}
+	if im.Repository == "" {
+		ref := src.Ref
+		if len(src.Tags) > 0 {
+			ref = src.Tags[0]
+		}
+		im.Repository, _ = splitRef(ref)
+		im.Tags = nil
+		for _, t := range src.Tags {
+			if _, tag := splitRef(t); tag != "" {
+				im.Tags = append(im.Tags, tag)
+			}
+		}
+	}
 	if im.Account == "" {
 		im.Account = DefaultAccount
 	}
@@ -381,6 +398,26 @@ func (s Scan) image() scanning.ECRImage {
 		im.Region = DefaultRegion
 	}
 	return im
+}
+
+// splitRef splits an image reference ("[kind:]host/team/app:tag@digest",
+// "docker-archive:dir/app.tar") into a repository name, without the kind,
+// the registry host, the digest and any file extension, and its tag.
+func splitRef(ref string) (repo, tag string) {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	for _, kind := range []string{"registry:", "docker-archive:", "oci-layout:", "dir:"} {
+		ref = strings.TrimPrefix(ref, kind)
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref, tag = ref[:i], ref[i+1:]
+	}
+	if first, rest, ok := strings.Cut(ref, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		ref = rest
+	}
+	ref = strings.TrimSuffix(strings.TrimPrefix(ref, "/"), ".tar")
+	return strings.ToLower(ref), tag
 }
 
 // DefaultAccount and DefaultRegion make the ARNs of a scan that names no
@@ -409,9 +446,7 @@ func routeEnhanced(e *ECREnhancedFinding, im scanning.ECRImage) {
 		if d.ImageTags == nil {
 			d.ImageTags = []string{}
 		}
-		if !im.PushedAt.IsZero() {
-			d.PushedAt = scanning.EpochSeconds(im.PushedAt)
-		}
+		d.PushedAt = scanning.EpochOf(im.PushedAt)
 	}
 }
 
@@ -519,9 +554,9 @@ func enhanced(s Scan, g []match.Finding) ECREnhancedFinding {
 	var pkgNames, texts []string
 	e := ECREnhancedFinding{
 		Description:     f.Description,
-		FirstObservedAt: s.CompletedAt.UTC(),
-		LastObservedAt:  s.CompletedAt.UTC(),
-		UpdatedAt:       s.CompletedAt.UTC(),
+		FirstObservedAt: scanning.Epoch(s.CompletedAt),
+		LastObservedAt:  scanning.Epoch(s.CompletedAt),
+		UpdatedAt:       scanning.Epoch(s.CompletedAt),
 		FixAvailable:    fixAvailable(g),
 		Severity:        f.Severity.Inspector(),
 		Status:          "ACTIVE",
@@ -534,14 +569,8 @@ func enhanced(s Scan, g []match.Finding) ECREnhancedFinding {
 	d.VendorSeverity = f.VendorSeverity
 	d.ReferenceURLs = f.References
 	d.RelatedVulnerabilities = f.Related
-	if !f.Published.IsZero() {
-		t := f.Published.UTC()
-		d.VendorCreatedAt = &t
-	}
-	if !f.Modified.IsZero() {
-		t := f.Modified.UTC()
-		d.VendorUpdatedAt = &t
-	}
+	d.VendorCreatedAt = scanning.EpochOf(f.Published)
+	d.VendorUpdatedAt = scanning.EpochOf(f.Modified)
 	for _, c := range []*advisory.CVSS{f.CVSS3, f.CVSS2} {
 		if c == nil {
 			continue

@@ -70,7 +70,7 @@ func TestInspectorFields(t *testing.T) {
 		img := res.Details.AWSECRContainerImage
 		want := "arn:aws:ecr:eu-west-1:123456789012:repository/app/sha256:ddd"
 		if res.ID != want || img.Registry != "123456789012" || img.RepositoryName != "app" || img.Author != "Jane Doe <jane@example.com>" ||
-			string(img.PushedAt) != "1795339800.5" || img.ImageHash != "sha256:ddd" || img.Architecture != "amd64" {
+			img.PushedAt == nil || img.PushedAt.Time().UnixMilli() != 1795339800500 || img.ImageHash != "sha256:ddd" || img.Architecture != "amd64" {
 			t.Errorf("%s: resource %+v", e.Title, res)
 		}
 	}
@@ -144,6 +144,22 @@ func TestRouteStored(t *testing.T) {
 		}
 		if d := cmp.Diff(w, g); d != "" {
 			t.Errorf("finding %d routed when served (-scan +served):\n%s", i, d)
+		}
+	}
+}
+
+func TestSplitRef(t *testing.T) {
+	for _, tc := range []struct{ in, repo, tag string }{
+		{"registry:localhost:5000/team/app:1@sha256:abc", "team/app", "1"},
+		{"registry.example.com/team/app:latest", "team/app", "latest"},
+		{"alpine:3.19", "alpine", "3.19"},
+		{"app:1", "app", "1"},
+		{"docker-archive:ubuntu-16.04.tar", "ubuntu-16.04", ""},
+		{"oci-layout:/tmp/Img", "tmp/img", ""},
+	} {
+		repo, tag := splitRef(tc.in)
+		if repo != tc.repo || tag != tc.tag {
+			t.Errorf("splitRef(%q) = %q, %q; want %q, %q", tc.in, repo, tag, tc.repo, tc.tag)
 		}
 	}
 }

@@ -9,6 +9,7 @@
 //	/v2/...   │ registry: distribution/v3 (filesystem driver)       │
 //	          │   + auth, referrers API, push/delete hooks ─────────┼──► store: images, tags, referrers
 //	POST /    │ ecrapi: SigV4, ECR JSON 1.1 actions ────────────────┼──► store: repositories, config, scans
+//	/_ecr/    │ ecrapi: GetDownloadUrlForLayer's signed layer URLs  │
 //	/console/ │ console: server-rendered web UI (GET / redirects)   │
 //	/healthz  │ liveness; /readyz pings the store; /metrics         │
 //	          └─────────────────────────────────────────────────────┘
@@ -26,7 +27,10 @@
 //   - internal/server/registry embeds distribution/distribution v3 and adds
 //     what it lacks (referrers, OCI-Subject), per-repository auth, immutable
 //     tags and the push hooks.
-//   - internal/server/ecrapi implements the ECR actions with SigV4.
+//   - internal/server/ecrapi implements the ECR actions with SigV4; its
+//     image and layer operations (BatchGetImage, PutImage, the layer
+//     uploads and downloads, ListImageReferrers) work on the registry's
+//     storage, a PutImage being a manifest PUT (docs/ecr-images.md).
 //   - internal/server/store is SQLite (default, DataDir/stowaway.db) or
 //     PostgreSQL; both pass storetest's conformance suite. Scan jobs are
 //     durable leased rows: a crashed worker's job is taken over after its
@@ -57,7 +61,7 @@
 //
 // Replicas: point several servers at one PostgreSQL database and one shared
 // DataDir/registry directory; jobs are claimed with FOR UPDATE SKIP LOCKED,
-// and the upload and token secrets live in the database.
+// and the upload, token and layer-URL secrets live in the database.
 //
 // Security: authentication is enforced as soon as any user or access key is
 // configured (with none, the server logs that it is open). Request bodies are

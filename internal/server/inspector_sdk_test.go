@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,50 +52,7 @@ func (inspectorScanner) Scan(ctx context.Context, img v1.Image, digest string, e
 		{ID: "CVE-2022-30123", Package: rack, Namespace: "osv:RubyGems", Status: match.StatusFixable, FixedVersion: "2.2.3.1", Severity: "HIGH", SeveritySource: "vendor:osv-RubyGems", Sources: []string{"osv-RubyGems"}},
 		{ID: "GHSA-aaaa-bbbb-cccc", Package: urllib, Namespace: "osv:PyPI", Status: match.StatusUnfixed, Severity: "UNDEFINED", SeveritySource: "none", Sources: []string{"osv-PyPI"}},
 	}
-	res, err := report.ScanningResult(report.Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: StatusComplete, CompletedAt: t0, DBUpdatedAt: t0.Add(-time.Hour), Names: n})
-	if err != nil {
-		return nil, err
-	}
-	for i, raw := range res.EnhancedFindings {
-		if res.EnhancedFindings[i], err = epochTimestamps(raw); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-// epochTimestamps rewrites the text timestamps of an enhanced finding as
-// JSON 1.1 epoch seconds, which the SDK requires; it leaves numbers as
-// they are. Issue 17 moves report's enhanced findings to epoch numbers
-// (ecr-wire); once that is in, this changes nothing.
-func epochTimestamps(raw json.RawMessage) (json.RawMessage, error) {
-	var f map[string]any
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, err
-	}
-	conv := func(m map[string]any, keys ...string) error {
-		for _, k := range keys {
-			s, ok := m[k].(string)
-			if !ok {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-			m[k] = float64(t.UnixMilli()) / 1000
-		}
-		return nil
-	}
-	if err := conv(f, "firstObservedAt", "lastObservedAt", "updatedAt"); err != nil {
-		return nil, err
-	}
-	if d, ok := f["packageVulnerabilityDetails"].(map[string]any); ok {
-		if err := conv(d, "vendorCreatedAt", "vendorUpdatedAt"); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(f)
+	return report.ScanningResult(report.Scan{Inventory: inv, Findings: fs, Enhanced: enhanced, Status: StatusComplete, CompletedAt: t0, DBUpdatedAt: t0.Add(-time.Hour), Names: n})
 }
 
 // TestEnhancedFindingsSDK drives an ENHANCED scan on push and reads its

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 )
 
 func randomHex() ([]byte, error) {
@@ -37,6 +39,8 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	// GetDownloadUrlForLayer's signed URLs (no API timeout: layers are large).
+	mux.Handle(ecrapi.LayerPath, s.api.LayerHandler())
 	api := http.TimeoutHandler(s.api, s.cfg.APITimeout, `{"__type":"ServerException","message":"request timed out"}`)
 	mux.Handle("/{$}", api)
 	// GET / is the console; POST / stays the ECR API.

@@ -187,6 +187,10 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Store: s.store, Registry: s.reg, Interval: cfg.LifecycleInterval, GCGrace: cfg.GCGrace,
 		Holder: cfg.InstanceID, Now: cfg.Now, Logger: cfg.Logger,
 	})
+	layerSecret, err := s.store.Secret(ctx, "ecr-layer-url", randomHex)
+	if err != nil {
+		return fmt.Errorf("server: layer URL secret: %w", err)
+	}
 	s.api = ecrapi.New(ecrapi.Options{
 		Store:      s.store,
 		Registry:   s.reg,
@@ -200,6 +204,11 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 
 		LifecycleStore: s.store,
 		Lifecycle:      s.lifecycle,
+
+		Images:         s.reg,
+		Referrers:      s.store,
+		LayerURLSecret: layerSecret,
+		OnPull:         s.onPull,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -5,12 +5,28 @@
 // Every request is verified with SigV4 against the configured access keys
 // (service "ecr", the configured region, 5 minutes of clock skew) unless the
 // server runs without any credentials. Errors are HTTP 400 (500 for
-// ServerException) with {"__type", "message"}. Timestamps are epoch seconds.
+// ServerException) with {"__type", "message"}. Timestamps are epoch seconds
+// (scanning.Epoch). Every response carries an x-amzn-RequestId (a UUID),
+// logged with the call.
+//
+// Every ECR operation answers: those not implemented with an ECR error
+// that says what is missing and where it is tracked (operations.go,
+// docs/ecr-api.md); UnknownOperationException is for targets that are no
+// ECR operation.
 //
 // Permissions: reading actions need pull on the repository, StartImageScan
 // push, repository writes and deletes admin, registry-wide configuration a
 // "*" grant (pull to read, admin to write). DescribeRepositories without
 // names lists only repositories the caller may pull.
+//
+// The image and layer operations (Options.Images, Options.Referrers) act on
+// the registry's storage: PutImage is an in-process manifest PUT through the
+// registry (so push hooks and scan on push apply, and a retag starts no
+// scan), layer uploads are the registry's upload sessions, and
+// GetDownloadUrlForLayer hands out URLs signed with LayerURLSecret that
+// LayerHandler serves without other credentials (docs/ecr-images.md).
+// PutImage and UploadLayerPart have their own body limits (a 4 MiB manifest,
+// a 20 MiB part), with at most a few such bodies in flight.
 //
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
@@ -26,11 +42,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
@@ -92,15 +111,34 @@ type Options struct {
 	Notify func()
 	Logger *slog.Logger
 	// LifecycleStore and Lifecycle serve the lifecycle policy actions; nil
-	// answers them with UnknownOperationException.
+	// answers them with ValidationException (not enabled).
 	LifecycleStore LifecycleStore
 	Lifecycle      LifecyclePreviewer
+
+	// Image and layer operations (imageops.go, layers.go, referrers.go).
+	// Images and Referrers serve them; nil answers them with
+	// UnknownOperationException.
+	Images    ImageStorage
+	Referrers ReferrerLister
+	// LayerURLSecret signs GetDownloadUrlForLayer's URLs (shared by
+	// replicas); empty leaves GetDownloadUrlForLayer unsupported.
+	LayerURLSecret []byte
+	// OnPull, when set, runs after BatchGetImage returned an image: a pull,
+	// as the registry's manifest GET reports one.
+	OnPull func(ctx context.Context, repo, digest string)
 }
 
 // API is the ECR API handler.
 type API struct {
 	o       Options
 	actions map[string]action
+	// bodyLimits overrides MaxBodySize per operation; large holds a slot
+	// per request reading or processing such a body.
+	bodyLimits map[string]int64
+	large      chan struct{}
+	// unavailable answers the ECR operations not in actions
+	// (operations.go).
+	unavailable map[string]unavailableOp
 }
 
 type call struct {
@@ -125,7 +163,7 @@ func New(o Options) *API {
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = 12 * time.Hour
 	}
-	a := &API{o: o}
+	a := &API{o: o, unavailable: unavailableOps()}
 	a.actions = map[string]action{
 		"CreateRepository":                        a.createRepository,
 		"DescribeRepositories":                    a.describeRepositories,
@@ -146,6 +184,8 @@ func New(o Options) *API {
 		"StartLifecyclePolicyPreview":             a.startLifecyclePolicyPreview,
 		"GetLifecyclePolicyPreview":               a.getLifecyclePolicyPreview,
 	}
+	maps.Copy(a.actions, a.imageActions())
+	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
 	return a
 }
 
@@ -164,44 +204,87 @@ func apiErr(typ, format string, a ...any) *Error {
 	return &Error{Type: typ, Message: format}
 }
 
+// RequestIDHeader carries the id of every API response (a UUID), errors
+// included; the server logs each call with it.
+const RequestIDHeader = "x-amzn-RequestId"
+
 // ServeHTTP handles one API call.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		a.writeError(w, apiErr("UnknownOperationException", "the ECR API accepts POST only"))
+	id := uuid.NewString()
+	w.Header().Set(RequestIDHeader, id)
+	started := a.o.Now()
+	op, principal, err := a.serve(w, r)
+	log := a.o.Logger.With("requestId", id, "operation", op, "principal", principal, "elapsed", a.o.Now().Sub(started))
+	if err == nil {
+		log.Debug("ecrapi: call")
 		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		log.Error("ecrapi: internal error", "err", err)
+		e = apiErr("ServerException", "internal server error (request id %s)", id)
+		writeError(w, http.StatusInternalServerError, e)
+		return
+	}
+	log.Info("ecrapi: call refused", "errorType", e.Type, "message", e.Message)
+	writeError(w, http.StatusBadRequest, e)
+}
+
+// serve runs one call and writes its response when it succeeds; it returns
+// the operation, the caller and the error to answer with otherwise.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal string, err error) {
+	if r.Method != http.MethodPost {
+		return "", "", apiErr("UnknownOperationException", "the ECR API accepts POST only")
 	}
 	target := r.Header.Get("X-Amz-Target")
 	name, ok := strings.CutPrefix(target, TargetPrefix)
 	if !ok {
-		a.writeError(w, apiErr("UnknownOperationException", "missing or unknown X-Amz-Target"))
-		return
+		return "", "", apiErr("UnknownOperationException", "missing or unknown X-Amz-Target")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	limit := int64(MaxBodySize)
+	if l, ok := a.bodyLimits[name]; ok && a.actions[name] != nil {
+		select {
+		case a.large <- struct{}{}:
+			defer func() { <-a.large }()
+		default:
+			return name, "", apiErr("ThrottlingException", "too many %s requests in progress; retry later", name)
+		}
+		limit = l
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		a.writeError(w, apiErr("SerializationException", "request body unreadable or larger than %d bytes", MaxBodySize))
-		return
+		return "", "", apiErr("SerializationException", "request body unreadable or larger than %d bytes", limit)
 	}
 	p, err := a.authenticate(r, body)
 	if err != nil {
-		a.writeError(w, err)
-		return
+		return "", "", err
 	}
 	act, ok := a.actions[name]
 	if !ok {
-		a.writeError(w, apiErr("UnknownOperationException", "operation %s is not supported by this server", name))
-		return
+		if err := a.unavailableError(name); err != nil {
+			return name, p.Name, err
+		}
+		return "", p.Name, apiErr("UnknownOperationException", "%s is not an ECR operation", clipName(name))
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
 	out, err := act(r.Context(), &call{r: r, body: body, p: p})
 	if err != nil {
-		a.writeError(w, err)
-		return
+		return name, p.Name, err
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(out)
+	return name, p.Name, nil
+}
+
+// clipName bounds a caller's operation name in an error message.
+func clipName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
 }
 
 func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error) {
@@ -215,14 +298,7 @@ func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error
 	return a.o.Auth.AccessKeyPrincipal(id), nil
 }
 
-func (a *API) writeError(w http.ResponseWriter, err error) {
-	var e *Error
-	status := http.StatusBadRequest
-	if !errors.As(err, &e) {
-		a.o.Logger.Error("ecrapi: internal error", "err", err)
-		e = apiErr("ServerException", "internal server error")
-		status = http.StatusInternalServerError
-	}
+func writeError(w http.ResponseWriter, status int, e *Error) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
 	w.WriteHeader(status)
@@ -247,21 +323,11 @@ func (a *API) need(c *call, repo string, act auth.Action) error {
 	return nil
 }
 
-// epoch marshals a time as epoch seconds, ECR's wire format.
-type epoch time.Time
+// epoch is a time as ECR's wire has it, epoch seconds (scanning.Epoch).
+type epoch = scanning.Epoch
 
-func (e epoch) MarshalJSON() ([]byte, error) {
-	t := time.Time(e)
-	return []byte(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64)), nil
-}
-
-func epochPtr(t time.Time) *epoch {
-	if t.IsZero() {
-		return nil
-	}
-	e := epoch(t)
-	return &e
-}
+// epochPtr is t as an epoch, nil when zero.
+func epochPtr(t time.Time) *epoch { return scanning.EpochOf(t) }
 
 // paging
 

@@ -50,7 +50,7 @@ func (a *API) lifecycleRepo(ctx context.Context, c *call, in any, name func() st
 		return err
 	}
 	if a.o.LifecycleStore == nil || a.o.Lifecycle == nil {
-		return apiErr("UnknownOperationException", "lifecycle policies are not enabled on this server")
+		return apiErr("ValidationException", "lifecycle policies are not enabled on this server")
 	}
 	if err := validRepoName(name()); err != nil {
 		return err

@@ -123,8 +123,15 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 		}
 	}
 	var enhanced []json.RawMessage
-	if len(pg.Enhanced) > 0 {
-		if enhanced, err = a.routeEnhanced(in.RepositoryName, img, pg.Enhanced); err != nil {
+	for i, raw := range pg.Enhanced {
+		w, err := wireFinding(raw)
+		if err != nil {
+			return nil, fmt.Errorf("ecrapi: stored enhanced finding %d: %w", start+len(pg.Basic)+i, err)
+		}
+		enhanced = append(enhanced, w)
+	}
+	if len(enhanced) > 0 {
+		if enhanced, err = a.routeEnhanced(in.RepositoryName, img, enhanced); err != nil {
 			return nil, err
 		}
 	}

@@ -2,7 +2,6 @@ package ecrapi
 
 import (
 	"context"
-	"strings"
 )
 
 func (a *API) getAuthorizationToken(_ context.Context, c *call) (any, error) {
@@ -16,10 +15,7 @@ func (a *API) getAuthorizationToken(_ context.Context, c *call) (any, error) {
 		}
 		keyID = s.KeyID
 	}
-	scheme := "https"
-	if c.r.TLS == nil && !strings.EqualFold(c.r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "http"
-	}
+	scheme := requestScheme(c.r)
 	return map[string]any{
 		"authorizationData": []map[string]any{{
 			"authorizationToken": a.o.Auth.Token(keyID, exp),

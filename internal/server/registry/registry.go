@@ -22,8 +22,10 @@
 //     client may trust a Stowaway SBOM this registry lists (reserved.go).
 //
 // Repositories are created on first push. The package also gives the server
-// read access to stored images as go-containerregistry v1.Images and the
-// deletions ECR's API needs.
+// read access to stored images as go-containerregistry v1.Images, the
+// deletions ECR's API needs, and its image and layer operations (ecr.go):
+// manifest reads, in-process manifest PUTs through the same hooks as a
+// client's, blob stats and reads, and upload sessions.
 package registry
 
 import (

@@ -162,7 +162,9 @@ func RouteEnhanced(raw json.RawMessage, im ECRImage) (json.RawMessage, error) {
 			return nil, err
 		}
 		if !im.PushedAt.IsZero() {
-			img["pushedAt"] = EpochSeconds(im.PushedAt)
+			if err := set(img, "pushedAt", Epoch(im.PushedAt)); err != nil {
+				return nil, err
+			}
 		}
 		if err := set(details, "awsEcrContainerImage", img); err != nil {
 			return nil, err
@@ -191,10 +193,4 @@ func RouteEnhanced(raw json.RawMessage, im ECRImage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("scanning: enhanced finding: %w", err)
 	}
 	return out, nil
-}
-
-// EpochSeconds is t as a JSON 1.1 timestamp: seconds since the epoch, a
-// number with the milliseconds as its fraction.
-func EpochSeconds(t time.Time) json.RawMessage {
-	return json.RawMessage(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64))
 }
