@@ -42,7 +42,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
 	fs.DurationVar(&cfg.ScanTimeout, "scan-timeout", 10*time.Minute, "deadline of one scan; a scan that exceeds it ends FAILED and is not retried (0 = none)")
 	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
-	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region")
+	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region, and the region of ARNs (repositories, images, enhanced findings)")
+	fs.StringVar(&cfg.RegistryID, "account-id", server.DefaultAccountID, "12-digit AWS account id: the registryId of responses and the account of ARNs and enhanced findings (awsAccountId)")
 	var eventsConfig string
 	fs.StringVar(&eventsConfig, "events-config", "", "YAML file of event sinks (webhooks, NATS JetStream) and their rules; see docs/events.md (default: no events)")
 	var adm admissionFlags
@@ -58,6 +59,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
+	}
+	if err := server.ValidAccountID(cfg.RegistryID); err != nil {
+		return ExitError, usageError{"--account-id: " + err.Error()}
 	}
 	if cfg.ScanTimeout < 0 {
 		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stowaway-scanner/stowaway/internal/feed"
@@ -48,5 +49,14 @@ func TestServerScannerUsesLayerCache(t *testing.T) {
 	}
 	if results[0].Description != results[1].Description {
 		t.Errorf("cached scan differs: %q vs %q", results[0].Description, results[1].Description)
+	}
+}
+
+func TestServeAccountIDFlag(t *testing.T) {
+	for _, id := range []string{"12345", "12345678901x", ""} {
+		code, _, stderr := runCLI(t, "serve", "--data", t.TempDir(), "--account-id", id)
+		if code != ExitError || !strings.Contains(stderr, "--account-id") {
+			t.Errorf("serve --account-id %q: exit %d, stderr %q; want a usage error naming --account-id", id, code, stderr)
+		}
 	}
 }

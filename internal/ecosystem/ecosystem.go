@@ -8,6 +8,7 @@
 package ecosystem
 
 import (
+	"path"
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -34,8 +35,13 @@ type Descriptor struct {
 	// the ecosystem's own tools do; nil keeps it.
 	CleanVersion func(v string) string
 	// PackageManager is the name ECR and Inspector give the ecosystem's
-	// package manager.
+	// package manager (a value of Inspector's PackageManager enum) for
+	// packages read from a file that ManagerFiles does not name.
 	PackageManager string
+	// ManagerFiles name the package manager by the file a package was read
+	// from (inventory.Package.Path), as Inspector distinguishes a lockfile
+	// from installed metadata; the first match wins. Nil for one manager.
+	ManagerFiles []ManagerFile
 	// AdvisoryIDPrefixes are the prefixes of the ecosystem's own advisory
 	// ids, with the database's display name.
 	AdvisoryIDPrefixes []IDPrefix
@@ -49,6 +55,30 @@ type Descriptor struct {
 	// ComponentGroup says that the package-URL namespace is written as the
 	// CycloneDX component group (Maven's groupId), the rest as its name.
 	ComponentGroup bool
+}
+
+// ManagerFile names the package manager of packages read from files whose
+// base name matches Base, a path.Match pattern ("Gemfile.lock",
+// "*.deps.json").
+type ManagerFile struct {
+	Base, Manager string
+}
+
+// ManagerOf is the package manager of a package read from file: the first
+// of ManagerFiles whose Base matches the file's base name (the last
+// element of a nested archive path "outer.jar!inner.jar"), else
+// PackageManager.
+func (d *Descriptor) ManagerOf(file string) string {
+	if i := strings.LastIndexByte(file, '!'); i >= 0 {
+		file = file[i+1:]
+	}
+	base := path.Base(file)
+	for _, m := range d.ManagerFiles {
+		if ok, _ := path.Match(m.Base, base); ok {
+			return m.Manager
+		}
+	}
+	return d.PackageManager
 }
 
 // IDPrefix names the database behind advisory ids with one prefix.

@@ -68,12 +68,22 @@ func (im Image) RepositoryARN() string {
 	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", im.Region, im.Account, im.Repository)
 }
 
-// Finding is one finding in a findings-change event.
+// ImageARN returns the image's ARN as Amazon Inspector names an ECR image
+// resource: the repository ARN, "/" and the digest.
+func (im Image) ImageARN() string { return im.RepositoryARN() + "/" + im.Digest }
+
+// Finding is one finding in a findings-change event. A finding of an
+// enhanced scan also carries what Amazon Inspector routes findings by:
+// its finding ARN, fixAvailable (YES, NO, PARTIAL) and the package's
+// packageManager, as DescribeImageScanFindings gives them.
 type Finding struct {
 	Name           string            `json:"name"`
 	Severity       severity.Severity `json:"severity"`
 	PackageName    string            `json:"package-name"`
 	PackageVersion string            `json:"package-version"`
+	FindingARN     string            `json:"finding-arn,omitempty"`
+	FixAvailable   string            `json:"fix-available,omitempty"`
+	PackageManager string            `json:"package-manager,omitempty"`
 }
 
 type scanDetail struct {
@@ -136,8 +146,9 @@ func NewFindings(m Meta, img Image, added, resolved []Finding, counts map[severi
 // for a finished enhanced scan, as Amazon Inspector emits it for ECR images:
 // repository-name is the repository ARN, scan-status is
 // INITIAL_SCAN_COMPLETE for a completed scan (other statuses, such as
-// FAILED, are passed through), and the counts carry a TOTAL. Counts with a
-// zero value are left out.
+// FAILED, are passed through), the counts carry a TOTAL (and UNTRIAGED for
+// unscored findings, as the scan's counts do), and the event's resource
+// is the image ARN. Counts with a zero value are left out.
 func InspectorScan(m Meta, img Image, status string, counts map[severity.Severity]int) (Event, error) {
 	if status == "COMPLETE" {
 		status = InspectorScanComplete
@@ -159,6 +170,7 @@ func InspectorScan(m Meta, img Image, status string, counts map[severity.Severit
 	}
 	ev, err := envelope(m, img, DetailTypeInspectorScan, d)
 	ev.Source = SourceInspector2
+	ev.Resources = []string{img.ImageARN()}
 	return ev, err
 }
 

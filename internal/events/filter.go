@@ -14,7 +14,8 @@ import (
 // repository matches one of Repositories (all repositories when empty)
 // and, if MinSeverity is set, it carries at least one finding at or above
 // that level: for "ECR Image Scan" a non-zero finding-severity-count, for a
-// findings change a new finding (resolved findings do not count). A dropped
+// findings change a new finding (resolved findings do not count);
+// UNTRIAGED, enhanced findings' name for UNDEFINED, ranks as UNDEFINED. A dropped
 // event is reported as delivered (nil).
 type Filter struct {
 	Sink Sink
@@ -65,6 +66,10 @@ func (f *Filter) Match(ev Event) (bool, error) {
 		return false, Permanent(fmt.Errorf("filter: unknown minimum severity %q", f.MinSeverity))
 	}
 	atLeast := func(level severity.Severity) bool {
+		if level == severity.Untriaged {
+			// Inspector's name for UNDEFINED (enhanced findings).
+			level = severity.Undefined
+		}
 		l, err := severity.Parse(string(level))
 		return err == nil && severity.Compare(l, floor) >= 0
 	}

@@ -399,6 +399,7 @@ func imageLayers(src *source.Source, inv *inventory.Inventory) ([]squash.Layer, 
 		inv.Source.ImageID = id.String()
 	}
 	inv.Source.OS, inv.Source.Architecture, inv.Source.Variant = cf.OS, cf.Architecture, cf.Variant
+	inv.Source.Author = inventory.CleanText(cf.Author)
 	ls, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("layers: %w", err)

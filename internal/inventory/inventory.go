@@ -127,7 +127,9 @@ type Source struct {
 	OS           string   `json:"os,omitempty"`
 	Architecture string   `json:"architecture,omitempty"`
 	Variant      string   `json:"variant,omitempty"`
-	Layers       []Layer  `json:"layers,omitempty"`
+	// Author is the image config's author field (empty for dir:).
+	Author string  `json:"author,omitempty"`
+	Layers []Layer `json:"layers,omitempty"`
 }
 
 // CatalogerInfo names a cataloger and its version; both go into cache keys, so

@@ -3,7 +3,7 @@
 // or a fix in a distribution's or an ecosystem's own terms: package URLs
 // (the distribution's PURL namespace, the ecosystem's name rules) and the
 // package names read back from them, the CycloneDX component group, the
-// package manager ECR names, the database behind an advisory id, and the
+// package manager Inspector names (by the file a package came from), the database behind an advisory id, and the
 // service behind a fix channel. It holds no distribution's or ecosystem's
 // name itself.
 package names
@@ -112,11 +112,23 @@ func (n Names) ComponentGroup(p inventory.Package) (group, name string, ok bool)
 	return group, name, group != ""
 }
 
-// PackageManager is the name ECR gives the package manager of a language
-// ecosystem's type; ok is false for a type no descriptor has.
-func (n Names) PackageManager(t inventory.Type) (string, bool) {
-	if e, ok := n.Ecosystems.ByType(t); ok && e.PackageManager != "" {
-		return e.PackageManager, true
+// osPackageManager is Inspector's package manager of every operating
+// system package, whatever its format.
+const osPackageManager = "OS"
+
+// PackageManager is the name Inspector (and ECR's enhanced findings) give
+// the package manager of p: OS for every operating-system package, for a
+// language package the one its ecosystem's descriptor names for the file
+// it was read from (ecosystem.Descriptor.ManagerOf). ok is false for a
+// type no descriptor has.
+func (n Names) PackageManager(p inventory.Package) (string, bool) {
+	if p.Type.IsOS() {
+		return osPackageManager, true
+	}
+	if e, ok := n.Ecosystems.ByType(p.Type); ok {
+		if m := e.ManagerOf(p.Path); m != "" {
+			return m, true
+		}
 	}
 	return "", false
 }

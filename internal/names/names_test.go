@@ -103,10 +103,36 @@ func TestNamesBack(t *testing.T) {
 
 func TestPackageManagerAndDatabase(t *testing.T) {
 	n := stowaway()
-	for typ, want := range map[inventory.Type]string{"pypi": "PYTHONPKG", "npm": "NODEPKG", "maven": "JAR", "gem": "GEMSPEC", "golang": "GOBINARY", "deb": "", "other": ""} {
-		got, ok := n.PackageManager(typ)
-		if got != want || ok != (want != "") {
-			t.Errorf("PackageManager(%s) = %q, %v; want %q", typ, got, ok, want)
+	for _, tc := range []struct {
+		typ  inventory.Type
+		path string
+		want string
+	}{
+		{"deb", "var/lib/dpkg/status", "OS"},
+		{"apk", "lib/apk/db/installed", "OS"},
+		{"rpm", "var/lib/rpm/rpmdb.sqlite", "OS"},
+		{"pypi", "usr/lib/python3/site-packages/requests-2.0.dist-info/METADATA", "PYTHONPKG"},
+		{"pypi", "app/requirements-dev.txt", "PIP"},
+		{"pypi", "app/Pipfile.lock", "PIPENV"},
+		{"pypi", "app/poetry.lock", "POETRY"},
+		{"npm", "app/package-lock.json", "NPM"},
+		{"npm", "app/yarn.lock", "YARN"},
+		{"npm", "app/pnpm-lock.yaml", "NPM"},
+		{"npm", "app/node_modules/left-pad/package.json", "NODEPKG"},
+		{"maven", "app/lib/outer.jar!inner.jar", "JAR"},
+		{"gem", "app/Gemfile.lock", "BUNDLER"},
+		{"gem", "usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec", "GEMSPEC"},
+		{"golang", "src/go.mod", "GOMOD"},
+		{"golang", "usr/local/bin/app", "GOBINARY"},
+		{"nuget", "app/App.deps.json", "DOTNET_CORE"},
+		{"nuget", "app/packages.lock.json", "NUGET"},
+		{"cargo", "app/Cargo.lock", "CARGO"},
+		{"composer", "app/composer.lock", "COMPOSER"},
+		{"other", "x", ""},
+	} {
+		got, ok := n.PackageManager(inventory.Package{Type: tc.typ, Path: tc.path})
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("PackageManager(%s %s) = %q, %v; want %q", tc.typ, tc.path, got, ok, tc.want)
 		}
 	}
 	for id, want := range map[string]string{

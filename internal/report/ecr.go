@@ -3,6 +3,16 @@
 // ECR API sends them: scanning.Epoch), SARIF 2.1.0 and a CycloneDX SBOM
 // with vulnerabilities.
 //
+// ECR enhanced findings have Amazon Inspector's shape: one finding per
+// vulnerability and advisory namespace listing every package it affects,
+// fixAvailable YES, NO or PARTIAL, Inspector's levels (UNTRIAGED for
+// UNDEFINED, in the counts too), scoreDetails.cvss, and the package manager
+// Inspector names (names.Names.PackageManager). What depends on where the
+// image lives (findingArn, awsAccountId, the image ARN, registry, tags,
+// pushedAt) is added by ECR (the repository is Scan.Repository, else that
+// of the image's reference) and, for a stored result (ScanningResult, not
+// routed), by scanning.RouteEnhanced when the server serves it.
+//
 // UNKNOWN_VERSION findings (a version that could not be compared, see
 // package match) are rendered in every format, counted by severity like
 // any other:
@@ -39,6 +49,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,8 +81,13 @@ type Scan struct {
 	CompletedAt       time.Time
 	// DBUpdatedAt is when the vulnerability data was last updated.
 	DBUpdatedAt time.Time
-	// Repository, RegistryID and Tag fill the ECR envelope.
+	// Repository, RegistryID and Tag fill the ECR envelope. ECR routes
+	// enhanced findings to the image: RegistryID (default 000000000000)
+	// and Region (default us-east-1) make their ARNs, PushedAt is
+	// pushedAt, Repository (default: the reference's) the repository.
 	Repository, RegistryID, Tag string
+	Region                      string
+	PushedAt                    time.Time
 	// Names are the descriptors that name package managers, advisory
 	// databases and fix channels, and build missing PURLs.
 	Names names.Names
@@ -145,7 +161,7 @@ type ECREnhancedFinding struct {
 	AWSAccountID                string             `json:"awsAccountId,omitempty"`
 	Description                 string             `json:"description"`
 	ExploitAvailable            string             `json:"exploitAvailable,omitempty"`
-	FindingArn                  string             `json:"findingArn"`
+	FindingArn                  string             `json:"findingArn,omitempty"`
 	FirstObservedAt             scanning.Epoch     `json:"firstObservedAt"`
 	FixAvailable                string             `json:"fixAvailable"`
 	LastObservedAt              scanning.Epoch     `json:"lastObservedAt"`
@@ -153,6 +169,7 @@ type ECREnhancedFinding struct {
 	Remediation                 Remediation        `json:"remediation"`
 	Resources                   []Resource         `json:"resources"`
 	Score                       float64            `json:"score,omitempty"`
+	ScoreDetails                *ScoreDetails      `json:"scoreDetails,omitempty"`
 	Severity                    severity.Severity  `json:"severity"`
 	Status                      string             `json:"status"`
 	Title                       string             `json:"title"`
@@ -182,6 +199,28 @@ type CVSSScore struct {
 	Version       string  `json:"version"`
 }
 
+// ScoreDetails is scoreDetails: the CVSS score behind score.
+type ScoreDetails struct {
+	CVSS CVSSScoreDetails `json:"cvss"`
+}
+
+// CVSSScoreDetails is scoreDetails.cvss. ScoreSource is who scored it (the
+// CVSS entry's source); Adjustments is always empty: Stowaway does not
+// adjust scores to the environment as Inspector may.
+type CVSSScoreDetails struct {
+	Adjustments   []CVSSAdjustment `json:"adjustments"`
+	Score         float64          `json:"score"`
+	ScoreSource   string           `json:"scoreSource"`
+	ScoringVector string           `json:"scoringVector"`
+	Version       string           `json:"version"`
+}
+
+// CVSSAdjustment is one adjustment of a score (metric and reason).
+type CVSSAdjustment struct {
+	Metric string `json:"metric"`
+	Reason string `json:"reason"`
+}
+
 // VulnerablePackage is one package of an enhanced finding.
 type VulnerablePackage struct {
 	Arch           string `json:"arch,omitempty"`
@@ -205,17 +244,23 @@ type Remediation struct {
 	} `json:"recommendation"`
 }
 
-// Resource is the scanned image.
+// Resource is the scanned image. What names it in a registry (the image
+// ARN as ID, repositoryName, registry, imageTags, pushedAt) is set by ECR
+// and, for a stored result, by scanning.RouteEnhanced when the server
+// serves it; ID is the scanned reference until then.
 type Resource struct {
 	ID      string `json:"id"`
 	Type    string `json:"type"`
 	Details struct {
 		AWSECRContainerImage struct {
-			Architecture   string   `json:"architecture,omitempty"`
-			ImageHash      string   `json:"imageHash,omitempty"`
-			ImageTags      []string `json:"imageTags,omitempty"`
-			Platform       string   `json:"platform,omitempty"`
-			RepositoryName string   `json:"repositoryName,omitempty"`
+			Architecture   string          `json:"architecture,omitempty"`
+			Author         string          `json:"author,omitempty"`
+			ImageHash      string          `json:"imageHash,omitempty"`
+			ImageTags      []string        `json:"imageTags,omitempty"`
+			Platform       string          `json:"platform,omitempty"`
+			PushedAt       *scanning.Epoch `json:"pushedAt,omitempty"`
+			Registry       string          `json:"registry,omitempty"`
+			RepositoryName string          `json:"repositoryName,omitempty"`
 		} `json:"awsEcrContainerImage"`
 	} `json:"details"`
 }
@@ -271,25 +316,24 @@ func score(s float64) string {
 	return strconv.FormatFloat(s, 'f', 1, 64)
 }
 
-// packageManager names the package manager as Inspector does: the OS
-// package formats here, a language ecosystem's as its descriptor says.
-func packageManager(n names.Names, t inventory.Type) string {
-	switch t {
-	case inventory.TypeDeb:
-		return "DPKG"
-	case inventory.TypeAPK:
-		return "APK"
-	case inventory.TypeRPM:
-		return "OS"
-	}
-	if pm, ok := n.PackageManager(t); ok {
+// packageManager names the package manager of p as Inspector does (see
+// names.Names.PackageManager), or its type in capitals when no descriptor
+// names one.
+func packageManager(n names.Names, p inventory.Package) string {
+	if pm, ok := n.PackageManager(p); ok {
 		return pm
 	}
-	return strings.ToUpper(string(t))
+	return strings.ToUpper(string(p.Type))
 }
 
-// ECR builds the DescribeImageScanFindings response for s.
-func ECR(s Scan) ECRResponse {
+// ECR builds the DescribeImageScanFindings response for s, its enhanced
+// findings routed to the image (scanning.RouteEnhanced's fields) as
+// DescribeImageScanFindings serves them.
+func ECR(s Scan) ECRResponse { return ecr(s, true) }
+
+// ecr is ECR, routing enhanced findings when route is set (a stored
+// result is routed when served: ScanningResult).
+func ecr(s Scan, route bool) ECRResponse {
 	inv := s.Inventory
 	r := ECRResponse{
 		RegistryID:      s.RegistryID,
@@ -306,33 +350,216 @@ func ECR(s Scan) ECRResponse {
 	fs := &ECRImageFindings{FindingSeverityCounts: SeverityCounts(s.Findings)}
 	fs.ImageScanCompletedAt = scanning.EpochOf(s.CompletedAt)
 	fs.VulnerabilitySourceUpdatedAt = scanning.EpochOf(s.DBUpdatedAt)
-	for _, f := range s.Findings {
-		if s.Enhanced {
-			fs.EnhancedFindings = append(fs.EnhancedFindings, enhanced(s, f))
-			continue
+	if s.Enhanced {
+		// Inspector counts its findings, one per vulnerability and
+		// advisory source, at its levels.
+		fs.FindingSeverityCounts = map[severity.Severity]int{}
+		for _, g := range enhancedGroups(s.Findings) {
+			e := enhanced(s, g)
+			if route {
+				routeEnhanced(&e, s.image())
+			}
+			fs.EnhancedFindings = append(fs.EnhancedFindings, e)
+			fs.FindingSeverityCounts[e.Severity]++
 		}
-		fs.Findings = append(fs.Findings, ECRFinding{Name: f.ID, Description: f.Description, URI: f.URI, Severity: f.Severity, Attributes: BasicAttributes(f)})
+	} else {
+		for _, f := range s.Findings {
+			fs.Findings = append(fs.Findings, ECRFinding{Name: f.ID, Description: f.Description, URI: f.URI, Severity: f.Severity, Attributes: BasicAttributes(f)})
+		}
 	}
 	r.ImageScanFindings = fs
 	return r
 }
 
-func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
-	inv := s.Inventory
-	fix := "NO"
-	if f.FixedVersion != "" {
-		fix = "YES"
+// image is where s's image lives, for routing its enhanced findings. A
+// scan that names no repository (scan --format json) is routed to the
+// repository of its first tag, else of its reference, with the tags'
+// tag parts.
+func (s Scan) image() scanning.ECRImage {
+	src := s.Inventory.Source
+	im := scanning.ECRImage{Account: s.RegistryID, Region: s.Region, Repository: s.Repository, Digest: src.Digest, Tags: src.Tags, PushedAt: s.PushedAt}
+	if im.Repository == "" {
+		ref := src.Ref
+		if len(src.Tags) > 0 {
+			ref = src.Tags[0]
+		}
+		im.Repository, _ = splitRef(ref)
+		im.Tags = nil
+		for _, t := range src.Tags {
+			if _, tag := splitRef(t); tag != "" {
+				im.Tags = append(im.Tags, tag)
+			}
+		}
 	}
+	if im.Account == "" {
+		im.Account = DefaultAccount
+	}
+	if im.Region == "" {
+		im.Region = DefaultRegion
+	}
+	return im
+}
+
+// splitRef splits an image reference ("[kind:]host/team/app:tag@digest",
+// "docker-archive:dir/app.tar") into a repository name, without the kind,
+// the registry host, the digest and any file extension, and its tag.
+func splitRef(ref string) (repo, tag string) {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	for _, kind := range []string{"registry:", "docker-archive:", "oci-layout:", "dir:"} {
+		ref = strings.TrimPrefix(ref, kind)
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref, tag = ref[:i], ref[i+1:]
+	}
+	if first, rest, ok := strings.Cut(ref, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		ref = rest
+	}
+	ref = strings.TrimSuffix(strings.TrimPrefix(ref, "/"), ".tar")
+	return strings.ToLower(ref), tag
+}
+
+// DefaultAccount and DefaultRegion make the ARNs of a scan that names no
+// account or region (the server's defaults of serve --account-id and
+// --region).
+const (
+	DefaultAccount = "000000000000"
+	DefaultRegion  = "us-east-1"
+)
+
+// routeEnhanced sets what names the image of e in its registry, as
+// scanning.RouteEnhanced does for a stored finding.
+func routeEnhanced(e *ECREnhancedFinding, im scanning.ECRImage) {
+	var pkgs []string
+	for _, p := range e.PackageVulnerabilityDetails.VulnerablePackages {
+		pkgs = append(pkgs, p.Name)
+	}
+	e.FindingArn = scanning.FindingARN(im, e.PackageVulnerabilityDetails.VulnerabilityID, pkgs)
+	e.AWSAccountID = im.Account
+	for i := range e.Resources {
+		r := &e.Resources[i]
+		r.ID, r.Type = im.ARN(), "AWS_ECR_CONTAINER_IMAGE"
+		d := &r.Details.AWSECRContainerImage
+		d.RepositoryName, d.Registry, d.ImageHash = im.Repository, im.Account, im.Digest
+		d.ImageTags = im.Tags
+		if d.ImageTags == nil {
+			d.ImageTags = []string{}
+		}
+		d.PushedAt = scanning.EpochOf(im.PushedAt)
+	}
+}
+
+// enhancedGroups groups findings as Inspector does: one finding per
+// vulnerability and advisory namespace, listing every package it affects
+// (the binary packages of one source package, one library at several
+// paths), in the order the findings come.
+func enhancedGroups(fs []match.Finding) [][]match.Finding {
+	var out [][]match.Finding
+	at := map[[2]string]int{}
+	for _, f := range fs {
+		k := [2]string{f.ID, f.Namespace}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], f)
+	}
+	return out
+}
+
+// fixAvailable is Inspector's fixAvailable of a finding: YES when every
+// affected package has a fixed version, NO when none has, else PARTIAL.
+func fixAvailable(g []match.Finding) string {
+	fixed := 0
+	for _, f := range g {
+		if f.FixedVersion != "" {
+			fixed++
+		}
+	}
+	switch fixed {
+	case len(g):
+		return "YES"
+	case 0:
+		return "NO"
+	}
+	return "PARTIAL"
+}
+
+// remediation is the recommendation for one affected package, or "" when
+// there is none.
+func remediation(s Scan, f match.Finding) string {
+	var t string
+	switch {
+	case f.Status == match.StatusUnknownVersion && f.FixedVersion != "":
+		t = fmt.Sprintf("Versions could not be compared (%s). Make sure %s is at %s or later.", f.VersionError, f.Package.Name, f.FixedVersion)
+	case f.Status == match.StatusUnknownVersion:
+		t = fmt.Sprintf("Versions could not be compared (%s). No fixed version is known.", f.VersionError)
+	case f.FixedVersion != "":
+		t = fmt.Sprintf("Upgrade %s to %s or later.", f.Package.Name, f.FixedVersion)
+	}
+	if f.FixedVersion != "" && f.FixChannel != "" {
+		t += " " + FixChannelNote(s.Names, f.FixChannel)
+	}
+	return t
+}
+
+// lead is what a group of findings of one vulnerability says about the
+// vulnerability: the first finding's, each field missing there taken from
+// the first finding that has it, at the group's highest severity.
+func lead(g []match.Finding) match.Finding {
+	f := g[0]
+	for _, x := range g[1:] {
+		if severity.Compare(x.Severity, f.Severity) > 0 {
+			f.Severity = x.Severity
+		}
+		if f.Description == "" {
+			f.Description = x.Description
+		}
+		if f.URI == "" {
+			f.URI = x.URI
+		}
+		if f.CVSS3 == nil {
+			f.CVSS3 = x.CVSS3
+		}
+		if f.CVSS2 == nil {
+			f.CVSS2 = x.CVSS2
+		}
+		if f.VendorSeverity == "" {
+			f.VendorSeverity = x.VendorSeverity
+		}
+		if f.References == nil {
+			f.References = x.References
+		}
+		if f.Related == nil {
+			f.Related = x.Related
+		}
+		if f.Published.IsZero() {
+			f.Published = x.Published
+		}
+		if f.Modified.IsZero() {
+			f.Modified = x.Modified
+		}
+	}
+	return f
+}
+
+// enhanced builds the enhanced finding of a group of findings of one
+// vulnerability (enhancedGroups).
+func enhanced(s Scan, g []match.Finding) ECREnhancedFinding {
+	inv := s.Inventory
+	f := lead(g)
+	var pkgNames, texts []string
 	e := ECREnhancedFinding{
 		Description:     f.Description,
-		FindingArn:      fmt.Sprintf("arn:stowaway:finding/%s/%s/%s", strings.TrimPrefix(inv.Source.Digest, "sha256:"), f.ID, f.Package.PURL),
 		FirstObservedAt: scanning.Epoch(s.CompletedAt),
 		LastObservedAt:  scanning.Epoch(s.CompletedAt),
 		UpdatedAt:       scanning.Epoch(s.CompletedAt),
-		FixAvailable:    fix,
-		Severity:        f.Severity,
+		FixAvailable:    fixAvailable(g),
+		Severity:        f.Severity.Inspector(),
 		Status:          "ACTIVE",
-		Title:           fmt.Sprintf("%s - %s", f.ID, f.Package.Name),
 		Type:            "PACKAGE_VULNERABILITY",
 	}
 	d := &e.PackageVulnerabilityDetails
@@ -344,41 +571,39 @@ func enhanced(s Scan, f match.Finding) ECREnhancedFinding {
 	d.RelatedVulnerabilities = f.Related
 	d.VendorCreatedAt = scanning.EpochOf(f.Published)
 	d.VendorUpdatedAt = scanning.EpochOf(f.Modified)
-	for _, c := range []*match.Finding{&f} {
-		if c.CVSS3 != nil {
-			d.CVSS = append(d.CVSS, CVSSScore{BaseScore: c.CVSS3.Score, ScoringVector: c.CVSS3.Vector, Source: c.CVSS3.Source, Version: c.CVSS3.Version})
-			e.Score = c.CVSS3.Score
+	for _, c := range []*advisory.CVSS{f.CVSS3, f.CVSS2} {
+		if c == nil {
+			continue
 		}
-		if c.CVSS2 != nil {
-			d.CVSS = append(d.CVSS, CVSSScore{BaseScore: c.CVSS2.Score, ScoringVector: c.CVSS2.Vector, Source: c.CVSS2.Source, Version: c.CVSS2.Version})
-			if e.Score == 0 {
-				e.Score = c.CVSS2.Score
-			}
+		d.CVSS = append(d.CVSS, CVSSScore{BaseScore: c.Score, ScoringVector: c.Vector, Source: c.Source, Version: c.Version})
+		if e.ScoreDetails == nil {
+			e.Score = c.Score
+			e.ScoreDetails = &ScoreDetails{CVSS: CVSSScoreDetails{Adjustments: []CVSSAdjustment{}, Score: c.Score, ScoreSource: c.Source, ScoringVector: c.Vector, Version: c.Version}}
 		}
 	}
-	p := f.Package
-	vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: f.FixedVersion, FixChannel: string(f.FixChannel), Name: p.Name,
-		PackageManager: packageManager(s.Names, p.Type), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
-	if vp.FixedInVersion == "" {
-		vp.FixedInVersion = "NotAvailable"
+	for _, x := range g {
+		p := x.Package
+		vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: x.FixedVersion, FixChannel: string(x.FixChannel), Name: p.Name,
+			PackageManager: packageManager(s.Names, p), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
+		if vp.FixedInVersion == "" {
+			vp.FixedInVersion = "NotAvailable"
+		}
+		d.VulnerablePackages = append(d.VulnerablePackages, vp)
+		if !slices.Contains(pkgNames, p.Name) {
+			pkgNames = append(pkgNames, p.Name)
+		}
+		if t := remediation(s, x); t != "" && !slices.Contains(texts, t) {
+			texts = append(texts, t)
+		}
 	}
-	d.VulnerablePackages = []VulnerablePackage{vp}
-	switch {
-	case f.Status == match.StatusUnknownVersion && f.FixedVersion != "":
-		e.Remediation.Recommendation.Text = fmt.Sprintf("Versions could not be compared (%s). Make sure %s is at %s or later.", f.VersionError, p.Name, f.FixedVersion)
-	case f.Status == match.StatusUnknownVersion:
-		e.Remediation.Recommendation.Text = fmt.Sprintf("Versions could not be compared (%s). No fixed version is known.", f.VersionError)
-	case f.FixedVersion != "":
-		e.Remediation.Recommendation.Text = fmt.Sprintf("Upgrade %s to %s or later.", p.Name, f.FixedVersion)
-	default:
+	e.Title = fmt.Sprintf("%s - %s", f.ID, strings.Join(pkgNames, ", "))
+	e.Remediation.Recommendation.Text = strings.Join(texts, " ")
+	if e.Remediation.Recommendation.Text == "" {
 		e.Remediation.Recommendation.Text = "None provided"
-	}
-	if f.FixedVersion != "" && f.FixChannel != "" {
-		e.Remediation.Recommendation.Text += " " + FixChannelNote(s.Names, f.FixChannel)
 	}
 	res := Resource{ID: inv.Source.Ref, Type: "AWS_ECR_CONTAINER_IMAGE"}
 	img := &res.Details.AWSECRContainerImage
-	img.Architecture, img.ImageHash, img.ImageTags, img.RepositoryName = inv.Source.Architecture, inv.Source.Digest, inv.Source.Tags, s.Repository
+	img.Architecture, img.Author, img.ImageHash, img.ImageTags, img.RepositoryName = inv.Source.Architecture, inv.Source.Author, inv.Source.Digest, inv.Source.Tags, s.Repository
 	if inv.Distro != nil {
 		img.Platform = strings.ToUpper(inv.Distro.ID) + "_" + inv.Distro.Release
 	}

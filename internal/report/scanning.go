@@ -11,7 +11,7 @@ import (
 // stores (ECR's response, with enhanced findings kept as their JSON). Both
 // ordinary scans and rescans convert through it.
 func ScanningResult(s Scan) (*scanning.Result, error) {
-	e := ECR(s)
+	e := ecr(s, false)
 	out := &scanning.Result{
 		Status:                       scanning.Status(e.ImageScanStatus.Status),
 		Description:                  e.ImageScanStatus.Description,

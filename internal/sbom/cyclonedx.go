@@ -34,6 +34,7 @@ const (
 	propImageTag    = "stowaway:image:tag" // repeated, in order
 	propImageOS     = "stowaway:image:os"
 	propImageArch   = "stowaway:image:architecture"
+	propImageAuthor = "stowaway:image:author"
 	propImageVar    = "stowaway:image:variant"
 	propImageLayerP = "stowaway:image:layer:" // + "<index>:diffID|digest|size|mediaType"
 
@@ -105,6 +106,7 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 	ip.add(propImageOS, src.OS)
 	ip.add(propImageArch, src.Architecture)
 	ip.add(propImageVar, src.Variant)
+	ip.add(propImageAuthor, src.Author)
 	for i, l := range src.Layers {
 		p := propImageLayerP + strconv.Itoa(i) + ":"
 		ip.addAlways(p+"diffID", l.DiffID)
@@ -424,6 +426,8 @@ func decodeImage(c *cdx.Component) (inventory.Source, error) {
 			src.Architecture = p.Value
 		case propImageVar:
 			src.Variant = p.Value
+		case propImageAuthor:
+			src.Author = p.Value
 		default:
 			rest, ok := strings.CutPrefix(p.Name, propImageLayerP)
 			if !ok {

@@ -93,6 +93,7 @@ func fixture() *inventory.Inventory {
 			Tags:         []string{"registry.example.com/team/app:1.0", "registry.example.com/team/app:latest"},
 			OS:           "linux",
 			Architecture: "amd64",
+			Author:       "Team App <app@example.com>",
 			Layers: []inventory.Layer{
 				{Digest: "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", DiffID: base, Size: 31457280,
 					MediaType: "application/vnd.oci.image.layer.v1.tar+gzip"},

@@ -122,8 +122,8 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	if got := countFields(inventory.Package{}); got != 14 {
 		t.Errorf("inventory.Package has %d fields, this test knows 14: teach the encoders and this test the new ones", got)
 	}
-	if got := countFields(inventory.Source{}); got != 9 {
-		t.Errorf("inventory.Source has %d fields, the encoders know 9", got)
+	if got := countFields(inventory.Source{}); got != 10 {
+		t.Errorf("inventory.Source has %d fields, the encoders know 10", got)
 	}
 	if got := countFields(inventory.Distro{}); got != 7 {
 		t.Errorf("inventory.Distro has %d fields, the encoders know 7", got)
@@ -136,7 +136,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 		t.Errorf("fixture leaves Package fields unset: %v", missing)
 	}
 	s, d := inv.Source, inv.Distro
-	if s.Ref == "" || s.Kind == "" || s.Digest == "" || s.ImageID == "" || len(s.Tags) == 0 || s.OS == "" || s.Architecture == "" || len(s.Layers) == 0 {
+	if s.Ref == "" || s.Kind == "" || s.Digest == "" || s.ImageID == "" || len(s.Tags) == 0 || s.OS == "" || s.Architecture == "" || s.Author == "" || len(s.Layers) == 0 {
 		t.Errorf("fixture leaves Source fields unset: %+v", s)
 	}
 	if d.ID == "" || d.VersionID == "" || d.Release == "" || d.Codename == "" || d.PrettyName == "" || d.Status == "" {

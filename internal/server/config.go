@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/names"
@@ -59,7 +61,9 @@ type Config struct {
 	// Users authenticate to the registry (Basic, or Bearer with a token).
 	// With no users and no access keys, authentication is off (logged).
 	Users []User
-	// RegistryID is the account id in ARNs (default "000000000000").
+	// RegistryID is the 12-digit account id of registryId, ARNs and the
+	// awsAccountId of enhanced findings (serve --account-id; default
+	// DefaultAccountID).
 	RegistryID string
 	// Region is the SigV4 region (default "us-east-1").
 	Region string
@@ -117,4 +121,15 @@ type Config struct {
 	// PURL an inventory lacks in stored and downloaded SBOMs (the CLI
 	// passes Stowaway's lists).
 	Names names.Names
+}
+
+// DefaultAccountID is the account id of a server configured with none.
+const DefaultAccountID = "000000000000"
+
+// ValidAccountID reports whether id is an AWS account id: 12 digits.
+func ValidAccountID(id string) error {
+	if len(id) != 12 || strings.Trim(id, "0123456789") != "" {
+		return fmt.Errorf("account id %q: want 12 digits", id)
+	}
+	return nil
 }

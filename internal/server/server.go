@@ -60,6 +60,9 @@ func New(ctx context.Context, cfg Config, scanner Scanner) (*Server, error) {
 		return nil, errors.New("server: a scanner is required")
 	}
 	setDefaults(&cfg)
+	if err := ValidAccountID(cfg.RegistryID); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
@@ -80,7 +83,7 @@ func setDefaults(cfg *Config) {
 		cfg.Addr = "127.0.0.1:5000"
 	}
 	if cfg.RegistryID == "" {
-		cfg.RegistryID = "000000000000"
+		cfg.RegistryID = DefaultAccountID
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"

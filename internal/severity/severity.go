@@ -1,5 +1,7 @@
 // Package severity is the severity vocabulary: ECR's levels as their wire
-// strings, their order, parsing, and the CVSS score to NVD rating mapping.
+// strings, their order, parsing, the CVSS score to NVD rating mapping, and
+// Amazon Inspector's name for an unscored finding (UNTRIAGED), which ECR's
+// enhanced findings use.
 // It imports nothing, so every layer may use it.
 package severity
 
@@ -22,10 +24,25 @@ const (
 	Critical      Severity = "CRITICAL"
 )
 
+// Untriaged is Amazon Inspector's level of a finding with no severity,
+// which ECR's enhanced (Inspector) findings and their counts carry where
+// basic findings say UNDEFINED. It ranks with UNDEFINED (0) and is not one
+// of Levels: Parse does not accept it.
+const Untriaged Severity = "UNTRIAGED"
+
+// Inspector is s as an Inspector (enhanced finding) level: UNDEFINED
+// becomes UNTRIAGED, every other level is kept.
+func (s Severity) Inspector() Severity {
+	if s == Undefined {
+		return Untriaged
+	}
+	return s
+}
+
 // Levels are the known levels, lowest first.
 var Levels = []Severity{Undefined, Informational, Low, Medium, High, Critical}
 
-// Rank orders levels: UNDEFINED and unknown strings 0, INFORMATIONAL 1, up
+// Rank orders levels: UNDEFINED, UNTRIAGED and unknown strings 0, INFORMATIONAL 1, up
 // to CRITICAL 5. It is case-sensitive: Parse first to accept any case.
 func (s Severity) Rank() int {
 	switch s {

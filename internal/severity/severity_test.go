@@ -65,3 +65,25 @@ func TestFromCVSSv2(t *testing.T) {
 		}
 	}
 }
+
+func TestInspector(t *testing.T) {
+	tests := []struct {
+		in, want Severity
+	}{
+		{Undefined, Untriaged},
+		{Informational, Informational},
+		{Critical, Critical},
+		{Untriaged, Untriaged},
+	}
+	for _, tc := range tests {
+		if got := tc.in.Inspector(); got != tc.want {
+			t.Errorf("%s.Inspector() = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	if Untriaged.Rank() != 0 || Compare(Untriaged, Undefined) != 0 {
+		t.Errorf("UNTRIAGED ranks %d, want 0 like UNDEFINED", Untriaged.Rank())
+	}
+	if _, err := Parse("UNTRIAGED"); err == nil {
+		t.Error("Parse(UNTRIAGED) succeeded; it is not one of ECR's levels")
+	}
+}

@@ -89,6 +89,9 @@ func forbiddenNames() [][]string {
 	}
 	for _, e := range ecoall.Ecosystems() {
 		raw = append(raw, string(e.Type), e.OSV, e.PackageManager)
+		for _, m := range e.ManagerFiles {
+			raw = append(raw, m.Manager)
+		}
 	}
 	seen := map[string]bool{}
 	var out [][]string

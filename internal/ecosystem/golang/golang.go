@@ -20,6 +20,7 @@ const Type inventory.Type = "golang"
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
 		Type: Type, OSV: "Go", Version: Comparator{}, PackageManager: "GOBINARY",
+		ManagerFiles:       []ecosystem.ManagerFile{{Base: "go.mod", Manager: "GOMOD"}},
 		PURLName:           ecosystem.SplitLast("/"),
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "GO-", Database: "Go Vulnerability Database"}},
 	}

@@ -20,8 +20,12 @@ func Descriptor() ecosystem.Descriptor {
 		OSV:     "npm",
 		Version: version.SemVer{},
 		// Leading "=" and "v" go, as semver.clean drops them.
-		CleanVersion:   func(v string) string { return strings.TrimSpace(strings.TrimLeft(v, "=v")) },
-		PackageManager: "NODEPKG",
+		CleanVersion: func(v string) string { return strings.TrimSpace(strings.TrimLeft(v, "=v")) },
+		// Lockfiles are NPM's and YARN's; an installed package's own
+		// package.json (node_modules) is NODEPKG. pnpm has no value of its
+		// own in Inspector's enum: NPM.
+		PackageManager: "NPM",
+		ManagerFiles:   []ecosystem.ManagerFile{{Base: "yarn.lock", Manager: "YARN"}, {Base: "package.json", Manager: "NODEPKG"}},
 		// A scoped package's scope is its namespace.
 		PURLName: func(n string) (string, string) {
 			if strings.HasPrefix(n, "@") {

@@ -21,5 +21,7 @@ func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
 		Type: Type, OSV: "NuGet", Version: Comparator{},
 		NameVariants: ecosystem.Lower, NameEqual: strings.EqualFold, PackageManager: "NUGET",
+		// A .NET application's deps.json is DOTNET_CORE; packages.lock.json NUGET.
+		ManagerFiles: []ecosystem.ManagerFile{{Base: "*.deps.json", Manager: "DOTNET_CORE"}},
 	}
 }

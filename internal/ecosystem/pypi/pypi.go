@@ -18,12 +18,16 @@ const Type inventory.Type = "pypi"
 // Descriptor returns PyPI's descriptor.
 func Descriptor() ecosystem.Descriptor {
 	return ecosystem.Descriptor{
-		Type:               Type,
-		OSV:                "PyPI",
-		Version:            Comparator{},
-		NameVariants:       func(n string) []string { return []string{strings.ToLower(n), Normalize(n)} },
-		NameEqual:          func(a, b string) bool { return Normalize(a) == Normalize(b) },
-		PackageManager:     "PYTHONPKG",
+		Type:         Type,
+		OSV:          "PyPI",
+		Version:      Comparator{},
+		NameVariants: func(n string) []string { return []string{strings.ToLower(n), Normalize(n)} },
+		NameEqual:    func(a, b string) bool { return Normalize(a) == Normalize(b) },
+		// Installed metadata (METADATA, PKG-INFO, egg-info) is PYTHONPKG.
+		PackageManager: "PYTHONPKG",
+		ManagerFiles: []ecosystem.ManagerFile{
+			{Base: "poetry.lock", Manager: "POETRY"}, {Base: "Pipfile.lock", Manager: "PIPENV"}, {Base: "requirements*.txt", Manager: "PIP"},
+		},
 		PURLName:           func(n string) (string, string) { return "", Normalize(n) },
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "PYSEC-", Database: "PyPI Advisory Database"}},
 	}

@@ -13,5 +13,7 @@ const Type inventory.Type = "gem"
 
 // Descriptor returns RubyGems' descriptor.
 func Descriptor() ecosystem.Descriptor {
-	return ecosystem.Descriptor{Type: Type, OSV: "RubyGems", Version: Comparator{}, PackageManager: "GEMSPEC"}
+	// Bundler's lockfiles are BUNDLER; installed gemspecs GEMSPEC.
+	return ecosystem.Descriptor{Type: Type, OSV: "RubyGems", Version: Comparator{}, PackageManager: "GEMSPEC",
+		ManagerFiles: []ecosystem.ManagerFile{{Base: "Gemfile.lock", Manager: "BUNDLER"}, {Base: "gems.locked", Manager: "BUNDLER"}}}
 }

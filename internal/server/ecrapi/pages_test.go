@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,20 @@ func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 			e.image(t, "team/app", d, ociConfig, "v1")
 			check := func(stage string, res scanning.Result) {
 				t.Helper()
-				wantE := compactAll(t, res.EnhancedFindings)
+				// Enhanced findings are served routed to the image
+				// (routeEnhanced), each as stored otherwise.
+				img, err := e.store.GetImage(context.Background(), "team/app", d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				routed, err := e.api.routeEnhanced("team/app", img, res.EnhancedFindings)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(routed) > 0 && !strings.Contains(string(routed[0]), `"findingArn":"arn:aws:inspector2:`) {
+					t.Fatalf("routed finding %s has no finding ARN", routed[0])
+				}
+				wantE := compactAll(t, routed)
 				var first map[string]any
 				for _, limit := range []int{1, 7, 100, 101, 1000} {
 					fs, es, others := pagedRead(t, e, d, limit)
@@ -180,10 +194,12 @@ func TestDescribeImageScanFindingsPagesEqualWhole(t *testing.T) {
 
 // wholeDecodeResponse is the DescribeImageScanFindings response as the API
 // built it before findings were stored split: the whole stored result
-// decoded, then sliced [start, start+limit). It is the oracle of
+// decoded, then sliced [start, start+limit), its enhanced findings routed
+// to the image (routeEnhanced). It is the oracle of
 // TestDescribeImageScanFindingsBytesUnchanged.
-func wholeDecodeResponse(t *testing.T, st *store.SQL, d string, start, limit int) []byte {
+func wholeDecodeResponse(t *testing.T, e *env, d string, start, limit int) []byte {
 	t.Helper()
+	st := e.store
 	sc, err := st.GetScan(context.Background(), "team/app", d)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +224,13 @@ func wholeDecodeResponse(t *testing.T, st *store.SQL, d string, start, limit int
 	out := map[string]any{"findingSeverityCounts": sum.FindingSeverityCounts, "findings": findings,
 		"imageScanCompletedAt": sum.ImageScanCompletedAt, "vulnerabilitySourceUpdatedAt": sum.VulnerabilitySourceUpdatedAt}
 	if len(enhanced) > 0 {
+		img, err := st.GetImage(context.Background(), "team/app", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enhanced, err = e.api.routeEnhanced("team/app", img, enhanced); err != nil {
+			t.Fatal(err)
+		}
 		out["enhancedFindings"] = enhanced
 	}
 	resp := map[string]any{"registryId": "123456789012", "repositoryName": "team/app", "imageId": imageID{ImageDigest: d},
@@ -253,7 +276,7 @@ func TestDescribeImageScanFindingsBytesUnchanged(t *testing.T) {
 						in["nextToken"] = pageToken(start)
 					}
 					got := e.raw(t, "DescribeImageScanFindings", in)
-					want := wholeDecodeResponse(t, e.store, d, start, limit)
+					want := wholeDecodeResponse(t, e, d, start, limit)
 					if !bytes.Equal(got, want) {
 						t.Fatalf("page [%d,+%d): body differs from the whole-result decode:\n got %.300s\nwant %.300s", start, limit, got, want)
 					}

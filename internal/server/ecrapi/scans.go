@@ -130,6 +130,11 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 		}
 		enhanced = append(enhanced, w)
 	}
+	if len(enhanced) > 0 {
+		if enhanced, err = a.routeEnhanced(in.RepositoryName, img, enhanced); err != nil {
+			return nil, err
+		}
+	}
 	out := map[string]any{
 		"findingSeverityCounts": sum.FindingSeverityCounts,
 		"findings":              findings,

@@ -116,7 +116,7 @@ delivery: {poll: 100ms, lease: 30s}
 	if diff := cmp.Diff(wantDetail, detail); diff != "" {
 		t.Errorf("detail (-want +got):\n%s", diff)
 	}
-	if ev.DetailType != "Inspector2 Scan" || ev.Source != "aws.inspector2" || !cmp.Equal(ev.Resources, []string{arn}) {
+	if ev.DetailType != "Inspector2 Scan" || ev.Source != "aws.inspector2" || !cmp.Equal(ev.Resources, []string{arn + "/" + digest}) {
 		t.Errorf("envelope: %+v", ev)
 	}
 

@@ -325,8 +325,16 @@ func (n *Notifier) FindingsChanged(ctx context.Context, tx *store.Tx, c scanning
 	if at.IsZero() {
 		at = n.o.Now()
 	}
-	ev, err := events.NewFindings(events.Meta{Time: at}, n.image(c.Repository, c.Digest, c.Tags),
-		toEventFindings(c.Added), toEventFindings(c.Resolved), c.Counts)
+	img := n.image(c.Repository, c.Digest, c.Tags)
+	added, err := toEventFindings(c.Added, img)
+	if err != nil {
+		return fmt.Errorf("notify: findings change event: %w", err)
+	}
+	resolved, err := toEventFindings(c.Resolved, img)
+	if err != nil {
+		return fmt.Errorf("notify: findings change event: %w", err)
+	}
+	ev, err := events.NewFindings(events.Meta{Time: at}, img, added, resolved, c.Counts)
 	if err != nil {
 		return fmt.Errorf("notify: findings change event: %w", err)
 	}
@@ -357,7 +365,11 @@ func imageTags(ctx context.Context, tx *store.Tx, repo, digest string) ([]string
 	return tags, nil
 }
 
-func toEventFindings(fs []scanning.Finding) []events.Finding {
+// toEventFindings converts a change's findings to the event's; a finding
+// of an enhanced scan also gets its finding ARN (as DescribeImageScanFindings
+// names it, scanning.FindingARN), fixAvailable and packageManager.
+func toEventFindings(fs []scanning.Finding, img events.Image) ([]events.Finding, error) {
+	im := scanning.ECRImage{Account: img.Account, Region: img.Region, Repository: img.Repository, Digest: img.Digest}
 	out := make([]events.Finding, 0, len(fs))
 	for _, f := range fs {
 		ef := events.Finding{Name: f.Name, Severity: f.Severity}
@@ -369,9 +381,20 @@ func toEventFindings(fs []scanning.Finding) []events.Finding {
 				ef.PackageVersion = a.Value
 			}
 		}
+		if f.Enhanced != nil {
+			vulnID, pkgs, err := scanning.EnhancedIdentity(f.Enhanced)
+			if err != nil {
+				return nil, err
+			}
+			fix, managers, err := scanning.EnhancedDetails(f.Enhanced)
+			if err != nil {
+				return nil, err
+			}
+			ef.FindingARN, ef.FixAvailable, ef.PackageManager = scanning.FindingARN(im, vulnID, pkgs), fix, managers[ef.PackageName]
+		}
 		out = append(out, ef)
 	}
-	return out
+	return out, nil
 }
 
 // metrics registers the delivery counters and returns the dispatcher hook.

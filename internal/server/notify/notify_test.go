@@ -176,7 +176,7 @@ func TestScanEventCommittedWithResult(t *testing.T) {
 		want["all"] = append(want["all"], events.Event{
 			Version: "0", ID: "ID", DetailType: "Inspector2 Scan", Source: "aws.inspector2", Account: "123456789012",
 			Time: "2026-11-23T09:30:00Z", Region: "eu-west-1",
-			Resources: []string{"arn:aws:ecr:eu-west-1:123456789012:repository/prod/api"},
+			Resources: []string{"arn:aws:ecr:eu-west-1:123456789012:repository/prod/api/sha256:bbb"},
 			Detail: compactJSON(`{"scan-status":"FAILED","repository-name":"arn:aws:ecr:eu-west-1:123456789012:repository/prod/api",
 				"finding-severity-counts":{"TOTAL":0},"image-digest":"sha256:bbb","image-tags":[]}`),
 		})

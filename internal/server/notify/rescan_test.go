@@ -17,6 +17,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
+	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
@@ -170,7 +171,11 @@ sinks:
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	busybox := []events.Finding{{Name: "CVE-2023-42363", Severity: "UNDEFINED", PackageName: "busybox", PackageVersion: "1.36.1-r5"}}
+	// An enhanced finding's change carries what DescribeImageScanFindings
+	// names it by: its finding ARN, fixAvailable and packageManager.
+	im := scanning.ECRImage{Account: "123456789012", Region: "us-east-1", Repository: "prod/api", Digest: digest}
+	busybox := []events.Finding{{Name: "CVE-2023-42363", Severity: "UNTRIAGED", PackageName: "busybox", PackageVersion: "1.36.1-r5",
+		FindingARN: scanning.FindingARN(im, "CVE-2023-42363", []string{"busybox"}), FixAvailable: "YES", PackageManager: "OS"}}
 	want := []got{
 		{"all", "Inspector2 Scan", nil},
 		{"all", "ECR Image Scan Findings Change", busybox},

@@ -65,7 +65,7 @@ func identities(res *scanning.Result) (map[string]identified, error) {
 		pkgs := e.Details.VulnerablePackages
 		if len(pkgs) == 0 {
 			r := store.FindingRecord{Name: name, Severity: e.Severity}
-			out[r.Key()] = identified{rec: r, finding: scanning.Finding{Name: name, Severity: e.Severity, Description: e.Description, URI: e.Details.SourceURL}}
+			out[r.Key()] = identified{rec: r, finding: scanning.Finding{Name: name, Severity: e.Severity, Description: e.Description, URI: e.Details.SourceURL, Enhanced: raw}}
 			continue
 		}
 		for _, p := range pkgs {
@@ -73,6 +73,7 @@ func identities(res *scanning.Result) (map[string]identified, error) {
 			out[r.Key()] = identified{rec: r, finding: scanning.Finding{
 				Name: name, Severity: e.Severity, Description: e.Description, URI: e.Details.SourceURL,
 				Attributes: []scanning.Attribute{{Key: "package_name", Value: p.Name}, {Key: "package_version", Value: p.Version}},
+				Enhanced:   raw,
 			}}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -71,7 +72,7 @@ func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanc
 	if err != nil {
 		return nil, fmt.Errorf("rescan: match: %w", err)
 	}
-	out := &Rematched{Status: scanning.Status(rep.Status), Description: rep.StatusDescription, Records: reportRecords(rep.Findings)}
+	out := &Rematched{Status: scanning.Status(rep.Status), Description: rep.StatusDescription, Records: reportRecords(rep.Findings, enhanced)}
 	out.Result = func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error) {
 		s := *rep
 		s.CompletedAt, s.DBUpdatedAt = completedAt, dbUpdatedAt
@@ -83,10 +84,26 @@ func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanc
 // reportRecords lists the identities of matched findings as identities
 // does for their converted result: basic and enhanced findings are both
 // identified by the vulnerability id and the package's name and version.
-func reportRecords(fs []match.Finding) []store.FindingRecord {
+// An enhanced finding has the Inspector level (UNTRIAGED for UNDEFINED)
+// of the highest severity of its vulnerability and namespace, as report
+// groups them.
+func reportRecords(fs []match.Finding, enhanced bool) []store.FindingRecord {
+	groupSev := map[[2]string]severity.Severity{}
+	if enhanced {
+		for _, f := range fs {
+			k := [2]string{f.ID, f.Namespace}
+			if s, ok := groupSev[k]; !ok || severity.Compare(f.Severity, s) > 0 {
+				groupSev[k] = f.Severity
+			}
+		}
+	}
 	byKey := make(map[string]store.FindingRecord, len(fs))
 	for _, f := range fs {
-		r := store.FindingRecord{Name: f.ID, PackageName: f.Package.Name, PackageVersion: f.Package.Version, Severity: f.Severity}
+		sev := f.Severity
+		if enhanced {
+			sev = groupSev[[2]string{f.ID, f.Namespace}].Inspector()
+		}
+		r := store.FindingRecord{Name: f.ID, PackageName: f.Package.Name, PackageVersion: f.Package.Version, Severity: sev}
 		byKey[r.Key()] = r
 	}
 	return sortedRecords(byKey)

@@ -37,7 +37,7 @@ func TestReportRecordsMatchIdentities(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := reportRecords(findings)
+			got := reportRecords(findings, tc.enhanced)
 			if d := cmp.Diff(records(mustIdentities(t, res)), got); d != "" {
 				t.Errorf("(-identities of the result +records of the findings):\n%s", d)
 			}

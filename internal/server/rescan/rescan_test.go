@@ -511,12 +511,18 @@ func runUnparseableVersion(t *testing.T, st *store.SQL) {
 		if err := json.Unmarshal(e, &ef); err != nil {
 			t.Fatal(err)
 		}
-		statuses[ef.Details.ID+" "+ef.Details.Pkgs[0].Name] = ef.Remediation.Recommendation.Text
+		var names []string
+		for _, p := range ef.Details.Pkgs {
+			names = append(names, p.Name)
+		}
+		statuses[ef.Details.ID+" "+strings.Join(names, ",")] = ef.Remediation.Recommendation.Text
 	}
+	// One enhanced finding per vulnerability, as Inspector has it: musl
+	// and musl-utils share CVE-2025-26519.
 	wantText := map[string]string{
-		"CVE-2023-5678 openssl":     "Upgrade openssl to 3.1.4-r1 or later.",
-		"CVE-2025-26519 musl":       `Versions could not be compared (apk: version "1.2.4_r2": invalid version: unknown suffix "_r"). Make sure musl is at 1.2.4-r3 or later.`,
-		"CVE-2025-26519 musl-utils": "Upgrade musl-utils to 1.2.4-r3 or later.",
+		"CVE-2023-5678 openssl": "Upgrade openssl to 3.1.4-r1 or later.",
+		"CVE-2025-26519 musl,musl-utils": `Versions could not be compared (apk: version "1.2.4_r2": invalid version: unknown suffix "_r"). Make sure musl is at 1.2.4-r3 or later.` +
+			" Upgrade musl-utils to 1.2.4-r3 or later.",
 	}
 	if d := cmp.Diff(wantText, statuses); d != "" {
 		t.Errorf("remediation texts (-want +got):\n%s", d)

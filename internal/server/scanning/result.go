@@ -1,7 +1,8 @@
 // Package scanning holds the server's scan vocabulary: the result a scanner
 // returns (in the shape of ECR's DescribeImageScanFindings), the ECR scan
-// statuses, and the registry scanning configuration with its rule
-// evaluation (DESIGN.md Appendix A).
+// statuses, the registry scanning configuration with its rule evaluation
+// (DESIGN.md Appendix A), and the routing of stored enhanced findings to
+// the image in its registry (ECRImage, RouteEnhanced, FindingARN).
 //
 // Policy choices:
 //   - A filter without '*' matches anywhere in the repository name (substring);
@@ -51,6 +52,10 @@ type Finding struct {
 	URI         string            `json:"uri,omitempty"`
 	Severity    severity.Severity `json:"severity,omitempty"`
 	Attributes  []Attribute       `json:"attributes,omitempty"`
+	// Enhanced is, for a finding read from an enhanced finding (a
+	// rescan's change), that finding as stored: what announcing it needs
+	// besides (scanning.EnhancedDetails, RouteEnhanced). Not stored.
+	Enhanced json.RawMessage `json:"-"`
 }
 
 // Result is what a scanner returns for one image.
