@@ -124,7 +124,9 @@ func TestSDKContinuousScanStatusActive(t *testing.T) {
 	check("ENHANCED", "team/cont", active)
 	check("ENHANCED", "team/push", complete)
 
-	waiter := ecr.NewImageScanCompleteWaiter(s.client, func(o *ecr.ImageScanCompleteWaiterOptions) { o.MinDelay, o.MaxDelay = 100*time.Millisecond, 100*time.Millisecond })
+	waiter := ecr.NewImageScanCompleteWaiter(s.client, func(o *ecr.ImageScanCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 100*time.Millisecond
+	})
 	in := func(repo string) *ecr.DescribeImageScanFindingsInput {
 		return &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String(repo), ImageId: &ecrtypes.ImageIdentifier{ImageTag: aws.String("v1")}}
 	}
