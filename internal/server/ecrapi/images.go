@@ -195,7 +195,8 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull)
+	if err != nil {
 		return nil, err
 	}
 	var imgs []store.Image
@@ -222,11 +223,18 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	eff, err := a.scanEffective(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
 	details := []imageDetail{}
 	for _, img := range imgs[start:end] {
 		d, err := a.detail(ctx, img)
 		if err != nil {
 			return nil, err
+		}
+		if d.ImageScanStatus != nil {
+			*d.ImageScanStatus = reported(eff, *d.ImageScanStatus)
 		}
 		details = append(details, d)
 	}

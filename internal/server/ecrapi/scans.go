@@ -69,7 +69,8 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 	if err := validRepoName(in.RepositoryName); err != nil {
 		return nil, err
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull)
+	if err != nil {
 		return nil, err
 	}
 	img, err := a.resolve(ctx, in.RepositoryName, in.ImageID)
@@ -98,6 +99,11 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	eff, err := a.scanEffective(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	v.status = reported(eff, v.status)
 	resp := map[string]any{
 		"registryId":      a.o.RegistryID,
 		"repositoryName":  in.RepositoryName,

@@ -10,9 +10,15 @@
 //     characters, '/' included.
 //   - When several rules match, CONTINUOUS_SCAN wins over SCAN_ON_PUSH, which
 //     wins over MANUAL.
-//   - BASIC accepts only SCAN_ON_PUSH rules. A repository no rule matches is
-//     MANUAL under BASIC (still scanned on push if the deprecated
+//   - BASIC accepts only SCAN_ON_PUSH rules, ENHANCED only SCAN_ON_PUSH and
+//     CONTINUOUS_SCAN rules (InvalidParameterException otherwise, as the ECR
+//     API reference says of RegistryScanningRule). A repository no rule
+//     matches is MANUAL under BASIC (still scanned on push if the deprecated
 //     repository-level scanOnPush flag is set) and not scanned under ENHANCED.
+//   - A finished scan is stored COMPLETE; the API reports it as ECR does
+//     (Effective.Reported): ACTIVE ("Continuous scan is selected for
+//     image.") while the repository is under an ENHANCED CONTINUOUS_SCAN
+//     rule, COMPLETE otherwise (ENHANCED SCAN_ON_PUSH included).
 package scanning
 
 import (

@@ -87,6 +87,9 @@ func (c Config) Validate() error {
 		if c.ScanType == ScanBasic && r.ScanFrequency != ScanOnPush {
 			return invalidParam("rules[%d]: scan type BASIC allows only SCAN_ON_PUSH rules, got %s", i, r.ScanFrequency)
 		}
+		if c.ScanType == ScanEnhanced && r.ScanFrequency == Manual {
+			return invalidParam("rules[%d]: scan type ENHANCED allows only SCAN_ON_PUSH and CONTINUOUS_SCAN rules, got %s", i, r.ScanFrequency)
+		}
 		if seen[r.ScanFrequency] {
 			return invalidParam("rules[%d]: more than one %s rule", i, r.ScanFrequency)
 		}
