@@ -86,6 +86,10 @@ type Store interface {
 	StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error
 	GetScanningConfig(ctx context.Context) (json.RawMessage, error)
 	PutScanningConfig(ctx context.Context, cfg json.RawMessage) error
+
+	// DescribeImages' pull time and referrer facts (imagedetail.go).
+	LastPull(ctx context.Context, repo, digest string) (time.Time, error)
+	ReferrerOf(ctx context.Context, repo, digest string) (store.Referrer, error)
 }
 
 // Registry performs deletions in blob storage.

@@ -73,6 +73,10 @@ type imageDetail struct {
 	ImageScanFindingsSummary *findingsSummary `json:"imageScanFindingsSummary,omitempty"`
 	ImageManifestMediaType   string           `json:"imageManifestMediaType,omitempty"`
 	ArtifactMediaType        string           `json:"artifactMediaType,omitempty"`
+	// Filled by imageFacts (imagedetail.go).
+	LastRecordedPullTime  *epoch `json:"lastRecordedPullTime,omitempty"`
+	SubjectManifestDigest string `json:"subjectManifestDigest,omitempty"`
+	ImageStatus           string `json:"imageStatus,omitempty"`
 }
 
 // scanView is a stored scan decoded for responses.
@@ -128,6 +132,9 @@ func (a *API) detail(ctx context.Context, img store.Image) (imageDetail, error) 
 		ImagePushedAt:          epochPtr(img.PushedAt),
 		ImageManifestMediaType: img.MediaType,
 		ArtifactMediaType:      img.ArtifactMediaType,
+	}
+	if err := a.imageFacts(ctx, img, &d); err != nil {
+		return d, err
 	}
 	// The summary alone: no finding is read.
 	pg, err := a.o.Store.ScanFindingsPage(ctx, img.Repository, img.Digest, 0, 0)

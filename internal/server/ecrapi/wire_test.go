@@ -31,6 +31,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
@@ -160,6 +161,17 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 	e.image(t, "team/app", digest('c'), ociConfig, "v3")
 	completeScan(t, e.store, "team/app", digest('a'), basicResult(e.clock.t))
 	completeScan(t, e.store, "team/app", digest('b'), enhancedResult(t, e.clock.t))
+	// An SBOM referrer of v1 and a pull of v1, for DescribeImages'
+	// subjectManifestDigest and lastRecordedPullTime.
+	e.image(t, "team/app", digest('d'), "application/vnd.oci.empty.v1+json")
+	if err := e.store.PutReferrer(ctx, store.Referrer{Repository: "team/app", Subject: digest('a'), Digest: digest('d'),
+		MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/spdx+json", Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	pulled := e.clock.t.Add(time.Minute)
+	if _, err := e.store.RecordPull(ctx, "team/app", digest('a'), pulled, 0); err != nil {
+		t.Fatal(err)
+	}
 	repo := aws.String("team/app")
 	byTag := func(tag string) *ecrtypes.ImageIdentifier {
 		return &ecrtypes.ImageIdentifier{ImageTag: aws.String(tag)}
@@ -196,8 +208,16 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 			return err
 		}},
 		{"DescribeImages", func() error {
-			_, err := s.client.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: repo})
-			return err
+			out, err := s.client.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: repo})
+			if err != nil {
+				return err
+			}
+			return checkImageFacts(out.ImageDetails, map[string]imageFactsSeen{
+				digest('a'): {Status: "ACTIVE", ManifestType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: ociConfig, Pulled: pulled},
+				digest('b'): {Status: "ACTIVE", ManifestType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: ociConfig},
+				digest('c'): {Status: "ACTIVE", ManifestType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: ociConfig},
+				digest('d'): {Status: "ACTIVE", ManifestType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/spdx+json", Subject: digest('a')},
+			})
 		}},
 		{"ListImages", func() error {
 			_, err := s.client.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: repo})

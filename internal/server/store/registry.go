@@ -354,3 +354,22 @@ func (s *SQL) ListReferrers(ctx context.Context, repo, subject, artifactType str
 	}
 	return out, rows.Err()
 }
+
+// ReferrerOf returns the referrer entry of the manifest dgst in repo: its
+// subject and artifactType. A manifest without a subject is ErrNotFound.
+func (s *SQL) ReferrerOf(ctx context.Context, repo, dgst string) (Referrer, error) {
+	r := Referrer{Repository: repo, Digest: dgst}
+	var ann string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT subject, media_type, artifact_type, size, annotations FROM referrers WHERE repo = ? AND digest = ? ORDER BY subject LIMIT 1`), repo, dgst).
+		Scan(&r.Subject, &r.MediaType, &r.ArtifactType, &r.Size, &ann)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("store: referrer %s@%s: %w", repo, dgst, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: referrer of: %w", err)
+	}
+	if err := json.Unmarshal([]byte(ann), &r.Annotations); err != nil {
+		return r, fmt.Errorf("store: referrer of: annotations: %w", err)
+	}
+	return r, nil
+}

@@ -196,6 +196,27 @@ func testReferrers(t *testing.T, s *store.SQL) {
 	if len(got) != 0 {
 		t.Errorf("referrers leaked across repositories: %v", got)
 	}
+	for _, c := range []struct {
+		repo, digest string
+		want         store.Referrer
+		err          error
+	}{
+		{"r", "sha256:1", sbom, nil},
+		{"r", "sha256:2", sig, nil},
+		{"r", "sha256:3", other, nil},
+		{"r", "sha256:s", store.Referrer{}, store.ErrNotFound},
+		{"other-repo", "sha256:1", store.Referrer{}, store.ErrNotFound},
+	} {
+		got, err := s.ReferrerOf(ctx, c.repo, c.digest)
+		if c.err != nil {
+			wantErr(t, err, c.err)
+			continue
+		}
+		must(t, err)
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("ReferrerOf(%s, %s) mismatch (-want +got):\n%s", c.repo, c.digest, diff)
+		}
+	}
 }
 
 func testScanRateLimit(t *testing.T, s *store.SQL) {
