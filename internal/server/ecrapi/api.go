@@ -285,6 +285,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
+	// Every operation serves this registry only: a request naming another
+	// registryId is refused, not answered from this one's data.
+	var named struct {
+		RegistryID string `json:"registryId"`
+	}
+	if json.Unmarshal(body, &named) == nil {
+		if err := a.ownRegistry(named.RegistryID); err != nil {
+			return name, p.Name, err
+		}
+	}
 	out, err := act(r.Context(), &call{r: r, body: body, p: p})
 	if err != nil {
 		return name, p.Name, err
