@@ -259,6 +259,19 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 	}
 	limit := int64(MaxBodySize)
 	if l, ok := a.bodyLimits[name]; ok && a.actions[name] != nil {
+		// A large body holds one of few slots while it arrives: only a
+		// request naming a configured access key may take one, and it has
+		// largeBodyReadTimeout to send its body.
+		rc := http.NewResponseController(w)
+		if a.o.Auth.Enabled() {
+			if _, _, err := sigV4Key(r, a.o.Auth.AccessKeySecret); err != nil {
+				// The body is never read: an expired read deadline keeps
+				// net/http from waiting for it before answering.
+				_ = rc.SetReadDeadline(time.Now())
+				return name, "", err
+			}
+		}
+		_ = rc.SetReadDeadline(time.Now().Add(largeBodyReadTimeout))
 		select {
 		case a.large <- struct{}{}:
 			defer func() { <-a.large }()

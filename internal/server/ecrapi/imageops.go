@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
@@ -60,6 +61,9 @@ const (
 	// bodies are being read or processed at once; more answer
 	// ThrottlingException, which the SDKs retry.
 	largeBodies = 4
+	// largeBodyReadTimeout is how long such a body may take to arrive (a
+	// 28 MiB UploadLayerPart at 240 KB/s).
+	largeBodyReadTimeout = 2 * time.Minute
 )
 
 // imageActions are the image and layer operations. Without Images and

@@ -145,18 +145,30 @@ func signature(secret, amzDate, date, region, service, canonical string) string 
 
 // verifySigV4 checks r (whose body has been read into body) and returns the
 // access key id. lookup returns a key's secret.
-func verifySigV4(r *http.Request, body []byte, lookup func(string) (string, bool), now time.Time, region, service string) (string, error) {
+// sigV4Key checks what can be checked of a request's signature before its
+// body is read: the Authorization header is present and well formed and
+// names a configured access key. It returns the parsed header and the key's
+// secret.
+func sigV4Key(r *http.Request, lookup func(string) (string, bool)) (sigv4, string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "", apiErr("MissingAuthenticationTokenException", "Missing Authentication Token")
+		return sigv4{}, "", apiErr("MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
 	s, err := parseAuthorization(h)
 	if err != nil {
-		return "", apiErr("IncompleteSignatureException", err.Error())
+		return sigv4{}, "", apiErr("IncompleteSignatureException", err.Error())
 	}
 	secret, ok := lookup(s.KeyID)
 	if !ok {
-		return "", apiErr("UnrecognizedClientException", "The security token included in the request is invalid.")
+		return sigv4{}, "", apiErr("UnrecognizedClientException", "The security token included in the request is invalid.")
+	}
+	return s, secret, nil
+}
+
+func verifySigV4(r *http.Request, body []byte, lookup func(string) (string, bool), now time.Time, region, service string) (string, error) {
+	s, secret, err := sigV4Key(r, lookup)
+	if err != nil {
+		return "", err
 	}
 	if s.Service != service {
 		return "", apiErr("InvalidSignatureException", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", service))
