@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 )
 
@@ -137,9 +138,62 @@ func newFlagSet(name, usageLine string, stderr io.Writer) *flag.FlagSet {
 }
 
 // Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
+// Without it, the version comes from the build information Go records: the
+// module version of a `go install …@v1.2.3`, else the VCS revision of a
+// `go build` in a checkout.
+var Version = ""
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) (int, error) {
-	fmt.Fprintf(stdout, "stowaway %s\n", strings.TrimSpace(Version))
+	fmt.Fprintf(stdout, "stowaway %s\n", buildVersion())
 	return ExitOK, nil
+}
+
+// buildVersion is this binary's version, as `stowaway version` prints it.
+func buildVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return versionString(strings.TrimSpace(Version), bi)
+}
+
+// userAgent names this binary in upstream requests: "stowaway/v1.2.3", or
+// "stowaway/devel".
+func userAgent() string { return "stowaway/" + strings.Fields(buildVersion())[0] }
+
+// versionString is the version to print: the -ldflags one, the module's,
+// or "devel" with the commit, its time and "modified" for a dirty tree.
+func versionString(set string, bi *debug.BuildInfo) string {
+	if set != "" {
+		return set
+	}
+	if bi == nil {
+		return "devel (no build information)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel (built without VCS information)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	out := "devel (commit " + rev
+	if at != "" {
+		out += ", " + at
+	}
+	if modified {
+		out += ", modified"
+	}
+	return out + ")"
 }

@@ -24,8 +24,13 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
 		"update": runDBUpdate, "status": runDBStatus, "push": runDBPush, "pull": runDBPull,
 	}
+	const usage = "usage: stowaway db update|status|push|pull [flags]\n\n  update  build the DB from the upstream feeds (or a mirror)\n  status  per source: records, newest record, fetch time\n  push    upload the DB to an OCI registry as an artifact\n  pull    download a DB artifact and make it current\n\nrun 'stowaway db SUBCOMMAND -h' for a subcommand's flags"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
+		fmt.Fprintln(stdout, usage)
+		return ExitOK, nil
+	}
 	if len(args) == 0 || sub[args[0]] == nil {
-		fmt.Fprintln(stderr, "usage: stowaway db update|status|push|pull [flags]\n\n  update  build the DB from the upstream feeds (or a mirror)\n  status  per source: records, newest record, fetch time\n  push    upload the DB to an OCI registry as an artifact\n  pull    download a DB artifact and make it current")
+		fmt.Fprintln(stderr, usage)
 		if len(args) == 0 {
 			return ExitError, usageError{"missing subcommand"}
 		}
@@ -152,7 +157,7 @@ func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.
 		}
 		keepOthers = len(absent) > 0
 	}
-	src, err := source.New(mirror, source.Options{UserAgent: "stowaway/" + Version})
+	src, err := source.New(mirror, source.Options{UserAgent: userAgent()})
 	if err != nil {
 		return nil, err
 	}

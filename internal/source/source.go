@@ -10,7 +10,9 @@
 // A bare path is recognised by its content: a directory holding an
 // `oci-layout` file is an OCI layout, any other directory is a root
 // filesystem, and a tar file whose entries include `manifest.json` is a docker
-// archive. Anything that does not exist on disk is a registry reference.
+// archive. Anything else that does not exist on disk is a registry
+// reference, unless it looks like a path (looksLikePath): a mistyped file
+// name fails with the file error instead of asking a registry.
 //
 // Registry credentials come from ~/.docker/config.json (and credential
 // helpers) through go-containerregistry's default keychain.
@@ -119,10 +121,39 @@ func Resolve(ctx context.Context, s string, opts Options) (*Source, error) {
 			return registry(ctx, strings.TrimPrefix(rest, "//"), opts)
 		}
 	}
-	if fi, err := os.Stat(s); err == nil {
+	fi, err := os.Stat(s)
+	if err == nil {
 		return detect(s, fi, opts)
 	}
+	if looksLikePath(s) {
+		return nil, fmt.Errorf("source: %s: %w (it looks like a path, so it is not tried as a registry reference; write registry:%s for an image of that name)", s, err, s)
+	}
 	return registry(ctx, s, opts)
+}
+
+// archiveSuffixes end the names of image files; no image repository a user
+// means is named like them.
+var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".oci", ".json"}
+
+// looksLikePath says whether a source that does not exist on disk was meant
+// as a path: it starts like one ("/", "./", "../", "~"), or, holding no
+// registry port, tag or digest (":" or "@"), its name ends like an image
+// file ("debian-12.tar").
+func looksLikePath(s string) bool {
+	for _, p := range []string{"/", "./", "../", "~"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	if s == "." || s == ".." || strings.ContainsAny(s, ":@") {
+		return false
+	}
+	for _, suf := range archiveSuffixes {
+		if strings.HasSuffix(strings.ToLower(s), suf) {
+			return true
+		}
+	}
+	return false
 }
 
 // detect recognises a bare path by its content.
