@@ -14,8 +14,10 @@
 // reference, unless it looks like a path (looksLikePath): a mistyped file
 // name fails with the file error instead of asking a registry.
 //
-// Registry credentials come from ~/.docker/config.json (and credential
-// helpers) through go-containerregistry's default keychain.
+// Registry credentials come from the containers auth files that podman,
+// skopeo and buildah write ($REGISTRY_AUTH_FILE,
+// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json),
+// then from ~/.docker/config.json and its credential helpers (Keychain).
 package source
 
 import (
@@ -382,7 +384,7 @@ func registry(ctx context.Context, s string, opts Options) (*Source, error) {
 	}
 	kc := opts.Keychain
 	if kc == nil {
-		kc = authn.DefaultKeychain
+		kc = Keychain{}
 	}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(opts.platform()), remote.WithTransport(opts.httpTransport())}
 	if opts.Transport != nil {
