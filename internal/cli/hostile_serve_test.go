@@ -44,15 +44,12 @@ type hostileServer struct {
 	ecr  *ecr.Client
 }
 
-func startHostileServer(t *testing.T, dbDir, databaseURL, scanType string) *hostileServer {
+// serveReal starts `serve` in process with cfg and the real scan pipeline
+// over the DB in dbDir (its layer cache in cfg.DataDir), stopped when the
+// test ends, and returns its host:port.
+func serveReal(t *testing.T, cfg server.Config, dbDir string) string {
 	t.Helper()
-	data := t.TempDir()
-	cfg := server.Config{
-		DataDir: data, DatabaseURL: databaseURL, Workers: 2, SBOMFormats: "none",
-		AccessKeys: []server.AccessKey{{ID: hostileKeyID, Secret: hostileSecret, Grants: []server.Grant{adminGrant()}}},
-		Users:      []server.User{{Name: "pusher", Password: "pw", Grants: []server.Grant{adminGrant()}}},
-	}
-	sc := &serverScanner{dbDir: dbDir, cache: indexer.DirCache{Dir: filepath.Join(data, "layer-cache")}, hit: func(string) {}}
+	sc := &serverScanner{dbDir: dbDir, cache: indexer.DirCache{Dir: filepath.Join(cfg.DataDir, "layer-cache")}, hit: func(string) {}}
 	srv, err := server.New(context.Background(), cfg, sc)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +68,18 @@ func startHostileServer(t *testing.T, dbDir, databaseURL, scanType string) *host
 		}
 		srv.Close()
 	})
-	hs := &hostileServer{host: ln.Addr().String()}
+	return ln.Addr().String()
+}
+
+func startHostileServer(t *testing.T, dbDir, databaseURL, scanType string) *hostileServer {
+	t.Helper()
+	data := t.TempDir()
+	cfg := server.Config{
+		DataDir: data, DatabaseURL: databaseURL, Workers: 2, SBOMFormats: "none",
+		AccessKeys: []server.AccessKey{{ID: hostileKeyID, Secret: hostileSecret, Grants: []server.Grant{adminGrant()}}},
+		Users:      []server.User{{Name: "pusher", Password: "pw", Grants: []server.Grant{adminGrant()}}},
+	}
+	hs := &hostileServer{host: serveReal(t, cfg, dbDir)}
 	// The strictest client: the AWS SDK for Go v2, unchanged but for the
 	// endpoint.
 	hs.ecr = ecr.New(ecr.Options{
@@ -79,7 +87,7 @@ func startHostileServer(t *testing.T, dbDir, databaseURL, scanType string) *host
 		BaseEndpoint: aws.String("http://" + hs.host),
 		Credentials:  credentials.NewStaticCredentialsProvider(hostileKeyID, hostileSecret, ""),
 	})
-	_, err = hs.ecr.PutRegistryScanningConfiguration(context.Background(), &ecr.PutRegistryScanningConfigurationInput{
+	_, err := hs.ecr.PutRegistryScanningConfiguration(context.Background(), &ecr.PutRegistryScanningConfigurationInput{
 		ScanType: ecrtypes.ScanType(scanType),
 		Rules: []ecrtypes.RegistryScanningRule{{
 			ScanFrequency:     ecrtypes.ScanFrequencyScanOnPush,

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stowaway-scanner/stowaway/internal/indexer"
 	"github.com/stowaway-scanner/stowaway/internal/server"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
@@ -93,31 +91,10 @@ func pythonWithBoto3() string {
 }
 
 func runSmoke(t *testing.T, db, skopeo, img, interp, script string, env ...string) {
-	data := t.TempDir()
-	cfg := server.Config{
-		DataDir: data, Workers: 2, SBOMFormats: "none",
+	host := serveReal(t, server.Config{
+		DataDir: t.TempDir(), Workers: 2, SBOMFormats: "none",
 		AccessKeys: []server.AccessKey{{ID: smokeKeyID, Secret: smokeSecret, Grants: []server.Grant{adminGrant()}}},
-	}
-	sc := &serverScanner{dbDir: db, cache: indexer.DirCache{Dir: filepath.Join(data, "layer-cache")}, hit: func(string) {}}
-	srv, err := server.New(context.Background(), cfg, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		srv.Close()
-	})
-	host := ln.Addr().String()
+	}, db)
 	home := t.TempDir()
 	empty := filepath.Join(home, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
