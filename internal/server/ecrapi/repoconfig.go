@@ -82,7 +82,8 @@ func (a *API) repoConfigActions() map[string]action {
 
 var registryIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 
-// ownRegistry checks a request's registryId: "" or the server's own.
+// ownRegistry checks a request's registryId: "" or the server's own. serve
+// applies it to every operation before dispatch.
 func (a *API) ownRegistry(id string) error {
 	if id == "" || id == a.o.RegistryID {
 		return nil
@@ -313,9 +314,6 @@ func (a *API) putImageTagMutability(ctx context.Context, c *call) (any, error) {
 		Filters            []exclusionFilter `json:"imageTagMutabilityExclusionFilters"`
 	}
 	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	if err := a.ownRegistry(in.RegistryID); err != nil {
 		return nil, err
 	}
 	if in.ImageTagMutability == "" {

@@ -100,9 +100,6 @@ func (a *API) createRepository(ctx context.Context, c *call) (any, error) {
 	}
 	r := store.Repository{Name: in.RepositoryName, CreatedAt: a.o.Now().UTC()}
 	var err error
-	if err = a.ownRegistry(in.RegistryID); err != nil {
-		return nil, err
-	}
 	if r.TagImmutable, r.TagMutabilityExclusions, err = parseMutability(in.ImageTagMutability, in.MutabilityFilters); err != nil {
 		return nil, err
 	}
