@@ -105,3 +105,40 @@ func authEntry(auths map[string]types.AuthConfig, key string) types.AuthConfig {
 	}
 	return types.AuthConfig{}
 }
+
+// Explain says where credentials for registry come from, for an error
+// message when the registry refused them (or asked for some): the
+// containers auth file that holds an entry, else every file tried.
+func (k Keychain) Explain(registry string) string {
+	keys := []string{registry}
+	if registry == name.DefaultRegistry || registry == "docker.io" {
+		keys = []string{"docker.io", name.DefaultRegistry, authn.DefaultAuthKey}
+	}
+	var tried []string
+	for _, path := range k.containersAuthFiles() {
+		f, err := os.Open(path)
+		if err != nil {
+			tried = append(tried, path+" (absent)")
+			continue
+		}
+		cf, err := config.LoadFromReader(f)
+		f.Close()
+		if err != nil {
+			tried = append(tried, path+" (unreadable)")
+			continue
+		}
+		for _, key := range keys {
+			if ac := authEntry(cf.AuthConfigs, key); ac.Username != "" || ac.Password != "" || ac.IdentityToken != "" || ac.RegistryToken != "" {
+				return fmt.Sprintf("the credentials for %s came from %s", registry, path)
+			}
+		}
+		tried = append(tried, path+" (no entry)")
+	}
+	docker := filepath.Join(config.Dir(), config.ConfigFileName) + " and its credential helpers"
+	if k.Fallback != nil {
+		docker = "the configured fallback keychain"
+	}
+	tried = append(tried, docker)
+	return fmt.Sprintf("credentials for %s were looked up in %s; log in with `skopeo login`, `podman login` or `docker login`, or set REGISTRY_AUTH_FILE",
+		registry, strings.Join(tried, ", "))
+}

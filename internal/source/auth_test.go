@@ -1,7 +1,10 @@
 package source
 
 import (
+	"context"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +93,57 @@ func TestKeychainBadFile(t *testing.T) {
 	ref, _ := name.ParseReference("ghcr.io/o/app:1")
 	if _, err := kc.Resolve(ref.Context()); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("malformed auth file: %v, want an error naming %s", err, path)
+	}
+}
+
+// anonymous stands for a Docker config without an entry.
+type anonymous struct{}
+
+func (anonymous) Resolve(authn.Resource) (authn.Authenticator, error) { return authn.Anonymous, nil }
+
+// TestRefusedNamesCredentialFiles: a registry that answers 401 gets an
+// error saying which credential files were tried, or which one was used.
+func TestRefusedNamesCredentialFiles(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	runtime := filepath.Join(dir, "run")
+	home := filepath.Join(dir, "home")
+	tests := []struct {
+		name  string
+		files map[string]map[string]string // path -> registry -> user
+		want  []string
+	}{
+		{"no entry anywhere", nil, []string{"UNAUTHORIZED", "were looked up in",
+			filepath.Join(runtime, "containers", "auth.json") + " (absent)",
+			filepath.Join(home, ".config", "containers", "auth.json") + " (absent)", "skopeo login"}},
+		{"entry in the runtime file", map[string]map[string]string{
+			filepath.Join(runtime, "containers", "auth.json"): {host: "bob"},
+		}, []string{"UNAUTHORIZED", "came from " + filepath.Join(runtime, "containers", "auth.json")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			os.RemoveAll(runtime)
+			for p, e := range tc.files {
+				writeAuth(t, p, e)
+			}
+			env := map[string]string{"XDG_RUNTIME_DIR": runtime, "HOME": home}
+			kc := Keychain{Getenv: func(k string) string { return env[k] }, Fallback: anonymous{}}
+			_, err := Resolve(context.Background(), "registry:"+host+"/app:1", Options{Keychain: kc})
+			if err == nil {
+				t.Fatal("no error from a registry that answers 401")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -37,6 +37,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -392,6 +393,9 @@ func registry(ctx context.Context, s string, opts Options) (*Source, error) {
 	}
 	img, err := remote.Image(ref, ropts...)
 	if err != nil {
+		if k, ok := kc.(Keychain); ok && refused(err) {
+			return nil, fmt.Errorf("source: registry %s: %w (%s)", ref, err, k.Explain(ref.Context().RegistryStr()))
+		}
 		return nil, fmt.Errorf("source: registry %s: %w", ref, err)
 	}
 	src := &Source{Kind: KindRegistry, Ref: ref.Name(), Image: img}
@@ -426,4 +430,14 @@ func dir(p string) (*Source, error) {
 		return nil, fmt.Errorf("source: dir %s: %w", p, err)
 	}
 	return &Source{Kind: KindDir, Ref: KindDir + ":" + abs, Dir: abs}, nil
+}
+
+// refused reports whether a registry answered 401 or 403: the credentials
+// were missing or wrong.
+func refused(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden
+	}
+	return false
 }
