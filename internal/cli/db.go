@@ -93,6 +93,9 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			if s.Enrichment > 0 {
 				line += fmt.Sprintf(" %8d enrichment", s.Enrichment)
 			}
+			if len(s.Parts) > 0 {
+				line += " (" + vulndb.FormatParts(s.Parts) + ")"
+			}
 			if s.Rejected > 0 {
 				line += fmt.Sprintf("  %d rejected", s.Rejected)
 			}
