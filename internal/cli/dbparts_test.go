@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
+	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
 )
 
 // TestDBUpdateStatusParts: `db update` and `db status` show the NVD source's
@@ -69,5 +72,30 @@ func TestDBUpdateStatusParts(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"parts": {`+"\n"+`        "nvd-2.0": 2`) {
 		t.Errorf("db status --json lacks the parts:\n%s", out.String())
+	}
+}
+
+// TestDBNVDAPIUpdaters: --nvd-api swaps only the NVD updater, keeping the
+// list's names and order.
+func TestDBNVDAPIUpdaters(t *testing.T) {
+	before := feedall.Updaters()
+	after := withNVDAPI(before, "k")
+	if len(after) != len(before) {
+		t.Fatalf("%d updaters, want %d", len(after), len(before))
+	}
+	swapped := 0
+	for i := range before {
+		if before[i].Name() != after[i].Name() {
+			t.Errorf("updater %d: %s became %s", i, before[i].Name(), after[i].Name())
+		}
+		if before[i] != after[i] {
+			swapped++
+			if _, ok := after[i].(*nvd.Updater); !ok {
+				t.Errorf("%s replaced by %T", after[i].Name(), after[i])
+			}
+		}
+	}
+	if swapped != 1 {
+		t.Errorf("%d updaters replaced, want 1", swapped)
 	}
 }

@@ -81,6 +81,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -98,15 +99,19 @@ const (
 // FirstYear is the first yearly feed.
 const FirstYear = 2002
 
-// Part names: the keys of Stats.Parts.
+// Part names: the keys of Stats.Parts. PartAPI counts the records whose
+// newest copy came from a CVE API 2.0 page.
 const (
-	Part20 = "nvd-2.0"
-	Part11 = "nvd-1.1"
+	Part20  = "nvd-2.0"
+	Part11  = "nvd-1.1"
+	PartAPI = "nvd-2.0-api"
 )
 
 // Updater reads the NVD JSON 2.0 feeds, and the 1.1 feeds of old mirrors.
 type Updater struct {
 	now func() time.Time
+	// api, when set, turns on the CVE API 2.0 path (NewAPI).
+	api *APIOptions
 }
 
 var _ feed.Updater = (*Updater)(nil)
@@ -187,6 +192,9 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 			metas = append(metas, f.meta(name))
 		}
 	}
+	if u.api != nil {
+		return u.fetchWithAPI(ctx, src, prev, use, metas)
+	}
 	prevMeta := feed.State{}
 	for p, v := range prev {
 		if strings.HasSuffix(p, ".meta") {
@@ -246,19 +254,46 @@ func feedFiles(fsys fs.FS, f format) (overlay, yearly []string, err error) {
 	return overlay, yearly, nil
 }
 
+var apiPageRe = regexp.MustCompile(`^nvdcve-2\.0-api-[0-9]+-[0-9]+\.json$`)
+
+// apiPages lists the CVE API pages Fetch stored under api/, sorted.
+func apiPages(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, apiDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && apiPageRe.MatchString(e.Name()) {
+			out = append(out, apiDir+"/"+e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // Parse implements feed.Updater (see the package doc).
 func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
 	st := feed.Stats{Parts: map[string]int{}}
-	type files struct{ overlay, yearly []string }
+	type files struct{ api, overlay, yearly []string }
 	var all []files
 	total := 0
-	for _, f := range formats {
+	for i, f := range formats {
 		o, y, err := feedFiles(fsys, f)
 		if err != nil {
 			return st, fmt.Errorf("nvd: parse: %w", err)
 		}
-		all = append(all, files{o, y})
-		total += len(o) + len(y)
+		var api []string
+		if i == 0 {
+			if api, err = apiPages(fsys); err != nil {
+				return st, fmt.Errorf("nvd: parse: %w", err)
+			}
+		}
+		all = append(all, files{api, o, y})
+		total += len(api) + len(o) + len(y)
 	}
 	if total == 0 {
 		return st, errors.New("nvd: parse: no feed found (2.0/nvdcve-2.0-*.json.gz or 1.1/nvdcve-1.1-*.json.gz)")
@@ -268,7 +303,7 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 	var done map[string]struct{}
 	for i, f := range formats {
 		fl := all[i]
-		if len(fl.overlay)+len(fl.yearly) == 0 {
+		if len(fl.api)+len(fl.overlay)+len(fl.yearly) == 0 {
 			continue
 		}
 		later := false
@@ -279,12 +314,12 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 			done = map[string]struct{}{}
 		}
 		var mine []string
-		out := func(a *advisory.Advisory) error {
+		out := func(a *advisory.Advisory, part string) error {
 			if err := emit(a); err != nil {
 				return fmt.Errorf("nvd: emit %s: %w", a.ID, err)
 			}
 			st.Records++
-			st.Parts[f.part]++
+			st.Parts[part]++
 			if a.Modified.After(st.Newest) {
 				st.Newest = a.Modified
 			}
@@ -294,14 +329,24 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 			return nil
 		}
 		skip := func(id string) bool { _, ok := done[id]; return ok }
-		newer := map[string]*advisory.Advisory{}
-		for _, name := range fl.overlay {
+		// newer holds the newest copy of each record of the API pages and
+		// the modified/recent feeds (API pages first: they win ties).
+		type copyOf struct {
+			a    *advisory.Advisory
+			part string
+		}
+		newer := map[string]copyOf{}
+		for j, name := range append(slices.Clone(fl.api), fl.overlay...) {
+			part := f.part
+			if j < len(fl.api) {
+				part = PartAPI
+			}
 			err := parseFeed(ctx, fsys, f, name, &st, func(a *advisory.Advisory) error {
 				if skip(a.ID) {
 					return nil
 				}
-				if old := newer[a.ID]; old == nil || a.Modified.After(old.Modified) {
-					newer[a.ID] = a
+				if old, ok := newer[a.ID]; !ok || a.Modified.After(old.a.Modified) {
+					newer[a.ID] = copyOf{a, part}
 				}
 				return nil
 			})
@@ -314,13 +359,14 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 				if skip(a.ID) {
 					return nil
 				}
-				if n := newer[a.ID]; n != nil {
+				part := f.part
+				if n, ok := newer[a.ID]; ok {
 					delete(newer, a.ID)
-					if !a.Modified.After(n.Modified) {
-						a = n
+					if !a.Modified.After(n.a.Modified) {
+						a, part = n.a, n.part
 					}
 				}
-				return out(a)
+				return out(a, part)
 			})
 			if err != nil {
 				return st, err
@@ -332,7 +378,7 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
-			if err := out(newer[id]); err != nil {
+			if err := out(newer[id].a, newer[id].part); err != nil {
 				return st, err
 			}
 		}
@@ -369,19 +415,27 @@ func readMeta(fsys fs.FS, gz string) (string, error) {
 	return "", fmt.Errorf("%s: no sha256 line", name)
 }
 
+// parseFeed reads one feed (gzip'd, with an optional .meta) or one API
+// page (plain .json, no .meta).
 func parseFeed(ctx context.Context, fsys fs.FS, fm format, name string, st *feed.Stats, fn func(*advisory.Advisory) error) error {
-	wantSum, err := readMeta(fsys, name)
-	if err != nil {
-		return fmt.Errorf("nvd: parse %s: meta: %w", name, err)
+	plain := !strings.HasSuffix(name, ".json.gz")
+	wantSum := ""
+	if !plain {
+		var err error
+		if wantSum, err = readMeta(fsys, name); err != nil {
+			return fmt.Errorf("nvd: parse %s: meta: %w", name, err)
+		}
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
 		return fmt.Errorf("nvd: parse %s: %w", name, err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-	if err != nil {
-		return fmt.Errorf("nvd: parse %s: gzip: %w", name, err)
+	var zr io.Reader = bufio.NewReaderSize(f, 1<<16)
+	if !plain {
+		if zr, err = gzip.NewReader(zr); err != nil {
+			return fmt.Errorf("nvd: parse %s: gzip: %w", name, err)
+		}
 	}
 	h := sha256.New()
 	lr := &io.LimitedReader{R: io.TeeReader(zr, h), N: MaxDecompressed + 1}
