@@ -643,3 +643,32 @@ func FuzzDecode20(f *testing.F) {
 		})
 	})
 }
+
+// TestDecode20Damaged runs the 2.0 walk and record parser over every
+// prefix of a fixture and over copies with one byte replaced at each
+// offset (deterministic damage; the fuzz targets explore further): no
+// input panics, and whatever is emitted is well-formed.
+func TestDecode20Damaged(t *testing.T) {
+	b, err := os.ReadFile("testdata/json/2.0/nvdcve-2.0-modified.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(data []byte) {
+		_ = Decode20(context.Background(), bytes.NewReader(data), func(raw json.RawMessage) error {
+			if a, err := convert20(raw); err == nil {
+				checkEmitted(t, a)
+			}
+			return nil
+		})
+	}
+	for n := range len(b) {
+		run(b[:n])
+	}
+	for i := range len(b) {
+		for _, c := range []byte{'"', '{', '1', '-'} {
+			d := slices.Clone(b)
+			d[i] = c
+			run(d)
+		}
+	}
+}
