@@ -35,7 +35,7 @@ type fakeAPI struct {
 	// then makes up records for every page.
 	total   int
 	endless bool
-	reqs  []apiReq
+	reqs    []apiReq
 }
 
 type apiRec struct{ id, desc, modified string }
