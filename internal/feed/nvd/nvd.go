@@ -21,8 +21,8 @@
 // then the v3.1/v3.0 of other scorers (type Secondary: the CNA, recorded
 // with its NVD source identifier, an e-mail address or UUID, so a finding's
 // severity_source names who scored it), then v2 (NVD's, then others'), and
-// CVSS v4.0 last (Version "4.0"). v4 is recorded for reports and APIs but
-// picks no severity: NVD's own rating has been v3.x since 2016, and letting
+// CVSS v4.0 last (Version "4.0"). v4 is stored in the DB (the reports show
+// only a finding's v3 and v2 today) but picks no severity: NVD's own rating has been v3.x since 2016, and letting
 // v4 (which CNAs, not NVD, mostly supply, and whose scores run higher for
 // the same flaw) win would silently change existing findings' severity. A
 // 1.1 record yields the same entries as before (its single v3 and v2, both
