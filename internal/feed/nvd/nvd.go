@@ -113,7 +113,11 @@ import (
 // Limits on untrusted input.
 const (
 	MaxDecompressed = 2 << 30 // bytes of JSON per feed (the largest is ~300 MB)
-	maxMeta         = 4 << 10
+	// MaxRecord bounds the JSON of one record (and of any other top-level
+	// value), which is held in memory while it decodes; NVD's largest, with
+	// thousands of CPE matches, are a few MB.
+	MaxRecord = 64 << 20
+	maxMeta   = 4 << 10
 )
 
 // FirstYear is the first yearly feed.
@@ -489,7 +493,8 @@ func parseFeed(ctx context.Context, fsys fs.FS, fm format, name string, st *feed
 // array. Each record is handed, undecoded, to fn; other keys go to other
 // (nil skips them).
 func walk(ctx context.Context, r io.Reader, array string, other func(key string, dec *json.Decoder) error, fn func(json.RawMessage) error) error {
-	dec := json.NewDecoder(r)
+	cr := &capReader{r: r, max: MaxRecord}
+	dec := json.NewDecoder(cr)
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
@@ -503,6 +508,7 @@ func walk(ctx context.Context, r io.Reader, array string, other func(key string,
 		if !ok {
 			return fmt.Errorf("json: unexpected %v", tok)
 		}
+		cr.n = 0
 		if key != array {
 			if other != nil {
 				if err := other(key, dec); err != nil {
@@ -528,6 +534,7 @@ func walk(ctx context.Context, r io.Reader, array string, other func(key string,
 			if err := dec.Decode(&raw); err != nil {
 				return fmt.Errorf("json: %s: %w", array, err)
 			}
+			cr.n = 0
 			if err := fn(raw); err != nil {
 				return err
 			}
@@ -543,6 +550,31 @@ func walk(ctx context.Context, r io.Reader, array string, other func(key string,
 		return fmt.Errorf("json: no %s", array)
 	}
 	return nil
+}
+
+// capReader fails once more than max bytes were read since n was last
+// reset (after each record), so that one value cannot grow the decoder's
+// buffer without bound: no single Read goes past the limit. The decoder's
+// read-ahead counts towards the record being decoded when it was read, so
+// the buffer stays under twice the limit.
+type capReader struct {
+	r      io.Reader
+	n, max int64
+}
+
+// errRecordTooLarge is wrapped in the error of a record over MaxRecord.
+var errRecordTooLarge = fmt.Errorf("a record (or other value) larger than %d bytes", MaxRecord)
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n > c.max {
+		return 0, errRecordTooLarge
+	}
+	if rest := c.max + 1 - c.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim) error {

@@ -672,3 +672,29 @@ func TestDecode20Damaged(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordTooLarge: one record over MaxRecord (plus the decoder's read-ahead
+// slack, under 64 KiB here) fails the feed with an
+// error that says so, instead of growing memory with it.
+func TestRecordTooLarge(t *testing.T) {
+	big := `{"vulnerabilities": [{"cve": {"id": "CVE-2024-0001", "descriptions": [{"lang": "en", "value": "` + strings.Repeat("a", MaxRecord+1<<16) + `"}]}}]}`
+	err := Decode20(context.Background(), strings.NewReader(big), func(json.RawMessage) error { return nil })
+	if !errors.Is(err, errRecordTooLarge) {
+		t.Errorf("Decode20: %v, want the record size error", err)
+	}
+	// Records under the limit, however many, pass.
+	var b strings.Builder
+	b.WriteString(`{"CVE_Items": [`)
+	rec := `{"cve": {"CVE_data_meta": {"ID": "CVE-2024-0001"}, "description": {"description_data": [{"lang": "en", "value": "` + strings.Repeat("a", MaxRecord/4) + `"}]}}}`
+	for i := range 6 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(rec)
+	}
+	b.WriteString(`]}`)
+	n := 0
+	if err := Decode(context.Background(), strings.NewReader(b.String()), func(json.RawMessage) error { n++; return nil }); err != nil || n != 6 {
+		t.Errorf("Decode of 6 records of %d MiB: %d, %v", MaxRecord/4>>20, n, err)
+	}
+}
