@@ -78,7 +78,9 @@
 // the record array (vulnerabilities in 2.0, CVE_Items in 1.1) and decoding
 // one record at a time, so memory does not grow with the file. It checks
 // the SHA-256 in the .meta, when present, against the decompressed bytes,
-// and a mismatch fails the Parse (a torn download). Each CVE is emitted
+// and a mismatch fails the Parse (a torn download), as does one record
+// over MaxRecord bytes of JSON (the decoder holds a record while it
+// decodes; NVD's largest are a few MB). Each CVE is emitted
 // once: a 2.0 record wins over a 1.1 record of the same id whatever their
 // dates (the 2.0 feeds are what NVD maintains), and within a format the
 // copy with the newest lastModified wins (modified and recent, a few
