@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
+	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	imgsource "github.com/stowaway-scanner/stowaway/internal/source"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -53,18 +55,20 @@ func resolveDBDir(dir string) (string, error) {
 }
 
 func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR]", stderr)
+	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--nvd-api]", stderr)
 	var (
 		dir, mirror string
 		only        multiFlag
 		jsonOut     bool
 		verbose     bool
+		nvdAPI      bool
 	)
 	dbDirFlag(fs, &dir)
 	fs.StringVar(&mirror, "mirror", "", "read the feeds from a mirror directory or URL laid out like the upstreams (offline updates)")
 	fs.Var(&only, "source", "update only this source, keeping the others' previous records; repeatable")
 	fs.BoolVar(&jsonOut, "json", false, "print the update report as JSON")
 	fs.BoolVar(&verbose, "v", false, "log progress")
+	fs.BoolVar(&nvdAPI, "nvd-api", false, "also ask NVD's CVE API 2.0 for the CVEs changed since its feeds were generated (key from $"+nvd.APIKeyEnv+", optional: without it 5 requests per 30 s)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
@@ -76,7 +80,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep, err := updateDB(ctx, dir, mirror, only, stderr, logger)
+	rep, err := updateDB(ctx, dir, mirror, only, nvdAPI, stderr, logger)
 	if err != nil {
 		return ExitError, err
 	}
@@ -92,6 +96,9 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			line := fmt.Sprintf("  %-22s %-9s %8d advisories %8d affected", s.Name, s.Outcome, s.Advisories, s.Affected)
 			if s.Enrichment > 0 {
 				line += fmt.Sprintf(" %8d enrichment", s.Enrichment)
+			}
+			if len(s.Parts) > 0 {
+				line += " (" + vulndb.FormatParts(s.Parts) + ")"
 			}
 			if s.Rejected > 0 {
 				line += fmt.Sprintf("  %d rejected", s.Rejected)
@@ -125,8 +132,11 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 // `db update` does; `serve --db-update-interval` runs it on a schedule.
 // Sources absent from the mirror are reported on stderr and keep their
 // previous data.
-func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
+func updateDB(ctx context.Context, dir, mirror string, only []string, nvdAPI bool, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
 	updaters := feedall.Updaters()
+	if nvdAPI {
+		updaters = withNVDAPI(updaters, os.Getenv(nvd.APIKeyEnv))
+	}
 	if len(only) > 0 {
 		byName := map[string]bool{}
 		for _, n := range only {
@@ -162,6 +172,20 @@ func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.
 		return nil, err
 	}
 	return vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers})
+}
+
+// withNVDAPI replaces the NVD feed updater by the one that also reads the
+// CVE API 2.0 with key (from the environment, never a flag: flags show in
+// process listings).
+func withNVDAPI(updaters []feed.Updater, key string) []feed.Updater {
+	out := make([]feed.Updater, len(updaters))
+	for i, u := range updaters {
+		if _, ok := u.(*nvd.Updater); ok {
+			u = nvd.NewAPI(nvd.APIOptions{Key: key, UserAgent: userAgent()})
+		}
+		out[i] = u
+	}
+	return out
 }
 
 func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {

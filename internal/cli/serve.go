@@ -116,7 +116,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if cfg.Rescan.DBUpdateInterval > 0 {
 		logger := cfg.Logger
 		cfg.Rescan.DBUpdate = func(ctx context.Context) error {
-			rep, err := updateDB(ctx, dbDir, dbMirror, nil, io.Discard, logger)
+			rep, err := updateDB(ctx, dbDir, dbMirror, nil, false, io.Discard, logger)
 			if err != nil {
 				return err
 			}

@@ -66,6 +66,10 @@ type Stats struct {
 	Withdrawn int `json:"withdrawn,omitempty"`
 	// Newest is the newest modified/published date among the records.
 	Newest time.Time `json:"newest,omitzero"`
+	// Parts optionally breaks Records down by the part of the source they
+	// came from (NVD: "nvd-2.0" and "nvd-1.1", the feed formats). Updaters
+	// with one kind of input leave it nil.
+	Parts map[string]int `json:"parts,omitempty"`
 }
 
 // Updater is one upstream feed.

@@ -112,6 +112,28 @@ func TestMatch(t *testing.T) {
 			want: []brief{{"CVE-2009-0001", "libcrypto3", "FIXABLE", "3.1.4-r5", "HIGH", "cvss2:nvd", nil}},
 		},
 		{
+			// NVD 2.0 records carry CVSS v4.0 too (internal/feed/nvd): it is
+			// recorded but rates nothing, so v3 then v2 decide as before and
+			// a v4-only score leaves the finding UNDEFINED.
+			name: "CVSS v4.0 never picks the severity", distro: alpine,
+			pkgs: []inventory.Package{{Name: "libcrypto3", Version: "3.1.4-r4", Type: inventory.TypeAPK, SourceName: "openssl", SourceVersion: "3.1.4-r4"}},
+			advs: []*advisory.Advisory{
+				{ID: "CVE-2024-0041", Source: "alpine", Affected: []advisory.Affected{{Namespace: "alpine:3.19", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.1.4-r5")}}},
+				{ID: "CVE-2024-0042", Source: "alpine", Affected: []advisory.Affected{{Namespace: "alpine:3.19", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.1.4-r5")}}},
+				{ID: "CVE-2024-0043", Source: "alpine", Affected: []advisory.Affected{{Namespace: "alpine:3.19", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("3.1.4-r5")}}},
+			},
+			nvd: map[string]*advisory.Advisory{
+				"CVE-2024-0041": {ID: "CVE-2024-0041", CVSS: []advisory.CVSS{{Version: "4.0", Score: 9.3, Source: "nvd"}, {Version: "3.1", Score: 5.3, Source: "nvd"}}},
+				"CVE-2024-0042": {ID: "CVE-2024-0042", CVSS: []advisory.CVSS{{Version: "2.0", Score: 4.3, Source: "nvd"}, {Version: "4.0", Score: 9.3, Source: "cna@example.org"}}},
+				"CVE-2024-0043": {ID: "CVE-2024-0043", CVSS: []advisory.CVSS{{Version: "4.0", Score: 9.3, Source: "cna@example.org"}}},
+			},
+			want: []brief{
+				{"CVE-2024-0041", "libcrypto3", "FIXABLE", "3.1.4-r5", "MEDIUM", "cvss3:nvd", nil},
+				{"CVE-2024-0042", "libcrypto3", "FIXABLE", "3.1.4-r5", "MEDIUM", "cvss2:nvd", nil},
+				{"CVE-2024-0043", "libcrypto3", "FIXABLE", "3.1.4-r5", "UNDEFINED", "none", nil},
+			},
+		},
+		{
 			name: "unfixed, will-not-fix, and not-affected beating another record", distro: debian, pkgs: []inventory.Package{libssl},
 			advs: []*advisory.Advisory{
 				{ID: "CVE-2023-0001", Source: "osv-Debian", Affected: []advisory.Affected{{Namespace: "debian:12", Package: "openssl", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},

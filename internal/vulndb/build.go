@@ -81,6 +81,10 @@ type SourceReport struct {
 	Rejected  int       `json:"rejected,omitempty"`
 	Withdrawn int       `json:"withdrawn,omitempty"`
 	Newest    time.Time `json:"newest,omitzero"`
+	// Parts is the parser's feed.Stats.Parts: the records it emitted per
+	// part of the source (NVD: "nvd-2.0", "nvd-1.1"), rejected ones
+	// included; nil for sources with one kind of input.
+	Parts map[string]int `json:"parts,omitempty"`
 	// FetchedAt is when the stored records were fetched; CheckedAt is the
 	// last successful check of upstream.
 	FetchedAt time.Time     `json:"fetched_at,omitzero"`
@@ -270,11 +274,12 @@ type prevSource struct {
 	rejected, withdrawn    int
 	newest, fetched, check time.Time
 	err                    string
+	parts                  map[string]int
 }
 
 func (p *prevSource) report() *SourceReport {
 	return &SourceReport{Name: p.name, Advisories: p.advisories, Affected: p.affected, Enrichment: p.enrichment,
-		Malformed: p.malformed, Rejected: p.rejected, Withdrawn: p.withdrawn, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check}
+		Malformed: p.malformed, Rejected: p.rejected, Withdrawn: p.withdrawn, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check, Parts: p.parts}
 }
 
 // builder writes one new DB file through a single connection.
@@ -447,7 +452,7 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		return nil, fmt.Errorf("previous DB has schema version %s, this build uses %d", v, SchemaVersion)
 	}
 	rows, err := b.conn.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed, malformed_json,
-		rejected, withdrawn, newest, fetched_at, checked_at, state_json FROM prev.sources`)
+		rejected, withdrawn, newest, fetched_at, checked_at, state_json, parts_json FROM prev.sources`)
 	if err != nil {
 		detach()
 		return nil, fmt.Errorf("previous DB: sources: %w", err)
@@ -456,9 +461,9 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 	out := map[string]*prevSource{}
 	for rows.Next() {
 		p := &prevSource{}
-		var outcome, mal, newest, fetched, checked, state string
+		var outcome, mal, newest, fetched, checked, state, parts string
 		if err := rows.Scan(&p.name, &outcome, &p.err, &p.advisories, &p.affected, &p.enrichment, &p.malformedCount, &mal,
-			&p.rejected, &p.withdrawn, &newest, &fetched, &checked, &state); err != nil {
+			&p.rejected, &p.withdrawn, &newest, &fetched, &checked, &state, &parts); err != nil {
 			detach()
 			return nil, fmt.Errorf("previous DB: sources: %w", err)
 		}
@@ -466,6 +471,7 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		p.newest, _ = parseTime(newest)
 		p.fetched, _ = parseTime(fetched)
 		p.check, _ = parseTime(checked)
+		p.parts, _ = decodeParts(parts)
 		if state != "" {
 			if err := json.Unmarshal([]byte(state), &p.state); err != nil {
 				p.state = nil // a fresh unconditional fetch, then
@@ -558,6 +564,7 @@ func (b *builder) runSource(ctx context.Context, u feed.Updater, src feed.Source
 	sr.Malformed = append(slices.Clone(stats.Malformed), sr.Malformed...)
 	sr.Withdrawn += stats.Withdrawn
 	sr.Newest = stats.Newest.UTC()
+	sr.Parts = stats.Parts
 	now := b.opts.Now().UTC()
 	sr.FetchedAt, sr.CheckedAt = now, now
 	sr.Duration = b.opts.Now().Sub(start)
@@ -835,9 +842,13 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 			}
 			sj = string(bs)
 		}
-		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		pj, err := encodeParts(s.Parts)
+		if err != nil {
+			return 0, fmt.Errorf("vulndb: build: sources: %w", err)
+		}
+		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			s.Name, string(s.Outcome), s.Err, s.Advisories, s.Affected, s.Enrichment, count, mj,
-			s.Rejected, s.Withdrawn, fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj); err != nil {
+			s.Rejected, s.Withdrawn, fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj, pj); err != nil {
 			return 0, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -407,6 +408,8 @@ type SourceStatus struct {
 	Newest          time.Time        `json:"newest,omitzero"`
 	FetchedAt       time.Time        `json:"fetched_at,omitzero"`
 	CheckedAt       time.Time        `json:"checked_at,omitzero"`
+	// Parts is SourceReport.Parts as stored.
+	Parts map[string]int `json:"parts,omitempty"`
 }
 
 // StatusReport is what `db status` prints.
@@ -434,21 +437,24 @@ func Status(ctx context.Context, dir string) (*StatusReport, error) {
 func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 	st := &StatusReport{Path: d.path, SchemaVersion: SchemaVersion, BuildID: d.buildID, BuiltAt: d.builtAt, PreviousBuild: d.previousBuild}
 	rows, err := d.db.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed,
-		malformed_json, rejected, withdrawn, newest, fetched_at, checked_at FROM sources ORDER BY name`)
+		malformed_json, rejected, withdrawn, newest, fetched_at, checked_at, parts_json FROM sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: status: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var s SourceStatus
-		var outcome, mal, newest, fetched, checked string
+		var outcome, mal, newest, fetched, checked, parts string
 		if err := rows.Scan(&s.Name, &outcome, &s.Error, &s.Advisories, &s.Affected, &s.Enrichment, &s.Malformed,
-			&mal, &s.Rejected, &s.Withdrawn, &newest, &fetched, &checked); err != nil {
+			&mal, &s.Rejected, &s.Withdrawn, &newest, &fetched, &checked, &parts); err != nil {
 			return nil, fmt.Errorf("vulndb: status: %w", err)
 		}
 		s.Outcome = Outcome(outcome)
 		if s.MalformedSample, err = decodeList[feed.Malformed](mal); err != nil {
 			return nil, fmt.Errorf("vulndb: status %s: malformed: %w", s.Name, err)
+		}
+		if s.Parts, err = decodeParts(parts); err != nil {
+			return nil, fmt.Errorf("vulndb: status %s: parts: %w", s.Name, err)
 		}
 		for _, p := range []struct {
 			v string
@@ -491,7 +497,30 @@ func (s *StatusReport) Write(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", src.Name, src.Outcome, src.Advisories, src.Affected,
 			src.Enrichment, src.Malformed, src.Rejected, src.Withdrawn, day(src.Newest), stamp(src.FetchedAt), stamp(src.CheckedAt), errText)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, src := range s.Sources {
+		if len(src.Parts) > 0 {
+			if _, err := fmt.Fprintf(w, "%s records by part: %s\n", src.Name, FormatParts(src.Parts)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// FormatParts prints per-part record counts as "a 12, b 3", sorted by
+// part name.
+func FormatParts(parts map[string]int) string {
+	var b strings.Builder
+	for i, n := range slices.Sorted(maps.Keys(parts)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", n, parts[n])
+	}
+	return b.String()
 }
 
 // ChangeSet is the set of pairs whose records changed between the previous

@@ -19,9 +19,11 @@
 //	                                 previous_build, changes_complete
 //	sources(name, outcome, error, advisories, affected, enrichment,
 //	        malformed, malformed_json, rejected, withdrawn, newest,
-//	        fetched_at, checked_at, state_json)
+//	        fetched_at, checked_at, state_json, parts_json)
 //	                                 one row per source; state_json is the
-//	                                 feed.State for the next conditional fetch
+//	                                 feed.State for the next conditional fetch;
+//	                                 parts_json the records per part of the
+//	                                 source (feed.Stats.Parts), "" if none
 //	advisories(rid, id, source, summary, description, vendor_severity,
 //	        severity, cvss, refs, aliases, published, modified, withdrawn,
 //	        pairs, digest)           one row per advisory that names packages

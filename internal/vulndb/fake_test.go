@@ -27,6 +27,8 @@ type fakeUpdater struct {
 	gate func()
 	// gen, when set, generates records instead of advs.
 	gen func(emit func(*advisory.Advisory) error) error
+	// parts is returned as Stats.Parts.
+	parts map[string]int
 }
 
 func (u *fakeUpdater) Name() string      { return u.name }
@@ -53,7 +55,7 @@ func (u *fakeUpdater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory
 	if u.gen != nil {
 		return feed.Stats{}, u.gen(emit)
 	}
-	st := feed.Stats{Malformed: u.malformed}
+	st := feed.Stats{Malformed: u.malformed, Parts: u.parts}
 	for i, a := range u.advs {
 		if u.parseErrAfter > 0 && i == u.parseErrAfter {
 			return st, errors.New("feed truncated")

@@ -21,7 +21,9 @@ import (
 //	3: the rejected table and the sources' rejected and withdrawn counts; no
 //	   record of a rejected CVE id or a withdrawn record is stored (older
 //	   files may hold them, so they are not read)
-const SchemaVersion = 3
+//	4: sources.parts_json, the per-part record counts (feed.Stats.Parts:
+//	   NVD's 2.0 and 1.1 feeds)
+const SchemaVersion = 4
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
@@ -44,7 +46,8 @@ CREATE TABLE sources(
 	newest     TEXT NOT NULL,
 	fetched_at TEXT NOT NULL,
 	checked_at TEXT NOT NULL,
-	state_json TEXT NOT NULL
+	state_json TEXT NOT NULL,
+	parts_json TEXT NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE advisories(
@@ -156,6 +159,24 @@ func decodeList[T any](s string) ([]T, error) {
 		return nil, nil
 	}
 	var v []T
+	err := json.Unmarshal([]byte(s), &v)
+	return v, err
+}
+
+// encodeParts and decodeParts store feed.Stats.Parts ("" when empty).
+func encodeParts(parts map[string]int) (string, error) {
+	if len(parts) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(parts)
+	return string(b), err
+}
+
+func decodeParts(s string) (map[string]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var v map[string]int
 	err := json.Unmarshal([]byte(s), &v)
 	return v, err
 }

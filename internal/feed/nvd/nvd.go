@@ -1,38 +1,94 @@
-// Package nvd is the feed updater for the NVD JSON 1.1 data feeds
-// (https://nvd.nist.gov/feeds/json/cve/1.1/): nvdcve-1.1-<year>.json.gz for
-// 2002 through the current year plus nvdcve-1.1-modified and -recent, each
-// with a .meta file (lastModifiedDate and the SHA-256 of the decompressed
-// JSON).
+// Package nvd is the feed updater for NVD's CVE data feeds
+// (https://nvd.nist.gov/feeds/json/cve/): the JSON 2.0 feeds
+// 2.0/nvdcve-2.0-<year|modified|recent>.json.gz, which hold records in the
+// CVE API 2.0 shape, and, for old mirrors, the JSON 1.1 feeds
+// 1.1/nvdcve-1.1-<year|modified|recent>.json.gz that NVD removed on
+// 2025-08-20. Every feed has a .meta file (lastModifiedDate, sizes and the
+// SHA-256 of the decompressed JSON). Upstream and MirrorDir are the cve/
+// directory, so one source holds both formats.
 //
 // NVD is used for enrichment only: every CVE becomes one namespace-less
-// Advisory (no Affected entries) with its English description, CVSS v3
-// and v2 (score, vector, source "nvd"), reference URLs and
-// published/modified dates. The matcher looks these up by CVE id when a
-// distro record lacks CVSS.
+// Advisory (no Affected entries) with its English description, CVSS
+// scores, reference URLs and published/modified dates. The matcher looks
+// these up by CVE id when a distro record lacks CVSS.
 //
-// A CVE whose English description is the CVE program's rejection notice
-// (advisory.RejectNotice: "Rejected reason: DO NOT USE THIS CANDIDATE
-// NUMBER ..." in the 2025 feeds, "** REJECT ** ..." in older copies; the
-// 1.1 format has no status field) is emitted with Rejected set: the DB then
-// stores no record of that id from any source (see internal/vulndb).
+// # CVSS and the severity they give
+//
+// The matcher rates a finding from the first CVSS v3 entry it sees, else
+// the first v2 entry (internal/match: severity); it ignores v4. Parse
+// therefore orders an advisory's CVSS as: v3.1 then v3.0 scored by NVD
+// itself (type Primary, source nvd@nist.gov, recorded with source "nvd"),
+// then the v3.1/v3.0 of other scorers (type Secondary: the CNA, recorded
+// with its NVD source identifier, an e-mail address or UUID, so a finding's
+// severity_source names who scored it), then v2 (NVD's, then others'), and
+// CVSS v4.0 last (Version "4.0"). v4 is stored in the DB (the reports show
+// only a finding's v3 and v2 today) but picks no severity: NVD's own rating has been v3.x since 2016, and letting
+// v4 (which CNAs, not NVD, mostly supply, and whose scores run higher for
+// the same flaw) win would silently change existing findings' severity. A
+// 1.1 record yields the same entries as before (its single v3 and v2, both
+// NVD's). For a CVE that NVD has not scored, a CNA's v3 from the 2.0 record
+// now rates the finding where the 1.1 path fell back to v2 or to other
+// feeds' scores (internal/scan: Enrichment).
+//
+// # Rejected CVEs
+//
+// A 2.0 record with vulnStatus "Rejected", or any record whose English
+// description is the CVE program's rejection notice (advisory.RejectNotice;
+// the 1.1 format has no status field), is emitted with Rejected set: the DB
+// then stores no record of that id from any source (see internal/vulndb).
+//
+// # Fetch
 //
 // Fetch reads the .meta files first (conditional GETs); when none changed
 // the result is Unchanged and no feed is downloaded. Otherwise every feed
 // whose .meta exists is fetched. A missing .meta is tolerated (the shared
-// mirror lacks 2018-2024, whose feeds were too large to snapshot), so the
-// set of yearly feeds is whatever the source has; at least one must exist.
-// NVD retired these 1.1 feeds in favour of the CVE API 2.0, which this
-// package does not speak.
+// mirror has 2.0 only for 2022 and 2023, and 1.1 only for 2002-2017), so
+// the set of yearly feeds is whatever the source has; at least one must
+// exist. The 2.0 feeds are always read. The 1.1 feeds are read only when
+// the source has 1.1/nvdcve-1.1-modified.meta (an old mirror): online
+// that one probe answers 404 and nothing else of 1.1 is asked for.
+//
+// # The CVE API 2.0 path (optional)
+//
+// NewAPI (`db update --nvd-api`) also asks NVD's CVE API 2.0
+// (services.nvd.nist.gov/rest/json/cves/2.0) for the records changed since
+// the feeds were generated: lastModStartDate is the 2.0 modified feed's
+// lastModifiedDate less an hour, lastModEndDate now, split into windows of
+// at most 120 days (the API's limit; feeds older than four windows are
+// refused), paged with startIndex by the resultsPerPage the server answers
+// (2000 asked). The key, optional, goes in the apiKey header; the CLI
+// reads it from $NVD_API_KEY, never from a flag. Requests keep to NVD's
+// rate limits (5 per rolling 30 s without a key, 50 with one), a 403, 429
+// or 5xx answer is retried three times with backoff, every wait honours
+// ctx, and a fetch stops at 100 pages of 256 MiB at most. The pages are
+// stored as they came under api/ in the snapshot next to the feeds, so
+// Parse stays a pure function of the fetched files: an API record is one
+// more copy of its CVE, and the newest lastModified wins as for the
+// modified feed (Stats.Parts "nvd-2.0-api" counts the CVEs whose winning
+// copy came from the API). The fetch is Unchanged only when no .meta
+// changed and the API returned the same ids and dates as last time (their
+// digest is kept in the state under "api"); otherwise the feeds are
+// fetched again too, as any change does, since Parse rebuilds the source.
+// Without NewAPI, the modified feed (regenerated by NVD about every two
+// hours) is the freshest data.
+//
+// # Parse
 //
 // Parse streams each gzip'd feed through a json.Decoder, walking tokens to
-// CVE_Items and decoding one item at a time, so memory does not grow with
-// the file. It checks the SHA-256 in the .meta, when present, against the
-// decompressed bytes, and a mismatch fails the Parse (a torn download).
-// A CVE in several feeds (a yearly feed and modified/recent) is emitted
-// once, from the copy with the newest lastModifiedDate: modified and recent
-// (a few thousand CVEs) are read first and held in memory, then the yearly
-// feeds are streamed. An item that does not decode is reported in
-// Stats.Malformed and skipped.
+// the record array (vulnerabilities in 2.0, CVE_Items in 1.1) and decoding
+// one record at a time, so memory does not grow with the file. It checks
+// the SHA-256 in the .meta, when present, against the decompressed bytes,
+// and a mismatch fails the Parse (a torn download), as does one record
+// over MaxRecord bytes of JSON (the decoder holds a record while it
+// decodes; NVD's largest are a few MB). Each CVE is emitted
+// once: a 2.0 record wins over a 1.1 record of the same id whatever their
+// dates (the 2.0 feeds are what NVD maintains), and within a format the
+// copy with the newest lastModified wins (modified and recent, a few
+// thousand CVEs, are read first and held in memory, then the yearly feeds
+// are streamed). The ids emitted from 2.0 are held in memory only when 1.1
+// feeds are present too. A record that does not decode is reported in
+// Stats.Malformed and skipped. Stats.Parts counts the emitted CVEs per
+// format ("nvd-2.0", "nvd-1.1").
 package nvd
 
 import (
@@ -47,6 +103,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,15 +115,29 @@ import (
 // Limits on untrusted input.
 const (
 	MaxDecompressed = 2 << 30 // bytes of JSON per feed (the largest is ~300 MB)
-	maxMeta         = 4 << 10
+	// MaxRecord bounds the JSON of one record (and of any other top-level
+	// value), which is held in memory while it decodes; NVD's largest, with
+	// thousands of CPE matches, are a few MB.
+	MaxRecord = 64 << 20
+	maxMeta   = 4 << 10
 )
 
 // FirstYear is the first yearly feed.
 const FirstYear = 2002
 
-// Updater reads the NVD JSON 1.1 feeds.
+// Part names: the keys of Stats.Parts. PartAPI counts the records whose
+// newest copy came from a CVE API 2.0 page.
+const (
+	Part20  = "nvd-2.0"
+	Part11  = "nvd-1.1"
+	PartAPI = "nvd-2.0-api"
+)
+
+// Updater reads the NVD JSON 2.0 feeds, and the 1.1 feeds of old mirrors.
 type Updater struct {
 	now func() time.Time
+	// api, when set, turns on the CVE API 2.0 path (NewAPI).
+	api *APIOptions
 }
 
 var _ feed.Updater = (*Updater)(nil)
@@ -78,10 +149,32 @@ func New() *Updater { return &Updater{now: time.Now} }
 func (*Updater) Name() string { return "nvd" }
 
 // Upstream implements feed.Updater.
-func (*Updater) Upstream() string { return "https://nvd.nist.gov/feeds/json/cve/1.1/" }
+func (*Updater) Upstream() string { return "https://nvd.nist.gov/feeds/json/cve/" }
 
 // MirrorDir implements feed.Updater.
-func (*Updater) MirrorDir() string { return "nvd/feeds/json/cve/1.1" }
+func (*Updater) MirrorDir() string { return "nvd/feeds/json/cve" }
+
+// format is one NVD feed format: its directory and file prefix, the
+// Stats.Parts key, and its record decoder.
+type format struct {
+	dir, prefix, part string
+	decode            func(ctx context.Context, r io.Reader, fn func(json.RawMessage) error) error
+	convert           func(json.RawMessage) (*advisory.Advisory, error)
+	idOf              func(json.RawMessage) string
+	re                *regexp.Regexp
+}
+
+// formats in order of preference: a CVE emitted from one is skipped in the
+// later ones.
+var formats = []format{
+	{dir: "2.0", prefix: "nvdcve-2.0-", part: Part20, decode: Decode20, convert: convert20, idOf: idOf20,
+		re: regexp.MustCompile(`^nvdcve-2\.0-([0-9]{4}|modified|recent)\.json\.gz$`)},
+	{dir: "1.1", prefix: "nvdcve-1.1-", part: Part11, decode: Decode, convert: convert, idOf: idOf,
+		re: regexp.MustCompile(`^nvdcve-1\.1-([0-9]{4}|modified|recent)\.json\.gz$`)},
+}
+
+func (f format) meta(name string) string { return f.dir + "/" + f.prefix + name + ".meta" }
+func (f format) gz(name string) string   { return f.dir + "/" + f.prefix + name + ".json.gz" }
 
 // feeds names the feeds for the years up to the current one.
 func (u *Updater) feeds() []string {
@@ -92,14 +185,41 @@ func (u *Updater) feeds() []string {
 	return append(out, "modified", "recent")
 }
 
-func metaName(feed string) string { return "nvdcve-1.1-" + feed + ".meta" }
-func gzName(feed string) string   { return "nvdcve-1.1-" + feed + ".json.gz" }
+// hasLegacy reports whether src holds the 1.1 feeds, by their modified
+// feed's .meta (a conditional GET against prev).
+func hasLegacy(ctx context.Context, src feed.Source, prev feed.State) (bool, error) {
+	p := formats[1].meta("modified")
+	rc, _, err := src.Get(ctx, p, prev[p])
+	switch {
+	case err == nil:
+		rc.Close()
+		return true, nil
+	case errors.Is(err, feed.ErrNotModified):
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("probe %s: %w", p, err)
+}
 
 // Fetch implements feed.Updater (see the package doc).
 func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (feed.Snapshot, error) {
+	use := formats[:1]
+	legacy, err := hasLegacy(ctx, src, prev)
+	if err != nil {
+		return feed.Snapshot{}, fmt.Errorf("nvd: fetch: %w", err)
+	}
+	if legacy {
+		use = formats
+	}
 	var metas []string
-	for _, f := range u.feeds() {
-		metas = append(metas, metaName(f))
+	for _, f := range use {
+		for _, name := range u.feeds() {
+			metas = append(metas, f.meta(name))
+		}
+	}
+	if u.api != nil {
+		return u.fetchWithAPI(ctx, src, prev, use, metas)
 	}
 	prevMeta := feed.State{}
 	for p, v := range prev {
@@ -121,9 +241,11 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 		return feed.Snapshot{State: prev, Unchanged: true}, nil
 	}
 	var paths []string
-	for _, f := range u.feeds() {
-		if _, ok := ms.State[metaName(f)]; ok {
-			paths = append(paths, metaName(f), gzName(f))
+	for _, f := range use {
+		for _, name := range u.feeds() {
+			if _, ok := ms.State[f.meta(name)]; ok {
+				paths = append(paths, f.meta(name), f.gz(name))
+			}
 		}
 	}
 	snap, err := feed.FetchFiles(ctx, src, paths, nil, nil)
@@ -133,75 +255,161 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 	return snap, nil
 }
 
-var feedRe = regexp.MustCompile(`^nvdcve-1\.1-([0-9]{4}|modified|recent)\.json\.gz$`)
-
-// Parse implements feed.Updater.
-func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
-	var st feed.Stats
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return st, fmt.Errorf("nvd: parse: %w", err)
+// feedFiles lists one format's feeds in fsys: modified/recent (overlay) and
+// yearly, each sorted. A missing directory has none.
+func feedFiles(fsys fs.FS, f format) (overlay, yearly []string, err error) {
+	entries, err := fs.ReadDir(fsys, f.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
 	}
-	var overlay, yearly []string
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, e := range entries {
-		m := feedRe.FindStringSubmatch(e.Name())
+		m := f.re.FindStringSubmatch(e.Name())
 		switch {
 		case m == nil || e.IsDir():
 		case m[1] == "modified" || m[1] == "recent":
-			overlay = append(overlay, e.Name())
+			overlay = append(overlay, f.dir+"/"+e.Name())
 		default:
-			yearly = append(yearly, e.Name())
+			yearly = append(yearly, f.dir+"/"+e.Name())
 		}
-	}
-	if len(overlay)+len(yearly) == 0 {
-		return st, errors.New("nvd: parse: no nvdcve-1.1-*.json.gz feed found")
 	}
 	sort.Strings(overlay)
 	sort.Strings(yearly)
-	out := func(a *advisory.Advisory) error {
-		if err := emit(a); err != nil {
-			return fmt.Errorf("nvd: emit %s: %w", a.ID, err)
-		}
-		st.Records++
-		if a.Modified.After(st.Newest) {
-			st.Newest = a.Modified
-		}
-		return nil
+	return overlay, yearly, nil
+}
+
+var apiPageRe = regexp.MustCompile(`^nvdcve-2\.0-api-[0-9]+-[0-9]+\.json$`)
+
+// apiPages lists the CVE API pages Fetch stored under api/, sorted.
+func apiPages(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, apiDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	newer := map[string]*advisory.Advisory{}
-	for _, name := range overlay {
-		err := parseFeed(ctx, fsys, name, &st, func(a *advisory.Advisory) error {
-			if old := newer[a.ID]; old == nil || a.Modified.After(old.Modified) {
-				newer[a.ID] = a
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && apiPageRe.MatchString(e.Name()) {
+			out = append(out, apiDir+"/"+e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Parse implements feed.Updater (see the package doc).
+func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
+	st := feed.Stats{Parts: map[string]int{}}
+	type files struct{ api, overlay, yearly []string }
+	var all []files
+	total := 0
+	for i, f := range formats {
+		o, y, err := feedFiles(fsys, f)
+		if err != nil {
+			return st, fmt.Errorf("nvd: parse: %w", err)
+		}
+		var api []string
+		if i == 0 {
+			if api, err = apiPages(fsys); err != nil {
+				return st, fmt.Errorf("nvd: parse: %w", err)
+			}
+		}
+		all = append(all, files{api, o, y})
+		total += len(api) + len(o) + len(y)
+	}
+	if total == 0 {
+		return st, errors.New("nvd: parse: no feed found (2.0/nvdcve-2.0-*.json.gz or 1.1/nvdcve-1.1-*.json.gz)")
+	}
+	// done holds the ids emitted from earlier formats, kept only while a
+	// later format has feeds to read.
+	var done map[string]struct{}
+	for i, f := range formats {
+		fl := all[i]
+		if len(fl.api)+len(fl.overlay)+len(fl.yearly) == 0 {
+			continue
+		}
+		later := false
+		for _, n := range all[i+1:] {
+			later = later || len(n.overlay)+len(n.yearly) > 0
+		}
+		if later && done == nil {
+			done = map[string]struct{}{}
+		}
+		var mine []string
+		out := func(a *advisory.Advisory, part string) error {
+			if err := emit(a); err != nil {
+				return fmt.Errorf("nvd: emit %s: %w", a.ID, err)
+			}
+			st.Records++
+			st.Parts[part]++
+			if a.Modified.After(st.Newest) {
+				st.Newest = a.Modified
+			}
+			if later {
+				mine = append(mine, a.ID)
 			}
 			return nil
-		})
-		if err != nil {
-			return st, err
 		}
-	}
-	for _, name := range yearly {
-		err := parseFeed(ctx, fsys, name, &st, func(a *advisory.Advisory) error {
-			if n := newer[a.ID]; n != nil {
-				delete(newer, a.ID)
-				if !a.Modified.After(n.Modified) {
-					a = n
-				}
+		skip := func(id string) bool { _, ok := done[id]; return ok }
+		// newer holds the newest copy of each record of the API pages and
+		// the modified/recent feeds (API pages first: they win ties).
+		type copyOf struct {
+			a    *advisory.Advisory
+			part string
+		}
+		newer := map[string]copyOf{}
+		for j, name := range append(slices.Clone(fl.api), fl.overlay...) {
+			part := f.part
+			if j < len(fl.api) {
+				part = PartAPI
 			}
-			return out(a)
-		})
-		if err != nil {
-			return st, err
+			err := parseFeed(ctx, fsys, f, name, &st, func(a *advisory.Advisory) error {
+				if skip(a.ID) {
+					return nil
+				}
+				if old, ok := newer[a.ID]; !ok || a.Modified.After(old.a.Modified) {
+					newer[a.ID] = copyOf{a, part}
+				}
+				return nil
+			})
+			if err != nil {
+				return st, err
+			}
 		}
-	}
-	ids := make([]string, 0, len(newer))
-	for id := range newer {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if err := out(newer[id]); err != nil {
-			return st, err
+		for _, name := range fl.yearly {
+			err := parseFeed(ctx, fsys, f, name, &st, func(a *advisory.Advisory) error {
+				if skip(a.ID) {
+					return nil
+				}
+				part := f.part
+				if n, ok := newer[a.ID]; ok {
+					delete(newer, a.ID)
+					if !a.Modified.After(n.a.Modified) {
+						a, part = n.a, n.part
+					}
+				}
+				return out(a, part)
+			})
+			if err != nil {
+				return st, err
+			}
+		}
+		ids := make([]string, 0, len(newer))
+		for id := range newer {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			if err := out(newer[id].a, newer[id].part); err != nil {
+				return st, err
+			}
+		}
+		for _, id := range mine {
+			done[id] = struct{}{}
 		}
 	}
 	return st, nil
@@ -233,26 +441,34 @@ func readMeta(fsys fs.FS, gz string) (string, error) {
 	return "", fmt.Errorf("%s: no sha256 line", name)
 }
 
-func parseFeed(ctx context.Context, fsys fs.FS, name string, st *feed.Stats, fn func(*advisory.Advisory) error) error {
-	wantSum, err := readMeta(fsys, name)
-	if err != nil {
-		return fmt.Errorf("nvd: parse %s: meta: %w", name, err)
+// parseFeed reads one feed (gzip'd, with an optional .meta) or one API
+// page (plain .json, no .meta).
+func parseFeed(ctx context.Context, fsys fs.FS, fm format, name string, st *feed.Stats, fn func(*advisory.Advisory) error) error {
+	plain := !strings.HasSuffix(name, ".json.gz")
+	wantSum := ""
+	if !plain {
+		var err error
+		if wantSum, err = readMeta(fsys, name); err != nil {
+			return fmt.Errorf("nvd: parse %s: meta: %w", name, err)
+		}
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
 		return fmt.Errorf("nvd: parse %s: %w", name, err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-	if err != nil {
-		return fmt.Errorf("nvd: parse %s: gzip: %w", name, err)
+	var zr io.Reader = bufio.NewReaderSize(f, 1<<16)
+	if !plain {
+		if zr, err = gzip.NewReader(zr); err != nil {
+			return fmt.Errorf("nvd: parse %s: gzip: %w", name, err)
+		}
 	}
 	h := sha256.New()
 	lr := &io.LimitedReader{R: io.TeeReader(zr, h), N: MaxDecompressed + 1}
-	err = Decode(ctx, lr, func(raw json.RawMessage) error {
-		a, err := convert(raw)
+	err = fm.decode(ctx, lr, func(raw json.RawMessage) error {
+		a, err := fm.convert(raw)
 		if err != nil {
-			st.Malformed = append(st.Malformed, feed.Malformed{File: name, ID: idOf(raw), Err: err.Error()})
+			st.Malformed = append(st.Malformed, feed.Malformed{File: name, ID: fm.idOf(raw), Err: err.Error()})
 			return nil
 		}
 		return fn(a)
@@ -269,16 +485,18 @@ func parseFeed(ctx context.Context, fsys fs.FS, name string, st *feed.Stats, fn 
 			return fmt.Errorf("nvd: parse %s: %w", name, err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != wantSum {
-			return fmt.Errorf("nvd: parse %s: sha256 of the JSON is %s, the .meta says %s", name, got, wantSum)
+			return fmt.Errorf("nvd: parse %s: sha256 of the JSON is %s, the .meta says %s (a torn or altered download)", name, got, wantSum)
 		}
 	}
 	return nil
 }
 
-// Decode walks an NVD 1.1 feed document to its CVE_Items array and hands
-// each item, undecoded, to fn. Keys other than CVE_Items are skipped.
-func Decode(ctx context.Context, r io.Reader, fn func(json.RawMessage) error) error {
-	dec := json.NewDecoder(r)
+// walk decodes a feed document: an object whose key array names the record
+// array. Each record is handed, undecoded, to fn; other keys go to other
+// (nil skips them).
+func walk(ctx context.Context, r io.Reader, array string, other func(key string, dec *json.Decoder) error, fn func(json.RawMessage) error) error {
+	cr := &capReader{r: r, max: MaxRecord}
+	dec := json.NewDecoder(cr)
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
@@ -292,7 +510,14 @@ func Decode(ctx context.Context, r io.Reader, fn func(json.RawMessage) error) er
 		if !ok {
 			return fmt.Errorf("json: unexpected %v", tok)
 		}
-		if key != "CVE_Items" {
+		cr.n = 0
+		if key != array {
+			if other != nil {
+				if err := other(key, dec); err != nil {
+					return err
+				}
+				continue
+			}
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return fmt.Errorf("json: %s: %w", key, err)
@@ -309,8 +534,9 @@ func Decode(ctx context.Context, r io.Reader, fn func(json.RawMessage) error) er
 			}
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("json: CVE_Items: %w", err)
+				return fmt.Errorf("json: %s: %w", array, err)
 			}
+			cr.n = 0
 			if err := fn(raw); err != nil {
 				return err
 			}
@@ -323,9 +549,34 @@ func Decode(ctx context.Context, r io.Reader, fn func(json.RawMessage) error) er
 		return err
 	}
 	if !items {
-		return errors.New("json: no CVE_Items")
+		return fmt.Errorf("json: no %s", array)
 	}
 	return nil
+}
+
+// capReader fails once more than max bytes were read since n was last
+// reset (after each record), so that one value cannot grow the decoder's
+// buffer without bound: no single Read goes past the limit. The decoder's
+// read-ahead counts towards the record being decoded when it was read, so
+// the buffer stays under twice the limit.
+type capReader struct {
+	r      io.Reader
+	n, max int64
+}
+
+// errRecordTooLarge is wrapped in the error of a record over MaxRecord.
+var errRecordTooLarge = fmt.Errorf("a record (or other value) larger than %d bytes", MaxRecord)
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n > c.max {
+		return 0, errRecordTooLarge
+	}
+	if rest := c.max + 1 - c.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim) error {
@@ -339,108 +590,15 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 	return nil
 }
 
-type item struct {
-	CVE struct {
-		Meta struct {
-			ID string `json:"ID"`
-		} `json:"CVE_data_meta"`
-		References struct {
-			Data []struct {
-				URL string `json:"url"`
-			} `json:"reference_data"`
-		} `json:"references"`
-		Description struct {
-			Data []struct {
-				Lang  string `json:"lang"`
-				Value string `json:"value"`
-			} `json:"description_data"`
-		} `json:"description"`
-	} `json:"cve"`
-	Impact struct {
-		V3 *struct {
-			CVSS cvss `json:"cvssV3"`
-		} `json:"baseMetricV3"`
-		V2 *struct {
-			CVSS cvss `json:"cvssV2"`
-		} `json:"baseMetricV2"`
-	} `json:"impact"`
-	Published    string `json:"publishedDate"`
-	LastModified string `json:"lastModifiedDate"`
-}
-
-type cvss struct {
-	Version      string  `json:"version"`
-	VectorString string  `json:"vectorString"`
-	BaseScore    float64 `json:"baseScore"`
-}
-
 var cveRe = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
 
-func idOf(raw json.RawMessage) string {
-	var it struct {
-		CVE struct {
-			Meta struct {
-				ID any `json:"ID"`
-			} `json:"CVE_data_meta"`
-		} `json:"cve"`
-	}
-	_ = json.Unmarshal(raw, &it)
-	if s, ok := it.CVE.Meta.ID.(string); ok && len(s) < 64 {
-		return s
-	}
-	return ""
-}
-
-func convert(raw json.RawMessage) (*advisory.Advisory, error) {
-	var it item
-	if err := json.Unmarshal(raw, &it); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	id := strings.TrimSpace(it.CVE.Meta.ID)
-	if !cveRe.MatchString(id) {
-		return nil, fmt.Errorf("invalid CVE id %q", id)
-	}
-	a := &advisory.Advisory{ID: id, Source: "nvd"}
-	for _, d := range it.CVE.Description.Data {
-		if d.Lang == "en" {
-			a.Description = d.Value
-			break
-		}
-	}
-	a.Rejected = advisory.RejectNotice(a.Description)
-	for _, r := range it.CVE.References.Data {
-		if u := strings.TrimSpace(r.URL); u != "" {
-			a.References = append(a.References, u)
-		}
-	}
-	if v3 := it.Impact.V3; v3 != nil && v3.CVSS.VectorString != "" {
-		if !strings.HasPrefix(v3.CVSS.Version, "3") || v3.CVSS.BaseScore < 0 || v3.CVSS.BaseScore > 10 {
-			return nil, fmt.Errorf("invalid CVSS v3 %+v", v3.CVSS)
-		}
-		a.CVSS = append(a.CVSS, advisory.CVSS{Version: v3.CVSS.Version, Vector: v3.CVSS.VectorString, Score: v3.CVSS.BaseScore, Source: "nvd"})
-	}
-	if v2 := it.Impact.V2; v2 != nil && v2.CVSS.VectorString != "" {
-		if v2.CVSS.BaseScore < 0 || v2.CVSS.BaseScore > 10 {
-			return nil, fmt.Errorf("invalid CVSS v2 %+v", v2.CVSS)
-		}
-		a.CVSS = append(a.CVSS, advisory.CVSS{Version: "2.0", Vector: v2.CVSS.VectorString, Score: v2.CVSS.BaseScore, Source: "nvd"})
-	}
-	var err error
-	if a.Published, err = parseDate(it.Published); err != nil {
-		return nil, fmt.Errorf("publishedDate: %w", err)
-	}
-	if a.Modified, err = parseDate(it.LastModified); err != nil {
-		return nil, fmt.Errorf("lastModifiedDate: %w", err)
-	}
-	return a, nil
-}
-
-// parseDate reads NVD's "2017-03-14T14:59Z".
+// parseDate reads NVD's dates: "2017-03-14T14:59Z" (1.1) and
+// "2022-08-31T16:15:09.347" (2.0, UTC without a zone).
 func parseDate(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range []string{"2006-01-02T15:04Z07:00", time.RFC3339} {
+	for _, layout := range []string{"2006-01-02T15:04Z07:00", time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
