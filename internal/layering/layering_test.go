@@ -77,7 +77,7 @@ var layers = []layer{
 	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "severity", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
 	{"server/notify", []string{"internal/server/notify"}, []string{"severity", "events", "server-base", "server/scanning"}},
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
-	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/scanning", "server/lifecycle", "server/registry"}},
+	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry"}},
 	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/scanning", "server/rescan", "names"}},
 	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "names"}},
 
