@@ -46,6 +46,7 @@ var layers = []layer{
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
 	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity"}},
+	{"server/policyeval", []string{"internal/server/policyeval"}, []string{"server-base", "server/iampolicy"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
 
@@ -79,7 +80,7 @@ var layers = []layer{
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
 	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry"}},
 	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/scanning", "server/rescan", "names"}},
-	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "names"}},
+	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "server/policyeval", "names"}},
 
 	// Commands and benchmarks at the top.
 	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "severity", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server", "ecosystem", "names"}},
