@@ -1,10 +1,13 @@
 package ecrapi
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
 func newPolicyEnv(t *testing.T) (*env, *[]string) {
@@ -109,4 +112,33 @@ func TestPoliciesNotEnabled(t *testing.T) {
 	e := newEnv(t)
 	e.wantErr(t, adminKey, "GetRepositoryPolicy", map[string]any{"repositoryName": "team/app"}, "InvalidParameterException")
 	e.wantErr(t, adminKey, "GetRegistryPolicy", map[string]any{}, "ValidationException")
+}
+
+// TestCreationTemplatePolicy: a creation template's repository policy is
+// validated as SetRepositoryPolicy validates it, and stored as checked
+// (so a push that creates a repository from it applies it).
+func TestCreationTemplatePolicy(t *testing.T) {
+	e, _ := newPolicyEnv(t)
+	e.api.o.RepoConfig = e.store
+	code, typ, out := e.do(t, adminKey, "CreateRepositoryCreationTemplate", map[string]any{
+		"prefix": "team", "appliedFor": []string{"CREATE_ON_PUSH"}, "repositoryPolicy": `{"Statement":[]}`})
+	msg, _ := out["message"].(string)
+	if code != 400 || typ != "InvalidParameterException" ||
+		msg != "Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'Invalid repository policy provided': Statement must hold at least one statement" {
+		t.Errorf("HTTP %d %s %q", code, typ, msg)
+	}
+	e.must(t, "CreateRepositoryCreationTemplate", map[string]any{"prefix": "team", "appliedFor": []string{"CREATE_ON_PUSH"}, "repositoryPolicy": sdkRepoPolicy})
+	tmpl, err := e.store.GetCreationTemplate(context.Background(), "team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tmpl.RepositoryPolicy != sdkRepoPolicy || !tmpl.RepositoryPolicyChecked {
+		t.Errorf("stored template policy %q checked %v", tmpl.RepositoryPolicy, tmpl.RepositoryPolicyChecked)
+	}
+	if _, err := e.store.EnsureRepositoryFromTemplate(context.Background(), store.Repository{Name: "team/new", CreatedAt: t0}, store.AppliedForCreateOnPush); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.must(t, "GetRepositoryPolicy", map[string]any{"repositoryName": "team/new"}); out["policyText"] != sdkRepoPolicy {
+		t.Errorf("repository created from the template has policy %v", out["policyText"])
+	}
 }

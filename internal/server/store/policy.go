@@ -45,13 +45,17 @@ func (s *SQL) PutRepositoryPolicy(ctx context.Context, repo, text string, now ti
 		if err := repoExists(ctx, s, tx, repo); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO repository_policies (repo, policy, updated_at) VALUES (?, ?, ?)
-			ON CONFLICT (repo) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at`),
-			repo, text, ms(now)); err != nil {
-			return fmt.Errorf("store: put repository policy: %w", err)
-		}
-		return nil
+		return s.putRepositoryPolicy(ctx, tx, repo, text, now)
 	})
+}
+
+func (s *SQL) putRepositoryPolicy(ctx context.Context, tx *sql.Tx, repo, text string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO repository_policies (repo, policy, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (repo) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at`),
+		repo, text, ms(now)); err != nil {
+		return fmt.Errorf("store: put repository policy: %w", err)
+	}
+	return nil
 }
 
 func scanPolicy(row scanner, repo string) (PolicyText, error) {
