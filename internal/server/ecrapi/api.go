@@ -16,8 +16,9 @@
 //
 // Permissions: reading actions need pull on the repository, StartImageScan
 // push, repository writes and deletes admin, registry-wide configuration a
-// "*" grant (pull to read, admin to write). DescribeRepositories without
-// names lists only repositories the caller may pull.
+// "*" grant (pull to read, admin to write), the policy operations admin
+// (on "*" for the registry policy). DescribeRepositories without names
+// lists only repositories the caller may pull.
 //
 // The image and layer operations (Options.Images, Options.Referrers) act on
 // the registry's storage: PutImage is an in-process manifest PUT through the
