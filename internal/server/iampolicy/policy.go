@@ -518,7 +518,13 @@ func (p *parser) conditions(where string, raw json.RawMessage) ([]IPCondition, e
 		if len(keys) == 0 {
 			return nil, p.errf("%s: Condition.%s names no key", where, op)
 		}
-		for k, v := range keys {
+		knames := make([]string, 0, len(keys))
+		for k := range keys {
+			knames = append(knames, k)
+		}
+		sort.Strings(knames)
+		for _, k := range knames {
+			v := keys[k]
 			if !strings.EqualFold(k, "aws:SourceIp") {
 				return nil, p.errf("%s: condition key %q is not supported (supported: aws:SourceIp)", where, clip(k))
 			}
