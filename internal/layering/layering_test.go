@@ -42,9 +42,11 @@ var layers = []layer{
 	{"advisory", []string{"internal/advisory"}, []string{"severity"}},
 	{"scanstatus", []string{"internal/scanstatus"}, nil},
 	{"wildcard", []string{"internal/wildcard"}, nil},
+	{"server/iampolicy", []string{"internal/server/iampolicy"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
 	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity"}},
+	{"server/policyeval", []string{"internal/server/policyeval"}, []string{"server-base", "server/iampolicy"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
 
@@ -76,9 +78,9 @@ var layers = []layer{
 	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "severity", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
 	{"server/notify", []string{"internal/server/notify"}, []string{"severity", "events", "server-base", "server/scanning"}},
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
-	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/scanning", "server/lifecycle", "server/registry"}},
+	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry"}},
 	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/scanning", "server/rescan", "names"}},
-	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "names"}},
+	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "server/policyeval", "names"}},
 
 	// Commands and benchmarks at the top.
 	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "severity", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server", "ecosystem", "names"}},

@@ -19,6 +19,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
+	"github.com/stowaway-scanner/stowaway/internal/server/policyeval"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
@@ -48,6 +49,8 @@ type Server struct {
 	pulls     *rescan.PullRecorder
 	// admission is the admission webhook (nil unless Config.Admission).
 	admission *admission.Policy
+	// policies evaluates the stored repository and registry policies.
+	policies *policyeval.Evaluator
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -194,6 +197,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: layer URL secret: %w", err)
 	}
+	s.policies = policyeval.New(policyeval.Options{Source: s.store, Account: cfg.RegistryID, Region: cfg.Region, Now: cfg.Now})
 	s.api = ecrapi.New(ecrapi.Options{
 		Store:      s.store,
 		Registry:   s.reg,
@@ -214,6 +218,9 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		OnPull:         s.onPull,
 
 		RepoConfig: s.store,
+
+		Policies:      s.store,
+		PolicyChanged: s.policies.Invalidate,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -270,6 +277,10 @@ func (s *Server) onPush(ctx context.Context, img store.Image, created bool) {
 	}
 	s.pool.Notify()
 }
+
+// PolicyEvaluator answers authorization questions from the stored
+// repository and registry policies (auth's PolicyEvaluator).
+func (s *Server) PolicyEvaluator() *policyeval.Evaluator { return s.policies }
 
 // Handler serves the registry (/v2/), the ECR API (POST / with
 // X-Amz-Target), /healthz, /readyz and /metrics.

@@ -16,8 +16,9 @@
 //
 // Permissions: reading actions need pull on the repository, StartImageScan
 // push, repository writes and deletes admin, registry-wide configuration a
-// "*" grant (pull to read, admin to write). DescribeRepositories without
-// names lists only repositories the caller may pull.
+// "*" grant (pull to read, admin to write), the policy operations admin
+// (on "*" for the registry policy). DescribeRepositories without names
+// lists only repositories the caller may pull.
 //
 // The image and layer operations (Options.Images, Options.Referrers) act on
 // the registry's storage: PutImage is an in-process manifest PUT through the
@@ -31,7 +32,8 @@
 // Repository and registry settings (resource tags, tag mutability with
 // exclusion filters, account settings, DescribeRegistry, repository
 // creation templates) are in repoconfig.go; docs/ecr-repository-settings.md
-// says what each means here.
+// says what each means here. Repository policies and the registry policy
+// are in policies.go (docs/ecr-policies.md).
 //
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
@@ -141,6 +143,14 @@ type Options struct {
 	// answers those operations with an ECR error saying they are not
 	// enabled.
 	RepoConfig RepoConfigStore
+
+	// Policies serves the repository and registry policy operations
+	// (policies.go); nil answers them with an ECR error saying they are
+	// not enabled. PolicyChanged, when set, runs after a policy was
+	// written or deleted (repo "" for the registry policy), so this
+	// replica's evaluator stops using its cached copy at once.
+	Policies      PolicyStore
+	PolicyChanged func(repo string)
 }
 
 // API is the ECR API handler.
@@ -202,6 +212,7 @@ func New(o Options) *API {
 	maps.Copy(a.actions, a.imageActions())
 	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
 	maps.Copy(a.actions, a.repoConfigActions())
+	maps.Copy(a.actions, a.policyActions())
 	return a
 }
 

@@ -23,7 +23,6 @@ const (
 	StatusImplemented   OpStatus = "implemented"
 	StatusNotEnabled    OpStatus = "not enabled"
 	StatusNotApplicable OpStatus = "not applicable"
-	StatusAccessControl OpStatus = "access control (issue 16)"
 )
 
 // unavailableOp is how a not implemented operation answers.
@@ -35,7 +34,6 @@ type unavailableOp struct {
 
 const (
 	notEnabledScaleOut = " is not enabled on this server: it comes with scale-out (issue 19)"
-	accessControlMsg   = " is not enabled on this server: repository and registry policies come with access control (issue 16); access is granted by the server's configured grants"
 )
 
 // unavailableOps maps every ECR operation the server does not implement to
@@ -55,12 +53,6 @@ func unavailableOps() map[string]unavailableOp {
 		"PutReplicationConfiguration", "DescribeImageReplicationStatus",
 		"DescribeReplicationBackfillResults", "ListReplicationBackfills",
 		"StartReplicationBackfill", "StopReplicationBackfill")
-	// Policies (issue 16). The repository policy operations may not
-	// return ValidationException.
-	add(StatusAccessControl, "InvalidParameterException", accessControlMsg,
-		"GetRepositoryPolicy", "SetRepositoryPolicy", "DeleteRepositoryPolicy")
-	add(StatusAccessControl, "ValidationException", accessControlMsg,
-		"GetRegistryPolicy", "PutRegistryPolicy", "DeleteRegistryPolicy")
 	// AWS-only features.
 	signer := " does not apply here: image signing is configured through AWS Signer, which this server does not use; sign images with a referrer-based tool (cosign, notation) instead"
 	add(StatusNotApplicable, "SigningConfigurationNotFoundException", signer+", so there is no signing configuration", "GetSigningConfiguration", "DeleteSigningConfiguration")

@@ -2,12 +2,12 @@ package ecrapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/iampolicy"
 	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -564,11 +564,20 @@ func applyTemplate(t *store.CreationTemplate, in templateIn) error {
 		t.TagImmutable, t.TagMutabilityExclusions = imm, excl
 	}
 	if in.RepositoryPolicy != nil {
+		// Validated as SetRepositoryPolicy validates it: the template
+		// applies it to the repositories it creates.
 		p := *in.RepositoryPolicy
-		if len(p) > 10240 || (p != "" && !json.Valid([]byte(p))) {
-			return apiErr("InvalidParameterException", "repositoryPolicy must be a JSON policy document of at most 10240 characters")
+		if p != "" {
+			_, err := iampolicy.Parse(iampolicy.RepositoryPolicy, p, iampolicy.Options{})
+			var ve *iampolicy.ValidationError
+			if errors.As(err, &ve) {
+				return apiErr("InvalidParameterException", "Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'Invalid repository policy provided': %s", ve.Detail)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		t.RepositoryPolicy = p
+		t.RepositoryPolicy, t.RepositoryPolicyChecked = p, p != ""
 	}
 	if in.LifecyclePolicy != nil {
 		p := *in.LifecyclePolicy

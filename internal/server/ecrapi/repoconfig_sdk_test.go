@@ -416,7 +416,7 @@ func TestSDKRepositoryCreationTemplates(t *testing.T) {
 		ImageTagMutabilityExclusionFilters: []ecrtypes.ImageTagMutabilityExclusionFilter{
 			{FilterType: ecrtypes.ImageTagMutabilityExclusionFilterTypeWildcard, Filter: aws.String("latest")},
 		},
-		RepositoryPolicy: aws.String(`{"Version":"2012-10-17","Statement":[]}`),
+		RepositoryPolicy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}`),
 		LifecyclePolicy:  aws.String(policy),
 		CustomRoleArn:    aws.String("arn:aws:iam::123456789012:role/ecr-template"),
 	}
@@ -598,7 +598,7 @@ func settingsCalls(ctx context.Context, client *ecr.Client) []struct {
 				AppliedFor:              []ecrtypes.RCTAppliedFor{ecrtypes.RCTAppliedForCreateOnPush},
 				EncryptionConfiguration: &ecrtypes.EncryptionConfigurationForRepositoryCreationTemplate{EncryptionType: ecrtypes.EncryptionTypeKms, KmsKey: aws.String("arn:aws:kms:us-east-1:123456789012:key/k1")},
 				ResourceTags:            sdkTags("k", "v"), ImageTagMutability: ecrtypes.ImageTagMutabilityMutableWithExclusion, ImageTagMutabilityExclusionFilters: filters,
-				RepositoryPolicy: aws.String(`{"Version":"2012-10-17","Statement":[]}`), LifecyclePolicy: aws.String(testPolicy),
+				RepositoryPolicy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}`), LifecyclePolicy: aws.String(testPolicy),
 				CustomRoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
 			})
 			return err

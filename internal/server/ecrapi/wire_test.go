@@ -108,6 +108,7 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 	e.api.o.LifecycleStore = e.store
 	e.api.o.Lifecycle = fakePreviewer{pushed: e.clock.t}
 	e.api.o.RepoConfig = e.store
+	e.api.o.Policies = e.store
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	rec := &recorder{}
@@ -269,6 +270,7 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 		}},
 	}
 	calls = append(calls, settingsCalls(ctx, s.client)...)
+	calls = append(calls, policyCalls(ctx, s.client)...)
 	for _, c := range calls {
 		if err := c.call(); err != nil {
 			t.Errorf("%s through the SDK: %v", c.op, err)
@@ -496,14 +498,6 @@ func TestUnavailableOperationsThroughSDK(t *testing.T) {
 		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
 		{"StartReplicationBackfill", "ValidationException", "issue 19", func() error {
 			_, err := s.client.StartReplicationBackfill(ctx, &ecr.StartReplicationBackfillInput{Destination: &ecrtypes.ReplicationDestination{Region: aws.String("us-west-2"), RegistryId: aws.String("123456789012")}})
-			return err
-		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
-		{"GetRepositoryPolicy", "InvalidParameterException", "issue 16", func() error {
-			_, err := s.client.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: repo})
-			return err
-		}, func(err error) bool { var m *ecrtypes.InvalidParameterException; return errors.As(err, &m) }},
-		{"PutRegistryPolicy", "ValidationException", "issue 16", func() error {
-			_, err := s.client.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String("{}")})
 			return err
 		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
 		{"GetSigningConfiguration", "SigningConfigurationNotFoundException", "AWS Signer", func() error {

@@ -202,12 +202,17 @@ const RootTemplatePrefix = "ROOT"
 // to the repositories the registry creates itself whose names start with
 // Prefix + "/" (any name for ROOT).
 type CreationTemplate struct {
-	Prefix                  string     `json:"-"`
-	Description             string     `json:"description,omitempty"`
-	AppliedFor              []string   `json:"appliedFor"`
-	TagImmutable            bool       `json:"tagImmutable,omitempty"`
-	TagMutabilityExclusions []string   `json:"tagMutabilityExclusions,omitempty"`
-	RepositoryPolicy        string     `json:"repositoryPolicy,omitempty"`
+	Prefix                  string   `json:"-"`
+	Description             string   `json:"description,omitempty"`
+	AppliedFor              []string `json:"appliedFor"`
+	TagImmutable            bool     `json:"tagImmutable,omitempty"`
+	TagMutabilityExclusions []string `json:"tagMutabilityExclusions,omitempty"`
+	RepositoryPolicy        string   `json:"repositoryPolicy,omitempty"`
+	// RepositoryPolicyChecked says the ECR API validated RepositoryPolicy
+	// as a repository policy (iampolicy) when it stored it; only then is
+	// it applied to the repositories the template creates (templates
+	// stored before policies were served hold texts checked as JSON only).
+	RepositoryPolicyChecked bool       `json:"repositoryPolicyChecked,omitempty"`
 	LifecyclePolicy         string     `json:"lifecyclePolicy,omitempty"`
 	ResourceTags            []Tag      `json:"resourceTags,omitempty"`
 	Encryption              Encryption `json:"encryption"`
@@ -363,9 +368,9 @@ func (s *SQL) DeleteCreationTemplate(ctx context.Context, prefix string) (Creati
 // EnsureRepositoryFromTemplate creates the repository r names unless it
 // exists, as EnsureRepository, and gives a repository it creates the
 // settings of the creation template for purpose that matches it best
-// (BestTemplate): tag mutability, encryption, resource tags and lifecycle
-// policy, in the same transaction. The template's repository policy and
-// role are not applied (repository policies are not served).
+// (BestTemplate): tag mutability, encryption, resource tags, lifecycle
+// policy and repository policy (when RepositoryPolicyChecked), in the same
+// transaction. The template's role is not applied.
 func (s *SQL) EnsureRepositoryFromTemplate(ctx context.Context, r Repository, purpose string) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -386,6 +391,11 @@ func (s *SQL) EnsureRepositoryFromTemplate(ctx context.Context, r Repository, pu
 		}
 		if t.LifecyclePolicy != "" {
 			if err := s.putLifecyclePolicy(ctx, tx, r.Name, t.LifecyclePolicy, r.CreatedAt); err != nil {
+				return err
+			}
+		}
+		if t.RepositoryPolicy != "" && t.RepositoryPolicyChecked {
+			if err := s.putRepositoryPolicy(ctx, tx, r.Name, t.RepositoryPolicy, r.CreatedAt); err != nil {
 				return err
 			}
 		}

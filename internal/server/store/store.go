@@ -1,8 +1,8 @@
 // Package store is the server's durable state: repositories (with their
 // resource tags, tag mutability and encryption configuration), images and
 // tags, OCI referrers, scan results, the registry scanning configuration,
-// account settings, repository creation templates, server secrets and the
-// scan job queue.
+// account settings, repository creation templates, repository policies and
+// the registry policy, server secrets and the scan job queue.
 //
 // A scan result's findings are stored in chunks beside the scan row, so a
 // page of DescribeImageScanFindings reads about its page whatever the

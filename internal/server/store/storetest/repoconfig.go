@@ -206,17 +206,20 @@ func testEnsureFromTemplate(t *testing.T, s *store.SQL) {
 		{Prefix: store.RootTemplatePrefix, AppliedFor: []string{store.AppliedForCreateOnPush}, ResourceTags: []store.Tag{{Key: "from", Value: "root"}}},
 		{Prefix: "team", AppliedFor: []string{store.AppliedForCreateOnPush}, TagImmutable: true,
 			ResourceTags: []store.Tag{{Key: "from", Value: "team"}}, Encryption: store.Encryption{Type: "KMS", KMSKey: "k"},
-			LifecyclePolicy: `{"rules":[{"rulePriority":1}]}`},
-		{Prefix: "team/app/", AppliedFor: []string{store.AppliedForCreateOnPush}, TagMutabilityExclusions: []string{"v*"}},
+			LifecyclePolicy: `{"rules":[{"rulePriority":1}]}`, RepositoryPolicy: "checked", RepositoryPolicyChecked: true},
+		// A repository policy stored unchecked (before policies were
+		// served) is not applied.
+		{Prefix: "team/app/", AppliedFor: []string{store.AppliedForCreateOnPush}, TagMutabilityExclusions: []string{"v*"}, RepositoryPolicy: "unchecked"},
 		{Prefix: "team/cache", AppliedFor: []string{store.AppliedForPullThroughCache}, ResourceTags: []store.Tag{{Key: "from", Value: "cache"}}},
 	} {
 		tmpl.CreatedAt, tmpl.UpdatedAt = t0, t0
 		must(t, s.CreateCreationTemplate(ctx, tmpl))
 	}
 	type outcome struct {
-		Repo   store.Repository
-		Tags   []store.Tag
-		Policy string
+		Repo       store.Repository
+		Tags       []store.Tag
+		Policy     string
+		RepoPolicy string
 	}
 	for _, tc := range []struct {
 		name string
@@ -228,14 +231,14 @@ func testEnsureFromTemplate(t *testing.T, s *store.SQL) {
 		{"team/x", outcome{
 			Repo:   store.Repository{Name: "team/x", TagImmutable: true, Encryption: store.Encryption{Type: "KMS", KMSKey: "k"}},
 			Tags:   []store.Tag{{Key: "from", Value: "team"}},
-			Policy: `{"rules":[{"rulePriority":1}]}`}},
+			Policy: `{"rules":[{"rulePriority":1}]}`, RepoPolicy: "checked"}},
 		// The longest prefix wins, whole.
 		{"team/app/x", outcome{Repo: store.Repository{Name: "team/app/x", TagMutabilityExclusions: []string{"v*"}}, Tags: []store.Tag{}}},
 		// A template for another purpose does not apply.
 		{"team/cache/x", outcome{
 			Repo:   store.Repository{Name: "team/cache/x", TagImmutable: true, Encryption: store.Encryption{Type: "KMS", KMSKey: "k"}},
 			Tags:   []store.Tag{{Key: "from", Value: "team"}},
-			Policy: `{"rules":[{"rulePriority":1}]}`}},
+			Policy: `{"rules":[{"rulePriority":1}]}`, RepoPolicy: "checked"}},
 	} {
 		created, err := s.EnsureRepositoryFromTemplate(ctx, store.Repository{Name: tc.name, CreatedAt: t0}, store.AppliedForCreateOnPush)
 		must(t, err)
@@ -250,6 +253,9 @@ func testEnsureFromTemplate(t *testing.T, s *store.SQL) {
 		must(t, err)
 		if p, err := s.GetLifecyclePolicy(ctx, tc.name); err == nil {
 			got.Policy = p.Text
+		}
+		if p, err := s.GetRepositoryPolicy(ctx, tc.name); err == nil {
+			got.RepoPolicy = p.Text
 		}
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
