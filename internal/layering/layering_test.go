@@ -44,7 +44,7 @@ var layers = []layer{
 	{"wildcard", []string{"internal/wildcard"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
-	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity"}},
+	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/iampolicy", "internal/server/metrics"}, []string{"wildcard", "severity"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
 
