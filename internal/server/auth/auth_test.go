@@ -3,8 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
