@@ -59,8 +59,16 @@ type Config struct {
 	// AccessKeys verify SigV4 on the ECR API.
 	AccessKeys []AccessKey
 	// Users authenticate to the registry (Basic, or Bearer with a token).
-	// With no users and no access keys, authentication is off (logged).
+	// With no users and no access keys, authentication is off (logged),
+	// unless RequireAuth.
 	Users []User
+	// RequireAuth keeps authentication on with no users and no keys (serve
+	// --auth-config, whose file may name none until a reload).
+	RequireAuth bool
+	// PolicyEvaluator answers from the repository and registry policies;
+	// an explicit Deny overrides every grant, an Allow adds to them (nil:
+	// no policies; docs/auth.md).
+	PolicyEvaluator auth.PolicyEvaluator
 	// RegistryID is the 12-digit account id of registryId, ARNs and the
 	// awsAccountId of enhanced findings (serve --account-id; default
 	// DefaultAccountID).

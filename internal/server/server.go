@@ -34,6 +34,7 @@ type Server struct {
 	api     *ecrapi.API
 	pool    *jobs.Pool
 	auth    *auth.Authenticator
+	authz   *auth.Authorizer
 	handler http.Handler
 	close   sync.Once
 	// notifier is nil unless Config.Events is set.
@@ -115,17 +116,23 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: token secret: %w", err)
 	}
-	s.auth, err = auth.New(cfg.Users, cfg.AccessKeys, secret, cfg.Now)
+	newAuth := auth.New
+	if cfg.RequireAuth {
+		newAuth = auth.NewRequired
+	}
+	s.auth, err = newAuth(cfg.Users, cfg.AccessKeys, secret, cfg.Now)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	if !s.auth.Enabled() {
 		cfg.Logger.Warn("server: no users or access keys configured; authentication is OFF and every caller is an admin")
 	}
+	s.authz = auth.NewAuthorizer(cfg.RegistryID, cfg.PolicyEvaluator)
 	s.reg, err = registry.New(ctx, registry.Options{
 		Dir:    filepath.Join(cfg.DataDir, "registry"),
 		Store:  s.store,
 		Auth:   s.auth,
+		Authz:  s.authz,
 		OnPush: s.onPush,
 		OnPull: s.onPull,
 		Now:    cfg.Now,
@@ -198,6 +205,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Store:      s.store,
 		Registry:   s.reg,
 		Auth:       s.auth,
+		Authz:      s.authz,
 		RegistryID: cfg.RegistryID,
 		Region:     cfg.Region,
 		PublicHost: cfg.PublicHost,
@@ -226,7 +234,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
 	}
-	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
+	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Authz: s.authz, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -234,6 +242,16 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		return err
 	}
 	s.handler = s.routes()
+	return nil
+}
+
+// ReplacePrincipals swaps in a new set of users and access keys (a reloaded
+// --auth-config) at once; on an error the old set stays. Requests in
+// flight keep the principal they authenticated as.
+func (s *Server) ReplacePrincipals(users []User, keys []AccessKey) error {
+	if err := s.auth.Replace(users, keys); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -202,7 +203,8 @@ func (c *Config) Resolve(lookupEnv func(string) (string, bool), readFile func(st
 }
 
 // LoadConfig reads, validates and resolves the --auth-config file at path
-// (secrets from the process environment and the file system).
+// (secrets from the process environment and the file system; a relative
+// secret_file is relative to the directory of path).
 func LoadConfig(path string) ([]User, []AccessKey, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -213,9 +215,26 @@ func LoadConfig(path string) ([]User, []AccessKey, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth config %s: %w", path, err)
 	}
-	users, keys, err := c.Resolve(os.LookupEnv, os.ReadFile)
+	dir := filepath.Dir(path)
+	readFile := func(name string) ([]byte, error) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		return readSmall(name, 4097)
+	}
+	users, keys, err := c.Resolve(os.LookupEnv, readFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth config %s: %w", path, err)
 	}
 	return users, keys, nil
+}
+
+// readSmall reads at most max bytes of the file at name.
+func readSmall(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }

@@ -74,6 +74,9 @@ type Options struct {
 	Dir   string
 	Store Store
 	Auth  *auth.Authenticator
+	// Authz decides each request by its IAM action (nil: the grants
+	// alone).
+	Authz *auth.Authorizer
 	// OnPush runs after a manifest PUT was stored and recorded; created is
 	// true the first time this digest is seen in the repository. It runs
 	// before the client gets its response; errors are logged by OnPush.
