@@ -43,6 +43,13 @@ const (
 	StatusUnsupported = scanning.StatusUnsupported
 )
 
+// LoadAuthConfig reads, validates and resolves an --auth-config file
+// (docs/auth.md).
+func LoadAuthConfig(path string) ([]User, []AccessKey, error) { return auth.LoadConfig(path) }
+
+// MaxAuthConfigSize bounds an --auth-config file.
+const MaxAuthConfigSize = auth.MaxConfigSize
+
 // NewMetrics creates a metric set; see Config.Metrics.
 func NewMetrics() *Metrics { return metrics.New() }
 
