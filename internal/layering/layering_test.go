@@ -44,7 +44,9 @@ var layers = []layer{
 	{"wildcard", []string{"internal/wildcard"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
-	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/iampolicy", "internal/server/metrics"}, []string{"wildcard", "severity"}},
+	// The authorization question policies answer (auth asks it).
+	{"server/iampolicy", []string{"internal/server/iampolicy"}, nil},
+	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity", "server/iampolicy"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
 

@@ -238,6 +238,9 @@ func BenchmarkBasicBcrypt(b *testing.B) {
 	r, _ := http.NewRequest(http.MethodGet, "/v2/", nil)
 	r.SetBasicAuth("u", "pw")
 	b.Run("cached", func(b *testing.B) {
+		if _, err := a.Registry(r); err != nil { // the one bcrypt check
+			b.Fatal(err)
+		}
 		for b.Loop() {
 			if _, err := a.Registry(r); err != nil {
 				b.Fatal(err)
