@@ -440,8 +440,9 @@ func skopeoAuthz(t *testing.T, s *authzServe) {
 	}
 }
 
-// awsCLIAuthz: the AWS CLI with bob's key lists only team/app and may not
-// set a lifecycle policy.
+// awsCLIAuthz: the AWS CLI with each user's key: describe-repositories
+// lists only what each may pull, and only alice may set a lifecycle policy
+// or the repository's scanning configuration.
 func awsCLIAuthz(t *testing.T, s *authzServe) {
 	bin := "/usr/bin/aws"
 	if _, err := os.Stat(bin); err != nil {
@@ -456,33 +457,49 @@ func awsCLIAuthz(t *testing.T, s *authzServe) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (string, error) {
+	keys := map[string][2]string{"alice": {"AKIDALICE", "alice-secret"}, "bob": {"AKIDBOB", "bob-secret"}, "carol": {"AKIDCAROL", "carol-secret"}}
+	run := func(user string, args ...string) (string, error) {
 		cmd := exec.Command(bin, append([]string{"--endpoint-url", "http://" + s.host, "--output", "json", "ecr"}, args...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AWS_ACCESS_KEY_ID=AKIDBOB", "AWS_SECRET_ACCESS_KEY=bob-secret",
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AWS_ACCESS_KEY_ID=" + keys[user][0], "AWS_SECRET_ACCESS_KEY=" + keys[user][1],
 			"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=" + empty, "AWS_SHARED_CREDENTIALS_FILE=" + empty, "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true"}
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	out, err := run("describe-repositories")
-	if err != nil {
-		t.Fatalf("aws ecr describe-repositories: %v\n%s", err, out)
+	for user, want := range map[string][]string{"alice": {"secret/app", "team/app"}, "bob": {"team/app"}, "carol": nil} {
+		out, err := run(user, "describe-repositories")
+		if err != nil {
+			t.Fatalf("aws ecr describe-repositories as %s: %v\n%s", user, err, out)
+		}
+		var resp struct {
+			Repositories []struct{ RepositoryName string }
+		}
+		if err := json.Unmarshal([]byte(out), &resp); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var got []string
+		for _, r := range resp.Repositories {
+			got = append(got, r.RepositoryName)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("aws ecr describe-repositories as %s: %v, want %v", user, got, want)
+		}
 	}
-	var resp struct {
-		Repositories []struct{ RepositoryName string }
-	}
-	if err := json.Unmarshal([]byte(out), &resp); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	var got []string
-	for _, r := range resp.Repositories {
-		got = append(got, r.RepositoryName)
-	}
-	if !slices.Equal(got, []string{"team/app"}) {
-		t.Errorf("aws ecr describe-repositories as bob: %v", got)
-	}
-	out, err = run("put-lifecycle-policy", "--repository-name", "team/app", "--lifecycle-policy-text",
-		`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}`)
-	if err == nil || !strings.Contains(out, "AccessDeniedException") {
-		t.Errorf("aws ecr put-lifecycle-policy as bob: %v\n%s", err, out)
+	policy := `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}`
+	for _, user := range []string{"bob", "carol", "alice"} {
+		for _, args := range [][]string{
+			{"put-lifecycle-policy", "--repository-name", "team/app", "--lifecycle-policy-text", policy},
+			{"put-image-scanning-configuration", "--repository-name", "team/app", "--image-scanning-configuration", "scanOnPush=true"},
+		} {
+			out, err := run(user, args...)
+			if user == "alice" {
+				if err != nil {
+					t.Errorf("aws ecr %s as alice: %v\n%s", args[0], err, out)
+				}
+				continue
+			}
+			if err == nil || !strings.Contains(out, "AccessDeniedException") {
+				t.Errorf("aws ecr %s as %s: %v\n%s", args[0], user, err, out)
+			}
+		}
 	}
 }
