@@ -265,3 +265,49 @@ func mustDecode(t *testing.T, s string) string {
 	}
 	return string(b)
 }
+
+// TestReplaceWhileServing: requests authenticate while the configuration
+// is swapped (run under -race); each sees one whole configuration.
+func TestReplaceWhileServing(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	cfg := func(level string) []User {
+		return []User{{Name: "bob", PasswordHash: string(hash), Grants: []Grant{{Repository: "team/*", Actions: []string{level}}}}}
+	}
+	a, err := NewRequired(cfg("pull"), nil, []byte("k"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequest(http.MethodGet, "/v2/", nil)
+			r.SetBasicAuth("bob", "pw")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := a.Registry(r)
+				if err != nil || !can(p, "ecr:BatchGetImage", "team/app") {
+					t.Errorf("bob mid-swap: %v, %v", p, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		level := "pull"
+		if i%2 == 1 {
+			level = "push"
+		}
+		if err := a.Replace(cfg(level), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -341,7 +341,12 @@ func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error
 	if err != nil {
 		return nil, err
 	}
-	return a.o.Auth.AccessKeyPrincipal(id), nil
+	p := a.o.Auth.AccessKeyPrincipal(id)
+	if p == nil {
+		// The key went in a reload between the signature check and now.
+		return nil, apiErr("UnrecognizedClientException", "The security token included in the request is invalid.")
+	}
+	return p, nil
 }
 
 func writeError(w http.ResponseWriter, status int, e *Error) {
