@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,8 +39,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.StringVar(&cfg.DataDir, "data", "stowaway-data", "data directory: registry blobs, the SQLite database and the layer cache")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... to share the work between replicas (default: SQLite in the data directory)")
 	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
-	fs.StringVar(&accessKey, "access-key", "", "ECR API key as ACCESS_KEY_ID:SECRET (default $STOWAWAY_ACCESS_KEY); it has admin on every repository")
-	fs.Var(&users, "user", "registry user as NAME:PASSWORD with admin on every repository; repeatable (default $STOWAWAY_USERS, comma-separated)")
+	fs.StringVar(&accessKey, "access-key", "", "ECR API key as ACCESS_KEY_ID:SECRET (default $STOWAWAY_ACCESS_KEY); it has admin on every repository (quick start; see --auth-config)")
+	fs.Var(&users, "user", "registry user as NAME:PASSWORD with admin on every repository; repeatable (default $STOWAWAY_USERS, comma-separated; quick start; see --auth-config)")
+	var authConfig string
+	var authPoll time.Duration
+	fs.StringVar(&authConfig, "auth-config", "", "YAML file of users (bcrypt password hashes, per-repository grants) and access keys (secrets from the environment or a file); re-read on SIGHUP and when it changes; combines with --user and --access-key; see docs/auth.md")
+	fs.DurationVar(&authPoll, "auth-config-poll", 5*time.Second, "how often to check the --auth-config file for changes (0 = on SIGHUP only)")
 	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
 	fs.DurationVar(&cfg.ScanTimeout, "scan-timeout", 10*time.Minute, "deadline of one scan; a scan that exceeds it ends FAILED and is not retried (0 = none)")
 	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
@@ -91,6 +97,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		}
 		cfg.Users = append(cfg.Users, server.User{Name: name, Password: pw, Grants: []server.Grant{adminGrant()}})
 	}
+	if authPoll < 0 {
+		return ExitError, usageError{fmt.Sprintf("--auth-config-poll %s: want a duration of 0 or more", authPoll)}
+	}
+	authSrc := authSource{path: authConfig, flagUsers: cfg.Users, flagKeys: cfg.AccessKeys}
+	if authConfig != "" {
+		u, k, err := authSrc.load()
+		if err != nil {
+			return ExitError, err
+		}
+		cfg.Users, cfg.AccessKeys, cfg.RequireAuth = u, k, true
+	}
 	if eventsConfig != "" {
 		ec, err := notify.Load(eventsConfig)
 		if err != nil {
@@ -129,6 +146,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return ExitError, err
 	}
 	defer srv.Close()
+	if authConfig != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		wctx, stop := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			watchAuthConfig(wctx, authSrc, authPoll, hup, srv.ReplacePrincipals, cfg.Logger)
+		}()
+		defer func() { stop(); <-watched }()
+	}
 	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return ExitError, err
 	}

@@ -45,7 +45,7 @@ var layers = []layer{
 	{"server/iampolicy", []string{"internal/server/iampolicy"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
-	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity"}},
+	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity", "server/iampolicy"}},
 	{"server/policyeval", []string{"internal/server/policyeval"}, []string{"server-base", "server/iampolicy"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},

@@ -43,6 +43,13 @@ const (
 	StatusUnsupported = scanning.StatusUnsupported
 )
 
+// LoadAuthConfig reads, validates and resolves an --auth-config file
+// (docs/auth.md).
+func LoadAuthConfig(path string) ([]User, []AccessKey, error) { return auth.LoadConfig(path) }
+
+// MaxAuthConfigSize bounds an --auth-config file.
+const MaxAuthConfigSize = auth.MaxConfigSize
+
 // NewMetrics creates a metric set; see Config.Metrics.
 func NewMetrics() *Metrics { return metrics.New() }
 
@@ -59,8 +66,17 @@ type Config struct {
 	// AccessKeys verify SigV4 on the ECR API.
 	AccessKeys []AccessKey
 	// Users authenticate to the registry (Basic, or Bearer with a token).
-	// With no users and no access keys, authentication is off (logged).
+	// With no users and no access keys, authentication is off (logged),
+	// unless RequireAuth.
 	Users []User
+	// RequireAuth keeps authentication on with no users and no keys (serve
+	// --auth-config, whose file may name none until a reload).
+	RequireAuth bool
+	// PolicyEvaluator replaces the evaluator of the stored repository and
+	// registry policies (nil: the stored policies, set by SetRepositoryPolicy
+	// and PutRegistryPolicy); an explicit Deny overrides every grant, an
+	// Allow adds to them (docs/auth.md).
+	PolicyEvaluator auth.PolicyEvaluator
 	// RegistryID is the 12-digit account id of registryId, ARNs and the
 	// awsAccountId of enhanced findings (serve --account-id; default
 	// DefaultAccountID).

@@ -40,8 +40,10 @@
 //     scan runs under ScanTimeout (--scan-timeout, default 10m); a scan
 //     that times out, or fails with a permanent error (image content the
 //     indexer refuses), ends FAILED at once without retry.
-//   - internal/server/auth holds users, access keys, grants and the
-//     stateless ECR authorization tokens.
+//   - internal/server/auth holds users, access keys, grants, the
+//     stateless ECR authorization tokens, the --auth-config file format
+//     and the Authorizer that decides every IAM action from the grants
+//     and Config.PolicyEvaluator (docs/auth.md).
 //   - internal/server/scanning holds the result types and the registry
 //     scanning rules (ECR's filter semantics).
 //   - internal/server/metrics is a private Prometheus registry.

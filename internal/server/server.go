@@ -35,6 +35,7 @@ type Server struct {
 	api     *ecrapi.API
 	pool    *jobs.Pool
 	auth    *auth.Authenticator
+	authz   *auth.Authorizer
 	handler http.Handler
 	close   sync.Once
 	// notifier is nil unless Config.Events is set.
@@ -118,17 +119,30 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: token secret: %w", err)
 	}
-	s.auth, err = auth.New(cfg.Users, cfg.AccessKeys, secret, cfg.Now)
+	newAuth := auth.New
+	if cfg.RequireAuth {
+		newAuth = auth.NewRequired
+	}
+	s.auth, err = newAuth(cfg.Users, cfg.AccessKeys, secret, cfg.Now)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	if !s.auth.Enabled() {
 		cfg.Logger.Warn("server: no users or access keys configured; authentication is OFF and every caller is an admin")
 	}
+	// The stored repository and registry policies take part in every
+	// authorization decision; Config.PolicyEvaluator replaces them (tests).
+	s.policies = policyeval.New(policyeval.Options{Source: s.store, Account: cfg.RegistryID, Region: cfg.Region, Now: cfg.Now})
+	var policies auth.PolicyEvaluator = s.policies
+	if cfg.PolicyEvaluator != nil {
+		policies = cfg.PolicyEvaluator
+	}
+	s.authz = auth.NewAuthorizer(cfg.RegistryID, policies)
 	s.reg, err = registry.New(ctx, registry.Options{
 		Dir:    filepath.Join(cfg.DataDir, "registry"),
 		Store:  s.store,
 		Auth:   s.auth,
+		Authz:  s.authz,
 		OnPush: s.onPush,
 		OnPull: s.onPull,
 		Now:    cfg.Now,
@@ -197,11 +211,11 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: layer URL secret: %w", err)
 	}
-	s.policies = policyeval.New(policyeval.Options{Source: s.store, Account: cfg.RegistryID, Region: cfg.Region, Now: cfg.Now})
 	s.api = ecrapi.New(ecrapi.Options{
 		Store:      s.store,
 		Registry:   s.reg,
 		Auth:       s.auth,
+		Authz:      s.authz,
 		RegistryID: cfg.RegistryID,
 		Region:     cfg.Region,
 		PublicHost: cfg.PublicHost,
@@ -233,7 +247,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
 	}
-	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
+	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Authz: s.authz, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -241,6 +255,16 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		return err
 	}
 	s.handler = s.routes()
+	return nil
+}
+
+// ReplacePrincipals swaps in a new set of users and access keys (a reloaded
+// --auth-config) at once; on an error the old set stays. Requests in
+// flight keep the principal they authenticated as.
+func (s *Server) ReplacePrincipals(users []User, keys []AccessKey) error {
+	if err := s.auth.Replace(users, keys); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	return nil
 }
 

@@ -1,14 +1,16 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestCan(t *testing.T) {
+func TestAuthorizeGrants(t *testing.T) {
 	a, err := New([]User{{Name: "u", Password: "p", Grants: []Grant{
 		{Repository: "team/*", Actions: []string{"push"}},
 		{Repository: "exact", Actions: []string{"pull"}},
@@ -27,29 +29,37 @@ func TestCan(t *testing.T) {
 	}
 	u, root := get("u", "p"), get("root", "r")
 	tests := []struct {
-		p    *Principal
-		repo string
-		act  Action
-		want bool
+		p      *Principal
+		action string
+		repo   string
+		want   bool
 	}{
-		{u, "team/app", Pull, true}, // push implies pull
-		{u, "team/app", Push, true},
-		{u, "team/a/b", Push, true}, // '*' spans '/'
-		{u, "team/app", Admin, false},
-		{u, "teamx", Pull, false},
-		{u, "exact", Pull, true},
-		{u, "exact/sub", Pull, false}, // no '*': whole-name match
-		{u, "exact", Push, false},
-		{u, "", Pull, false}, // registry-wide needs a "*" grant
-		{root, "", Admin, true},
-		{root, "anything", Admin, true},
-		{nil, "team/app", Pull, false},
+		{u, "ecr:BatchGetImage", "team/app", true}, // push implies pull
+		{u, "ecr:PutImage", "team/app", true},
+		{u, "ecr:PutImage", "team/a/b", true}, // '*' spans '/'
+		{u, "ecr:BatchDeleteImage", "team/app", false},
+		{u, "ecr:PutLifecyclePolicy", "team/app", false},
+		{u, "ecr:BatchGetImage", "teamx", false},
+		{u, "ecr:BatchGetImage", "exact", true},
+		{u, "ecr:BatchGetImage", "exact/sub", false}, // no '*': whole-name match
+		{u, "ecr:PutImage", "exact", false},
+		{u, "ecr:GetRegistryScanningConfiguration", "", false}, // registry-wide needs a "*" grant
+		{u, "ecr:GetAuthorizationToken", "", true},             // any grant may log in
+		{u, "ecr:NoSuchOperation", "team/app", false},          // unknown actions need admin
+		{root, "ecr:PutRegistryScanningConfiguration", "", true},
+		{root, "ecr:DeleteRepository", "anything", true},
+		{nil, "ecr:BatchGetImage", "team/app", false},
 	}
 	for _, tt := range tests {
-		if got := tt.p.Can(tt.repo, tt.act); got != tt.want {
-			t.Errorf("%v.Can(%q, %s) = %v, want %v", tt.p, tt.repo, tt.act, got, tt.want)
+		if got := can(tt.p, tt.action, tt.repo); got != tt.want {
+			t.Errorf("%v: %s on %q = %v, want %v", tt.p, tt.action, tt.repo, got, tt.want)
 		}
 	}
+}
+
+// can asks a policy-less Authorizer.
+func can(p *Principal, action, repo string) bool {
+	return (*Authorizer)(nil).Authorize(context.Background(), p, action, repo, netip.Addr{}).Allowed
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -86,7 +96,7 @@ func TestTokens(t *testing.T) {
 		return r
 	}
 	p, err := a.Registry(req("Basic " + tok))
-	if err != nil || !p.Can("app", Pull) || p.Can("app", Push) {
+	if err != nil || !can(p, "ecr:BatchGetImage", "app") || can(p, "ecr:PutImage", "app") {
 		t.Fatalf("token principal = %v, %v", p, err)
 	}
 	if _, err := other.Registry(req("Basic " + tok)); !errors.Is(err, ErrUnauthenticated) {
@@ -116,7 +126,7 @@ func TestDisabledWhenNothingConfigured(t *testing.T) {
 	}
 	r, _ := http.NewRequest("GET", "/v2/", nil)
 	p, err := a.Registry(r)
-	if a.Enabled() || err != nil || !p.Can("", Admin) {
+	if a.Enabled() || err != nil || !can(p, "ecr:PutRegistryPolicy", "") {
 		t.Errorf("disabled auth: enabled=%v p=%v err=%v", a.Enabled(), p, err)
 	}
 }

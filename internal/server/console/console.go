@@ -9,8 +9,10 @@
 //
 // Authentication is the registry's: HTTP Basic with a configured user (or a
 // bearer token or ECR authorization token), checked by internal/server/auth.
-// A repository is shown only to principals that may pull it; with
-// authentication off the console is open, as the API is. Pages carry a
+// A repository is shown only to principals that may pull it (the IAM
+// actions of Options.Authz); with authentication off the console is open,
+// as the API is. The console is read-only: it has no forms that change
+// anything, and any method but GET and HEAD is refused. Pages carry a
 // Content-Security-Policy without inline script, nosniff and
 // frame-ancestors 'none'.
 //
@@ -70,6 +72,12 @@ type Authenticator interface {
 type Options struct {
 	Store Store
 	Auth  Authenticator
+	// Authz decides what each page shows by IAM action (nil: the grants
+	// alone): lists show the repositories the caller may describe
+	// (ecr:DescribeRepositories), a repository's images need
+	// ecr:DescribeImages, an image's findings ecr:DescribeImageScanFindings
+	// and its SBOM ecr:BatchGetImage.
+	Authz *auth.Authorizer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default: discard).
@@ -191,9 +199,16 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return
 	}
 	repo, digest, sbom := m[1], m[2], m[3] != ""
-	if !p.Can(repo, auth.Pull) {
-		c.o.Logger.Info("console: access denied", "principal", p.Name, "repository", repo)
-		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("You may not pull repository %q.", repo))
+	action := "ecr:DescribeImages"
+	switch {
+	case sbom:
+		action = "ecr:BatchGetImage"
+	case digest != "":
+		action = "ecr:DescribeImageScanFindings"
+	}
+	if d := c.o.Authz.Authorize(r.Context(), p, action, repo, auth.SourceIP(r.RemoteAddr)); !d.Allowed {
+		c.o.Logger.Info("console: access denied", "principal", p.Name, "repository", repo, "action", action, "reason", d.Reason)
+		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("You may not read repository %q (%s).", repo, action))
 		return
 	}
 	if _, err := c.o.Store.GetRepository(r.Context(), repo); err != nil {
@@ -249,12 +264,14 @@ func (c *Console) storeFail(w http.ResponseWriter, r *http.Request, err error, m
 	c.fail(w, r, http.StatusInternalServerError, "The registry's database could not be read; see the server log.")
 }
 
-// scope is the set of repositories p may pull: nil when that is all of them.
-func scope(repos []store.ConsoleRepo, p *auth.Principal) (store.ConsoleScope, []store.ConsoleRepo) {
+// scope is the set of repositories p may describe (a pull grant does): nil
+// when that is all of them.
+func (c *Console) scope(req *http.Request, repos []store.ConsoleRepo, p *auth.Principal) (store.ConsoleScope, []store.ConsoleRepo) {
 	visible := make([]store.ConsoleRepo, 0, len(repos))
 	names := store.ConsoleScope{}
+	src := auth.SourceIP(req.RemoteAddr)
 	for _, r := range repos {
-		if p.Can(r.Name, auth.Pull) {
+		if c.o.Authz.Authorize(req.Context(), p, "ecr:DescribeRepositories", r.Name, src).Allowed {
 			visible = append(visible, r)
 			names = append(names, r.Name)
 		}

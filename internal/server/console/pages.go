@@ -56,7 +56,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		c.storeFail(w, r, err, "")
 		return
 	}
-	sc, _ := scope(repos, p)
+	sc, _ := c.scope(r, repos, p)
 	pg := dashboardPage{base: base{Title: "Dashboard", Nav: "dashboard", User: p.Name}, Days: 30, DayChoices: dayChoices}
 	if d, err := strconv.Atoi(q.Get("days")); err == nil && slices.Contains(dayChoices, d) {
 		pg.Days = d
@@ -144,7 +144,7 @@ func (c *Console) repos(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		c.storeFail(w, r, err, "")
 		return
 	}
-	_, visible := scope(all, p)
+	_, visible := c.scope(r, all, p)
 	pg := reposPage{base: base{Title: "Repositories", Nav: "repos", User: p.Name}, Search: strings.TrimSpace(q.Get("q")),
 		ScanType: string(cfg.ScanType), Rules: cfg.Rules}
 	var match []store.ConsoleRepo

@@ -14,11 +14,13 @@
 // docs/ecr-api.md); UnknownOperationException is for targets that are no
 // ECR operation.
 //
-// Permissions: reading actions need pull on the repository, StartImageScan
-// push, repository writes and deletes admin, registry-wide configuration a
-// "*" grant (pull to read, admin to write), the policy operations admin
-// (on "*" for the registry policy). DescribeRepositories without names
-// lists only repositories the caller may pull.
+// Permissions: every operation Foo needs the IAM action ecr:Foo on its
+// repository ("" for registry-wide ones), decided by Options.Authz from the
+// grants and policies (auth.Level: reading actions are in pull, image and
+// layer writes and StartImageScan in push, the rest in admin; registry-wide
+// ones need a "*" grant). A refusal is AccessDeniedException whether or not
+// the repository exists. DescribeRepositories without names lists only the
+// repositories the caller may describe (pull); docs/auth.md.
 //
 // The image and layer operations (Options.Images, Options.Referrers) act on
 // the registry's storage: PutImage is an in-process manifest PUT through the
@@ -109,6 +111,9 @@ type Options struct {
 	Store    Store
 	Registry Registry
 	Auth     *auth.Authenticator
+	// Authz authorizes each operation by its IAM action, ecr:<Operation>
+	// (nil: the grants alone).
+	Authz *auth.Authorizer
 	// RegistryID is the 12-digit account id used in ARNs and responses.
 	RegistryID string
 	Region     string
@@ -168,6 +173,7 @@ type API struct {
 
 type call struct {
 	r    *http.Request
+	op   string // the operation, "PutImage"
 	body []byte
 	p    *auth.Principal
 }
@@ -319,7 +325,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 			return name, p.Name, err
 		}
 	}
-	out, err := act(r.Context(), &call{r: r, body: body, p: p})
+	out, err := act(r.Context(), &call{r: r, op: name, body: body, p: p})
 	if err != nil {
 		return name, p.Name, err
 	}
@@ -345,7 +351,12 @@ func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error
 	if err != nil {
 		return nil, err
 	}
-	return a.o.Auth.AccessKeyPrincipal(id), nil
+	p := a.o.Auth.AccessKeyPrincipal(id)
+	if p == nil {
+		// The key went in a reload between the signature check and now.
+		return nil, apiErr("UnrecognizedClientException", "The security token included in the request is invalid.")
+	}
+	return p, nil
 }
 
 func writeError(w http.ResponseWriter, status int, e *Error) {
@@ -362,15 +373,36 @@ func decode(c *call, v any) error {
 	return nil
 }
 
-func (a *API) need(c *call, repo string, act auth.Action) error {
-	if !c.p.Can(repo, act) {
-		what := "repository " + repo
-		if repo == "" {
-			what = "the registry"
-		}
-		return apiErr("AccessDeniedException", "User %s is not authorized to perform this action (%s) on %s", c.p.Name, act, what)
+// need authorizes the call's operation, ecr:<Operation>, on repo ("" for
+// a registry-wide operation). A refusal is AccessDeniedException, worded as
+// ECR's, whether or not the repository exists: only a caller allowed to
+// ask learns that a repository does not exist.
+func (a *API) need(ctx context.Context, c *call, repo string) error {
+	return a.needAction(ctx, c, "ecr:"+c.op, repo)
+}
+
+func (a *API) needAction(ctx context.Context, c *call, action, repo string) error {
+	if a.allowed(ctx, c, action, repo) {
+		return nil
 	}
-	return nil
+	resource := "arn:aws:ecr:" + a.o.Region + ":" + a.o.RegistryID + ":repository/" + repo
+	if repo == "" {
+		resource = "arn:aws:ecr:" + a.o.Region + ":" + a.o.RegistryID + ":registry"
+	}
+	who := c.p.ARN(a.o.Authz.Account())
+	if who == "" {
+		who = c.p.Name
+	}
+	return apiErr("AccessDeniedException", "User: %s is not authorized to perform: %s on resource: %s", who, action, resource)
+}
+
+// allowed asks the authorizer, logging a refusal with its reason.
+func (a *API) allowed(ctx context.Context, c *call, action, repo string) bool {
+	d := a.o.Authz.Authorize(ctx, c.p, action, repo, auth.SourceIP(c.r.RemoteAddr))
+	if !d.Allowed {
+		a.o.Logger.Info("ecrapi: access denied", "principal", c.p.Name, "action", action, "repository", repo, "reason", d.Reason)
+	}
+	return d.Allowed
 }
 
 // epoch is a time as ECR's wire has it, epoch seconds (scanning.Epoch).

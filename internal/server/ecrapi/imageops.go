@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -131,7 +130,7 @@ func (a *API) batchGetImage(ctx context.Context, c *call) (any, error) {
 	if len(in.AcceptedMediaTypes) > 100 {
 		return nil, apiErr("InvalidParameterException", "acceptedMediaTypes must hold 1 to 100 entries")
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	images, failures := []ecrImage{}, []imageFailure{}
@@ -251,7 +250,7 @@ func (a *API) putImage(ctx context.Context, c *call) (any, error) {
 	if in.ImageTag != "" && !validTag(in.ImageTag) {
 		return nil, apiErr("InvalidParameterException", "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must be 1 to 300 letters, digits, '_', '.' or '-', not starting with '.' or '-''")
 	}
-	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push)
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}

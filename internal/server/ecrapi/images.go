@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
@@ -202,7 +201,7 @@ func (a *API) describeImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull)
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +261,7 @@ func (a *API) listImages(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	imgs, err := a.filteredImages(ctx, in.RepositoryName, in.Filter)
@@ -306,7 +305,7 @@ func (a *API) batchDeleteImage(ctx context.Context, c *call) (any, error) {
 	if len(in.ImageIDs) < 1 || len(in.ImageIDs) > 100 {
 		return nil, apiErr("InvalidParameterException", "imageIds must hold 1 to 100 entries")
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	deleted, failures := []imageID{}, []imageFailure{}

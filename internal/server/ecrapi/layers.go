@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 )
 
@@ -49,7 +48,7 @@ func (a *API) batchCheckLayerAvailability(ctx context.Context, c *call) (any, er
 	if len(in.LayerDigests) < 1 || len(in.LayerDigests) > 100 {
 		return nil, apiErr("InvalidParameterException", "layerDigests must hold 1 to 100 entries")
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	layers, failures := []layer{}, []layerFailure{}
@@ -80,7 +79,7 @@ func (a *API) initiateLayerUpload(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	n, err := a.o.Images.CountUploads(ctx, in.RepositoryName)
@@ -125,7 +124,7 @@ func (a *API) uploadLayerPart(ctx context.Context, c *call) (any, error) {
 	if last >= MaxLayerSize {
 		return nil, apiErr("LimitExceededException", "A layer may not be larger than %d bytes", int64(MaxLayerSize))
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	n, err := a.o.Images.AppendUpload(ctx, in.RepositoryName, in.UploadID, first, in.LayerPartBlob)
@@ -164,7 +163,7 @@ func (a *API) completeLayerUpload(ctx context.Context, c *call) (any, error) {
 			return nil, apiErr("InvalidParameterException", "an upload is one layer: every entry of layerDigests must be the same digest")
 		}
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	size, err := a.o.Images.UploadSize(ctx, in.RepositoryName, in.UploadID)
@@ -208,7 +207,7 @@ func (a *API) getDownloadURLForLayer(ctx context.Context, c *call) (any, error) 
 	if !validDigest(in.LayerDigest) {
 		return nil, apiErr("InvalidParameterException", "Invalid parameter at 'layerDigest' failed to satisfy constraint: 'Member must satisfy regular expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'")
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	if _, err := a.o.Images.BlobSize(ctx, in.RepositoryName, in.LayerDigest); err != nil {

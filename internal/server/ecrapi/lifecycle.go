@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -45,7 +44,7 @@ type lifecycleOut struct {
 
 // lifecycleRepo decodes the request, checks the repository name, the
 // caller's permission and that the repository exists.
-func (a *API) lifecycleRepo(ctx context.Context, c *call, in any, name func() string, act auth.Action) error {
+func (a *API) lifecycleRepo(ctx context.Context, c *call, in any, name func() string) error {
 	if err := decode(c, in); err != nil {
 		return err
 	}
@@ -55,7 +54,7 @@ func (a *API) lifecycleRepo(ctx context.Context, c *call, in any, name func() st
 	if err := validRepoName(name()); err != nil {
 		return err
 	}
-	_, err := a.authorizedRepo(ctx, c, name(), act)
+	_, err := a.authorizedRepo(ctx, c, name())
 	return err
 }
 
@@ -75,7 +74,7 @@ func policyError(err error) error {
 
 func (a *API) putLifecyclePolicy(ctx context.Context, c *call) (any, error) {
 	var in lifecycleIn
-	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }, auth.Admin); err != nil {
+	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }); err != nil {
 		return nil, err
 	}
 	if _, err := lifecycle.ParseText(in.LifecyclePolicyText); err != nil {
@@ -93,7 +92,7 @@ func (a *API) putLifecyclePolicy(ctx context.Context, c *call) (any, error) {
 
 func (a *API) getLifecyclePolicy(ctx context.Context, c *call) (any, error) {
 	var in lifecycleIn
-	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }, auth.Pull); err != nil {
+	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }); err != nil {
 		return nil, err
 	}
 	p, err := a.o.LifecycleStore.GetLifecyclePolicy(ctx, in.RepositoryName)
@@ -108,7 +107,7 @@ func (a *API) getLifecyclePolicy(ctx context.Context, c *call) (any, error) {
 
 func (a *API) deleteLifecyclePolicy(ctx context.Context, c *call) (any, error) {
 	var in lifecycleIn
-	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }, auth.Admin); err != nil {
+	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }); err != nil {
 		return nil, err
 	}
 	p, err := a.o.LifecycleStore.DeleteLifecyclePolicy(ctx, in.RepositoryName)
@@ -123,7 +122,7 @@ func (a *API) deleteLifecyclePolicy(ctx context.Context, c *call) (any, error) {
 
 func (a *API) startLifecyclePolicyPreview(ctx context.Context, c *call) (any, error) {
 	var in lifecycleIn
-	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }, auth.Push); err != nil {
+	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }); err != nil {
 		return nil, err
 	}
 	text, status, err := a.o.Lifecycle.StartPreview(ctx, in.RepositoryName, in.LifecyclePolicyText)
@@ -168,7 +167,7 @@ func (a *API) getLifecyclePolicyPreview(ctx context.Context, c *call) (any, erro
 			TagStatus string `json:"tagStatus"`
 		} `json:"filter"`
 	}
-	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }, auth.Pull); err != nil {
+	if err := a.lifecycleRepo(ctx, c, &in, func() string { return in.RepositoryName }); err != nil {
 		return nil, err
 	}
 	if in.MaxResults != nil && (*in.MaxResults < 1 || *in.MaxResults > maxPreviewResults) {

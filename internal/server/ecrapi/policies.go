@@ -3,8 +3,6 @@ package ecrapi
 import (
 	"context"
 	"errors"
-	"net"
-	"net/netip"
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
@@ -83,7 +81,7 @@ func (a *API) policyRepo(ctx context.Context, c *call, in *repositoryPolicyIn) e
 	if err := validRepoName(in.RepositoryName); err != nil {
 		return err
 	}
-	_, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin)
+	_, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	return err
 }
 
@@ -114,18 +112,7 @@ func (a *API) parsePolicy(kind iampolicy.Kind, text *string) (*iampolicy.Policy,
 // action on repo": the caller as a user ARN of this registry's account and
 // its address.
 func (a *API) callerRequest(c *call, action, repo string) iampolicy.Request {
-	req := iampolicy.Request{Action: action, Repository: repo}
-	if c.p != nil {
-		req.Principal = "arn:aws:iam::" + a.o.RegistryID + ":user/" + c.p.Name
-	}
-	host, _, err := net.SplitHostPort(c.r.RemoteAddr)
-	if err != nil {
-		host = c.r.RemoteAddr
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		req.SourceIP = ip.Unmap()
-	}
-	return req
+	return iampolicy.Request{Principal: c.p.ARN(a.o.Authz.Account()), Action: action, Repository: repo, SourceIP: auth.SourceIP(c.r.RemoteAddr)}
 }
 
 func (a *API) policyChanged(repo string) {
@@ -197,7 +184,7 @@ func (a *API) putRegistryPolicy(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	if _, err := a.parsePolicy(iampolicy.RegistryPolicy, in.PolicyText); err != nil {
@@ -211,7 +198,7 @@ func (a *API) putRegistryPolicy(ctx context.Context, c *call) (any, error) {
 }
 
 func (a *API) getRegistryPolicy(ctx context.Context, c *call) (any, error) {
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	p, err := a.o.Policies.GetRegistryPolicy(ctx)
@@ -225,7 +212,7 @@ func (a *API) getRegistryPolicy(ctx context.Context, c *call) (any, error) {
 }
 
 func (a *API) deleteRegistryPolicy(ctx context.Context, c *call) (any, error) {
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	p, err := a.o.Policies.DeleteRegistryPolicy(ctx)

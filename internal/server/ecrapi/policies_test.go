@@ -62,11 +62,15 @@ func TestSetRepositoryPolicyRefusals(t *testing.T) {
 	}
 }
 
-func TestPolicyOperationsNeedAdmin(t *testing.T) {
+// TestPolicyOperationLevels: writing or deleting a policy needs admin;
+// reading one is a pull-level action (AWS's read-only ECR policy includes
+// ecr:GetRepositoryPolicy), on "*" for the registry policy.
+func TestPolicyOperationLevels(t *testing.T) {
 	e, _ := newPolicyEnv(t)
-	for _, op := range []string{"SetRepositoryPolicy", "GetRepositoryPolicy", "DeleteRepositoryPolicy"} {
+	for _, op := range []string{"SetRepositoryPolicy", "DeleteRepositoryPolicy"} {
 		e.wantErr(t, readerKey, op, map[string]any{"repositoryName": "team/app", "policyText": sdkRepoPolicy}, "AccessDeniedException")
 	}
+	e.wantErr(t, readerKey, "GetRepositoryPolicy", map[string]any{"repositoryName": "team/app"}, "RepositoryPolicyNotFoundException")
 	for _, op := range []string{"PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy"} {
 		e.wantErr(t, readerKey, op, map[string]any{"policyText": sdkRegistryPolicy}, "AccessDeniedException")
 	}

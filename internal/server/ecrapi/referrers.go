@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
@@ -77,7 +76,7 @@ func (a *API) listImageReferrers(ctx context.Context, c *call) (any, error) {
 			return nil, apiErr("InvalidParameterException", "filter.artifactStatus must be ACTIVE, ARCHIVED, ACTIVATING or ANY")
 		}
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	refs, err := a.o.Referrers.ListReferrers(ctx, in.RepositoryName, in.SubjectID.ImageDigest, "")
@@ -135,7 +134,7 @@ func (a *API) describeImageSigningStatus(ctx context.Context, c *call) (any, err
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	img, err := a.resolve(ctx, in.RepositoryName, in.ImageID)

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/iampolicy"
 	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -181,7 +180,7 @@ func (a *API) tagResource(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.authorizedRepo(ctx, c, repo, auth.Admin); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, repo); err != nil {
 		return nil, err
 	}
 	if err := a.o.RepoConfig.TagRepository(ctx, repo, tags, MaxResourceTags); err != nil {
@@ -207,7 +206,7 @@ func (a *API) untagResource(ctx context.Context, c *call) (any, error) {
 			return nil, apiErr("InvalidTagParameterException", "Tag key '%s' must be 1 to 128 characters", k)
 		}
 	}
-	if _, err := a.authorizedRepo(ctx, c, repo, auth.Admin); err != nil {
+	if _, err := a.authorizedRepo(ctx, c, repo); err != nil {
 		return nil, err
 	}
 	if err := a.o.RepoConfig.UntagRepository(ctx, repo, in.TagKeys); err != nil {
@@ -227,7 +226,7 @@ func (a *API) listTagsForResource(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.need(c, repo, auth.Pull); err != nil {
+	if err := a.need(ctx, c, repo); err != nil {
 		return nil, err
 	}
 	tags, err := a.o.RepoConfig.ListRepositoryTags(ctx, repo)
@@ -323,7 +322,7 @@ func (a *API) putImageTagMutability(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin)
+	r, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +397,7 @@ func (a *API) getAccountSetting(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "", auth.Pull); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	v, err := a.o.RepoConfig.GetAccountSetting(ctx, in.Name)
@@ -430,7 +429,7 @@ func (a *API) putAccountSetting(ctx context.Context, c *call) (any, error) {
 	if !valid {
 		return nil, apiErr("ValidationException", "Invalid value '%s' for account setting %s: valid values are %s", in.Value, in.Name, strings.Join(vals, ", "))
 	}
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	if err := a.o.RepoConfig.PutAccountSetting(ctx, in.Name, in.Value); err != nil {
@@ -451,8 +450,8 @@ func BasicScanTypeVersion(ctx context.Context, s interface {
 	return v, err
 }
 
-func (a *API) describeRegistry(_ context.Context, c *call) (any, error) {
-	if err := a.need(c, "", auth.Pull); err != nil {
+func (a *API) describeRegistry(ctx context.Context, c *call) (any, error) {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	return map[string]any{
@@ -649,7 +648,7 @@ func (a *API) createRepositoryCreationTemplate(ctx context.Context, c *call) (an
 	if err := applyTemplate(&t, in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	err := a.o.RepoConfig.CreateCreationTemplate(ctx, t)
@@ -670,7 +669,7 @@ func (a *API) updateRepositoryCreationTemplate(ctx context.Context, c *call) (an
 	if err := validPrefix(in.Prefix); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	t, err := a.o.RepoConfig.GetCreationTemplate(ctx, in.Prefix)
@@ -704,7 +703,7 @@ func (a *API) deleteRepositoryCreationTemplate(ctx context.Context, c *call) (an
 	if err := validPrefix(in.Prefix); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	t, err := a.o.RepoConfig.DeleteCreationTemplate(ctx, in.Prefix)
@@ -733,7 +732,7 @@ func (a *API) describeRepositoryCreationTemplates(ctx context.Context, c *call) 
 		}
 		want[p] = true
 	}
-	if err := a.need(c, "", auth.Pull); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	all, err := a.o.RepoConfig.ListCreationTemplates(ctx)

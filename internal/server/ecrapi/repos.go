@@ -72,8 +72,8 @@ func (a *API) getRepo(ctx context.Context, name string) (store.Repository, error
 // returns it (RepositoryNotFoundException when there is none). Permission is
 // checked first: a caller without it gets AccessDeniedException whether or
 // not the repository exists.
-func (a *API) authorizedRepo(ctx context.Context, c *call, name string, act auth.Action) (store.Repository, error) {
-	if err := a.need(c, name, act); err != nil {
+func (a *API) authorizedRepo(ctx context.Context, c *call, name string) (store.Repository, error) {
+	if err := a.need(ctx, c, name); err != nil {
 		return store.Repository{}, err
 	}
 	return a.getRepo(ctx, name)
@@ -95,7 +95,7 @@ func (a *API) createRepository(ctx context.Context, c *call) (any, error) {
 	if err := validRepoName(in.RepositoryName); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, in.RepositoryName, auth.Admin); err != nil {
+	if err := a.need(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	r := store.Repository{Name: in.RepositoryName, CreatedAt: a.o.Now().UTC()}
@@ -146,7 +146,7 @@ func (a *API) describeRepositories(ctx context.Context, c *call) (any, error) {
 			return nil, apiErr("InvalidParameterException", "nextToken and maxResults cannot be used with repositoryNames")
 		}
 		for _, n := range in.RepositoryNames {
-			r, err := a.authorizedRepo(ctx, c, n, auth.Pull)
+			r, err := a.authorizedRepo(ctx, c, n)
 			if err != nil {
 				return nil, err
 			}
@@ -158,7 +158,7 @@ func (a *API) describeRepositories(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 		for _, r := range all {
-			if c.p.Can(r.Name, auth.Pull) {
+			if a.o.Authz.Authorize(ctx, c.p, "ecr:DescribeRepositories", r.Name, auth.SourceIP(c.r.RemoteAddr)).Allowed {
 				repos = append(repos, r)
 			}
 		}
@@ -187,7 +187,7 @@ func (a *API) deleteRepository(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	r, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin)
+	r, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func (a *API) putImageScanningConfiguration(ctx context.Context, c *call) (any, 
 	if in.ImageScanningConfiguration == nil {
 		return nil, apiErr("InvalidParameterException", "imageScanningConfiguration is required")
 	}
-	r, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Admin)
+	r, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -26,7 +25,7 @@ func (a *API) startImageScan(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Push)
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +68,7 @@ func (a *API) describeImageScanFindings(ctx context.Context, c *call) (any, erro
 	if err := validRepoName(in.RepositoryName); err != nil {
 		return nil, err
 	}
-	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName, auth.Pull)
+	repo, err := a.authorizedRepo(ctx, c, in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +165,7 @@ func (a *API) putRegistryScanningConfiguration(ctx context.Context, c *call) (an
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "", auth.Admin); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	if in.ScanType == "" {
@@ -193,7 +192,7 @@ func (a *API) putRegistryScanningConfiguration(ctx context.Context, c *call) (an
 }
 
 func (a *API) getRegistryScanningConfiguration(ctx context.Context, c *call) (any, error) {
-	if err := a.need(c, "", auth.Pull); err != nil {
+	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	cfg, err := a.scanningConfig(ctx)
@@ -231,7 +230,7 @@ func (a *API) batchGetRepositoryScanningConfiguration(ctx context.Context, c *ca
 	}
 	configs, failures := []repoScan{}, []failure{}
 	for _, n := range in.RepositoryNames {
-		if err := a.need(c, n, auth.Pull); err != nil {
+		if err := a.need(ctx, c, n); err != nil {
 			return nil, err
 		}
 		r, err := a.o.Store.GetRepository(ctx, n)

@@ -4,7 +4,10 @@ import (
 	"context"
 )
 
-func (a *API) getAuthorizationToken(_ context.Context, c *call) (any, error) {
+func (a *API) getAuthorizationToken(ctx context.Context, c *call) (any, error) {
+	if err := a.need(ctx, c, ""); err != nil {
+		return nil, err
+	}
 	exp := a.o.Now().Add(a.o.TokenTTL).UTC()
 	keyID := ""
 	if a.o.Auth.Enabled() {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -54,16 +55,58 @@ func parseRoute(path string) (route, bool) {
 	return route{}, false
 }
 
-func requiredAction(method string) auth.Action {
-	switch method {
-	case http.MethodGet, http.MethodHead:
-		return auth.Pull
-	case http.MethodDelete:
-		return auth.Admin
-	default:
-		return auth.Push
+// routeAction is the IAM action a registry request needs, as ECR documents
+// them for docker pull and push (docs/auth.md); "" for /v2/ (any
+// authenticated caller) and the catalog (filtered per repository).
+func routeAction(rt route, method string) string {
+	read := method == http.MethodGet || method == http.MethodHead
+	switch rt.kind {
+	case "base", "catalog":
+		return ""
+	case "manifests":
+		switch {
+		case read:
+			return "ecr:BatchGetImage"
+		case method == http.MethodDelete:
+			return "ecr:BatchDeleteImage"
+		}
+		return "ecr:PutImage"
+	case "blobs":
+		switch {
+		case method == http.MethodGet:
+			return "ecr:GetDownloadUrlForLayer"
+		case method == http.MethodHead:
+			return "ecr:BatchCheckLayerAvailability"
+		case method == http.MethodDelete:
+			return "ecr:BatchDeleteImage"
+		}
+		return "ecr:PutImage"
+	case "uploads":
+		switch method {
+		case http.MethodPost:
+			return "ecr:InitiateLayerUpload"
+		case http.MethodPut:
+			return "ecr:CompleteLayerUpload"
+		}
+		return "ecr:UploadLayerPart" // PATCH, and an upload's status (GET) or cancel (DELETE)
+	case "tags":
+		if read {
+			return "ecr:ListImages"
+		}
+	case "referrers":
+		if read {
+			return "ecr:BatchGetImage"
+		}
 	}
+	// Anything else on a repository is a write distribution refuses;
+	// it is authorized as the strongest of the writes first.
+	return "ecr:BatchDeleteImage"
 }
+
+// ListAction is the action a repository is listed by (the catalog, the
+// console's lists, DescribeRepositories): a pull grant includes it, so a
+// caller sees what it may pull.
+const ListAction = "ecr:DescribeRepositories"
 
 // ociError writes the distribution-spec error body.
 func ociError(w http.ResponseWriter, status int, code, msg string) {
@@ -90,20 +133,25 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
 		return
 	}
-	act := requiredAction(req.Method)
-	switch rt.kind {
-	case "base":
-		act = 0 // any authenticated caller
-	case "referrers":
-		act = auth.Pull
+	src := auth.SourceIP(req.RemoteAddr)
+	if act := routeAction(rt, req.Method); act != "" {
+		d := r.opts.Authz.Authorize(req.Context(), p, act, rt.repo, src)
+		if !d.Allowed {
+			r.opts.Logger.Info("registry: access denied", "principal", p.Name, "repository", rt.repo, "action", act, "reason", d.Reason)
+			ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
+			return
+		}
 	}
-	if act != 0 && !p.Can(rt.repo, act) {
-		r.opts.Logger.Info("registry: access denied", "principal", p.Name, "repository", rt.repo, "action", act.String())
-		ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
+	if rt.kind == "catalog" {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			ociError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "the catalog is read-only")
+			return
+		}
+		r.serveCatalog(w, req, p, src)
 		return
 	}
 	if rt.kind == "uploads" && req.Method == http.MethodPost {
-		r.checkMount(req, p)
+		r.checkMount(req, p, src)
 	}
 	switch {
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
@@ -121,10 +169,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // checkMount drops a cross-repository mount the caller may not read from, so
 // the request becomes a plain upload instead of leaking the blob.
-func (r *Registry) checkMount(req *http.Request, p *auth.Principal) {
+func (r *Registry) checkMount(req *http.Request, p *auth.Principal, src netip.Addr) {
 	q := req.URL.Query()
 	from := q.Get("from")
-	if q.Get("mount") == "" || from == "" || p.Can(from, auth.Pull) {
+	if q.Get("mount") == "" || from == "" || r.opts.Authz.Authorize(req.Context(), p, "ecr:GetDownloadUrlForLayer", from, src).Allowed {
 		return
 	}
 	q.Del("mount")

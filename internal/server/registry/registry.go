@@ -4,9 +4,15 @@
 // directory) and wrapping it with what it lacks or what Stowaway
 // adds:
 //
-//   - authentication and per-repository pull/push/admin checks (GET/HEAD
-//     pull, POST/PUT/PATCH push, DELETE admin; cross-repository mounts need
-//     pull on the source or fall back to a plain upload);
+//   - authentication, and authorization of each request by the IAM action
+//     ECR documents for its route (routeAction: manifest GET
+//     ecr:BatchGetImage, PUT ecr:PutImage, DELETE ecr:BatchDeleteImage,
+//     uploads ecr:InitiateLayerUpload/UploadLayerPart/CompleteLayerUpload,
+//     ...; docs/auth.md) through auth.Authorizer; cross-repository mounts
+//     need ecr:GetDownloadUrlForLayer on the source or fall back to a plain
+//     upload; a refusal is 403 DENIED whether or not the repository exists;
+//   - the catalog, served here and not by distribution: only the
+//     repositories the caller may describe (pull), paginated;
 //   - the referrers API (GET /v2/<name>/referrers/<digest>, artifactType
 //     filter, OCI-Filters-Applied), indexed from manifest PUTs that carry a
 //     subject, which also get the OCI-Subject response header;
@@ -74,6 +80,9 @@ type Options struct {
 	Dir   string
 	Store Store
 	Auth  *auth.Authenticator
+	// Authz decides each request by its IAM action (nil: the grants
+	// alone).
+	Authz *auth.Authorizer
 	// OnPush runs after a manifest PUT was stored and recorded; created is
 	// true the first time this digest is seen in the repository. It runs
 	// before the client gets its response; errors are logged by OnPush.

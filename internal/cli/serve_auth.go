@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/server"
+)
+
+// authSource is where serve's principals come from: the --user and
+// --access-key shortcuts (admin on everything) plus the --auth-config file,
+// read again on every reload.
+type authSource struct {
+	path      string // "" = no file
+	flagUsers []server.User
+	flagKeys  []server.AccessKey
+}
+
+// load reads the file and combines it with the flags; a user name or key
+// id in both is an error.
+func (s authSource) load() ([]server.User, []server.AccessKey, error) {
+	users := append([]server.User(nil), s.flagUsers...)
+	keys := append([]server.AccessKey(nil), s.flagKeys...)
+	if s.path == "" {
+		return users, keys, nil
+	}
+	fu, fk, err := server.LoadAuthConfig(s.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, u := range fu {
+		for _, f := range s.flagUsers {
+			if f.Name == u.Name {
+				return nil, nil, fmt.Errorf("auth config %s: user %q is also given with --user; name each user once", s.path, u.Name)
+			}
+		}
+	}
+	for _, k := range fk {
+		for _, f := range s.flagKeys {
+			if f.ID == k.ID {
+				return nil, nil, fmt.Errorf("auth config %s: access key %q is also given with --access-key; name each key once", s.path, k.ID)
+			}
+		}
+	}
+	return append(users, fu...), append(keys, fk...), nil
+}
+
+// fingerprint identifies a version of the file: its size, modification
+// time and SHA-256 (a rewrite within one mtime tick still differs).
+func fingerprint(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readSmallFile(path, server.MaxAuthConfigSize+1)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return fmt.Appendf(nil, "%d/%d/%x", fi.Size(), fi.ModTime().UnixNano(), sum), nil
+}
+
+func readSmallFile(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// watchAuthConfig reloads src when the file changes (polled every poll;
+// 0 = never) and on every value from hup (SIGHUP), until ctx ends. A file
+// that does not load keeps the configuration in force, and the log says
+// why; apply swaps the new one in at once.
+func watchAuthConfig(ctx context.Context, src authSource, poll time.Duration, hup <-chan os.Signal, apply func([]server.User, []server.AccessKey) error, log *slog.Logger) {
+	last, _ := fingerprint(src.path)
+	var tick <-chan time.Time
+	if poll > 0 {
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	reload := func(why string) {
+		users, keys, err := src.load()
+		if err == nil {
+			err = apply(users, keys)
+		}
+		if err != nil {
+			log.Error("serve: auth config not reloaded; the previous configuration stays in force", "path", src.path, "trigger", why, "err", err)
+			return
+		}
+		log.Info("serve: auth config reloaded", "path", src.path, "trigger", why, "users", len(users), "access_keys", len(keys))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			last, _ = fingerprint(src.path)
+			reload("SIGHUP")
+		case <-tick:
+			fp, err := fingerprint(src.path)
+			if err != nil {
+				if last != nil {
+					log.Error("serve: auth config unreadable; the previous configuration stays in force", "path", src.path, "err", err)
+				}
+				last = nil
+				continue
+			}
+			if bytes.Equal(fp, last) {
+				continue
+			}
+			last = fp
+			reload("file changed")
+		}
+	}
+}

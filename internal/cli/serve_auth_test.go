@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/stowaway-scanner/stowaway/internal/server"
+)
+
+func writeAuthFile(t *testing.T, path, user string) {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := "users:\n  - name: " + user + "\n    password_hash: \"" + string(h) + "\"\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuthSourceConflicts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.yaml")
+	writeAuthFile(t, path, "alice")
+	src := authSource{path: path, flagUsers: []server.User{{Name: "alice", Password: "x"}}}
+	if _, _, err := src.load(); err == nil || !strings.Contains(err.Error(), `user "alice" is also given with --user`) {
+		t.Errorf("a user in both: %v", err)
+	}
+	src.flagUsers = []server.User{{Name: "admin", Password: "x"}}
+	users, _, err := src.load()
+	if err != nil || len(users) != 2 {
+		t.Errorf("flags and file combined: %v, %v", users, err)
+	}
+	code, _, stderr := runCLI(t, "serve", "--data", t.TempDir(), "--user", "alice:pw", "--auth-config", path)
+	if code != ExitError || !strings.Contains(stderr, "also given with --user") {
+		t.Errorf("serve with alice twice: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "serve", "--data", t.TempDir(), "--auth-config", filepath.Join(t.TempDir(), "missing.yaml"))
+	if code != ExitError || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("serve with a missing auth config: exit %d, %q", code, stderr)
+	}
+}
+
+// TestWatchAuthConfig: SIGHUP reloads even when the file looks unchanged
+// (a secret file rotated), a change is picked up by polling, and a bad file
+// is logged and not applied.
+func TestWatchAuthConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.yaml")
+	writeAuthFile(t, path, "alice")
+	var mu sync.Mutex
+	var applied []string
+	apply := func(users []server.User, _ []server.AccessKey) error {
+		mu.Lock()
+		defer mu.Unlock()
+		applied = append(applied, users[0].Name)
+		return nil
+	}
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), applied...)
+	}
+	var log bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return log.Write(p)
+	}), nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	hup := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchAuthConfig(ctx, authSource{path: path}, 20*time.Millisecond, hup, apply, logger)
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond)
+	if n := len(got()); n != 0 {
+		t.Fatalf("reloaded %d times with no change", n)
+	}
+	hup <- syscall.SIGHUP
+	waitFor(t, "the SIGHUP reload", func() bool { return len(got()) == 1 })
+	writeAuthFile(t, path, "bob")
+	waitFor(t, "the polled reload", func() bool { g := got(); return len(g) == 2 && g[1] == "bob" })
+	if err := os.WriteFile(path, []byte("users: [{name: x, password: y}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the refusal in the log", func() bool {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Contains(log.String(), "auth config not reloaded") && strings.Contains(log.String(), "field password not found")
+	})
+	if n := len(got()); n != 2 {
+		t.Errorf("a bad file was applied (%d applications)", n)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
