@@ -34,6 +34,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		verbose   bool
 	)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:5000", "listen address")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS (TLS 1.2+, HTTP/2) with this certificate (PEM, re-read when it changes; needs --tls-key); see docs/security.md")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&cfg.DataDir, "data", "stowaway-data", "data directory: registry blobs, the SQLite database and the layer cache")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... to share the work between replicas (default: SQLite in the data directory)")
 	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
@@ -62,6 +64,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if err := server.ValidAccountID(cfg.RegistryID); err != nil {
 		return ExitError, usageError{"--account-id: " + err.Error()}
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return ExitError, usageError{"--tls-cert and --tls-key go together"}
 	}
 	if cfg.ScanTimeout < 0 {
 		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}

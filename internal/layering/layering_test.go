@@ -44,7 +44,7 @@ var layers = []layer{
 	{"wildcard", []string{"internal/wildcard"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
-	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity"}},
+	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics", "internal/server/tlsconf/..."}, []string{"wildcard", "severity"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
 
@@ -97,6 +97,7 @@ var testHelpers = []string{
 	"internal/feed/feedtest",
 	"internal/sbom/sbomtest",
 	"internal/server/store/storetest",
+	"internal/server/tlsconf/tlstest",
 }
 
 func TestLayering(t *testing.T) {

@@ -50,6 +50,10 @@ func NewMetrics() *Metrics { return metrics.New() }
 type Config struct {
 	// Addr is the listen address (default "127.0.0.1:5000").
 	Addr string
+	// TLSCertFile and TLSKeyFile, when set, serve the main listener over
+	// TLS 1.2+ with HTTP/2 (serve --tls-cert, --tls-key); both files are
+	// re-read when they change, so a rotated certificate needs no restart.
+	TLSCertFile, TLSKeyFile string
 	// DataDir holds the SQLite database and the blob storage (required).
 	DataDir string
 	// DatabaseURL: "" = SQLite in DataDir, "postgres://..." = PostgreSQL.

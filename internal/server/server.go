@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/server/tlsconf"
 )
 
 // Server is a running scanning registry.
@@ -48,6 +50,8 @@ type Server struct {
 	pulls     *rescan.PullRecorder
 	// admission is the admission webhook (nil unless Config.Admission).
 	admission *admission.Policy
+	// tls serves the main listener over TLS (nil: plain HTTP).
+	tls *tls.Config
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -233,6 +237,14 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err := s.wireAdmission(); err != nil {
 		return err
 	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return errors.New("server: TLS needs both a certificate and a key (--tls-cert, --tls-key)")
+	}
+	if cfg.TLSCertFile != "" {
+		if s.tls, err = tlsconf.Server(cfg.TLSCertFile, cfg.TLSKeyFile, ""); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
 	s.handler = s.routes()
 	return nil
 }
@@ -325,8 +337,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	s.cfg.Logger.Info("server: listening", "addr", ln.Addr().String())
+	if s.tls != nil {
+		// ServeTLS with empty file names serves tls's GetCertificate
+		// (re-read on change) and answers ALPN "h2" with net/http's HTTP/2.
+		srv.TLSConfig = s.tls
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+	s.cfg.Logger.Info("server: listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
 
 	var err error
 	select {
