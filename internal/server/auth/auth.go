@@ -115,6 +115,8 @@ type Authenticator struct {
 	secret  []byte
 	enabled bool
 	now     func() time.Time
+	// throttle backs off failed authentications (throttle.go).
+	throttle *throttle
 }
 
 // New builds an Authenticator. secret signs ECR authorization tokens. When
@@ -144,6 +146,7 @@ func New(users []User, keys []AccessKey, secret []byte, now func() time.Time) (*
 		a.keys[k.ID] = k
 	}
 	a.enabled = len(users)+len(keys) > 0
+	a.throttle = newThrottle(ThrottleOptions{}, now)
 	return a, nil
 }
 
@@ -211,12 +214,9 @@ func equalSecret(a, b string) bool {
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
-// Registry authenticates a registry request from its Authorization header
-// (Basic user:password, Basic AWS:<ECR token>, or Bearer <static token>).
-func (a *Authenticator) Registry(r *http.Request) (*Principal, error) {
-	if !a.enabled {
-		return anonymousAdmin, nil
-	}
+// registry checks a registry request's credentials (Registry throttles
+// it).
+func (a *Authenticator) registry(r *http.Request) (*Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, ErrUnauthenticated
