@@ -58,6 +58,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.DurationVar(&cfg.Rescan.EligibilityWindow, "scan-eligibility-window", 30*24*time.Hour, "CONTINUOUS_SCAN images not pushed or pulled for this long go to SCAN_ELIGIBILITY_EXPIRED; 0 = lifetime")
 	fs.DurationVar(&cfg.Rescan.DBUpdateInterval, "db-update-interval", 0, "run 'db update' inside serve this often (0 = never; continuous scanning picks up the new build)")
 	fs.StringVar(&dbMirror, "db-mirror", "", "feed mirror directory or URL for --db-update-interval (default: the upstream feeds)")
+	fs.DurationVar(&cfg.AuditRetention, "audit-retention", 90*24*time.Hour, "how long audit records (pushes, deletes, configuration changes, denied requests) are kept; see docs/security.md")
+	fs.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "serve /metrics only to a principal with admin on every repository (default: open)")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
@@ -67,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return ExitError, usageError{"--tls-cert and --tls-key go together"}
+	}
+	if cfg.AuditRetention <= 0 {
+		return ExitError, usageError{fmt.Sprintf("--audit-retention %s: want a positive duration", cfg.AuditRetention)}
 	}
 	if cfg.ScanTimeout < 0 {
 		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}

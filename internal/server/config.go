@@ -121,6 +121,13 @@ type Config struct {
 	// Admission, when set, serves the Kubernetes validating admission
 	// webhook on its own TLS listener (docs/admission.md).
 	Admission *AdmissionConfig
+	// AuditRetention is how long audit records are kept (serve
+	// --audit-retention; default 90 days). Records past it are pruned
+	// hourly, by one replica at a time.
+	AuditRetention time.Duration
+	// MetricsAuth puts /metrics behind authentication: a principal with
+	// admin on "*" (serve --metrics-auth).
+	MetricsAuth bool
 	// Names are the distribution and ecosystem descriptors that build a
 	// PURL an inventory lacks in stored and downloaded SBOMs (the CLI
 	// passes Stowaway's lists).

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/admission"
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
@@ -52,6 +53,8 @@ type Server struct {
 	admission *admission.Policy
 	// tls serves the main listener over TLS (nil: plain HTTP).
 	tls *tls.Config
+	// audit is the audit trail.
+	audit *audit.Trail
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -126,12 +129,20 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if !s.auth.Enabled() {
 		cfg.Logger.Warn("server: no users or access keys configured; authentication is OFF and every caller is an admin")
 	}
+	s.audit, err = audit.New(audit.Options{
+		Store: s.store, Leases: s.store, Holder: cfg.InstanceID, Retention: cfg.AuditRetention,
+		Now: cfg.Now, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	s.reg, err = registry.New(ctx, registry.Options{
 		Dir:    filepath.Join(cfg.DataDir, "registry"),
 		Store:  s.store,
 		Auth:   s.auth,
 		OnPush: s.onPush,
 		OnPull: s.onPull,
+		Audit:  s.audit,
 		Now:    cfg.Now,
 		Logger: cfg.Logger,
 	})
@@ -218,6 +229,8 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		OnPull:         s.onPull,
 
 		RepoConfig: s.store,
+
+		Audit: s.audit,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -230,7 +243,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
 	}
-	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
+	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Audit: s.audit, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -329,6 +342,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(rescanDone)
 		s.runRescan(workCtx)
 	}()
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		s.audit.Run(workCtx)
+	}()
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
@@ -373,6 +391,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-eventsDone
 	<-lifecycleDone
 	<-rescanDone
+	<-auditDone
 	return err
 }
 

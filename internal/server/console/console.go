@@ -35,10 +35,12 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/names"
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -61,6 +63,11 @@ type Store interface {
 	ConsoleDashboardData(ctx context.Context, scope store.ConsoleScope, since time.Time) (store.ConsoleDashboard, error)
 }
 
+// AuditLister reads the audit trail (*audit.Trail).
+type AuditLister interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+}
+
 // Authenticator authenticates a request as the registry does.
 type Authenticator interface {
 	Registry(r *http.Request) (*auth.Principal, error)
@@ -70,6 +77,9 @@ type Authenticator interface {
 type Options struct {
 	Store Store
 	Auth  Authenticator
+	// Audit serves a repository's audit page to principals with admin on
+	// it (nil: no audit page).
+	Audit AuditLister
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default: discard).
@@ -109,7 +119,7 @@ func New(o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}, codec: codec}
-	for _, name := range []string{"dashboard", "repos", "images", "findings", "error"} {
+	for _, name := range []string{"dashboard", "repos", "images", "findings", "audit", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parse template %s: %w", name, err)
@@ -162,6 +172,14 @@ func staticHandler(static fs.FS) http.Handler {
 func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *auth.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := c.o.Auth.Registry(r)
+		if errors.Is(err, auth.ErrThrottled) {
+			var f *auth.Failure
+			if errors.As(err, &f) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter.Seconds()+0.999)))
+			}
+			c.fail(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from this address: wait and try again.")
+			return
+		}
 		if err != nil {
 			// The error names the failure, never the credential.
 			c.o.Logger.Info("console: unauthenticated", "path", r.URL.Path, "reason", err.Error())
@@ -180,6 +198,10 @@ var repoPath = regexp.MustCompile(`^(.+?)/images(?:/([a-z0-9]+(?:[+._-][a-z0-9]+
 
 func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	rest := r.PathValue("rest")
+	if repo, ok := strings.CutSuffix(rest, "/audit"); ok && repo != "" && !strings.Contains(repo, "/images/") {
+		c.auditPage(w, r, p, repo)
+		return
+	}
 	m := repoPath.FindStringSubmatch(rest)
 	if m == nil {
 		name := strings.TrimSuffix(rest, "/")

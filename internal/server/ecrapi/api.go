@@ -56,6 +56,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -141,6 +142,9 @@ type Options struct {
 	// answers those operations with an ECR error saying they are not
 	// enabled.
 	RepoConfig RepoConfigStore
+
+	// Audit records state changes and denied calls (nil: none).
+	Audit *audit.Trail
 }
 
 // API is the ECR API handler.
@@ -160,6 +164,8 @@ type call struct {
 	r    *http.Request
 	body []byte
 	p    *auth.Principal
+	// op is the operation (its IAM action is "ecr:" + op).
+	op string
 }
 
 type action func(ctx context.Context, c *call) (any, error)
@@ -226,7 +232,13 @@ const RequestIDHeader = "x-amzn-RequestId"
 
 // ServeHTTP handles one API call.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := uuid.NewString()
+	// The server's middleware gives every request an id; the API answers
+	// with it as x-amzn-RequestId.
+	id := audit.FromContext(r.Context()).ID
+	if id == "" {
+		id = uuid.NewString()
+		r = r.WithContext(audit.WithRequest(r.Context(), audit.Request{Source: audit.SourceAddr(r), ID: id}))
+	}
 	w.Header().Set(RequestIDHeader, id)
 	started := a.o.Now()
 	op, principal, err := a.serve(w, r)
@@ -284,7 +296,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 	if err != nil {
 		return "", "", apiErr("SerializationException", "request body unreadable or larger than %d bytes", limit)
 	}
-	p, err := a.authenticate(r, body)
+	p, err := a.authenticate(r, name, body)
 	if err != nil {
 		return "", "", err
 	}
@@ -308,10 +320,12 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 			return name, p.Name, err
 		}
 	}
-	out, err := act(r.Context(), &call{r: r, body: body, p: p})
+	c := &call{r: r, body: body, p: p, op: name}
+	out, err := act(r.Context(), c)
 	if err != nil {
 		return name, p.Name, err
 	}
+	a.recordChange(r.Context(), name, c, out)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(out)
@@ -326,15 +340,11 @@ func clipName(s string) string {
 	return strconv.Quote(s)
 }
 
-func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error) {
+func (a *API) authenticate(r *http.Request, op string, body []byte) (*auth.Principal, error) {
 	if !a.o.Auth.Enabled() {
 		return a.o.Auth.AccessKeyPrincipal(""), nil
 	}
-	id, err := verifySigV4(r, body, a.o.Auth.AccessKeySecret, a.o.Now(), a.o.Region, "ecr")
-	if err != nil {
-		return nil, err
-	}
-	return a.o.Auth.AccessKeyPrincipal(id), nil
+	return a.authenticateThrottled(r, op, body)
 }
 
 func writeError(w http.ResponseWriter, status int, e *Error) {
@@ -353,6 +363,7 @@ func decode(c *call, v any) error {
 
 func (a *API) need(c *call, repo string, act auth.Action) error {
 	if !c.p.Can(repo, act) {
+		a.o.Audit.Check(c.r.Context(), c.p.Name, "ecr:"+c.op, repo, false, "no "+act.String()+" grant on "+repoOrRegistry(repo))
 		what := "repository " + repo
 		if repo == "" {
 			what = "the registry"
@@ -360,6 +371,13 @@ func (a *API) need(c *call, repo string, act auth.Action) error {
 		return apiErr("AccessDeniedException", "User %s is not authorized to perform this action (%s) on %s", c.p.Name, act, what)
 	}
 	return nil
+}
+
+func repoOrRegistry(repo string) string {
+	if repo == "" {
+		return "the registry"
+	}
+	return "the repository"
 }
 
 // epoch is a time as ECR's wire has it, epoch seconds (scanning.Epoch).

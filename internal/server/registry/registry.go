@@ -46,9 +46,14 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
+
+// ServerPrincipal names the server itself in the audit trail (the SBOM
+// referrers it pushes, the lifecycle pass's expirations).
+const ServerPrincipal = "stowaway"
 
 // MaxManifestSize bounds a manifest PUT body.
 const MaxManifestSize = 4 << 20
@@ -81,6 +86,9 @@ type Options struct {
 	// OnPull, when set, runs after a successful manifest GET (by tag or
 	// digest) with the manifest's digest: a pull, for scan eligibility.
 	OnPull func(ctx context.Context, repo, digest string)
+	// Audit records pushes, tag moves, deletes and denied requests (nil:
+	// none).
+	Audit  *audit.Trail
 	Now    func() time.Time
 	Logger *slog.Logger
 }
