@@ -216,22 +216,24 @@ func (t *Trail) pass(ctx context.Context) {
 	}
 }
 
-// clip bounds s to n bytes on a UTF-8 boundary and replaces control
-// characters, so a caller-chosen value cannot forge log lines or rows.
+// clip replaces control characters (and invalid UTF-8) and bounds the
+// result to n bytes on a rune boundary, so a caller-chosen value cannot
+// forge log lines or grow a row.
 func clip(s string, n int) string {
-	if len(s) > n {
-		cut := n
-		for cut > 0 && !utf8RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return '?'
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
