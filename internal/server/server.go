@@ -203,7 +203,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	})
 	s.lifecycle = lifecycle.New(lifecycle.Options{
 		Store: s.store, Registry: s.reg, Interval: cfg.LifecycleInterval, GCGrace: cfg.GCGrace,
-		Holder: cfg.InstanceID, Now: cfg.Now, Logger: cfg.Logger,
+		Holder: cfg.InstanceID, Audit: s.audit, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	layerSecret, err := s.store.Secret(ctx, "ecr-layer-url", randomHex)
 	if err != nil {
