@@ -16,7 +16,9 @@
 // as Basic auth with user "AWS".
 //
 // Secrets are compared in constant time and never logged; the only error
-// strings returned name the failure, not the credential.
+// strings returned name the failure, not the credential. Failed
+// authentications are throttled per (user, address) with exponential
+// backoff (throttle.go, Guard).
 package auth
 
 import (

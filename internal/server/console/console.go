@@ -9,8 +9,10 @@
 //
 // Authentication is the registry's: HTTP Basic with a configured user (or a
 // bearer token or ECR authorization token), checked by internal/server/auth.
-// A repository is shown only to principals that may pull it; with
-// authentication off the console is open, as the API is. Pages carry a
+// A repository is shown only to principals that may pull it; its audit
+// trail (/console/repos/NAME/audit, Options.Audit) only to principals with
+// admin on it. With authentication off the console is open, as the API is;
+// a caller the login throttle blocks gets 429. Pages carry a
 // Content-Security-Policy without inline script, nosniff and
 // frame-ancestors 'none'.
 //

@@ -14,6 +14,12 @@
 // docs/ecr-api.md); UnknownOperationException is for targets that are no
 // ECR operation.
 //
+// Authentication failures are throttled per (access key id, source
+// address) by auth.Authenticator.Guard: while blocked a caller gets
+// ThrottlingException, even with the right secret. Failures, denials (need)
+// and every successful state-changing operation (audit.go) are audit
+// records.
+//
 // Permissions: reading actions need pull on the repository, StartImageScan
 // push, repository writes and deletes admin, registry-wide configuration a
 // "*" grant (pull to read, admin to write). DescribeRepositories without

@@ -16,6 +16,14 @@
 //   - immutable tags (ECR imageTagMutability, with its exclusion filters:
 //     store.Repository.TagIsImmutable) enforced before the PUT;
 //   - a 4 MiB manifest body limit;
+//   - an audit record (internal/server/audit) for every push (a tag move
+//     names the digest it left), every DELETE and every denied request,
+//     authentication failures included; a caller the throttle blocks gets
+//     429 TOOMANYREQUESTS with Retry-After;
+//   - error bodies without server detail (errors.go): distribution's
+//     "detail" is dropped and a 5xx is UNKNOWN naming the request id; an
+//     invalid repository name is 400 NAME_INVALID on every route, and a
+//     tags/list or _catalog "last" that is not a tag or name is a 400;
 //   - SBOM authority: manifest annotations under dev.stowaway. are the
 //     server's own (its SBOM referrers); a client push carrying one is
 //     refused (400 MANIFEST_INVALID, logged with the principal), and every
