@@ -333,4 +333,44 @@ func TestConsoleAuditPage(t *testing.T) {
 	if _, body := ts.registryReq(t, "GET", "/console/repos/team/app/images", "bob", "bob-pw"); strings.Contains(body, "/audit") {
 		t.Error("bob's images page links the audit page")
 	}
+	if resp, _ := ts.registryReq(t, "GET", "/console/repos/other/images", "bob", "bob-pw"); resp.StatusCode != 403 {
+		t.Errorf("bob's page of a repository he may not pull: %s", resp.Status)
+	}
+	if resp, _ := ts.registryReq(t, "GET", "/console/", "bob", "nope"); resp.StatusCode != 401 {
+		t.Errorf("console with a wrong password: %s", resp.Status)
+	}
+	// The console's denials are audited too.
+	recs, err := ts.store.ListAudit(t.Context(), store.AuditFilter{Principal: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(recs) - 1; i >= 0; i-- {
+		got = append(got, recs[i].Action+" "+recs[i].Repository+" "+recs[i].Decision+": "+recs[i].Reason)
+	}
+	want := []string{
+		"ecr:DescribeImages team/app deny: the audit trail needs admin on the repository",
+		"ecr:DescribeImages other deny: no pull grant on the repository",
+		"ecr:GetAuthorizationToken  deny: authentication failed: bad user name or password: authentication required",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bob's console records (-want +got):\n%s", diff)
+	}
+}
+
+// TestBlobDeleteAudited: an admin's blob DELETE is a delete record.
+func TestBlobDeleteAudited(t *testing.T) {
+	ts := teamServer(t, nil)
+	alice := authn.FromConfig(authn.AuthConfig{Username: "alice", Password: "alice-pw"})
+	img := ts.push(t, "team/app:1", 1, alice)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	resp, body := ts.registryReq(t, "DELETE", "/v2/team/app/blobs/"+ld.String(), "alice", "alice-pw")
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("blob DELETE: %s %s", resp.Status, body)
+	}
+	recs, err := ts.store.ListAudit(t.Context(), store.AuditFilter{Repository: "team/app", Limit: 1})
+	if err != nil || len(recs) != 1 || recs[0].Action != "ecr:BatchDeleteImage" || recs[0].Digest != ld.String() || recs[0].Reason != "blob deleted" || recs[0].Principal != "alice" {
+		t.Errorf("newest record %+v, %v; want alice's blob delete", recs, err)
+	}
 }

@@ -32,6 +32,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return
 	}
 	if !p.Can(repo, auth.Admin) {
+		c.check(r, p.Name, repo, "the audit trail needs admin on the repository")
 		c.o.Logger.Info("console: audit page denied", "principal", p.Name, "repository", repo)
 		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("The audit trail of %q is for its admins.", repo))
 		return

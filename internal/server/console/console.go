@@ -65,9 +65,11 @@ type Store interface {
 	ConsoleDashboardData(ctx context.Context, scope store.ConsoleScope, since time.Time) (store.ConsoleDashboard, error)
 }
 
-// AuditLister reads the audit trail (*audit.Trail).
+// AuditLister reads the audit trail and records the console's denials
+// (*audit.Trail).
 type AuditLister interface {
 	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+	Check(ctx context.Context, principal, action, repo string, allowed bool, reason string)
 }
 
 // Authenticator authenticates a request as the registry does.
@@ -174,6 +176,10 @@ func staticHandler(static fs.FS) http.Handler {
 func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *auth.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := c.o.Auth.Registry(r)
+		if f := (*auth.Failure)(nil); errors.As(err, &f) && f.Logged() {
+			c.o.Logger.Warn("console: authentication failed", "user", f.User, "source", f.Addr, "refused", f.Refused, "reason", f.Error())
+			c.check(r, f.User, "", "authentication failed: "+f.Error())
+		}
 		if errors.Is(err, auth.ErrThrottled) {
 			var f *auth.Failure
 			if errors.As(err, &f) {
@@ -216,6 +222,7 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	repo, digest, sbom := m[1], m[2], m[3] != ""
 	if !p.Can(repo, auth.Pull) {
+		c.check(r, p.Name, repo, "no pull grant on the repository")
 		c.o.Logger.Info("console: access denied", "principal", p.Name, "repository", repo)
 		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("You may not pull repository %q.", repo))
 		return
@@ -232,6 +239,19 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	default:
 		c.findings(w, r, repo, digest)
 	}
+}
+
+// check records a console denial in the audit trail: a page is a read,
+// ecr:DescribeImages (ecr:GetAuthorizationToken for a failed sign-in).
+func (c *Console) check(r *http.Request, principal, repo, reason string) {
+	if c.o.Audit == nil {
+		return
+	}
+	action := "ecr:DescribeImages"
+	if strings.HasPrefix(reason, "authentication failed") {
+		action = "ecr:GetAuthorizationToken"
+	}
+	c.o.Audit.Check(r.Context(), principal, action, repo, false, reason)
 }
 
 // render executes a page into a buffer first, so a template error is an

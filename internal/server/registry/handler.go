@@ -187,6 +187,13 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 		r.deleteManifest(w, req, rt, p.Name)
 	case rt.kind == "manifests" && req.Method == http.MethodGet && r.opts.OnPull != nil:
 		r.getManifest(w, req, rt)
+	case rt.kind == "blobs" && req.Method == http.MethodDelete:
+		r.app.ServeHTTP(&statusWriter{ResponseWriter: w, onHeader: func(status int) int {
+			if status == http.StatusAccepted {
+				r.opts.Audit.Record(ctx, audit.Record{Principal: p.Name, Action: "ecr:BatchDeleteImage", Repository: rt.repo, Digest: rt.ref, Reason: "blob deleted"})
+			}
+			return status
+		}}, req)
 	default:
 		r.app.ServeHTTP(w, req)
 	}
