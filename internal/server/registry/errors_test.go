@@ -120,3 +120,36 @@ func TestErrorFilter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzErrorFilter: whatever error body distribution writes, the answer
+// has no "detail" and a 5xx never echoes the body.
+func FuzzErrorFilter(f *testing.F) {
+	f.Add(500, `{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"filesystem: invalid path: /data/x"}]}`)
+	f.Add(404, `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown","detail":{"digest":"sha256:ab"}}]}`)
+	f.Add(400, `{"errors":[]}`)
+	f.Add(503, "not json /secret/path")
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 400 || status > 599 {
+			return
+		}
+		rec := httptest.NewRecorder()
+		ef := &errorFilter{ResponseWriter: rec, log: slog.New(slog.DiscardHandler), reqID: "rid"}
+		ef.Header().Set("Content-Type", "application/json")
+		ef.WriteHeader(status)
+		_, _ = ef.Write([]byte(body))
+		ef.finish()
+		out := rec.Body.String()
+		var parsed ociErrors
+		if out != "" && json.Unmarshal([]byte(out), &parsed) != nil {
+			t.Fatalf("answer %q is not an OCI error body", out)
+		}
+		for _, e := range parsed.Errors {
+			if e.Detail != nil {
+				t.Fatalf("answer %q keeps a detail", out)
+			}
+		}
+		if rec.Code >= 500 && len(parsed.Errors) > 0 && parsed.Errors[0].Message != "internal server error (request id rid)" {
+			t.Fatalf("5xx answer %q", out)
+		}
+	})
+}
