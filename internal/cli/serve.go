@@ -36,6 +36,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		verbose   bool
 	)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:5000", "listen address")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS (TLS 1.2+, HTTP/2) with this certificate (PEM, re-read when it changes; needs --tls-key); see docs/security.md")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&cfg.DataDir, "data", "stowaway-data", "data directory: registry blobs, the SQLite database and the layer cache")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... to share the work between replicas (default: SQLite in the data directory)")
 	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
@@ -62,12 +64,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.DurationVar(&cfg.Rescan.EligibilityWindow, "scan-eligibility-window", 30*24*time.Hour, "CONTINUOUS_SCAN images not pushed or pulled for this long go to SCAN_ELIGIBILITY_EXPIRED; 0 = lifetime")
 	fs.DurationVar(&cfg.Rescan.DBUpdateInterval, "db-update-interval", 0, "run 'db update' inside serve this often (0 = never; continuous scanning picks up the new build)")
 	fs.StringVar(&dbMirror, "db-mirror", "", "feed mirror directory or URL for --db-update-interval (default: the upstream feeds)")
+	fs.DurationVar(&cfg.AuditRetention, "audit-retention", 90*24*time.Hour, "how long audit records (pushes, deletes, configuration changes, denied requests) are kept; see docs/security.md")
+	fs.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "serve /metrics only to a principal with admin on every repository (default: open)")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
 	if err := server.ValidAccountID(cfg.RegistryID); err != nil {
 		return ExitError, usageError{"--account-id: " + err.Error()}
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return ExitError, usageError{"--tls-cert and --tls-key go together"}
+	}
+	if cfg.AuditRetention <= 0 {
+		return ExitError, usageError{fmt.Sprintf("--audit-retention %s: want a positive duration", cfg.AuditRetention)}
 	}
 	if cfg.ScanTimeout < 0 {
 		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}

@@ -60,3 +60,22 @@ func TestServeAccountIDFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSecurityFlags: flags that go together, or need a value, are
+// usage errors naming the flag.
+func TestServeSecurityFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key"},
+		{[]string{"--tls-key", "k.pem"}, "--tls-cert and --tls-key"},
+		{[]string{"--audit-retention", "0s"}, "--audit-retention"},
+		{[]string{"--admission-insecure"}, "--admission-insecure need --admission-config"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"serve", "--data", t.TempDir()}, tc.args...)...)
+		if code != ExitError || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want a usage error with %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

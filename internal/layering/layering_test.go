@@ -45,7 +45,7 @@ var layers = []layer{
 	{"server/iampolicy", []string{"internal/server/iampolicy"}, nil},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
-	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics"}, []string{"wildcard", "severity", "server/iampolicy"}},
+	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics", "internal/server/tlsconf/..."}, []string{"wildcard", "severity", "server/iampolicy"}},
 	{"server/policyeval", []string{"internal/server/policyeval"}, []string{"server-base", "server/iampolicy"}},
 	{"tools", []string{"internal/tools/..."}, nil},
 	{"layering", []string{"internal/layering"}, nil},
@@ -71,16 +71,17 @@ var layers = []layer{
 	{"scan", []string{"internal/scan"}, []string{"inventory", "advisory", "image", "distro", "ecosystem", "catalog", "vulndb", "indexer", "match", "report", "scanstatus", "names"}},
 
 	// The server: its parts, then the assembly.
-	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/scanning"}},
+	{"server/audit", []string{"internal/server/audit"}, []string{"server-base"}},
+	{"server/registry", []string{"internal/server/registry"}, []string{"server-base", "server/audit", "server/scanning"}},
 	{"server/jobs", []string{"internal/server/jobs"}, []string{"server-base", "server/scanning"}},
-	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"wildcard", "server-base", "server/registry"}},
+	{"server/lifecycle", []string{"internal/server/lifecycle"}, []string{"wildcard", "server-base", "server/audit", "server/registry"}},
 	{"server/sbomref", []string{"internal/server/sbomref"}, []string{"inventory", "sbom", "server-base", "server/scanning", "server/registry", "names"}},
 	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "severity", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
 	{"server/notify", []string{"internal/server/notify"}, []string{"severity", "events", "server-base", "server/scanning"}},
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
-	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry"}},
-	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/scanning", "server/rescan", "names"}},
-	{"server", []string{"internal/server"}, []string{"server-base", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "server/policyeval", "names"}},
+	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/audit", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry"}},
+	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/audit", "server/scanning", "server/rescan", "names"}},
+	{"server", []string{"internal/server"}, []string{"server-base", "server/audit", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "server/policyeval", "names"}},
 
 	// Commands and benchmarks at the top.
 	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "severity", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server", "ecosystem", "names"}},
@@ -99,6 +100,7 @@ var testHelpers = []string{
 	"internal/feed/feedtest",
 	"internal/sbom/sbomtest",
 	"internal/server/store/storetest",
+	"internal/server/tlsconf/tlstest",
 }
 
 func TestLayering(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/admission"
+	"github.com/stowaway-scanner/stowaway/internal/server/tlsconf"
 )
 
 // AdmissionConfig serves the Kubernetes validating admission webhook
@@ -22,12 +23,32 @@ type AdmissionConfig struct {
 	// Policy is the admission policy; empty RegistryHosts default to
 	// Config.PublicHost.
 	Policy admission.Config
-	// Addr is the TLS listen address (e.g. ":8443").
+	// Addr is the TLS listen address (the CLI's default is
+	// "127.0.0.1:8443").
 	Addr string
 	// CertFile and KeyFile are the serving certificate (re-read when they
 	// change); ClientCAFile, when set, requires client certificates it
 	// signed.
 	CertFile, KeyFile, ClientCAFile string
+	// Insecure lets the webhook listen beyond loopback without a client CA
+	// (anyone who reaches it may ask about any repository's findings);
+	// without it such an Addr is refused.
+	Insecure bool
+}
+
+// Loopback reports whether a listen address binds only the loopback
+// interface: "localhost" or a loopback IP. An empty host (":8443"), an
+// unspecified address or any other host name is beyond loopback.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // wireAdmission builds the admission policy when configured.
@@ -38,6 +59,12 @@ func (s *Server) wireAdmission() error {
 	}
 	if ac.Addr == "" || ac.CertFile == "" || ac.KeyFile == "" {
 		return errors.New("server: admission: a listen address, a certificate and a key are required")
+	}
+	if !Loopback(ac.Addr) && ac.ClientCAFile == "" {
+		if !ac.Insecure {
+			return fmt.Errorf("server: admission: %s listens beyond loopback: set --admission-client-ca (clients must present a certificate it signed) or --admission-insecure", ac.Addr)
+		}
+		s.cfg.Logger.Warn("server: INSECURE: the admission webhook listens beyond loopback without client certificates (--admission-insecure): anyone who reaches it can read any repository's digests and finding counts", "addr", ac.Addr)
 	}
 	pol := ac.Policy
 	if len(pol.RegistryHosts) == 0 && s.cfg.PublicHost != "" {
@@ -61,7 +88,7 @@ func (s *Server) startAdmission() (func(), error) {
 		return func() {}, nil
 	}
 	ac := s.cfg.Admission
-	tlsCfg, err := admission.TLSConfig(ac.CertFile, ac.KeyFile, ac.ClientCAFile)
+	tlsCfg, err := tlsconf.Server(ac.CertFile, ac.KeyFile, ac.ClientCAFile)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/admission"
+	"github.com/stowaway-scanner/stowaway/internal/server/tlsconf/tlstest"
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and returns
@@ -142,13 +143,72 @@ func TestAdmissionEndToEnd(t *testing.T) {
 
 func TestAdmissionConfigRefused(t *testing.T) {
 	for _, ac := range []*AdmissionConfig{
-		{Addr: ":0", Policy: admission.Config{AllowedRegistries: []string{"r.io"}, RegistryHosts: []string{"r.io"}}},
-		{Addr: ":0", CertFile: "c", KeyFile: "k", Policy: admission.Config{AllowedRegistries: []string{"r.io"}}},
-		{Addr: ":0", CertFile: "c", KeyFile: "k", Policy: admission.Config{RegistryHosts: []string{"r.io"}}},
+		{Addr: "127.0.0.1:0", Policy: admission.Config{AllowedRegistries: []string{"r.io"}, RegistryHosts: []string{"r.io"}}},
+		{Addr: "127.0.0.1:0", CertFile: "c", KeyFile: "k", Policy: admission.Config{AllowedRegistries: []string{"r.io"}}},
+		{Addr: "127.0.0.1:0", CertFile: "c", KeyFile: "k", Policy: admission.Config{RegistryHosts: []string{"r.io"}}},
 	} {
 		_, err := New(t.Context(), Config{DataDir: t.TempDir(), Admission: ac}, &layerScanner{})
 		if err == nil {
 			t.Errorf("%+v accepted", ac)
+		}
+	}
+}
+
+// TestAdmissionBeyondLoopback: an admission address beyond loopback needs a
+// client CA (or an explicit Insecure); with one, a client without the CA's
+// certificate is refused and one with it is served.
+func TestAdmissionBeyondLoopback(t *testing.T) {
+	pki := tlstest.New(t, t.TempDir(), "stowaway.stowaway.svc")
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	wide := net.JoinHostPort("0.0.0.0", port)
+	pol := admission.Config{AllowedRegistries: []string{"r.io"}, RegistryHosts: []string{"r.io"}}
+	_, err := New(t.Context(), Config{DataDir: t.TempDir(), Admission: &AdmissionConfig{Addr: wide, CertFile: pki.CertFile, KeyFile: pki.KeyFile, Policy: pol}}, &layerScanner{})
+	if err == nil || !strings.Contains(err.Error(), "--admission-client-ca") {
+		t.Fatalf("no client CA beyond loopback: %v, want a refusal naming --admission-client-ca", err)
+	}
+	startServer(t, func(c *Config) {
+		c.Admission = &AdmissionConfig{Addr: wide, CertFile: pki.CertFile, KeyFile: pki.KeyFile, ClientCAFile: pki.CAFile, Policy: pol}
+	})
+	get := func(cfg *tls.Config) error {
+		tr := &http.Transport{TLSClientConfig: cfg}
+		defer tr.CloseIdleConnections()
+		var resp *http.Response
+		var err error
+		// The listener starts in Serve's goroutine.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			resp, err = (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://127.0.0.1:" + port + "/healthz")
+			if err == nil || !strings.Contains(err.Error(), "connection refused") || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	}
+	if err := get(pki.ClientConfig(pki.ClientCert(t, "kube-apiserver"))); err != nil {
+		t.Fatalf("client with the CA's certificate: %v", err)
+	}
+	if err := get(pki.ClientConfig()); err == nil {
+		t.Error("a client without a certificate was served")
+	}
+	other := tlstest.New(t, t.TempDir(), "x")
+	if err := get(pki.ClientConfig(other.ClientCert(t, "intruder"))); err == nil {
+		t.Error("a client with another CA's certificate was served")
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8443": true, "[::1]:8443": true, "localhost:8443": true, "127.0.0.2:1": true,
+		":8443": false, "0.0.0.0:8443": false, "[::]:8443": false, "10.0.0.1:8443": false, "node.example:8443": false, "garbage": false,
+	} {
+		if got := Loopback(addr); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
 		}
 	}
 }

@@ -57,6 +57,10 @@ func NewMetrics() *Metrics { return metrics.New() }
 type Config struct {
 	// Addr is the listen address (default "127.0.0.1:5000").
 	Addr string
+	// TLSCertFile and TLSKeyFile, when set, serve the main listener over
+	// TLS 1.2+ with HTTP/2 (serve --tls-cert, --tls-key); both files are
+	// re-read when they change, so a rotated certificate needs no restart.
+	TLSCertFile, TLSKeyFile string
 	// DataDir holds the SQLite database and the blob storage (required).
 	DataDir string
 	// DatabaseURL: "" = SQLite in DataDir, "postgres://..." = PostgreSQL.
@@ -133,6 +137,13 @@ type Config struct {
 	// Admission, when set, serves the Kubernetes validating admission
 	// webhook on its own TLS listener (docs/admission.md).
 	Admission *AdmissionConfig
+	// AuditRetention is how long audit records are kept (serve
+	// --audit-retention; default 90 days). Records past it are pruned
+	// hourly, by one replica at a time.
+	AuditRetention time.Duration
+	// MetricsAuth puts /metrics behind authentication: a principal with
+	// admin on "*" (serve --metrics-auth).
+	MetricsAuth bool
 	// Names are the distribution and ecosystem descriptors that build a
 	// PURL an inventory lacks in stored and downloaded SBOMs (the CLI
 	// passes Stowaway's lists).

@@ -41,9 +41,14 @@
 //     that times out, or fails with a permanent error (image content the
 //     indexer refuses), ends FAILED at once without retry.
 //   - internal/server/auth holds users, access keys, grants, the
-//     stateless ECR authorization tokens, the --auth-config file format
-//     and the Authorizer that decides every IAM action from the grants
-//     and Config.PolicyEvaluator (docs/auth.md).
+//     stateless ECR authorization tokens, the --auth-config file format,
+//     the throttle of failed authentications and the Authorizer that
+//     decides every IAM action from the grants and the policies
+//     (internal/server/policyeval; docs/auth.md).
+//   - internal/server/audit is the audit trail (changes and denials, in the
+//     store and the log, pruned after AuditRetention).
+//   - internal/server/tlsconf builds the TLS configuration of the main
+//     listener (TLSCertFile/TLSKeyFile) and the admission listener.
 //   - internal/server/scanning holds the result types and the registry
 //     scanning rules (ECR's filter semantics).
 //   - internal/server/metrics is a private Prometheus registry.
@@ -65,8 +70,13 @@
 // DataDir/registry directory; jobs are claimed with FOR UPDATE SKIP LOCKED,
 // and the upload, token and layer-URL secrets live in the database.
 //
-// Security: authentication is enforced as soon as any user or access key is
-// configured (with none, the server logs that it is open). Request bodies are
+// Security (docs/security.md): authentication is enforced as soon as any
+// user or access key is configured (with none, the server logs that it is
+// open). The main listener is 127.0.0.1:5000 unless Addr says otherwise, and
+// TLS 1.2+ with HTTP/2 when TLSCertFile is set; the admission listener
+// beyond loopback needs a client CA (or Insecure). Failed authentications
+// are throttled per (user, address); changes and denials are audited;
+// /metrics can require admin on "*" (MetricsAuth). Request bodies are
 // bounded (1 MiB API, 4 MiB manifests), headers time out after 10 s, API
 // calls after APITimeout, scans after ScanTimeout (so a hostile image holds
 // a worker for at most that long), and shutdown drains HTTP and in-flight

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
 // shiftClock is the server clock: real time plus an offset, so pushes can be
@@ -179,6 +182,23 @@ func TestLifecyclePassDeletesAndCollectsBlobs(t *testing.T) {
 	}
 	if rep.Repositories != 1 || rep.Expired != 2 || rep.Referrers != 1 || rep.Skipped != 0 || rep.Failed != 0 {
 		t.Errorf("pass report = %+v, want 1 repository, 2 expired, 1 referrer", rep)
+	}
+	// Each expired image is one audit record by the server.
+	recs, err := ts.store.ListAudit(ctx, store.AuditFilter{Principal: "stowaway", Repository: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired []string
+	for _, r := range recs {
+		if r.Action == "ecr:BatchDeleteImage" && strings.HasPrefix(r.Reason, "expired by lifecycle policy rule") {
+			expired = append(expired, r.Digest+" "+r.Tag)
+		}
+	}
+	slices.Sort(expired)
+	wantExpired := []string{oldD + " ", v2D + " v2"}
+	slices.Sort(wantExpired)
+	if !slices.Equal(expired, wantExpired) {
+		t.Errorf("expiry audit records %q, want %q", expired, wantExpired)
 	}
 	// The configured grace (1h) keeps the just-uploaded blobs.
 	if rep.GC.Swept != 0 || rep.GC.KeptForGrace == 0 {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server/admission"
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/console"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
@@ -25,6 +27,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/server/tlsconf"
 )
 
 // Server is a running scanning registry.
@@ -52,6 +55,10 @@ type Server struct {
 	admission *admission.Policy
 	// policies evaluates the stored repository and registry policies.
 	policies *policyeval.Evaluator
+	// tls serves the main listener over TLS (nil: plain HTTP).
+	tls *tls.Config
+	// audit is the audit trail.
+	audit *audit.Trail
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -138,6 +145,13 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		policies = cfg.PolicyEvaluator
 	}
 	s.authz = auth.NewAuthorizer(cfg.RegistryID, policies)
+	s.audit, err = audit.New(audit.Options{
+		Store: s.store, Leases: s.store, Holder: cfg.InstanceID, Retention: cfg.AuditRetention,
+		Now: cfg.Now, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	s.reg, err = registry.New(ctx, registry.Options{
 		Dir:    filepath.Join(cfg.DataDir, "registry"),
 		Store:  s.store,
@@ -145,6 +159,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Authz:  s.authz,
 		OnPush: s.onPush,
 		OnPull: s.onPull,
+		Audit:  s.audit,
 		Now:    cfg.Now,
 		Logger: cfg.Logger,
 	})
@@ -205,7 +220,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	})
 	s.lifecycle = lifecycle.New(lifecycle.Options{
 		Store: s.store, Registry: s.reg, Interval: cfg.LifecycleInterval, GCGrace: cfg.GCGrace,
-		Holder: cfg.InstanceID, Now: cfg.Now, Logger: cfg.Logger,
+		Holder: cfg.InstanceID, Audit: s.audit, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	layerSecret, err := s.store.Secret(ctx, "ecr-layer-url", randomHex)
 	if err != nil {
@@ -235,6 +250,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 
 		Policies:      s.store,
 		PolicyChanged: s.policies.Invalidate,
+		Audit:         s.audit,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -247,12 +263,20 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}); err != nil {
 		return fmt.Errorf("server: metrics: %w", err)
 	}
-	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Authz: s.authz, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
+	s.console, err = console.New(console.Options{Store: s.store, Auth: s.auth, Authz: s.authz, Audit: s.audit, Now: cfg.Now, Logger: cfg.Logger, Names: cfg.Names})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	if err := s.wireAdmission(); err != nil {
 		return err
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return errors.New("server: TLS needs both a certificate and a key (--tls-cert, --tls-key)")
+	}
+	if cfg.TLSCertFile != "" {
+		if s.tls, err = tlsconf.Server(cfg.TLSCertFile, cfg.TLSKeyFile, ""); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	s.handler = s.routes()
 	return nil
@@ -352,6 +376,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(rescanDone)
 		s.runRescan(workCtx)
 	}()
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		s.audit.Run(workCtx)
+	}()
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
@@ -360,8 +389,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	s.cfg.Logger.Info("server: listening", "addr", ln.Addr().String())
+	if s.tls != nil {
+		// ServeTLS with empty file names serves tls's GetCertificate
+		// (re-read on change) and answers ALPN "h2" with net/http's HTTP/2.
+		srv.TLSConfig = s.tls
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+	s.cfg.Logger.Info("server: listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
 
 	var err error
 	select {
@@ -389,6 +425,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-eventsDone
 	<-lifecycleDone
 	<-rescanDone
+	<-auditDone
 	return err
 }
 

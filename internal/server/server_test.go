@@ -102,7 +102,11 @@ func startServerWith(t *testing.T, mutate func(*Config), scanner Scanner) *testS
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testServer{Server: s, url: "http://" + ln.Addr().String(), host: ln.Addr().String()}
+	scheme := "http://"
+	if cfg.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	return &testServer{Server: s, url: scheme + ln.Addr().String(), host: ln.Addr().String()}
 }
 
 // call makes a signed ECR API call and decodes the response.

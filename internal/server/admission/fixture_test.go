@@ -3,20 +3,12 @@ package admission
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,6 +19,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
+	"github.com/stowaway-scanner/stowaway/internal/server/tlsconf"
+	"github.com/stowaway-scanner/stowaway/internal/server/tlsconf/tlstest"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
@@ -202,80 +196,18 @@ func openSQLite(t testing.TB) *store.SQL {
 }
 
 // testPKI is a self-signed CA and a server certificate it signed.
-type testPKI struct {
-	CAPEM             []byte
-	CertFile, KeyFile string
-	CAFile            string
-	Pool              *x509.CertPool
-	caKey             *ecdsa.PrivateKey
-	caCert            *x509.Certificate
-}
+type testPKI = tlstest.PKI
 
 func newPKI(t testing.TB, dir string) *testPKI {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stowaway-admission-test-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &testPKI{CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), Pool: x509.NewCertPool(), caKey: caKey, caCert: caCert}
-	p.Pool.AddCert(caCert)
-	p.CAFile = filepath.Join(dir, "ca.crt")
-	p.CertFile, p.KeyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(p.CAFile, p.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.issue(t, "stowaway.stowaway.svc", 2)
-	return p
-}
-
-// issue writes a server certificate for dnsName (and 127.0.0.1) to
-// CertFile/KeyFile.
-func (p *testPKI) issue(t testing.TB, dnsName string, serial int64) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: dnsName},
-		DNSNames: []string{dnsName}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return tlstest.New(t, dir, "stowaway.stowaway.svc")
 }
 
 // serveTLS serves h on a real TLS listener with the PKI's certificate and
 // returns its URL and a client trusting the CA.
 func serveTLS(t testing.TB, p *testPKI, h http.Handler) (string, *http.Client) {
 	t.Helper()
-	cfg, err := TLSConfig(p.CertFile, p.KeyFile, "")
+	cfg, err := tlsconf.Server(p.CertFile, p.KeyFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}

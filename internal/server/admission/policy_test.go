@@ -2,13 +2,11 @@ package admission
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -337,50 +335,5 @@ func TestHandlerRefusals(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("healthz: %s", resp.Status)
-	}
-}
-
-// TestTLSReloadAndClientCA: a rotated certificate is served without a
-// restart; with a client CA, clients without a certificate are refused.
-func TestTLSReloadAndClientCA(t *testing.T) {
-	p := newPKI(t, t.TempDir())
-	url, client := serveTLS(t, p, http.NotFoundHandler())
-	serial := func() int64 {
-		t.Helper()
-		resp, err := client.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		client.CloseIdleConnections()
-		return resp.TLS.PeerCertificates[0].SerialNumber.Int64()
-	}
-	if s := serial(); s != 2 {
-		t.Fatalf("serial %d, want 2", s)
-	}
-	p.issue(t, "stowaway.stowaway.svc", 3)
-	// Make sure the modification time moves even on coarse clocks.
-	later := time.Now().Add(time.Minute)
-	for _, f := range []string{p.CertFile, p.KeyFile} {
-		if err := os.Chtimes(f, later, later); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s := serial(); s != 3 {
-		t.Errorf("after rotation serial %d, want 3", s)
-	}
-
-	cfg, err := TLSConfig(p.CertFile, p.KeyFile, p.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.ClientAuth != tls.RequireAndVerifyClientCert || cfg.ClientCAs == nil {
-		t.Errorf("client CA not required: %v", cfg.ClientAuth)
-	}
-	if _, err := TLSConfig(p.CertFile, filepath.Join(t.TempDir(), "nope"), ""); err == nil {
-		t.Error("missing key file accepted")
-	}
-	if _, err := TLSConfig(p.CertFile, p.KeyFile, p.CertFile+".missing"); err == nil {
-		t.Error("missing client CA accepted")
 	}
 }

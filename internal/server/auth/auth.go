@@ -30,7 +30,9 @@
 // as Basic auth with user "AWS".
 //
 // Secrets are compared in constant time and never logged; the only error
-// strings returned name the failure, not the credential.
+// strings returned name the failure, not the credential. Failed
+// authentications are throttled per (user, address) with exponential
+// backoff (throttle.go, Guard).
 package auth
 
 import (
@@ -156,6 +158,8 @@ type Authenticator struct {
 	cache   *verifyCache
 	// bcryptSlots bounds concurrent bcrypt verifications.
 	bcryptSlots chan struct{}
+	// throttle backs off failed authentications (throttle.go).
+	throttle *throttle
 }
 
 // state is one configuration of principals, swapped whole by Replace.
@@ -189,6 +193,7 @@ func newAuthenticator(users []User, keys []AccessKey, secret []byte, now func() 
 		return nil, err
 	}
 	a.state.Store(st)
+	a.throttle = newThrottle(ThrottleOptions{}, now)
 	return a, nil
 }
 
@@ -345,12 +350,9 @@ func (a *Authenticator) checkPassword(u User, pass string) bool {
 	return true
 }
 
-// Registry authenticates a registry request from its Authorization header
-// (Basic user:password, Basic AWS:<ECR token>, or Bearer <static token>).
-func (a *Authenticator) Registry(r *http.Request) (*Principal, error) {
-	if !a.enabled {
-		return anonymousAdmin, nil
-	}
+// registry checks a registry request's credentials (Registry throttles
+// it).
+func (a *Authenticator) registry(r *http.Request) (*Principal, error) {
 	st := a.state.Load()
 	h := r.Header.Get("Authorization")
 	if h == "" {

@@ -11,7 +11,9 @@
 // bearer token or ECR authorization token), checked by internal/server/auth.
 // A repository is shown only to principals that may pull it (the IAM
 // actions of Options.Authz); with authentication off the console is open,
-// as the API is. The console is read-only: it has no forms that change
+// as the API is; a caller the login throttle blocks gets 429. A
+// repository's audit trail (/console/repos/NAME/audit, Options.Audit) is
+// shown only to principals with admin on it. The console is read-only: it has no forms that change
 // anything, and any method but GET and HEAD is refused. Pages carry a
 // Content-Security-Policy without inline script, nosniff and
 // frame-ancestors 'none'.
@@ -37,10 +39,12 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/names"
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -63,6 +67,13 @@ type Store interface {
 	ConsoleDashboardData(ctx context.Context, scope store.ConsoleScope, since time.Time) (store.ConsoleDashboard, error)
 }
 
+// AuditLister reads the audit trail and records the console's denials
+// (*audit.Trail).
+type AuditLister interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+	Check(ctx context.Context, principal, action, repo string, allowed bool, reason string)
+}
+
 // Authenticator authenticates a request as the registry does.
 type Authenticator interface {
 	Registry(r *http.Request) (*auth.Principal, error)
@@ -78,6 +89,9 @@ type Options struct {
 	// ecr:DescribeImages, an image's findings ecr:DescribeImageScanFindings
 	// and its SBOM ecr:BatchGetImage.
 	Authz *auth.Authorizer
+	// Audit serves a repository's audit page to principals with admin on
+	// it (nil: no audit page).
+	Audit AuditLister
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default: discard).
@@ -117,7 +131,7 @@ func New(o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}, codec: codec}
-	for _, name := range []string{"dashboard", "repos", "images", "findings", "error"} {
+	for _, name := range []string{"dashboard", "repos", "images", "findings", "audit", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parse template %s: %w", name, err)
@@ -170,6 +184,18 @@ func staticHandler(static fs.FS) http.Handler {
 func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *auth.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := c.o.Auth.Registry(r)
+		if f := (*auth.Failure)(nil); errors.As(err, &f) && f.Logged() {
+			c.o.Logger.Warn("console: authentication failed", "user", f.User, "source", f.Addr, "refused", f.Refused, "reason", f.Error())
+			c.check(r, f.User, "", "authentication failed: "+f.Error())
+		}
+		if errors.Is(err, auth.ErrThrottled) {
+			var f *auth.Failure
+			if errors.As(err, &f) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter.Seconds()+0.999)))
+			}
+			c.fail(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from this address: wait and try again.")
+			return
+		}
 		if err != nil {
 			// The error names the failure, never the credential.
 			c.o.Logger.Info("console: unauthenticated", "path", r.URL.Path, "reason", err.Error())
@@ -188,6 +214,10 @@ var repoPath = regexp.MustCompile(`^(.+?)/images(?:/([a-z0-9]+(?:[+._-][a-z0-9]+
 
 func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	rest := r.PathValue("rest")
+	if repo, ok := strings.CutSuffix(rest, "/audit"); ok && repo != "" && !strings.Contains(repo, "/images/") {
+		c.auditPage(w, r, p, repo)
+		return
+	}
 	m := repoPath.FindStringSubmatch(rest)
 	if m == nil {
 		name := strings.TrimSuffix(rest, "/")
@@ -207,6 +237,7 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		action = "ecr:DescribeImageScanFindings"
 	}
 	if d := c.o.Authz.Authorize(r.Context(), p, action, repo, auth.SourceIP(r.RemoteAddr)); !d.Allowed {
+		c.check(r, p.Name, repo, d.Reason)
 		c.o.Logger.Info("console: access denied", "principal", p.Name, "repository", repo, "action", action, "reason", d.Reason)
 		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("You may not read repository %q (%s).", repo, action))
 		return
@@ -223,6 +254,19 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	default:
 		c.findings(w, r, repo, digest)
 	}
+}
+
+// check records a console denial in the audit trail: a page is a read,
+// ecr:DescribeImages (ecr:GetAuthorizationToken for a failed sign-in).
+func (c *Console) check(r *http.Request, principal, repo, reason string) {
+	if c.o.Audit == nil {
+		return
+	}
+	action := "ecr:DescribeImages"
+	if strings.HasPrefix(reason, "authentication failed") {
+		action = "ecr:GetAuthorizationToken"
+	}
+	c.o.Audit.Check(r.Context(), principal, action, repo, false, reason)
 }
 
 // render executes a page into a buffer first, so a template error is an

@@ -165,11 +165,13 @@ func (c *Console) repos(w http.ResponseWriter, r *http.Request, p *auth.Principa
 
 type imagesPage struct {
 	base
-	Repo   repoRow
-	Search string
-	Sort   string
-	Images []imageRow
-	Paging paging
+	// AuditURL links the repository's audit page (admins only).
+	AuditURL string
+	Repo     repoRow
+	Search   string
+	Sort     string
+	Images   []imageRow
+	Paging   paging
 }
 
 type imageRow struct {
@@ -192,6 +194,9 @@ func (c *Console) images(w http.ResponseWriter, r *http.Request, repo string) {
 	}
 	pg := imagesPage{base: base{Title: repo, Nav: "repos", User: p.Name, Crumb: []crumb{{"Repositories", Prefix + "repos"}, {repo, ""}}},
 		Search: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort")}
+	if c.o.Audit != nil && c.o.Authz.Authorize(ctx, p, AuditAction, repo, auth.SourceIP(r.RemoteAddr)).Allowed {
+		pg.AuditURL = auditURL(repo)
+	}
 	for _, cr := range all {
 		if cr.Name == repo {
 			pg.Repo = effective(cfg, cr)

@@ -76,6 +76,8 @@ func escapeRepo(name string) string {
 
 func imagesURL(repo string) string { return Prefix + "repos/" + escapeRepo(repo) + "/images" }
 
+func auditURL(repo string) string { return Prefix + "repos/" + escapeRepo(repo) + "/audit" }
+
 func findingsURL(repo, digest string) string {
 	return imagesURL(repo) + "/" + url.PathEscape(digest)
 }
@@ -113,6 +115,7 @@ func fmtSize(n int64) string {
 
 var funcs = template.FuncMap{
 	"imagesURL":   imagesURL,
+	"auditURL":    auditURL,
 	"findingsURL": findingsURL,
 	"sbomURL":     sbomURL,
 	"short":       shortDigest,

@@ -14,6 +14,12 @@
 // docs/ecr-api.md); UnknownOperationException is for targets that are no
 // ECR operation.
 //
+// Authentication failures are throttled per (access key id, source
+// address) by auth.Authenticator.Guard: while blocked a caller gets
+// ThrottlingException, even with the right secret. Failures, denials (need)
+// and every successful state-changing operation (audit.go) are audit
+// records.
+//
 // Permissions: every operation Foo needs the IAM action ecr:Foo on its
 // repository ("" for registry-wide ones), decided by Options.Authz from the
 // grants and policies (auth.Level: reading actions are in pull, image and
@@ -60,6 +66,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -156,6 +163,8 @@ type Options struct {
 	// replica's evaluator stops using its cached copy at once.
 	Policies      PolicyStore
 	PolicyChanged func(repo string)
+	// Audit records state changes and denied calls (nil: none).
+	Audit *audit.Trail
 }
 
 // API is the ECR API handler.
@@ -243,7 +252,13 @@ const RequestIDHeader = "x-amzn-RequestId"
 
 // ServeHTTP handles one API call.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := uuid.NewString()
+	// The server's middleware gives every request an id; the API answers
+	// with it as x-amzn-RequestId.
+	id := audit.FromContext(r.Context()).ID
+	if id == "" {
+		id = uuid.NewString()
+		r = r.WithContext(audit.WithRequest(r.Context(), audit.Request{Source: audit.SourceAddr(r), ID: id}))
+	}
 	w.Header().Set(RequestIDHeader, id)
 	started := a.o.Now()
 	op, principal, err := a.serve(w, r)
@@ -301,7 +316,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 	if err != nil {
 		return "", "", apiErr("SerializationException", "request body unreadable or larger than %d bytes", limit)
 	}
-	p, err := a.authenticate(r, body)
+	p, err := a.authenticate(r, name, body)
 	if err != nil {
 		return "", "", err
 	}
@@ -325,10 +340,12 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (op, principal strin
 			return name, p.Name, err
 		}
 	}
-	out, err := act(r.Context(), &call{r: r, op: name, body: body, p: p})
+	c := &call{r: r, body: body, p: p, op: name}
+	out, err := act(r.Context(), c)
 	if err != nil {
 		return name, p.Name, err
 	}
+	a.recordChange(r.Context(), name, c, out)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(out)
@@ -343,20 +360,11 @@ func clipName(s string) string {
 	return strconv.Quote(s)
 }
 
-func (a *API) authenticate(r *http.Request, body []byte) (*auth.Principal, error) {
+func (a *API) authenticate(r *http.Request, op string, body []byte) (*auth.Principal, error) {
 	if !a.o.Auth.Enabled() {
 		return a.o.Auth.AccessKeyPrincipal(""), nil
 	}
-	id, err := verifySigV4(r, body, a.o.Auth.AccessKeySecret, a.o.Now(), a.o.Region, "ecr")
-	if err != nil {
-		return nil, err
-	}
-	p := a.o.Auth.AccessKeyPrincipal(id)
-	if p == nil {
-		// The key went in a reload between the signature check and now.
-		return nil, apiErr("UnrecognizedClientException", "The security token included in the request is invalid.")
-	}
-	return p, nil
+	return a.authenticateThrottled(r, op, body)
 }
 
 func writeError(w http.ResponseWriter, status int, e *Error) {
@@ -400,9 +408,17 @@ func (a *API) needAction(ctx context.Context, c *call, action, repo string) erro
 func (a *API) allowed(ctx context.Context, c *call, action, repo string) bool {
 	d := a.o.Authz.Authorize(ctx, c.p, action, repo, auth.SourceIP(c.r.RemoteAddr))
 	if !d.Allowed {
+		a.o.Audit.Check(ctx, c.p.Name, action, repo, false, d.Reason)
 		a.o.Logger.Info("ecrapi: access denied", "principal", c.p.Name, "action", action, "repository", repo, "reason", d.Reason)
 	}
 	return d.Allowed
+}
+
+func repoOrRegistry(repo string) string {
+	if repo == "" {
+		return "the registry"
+	}
+	return "the repository"
 }
 
 // epoch is a time as ECR's wire has it, epoch seconds (scanning.Epoch).

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
@@ -57,6 +58,8 @@ type Options struct {
 	GCGrace time.Duration
 	// Holder names this replica in the lease.
 	Holder string
+	// Audit records each expired image (principal "stowaway"; nil: none).
+	Audit  *audit.Trail
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -318,6 +321,8 @@ func (s *Service) runRepo(ctx context.Context, pol store.LifecyclePolicy, rep *R
 		rep.Referrers += n
 		s.o.Logger.Info("lifecycle: expired image", "repository", repo, "digest", e.Image.Digest,
 			"tags", e.Image.Tags, "rule", e.RulePriority, "referrers_deleted", n)
+		s.o.Audit.Record(ctx, audit.Record{Principal: registry.ServerPrincipal, Action: "ecr:BatchDeleteImage", Repository: repo,
+			Digest: e.Image.Digest, Tag: strings.Join(e.Image.Tags, ","), Reason: fmt.Sprintf("expired by lifecycle policy rule %d", e.RulePriority)})
 	}
 	return s.o.Store.SetLifecycleEvaluated(ctx, repo, now)
 }

@@ -109,7 +109,7 @@ func (r *Registry) PutArtifact(ctx context.Context, repo string, a Artifact) (oc
 	// request's context and the route's repository.
 	req := (&http.Request{}).WithContext(ctx)
 	rt := route{repo: repo, kind: "manifests", ref: dgst.String()}
-	if err := r.recordPush(req, rt, dgst.String(), "", int64(len(body)), info); err != nil {
+	if err := r.recordPush(req, rt, ServerPrincipal, dgst.String(), "", int64(len(body)), info); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("registry: put artifact: record: %w", err)
 	}
 	return ocispec.Descriptor{

@@ -3,12 +3,17 @@ package registry
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 )
 
@@ -47,13 +52,26 @@ func parseRoute(path string) (route, bool) {
 			continue
 		}
 		name := rest[:i]
-		if !reference.NameRegexp.MatchString(name) || len(name) > 255 {
-			return route{}, false
+		if !validName(name) {
+			// Answered 400 NAME_INVALID (distribution gave a 500 for names
+			// over 255 characters and a text 404 for bad characters).
+			return route{repo: name, kind: "invalid-name"}, true
 		}
 		return route{repo: name, kind: k.kind, ref: rest[i+len(k.sep):]}, true
 	}
 	return route{}, false
 }
+
+// validName reports whether name is a repository name of the distribution
+// grammar, at most 255 characters.
+func validName(name string) bool {
+	return len(name) <= 255 && anchoredName.MatchString(name)
+}
+
+var anchoredName = regexp.MustCompile(`^(?:` + reference.NameRegexp.String() + `)$`)
+
+// validTag is the distribution spec's tag grammar.
+var validTag = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // routeAction is the IAM action a registry request needs, as ECR documents
 // them for docker pull and push (docs/auth.md); "" for /v2/ (any
@@ -103,6 +121,18 @@ func routeAction(rt route, method string) string {
 	return "ecr:BatchDeleteImage"
 }
 
+// auditAction names the request in the audit trail: its routeAction, or
+// for the routes that need none, the ECR operation they stand for.
+func auditAction(rt route, method string) string {
+	switch rt.kind {
+	case "base":
+		return "ecr:GetAuthorizationToken"
+	case "catalog":
+		return ListAction
+	}
+	return routeAction(rt, method)
+}
+
 // ListAction is the action a repository is listed by (the catalog, the
 // console's lists, DescribeRepositories): a pull grant includes it, so a
 // caller sees what it may pull.
@@ -118,29 +148,44 @@ func ociError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // ServeHTTP authorizes, then serves referrers and manifest writes itself
-// (around distribution) and everything else through distribution.
+// (around distribution) and everything else through distribution. Every
+// error body passes through errorFilter (errors.go).
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	ef := &errorFilter{ResponseWriter: w, log: r.opts.Logger, reqID: audit.FromContext(req.Context()).ID, path: req.URL.Path}
+	defer ef.finish()
+	r.serve(ef, req)
+}
+
+func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 	rt, ok := parseRoute(req.URL.Path)
 	if !ok {
 		r.app.ServeHTTP(w, req)
 		return
 	}
+	ctx := req.Context()
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	w.Header().Set(HeaderSBOMAuthority, SBOMAuthorityEnforced)
 	p, err := r.opts.Auth.Registry(req)
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Basic realm="stowaway"`)
-		ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		r.authFailed(w, req, rt, err)
+		return
+	}
+	if rt.kind == "invalid-name" {
+		ociError(w, http.StatusBadRequest, "NAME_INVALID", "invalid repository name: at most 255 characters of lower-case letters, digits and separators (. _ __ - /)")
 		return
 	}
 	src := auth.SourceIP(req.RemoteAddr)
 	if act := routeAction(rt, req.Method); act != "" {
-		d := r.opts.Authz.Authorize(req.Context(), p, act, rt.repo, src)
+		d := r.opts.Authz.Authorize(ctx, p, act, rt.repo, src)
 		if !d.Allowed {
+			r.opts.Audit.Check(ctx, p.Name, act, rt.repo, false, d.Reason)
 			r.opts.Logger.Info("registry: access denied", "principal", p.Name, "repository", rt.repo, "action", act, "reason", d.Reason)
 			ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
 			return
 		}
+	}
+	if !validListParams(w, req, rt) {
+		return
 	}
 	if rt.kind == "catalog" {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
@@ -159,12 +204,58 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case rt.kind == "manifests" && req.Method == http.MethodPut:
 		r.putManifestLocked(w, req, rt, p.Name)
 	case rt.kind == "manifests" && req.Method == http.MethodDelete:
-		r.deleteManifest(w, req, rt)
+		r.deleteManifest(w, req, rt, p.Name)
 	case rt.kind == "manifests" && req.Method == http.MethodGet && r.opts.OnPull != nil:
 		r.getManifest(w, req, rt)
+	case rt.kind == "blobs" && req.Method == http.MethodDelete:
+		r.app.ServeHTTP(&statusWriter{ResponseWriter: w, onHeader: func(status int) int {
+			if status == http.StatusAccepted {
+				r.opts.Audit.Record(ctx, audit.Record{Principal: p.Name, Action: "ecr:BatchDeleteImage", Repository: rt.repo, Digest: rt.ref, Reason: "blob deleted"})
+			}
+			return status
+		}}, req)
 	default:
 		r.app.ServeHTTP(w, req)
 	}
+}
+
+// authFailed answers a failed authentication: 429 TOOMANYREQUESTS with
+// Retry-After while the throttle blocks the caller, 401 otherwise. A
+// failure with credentials is logged and audited (the claimed user name,
+// never the secret); a flood of throttled attempts only at 1, 2, 4, ...
+func (r *Registry) authFailed(w http.ResponseWriter, req *http.Request, rt route, err error) {
+	var f *auth.Failure
+	if errors.As(err, &f) && f.Logged() {
+		r.opts.Logger.Warn("registry: authentication failed", "user", f.User, "source", f.Addr, "refused", f.Refused, "reason", f.Error())
+		r.opts.Audit.Check(req.Context(), f.User, auditAction(rt, req.Method), rt.repo, false, "authentication failed: "+f.Error())
+	}
+	if errors.Is(err, auth.ErrThrottled) {
+		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		ociError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", fmt.Sprintf("too many failed authentication attempts; retry after %d s", secs))
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="stowaway"`)
+	ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+}
+
+// validListParams refuses a tags/list or _catalog "last" that is not a
+// tag or repository name (distribution passed it to the storage driver,
+// which answered 500 with its path).
+func validListParams(w http.ResponseWriter, req *http.Request, rt route) bool {
+	last := req.URL.Query().Get("last")
+	if last == "" {
+		return true
+	}
+	switch {
+	case rt.kind == "tags" && !validTag.MatchString(last):
+		ociError(w, http.StatusBadRequest, "TAG_INVALID", "last: not a tag")
+		return false
+	case rt.kind == "catalog" && !validName(last):
+		ociError(w, http.StatusBadRequest, "NAME_INVALID", "last: not a repository name")
+		return false
+	}
+	return true
 }
 
 // checkMount drops a cross-repository mount the caller may not read from, so

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
@@ -142,7 +143,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		if status != http.StatusCreated {
 			return status
 		}
-		if err := r.recordPush(req, rt, dgst, tag, int64(len(body)), info); err != nil {
+		if err := r.recordPush(req, rt, principal, dgst, tag, int64(len(body)), info); err != nil {
 			r.opts.Logger.Error("registry: record push", "repository", rt.repo, "digest", dgst, "err", err)
 			w.Header().Del("Location")
 			w.Header().Del("Docker-Content-Digest")
@@ -159,9 +160,13 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	r.app.ServeHTTP(sw, req)
 }
 
-func (r *Registry) recordPush(req *http.Request, rt route, dgst, tag string, size int64, info manifestInfo) error {
+func (r *Registry) recordPush(req *http.Request, rt route, principal, dgst, tag string, size int64, info manifestInfo) error {
 	ctx := req.Context()
 	now := r.opts.Now().UTC()
+	var prev string
+	if tag != "" {
+		prev, _ = r.opts.Store.ResolveTag(ctx, rt.repo, tag) // "" when new
+	}
 	if _, err := r.opts.Store.EnsureRepositoryFromTemplate(ctx, store.Repository{Name: rt.repo, CreatedAt: now}, store.AppliedForCreateOnPush); err != nil {
 		return err
 	}
@@ -179,6 +184,14 @@ func (r *Registry) recordPush(req *http.Request, rt route, dgst, tag string, siz
 	if err != nil {
 		return err
 	}
+	reason := "pushed"
+	switch {
+	case prev != "" && prev != dgst:
+		reason = "tag moved from " + prev
+	case !created:
+		reason = "pushed again (manifest already stored)"
+	}
+	r.opts.Audit.Record(ctx, audit.Record{Principal: principal, Action: "ecr:PutImage", Repository: rt.repo, Digest: dgst, Tag: tag, Reason: reason})
 	if info.Subject != nil {
 		if err := r.opts.Store.PutReferrer(ctx, store.Referrer{
 			Repository:   rt.repo,
@@ -201,13 +214,15 @@ func (r *Registry) recordPush(req *http.Request, rt route, dgst, tag string, siz
 	return nil
 }
 
-func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt route) {
+func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt route, principal string) {
 	sw := &statusWriter{ResponseWriter: w, onHeader: func(status int) int {
 		if status != http.StatusAccepted {
 			return status
 		}
 		var err error
+		rec := audit.Record{Principal: principal, Action: "ecr:BatchDeleteImage", Repository: rt.repo}
 		if _, perr := digest.Parse(rt.ref); perr == nil {
+			rec.Digest, rec.Reason = rt.ref, "manifest deleted"
 			err = r.opts.Store.DeleteImage(req.Context(), rt.repo, rt.ref)
 			if err == nil || errors.Is(err, store.ErrNotFound) {
 				// The image's referrers (SBOMs, signatures) go with it.
@@ -216,12 +231,15 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 				}
 			}
 		} else {
+			rec.Tag, rec.Reason = rt.ref, "tag deleted"
+			rec.Digest, _ = r.opts.Store.ResolveTag(req.Context(), rt.repo, rt.ref)
 			err = r.opts.Store.DeleteTag(req.Context(), rt.repo, rt.ref)
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.opts.Logger.Error("registry: record delete", "repository", rt.repo, "reference", rt.ref, "err", err)
 			return http.StatusInternalServerError
 		}
+		r.opts.Audit.Record(req.Context(), rec)
 		return status
 	}}
 	r.app.ServeHTTP(sw, req)

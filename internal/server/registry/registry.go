@@ -22,6 +22,14 @@
 //   - immutable tags (ECR imageTagMutability, with its exclusion filters:
 //     store.Repository.TagIsImmutable) enforced before the PUT;
 //   - a 4 MiB manifest body limit;
+//   - an audit record (internal/server/audit) for every push (a tag move
+//     names the digest it left), every DELETE and every denied request,
+//     authentication failures included; a caller the throttle blocks gets
+//     429 TOOMANYREQUESTS with Retry-After;
+//   - error bodies without server detail (errors.go): distribution's
+//     "detail" is dropped and a 5xx is UNKNOWN naming the request id; an
+//     invalid repository name is 400 NAME_INVALID on every route, and a
+//     tags/list or _catalog "last" that is not a tag or name is a 400;
 //   - SBOM authority: manifest annotations under dev.stowaway. are the
 //     server's own (its SBOM referrers); a client push carrying one is
 //     refused (400 MANIFEST_INVALID, logged with the principal), and every
@@ -52,9 +60,14 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
+
+// ServerPrincipal names the server itself in the audit trail (the SBOM
+// referrers it pushes, the lifecycle pass's expirations).
+const ServerPrincipal = "stowaway"
 
 // MaxManifestSize bounds a manifest PUT body.
 const MaxManifestSize = 4 << 20
@@ -90,6 +103,9 @@ type Options struct {
 	// OnPull, when set, runs after a successful manifest GET (by tag or
 	// digest) with the manifest's digest: a pull, for scan eligibility.
 	OnPull func(ctx context.Context, repo, digest string)
+	// Audit records pushes, tag moves, deletes and denied requests (nil:
+	// none).
+	Audit  *audit.Trail
 	Now    func() time.Time
 	Logger *slog.Logger
 }

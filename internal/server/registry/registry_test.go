@@ -472,7 +472,9 @@ func TestParseRoute(t *testing.T) {
 		{"/v2/a/tags/list", route{repo: "a", kind: "tags"}, true},
 		{"/v2/a/referrers/sha256:x", route{repo: "a", kind: "referrers", ref: "sha256:x"}, true},
 		{"/v2/manifests/manifests/x", route{repo: "manifests", kind: "manifests", ref: "x"}, true},
-		{"/v2/UPPER/tags/list", route{}, false},
+		{"/v2/UPPER/tags/list", route{repo: "UPPER", kind: "invalid-name"}, true},
+		{"/v2/" + strings.Repeat("a", 256) + "/manifests/x", route{repo: strings.Repeat("a", 256), kind: "invalid-name"}, true},
+		{"/v2/" + strings.Repeat("a", 255) + "/manifests/x", route{repo: strings.Repeat("a", 255), kind: "manifests", ref: "x"}, true},
 		{"/v2/nothing", route{}, false},
 	}
 	for _, tt := range tests {

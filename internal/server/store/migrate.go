@@ -43,6 +43,7 @@ func (s *SQL) migrations() []migration {
 		{3, "one leases table for the singleton passes (was lifecycle_leases and rescan_leases)", s.leaseSchema},
 		{4, "repository resource tags, tag mutability exclusions, encryption configuration; repository creation templates", s.repoConfigSchema},
 		{5, "repository policies and the registry policy", s.policySchema},
+		{6, "the audit trail", s.auditSchema},
 	}
 }
 
