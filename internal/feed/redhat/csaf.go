@@ -234,6 +234,9 @@ func (c *capReader) Read(b []byte) (int, error) {
 	if c.n > c.max {
 		return n, fmt.Errorf("%s: %w: more than %d decompressed bytes", c.name, errArchiveLimit, c.max)
 	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("zstd: %w", err)
+	}
 	return n, err
 }
 
@@ -442,6 +445,7 @@ type component struct {
 	name, module, evr string
 	src               bool // a source rpm (arch=src)
 	plain             bool // no arch: a package name without a build
+	purl              bool // named by a purl (the current document format)
 }
 
 // parseComponent reads a component's purl, or its product id when it has
@@ -462,6 +466,7 @@ func parseComponent(id string, pr *csafProduct) (c component, ok bool, err error
 		}
 		q := u.Qualifiers.Map()
 		c.name = u.Name
+		c.purl = true
 		arch := q["arch"]
 		c.src = arch == "src"
 		c.plain = arch == "" && u.Version == ""
@@ -667,10 +672,11 @@ func (p *vexParser) convert(file string, d *csafDoc, t *productTable, v *csafVul
 				af.Advisory = r.advisory
 			}
 		default:
-			// Unfixed judgements name packages. When the group lists the
-			// source rpm (name.src), its plain entries are binary rpm
-			// names, which the source record covers.
-			if !c.src && (!c.plain || hasSrc[[2]string{e.ns, e.status}]) {
+			// Unfixed judgements name packages. Older documents name
+			// the source package without a purl ("vim"); current ones
+			// give the source rpm (arch=src) and its binary rpms by name
+			// beside it, which the source record covers.
+			if !c.src && (!c.plain || (c.purl && hasSrc[[2]string{e.ns, e.status}])) {
 				continue
 			}
 			switch e.status {
