@@ -123,13 +123,13 @@ func TestVEXParseFixture(t *testing.T) {
 	hi := sev.High
 	src := advisory.KindSource
 	want := []advisory.Affected{
-		{Namespace: "rhel:7", Package: "bar", Kind: src, Status: advisory.StatusWillNotFix, Severity: hi},    // known_affected + no_fix_planned "Out of support scope"
+		{Namespace: "rhel:7", Package: "bar", Kind: src, Status: advisory.StatusWillNotFix, Severity: hi},      // known_affected + no_fix_planned "Out of support scope"
 		{Namespace: "rhel:7", Package: "corge", Kind: src, Status: advisory.StatusAffected, Severity: sev.Low}, // known_affected, a workaround only
-		{Namespace: "rhel:8", Package: "bar", Kind: src, Status: advisory.StatusWillNotFix, Severity: hi},    // known_affected + no_fix_planned "Will not fix"; plain "bar" is its binary
+		{Namespace: "rhel:8", Package: "bar", Kind: src, Status: advisory.StatusWillNotFix, Severity: hi},      // known_affected + no_fix_planned "Will not fix"; plain "bar" is its binary
 		{Namespace: "rhel:8", Package: "postgresql", Kind: src, Module: "postgresql:13", Status: advisory.StatusAffected, Severity: hi},
-		{Namespace: "rhel:8", Package: "qux", Kind: src, Status: advisory.StatusAffected, Severity: hi},  // known_affected, no remediation
+		{Namespace: "rhel:8", Package: "qux", Kind: src, Status: advisory.StatusAffected, Severity: hi},    // known_affected, no remediation
 		{Namespace: "rhel:9", Package: "bar", Kind: src, Status: advisory.StatusNotAffected, Severity: hi}, // bar.src; the binaries bar, bar-libs are covered by it
-		{Namespace: "rhel:9", Package: "baz", Kind: src, Status: advisory.StatusAffected, Severity: hi},     // known_affected + none_available
+		{Namespace: "rhel:9", Package: "baz", Kind: src, Status: advisory.StatusAffected, Severity: hi},    // known_affected + none_available
 		{Namespace: "rhel:9", Package: "foo", Kind: src, Status: advisory.StatusFixed, Ranges: fixed("1.2-3.el9_3"), Severity: hi, Advisory: "RHSA-2030:0001"},
 		{Namespace: "rhel:9", Package: "nodejs", Kind: src, Module: "nodejs:18", Status: advisory.StatusFixed, Ranges: fixed("1:18.17.1-1.module+el9.3.0+19753+58c7b6ab"), Severity: hi, Advisory: "RHSA-2030:0001"},
 		{Namespace: "rhel:9", Package: "quux", Kind: src, Status: advisory.StatusAffected, Severity: hi}, // under_investigation
@@ -144,10 +144,10 @@ func TestVEXParseFixture(t *testing.T) {
 		ID: "CVE-2030-0001", Source: "redhat-vex", Summary: "foo: a made-up flaw",
 		Description:    "A flaw was found in foo.\n\nOnly foo builds with the frobnicator are affected.",
 		VendorSeverity: "Important", Severity: hi,
-		CVSS:           []advisory.CVSS{{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Score: 7.5, Source: "redhat"}},
-		References:     []string{"https://access.redhat.com/security/cve/CVE-2030-0001", "https://bugzilla.redhat.com/show_bug.cgi?id=1"},
-		Published:      time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		Modified:       time.Date(2030, 2, 3, 4, 5, 6, 0, time.UTC),
+		CVSS:       []advisory.CVSS{{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Score: 7.5, Source: "redhat"}},
+		References: []string{"https://access.redhat.com/security/cve/CVE-2030-0001", "https://bugzilla.redhat.com/show_bug.cgi?id=1"},
+		Published:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		Modified:   time.Date(2030, 2, 3, 4, 5, 6, 0, time.UTC),
 	}
 	if d := cmp.Diff(wantHead, head); d != "" {
 		t.Errorf("advisory (-want +got):\n%s", d)
