@@ -13,8 +13,8 @@
 //	db-<UTC time>.sqlite.tmp a build or pull in progress (or left by a crash)
 //	LOCK                     flock(2) taken by writers (Update, Pull)
 //	cache/<updater>/         files an incremental updater (feed.Cacher)
-//	                         keeps between runs (the Red Hat VEX archive
-//	                         and the documents changed since)
+//	                         keeps between runs (an archive and the
+//	                         documents changed since it)
 //
 // Tables of one DB file (schema version SchemaVersion):
 //
