@@ -95,3 +95,12 @@ type Cacher interface {
 	// WithCacheDir returns the updater with dir as its cache.
 	WithCacheDir(dir string) Updater
 }
+
+// MirrorOnly is an optional capability of an updater that a newer updater
+// supersedes for online updates: `db update` without a mirror skips it
+// unless it is asked for by name (its reason says why and what replaces
+// it); from a mirror it runs as usual.
+type MirrorOnly interface {
+	Updater
+	MirrorOnly() (reason string)
+}

@@ -257,6 +257,13 @@ type QuerySource interface {
 	GetQuery(ctx context.Context, path string, query url.Values) (io.ReadCloser, error)
 }
 
+// MirrorOnly says that online, Red Hat data come from the VEX updater: the
+// per-CVE crawl (tens of thousands of requests) runs only when asked for
+// by name (feed.MirrorOnly); from a mirror the bundle is read as usual.
+func (u *Updater) MirrorOnly() string {
+	return "online, Red Hat data come from redhat-vex (CSAF VEX); the per-CVE Security Data API crawl runs only with --source redhat"
+}
+
 func optionalCPEMap(p string) bool { return p == CPEMapPath }
 
 // Fetch gets the bundle when the source has one, else every per-CVE file.

@@ -360,3 +360,21 @@ func TestReadIndexErrors(t *testing.T) {
 		t.Errorf("an empty index: %v", err)
 	}
 }
+
+// TestOnlineUsesVEX: online, the CVE API crawl is skipped in favour of VEX.
+func TestOnlineUsesVEX(t *testing.T) {
+	var cve feed.Updater = New()
+	if _, ok := cve.(feed.MirrorOnly); !ok {
+		t.Error("the CVE API updater is not feed.MirrorOnly: online updates would crawl every CVE")
+	}
+	var vex feed.Updater = NewVEX(VEXOptions{})
+	if _, ok := vex.(feed.MirrorOnly); ok {
+		t.Error("the VEX updater is feed.MirrorOnly")
+	}
+	if _, ok := vex.(feed.Cacher); !ok {
+		t.Error("the VEX updater is not feed.Cacher: every update would download the archive")
+	}
+	if c := vex.(feed.Cacher).WithCacheDir("/x"); c.(*VEX).opts.CacheDir != "/x" || c.Name() != vex.Name() {
+		t.Errorf("WithCacheDir: %+v", c)
+	}
+}
