@@ -202,6 +202,9 @@ func (f *vexFetch) get(ctx context.Context, p string, prev feed.Validator, max i
 		err = fmt.Errorf("%w of %d bytes", errTooLarge, max)
 	}
 	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
 		err = os.Rename(tmp.Name(), dst)
 	}
 	if err != nil {
