@@ -403,7 +403,8 @@ func (f *vexFetch) fetchArchive(ctx context.Context) (string, time.Time, error) 
 }
 
 // gc removes cached archives and documents that neither the previous nor
-// the new state names.
+// the new state names, and what an interrupted run left (snapshots,
+// partial downloads). Fetch runs under the DB directory's lock.
 func (f *vexFetch) gc(archive string) {
 	keep := func(p string) bool {
 		_, inPrev := f.prev[p]
@@ -414,12 +415,14 @@ func (f *vexFetch) gc(archive string) {
 	for _, e := range entries {
 		n := e.Name()
 		switch {
+		case strings.HasPrefix(n, ".snapshot-") || strings.HasPrefix(n, ".part-"):
+			_ = os.RemoveAll(filepath.Join(f.cache, n))
 		case !e.IsDir() && archiveFile.MatchString(n) && !keep(n):
 			_ = os.Remove(filepath.Join(f.cache, n))
 		case e.IsDir() && len(n) == 4 && strings.Trim(n, "0123456789") == "":
 			docs, _ := os.ReadDir(filepath.Join(f.cache, n))
 			for _, d := range docs {
-				if p := n + "/" + d.Name(); !keep(p) {
+				if p := n + "/" + d.Name(); !keep(p) || strings.HasPrefix(d.Name(), ".part-") {
 					_ = os.Remove(f.cachePath(p))
 				}
 			}

@@ -269,6 +269,33 @@ func testFetchIncremental(t *testing.T, up string, tc fetchCase) {
 	snap.Close()
 	state = snap.State
 
+	// Leftovers of an interrupted run are removed by the next one.
+	for _, p := range []string{".snapshot-123/x", ".part-9", "2030/.part-1"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(cache, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cache, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// (A change listed again with the same bytes: unchanged.)
+	prependLine(t, filepath.Join(up, ChangesPath), tc.change, "2031-01-02T12:00:00+00:00")
+	snap = fetch(state)
+	if !snap.Unchanged {
+		t.Error("a document listed again with the same bytes: not unchanged")
+		snap.Close()
+	}
+	state = snap.State
+	if d := cmp.Diff([]string{ChangesPath}, srv.downloads()); d != "" {
+		t.Errorf("re-listed document downloads (-want +got):\n%s", d)
+	}
+	for _, p := range []string{".snapshot-123", ".part-9", "2030/.part-1"} {
+		if _, err := os.Stat(filepath.Join(cache, p)); err == nil {
+			t.Errorf("%s left in the cache", p)
+		}
+	}
+
 	// 5. A lost cache (or one that does not match the state) starts over.
 	if err := os.RemoveAll(cache); err != nil {
 		t.Fatal(err)
