@@ -166,6 +166,14 @@ func updateDB(ctx context.Context, dir, mirror string, only []string, nvdAPI boo
 			fmt.Fprintf(stderr, "%s: not in the mirror (%s/%s is missing): skipped, its previous data (if any) is kept\n", u.Name(), mirror, u.MirrorDir())
 		}
 		keepOthers = len(absent) > 0
+		var skipped map[string]string
+		updaters, skipped = source.Online(mirror, updaters)
+		for _, u := range feedall.Updaters() {
+			if why, ok := skipped[u.Name()]; ok {
+				fmt.Fprintf(stderr, "%s: skipped: %s; its previous data (if any) is kept\n", u.Name(), why)
+			}
+		}
+		keepOthers = keepOthers || len(skipped) > 0
 	}
 	src, err := source.New(mirror, source.Options{UserAgent: userAgent()})
 	if err != nil {

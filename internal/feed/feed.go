@@ -88,3 +88,23 @@ type Updater interface {
 	// fails.
 	Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (Stats, error)
 }
+
+// Cacher is an optional capability of an updater whose Fetch keeps files
+// between runs (an incremental fetch): the DB builder gives it a directory
+// of its own, under the DB directory, that outlives each snapshot. Its
+// cached files must agree with the State it returns; when they do not (a
+// build that failed after Fetch, a removed cache), Fetch starts over.
+type Cacher interface {
+	Updater
+	// WithCacheDir returns the updater with dir as its cache.
+	WithCacheDir(dir string) Updater
+}
+
+// MirrorOnly is an optional capability of an updater that a newer updater
+// supersedes for online updates: `db update` without a mirror skips it
+// unless it is asked for by name (its reason says why and what replaces
+// it); from a mirror it runs as usual.
+type MirrorOnly interface {
+	Updater
+	MirrorOnly() (reason string)
+}

@@ -323,7 +323,9 @@ type redhatOracle struct {
 
 var rhNEVRA = regexp.MustCompile(`^(.+)-(\d+):([^-]+)-([^-]+)$`)
 
-// newRedHatOracles reads the Red Hat bundle once for every major release.
+// newRedHatOracles reads the Red Hat bundle once for every major release,
+// and the mirror's VEX documents, which replace a CVE's bundle record on a
+// main stream they judge (redhatVEXRecords).
 // It collects into rejected the records whose details Red Hat marks
 // rejected ("[REJECTED CVE] ...", "This CVE ID has been rejected ...").
 func newRedHatOracles(feeds string, majors []string, wanted, rejected map[string]bool) (map[string]*redhatOracle, error) {
@@ -340,6 +342,11 @@ func newRedHatOracles(feeds string, majors []string, wanted, rejected map[string
 	for _, m := range majors {
 		out[m] = &redhatOracle{major: m, recs: map[string][]rhRecord{}}
 	}
+	vex, err := redhatVEXRecords(feeds)
+	if err != nil {
+		return nil, err
+	}
+	inBundle := map[string]bool{}
 	tr := tar.NewReader(zr)
 	for {
 		_, err := tr.Next()
@@ -356,26 +363,59 @@ func newRedHatOracles(feeds string, majors []string, wanted, rejected map[string
 		if len(r.Details) > 0 && (strings.HasPrefix(r.Details[0], "[REJECTED CVE]") || strings.HasPrefix(r.Details[0], "This CVE ID has been rejected") || rejectNotice(r.Details[0])) {
 			rejected[r.Name] = true
 		}
+		inBundle[r.Name] = true
 		for _, o := range out {
-			names := map[string]bool{}
-			for _, a := range r.AffectedRelease {
-				if m := rhNEVRA.FindStringSubmatch(a.Package); m != nil && o.mainStream(a.CPE) {
-					names[m[1]] = true
-				}
+			if v, ok := vex[r.Name]; ok && o.judges(v) {
+				o.add(v, wanted) // VEX outranks the CVE API
+				continue
 			}
-			for _, s := range r.PackageState {
-				if o.mainStream(s.CPE) {
-					names[s.PackageName] = true
-				}
-			}
-			for n := range names {
-				if wanted[n] {
-					o.recs[n] = append(o.recs[n], r)
-				}
-			}
+			o.add(r, wanted)
+		}
+	}
+	for id, v := range vex {
+		if inBundle[id] {
+			continue
+		}
+		for _, o := range out {
+			o.add(v, wanted)
 		}
 	}
 	return out, nil
+}
+
+// judges reports whether r has an entry for the oracle's main stream.
+func (o *redhatOracle) judges(r rhRecord) bool {
+	for _, a := range r.AffectedRelease {
+		if o.mainStream(a.CPE) {
+			return true
+		}
+	}
+	for _, s := range r.PackageState {
+		if o.mainStream(s.CPE) {
+			return true
+		}
+	}
+	return false
+}
+
+// add files r under every wanted package it names on the main stream.
+func (o *redhatOracle) add(r rhRecord, wanted map[string]bool) {
+	names := map[string]bool{}
+	for _, a := range r.AffectedRelease {
+		if m := rhNEVRA.FindStringSubmatch(a.Package); m != nil && o.mainStream(a.CPE) {
+			names[m[1]] = true
+		}
+	}
+	for _, s := range r.PackageState {
+		if o.mainStream(s.CPE) {
+			names[s.PackageName] = true
+		}
+	}
+	for n := range names {
+		if wanted[n] {
+			o.recs[n] = append(o.recs[n], r)
+		}
+	}
 }
 
 // mainStream accepts cpe:/o:redhat:enterprise_linux:N and its ::variants.

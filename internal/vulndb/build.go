@@ -184,7 +184,11 @@ func Update(ctx context.Context, dir string, updaters []feed.Updater, src func(f
 	}
 	var copyNames []string
 	for _, u := range updaters {
-		sr, copyPrev, err := b.runSource(ctx, u, src(u), prev[u.Name()])
+		run := u
+		if c, ok := u.(feed.Cacher); ok {
+			run = c.WithCacheDir(filepath.Join(dir, CacheDir, u.Name()))
+		}
+		sr, copyPrev, err := b.runSource(ctx, run, src(u), prev[u.Name()])
 		if err != nil {
 			return nil, err
 		}

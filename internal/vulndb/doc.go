@@ -12,6 +12,9 @@
 //	db-<UTC time>.sqlite     published DB files, never modified once renamed
 //	db-<UTC time>.sqlite.tmp a build or pull in progress (or left by a crash)
 //	LOCK                     flock(2) taken by writers (Update, Pull)
+//	cache/<updater>/         files an incremental updater (feed.Cacher)
+//	                         keeps between runs (an archive and the
+//	                         documents changed since it)
 //
 // Tables of one DB file (schema version SchemaVersion):
 //

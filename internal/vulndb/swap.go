@@ -17,6 +17,9 @@ const (
 	dbPrefix    = "db-"
 	dbSuffix    = ".sqlite"
 	tmpSuffix   = ".tmp"
+	// CacheDir holds, per updater that keeps files between runs
+	// (feed.Cacher), a directory named by the updater.
+	CacheDir = "cache"
 	// maxCurrentSize bounds the read of CURRENT (it holds one file name).
 	maxCurrentSize = 4096
 )

@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/stowaway-scanner/stowaway/internal/distro"
+	"github.com/stowaway-scanner/stowaway/internal/distro/rhel"
 	"github.com/stowaway-scanner/stowaway/internal/version"
 )
 
@@ -25,5 +26,7 @@ func Descriptor() distro.Descriptor {
 		PURLNamespace: "centos",
 		AdvisoryNames: distro.NameSource,
 		DataAlias:     func(release string) string { return "rhel:" + release },
+		// The RHEL feeds it reads rank as they do for RHEL.
+		SourceRank: rhel.SourceRank(),
 	}
 }

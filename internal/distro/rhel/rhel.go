@@ -2,6 +2,12 @@
 // releases and the end of maintenance support
 // (https://access.redhat.com/support/policy/updates/errata), rpm versions,
 // and CSAF records named by the source RPM.
+//
+// Two feeds cover the same releases: Red Hat's CSAF VEX documents
+// (updater "redhat-vex", the current format) and the Security Data API's
+// per-CVE JSON ("redhat", which mirrors still carry as a bundle). Where
+// both are loaded, the VEX records of a vulnerability replace the CVE
+// API's for the namespace: SourceRank.
 package rhel
 
 import (
@@ -27,7 +33,12 @@ func Descriptor() distro.Descriptor {
 		Version:            version.RPM{},
 		PURLNamespace:      "redhat",
 		AdvisoryNames:      distro.NameSource,
+		SourceRank:         SourceRank(),
 		AdvisoryURL:        func(id string) string { return "https://access.redhat.com/security/cve/" + id },
 		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "RHSA-", Database: "Red Hat"}},
 	}
 }
+
+// SourceRank ranks the Red Hat feeds: VEX over the CVE API. CentOS 7 (data
+// alias rhel:7) uses the same ranking.
+func SourceRank() map[string]int { return map[string]int{"redhat-vex": 2, "redhat": 1} }

@@ -25,3 +25,23 @@ func InMirror(mirror string, updaters []feed.Updater) (present, absent []feed.Up
 	}
 	return present, absent
 }
+
+// Online splits updaters for an update from the real upstreams (an empty
+// mirror): the updaters that feed.MirrorOnly marks are skipped, with their
+// reasons. For any mirror every updater runs.
+func Online(mirror string, updaters []feed.Updater) (run []feed.Updater, skipped map[string]string) {
+	if mirror != "" {
+		return updaters, nil
+	}
+	for _, u := range updaters {
+		if m, ok := u.(feed.MirrorOnly); ok {
+			if skipped == nil {
+				skipped = map[string]string{}
+			}
+			skipped[u.Name()] = m.MirrorOnly()
+			continue
+		}
+		run = append(run, u)
+	}
+	return run, skipped
+}

@@ -58,3 +58,24 @@ func TestInMirror(t *testing.T) {
 		}
 	}
 }
+
+type mirrorOnlyUpdater struct{ namedUpdater }
+
+func (mirrorOnlyUpdater) MirrorOnly() string { return "superseded online" }
+
+func TestOnline(t *testing.T) {
+	ups := []feed.Updater{namedUpdater{"new", "x/new"}, mirrorOnlyUpdater{namedUpdater{"old", "x"}}}
+	run, skipped := Online("", ups)
+	if len(run) != 1 || run[0].Name() != "new" {
+		t.Errorf("online run = %v, want only new", run)
+	}
+	if d := cmp.Diff(map[string]string{"old": "superseded online"}, skipped); d != "" {
+		t.Errorf("online skipped: %s", d)
+	}
+	for _, m := range []string{t.TempDir(), "https://mirror.example/feeds"} {
+		run, skipped := Online(m, ups)
+		if len(run) != 2 || skipped != nil {
+			t.Errorf("mirror %q: run %v, skipped %v; want both run", m, run, skipped)
+		}
+	}
+}
