@@ -55,8 +55,10 @@ func (s *syncBuffer) String() string {
 // authzServe is a real `stowaway serve --auth-config` in this process.
 type authzServe struct {
 	host, config string
-	log          *syncBuffer
-	hashes       map[string]string
+	// data is serve's --data directory (its SQLite store).
+	data   string
+	log    *syncBuffer
+	hashes map[string]string
 }
 
 // writeConfig writes the auth config with bob's grant actions.
@@ -89,7 +91,7 @@ access_keys:
 func startAuthzServe(t *testing.T) *authzServe {
 	t.Helper()
 	dir := t.TempDir()
-	s := &authzServe{config: filepath.Join(dir, "auth.yaml"), log: &syncBuffer{}, hashes: map[string]string{}}
+	s := &authzServe{config: filepath.Join(dir, "auth.yaml"), data: filepath.Join(dir, "data"), log: &syncBuffer{}, hashes: map[string]string{}}
 	for _, u := range []string{"alice", "bob", "carol"} {
 		h, err := bcrypt.GenerateFromPassword([]byte(u+"-pw"), bcrypt.MinCost)
 		if err != nil {
@@ -116,7 +118,7 @@ func startAuthzServe(t *testing.T) *authzServe {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", s.host, "--data", filepath.Join(dir, "data"), "--db", db,
+		done <- Main(ctx, []string{"serve", "--addr", s.host, "--data", s.data, "--db", db,
 			"--auth-config", s.config, "--auth-config-poll", "100ms", "--sbom-formats", "none", "--workers", "1",
 			"--lifecycle-interval", "0", "--account-id", "123456789012"}, io.Discard, s.log)
 	}()

@@ -172,10 +172,10 @@ func TestAuditTrail(t *testing.T) {
 	want := []store.AuditRecord{
 		{Principal: "alice", Action: "ecr:PutImage", Repository: "team/app", Digest: d1.String(), Tag: "1", Decision: "allow", Reason: "pushed"},
 		{Principal: "alice", Action: "ecr:PutImage", Repository: "team/app", Digest: d2.String(), Tag: "1", Decision: "allow", Reason: "tag moved from " + d1.String()},
-		{Principal: "bob", Action: "ecr:InitiateLayerUpload", Repository: "team/app", Decision: "deny", Reason: "no push grant on the repository"},
-		{Principal: "bob", Action: "ecr:BatchDeleteImage", Repository: "team/app", Decision: "deny", Reason: "no admin grant on the repository"},
+		{Principal: "bob", Action: "ecr:InitiateLayerUpload", Repository: "team/app", Decision: "deny", Reason: "no grant (ecr:InitiateLayerUpload needs push) and no policy allows it on repository team/app"},
+		{Principal: "bob", Action: "ecr:BatchDeleteImage", Repository: "team/app", Decision: "deny", Reason: "no grant (ecr:BatchDeleteImage needs admin) and no policy allows it on repository team/app"},
 		{Principal: "bob", Action: "ecr:ListImages", Repository: "team/app", Decision: "deny", Reason: "authentication failed: bad user name or password: authentication required"},
-		{Principal: "key:" + bobKeyID, Action: "ecr:PutLifecyclePolicy", Repository: "team/app", Decision: "deny", Reason: "no admin grant on the repository"},
+		{Principal: "key:" + bobKeyID, Action: "ecr:PutLifecyclePolicy", Repository: "team/app", Decision: "deny", Reason: "no grant (ecr:PutLifecyclePolicy needs admin) and no policy allows it on repository team/app"},
 		{Principal: key, Action: "ecr:PutImageScanningConfiguration", Repository: "team/app", Decision: "allow"},
 		{Principal: "alice", Action: "ecr:BatchDeleteImage", Repository: "team/app", Digest: d1.String(), Decision: "allow", Reason: "manifest deleted"},
 		{Principal: key, Action: "ecr:BatchDeleteImage", Repository: "team/app", Digest: d2.String(), Tag: "1", Decision: "allow", Reason: "tag deleted"},
@@ -349,8 +349,8 @@ func TestConsoleAuditPage(t *testing.T) {
 		got = append(got, recs[i].Action+" "+recs[i].Repository+" "+recs[i].Decision+": "+recs[i].Reason)
 	}
 	want := []string{
-		"ecr:DescribeImages team/app deny: the audit trail needs admin on the repository",
-		"ecr:DescribeImages other deny: no pull grant on the repository",
+		"stowaway:ListAuditRecords team/app deny: no grant (stowaway:ListAuditRecords needs admin) and no policy allows it on repository team/app",
+		"ecr:DescribeImages other deny: no grant (ecr:DescribeImages needs pull) and no policy allows it on repository other",
 		"ecr:GetAuthorizationToken  deny: authentication failed: bad user name or password: authentication required",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -37,7 +37,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return
 	}
 	if d := c.o.Authz.Authorize(r.Context(), p, AuditAction, repo, auth.SourceIP(r.RemoteAddr)); !d.Allowed {
-		c.check(r, p.Name, repo, "the audit trail needs admin on the repository: "+d.Reason)
+		c.check(r, p.Name, AuditAction, repo, d.Reason)
 		c.o.Logger.Info("console: audit page denied", "principal", p.Name, "repository", repo)
 		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("The audit trail of %q is for its admins.", repo))
 		return

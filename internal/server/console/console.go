@@ -186,7 +186,7 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *auth.Pri
 		p, err := c.o.Auth.Registry(r)
 		if f := (*auth.Failure)(nil); errors.As(err, &f) && f.Logged() {
 			c.o.Logger.Warn("console: authentication failed", "user", f.User, "source", f.Addr, "refused", f.Refused, "reason", f.Error())
-			c.check(r, f.User, "", "authentication failed: "+f.Error())
+			c.check(r, f.User, "ecr:GetAuthorizationToken", "", "authentication failed: "+f.Error())
 		}
 		if errors.Is(err, auth.ErrThrottled) {
 			var f *auth.Failure
@@ -237,7 +237,7 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		action = "ecr:DescribeImageScanFindings"
 	}
 	if d := c.o.Authz.Authorize(r.Context(), p, action, repo, auth.SourceIP(r.RemoteAddr)); !d.Allowed {
-		c.check(r, p.Name, repo, d.Reason)
+		c.check(r, p.Name, action, repo, d.Reason)
 		c.o.Logger.Info("console: access denied", "principal", p.Name, "repository", repo, "action", action, "reason", d.Reason)
 		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("You may not read repository %q (%s).", repo, action))
 		return
@@ -258,13 +258,9 @@ func (c *Console) repoRoute(w http.ResponseWriter, r *http.Request, p *auth.Prin
 
 // check records a console denial in the audit trail: a page is a read,
 // ecr:DescribeImages (ecr:GetAuthorizationToken for a failed sign-in).
-func (c *Console) check(r *http.Request, principal, repo, reason string) {
+func (c *Console) check(r *http.Request, principal, action, repo, reason string) {
 	if c.o.Audit == nil {
 		return
-	}
-	action := "ecr:DescribeImages"
-	if strings.HasPrefix(reason, "authentication failed") {
-		action = "ecr:GetAuthorizationToken"
 	}
 	c.o.Audit.Check(r.Context(), principal, action, repo, false, reason)
 }

@@ -49,7 +49,7 @@ type AuditFilter struct {
 // MaxAuditPage is the largest page ListAudit returns.
 const MaxAuditPage = 1000
 
-// auditSchema is migration 5's table.
+// auditSchema is migration 6's table.
 func (s *SQL) auditSchema() []string {
 	return []string{
 		`CREATE TABLE IF NOT EXISTS audit (
