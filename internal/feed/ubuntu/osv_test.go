@@ -177,3 +177,28 @@ func TestPurlDistro(t *testing.T) {
 		}
 	}
 }
+
+// zipBytes builds a zip of the named records.
+func zipBytes(t testing.TB, recs map[string]string) []byte {
+	t.Helper()
+	names := make([]string, 0, len(recs))
+	for n := range recs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, n := range names {
+		w, err := zw.Create(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(recs[n])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
