@@ -130,4 +130,3 @@ func uctRecordOf(t *testing.T, bundle, name string) *advisory.Advisory {
 		return a
 	}
 }
-
