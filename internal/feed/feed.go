@@ -66,8 +66,8 @@ type Stats struct {
 	Withdrawn int `json:"withdrawn,omitempty"`
 	// Skipped counts, by what was left out, well-formed records and
 	// entries that Parse leaves out on purpose because Stowaway does not
-	// cover what they describe ("Ubuntu Pro FIPS entries"). Malformed is
-	// for broken records only.
+	// cover what they describe (entries for a distribution's FIPS
+	// streams). Malformed is for broken records only.
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Newest is the newest modified/published date among the records.
 	Newest time.Time `json:"newest,omitzero"`
