@@ -22,7 +22,7 @@ const (
 	skipNotice       = "USN/LSN notice records (the UBUNTU-CVE records carry the same fixes)"
 	skipFIPS         = "Ubuntu Pro FIPS entries (FIPS streams are not matched)"
 	skipRealtime     = "Ubuntu Pro Realtime kernel entries (a kernel is not in an image)"
-	skipProNoService = "Ubuntu Pro entries whose purl names no ESM pocket"
+	skipProNoService = "Ubuntu Pro fixes whose purl names no ESM pocket"
 	skipVariant      = "entries of other Ubuntu variants"
 )
 
@@ -122,6 +122,10 @@ func osvPriority(e *osv.Entry) string {
 	return strings.TrimSpace(p)
 }
 
+// proUnknownRank ranks an unfixed Pro entry whose purl names no pocket
+// after every named pocket.
+const proUnknownRank = 100
+
 // osvCandidate is one entry for a (release, package), with the channel
 // its fix would come through and that channel's rank (0 for the
 // release's own archive, then esmPocket's ranks plus one).
@@ -189,15 +193,20 @@ func (osvMapper) Map(a *advisory.Advisory, sev []osv.Severity, entries []osv.Ent
 				continue
 			}
 			codename, rank, ok := esmPocket(distro)
-			if !ok {
-				out.Skipped = append(out.Skipped, skipProNoService)
-				continue
-			}
-			if releases[codename] != ver {
+			switch {
+			case ok && releases[codename] != ver:
 				problem(e, "%s %s: purl pocket %q is not a pocket of %s", e.Ecosystem, e.Name, distro, ver)
 				continue
+			case ok:
+				c.ch, c.rank = pocketChannel(distro), rank+1
+			case e.Fixed:
+				// A fix, but through which Pro service is not said.
+				out.Skipped = append(out.Skipped, skipProNoService)
+				continue
+			default:
+				// Affected with no fix: no channel is needed to say so.
+				c.rank = proUnknownRank
 			}
-			c.ch, c.rank = pocketChannel(distro), rank+1
 		}
 		k := key{"ubuntu:" + ver, e.Name}
 		if _, seen := groups[k]; !seen {
@@ -253,7 +262,7 @@ func badVersion(rs []advisory.Range) string {
 // entries of the same channel have their ranges kept side by side.
 func mergeCandidate(cs []osvCandidate, c osvCandidate) []osvCandidate {
 	for i := range cs {
-		if cs[i].ch == c.ch {
+		if cs[i].rank == c.rank {
 			cs[i].ranges = append(slices.Clip(cs[i].ranges), c.ranges...)
 			cs[i].fixed = cs[i].fixed || c.fixed
 			if cs[i].priority == "" {

@@ -65,6 +65,8 @@ func TestOSVParse(t *testing.T) {
 		{"CVE-2024-3000", "ubuntu:24.04", "curl", "source", "affected", "", ""},
 		// esm-infra/bionic: the release's own archive has no fix.
 		{"CVE-2025-0001", "ubuntu:14.04", "vips", "source", "affected", "", "LOW"},
+		// A Pro entry without a fix needs no pocket.
+		{"CVE-2025-0001", "ubuntu:16.04", "tiff", "source", "affected", "", ""},
 		{"CVE-2025-0001", "ubuntu:18.04", "vips", "source", "fixed", "8.4.5-1ubuntu0.1~esm2", ""},
 		// The release's own fix beats the esm-infra one.
 		{"CVE-2025-0001", "ubuntu:20.04", "vips", "source", "fixed", "8.9.1-2ubuntu0.1", ""},
@@ -95,7 +97,7 @@ func TestOSVParse(t *testing.T) {
 		skipFIPS:         3,
 		skipRealtime:     1,
 		skipVariant:      1,
-		skipProNoService: 2, // CVE-2024-3000's Pro:18.04 without a purl; Pro:16.04 naming xenial
+		skipProNoService: 2, // fixes: CVE-2024-3000's Pro:18.04 without a purl; Pro:16.04 vips naming xenial
 		skipNotice:       1,
 	}, got.Stats.Skipped); d != "" {
 		t.Errorf("Stats.Skipped (-want +got):\n%s", d)
