@@ -82,7 +82,7 @@ func purlDistro(purl string) (string, error) {
 	}
 	const prefix = "pkg:deb/ubuntu/"
 	if len(purl) < len(prefix) || !strings.EqualFold(purl[:len(prefix)], prefix) {
-		return "", fmt.Errorf("purl %q is not pkg:deb/ubuntu/...", purl)
+		return "", fmt.Errorf("purl %q is not a pkg:deb/ubuntu one", purl)
 	}
 	purl, _, _ = strings.Cut(purl, "#")
 	_, quals, _ := strings.Cut(purl, "?")
