@@ -53,7 +53,7 @@ func TestSourcePerRelease(t *testing.T) {
 	uct, bad := convertUCT([]byte(`{
 		"candidate": "CVE-2023-4911", "priority": "high", "public_date": "2023-10-03 17:00:00 UTC",
 		"packages": {
-			"jammy": {"glibc": {"name": "glibc", "status": "needed"}},
+			"jammy": {"glibc": {"name": "glibc", "status": "needed"}, "curl": {"name": "curl", "status": "released", "note": "7.81.0-1ubuntu1.14"}},
 			"lunar": {"glibc": {"name": "glibc", "status": "released", "note": "2.37-0ubuntu2.1"}}
 		}}`))
 	if uct == nil || len(bad) != 0 {
@@ -63,7 +63,9 @@ func TestSourcePerRelease(t *testing.T) {
 	osvRec := `{"id": "UBUNTU-CVE-2023-4911", "upstream": ["CVE-2023-4911"], "modified": "2023-10-03T17:00:00Z",
 		"severity": [{"type": "Ubuntu", "score": "high"}],
 		"affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "glibc", "purl": "pkg:deb/ubuntu/glibc?arch=src?distro=jammy"},
-			"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.35-0ubuntu3.4"}]}]}]}`
+			"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.35-0ubuntu3.4"}]}]},
+			{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "curl"},
+			"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "7.81.0-1ubuntu1.14"}]}]}]}`
 	o, err := parseAll(t, NewOSV(), fstest.MapFS{"Ubuntu/all.zip": {Data: zipBytes(t, map[string]string{"UBUNTU-CVE-2023-4911.json": osvRec})}})
 	if err != nil || len(o.Advisories) != 1 {
 		t.Fatalf("OSV: %d advisories, %v, %v", len(o.Advisories), err, o.Stats.Malformed)
@@ -77,7 +79,10 @@ func TestSourcePerRelease(t *testing.T) {
 	store := append(memStore{uct, o.Advisories[0]}, oval...)
 
 	libc := func(ver string) []inventory.Package {
-		return []inventory.Package{{Name: "libc6", Version: ver, Type: inventory.TypeDeb, SourceName: "glibc", SourceVersion: ver}}
+		return []inventory.Package{
+			{Name: "libc6", Version: ver, Type: inventory.TypeDeb, SourceName: "glibc", SourceVersion: ver, PURL: "pkg:deb/ubuntu/libc6@" + ver},
+			{Name: "libcurl4", Version: "7.81.0-1ubuntu1.10", Type: inventory.TypeDeb, SourceName: "curl", SourceVersion: "7.81.0-1ubuntu1.10", PURL: "pkg:deb/ubuntu/libcurl4@7.81.0-1ubuntu1.10"},
+		}
 	}
 	type brief struct{ ID, Status, Fixed, Source string }
 	run := func(release, ver string) []brief {
@@ -92,19 +97,23 @@ func TestSourcePerRelease(t *testing.T) {
 		}
 		var out []brief
 		for _, f := range res.Findings {
-			out = append(out, brief{f.ID, string(f.Status), f.FixedVersion, f.SeveritySource})
+			out = append(out, brief{f.Package.Name + " " + f.ID, string(f.Status), f.FixedVersion, f.SeveritySource})
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 		return out
 	}
-	// jammy: OSV's fix, not the tracker's "needed".
-	if d := cmp.Diff([]brief{{"CVE-2023-4911", "FIXABLE", "2.35-0ubuntu3.4", "vendor:ubuntu-osv"}}, run("22.04", "2.35-0ubuntu3.1")); d != "" {
+	// jammy: OSV's fix, not the tracker's "needed"; where both say the
+	// same (curl), one finding from OSV.
+	if d := cmp.Diff([]brief{
+		{"libc6 CVE-2023-4911", "FIXABLE", "2.35-0ubuntu3.4", "vendor:ubuntu-osv"},
+		{"libcurl4 CVE-2023-4911", "FIXABLE", "7.81.0-1ubuntu1.14", "vendor:ubuntu-osv"},
+	}, run("22.04", "2.35-0ubuntu3.1")); d != "" {
 		t.Errorf("jammy (-want +got):\n%s", d)
 	}
 	// lunar: the tracker's fix (not OVAL's older one), and OVAL's own CVE.
 	if d := cmp.Diff([]brief{
-		{"CVE-2023-4911", "FIXABLE", "2.37-0ubuntu2.1", "vendor:ubuntu-uct"},
-		{"CVE-2023-9999", "UNFIXED", "", "vendor:ubuntu-oval"},
+		{"libc6 CVE-2023-4911", "FIXABLE", "2.37-0ubuntu2.1", "vendor:ubuntu-uct"},
+		{"libc6 CVE-2023-9999", "UNFIXED", "", "vendor:ubuntu-oval"},
 	}, run("23.04", "2.37-0ubuntu1")); d != "" {
 		t.Errorf("lunar (-want +got):\n%s", d)
 	}
