@@ -94,6 +94,10 @@ func TestMapper(t *testing.T) {
 		"ACME-NOTE-1.json": `{"id":"ACME-NOTE-1","affected":[{"package":{"ecosystem":"Acme:1","name":"zlib"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`,
 		"ACME-2.json":      `{"id":"ACME-2","affected":[{"package":{"ecosystem":"Acme:1:FIPS","name":"zlib"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`,
 	})
+	own := NewWithOptions("Acme", Options{OwnDir: true, Mapper: m})
+	if own.MirrorDir() != "osv/Acme" || own.Upstream() != Upstream+"Acme/" || own.zipPath() != "all.zip" {
+		t.Errorf("OwnDir: MirrorDir, Upstream, zip = %q, %q, %q", own.MirrorDir(), own.Upstream(), own.zipPath())
+	}
 	got, err := parse(t, u, fstest.MapFS{"Acme/all.zip": {Data: data}})
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,7 @@
 package osv
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,6 +125,12 @@ type Options struct {
 	// MirrorDir is the directory holding <Ecosystem>/all.zip in a mirror
 	// ("osv" when empty).
 	MirrorDir string
+	// OwnDir makes the ecosystem's directory the updater's: its mirror
+	// directory is <MirrorDir>/<Ecosystem> and its upstream
+	// Upstream+"<Ecosystem>/", both holding all.zip. A mirror without that
+	// directory then skips the source (keeping its previous data) instead of
+	// failing it, as a mirror made before the ecosystem was read does.
+	OwnDir bool
 	// Mapper, when set, maps the ecosystem's entries (see Mapper); the
 	// entries' versions lists are then not decoded.
 	Mapper Mapper
@@ -149,11 +156,19 @@ func (u *Updater) Name() string {
 }
 
 // Upstream implements feed.Updater.
-func (u *Updater) Upstream() string { return Upstream }
+func (u *Updater) Upstream() string {
+	if u.opts.OwnDir {
+		return Upstream + u.eco + "/"
+	}
+	return Upstream
+}
 
 // MirrorDir implements feed.Updater: "debian/osv" for Debian's bundles,
 // "osv" for the rest.
 func (u *Updater) MirrorDir() string {
+	if u.opts.OwnDir {
+		return path.Join(cmp.Or(u.opts.MirrorDir, "osv"), u.eco)
+	}
 	if u.opts.MirrorDir != "" {
 		return u.opts.MirrorDir
 	}
@@ -163,7 +178,12 @@ func (u *Updater) MirrorDir() string {
 	return "osv"
 }
 
-func (u *Updater) zipPath() string { return u.eco + "/all.zip" }
+func (u *Updater) zipPath() string {
+	if u.opts.OwnDir {
+		return "all.zip"
+	}
+	return u.eco + "/all.zip"
+}
 
 // debianBundles are the bundle names tried when the source cannot list.
 var debianBundles = []string{"Debian-all.osv.tar.bz2", "Debian-10-2024-06-29.osv.tar.bz2"}

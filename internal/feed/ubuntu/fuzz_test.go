@@ -96,7 +96,7 @@ func FuzzOSVRecord(f *testing.F) {
 		w, _ := zw.Create("UBUNTU-CVE-2025-1.json")
 		w.Write(data)
 		zw.Close()
-		st, err := NewOSV().Parse(context.Background(), fstest.MapFS{"Ubuntu/all.zip": {Data: buf.Bytes()}}, func(a *advisory.Advisory) error {
+		st, err := NewOSV().Parse(context.Background(), fstest.MapFS{"all.zip": {Data: buf.Bytes()}}, func(a *advisory.Advisory) error {
 			if a.ID == "" || a.Source != "ubuntu-osv" || len(a.Affected) == 0 {
 				t.Fatalf("emitted %+v", a)
 			}

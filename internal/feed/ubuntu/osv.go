@@ -13,9 +13,10 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed/osv"
 )
 
-// OSVMirrorDir is the directory of osv.dev's dumps in a mirror; the
-// updater reads Ubuntu/all.zip under it (and under osv.Upstream online).
-const OSVMirrorDir = "osv"
+// OSVMirrorDir is the updater's directory in a mirror, osv.dev's layout:
+// it holds all.zip, as osv.Upstream+"Ubuntu/" does online. A mirror
+// without it skips the source.
+const OSVMirrorDir = "osv/Ubuntu"
 
 // What the OSV updater leaves out on purpose (feed.Stats.Skipped keys).
 const (
@@ -31,7 +32,7 @@ const (
 // osv/cve), read by the osv package with Canonical's conventions mapped
 // here (see the package doc).
 func NewOSV() *osv.Updater {
-	return osv.NewWithOptions("Ubuntu", osv.Options{Name: "ubuntu-osv", MirrorDir: OSVMirrorDir, Mapper: osvMapper{}})
+	return osv.NewWithOptions("Ubuntu", osv.Options{Name: "ubuntu-osv", MirrorDir: "osv", OwnDir: true, Mapper: osvMapper{}})
 }
 
 // osvMapper maps Canonical's OSV records (an osv.Mapper).

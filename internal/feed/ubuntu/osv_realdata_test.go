@@ -29,7 +29,7 @@ func TestRealDataOSV(t *testing.T) {
 	if _, err := os.Stat(repoFile); err != nil {
 		t.Skipf("real-data test skipped: %v", err)
 	}
-	fromRepo, err := parseAll(t, NewOSV(), fstest.MapFS{"Ubuntu/all.zip": {Data: osvZip(t, repoFile)}})
+	fromRepo, err := parseAll(t, NewOSV(), fstest.MapFS{"all.zip": {Data: osvZip(t, repoFile)}})
 	if err != nil {
 		t.Fatal(err)
 	}

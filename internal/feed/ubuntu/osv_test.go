@@ -54,7 +54,10 @@ func osvFixtures(t testing.TB) []string {
 // release, entries with only "introduced", a withdrawn record, a USN
 // notice and broken entries.
 func TestOSVParse(t *testing.T) {
-	got, err := parseAll(t, NewOSV(), fstest.MapFS{"Ubuntu/all.zip": {Data: osvZip(t, osvFixtures(t)...)}})
+	if u := NewOSV(); u.Name() != "ubuntu-osv" || u.MirrorDir() != "osv/Ubuntu" || u.Upstream() != "https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/" {
+		t.Errorf("Name, MirrorDir, Upstream = %q, %q, %q", u.Name(), u.MirrorDir(), u.Upstream())
+	}
+	got, err := parseAll(t, NewOSV(), fstest.MapFS{"all.zip": {Data: osvZip(t, osvFixtures(t)...)}})
 	if err != nil {
 		t.Fatal(err)
 	}

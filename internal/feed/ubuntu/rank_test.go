@@ -66,7 +66,7 @@ func TestSourcePerRelease(t *testing.T) {
 			"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.35-0ubuntu3.4"}]}]},
 			{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "curl"},
 			"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "7.81.0-1ubuntu1.14"}]}]}]}`
-	o, err := parseAll(t, NewOSV(), fstest.MapFS{"Ubuntu/all.zip": {Data: zipBytes(t, map[string]string{"UBUNTU-CVE-2023-4911.json": osvRec})}})
+	o, err := parseAll(t, NewOSV(), fstest.MapFS{"all.zip": {Data: zipBytes(t, map[string]string{"UBUNTU-CVE-2023-4911.json": osvRec})}})
 	if err != nil || len(o.Advisories) != 1 {
 		t.Fatalf("OSV: %d advisories, %v, %v", len(o.Advisories), err, o.Stats.Malformed)
 	}

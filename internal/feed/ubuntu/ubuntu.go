@@ -14,7 +14,8 @@
 //     tracker (canonical/ubuntu-security-notices, osv/cve/<year>/
 //     UBUNTU-CVE-*.json) as osv.dev serves them in one file,
 //     https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip
-//     (mirror directory "osv", as for osv.dev's other dumps), with a
+//     (mirror directory "osv/Ubuntu", holding all.zip as osv.dev's
+//     Ubuntu/ does; a mirror without it skips the source), with a
 //     conditional GET. The repository layout is not read: it has no HTTP
 //     listing and is a git repository of several GB; its records are the
 //     zip's (TestRealDataOSV checks the shared sample both ways). The osv
