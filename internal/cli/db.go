@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -105,6 +106,9 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			}
 			if s.Withdrawn > 0 {
 				line += fmt.Sprintf("  %d withdrawn", s.Withdrawn)
+			}
+			if len(s.Skipped) > 0 {
+				line += "  " + skippedSummary(s.Skipped)
 			}
 			if len(s.Malformed) > 0 {
 				line += fmt.Sprintf("  %d malformed (first: %s: %s)", len(s.Malformed), s.Malformed[0].ID, s.Malformed[0].Err)
@@ -322,4 +326,26 @@ func dbTransfer(ctx context.Context, args []string, stderr io.Writer, push bool,
 	defer cancel()
 	defer func() { err = explainTimeout(ctx, err, w) }()
 	return transfer(ctx, ref, dir, ropts)
+}
+
+// skippedSummary says what a parser left out on purpose: "12 skipped on
+// purpose (9 <what>, 3 <what>)", largest count first.
+func skippedSummary(m map[string]int) string {
+	what := make([]string, 0, len(m))
+	total := 0
+	for k, n := range m {
+		what = append(what, k)
+		total += n
+	}
+	sort.Slice(what, func(i, j int) bool {
+		if m[what[i]] != m[what[j]] {
+			return m[what[i]] > m[what[j]]
+		}
+		return what[i] < what[j]
+	})
+	parts := make([]string, len(what))
+	for i, k := range what {
+		parts[i] = fmt.Sprintf("%d %s", m[k], k)
+	}
+	return fmt.Sprintf("%d skipped on purpose (%s)", total, strings.Join(parts, ", "))
 }

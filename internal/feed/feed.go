@@ -64,6 +64,11 @@ type Stats struct {
 	// are emitted with Advisory.Rejected instead, so that the DB can drop
 	// every source's records of that id.
 	Withdrawn int `json:"withdrawn,omitempty"`
+	// Skipped counts, by what was left out, well-formed records and
+	// entries that Parse leaves out on purpose because Stowaway does not
+	// cover what they describe (entries for a distribution's FIPS
+	// streams). Malformed is for broken records only.
+	Skipped map[string]int `json:"skipped,omitempty"`
 	// Newest is the newest modified/published date among the records.
 	Newest time.Time `json:"newest,omitzero"`
 	// Parts optionally breaks Records down by the part of the source they

@@ -467,11 +467,15 @@ func moduleStream(label string) string {
 func matchPackage(ctx context.Context, store Store, kn known, ns string, cmp version.Comparator, p *inventory.Package) ([]Finding, degradation, error) {
 	verrs, deg := versionErrors(cmp, kn.eco, p)
 	var cands []Candidate
+	// A record found under both the binary and the source name is kept
+	// once. Another source's record that says the same is kept too: the
+	// ranking of sources (judgedElsewhere, preferSources) needs to see it.
 	type seenKey struct {
-		id  string
-		pkg string
-		ns  string
-		fix string
+		id     string
+		source string
+		pkg    string
+		ns     string
+		fix    string
 	}
 	seen := map[seenKey]bool{}
 	for _, name := range lookupNames(p, kn.eco) {
@@ -493,7 +497,7 @@ func matchPackage(ctx context.Context, store Store, kn known, ns string, cmp ver
 			if !nameEqual(kn.eco, c.Affected.Package, wantName) {
 				continue
 			}
-			k := seenKey{c.Advisory.ID, c.Affected.Package, c.Affected.Namespace, fmt.Sprint(c.Affected.Ranges, c.Affected.Status, c.Affected.Module)}
+			k := seenKey{c.Advisory.ID, c.Advisory.Source, c.Affected.Package, c.Affected.Namespace, fmt.Sprint(c.Affected.Ranges, c.Affected.Status, c.Affected.Module)}
 			if seen[k] {
 				continue
 			}

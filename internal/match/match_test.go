@@ -204,6 +204,17 @@ func TestMatch(t *testing.T) {
 			want: []brief{{"CVE-2021-9999", "libssl1.1", "FIXABLE", "1.1.1f-1ubuntu2.99", "LOW", "vendor:ubuntu-oval", nil}},
 		},
 		{
+			// Identical records of two sources are not deduplicated into
+			// one: the outranked one alone would be "judged elsewhere".
+			name: "ubuntu: OSV and the tracker agree", distro: &inventory.Distro{ID: "ubuntu", VersionID: "22.04", Release: "22.04", Status: inventory.OSSupported},
+			pkgs: []inventory.Package{{Name: "libc6", Version: "2.35-0ubuntu3", Type: inventory.TypeDeb, SourceName: "glibc", SourceVersion: "2.35-0ubuntu3"}},
+			advs: []*advisory.Advisory{
+				{ID: "CVE-2023-4911", Source: "ubuntu-uct", Severity: "HIGH", Affected: []advisory.Affected{{Namespace: "ubuntu:22.04", Package: "glibc", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("2.35-0ubuntu3.4")}}},
+				{ID: "CVE-2023-4911", Source: "ubuntu-osv", Severity: "HIGH", Affected: []advisory.Affected{{Namespace: "ubuntu:22.04", Package: "glibc", Kind: advisory.KindSource, Status: advisory.StatusFixed, Ranges: fixed("2.35-0ubuntu3.4")}}},
+			},
+			want: []brief{{"CVE-2023-4911", "libc6", "FIXABLE", "2.35-0ubuntu3.4", "HIGH", "vendor:ubuntu-osv", nil}},
+		},
+		{
 			name: "centos 7 uses rhel 7 data", distro: centos7,
 			pkgs: []inventory.Package{{Name: "openssl-libs", Version: "1:1.0.2k-12.el7", Epoch: 1, Release: "12.el7", Type: inventory.TypeRPM, SourceName: "openssl"}},
 			advs: []*advisory.Advisory{{ID: "CVE-2018-0737", Source: "redhat", Severity: "LOW", Affected: []advisory.Affected{

@@ -78,9 +78,14 @@ type SourceReport struct {
 	// or another source's; see the package doc). Withdrawn counts records
 	// the source itself retracted. Neither kind is stored or counted in
 	// Advisories.
-	Rejected  int       `json:"rejected,omitempty"`
-	Withdrawn int       `json:"withdrawn,omitempty"`
-	Newest    time.Time `json:"newest,omitzero"`
+	Rejected  int `json:"rejected,omitempty"`
+	Withdrawn int `json:"withdrawn,omitempty"`
+	// Skipped counts, by what was left out, the well-formed records and
+	// entries the parser left out on purpose (feed.Stats.Skipped: entries
+	// for a distribution's FIPS streams, ...). It is reported for a source parsed in this
+	// update only; it is not stored, so a copied source shows none.
+	Skipped map[string]int `json:"skipped,omitempty"`
+	Newest  time.Time      `json:"newest,omitzero"`
 	// Parts is the parser's feed.Stats.Parts: the records it emitted per
 	// part of the source (NVD: "nvd-2.0", "nvd-1.1"), rejected ones
 	// included; nil for sources with one kind of input.
@@ -567,6 +572,7 @@ func (b *builder) runSource(ctx context.Context, u feed.Updater, src feed.Source
 	sr.Outcome = Updated
 	sr.Malformed = append(slices.Clone(stats.Malformed), sr.Malformed...)
 	sr.Withdrawn += stats.Withdrawn
+	sr.Skipped = stats.Skipped
 	sr.Newest = stats.Newest.UTC()
 	sr.Parts = stats.Parts
 	now := b.opts.Now().UTC()

@@ -1,8 +1,9 @@
 // Package ubuntu describes Ubuntu for Stowaway: detection, releases and
 // the end of their standard support (https://ubuntu.com/about/release-cycle;
 // the LTS releases keep ESM data after it), dpkg versions, records named by
-// the source package, the ranking of the CVE tracker over OVAL, and the
-// Ubuntu Pro channels (ESM) that deliver fixes the archive does not.
+// the source package, the ranking of Canonical's OSV over the CVE tracker
+// over OVAL, and the Ubuntu Pro channels (ESM) that deliver fixes the
+// archive does not.
 package ubuntu
 
 import (
@@ -39,9 +40,12 @@ func Descriptor() distro.Descriptor {
 		},
 		Version:       version.Dpkg{},
 		AdvisoryNames: distro.NameSource,
-		// The CVE tracker is current; the OVAL files are older snapshots
-		// of the same judgements.
-		SourceRank:         map[string]int{"ubuntu-uct": 2, "ubuntu-oval": 1},
+		// Canonical's OSV export is the tracker's current state for the
+		// releases it still covers; the tracker (from a mirror) comes next;
+		// the OVAL files are older snapshots of the same judgements. Ranks
+		// apply per namespace and package: a release OSV dropped (23.04)
+		// keeps the tracker's and OVAL's records.
+		SourceRank:         map[string]int{"ubuntu-osv": 3, "ubuntu-uct": 2, "ubuntu-oval": 1},
 		AdvisoryURL:        func(id string) string { return "https://ubuntu.com/security/" + id },
 		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "USN-", Database: "Ubuntu"}},
 		FixChannels: []distro.FixChannel{

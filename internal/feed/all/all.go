@@ -21,6 +21,7 @@ func Updaters() []feed.Updater {
 		osv.New("Debian"),
 		ubuntu.NewUCT(),
 		ubuntu.NewOVAL(),
+		ubuntu.NewOSV(),
 		redhat.NewVEX(redhat.VEXOptions{}),
 		redhat.New(),
 		oracle.New(),

@@ -9,11 +9,17 @@
 //     affected entries of the updater's own ecosystem are kept: a GHSA that
 //     covers several ecosystems is in each of their zips and each updater
 //     stores its part. Go's "stdlib" and "toolchain" stay as they are.
-//   - "Debian:12" -> "debian:12", "Ubuntu:22.04[:LTS]" -> "ubuntu:22.04",
-//     Kind source. "Ubuntu:Pro:..." (ESM/FIPS streams that an image cannot
-//     be told to use) and the "Alpine:vX.Y" entries inside Debian's CVE
-//     records are skipped (Alpine comes from secdb). GIT ranges and the
-//     package-less GIT entries of osv.dev's CVE conversion are skipped.
+//   - "Debian:12" -> "debian:12", Kind source. The "Alpine:vX.Y" entries
+//     inside Debian's CVE records are skipped (Alpine comes from secdb).
+//     GIT ranges and the package-less GIT entries of osv.dev's CVE
+//     conversion are skipped.
+//   - An ecosystem whose conventions belong to its distribution's feed
+//     package gets its updater from NewWithOptions with a Mapper, which
+//     maps that ecosystem's entries: Ubuntu's ("ubuntu-osv") is built in
+//     internal/feed/ubuntu. This package gives it the parsing above
+//     (archive, record, dates, aliases, CVSS, ranges, withdrawn and
+//     rejected records) and counts what the Mapper skips on purpose in
+//     Stats.Skipped.
 //
 // Records:
 //
@@ -32,10 +38,11 @@
 //     Status is fixed when a range has a fixed event, else affected
 //     (introduced "0" and no fix means every version, unfixed).
 //   - versions[] is kept for language ecosystems and dropped for Debian and
-//     Ubuntu, whose lists are most of the feed and are not needed to match.
-//   - Aliases are OSV aliases plus the related ids that are CVEs (and, for
-//     Debian, its DSA/DLA/DTSA); other distributions' related advisories
-//     are dropped.
+//     Mapper ecosystems, whose lists are most of the feed and are not
+//     needed to match.
+//   - Aliases are OSV aliases plus the upstream and related ids that are
+//     CVEs (and, for Debian, its DSA/DLA/DTSA); other distributions'
+//     related advisories are dropped.
 //   - Severity: GHSA's database_specific.severity (LOW, MODERATE, HIGH,
 //     CRITICAL; MODERATE -> MEDIUM) is the advisory's vendor severity.
 //     Debian's ecosystem_specific.urgency is per package (Affected.Severity):
@@ -43,8 +50,7 @@
 //     Negligible), low/medium/high -> LOW/MEDIUM/HIGH, "not yet assigned"
 //     and "end-of-life" -> none (CVSS decides). An "end-of-life" package
 //     without a fix is will-not-fix: Debian stopped supporting it in that
-//     release. Ubuntu priorities map like Debian's, negligible ->
-//     INFORMATIONAL.
+//     release.
 //   - severity[] CVSS v2/v3/v4 vectors are scored with
 //     github.com/pandatix/go-cvss. Their source is "nvd" for Debian (osv.dev
 //     copies NVD's vectors into its Debian CVE records), "ghsa" for GHSA and
@@ -69,6 +75,7 @@
 package osv
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,9 +99,9 @@ func LanguageEcosystems() []string {
 	return []string{"PyPI", "npm", "Maven", "Go", "crates.io", "RubyGems", "NuGet", "Packagist"}
 }
 
-// Defaults returns the updaters of every ecosystem the mirror carries: the
-// language ecosystems and Debian. Ubuntu (New("Ubuntu")) is left out
-// because its dump is not in the mirror.
+// Defaults returns the updaters of this package's own ecosystems: the
+// language ecosystems and Debian. (Ubuntu's dump is read by
+// internal/feed/ubuntu's "ubuntu-osv".)
 func Defaults() []feed.Updater {
 	var out []feed.Updater
 	for _, e := range LanguageEcosystems() {
@@ -105,31 +112,78 @@ func Defaults() []feed.Updater {
 
 // Updater reads one osv.dev ecosystem dump.
 type Updater struct {
-	eco string
+	eco  string
+	opts Options
 }
 
 var _ feed.Updater = (*Updater)(nil)
 
+// Options configure an updater made with NewWithOptions.
+type Options struct {
+	// Name is the updater's name ("osv-<Ecosystem>" when empty).
+	Name string
+	// MirrorDir is the directory holding <Ecosystem>/all.zip in a mirror
+	// ("osv" when empty).
+	MirrorDir string
+	// OwnDir makes the ecosystem's directory the updater's: its mirror
+	// directory is <MirrorDir>/<Ecosystem> and its upstream
+	// Upstream+"<Ecosystem>/", both holding all.zip. A mirror without that
+	// directory then skips the source (keeping its previous data) instead of
+	// failing it, as a mirror made before the ecosystem was read does.
+	OwnDir bool
+	// Mapper, when set, maps the ecosystem's entries (see Mapper); the
+	// entries' versions lists are then not decoded.
+	Mapper Mapper
+}
+
 // New returns the updater for one osv.dev ecosystem ("PyPI", "Debian",
-// "Ubuntu", ...), spelled as osv.dev spells it.
+// ...), spelled as osv.dev spells it.
 func New(ecosystem string) *Updater { return &Updater{eco: ecosystem} }
 
+// NewWithOptions returns the updater of one osv.dev ecosystem's
+// <Ecosystem>/all.zip, configured by opts: a distribution's feed package
+// uses it to read its ecosystem's dump with its own Mapper.
+func NewWithOptions(ecosystem string, opts Options) *Updater {
+	return &Updater{eco: ecosystem, opts: opts}
+}
+
 // Name implements feed.Updater.
-func (u *Updater) Name() string { return "osv-" + u.eco }
+func (u *Updater) Name() string {
+	if u.opts.Name != "" {
+		return u.opts.Name
+	}
+	return "osv-" + u.eco
+}
 
 // Upstream implements feed.Updater.
-func (u *Updater) Upstream() string { return Upstream }
+func (u *Updater) Upstream() string {
+	if u.opts.OwnDir {
+		return Upstream + u.eco + "/"
+	}
+	return Upstream
+}
 
 // MirrorDir implements feed.Updater: "debian/osv" for Debian's bundles,
 // "osv" for the rest.
 func (u *Updater) MirrorDir() string {
+	if u.opts.OwnDir {
+		return path.Join(cmp.Or(u.opts.MirrorDir, "osv"), u.eco)
+	}
+	if u.opts.MirrorDir != "" {
+		return u.opts.MirrorDir
+	}
 	if u.eco == "Debian" {
 		return "debian/osv"
 	}
 	return "osv"
 }
 
-func (u *Updater) zipPath() string { return u.eco + "/all.zip" }
+func (u *Updater) zipPath() string {
+	if u.opts.OwnDir {
+		return "all.zip"
+	}
+	return u.eco + "/all.zip"
+}
 
 // debianBundles are the bundle names tried when the source cannot list.
 var debianBundles = []string{"Debian-all.osv.tar.bz2", "Debian-10-2024-06-29.osv.tar.bz2"}
@@ -190,7 +244,7 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
 	p := &parser{
 		ctx: ctx, emit: emit,
-		conv: converter{source: u.Name(), eco: u.eco, keepVersions: u.eco != "Debian" && u.eco != "Ubuntu"},
+		conv: converter{source: u.Name(), eco: u.eco, keepVersions: u.eco != "Debian" && u.opts.Mapper == nil, mapper: u.opts.Mapper},
 	}
 	if u.eco == "Debian" {
 		return p.st, p.debian(fsys, u.zipPath())
@@ -225,13 +279,19 @@ func (p *parser) archive(fsys fs.FS, name string, sink func(*advisory.Advisory) 
 		if r.ID != "" {
 			id = r.ID
 		}
-		a, problems, err := p.conv.convert(&r)
+		a, problems, skipped, err := p.conv.convert(&r)
 		if err != nil {
 			p.malformed(file, id, err.Error())
 			return nil
 		}
 		for _, pr := range problems {
 			p.malformed(file, id, pr)
+		}
+		for _, s := range skipped {
+			if p.st.Skipped == nil {
+				p.st.Skipped = map[string]int{}
+			}
+			p.st.Skipped[s]++
 		}
 		if a == nil {
 			return nil

@@ -20,19 +20,15 @@ type record struct {
 	Withdrawn string      `json:"withdrawn"`
 	Aliases   []string    `json:"aliases"`
 	Related   []string    `json:"related"`
+	Upstream  []string    `json:"upstream"`
 	Summary   string      `json:"summary"`
 	Details   string      `json:"details"`
-	Severity  []severity  `json:"severity"`
+	Severity  []Severity  `json:"severity"`
 	Affected  []affected  `json:"affected"`
 	Refs      []reference `json:"references"`
 	DBSpec    struct {
 		Severity string `json:"severity"`
 	} `json:"database_specific"`
-}
-
-type severity struct {
-	Type  string `json:"type"`
-	Score string `json:"score"`
 }
 
 type reference struct {
@@ -44,8 +40,9 @@ type affected struct {
 	Package struct {
 		Ecosystem string `json:"ecosystem"`
 		Name      string `json:"name"`
+		PURL      string `json:"purl"`
 	} `json:"package"`
-	Severity []severity `json:"severity"`
+	Severity []Severity `json:"severity"`
 	Ranges   []struct {
 		Type   string           `json:"type"`
 		Events []map[string]any `json:"events"`
@@ -53,34 +50,84 @@ type affected struct {
 	// Versions is kept raw: it is decoded only for language ecosystems,
 	// since the Debian lists are most of the feed's size and unused.
 	Versions json.RawMessage `json:"versions"`
-	EcoSpec  struct {
-		Urgency string `json:"urgency"`
-	} `json:"ecosystem_specific"`
+	// EcoSpec and DBSpec are kept raw: their shape is the ecosystem's
+	// (Debian's urgency, a Mapper's fields).
+	EcoSpec json.RawMessage `json:"ecosystem_specific"`
+	DBSpec  json.RawMessage `json:"database_specific"`
+}
+
+// Severity is one entry of an OSV severity list.
+type Severity struct {
+	Type  string `json:"type"`
+	Score string `json:"score"`
+}
+
+// Entry is one affected entry of a record, as a Mapper sees it: its
+// ECOSYSTEM and SEMVER ranges converted (GIT ranges dropped; entries
+// without a usable range are not handed over), the rest as published.
+type Entry struct {
+	// Index is the entry's position in the record's affected list.
+	Index     int
+	Ecosystem string
+	Name      string
+	PURL      string
+	Ranges    []advisory.Range
+	// Fixed reports whether a range has a fixed event.
+	Fixed             bool
+	Severity          []Severity
+	EcosystemSpecific json.RawMessage
+	DatabaseSpecific  json.RawMessage
+}
+
+// Mapper maps the affected entries of an ecosystem whose conventions live
+// in its distribution's feed package (internal/feed/<distro>), so that this
+// package stays free of them.
+type Mapper interface {
+	// Map is given the advisory converted from the record's common fields
+	// (id, dates, aliases, CVSS, references; Affected empty), the record's
+	// severity list and its entries of the updater's ecosystem. It sets
+	// a.Affected and may adjust a (its id, severity). A record left with no
+	// Affected entry is not emitted.
+	Map(a *advisory.Advisory, severity []Severity, entries []Entry) Mapped
+}
+
+// Mapped is what a Mapper reports besides the advisory.
+type Mapped struct {
+	// Skip, when set, drops the whole record on purpose and says why (a
+	// kind of record the ecosystem publishes that Stowaway does not use).
+	Skip string
+	// Skipped names, once per entry, the well-formed entries left out on
+	// purpose (products Stowaway does not cover); they are counted in
+	// feed.Stats.Skipped by name.
+	Skipped []string
+	// Problems are broken parts of the record (feed.Stats.Malformed).
+	Problems []string
 }
 
 // converter turns OSV records of one updater into advisories.
 type converter struct {
 	source string // updater name, stored as Advisory.Source
-	eco    string // "PyPI", "Debian", "Ubuntu", ...
+	eco    string // "PyPI", "Debian", ...
 	// keepVersions decodes affected[].versions (language ecosystems).
 	keepVersions bool
+	// mapper, when set, maps the entries of eco (see Mapper).
+	mapper Mapper
 }
 
 // convert converts one record. It returns nil (and no error) for records
 // that yield nothing for this updater: MAL-* records, withdrawn records and
 // records without an affected entry of the updater's ecosystem. problems
-// lists parts of the record that were dropped.
-func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
+// lists parts of the record that were dropped; skipped names what a Mapper
+// left out on purpose (the record, or entries).
+func (c *converter) convert(r *record) (a *advisory.Advisory, problems, skipped []string, err error) {
 	id := strings.TrimSpace(r.ID)
 	if id == "" {
-		return nil, nil, fmt.Errorf("record without an id")
+		return nil, nil, nil, fmt.Errorf("record without an id")
 	}
 	if strings.HasPrefix(id, "MAL-") {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	var problems []string
-	a := &advisory.Advisory{ID: id, Source: c.source, Summary: r.Summary, Description: r.Details}
-	var err error
+	a = &advisory.Advisory{ID: id, Source: c.source, Summary: r.Summary, Description: r.Details}
 	if a.Modified, err = parseTime(r.Modified); err != nil {
 		problems = append(problems, "modified: "+err.Error())
 	}
@@ -98,10 +145,6 @@ func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
 	}
 	cvssSource := c.cvssSource(id)
 	for _, s := range r.Severity {
-		if s.Type == "Ubuntu" && a.Severity == "" {
-			a.VendorSeverity, a.Severity = s.Score, ubuntuPriority(s.Score)
-			continue
-		}
 		cv, ok, err := cvssOf(s.Type, s.Score, cvssSource)
 		if err != nil {
 			problems = append(problems, "severity: "+err.Error())
@@ -116,6 +159,19 @@ func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
 			a.References = append(a.References, u)
 		}
 	}
+	if c.mapper != nil {
+		entries, probs := c.entries(r)
+		problems = append(problems, probs...)
+		m := c.mapper.Map(a, r.Severity, entries)
+		problems = append(problems, m.Problems...)
+		if m.Skip != "" {
+			return nil, problems, []string{m.Skip}, nil
+		}
+		if len(a.Affected) == 0 {
+			return nil, problems, m.Skipped, nil
+		}
+		return a, problems, m.Skipped, nil
+	}
 	for i := range r.Affected {
 		af, ok, probs := c.affected(&r.Affected[i])
 		for _, p := range probs {
@@ -126,13 +182,43 @@ func (c *converter) convert(r *record) (*advisory.Advisory, []string, error) {
 		}
 	}
 	if len(a.Affected) == 0 {
-		return nil, problems, nil
+		return nil, problems, nil, nil
 	}
-	return a, problems, nil
+	return a, problems, nil, nil
 }
 
-// aliases are the record's aliases plus those related ids that name the
-// same vulnerability for Stowaway: CVE ids, and for Debian its own
+// entries collects the record's entries of c.eco ("<eco>" or "<eco>:...")
+// for a Mapper, their ranges converted.
+func (c *converter) entries(r *record) ([]Entry, []string) {
+	var out []Entry
+	var problems []string
+	for i := range r.Affected {
+		in := &r.Affected[i]
+		base, _, _ := strings.Cut(in.Package.Ecosystem, ":")
+		if base != c.eco {
+			continue
+		}
+		rs, hasFix, probs := ranges(in)
+		for _, p := range probs {
+			problems = append(problems, fmt.Sprintf("affected[%d]: %s", i, p))
+		}
+		if len(rs) == 0 {
+			if len(in.Ranges) == 0 || len(probs) > 0 {
+				problems = append(problems, fmt.Sprintf("affected[%d]: no usable range", i))
+			}
+			continue
+		}
+		out = append(out, Entry{
+			Index: i, Ecosystem: in.Package.Ecosystem, Name: strings.TrimSpace(in.Package.Name),
+			PURL: in.Package.PURL, Ranges: rs, Fixed: hasFix, Severity: in.Severity,
+			EcosystemSpecific: in.EcoSpec, DatabaseSpecific: in.DBSpec,
+		})
+	}
+	return out, problems
+}
+
+// aliases are the record's aliases plus those upstream and related ids
+// that name the same vulnerability for Stowaway: CVE ids, and for Debian its own
 // DSA/DLA/DTSA advisories. Other related ids (other distributions'
 // advisories) are dropped.
 func (c *converter) aliases(id string, r *record) []string {
@@ -145,6 +231,11 @@ func (c *converter) aliases(id string, r *record) []string {
 	}
 	for _, s := range r.Aliases {
 		add(s)
+	}
+	for _, s := range r.Upstream {
+		if strings.HasPrefix(s, "CVE-") {
+			add(s)
+		}
 	}
 	for _, s := range r.Related {
 		switch {
@@ -171,7 +262,7 @@ func (c *converter) cvssSource(id string) string {
 
 // Namespace maps an OSV ecosystem to a Stowaway namespace, or "" when the
 // ecosystem is not one this package serves ("Alpine:v3.19", which comes
-// from secdb, and Ubuntu Pro streams).
+// from secdb, and Ubuntu's, which internal/feed/ubuntu maps with a Mapper).
 func Namespace(ecosystem string) (string, advisory.PackageKind) {
 	name, rest, hasRest := strings.Cut(ecosystem, ":")
 	switch name {
@@ -180,15 +271,7 @@ func Namespace(ecosystem string) (string, advisory.PackageKind) {
 			return "", ""
 		}
 		return "debian:" + rest, advisory.KindSource
-	case "Ubuntu":
-		// Ubuntu:22.04, Ubuntu:22.04:LTS; Ubuntu:Pro:... is an ESM/FIPS
-		// stream that an image cannot be told to use: skipped.
-		ver, suffix, _ := strings.Cut(rest, ":")
-		if ver == "" || ver == "Pro" || (suffix != "" && suffix != "LTS") || strings.Contains(ver, " ") {
-			return "", ""
-		}
-		return "ubuntu:" + ver, advisory.KindSource
-	case "Alpine":
+	case "Alpine", "Ubuntu":
 		return "", ""
 	}
 	if hasRest || ecosystem == "" {
@@ -218,7 +301,42 @@ func (c *converter) affected(in *affected) (advisory.Affected, bool, []string) {
 	}
 	out := advisory.Affected{Namespace: ns, Package: name, Kind: kind}
 	var problems []string
-	hasFix := false
+	var hasFix bool
+	out.Ranges, hasFix, problems = ranges(in)
+	if c.keepVersions && len(in.Versions) > 0 && string(in.Versions) != "null" {
+		if err := json.Unmarshal(in.Versions, &out.Versions); err != nil {
+			problems = append(problems, "versions: "+err.Error())
+			out.Versions = nil
+		}
+	}
+	if len(out.Ranges) == 0 && len(out.Versions) == 0 {
+		if len(in.Ranges) > 0 && len(problems) == 0 {
+			return advisory.Affected{}, false, nil // GIT ranges only
+		}
+		return advisory.Affected{}, false, append(problems, "no usable range or version")
+	}
+	out.Status = advisory.StatusAffected
+	if hasFix {
+		out.Status = advisory.StatusFixed
+	}
+	if c.eco == "Debian" {
+		var spec struct {
+			Urgency any `json:"urgency"`
+		}
+		_ = json.Unmarshal(in.EcoSpec, &spec) // a missing or odd urgency is no urgency
+		u, _ := spec.Urgency.(string)
+		urg := strings.TrimRight(strings.TrimSpace(u), "*")
+		out.Severity = debianUrgency(urg)
+		if urg == "end-of-life" && !hasFix {
+			out.Status = advisory.StatusWillNotFix
+		}
+	}
+	return out, true, problems
+}
+
+// ranges converts an entry's ECOSYSTEM and SEMVER ranges (GIT ranges are
+// skipped) and reports whether one has a fixed event.
+func ranges(in *affected) (out []advisory.Range, hasFix bool, problems []string) {
 	for j, rg := range in.Ranges {
 		switch rg.Type {
 		case "ECOSYSTEM", "SEMVER":
@@ -248,39 +366,9 @@ func (c *converter) affected(in *affected) (advisory.Affected, bool, []string) {
 			problems = append(problems, fmt.Sprintf("ranges[%d]: %s", j, bad))
 			continue
 		}
-		out.Ranges = append(out.Ranges, advisory.Range{Events: evs})
+		out = append(out, advisory.Range{Events: evs})
 	}
-	if c.keepVersions && len(in.Versions) > 0 && string(in.Versions) != "null" {
-		if err := json.Unmarshal(in.Versions, &out.Versions); err != nil {
-			problems = append(problems, "versions: "+err.Error())
-			out.Versions = nil
-		}
-	}
-	if len(out.Ranges) == 0 && len(out.Versions) == 0 {
-		if len(in.Ranges) > 0 && len(problems) == 0 {
-			return advisory.Affected{}, false, nil // GIT ranges only
-		}
-		return advisory.Affected{}, false, append(problems, "no usable range or version")
-	}
-	out.Status = advisory.StatusAffected
-	if hasFix {
-		out.Status = advisory.StatusFixed
-	}
-	if c.eco == "Debian" {
-		urg := strings.TrimRight(strings.TrimSpace(in.EcoSpec.Urgency), "*")
-		out.Severity = debianUrgency(urg)
-		if urg == "end-of-life" && !hasFix {
-			out.Status = advisory.StatusWillNotFix
-		}
-	}
-	if c.eco == "Ubuntu" {
-		for _, s := range in.Severity {
-			if s.Type == "Ubuntu" {
-				out.Severity = ubuntuPriority(s.Score)
-			}
-		}
-	}
-	return out, true, problems
+	return out, hasFix, problems
 }
 
 // event converts one OSV event, which must have exactly one known key.
@@ -367,23 +455,6 @@ func debianUrgency(u string) sev.Severity {
 		return sev.Medium
 	case "high":
 		return sev.High
-	}
-	return ""
-}
-
-// ubuntuPriority maps an Ubuntu priority to an ECR level.
-func ubuntuPriority(p string) sev.Severity {
-	switch strings.ToLower(strings.TrimSpace(p)) {
-	case "negligible":
-		return sev.Informational
-	case "low":
-		return sev.Low
-	case "medium":
-		return sev.Medium
-	case "high":
-		return sev.High
-	case "critical":
-		return sev.Critical
 	}
 	return ""
 }

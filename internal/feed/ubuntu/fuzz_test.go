@@ -1,9 +1,12 @@
 package ubuntu
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -81,4 +84,40 @@ func FuzzOVALParse(f *testing.F) {
 
 func mapFS(name string, data []byte) fstest.MapFS {
 	return fstest.MapFS{name: {Data: data}}
+}
+
+// FuzzOSVRecord fuzzes Canonical's OSV mapping (ecosystems, purls, Pro
+// pockets, priorities) on one record, seeded from testdata/osv. Run it
+// with -fuzzminimizetime 0: minimizing the multi-KB seeds' mutants takes
+// the whole budget otherwise (about 10 execs in 45 s, against about 5,000
+// a second without).
+func FuzzOSVRecord(f *testing.F) {
+	seedDir(f, "testdata/osv")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		w, _ := zw.Create("UBUNTU-CVE-2025-1.json")
+		w.Write(data)
+		zw.Close()
+		st, err := NewOSV().Parse(context.Background(), fstest.MapFS{"all.zip": {Data: buf.Bytes()}}, func(a *advisory.Advisory) error {
+			if a.ID == "" || a.Source != "ubuntu-osv" || len(a.Affected) == 0 {
+				t.Fatalf("emitted %+v", a)
+			}
+			for _, af := range a.Affected {
+				if !strings.HasPrefix(af.Namespace, "ubuntu:") || !debName.MatchString(af.Package) || af.Kind != advisory.KindSource || len(af.Ranges) == 0 {
+					t.Fatalf("bad entry %+v", af)
+				}
+				if af.FixChannel != "" && af.Status != advisory.StatusFixed {
+					t.Fatalf("fix channel on an unfixed entry %+v", af)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("a valid zip must parse: %v", err)
+		}
+		if st.Records > 1 {
+			t.Fatalf("%d records from one entry", st.Records)
+		}
+	})
 }

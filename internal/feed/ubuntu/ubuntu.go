@@ -1,5 +1,5 @@
-// Package ubuntu holds two feed updaters for Ubuntu, each emitting records in
-// the namespaces "ubuntu:<version>" ("ubuntu:22.04"):
+// Package ubuntu holds three feed updaters for Ubuntu, each emitting records
+// in the namespaces "ubuntu:<version>" ("ubuntu:22.04"):
 //
 //   - UCT ("ubuntu-uct") reads the Ubuntu CVE Tracker as converted to JSON by
 //     vuls (ubuntu-cve-tracker/uct-cve-json.tar.bz2 of <YYYY>/CVE-*.json in
@@ -10,11 +10,46 @@
 //     https://security-metadata.canonical.com/oval/ (mirror directory
 //     "ubuntu/oval-2021-08-31" by default, where the mirror keeps its dated
 //     copy).
+//   - OSV ("ubuntu-osv") reads the OSV records Canonical publishes from the
+//     tracker (canonical/ubuntu-security-notices, osv/cve/<year>/
+//     UBUNTU-CVE-*.json) as osv.dev serves them in one file,
+//     https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip
+//     (mirror directory "osv/Ubuntu", holding all.zip as osv.dev's
+//     Ubuntu/ does; a mirror without it skips the source), with a
+//     conditional GET. The repository layout is not read: it has no HTTP
+//     listing and is a git repository of several GB; its records are the
+//     zip's (TestRealDataOSV checks the shared sample both ways). The osv
+//     package parses the records; this package's osv.Mapper maps
+//     Canonical's ecosystems (see "OSV policy").
 //
-// Both describe the same CVEs. When both are loaded the DB should prefer UCT
-// (it is the tracker's current state, while the mirrored OVAL is from
-// 2021-08-31); records carry Source "ubuntu-uct" or "ubuntu-oval" so that the
-// DB can rank them. That precedence is the DB's decision, not this package's.
+// All three describe the same CVEs. Records carry Source "ubuntu-osv",
+// "ubuntu-uct" or "ubuntu-oval", and the distribution descriptor
+// (internal/distro/ubuntu, SourceRank) ranks them: OSV over UCT over OVAL.
+// The matcher applies the ranking per vulnerability, namespace and package
+// (match.preferSources; match.judgedElsewhere drops an outranked record only
+// when the better source has an entry for the same namespace), so:
+//
+// # Source per release
+//
+//   - Releases Canonical's OSV covers (the supported ones and, through
+//     Ubuntu Pro entries, the LTS releases in ESM: 14.04-24.04, and current
+//     interim releases such as 24.10 and 25.04): OSV's record decides where
+//     it has one for the package. It is Canonical's current export of the
+//     tracker, while UCT comes from a mirror only (the shared one is from
+//     2024-08-09) and the OVAL files from 2021-08-31. UCT and OVAL still
+//     supply CVEs and packages OSV does not list for that release, except
+//     that a UCT record of a CVE that OSV lists for that release is
+//     dropped for the packages OSV leaves out: Canonical's OSV omits
+//     not-affected and DNE packages (OVAL records are checked against
+//     UCT's the same way).
+//   - Releases OSV dropped at their end of life (23.04 lunar, 23.10, 21.x,
+//     ...): OSV has no entry, so UCT decides, then OVAL (which the shared
+//     mirror has for 14.04-20.04 only). TestSourcePerRelease checks jammy
+//     from OSV and lunar from UCT and OVAL through the matcher.
+//
+// One loss against UCT: OSV lists needed, needs-triage, pending, deferred
+// and ignored packages alike (affected, no fix), so where OSV decides, an
+// "ignored" package is UNFIXED rather than WILL_NOT_FIX.
 //
 // # UCT policy
 //
@@ -94,6 +129,51 @@
 // only the fields used; every file is capped in decompressed size. A
 // definition whose description is the CVE program's rejection notice is
 // emitted with Rejected set, as in UCT.
+//
+// # OSV policy
+//
+// Ecosystems (Canonical's documentation, docs/security-updates/osv of
+// canonical/ubuntu-security-documentation): "Ubuntu:<YY.MM>:LTS" and
+// "Ubuntu:<YY.MM>" (interim) -> ubuntu:<YY.MM>, from the release's own
+// archive. "Ubuntu:Pro:<YY.MM>:LTS" is a fix delivered through Ubuntu Pro
+// (ESM); which service says only the purl's distro qualifier, an ESM
+// pocket as UCT names them (esm-infra/<codename>, <codename>/esm,
+// esm-infra-legacy/<codename>, esm-apps/<codename>; percent-encoded or not):
+// it gives the entry's fix channel as pocketChannel does for UCT. A Pro
+// fix whose purl names no ESM pocket (or that has no purl) is skipped, as
+// no channel can be given; a Pro entry without a fix needs none and is
+// kept. A Pro entry whose pocket is another release's is malformed. "Ubuntu:Pro:FIPS*:..."
+// (FIPS, FIPS-updates, FIPS-preview), "Ubuntu:Pro:<rel>:LTS:Realtime:Kernel"
+// and other variants ("Ubuntu:Nvidia-BlueField:22.04") are skipped. Skips
+// are counted in feed.Stats.Skipped by kind (shown by db update); broken
+// entries go to Stats.Malformed.
+//
+// Purls are read leniently: Canonical has published
+// "pkg:deb/ubuntu/glibc?arch=src?distro=jammy", so qualifiers may be split
+// by "&" or a stray "?". Only Pro entries read the purl; a release's own
+// entry is placed by its ecosystem.
+//
+// For one package in one release the entry that decides is, as UCT's
+// pickPocket (OSV has no not-affected entries): the release's own entry
+// when it has a fix; else the first Pro entry with a fix, by pocket rank
+// (esm-infra, its older name, esm-infra-legacy, esm-apps); else the
+// release's own entry (affected, no fix); else the first Pro one. Entries
+// have Kind source (the name is the source package; ecosystem_specific's
+// binaries are not needed, the matcher uses each binary's source). Ranges
+// are ECOSYSTEM events of Debian versions ("introduced": "0" only means
+// affected with no fix); an entry with a version that is not a Debian
+// version is malformed.
+//
+// Records: UBUNTU-CVE-<cve> is emitted as <cve>, with UBUNTU-CVE-<cve> as an
+// alias, so that it ranks against the tracker's and OVAL's records of the
+// same id. USN-* and LSN-* notices are skipped (the CVE records carry the
+// same fixes; livepatches are no concern of an image). Withdrawn records
+// are dropped (Stats.Withdrawn); rejected ones are flagged as by the osv
+// package. Severity: the record's severity of type "Ubuntu" (older records:
+// the first entry's ecosystem_specific.ubuntu_priority) is VendorSeverity,
+// mapped as UCT's priority; an entry whose own priority differs gets it as
+// Affected.Severity. CVSS vectors are scored by the osv package (source
+// "ubuntu").
 package ubuntu
 
 import (
