@@ -42,7 +42,7 @@ var layers = []layer{
 	{"advisory", []string{"internal/advisory"}, []string{"severity"}},
 	{"scanstatus", []string{"internal/scanstatus"}, nil},
 	{"wildcard", []string{"internal/wildcard"}, nil},
-	{"server/iampolicy", []string{"internal/server/iampolicy"}, nil},
+	{"server/iampolicy", []string{"internal/server/iampolicy"}, []string{"wildcard"}},
 	{"image", []string{"internal/source", "internal/squash"}, nil},
 	{"events", []string{"internal/events"}, []string{"wildcard", "severity"}},
 	{"server-base", []string{"internal/server/store/...", "internal/server/auth", "internal/server/metrics", "internal/server/tlsconf/..."}, []string{"wildcard", "severity", "server/iampolicy"}},

@@ -1,7 +1,8 @@
 // Package wildcard is Stowaway's one '*' pattern matcher, used by the
 // registry's access rules (internal/server/auth), the scanning rules
 // (internal/server/scanning), the lifecycle policies
-// (internal/server/lifecycle) and the event filters (internal/events). It
+// (internal/server/lifecycle), the event filters (internal/events) and, with
+// IAM's '?', the policies (internal/server/iampolicy). It
 // imports nothing, so every layer may use it.
 package wildcard
 
@@ -11,7 +12,13 @@ import "strings"
 // run of bytes (possibly empty); every other byte matches itself. It is
 // iterative with single-star backtracking, so it runs in
 // O(len(pattern)*len(name)) whatever the pattern.
-func Match(pattern, name string) bool {
+func Match(pattern, name string) bool { return match(pattern, name, false) }
+
+// MatchIAM is Match with IAM's '?' as well, matching exactly one byte (the
+// Action and Resource patterns of IAM policies, internal/server/iampolicy).
+func MatchIAM(pattern, name string) bool { return match(pattern, name, true) }
+
+func match(pattern, name string, question bool) bool {
 	p, n := 0, 0
 	star, mark := -1, 0
 	for n < len(name) {
@@ -19,7 +26,7 @@ func Match(pattern, name string) bool {
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, n
 			p++
-		case p < len(pattern) && pattern[p] == name[n]:
+		case p < len(pattern) && (pattern[p] == name[n] || question && pattern[p] == '?'):
 			p++
 			n++
 		case star >= 0:

@@ -3,6 +3,8 @@ package iampolicy
 import (
 	"strconv"
 	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/wildcard"
 )
 
 // Evaluate answers req from this policy alone: Deny when a matching Deny
@@ -132,33 +134,9 @@ func (c IPCondition) holds(req Request) bool {
 }
 
 // match reports whether name matches pattern as a whole: '*' matches any
-// run of bytes, '?' exactly one, every other byte itself. Iterative with
-// single-star backtracking: O(len(pattern)×len(name)) whatever the
-// pattern.
-func match(pattern, name string) bool {
-	p, n := 0, 0
-	star, mark := -1, 0
-	for n < len(name) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, n
-			p++
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == name[n]):
-			p++
-			n++
-		case star >= 0:
-			p = star + 1
-			mark++
-			n = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
+// run of bytes, '?' exactly one, every other byte itself, in
+// O(len(pattern)×len(name)) whatever the pattern.
+func match(pattern, name string) bool { return wildcard.MatchIAM(pattern, name) }
 
 func (e Effect) String() string {
 	switch e {
