@@ -331,21 +331,12 @@ func truncate(s string, n int) string {
 // returned the same records as last time.
 func (u *Updater) fetchWithAPI(ctx context.Context, src feed.Source, prev feed.State, use []format, metas []string) (feed.Snapshot, error) {
 	o := u.api
-	prevMeta := feed.State{}
-	for p, v := range prev {
-		if strings.HasSuffix(p, ".meta") {
-			prevMeta[p] = v
-		}
-	}
-	ms, err := feed.FetchFiles(ctx, src, metas, prevMeta, func(string) bool { return true })
+	ms, err := fetchMetas(ctx, src, prev, metas)
 	if err != nil {
-		return feed.Snapshot{}, fmt.Errorf("nvd: meta: %w", err)
+		return feed.Snapshot{}, err
 	}
 	if ms.Close != nil {
 		defer ms.Close()
-	}
-	if len(ms.State) == 0 {
-		return feed.Snapshot{}, fmt.Errorf("nvd: fetch: none of the %d .meta files exists: %w", len(metas), fs.ErrNotExist)
 	}
 	from, err := anchor(ctx, src)
 	if err != nil {

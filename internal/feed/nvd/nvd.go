@@ -221,21 +221,12 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 	if u.api != nil {
 		return u.fetchWithAPI(ctx, src, prev, use, metas)
 	}
-	prevMeta := feed.State{}
-	for p, v := range prev {
-		if strings.HasSuffix(p, ".meta") {
-			prevMeta[p] = v
-		}
-	}
-	ms, err := feed.FetchFiles(ctx, src, metas, prevMeta, func(string) bool { return true })
+	ms, err := fetchMetas(ctx, src, prev, metas)
 	if err != nil {
-		return feed.Snapshot{}, fmt.Errorf("nvd: meta: %w", err)
+		return feed.Snapshot{}, err
 	}
 	if ms.Close != nil {
 		defer ms.Close()
-	}
-	if len(ms.State) == 0 {
-		return feed.Snapshot{}, fmt.Errorf("nvd: fetch: none of the %d .meta files exists: %w", len(metas), fs.ErrNotExist)
 	}
 	if ms.Unchanged {
 		return feed.Snapshot{State: prev, Unchanged: true}, nil
@@ -604,4 +595,26 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid date %q", s)
+}
+
+// fetchMetas gets the .meta files, conditionally against prev's; at least
+// one must exist. The caller closes the snapshot.
+func fetchMetas(ctx context.Context, src feed.Source, prev feed.State, metas []string) (feed.Snapshot, error) {
+	prevMeta := feed.State{}
+	for p, v := range prev {
+		if strings.HasSuffix(p, ".meta") {
+			prevMeta[p] = v
+		}
+	}
+	ms, err := feed.FetchFiles(ctx, src, metas, prevMeta, func(string) bool { return true })
+	if err != nil {
+		return feed.Snapshot{}, fmt.Errorf("nvd: meta: %w", err)
+	}
+	if len(ms.State) == 0 {
+		if ms.Close != nil {
+			_ = ms.Close()
+		}
+		return feed.Snapshot{}, fmt.Errorf("nvd: fetch: none of the %d .meta files exists: %w", len(metas), fs.ErrNotExist)
+	}
+	return ms, nil
 }

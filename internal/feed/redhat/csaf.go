@@ -250,41 +250,14 @@ func (p *vexParser) archive(ctx context.Context, name string, r io.Reader, skip 
 	}
 	defer zr.Close()
 	tr := tar.NewReader(&capReader{r: zr, max: p.u.opts.MaxArchiveSize, name: name})
-	entries := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("redhat-vex: parse %s: tar: %w", name, err)
-		}
-		if entries++; entries > p.u.opts.MaxArchiveEntries {
-			return fmt.Errorf("redhat-vex: parse %s: %w: more than %d entries", name, errArchiveLimit, p.u.opts.MaxArchiveEntries)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		doc := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if !docPath.MatchString(doc) || skip(doc) {
-			continue
-		}
-		file := name + ":" + doc
-		if h.Size > p.u.opts.MaxDocSize {
-			p.bad(file, docID(doc), "document of %d bytes %v of %d bytes", h.Size, errTooLarge, p.u.opts.MaxDocSize)
-			continue
-		}
-		data, err := readBounded(tr, p.u.opts.MaxDocSize)
-		if err != nil {
-			return fmt.Errorf("redhat-vex: parse %s: %w", file, err)
-		}
-		if err := p.doc(file, doc, data); err != nil {
-			return err
-		}
-	}
+	return eachTarFile(ctx, tr, tarWalk{
+		what: "redhat-vex: parse " + name, maxEntries: p.u.opts.MaxArchiveEntries, maxSize: p.u.opts.MaxDocSize,
+		want: func(doc string) bool { return docPath.MatchString(doc) && !skip(doc) },
+		tooLarge: func(doc string, size int64) {
+			p.bad(name+":"+doc, docID(doc), "document of %d bytes %v of %d bytes", size, errTooLarge, p.u.opts.MaxDocSize)
+		},
+		file: func(doc string, data []byte) error { return p.doc(name+":"+doc, doc, data) },
+	})
 }
 
 // csafDoc is a CSAF 2.0 VEX document (the fields we use).

@@ -55,7 +55,31 @@ func (p *parser) bundle(ctx context.Context, r io.Reader) error {
 		return fmt.Errorf("redhat: parse %s: gzip: %w", BundlePath, err)
 	}
 	defer zr.Close()
-	tr := tar.NewReader(zr)
+	return eachTarFile(ctx, tar.NewReader(zr), tarWalk{
+		what: "redhat: parse " + BundlePath, maxSize: p.u.opts.MaxRecordSize,
+		want: func(name string) bool { return path.Dir(name) == "cve" && strings.HasSuffix(name, ".json") },
+		tooLarge: func(name string, size int64) {
+			p.bad(BundlePath+":"+name, idFromName(name), "record of %d bytes %v of %d bytes", size, errTooLarge, p.u.opts.MaxRecordSize)
+		},
+		file: func(name string, data []byte) error { return p.record(BundlePath+":"+name, name, data) },
+	})
+}
+
+// tarWalk says which regular files of a tar eachTarFile reads and what it
+// does with them.
+type tarWalk struct {
+	what       string // the error prefix: "redhat: parse FILE"
+	maxEntries int    // entries read at most (0: no bound), else errArchiveLimit
+	maxSize    int64  // bytes of one file; a larger one goes to tooLarge
+	want       func(name string) bool
+	tooLarge   func(name string, size int64)
+	file       func(name string, data []byte) error
+}
+
+// eachTarFile reads the regular files of tr that w wants, by cleaned name,
+// each bounded by w.maxSize.
+func eachTarFile(ctx context.Context, tr *tar.Reader, w tarWalk) error {
+	entries := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -65,25 +89,27 @@ func (p *parser) bundle(ctx context.Context, r io.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("redhat: parse %s: tar: %w", BundlePath, err)
+			return fmt.Errorf("%s: tar: %w", w.what, err)
+		}
+		if entries++; w.maxEntries > 0 && entries > w.maxEntries {
+			return fmt.Errorf("%s: %w: more than %d entries", w.what, errArchiveLimit, w.maxEntries)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if path.Dir(name) != "cve" || !strings.HasSuffix(name, ".json") {
+		if !w.want(name) {
 			continue
 		}
-		file := BundlePath + ":" + name
-		if h.Size > p.u.opts.MaxRecordSize {
-			p.bad(file, idFromName(name), "record of %d bytes %v of %d bytes", h.Size, errTooLarge, p.u.opts.MaxRecordSize)
+		if h.Size > w.maxSize {
+			w.tooLarge(name, h.Size)
 			continue
 		}
-		data, err := readBounded(tr, p.u.opts.MaxRecordSize)
+		data, err := readBounded(tr, w.maxSize)
 		if err != nil {
-			return fmt.Errorf("redhat: parse %s: %w", file, err)
+			return fmt.Errorf("%s:%s: %w", w.what, name, err)
 		}
-		if err := p.record(file, name, data); err != nil {
+		if err := w.file(name, data); err != nil {
 			return err
 		}
 	}
