@@ -53,18 +53,20 @@ func resolveDBDir(dir string) (string, error) {
 }
 
 func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR]", stderr)
+	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--quiet] [-v]", stderr)
 	var (
 		dir, mirror string
 		only        multiFlag
 		jsonOut     bool
 		verbose     bool
+		quiet       bool
 	)
 	dbDirFlag(fs, &dir)
 	fs.StringVar(&mirror, "mirror", "", "read the feeds from a mirror directory or URL laid out like the upstreams (offline updates)")
 	fs.Var(&only, "source", "update only this source, keeping the others' previous records; repeatable")
 	fs.BoolVar(&jsonOut, "json", false, "print the update report as JSON")
-	fs.BoolVar(&verbose, "v", false, "log progress")
+	fs.BoolVar(&verbose, "v", false, "log each stage as structured lines (besides the progress)")
+	fs.BoolVar(&quiet, "quiet", false, "print no progress on stderr")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
@@ -76,7 +78,13 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep, err := updateDB(ctx, dir, mirror, only, stderr, logger)
+	var progress func(vulndb.Progress)
+	if !quiet {
+		pp := newProgressPrinter(stderr, time.Now)
+		progress = pp.report
+		defer pp.end()
+	}
+	rep, err := updateDBProgress(ctx, dir, mirror, only, stderr, logger, progress)
 	if err != nil {
 		return ExitError, err
 	}
@@ -88,6 +96,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 	} else {
 		fmt.Fprintf(stdout, "DB %s built in %s: %s\n", rep.BuildID, rep.Duration.Round(time.Millisecond), rep.Path)
+		malformed := false
 		for _, s := range rep.Sources {
 			line := fmt.Sprintf("  %-22s %-9s %8d advisories %8d affected", s.Name, s.Outcome, s.Advisories, s.Affected)
 			if s.Enrichment > 0 {
@@ -100,7 +109,8 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 				line += fmt.Sprintf("  %d withdrawn", s.Withdrawn)
 			}
 			if len(s.Malformed) > 0 {
-				line += fmt.Sprintf("  %d malformed (first: %s: %s)", len(s.Malformed), s.Malformed[0].ID, s.Malformed[0].Err)
+				line += fmt.Sprintf("  %d malformed (skipped)", len(s.Malformed))
+				malformed = true
 			}
 			if s.Err != "" {
 				line += "  error: " + s.Err
@@ -112,6 +122,10 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		if rep.ChangedPairs >= 0 {
 			fmt.Fprintf(stdout, "  %d (namespace, package) pairs changed since the previous DB\n", rep.ChangedPairs)
+		}
+		if malformed {
+			fmt.Fprintln(stdout, "  malformed: records the source published that could not be used (an unknown status, an empty package name,")
+			fmt.Fprintln(stdout, "  a bad date...); each is skipped and the rest of the source is loaded. 'stowaway db status -v' lists them.")
 		}
 	}
 	if err := rep.Err(); err != nil {
@@ -126,6 +140,11 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 // Sources absent from the mirror are reported on stderr and keep their
 // previous data.
 func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
+	return updateDBProgress(ctx, dir, mirror, only, stderr, logger, nil)
+}
+
+// updateDBProgress is updateDB reporting each source's progress (nil: none).
+func updateDBProgress(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger, progress func(vulndb.Progress)) (*vulndb.Report, error) {
 	updaters := feedall.Updaters()
 	if len(only) > 0 {
 		byName := map[string]bool{}
@@ -161,15 +180,16 @@ func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.
 	if err != nil {
 		return nil, err
 	}
-	return vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers})
+	return vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers, Progress: progress})
 }
 
 func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db status", "db status [--db DIR] [--json]", stderr)
+	fs := newFlagSet("db status", "db status [--db DIR] [--json] [-v]", stderr)
 	var dir string
-	var jsonOut bool
+	var jsonOut, verbose bool
 	dbDirFlag(fs, &dir)
 	fs.BoolVar(&jsonOut, "json", false, "print as JSON")
+	fs.BoolVar(&verbose, "v", false, "also list each source's malformed records (up to 1,000 per source are kept)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
@@ -186,7 +206,40 @@ func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		e.SetIndent("", "  ")
 		return ExitOK, e.Encode(st)
 	}
-	return ExitOK, st.Write(stdout)
+	if err := st.Write(stdout); err != nil {
+		return ExitError, err
+	}
+	if verbose {
+		writeMalformed(stdout, st)
+	}
+	return ExitOK, nil
+}
+
+// writeMalformed lists each source's malformed records: what the source
+// published that could not be used (the rest of the source is loaded).
+func writeMalformed(w io.Writer, st *vulndb.StatusReport) {
+	for _, s := range st.Sources {
+		if s.Malformed == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: %d malformed records (skipped; the rest of the source is loaded)", s.Name, s.Malformed)
+		if len(s.MalformedSample) < s.Malformed {
+			fmt.Fprintf(w, ", the first %d:", len(s.MalformedSample))
+		} else {
+			fmt.Fprint(w, ":")
+		}
+		fmt.Fprintln(w)
+		for _, m := range s.MalformedSample {
+			id := m.ID
+			if id == "" {
+				id = "(no id)"
+			}
+			if m.File != "" {
+				id += " in " + m.File
+			}
+			fmt.Fprintf(w, "  %s: %s\n", id, m.Err)
+		}
+	}
 }
 
 func dbTimeoutFlag(fs interface {
