@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -66,6 +67,9 @@ type UpdateOptions struct {
 
 	// hook is called at named stages (tests kill the process there).
 	hook func(stage string)
+	// noClone makes a no-change update copy rows like any other (tests
+	// compare both ways).
+	noClone bool
 }
 
 // SourceReport is what happened to one source.
@@ -226,7 +230,13 @@ func Update(ctx context.Context, dir string, updaters []feed.Updater, src func(f
 			rep.Sources = append(rep.Sources, *sr)
 		}
 	}
-	if err := b.copyForward(ctx, copyNames, prev); err != nil {
+	if clone, err := b.cloneable(ctx, copyNames, prev); err != nil {
+		return nil, err
+	} else if clone {
+		if err := b.cloneFrom(ctx, filepath.Join(dir, prevName), tmp, copyNames, prev); err != nil {
+			return nil, err
+		}
+	} else if err := b.copyForward(ctx, copyNames, prev); err != nil {
 		return nil, err
 	}
 	opts.hook("loaded")
@@ -311,6 +321,10 @@ type builder struct {
 	// rejectedIDs is the number of distinct rejected CVE ids (finish).
 	rejectedIDs int
 
+	// cloned says the file is a copy of the previous DB (cloneFrom): its
+	// records, indexes and pair hashes are already in place.
+	cloned bool
+
 	sources []*SourceReport
 	// cur is the source being parsed (emit counts into it).
 	cur *SourceReport
@@ -326,37 +340,16 @@ func sqliteURI(path string, query string) string {
 }
 
 func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder, error) {
-	db, err := sql.Open("sqlite", sqliteURI(path, ""))
-	if err != nil {
-		return nil, fmt.Errorf("vulndb: build: open: %w", err)
+	b := &builder{opts: opts, stateOf: map[string]feed.State{}, prevMalformed: map[string]int{}}
+	if err := b.open(ctx, path); err != nil {
+		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("vulndb: build: open: %w", err)
-	}
-	b := &builder{db: db, conn: conn, opts: opts, stateOf: map[string]feed.State{}, prevMalformed: map[string]int{}}
-	// Bulk-load settings: the file is private until published and is thrown
-	// away on any failure, so no journal and no syncs (publish syncs once).
-	pragmas := []string{
-		"PRAGMA page_size=8192",
-		"PRAGMA journal_mode=OFF",
-		"PRAGMA synchronous=OFF",
-		"PRAGMA locking_mode=EXCLUSIVE",
-		"PRAGMA temp_store=FILE",
-		fmt.Sprintf("PRAGMA cache_size=-%d", opts.CacheMiB*1024),
-	}
-	for _, p := range pragmas {
-		if _, err := conn.ExecContext(ctx, p); err != nil {
-			b.close()
-			return nil, fmt.Errorf("vulndb: build: %s: %w", p, err)
-		}
-	}
+	conn := b.conn
 	if _, err := conn.ExecContext(ctx, schemaSQL); err != nil {
 		b.close()
 		return nil, fmt.Errorf("vulndb: build: schema: %w", err)
 	}
+	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
 			return nil
@@ -385,6 +378,39 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		return nil, err
 	}
 	return b, nil
+}
+
+// open connects the builder to the file at path with the bulk-load
+// settings.
+func (b *builder) open(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", sqliteURI(path, ""))
+	if err != nil {
+		return fmt.Errorf("vulndb: build: open: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("vulndb: build: open: %w", err)
+	}
+	b.db, b.conn = db, conn
+	// Bulk-load settings: the file is private until published and is thrown
+	// away on any failure, so no journal and no syncs (publish syncs once).
+	pragmas := []string{
+		"PRAGMA page_size=8192",
+		"PRAGMA journal_mode=OFF",
+		"PRAGMA synchronous=OFF",
+		"PRAGMA locking_mode=EXCLUSIVE",
+		"PRAGMA temp_store=FILE",
+		fmt.Sprintf("PRAGMA cache_size=-%d", b.opts.CacheMiB*1024),
+	}
+	for _, p := range pragmas {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			b.close()
+			return fmt.Errorf("vulndb: build: %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func (b *builder) begin(ctx context.Context) error {
@@ -836,6 +862,82 @@ func (b *builder) copyForward(ctx context.Context, names []string, prev map[stri
 	return nil
 }
 
+// cloneable says whether the new DB's records would be exactly the
+// previous DB's: nothing was stored by this build and every source with
+// previous records is copied forward (none is dropped).
+func (b *builder) cloneable(ctx context.Context, names []string, prev map[string]*prevSource) (bool, error) {
+	if b.opts.noClone || !b.hasPrev || len(names) == 0 || len(names) != len(prev) {
+		return false, nil
+	}
+	for _, n := range names {
+		if prev[n] == nil {
+			return false, nil
+		}
+	}
+	var rows int
+	if err := b.conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM advisories) + (SELECT COUNT(*) FROM cvss) + (SELECT COUNT(*) FROM rejected)`).Scan(&rows); err != nil {
+		return false, fmt.Errorf("vulndb: copy forward: %w", err)
+	}
+	return rows == 0, nil
+}
+
+// cloneFrom replaces the file being built by a copy of the previous DB
+// (prevPath), when every source is copied forward unchanged: copying the
+// file is much cheaper than copying its rows and rebuilding its indexes and
+// pair hashes, and gives the same records with the same rowids. finish then
+// rewrites the sources, meta and changes tables.
+func (b *builder) cloneFrom(ctx context.Context, prevPath, tmp string, names []string, prev map[string]*prevSource) error {
+	fail := func(err error) error { return fmt.Errorf("vulndb: copy forward (file copy): %w", err) }
+	if err := b.commit(ctx); err != nil {
+		return err
+	}
+	if _, err := b.conn.ExecContext(ctx, `DETACH DATABASE prev`); err != nil {
+		return fail(err)
+	}
+	if err := b.close(); err != nil {
+		return fail(err)
+	}
+	if err := cloneFile(prevPath, tmp); err != nil {
+		return fail(err)
+	}
+	if err := b.open(ctx, tmp); err != nil {
+		return err
+	}
+	if _, err := b.attachPrev(ctx, prevPath); err != nil {
+		return fail(err)
+	}
+	b.cloned = true
+	b.opts.hook("cloned")
+	for _, q := range []string{`DELETE FROM sources`, `DELETE FROM meta`, `DELETE FROM changes`} {
+		if _, err := b.conn.ExecContext(ctx, q); err != nil {
+			return fail(err)
+		}
+	}
+	for _, n := range names {
+		b.stateOf[n] = prev[n].state
+		b.prevMalformed[n] = prev[n].malformedCount
+	}
+	return nil
+}
+
+// cloneFile copies src over dst (the kernel copies on Linux).
+func cloneFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // finish writes indexes, per-pair hashes, the change set against the
 // previous DB, the sources and meta tables. It returns the number of changed
 // pairs, or -1 without a comparable previous DB.
@@ -849,14 +951,18 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 		}
 		return nil
 	}
-	if err := exec("indexes", indexSQL); err != nil {
-		return 0, err
+	if !b.cloned {
+		if err := exec("indexes", indexSQL); err != nil {
+			return 0, err
+		}
 	}
 	if err := b.applyRejections(ctx); err != nil {
 		return 0, err
 	}
-	if err := b.writePairs(ctx); err != nil {
-		return 0, err
+	if !b.cloned {
+		if err := b.writePairs(ctx); err != nil {
+			return 0, err
+		}
 	}
 	changed := -1
 	if comparable && b.hasPrev {

@@ -189,3 +189,62 @@ func TestCountingFS(t *testing.T) {
 		t.Error("a file without ReadAt must not claim it")
 	}
 }
+
+// TestNoChangeUpdateClonesFile checks the no-change fast path: when every
+// source is unchanged the new DB is a copy of the previous file, with the
+// same records, pair hashes and an empty change set as a row-by-row copy.
+func TestNoChangeUpdateClonesFile(t *testing.T) {
+	ctx := context.Background()
+	var dumps []map[string][][]any
+	for _, noClone := range []bool{false, true} {
+		dir := t.TempDir()
+		if _, err := Update(ctx, dir, parallelFixture(), noSource, UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cloned := false
+		rep, err := Update(ctx, dir, parallelFixture(), noSource, UpdateOptions{noClone: noClone, hook: func(s string) {
+			cloned = cloned || s == "cloned"
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cloned == noClone {
+			t.Fatalf("noClone=%v: cloned=%v", noClone, cloned)
+		}
+		if rep.ChangedPairs != 0 {
+			t.Errorf("noClone=%v: %d changed pairs, want 0", noClone, rep.ChangedPairs)
+		}
+		for _, s := range rep.Sources {
+			if want := map[string]Outcome{"broken": Failed}[s.Name]; want == "" && s.Outcome != Unchanged || want != "" && s.Outcome != want {
+				t.Errorf("noClone=%v: %s: %s", noClone, s.Name, s.Outcome)
+			}
+		}
+		db, err := Open(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := db.Changes(ctx)
+		db.Close()
+		if err != nil || !cs.Complete || len(cs.Pairs) != 0 {
+			t.Errorf("noClone=%v: change set %+v, %v", noClone, cs, err)
+		}
+		dumps = append(dumps, dumpTables(t, rep.Path))
+	}
+	if diff := cmp.Diff(dumps[1], dumps[0]); diff != "" {
+		t.Errorf("cloned DB differs from the row copy (-rows +clone):\n%s", diff)
+	}
+	// A changed source takes the row-copy path again.
+	dir := t.TempDir()
+	if _, err := Update(ctx, dir, parallelFixture(), noSource, UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	us := parallelFixture()
+	us[1].(*fakeUpdater).version = "2"
+	cloned := false
+	if _, err := Update(ctx, dir, us, noSource, UpdateOptions{hook: func(s string) { cloned = cloned || s == "cloned" }}); err != nil {
+		t.Fatal(err)
+	}
+	if cloned {
+		t.Error("an update with a changed source cloned the previous file")
+	}
+}
