@@ -60,6 +60,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		jsonOut     bool
 		verbose     bool
 		quiet       bool
+		parallel    int
 	)
 	dbDirFlag(fs, &dir)
 	fs.StringVar(&mirror, "mirror", "", "read the feeds from a mirror directory or URL laid out like the upstreams (offline updates)")
@@ -67,6 +68,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	fs.BoolVar(&jsonOut, "json", false, "print the update report as JSON")
 	fs.BoolVar(&verbose, "v", false, "log each stage as structured lines (besides the progress)")
 	fs.BoolVar(&quiet, "quiet", false, "print no progress on stderr")
+	fs.IntVar(&parallel, "parallel", 0, "sources fetched and parsed at a time (default: the CPU count, at least 2; 1 uses the least memory)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
@@ -84,7 +86,10 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		progress = pp.report
 		defer pp.end()
 	}
-	rep, err := updateDBProgress(ctx, dir, mirror, only, stderr, logger, progress)
+	if parallel < 0 {
+		return ExitError, usageError{fmt.Sprintf("--parallel %d: want 1 or more (0 for the default)", parallel)}
+	}
+	rep, err := updateDBProgress(ctx, dir, mirror, only, stderr, logger, vulndb.UpdateOptions{Progress: progress, Parallel: parallel})
 	if err != nil {
 		return ExitError, err
 	}
@@ -140,11 +145,12 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 // Sources absent from the mirror are reported on stderr and keep their
 // previous data.
 func updateDB(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
-	return updateDBProgress(ctx, dir, mirror, only, stderr, logger, nil)
+	return updateDBProgress(ctx, dir, mirror, only, stderr, logger, vulndb.UpdateOptions{})
 }
 
-// updateDBProgress is updateDB reporting each source's progress (nil: none).
-func updateDBProgress(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger, progress func(vulndb.Progress)) (*vulndb.Report, error) {
+// updateDBProgress is updateDB with the progress and parallelism of opts
+// (its Logger and KeepOtherSources are set here).
+func updateDBProgress(ctx context.Context, dir, mirror string, only []string, stderr io.Writer, logger *slog.Logger, opts vulndb.UpdateOptions) (*vulndb.Report, error) {
 	updaters := feedall.Updaters()
 	if len(only) > 0 {
 		byName := map[string]bool{}
@@ -180,7 +186,8 @@ func updateDBProgress(ctx context.Context, dir, mirror string, only []string, st
 	if err != nil {
 		return nil, err
 	}
-	return vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers, Progress: progress})
+	opts.Logger, opts.KeepOtherSources = logger, keepOthers
+	return vulndb.Update(ctx, dir, updaters, src, opts)
 }
 
 func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
