@@ -240,9 +240,7 @@ func main() {
 	feeds := filepath.Join(*shared, "feeds")
 	if !*skipDB && want("db") {
 		if _, err := os.Stat(feeds); err == nil {
-			for _, r := range benchDB(bin, feeds, *dbDir) {
-				run.Results = append(run.Results, r)
-			}
+			run.Results = append(run.Results, benchDB(bin, feeds, *dbDir)...)
 		}
 	}
 	images := filepath.Join(*shared, "images")
