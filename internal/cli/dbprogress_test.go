@@ -55,3 +55,24 @@ func TestProgressPrinter(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteMalformed(t *testing.T) {
+	st := &vulndb.StatusReport{Sources: []vulndb.SourceStatus{
+		{Name: "alpine", Malformed: 2, MalformedSample: []feed.Malformed{
+			{File: "v3.19/main.json", ID: "linux-lts 6.6.13-r1", Err: `unrecognized id "CVE-46838"`},
+			{Err: "advisory without an id"},
+		}},
+		{Name: "nvd"},
+		{Name: "oval", Malformed: 1500, MalformedSample: []feed.Malformed{{ID: "oval:1", Err: "bad evr"}}},
+	}}
+	var buf bytes.Buffer
+	writeMalformed(&buf, st)
+	want := "\nalpine: 2 malformed records (skipped; the rest of the source is loaded):\n" +
+		"  linux-lts 6.6.13-r1 in v3.19/main.json: unrecognized id \"CVE-46838\"\n" +
+		"  (no id): advisory without an id\n" +
+		"\noval: 1500 malformed records (skipped; the rest of the source is loaded), the first 1:\n" +
+		"  oval:1: bad evr\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
