@@ -51,7 +51,7 @@
 // Update, under LOCK:
 //
 //  1. creates db-<time>.sqlite.tmp with bulk-load pragmas (journal_mode=OFF,
-//     synchronous=OFF, locking_mode=EXCLUSIVE, page_size=8192, a 64 MiB
+//     synchronous=OFF, locking_mode=EXCLUSIVE, page_size=8192, a 32 MiB
 //     cache) and attaches the current DB read-only;
 //  2. fetches each updater with the state stored in the current DB and
 //     parses it, several sources at a time (UpdateOptions.Parallel) each in
