@@ -53,7 +53,7 @@ func resolveDBDir(dir string) (string, error) {
 }
 
 func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--quiet] [-v]", stderr)
+	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--parallel N] [--quiet] [-v]", stderr)
 	var (
 		dir, mirror string
 		only        multiFlag
