@@ -240,9 +240,7 @@ func main() {
 	feeds := filepath.Join(*shared, "feeds")
 	if !*skipDB && want("db") {
 		if _, err := os.Stat(feeds); err == nil {
-			os.RemoveAll(*dbDir)
-			m, err := measure(bin, "db", "update", "--mirror", feeds, "--db", *dbDir)
-			add(result("db update --mirror (full offline build)", m, "", 0, ""), err)
+			run.Results = append(run.Results, benchDB(bin, feeds, *dbDir)...)
 		}
 	}
 	images := filepath.Join(*shared, "images")
@@ -358,7 +356,7 @@ func compareWith(run Run, path string) error {
 	}
 	fmt.Printf("\ncompared with %s (commit %s, %s):\n", path, old.Commit, old.When.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "CASE\tRATIO-TO-FLOOR now/then\tWALL now/then\tRSS now/then\tVALUE now/then\n")
+	fmt.Fprintf(tw, "CASE\tRATIO-TO-FLOOR now/then\tWALL now/then\tCPU now/then\tRSS now/then\tVALUE now/then\n")
 	for _, r := range run.Results {
 		p, ok := prev[r.Name]
 		if !ok {
@@ -368,7 +366,8 @@ func compareWith(run Run, path string) error {
 		if r.Ratio > 0 && p.Ratio > 0 {
 			rr = fmt.Sprintf("%.2f", r.Ratio/p.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, rr, quotient(r.WallS, p.WallS), quotient(r.MaxRSSMB, p.MaxRSSMB), quotient(r.Value, p.Value))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, rr, quotient(r.WallS, p.WallS), quotient(r.CPUS, p.CPUS),
+			quotient(r.MaxRSSMB, p.MaxRSSMB), quotient(r.Value, p.Value))
 	}
 	return tw.Flush()
 }

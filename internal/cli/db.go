@@ -56,19 +56,23 @@ func resolveDBDir(dir string) (string, error) {
 }
 
 func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--nvd-api]", stderr)
+	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--nvd-api] [--parallel N] [--quiet] [-v]", stderr)
 	var (
 		dir, mirror string
 		only        multiFlag
 		jsonOut     bool
 		verbose     bool
 		nvdAPI      bool
+		quiet       bool
+		parallel    int
 	)
 	dbDirFlag(fs, &dir)
 	fs.StringVar(&mirror, "mirror", "", "read the feeds from a mirror directory or URL laid out like the upstreams (offline updates)")
 	fs.Var(&only, "source", "update only this source, keeping the others' previous records; repeatable")
 	fs.BoolVar(&jsonOut, "json", false, "print the update report as JSON")
-	fs.BoolVar(&verbose, "v", false, "log progress")
+	fs.BoolVar(&verbose, "v", false, "log each stage as structured lines (besides the progress)")
+	fs.BoolVar(&quiet, "quiet", false, "print no progress on stderr")
+	fs.IntVar(&parallel, "parallel", 0, "sources fetched and parsed at a time (default: the CPU count, at least 2; 1 uses the least memory)")
 	fs.BoolVar(&nvdAPI, "nvd-api", false, "also ask NVD's CVE API 2.0 for the CVEs changed since its feeds were generated (key from $"+nvd.APIKeyEnv+", optional: without it 5 requests per 30 s)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
@@ -81,7 +85,16 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep, err := updateDB(ctx, dir, mirror, only, nvdAPI, stderr, logger)
+	var progress func(vulndb.Progress)
+	if !quiet {
+		pp := newProgressPrinter(stderr, time.Now)
+		progress = pp.report
+		defer pp.end()
+	}
+	if parallel < 0 {
+		return ExitError, usageError{fmt.Sprintf("--parallel %d: want 1 or more (0 for the default)", parallel)}
+	}
+	rep, err := updateDBProgress(ctx, dir, mirror, only, nvdAPI, stderr, logger, vulndb.UpdateOptions{Progress: progress, Parallel: parallel})
 	if err != nil {
 		return ExitError, err
 	}
@@ -93,6 +106,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 	} else {
 		fmt.Fprintf(stdout, "DB %s built in %s: %s\n", rep.BuildID, rep.Duration.Round(time.Millisecond), rep.Path)
+		malformed := false
 		for _, s := range rep.Sources {
 			line := fmt.Sprintf("  %-22s %-9s %8d advisories %8d affected", s.Name, s.Outcome, s.Advisories, s.Affected)
 			if s.Enrichment > 0 {
@@ -111,7 +125,8 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 				line += "  " + skippedSummary(s.Skipped)
 			}
 			if len(s.Malformed) > 0 {
-				line += fmt.Sprintf("  %d malformed (first: %s: %s)", len(s.Malformed), s.Malformed[0].ID, s.Malformed[0].Err)
+				line += fmt.Sprintf("  %d malformed (skipped)", len(s.Malformed))
+				malformed = true
 			}
 			if s.Err != "" {
 				line += "  error: " + s.Err
@@ -123,6 +138,10 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		if rep.ChangedPairs >= 0 {
 			fmt.Fprintf(stdout, "  %d (namespace, package) pairs changed since the previous DB\n", rep.ChangedPairs)
+		}
+		if malformed {
+			fmt.Fprintln(stdout, "  malformed: records the source published that could not be used (an unknown status, an empty package name,")
+			fmt.Fprintln(stdout, "  a bad date...); each is skipped and the rest of the source is loaded. 'stowaway db status -v' lists them.")
 		}
 	}
 	if err := rep.Err(); err != nil {
@@ -137,6 +156,12 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 // Sources absent from the mirror are reported on stderr and keep their
 // previous data.
 func updateDB(ctx context.Context, dir, mirror string, only []string, nvdAPI bool, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
+	return updateDBProgress(ctx, dir, mirror, only, nvdAPI, stderr, logger, vulndb.UpdateOptions{})
+}
+
+// updateDBProgress is updateDB with the progress and parallelism of opts
+// (its Logger and KeepOtherSources are set here).
+func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nvdAPI bool, stderr io.Writer, logger *slog.Logger, opts vulndb.UpdateOptions) (*vulndb.Report, error) {
 	updaters := feedall.Updaters()
 	if nvdAPI {
 		updaters = withNVDAPI(updaters, os.Getenv(nvd.APIKeyEnv))
@@ -183,7 +208,8 @@ func updateDB(ctx context.Context, dir, mirror string, only []string, nvdAPI boo
 	if err != nil {
 		return nil, err
 	}
-	return vulndb.Update(ctx, dir, updaters, src, vulndb.UpdateOptions{Logger: logger, KeepOtherSources: keepOthers})
+	opts.Logger, opts.KeepOtherSources = logger, keepOthers
+	return vulndb.Update(ctx, dir, updaters, src, opts)
 }
 
 // withNVDAPI replaces the NVD feed updater by the one that also reads the
@@ -201,11 +227,12 @@ func withNVDAPI(updaters []feed.Updater, key string) []feed.Updater {
 }
 
 func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db status", "db status [--db DIR] [--json]", stderr)
+	fs := newFlagSet("db status", "db status [--db DIR] [--json] [-v]", stderr)
 	var dir string
-	var jsonOut bool
+	var jsonOut, verbose bool
 	dbDirFlag(fs, &dir)
 	fs.BoolVar(&jsonOut, "json", false, "print as JSON")
+	fs.BoolVar(&verbose, "v", false, "also list each source's malformed records (up to 1,000 per source are kept)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
@@ -222,7 +249,40 @@ func runDBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		e.SetIndent("", "  ")
 		return ExitOK, e.Encode(st)
 	}
-	return ExitOK, st.Write(stdout)
+	if err := st.Write(stdout); err != nil {
+		return ExitError, err
+	}
+	if verbose {
+		writeMalformed(stdout, st)
+	}
+	return ExitOK, nil
+}
+
+// writeMalformed lists each source's malformed records: what the source
+// published that could not be used (the rest of the source is loaded).
+func writeMalformed(w io.Writer, st *vulndb.StatusReport) {
+	for _, s := range st.Sources {
+		if s.Malformed == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: %d malformed records (skipped; the rest of the source is loaded)", s.Name, s.Malformed)
+		if len(s.MalformedSample) < s.Malformed {
+			fmt.Fprintf(w, ", the first %d:", len(s.MalformedSample))
+		} else {
+			fmt.Fprint(w, ":")
+		}
+		fmt.Fprintln(w)
+		for _, m := range s.MalformedSample {
+			id := m.ID
+			if id == "" {
+				id = "(no id)"
+			}
+			if m.File != "" {
+				id += " in " + m.File
+			}
+			fmt.Fprintf(w, "  %s: %s\n", id, m.Err)
+		}
+	}
 }
 
 func dbTimeoutFlag(fs interface {

@@ -56,15 +56,28 @@
 // Update, under LOCK:
 //
 //  1. creates db-<time>.sqlite.tmp with bulk-load pragmas (journal_mode=OFF,
-//     synchronous=OFF, locking_mode=EXCLUSIVE, page_size=8192, a 64 MiB
+//     synchronous=OFF, locking_mode=EXCLUSIVE, page_size=8192, a 32 MiB
 //     cache) and attaches the current DB read-only;
 //  2. fetches each updater with the state stored in the current DB and
-//     streams its Parse straight into prepared INSERTs, committing every
-//     BatchSize rows (memory stays bounded: nothing is collected);
+//     parses it, several sources at a time (UpdateOptions.Parallel) each in
+//     its own goroutine, which also validates and encodes the records;
+//     one writer (Update's goroutine, the only user of the connection)
+//     stores them in updater order through prepared INSERTs, committing
+//     every BatchSize rows. A parser runs at most a few batches of 256
+//     records ahead of the writer (memory stays bounded: nothing is
+//     collected), and each source's rows stay contiguous, so the file is
+//     the same as a sequential build's. Progress reports each source's
+//     start, its records and bytes read about once a second, and its end;
 //  3. copies forward the previous rows of sources whose fetch said
 //     Unchanged or whose fetch or parse failed (a failed parse first deletes
-//     its partial rows), so a failing download never loses data;
-//  4. builds the indexes, the pairs hashes, the change set, sources and meta;
+//     its partial rows), so a failing download never loses data. When
+//     every source is copied forward and none is dropped (a no-change
+//     update), the previous file itself is copied instead of its rows: the
+//     records, rowids, indexes and pair hashes are then already right, and
+//     only sources, meta and the (empty) change set are rewritten;
+//  4. builds the indexes, the pairs hashes (joining the affected rows to a
+//     narrow temporary copy of the advisory digests), the change set,
+//     sources and meta;
 //  5. closes the file, fsyncs it, renames it to db-<time>.sqlite, fsyncs
 //     the directory, writes CURRENT.tmp, fsyncs it, renames it over CURRENT
 //     and fsyncs the directory again;

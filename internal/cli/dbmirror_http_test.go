@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/testutil"
+)
+
+// feedServer serves a directory with ETag (size and mtime) and
+// Last-Modified, answering conditional GETs with 304, and counts the
+// answers by status.
+type feedServer struct {
+	dir string
+	mu  sync.Mutex
+	// status counts answers by code; full lists the paths sent with a body.
+	status map[int]int
+	full   []string
+}
+
+func (s *feedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	p := path.Clean("/" + r.URL.Path)
+	if fi, err := os.Stat(s.dir + p); err == nil && !fi.IsDir() {
+		w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano()))
+		f, err := os.Open(s.dir + p)
+		if err == nil {
+			defer f.Close()
+			http.ServeContent(rec, r, p, fi.ModTime(), f)
+		} else {
+			http.Error(rec, err.Error(), http.StatusInternalServerError)
+		}
+	} else {
+		http.NotFound(rec, r)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status[rec.code]++
+	if rec.code == http.StatusOK {
+		s.full = append(s.full, p)
+	}
+}
+
+func (s *feedServer) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.full = map[int]int{}, nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// TestDBUpdateHTTPMirrorIncremental serves ../shared/feeds over HTTP with
+// validators: the first `db update --mirror URL` downloads and builds, the
+// second one gets only 304s (no full body of an unchanged file) and copies
+// every source forward. Its wall time goes to the log (bench/harness
+// measures it; it is not asserted).
+func TestDBUpdateHTTPMirrorIncremental(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the DB from the whole shared feeds (minutes of CPU); skipped with -short")
+	}
+	feeds := testutil.Shared(t, "feeds")
+	fs := &feedServer{dir: feeds}
+	fs.reset()
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	db := t.TempDir()
+
+	start := time.Now()
+	code, out, stderr := runCLI(t, "db", "update", "--mirror", srv.URL+"/", "--db", db, "--quiet")
+	first := time.Since(start)
+	if code != ExitOK && !strings.Contains(stderr, "kept their previous data") {
+		t.Fatalf("first db update: exit %d\n%s\n%s", code, out, stderr)
+	}
+	t.Logf("first update over HTTP in %v: %v; %d full bodies\n%s", first.Round(time.Millisecond), fs.status, len(fs.full), out)
+	if len(fs.full) == 0 {
+		t.Fatalf("the first update downloaded nothing: %v\n%s\n%s", fs.status, out, stderr)
+	}
+	updated := strings.Count(out, " updated ")
+	if updated == 0 {
+		t.Fatalf("no source was updated by the first run:\n%s", out)
+	}
+
+	fs.reset()
+	start = time.Now()
+	code, out2, stderr2 := runCLI(t, "db", "update", "--mirror", srv.URL+"/", "--db", db, "--quiet")
+	second := time.Since(start)
+	t.Logf("no-change update over HTTP in %v: %v\n%s", second.Round(time.Millisecond), fs.status, out2)
+	if code != ExitOK && !strings.Contains(stderr2, "kept their previous data") {
+		t.Fatalf("second db update: exit %d\n%s\n%s", code, out2, stderr2)
+	}
+	if len(fs.full) != 0 {
+		t.Errorf("the no-change update downloaded %d unchanged files in full: %v", len(fs.full), fs.full)
+	}
+	if fs.status[http.StatusNotModified] == 0 {
+		t.Errorf("the no-change update made no conditional request: %v", fs.status)
+	}
+	if got := strings.Count(out2, " unchanged "); got != updated {
+		t.Errorf("%d sources unchanged on the second run, want the %d the first run updated:\n%s", got, updated, out2)
+	}
+	if stderr2 != "" && !strings.Contains(stderr2, "kept their previous data") {
+		t.Errorf("--quiet printed on stderr: %q", stderr2)
+	}
+}
