@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
@@ -20,6 +23,8 @@ import (
 type feedServer struct {
 	dir string
 	mu  sync.Mutex
+	// overlay replaces files of dir (by URL path): an upstream change.
+	overlay map[string]overlayFile
 	// status counts answers by code; full lists the paths sent with a body.
 	status map[int]int
 	full   []string
@@ -28,7 +33,13 @@ type feedServer struct {
 func (s *feedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	p := path.Clean("/" + r.URL.Path)
-	if fi, err := os.Stat(s.dir + p); err == nil && !fi.IsDir() {
+	s.mu.Lock()
+	o, over := s.overlay[p]
+	s.mu.Unlock()
+	if fi, err := os.Stat(s.dir + p); over {
+		w.Header().Set("ETag", fmt.Sprintf(`"overlay-%x-%x"`, len(o.data), o.mod.UnixNano()))
+		http.ServeContent(rec, r, p, o.mod, bytes.NewReader(o.data))
+	} else if err == nil && !fi.IsDir() {
 		w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano()))
 		f, err := os.Open(s.dir + p)
 		if err == nil {
@@ -52,6 +63,11 @@ func (s *feedServer) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status, s.full = map[int]int{}, nil
+}
+
+type overlayFile struct {
+	data []byte
+	mod  time.Time
 }
 
 type statusRecorder struct {
@@ -115,4 +131,47 @@ func TestDBUpdateHTTPMirrorIncremental(t *testing.T) {
 	if stderr2 != "" && !strings.Contains(stderr2, "kept their previous data") {
 		t.Errorf("--quiet printed on stderr: %q", stderr2)
 	}
+
+	// Red Hat revises one VEX document: it lists it in changes.csv. The
+	// third update downloads that document and changes.csv, nothing else,
+	// and only redhat-vex is parsed again.
+	const vexDir = "/redhat/csaf/v2/vex/"
+	doc, err := os.ReadFile(feeds + vexDir + "2023/cve-2023-0049.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := os.ReadFile(feeds + vexDir + "changes.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revised := strings.Replace(string(doc), `"current_release_date": "2023-07-08T04:16:56+00:00"`, `"current_release_date": "2026-12-03T08:00:00+00:00"`, 1)
+	if revised == string(doc) {
+		t.Fatal("the sample's current_release_date is not where the test expects it")
+	}
+	now := time.Now()
+	fs.mu.Lock()
+	fs.overlay = map[string]overlayFile{
+		vexDir + "2023/cve-2023-0049.json": {[]byte(revised), now},
+		vexDir + "changes.csv":             {append([]byte(`"2023/cve-2023-0049.json","2026-12-03T08:00:00+00:00"`+"\n"), changes...), now},
+	}
+	fs.mu.Unlock()
+	fs.reset()
+	code, out3, stderr3 := runCLI(t, "db", "update", "--mirror", srv.URL+"/", "--db", db, "--quiet")
+	if code != ExitOK && !strings.Contains(stderr3, "kept their previous data") {
+		t.Fatalf("third db update: exit %d\n%s\n%s", code, out3, stderr3)
+	}
+	t.Logf("update after one VEX change: %v, full bodies %v\n%s", fs.status, fs.full, out3)
+	if diff := cmp.Diff([]string{vexDir + "2023/cve-2023-0049.json", vexDir + "changes.csv"}, sorted(fs.full)); diff != "" {
+		t.Errorf("downloads after one VEX change (-want +got):\n%s", diff)
+	}
+	for _, line := range strings.Split(out3, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || (f[1] != "updated" && f[1] != "unchanged") {
+			continue
+		}
+		if want := map[bool]string{true: "updated", false: "unchanged"}[f[0] == "redhat-vex"]; f[1] != want {
+			t.Errorf("after one VEX change: %s", line)
+		}
+	}
 }
+
