@@ -174,4 +174,3 @@ func TestDBUpdateHTTPMirrorIncremental(t *testing.T) {
 		}
 	}
 }
-

@@ -414,13 +414,6 @@ func (a *API) allowed(ctx context.Context, c *call, action, repo string) bool {
 	return d.Allowed
 }
 
-func repoOrRegistry(repo string) string {
-	if repo == "" {
-		return "the registry"
-	}
-	return "the repository"
-}
-
 // epoch is a time as ECR's wire has it, epoch seconds (scanning.Epoch).
 type epoch = scanning.Epoch
 
