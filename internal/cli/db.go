@@ -108,6 +108,10 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		fmt.Fprintf(stdout, "DB %s built in %s: %s\n", rep.BuildID, rep.Duration.Round(time.Millisecond), rep.Path)
 		malformed := false
 		for _, s := range rep.Sources {
+			if s.Outcome == vulndb.Absent {
+				fmt.Fprintf(stdout, "  %-22s %-9s not in the mirror (%s): skipped\n", s.Name, s.Outcome, s.Err)
+				continue
+			}
 			line := fmt.Sprintf("  %-22s %-9s %8d advisories %8d affected", s.Name, s.Outcome, s.Advisories, s.Affected)
 			if s.Enrichment > 0 {
 				line += fmt.Sprintf(" %8d enrichment", s.Enrichment)
@@ -209,6 +213,9 @@ func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nv
 		return nil, err
 	}
 	opts.Logger, opts.KeepOtherSources = logger, keepOthers
+	// A mirror may carry a subset of the feeds: over HTTP that shows only
+	// as "not found" (a directory mirror is checked above).
+	opts.MissingIsAbsent = mirror != ""
 	return vulndb.Update(ctx, dir, updaters, src, opts)
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -37,6 +38,10 @@ const (
 	Kept Outcome = "kept"
 	// Failed: fetch or parse failed and there were no previous records.
 	Failed Outcome = "failed"
+	// Absent: with UpdateOptions.MissingIsAbsent, the source's files are
+	// not found (a mirror without that feed) and there were no previous
+	// records. It is not an error and is not stored as a source.
+	Absent Outcome = "absent"
 )
 
 // maxStoredMalformed bounds the malformed entries kept per source in the DB;
@@ -51,6 +56,11 @@ type UpdateOptions struct {
 	// are not among the updaters (a partial update). By default they are
 	// dropped, so a removed updater's records disappear.
 	KeepOtherSources bool
+	// MissingIsAbsent: a source whose fetch finds its files missing
+	// (fs.ErrNotExist) and that has no previous records is Absent, not
+	// Failed. For mirrors, which may carry a subset of the feeds; a real
+	// upstream that answers 404 has moved, and that is a failure.
+	MissingIsAbsent bool
 	// BatchSize is how many rows go in one transaction (default 50,000).
 	BatchSize int
 	// CacheMiB is SQLite's page cache while building (default 32: with two
@@ -592,6 +602,13 @@ func (b *builder) storeSource(ctx context.Context, j *job, prev *prevSource) (*S
 		return nil, false, fmt.Errorf("vulndb: update %s: %w", u.Name(), context.Cause(ctx))
 	}
 	if j.fetchErr != nil {
+		if b.opts.MissingIsAbsent && prev == nil && errors.Is(j.fetchErr, fs.ErrNotExist) {
+			b.sources = slices.DeleteFunc(b.sources, func(x *SourceReport) bool { return x == sr }) // not a source of this DB
+			sr.Outcome, sr.Err = Absent, j.fetchErr.Error()
+			sr.Duration = b.opts.Now().Sub(start)
+			b.progress(j, sr, true)
+			return sr, false, nil
+		}
 		return keep(fmt.Errorf("fetch: %w", j.fetchErr))
 	}
 	snap := j.snap

@@ -3,6 +3,8 @@ package vulndb
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -488,5 +490,66 @@ func TestCanceledUpdateLeavesOldDB(t *testing.T) {
 	}
 	if files := dbFiles(t, dir); len(files) != 1 {
 		t.Errorf("files after a canceled update: %v", files)
+	}
+}
+
+// TestMissingIsAbsent: with MissingIsAbsent (a mirror), a source whose
+// files are not found and that has no previous records is Absent: no error,
+// no sources row. A real failure, or a source that had records, is still
+// Failed or Kept; without the option a missing file is a failure.
+func TestMissingIsAbsent(t *testing.T) {
+	ctx := context.Background()
+	missing := fmt.Errorf("get oracle/com.oracle.elsa-all.xml.bz2: 404: %w", fs.ErrNotExist)
+	ok := &fakeUpdater{name: "ok", version: "1", advs: []*advisory.Advisory{osAdv("A-1", "debian:12", "curl", "1.0")}}
+	gone := &fakeUpdater{name: "gone", version: "1", fetchErr: missing}
+	tests := []struct {
+		name  string
+		opts  UpdateOptions
+		first Outcome
+		err   bool
+	}{
+		{"mirror", UpdateOptions{MissingIsAbsent: true}, Absent, false},
+		{"upstream", UpdateOptions{}, Failed, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rep, err := Update(ctx, dir, updaters(ok, gone), noSource, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Sources[1].Outcome; got != tt.first {
+				t.Errorf("outcome %s, want %s", got, tt.first)
+			}
+			if (rep.Err() != nil) != tt.err {
+				t.Errorf("Report.Err() = %v, want an error: %v", rep.Err(), tt.err)
+			}
+			st, err := Status(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range st.Sources {
+				names = append(names, s.Name)
+			}
+			want := []string{"gone", "ok"}
+			if tt.first == Absent {
+				want = []string{"ok"}
+			}
+			if diff := cmp.Diff(want, names); diff != "" {
+				t.Errorf("sources in the DB (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// A source with records that goes missing keeps them, as any failure.
+	dir := t.TempDir()
+	was := &fakeUpdater{name: "gone", version: "1", advs: []*advisory.Advisory{osAdv("G-1", "debian:12", "zlib", "1.0")}}
+	mustUpdate(t, dir, ok, was)
+	rep, err := Update(ctx, dir, updaters(ok, gone), noSource, UpdateOptions{MissingIsAbsent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Sources[1].Outcome; got != Kept || rep.Err() == nil {
+		t.Errorf("a source with records that goes missing: %s (%v), want kept with an error", got, rep.Err())
 	}
 }
