@@ -75,12 +75,14 @@ func readSmallFile(path string, max int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, max))
 }
 
-// watchAuthConfig reloads src when the file changes (polled every poll;
+// watchAuthConfig reloads src when the file changes (polled every poll,
+// applied once the change has held for one poll;
 // 0 = never) and on every value from hup (SIGHUP), until ctx ends. A file
 // that does not load keeps the configuration in force, and the log says
 // why; apply swaps the new one in at once.
 func watchAuthConfig(ctx context.Context, src authSource, poll time.Duration, hup <-chan os.Signal, apply func([]server.User, []server.AccessKey) error, log *slog.Logger) {
 	last, _ := fingerprint(src.path)
+	var pending []byte // a changed fingerprint waiting one poll
 	var tick <-chan time.Time
 	if poll > 0 {
 		t := time.NewTicker(poll)
@@ -104,6 +106,7 @@ func watchAuthConfig(ctx context.Context, src authSource, poll time.Duration, hu
 			return
 		case <-hup:
 			last, _ = fingerprint(src.path)
+			pending = nil
 			reload("SIGHUP")
 		case <-tick:
 			fp, err := fingerprint(src.path)
@@ -115,9 +118,16 @@ func watchAuthConfig(ctx context.Context, src authSource, poll time.Duration, hu
 				continue
 			}
 			if bytes.Equal(fp, last) {
+				pending = nil
 				continue
 			}
-			last = fp
+			// A change is applied once it has held for one poll, so a
+			// file being written in place is not read half written.
+			if !bytes.Equal(fp, pending) {
+				pending = fp
+				continue
+			}
+			last, pending = fp, nil
 			reload("file changed")
 		}
 	}

@@ -62,6 +62,10 @@ func TestWatchAuthConfig(t *testing.T) {
 	apply := func(users []server.User, _ []server.AccessKey) error {
 		mu.Lock()
 		defer mu.Unlock()
+		if len(users) != 1 {
+			t.Errorf("applied %d users: a half-written file was read", len(users))
+			return nil
+		}
 		applied = append(applied, users[0].Name)
 		return nil
 	}
