@@ -363,14 +363,7 @@ func (u *Updater) fetchWithAPI(ctx context.Context, src feed.Source, prev feed.S
 		st[apiStateKey] = apiState
 		return feed.Snapshot{State: st, Unchanged: true}, nil
 	}
-	var paths []string
-	for _, f := range use {
-		for _, name := range u.feeds() {
-			if _, ok := ms.State[f.meta(name)]; ok {
-				paths = append(paths, f.meta(name), f.gz(name))
-			}
-		}
-	}
+	paths := u.feedPaths(use, ms.State)
 	snap, err := feed.FetchFiles(ctx, src, paths, nil, nil)
 	if err != nil {
 		_ = rmDir()

@@ -231,14 +231,7 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 	if ms.Unchanged {
 		return feed.Snapshot{State: prev, Unchanged: true}, nil
 	}
-	var paths []string
-	for _, f := range use {
-		for _, name := range u.feeds() {
-			if _, ok := ms.State[f.meta(name)]; ok {
-				paths = append(paths, f.meta(name), f.gz(name))
-			}
-		}
-	}
+	paths := u.feedPaths(use, ms.State)
 	snap, err := feed.FetchFiles(ctx, src, paths, nil, nil)
 	if err != nil {
 		return feed.Snapshot{}, fmt.Errorf("nvd: %w", err)
@@ -617,4 +610,18 @@ func fetchMetas(ctx context.Context, src feed.Source, prev feed.State, metas []s
 		return feed.Snapshot{}, fmt.Errorf("nvd: fetch: none of the %d .meta files exists: %w", len(metas), fs.ErrNotExist)
 	}
 	return ms, nil
+}
+
+// feedPaths are the .meta and .json.gz paths of the feeds, of the formats
+// in use, whose .meta the source has (metas is the .meta fetch's state).
+func (u *Updater) feedPaths(use []format, metas feed.State) []string {
+	var paths []string
+	for _, f := range use {
+		for _, name := range u.feeds() {
+			if _, ok := metas[f.meta(name)]; ok {
+				paths = append(paths, f.meta(name), f.gz(name))
+			}
+		}
+	}
+	return paths
 }
