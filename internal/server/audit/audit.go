@@ -25,10 +25,12 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,9 +91,30 @@ const (
 	maxReason = 1024
 )
 
+// Denial records per (principal, source): a burst of DenialBurst, then one
+// per DenialEvery. A caller looping refused requests otherwise writes one
+// row (and one log line) per request; the ones left out are counted in the
+// next record that is written.
+const (
+	DenialBurst = 20
+	DenialEvery = time.Second
+	// maxDenialKeys bounds the limiter's memory; when full it starts over.
+	maxDenialKeys = 10_000
+)
+
 // Trail records audit entries.
 type Trail struct {
 	o Options
+
+	mu      sync.Mutex
+	denials map[[2]string]*denialBucket
+}
+
+// denialBucket is a token bucket of denial records and what it held back.
+type denialBucket struct {
+	tokens     float64
+	at         time.Time
+	suppressed int
 }
 
 // New builds a Trail.
@@ -111,7 +134,7 @@ func New(o Options) (*Trail, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Trail{o: o}, nil
+	return &Trail{o: o, denials: map[[2]string]*denialBucket{}}, nil
 }
 
 // Check is the hook of an authorization check point: principal asked to
@@ -122,7 +145,40 @@ func (t *Trail) Check(ctx context.Context, principal, action, repo string, allow
 	if t == nil || allowed {
 		return
 	}
+	held, ok := t.admitDenial(principal, FromContext(ctx).Source)
+	if !ok {
+		return
+	}
+	if held > 0 {
+		reason = fmt.Sprintf("%s (and %d more denials of this caller from this address not recorded, at most %d records plus one per %s)", reason, held, DenialBurst, DenialEvery)
+	}
 	t.Record(ctx, Record{Principal: principal, Action: action, Repository: repo, Decision: Deny, Reason: reason})
+}
+
+// admitDenial takes a token of (principal, source)'s bucket: ok reports
+// whether this denial is recorded, held how many were left out before it.
+func (t *Trail) admitDenial(principal, source string) (held int, ok bool) {
+	now := t.o.Now()
+	k := [2]string{clip(principal, maxField), source}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.denials[k]
+	if b == nil {
+		if len(t.denials) >= maxDenialKeys {
+			clear(t.denials)
+		}
+		b = &denialBucket{tokens: DenialBurst, at: now}
+		t.denials[k] = b
+	}
+	b.tokens = min(DenialBurst, b.tokens+now.Sub(b.at).Seconds()/DenialEvery.Seconds())
+	b.at = now
+	if b.tokens < 1 {
+		b.suppressed++
+		return 0, false
+	}
+	b.tokens--
+	held, b.suppressed = b.suppressed, 0
+	return held, true
 }
 
 // Record writes r (its time, source and request id filled in from the

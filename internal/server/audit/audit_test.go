@@ -155,3 +155,37 @@ func BenchmarkRecord(b *testing.B) {
 		tr.Record(ctx, rec)
 	}
 }
+
+// TestDenialsBounded: a caller looping refused requests writes at most
+// DenialBurst records, then one per DenialEvery; the next record says how
+// many were left out. Another caller, or the same one from another address,
+// has its own allowance.
+func TestDenialsBounded(t *testing.T) {
+	s := openStore(t)
+	now := t0
+	tr := newTrail(t, s, &now, "a", nil)
+	ctx := WithRequest(context.Background(), Request{Source: "192.0.2.4"})
+	for range 300 {
+		tr.Check(ctx, "bob", "ecr:BatchDeleteImage", "team/app", false, "no grant")
+	}
+	other := WithRequest(context.Background(), Request{Source: "192.0.2.5"})
+	tr.Check(other, "bob", "ecr:BatchDeleteImage", "team/app", false, "no grant")
+	tr.Check(ctx, "carol", "ecr:BatchDeleteImage", "team/app", false, "no grant")
+	now = now.Add(3 * DenialEvery)
+	tr.Check(ctx, "bob", "ecr:BatchDeleteImage", "team/app", false, "no grant")
+
+	got, err := tr.List(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range got {
+		count[r.Principal+"@"+r.Source]++
+	}
+	if diff := cmp.Diff(map[string]int{"bob@192.0.2.4": DenialBurst + 1, "bob@192.0.2.5": 1, "carol@192.0.2.4": 1}, count); diff != "" {
+		t.Errorf("records per caller (-want +got):\n%s", diff)
+	}
+	if last := got[0]; !strings.Contains(last.Reason, "and 280 more denials") {
+		t.Errorf("the record after the held-back ones: %q", last.Reason)
+	}
+}
