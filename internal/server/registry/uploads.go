@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"hash/fnv"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/distribution/distribution/v3/registry/storage"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 )
 
 // Upload hygiene: an upload session (POST /v2/NAME/blobs/uploads/, or
 // ECR's InitiateLayerUpload) holds storage until it is completed or
 // cancelled. Sessions a client abandoned are purged once older than
-// UploadLimits.PurgeAge (distribution's own purger, which waited 168 h and
-// ran with up to an hour of jitter, is turned off), and the sessions open
+// UploadLimits.PurgeAge (distribution's own purger, which waited 168 h, ran
+// with up to an hour of jitter and never purged a session without a start
+// time, is turned off), and the sessions open
 // at once are capped per repository and per user.
 //
 // The repository count is read from storage (the repository's _uploads
@@ -224,43 +226,104 @@ func (r *Registry) forgetUpload(id string) {
 	r.uploads.mu.Unlock()
 }
 
+// repositoriesRoot is distribution's repositories directory in the driver.
+const repositoriesRoot = "/docker/registry/v2/repositories"
+
 func uploadDir(repo, id string) string {
-	return path.Join("/docker/registry/v2/repositories", repo, "_uploads", id)
+	return path.Join(repositoriesRoot, repo, "_uploads", id)
 }
 
 // PurgeUploads deletes the upload sessions started more than PurgeAge ago
-// (distribution's storage.PurgeUploads over the registry's driver) and
-// returns how many it deleted.
+// and returns how many it deleted. It walks every repository's _uploads
+// (skipping _layers and _manifests) and reads each session's startedat, as
+// distribution's storage.PurgeUploads does, with one difference: a session
+// directory without a readable startedat (what distribution's cancel left
+// behind, see the /v2/ DELETE in handler.go) is dated by its modification
+// time, where distribution keeps it forever; storage without directory
+// times (object stores) makes it purgeable at once, which is safe because
+// distribution creates a session's directory by writing its startedat.
 func (r *Registry) PurgeUploads(ctx context.Context) (int, error) {
 	cutoff := r.opts.Now().Add(-r.limits.PurgeAge)
-	deleted, errs := storage.PurgeUploads(ctx, r.driver, cutoff, true)
-	if len(deleted) > 0 {
-		r.opts.Metrics.UploadsPurged.Add(float64(len(deleted)))
-		r.uploads.mu.Lock()
-		for _, dir := range deleted {
-			delete(r.uploads.open, path.Base(dir))
+	var stale []string
+	var errs error
+	walkErr := r.driver.Walk(ctx, repositoriesRoot, func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			return nil
 		}
-		r.uploads.mu.Unlock()
+		p := fi.Path()
+		switch base := path.Base(p); {
+		case base == "_layers" || base == "_manifests":
+			return storagedriver.ErrSkipDir
+		case path.Base(path.Dir(p)) != "_uploads":
+			return nil
+		}
+		started, err := r.sessionStart(ctx, p, fi.ModTime())
+		if err != nil {
+			errs = errors.Join(errs, err)
+		} else if started.Before(cutoff) {
+			stale = append(stale, p)
+		}
+		return storagedriver.ErrSkipDir
+	})
+	if walkErr != nil && !isPathNotFound(walkErr) {
+		errs = errors.Join(errs, walkErr)
 	}
-	// A tracked session past the age whose directory was already gone
-	// (purged by another replica) is forgotten too.
+	deleted := 0
+	for _, dir := range stale {
+		if err := r.driver.Delete(ctx, dir); err != nil && !isPathNotFound(err) {
+			errs = errors.Join(errs, err)
+			continue
+		}
+		deleted++
+		r.opts.Metrics.UploadsPurged.Inc()
+		r.opts.Logger.Info("registry: purged an interrupted upload", "upload", strings.TrimPrefix(dir, repositoriesRoot+"/"))
+	}
+	// Forget the tracked sessions purged here, and those past the age
+	// whose directory another replica purged.
 	r.uploads.mu.Lock()
+	for _, dir := range stale {
+		delete(r.uploads.open, path.Base(dir))
+	}
 	for id, u := range r.uploads.open {
 		if u.started.Before(cutoff) {
 			delete(r.uploads.open, id)
 		}
 	}
 	r.uploads.mu.Unlock()
-	var err error
-	for _, e := range errs {
-		if !isPathNotFound(e) {
-			err = errors.Join(err, e)
-		}
+	if errs != nil {
+		return deleted, fmt.Errorf("registry: purge uploads: %w", errs)
+	}
+	return deleted, nil
+}
+
+// maxStartedAt bounds a startedat file (an RFC 3339 time).
+const maxStartedAt = 64
+
+// sessionStart is when the session in dir started: its startedat, else
+// (missing, unreadable or not a time) the directory's modification time.
+func (r *Registry) sessionStart(ctx context.Context, dir string, modTime time.Time) (time.Time, error) {
+	f := path.Join(dir, "startedat")
+	fi, err := r.driver.Stat(ctx, f)
+	switch {
+	case isPathNotFound(err):
+		return modTime, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("%s: %w", f, err)
+	case fi.Size() > maxStartedAt:
+		return modTime, nil
+	}
+	b, err := r.driver.GetContent(ctx, f)
+	if isPathNotFound(err) {
+		return modTime, nil
 	}
 	if err != nil {
-		return len(deleted), fmt.Errorf("registry: purge uploads: %w", err)
+		return time.Time{}, fmt.Errorf("%s: %w", f, err)
 	}
-	return len(deleted), nil
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+	if err != nil {
+		return modTime, nil
+	}
+	return t, nil
 }
 
 const uploadPurgeLease = "upload-purge"

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,5 +272,55 @@ func TestUploadLimitsDefaults(t *testing.T) {
 		if diff := cmp.Diff(tc.want, tc.in.withDefaults()); diff != "" {
 			t.Errorf("%+v (-want +got):\n%s", tc.in, diff)
 		}
+	}
+}
+
+// TestUploadPurgeOrphans: session directories without a usable startedat
+// (distribution's cancel left such hash-state directories behind before
+// the /v2/ DELETE removed them whole; a garbage file) are dated by their
+// modification time and purged once past the age, instead of counting
+// against the repository's cap forever. A /v2/ cancel leaves nothing.
+func TestUploadPurgeOrphans(t *testing.T) {
+	var c clock
+	dir := t.TempDir()
+	f := newFixtureWith(t, admins, dir, withUploads(metrics.New(), c.now, UploadLimits{}))
+	ctx := context.Background()
+
+	loc := f.open(t, "alice", "team/app")
+	if resp := f.upload(t, "alice", "DELETE", loc, ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("cancel = %d", resp.StatusCode)
+	}
+	if n, err := f.reg.CountUploads(ctx, "team/app"); err != nil || n != 0 {
+		t.Fatalf("%d uploads after a /v2/ cancel (%v), want 0", n, err)
+	}
+
+	root := filepath.Join(dir, "blobs")
+	orphan := func(id string, files map[string]string, age time.Duration) {
+		t.Helper()
+		for name, body := range files {
+			if err := f.reg.driver.PutContent(ctx, uploadDir("team/app", id)+"/"+name, []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(filepath.Join(root, filepath.FromSlash(uploadDir("team/app", id))), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan("11111111-1111-1111-1111-111111111111", map[string]string{"hashstates/sha256/0": "state"}, 30*time.Hour)
+	orphan("22222222-2222-2222-2222-222222222222", map[string]string{"startedat": "not a time", "data": "x"}, 30*time.Hour)
+	orphan("33333333-3333-3333-3333-333333333333", map[string]string{"hashstates/sha256/0": "state"}, time.Hour)
+	if n, _ := f.reg.CountUploads(ctx, "team/app"); n != 3 {
+		t.Fatalf("%d session directories, want the 3 made", n)
+	}
+	if n, err := f.reg.PurgeUploads(ctx); err != nil || n != 2 {
+		t.Fatalf("purge: %d purged, %v; want the 2 older than 24h", n, err)
+	}
+	if n, _ := f.reg.CountUploads(ctx, "team/app"); n != 1 {
+		t.Fatalf("%d left, want the 1 h old one", n)
+	}
+	c.advance(24 * time.Hour)
+	if n, err := f.reg.PurgeUploads(ctx); err != nil || n != 1 {
+		t.Fatalf("purge a day later: %d purged, %v; want 1", n, err)
 	}
 }
