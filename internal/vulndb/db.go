@@ -410,6 +410,9 @@ type SourceStatus struct {
 	CheckedAt       time.Time        `json:"checked_at,omitzero"`
 	// Parts is SourceReport.Parts as stored.
 	Parts map[string]int `json:"parts,omitempty"`
+	// Version is SourceReport.Version as stored (KEV's catalogVersion,
+	// EPSS's model version and score date).
+	Version string `json:"version,omitempty"`
 }
 
 // StatusReport is what `db status` prints.
@@ -469,6 +472,13 @@ func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("vulndb: status: %w", err)
 	}
+	versions, err := d.sourceVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: status: versions: %w", err)
+	}
+	for i := range st.Sources {
+		st.Sources[i].Version = versions[st.Sources[i].Name]
+	}
 	return st, nil
 }
 
@@ -503,6 +513,13 @@ func (s *StatusReport) Write(w io.Writer) error {
 	for _, src := range s.Sources {
 		if len(src.Parts) > 0 {
 			if _, err := fmt.Fprintf(w, "%s records by part: %s\n", src.Name, FormatParts(src.Parts)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, src := range s.Sources {
+		if src.Version != "" {
+			if _, err := fmt.Fprintf(w, "%s data set: %s\n", src.Name, src.Version); err != nil {
 				return err
 			}
 		}
