@@ -163,6 +163,9 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 	if err != nil {
 		return nil, err
 	}
+	if err := addExploitContext(ctx, db, res.Findings); err != nil {
+		return nil, err
+	}
 	s.Findings = res.Findings
 	s.Degraded = res.Degraded
 	if len(inv.OSDatabaseProblems) > 0 && s.Status == StatusComplete {
