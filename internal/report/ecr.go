@@ -40,6 +40,9 @@
 //   - CycloneDX: the stowaway:fix_channel vulnerability property and the
 //     recommendation.
 //
+// Exploit context (exploitAvailable, the KEV entry, the EPSS score) is
+// rendered in every format too; exploit.go lists where.
+//
 // Scan.Warnings adds one warning per degraded package to the inventory's.
 // Image-controlled text in the table and in warnings is clipped and
 // stripped of control characters (match.Clip).

@@ -140,7 +140,11 @@ func ParseCSV(ctx context.Context, r io.Reader, emit func(*advisory.Advisory) er
 				model, date = comment(string(b[1:]))
 			}
 		case len(col) == 0:
-			for i, name := range strings.Split(string(b), ",") {
+			names := strings.Split(string(b), ",")
+			if len(names) > maxColumns {
+				return st, fmt.Errorf("line %d: the header has more than %d columns", line, maxColumns)
+			}
+			for i, name := range names {
 				col[strings.TrimSpace(name)] = i
 			}
 			for _, need := range []string{"cve", "epss", "percentile"} {
@@ -220,28 +224,47 @@ func comment(s string) (model, date string) {
 	return model, date
 }
 
+// maxColumns bounds the columns of the header and of a row.
+const maxColumns = 16
+
+// record holds one row's record in one allocation.
+type record struct {
+	a advisory.Advisory
+	x advisory.Exploit
+	e advisory.EPSS
+}
+
 // row converts one data row, or says what is wrong with it.
 func row(s string, col map[string]int) (*advisory.Advisory, string, string) {
-	f := strings.Split(s, ",")
-	if len(f) != len(col) {
-		return nil, "", fmt.Sprintf("%d columns, the header has %d", len(f), len(col))
+	var f [maxColumns]string
+	n := 0
+	for rest, more := s, true; more; n++ {
+		if n == maxColumns {
+			return nil, "", fmt.Sprintf("more than %d columns", maxColumns)
+		}
+		f[n], rest, more = strings.Cut(rest, ",")
+	}
+	if n != len(col) {
+		return nil, "", fmt.Sprintf("%d columns, the header has %d", n, len(col))
 	}
 	id := strings.TrimSpace(f[col["cve"]])
 	if !advisory.IsCVEID(id) {
 		return nil, "", fmt.Sprintf("%q is not a CVE id", clip(id, 64))
 	}
-	var e advisory.EPSS
+	r := &record{}
 	var err error
-	if e.Score, err = strconv.ParseFloat(strings.TrimSpace(f[col["epss"]]), 64); err != nil {
+	if r.e.Score, err = strconv.ParseFloat(strings.TrimSpace(f[col["epss"]]), 64); err != nil {
 		return nil, id, fmt.Sprintf("epss %q is not a number", clip(f[col["epss"]], 64))
 	}
-	if e.Percentile, err = strconv.ParseFloat(strings.TrimSpace(f[col["percentile"]]), 64); err != nil {
+	if r.e.Percentile, err = strconv.ParseFloat(strings.TrimSpace(f[col["percentile"]]), 64); err != nil {
 		return nil, id, fmt.Sprintf("percentile %q is not a number", clip(f[col["percentile"]], 64))
 	}
-	if err := e.Valid(); err != nil {
+	if err := r.e.Valid(); err != nil {
 		return nil, id, err.Error()
 	}
-	return &advisory.Advisory{ID: id, Source: "epss", Exploit: &advisory.Exploit{EPSS: &e}}, "", ""
+	r.x.EPSS = &r.e
+	r.a = advisory.Advisory{ID: id, Source: "epss", Exploit: &r.x}
+	return &r.a, "", ""
 }
 
 func clip(s string, n int) string {

@@ -93,6 +93,8 @@ func TestParseRows(t *testing.T) {
 		{"long line", head + strings.Repeat("x", 3*MaxLine) + "\nCVE-2024-0001,0.5,0.9\n", []rec{{"CVE-2024-0001", advisory.EPSS{Score: 0.5, Percentile: 0.9}}}, []string{"line 3: longer than"}, "model_version v1, score_date 2024-02-03", ""},
 		{"bad score date", "#model_version:v1,score_date:yesterday\ncve,epss,percentile\n", nil, []string{`score_date "yesterday" is not a date`}, "model_version v1", ""},
 		{"blank lines", head + "\n\nCVE-2024-0001,0,0\n", []rec{{"CVE-2024-0001", advisory.EPSS{}}}, nil, "model_version v1, score_date 2024-02-03", ""},
+		{"too many columns", head + "CVE-2024-0001" + strings.Repeat(",0.5", 20) + "\n", nil, []string{"line 3: more than 16 columns"}, "model_version v1, score_date 2024-02-03", ""},
+		{"header with too many columns", "cve,epss,percentile" + strings.Repeat(",x", 20) + "\n", nil, nil, "", "more than 16 columns"},
 		{"header without epss", "cve,score\nCVE-2024-0001,0.5\n", nil, nil, "", "has no epss column"},
 		{"no header", "#model_version:v1\n", nil, nil, "", "no header line"},
 		{"empty", "", nil, nil, "", "no header line"},
@@ -221,4 +223,14 @@ func FuzzParseCSV(f *testing.F) {
 			t.Fatalf("Records = %d, emitted %d", st.Records, n)
 		}
 	})
+}
+
+// BenchmarkParseRealScores parses the shared 360,142-row file.
+func BenchmarkParseRealScores(b *testing.B) {
+	fsys := os.DirFS(testutil.Shared(b, "feeds/epss"))
+	for b.Loop() {
+		if _, err := New().Parse(context.Background(), fsys, func(*advisory.Advisory) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
