@@ -174,8 +174,9 @@ type Finding struct {
 	// the advisory, when the advisory's version is at fault).
 	VersionError string `json:"versionError,omitempty"`
 	// Exploit context, set by the scan (internal/scan) from the DB's kev
-	// and epss sources for a finding with a CVE (its ID, else the CVEs
-	// among Related). ExploitAvailable is Inspector's: YES when one of the
+	// and epss sources for a finding with a CVE (its ID; for a finding
+	// named otherwise, such as a GHSA, the CVEs among Related).
+	// ExploitAvailable is Inspector's: YES when one of the
 	// CVEs is in CISA's KEV catalog (KEV is that entry), NO when the DB
 	// holds the catalog and none is; "" when the finding names no CVE or
 	// the DB has no KEV data. EPSS is the highest EPSS score among the
