@@ -51,6 +51,8 @@ type DB struct {
 	changesOK     bool
 
 	lookup, affOf, advByID, advByAlias, cvssByID *sql.Stmt
+	// exploitByID reads a CVE's KEV entry and EPSS score (exploit.go).
+	exploitByID *sql.Stmt
 }
 
 // Open opens the current DB of a directory (following CURRENT) or a DB file
@@ -181,6 +183,7 @@ func (d *DB) init(ctx context.Context) error {
 	d.advByAlias = prep(`SELECT a.rid, a.pairs, ` + advColsA + ` FROM aliases l JOIN advisories a ON a.rid = l.advisory
 		WHERE l.alias = ? ORDER BY a.source, a.rid`)
 	d.cvssByID = prep(`SELECT ` + advCols + ` FROM cvss WHERE id = ? ORDER BY source != 'nvd', source`)
+	d.exploitByID = prep(exploitByIDSQL)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -189,7 +192,7 @@ func (d *DB) init(ctx context.Context) error {
 
 // Close releases the handle.
 func (d *DB) Close() error {
-	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID} {
+	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID, d.exploitByID} {
 		if s != nil {
 			s.Close()
 		}
