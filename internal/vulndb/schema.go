@@ -23,7 +23,9 @@ import (
 //	   files may hold them, so they are not read)
 //	4: sources.parts_json, the per-part record counts (feed.Stats.Parts:
 //	   NVD's 2.0 and 1.1 feeds)
-const SchemaVersion = 4
+//	5: exploit context: the kev, epss and source_versions tables
+//	   (exploit.go)
+const SchemaVersion = 5
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
