@@ -74,9 +74,13 @@
 //
 // # Parse
 //
-// Parse streams each gzip'd feed through a json.Decoder, walking tokens to
-// the record array (vulnerabilities in 2.0, CVE_Items in 1.1) and decoding
-// one record at a time, so memory does not grow with the file. It checks
+// Parse streams each gzip'd feed through a jsontext.Decoder
+// (github.com/go-json-experiment/json), walking tokens to the record array
+// (vulnerabilities in 2.0, CVE_Items in 1.1) and decoding one record at a
+// time, so memory does not grow with the file; each record is validated
+// once as it is read and decoded once, with encoding/json's rules (the v1
+// drop-in of the same module: case-insensitive names, duplicate names and
+// invalid UTF-8 accepted). It checks
 // the SHA-256 in the .meta, when present, against the decompressed bytes,
 // and a mismatch fails the Parse (a torn download), as does one record
 // over MaxRecord bytes of JSON (the decoder holds a record while it
@@ -107,6 +111,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
@@ -477,23 +483,26 @@ func parseFeed(ctx context.Context, fsys fs.FS, fm format, name string, st *feed
 
 // walk decodes a feed document: an object whose key array names the record
 // array. Each record is handed, undecoded, to fn; other keys go to other
-// (nil skips them).
-func walk(ctx context.Context, r io.Reader, array string, other func(key string, dec *json.Decoder) error, fn func(json.RawMessage) error) error {
+// (nil skips them). It reads tokens with jsontext, which validates each
+// record once as it reads it (encoding/json's Decoder scanned it, and
+// Unmarshal scanned it twice more); like encoding/json it accepts duplicate
+// names and invalid UTF-8. The value fn gets is valid only until fn returns.
+func walk(ctx context.Context, r io.Reader, array string, other func(key string, dec *jsontext.Decoder) error, fn func(json.RawMessage) error) error {
 	cr := &capReader{r: r, max: MaxRecord}
-	dec := json.NewDecoder(cr)
+	dec := jsontext.NewDecoder(cr, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
 	items := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return fmt.Errorf("json: %w", err)
 		}
-		key, ok := tok.(string)
-		if !ok {
+		if tok.Kind() != '"' {
 			return fmt.Errorf("json: unexpected %v", tok)
 		}
+		key := tok.String()
 		cr.n = 0
 		if key != array {
 			if other != nil {
@@ -502,8 +511,7 @@ func walk(ctx context.Context, r io.Reader, array string, other func(key string,
 				}
 				continue
 			}
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
+			if err := dec.SkipValue(); err != nil {
 				return fmt.Errorf("json: %s: %w", key, err)
 			}
 			continue
@@ -512,16 +520,16 @@ func walk(ctx context.Context, r io.Reader, array string, other func(key string,
 		if err := expectDelim(dec, '['); err != nil {
 			return err
 		}
-		for dec.More() {
+		for dec.PeekKind() != ']' {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
+			raw, err := dec.ReadValue()
+			if err != nil {
 				return fmt.Errorf("json: %s: %w", array, err)
 			}
 			cr.n = 0
-			if err := fn(raw); err != nil {
+			if err := fn(json.RawMessage(raw)); err != nil {
 				return err
 			}
 		}
@@ -563,12 +571,12 @@ func (c *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
+func expectDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return fmt.Errorf("json: %w", err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
+	if tok.Kind() != want {
 		return fmt.Errorf("json: got %v, want %v", tok, want)
 	}
 	return nil

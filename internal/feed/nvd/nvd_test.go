@@ -157,7 +157,7 @@ var rows11 = []row{
 }
 
 var malformed11 = []string{
-	`1.1/nvdcve-1.1-2014.json.gz||decode: json: cannot unmarshal number into Go struct field .cve.CVE_data_meta.ID of type string`,
+	`1.1/nvdcve-1.1-2014.json.gz||decode: json: cannot unmarshal number into Go struct field item.cve.CVE_data_meta.ID of type string`,
 	`1.1/nvdcve-1.1-2014.json.gz|CVE-2014-8888|publishedDate: invalid date "yesterday"`,
 }
 
@@ -188,7 +188,7 @@ var rows20 = []row{
 }
 
 var malformed20 = []string{
-	`2.0/nvdcve-2.0-2023.json.gz||decode: json: cannot unmarshal number into Go struct field .cve.id of type string`,
+	`2.0/nvdcve-2.0-2023.json.gz||decode: json: cannot unmarshal number into Go struct field record20.cve.id of type string`,
 	`2.0/nvdcve-2.0-2023.json.gz|CVE-2023-0005|metrics.cvssMetricV31[0]: version "3.0", want "3.1"`,
 	`2.0/nvdcve-2.0-2023.json.gz|CVE-2023-0006|metrics.cvssMetricV40[0]: baseScore 11 outside 0-10`,
 	`2.0/nvdcve-2.0-2023.json.gz|CVE-2023-0007|published: invalid date "last week"`,

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )
 
@@ -59,7 +61,7 @@ func idOf(raw json.RawMessage) string {
 			} `json:"CVE_data_meta"`
 		} `json:"cve"`
 	}
-	_ = json.Unmarshal(raw, &it)
+	_ = jsonv1.Unmarshal(raw, &it)
 	if s, ok := it.CVE.Meta.ID.(string); ok && len(s) < 64 {
 		return s
 	}
@@ -69,7 +71,7 @@ func idOf(raw json.RawMessage) string {
 // convert reads one 1.1 CVE_Items entry.
 func convert(raw json.RawMessage) (*advisory.Advisory, error) {
 	var it item
-	if err := json.Unmarshal(raw, &it); err != nil {
+	if err := jsonv1.Unmarshal(raw, &it); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	id := strings.TrimSpace(it.CVE.Meta.ID)

@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )
 
@@ -23,19 +26,19 @@ const maxSourceLen = 128
 // ({"cve": {...}}), undecoded, to fn. A "format" other than NVD_CVE or a
 // "version" other than 2.x is an error; other keys are skipped.
 func Decode20(ctx context.Context, r io.Reader, fn func(json.RawMessage) error) error {
-	check := func(key string, dec *json.Decoder) error {
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
+	check := func(key string, dec *jsontext.Decoder) error {
+		v, err := dec.ReadValue()
+		if err != nil {
 			return fmt.Errorf("json: %s: %w", key, err)
 		}
 		var s string
 		switch key {
 		case "format":
-			if err := json.Unmarshal(v, &s); err != nil || s != "NVD_CVE" {
+			if err := jsonv1.Unmarshal(v, &s); err != nil || s != "NVD_CVE" {
 				return fmt.Errorf("format %.40s: want \"NVD_CVE\"", v)
 			}
 		case "version":
-			if err := json.Unmarshal(v, &s); err != nil || !strings.HasPrefix(s, "2.") {
+			if err := jsonv1.Unmarshal(v, &s); err != nil || !strings.HasPrefix(s, "2.") {
 				return fmt.Errorf("version %.40s: want \"2.x\"", v)
 			}
 		}
@@ -78,7 +81,7 @@ func idOf20(raw json.RawMessage) string {
 			ID any `json:"id"`
 		} `json:"cve"`
 	}
-	_ = json.Unmarshal(raw, &r)
+	_ = jsonv1.Unmarshal(raw, &r)
 	if s, ok := r.CVE.ID.(string); ok && len(s) < 64 {
 		return s
 	}
@@ -121,7 +124,7 @@ func scores(name, want string, ms []metric20) (nvd, others []advisory.CVSS, err 
 // the package doc says: v3.1, v3.0 (NVD's, then others'), v2, v4.0.
 func convert20(raw json.RawMessage) (*advisory.Advisory, error) {
 	var r record20
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := jsonv1.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	c := &r.CVE

@@ -111,14 +111,22 @@ func readZipEntry(zf *zip.File, total *int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := readBounded(rc, total)
+	data, err := readBounded(rc, total, int64(zf.UncompressedSize64))
 	return data, err
 }
 
+// sizeHintCap bounds the buffer readBounded allocates up front from an
+// entry header's size, which a hostile archive can inflate.
+const sizeHintCap = 1 << 20
+
 // readBounded reads one entry, which may not exceed MaxEntrySize (the
-// header's size is not trusted) nor push *total over MaxTotalSize.
-func readBounded(r io.Reader, total *int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxEntrySize+1))
+// header's size is not trusted) nor push *total over MaxTotalSize. hint,
+// the header's size, sizes the first buffer (up to sizeHintCap), so that a
+// record is read without regrowing it.
+func readBounded(r io.Reader, total *int64, hint int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(hint, 0), sizeHintCap)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r, MaxEntrySize+1))
+	data := buf.Bytes()
 	*total += int64(len(data))
 	if *total > MaxTotalSize {
 		return nil, errTotal
@@ -157,7 +165,7 @@ func walkTar(ctx context.Context, r io.Reader, fn entryFunc) error {
 		if hdr.Size > MaxEntrySize {
 			err = fmt.Errorf("entry of %d bytes exceeds %d", hdr.Size, MaxEntrySize)
 		} else {
-			data, err = readBounded(tr, &total)
+			data, err = readBounded(tr, &total, hdr.Size)
 			if errors.Is(err, errTotal) {
 				return err
 			}

@@ -77,7 +77,6 @@ package osv
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -272,7 +271,7 @@ func (p *parser) archive(fsys fs.FS, name string, sink func(*advisory.Advisory) 
 			return nil
 		}
 		var r record
-		if err := json.Unmarshal(data, &r); err != nil {
+		if err := p.conv.decode(data, &r); err != nil {
 			p.malformed(file, id, "decode: "+err.Error())
 			return nil
 		}

@@ -1,12 +1,15 @@
 package osv
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	json "github.com/go-json-experiment/json/v1"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	sev "github.com/stowaway-scanner/stowaway/internal/severity"
@@ -47,9 +50,10 @@ type affected struct {
 		Type   string           `json:"type"`
 		Events []map[string]any `json:"events"`
 	} `json:"ranges"`
-	// Versions is kept raw: it is decoded only for language ecosystems,
-	// since the Debian lists are most of the feed's size and unused.
-	Versions json.RawMessage `json:"versions"`
+	// Versions is kept raw: it is decoded only for language ecosystems;
+	// for the others (the Debian lists are most of that feed's size) the
+	// decoder validates and skips it (converter.decode).
+	Versions rawVersions `json:"versions"`
 	// EcoSpec and DBSpec are kept raw: their shape is the ecosystem's
 	// (Debian's urgency, a Mapper's fields).
 	EcoSpec json.RawMessage `json:"ecosystem_specific"`
@@ -102,6 +106,30 @@ type Mapped struct {
 	Skipped []string
 	// Problems are broken parts of the record (feed.Stats.Malformed).
 	Problems []string
+}
+
+// rawVersions is an entry's versions list as published (json.RawMessage
+// under its own type, which converter.decode tells the decoder to skip).
+type rawVersions []byte
+
+// UnmarshalJSON keeps a copy of the list's JSON.
+func (v *rawVersions) UnmarshalJSON(b []byte) error {
+	*v = append((*v)[:0], b...)
+	return nil
+}
+
+// skipVersions makes the decoder validate each versions list and keep none.
+var skipVersions = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, _ *rawVersions) error {
+	return dec.SkipValue()
+}))
+
+// decode decodes one record with encoding/json's rules (the v1 drop-in);
+// unless keepVersions, without copying the versions lists.
+func (c *converter) decode(data []byte, r *record) error {
+	if c.keepVersions {
+		return json.Unmarshal(data, r)
+	}
+	return jsonv2.Unmarshal(data, r, json.DefaultOptionsV1(), skipVersions)
 }
 
 // converter turns OSV records of one updater into advisories.

@@ -3,7 +3,6 @@ package redhat
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	json "github.com/go-json-experiment/json/v1"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"

@@ -2,6 +2,7 @@ package ubuntu
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/bzip2"
 	"io"
 	"os"
@@ -119,7 +120,7 @@ func uctRecordOf(t *testing.T, bundle, name string) *advisory.Advisory {
 		if filepath.Clean(h.Name) != name {
 			continue
 		}
-		data, err := readBounded(tr, DefaultMaxRecordSize)
+		data, err := readReused(new(bytes.Buffer), tr, DefaultMaxRecordSize)
 		if err != nil {
 			t.Fatal(err)
 		}

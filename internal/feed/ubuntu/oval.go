@@ -289,7 +289,14 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 	if t, ok := parseDate(m.Advisory.PublicDate); ok {
 		a.Published = t
 	}
-	seen := map[string]bool{}
+	// Entries differ only in package, status and fixed version (namespace
+	// and kind are the file's): that triple keys the duplicates.
+	type entryKey struct {
+		pkg    string
+		status advisory.Status
+		fixed  string
+	}
+	seen := map[entryKey]bool{}
 	for _, ref := range testRefs(&d.Criteria, nil) {
 		t, ok := doc.Tests[ref]
 		if !ok {
@@ -313,6 +320,7 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 			names = []string{obj.Name.Text}
 		}
 		af := advisory.Affected{Namespace: ns, Kind: advisory.KindBinary, Status: advisory.StatusAffected}
+		fixed := ""
 		if t.State.Ref != "" {
 			s, ok := doc.States[t.State.Ref]
 			if !ok {
@@ -326,6 +334,7 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 			}
 			af.Status = advisory.StatusFixed
 			af.Ranges = []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
+			fixed = v
 		}
 		for _, n := range names {
 			n = strings.TrimSpace(n)
@@ -335,7 +344,7 @@ func (doc *ovalDoc) convert(d *ovalDef, ns string) (*advisory.Advisory, []feed.M
 			}
 			x := af
 			x.Package = n
-			k := fmt.Sprint(x)
+			k := entryKey{n, x.Status, fixed}
 			if !seen[k] {
 				seen[k] = true
 				a.Affected = append(a.Affected, x)

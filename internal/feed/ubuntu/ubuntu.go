@@ -177,6 +177,7 @@
 package ubuntu
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -259,13 +260,46 @@ func parseDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+var cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+
+// The checks below run once per package entry (millions per update), so
+// they are loops, not regexps; matchers_test.go checks them against the
+// regexps they replace.
 var (
-	cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
-	// debVersion is a Debian version: [epoch:]upstream[-revision].
-	debVersion = regexp.MustCompile(`^(\d+:)?[0-9][A-Za-z0-9.+~:-]*$`)
-	// debName is a Debian package name.
-	debName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
+	// debVersion is a Debian version: [epoch:]upstream[-revision], i.e.
+	// ^(\d+:)?[0-9][A-Za-z0-9.+~:-]*$ (an epoch's digits and colon are in
+	// the class, so a leading digit and the class suffice).
+	debVersion = matcher(func(s string) bool {
+		if s == "" || s[0] < '0' || s[0] > '9' {
+			return false
+		}
+		for i := 1; i < len(s); i++ {
+			if c := s[i]; !isLowerAlnum(c) && !(c >= 'A' && c <= 'Z') && c != '.' && c != '+' && c != '~' && c != ':' && c != '-' {
+				return false
+			}
+		}
+		return true
+	})
+	// debName is a Debian package name: ^[a-z0-9][a-z0-9.+-]*$.
+	debName = matcher(func(s string) bool {
+		if s == "" || !isLowerAlnum(s[0]) {
+			return false
+		}
+		for i := 1; i < len(s); i++ {
+			if c := s[i]; !isLowerAlnum(c) && c != '.' && c != '+' && c != '-' {
+				return false
+			}
+		}
+		return true
+	})
 )
+
+// matcher gives a check the MatchString method of the regexp it replaces.
+type matcher func(string) bool
+
+func (m matcher) MatchString(s string) bool { return m(s) }
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 // stripZeroEpoch writes "0:1.2-3" as "1.2-3".
 func stripZeroEpoch(v string) string {
@@ -301,13 +335,17 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func readBounded(r io.Reader, max int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
+// readReused reads r, which may hold at most max bytes, into buf, which is
+// reset first and reused from one record to the next: the bytes it returns
+// are valid until the next call, so the caller must not keep them
+// (decoding copies what it keeps).
+func readReused(buf *bytes.Buffer, r io.Reader, max int64) ([]byte, error) {
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
+	if int64(buf.Len()) > max {
 		return nil, fmt.Errorf("%w of %d bytes", errTooLarge, max)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }

@@ -2,9 +2,9 @@ package ubuntu
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/bzip2"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	json "github.com/go-json-experiment/json/v1"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
@@ -79,6 +81,7 @@ func (u *UCT) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisor
 	}
 	defer f.Close()
 	tr := tar.NewReader(&limitReader{r: bzip2.NewReader(f), max: u.opts.MaxBundleSize, name: UCTBundle})
+	var buf bytes.Buffer // one record's JSON, reused: convertUCT keeps none of it
 	for {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -100,7 +103,7 @@ func (u *UCT) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisor
 			st.Malformed = append(st.Malformed, feed.Malformed{File: file, ID: id, Err: fmt.Sprintf("record of %d bytes %v of %d bytes", h.Size, errTooLarge, u.opts.MaxRecordSize)})
 			continue
 		}
-		data, err := readBounded(tr, u.opts.MaxRecordSize)
+		data, err := readReused(&buf, tr, u.opts.MaxRecordSize)
 		if err != nil {
 			return st, fmt.Errorf("ubuntu-uct: parse %s: %w", file, err)
 		}
