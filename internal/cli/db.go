@@ -17,6 +17,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	imgsource "github.com/stowaway-scanner/stowaway/internal/source"
@@ -56,7 +57,7 @@ func resolveDBDir(dir string) (string, error) {
 }
 
 func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--nvd-api] [--parallel N] [--quiet] [-v]", stderr)
+	fs := newFlagSet("db update", "db update [--mirror DIR|URL] [--source NAME]... [--db DIR] [--nvd-api] [--parallel N] [--bzip2 auto|go|PROGRAM] [--quiet] [-v]", stderr)
 	var (
 		dir, mirror string
 		only        multiFlag
@@ -65,6 +66,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		nvdAPI      bool
 		quiet       bool
 		parallel    int
+		bzip2       string
 	)
 	dbDirFlag(fs, &dir)
 	fs.StringVar(&mirror, "mirror", "", "read the feeds from a mirror directory or URL laid out like the upstreams (offline updates)")
@@ -73,11 +75,16 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	fs.BoolVar(&verbose, "v", false, "log each stage as structured lines (besides the progress)")
 	fs.BoolVar(&quiet, "quiet", false, "print no progress on stderr")
 	fs.IntVar(&parallel, "parallel", 0, "sources fetched and parsed at a time (default: the CPU count, at least 2; 1 uses the least memory)")
+	fs.StringVar(&bzip2, "bzip2", "auto", "bzip2 decompressor of the .bz2 feeds: auto (lbzip2, pbzip2 or bzip2 from $PATH, else go), go (Go's compress/bzip2), or a program run as PROGRAM -dc")
 	fs.BoolVar(&nvdAPI, "nvd-api", false, "also ask NVD's CVE API 2.0 for the CVEs changed since its feeds were generated (key from $"+nvd.APIKeyEnv+", optional: without it 5 requests per 30 s)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
 	}
-	dir, err := resolveDBDir(dir)
+	dec, err := bz2.Parse(bzip2)
+	if err != nil {
+		return ExitError, usageError{fmt.Sprintf("--bzip2: %v", err)}
+	}
+	dir, err = resolveDBDir(dir)
 	if err != nil {
 		return ExitError, err
 	}
@@ -94,7 +101,8 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if parallel < 0 {
 		return ExitError, usageError{fmt.Sprintf("--parallel %d: want 1 or more (0 for the default)", parallel)}
 	}
-	rep, err := updateDBProgress(ctx, dir, mirror, only, nvdAPI, stderr, logger, vulndb.UpdateOptions{Progress: progress, Parallel: parallel})
+	logger.Info("db update: bzip2 decompressor", "bzip2", dec.String())
+	rep, err := updateDBProgress(ctx, dir, mirror, only, nvdAPI, feedall.Options{Bzip2: dec}, stderr, logger, vulndb.UpdateOptions{Progress: progress, Parallel: parallel})
 	if err != nil {
 		return ExitError, err
 	}
@@ -106,6 +114,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 	} else {
 		fmt.Fprintf(stdout, "DB %s built in %s: %s\n", rep.BuildID, rep.Duration.Round(time.Millisecond), rep.Path)
+		fmt.Fprintf(stdout, "  bzip2 feeds decompressed by %s\n", dec)
 		malformed := false
 		for _, s := range rep.Sources {
 			if s.Outcome == vulndb.Absent {
@@ -159,17 +168,19 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 }
 
 // updateDB builds the DB in dir from the feeds (or a mirror), as
-// `db update` does; `serve --db-update-interval` runs it on a schedule.
+// `db update` does with its default --bzip2 auto; `serve
+// --db-update-interval` runs it on a schedule.
 // Sources absent from the mirror are reported on stderr and keep their
 // previous data.
 func updateDB(ctx context.Context, dir, mirror string, only []string, nvdAPI bool, stderr io.Writer, logger *slog.Logger) (*vulndb.Report, error) {
-	return updateDBProgress(ctx, dir, mirror, only, nvdAPI, stderr, logger, vulndb.UpdateOptions{})
+	return updateDBProgress(ctx, dir, mirror, only, nvdAPI, feedall.Options{Bzip2: bz2.Auto(nil)}, stderr, logger, vulndb.UpdateOptions{})
 }
 
-// updateDBProgress is updateDB with the progress and parallelism of opts
-// (its Logger and KeepOtherSources are set here).
-func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nvdAPI bool, stderr io.Writer, logger *slog.Logger, opts vulndb.UpdateOptions) (*vulndb.Report, error) {
-	updaters := feedall.Updaters()
+// updateDBProgress is updateDB with the updaters configured by feeds and
+// the progress and parallelism of opts (its Logger and KeepOtherSources are
+// set here).
+func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nvdAPI bool, feeds feedall.Options, stderr io.Writer, logger *slog.Logger, opts vulndb.UpdateOptions) (*vulndb.Report, error) {
+	updaters := feedall.Updaters(feeds)
 	if nvdAPI {
 		updaters = withNVDAPI(updaters, os.Getenv(nvd.APIKeyEnv))
 	}
@@ -187,7 +198,7 @@ func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nv
 		}
 		if len(byName) > 0 {
 			var names []string
-			for _, u := range feedall.Updaters() {
+			for _, u := range feedall.Updaters(feeds) {
 				names = append(names, u.Name())
 			}
 			return nil, usageError{fmt.Sprintf("unknown --source; known sources: %s", strings.Join(names, ", "))}
@@ -204,7 +215,7 @@ func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nv
 		keepOthers = len(absent) > 0
 		var skipped map[string]string
 		updaters, skipped = source.Online(mirror, updaters)
-		for _, u := range feedall.Updaters() {
+		for _, u := range feedall.Updaters(feeds) {
 			if why, ok := skipped[u.Name()]; ok {
 				fmt.Fprintf(stderr, "%s: skipped: %s; its previous data (if any) is kept\n", u.Name(), why)
 			}

@@ -78,7 +78,7 @@ func TestDBUpdateStatusParts(t *testing.T) {
 // TestDBNVDAPIUpdaters: --nvd-api swaps only the NVD updater, keeping the
 // list's names and order.
 func TestDBNVDAPIUpdaters(t *testing.T) {
-	before := feedall.Updaters()
+	before := feedall.Updaters(feedall.Options{})
 	after := withNVDAPI(before, "k")
 	if len(after) != len(before) {
 		t.Fatalf("%d updaters, want %d", len(after), len(before))

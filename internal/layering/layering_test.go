@@ -100,6 +100,7 @@ var testHelpers = []string{
 	"internal/version/versiontest",
 	"internal/catalog/lang/internal/langtest",
 	"internal/feed/feedtest",
+	"internal/feed/bz2/bz2test",
 	"internal/sbom/sbomtest",
 	"internal/server/store/storetest",
 	"internal/server/tlsconf/tlstest",

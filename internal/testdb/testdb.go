@@ -33,6 +33,7 @@ import (
 	"testing"
 
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -145,7 +146,7 @@ func (d *DB) build(feeds string) (string, error) {
 		return "", fmt.Errorf("testdb: %w", err)
 	}
 	d.tmp = tmp
-	ups, _ := source.InMirror(feeds, feedall.Updaters())
+	ups, _ := source.InMirror(feeds, feedall.Updaters(feedall.Options{Bzip2: bz2.Auto(nil)}))
 	src, err := source.New(feeds, source.Options{})
 	if err != nil {
 		return "", fmt.Errorf("testdb: feeds source: %w", err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -23,7 +24,7 @@ func BenchmarkUpdateSharedFeeds(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		dir := b.TempDir()
-		ups, _ := source.InMirror(sharedFeeds, feedall.Updaters())
+		ups, _ := source.InMirror(sharedFeeds, feedall.Updaters(feedall.Options{Bzip2: bz2.Auto(nil)}))
 		src, err := source.New(sharedFeeds, source.Options{})
 		if err != nil {
 			b.Fatal(err)

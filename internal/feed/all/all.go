@@ -7,6 +7,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
 	"github.com/stowaway-scanner/stowaway/internal/feed/amazon"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/epss"
 	"github.com/stowaway-scanner/stowaway/internal/feed/kev"
 	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
@@ -16,17 +17,26 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed/ubuntu"
 )
 
+// Options configure the updaters Updaters returns. The zero value is the
+// pure-Go configuration.
+type Options struct {
+	// Bzip2 decompresses the .bz2 feed files: Ubuntu's CVE tracker bundle
+	// and OVAL files, Debian's OSV bundles, Oracle's OVAL file (the zero
+	// value: Go's compress/bzip2; `db update` passes bz2.Auto's choice).
+	Bzip2 bz2.Decompressor
+}
+
 // Updaters returns every upstream feed updater, in update order.
-func Updaters() []feed.Updater {
+func Updaters(opts Options) []feed.Updater {
 	ups := []feed.Updater{
 		alpine.New(),
-		osv.New("Debian"),
-		ubuntu.NewUCT(),
-		ubuntu.NewOVAL(),
+		osv.NewWithOptions("Debian", osv.Options{Bzip2: opts.Bzip2}),
+		ubuntu.NewUCTWithOptions(ubuntu.UCTOptions{Bzip2: opts.Bzip2}),
+		ubuntu.NewOVALWithOptions(ubuntu.OVALOptions{Bzip2: opts.Bzip2}),
 		ubuntu.NewOSV(),
 		redhat.NewVEX(redhat.VEXOptions{}),
 		redhat.New(),
-		oracle.New(),
+		oracle.NewWithOptions(oracle.Options{Bzip2: opts.Bzip2}),
 		amazon.New(),
 		nvd.New(),
 	}

@@ -63,7 +63,7 @@ func TestEveryUpdaterIsListed(t *testing.T) {
 	seen := map[string]bool{}
 	var listed []string
 	names := map[string]bool{}
-	for _, u := range Updaters() {
+	for _, u := range Updaters(Options{}) {
 		if names[u.Name()] {
 			t.Errorf("updater name %q is listed twice", u.Name())
 		}

@@ -99,7 +99,7 @@ func TestParseDigests(t *testing.T) {
 		}
 	}
 	got := map[string]parseDigest{}
-	for _, u := range Updaters() {
+	for _, u := range Updaters(Options{}) {
 		if _, err := os.Stat(filepath.Join(feeds, u.MirrorDir())); err != nil {
 			continue // oracle: not in the shared mirror
 		}

@@ -38,7 +38,6 @@
 package oracle
 
 import (
-	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +46,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 )
 
 // FileName is the OVAL file's path relative to Upstream and MirrorDir.
@@ -59,6 +59,9 @@ const DefaultMaxFileSize = 4 << 30
 type Options struct {
 	// MaxFileSize caps the decompressed document.
 	MaxFileSize int64
+	// Bzip2 decompresses the .bz2 file (the zero value: Go's
+	// compress/bzip2).
+	Bzip2 bz2.Decompressor
 }
 
 // Updater is the Oracle Linux ELSA OVAL updater.
@@ -102,17 +105,23 @@ func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adv
 	var r io.Reader
 	switch {
 	case err == nil:
-		r = bzip2.NewReader(f)
+		defer f.Close()
+		rc, err := u.opts.Bzip2.NewReader(ctx, f, name)
+		if err != nil {
+			return st, fmt.Errorf("oracle: parse: %w", err)
+		}
+		defer rc.Close()
+		r = rc
 	case errors.Is(err, fs.ErrNotExist):
 		name = "com.oracle.elsa-all.xml"
 		if f, err = fsys.Open(name); err != nil {
 			return st, fmt.Errorf("oracle: parse: neither %s nor %s: %w", FileName, name, err)
 		}
+		defer f.Close()
 		r = f
 	default:
 		return st, fmt.Errorf("oracle: parse: %w", err)
 	}
-	defer f.Close()
 	doc, err := readOVAL(ctx, &limitReader{r: r, max: u.opts.MaxFileSize})
 	if err != nil {
 		return st, fmt.Errorf("oracle: parse %s: %w", name, err)

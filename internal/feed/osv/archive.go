@@ -5,7 +5,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 )
 
 // Limits on untrusted archives. osv.dev's largest ecosystem dump holds
@@ -29,8 +30,9 @@ const (
 type entryFunc func(name string, data []byte, entryErr error) error
 
 // walkArchive calls fn for every *.json entry of the zip or tar.bz2 file
-// name in fsys. Entries are read one at a time, each bounded.
-func walkArchive(ctx context.Context, fsys fs.FS, name string, fn entryFunc) error {
+// name in fsys, a tar.bz2 decompressed by dec. Entries are read one at a
+// time, each bounded.
+func walkArchive(ctx context.Context, fsys fs.FS, name string, dec bz2.Decompressor, fn entryFunc) error {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return err
@@ -40,19 +42,14 @@ func walkArchive(ctx context.Context, fsys fs.FS, name string, fn entryFunc) err
 	case strings.HasSuffix(name, ".zip"):
 		return walkZip(ctx, f, fn)
 	case strings.HasSuffix(name, ".tar.bz2"):
-		// Decompress in a second goroutine: bzip2 is most of the cost, and
-		// the records are decoded meanwhile.
-		pr, pw := io.Pipe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_, err := io.Copy(pw, bufio.NewReaderSize(bzip2.NewReader(bufio.NewReader(f)), 1<<20))
-			pw.CloseWithError(err)
-		}()
-		err := walkTar(ctx, bufio.NewReaderSize(pr, 1<<20), fn)
-		pr.CloseWithError(errors.New("osv: archive walk ended"))
-		<-done
-		return err
+		// The decompressor runs ahead of the tar reader (a goroutine or
+		// a child process): bzip2 is most of the cost.
+		rc, err := dec.NewReader(ctx, f, name)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return walkTar(ctx, bufio.NewReaderSize(rc, 1<<20), fn)
 	}
 	return fmt.Errorf("unknown archive type")
 }

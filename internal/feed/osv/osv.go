@@ -88,6 +88,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 )
 
 // Upstream is osv.dev's public bucket.
@@ -133,6 +134,9 @@ type Options struct {
 	// Mapper, when set, maps the ecosystem's entries (see Mapper); the
 	// entries' versions lists are then not decoded.
 	Mapper Mapper
+	// Bzip2 decompresses the tar.bz2 bundles (the zero value: Go's
+	// compress/bzip2).
+	Bzip2 bz2.Decompressor
 }
 
 // New returns the updater for one osv.dev ecosystem ("PyPI", "Debian",
@@ -242,7 +246,7 @@ func (u *Updater) Fetch(ctx context.Context, src feed.Source, prev feed.State) (
 // Parse implements feed.Updater.
 func (u *Updater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisory) error) (feed.Stats, error) {
 	p := &parser{
-		ctx: ctx, emit: emit,
+		ctx: ctx, emit: emit, dec: u.opts.Bzip2,
 		conv: converter{source: u.Name(), eco: u.eco, keepVersions: u.eco != "Debian" && u.opts.Mapper == nil, mapper: u.opts.Mapper},
 	}
 	if u.eco == "Debian" {
@@ -259,11 +263,12 @@ type parser struct {
 	emit func(*advisory.Advisory) error
 	conv converter
 	st   feed.Stats
+	dec  bz2.Decompressor // of the tar.bz2 bundles
 }
 
 // archive converts every record of one archive and hands it to sink.
 func (p *parser) archive(fsys fs.FS, name string, sink func(*advisory.Advisory) error) error {
-	err := walkArchive(p.ctx, fsys, name, func(entry string, data []byte, entryErr error) error {
+	err := walkArchive(p.ctx, fsys, name, p.dec, func(entry string, data []byte, entryErr error) error {
 		file := name + "!" + entry
 		id := strings.TrimSuffix(path.Base(entry), ".json")
 		if entryErr != nil {

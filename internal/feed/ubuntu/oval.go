@@ -1,7 +1,6 @@
 package ubuntu
 
 import (
-	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/oval"
 )
 
@@ -32,6 +32,9 @@ type OVALOptions struct {
 	MirrorDir string
 	// MaxFileSize caps one decompressed OVAL document.
 	MaxFileSize int64
+	// Bzip2 decompresses the .bz2 files (the zero value: Go's
+	// compress/bzip2).
+	Bzip2 bz2.Decompressor
 }
 
 // OVAL is the Ubuntu CVE OVAL updater.
@@ -136,7 +139,12 @@ func (o *OVAL) parseFile(ctx context.Context, fsys fs.FS, name, ns string, compr
 	defer f.Close()
 	var r io.Reader = f
 	if compressed {
-		r = bzip2.NewReader(f)
+		rc, err := o.opts.Bzip2.NewReader(ctx, f, name)
+		if err != nil {
+			return fmt.Errorf("ubuntu-oval: parse: %w", err)
+		}
+		defer rc.Close()
+		r = rc
 	}
 	doc, err := readOVAL(ctx, &limitReader{r: r, max: o.opts.MaxFileSize, name: name})
 	if err != nil {

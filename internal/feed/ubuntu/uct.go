@@ -3,7 +3,6 @@ package ubuntu
 import (
 	"archive/tar"
 	"bytes"
-	"compress/bzip2"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 )
 
 // UCTBundle is the UCT JSON bundle's path in the mirror directory.
@@ -34,6 +34,8 @@ type UCTOptions struct {
 	// MaxRecordSize caps one CVE document; MaxBundleSize the decompressed tar.
 	MaxRecordSize int64
 	MaxBundleSize int64
+	// Bzip2 decompresses the bundle (the zero value: Go's compress/bzip2).
+	Bzip2 bz2.Decompressor
 }
 
 // UCT is the Ubuntu CVE Tracker (vuls JSON) updater.
@@ -80,7 +82,12 @@ func (u *UCT) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisor
 		return st, fmt.Errorf("ubuntu-uct: parse: %w", err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(&limitReader{r: bzip2.NewReader(f), max: u.opts.MaxBundleSize, name: UCTBundle})
+	rc, err := u.opts.Bzip2.NewReader(ctx, f, UCTBundle)
+	if err != nil {
+		return st, fmt.Errorf("ubuntu-uct: parse: %w", err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(&limitReader{r: rc, max: u.opts.MaxBundleSize, name: UCTBundle})
 	var buf bytes.Buffer // one record's JSON, reused: convertUCT keeps none of it
 	for {
 		if err := ctx.Err(); err != nil {
