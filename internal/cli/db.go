@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -88,6 +89,7 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		return ExitError, err
 	}
+	defer buildGC(os.Getenv)()
 	logger := slog.New(slog.DiscardHandler)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -429,4 +431,24 @@ func skippedSummary(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%d %s", m[k], k)
 	}
 	return fmt.Sprintf("%d skipped on purpose (%s)", total, strings.Join(parts, ", "))
+}
+
+// buildGC tunes the garbage collector for a DB build and returns the
+// function that restores it. A build allocates a stream of short-lived
+// records over a small live heap: collecting at 300% growth under a 160 MiB
+// soft limit measured 8% less CPU than the default (156 s -> 144 s user+sys
+// for `db update --mirror ../shared/feeds`, both runs side by side) at the
+// same peak RSS (222 vs 227 MiB; most of it is SQLite's page cache and the
+// parsers' buffers, outside the collector's reach). GOGC or GOMEMLIMIT in
+// the environment win.
+func buildGC(getenv func(string) string) (restore func()) {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(300)
+	lim := debug.SetMemoryLimit(160 << 20)
+	return func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(lim)
+	}
 }
