@@ -296,25 +296,24 @@ func (r *affRow) affected() (advisory.Affected, error) {
 // It is used for the advisory digest and for the per-pair hashes behind
 // ChangedPairs.
 func digest(vals ...any) []byte {
-	h := sha256.New()
-	var n [8]byte
+	buf := make([]byte, 0, 512)
 	for _, v := range vals {
-		var b []byte
 		switch v := v.(type) {
 		case string:
-			b = []byte(v)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+			buf = append(buf, v...)
 		case []byte:
-			b = v
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+			buf = append(buf, v...)
 		case int64:
-			binary.BigEndian.PutUint64(n[:], uint64(v))
-			b = n[:]
+			buf = binary.BigEndian.AppendUint64(buf, 8)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(v))
 		default:
-			b = fmt.Append(nil, v)
+			b := fmt.Append(nil, v)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
+			buf = append(buf, b...)
 		}
-		var l [8]byte
-		binary.BigEndian.PutUint64(l[:], uint64(len(b)))
-		h.Write(l[:])
-		h.Write(b)
 	}
-	return h.Sum(nil)[:16]
+	h := sha256.Sum256(buf)
+	return h[:16]
 }
