@@ -18,15 +18,15 @@ const maxVariables = 32766
 // times. Rows still in the buffer are written by flush, which the builder
 // calls before anything reads the tables (commit, a query, finish).
 type batchInsert struct {
-	table     string // for errors
-	head      string // INSERT ... VALUES
-	row       string // (?,?,...)
-	tail      string // ON CONFLICT ... (may be "")
-	cols      int
-	perStmt   int
-	full      *sql.Stmt
-	args      []any
-	buffered  int
+	table    string // for errors
+	head     string // INSERT ... VALUES
+	row      string // (?,?,...)
+	tail     string // ON CONFLICT ... (may be "")
+	cols     int
+	perStmt  int
+	full     *sql.Stmt
+	args     []any
+	buffered int
 }
 
 // newBatchInsert prepares the full-batch statement of head (up to and
