@@ -14,7 +14,7 @@ const maxVariables = 32766
 // batchInsert buffers the rows of one INSERT and writes them perStmt at a
 // time through one multi-row statement (INSERT ... VALUES (...), (...), ...):
 // each Exec costs the driver a bind loop, a context watch and a VDBE run
-// whatever its row count, so 64 rows per Exec spend that once instead of 64
+// whatever its row count, so a statement of n rows spends that once instead of n
 // times. Rows still in the buffer are written by flush, which the builder
 // calls before anything reads the tables (commit, a query, finish).
 type batchInsert struct {

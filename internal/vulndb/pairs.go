@@ -8,101 +8,21 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 )
-
-// pairDigests collects, per (namespace, package), the digests of the pair's
-// affected rows while the build stores or copies them, so that the pairs
-// table is written from memory at the end instead of by reading the whole
-// affected table back (which cost as much as a fifth of a full build).
-//
-// A pair's hash is over its sorted row digests (pairHash), so it does not
-// depend on insertion order or rowids, and is the same as hashing the
-// finished table. The memory is 16 bytes per row plus about 100 per pair
-// (2.25M rows and 109k pairs in the full feeds: about 50 MiB at the end of
-// the build, when the parsers are done).
-//
-// Rows are added source by source; begin marks the start of a source so
-// that rollback can drop its digests when its parse fails.
-type pairDigests struct {
-	index   map[Pair]int32
-	accs    []pairAcc
-	gen     int
-	touched []int32
-}
-
-type pairAcc struct {
-	key  Pair
-	digs [][16]byte
-	// gen is the source that last touched the pair; mark the length of
-	// digs before it did.
-	gen, mark int
-}
-
-// begin starts a new source.
-func (pd *pairDigests) begin() {
-	pd.gen++
-	pd.touched = pd.touched[:0]
-}
-
-// acc returns the pair's accumulator, creating it.
-func (pd *pairDigests) acc(ns, pkg string) *pairAcc {
-	if pd.index == nil {
-		pd.index = map[Pair]int32{}
-	}
-	i, ok := pd.index[Pair{ns, pkg}]
-	if !ok {
-		// The key outlives the record: copy it, so it does not keep a
-		// parser's buffer alive.
-		k := Pair{strings.Clone(ns), strings.Clone(pkg)}
-		i = int32(len(pd.accs))
-		pd.index[k] = i
-		pd.accs = append(pd.accs, pairAcc{key: k})
-	}
-	return &pd.accs[i]
-}
-
-// add records one row of the pair.
-func (pd *pairDigests) add(ns, pkg string, d [16]byte) {
-	a := pd.acc(ns, pkg)
-	if a.gen != pd.gen {
-		a.gen, a.mark = pd.gen, len(a.digs)
-		pd.touched = append(pd.touched, pd.index[a.key])
-	}
-	a.digs = append(a.digs, d)
-}
-
-// rollback drops the rows added since begin (a pair left without rows is
-// not written).
-func (pd *pairDigests) rollback() {
-	for _, i := range pd.touched {
-		a := &pd.accs[i]
-		if a.gen == pd.gen {
-			clear(a.digs[a.mark:])
-			a.digs = a.digs[:a.mark]
-		}
-	}
-	pd.touched = pd.touched[:0]
-}
-
-// reset drops the rows of one pair.
-func (pd *pairDigests) reset(p Pair) {
-	if i, ok := pd.index[p]; ok {
-		pd.accs[i].digs = nil
-	}
-}
 
 // rowDigest is an affected row's digest in its pair's hash: its affected
 // columns (affCols, as encodeAffected returns them) and its advisory's
-// digest.
+// digest. It is stored with the row (affected.digest), computed when the
+// record is prepared.
 func rowDigest(vals []any, advDigest []byte) [16]byte {
 	var d [16]byte
 	copy(d[:], digest(append(vals[:len(vals):len(vals)], advDigest)...))
 	return d
 }
 
-// pairHash hashes a pair's row digests, which it sorts; it is
-// digest(digs...) of the sorted digests.
+// pairHash hashes a pair's row digests, which it sorts, so that the hash
+// depends neither on insertion order nor on rowids: it is digest(digs...)
+// of the sorted digests.
 func pairHash(digs [][16]byte) []byte {
 	slices.SortFunc(digs, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
 	buf := make([]byte, 0, len(digs)*24)
@@ -114,74 +34,94 @@ func pairHash(digs [][16]byte) []byte {
 	return h[:16]
 }
 
-// writePairs writes the pairs table from the collected row digests, in key
-// order, and releases them.
+// writePairs hashes each (namespace, package)'s rows into the pairs table.
+// It walks the affected table in key order reading the key and the stored
+// row digests only (reading every column back and joining each row to its
+// advisory's digest cost a fifth of a full build), holding one pair's
+// digests at a time.
 func (b *builder) writePairs(ctx context.Context) error {
-	accs := b.pairs.accs
-	b.pairs = pairDigests{}
-	slices.SortFunc(accs, func(x, y pairAcc) int {
-		if c := strings.Compare(x.key.Namespace, y.key.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(x.key.Package, y.key.Package)
-	})
-	ins, err := newBatchInsert(ctx, b.conn, "pairs", `INSERT INTO pairs(namespace, package, records, hash) VALUES`, 4, 256, "")
+	fail := func(err error) error { return fmt.Errorf("vulndb: build: pairs: %w", err) }
+	ins, err := newBatchInsert(ctx, b.conn, "pairs", `INSERT INTO pairs(namespace, package, records, hash) VALUES`, 4, rowsPerInsert, "")
 	if err != nil {
-		return fmt.Errorf("vulndb: build: pairs: %w", err)
+		return fail(err)
 	}
 	defer ins.close()
-	for i := range accs {
-		a := &accs[i]
-		if len(a.digs) == 0 {
-			continue // its rows were dropped (a failed parse, rejections)
+	rows, err := b.conn.QueryContext(ctx, `SELECT namespace, package, digest FROM affected ORDER BY namespace, package`)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	var ns, pkg, d sql.RawBytes
+	var curNS, curPkg string
+	var digs [][16]byte
+	flush := func() error {
+		if len(digs) == 0 {
+			return nil
 		}
-		if err := ins.add(ctx, a.key.Namespace, a.key.Package, int64(len(a.digs)), pairHash(a.digs)); err != nil {
-			return fmt.Errorf("vulndb: build: pairs: %w", err)
+		err := ins.add(ctx, curNS, curPkg, int64(len(digs)), pairHash(digs))
+		digs = digs[:0]
+		return err
+	}
+	for rows.Next() {
+		if err := rows.Scan(&ns, &pkg, &d); err != nil {
+			return fail(err)
 		}
-		a.digs = nil
+		if len(d) != 16 {
+			return fail(fmt.Errorf("%s/%s: row digest of %d bytes", ns, pkg, len(d)))
+		}
+		if string(ns) != curNS || string(pkg) != curPkg {
+			if err := flush(); err != nil {
+				return fail(err)
+			}
+			curNS, curPkg = string(ns), string(pkg)
+		}
+		digs = append(digs, [16]byte(d))
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	if err := flush(); err != nil {
+		return fail(err)
 	}
 	if err := ins.flush(ctx, b.conn); err != nil {
-		return fmt.Errorf("vulndb: build: pairs: %w", err)
+		return fail(err)
 	}
 	return nil
 }
 
-// addPairRows adds the row digests of the rows q returns: namespace,
-// package, the affected columns (affCols) and the advisory's digest.
-func (b *builder) addPairRows(ctx context.Context, q string, args ...any) error {
-	rows, err := b.conn.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
+// redigestRows rewrites the stored row digests of advisory rid's rows in
+// the given pairs, for its new advisory digest (applyRejections).
+func (b *builder) redigestRows(ctx context.Context, rid int64, pairs [][2]string, advDigest []byte) error {
+	type row struct {
+		seq int64
+		d   [16]byte
 	}
-	defer rows.Close()
-	var ns, pkg string
-	raw := make([]sql.RawBytes, 10) // affCols, then the advisory digest
-	dest := []any{&ns, &pkg}
-	for i := range raw {
-		dest = append(dest, &raw[i])
-	}
-	vals := make([]any, 9)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		for i := range vals {
-			vals[i] = []byte(raw[i])
-		}
-		b.pairs.add(ns, pkg, rowDigest(vals, raw[9]))
-	}
-	return rows.Err()
-}
-
-// refreshPairs recomputes the row digests of the given pairs from the
-// affected table (after applyRejections changed some of their rows).
-func (b *builder) refreshPairs(ctx context.Context, pairs []Pair) error {
 	for _, p := range pairs {
-		b.pairs.reset(p)
-		if err := b.addPairRows(ctx, `SELECT f.namespace, f.package, `+qualify("f", affCols)+`, a.digest
-			FROM affected f JOIN advisories a ON a.rid = f.advisory
-			WHERE f.namespace = ? AND f.package = ?`, p.Namespace, p.Package); err != nil {
+		rs, err := b.conn.QueryContext(ctx, `SELECT seq, `+affCols+` FROM affected
+			WHERE namespace = ? AND package = ? AND advisory = ?`, p[0], p[1], rid)
+		if err != nil {
 			return err
+		}
+		var out []row
+		for rs.Next() {
+			var r affRow
+			var seq int64
+			if err := rs.Scan(append([]any{&seq}, r.dest()[2:]...)...); err != nil {
+				rs.Close()
+				return err
+			}
+			vals := []any{r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel}
+			out = append(out, row{seq, rowDigest(vals, advDigest)})
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		for _, r := range out {
+			if _, err := b.conn.ExecContext(ctx, `UPDATE affected SET digest = ? WHERE namespace = ? AND package = ? AND advisory = ? AND seq = ?`,
+				r.d[:], p[0], p[1], rid, r.seq); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 )
 
 // applyRejections enforces the rejection rule (see the package doc): no
@@ -25,8 +24,8 @@ import (
 //
 // Deleted records are counted in their source's Rejected and removed from
 // its Advisories and Affected counts. Changed records get a new digest, so
-// their pairs count as changed for continuous rescans; the row digests of
-// every pair they touch are read anew for the pairs table.
+// their pairs count as changed for continuous rescans (their rows' stored
+// digests are rewritten).
 func (b *builder) applyRejections(ctx context.Context) error {
 	fail := func(err error) error { return fmt.Errorf("vulndb: build: rejected ids: %w", err) }
 	if err := b.conn.QueryRowContext(ctx, `SELECT COUNT(DISTINCT id) FROM rejected`).Scan(&b.rejectedIDs); err != nil {
@@ -121,26 +120,18 @@ func (b *builder) applyRejections(ctx context.Context) error {
 		trimmed = append(trimmed, r)
 	}
 
-	// The pairs of changed records get their row digests anew (see
-	// pairDigests) once the records are changed.
-	var dirty []Pair
-	seen := map[Pair]bool{}
-	for _, r := range append(slices.Clone(doomed), trimmed...) {
+	for _, r := range trimmed {
+		d := digest(r.row.values()...)
+		if _, err := b.conn.ExecContext(ctx, `UPDATE advisories SET aliases = ?, digest = ? WHERE rid = ?`,
+			r.row.aliases, d, r.rid); err != nil {
+			return fail(err)
+		}
 		var pairs [][2]string
 		if err := json.Unmarshal([]byte(r.pairs), &pairs); err != nil {
 			return fail(fmt.Errorf("advisory %s: pairs: %w", r.row.id, err))
 		}
-		for _, p := range pairs {
-			if k := (Pair{p[0], p[1]}); !seen[k] {
-				seen[k] = true
-				dirty = append(dirty, k)
-			}
-		}
-	}
-	for _, r := range trimmed {
-		if _, err := b.conn.ExecContext(ctx, `UPDATE advisories SET aliases = ?, digest = ? WHERE rid = ?`,
-			r.row.aliases, digest(r.row.values()...), r.rid); err != nil {
-			return fail(err)
+		if err := b.redigestRows(ctx, r.rid, pairs, d); err != nil {
+			return fail(fmt.Errorf("advisory %s: row digests: %w", r.row.id, err))
 		}
 		for al := range r.drop {
 			if _, err := b.conn.ExecContext(ctx, `DELETE FROM aliases WHERE alias = ? AND advisory = ?`, al, r.rid); err != nil {
@@ -183,11 +174,6 @@ func (b *builder) applyRejections(ctx context.Context) error {
 				s.Advisories--
 				s.Affected -= affected
 			}
-		}
-	}
-	if !b.cloned {
-		if err := b.refreshPairs(ctx, dirty); err != nil {
-			return fail(err)
 		}
 	}
 	return nil

@@ -23,7 +23,10 @@ import (
 //	   files may hold them, so they are not read)
 //	4: sources.parts_json, the per-part record counts (feed.Stats.Parts:
 //	   NVD's 2.0 and 1.1 feeds)
-const SchemaVersion = 4
+//	5: affected.digest, each row's digest in its pair's hash (rowDigest),
+//	   computed as the record is prepared, so the pairs table is built from
+//	   a narrow scan and copied rows keep theirs
+const SchemaVersion = 5
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
@@ -70,6 +73,7 @@ CREATE TABLE affected(
 	versions  TEXT NOT NULL,
 	arches    TEXT NOT NULL,
 	fix_channel TEXT NOT NULL,
+	digest    BLOB NOT NULL,
 	PRIMARY KEY(namespace, package, advisory, seq)
 ) WITHOUT ROWID;
 
