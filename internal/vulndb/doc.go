@@ -32,9 +32,11 @@
 //	        pairs, digest)           one row per advisory that names packages
 //	affected(namespace, package, advisory, seq, kind, module, status,
 //	        severity, vendor_advisory, ranges, versions, arches,
-//	        fix_channel)             fix_channel: "" (standard archive),
+//	        fix_channel, digest)     fix_channel: "" (standard archive),
 //	                                 esm-infra, esm-apps or
-//	                                 esm-infra-legacy
+//	                                 esm-infra-legacy; digest: the row's
+//	                                 part of its pair's hash (its columns
+//	                                 and its advisory's digest)
 //	                                 WITHOUT ROWID, primary key (namespace,
 //	                                 package, advisory, seq): the rows of one
 //	                                 pair are contiguous, so Lookup is one
@@ -64,25 +66,23 @@
 //     one writer (Update's goroutine, the only user of the connection)
 //     stores them in updater order through multi-row INSERTs (256 rows a
 //     statement), committing every BatchSize rows. The parser's goroutine
-//     also computes each affected row's digest, which the writer collects
-//     per pair for the pairs table (16 bytes a row). A parser runs at most a few batches of 256
-//     records ahead of the writer (memory stays bounded: nothing is
-//     collected), and each source's rows stay contiguous, so the file is
+//     also computes each affected row's digest, stored with the row. A
+//     parser runs at most a few batches of 256 records ahead of the writer
+//     (memory stays bounded: nothing is collected), and each source's rows
+//     stay contiguous, so the file is
 //     the same as a sequential build's. Progress reports each source's
 //     start, its records and bytes read about once a second, and its end;
 //  3. copies forward the previous rows of sources whose fetch said
 //     Unchanged or whose fetch or parse failed (a failed parse first deletes
-//     its partial rows and their digests), so a failing download never
-//     loses data; the copied rows' digests are read in one pass over the
-//     previous affected table joined to a narrow copy of their advisories'
-//     digests. When
+//     its partial rows), so a failing download never loses data. When
 //     every source is copied forward and none is dropped (a no-change
 //     update), the previous file itself is copied instead of its rows: the
 //     records, rowids, indexes and pair hashes are then already right, and
 //     only sources, meta and the (empty) change set are rewritten;
-//  4. builds the indexes, applies the rejections (re-reading the digests
-//     of the pairs they touch), writes the pairs hashes from the collected
-//     digests, the change set, sources and meta;
+//  4. builds the indexes, applies the rejections (rewriting the row
+//     digests of records that lose an alias), writes the pairs hashes
+//     (one walk of affected in key order, reading the key and the row
+//     digests only), the change set, sources and meta;
 //  5. closes the file, fsyncs it, renames it to db-<time>.sqlite, fsyncs
 //     the directory, writes CURRENT.tmp, fsyncs it, renames it over CURRENT
 //     and fsyncs the directory again;
