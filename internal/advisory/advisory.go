@@ -150,6 +150,11 @@ type Advisory struct {
 	// (see internal/vulndb).
 	Rejected bool       `json:"rejected,omitempty"`
 	Affected []Affected `json:"affected"`
+	// Exploit, when set, makes the record exploit context for the CVE
+	// named by ID (a CISA KEV entry or an FIRST EPSS score) instead of a
+	// vulnerability record: it names no packages, and the DB stores it in
+	// its own table (see internal/vulndb), not as an advisory.
+	Exploit *Exploit `json:"exploit,omitempty"`
 }
 
 // RejectNotice reports whether a CVE description is the CVE program's

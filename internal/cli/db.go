@@ -119,6 +119,9 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			if len(s.Parts) > 0 {
 				line += " (" + vulndb.FormatParts(s.Parts) + ")"
 			}
+			if s.Version != "" {
+				line += " (" + s.Version + ")"
+			}
 			if s.Rejected > 0 {
 				line += fmt.Sprintf("  %d rejected", s.Rejected)
 			}

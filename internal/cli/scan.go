@@ -39,6 +39,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		exitCode       int
 		noSBOMReuse    bool
 		verbose        bool
+		onlyKEV        bool
+		minEPSS        float64
 	)
 	ix.register(fs, "basic")
 	fs.StringVar(&format, "format", "table", "output format: table, json (ECR DescribeImageScanFindings), sarif or cyclonedx")
@@ -50,6 +52,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	fs.Var(&ignoreChannel, "ignore-fix-channel", "hide findings whose fix only Ubuntu Pro delivers through these channels (esm-infra, esm-apps, esm-infra-legacy; comma-separated or repeated): for machines without Pro")
 	fs.StringVar(&ignoreFile, "ignore-file", "", "YAML ignore file (ids, optional package, expiry, reason)")
 	fs.Var(&vexFiles, "vex", "OpenVEX document whose not_affected/fixed statements hide findings; repeatable")
+	fs.BoolVar(&onlyKEV, "kev", false, "report only findings whose CVE is in CISA's Known Exploited Vulnerabilities catalog")
+	fs.Float64Var(&minEPSS, "min-epss", 0, "report only findings with an EPSS score (probability of exploitation in 30 days, 0..1) at or above this")
 	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
 	fs.BoolVar(&noSBOMReuse, "no-sbom-reuse", false, "always index a registry image, even when the registry stores an SBOM of it made by the same catalogers")
 	fs.BoolVar(&verbose, "v", false, "say why a stored SBOM was not used")
@@ -67,7 +71,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	defer cancel()
 	defer func() { err = ix.explain(ctx, err) }()
-	popts := policy.Options{MinSeverity: severity.Severity(minSeverity), IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel, Names: descriptorNames()}
+	popts := policy.Options{MinSeverity: severity.Severity(minSeverity), IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel, Names: descriptorNames(),
+		OnlyKEV: onlyKEV, MinEPSS: minEPSS}
 	if ignoreFile != "" {
 		f, err := os.Open(ignoreFile)
 		if err != nil {
@@ -99,6 +104,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		return ExitError, err
 	}
 	defer closeDB()
+	if err := checkExploitData(ctx, db, onlyKEV, minEPSS > 0); err != nil {
+		return ExitError, err
+	}
 	enhanced := strings.EqualFold(ix.scanType, "enhanced")
 	if !enhanced && !strings.EqualFold(ix.scanType, "basic") {
 		return ExitError, usageError{fmt.Sprintf("--scan-type %q: want basic or enhanced", ix.scanType)}
@@ -151,7 +159,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 	res.Findings = kept
 	if len(suppressed) > 0 {
-		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, status, fix channel, ignore file, VEX)\n", len(suppressed))
+		fmt.Fprintf(stderr, "%d findings hidden by policy (severity, unfixed, status, fix channel, KEV, EPSS, ignore file, VEX)\n", len(suppressed))
 	}
 	if res.Status != scan.StatusComplete {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", res.Status, res.StatusDescription)
@@ -212,4 +220,28 @@ func scanWriter(format string) (func(io.Writer, report.Scan) error, error) {
 		return report.WriteCycloneDX, nil
 	}
 	return nil, fmt.Errorf("unknown --format %q (want table, json, sarif or cyclonedx)", format)
+}
+
+// checkExploitData refuses --kev and --min-epss against a DB that lacks
+// the data they filter on: every finding would be hidden, which would read
+// as a clean result.
+func checkExploitData(ctx context.Context, db scan.DB, kev, epss bool) error {
+	if !kev && !epss {
+		return nil
+	}
+	xdb, ok := db.(scan.ExploitDB)
+	if !ok {
+		return fmt.Errorf("--kev and --min-epss need a DB with exploit context")
+	}
+	have, err := xdb.ExploitData(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case kev && !have.KEV:
+		return fmt.Errorf("--kev: the vulnerability DB holds no CISA KEV catalog (the kev source; see 'stowaway db status' and 'stowaway db update')")
+	case epss && !have.EPSS:
+		return fmt.Errorf("--min-epss: the vulnerability DB holds no EPSS scores (the epss source; see 'stowaway db status' and 'stowaway db update')")
+	}
+	return nil
 }

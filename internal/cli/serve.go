@@ -65,6 +65,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.DurationVar(&cfg.Rescan.DBUpdateInterval, "db-update-interval", 0, "run 'db update' inside serve this often (0 = never; continuous scanning picks up the new build)")
 	fs.StringVar(&dbMirror, "db-mirror", "", "feed mirror directory or URL for --db-update-interval (default: the upstream feeds)")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", 90*24*time.Hour, "how long audit records (pushes, deletes, configuration changes, denied requests) are kept; see docs/security.md")
+	fs.DurationVar(&cfg.UploadPurgeAge, "upload-purge-age", server.DefaultUploadPurgeAge, "interrupted uploads (sessions not completed or cancelled) started longer ago are purged")
+	fs.IntVar(&cfg.MaxUploadsPerRepository, "max-uploads-per-repository", server.DefaultMaxUploadsPerRepository, "upload sessions open at once in one repository; one more is refused (429 TOOMANYREQUESTS, LimitExceededException); 0 = no cap")
+	fs.IntVar(&cfg.MaxUploadsPerUser, "max-uploads-per-user", server.DefaultMaxUploadsPerUser, "upload sessions one user has open at once through this replica; one more is refused as above; 0 = no cap")
 	fs.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "serve /metrics only to a principal with admin on every repository (default: open)")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
@@ -78,6 +81,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if cfg.AuditRetention <= 0 {
 		return ExitError, usageError{fmt.Sprintf("--audit-retention %s: want a positive duration", cfg.AuditRetention)}
+	}
+	if cfg.UploadPurgeAge <= 0 {
+		return ExitError, usageError{fmt.Sprintf("--upload-purge-age %s: want a positive duration", cfg.UploadPurgeAge)}
+	}
+	for _, c := range []struct {
+		flag string
+		n    *int
+	}{{"--max-uploads-per-repository", &cfg.MaxUploadsPerRepository}, {"--max-uploads-per-user", &cfg.MaxUploadsPerUser}} {
+		switch {
+		case *c.n < 0:
+			return ExitError, usageError{fmt.Sprintf("%s %d: want 0 (no cap) or more", c.flag, *c.n)}
+		case *c.n == 0:
+			*c.n = -1 // server.Config: negative is no cap, 0 the default
+		}
 	}
 	if cfg.ScanTimeout < 0 {
 		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}

@@ -72,6 +72,9 @@ func TestServeSecurityFlags(t *testing.T) {
 		{[]string{"--tls-key", "k.pem"}, "--tls-cert and --tls-key"},
 		{[]string{"--audit-retention", "0s"}, "--audit-retention"},
 		{[]string{"--admission-insecure"}, "--admission-insecure need --admission-config"},
+		{[]string{"--upload-purge-age", "0s"}, "--upload-purge-age 0s: want a positive duration"},
+		{[]string{"--max-uploads-per-repository", "-1"}, "--max-uploads-per-repository -1: want 0 (no cap) or more"},
+		{[]string{"--max-uploads-per-user", "-3"}, "--max-uploads-per-user -3: want 0 (no cap) or more"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"serve", "--data", t.TempDir()}, tc.args...)...)
 		if code != ExitError || !strings.Contains(stderr, tc.want) {

@@ -75,15 +75,20 @@ func (im Image) ImageARN() string { return im.RepositoryARN() + "/" + im.Digest 
 // Finding is one finding in a findings-change event. A finding of an
 // enhanced scan also carries what Amazon Inspector routes findings by:
 // its finding ARN, fixAvailable (YES, NO, PARTIAL) and the package's
-// packageManager, as DescribeImageScanFindings gives them.
+// packageManager, as DescribeImageScanFindings gives them. Any finding
+// with a CVE also carries its exploit context when the vulnerability DB
+// has it: exploit-available (YES when the CVE is in CISA's KEV catalog,
+// NO when not) and epss-score (absent when unscored).
 type Finding struct {
-	Name           string            `json:"name"`
-	Severity       severity.Severity `json:"severity"`
-	PackageName    string            `json:"package-name"`
-	PackageVersion string            `json:"package-version"`
-	FindingARN     string            `json:"finding-arn,omitempty"`
-	FixAvailable   string            `json:"fix-available,omitempty"`
-	PackageManager string            `json:"package-manager,omitempty"`
+	Name             string            `json:"name"`
+	Severity         severity.Severity `json:"severity"`
+	PackageName      string            `json:"package-name"`
+	PackageVersion   string            `json:"package-version"`
+	FindingARN       string            `json:"finding-arn,omitempty"`
+	FixAvailable     string            `json:"fix-available,omitempty"`
+	PackageManager   string            `json:"package-manager,omitempty"`
+	ExploitAvailable string            `json:"exploit-available,omitempty"`
+	EPSSScore        *float64          `json:"epss-score,omitempty"`
 }
 
 type scanDetail struct {

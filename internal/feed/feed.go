@@ -75,6 +75,10 @@ type Stats struct {
 	// came from (NVD: "nvd-2.0" and "nvd-1.1", the feed formats). Updaters
 	// with one kind of input leave it nil.
 	Parts map[string]int `json:"parts,omitempty"`
+	// Version is the data set's own version as its publisher names it,
+	// for sources that publish one for the whole set (KEV: "catalogVersion
+	// 2025.08.25"; EPSS: the model version and score date); "" otherwise.
+	Version string `json:"version,omitempty"`
 }
 
 // Updater is one upstream feed.

@@ -86,6 +86,8 @@ var layers = []layer{
 	// Commands and benchmarks at the top.
 	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "severity", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server", "ecosystem", "names"}},
 	{"cmd", []string{"cmd/..."}, []string{"cli"}},
+	// The image builder needs no internal package.
+	{"build", []string{"build/..."}, nil},
 	{"bench", []string{"bench/..."}, []string{"inventory", "severity", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
 }
 

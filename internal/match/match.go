@@ -173,6 +173,17 @@ type Finding struct {
 	// for the version that could not be compared, naming the version (and
 	// the advisory, when the advisory's version is at fault).
 	VersionError string `json:"versionError,omitempty"`
+	// Exploit context, set by the scan (internal/scan) from the DB's kev
+	// and epss sources for a finding with a CVE (its ID; for a finding
+	// named otherwise, such as a GHSA, the CVEs among Related).
+	// ExploitAvailable is Inspector's: YES when one of the
+	// CVEs is in CISA's KEV catalog (KEV is that entry), NO when the DB
+	// holds the catalog and none is; "" when the finding names no CVE or
+	// the DB has no KEV data. EPSS is the highest EPSS score among the
+	// CVEs, nil when none is scored.
+	ExploitAvailable string         `json:"exploitAvailable,omitempty"`
+	KEV              *advisory.KEV  `json:"kev,omitempty"`
+	EPSS             *advisory.EPSS `json:"epss,omitempty"`
 }
 
 // Degraded is a matched package whose version could not be compared: the

@@ -1,6 +1,9 @@
 // Package policy decides which findings a scan reports: the severity floor,
 // --ignore-unfixed, --ignore-status, ignore files with expiry and OpenVEX
-// statements. Every suppressed finding keeps the reason it was suppressed.
+// statements, and the exploit-context filters --kev (only findings in
+// CISA's KEV catalog) and --min-epss (an EPSS score floor; unscored
+// findings are dropped by it). Every suppressed finding keeps the reason it
+// was suppressed.
 //
 // A fix delivered only through an Ubuntu Pro service (match.Finding's
 // FixChannel: esm-infra, esm-apps, esm-infra-legacy) counts as a fix:
@@ -22,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -111,6 +115,12 @@ type Options struct {
 	// an entry may hold several, comma-separated). Findings with a
 	// standard fix or no fix are never dropped by it.
 	IgnoreFixChannels []string
+	// OnlyKEV (--kev) keeps only findings whose CVE is in CISA's Known
+	// Exploited Vulnerabilities catalog (match.Finding.KEV).
+	OnlyKEV bool
+	// MinEPSS (--min-epss, 0..1) drops findings whose EPSS score is below
+	// it, and findings without an EPSS score; 0 keeps all.
+	MinEPSS float64
 	// Names name the service behind a fix channel in the reasons, as the
 	// distribution that declares the channel does.
 	Names   names.Names
@@ -141,6 +151,9 @@ func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Su
 			return nil, nil, fmt.Errorf("policy: unknown status %q (want FIXABLE, UNFIXED, WILL_NOT_FIX or UNKNOWN_VERSION)", s)
 		}
 	}
+	if math.IsNaN(o.MinEPSS) || o.MinEPSS < 0 || o.MinEPSS > 1 {
+		return nil, nil, fmt.Errorf("policy: EPSS floor %v is not a probability (want 0..1)", o.MinEPSS)
+	}
 	channels, err := fixChannels(o.IgnoreFixChannels)
 	if err != nil {
 		return nil, nil, err
@@ -163,6 +176,15 @@ func Apply(fs []match.Finding, o Options) (kept []match.Finding, suppressed []Su
 func why(f match.Finding, o Options, now time.Time) string {
 	if o.MinSeverity.Rank() > 0 && severity.Compare(f.Severity, o.MinSeverity) < 0 {
 		return "below severity " + string(o.MinSeverity)
+	}
+	if o.OnlyKEV && f.KEV == nil {
+		return "not in CISA's KEV catalog (--kev)"
+	}
+	if o.MinEPSS > 0 && f.EPSS == nil {
+		return "no EPSS score (--min-epss)"
+	}
+	if o.MinEPSS > 0 && f.EPSS.Score < o.MinEPSS {
+		return fmt.Sprintf("EPSS score %v below %v (--min-epss)", f.EPSS.Score, o.MinEPSS)
 	}
 	if o.IgnoreUnfixed && f.FixedVersion == "" && f.Status != match.StatusUnknownVersion {
 		return "no fix available (--ignore-unfixed)"

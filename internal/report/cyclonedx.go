@@ -111,6 +111,7 @@ func cdxVuln(n names.Names, f match.Finding, refs map[string]string) cdx.Vulnera
 		v.Recommendation += ". " + FixChannelNote(n, f.FixChannel)
 		v.Properties = &[]cdx.Property{{Name: "stowaway:fix_channel", Value: string(f.FixChannel)}}
 	}
+	cdxExploit(&v, f)
 	v.Analysis = &cdx.VulnerabilityAnalysis{State: state, Detail: detail}
 	if !f.Published.IsZero() {
 		v.Published = f.Published.UTC().Format("2006-01-02T15:04:05Z")

@@ -40,6 +40,9 @@
 //   - CycloneDX: the stowaway:fix_channel vulnerability property and the
 //     recommendation.
 //
+// Exploit context (exploitAvailable, the KEV entry, the EPSS score) is
+// rendered in every format too; exploit.go lists where.
+//
 // Scan.Warnings adds one warning per degraded package to the inventory's.
 // Image-controlled text in the table and in warnings is clipped and
 // stripped of control characters (match.Clip).
@@ -158,23 +161,28 @@ type ECRAttribute struct {
 
 // ECREnhancedFinding is an Inspector-style finding.
 type ECREnhancedFinding struct {
-	AWSAccountID                string             `json:"awsAccountId,omitempty"`
-	Description                 string             `json:"description"`
-	ExploitAvailable            string             `json:"exploitAvailable,omitempty"`
-	FindingArn                  string             `json:"findingArn,omitempty"`
-	FirstObservedAt             scanning.Epoch     `json:"firstObservedAt"`
-	FixAvailable                string             `json:"fixAvailable"`
-	LastObservedAt              scanning.Epoch     `json:"lastObservedAt"`
-	PackageVulnerabilityDetails PackageVulnDetails `json:"packageVulnerabilityDetails"`
-	Remediation                 Remediation        `json:"remediation"`
-	Resources                   []Resource         `json:"resources"`
-	Score                       float64            `json:"score,omitempty"`
-	ScoreDetails                *ScoreDetails      `json:"scoreDetails,omitempty"`
-	Severity                    severity.Severity  `json:"severity"`
-	Status                      string             `json:"status"`
-	Title                       string             `json:"title"`
-	Type                        string             `json:"type"`
-	UpdatedAt                   scanning.Epoch     `json:"updatedAt"`
+	AWSAccountID string `json:"awsAccountId,omitempty"`
+	Description  string `json:"description"`
+	// EPSS, ExploitAvailable and ExploitabilityDetails are Inspector's
+	// (EPSS.Percentile and KEV are Stowaway's; see exploit.go).
+	EPSS                        *EPSSDetails           `json:"epss,omitempty"`
+	ExploitAvailable            string                 `json:"exploitAvailable,omitempty"`
+	ExploitabilityDetails       *ExploitabilityDetails `json:"exploitabilityDetails,omitempty"`
+	FindingArn                  string                 `json:"findingArn,omitempty"`
+	FirstObservedAt             scanning.Epoch         `json:"firstObservedAt"`
+	FixAvailable                string                 `json:"fixAvailable"`
+	KEV                         *KEVDetails            `json:"kev,omitempty"`
+	LastObservedAt              scanning.Epoch         `json:"lastObservedAt"`
+	PackageVulnerabilityDetails PackageVulnDetails     `json:"packageVulnerabilityDetails"`
+	Remediation                 Remediation            `json:"remediation"`
+	Resources                   []Resource             `json:"resources"`
+	Score                       float64                `json:"score,omitempty"`
+	ScoreDetails                *ScoreDetails          `json:"scoreDetails,omitempty"`
+	Severity                    severity.Severity      `json:"severity"`
+	Status                      string                 `json:"status"`
+	Title                       string                 `json:"title"`
+	Type                        string                 `json:"type"`
+	UpdatedAt                   scanning.Epoch         `json:"updatedAt"`
 }
 
 // PackageVulnDetails is packageVulnerabilityDetails.
@@ -305,6 +313,9 @@ func BasicAttributes(f match.Finding) []ECRAttribute {
 	add("namespace", f.Namespace)
 	if len(f.Related) > 0 {
 		add("related_vulnerabilities", strings.Join(f.Related, ","))
+	}
+	for _, kv := range exploitAttributes(f) {
+		add(kv[0], kv[1])
 	}
 	return attrs
 }
@@ -542,6 +553,15 @@ func lead(g []match.Finding) match.Finding {
 		if f.Modified.IsZero() {
 			f.Modified = x.Modified
 		}
+		if f.ExploitAvailable == "" {
+			f.ExploitAvailable = x.ExploitAvailable
+		}
+		if f.KEV == nil {
+			f.KEV = x.KEV
+		}
+		if f.EPSS == nil {
+			f.EPSS = x.EPSS
+		}
 	}
 	return f
 }
@@ -596,6 +616,7 @@ func enhanced(s Scan, g []match.Finding) ECREnhancedFinding {
 			texts = append(texts, t)
 		}
 	}
+	setExploit(&e, f)
 	e.Title = fmt.Sprintf("%s - %s", f.ID, strings.Join(pkgNames, ", "))
 	e.Remediation.Recommendation.Text = strings.Join(texts, " ")
 	if e.Remediation.Recommendation.Text == "" {

@@ -156,6 +156,12 @@ func TestGolden(t *testing.T) {
 		{"pro-enhanced.ecr.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
 		{"pro-enhanced.sarif.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
 		{"pro-enhanced.cdx.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
+		{"exploit-basic.ecr.json", false, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"exploit-basic.table.txt", false, false, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
+		{"exploit-enhanced.ecr.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteJSON(b, s) }},
+		{"exploit-enhanced.table.txt", true, false, func(b *bytes.Buffer, s Scan) error { return WriteTable(b, s) }},
+		{"exploit-enhanced.sarif.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteSARIF(b, s, "test") }},
+		{"exploit-enhanced.cdx.json", true, false, func(b *bytes.Buffer, s Scan) error { return WriteCycloneDX(b, s) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := fixture(tc.enhanced)
@@ -164,6 +170,8 @@ func TestGolden(t *testing.T) {
 				s = degradedFixture(tc.enhanced)
 			case strings.HasPrefix(tc.name, "pro-"):
 				s = proFixture(tc.enhanced)
+			case strings.HasPrefix(tc.name, "exploit-"):
+				s = exploitFixture(tc.enhanced)
 			}
 			var b bytes.Buffer
 			if err := tc.write(&b, s); err != nil {
@@ -310,7 +318,7 @@ func TestCycloneDXSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true), "pro": proFixture(true)} {
+	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true), "pro": proFixture(true), "exploit": exploitFixture(true)} {
 		var b bytes.Buffer
 		if err := WriteCycloneDX(&b, s); err != nil {
 			t.Fatal(err)

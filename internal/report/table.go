@@ -52,6 +52,9 @@ func WriteTable(w io.Writer, s Scan) error {
 		parts = []string{"none"}
 	}
 	fmt.Fprintf(w, "  findings: %d (%s)\n", len(s.Findings), strings.Join(parts, ", "))
+	if kev := kevLine(s.Findings); kev != "" {
+		fmt.Fprintf(w, "  kev:      %s\n", kev)
+	}
 	if pro, services := channelCounts(s.Names, s.Findings); pro != "" {
 		fmt.Fprintf(w, "  pro-only: %s: fixed only through %s, marked in FIXED IN (--ignore-fix-channel hides them)\n", pro, services)
 	}
@@ -60,7 +63,13 @@ func WriteTable(w io.Writer, s Scan) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tPATH")
+	// The EXPLOIT column is there when the DB holds exploit context.
+	exploit := hasExploitContext(s.Findings)
+	if exploit {
+		fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tEXPLOIT\tPATH")
+	} else {
+		fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tPATH")
+	}
 	for _, f := range s.Findings {
 		fixed := f.FixedVersion
 		switch {
@@ -72,6 +81,10 @@ func WriteTable(w io.Writer, s Scan) error {
 		path := ""
 		if !f.Package.Type.IsOS() || f.Package.Type == inventory.TypeRPM {
 			path = f.Package.Path
+		}
+		if exploit {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, exploitCell(f), cell(path))
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, cell(path))
 	}

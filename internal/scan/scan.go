@@ -11,6 +11,10 @@
 // A release past the end of life its distribution descriptor gives (on the
 // day Options.Now returns) keeps its findings, and the description adds
 // that findings for a discontinued OS are informational.
+//
+// A DB with exploit context (ExploitDB: the kev and epss sources) gives
+// every finding with a CVE its exploitAvailable, KEV entry and EPSS score,
+// once, after matching (see addExploitContext).
 package scan
 
 import (
@@ -161,6 +165,9 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 	}
 	res, err := match.Match(ctx, db, inv, o.MatchOptions())
 	if err != nil {
+		return nil, err
+	}
+	if err := addExploitContext(ctx, db, res.Findings); err != nil {
 		return nil, err
 	}
 	s.Findings = res.Findings

@@ -11,6 +11,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/jobs"
 	"github.com/stowaway-scanner/stowaway/internal/server/metrics"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
+	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 )
 
@@ -134,6 +135,17 @@ type Config struct {
 	// this (default 1h), so layers uploaded for a manifest not yet pushed
 	// survive (docs/lifecycle.md).
 	GCGrace time.Duration
+	// UploadPurgeAge: upload sessions started longer ago are purged
+	// (serve --upload-purge-age; default 24h), by one replica at a time.
+	UploadPurgeAge time.Duration
+	// MaxUploadsPerRepository and MaxUploadsPerUser cap the upload sessions
+	// open at once (serve --max-uploads-per-repository, default 256, and
+	// --max-uploads-per-user, default 128; negative: no cap). Over a cap,
+	// /v2/ answers 429 TOOMANYREQUESTS and InitiateLayerUpload
+	// LimitExceededException. The repository count is read from the blob
+	// storage (all replicas); the user count is per replica
+	// (internal/server/registry/uploads.go).
+	MaxUploadsPerRepository, MaxUploadsPerUser int
 	// Admission, when set, serves the Kubernetes validating admission
 	// webhook on its own TLS listener (docs/admission.md).
 	Admission *AdmissionConfig
@@ -149,6 +161,13 @@ type Config struct {
 	// passes Stowaway's lists).
 	Names names.Names
 }
+
+// Upload hygiene defaults (serve's flags).
+const (
+	DefaultUploadPurgeAge          = registry.DefaultUploadPurgeAge
+	DefaultMaxUploadsPerRepository = registry.DefaultMaxUploadsPerRepository
+	DefaultMaxUploadsPerUser       = registry.DefaultMaxUploadsPerUser
+)
 
 // DefaultAccountID is the account id of a server configured with none.
 const DefaultAccountID = "000000000000"

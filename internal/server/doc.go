@@ -26,7 +26,9 @@
 //
 //   - internal/server/registry embeds distribution/distribution v3 and adds
 //     what it lacks (referrers, OCI-Subject), per-repository auth, immutable
-//     tags and the push hooks.
+//     tags, the push hooks, and upload hygiene: interrupted uploads purged
+//     after UploadPurgeAge by one replica at a time, open uploads capped by
+//     MaxUploadsPerRepository and MaxUploadsPerUser.
 //   - internal/server/ecrapi implements the ECR actions with SigV4; its
 //     image and layer operations (BatchGetImage, PutImage, the layer
 //     uploads and downloads, ListImageReferrers) work on the registry's

@@ -160,8 +160,14 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		OnPush: s.onPush,
 		OnPull: s.onPull,
 		Audit:  s.audit,
-		Now:    cfg.Now,
-		Logger: cfg.Logger,
+		Uploads: registry.UploadLimits{
+			PerRepository: cfg.MaxUploadsPerRepository, PerUser: cfg.MaxUploadsPerUser, PurgeAge: cfg.UploadPurgeAge,
+		},
+		Leases:  s.store,
+		Holder:  cfg.InstanceID,
+		Metrics: cfg.Metrics,
+		Now:     cfg.Now,
+		Logger:  cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -381,6 +387,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(auditDone)
 		s.audit.Run(workCtx)
 	}()
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		s.reg.RunUploadPurge(workCtx)
+	}()
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
@@ -426,6 +437,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-lifecycleDone
 	<-rescanDone
 	<-auditDone
+	<-purgeDone
 	return err
 }
 

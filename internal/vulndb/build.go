@@ -118,6 +118,10 @@ type SourceReport struct {
 	// part of the source (NVD: "nvd-2.0", "nvd-1.1"), rejected ones
 	// included; nil for sources with one kind of input.
 	Parts map[string]int `json:"parts,omitempty"`
+	// Version is the source's data-set version (feed.Stats.Version: KEV's
+	// catalogVersion, EPSS's model version and score date), copied ones
+	// included; "" for sources that publish none.
+	Version string `json:"version,omitempty"`
 	// FetchedAt is when the stored records were fetched; CheckedAt is the
 	// last successful check of upstream.
 	FetchedAt time.Time     `json:"fetched_at,omitzero"`
@@ -384,7 +388,7 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		return nil, err
 	}
 	conn := b.conn
-	if _, err := conn.ExecContext(ctx, schemaSQL); err != nil {
+	if _, err := conn.ExecContext(ctx, schemaSQL+exploitSchemaSQL); err != nil {
 		b.close()
 		return nil, fmt.Errorf("vulndb: build: schema: %w", err)
 	}
@@ -677,8 +681,11 @@ func (b *builder) storeSource(ctx context.Context, j *job, prev *prevSource) (*S
 	if err := b.flush(ctx); err != nil {
 		return nil, false, fmt.Errorf("vulndb: update %s: store: %w", u.Name(), err)
 	}
-	if err := b.conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM cvss WHERE source = ?`, u.Name()).Scan(&sr.Enrichment); err != nil {
+	if sr.Enrichment, err = b.enrichmentCount(ctx, u.Name()); err != nil {
 		return nil, false, fmt.Errorf("vulndb: update %s: %w", u.Name(), err)
+	}
+	if err := b.storeVersion(ctx, u.Name(), stats.Version); err != nil {
+		return nil, false, err
 	}
 	b.stateOf[u.Name()] = snap.State
 	b.progress(j, sr, true)
@@ -702,6 +709,8 @@ type prepared struct {
 	aliases    []string
 	// malformed are the problems found in this record (stored in order).
 	malformed []feed.Malformed
+	// exploit is an exploit-context record (kev, epss; see exploit.go).
+	exploit *preparedExploit
 }
 
 type preparedAffected struct {
@@ -736,6 +745,9 @@ func prepare(source string, a *advisory.Advisory) *prepared {
 	if a.Rejected {
 		p.rejected = true
 		return p
+	}
+	if a.Exploit != nil {
+		return prepareExploit(source, a, p)
 	}
 	rec := *a
 	rec.Source = source // the DB is keyed by the updater's name
@@ -804,6 +816,8 @@ func (b *builder) store(ctx context.Context, source string, p *prepared) error {
 		}
 		b.cur.Rejected++
 		return fail0(b.tick(ctx, 1), fail)
+	case p.exploit != nil:
+		return b.storeExploit(ctx, p, fail)
 	case p.vals == nil:
 		return nil // malformed, reported above
 	case p.enrichment:
@@ -880,13 +894,13 @@ func (b *builder) deleteFrom(ctx context.Context, source string, first int64) er
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	for _, q := range []string{
+	for _, q := range append([]string{
 		`DELETE FROM affected WHERE advisory >= ?1`,
 		`DELETE FROM aliases WHERE advisory >= ?1`,
 		`DELETE FROM advisories WHERE rid >= ?1`,
 		`DELETE FROM cvss WHERE source = ?2`,
 		`DELETE FROM rejected WHERE source = ?2`,
-	} {
+	}, exploitDeleteQueries()...) {
 		if _, err := b.conn.ExecContext(ctx, q, first, source); err != nil {
 			return fmt.Errorf("vulndb: update %s: discard partial records: %w", source, err)
 		}
@@ -927,8 +941,8 @@ func (b *builder) copyForward(ctx context.Context, names []string, prev map[stri
 			WHERE advisory IN (SELECT rid FROM prev.advisories WHERE source IN (SELECT name FROM copysrc))`,
 		`INSERT INTO cvss SELECT * FROM prev.cvss WHERE source IN (SELECT name FROM copysrc)`,
 		`INSERT INTO rejected SELECT * FROM prev.rejected WHERE source IN (SELECT name FROM copysrc)`,
-		`DROP TABLE temp.copysrc`,
 	}
+	qs = append(append(qs, exploitCopyQueries()...), `DROP TABLE temp.copysrc`)
 	for _, q := range qs {
 		if _, err := b.conn.ExecContext(ctx, q, off); err != nil {
 			return fmt.Errorf("vulndb: copy forward %v: %w", names, err)
@@ -956,7 +970,7 @@ func (b *builder) cloneable(ctx context.Context, names []string, prev map[string
 		}
 	}
 	var rows int
-	if err := b.conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM advisories) + (SELECT COUNT(*) FROM cvss) + (SELECT COUNT(*) FROM rejected)`).Scan(&rows); err != nil {
+	if err := b.conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM advisories) + (SELECT COUNT(*) FROM cvss) + (SELECT COUNT(*) FROM rejected) + `+exploitRowsSQL).Scan(&rows); err != nil {
 		return false, fmt.Errorf("vulndb: copy forward: %w", err)
 	}
 	return rows == 0, nil
@@ -1060,6 +1074,9 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 		if err := b.conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM changes`).Scan(&changed); err != nil {
 			return 0, fmt.Errorf("vulndb: build: changes: %w", err)
 		}
+	}
+	if err := b.fillVersions(ctx); err != nil {
+		return 0, err
 	}
 	for _, s := range b.sources {
 		// Failed sources get a row too, so that `db status` shows them;

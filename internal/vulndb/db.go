@@ -51,6 +51,8 @@ type DB struct {
 	changesOK     bool
 
 	lookup, affOf, advByID, advByAlias, cvssByID *sql.Stmt
+	// exploitByID reads a CVE's KEV entry and EPSS score (exploit.go).
+	exploitByID *sql.Stmt
 }
 
 // Open opens the current DB of a directory (following CURRENT) or a DB file
@@ -181,6 +183,7 @@ func (d *DB) init(ctx context.Context) error {
 	d.advByAlias = prep(`SELECT a.rid, a.pairs, ` + advColsA + ` FROM aliases l JOIN advisories a ON a.rid = l.advisory
 		WHERE l.alias = ? ORDER BY a.source, a.rid`)
 	d.cvssByID = prep(`SELECT ` + advCols + ` FROM cvss WHERE id = ? ORDER BY source != 'nvd', source`)
+	d.exploitByID = prep(exploitByIDSQL)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -189,7 +192,7 @@ func (d *DB) init(ctx context.Context) error {
 
 // Close releases the handle.
 func (d *DB) Close() error {
-	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID} {
+	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID, d.exploitByID} {
 		if s != nil {
 			s.Close()
 		}
@@ -410,6 +413,9 @@ type SourceStatus struct {
 	CheckedAt       time.Time        `json:"checked_at,omitzero"`
 	// Parts is SourceReport.Parts as stored.
 	Parts map[string]int `json:"parts,omitempty"`
+	// Version is SourceReport.Version as stored (KEV's catalogVersion,
+	// EPSS's model version and score date).
+	Version string `json:"version,omitempty"`
 }
 
 // StatusReport is what `db status` prints.
@@ -469,6 +475,13 @@ func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("vulndb: status: %w", err)
 	}
+	versions, err := d.sourceVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: status: versions: %w", err)
+	}
+	for i := range st.Sources {
+		st.Sources[i].Version = versions[st.Sources[i].Name]
+	}
 	return st, nil
 }
 
@@ -503,6 +516,13 @@ func (s *StatusReport) Write(w io.Writer) error {
 	for _, src := range s.Sources {
 		if len(src.Parts) > 0 {
 			if _, err := fmt.Fprintf(w, "%s records by part: %s\n", src.Name, FormatParts(src.Parts)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, src := range s.Sources {
+		if src.Version != "" {
+			if _, err := fmt.Fprintf(w, "%s data set: %s\n", src.Name, src.Version); err != nil {
 				return err
 			}
 		}

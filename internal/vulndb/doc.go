@@ -48,6 +48,14 @@
 //	pairs(namespace, package, records, hash)
 //	                                 a hash of each pair's records
 //	changes(namespace, package)      pairs that differ from previous_build
+//	kev(cve, source, date_added, due_date, ransomware, vendor_project,
+//	        product, name, required_action)
+//	                                 CISA KEV entries (the kev source)
+//	epss(cve, source, score, percentile)
+//	                                 FIRST EPSS scores (the epss source)
+//	source_versions(source, version) a source's data-set version
+//	                                 (feed.Stats.Version: KEV
+//	                                 catalogVersion, EPSS model and date)
 //
 // Lists (CVSS, references, ranges ...) are JSON text; times are fixed-width
 // UTC text. Secondary indexes advisories(id) and advisories(source) are

@@ -27,8 +27,9 @@ type fakeUpdater struct {
 	gate func()
 	// gen, when set, generates records instead of advs.
 	gen func(emit func(*advisory.Advisory) error) error
-	// parts is returned as Stats.Parts.
-	parts map[string]int
+	// parts is returned as Stats.Parts, dataVersion as Stats.Version.
+	parts       map[string]int
+	dataVersion string
 }
 
 func (u *fakeUpdater) Name() string      { return u.name }
@@ -55,7 +56,7 @@ func (u *fakeUpdater) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory
 	if u.gen != nil {
 		return feed.Stats{}, u.gen(emit)
 	}
-	st := feed.Stats{Malformed: u.malformed, Parts: u.parts}
+	st := feed.Stats{Malformed: u.malformed, Parts: u.parts, Version: u.dataVersion}
 	for i, a := range u.advs {
 		if u.parseErrAfter > 0 && i == u.parseErrAfter {
 			return st, errors.New("feed truncated")

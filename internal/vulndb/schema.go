@@ -23,10 +23,12 @@ import (
 //	   files may hold them, so they are not read)
 //	4: sources.parts_json, the per-part record counts (feed.Stats.Parts:
 //	   NVD's 2.0 and 1.1 feeds)
-//	5: affected.digest, each row's digest in its pair's hash (rowDigest),
+//	5: exploit context: the kev, epss and source_versions tables
+//	   (exploit.go)
+//	6: affected.digest, each row's digest in its pair's hash (rowDigest),
 //	   computed as the record is prepared, so the pairs table is built from
 //	   a narrow scan and copied rows keep theirs
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `

@@ -7,6 +7,8 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/feed"
 	"github.com/stowaway-scanner/stowaway/internal/feed/alpine"
 	"github.com/stowaway-scanner/stowaway/internal/feed/amazon"
+	"github.com/stowaway-scanner/stowaway/internal/feed/epss"
+	"github.com/stowaway-scanner/stowaway/internal/feed/kev"
 	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
 	"github.com/stowaway-scanner/stowaway/internal/feed/oracle"
 	"github.com/stowaway-scanner/stowaway/internal/feed/osv"
@@ -31,5 +33,8 @@ func Updaters() []feed.Updater {
 	for _, eco := range osv.LanguageEcosystems() {
 		ups = append(ups, osv.New(eco))
 	}
+	// Exploit context: no packages, one record per CVE (internal/vulndb
+	// keeps them in tables of their own).
+	ups = append(ups, kev.New(), epss.New())
 	return ups
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type Config struct {
 	Severity severity.Severity `yaml:"severity"`
 	// FixableOnly counts only findings that have a fix.
 	FixableOnly bool `yaml:"fixableOnly"`
+	// Deny names exploit context that denies an image whatever the
+	// severity of its findings (and whether they have a fix).
+	Deny DenyRules `yaml:"deny"`
 	// RequireScan denies images without a COMPLETE scan in this registry
 	// (default true). With false, such images are allowed with a warning.
 	RequireScan *bool `yaml:"requireScan"`
@@ -57,6 +61,16 @@ type Config struct {
 	Exemptions    Exemptions    `yaml:"exemptions"`
 	// NamespaceLabels configures the server-side namespace label lookup.
 	NamespaceLabels NamespaceLookup `yaml:"namespaceLabels"`
+}
+
+// DenyRules deny an image for the exploit context of its findings.
+type DenyRules struct {
+	// KEV denies an image with a finding whose CVE is in CISA's Known
+	// Exploited Vulnerabilities catalog (exploitAvailable YES).
+	KEV bool `yaml:"kev"`
+	// EPSS (0..1, 0 = off) denies an image with a finding whose EPSS score
+	// is at or above it.
+	EPSS float64 `yaml:"epss"`
 }
 
 // Exemptions lists what the policy does not judge.
@@ -146,6 +160,9 @@ func (c *Config) Validate() error {
 	case FailClosed, FailOpen:
 	default:
 		return fmt.Errorf("admission config: failurePolicy %q: want closed or open", c.FailurePolicy)
+	}
+	if math.IsNaN(c.Deny.EPSS) || c.Deny.EPSS < 0 || c.Deny.EPSS > 1 {
+		return fmt.Errorf("admission config: deny.epss %v: want a probability in 0..1 (0 = off)", c.Deny.EPSS)
 	}
 	if c.Timeout < 0 || c.ExpiryWarning < 0 || c.NamespaceLabels.CacheTTL < 0 {
 		return errors.New("admission config: timeout, expiryWarning and namespaceLabels.cacheTTL must not be negative")

@@ -17,15 +17,23 @@ type finding struct {
 	Package  string
 	Version  string
 	Fixable  bool
+	// KEV: the finding's CVE is in CISA's KEV catalog; EPSS is its EPSS
+	// score (-1 when unscored).
+	KEV  bool
+	EPSS float64
 }
 
 // enhancedFinding is the part of an ECR enhanced finding the policy reads.
 type enhancedFinding struct {
-	Severity     severity.Severity `json:"severity"`
-	Score        float64           `json:"score"`
-	FixAvailable string            `json:"fixAvailable"`
-	Title        string            `json:"title"`
-	Details      struct {
+	Severity         severity.Severity `json:"severity"`
+	Score            float64           `json:"score"`
+	FixAvailable     string            `json:"fixAvailable"`
+	ExploitAvailable string            `json:"exploitAvailable"`
+	EPSS             *struct {
+		Score float64 `json:"score"`
+	} `json:"epss"`
+	Title   string `json:"title"`
+	Details struct {
 		VulnerabilityID    string `json:"vulnerabilityId"`
 		VulnerablePackages []struct {
 			Name           string `json:"name"`
@@ -50,23 +58,41 @@ type tally struct {
 // FIXABLE). An enhanced finding is fixable when fixAvailable is YES or
 // PARTIAL. UNDEFINED severities never count.
 func countFindings(raw []byte, threshold severity.Severity, fixableOnly bool) (tally, error) {
-	var t tally
-	var res scanning.Result
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return t, fmt.Errorf("decode scan result: %w", err)
+	fs, err := readFindings(raw)
+	if err != nil {
+		return tally{}, err
 	}
 	floor := threshold.Rank()
-	consider := func(f finding) {
-		if f.Severity.Rank() < floor || (fixableOnly && !f.Fixable) {
-			return
+	return count(fs, func(f finding) bool {
+		return f.Severity.Rank() >= floor && (!fixableOnly || f.Fixable)
+	}), nil
+}
+
+// count tallies the findings that match and picks the top one.
+func count(fs []finding, match func(finding) bool) tally {
+	var t tally
+	for _, f := range fs {
+		if !match(f) {
+			continue
 		}
 		t.Count++
 		if t.Top == nil || worse(f, *t.Top) {
 			t.Top = &f
 		}
 	}
+	return t
+}
+
+// readFindings reads the basic and enhanced findings of a stored scan
+// result.
+func readFindings(raw []byte) ([]finding, error) {
+	var res scanning.Result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("decode scan result: %w", err)
+	}
+	var out []finding
 	for _, bf := range res.Findings {
-		f := finding{ID: bf.Name, Severity: bf.Severity}
+		f := finding{ID: bf.Name, Severity: bf.Severity, EPSS: -1}
 		var cvss2, cvss3 string
 		for _, a := range bf.Attributes {
 			switch a.Key {
@@ -80,6 +106,12 @@ func countFindings(raw []byte, threshold severity.Severity, fixableOnly bool) (t
 				cvss3 = a.Value
 			case "CVSS2_SCORE":
 				cvss2 = a.Value
+			case "exploit_available":
+				f.KEV = a.Value == "YES"
+			case "epss_score":
+				if v, err := strconv.ParseFloat(a.Value, 64); err == nil {
+					f.EPSS = v
+				}
 			}
 		}
 		for _, s := range []string{cvss3, cvss2} {
@@ -88,24 +120,27 @@ func countFindings(raw []byte, threshold severity.Severity, fixableOnly bool) (t
 				break
 			}
 		}
-		consider(f)
+		out = append(out, f)
 	}
 	for i, raw := range res.EnhancedFindings {
 		var ef enhancedFinding
 		if err := json.Unmarshal(raw, &ef); err != nil {
-			return t, fmt.Errorf("decode enhanced finding %d: %w", i, err)
+			return nil, fmt.Errorf("decode enhanced finding %d: %w", i, err)
 		}
 		f := finding{ID: ef.Details.VulnerabilityID, Severity: ef.Severity, Score: ef.Score,
-			Fixable: ef.FixAvailable == "YES" || ef.FixAvailable == "PARTIAL"}
+			Fixable: ef.FixAvailable == "YES" || ef.FixAvailable == "PARTIAL", KEV: ef.ExploitAvailable == "YES", EPSS: -1}
+		if ef.EPSS != nil {
+			f.EPSS = ef.EPSS.Score
+		}
 		if f.ID == "" {
 			f.ID = ef.Title
 		}
 		if ps := ef.Details.VulnerablePackages; len(ps) > 0 {
 			f.Package, f.Version = ps[0].Name, ps[0].Version
 		}
-		consider(f)
+		out = append(out, f)
 	}
-	return t, nil
+	return out, nil
 }
 
 func worse(a, b finding) bool {

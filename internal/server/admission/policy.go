@@ -270,6 +270,11 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 		}
 		v.deny = fmt.Sprintf("image %s has %d %s at or above %s (top: %s)", shown, t.Count, noun, p.cfg.Severity, t.Top)
 	}
+	if d, err := exploitDenial(sc.Result, p.cfg.Deny, shown); err != nil {
+		v.err = fmt.Errorf("stored scan of %s: %w", digest, err)
+	} else if d != "" {
+		v.deny = strings.TrimPrefix(v.deny+"; "+d, "; ")
+	}
 	return v
 }
 

@@ -166,6 +166,13 @@ func TestFindingsPage(t *testing.T) {
 			{"combined", "q=2024&fixable=no&package=zlib", []string{"CVE-2024-0002"}, "1–1 of 1"},
 			{"nothing matches", "severity=CRITICAL&fixable=no", nil, "none"},
 			{"paged", "size=2&page=2", []string{"CVE-2024-0003", "CVE-2023-9999"}, "3–4 of 4"},
+			{"in KEV", "exploit=kev", []string{"CVE-2024-0001"}, "1–1 of 1"},
+			{"has an EPSS score", "exploit=epss", []string{"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"}, "1–3 of 3"},
+			{"EPSS floor", "min_epss=0.5", []string{"CVE-2024-0001", "CVE-2024-0002"}, "1–2 of 2"},
+			{"bad EPSS floor is ignored", "min_epss=7", []string{"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003", "CVE-2023-9999"}, "1–4 of 4"},
+			{"unknown exploit filter is ignored", "exploit=evil", []string{"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003", "CVE-2023-9999"}, "1–4 of 4"},
+			{"by EPSS, unscored last", "sort=epss", []string{"CVE-2024-0002", "CVE-2024-0001", "CVE-2024-0003", "CVE-2023-9999"}, "1–4 of 4"},
+			{"KEV first, then EPSS", "sort=kev", []string{"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003", "CVE-2023-9999"}, "1–4 of 4"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				p := fx.page(t, "bob", base+"?"+c.query, http.StatusOK)
@@ -190,10 +197,10 @@ func TestFindingsPage(t *testing.T) {
 		// attributes and (zlib1g) from the inventory, and advisory links.
 		p := fx.page(t, "bob", base+"?sort=cve", http.StatusOK)
 		want := []map[string]string{
-			{"cve": "CVE-2023-9999", "severity": "LOW", "score": "3.1", "package": "bash", "version": "5.2.15-2+b2", "fixed": "", "layer": "111111111111", "path": "var/lib/dpkg/status"},
-			{"cve": "CVE-2024-0001", "severity": "CRITICAL", "score": "9.8", "package": "libssl3", "version": "3.0.11-1~deb12u2", "fixed": "3.0.13-1~deb12u1", "layer": "111111111111", "path": "var/lib/dpkg/status"},
-			{"cve": "CVE-2024-0002", "severity": "HIGH", "score": "7.5", "package": "zlib1g", "version": "1:1.2.13.dfsg-1", "fixed": "", "layer": "222222222222", "path": "var/lib/dpkg/status.d/zlib1g"},
-			{"cve": "CVE-2024-0003", "severity": "MEDIUM", "score": "8.1", "package": "libssl3", "version": "3.0.11-1~deb12u2", "fixed": "3.0.14-1~deb12u1", "layer": "111111111111", "path": "var/lib/dpkg/status"},
+			{"cve": "CVE-2023-9999", "severity": "LOW", "score": "3.1", "package": "bash", "version": "5.2.15-2+b2", "fixed": "", "layer": "111111111111", "path": "var/lib/dpkg/status", "exploit": ""},
+			{"cve": "CVE-2024-0001", "severity": "CRITICAL", "score": "9.8", "package": "libssl3", "version": "3.0.11-1~deb12u2", "fixed": "3.0.13-1~deb12u1", "layer": "111111111111", "path": "var/lib/dpkg/status", "exploit": "KEV EPSS 0.5"},
+			{"cve": "CVE-2024-0002", "severity": "HIGH", "score": "7.5", "package": "zlib1g", "version": "1:1.2.13.dfsg-1", "fixed": "", "layer": "222222222222", "path": "var/lib/dpkg/status.d/zlib1g", "exploit": "EPSS 0.75"},
+			{"cve": "CVE-2024-0003", "severity": "MEDIUM", "score": "8.1", "package": "libssl3", "version": "3.0.11-1~deb12u2", "fixed": "3.0.14-1~deb12u1", "layer": "111111111111", "path": "var/lib/dpkg/status", "exploit": "EPSS 0.01"},
 		}
 		if d := cmp.Diff(want, p.rows("findings")); d != "" {
 			t.Errorf("rows (-want +got):\n%s", d)
@@ -220,9 +227,9 @@ func TestFindingsEnhancedAndHostile(t *testing.T) {
 		}
 		p := parsePage(t, strings.NewReader(body))
 		want := []map[string]string{
-			{"cve": "<script>alert(1)</script>", "severity": "UNDEFINED", "score": "", "package": `"><img src=x>`, "version": "1", "fixed": "", "layer": "", "path": ""},
-			{"cve": "CVE-2024-0001", "severity": "CRITICAL", "score": "9.1", "package": "lodash", "version": "4.17.15", "fixed": "4.17.21", "layer": "333333333333", "path": "app/node_modules/lodash/package.json"},
-			{"cve": "CVE-2024-0002", "severity": "HIGH", "score": "", "package": "zlib1g", "version": "1:1.2.13.dfsg-1", "fixed": "", "layer": "", "path": ""},
+			{"cve": "<script>alert(1)</script>", "severity": "UNDEFINED", "score": "", "package": `"><img src=x>`, "version": "1", "fixed": "", "layer": "", "path": "", "exploit": ""},
+			{"cve": "CVE-2024-0001", "severity": "CRITICAL", "score": "9.1", "package": "lodash", "version": "4.17.15", "fixed": "4.17.21", "layer": "333333333333", "path": "app/node_modules/lodash/package.json", "exploit": "KEV EPSS 0.5"},
+			{"cve": "CVE-2024-0002", "severity": "HIGH", "score": "", "package": "zlib1g", "version": "1:1.2.13.dfsg-1", "fixed": "", "layer": "", "path": "", "exploit": ""},
 		}
 		if d := cmp.Diff(want, p.rows("findings")); d != "" {
 			t.Errorf("rows (-want +got):\n%s", d)

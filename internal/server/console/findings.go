@@ -42,6 +42,11 @@ type row struct {
 	Layer, Path string
 	Enhanced    bool
 	Title       string
+	// KEV: the CVE is in CISA's KEV catalog (exploitAvailable YES). EPSS
+	// is its EPSS score, HasEPSS false when unscored.
+	KEV     bool
+	EPSS    float64
+	HasEPSS bool
 }
 
 // scanResult is the part of a stored scanning.Result the page reads.
@@ -61,11 +66,15 @@ type scanResult struct {
 }
 
 type enhancedFinding struct {
-	Title        string            `json:"title"`
-	Severity     severity.Severity `json:"severity"`
-	Score        float64           `json:"score"`
-	FixAvailable string            `json:"fixAvailable"`
-	Details      struct {
+	Title            string            `json:"title"`
+	Severity         severity.Severity `json:"severity"`
+	Score            float64           `json:"score"`
+	FixAvailable     string            `json:"fixAvailable"`
+	ExploitAvailable string            `json:"exploitAvailable"`
+	EPSS             *struct {
+		Score float64 `json:"score"`
+	} `json:"epss"`
+	Details struct {
 		VulnerabilityID string   `json:"vulnerabilityId"`
 		SourceURL       string   `json:"sourceUrl"`
 		ReferenceURLs   []string `json:"referenceUrls"`
@@ -114,6 +123,12 @@ func parseResult(r io.Reader) ([]row, map[severity.Severity]int, error) {
 				cvss3, _ = strconv.ParseFloat(a.Value, 64)
 			case "CVSS2_SCORE":
 				cvss2, _ = strconv.ParseFloat(a.Value, 64)
+			case "exploit_available":
+				rw.KEV = a.Value == "YES"
+			case "epss_score":
+				if v, err := strconv.ParseFloat(a.Value, 64); err == nil {
+					rw.EPSS, rw.HasEPSS = v, true
+				}
 			}
 		}
 		rw.Score = cmp.Or(cvss3, cvss2)
@@ -126,7 +141,10 @@ func parseResult(r io.Reader) ([]row, map[severity.Severity]int, error) {
 	for _, e := range res.EnhancedFindings {
 		d := e.Details
 		rw := row{ID: cmp.Or(d.VulnerabilityID, e.Title), Severity: e.Severity, Score: e.Score, Enhanced: true, Title: e.Title,
-			Fixable: e.FixAvailable == "YES" || e.FixAvailable == "PARTIAL"}
+			Fixable: e.FixAvailable == "YES" || e.FixAvailable == "PARTIAL", KEV: e.ExploitAvailable == "YES"}
+		if e.EPSS != nil {
+			rw.EPSS, rw.HasEPSS = e.EPSS.Score, true
+		}
 		rw.URI = d.SourceURL
 		if rw.URI == "" && len(d.ReferenceURLs) > 0 {
 			rw.URI = d.ReferenceURLs[0]
@@ -181,7 +199,13 @@ type filter struct {
 	Fixable string
 	Package string // substring of the package name, case-insensitive
 	Search  string // substring of the vulnerability id, case-insensitive
-	Sort    string // severity (default), score, package, cve
+	// Exploit is "kev" (in CISA's KEV catalog), "epss" (has an EPSS
+	// score) or "".
+	Exploit string
+	// MinEPSS (0..1) keeps findings with an EPSS score at or above it; 0
+	// keeps all.
+	MinEPSS float64
+	Sort    string // severity (default), score, epss, kev, package, cve
 }
 
 func (f filter) keep(r row) bool {
@@ -206,6 +230,12 @@ func (f filter) keep(r row) bool {
 			return false
 		}
 	}
+	switch {
+	case f.Exploit == "kev" && !r.KEV, f.Exploit == "epss" && !r.HasEPSS:
+		return false
+	case f.MinEPSS > 0 && (!r.HasEPSS || r.EPSS < f.MinEPSS):
+		return false
+	}
 	if f.Package != "" && !strings.Contains(strings.ToLower(r.Package), strings.ToLower(f.Package)) {
 		return false
 	}
@@ -216,7 +246,7 @@ func (f filter) keep(r row) bool {
 }
 
 // sortKeys are the findings page's sorts.
-var sortKeys = []string{"severity", "score", "package", "cve"}
+var sortKeys = []string{"severity", "score", "epss", "kev", "package", "cve"}
 
 // apply filters and sorts rows (a new slice); every order ends with id,
 // package and version, so pages are stable.
@@ -235,6 +265,14 @@ func (f filter) apply(rows []row) []row {
 	case "score":
 		by = func(a, b row) int {
 			return cmp.Or(cmp.Compare(b.Score, a.Score), severity.Compare(b.Severity, a.Severity), tail(a, b))
+		}
+	case "epss": // highest score first, unscored last
+		by = func(a, b row) int {
+			return cmp.Or(cmp.Compare(epssKey(b), epssKey(a)), severity.Compare(b.Severity, a.Severity), tail(a, b))
+		}
+	case "kev": // KEV first, then by EPSS score
+		by = func(a, b row) int {
+			return cmp.Or(compareBool(b.KEV, a.KEV), cmp.Compare(epssKey(b), epssKey(a)), severity.Compare(b.Severity, a.Severity), tail(a, b))
 		}
 	case "package":
 		by = func(a, b row) int {
@@ -292,4 +330,22 @@ func newBar(counts map[severity.Severity]int, width int) bar {
 		x += w
 	}
 	return b
+}
+
+// epssKey orders rows by EPSS score, unscored ones below every score.
+func epssKey(r row) float64 {
+	if !r.HasEPSS {
+		return -1
+	}
+	return r.EPSS
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

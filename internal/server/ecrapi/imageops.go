@@ -32,8 +32,9 @@ type ImageStorage interface {
 	PutManifest(ctx context.Context, principal, repo, ref, mediaType string, body []byte) (string, error)
 	BlobSize(ctx context.Context, repo, digest string) (int64, error)
 	OpenBlob(ctx context.Context, repo, digest string) (io.ReadSeekCloser, error)
-	StartUpload(ctx context.Context, repo string) (string, error)
-	CountUploads(ctx context.Context, repo string) (int, error)
+	// OpenUpload opens a session within the registry's upload caps (an
+	// *registry.UploadLimitError over one).
+	OpenUpload(ctx context.Context, principal, repo string) (string, error)
 	UploadSize(ctx context.Context, repo, id string) (int64, error)
 	AppendUpload(ctx context.Context, repo, id string, offset int64, part []byte) (int64, error)
 	CommitUpload(ctx context.Context, repo, id, digest string) (int64, error)
@@ -54,8 +55,6 @@ const (
 	MaxLayerPart = 20 << 20
 	// MaxLayerSize is ECR's largest layer (52,000 MiB).
 	MaxLayerSize = 52000 << 20
-	// MaxOpenUploads bounds the upload sessions open in one repository.
-	MaxOpenUploads = 256
 	// largeBodies bounds the PutImage and UploadLayerPart calls whose
 	// bodies are being read or processed at once; more answer
 	// ThrottlingException, which the SDKs retry.

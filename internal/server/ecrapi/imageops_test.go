@@ -145,7 +145,7 @@ func FuzzLayerURL(f *testing.F) {
 	e := newImageEnv(f)
 	ctx := context.Background()
 	reg := e.api.o.Images
-	id, err := reg.StartUpload(ctx, "team/app")
+	id, err := reg.OpenUpload(ctx, "test", "team/app")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func FuzzPutImage(f *testing.F) {
 	e := newImageEnv(f)
 	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
 	ctx := context.Background()
-	id, err := e.api.o.Images.StartUpload(ctx, "team/app")
+	id, err := e.api.o.Images.OpenUpload(ctx, "test", "team/app")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -82,14 +82,11 @@ func (a *API) initiateLayerUpload(ctx context.Context, c *call) (any, error) {
 	if _, err := a.authorizedRepo(ctx, c, in.RepositoryName); err != nil {
 		return nil, err
 	}
-	n, err := a.o.Images.CountUploads(ctx, in.RepositoryName)
-	if err != nil {
-		return nil, fmt.Errorf("ecrapi: initiate layer upload: %w", err)
+	id, err := a.o.Images.OpenUpload(ctx, c.p.Name, in.RepositoryName)
+	var le *registry.UploadLimitError
+	if errors.As(err, &le) {
+		return nil, apiErr("LimitExceededException", "%s", le.Error())
 	}
-	if n >= MaxOpenUploads {
-		return nil, apiErr("LimitExceededException", "The repository with name '%s' has %d uploads in progress, the most this server allows; complete or abandon some first", in.RepositoryName, n)
-	}
-	id, err := a.o.Images.StartUpload(ctx, in.RepositoryName)
 	if err != nil {
 		return nil, fmt.Errorf("ecrapi: initiate layer upload: %w", err)
 	}

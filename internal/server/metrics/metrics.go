@@ -1,6 +1,7 @@
 // Package metrics holds the server's Prometheus metrics in their own
 // registry (no global collectors): scans by final status, scan duration,
-// scan queue depth and layer cache hits. The layer-cache counter is
+// scan queue depth, layer cache hits, and upload sessions purged or
+// refused by the registry's upload hygiene. The layer-cache counter is
 // exported so the scanner adapter, built before the server, can increment
 // it: build Metrics first, pass LayerCacheHits to the adapter and the
 // Metrics to the server.
@@ -20,6 +21,11 @@ type Metrics struct {
 	ScansTotal     *prometheus.CounterVec
 	ScanDuration   prometheus.Histogram
 	LayerCacheHits prometheus.Counter
+	// UploadsPurged counts interrupted upload sessions purged after
+	// --upload-purge-age; UploadsRefused the sessions refused by a cap,
+	// by limit ("repository" or "user").
+	UploadsPurged  prometheus.Counter
+	UploadsRefused *prometheus.CounterVec
 }
 
 // New creates the metrics in a fresh registry, with Go and process
@@ -40,9 +46,20 @@ func New() *Metrics {
 			Name: "stowaway_layer_cache_hits_total",
 			Help: "Layers whose cataloger results came from the layer cache.",
 		}),
+		UploadsPurged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stowaway_uploads_purged_total",
+			Help: "Interrupted upload sessions purged after --upload-purge-age.",
+		}),
+		UploadsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stowaway_uploads_refused_total",
+			Help: "Upload sessions refused by a cap, by limit: repository (--max-uploads-per-repository) or user (--max-uploads-per-user).",
+		}, []string{"limit"}),
 	}
-	m.reg.MustRegister(m.ScansTotal, m.ScanDuration, m.LayerCacheHits,
+	m.reg.MustRegister(m.ScansTotal, m.ScanDuration, m.LayerCacheHits, m.UploadsPurged, m.UploadsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Both limits are exposed from the start, at 0.
+	m.UploadsRefused.WithLabelValues("repository")
+	m.UploadsRefused.WithLabelValues("user")
 	return m
 }
 

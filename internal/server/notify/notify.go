@@ -21,10 +21,12 @@ package notify
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -379,6 +381,12 @@ func toEventFindings(fs []scanning.Finding, img events.Image) ([]events.Finding,
 				ef.PackageName = a.Value
 			case "package_version":
 				ef.PackageVersion = a.Value
+			case "exploit_available":
+				ef.ExploitAvailable = a.Value
+			case "epss_score":
+				if v, err := strconv.ParseFloat(a.Value, 64); err == nil {
+					ef.EPSSScore = &v
+				}
 			}
 		}
 		if f.Enhanced != nil {
@@ -391,6 +399,19 @@ func toEventFindings(fs []scanning.Finding, img events.Image) ([]events.Finding,
 				return nil, err
 			}
 			ef.FindingARN, ef.FixAvailable, ef.PackageManager = scanning.FindingARN(im, vulnID, pkgs), fix, managers[ef.PackageName]
+			var x struct {
+				ExploitAvailable string `json:"exploitAvailable"`
+				EPSS             *struct {
+					Score float64 `json:"score"`
+				} `json:"epss"`
+			}
+			if err := json.Unmarshal(f.Enhanced, &x); err != nil {
+				return nil, fmt.Errorf("notify: enhanced finding %s: %w", vulnID, err)
+			}
+			ef.ExploitAvailable = x.ExploitAvailable
+			if x.EPSS != nil {
+				ef.EPSSScore = &x.EPSS.Score
+			}
 		}
 		out = append(out, ef)
 	}

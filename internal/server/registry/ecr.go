@@ -188,6 +188,19 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (string, error)
 	return id, nil
 }
 
+// OpenUpload opens an upload session of principal in repo within the
+// upload caps (an over-cap refusal is an *UploadLimitError wrapping
+// ErrTooManyUploads) and returns its id.
+func (r *Registry) OpenUpload(ctx context.Context, principal, repo string) (string, error) {
+	release, err := r.reserveUpload(ctx, repo, principal)
+	if err != nil {
+		return "", err
+	}
+	id, err := r.StartUpload(ctx, repo)
+	release(id)
+	return id, err
+}
+
 // CountUploads is the number of upload sessions open in repo (ECR API and
 // /v2/ ones alike), so callers can bound them.
 func (r *Registry) CountUploads(ctx context.Context, repo string) (int, error) {
@@ -288,6 +301,7 @@ func (r *Registry) CommitUpload(ctx context.Context, repo, id, dgst string) (int
 		}
 		return 0, fmt.Errorf("registry: commit upload %s in %q: %w", id, repo, err)
 	}
+	r.forgetUpload(id)
 	return desc.Size, nil
 }
 
@@ -300,5 +314,6 @@ func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
 	if err := bw.Cancel(ctx); err != nil {
 		return fmt.Errorf("registry: cancel upload %s in %q: %w", id, repo, err)
 	}
+	r.forgetUpload(id)
 	return nil
 }

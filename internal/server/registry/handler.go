@@ -70,6 +70,9 @@ func validName(name string) bool {
 
 var anchoredName = regexp.MustCompile(`^(?:` + reference.NameRegexp.String() + `)$`)
 
+// validUploadID is the shape of distribution's upload ids (UUIDs).
+var validUploadID = regexp.MustCompile(`^[a-zA-Z0-9-]{1,64}$`)
+
 // validTag is the distribution spec's tag grammar.
 var validTag = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
@@ -197,6 +200,8 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if rt.kind == "uploads" && req.Method == http.MethodPost {
 		r.checkMount(req, p, src)
+		r.startUpload(w, req, rt, p.Name)
+		return
 	}
 	switch {
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
@@ -214,9 +219,59 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 			}
 			return status
 		}}, req)
+	case rt.kind == "uploads" && (req.Method == http.MethodPut || req.Method == http.MethodDelete):
+		id := strings.Trim(rt.ref, "/")
+		finished := false
+		r.app.ServeHTTP(&statusWriter{ResponseWriter: w, onHeader: func(status int) int {
+			finished = status == http.StatusCreated || status == http.StatusNoContent
+			return status
+		}}, req)
+		if finished {
+			r.forgetUpload(id)
+		}
+		if finished && req.Method == http.MethodDelete && validUploadID.MatchString(id) {
+			// distribution's cancel closes the session after removing it,
+			// which writes its hash state back: a directory without a
+			// start time, which would count as open and never be purged.
+			if err := r.driver.Delete(ctx, uploadDir(rt.repo, id)); err != nil && !isPathNotFound(err) {
+				r.opts.Logger.Warn("registry: remove a cancelled upload", "repository", rt.repo, "upload", id, "err", err)
+			}
+		}
 	default:
 		r.app.ServeHTTP(w, req)
 	}
+}
+
+// startUpload serves POST /v2/NAME/blobs/uploads/ within the upload caps:
+// over one it answers 429 TOOMANYREQUESTS naming the cap; otherwise
+// distribution opens the session and this replica tracks its id (from
+// Docker-Upload-UUID) for the per-user cap.
+func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt route, user string) {
+	release, err := r.reserveUpload(req.Context(), rt.repo, user)
+	if err != nil {
+		var le *UploadLimitError
+		if errors.As(err, &le) {
+			r.opts.Logger.Warn("registry: upload refused", "principal", user, "repository", rt.repo, "limit", le.Limit, "open", le.Open, "max", le.Max)
+			ociError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", le.Error())
+			return
+		}
+		r.opts.Logger.Error("registry: upload limits", "repository", rt.repo, "err", err)
+		ociError(w, http.StatusInternalServerError, "UNKNOWN", "checking the upload limits failed")
+		return
+	}
+	defer release("")
+	if req.URL.Query().Has("digest") {
+		// A monolithic upload (the blob in the POST body) leaves no
+		// session when it succeeds: it is checked against the caps, but
+		// the repository's lock is not held while its body arrives.
+		release("")
+	}
+	r.app.ServeHTTP(&statusWriter{ResponseWriter: w, onHeader: func(status int) int {
+		if status == http.StatusAccepted {
+			release(w.Header().Get("Docker-Upload-UUID"))
+		}
+		return status
+	}}, req)
 }
 
 // authFailed answers a failed authentication: 429 TOOMANYREQUESTS with

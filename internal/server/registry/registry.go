@@ -22,6 +22,9 @@
 //   - immutable tags (ECR imageTagMutability, with its exclusion filters:
 //     store.Repository.TagIsImmutable) enforced before the PUT;
 //   - a 4 MiB manifest body limit;
+//   - upload hygiene (uploads.go): sessions open at once capped per
+//     repository and per user (429 TOOMANYREQUESTS), interrupted ones
+//     purged after Options.Uploads.PurgeAge, both counted in /metrics;
 //   - an audit record (internal/server/audit) for every push (a tag move
 //     names the digest it left), every DELETE and every denied request,
 //     authentication failures included; a caller the throttle blocks gets
@@ -62,6 +65,7 @@ import (
 
 	"github.com/stowaway-scanner/stowaway/internal/server/audit"
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
+	"github.com/stowaway-scanner/stowaway/internal/server/metrics"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
@@ -105,9 +109,18 @@ type Options struct {
 	OnPull func(ctx context.Context, repo, digest string)
 	// Audit records pushes, tag moves, deletes and denied requests (nil:
 	// none).
-	Audit  *audit.Trail
-	Now    func() time.Time
-	Logger *slog.Logger
+	Audit *audit.Trail
+	// Uploads bounds upload sessions: the purge age and the caps per
+	// repository and per user (uploads.go).
+	Uploads UploadLimits
+	// Leases and Holder make the upload purge a singleton across replicas
+	// (nil Leases: every replica purges).
+	Leases Leaser
+	Holder string
+	// Metrics counts purged and refused uploads (nil: a private set).
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Registry is the wrapped distribution registry.
@@ -117,6 +130,10 @@ type Registry struct {
 	driver storagedriver.StorageDriver
 	ns     distribution.Namespace
 	gc     gcState
+	// limits are opts.Uploads with defaults; uploads tracks this
+	// replica's sessions for the per-user cap.
+	limits  UploadLimits
+	uploads *uploadTracker
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so
@@ -128,6 +145,9 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
 	}
 	secret, err := opts.Store.Secret(ctx, "registry-http", func() ([]byte, error) {
 		b := make([]byte, 32)
@@ -147,6 +167,10 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 		Storage: configuration.Storage{
 			fsDriverName: configuration.Parameters{"rootdirectory": root},
 			"delete":     configuration.Parameters{"enabled": true},
+			// Interrupted uploads are purged by RunUploadPurge, after
+			// Options.Uploads.PurgeAge, not by distribution's purger (168 h,
+			// started after up to an hour of jitter, on every replica).
+			"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
 		},
 	}
 	cfg.HTTP.Secret = string(secret)
@@ -165,7 +189,7 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
-	return &Registry{opts: opts, app: app, driver: drv, ns: ns}, nil
+	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker()}, nil
 }
 
 // newApp calls handlers.NewApp, which panics on bad configuration.

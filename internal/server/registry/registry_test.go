@@ -50,8 +50,14 @@ func (f *fixture) events() []pushEvent {
 
 func newFixture(t *testing.T, users []auth.User) *fixture {
 	t.Helper()
+	return newFixtureWith(t, users, t.TempDir(), nil)
+}
+
+// newFixtureWith builds a fixture over dir (the store and the blobs; two
+// fixtures on one dir are two replicas), letting edit adjust the options.
+func newFixtureWith(t *testing.T, users []auth.User, dir string, edit func(*Options)) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "db.sqlite"))
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +68,7 @@ func newFixture(t *testing.T, users []auth.User) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: st}
-	reg, err := New(ctx, Options{
+	opts := Options{
 		Dir:   filepath.Join(dir, "blobs"),
 		Store: st,
 		Auth:  a,
@@ -71,7 +77,11 @@ func newFixture(t *testing.T, users []auth.User) *fixture {
 			defer f.mu.Unlock()
 			f.pushes = append(f.pushes, pushEvent{img, created})
 		},
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	reg, err := New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,9 @@
 //     outside (namespace, package) pairs and do not appear in change sets:
 //     they reach an image's findings at its next re-match or scan. This is a
 //     known gap; closing it needs the DB to record changed enrichment ids.
+//     Exploit context (KEV entries, EPSS scores) is enrichment too: a
+//     rescan writes the exploitAvailable and EPSS of the moment only when it
+//     rewrites the scan row (its findings or severities changed).
 //   - Enhanced findings' firstObservedAt is the completion of the scan that
 //     produced the result; the finding history holds the true first sight.
 //

@@ -136,6 +136,8 @@ type Memo struct {
 	advs       map[string][]*advisory.Advisory
 	ns         map[string]bool
 	hits, miss int64
+	// exploit memoizes the exploit context (exploit.go).
+	exploit exploitMemo
 }
 
 // NewMemo wraps db.
