@@ -112,3 +112,29 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	})
 }
+
+var buildRows = flag.Int("vulndb.buildrows", 200_000, "affected rows in BenchmarkBuild's synthetic source")
+
+// BenchmarkBuild measures Update from scratch of one synthetic source of
+// -vulndb.buildrows affected rows (the writer's cost: generating and
+// encoding the records is a small part of it). The context can be
+// canceled, as the CLI's is: the driver then watches it on every Exec.
+func BenchmarkBuild(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ReportAllocs()
+	var size int64
+	for b.Loop() {
+		dir := b.TempDir()
+		rep, err := Update(ctx, dir, []feed.Updater{&fakeUpdater{name: "synthetic", version: "1", gen: synthetic(*buildRows)}}, noSource, UpdateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fi, err := os.Stat(rep.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = fi.Size()
+	}
+	b.ReportMetric(float64(size)/(1<<20), "MiB")
+}

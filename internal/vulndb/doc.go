@@ -32,9 +32,11 @@
 //	        pairs, digest)           one row per advisory that names packages
 //	affected(namespace, package, advisory, seq, kind, module, status,
 //	        severity, vendor_advisory, ranges, versions, arches,
-//	        fix_channel)             fix_channel: "" (standard archive),
+//	        fix_channel, digest)     fix_channel: "" (standard archive),
 //	                                 esm-infra, esm-apps or
-//	                                 esm-infra-legacy
+//	                                 esm-infra-legacy; digest: the row's
+//	                                 part of its pair's hash (its columns
+//	                                 and its advisory's digest)
 //	                                 WITHOUT ROWID, primary key (namespace,
 //	                                 package, advisory, seq): the rows of one
 //	                                 pair are contiguous, so Lookup is one
@@ -70,10 +72,12 @@
 //     parses it, several sources at a time (UpdateOptions.Parallel) each in
 //     its own goroutine, which also validates and encodes the records;
 //     one writer (Update's goroutine, the only user of the connection)
-//     stores them in updater order through prepared INSERTs, committing
-//     every BatchSize rows. A parser runs at most a few batches of 256
-//     records ahead of the writer (memory stays bounded: nothing is
-//     collected), and each source's rows stay contiguous, so the file is
+//     stores them in updater order through multi-row INSERTs (256 rows a
+//     statement), committing every BatchSize rows. The parser's goroutine
+//     also computes each affected row's digest, stored with the row. A
+//     parser runs at most a few batches of 256 records ahead of the writer
+//     (memory stays bounded: nothing is collected), and each source's rows
+//     stay contiguous, so the file is
 //     the same as a sequential build's. Progress reports each source's
 //     start, its records and bytes read about once a second, and its end;
 //  3. copies forward the previous rows of sources whose fetch said
@@ -83,9 +87,10 @@
 //     update), the previous file itself is copied instead of its rows: the
 //     records, rowids, indexes and pair hashes are then already right, and
 //     only sources, meta and the (empty) change set are rewritten;
-//  4. builds the indexes, the pairs hashes (joining the affected rows to a
-//     narrow temporary copy of the advisory digests), the change set,
-//     sources and meta;
+//  4. builds the indexes, applies the rejections (rewriting the row
+//     digests of records that lose an alias), writes the pairs hashes
+//     (one walk of affected in key order, reading the key and the row
+//     digests only), the change set, sources and meta;
 //  5. closes the file, fsyncs it, renames it to db-<time>.sqlite, fsyncs
 //     the directory, writes CURRENT.tmp, fsyncs it, renames it over CURRENT
 //     and fsyncs the directory again;

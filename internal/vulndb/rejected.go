@@ -24,7 +24,8 @@ import (
 //
 // Deleted records are counted in their source's Rejected and removed from
 // its Advisories and Affected counts. Changed records get a new digest, so
-// their pairs count as changed for continuous rescans.
+// their pairs count as changed for continuous rescans (their rows' stored
+// digests are rewritten).
 func (b *builder) applyRejections(ctx context.Context) error {
 	fail := func(err error) error { return fmt.Errorf("vulndb: build: rejected ids: %w", err) }
 	if err := b.conn.QueryRowContext(ctx, `SELECT COUNT(DISTINCT id) FROM rejected`).Scan(&b.rejectedIDs); err != nil {
@@ -120,9 +121,17 @@ func (b *builder) applyRejections(ctx context.Context) error {
 	}
 
 	for _, r := range trimmed {
+		d := digest(r.row.values()...)
 		if _, err := b.conn.ExecContext(ctx, `UPDATE advisories SET aliases = ?, digest = ? WHERE rid = ?`,
-			r.row.aliases, digest(r.row.values()...), r.rid); err != nil {
+			r.row.aliases, d, r.rid); err != nil {
 			return fail(err)
+		}
+		var pairs [][2]string
+		if err := json.Unmarshal([]byte(r.pairs), &pairs); err != nil {
+			return fail(fmt.Errorf("advisory %s: pairs: %w", r.row.id, err))
+		}
+		if err := b.redigestRows(ctx, r.rid, pairs, d); err != nil {
+			return fail(fmt.Errorf("advisory %s: row digests: %w", r.row.id, err))
 		}
 		for al := range r.drop {
 			if _, err := b.conn.ExecContext(ctx, `DELETE FROM aliases WHERE alias = ? AND advisory = ?`, al, r.rid); err != nil {

@@ -25,7 +25,10 @@ import (
 //	   NVD's 2.0 and 1.1 feeds)
 //	5: exploit context: the kev, epss and source_versions tables
 //	   (exploit.go)
-const SchemaVersion = 5
+//	6: affected.digest, each row's digest in its pair's hash (rowDigest),
+//	   computed as the record is prepared, so the pairs table is built from
+//	   a narrow scan and copied rows keep theirs
+const SchemaVersion = 6
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
@@ -72,6 +75,7 @@ CREATE TABLE affected(
 	versions  TEXT NOT NULL,
 	arches    TEXT NOT NULL,
 	fix_channel TEXT NOT NULL,
+	digest    BLOB NOT NULL,
 	PRIMARY KEY(namespace, package, advisory, seq)
 ) WITHOUT ROWID;
 
@@ -298,25 +302,24 @@ func (r *affRow) affected() (advisory.Affected, error) {
 // It is used for the advisory digest and for the per-pair hashes behind
 // ChangedPairs.
 func digest(vals ...any) []byte {
-	h := sha256.New()
-	var n [8]byte
+	buf := make([]byte, 0, 512)
 	for _, v := range vals {
-		var b []byte
 		switch v := v.(type) {
 		case string:
-			b = []byte(v)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+			buf = append(buf, v...)
 		case []byte:
-			b = v
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+			buf = append(buf, v...)
 		case int64:
-			binary.BigEndian.PutUint64(n[:], uint64(v))
-			b = n[:]
+			buf = binary.BigEndian.AppendUint64(buf, 8)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(v))
 		default:
-			b = fmt.Append(nil, v)
+			b := fmt.Append(nil, v)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
+			buf = append(buf, b...)
 		}
-		var l [8]byte
-		binary.BigEndian.PutUint64(l[:], uint64(len(b)))
-		h.Write(l[:])
-		h.Write(b)
 	}
-	return h.Sum(nil)[:16]
+	h := sha256.Sum256(buf)
+	return h[:16]
 }
