@@ -20,6 +20,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/server/admission"
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/source"
@@ -154,6 +155,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	cfg.Metrics = server.NewMetrics()
 	cfg.Names = descriptorNames()
 	cfg.Rescan.DBDir = dbDir
+	if cfg.Admission != nil {
+		cfg.Admission.Exploits = currentExploitDB(dbDir)
+	}
 	if cfg.Rescan.EligibilityWindow == 0 {
 		cfg.Rescan.EligibilityWindow = rescan.Lifetime
 	}
@@ -222,6 +226,19 @@ func (s *serverScanner) Scan(ctx context.Context, img v1.Image, digest string, e
 }
 
 var _ rescan.Matcher = (*serverScanner)(nil)
+
+// currentExploitDB opens the current vulnerability DB in dir for an
+// admission review, as serverScanner does for a scan (a `db update` is
+// picked up without a restart).
+func currentExploitDB(dir string) admission.OpenExploitDB {
+	return func(ctx context.Context) (admission.ExploitDB, func() error, error) {
+		d, err := vulndb.Open(ctx, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &scan.VulnDB{DB: d}, d.Close, nil
+	}
+}
 
 // Pass implements rescan.Matcher: continuous rescans re-match stored
 // inventories through the same conversion as scans, with one DB handle and

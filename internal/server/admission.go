@@ -34,6 +34,10 @@ type AdmissionConfig struct {
 	// (anyone who reaches it may ask about any repository's findings);
 	// without it such an Addr is refused.
 	Insecure bool
+	// Exploits opens the current vulnerability DB for each review whose
+	// deny rules name KEV or EPSS, so they judge by today's catalog rather
+	// than the one of the image's last scan (nil: as stored with the scan).
+	Exploits admission.OpenExploitDB
 }
 
 // Loopback reports whether a listen address binds only the loopback
@@ -73,7 +77,7 @@ func (s *Server) wireAdmission() error {
 	if err := pol.Validate(); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	p, err := admission.New(pol, admission.Options{Store: s.store, Now: s.cfg.Now, Logger: s.cfg.Logger})
+	p, err := admission.New(pol, admission.Options{Store: s.store, Now: s.cfg.Now, Logger: s.cfg.Logger, Exploits: ac.Exploits})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	Getenv func(string) string
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Exploits opens the current vulnerability DB, whose KEV catalog and
+	// EPSS scores the deny rules then judge by (nil: the exploit context
+	// stored with each scan).
+	Exploits OpenExploitDB
 }
 
 // Policy judges admission requests against a Config and the stored scans.
@@ -44,6 +48,7 @@ type Policy struct {
 	namespaces NamespaceLabeler
 	now        func() time.Time
 	log        *slog.Logger
+	exploits   OpenExploitDB
 }
 
 // New builds a Policy; cfg must have passed Validate (DecodeConfig does).
@@ -57,7 +62,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 	if cfg.RequireScan == nil {
 		return nil, errors.New("admission: config not validated")
 	}
-	p := &Policy{cfg: cfg, store: opts.Store, namespaces: opts.Namespaces, now: opts.Now, log: opts.Logger}
+	p := &Policy{cfg: cfg, store: opts.Store, namespaces: opts.Namespaces, now: opts.Now, log: opts.Logger, exploits: opts.Exploits}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -270,10 +275,15 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 		}
 		v.deny = fmt.Sprintf("image %s has %d %s at or above %s (top: %s)", shown, t.Count, noun, p.cfg.Severity, t.Top)
 	}
-	if d, err := exploitDenial(sc.Result, p.cfg.Deny, shown); err != nil {
+	if d, note, err := exploitDenial(ctx, sc.Result, p.cfg.Deny, shown, p.exploits); err != nil {
 		v.err = fmt.Errorf("stored scan of %s: %w", digest, err)
-	} else if d != "" {
-		v.deny = strings.TrimPrefix(v.deny+"; "+d, "; ")
+	} else {
+		if d != "" {
+			v.deny = strings.TrimPrefix(v.deny+"; "+d, "; ")
+		}
+		if note != "" {
+			log.Warn("admission: "+note, "image", shown)
+		}
 	}
 	return v
 }
