@@ -236,8 +236,28 @@ func currentExploitDB(dir string) admission.OpenExploitDB {
 		if err != nil {
 			return nil, nil, err
 		}
-		return &scan.VulnDB{DB: d}, d.Close, nil
+		return exploitDB{&scan.VulnDB{DB: d}}, d.Close, nil
 	}
+}
+
+// exploitDB adapts the scan pipeline's exploit lookups to admission's.
+type exploitDB struct{ db scan.ExploitDB }
+
+func (x exploitDB) HasExploitData(ctx context.Context) (kev, epss bool, err error) {
+	d, err := x.db.ExploitData(ctx)
+	return d.KEV, d.EPSS, err
+}
+
+func (x exploitDB) Exploit(ctx context.Context, cve string) (kev bool, epss float64, err error) {
+	e, err := x.db.Exploit(ctx, cve)
+	if err != nil {
+		return false, -1, err
+	}
+	epss = -1
+	if e.EPSS != nil {
+		epss = e.EPSS.Score
+	}
+	return e.KEV != nil, epss, nil
 }
 
 // Pass implements rescan.Matcher: continuous rescans re-match stored
