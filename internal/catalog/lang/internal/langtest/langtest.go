@@ -33,8 +33,10 @@ import (
 // FileResult is what one file produced, as stored in want.json.
 type FileResult struct {
 	Packages []inventory.Package `json:"packages,omitempty"`
-	Warnings []string            `json:"warnings,omitempty"`
-	Error    string              `json:"error,omitempty"`
+	// Relationships are the file's dependency edges, sorted.
+	Relationships []inventory.Relationship `json:"relationships,omitempty"`
+	Warnings      []string                 `json:"warnings,omitempty"`
+	Error         string                   `json:"error,omitempty"`
 }
 
 // Run drives c over every regular file of fsys that c.Required accepts and
@@ -71,7 +73,12 @@ func Run(t testing.TB, c catalog.FileCataloger, fsys fs.FS) map[string]FileResul
 func catalogOne(t testing.TB, c catalog.FileCataloger, f catalog.File) FileResult {
 	t.Helper()
 	res, err := c.CatalogFile(context.Background(), f)
-	fr := FileResult{Packages: res.Packages, Warnings: res.Warnings}
+	fr := FileResult{Packages: res.Packages, Relationships: inventory.SortRelationships(res.Relationships), Warnings: res.Warnings}
+	for _, r := range res.Relationships {
+		if r.Path != "" && r.Path != f.Path {
+			t.Errorf("%s: %s: relationship of another file: %+v", c.Name(), f.Path, r)
+		}
+	}
 	if err != nil {
 		fr.Error = err.Error()
 	}
