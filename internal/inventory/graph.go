@@ -97,7 +97,8 @@ func CapRelationships(rs []Relationship) ([]Relationship, int) {
 type Edges struct {
 	seen map[[2]PackageRef]struct{}
 	list []Relationship
-	// Dropped counts the edges over MaxRelationshipsPerFile.
+	// Dropped counts the Add calls over MaxRelationshipsPerFile (a repeat
+	// of a dropped edge counts again).
 	Dropped int
 }
 

@@ -416,3 +416,38 @@ func TestRealImages(t *testing.T) {
 		})
 	}
 }
+
+func TestDepends(t *testing.T) {
+	const db = `P:musl
+V:1.2.4-r4
+p:so:libc.musl-x86_64.so.1=1
+R:libc.musl-x86_64.so.1
+F:lib
+
+P:busybox
+V:1.36.1-r15
+D:so:libc.musl-x86_64.so.1 !busybox-extras
+p:cmd:sh=1.36.1-r15
+F:bin
+R:sh
+
+P:app
+V:1.0-r0
+D:busybox>=1.36 /bin/sh cmd:sh so:libmissing.so.1 musl~1.2
+
+P:busybox-extras
+V:1.36.1-r15
+`
+	_, _, rels, _, err := parse(strings.NewReader(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range inventory.SortRelationships(rels) {
+		got = append(got, r.From.Name+" -> "+r.To.Name)
+	}
+	want := []string{"app -> busybox", "app -> musl", "busybox -> musl"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("edges (-want +got):\n%s", d)
+	}
+}
