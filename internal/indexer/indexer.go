@@ -366,7 +366,7 @@ func isOwned(owned map[string]struct{}, file string) bool {
 }
 
 // finish drops language packages installed by OS packages (and the
-// dependency relationships of their files), fills PURLs
+// dependency relationships that named them), fills PURLs
 // (named by purls) and sorts the packages into a stable order.
 func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Names) {
 	kept := inv.Packages[:0]
@@ -387,13 +387,8 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Nam
 		kept = append(kept, p)
 	}
 	inv.Packages = kept
-	rels := inv.Relationships[:0]
-	for _, rel := range inv.Relationships {
-		if file, _, _ := strings.Cut(rel.Path, "!"); !isOwned(owned, file) {
-			rels = append(rels, rel)
-		}
-	}
-	inv.Relationships = inventory.SortRelationships(rels)
+	// The edges of dropped packages go with them.
+	inv.PruneRelationships()
 	sort.SliceStable(inv.Packages, func(i, j int) bool {
 		a, b := inv.Packages[i], inv.Packages[j]
 		if a.Type != b.Type {

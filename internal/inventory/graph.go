@@ -327,3 +327,35 @@ func (f *fileGraph) bfs() {
 func comparePackageRefs(a, b PackageRef) int {
 	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
 }
+
+// PruneRelationships drops the relationships of inv whose ends are not
+// packages of inv read from the relationship's file (a package dropped
+// after cataloging, or a hostile file's dangling name), and sorts the
+// rest (SortRelationships, which also cleans their text: compare them
+// with cleaned packages).
+func (inv *Inventory) PruneRelationships() {
+	if len(inv.Relationships) == 0 {
+		inv.Relationships = nil
+		return
+	}
+	type key struct{ path, name, version string }
+	have := make(map[key]struct{}, len(inv.Packages))
+	for _, p := range inv.Packages {
+		file, _, _ := strings.Cut(p.Path, "!")
+		have[key{file, p.Name, p.Version}] = struct{}{}
+	}
+	kept := make([]Relationship, 0, len(inv.Relationships))
+	for _, r := range SortRelationships(inv.Relationships) {
+		if _, ok := have[key{r.Path, r.To.Name, r.To.Version}]; !ok {
+			continue
+		}
+		if _, ok := have[key{r.Path, r.From.Name, r.From.Version}]; !ok && !r.From.IsRoot() {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	inv.Relationships = kept
+	if len(inv.Relationships) == 0 {
+		inv.Relationships = nil
+	}
+}

@@ -43,7 +43,7 @@ func TestGraphDependency(t *testing.T) {
 		},
 		Relationships: SortRelationships([]Relationship{
 			rel(lock, "", "a@1"), rel(lock, "a@1", "b@1"), rel(lock, "b@1", "c@1"), rel(lock, "a@1", "c@1"),
-			rel(lock, "c@1", "a@1"), // a cycle back to the root's child
+			rel(lock, "c@1", "a@1"),                          // a cycle back to the root's child
 			rel(lock, "x@1", "y@1"), rel(lock, "y@1", "x@1"), // a cycle nothing reaches
 			rel(yarn, "p@1", "q@1"), // no root edges: inferred
 			rel(gomod, "", "d/direct@v1"),
