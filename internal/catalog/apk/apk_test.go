@@ -338,6 +338,17 @@ func FuzzParseAPK(f *testing.F) {
 		if len(warns) > warn.Max+1 {
 			t.Fatalf("%d warnings, more than the cap", len(warns))
 		}
+		// Every edge joins two of the database's packages.
+		_, _, rels, _, _ := parse(bytes.NewReader(b))
+		have := map[inventory.PackageRef]bool{}
+		for _, p := range pkgs {
+			have[inventory.RefOf(p)] = true
+		}
+		for _, r := range rels {
+			if !have[r.From] || !have[r.To] || r.From == r.To {
+				t.Fatalf("relationship %+v: not between two packages of the database", r)
+			}
+		}
 		for _, p := range pkgs {
 			if p.Name == "" || p.SourceName == "" || p.SourceVersion != p.Version || p.Version != strings.TrimSpace(p.Version) {
 				t.Fatalf("incomplete package %+v", p)
