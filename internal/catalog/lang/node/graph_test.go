@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -215,5 +216,44 @@ func TestGraphRealLockfiles(t *testing.T) {
 		if d := cmp.Diff(want, edges(fr.Relationships)); d != "" {
 			t.Errorf("%s edges (-want +got):\n%s", file, d)
 		}
+	}
+}
+
+// TestGraphHostile: a lockfile whose every package depends on every other
+// (a complete graph: cycles everywhere, n² edges) is read in bounded time
+// with its edges capped at inventory.MaxRelationshipsPerFile.
+func TestGraphHostile(t *testing.T) {
+	const n = 600 // 359,400 edges
+	var b strings.Builder
+	b.WriteString(`{"lockfileVersion":3,"packages":{"":{"dependencies":{"p0":"*"}}`)
+	deps := make([]string, n)
+	for i := range n {
+		deps[i] = fmt.Sprintf(`"p%d":"*"`, i)
+	}
+	all := strings.Join(deps, ",")
+	for i := range n {
+		fmt.Fprintf(&b, `,"node_modules/p%d":{"version":"1.0.0","dependencies":{%s}}`, i, all)
+	}
+	b.WriteString("}}")
+	pkgs, rels, _, err := parsePackageLock(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != n || len(rels) != inventory.MaxRelationshipsPerFile {
+		t.Errorf("%d packages, %d relationships; want %d and the cap %d", len(pkgs), len(rels), n, inventory.MaxRelationshipsPerFile)
+	}
+	checkGraph(t, pkgs, rels)
+	for i := range rels {
+		rels[i].Path = "l"
+	}
+	for i := range pkgs {
+		pkgs[i].Path = "l"
+	}
+	inv := &inventory.Inventory{Packages: pkgs, Relationships: rels}
+	inv.PruneRelationships()
+	g := inventory.NewGraph(inv)
+	d, ok := g.Dependency(pkgs[n-1])
+	if !ok || d.Scope != inventory.ScopeTransitive || len(d.IntroducedThrough) != 2 {
+		t.Errorf("p%d: %+v %v; want transitive through p0", n-1, d, ok)
 	}
 }
