@@ -257,3 +257,23 @@ func TestGraphHostile(t *testing.T) {
 		t.Errorf("p%d: %+v %v; want transitive through p0", n-1, d, ok)
 	}
 }
+
+func TestDepKeys(t *testing.T) {
+	for in, want := range map[string][]string{
+		`{"a": "^1", "\u0062": {"x": [1, {"y": "}"}], "z": "\"]"}, "c" : null , "d":true}`: {"a", "b", "c", "d"},
+		`{}`:          nil,
+		` null `:      nil,
+		`"string"`:    nil,
+		`[1, 2]`:      nil,
+		`{"a\"q": 1}`: {`a"q`},
+	} {
+		var got []string
+		w := &walker{}
+		if err := (depKeys{w: w, names: &got}).UnmarshalJSON([]byte(in)); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", in, d)
+		}
+	}
+}

@@ -117,7 +117,7 @@ func TestPackageLockBoundedMemory(t *testing.T) {
 	// (GOGC=100 lets the heap reach twice the live set) on top of the
 	// packages themselves and the dependency graph's per-entry record (a
 	// folder hash chain and a dependency-set id, about 40 bytes an entry:
-	// 9 MB before the graph, 28 MB with it); a parser holding the document
+	// 9 MB before the graph, 22-24 MB with it); a parser holding the document
 	// would need > 50 MB.
 	if limit := int64(32 << 20); growth > limit {
 		t.Errorf("peak heap growth %d bytes, want under %d for a %d byte file", growth, limit, info.Size())

@@ -58,6 +58,8 @@ type walker struct {
 	depSets [][]string
 	depSet  map[string]int32 // the names joined by NUL: index into depSets
 	names   map[string]string
+	depBuf  []string // the entry being read's dependency names
+	keyBuf  []byte
 }
 
 // v2Entry is one v2/v3 packages entry.
@@ -127,26 +129,142 @@ func (w *walker) keyChain(key string) (start int32, depth uint16, local bool) {
 	return start, depth, false
 }
 
-// internDeps returns the index of the set of names.
+// internDeps returns the index of the set of names (sorted; the slice
+// is reused by the caller).
 func (w *walker) internDeps(names []string) int32 {
-	k := strings.Join(names, "\x00")
-	if id, ok := w.depSet[k]; ok {
+	w.keyBuf = w.keyBuf[:0]
+	for i, n := range names {
+		if i > 0 {
+			w.keyBuf = append(w.keyBuf, 0)
+		}
+		w.keyBuf = append(w.keyBuf, n...)
+	}
+	if id, ok := w.depSet[string(w.keyBuf)]; ok { // no allocation
 		return id
 	}
 	if w.depSet == nil {
-		w.depSet, w.names = map[string]int32{}, map[string]string{}
-	}
-	for i, n := range names {
-		if in, ok := w.names[n]; ok {
-			names[i] = in
-		} else {
-			w.names[n] = n
-		}
+		w.depSet = map[string]int32{}
 	}
 	id := int32(len(w.depSets))
-	w.depSets = append(w.depSets, names)
-	w.depSet[k] = id
+	w.depSets = append(w.depSets, slices.Clone(names))
+	w.depSet[string(w.keyBuf)] = id
 	return id
+}
+
+// intern returns the walker's copy of the name b spells.
+func (w *walker) intern(b []byte) string {
+	if s, ok := w.names[string(b)]; ok { // no allocation
+		return s
+	}
+	if w.names == nil {
+		w.names = map[string]string{}
+	}
+	s := string(b)
+	w.names[s] = s
+	return s
+}
+
+// depKeys decodes a dependencies-like object into the names it lists
+// (appended to *names), without copying it or decoding its values; a
+// value of another shape adds nothing.
+type depKeys struct {
+	w     *walker
+	names *[]string
+}
+
+// UnmarshalJSON implements json.Unmarshaler. The decoder hands it one
+// complete, valid JSON value.
+func (d depKeys) UnmarshalJSON(b []byte) error {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	for i = skipSpace(b, i+1); i < len(b) && b[i] == '"'; i = skipSpace(b, i) {
+		end, escaped := stringEnd(b, i)
+		if end < 0 {
+			return nil
+		}
+		if escaped {
+			var s string
+			if json.Unmarshal(b[i:end], &s) != nil {
+				return nil
+			}
+			*d.names = append(*d.names, d.w.intern([]byte(s)))
+		} else {
+			*d.names = append(*d.names, d.w.intern(b[i+1:end-1]))
+		}
+		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+			return nil
+		}
+		if i = valueEnd(b, skipSpace(b, i+1)); i < 0 {
+			return nil
+		}
+		if i = skipSpace(b, i); i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the string starting at b[i] ('"'),
+// and whether it holds an escape; -1 when it does not end.
+func stringEnd(b []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return -1, escaped
+}
+
+// valueEnd returns the index after the JSON value starting at b[i], or -1.
+func valueEnd(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			end, _ := stringEnd(b, i)
+			if end < 0 {
+				return -1
+			}
+			i = end
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	if depth == 0 {
+		return i
+	}
+	return -1
 }
 
 func (w *walker) lock() ([]inventory.Package, error) {
@@ -203,6 +321,12 @@ func (w *walker) lock() ([]inventory.Package, error) {
 	}
 	w.resolveV1(&v1root)
 	return deps.list, nil
+}
+
+// sortedNames sorts names and drops repeats, in place.
+func sortedNames(names []string) []string {
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // depNames reads the names of a dependencies-like object, ignoring a
@@ -300,10 +424,13 @@ func (w *walker) packages(s *set) error {
 			Name                 json.RawMessage `json:"name"`
 			Version              json.RawMessage `json:"version"`
 			Link                 json.RawMessage `json:"link"`
-			Dependencies         json.RawMessage `json:"dependencies"`
-			OptionalDependencies json.RawMessage `json:"optionalDependencies"`
-			PeerDependencies     json.RawMessage `json:"peerDependencies"`
+			Dependencies         depKeys         `json:"dependencies"`
+			OptionalDependencies depKeys         `json:"optionalDependencies"`
+			PeerDependencies     depKeys         `json:"peerDependencies"`
 		}
+		w.depBuf = w.depBuf[:0]
+		dk := depKeys{w: w, names: &w.depBuf}
+		e.Dependencies, e.OptionalDependencies, e.PeerDependencies = dk, dk, dk
 		if err := w.dec.Decode(&e); err != nil {
 			var te *json.UnmarshalTypeError
 			if !errors.As(err, &te) {
@@ -313,7 +440,7 @@ func (w *walker) packages(s *set) error {
 			continue
 		}
 		start, depth, local := w.keyChain(key)
-		w.v2 = append(w.v2, v2Entry{chain: start, depth: depth, local: local, deps: w.internDeps(depNames(e.Dependencies, e.OptionalDependencies, e.PeerDependencies))})
+		w.v2 = append(w.v2, v2Entry{chain: start, depth: depth, local: local, deps: w.internDeps(sortedNames(w.depBuf))})
 		le := &w.v2[len(w.v2)-1]
 		if !local && depth > 0 {
 			if w.byHash == nil {
