@@ -138,6 +138,9 @@ type Registry struct {
 	// replica's sessions for the per-user cap.
 	limits  UploadLimits
 	uploads *uploadTracker
+	// objectStore: the driver is S3's (uploads.go aborts the multipart
+	// uploads of purged sessions).
+	objectStore bool
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so
@@ -205,7 +208,7 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
-	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker()}, nil
+	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}, nil
 }
 
 // newApp calls handlers.NewApp, which panics on bad configuration.
