@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"io/fs"
 	"os"
@@ -118,7 +119,13 @@ func TestServeOnS3(t *testing.T) {
 		}
 	}
 
-	// db push: the DB artifact goes to the bucket too.
+	// db push: the DB artifact goes to the bucket too (credentials from a
+	// containers auth file, as a user's).
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(authFile, []byte(`{"auths":{"`+hs.host+`":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("pusher:pw"))+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REGISTRY_AUTH_FILE", authFile)
 	if code, stdout, stderr := runCLI(t, "db", "push", hs.host+"/stowaway/db:1", "--db", db); code != ExitOK {
 		t.Fatalf("db push: exit %d\n%s\n%s", code, stdout, stderr)
 	}

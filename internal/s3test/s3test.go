@@ -83,11 +83,11 @@ func ForTest(t testing.TB) *Server {
 
 // Start launches weed in dir and waits until its S3 gateway answers.
 func Start(ctx context.Context, bin, dir string) (*Server, error) {
-	ports, err := freePorts(4)
+	ports, err := freePorts(8)
 	if err != nil {
 		return nil, err
 	}
-	master, volume, filer, s3port := ports[0], ports[1], ports[2], ports[3]
+	s3port := ports[6]
 	cfg := map[string]any{
 		"identities": []any{map[string]any{
 			"name":        "stowaway",
@@ -109,16 +109,18 @@ func Start(ctx context.Context, bin, dir string) (*Server, error) {
 		return nil, err
 	}
 	p := strconv.Itoa
-	// Every gRPC port is the HTTP port + 10000 (weed's default), which
-	// freePorts keeps free too.
+	// Every listener on a port of its own (weed's defaults are fixed
+	// ports, which parallel test binaries would share); the Iceberg and
+	// Lance catalogs off; no telemetry.
 	cmd := exec.Command(bin, "server",
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-dir="+data,
-		"-master.port="+p(master), "-master.volumeSizeLimitMB=64",
-		"-volume.port="+p(volume), "-volume.max=0",
-		"-filer",
-		"-filer.port="+p(filer),
-		"-s3", "-s3.port="+p(s3port), "-s3.config="+cfgFile,
+		"-master.port="+p(ports[0]), "-master.port.grpc="+p(ports[1]),
+		"-master.volumeSizeLimitMB=64", "-master.telemetry=false",
+		"-volume.port="+p(ports[2]), "-volume.port.grpc="+p(ports[3]), "-volume.max=100",
+		"-filer", "-filer.port="+p(ports[4]), "-filer.port.grpc="+p(ports[5]),
+		"-s3", "-s3.port="+p(s3port), "-s3.port.grpc="+p(ports[7]), "-s3.config="+cfgFile,
+		"-s3.port.iceberg=0", "-s3.port.lance=0",
 	)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -245,8 +247,7 @@ func (s *Server) tail() string {
 	return strings.TrimSpace(string(b))
 }
 
-// freePorts finds n loopback ports that are free, each with port+10000
-// free as well (weed's gRPC ports).
+// freePorts finds n free loopback ports.
 func freePorts(n int) ([]int, error) {
 	var out []int
 	var hold []net.Listener
@@ -255,26 +256,13 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	for tries := 0; len(out) < n && tries < 200; tries++ {
+	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("s3test: free port: %w", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if port+10000 > 65535 {
-			l.Close()
-			continue
-		}
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		if err != nil {
-			l.Close()
-			continue
-		}
-		hold = append(hold, l, l2)
-		out = append(out, port)
-	}
-	if len(out) < n {
-		return nil, errors.New("s3test: no free ports")
+		hold = append(hold, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
 	return out, nil
 }
