@@ -91,7 +91,7 @@ func TestS3PushPullGC(t *testing.T) {
 	srv := s3test.ForTest(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	f := s3Fixture(t, srv, "gc", dir, nil)
+	f := s3Fixture(t, srv, "gcbucket", dir, nil)
 	alice := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "alice", Password: "a-pass"}))
 
 	img, err := random.Image(300_000, 3)
@@ -124,11 +124,11 @@ func TestS3PushPullGC(t *testing.T) {
 	layers := layerDigests(t, img)
 	for _, l := range layers {
 		enc := strings.TrimPrefix(l, "sha256:")
-		if k := keysWith(t, srv, "gc", "/blobs/sha256/"+enc[:2]+"/"+enc+"/data"); len(k) != 1 {
+		if k := keysWith(t, srv, "gcbucket", "/blobs/sha256/"+enc[:2]+"/"+enc+"/data"); len(k) != 1 {
 			t.Errorf("layer %s: bucket keys %v, want its data", l, k)
 		}
 	}
-	if k := keysWith(t, srv, "gc", "repositories/team/app/_manifests/tags/v1/current/link"); len(k) != 1 {
+	if k := keysWith(t, srv, "gcbucket", "repositories/team/app/_manifests/tags/v1/current/link"); len(k) != 1 {
 		t.Errorf("tag link in the bucket: %v", k)
 	}
 	if files := localFiles(t, dir); len(files) == 0 || !allStore(files) {
@@ -152,7 +152,7 @@ func TestS3PushPullGC(t *testing.T) {
 	}
 	for _, l := range layers {
 		enc := strings.TrimPrefix(l, "sha256:")
-		if k := keysWith(t, srv, "gc", enc); len(k) != 0 {
+		if k := keysWith(t, srv, "gcbucket", enc); len(k) != 0 {
 			t.Errorf("layer %s still in the bucket after GC: %v", l, k)
 		}
 	}
