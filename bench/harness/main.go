@@ -10,7 +10,10 @@
 //
 // The server section pushes every shared image with skopeo to `stowaway
 // serve` and to the CNCF registry (/usr/bin/docker-registry; skipped with a
-// message when absent) and times each scan on push; the rescan section runs
+// message when absent) and times each scan on push; with $STOWAWAY_WEED
+// (SeaweedFS) it also pushes them, in the same rounds, to a second `stowaway
+// serve --storage s3://...` whose blobs are in a SeaweedFS bucket, and
+// reports both next to each other (and SeaweedFS's own CPU); the rescan section runs
 // bench/rescan; the findings section runs bench/findings (DescribeImageScanFindings
 // under 50 concurrent callers).
 package main
@@ -32,6 +35,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stowaway-scanner/stowaway/internal/s3test"
 )
 
 // Result is one measured case.
@@ -283,7 +288,7 @@ func main() {
 	}
 	if want("server") {
 		sr, results, err := serverSection(context.Background(), serverOptions{
-			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages,
+			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages, Weed: weedBin(),
 		})
 		if err != nil {
 			log.Printf("server: %v", err)
@@ -370,4 +375,14 @@ func compareWith(run Run, path string) error {
 			quotient(r.MaxRSSMB, p.MaxRSSMB), quotient(r.Value, p.Value))
 	}
 	return tw.Flush()
+}
+
+// weedBin is $STOWAWAY_WEED when it names a SeaweedFS binary, else "" (the
+// server section's S3 variant is then skipped, saying why).
+func weedBin() string {
+	bin, err := s3test.Weed()
+	if err != nil {
+		return ""
+	}
+	return bin
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/s3test"
 	"github.com/stowaway-scanner/stowaway/internal/server/ecrapi"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
@@ -27,8 +28,9 @@ const peerRegistry = "/usr/bin/docker-registry"
 // registry is a registry process the harness started and pushes to.
 type registry struct {
 	name  string
-	addr  string // 127.0.0.1:PORT
-	creds string // NAME:PW for skopeo, or "" for none
+	addr  string   // 127.0.0.1:PORT
+	creds string   // NAME:PW for skopeo, or "" for none
+	env   []string // added to the harness's environment
 	cmd   *exec.Cmd
 	dir   string
 	log   *os.File
@@ -53,6 +55,9 @@ func startProcess(ctx context.Context, r *registry, readyPath string, name strin
 	r.log = log
 	r.cmd = exec.Command(name, args...)
 	r.cmd.Stdout, r.cmd.Stderr = log, log
+	if len(r.env) > 0 {
+		r.cmd.Env = append(os.Environ(), r.env...)
+	}
 	if err := r.cmd.Start(); err != nil {
 		return fmt.Errorf("%s: start: %w", r.name, err)
 	}
@@ -113,16 +118,29 @@ type stowaway struct {
 }
 
 // startStowaway starts `stowaway serve` on a fresh data dir under dir with
-// one registry user and one access key.
-func startStowaway(ctx context.Context, bin, dir, db string) (*stowaway, error) {
+// one registry user and one access key; s3, when not nil, is the SeaweedFS
+// server whose bucket "bench" holds its blobs (--storage), with the
+// credentials in the AWS environment variables.
+func startStowaway(ctx context.Context, bin, dir, db string, s3 *s3test.Server) (*stowaway, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	const user, pw, keyID, secret = "bench", "bench-pw", "AKIDBENCH", "bench-secret"
 	r := &registry{name: "stowaway", addr: addr, dir: dir, creds: user + ":" + pw}
-	err = startProcess(ctx, r, "/healthz", bin, "serve", "--addr", addr, "--data", filepath.Join(dir, "data"),
-		"--db", db, "--access-key", keyID+":"+secret, "--user", user+":"+pw, "--workers", "2")
+	args := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"),
+		"--db", db, "--access-key", keyID + ":" + secret, "--user", user + ":" + pw, "--workers", "2"}
+	if s3 != nil {
+		r.name = "stowaway on S3"
+		if err := s3.CreateBucket(ctx, "bench"); err != nil {
+			return nil, err
+		}
+		args = append(args, "--storage", s3.URL("bench"))
+		for k, v := range s3.Env() {
+			r.env = append(r.env, k+"="+v)
+		}
+	}
+	err = startProcess(ctx, r, "/healthz", bin, args...)
 	if err != nil {
 		r.stop()
 		return nil, err
@@ -141,7 +159,13 @@ func (r *registry) stats() (procStats, error) {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return procStats{}, errors.New("not running")
 	}
-	pid := strconv.Itoa(r.cmd.Process.Pid)
+	return pidStats(r.name, r.cmd.Process.Pid)
+}
+
+// pidStats reads a process's CPU time and peak RSS (Linux).
+func pidStats(name string, p int) (procStats, error) {
+	r := struct{ name string }{name}
+	pid := strconv.Itoa(p)
 	stat, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return procStats{}, fmt.Errorf("%s: read stat: %w", r.name, err)

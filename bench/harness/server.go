@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stowaway-scanner/stowaway/internal/s3test"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
 )
 
@@ -28,6 +29,9 @@ type serverOptions struct {
 	DB     string // vulnerability DB directory ("" = none found)
 	Rounds int
 	Filter string // glob over image names; "" = all
+	// Weed is the SeaweedFS binary ($STOWAWAY_WEED) for the variant of
+	// stowaway serve on S3 ("" = that variant is skipped).
+	Weed string
 }
 
 // ServerRun is the server section's detail in the JSON file.
@@ -47,6 +51,17 @@ type ServerRun struct {
 	PeerCPUS         []float64 `json:"peer_cpu_s,omitempty"`
 	PeerPushCPUS     []float64 `json:"peer_push_cpu_s,omitempty"`
 	PeerRSSMB        []float64 `json:"peer_max_rss_mib,omitempty"`
+	// S3 says which SeaweedFS the S3 variant (stowaway serve --storage
+	// s3://..., pushed the same images in the same rounds) ran against, or
+	// why it was skipped; the same figures per round for that server, and
+	// SeaweedFS's own CPU time and peak RSS (master, volume, filer and S3
+	// gateway in one process).
+	S3         string    `json:"s3"`
+	S3CPUS     []float64 `json:"stowaway_s3_cpu_s,omitempty"`
+	S3PushCPUS []float64 `json:"stowaway_s3_push_cpu_s,omitempty"`
+	S3RSSMB    []float64 `json:"stowaway_s3_max_rss_mib,omitempty"`
+	WeedCPUS   []float64 `json:"seaweedfs_cpu_s,omitempty"`
+	WeedRSSMB  []float64 `json:"seaweedfs_max_rss_mib,omitempty"`
 }
 
 // ServerImage is one shared image's figures over all rounds.
@@ -57,6 +72,10 @@ type ServerImage struct {
 	// One value per round.
 	PushPeerS     []float64 `json:"push_peer_s,omitempty"`
 	PushStowawayS []float64 `json:"push_stowaway_s"`
+	// PushS3S and ScanLatencyS3S: the same on stowaway serve on S3.
+	PushS3S        []float64 `json:"push_stowaway_s3_s,omitempty"`
+	ScanLatencyS3S []float64 `json:"scan_latency_s3_s,omitempty"`
+	StatusS3       string    `json:"scan_status_s3,omitempty"`
 	// ScanLatencyS is from skopeo's exit to the first DescribeImageScanFindings
 	// answer with a final status (polled every 50 ms).
 	ScanLatencyS []float64 `json:"scan_latency_s"`
@@ -224,6 +243,17 @@ func serverSection(ctx context.Context, o serverOptions) (*ServerRun, []Result, 
 			log.Printf("server: floor of %s: %v", img.name, err)
 		}
 	}
+	if o.Weed == "" {
+		if _, err := s3test.Weed(); err != nil {
+			run.S3 = "skipped: " + err.Error()
+			log.Printf("server: S3 variant %s", run.S3)
+		}
+	} else {
+		run.S3 = "SeaweedFS " + o.Weed
+		if b, err := exec.Command(o.Weed, "version").Output(); err == nil {
+			run.S3 = "SeaweedFS " + lastLines(strings.TrimSpace(string(b)), 1)
+		}
+	}
 	for round := 0; round < o.Rounds; round++ {
 		log.Printf("server: round %d/%d: pushing %d images", round+1, o.Rounds, len(images))
 		if err := serverRound(ctx, o, images, run, round, peer); err != nil {
@@ -255,13 +285,44 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 	if err := os.Mkdir(filepath.Join(dir, "stowaway"), 0o755); err != nil {
 		return err
 	}
-	s, err := startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway"), o.DB)
+	s, err := startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway"), o.DB, nil)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
 	if err := s.api.scanOnPushEverywhere(ctx); err != nil {
 		return fmt.Errorf("stowaway: scan-on-push rule: %w", err)
+	}
+	// The S3 variant: SeaweedFS and a second stowaway serve whose blobs
+	// are in its bucket.
+	var weed *s3test.Server
+	var s3s *stowaway
+	if o.Weed != "" {
+		for _, d := range []string{"weed", "stowaway-s3"} {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+				return err
+			}
+		}
+		if weed, err = s3test.Start(ctx, o.Weed, filepath.Join(dir, "weed")); err != nil {
+			return err
+		}
+		defer weed.Stop()
+		if s3s, err = startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway-s3"), o.DB, weed); err != nil {
+			return err
+		}
+		defer s3s.stop()
+		if err := s3s.api.scanOnPushEverywhere(ctx); err != nil {
+			return fmt.Errorf("stowaway on S3: scan-on-push rule: %w", err)
+		}
+	}
+	var s3Before, weedBefore procStats
+	if s3s != nil {
+		if s3Before, err = s3s.stats(); err != nil {
+			return err
+		}
+		if weedBefore, err = pidStats("seaweedfs", weed.PID()); err != nil {
+			return err
+		}
 	}
 	sBefore, err := s.stats()
 	if err != nil {
@@ -286,7 +347,7 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 		}
 		return d, err
 	}
-	var sPush, pPush time.Duration
+	var sPush, pPush, s3Push time.Duration
 	for i, img := range images {
 		out := &run.Images[i]
 		pushPeer := func() {
@@ -323,12 +384,30 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 				out.Findings += n
 			}
 		}
-		if (i+round)%2 == 0 {
-			pushPeer()
-			pushStowaway()
-		} else {
-			pushStowaway()
-			pushPeer()
+		pushS3 := func() {
+			if s3s == nil {
+				return
+			}
+			d, err := pushCPU(s3s.registry, &s3Push, func() (time.Duration, error) { return s3s.push(ctx, img.src, img.name+":"+tag) })
+			if err != nil {
+				out.Errors = append(out.Errors, "s3: "+err.Error())
+				return
+			}
+			pushed := time.Now()
+			out.PushS3S = append(out.PushS3S, d.Seconds())
+			st, seen, err := s3s.api.waitScan(ctx, img.name, tag, pollInterval, 5*time.Minute)
+			if err != nil {
+				out.Errors = append(out.Errors, "s3: "+err.Error())
+				return
+			}
+			out.ScanLatencyS3S = append(out.ScanLatencyS3S, seen.Sub(pushed).Seconds())
+			out.StatusS3 = st.ImageScanStatus.Status
+		}
+		// Each registry goes first in turn, per image and per round, so
+		// that none always gets the warmer page cache.
+		pushers := []func(){pushPeer, pushStowaway, pushS3}
+		for k := range pushers {
+			pushers[(i+round+k)%len(pushers)]()
 		}
 		m, err := measure(o.Bin, "scan", img.path, "--db", o.DB, "--format", "json", "-o", os.DevNull)
 		if err != nil {
@@ -344,6 +423,21 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 	run.StowawayCPUS = append(run.StowawayCPUS, (sAfter.CPU - sBefore.CPU).Seconds())
 	run.StowawayPushCPUS = append(run.StowawayPushCPUS, sPush.Seconds())
 	run.StowawayRSSMB = append(run.StowawayRSSMB, sAfter.MaxRSSMB)
+	if s3s != nil {
+		s3After, err := s3s.stats()
+		if err != nil {
+			return err
+		}
+		weedAfter, err := pidStats("seaweedfs", weed.PID())
+		if err != nil {
+			return err
+		}
+		run.S3CPUS = append(run.S3CPUS, (s3After.CPU - s3Before.CPU).Seconds())
+		run.S3PushCPUS = append(run.S3PushCPUS, s3Push.Seconds())
+		run.S3RSSMB = append(run.S3RSSMB, s3After.MaxRSSMB)
+		run.WeedCPUS = append(run.WeedCPUS, (weedAfter.CPU - weedBefore.CPU).Seconds())
+		run.WeedRSSMB = append(run.WeedRSSMB, weedAfter.MaxRSSMB)
+	}
 	if p != nil {
 		pAfter, err := p.stats()
 		if err != nil {
@@ -365,6 +459,10 @@ func serverResults(run *ServerRun, peer bool) []Result {
 		sumPeer, sumS           float64
 		ratios, lat, latToFloor []float64
 		latToCLI, stamped       []float64
+		sumS3, sumFS3           float64
+		latS3, s3Ratios         []float64
+		n3                      int
+		bytes3                  int64
 	)
 	for _, im := range run.Images {
 		lat = append(lat, im.ScanLatencyS...)
@@ -374,6 +472,15 @@ func serverResults(run *ServerRun, peer bool) []Result {
 		}
 		if l, c := median(im.ScanLatencyS), median(im.ScanCLIS); l > 0 && c > 0 {
 			latToCLI = append(latToCLI, l/c)
+		}
+		latS3 = append(latS3, im.ScanLatencyS3S...)
+		if len(im.PushS3S) > 0 && len(im.PushStowawayS) > 0 {
+			n3++
+			bytes3 += im.Bytes
+			m3, mf := median(im.PushS3S), median(im.PushStowawayS)
+			sumS3 += m3
+			sumFS3 += mf
+			s3Ratios = append(s3Ratios, m3/mf)
 		}
 		// Push totals count only images that every registry took.
 		if len(im.PushStowawayS) == 0 || (peer && len(im.PushPeerS) == 0) {
@@ -429,6 +536,26 @@ func serverResults(run *ServerRun, peer bool) []Result {
 		Result{Name: "server: scan-on-push latency / CLI scan of the same image, median over images", Value: median(latToCLI), Unit: "x",
 			Note: fmt.Sprintf("per image: median latency / median `stowaway scan` wall; max %.2fx", maxOf(latToCLI))},
 	)
+	if n3 > 0 {
+		mb3 := float64(bytes3) / 1e6
+		out = append(out,
+			Result{
+				Name: "server: push shared images, stowaway serve on S3 (SeaweedFS) (sum of per-image medians)", WallS: sumS3,
+				CPUS: median(run.S3PushCPUS), MaxRSSMB: maxOf(run.S3RSSMB), Value: mb3 / sumS3, Unit: "MB/s",
+				Floor: "stowaway serve on the filesystem, same images, same run", FloorS: sumFS3, Ratio: sumS3 / sumFS3,
+				Note: fmt.Sprintf("%d shared images, %.1f MB; skopeo copy, sequential; CPU = stowaway process during the pushes, per round (SeaweedFS's own below)", n3, mb3),
+			},
+			Result{Name: "server: stowaway serve on S3 CPU per round, pushes and scans", CPUS: median(run.S3CPUS), MaxRSSMB: maxOf(run.S3RSSMB),
+				Note: "stowaway process only; the S3 server's CPU is the next line"},
+			Result{Name: "server: SeaweedFS CPU per round (master, volume, filer, S3 gateway)", CPUS: median(run.WeedCPUS), MaxRSSMB: maxOf(run.WeedRSSMB),
+				Note: "weed server -s3, one process, over the same round"},
+			Result{Name: "server: push per image, S3/filesystem (geometric mean)", Value: geomean(s3Ratios), Unit: "x",
+				Note: fmt.Sprintf("max %.2fx", maxOf(s3Ratios))},
+			Result{Name: "server: scan-on-push latency p50, on S3", WallS: percentile(latS3, 50),
+				Note: fmt.Sprintf("%d scans; the filesystem's p50 above (%.3f s)", len(latS3), percentile(lat, 50))},
+			Result{Name: "server: scan-on-push latency p95, on S3", WallS: percentile(latS3, 95), Note: fmt.Sprintf("%d scans", len(latS3))},
+		)
+	}
 	// The largest image, where the floor is more than process start-up.
 	var big *ServerImage
 	for i := range run.Images {
@@ -459,9 +586,9 @@ func maxOf(xs []float64) float64 {
 
 // printServer prints the per-image table of the server section.
 func printServer(w io.Writer, run *ServerRun) {
-	fmt.Fprintf(w, "\nserver section: %d rounds, peer %s, DB %s (per image: medians over rounds)\n", run.Rounds, run.Peer, run.DB)
+	fmt.Fprintf(w, "\nserver section: %d rounds, peer %s, DB %s, S3 %s (per image: medians over rounds)\n", run.Rounds, run.Peer, run.DB, run.S3)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "IMAGE\tKB\tPUSH PEER s\tPUSH STOWAWAY s\tRATIO\tSCAN LATENCY s\tGUNZIP FLOOR s\tLATENCY/FLOOR\tCLI SCAN s\tLATENCY/CLI\tSTATUS\tFINDINGS\n")
+	fmt.Fprintf(tw, "IMAGE\tKB\tPUSH PEER s\tPUSH STOWAWAY s\tRATIO\tPUSH S3 s\tSCAN LATENCY s\tON S3 s\tGUNZIP FLOOR s\tLATENCY/FLOOR\tCLI SCAN s\tLATENCY/CLI\tSTATUS\tFINDINGS\n")
 	for _, im := range run.Images {
 		mp, ms, ml := median(im.PushPeerS), median(im.PushStowawayS), median(im.ScanLatencyS)
 		ratio, lf := "-", "-"
@@ -480,8 +607,8 @@ func printServer(w io.Writer, run *ServerRun) {
 		if ml > 0 && mc > 0 {
 			lc = fmt.Sprintf("%.2fx", ml/mc)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", im.Name, im.Bytes/1024, orDash("%.3f", mp), orDash("%.3f", ms), ratio,
-			orDash("%.3f", ml), orDash("%.4f", im.FloorS), lf, orDash("%.3f", mc), lc, status, im.Findings)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", im.Name, im.Bytes/1024, orDash("%.3f", mp), orDash("%.3f", ms), ratio,
+			orDash("%.3f", median(im.PushS3S)), orDash("%.3f", ml), orDash("%.3f", median(im.ScanLatencyS3S)), orDash("%.4f", im.FloorS), lf, orDash("%.3f", mc), lc, status, im.Findings)
 	}
 	tw.Flush()
 }

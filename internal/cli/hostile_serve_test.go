@@ -73,11 +73,21 @@ func serveReal(t *testing.T, cfg server.Config, dbDir string) string {
 
 func startHostileServer(t *testing.T, dbDir, databaseURL, scanType string) *hostileServer {
 	t.Helper()
+	return startHostileServerWith(t, dbDir, scanType, func(c *server.Config) { c.DatabaseURL = databaseURL })
+}
+
+// startHostileServerWith is startHostileServer with edit applied to the
+// configuration.
+func startHostileServerWith(t *testing.T, dbDir, scanType string, edit func(*server.Config)) *hostileServer {
+	t.Helper()
 	data := t.TempDir()
 	cfg := server.Config{
-		DataDir: data, DatabaseURL: databaseURL, Workers: 2, SBOMFormats: "none",
+		DataDir: data, Workers: 2, SBOMFormats: "none",
 		AccessKeys: []server.AccessKey{{ID: hostileKeyID, Secret: hostileSecret, Grants: []server.Grant{adminGrant()}}},
 		Users:      []server.User{{Name: "pusher", Password: "pw", Grants: []server.Grant{adminGrant()}}},
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	hs := &hostileServer{host: serveReal(t, cfg, dbDir)}
 	// The strictest client: the AWS SDK for Go v2, unchanged but for the

@@ -39,7 +39,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:5000", "listen address")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS (TLS 1.2+, HTTP/2) with this certificate (PEM, re-read when it changes; needs --tls-key); see docs/security.md")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "private key (PEM) of --tls-cert")
-	fs.StringVar(&cfg.DataDir, "data", "stowaway-data", "data directory: registry blobs, the SQLite database and the layer cache")
+	fs.StringVar(&cfg.DataDir, "data", "stowaway-data", "data directory: the SQLite database, the layer cache and (without --storage) the registry's blobs")
+	fs.StringVar(&cfg.Storage, "storage", "", "blob storage in S3-compatible object storage: s3://BUCKET[/PREFIX]?region=...&endpoint=http://HOST:PORT&forcepathstyle=true (credentials from the standard AWS environment or credentials file, never the URL; see README \"Object storage\")")
+	fs.StringVar(&cfg.StorageConfig, "storage-config", "", "YAML file with distribution's storage section (one driver: s3 or filesystem, its parameters; optionally redirect) instead of --storage")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... to share the work between replicas (default: SQLite in the data directory)")
 	fs.StringVar(&dbDir, "db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
 	fs.StringVar(&accessKey, "access-key", "", "ECR API key as ACCESS_KEY_ID:SECRET (default $STOWAWAY_ACCESS_KEY); it has admin on every repository (quick start; see --auth-config)")
@@ -76,6 +78,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if err := server.ValidAccountID(cfg.RegistryID); err != nil {
 		return ExitError, usageError{"--account-id: " + err.Error()}
+	}
+	if cfg.Storage != "" && cfg.StorageConfig != "" {
+		return ExitError, usageError{"--storage and --storage-config: give one"}
 	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return ExitError, usageError{"--tls-cert and --tls-key go together"}

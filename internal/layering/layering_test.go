@@ -36,6 +36,9 @@ type layer struct {
 var layers = []layer{
 	// Vocabulary and self-contained machinery: no internal imports.
 	{"testutil", []string{"internal/testutil"}, nil},
+	// A SeaweedFS S3 server for tests and the harness (not a test-only
+	// helper: bench/harness starts one too).
+	{"s3test", []string{"internal/s3test"}, nil},
 	{"hostile", []string{"internal/hostile"}, nil},
 	{"inventory", []string{"internal/inventory"}, nil},
 	{"severity", []string{"internal/severity"}, nil},
@@ -88,7 +91,7 @@ var layers = []layer{
 	{"cmd", []string{"cmd/..."}, []string{"cli"}},
 	// The image builder needs no internal package.
 	{"build", []string{"build/..."}, nil},
-	{"bench", []string{"bench/..."}, []string{"inventory", "severity", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
+	{"bench", []string{"bench/..."}, []string{"s3test", "inventory", "severity", "version", "vulndb", "match", "scan", "server-base", "server/scanning", "server/rescan", "server/ecrapi", "server/console"}},
 }
 
 // testHelpers are packages for tests only: no other package may import them

@@ -62,12 +62,23 @@ type Config struct {
 	// TLS 1.2+ with HTTP/2 (serve --tls-cert, --tls-key); both files are
 	// re-read when they change, so a rotated certificate needs no restart.
 	TLSCertFile, TLSKeyFile string
-	// DataDir holds the SQLite database and the blob storage (required).
+	// DataDir holds the SQLite database, the layer cache and, unless
+	// Storage or StorageConfig names object storage, the blob storage
+	// (DataDir/registry) (required).
 	DataDir string
 	// DatabaseURL: "" = SQLite in DataDir, "postgres://..." = PostgreSQL.
-	// Blob storage is always DataDir/registry; replicas sharing a Postgres
-	// database must share that directory too.
+	// Replicas sharing a Postgres database must share the blob storage
+	// too: object storage, or one DataDir/registry directory.
 	DatabaseURL string
+	// Storage is serve --storage: s3://BUCKET[/PREFIX]?region=...&
+	// endpoint=...&forcepathstyle=true, blobs in S3-compatible object
+	// storage through distribution's s3 driver (credentials from the
+	// standard AWS environment; registry.ParseStorageURL). "" = DataDir.
+	Storage string
+	// StorageConfig is serve --storage-config: a YAML file with
+	// distribution's storage section (registry.LoadStorageConfig). At most
+	// one of Storage and StorageConfig.
+	StorageConfig string
 	// AccessKeys verify SigV4 on the ECR API.
 	AccessKeys []AccessKey
 	// Users authenticate to the registry (Basic, or Bearer with a token).

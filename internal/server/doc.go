@@ -6,7 +6,7 @@
 // interface defined where it is consumed):
 //
 //	          ┌──────────── Handler ────────────────────────────────┐
-//	/v2/...   │ registry: distribution/v3 (filesystem driver)       │
+//	/v2/...   │ registry: distribution/v3 (filesystem or s3 driver) │
 //	          │   + auth, referrers API, push/delete hooks ─────────┼──► store: images, tags, referrers
 //	POST /    │ ecrapi: SigV4, ECR JSON 1.1 actions ────────────────┼──► store: repositories, config, scans
 //	/_ecr/    │ ecrapi: GetDownloadUrlForLayer's signed layer URLs  │
@@ -68,9 +68,12 @@
 //   - internal/server/sbomref stores each scanned image's SBOM as an OCI
 //     referrer and offers it to clients instead of indexing again.
 //
-// Replicas: point several servers at one PostgreSQL database and one shared
-// DataDir/registry directory; jobs are claimed with FOR UPDATE SKIP LOCKED,
-// and the upload, token and layer-URL secrets live in the database.
+// Replicas: point several servers at one PostgreSQL database and one blob
+// storage (Config.Storage: an S3 bucket, or one shared DataDir/registry
+// directory); jobs are claimed with FOR UPDATE SKIP LOCKED, and the upload,
+// token and layer-URL secrets live in the database. With object storage the
+// DataDir keeps only the SQLite database (without PostgreSQL) and the
+// per-replica layer cache.
 //
 // Security (docs/security.md): authentication is enforced as soon as any
 // user or access key is configured (with none, the server logs that it is

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/stowaway-scanner/stowaway/internal/s3test"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
@@ -149,9 +151,55 @@ const passPolicy = `{"rules":[
  {"rulePriority":1,"description":"untagged older than a day","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}},
  {"rulePriority":2,"description":"keep the newest v*","selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}`
 
+// TestLifecyclePassDeletesAndCollectsBlobs runs on the filesystem and on
+// S3 (SeaweedFS, skipped without $STOWAWAY_WEED): the blobs listed before
+// and after are those in the data directory, or the bucket's objects
+// (listed with the AWS SDK, not through the registry).
 func TestLifecyclePassDeletesAndCollectsBlobs(t *testing.T) {
+	t.Run("filesystem", func(t *testing.T) {
+		testLifecyclePass(t, nil, func(t *testing.T, ts *testServer) map[string]int64 { return blobsOnDisk(t, ts.cfg.DataDir) })
+	})
+	t.Run("s3", func(t *testing.T) {
+		srv := s3test.ForTest(t)
+		for k, v := range srv.Env() {
+			t.Setenv(k, v)
+		}
+		if err := srv.CreateBucket(context.Background(), "lifecycle"); err != nil {
+			t.Fatal(err)
+		}
+		testLifecyclePass(t, func(c *Config) { c.Storage = srv.URL("lifecycle") }, func(t *testing.T, ts *testServer) map[string]int64 {
+			if _, err := os.Stat(filepath.Join(ts.cfg.DataDir, "registry")); !os.IsNotExist(err) {
+				t.Errorf("the data directory has a registry directory on S3 (%v)", err)
+			}
+			return blobsInBucket(t, srv, "lifecycle")
+		})
+	})
+}
+
+// blobsInBucket maps every blob digest in the bucket to its size.
+func blobsInBucket(t *testing.T, srv *s3test.Server, bucket string) map[string]int64 {
+	t.Helper()
+	objs, err := srv.Objects(context.Background(), bucket, "docker/registry/v2/blobs/sha256/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for k, size := range objs {
+		if path.Base(k) == "data" {
+			out["sha256:"+path.Base(path.Dir(k))] = size
+		}
+	}
+	return out
+}
+
+func testLifecyclePass(t *testing.T, storage func(*Config), blobsNow func(*testing.T, *testServer) map[string]int64) {
 	clk := &shiftClock{}
-	ts := startServer(t, func(c *Config) { c.Now = clk.Now })
+	ts := startServer(t, func(c *Config) {
+		c.Now = clk.Now
+		if storage != nil {
+			storage(c)
+		}
+	})
 	ctx := context.Background()
 
 	// old (untagged, 10 days) and "other:v1" share their base layer.
@@ -174,7 +222,7 @@ func TestLifecyclePassDeletesAndCollectsBlobs(t *testing.T) {
 	if code, body := ts.call(t, "PutLifecyclePolicy", map[string]any{"repositoryName": "app", "lifecyclePolicyText": passPolicy}, nil); code != 200 {
 		t.Fatalf("PutLifecyclePolicy: %d %s", code, body)
 	}
-	before := blobsOnDisk(t, ts.cfg.DataDir)
+	before := blobsNow(t, ts)
 
 	rep, err := ts.lifecycle.Pass(ctx)
 	if err != nil {
@@ -240,7 +288,7 @@ func TestLifecyclePassDeletesAndCollectsBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := blobsOnDisk(t, ts.cfg.DataDir)
+	after := blobsNow(t, ts)
 	gone := map[string]bool{}
 	var freed int64
 	for d, size := range before {

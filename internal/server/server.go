@@ -152,14 +152,22 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	blobs, err := blobStorage(cfg)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if blobs.IsObjectStore() {
+		cfg.Logger.Info("server: blob storage", "storage", blobs.String())
+	}
 	s.reg, err = registry.New(ctx, registry.Options{
-		Dir:    filepath.Join(cfg.DataDir, "registry"),
-		Store:  s.store,
-		Auth:   s.auth,
-		Authz:  s.authz,
-		OnPush: s.onPush,
-		OnPull: s.onPull,
-		Audit:  s.audit,
+		Dir:     filepath.Join(cfg.DataDir, "registry"),
+		Storage: blobs,
+		Store:   s.store,
+		Auth:    s.auth,
+		Authz:   s.authz,
+		OnPush:  s.onPush,
+		OnPull:  s.onPull,
+		Audit:   s.audit,
 		Uploads: registry.UploadLimits{
 			PerRepository: cfg.MaxUploadsPerRepository, PerUser: cfg.MaxUploadsPerUser, PurgeAge: cfg.UploadPurgeAge,
 		},
@@ -454,4 +462,18 @@ func (s *Server) Close() error {
 		err = errors.Join(err, s.store.Close())
 	})
 	return err
+}
+
+// blobStorage is the registry's storage: Config.Storage or
+// Config.StorageConfig, else the filesystem under DataDir/registry.
+func blobStorage(cfg Config) (registry.Storage, error) {
+	switch {
+	case cfg.Storage != "" && cfg.StorageConfig != "":
+		return registry.Storage{}, errors.New("--storage and --storage-config: give one")
+	case cfg.Storage != "":
+		return registry.ParseStorageURL(cfg.Storage, os.Getenv)
+	case cfg.StorageConfig != "":
+		return registry.LoadStorageConfig(cfg.StorageConfig)
+	}
+	return registry.Storage{}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 
 	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -207,7 +208,11 @@ func (r *Registry) CountUploads(ctx context.Context, repo string) (int, error) {
 	if _, err := r.repository(ctx, repo); err != nil {
 		return 0, err
 	}
-	names, err := r.driver.List(ctx, path.Join("/docker/registry/v2/repositories", repo, "_uploads"))
+	dir := path.Join(repositoriesRoot, repo, "_uploads")
+	if r.objectStore {
+		return r.countSessions(ctx, dir)
+	}
+	names, err := r.driver.List(ctx, dir)
 	if err != nil {
 		if isPathNotFound(err) {
 			return 0, nil
@@ -316,4 +321,23 @@ func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
 	}
 	r.forgetUpload(id)
 	return nil
+}
+
+// countSessions counts the session directories under an object store's
+// _uploads prefix by walking its objects: a listing with a delimiter may
+// also name folders whose objects are all gone (SeaweedFS keeps an emptied
+// folder for a while), which are no session.
+func (r *Registry) countSessions(ctx context.Context, dir string) (int, error) {
+	n := 0
+	err := r.driver.Walk(ctx, dir, func(fi storagedriver.FileInfo) error {
+		if fi.IsDir() && path.Dir(fi.Path()) == dir {
+			n++
+			return storagedriver.ErrSkipDir
+		}
+		return nil
+	})
+	if err != nil && !isPathNotFound(err) {
+		return 0, fmt.Errorf("registry: list uploads in %s: %w", dir, err)
+	}
+	return n, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/storage"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
@@ -199,21 +200,33 @@ func markManifest(ctx context.Context, ms distribution.ManifestService, d digest
 	return nil
 }
 
-// removeLayerLinks deletes repositories' _layers links to swept blobs.
+// removeLayerLinks deletes repositories' _layers links to swept blobs. It
+// walks every repository's _layers directory, not the repositories
+// distribution enumerates: that needs a _manifests directory, and on an
+// object store a repository whose last manifest was deleted has none (no
+// object left under it) while its layer links remain.
 func (r *Registry) removeLayerLinks(ctx context.Context, gone map[digest.Digest]bool) error {
-	repos, ok := r.ns.(distribution.RepositoryEnumerator)
-	if !ok {
-		return errors.New("registry: gc: storage cannot enumerate repositories")
-	}
 	vacuum := storage.NewVacuum(ctx, r.driver)
-	err := repos.Enumerate(ctx, func(name string) error {
-		dir := path.Join("/docker/registry/v2/repositories", name, "_layers", "sha256")
-		entries, err := r.driver.List(ctx, dir)
+	var errs error
+	err := r.driver.Walk(ctx, repositoriesRoot, func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			return nil
+		}
+		p := fi.Path()
+		switch path.Base(p) {
+		case "_manifests", "_uploads":
+			return storagedriver.ErrSkipDir
+		case "_layers":
+		default:
+			return nil
+		}
+		name := strings.TrimPrefix(path.Dir(p), repositoriesRoot+"/")
+		entries, err := r.driver.List(ctx, path.Join(p, "sha256"))
 		if err != nil {
-			if isPathNotFound(err) {
-				return nil
+			if !isPathNotFound(err) {
+				errs = errors.Join(errs, fmt.Errorf("list layer links of %q: %w", name, err))
 			}
-			return fmt.Errorf("registry: gc: list layer links of %q: %w", name, err)
+			return storagedriver.ErrSkipDir
 		}
 		for _, e := range entries {
 			d := digest.NewDigestFromEncoded(digest.SHA256, path.Base(e))
@@ -221,13 +234,16 @@ func (r *Registry) removeLayerLinks(ctx context.Context, gone map[digest.Digest]
 				continue
 			}
 			if err := vacuum.RemoveLayer(name, d); err != nil && !isPathNotFound(err) {
-				return fmt.Errorf("registry: gc: remove layer link %s of %q: %w", d, name, err)
+				errs = errors.Join(errs, fmt.Errorf("remove layer link %s of %q: %w", d, name, err))
 			}
 		}
-		return nil
+		return storagedriver.ErrSkipDir
 	})
 	if err != nil && !isPathNotFound(err) {
-		return err
+		errs = errors.Join(errs, err)
+	}
+	if errs != nil {
+		return fmt.Errorf("registry: gc: %w", errs)
 	}
 	return nil
 }

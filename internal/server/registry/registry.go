@@ -1,8 +1,8 @@
 // Package registry serves the OCI distribution v1.1 API under /v2/ by
-// embedding github.com/distribution/distribution/v3 (over fsDriver, a port
-// of its filesystem driver without the tracing wrapper, in the data
-// directory) and wrapping it with what it lacks or what Stowaway
-// adds:
+// embedding github.com/distribution/distribution/v3 (over one of its
+// storage drivers, storage.go: the filesystem in the data directory, or
+// S3-compatible object storage) and wrapping it with what it lacks or what
+// Stowaway adds:
 //
 //   - authentication, and authorization of each request by the IAM action
 //     ECR documents for its route (routeAction: manifest GET
@@ -52,6 +52,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -93,10 +94,13 @@ type Store interface {
 
 // Options configures a Registry.
 type Options struct {
-	// Dir is the blob storage root.
-	Dir   string
-	Store Store
-	Auth  *auth.Authenticator
+	// Dir is the blob storage root on the local filesystem, used when
+	// Storage names no driver.
+	Dir string
+	// Storage is the blob storage (zero: the filesystem under Dir).
+	Storage Storage
+	Store   Store
+	Auth    *auth.Authenticator
 	// Authz decides each request by its IAM action (nil: the grants
 	// alone).
 	Authz *auth.Authorizer
@@ -134,6 +138,9 @@ type Registry struct {
 	// replica's sessions for the per-user cap.
 	limits  UploadLimits
 	uploads *uploadTracker
+	// objectStore: the driver is S3's (uploads.go aborts the multipart
+	// uploads of purged sessions).
+	objectStore bool
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so
@@ -159,18 +166,32 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: http secret: %w", err)
 	}
-	root, err := filepath.Abs(opts.Dir)
+	st := opts.Storage
+	if st.Driver == "" {
+		if opts.Dir == "" {
+			return nil, errors.New("registry: no storage: want a directory or a driver")
+		}
+		root, err := filepath.Abs(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("registry: storage dir: %w", err)
+		}
+		st = Storage{Driver: "filesystem", Params: map[string]any{"rootdirectory": root}}
+	}
+	drv, err := openDriver(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("registry: storage dir: %w", err)
+		return nil, err
 	}
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
-			fsDriverName: configuration.Parameters{"rootdirectory": root},
-			"delete":     configuration.Parameters{"enabled": true},
+			storageDrivers[st.Driver]: configuration.Parameters(st.Params),
+			"delete":                  configuration.Parameters{"enabled": true},
 			// Interrupted uploads are purged by RunUploadPurge, after
 			// Options.Uploads.PurgeAge, not by distribution's purger (168 h,
 			// started after up to an hour of jitter, on every replica).
 			"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
+			// Blobs stream through serve (and its authorization) unless
+			// the storage asks for redirects to the object store.
+			"redirect": configuration.Parameters{"disable": !st.Redirect},
 		},
 	}
 	cfg.HTTP.Secret = string(secret)
@@ -179,17 +200,15 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 	cfg.Log.AccessLog.Disabled = true
 	routeLibraryLogs(opts.Logger)
-	registerFSDriver()
 	app, err := newApp(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	drv := newFSDriver(root)
 	ns, err := storage.NewRegistry(ctx, drv, storage.EnableDelete)
 	if err != nil {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
-	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker()}, nil
+	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}, nil
 }
 
 // newApp calls handlers.NewApp, which panics on bad configuration.

@@ -270,6 +270,10 @@ func (r *Registry) PurgeUploads(ctx context.Context) (int, error) {
 	}
 	deleted := 0
 	for _, dir := range stale {
+		if err := r.abortPartialData(ctx, dir); err != nil {
+			errs = errors.Join(errs, err)
+			continue
+		}
 		if err := r.driver.Delete(ctx, dir); err != nil && !isPathNotFound(err) {
 			errs = errors.Join(errs, err)
 			continue
@@ -294,6 +298,38 @@ func (r *Registry) PurgeUploads(ctx context.Context) (int, error) {
 		return deleted, fmt.Errorf("registry: purge uploads: %w", errs)
 	}
 	return deleted, nil
+}
+
+// maxAborts bounds the unfinished multipart uploads aborted for one
+// session's data.
+const maxAborts = 16
+
+// abortPartialData discards the bytes of an interrupted session that are
+// not objects yet. On S3 the driver writes a session's data as a multipart
+// upload, completed only when the blob is committed: an interrupted push
+// leaves its parts in an unfinished multipart upload, which listing and
+// deleting objects never sees (storage billed and kept until a bucket
+// lifecycle rule aborts it). Opening the data for appending finds that
+// multipart upload and cancelling the writer aborts it; repeated while one
+// is found. The filesystem has no such state (deleting the directory
+// removes the data).
+func (r *Registry) abortPartialData(ctx context.Context, dir string) error {
+	if !r.objectStore {
+		return nil
+	}
+	data := path.Join(dir, "data")
+	for range maxAborts {
+		w, err := r.driver.Writer(ctx, data, true)
+		if err != nil {
+			// No multipart upload: not found, or a data object that
+			// deleting the directory removes.
+			return nil
+		}
+		if err := w.Cancel(ctx); err != nil {
+			return fmt.Errorf("%s: abort the unfinished upload: %w", data, err)
+		}
+	}
+	return nil
 }
 
 // maxStartedAt bounds a startedat file (an RFC 3339 time).
