@@ -25,8 +25,8 @@ func TestClassifiedBinariesOwnership(t *testing.T) {
 	root := t.TempDir()
 	ossl := "\x00OpenSSL 3.0.11 19 Sep 2023\x00"
 	files := map[string]string{
-		"etc/os-release":       "ID=debian\nVERSION_ID=\"12\"\n",
-		"var/lib/dpkg/status":  "Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n\n",
+		"etc/os-release":                       "ID=debian\nVERSION_ID=\"12\"\n",
+		"var/lib/dpkg/status":                  "Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n\n",
 		"var/lib/dpkg/info/libssl3:amd64.list": "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu/libcrypto.so.3\n/usr/lib/x86_64-linux-gnu/libssl.so.3\n",
 		// Owned: where dpkg put it, and at its usr-merge alias.
 		"usr/lib/x86_64-linux-gnu/libcrypto.so.3": ossl,

@@ -360,7 +360,7 @@ type builder struct {
 	// The inserts of records, buffered (see batchInsert); nextRID is the
 	// rowid of the next advisory stored.
 	insAdv, insAff, insAlias, insCVSS, insRejected, insCPE *batchInsert
-	nextRID                                        int64
+	nextRID                                                int64
 	// rejectedIDs is the number of distinct rejected CVE ids (finish).
 	rejectedIDs int
 
