@@ -14,8 +14,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/testutil"
 )
 
-func TestCPERanges(t *testing.T) {
-	rec20 := `{"cve":{"id":"CVE-2023-0001","configurations":[{"nodes":[{"operator":"OR","cpeMatch":[
+const rec20Seed = `{"cve":{"id":"CVE-2023-0001","configurations":[{"nodes":[{"operator":"OR","cpeMatch":[
 		{"vulnerable":true,"criteria":"cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*","versionStartIncluding":"1.1.1","versionEndExcluding":"1.1.1w"},
 		{"vulnerable":true,"criteria":"cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*","versionStartExcluding":"3.0.0","versionEndIncluding":"3.0.11"},
 		{"vulnerable":true,"criteria":"cpe:2.3:a:openssl:openssl:3.0.0:beta1:*:*:*:*:*:*"},
@@ -26,7 +25,12 @@ func TestCPERanges(t *testing.T) {
 		{"vulnerable":true,"criteria":"cpe:2.3:a:nodejs:node.js:*:*:*:*:*:*:*:*"},
 		{"vulnerable":true,"criteria":"cpe:2.3:a:other:thing:*:*:*:*:*:*:*:*"}]},
 		{"operator":"OR","cpeMatch":[{"vulnerable":false,"criteria":"cpe:2.3:o:debian:debian_linux:11:*:*:*:*:*:*:*"}]}]}]}}`
-	got, err := cpeRanges20(json.RawMessage(rec20))
+
+const rec11Seed = `{"cve":{},"configurations":{"nodes":[{"operator":"AND","children":[{"operator":"OR","cpe_match":[
+		{"vulnerable":true,"cpe23Uri":"cpe:2.3:a:haxx:curl:*:*:*:*:*:*:*:*","versionEndExcluding":"7.88.1"}]}]}]}}`
+
+func TestCPERanges(t *testing.T) {
+	got, err := cpeRanges20(json.RawMessage(rec20Seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +45,7 @@ func TestCPERanges(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("2.0 (-want +got):\n%s", d)
 	}
-	rec11 := `{"cve":{},"configurations":{"nodes":[{"operator":"AND","children":[{"operator":"OR","cpe_match":[
-		{"vulnerable":true,"cpe23Uri":"cpe:2.3:a:haxx:curl:*:*:*:*:*:*:*:*","versionEndExcluding":"7.88.1"}]}]}]}}`
-	got, err = cpeRanges11(json.RawMessage(rec11))
+	got, err = cpeRanges11(json.RawMessage(rec11Seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,4 +92,24 @@ func TestSharedFeedsCPE(t *testing.T) {
 	if perProduct["openssl:openssl"] == 0 || perProduct["haxx:curl"] == 0 {
 		t.Errorf("no OpenSSL or curl ranges in the shared NVD feeds: %v", perProduct)
 	}
+}
+
+// FuzzCPERanges: any record bytes give ranges that Valid accepts, or an
+// error, never a panic.
+func FuzzCPERanges(f *testing.F) {
+	f.Add([]byte(rec20Seed))
+	f.Add([]byte(rec11Seed))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, fn := range []func(json.RawMessage) ([]advisory.CPERange, error){cpeRanges20, cpeRanges11} {
+			rs, err := fn(b)
+			if err != nil {
+				continue
+			}
+			for _, r := range rs {
+				if err := r.Valid(); err != nil {
+					t.Fatalf("%+v: %v", r, err)
+				}
+			}
+		}
+	})
 }
