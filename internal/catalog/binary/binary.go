@@ -274,7 +274,7 @@ func (m *matcher) find(b []byte, lo, hi int) (string, bool) {
 			return "", false
 		}
 		w := b[max(at-m.before, 0):min(at+window, len(b))]
-		if sm := m.re.FindSubmatch(w); sm != nil && len(sm) > 1 && len(sm[1]) > 0 {
+		if sm := m.re.FindSubmatch(w); len(sm) > 1 && len(sm[1]) > 0 {
 			return string(sm[1]), true
 		}
 		i = at + 1
