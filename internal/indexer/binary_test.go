@@ -1,14 +1,25 @@
 package indexer
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/stowaway-scanner/stowaway/internal/catalog"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog/all"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/binary"
@@ -98,4 +109,57 @@ func TestClassifiedBinariesOwnership(t *testing.T) {
 	if goBin != "" && !goFound {
 		t.Errorf("the Go cataloger found nothing in %s: the attribution case is vacuous", goBin)
 	}
+}
+
+// TestManyCandidates: an image of 100,000 small files named libssl.so.3
+// (each with a version string) is indexed in one pass: one package per
+// file, memory bounded by one file at a time. It logs the CPU time.
+func TestManyCandidates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 files")
+	}
+	const n = 100_000
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	content := []byte("\x00OpenSSL 3.0.11 19 Sep 2023\x00")
+	for i := range n {
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("opt/%d/libssl.so.3", i), Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "many.tar")
+	if err := tarball.WriteToFile(p, nil, img); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Resolve(context.Background(), p, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	inv, err := Index(context.Background(), src, Options{Language: []catalog.FileCataloger{binary.New()}, Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Packages) != n {
+		t.Errorf("%d packages, want %d", len(inv.Packages), n)
+	}
+	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+	t.Logf("indexed %d candidate files in %v of CPU (user+sys)", n, cpu)
 }

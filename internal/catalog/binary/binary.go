@@ -229,7 +229,9 @@ func elfSections(r io.ReaderAt, size int64) (out []span, ok bool) {
 // matcher order, that matched anywhere.
 func find(ctx context.Context, r io.ReaderAt, size int64, spans []span, ms []matcher) (product, v string, err error) {
 	best := len(ms)
-	buf := make([]byte, maxBefore+chunk+window)
+	// One buffer per file, no larger than the file: most candidates are
+	// small, and a hostile image may hold many.
+	buf := make([]byte, min(int64(maxBefore+chunk+window), size))
 	for _, s := range spans {
 		for off := s.off; off < s.off+s.n; off += chunk {
 			if err := ctx.Err(); err != nil {
