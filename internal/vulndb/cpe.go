@@ -15,7 +15,8 @@ import (
 // records of one CVE and source (NVD's yearly and modified feeds), only
 // the rows of the one the cvss table kept (the most recently modified) are
 // read. Lookup in namespace advisory.CPENamespace reads them as affected
-// entries (see cpeAffected).
+// entries (see lookupCPE), and each product with ranges is a pair of the
+// pairs table (writeCPEPairs), so that rescans see its changes.
 const cpeSchemaSQL = `
 CREATE TABLE cpe_ranges(
 	cpe        TEXT NOT NULL,

@@ -99,6 +99,20 @@ func TestCPERanges(t *testing.T) {
 	other := &fakeUpdater{name: "alpine", version: "1", advs: []*advisory.Advisory{osAdv("CVE-2024-0001", "alpine:3.19", "musl", "1.2")}}
 	mustUpdate(t, dir, nvd, other)
 	db = mustOpen(t, dir)
-	defer db.Close()
 	check(db)
+	db.Close()
+	// A changed range of one product is a changed pair (nvd:cpe, openssl)
+	// for continuous rescans; curl's pairs are unchanged.
+	nvd.version = "2"
+	nvd.advs[0] = nvdAdv("CVE-2023-0001", 2, 9.8, advisory.CPERange{CPE: osslCPE, Start: "1.1.1", End: "1.1.1x"})
+	mustUpdate(t, dir, nvd, other)
+	db = mustOpen(t, dir)
+	defer db.Close()
+	cs, err := db.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]Pair{{Namespace: "nvd:cpe", Package: "openssl"}}, cs.Pairs); d != "" || !cs.Complete {
+		t.Errorf("changes (complete %v; -want +got):\n%s", cs.Complete, d)
+	}
 }
