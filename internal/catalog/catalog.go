@@ -61,6 +61,10 @@ type Result struct {
 	// packages install; language packages found at those paths are dropped as
 	// duplicates of the OS package.
 	Owned []string
+	// Relationships are the dependency edges the file records between its
+	// packages (inventory.Relationship; Path may be left empty: it is
+	// the file's). Build them with inventory.Edges, which bounds them.
+	Relationships []inventory.Relationship
 	// Warnings are non-fatal problems, each naming its file.
 	Warnings []string
 }

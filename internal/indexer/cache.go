@@ -16,8 +16,9 @@ import (
 
 // cacheFormat versions the cached value layout and the key scheme. Bumped to
 // v2 when keys became verified digests: entries written under v1 keys (the
-// config's unverified claim) are never read again.
-const cacheFormat = "v2"
+// config's unverified claim) are never read again; v3 when cataloger
+// results gained dependency relationships.
+const cacheFormat = "v3"
 
 // cachedLayer is the cached value of one layer: its recorded entries (with
 // the release files' content) and, per file, the cataloger results.

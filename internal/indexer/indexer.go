@@ -120,7 +120,9 @@ type fileResult struct {
 	Cataloger string              `json:"cataloger"`
 	Packages  []inventory.Package `json:"packages,omitempty"`
 	Owned     []string            `json:"owned,omitempty"`
-	Warnings  []string            `json:"warnings,omitempty"`
+	// Relationships carry their file's path.
+	Relationships []inventory.Relationship `json:"relationships,omitempty"`
+	Warnings      []string                 `json:"warnings,omitempty"`
 }
 
 // run is one indexing run.
@@ -295,6 +297,16 @@ func resultOf(pl plugin, path string, res catalog.Result) fileResult {
 		}
 		fr.Packages = append(fr.Packages, p)
 	}
+	for _, rel := range res.Relationships {
+		if rel.Path == "" {
+			rel.Path = path
+		}
+		fr.Relationships = append(fr.Relationships, rel)
+	}
+	if rels, dropped := inventory.CapRelationships(fr.Relationships); dropped > 0 {
+		fr.Relationships = rels
+		fr.Warnings = append(fr.Warnings, fmt.Sprintf("%s: %s: %d dependency relationships beyond the first %d dropped", pl.c.Name(), path, dropped, inventory.MaxRelationshipsPerFile))
+	}
 	return fr
 }
 
@@ -314,6 +326,7 @@ func (r *run) add(frs []fileResult, layer string) {
 			p.Layer = layer
 			r.inv.Packages = append(r.inv.Packages, p)
 		}
+		r.inv.Relationships = append(r.inv.Relationships, fr.Relationships...)
 		for _, o := range fr.Owned {
 			r.owned[strings.TrimPrefix(path.Clean("/"+o), "/")] = struct{}{}
 		}
@@ -390,10 +403,10 @@ func attributed(inv *inventory.Inventory) (files, trees map[string]bool) {
 	return files, trees
 }
 
-// finish drops language packages installed by OS packages and classified
-// binaries that an OS or language package accounts for (see
-// internal/catalog/binary), fills PURLs (named by purls) and sorts the
-// packages into a stable order.
+// finish drops language packages installed by OS packages (and the
+// dependency relationships that named them) and classified binaries that
+// an OS or language package accounts for (see internal/catalog/binary),
+// fills PURLs (named by purls) and sorts the packages into a stable order.
 func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Names) {
 	files, trees := attributed(inv)
 	kept := inv.Packages[:0]
@@ -417,6 +430,8 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Nam
 		kept = append(kept, p)
 	}
 	inv.Packages = kept
+	// The edges of dropped packages go with them.
+	inv.PruneRelationships()
 	sort.SliceStable(inv.Packages, func(i, j int) bool {
 		a, b := inv.Packages[i], inv.Packages[j]
 		if a.Type != b.Type {

@@ -148,6 +148,9 @@ type Inventory struct {
 	Distro     *Distro         `json:"distro"`
 	Packages   []Package       `json:"packages"`
 	Catalogers []CatalogerInfo `json:"catalogers"`
+	// Relationships is the dependency graph, as the files record it (see
+	// graph.go), sorted by path, from and to.
+	Relationships []Relationship `json:"relationships,omitempty"`
 	// Warnings are problems that did not stop cataloging, such as one
 	// malformed package.json, each naming the file.
 	Warnings []string `json:"warnings,omitempty"`

@@ -184,6 +184,11 @@ type Finding struct {
 	ExploitAvailable string         `json:"exploitAvailable,omitempty"`
 	KEV              *advisory.KEV  `json:"kev,omitempty"`
 	EPSS             *advisory.EPSS `json:"epss,omitempty"`
+	// Dependency, set by the scan for a language package whose file (or
+	// its project's lockfile) records a dependency graph, says whether
+	// the package is a direct or a transitive dependency and a shortest
+	// path to it from the project (inventory.Graph).
+	Dependency *inventory.Dependency `json:"dependency,omitempty"`
 }
 
 // Degraded is a matched package whose version could not be compared: the

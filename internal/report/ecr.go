@@ -243,6 +243,13 @@ type VulnerablePackage struct {
 	Release         string `json:"release,omitempty"`
 	SourceLayerHash string `json:"sourceLayerHash,omitempty"`
 	Version         string `json:"version"`
+	// DependencyScope and IntroducedThrough are Stowaway's (Inspector has
+	// no such field): for a language package whose lockfile records a
+	// dependency graph, "direct" or "transitive", and a shortest path
+	// from the project to the package (name@version each, the package
+	// last; empty when the file says transitive but not through which).
+	DependencyScope   string   `json:"dependencyScope,omitempty"`
+	IntroducedThrough []string `json:"introducedThrough,omitempty"`
 }
 
 // Remediation is remediation.recommendation.
@@ -607,6 +614,9 @@ func enhanced(s Scan, g []match.Finding) ECREnhancedFinding {
 			PackageManager: packageManager(s.Names, p), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
 		if vp.FixedInVersion == "" {
 			vp.FixedInVersion = "NotAvailable"
+		}
+		if dep := x.Dependency; dep != nil {
+			vp.DependencyScope, vp.IntroducedThrough = string(dep.Scope), dep.IntroducedThrough
 		}
 		d.VulnerablePackages = append(d.VulnerablePackages, vp)
 		if !slices.Contains(pkgNames, p.Name) {

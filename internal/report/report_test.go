@@ -318,10 +318,21 @@ func TestCycloneDXSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true), "pro": proFixture(true), "exploit": exploitFixture(true)} {
+	// A dependency graph: the project depends on requests; requests on a
+	// package its file does not hold (pruned).
+	graph := fixture(true)
+	req := graph.Inventory.Packages[1]
+	graph.Inventory.Relationships = []inventory.Relationship{
+		{Path: req.Path, To: inventory.RefOf(req)},
+		{Path: req.Path, From: inventory.RefOf(req), To: inventory.PackageRef{Name: "libssl3", Version: "3.0.11-1~deb12u2"}},
+	}
+	for name, s := range map[string]Scan{"enhanced": fixture(true), "degraded": degradedFixture(true), "pro": proFixture(true), "exploit": exploitFixture(true), "graph": graph} {
 		var b bytes.Buffer
 		if err := WriteCycloneDX(&b, s); err != nil {
 			t.Fatal(err)
+		}
+		if name == "graph" && !strings.Contains(b.String(), `"dependsOn"`) {
+			t.Errorf("graph: no dependencies in\n%s", b.String())
 		}
 		inst, err := jsonschema.UnmarshalJSON(&b)
 		if err != nil {

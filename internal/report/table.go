@@ -80,15 +80,31 @@ func WriteTable(w io.Writer, s Scan) error {
 		}
 		path := ""
 		if !f.Package.Type.IsOS() || f.Package.Type == inventory.TypeRPM {
-			path = f.Package.Path
+			path = cell(f.Package.Path) + dependencyNote(f.Dependency)
 		}
 		if exploit {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, exploitCell(f), cell(path))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, exploitCell(f), path)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, cell(path))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, path)
 	}
 	return tw.Flush()
+}
+
+// dependencyNote is what the PATH column adds about a language package's
+// place in its project: " (direct)", " (via a@1 > b@2)" naming the
+// packages that brought a transitive one in, or " (transitive)" when the
+// file does not say through which.
+func dependencyNote(d *inventory.Dependency) string {
+	switch {
+	case d == nil:
+		return ""
+	case d.Scope == inventory.ScopeDirect:
+		return " (direct)"
+	case len(d.IntroducedThrough) > 1:
+		return " (via " + cell(strings.Join(d.IntroducedThrough[:len(d.IntroducedThrough)-1], " > ")) + ")"
+	}
+	return " (" + string(d.Scope) + ")"
 }
 
 // channelCounts counts findings per fix channel besides the standard one

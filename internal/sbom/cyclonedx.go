@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,10 +152,70 @@ func buildCycloneDX(inv *inventory.Inventory, opts Options) (*cdx.BOM, error) {
 	for i, p := range inv.Packages {
 		components = append(components, packageComponent(p, refs[i], opts.Names))
 	}
+	files, deps := cdxDependencies(inv, image.BOMRef, refs)
+	components = append(components, files...)
 	if len(components) > 0 {
 		bom.Components = &components
 	}
+	if len(deps) > 0 {
+		bom.Dependencies = &deps
+	}
 	return bom, nil
+}
+
+// fileRefPrefix starts the bom-ref of a file component: the project root
+// of a lockfile's dependency graph.
+const fileRefPrefix = "file:"
+
+// cdxDependencies is the dependency graph of inv (relationships already
+// pruned to its packages) as CycloneDX dependencies: each package's
+// bom-ref dependsOn the packages it needs; a file component per lockfile
+// that names its project's direct dependencies stands for that project
+// (the relationships' root) and dependsOn them; the image dependsOn those
+// files. Packages without edges are left out.
+func cdxDependencies(inv *inventory.Inventory, imageRef string, refs []string) ([]cdx.Component, []cdx.Dependency) {
+	if len(inv.Relationships) == 0 {
+		return nil, nil
+	}
+	type key struct{ path, name, version string }
+	byKey := make(map[key]string, len(inv.Packages))
+	for i, p := range inv.Packages {
+		file, _, _ := strings.Cut(p.Path, "!")
+		k := key{file, p.Name, p.Version}
+		if _, ok := byKey[k]; !ok {
+			byKey[k] = refs[i]
+		}
+	}
+	out := map[string][]string{}
+	var files []cdx.Component
+	var roots []string
+	for _, r := range inv.Relationships {
+		to, ok := byKey[key{r.Path, r.To.Name, r.To.Version}]
+		if !ok {
+			continue
+		}
+		from := fileRefPrefix + r.Path
+		if !r.From.IsRoot() {
+			if from, ok = byKey[key{r.Path, r.From.Name, r.From.Version}]; !ok {
+				continue
+			}
+		} else if _, seen := out[from]; !seen {
+			files = append(files, cdx.Component{BOMRef: from, Type: cdx.ComponentTypeFile, Name: r.Path})
+			roots = append(roots, from)
+		}
+		out[from] = append(out[from], to)
+	}
+	if len(roots) > 0 {
+		out[imageRef] = roots
+	}
+	deps := make([]cdx.Dependency, 0, len(out))
+	for ref, on := range out {
+		slices.Sort(on)
+		on = slices.Compact(on)
+		deps = append(deps, cdx.Dependency{Ref: ref, Dependencies: &on})
+	}
+	slices.SortFunc(deps, func(a, b cdx.Dependency) int { return strings.Compare(a.Ref, b.Ref) })
+	return files, deps
 }
 
 func osComponent(d *inventory.Distro) cdx.Component {
@@ -375,6 +436,8 @@ func decodeCycloneDX(b []byte, names names.Names) (*inventory.Inventory, error) 
 		}
 	}
 	var skipped []string
+	refs := map[string]int{}        // a package component's bom-ref: its index in inv.Packages
+	fileRefs := map[string]string{} // a file component's bom-ref: its path
 	var walk func(cs *[]cdx.Component) error
 	walk = func(cs *[]cdx.Component) error {
 		if cs == nil {
@@ -392,7 +455,14 @@ func decodeCycloneDX(b []byte, names names.Names) (*inventory.Inventory, error) 
 				if err != nil {
 					return err
 				}
+				if c.BOMRef != "" {
+					refs[c.BOMRef] = len(inv.Packages)
+				}
 				inv.Packages = append(inv.Packages, p)
+			case c.Type == cdx.ComponentTypeFile:
+				if c.BOMRef != "" {
+					fileRefs[c.BOMRef] = c.Name
+				}
 			case c.Type != cdx.ComponentTypeContainer && c.Type != cdx.ComponentTypeFile:
 				skipped = append(skipped, c.Name)
 			}
@@ -408,7 +478,63 @@ func decodeCycloneDX(b []byte, names names.Names) (*inventory.Inventory, error) 
 	if len(skipped) > 0 {
 		inv.Warnings = append(inv.Warnings, fmt.Sprintf("sbom: %d components without a purl were skipped (first: %q)", len(skipped), skipped[0]))
 	}
+	if bom.Dependencies != nil {
+		imageRef := ""
+		if bom.Metadata != nil && bom.Metadata.Component != nil {
+			imageRef = bom.Metadata.Component.BOMRef
+		}
+		inv.Relationships = decodeDependencies(*bom.Dependencies, inv.Packages, refs, fileRefs, imageRef)
+	}
 	return inv, nil
+}
+
+// decodeDependencies reads a CycloneDX dependency graph back into
+// relationships where the inventory's model holds it: between packages of
+// one file, from a file component (Stowaway's project root) to packages of
+// that file, and from the metadata component (another tool's root) to a
+// package, taken as a direct dependency within that package's file.
+// Edges between packages of different files, or naming unknown bom-refs,
+// are dropped; at most MaxRelationshipsPerFile edges per file are kept.
+func decodeDependencies(deps []cdx.Dependency, pkgs []inventory.Package, refs map[string]int, fileRefs map[string]string, imageRef string) []inventory.Relationship {
+	perFile := map[string]int{}
+	var rels []inventory.Relationship
+	for _, d := range deps {
+		if d.Dependencies == nil {
+			continue
+		}
+		for _, on := range *d.Dependencies {
+			ti, ok := refs[on]
+			if !ok {
+				continue
+			}
+			to := pkgs[ti]
+			file, _, _ := strings.Cut(to.Path, "!")
+			r := inventory.Relationship{Path: file, To: inventory.RefOf(to)}
+			if fi, ok := refs[d.Ref]; ok {
+				from := pkgs[fi]
+				if ff, _, _ := strings.Cut(from.Path, "!"); ff != file {
+					continue
+				}
+				r.From = inventory.RefOf(from)
+			} else if path, ok := fileRefs[d.Ref]; ok {
+				if path != file {
+					continue
+				}
+			} else if d.Ref != imageRef || imageRef == "" {
+				continue
+			}
+			if perFile[file] >= inventory.MaxRelationshipsPerFile {
+				continue
+			}
+			perFile[file]++
+			rels = append(rels, r)
+		}
+	}
+	rels = inventory.SortRelationships(rels)
+	if len(rels) == 0 {
+		return nil
+	}
+	return rels
 }
 
 func decodeImage(c *cdx.Component) (inventory.Source, error) {

@@ -182,3 +182,39 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeForeignDependencies reads another tool's dependency graph:
+// the metadata component's dependsOn are the project's direct
+// dependencies, package-to-package edges are kept, and edges naming
+// unknown refs, crossing files or starting at an unknown ref are dropped.
+func TestDecodeForeignDependencies(t *testing.T) {
+	const doc = `{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+	"metadata": {"component": {"bom-ref": "app", "type": "application", "name": "app"}},
+	"components": [
+		{"bom-ref": "a", "type": "library", "name": "express", "version": "4.17.1", "purl": "pkg:npm/express@4.17.1"},
+		{"bom-ref": "b", "type": "library", "name": "qs", "version": "6.7.0", "purl": "pkg:npm/qs@6.7.0"},
+		{"bom-ref": "c", "type": "library", "name": "lodash", "version": "4.17.15", "purl": "pkg:npm/lodash@4.17.15",
+			"properties": [{"name": "stowaway:package:path", "value": "other/package-lock.json"}]}
+	],
+	"dependencies": [
+		{"ref": "app", "dependsOn": ["a", "nowhere"]},
+		{"ref": "a", "dependsOn": ["b", "c", "a"]},
+		{"ref": "ghost", "dependsOn": ["b"]},
+		{"ref": "b"}
+	]}`
+	inv, err := Decode(strings.NewReader(doc), testNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []inventory.Relationship{
+		{To: inventory.PackageRef{Name: "express", Version: "4.17.1"}},
+		{From: inventory.PackageRef{Name: "express", Version: "4.17.1"}, To: inventory.PackageRef{Name: "qs", Version: "6.7.0"}},
+	}
+	if d := cmp.Diff(want, inv.Relationships); d != "" {
+		t.Errorf("relationships (-want +got):\n%s", d)
+	}
+	d, ok := inventory.NewGraph(inv).Dependency(inv.Packages[1])
+	if qs := inv.Packages[1]; qs.Name != "qs" || !ok || d.Scope != inventory.ScopeTransitive || !cmp.Equal(d.IntroducedThrough, []string{"express@4.17.1", "qs@6.7.0"}) {
+		t.Errorf("%s: %+v %v", qs.Name, d, ok)
+	}
+}

@@ -108,6 +108,13 @@ func fixture() *inventory.Inventory {
 		},
 		Distro:   distro,
 		Packages: pkgs,
+		Relationships: []inventory.Relationship{
+			{Path: "app/package-lock.json", To: inventory.PackageRef{Name: "lodash", Version: "4.17.21"}},
+			{Path: "var/lib/rpm/rpmdb.sqlite", From: inventory.PackageRef{Name: "nodejs", Version: "1:18.19.0-1.module+el9.3.0+21000+83f3b9ce"}, To: inventory.PackageRef{Name: "openssl-libs", Version: "1:3.0.7-24.el9"}},
+			{Path: "lib/apk/db/installed", From: inventory.PackageRef{Name: "busybox", Version: "1.36.1-r15"}, To: inventory.PackageRef{Name: "zlib", Version: "1.2.13-r1"}},
+			// Dangling: Encode drops it.
+			{Path: "lib/apk/db/installed", From: inventory.PackageRef{Name: "busybox", Version: "1.36.1-r15"}, To: inventory.PackageRef{Name: "gone", Version: "1"}},
+		},
 		Catalogers: []inventory.CatalogerInfo{
 			{Name: "rpm", Version: 1}, {Name: "dpkg", Version: 2}, {Name: "apk", Version: 1}, {Name: "npm", Version: 3},
 		},

@@ -3,7 +3,9 @@ package sbom
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,6 +45,9 @@ func TestSharedImages(t *testing.T) {
 			if err := validate(t, cdxSchema, cdxDoc); err != nil {
 				t.Errorf("CycloneDX fails its schema: %v", err)
 			}
+			if n, ok := wantGraph[image]; ok {
+				checkGraph(t, cdxDoc, n)
+			}
 			spdxDoc := encode(t, inv, SPDX)
 			if err := validate(t, spdxSchema, spdxDoc); err != nil {
 				t.Errorf("SPDX fails its schema: %v", err)
@@ -74,4 +79,85 @@ func TestSharedImages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantGraph holds the dependency graphs the shared images' CycloneDX
+// documents must carry: how many "dependencies" entries, and a few edges
+// (a ref's name@version and one it dependsOn; "file:" names a lockfile's
+// project, "image" the image).
+var wantGraph = map[string]struct {
+	entries int
+	edges   [][2]string
+}{
+	// dpkg Depends and Pre-Depends resolved among the 88 installed
+	// packages: 81 of them depend on another; awk is mawk's Provides,
+	// gpgv the first installed of "gpgv | gpgv2 | gpgv1".
+	"debian-12.tar": {entries: 81, edges: [][2]string{
+		{"apt@2.6.1", "libapt-pkg6.0@2.6.1"}, {"apt@2.6.1", "gpgv@2.2.40-1.1+deb12u2"}, {"bash@5.2.15-2+b13", "base-files@12.4+deb12u15"},
+		{"base-files@12.4+deb12u15", "mawk@1.3.4.20200120-3.1"}, {"libc6@2.36-9+deb12u14", "libgcc-s1@12.2.0-14+deb12u1"},
+	}},
+	// apk D: lines, package-lock.json's project and axios's
+	// follow-redirects.
+	"lang-python-node.oci": {entries: 0, edges: [][2]string{{"file:srv/nodeapp/package-lock.json", "axios@0.21.0"}, {"axios@0.21.0", "follow-redirects@1.13.0"}, {"image", "file:srv/nodeapp/package-lock.json"}}},
+}
+
+// checkGraph checks a CycloneDX document's dependencies against want
+// (entries 0: any number, but some).
+func checkGraph(t *testing.T, doc []byte, want struct {
+	entries int
+	edges   [][2]string
+}) {
+	t.Helper()
+	var bom struct {
+		Metadata struct {
+			Component struct {
+				Ref string `json:"bom-ref"`
+			} `json:"component"`
+		} `json:"metadata"`
+		Components []struct {
+			Ref     string `json:"bom-ref"`
+			Name    string `json:"name"`
+			Group   string `json:"group"`
+			Version string `json:"version"`
+		} `json:"components"`
+		Dependencies []struct {
+			Ref       string   `json:"ref"`
+			DependsOn []string `json:"dependsOn"`
+		} `json:"dependencies"`
+	}
+	if err := json.Unmarshal(doc, &bom); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{bom.Metadata.Component.Ref: "image"}
+	for _, c := range bom.Components {
+		n := c.Name + "@" + c.Version
+		if c.Group != "" {
+			n = c.Group + "/" + n
+		}
+		if strings.HasPrefix(c.Ref, "file:") {
+			n = c.Ref
+		}
+		names[c.Ref] = n
+	}
+	got := map[[2]string]bool{}
+	for _, d := range bom.Dependencies {
+		if _, ok := names[d.Ref]; !ok {
+			t.Errorf("dependency of unknown ref %q", d.Ref)
+		}
+		for _, on := range d.DependsOn {
+			if _, ok := names[on]; !ok {
+				t.Errorf("%s dependsOn unknown ref %q", d.Ref, on)
+			}
+			got[[2]string{names[d.Ref], names[on]}] = true
+		}
+	}
+	if len(bom.Dependencies) == 0 || (want.entries > 0 && len(bom.Dependencies) != want.entries) {
+		t.Errorf("%d dependencies entries, want %d (0: some)", len(bom.Dependencies), want.entries)
+	}
+	for _, e := range want.edges {
+		if !got[e] {
+			t.Errorf("no edge %s -> %s in the CycloneDX dependencies", e[0], e[1])
+		}
+	}
+	t.Logf("%d dependencies entries, %d edges", len(bom.Dependencies), len(got))
 }

@@ -194,6 +194,8 @@ func normalize(inv *inventory.Inventory, names names.Names) *inventory.Inventory
 		p.PURL, _ = packagePURL(*p, inv.Distro, names)
 	}
 	slices.SortStableFunc(n.Packages, comparePackages)
+	n.Relationships = slices.Clone(inv.Relationships)
+	n.PruneRelationships()
 	return &n
 }
 
@@ -254,5 +256,6 @@ func decodeJSON(b []byte, n names.Names) (*inventory.Inventory, error) {
 			return nil, fmt.Errorf("sbom: decode json: package %d: %w", i, err)
 		}
 	}
+	inv.PruneRelationships()
 	return &inv, nil
 }

@@ -129,8 +129,11 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	if got := countFields(inventory.Distro{}); got != 7 {
 		t.Errorf("inventory.Distro has %d fields, the encoders know 7", got)
 	}
-	if got := countFields(inventory.Inventory{}); got != 7 {
-		t.Errorf("inventory.Inventory has %d fields, the encoders know 7", got)
+	if got := countFields(inventory.Inventory{}); got != 8 {
+		t.Errorf("inventory.Inventory has %d fields, the encoders know 8", got)
+	}
+	if len(inv.Relationships) == 0 {
+		t.Error("fixture has no relationships")
 	}
 	slices.Sort(missing)
 	if len(missing) > 0 {

@@ -92,6 +92,8 @@ func TestSchemaCycloneDX(t *testing.T) {
 			for _, bad := range []struct{ from, to string }{
 				{`"id": "GPL-2.0-only"`, `"id": "Not-A-License"`},
 				{`"name": "busybox",`, ``},
+				// A dependency needs its ref.
+				{`"ref": "file:app/package-lock.json",`, ``},
 			} {
 				b := encodeCDXVersion(t, fixture(), tc.spec)
 				broken := bytes.Replace(b, []byte(bad.from), []byte(bad.to), 1)
@@ -274,8 +276,9 @@ func TestDecodeSPDX(t *testing.T) {
 	}
 	want := normalize(inv, testNames)
 	want.Source = inventory.Source{Ref: inv.Source.Ref, Digest: inv.Source.Digest}
-	// SPDX carries neither warnings nor the OS database problems.
-	want.Catalogers, want.Warnings, want.OSDatabaseProblems = nil, nil, nil
+	// SPDX carries neither warnings nor the OS database problems, nor (in
+	// Stowaway's SPDX) the dependency graph.
+	want.Catalogers, want.Warnings, want.OSDatabaseProblems, want.Relationships = nil, nil, nil, nil
 	want.CreatedAt = inv.CreatedAt.Truncate(1e9)
 	// OS detection re-derives the distro from "rhel" "9.3"; the codename is lost.
 	want.Distro = &inventory.Distro{ID: "rhel", VersionID: "9.3", Release: "9", PrettyName: inv.Distro.PrettyName, Status: inventory.OSSupported}

@@ -15,6 +15,10 @@
 // A DB with exploit context (ExploitDB: the kev and epss sources) gives
 // every finding with a CVE its exploitAvailable, KEV entry and EPSS score,
 // once, after matching (see addExploitContext).
+//
+// Every finding on a language package whose lockfile records a dependency
+// graph says whether the package is a direct or a transitive dependency
+// and through which packages it came in (see addDependencyContext).
 package scan
 
 import (
@@ -170,6 +174,7 @@ func Inventory(ctx context.Context, inv *inventory.Inventory, db DB, o Options) 
 	if err := addExploitContext(ctx, db, res.Findings); err != nil {
 		return nil, err
 	}
+	addDependencyContext(inv, res.Findings)
 	s.Findings = res.Findings
 	s.Degraded = res.Degraded
 	if len(inv.OSDatabaseProblems) > 0 && s.Status == StatusComplete {
@@ -237,4 +242,33 @@ func DegradedDescription(ds []match.Degraded) string {
 	}
 	b.WriteByte('.')
 	return b.String()
+}
+
+// addDependencyContext sets each language finding's Dependency from the
+// inventory's dependency graph: direct or transitive, and a shortest path
+// from the project (BFS, computed once per file and bounded by
+// inventory.MaxIntroducedThrough). OS packages have no project and get
+// none.
+func addDependencyContext(inv *inventory.Inventory, fs []match.Finding) {
+	if len(inv.Relationships) == 0 {
+		return
+	}
+	g := inventory.NewGraph(inv)
+	type key struct{ path, name, version string }
+	memo := map[key]*inventory.Dependency{}
+	for i := range fs {
+		p := fs[i].Package
+		if p.Type.IsOS() {
+			continue
+		}
+		k := key{p.Path, p.Name, p.Version}
+		d, seen := memo[k]
+		if !seen {
+			if dep, ok := g.Dependency(p); ok {
+				d = &dep
+			}
+			memo[k] = d
+		}
+		fs[i].Dependency = d
+	}
 }

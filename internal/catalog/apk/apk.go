@@ -63,7 +63,7 @@ func (Cataloger) Name() string { return "apk" }
 
 // Version implements catalog.Cataloger. Bump it whenever the output for the
 // same input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 // Required implements catalog.Cataloger.
 func (Cataloger) Required(p string, info fs.FileInfo) bool {
@@ -81,7 +81,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	if f.Size > MaxFileSize {
 		return catalog.Result{}, fmt.Errorf("apk: %s: file is %d bytes, more than the %d byte limit", f.Path, f.Size, MaxFileSize)
 	}
-	pkgs, owned, warnings, err := Parse(io.NewSectionReader(f.R, 0, f.Size))
+	pkgs, owned, rels, warnings, err := parse(io.NewSectionReader(f.R, 0, f.Size))
 	if err != nil {
 		return catalog.Result{}, fmt.Errorf("apk: %s: %w", f.Path, err)
 	}
@@ -92,7 +92,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	for i := range warnings {
 		warnings[i] = "apk: " + f.Path + ": " + warnings[i]
 	}
-	return catalog.Result{Packages: pkgs, Owned: owned, Warnings: warnings}, nil
+	return catalog.Result{Packages: pkgs, Owned: owned, Relationships: rels, Warnings: warnings}, nil
 }
 
 // ParseAPK parses an apk installed database and returns its packages and
@@ -109,11 +109,21 @@ func ParseAPK(r io.Reader) ([]inventory.Package, []string, error) {
 // error is for a read error, input over MaxFileSize, or a file that is
 // wholly not an apk database.
 func Parse(r io.Reader) (pkgs []inventory.Package, owned, warnings []string, err error) {
+	pkgs, owned, _, warnings, err = parse(r)
+	return pkgs, owned, warnings, err
+}
+
+// parse is Parse with the dependency graph: each package's D: entries
+// resolved among the database's packages (see resolveDepends).
+func parse(r io.Reader) (pkgs []inventory.Package, owned []string, rels []inventory.Relationship, warnings []string, err error) {
 	var (
-		rec     record
-		dir     string // the current F: directory
-		w       warn.List
-		records int // records with a P: line
+		rec      record
+		dir      string // the current F: directory
+		w        warn.List
+		records  int // records with a P: line
+		depends  []string
+		provides []string
+		files    [][]string
 	)
 	flush := func() {
 		if rec.line == 0 {
@@ -133,6 +143,7 @@ func Parse(r io.Reader) (pkgs []inventory.Package, owned, warnings []string, err
 			rec.p.SourceVersion = rec.p.Version
 			pkgs = append(pkgs, rec.p)
 			owned = append(owned, rec.files...)
+			depends, provides, files = append(depends, rec.depends), append(provides, rec.provides), append(files, rec.files)
 		}
 		rec, dir = record{}, ""
 	}
@@ -170,6 +181,10 @@ func Parse(r io.Reader) (pkgs []inventory.Package, owned, warnings []string, err
 			rec.p.Version, rec.hasVersion = strings.TrimSpace(value), true
 		case 'A':
 			rec.p.Arch = value
+		case 'D':
+			rec.depends = value
+		case 'p':
+			rec.provides = value
 		case 'o':
 			rec.p.SourceName = value
 		case 'L':
@@ -187,13 +202,69 @@ func Parse(r io.Reader) (pkgs []inventory.Package, owned, warnings []string, err
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("parse installed: line %d: %w", sc.Line()+1, err)
+		return nil, nil, nil, nil, fmt.Errorf("parse installed: line %d: %w", sc.Line()+1, err)
 	}
 	flush()
 	if records == 0 && w.Len() > 0 {
-		return nil, nil, nil, fmt.Errorf("parse installed: not an apk database (no record has a P: line): %s", w.First())
+		return nil, nil, nil, nil, fmt.Errorf("parse installed: not an apk database (no record has a P: line): %s", w.First())
 	}
-	return pkgs, owned, w.Strings(""), nil
+	return pkgs, owned, resolveDepends(pkgs, depends, provides, files), w.Strings(""), nil
+}
+
+// resolveDepends turns D: entries into edges between the database's
+// packages, as apk satisfies them: a name (its version constraint dropped)
+// is the installed package of that name, else the first one whose p:
+// provides it ("so:libc.musl-x86_64.so.1", "cmd:sh"); a path ("/bin/sh")
+// is the package that installs the file. Conflicts ("!name") and what
+// nothing installed satisfies make no edge.
+func resolveDepends(pkgs []inventory.Package, depends, provides []string, files [][]string) []inventory.Relationship {
+	byName, provided, owner := map[string]inventory.PackageRef{}, map[string]inventory.PackageRef{}, map[string]inventory.PackageRef{}
+	first := func(m map[string]inventory.PackageRef, k string, r inventory.PackageRef) {
+		if _, ok := m[k]; !ok {
+			m[k] = r
+		}
+	}
+	for i, p := range pkgs {
+		r := inventory.RefOf(p)
+		first(byName, p.Name, r)
+		for _, pr := range strings.Fields(provides[i]) {
+			first(provided, depName(pr), r)
+		}
+		for _, f := range files[i] {
+			first(owner, f, r)
+		}
+	}
+	var e inventory.Edges
+	for i, p := range pkgs {
+		from := inventory.RefOf(p)
+		for _, d := range strings.Fields(depends[i]) {
+			if strings.HasPrefix(d, "!") {
+				continue
+			}
+			n := depName(d)
+			t, ok := byName[n]
+			if !ok {
+				t, ok = provided[n]
+			}
+			if !ok && strings.HasPrefix(n, "/") {
+				t, ok = owner[strings.TrimPrefix(path.Clean(n), "/")]
+			}
+			if ok {
+				e.Add(from, t)
+			}
+		}
+	}
+	return e.List()
+}
+
+// depName is an apk dependency or provide without its version
+// constraint ("busybox>=1.36" is "busybox", "so:libz.so.1=1.3" is
+// "so:libz.so.1").
+func depName(s string) string {
+	if i := strings.IndexAny(s, "=<>~"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // record is the package being read.
@@ -202,6 +273,8 @@ type record struct {
 	p          inventory.Package
 	hasVersion bool
 	files      []string
+	// depends and provides are its D: and p: lines.
+	depends, provides string
 }
 
 // truncate shortens s for an error message.

@@ -338,6 +338,17 @@ func FuzzParseAPK(f *testing.F) {
 		if len(warns) > warn.Max+1 {
 			t.Fatalf("%d warnings, more than the cap", len(warns))
 		}
+		// Every edge joins two of the database's packages.
+		_, _, rels, _, _ := parse(bytes.NewReader(b))
+		have := map[inventory.PackageRef]bool{}
+		for _, p := range pkgs {
+			have[inventory.RefOf(p)] = true
+		}
+		for _, r := range rels {
+			if !have[r.From] || !have[r.To] || r.From == r.To {
+				t.Fatalf("relationship %+v: not between two packages of the database", r)
+			}
+		}
 		for _, p := range pkgs {
 			if p.Name == "" || p.SourceName == "" || p.SourceVersion != p.Version || p.Version != strings.TrimSpace(p.Version) {
 				t.Fatalf("incomplete package %+v", p)
@@ -414,5 +425,40 @@ func TestRealImages(t *testing.T) {
 			}
 			t.Error("libcrypto's shared object is not owned")
 		})
+	}
+}
+
+func TestDepends(t *testing.T) {
+	const db = `P:musl
+V:1.2.4-r4
+p:so:libc.musl-x86_64.so.1=1
+R:libc.musl-x86_64.so.1
+F:lib
+
+P:busybox
+V:1.36.1-r15
+D:so:libc.musl-x86_64.so.1 !busybox-extras
+p:cmd:sh=1.36.1-r15
+F:bin
+R:sh
+
+P:app
+V:1.0-r0
+D:busybox>=1.36 /bin/sh cmd:sh so:libmissing.so.1 musl~1.2
+
+P:busybox-extras
+V:1.36.1-r15
+`
+	_, _, rels, _, err := parse(strings.NewReader(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range inventory.SortRelationships(rels) {
+		got = append(got, r.From.Name+" -> "+r.To.Name)
+	}
+	want := []string{"app -> busybox", "app -> musl", "busybox -> musl"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("edges (-want +got):\n%s", d)
 	}
 }

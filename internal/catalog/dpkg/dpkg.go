@@ -5,6 +5,11 @@
 // the var/lib/dpkg/info/<pkg>[:arch].list file lists, which only contribute
 // owned files.
 //
+// Each package's Depends and Pre-Depends become dependency relationships
+// to the packages of the same file that satisfy them (names, then
+// Provides; the first installed alternative of "a | b"); a distroless
+// status.d file holds one package, so its dependencies resolve to nothing.
+//
 // Policy choices:
 //
 //   - Which packages count. A package is reported when its files are on
@@ -88,7 +93,7 @@ func (Cataloger) Name() string { return "dpkg" }
 
 // Version implements catalog.Cataloger. Bump it whenever the output for the
 // same input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 // Required implements catalog.Cataloger.
 func (Cataloger) Required(p string, info fs.FileInfo) bool {
@@ -133,7 +138,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		}
 		return res, nil
 	}
-	pkgs, warnings, err := ParseStatus(r)
+	pkgs, rels, warnings, err := parseStatus(r)
 	if err != nil {
 		return catalog.Result{}, fmt.Errorf("dpkg: %s: %w", f.Path, err)
 	}
@@ -141,7 +146,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		pkgs[i].Path = f.Path
 		pkgs[i].Cataloger = c.Name()
 	}
-	res := catalog.Result{Packages: pkgs}
+	res := catalog.Result{Packages: pkgs, Relationships: rels}
 	for _, w := range warnings {
 		res.Warnings = append(res.Warnings, prefix+w)
 	}
@@ -186,8 +191,18 @@ func ParseList(r io.Reader) (owned, warnings []string, err error) {
 // a file that is wholly not a status file. Path, Cataloger, PURL and Layer
 // are left empty.
 func ParseStatus(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warns, err := parseStatus(r)
+	return pkgs, warns, err
+}
+
+// parseStatus is ParseStatus with the dependency graph: each package's
+// Depends and Pre-Depends resolved among the file's packages (see
+// resolveDepends).
+func parseStatus(r io.Reader) ([]inventory.Package, []inventory.Relationship, []string, error) {
 	var (
 		pkgs    []inventory.Package
+		deps    []string // per package: its Depends and Pre-Depends, joined by ","
+		provs   []string // per package: its Provides
 		st      stanza
 		w       warn.List
 		records int // stanzas with a Package field
@@ -201,6 +216,8 @@ func ParseStatus(r io.Reader) ([]inventory.Package, []string, error) {
 		}
 		if p, ok := st.pkg(&w); ok {
 			pkgs = append(pkgs, p)
+			deps = append(deps, st.depends+","+st.preDepends)
+			provs = append(provs, st.provides)
 		}
 		st = stanza{}
 	}
@@ -244,13 +261,70 @@ func ParseStatus(r io.Reader) ([]inventory.Package, []string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("parse status: line %d: %w", sc.Line()+1, err)
+		return nil, nil, nil, fmt.Errorf("parse status: line %d: %w", sc.Line()+1, err)
 	}
 	flush()
 	if records == 0 && w.Len() > 0 {
-		return nil, nil, fmt.Errorf("parse status: not a dpkg status file (no stanza has a Package field): %s", w.First())
+		return nil, nil, nil, fmt.Errorf("parse status: not a dpkg status file (no stanza has a Package field): %s", w.First())
 	}
-	return pkgs, w.Strings(""), nil
+	return pkgs, resolveDepends(pkgs, deps, provs), w.Strings(""), nil
+}
+
+// resolveDepends turns Depends and Pre-Depends into edges between the
+// packages of one file, as dpkg would satisfy them: a name (its ":any" or
+// ":arch" qualifier and version constraint dropped) is the installed
+// package of that name, else the first installed package that Provides it;
+// of alternatives ("a | b") the first one installed is taken. A dependency
+// nothing installed satisfies is no edge.
+func resolveDepends(pkgs []inventory.Package, deps, provs []string) []inventory.Relationship {
+	byName := map[string]inventory.PackageRef{}
+	for _, p := range pkgs {
+		if _, ok := byName[p.Name]; !ok {
+			byName[p.Name] = inventory.RefOf(p)
+		}
+	}
+	provided := map[string]inventory.PackageRef{}
+	for i, p := range pkgs {
+		for _, alt := range strings.Split(provs[i], ",") {
+			if n := relName(alt); n != "" {
+				if _, ok := provided[n]; !ok {
+					provided[n] = inventory.RefOf(p)
+				}
+			}
+		}
+	}
+	var e inventory.Edges
+	for i, p := range pkgs {
+		from := inventory.RefOf(p)
+		for _, group := range strings.Split(deps[i], ",") {
+			for _, alt := range strings.Split(group, "|") {
+				n := relName(alt)
+				if n == "" {
+					continue
+				}
+				t, ok := byName[n]
+				if !ok {
+					t, ok = provided[n]
+				}
+				if ok {
+					e.Add(from, t)
+					break
+				}
+			}
+		}
+	}
+	return e.List()
+}
+
+// relName is the package name of one relation "name[:arch] [(op version)]
+// [<profile>]".
+func relName(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, " \t(<["); i >= 0 {
+		s = s[:i]
+	}
+	s, _, _ = strings.Cut(s, ":")
+	return s
 }
 
 // stanza holds the fields of one deb822 paragraph that we keep.
@@ -258,6 +332,7 @@ type stanza struct {
 	line                                         int
 	fields                                       int
 	name, version, arch, status, source, license string
+	depends, preDepends, provides                string
 	hasStatus, hasVersion                        bool
 }
 
@@ -279,6 +354,12 @@ func (s *stanza) set(w *warn.List, line int, name, value string) {
 		dst = &s.source
 	case "license":
 		dst = &s.license
+	case "depends":
+		dst = &s.depends
+	case "pre-depends":
+		dst = &s.preDepends
+	case "provides":
+		dst = &s.provides
 	default:
 		return
 	}

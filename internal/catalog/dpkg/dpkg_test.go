@@ -408,6 +408,17 @@ func FuzzParseStatus(f *testing.F) {
 				t.Fatalf("package %+v has a version but no source version", p)
 			}
 		}
+		// Every edge joins two of the file's packages.
+		_, rels, _, _ := parseStatus(bytes.NewReader(b))
+		have := map[inventory.PackageRef]bool{}
+		for _, p := range pkgs {
+			have[inventory.RefOf(p)] = true
+		}
+		for _, r := range rels {
+			if !have[r.From] || !have[r.To] || r.From == r.To {
+				t.Fatalf("relationship %+v: not between two packages of the file", r)
+			}
+		}
 		// Parsing is stable: the same input gives the same result.
 		again, warns2, err := ParseStatus(bytes.NewReader(b))
 		if err != nil || !cmp.Equal(pkgs, again) || !cmp.Equal(warns, warns2) {
@@ -550,4 +561,60 @@ func TestRealLists(t *testing.T) {
 func sharedImagesDir(t *testing.T) string {
 	dir, _ := testutil.SharedImages(t, "dpkg")
 	return dir
+}
+
+func TestDepends(t *testing.T) {
+	const status = `Package: app
+Status: install ok installed
+Version: 1
+Depends: libc6 (>= 2.34), libgcc-s1 | libgcc1, awk-impl:any, missing (>= 1) | also-missing, debconf (>= 0.5) | debconf-2.0
+Pre-Depends: dpkg (>= 1.19)
+
+Package: libc6
+Status: install ok installed
+Version: 2.36
+Depends: libgcc-s1, app
+
+Package: libgcc1
+Status: install ok installed
+Version: 1:12
+
+Package: libgcc-s1
+Status: install ok installed
+Version: 12
+Depends: libc6 (>= 2.35)
+
+Package: mawk
+Status: install ok installed
+Version: 1.3
+Provides: awk-impl, awk (= 1.3)
+
+Package: cdebconf
+Status: install ok installed
+Version: 0.270
+Provides: debconf-2.0
+
+Package: dpkg
+Status: deinstall ok config-files
+Version: 1.21
+`
+	_, rels, _, err := parseStatus(strings.NewReader(status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range inventory.SortRelationships(rels) {
+		got = append(got, r.From.String()+" -> "+r.To.String())
+	}
+	// libgcc-s1 is installed, so libgcc1 is not taken; awk-impl and
+	// debconf-2.0 are provided; dpkg is not on disk; cycles are kept as
+	// edges.
+	want := []string{
+		"app@1 -> cdebconf@0.270", "app@1 -> libc6@2.36", "app@1 -> libgcc-s1@12", "app@1 -> mawk@1.3",
+		"libc6@2.36 -> app@1", "libc6@2.36 -> libgcc-s1@12",
+		"libgcc-s1@12 -> libc6@2.36",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("edges (-want +got):\n%s", d)
+	}
 }

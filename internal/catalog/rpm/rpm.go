@@ -45,6 +45,8 @@
 //     vulnerable. A package without a usable SOURCERPM is its own source.
 //   - gpg-pubkey pseudo-packages (imported signing keys) are skipped.
 //   - Module is the MODULARITYLABEL; Licenses holds the License tag whole.
+//   - Requires become dependency relationships to the packages of the
+//     same database that satisfy them (see depGraph).
 //   - Owned lists the files of every package, root-relative; directories
 //     are left out when the header records file modes.
 //   - Damage degrades one record, never the database, as rpm -qa does: a
@@ -110,7 +112,7 @@ func (Cataloger) Name() string { return "rpm" }
 
 // Version implements catalog.Cataloger. Bump it whenever the output for the
 // same input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 // Required implements catalog.Cataloger.
 func (Cataloger) Required(p string, info fs.FileInfo) bool {
@@ -210,6 +212,7 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 		w       warn.List
 		records int
 		failed  int
+		graph   depGraph
 	)
 	each := func(blob []byte) error {
 		records++
@@ -230,6 +233,7 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 		}
 		res.Packages = append(res.Packages, p)
 		res.Owned = append(res.Owned, owned...)
+		graph.add(inventory.RefOf(p), pi.Provides, pi.Requires, owned)
 		return nil
 	}
 	switch format {
@@ -253,8 +257,72 @@ func parse(ctx context.Context, r io.ReaderAt, size int64, tempDir string) (cata
 	case failed > 0 && failed == records:
 		return catalog.Result{}, fmt.Errorf("read %s database: none of its %d headers could be decoded; first: %s", format, records, w.First())
 	}
+	res.Relationships = graph.resolve()
 	res.Warnings = w.Strings("")
 	return res, nil
+}
+
+// depGraph resolves Requires within one database, as rpm would satisfy
+// them: a capability is the installed package of that name, else the first
+// package that Provides it (sonames such as "libc.so.6()(64bit)" included),
+// and a file path ("/bin/sh") the package that installs the file (usr-merge
+// aliases allowed). rpmlib() features and anything nothing installed
+// satisfies make no edge.
+type depGraph struct {
+	byName, provided, files map[string]inventory.PackageRef
+	refs                    []inventory.PackageRef
+	requires                [][]string
+}
+
+func (g *depGraph) add(ref inventory.PackageRef, provides, requires, owned []string) {
+	if g.byName == nil {
+		g.byName, g.provided, g.files = map[string]inventory.PackageRef{}, map[string]inventory.PackageRef{}, map[string]inventory.PackageRef{}
+	}
+	first := func(m map[string]inventory.PackageRef, k string) {
+		if _, ok := m[k]; !ok {
+			m[k] = ref
+		}
+	}
+	first(g.byName, ref.Name)
+	for _, p := range provides {
+		first(g.provided, p)
+	}
+	for _, f := range owned {
+		first(g.files, f)
+	}
+	g.refs = append(g.refs, ref)
+	g.requires = append(g.requires, requires)
+}
+
+func (g *depGraph) resolve() []inventory.Relationship {
+	var e inventory.Edges
+	for i, from := range g.refs {
+		for _, req := range g.requires[i] {
+			if strings.HasPrefix(req, "rpmlib(") {
+				continue
+			}
+			var (
+				t  inventory.PackageRef
+				ok bool
+			)
+			if f, isFile := strings.CutPrefix(req, "/"); isFile {
+				f = path.Clean("/" + f)[1:]
+				if t, ok = g.files[f]; !ok {
+					if u, merged := strings.CutPrefix(f, "usr/"); merged {
+						t, ok = g.files[u]
+					} else {
+						t, ok = g.files["usr/"+f]
+					}
+				}
+			} else if t, ok = g.byName[req]; !ok {
+				t, ok = g.provided[req]
+			}
+			if ok {
+				e.Add(from, t)
+			}
+		}
+	}
+	return e.List()
 }
 
 // toPackage converts a decoded header, the record-th of its database,

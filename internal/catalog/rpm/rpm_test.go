@@ -238,7 +238,10 @@ func TestAgainstGoRPMDB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want catalog.Result
+			var (
+				want  catalog.Result
+				graph depGraph
+			)
 			for _, pi := range infos {
 				var w warn.List
 				p, owned, skip := toPackage(pi, 0, &w)
@@ -248,12 +251,17 @@ func TestAgainstGoRPMDB(t *testing.T) {
 				if !skip {
 					want.Packages = append(want.Packages, p)
 					want.Owned = append(want.Owned, owned...)
+					graph.add(inventory.RefOf(p), pi.Provides, pi.Requires, owned)
 				}
+			}
+			want.Relationships = graph.resolve()
+			if len(want.Packages) > 1 && len(want.Relationships) == 0 {
+				t.Error("no dependency relationships")
 			}
 			if d := cmp.Diff(want, res); d != "" {
 				t.Errorf("differs from go-rpmdb's reader (-go-rpmdb +ours):\n%s", d)
 			}
-			t.Logf("%d packages, %d owned files: same as go-rpmdb", len(res.Packages), len(res.Owned))
+			t.Logf("%d packages, %d owned files, %d dependency relationships: same as go-rpmdb", len(res.Packages), len(res.Owned), len(res.Relationships))
 		})
 	}
 }
@@ -615,4 +623,24 @@ func FuzzRPMHeader(f *testing.F) {
 			t.Fatalf("bad package %+v", p)
 		}
 	})
+}
+
+func TestDepGraph(t *testing.T) {
+	ref := func(n string) inventory.PackageRef { return inventory.PackageRef{Name: n, Version: "1-1"} }
+	var g depGraph
+	g.add(ref("bash"), []string{"bash", "/bin/sh", "config(bash)"}, []string{"libc.so.6()(64bit)", "/bin/sh", "rpmlib(CompressedFileNames)", "filesystem"}, []string{"usr/bin/bash", "usr/bin/sh"})
+	g.add(ref("glibc"), []string{"glibc", "libc.so.6()(64bit)"}, []string{"/usr/sbin/ldconfig", "glibc-common", "bash"}, []string{"usr/lib64/libc.so.6", "sbin/ldconfig"})
+	g.add(ref("glibc-common"), nil, []string{"glibc", "missing-cap"}, nil)
+	g.add(ref("other"), []string{"libc.so.6()(64bit)"}, []string{"/bin/sh", "/usr/bin/none"}, nil)
+	var got []string
+	for _, r := range inventory.SortRelationships(g.resolve()) {
+		got = append(got, r.From.Name+" -> "+r.To.Name)
+	}
+	// bash's own /bin/sh is a self-edge (dropped); glibc's provides win
+	// (first provider); /usr/sbin/ldconfig is glibc's sbin/ldconfig
+	// under usr-merge.
+	want := []string{"bash -> glibc", "glibc -> bash", "glibc -> glibc-common", "glibc-common -> glibc", "other -> bash"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("edges (-want +got):\n%s", d)
+	}
 }

@@ -222,13 +222,13 @@ func TestFindingsEnhancedAndHostile(t *testing.T) {
 	stores(t, func(t *testing.T, fx fixture) {
 		rec := fx.get(t, "alice", "/console/repos/team/app/images/"+imgB+"?sort=cve")
 		body := rec.Body.String()
-		if strings.Contains(body, "<script>alert") || strings.Contains(body, `"><img`) || strings.Contains(body, "javascript:alert") {
+		if strings.Contains(body, "<script>alert") || strings.Contains(body, `"><img`) || strings.Contains(body, "javascript:alert") || strings.Contains(body, "<b>body-parser") {
 			t.Errorf("hostile finding not escaped:\n%s", body)
 		}
 		p := parsePage(t, strings.NewReader(body))
 		want := []map[string]string{
 			{"cve": "<script>alert(1)</script>", "severity": "UNDEFINED", "score": "", "package": `"><img src=x>`, "version": "1", "fixed": "", "layer": "", "path": "", "exploit": ""},
-			{"cve": "CVE-2024-0001", "severity": "CRITICAL", "score": "9.1", "package": "lodash", "version": "4.17.15", "fixed": "4.17.21", "layer": "333333333333", "path": "app/node_modules/lodash/package.json", "exploit": "KEV EPSS 0.5"},
+			{"cve": "CVE-2024-0001", "severity": "CRITICAL", "score": "9.1", "package": "lodash transitive via express@4.17.1 › <b>body-parser</b>@1.19.0", "version": "4.17.15", "fixed": "4.17.21", "layer": "333333333333", "path": "app/node_modules/lodash/package.json", "exploit": "KEV EPSS 0.5"},
 			{"cve": "CVE-2024-0002", "severity": "HIGH", "score": "", "package": "zlib1g", "version": "1:1.2.13.dfsg-1", "fixed": "", "layer": "", "path": "", "exploit": ""},
 		}
 		if d := cmp.Diff(want, p.rows("findings")); d != "" {
@@ -236,6 +236,16 @@ func TestFindingsEnhancedAndHostile(t *testing.T) {
 		}
 		if f := p.facts(); !strings.Contains(f["sbom-note"], "No inventory") || f["findings-total"] != "3" {
 			t.Errorf("facts %v", f)
+		}
+		// The dependency filter: the lockfile's transitive lodash only.
+		for q, want := range map[string][]string{"dependency=transitive": {"CVE-2024-0001"}, "dependency=direct": nil, "dependency=evil": {"<script>alert(1)</script>", "CVE-2024-0001", "CVE-2024-0002"}} {
+			got := column(fx.page(t, "alice", "/console/repos/team/app/images/"+imgB+"?sort=cve&"+q, http.StatusOK).rows("findings"), "cve")
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s: %v, want %v", q, got, want)
+			}
+		}
+		if n := p.find("data-dep", "transitive"); n == nil {
+			t.Error("no data-dep=transitive marker")
 		}
 		fixable := fx.page(t, "alice", "/console/repos/team/app/images/"+imgB+"?fixable=yes", http.StatusOK)
 		if got := column(fixable.rows("findings"), "cve"); !cmp.Equal(got, []string{"CVE-2024-0001"}) {

@@ -47,6 +47,12 @@ type row struct {
 	KEV     bool
 	EPSS    float64
 	HasEPSS bool
+	// Scope is "direct" or "transitive" for a language package whose
+	// lockfile records a dependency graph (the first vulnerable package
+	// that says), Through the packages that brought a transitive one in,
+	// from the project down (the package itself left out).
+	Scope   string
+	Through []string
 }
 
 // scanResult is the part of a stored scanning.Result the page reads.
@@ -85,6 +91,9 @@ type enhancedFinding struct {
 			SourceLayerHash string `json:"sourceLayerHash"`
 			FixedInVersion  string `json:"fixedInVersion"`
 			FixChannel      string `json:"fixChannel"`
+			// Stowaway's dependency context (report.VulnerablePackage).
+			DependencyScope   string   `json:"dependencyScope"`
+			IntroducedThrough []string `json:"introducedThrough"`
 		} `json:"vulnerablePackages"`
 	} `json:"packageVulnerabilityDetails"`
 }
@@ -162,6 +171,12 @@ func parseResult(r io.Reader) ([]row, map[severity.Severity]int, error) {
 			if rw.Path == "" {
 				rw.Path, rw.Layer = p.FilePath, p.SourceLayerHash
 			}
+			if rw.Scope == "" && (p.DependencyScope == "direct" || p.DependencyScope == "transitive") {
+				rw.Scope = p.DependencyScope
+				if n := len(p.IntroducedThrough); n > 1 {
+					rw.Through = p.IntroducedThrough[:n-1]
+				}
+			}
 		}
 		rw.Package, rw.Version, rw.Fixed = strings.Join(names, ", "), strings.Join(versions, ", "), strings.Join(fixed, ", ")
 		rows = append(rows, rw)
@@ -205,7 +220,9 @@ type filter struct {
 	// MinEPSS (0..1) keeps findings with an EPSS score at or above it; 0
 	// keeps all.
 	MinEPSS float64
-	Sort    string // severity (default), score, epss, kev, package, cve
+	// Dependency is "direct", "transitive" or "".
+	Dependency string
+	Sort       string // severity (default), score, epss, kev, package, cve
 }
 
 func (f filter) keep(r row) bool {
@@ -234,6 +251,9 @@ func (f filter) keep(r row) bool {
 	case f.Exploit == "kev" && !r.KEV, f.Exploit == "epss" && !r.HasEPSS:
 		return false
 	case f.MinEPSS > 0 && (!r.HasEPSS || r.EPSS < f.MinEPSS):
+		return false
+	}
+	if f.Dependency != "" && r.Scope != f.Dependency {
 		return false
 	}
 	if f.Package != "" && !strings.Contains(strings.ToLower(r.Package), strings.ToLower(f.Package)) {

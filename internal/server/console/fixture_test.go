@@ -83,7 +83,8 @@ var resultB = scanning.Result{
 	},
 	EnhancedFindings: []json.RawMessage{json.RawMessage(`{"title":"CVE-2024-0001 - lodash","severity":"CRITICAL","score":9.1,"fixAvailable":"YES","exploitAvailable":"YES","epss":{"score":0.5,"percentile":0.97},
 		"packageVulnerabilityDetails":{"vulnerabilityId":"CVE-2024-0001","sourceUrl":"https://osv.dev/vulnerability/CVE-2024-0001",
-		"vulnerablePackages":[{"name":"lodash","version":"4.17.15","fixedInVersion":"4.17.21","filePath":"app/node_modules/lodash/package.json","sourceLayerHash":"` + layer3 + `","packageManager":"NODEPKG"}]}}`)},
+		"vulnerablePackages":[{"name":"lodash","version":"4.17.15","fixedInVersion":"4.17.21","filePath":"app/node_modules/lodash/package.json","sourceLayerHash":"` + layer3 + `","packageManager":"NODEPKG",
+		"dependencyScope":"transitive","introducedThrough":["express@4.17.1","<b>body-parser</b>@1.19.0","lodash@4.17.15"]}]}}`)},
 	SeverityCounts: map[severity.Severity]int{"CRITICAL": 1, "HIGH": 1, "UNDEFINED": 1},
 	CompletedAt:    day(2),
 }

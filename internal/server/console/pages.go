@@ -257,7 +257,7 @@ func (c *Console) findings(w http.ResponseWriter, r *http.Request, repo, digest 
 			Crumb: []crumb{{"Repositories", Prefix + "repos"}, {repo, imagesURL(repo)}, {shortDigest(digest), ""}}},
 		Repo: repo, Image: img, Severities: displaySeverities, Sorts: sortKeys,
 		Filter: filter{Severity: severity.Severity(q.Get("severity")), Fixable: q.Get("fixable"), Package: strings.TrimSpace(q.Get("package")),
-			Search: strings.TrimSpace(q.Get("q")), Exploit: q.Get("exploit"), Sort: q.Get("sort")},
+			Search: strings.TrimSpace(q.Get("q")), Exploit: q.Get("exploit"), Dependency: q.Get("dependency"), Sort: q.Get("sort")},
 		SBOMs: []sbomLink{{"CycloneDX", sbomURL(repo, digest, "cyclonedx")}, {"SPDX", sbomURL(repo, digest, "spdx")}},
 	}
 	if !slices.Contains(displaySeverities, pg.Filter.Severity) {
@@ -268,6 +268,9 @@ func (c *Console) findings(w http.ResponseWriter, r *http.Request, repo, digest 
 	}
 	if !slices.Contains([]string{"kev", "epss"}, pg.Filter.Exploit) {
 		pg.Filter.Exploit = ""
+	}
+	if !slices.Contains([]string{"direct", "transitive"}, pg.Filter.Dependency) {
+		pg.Filter.Dependency = ""
 	}
 	if v, err := strconv.ParseFloat(q.Get("min_epss"), 64); err == nil && v > 0 && v <= 1 {
 		pg.Filter.MinEPSS = v

@@ -66,7 +66,7 @@ func (Cataloger) Name() string { return "golang" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 func isGoMod(p string) bool {
 	return langutil.Base(p) == "go.mod" && !strings.HasPrefix(p, "pkg/mod/") && !strings.Contains(p, "/pkg/mod/")
@@ -87,13 +87,14 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	var (
 		pkgs []inventory.Package
+		rels []inventory.Relationship
 		warn []string
 		err  error
 	)
 	if isGoMod(f.Path) {
 		r, oerr := langutil.Open(f, MaxGoModSize)
 		if err = oerr; err == nil {
-			pkgs, warn, err = ParseGoMod(r)
+			pkgs, rels, warn, err = parseGoMod(r)
 			warn = langutil.Prefix(c.Name(), f.Path, warn)
 		}
 	} else if f.Size > MaxBinarySize {
@@ -101,5 +102,9 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	} else {
 		pkgs, err = ParseBinary(langutil.ReaderAt(f.R))
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, warn, err)
+	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, warn, err)
+	if err == nil {
+		res.Relationships = rels
+	}
+	return res, err
 }

@@ -173,9 +173,10 @@ func FuzzParseGoMod(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParseGoMod(bytes.NewReader(b))
+		pkgs, rels, warns, err := parseGoMod(bytes.NewReader(b))
 		if err == nil {
 			check(t, pkgs)
+			langtest.CheckGraph(t, pkgs, rels)
 			if len(warns) > warn.Max+1 {
 				t.Errorf("%d warnings, more than the cap", len(warns))
 			}

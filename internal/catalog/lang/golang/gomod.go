@@ -33,9 +33,18 @@ const maxRetries = 3
 //     unknown and main-module-only directives, replace included) accepts is
 //     read leniently, with a warning.
 func ParseGoMod(r io.Reader) (pkgs []inventory.Package, warns []string, err error) {
+	pkgs, _, warns, err = parseGoMod(r)
+	return pkgs, warns, err
+}
+
+// parseGoMod is ParseGoMod with what go.mod says of the dependency graph:
+// a require without "// indirect" is the main module's direct dependency
+// (an edge from the root); an indirect one is transitive, through modules
+// go.mod does not name, so it has no edge.
+func parseGoMod(r io.Reader) (pkgs []inventory.Package, rels []inventory.Relationship, warns []string, err error) {
 	b, err := langutil.ReadAll(r, MaxGoModSize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse go.mod: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse go.mod: %w", err)
 	}
 	var w warn.List
 	// Non-canonical versions are kept as written rather than rejected.
@@ -65,7 +74,7 @@ func ParseGoMod(r io.Reader) (pkgs []inventory.Package, warns []string, err erro
 		}
 		var el modfile.ErrorList
 		if try == maxRetries || !errors.As(lerr, &el) || len(el) == 0 {
-			return nil, nil, fmt.Errorf("parse go.mod: %w", lerr)
+			return nil, nil, nil, fmt.Errorf("parse go.mod: %w", lerr)
 		}
 		// Drop the rejected lines and try again.
 		blanked := 0
@@ -84,9 +93,10 @@ func ParseGoMod(r io.Reader) (pkgs []inventory.Package, warns []string, err erro
 			blanked++
 		}
 		if blanked == 0 {
-			return nil, nil, fmt.Errorf("parse go.mod: %w", lerr)
+			return nil, nil, nil, fmt.Errorf("parse go.mod: %w", lerr)
 		}
 	}
+	var edges inventory.Edges
 	for _, req := range f.Require {
 		path, version := req.Mod.Path, req.Mod.Version
 		if rep := replacement(f.Replace, path, version); rep != nil {
@@ -102,9 +112,12 @@ func ParseGoMod(r io.Reader) (pkgs []inventory.Package, warns []string, err erro
 			w.Addf("%s: version %q is not a module version; kept as written", trunc(path), trunc(v))
 		}
 		pkgs = append(pkgs, inventory.Package{Name: path, Version: strings.TrimSpace(version), Type: ecogolang.Type})
+		if !req.Indirect {
+			edges.Add(inventory.PackageRef{}, inventory.RefOf(pkgs[len(pkgs)-1]))
+		}
 	}
 	pkgs = append(pkgs, dropped...)
-	return pkgs, w.Strings(""), nil
+	return pkgs, edges.List(), w.Strings(""), nil
 }
 
 // errText is a modfile error without its file and line prefix.

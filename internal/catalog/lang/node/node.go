@@ -81,7 +81,7 @@ func (Cataloger) Name() string { return "node" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 type kind int
 
@@ -136,6 +136,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	var (
 		pkgs  []inventory.Package
+		rels  []inventory.Relationship
 		warns []string
 		err   error
 		r     io.Reader
@@ -156,14 +157,18 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 				pkgs = append(pkgs, p)
 			}
 		case kindPackageLock:
-			pkgs, warns, err = ParsePackageLock(r)
+			pkgs, rels, warns, err = parsePackageLock(r)
 		case kindYarn:
-			pkgs, warns, err = ParseYarnLock(r)
+			pkgs, rels, warns, err = parseYarnLock(r)
 		case kindPnpm:
-			pkgs, warns, err = ParsePnpmLock(r)
+			pkgs, rels, warns, err = parsePnpmLock(r)
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	if err == nil {
+		res.Relationships = rels
+	}
+	return res, err
 }
 
 // localReference reports whether a version or resolution names a folder of
@@ -194,18 +199,24 @@ func pkg(name, version string) inventory.Package {
 
 // set collects packages, one per name and version, in first-seen order.
 type set struct {
-	seen map[[2]string]bool
+	seen map[[2]string]int
 	list []inventory.Package
+	last inventory.PackageRef // the package add last added or found
 }
 
-func (s *set) add(name, version string) {
+// add adds name@version once and returns its ref, whose strings are the
+// first-seen copy's (entries repeat a package; they share one).
+func (s *set) add(name, version string) inventory.PackageRef {
 	if s.seen == nil {
-		s.seen = map[[2]string]bool{}
+		s.seen = map[[2]string]int{}
 	}
 	k := [2]string{name, version}
-	if s.seen[k] {
-		return
+	if i, ok := s.seen[k]; ok {
+		s.last = inventory.RefOf(s.list[i])
+		return s.last
 	}
-	s.seen[k] = true
+	s.seen[k] = len(s.list)
 	s.list = append(s.list, pkg(name, version))
+	s.last = inventory.PackageRef{Name: name, Version: version}
+	return s.last
 }

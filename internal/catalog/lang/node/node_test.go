@@ -205,9 +205,10 @@ func FuzzParsePackageLock(f *testing.F) {
 	seeds(f, "package-lock.json")
 	seeds(f, "npm-shrinkwrap.json")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParsePackageLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parsePackageLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
+			checkGraph(t, pkgs, rels)
 		}
 	})
 }
@@ -215,9 +216,10 @@ func FuzzParsePackageLock(f *testing.F) {
 func FuzzParseYarnLock(f *testing.F) {
 	seeds(f, "yarn.lock")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParseYarnLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parseYarnLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
+			checkGraph(t, pkgs, rels)
 		}
 	})
 }
@@ -225,9 +227,10 @@ func FuzzParseYarnLock(f *testing.F) {
 func FuzzParsePnpmLock(f *testing.F) {
 	seeds(f, "pnpm-lock.yaml")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParsePnpmLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parsePnpmLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
+			checkGraph(t, pkgs, rels)
 		}
 	})
 }

@@ -22,12 +22,54 @@ import (
 // dependencies are skipped; git and tarball ones are kept with their
 // version as written.
 func ParsePnpmLock(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warns, err := parsePnpmLock(r)
+	return pkgs, warns, err
+}
+
+// pnpmDeps are the dependency maps of a project or a package: name to a
+// version (v5, v6, packages and snapshots of v9) or to {specifier,
+// version} (v9 importers).
+type pnpmDeps struct {
+	Dependencies         map[string]any `yaml:"dependencies"`
+	OptionalDependencies map[string]any `yaml:"optionalDependencies"`
+	DevDependencies      map[string]any `yaml:"devDependencies"`
+}
+
+// each calls fn for every dependency, sorted by name.
+func (d pnpmDeps) each(fn func(name, version string)) {
+	for _, m := range []map[string]any{d.Dependencies, d.OptionalDependencies, d.DevDependencies} {
+		names := make([]string, 0, len(m))
+		for n := range m {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			switch v := m[n].(type) {
+			case string:
+				fn(n, strings.TrimSpace(v))
+			case map[string]any:
+				if s, ok := v["version"].(string); ok {
+					fn(n, strings.TrimSpace(s))
+				}
+			}
+		}
+	}
+}
+
+// parsePnpmLock is ParsePnpmLock with the dependency graph: the importers'
+// (or, in a single-project lockfile before v6, the top level's)
+// dependencies are the project's, and each package's (v9: each
+// snapshot's) resolve through the key its version spells.
+func parsePnpmLock(r io.Reader) ([]inventory.Package, []inventory.Relationship, []string, error) {
 	b, err := langutil.ReadAll(r, MaxYAMLSize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
 	}
 	var doc struct {
 		LockfileVersion any `yaml:"lockfileVersion"`
+		pnpmDeps        `yaml:",inline"`
+		Importers       map[string]pnpmDeps `yaml:"importers"`
+		Snapshots       map[string]pnpmDeps `yaml:"snapshots"`
 		Packages        map[string]struct {
 			Name       string `yaml:"name"`
 			Version    string `yaml:"version"`
@@ -35,6 +77,7 @@ func ParsePnpmLock(r io.Reader) ([]inventory.Package, []string, error) {
 				Type      string `yaml:"type"`
 				Directory string `yaml:"directory"`
 			} `yaml:"resolution"`
+			pnpmDeps `yaml:",inline"`
 		} `yaml:"packages"`
 	}
 	var w warn.List
@@ -43,19 +86,20 @@ func ParsePnpmLock(r io.Reader) ([]inventory.Package, []string, error) {
 		// rest and lists the mismatches.
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+			return nil, nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
 		}
 		for _, e := range te.Errors {
 			w.Addf("%s; that value is ignored", e)
 		}
 	}
 	if doc.LockfileVersion == nil {
-		return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: no lockfileVersion")
+		return nil, nil, nil, fmt.Errorf("parse pnpm-lock.yaml: no lockfileVersion")
 	}
 	major, err := lockMajor(doc.LockfileVersion)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse pnpm-lock.yaml: %w", err)
 	}
+	refs := map[string]inventory.PackageRef{} // package or snapshot key: its package
 	keys := make([]string, 0, len(doc.Packages))
 	for k := range doc.Packages {
 		keys = append(keys, k)
@@ -87,8 +131,50 @@ func ParsePnpmLock(r io.Reader) ([]inventory.Package, []string, error) {
 			w.Addf("package %q: no version; kept with an empty version", trunc(k))
 		}
 		s.add(name, version)
+		refs[k] = inventory.PackageRef{Name: name, Version: version}
 	}
-	return s.list, w.Strings(""), nil
+	for k := range doc.Snapshots {
+		if name, version, ok := pnpmKey(k, major); ok {
+			refs[k] = inventory.PackageRef{Name: name, Version: version}
+		}
+	}
+	var edges inventory.Edges
+	resolve := func(from inventory.PackageRef) func(name, version string) {
+		return func(name, version string) {
+			for _, k := range []string{version, "/" + name + "/" + version, "/" + name + "@" + version, name + "@" + version} {
+				if t, ok := refs[k]; ok {
+					edges.Add(from, t)
+					return
+				}
+			}
+		}
+	}
+	root := resolve(inventory.PackageRef{})
+	doc.pnpmDeps.each(root)
+	importers := make([]string, 0, len(doc.Importers))
+	for k := range doc.Importers {
+		importers = append(importers, k)
+	}
+	sort.Strings(importers)
+	for _, k := range importers {
+		doc.Importers[k].each(root)
+	}
+	for _, k := range keys {
+		if ref, ok := refs[k]; ok {
+			doc.Packages[k].pnpmDeps.each(resolve(ref))
+		}
+	}
+	snaps := make([]string, 0, len(doc.Snapshots))
+	for k := range doc.Snapshots {
+		snaps = append(snaps, k)
+	}
+	sort.Strings(snaps)
+	for _, k := range snaps {
+		if ref, ok := refs[k]; ok {
+			doc.Snapshots[k].each(resolve(ref))
+		}
+	}
+	return s.list, edges.List(), w.Strings(""), nil
 }
 
 // lockMajor reads lockfileVersion: 5.4, '6.0', '9.0'.

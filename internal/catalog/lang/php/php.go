@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sort"
 	"strings"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
@@ -51,7 +52,7 @@ func (Cataloger) Name() string { return "php" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 func isLock(p string) bool {
 	return langutil.Base(p) == "composer.lock" && !strings.HasPrefix(p, "vendor/") && !strings.Contains(p, "/vendor/")
@@ -73,31 +74,46 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	var (
 		pkgs  []inventory.Package
+		rels  []inventory.Relationship
 		warns []string
 	)
 	r, err := langutil.Open(f, MaxFileSize)
 	if err == nil {
 		if isLock(f.Path) {
-			pkgs, warns, err = ParseComposerLock(r)
+			pkgs, rels, warns, err = parseComposerLock(r)
 		} else {
 			pkgs, warns, err = ParseInstalledJSON(r)
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	if err == nil {
+		res.Relationships = rels
+	}
+	return res, err
 }
 
 // ParseComposerLock parses a composer.lock, and warns about each package
 // it could not read fully (see convert).
 func ParseComposerLock(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warns, err := parseComposerLock(r)
+	return pkgs, warns, err
+}
+
+// parseComposerLock is ParseComposerLock with the dependency graph: each
+// package's "require" names (case-insensitive, as Composer compares them)
+// resolve to the lock's packages; platform requirements (php, ext-*)
+// name none. composer.lock does not say what the project requires (its
+// composer.json does), so the packages nothing requires count as direct.
+func parseComposerLock(r io.Reader) ([]inventory.Package, []inventory.Relationship, []string, error) {
 	var doc struct {
 		Packages    *[]json.RawMessage `json:"packages"`
 		PackagesDev *[]json.RawMessage `json:"packages-dev"`
 	}
 	if err := json.NewDecoder(r).Decode(&doc); err != nil {
-		return nil, nil, fmt.Errorf("parse composer.lock: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse composer.lock: %w", err)
 	}
 	if doc.Packages == nil && doc.PackagesDev == nil {
-		return nil, nil, errors.New("parse composer.lock: no \"packages\" or \"packages-dev\"")
+		return nil, nil, nil, errors.New("parse composer.lock: no \"packages\" or \"packages-dev\"")
 	}
 	var all []json.RawMessage
 	for _, l := range []*[]json.RawMessage{doc.Packages, doc.PackagesDev} {
@@ -106,7 +122,43 @@ func ParseComposerLock(r io.Reader) ([]inventory.Package, []string, error) {
 		}
 	}
 	pkgs, warns := convert(all)
-	return pkgs, warns, nil
+	return pkgs, requires(all, pkgs), warns, nil
+}
+
+// requires resolves the "require" maps of list (whose packages convert
+// made pkgs) among pkgs.
+func requires(list []json.RawMessage, pkgs []inventory.Package) []inventory.Relationship {
+	var res langutil.Resolver
+	for _, p := range pkgs {
+		res.AddAs(strings.ToLower(p.Name), inventory.RefOf(p))
+	}
+	var e inventory.Edges
+	for _, raw := range list {
+		var p struct {
+			Name    string                     `json:"name"`
+			Version json.RawMessage            `json:"version"`
+			Require map[string]json.RawMessage `json:"require"`
+		}
+		if json.Unmarshal(raw, &p) != nil {
+			continue
+		}
+		version, _ := langutil.JSONText(p.Version)
+		from, ok := res.Find(strings.ToLower(strings.TrimSpace(p.Name)), version)
+		if !ok {
+			continue
+		}
+		names := make([]string, 0, len(p.Require))
+		for n := range p.Require {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if t, ok := res.Find(strings.ToLower(strings.TrimSpace(n)), ""); ok {
+				e.Add(from, t)
+			}
+		}
+	}
+	return e.List()
 }
 
 // ParseInstalledJSON parses vendor/composer/installed.json, and warns about

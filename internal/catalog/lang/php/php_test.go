@@ -79,9 +79,10 @@ func FuzzParseComposerLock(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParseComposerLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parseComposerLock(bytes.NewReader(b))
 		if err == nil {
 			check(t, pkgs, warns)
+			langtest.CheckGraph(t, pkgs, rels)
 		}
 	})
 }
@@ -132,5 +133,22 @@ func TestMalformedRecords(t *testing.T) {
 				t.Errorf("warnings (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestComposerGraph(t *testing.T) {
+	const lock = `{"packages": [
+		{"name": "guzzlehttp/guzzle", "version": "6.5.5", "require": {"php": ">=5.5", "ext-json": "*", "GuzzleHttp/Psr7": "^1.6", "guzzlehttp/promises": "^1.0"}},
+		{"name": "guzzlehttp/psr7", "version": "1.6.1", "require": "not an object"},
+		{"name": "guzzlehttp/promises", "version": "1.3.1", "require": {"guzzlehttp/guzzle": "*"}}
+	], "packages-dev": []}`
+	pkgs, rels, _, err := parseComposerLock(strings.NewReader(lock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	langtest.CheckGraph(t, pkgs, rels)
+	want := []string{"guzzlehttp/guzzle@6.5.5 -> guzzlehttp/promises@1.3.1", "guzzlehttp/guzzle@6.5.5 -> guzzlehttp/psr7@1.6.1", "guzzlehttp/promises@1.3.1 -> guzzlehttp/guzzle@6.5.5"}
+	if d := cmp.Diff(want, langtest.Edges(rels)); d != "" {
+		t.Errorf("edges (-want +got):\n%s", d)
 	}
 }

@@ -21,9 +21,19 @@ import (
 // without a name is dropped, one without a usable version is kept with an
 // empty version.
 func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warns, err := parsePoetryLock(r)
+	return pkgs, warns, err
+}
+
+// parsePoetryLock is ParsePoetryLock with the dependency graph: each
+// package's [package.dependencies] names resolve (PEP 503 normalized) to
+// the lock's packages. poetry.lock does not say what the project itself
+// depends on (pyproject.toml does), so the packages nothing depends on
+// count as direct.
+func parsePoetryLock(r io.Reader) ([]inventory.Package, []inventory.Relationship, []string, error) {
 	b, err := langutil.ReadAll(r, MaxLockSize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse poetry.lock: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse poetry.lock: %w", err)
 	}
 	// Decoded loosely, so that one package of the wrong shape cannot make
 	// the whole file fail to decode.
@@ -31,11 +41,14 @@ func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 		Package []map[string]any `toml:"package"`
 	}
 	if _, err := toml.Decode(string(b), &lock); err != nil {
-		return nil, nil, fmt.Errorf("parse poetry.lock: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse poetry.lock: %w", err)
 	}
 	var (
-		pkgs []inventory.Package
-		w    warn.List
+		pkgs  []inventory.Package
+		w     warn.List
+		res   langutil.Resolver
+		froms []inventory.PackageRef
+		deps  []map[string]any
 	)
 	for i, p := range lock.Package {
 		name, _ := langutil.TOMLText(p["name"])
@@ -51,8 +64,30 @@ func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
 		}
 		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: pypi.Type})
+		ref := inventory.PackageRef{Name: name, Version: version}
+		res.AddAs(normalize(name), ref)
+		d, _ := p["dependencies"].(map[string]any)
+		froms, deps = append(froms, ref), append(deps, d)
 	}
-	return pkgs, w.Strings(""), nil
+	var e inventory.Edges
+	for i, from := range froms {
+		names := make([]string, 0, len(deps[i]))
+		for n := range deps[i] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if t, ok := res.Find(normalize(n), ""); ok {
+				e.Add(from, t)
+			}
+		}
+	}
+	return pkgs, e.List(), w.Strings(""), nil
+}
+
+// normalize is a name as PEP 503 compares it.
+func normalize(name string) string {
+	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(strings.TrimSpace(name)))
 }
 
 // ParsePipfileLock parses a Pipfile.lock and returns the pinned packages of
@@ -60,7 +95,9 @@ func ParsePoetryLock(r io.Reader) ([]inventory.Package, []string, error) {
 // is a VCS, path or file install (it has git, hg, svn, bzr, path, file or
 // editable) is skipped: it names no published release. Any other entry is
 // kept with its version as written (a leading "==" or "===" removed), with
-// a warning when that version is missing or not a pin.
+// a warning when that version is missing or not a pin. Pipfile.lock
+// records no dependency graph: neither which package needs which nor
+// which of them the project itself asked for (that is the Pipfile's).
 func ParsePipfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 	var lock struct {
 		Meta    *json.RawMessage           `json:"_meta"`

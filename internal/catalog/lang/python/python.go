@@ -70,7 +70,7 @@ func (Cataloger) Name() string { return "python" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 type kind int
 
@@ -118,6 +118,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	var (
 		pkgs []inventory.Package
+		rels []inventory.Relationship
 		warn []string
 		err  error
 		r    io.Reader
@@ -139,10 +140,14 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		case kindRequirements:
 			pkgs, warn, err = ParseRequirements(r)
 		case kindPoetry:
-			pkgs, warn, err = ParsePoetryLock(r)
+			pkgs, rels, warn, err = parsePoetryLock(r)
 		case kindPipfile:
 			pkgs, warn, err = ParsePipfileLock(r)
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warn), err)
+	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warn), err)
+	if err == nil {
+		res.Relationships = rels
+	}
+	return res, err
 }

@@ -204,9 +204,10 @@ func FuzzParseRequirements(f *testing.F) {
 func FuzzParsePoetryLock(f *testing.F) {
 	fuzzSeeds(f, func(p string) bool { return strings.HasSuffix(p, "poetry.lock") })
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParsePoetryLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parsePoetryLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
+			langtest.CheckGraph(t, pkgs, rels)
 		}
 	})
 }
@@ -302,5 +303,42 @@ func TestParseMetadataNoVersion(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{`package "x" (line 2) has no Version header; kept with an empty version`}, warns); d != "" {
 		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+func TestPoetryGraph(t *testing.T) {
+	const lock = `[[package]]
+name = "Flask"
+version = "2.0.0"
+
+[package.dependencies]
+Werkzeug = ">=2.0"
+jinja2 = {version = ">=3.0", optional = true}
+missing = "*"
+
+[[package]]
+name = "werkzeug"
+version = "2.0.1"
+
+[[package]]
+name = "Jinja2"
+version = "3.0.0"
+
+[package.dependencies]
+MarkupSafe = ">=2.0"
+flask = "*"
+
+[[package]]
+name = "markupsafe"
+version = "2.0.1"
+`
+	pkgs, rels, _, err := parsePoetryLock(strings.NewReader(lock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	langtest.CheckGraph(t, pkgs, rels)
+	want := []string{"Flask@2.0.0 -> Jinja2@3.0.0", "Flask@2.0.0 -> werkzeug@2.0.1", "Jinja2@3.0.0 -> Flask@2.0.0", "Jinja2@3.0.0 -> markupsafe@2.0.1"}
+	if d := cmp.Diff(want, langtest.Edges(rels)); d != "" {
+		t.Errorf("edges (-want +got):\n%s", d)
 	}
 }

@@ -65,7 +65,7 @@ func (Cataloger) Name() string { return "ruby" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 // isGemspec matches specifications/*.gemspec and the default gems'
 // specifications/default/*.gemspec.
@@ -97,12 +97,13 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	var (
 		pkgs  []inventory.Package
+		rels  []inventory.Relationship
 		warns []string
 	)
 	r, err := langutil.Open(f, MaxFileSize)
 	if err == nil {
 		if isLock(f.Path) {
-			pkgs, warns, err = ParseGemfileLock(r)
+			pkgs, rels, warns, err = parseGemfileLock(r)
 		} else {
 			var p inventory.Package
 			if p, warns, err = ParseGemspec(r); err == nil {
@@ -110,7 +111,11 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 			}
 		}
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	if err == nil {
+		res.Relationships = rels
+	}
+	return res, err
 }
 
 var (
@@ -173,6 +178,14 @@ func ParseGemspec(r io.Reader) (inventory.Package, []string, error) {
 // section, and a warning for each spec line it could not read (that line
 // is dropped; the others are kept).
 func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warns, err := parseGemfileLock(r)
+	return pkgs, warns, err
+}
+
+// parseGemfileLock is ParseGemfileLock with the dependency graph: the
+// DEPENDENCIES section is the project's, each spec's six-space lines its
+// own, each resolved by name to the GEM section's specs.
+func parseGemfileLock(r io.Reader) ([]inventory.Package, []inventory.Relationship, []string, error) {
 	sc := lines.NewScanner(r, MaxFileSize, MaxLineSize)
 	var (
 		pkgs    []inventory.Package
@@ -180,7 +193,17 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 		section string
 		inSpecs bool
 		n       int
+		res     langutil.Resolver
+		froms   []inventory.PackageRef // per dependency line: who needs ...
+		needs   []string               // ... which gem
+		cur     *inventory.PackageRef  // the spec whose dependency lines follow
 	)
+	dep := func(from inventory.PackageRef, s string) {
+		name, _, _ := strings.Cut(strings.TrimSpace(s), " ")
+		if name = strings.TrimSuffix(name, "!"); name != "" && len(needs) < inventory.MaxRelationshipsPerFile {
+			froms, needs = append(froms, from), append(needs, name)
+		}
+	}
 	for sc.Scan() {
 		n = sc.Line()
 		if size, long := sc.TooLong(); long {
@@ -192,7 +215,11 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 			continue
 		}
 		if line[0] != ' ' {
-			section, inSpecs = strings.TrimSpace(line), false
+			section, inSpecs, cur = strings.TrimSpace(line), false, nil
+			continue
+		}
+		if section == "DEPENDENCIES" && !strings.HasPrefix(line, "   ") {
+			dep(inventory.PackageRef{}, line)
 			continue
 		}
 		if section != "GEM" {
@@ -202,9 +229,14 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 			inSpecs = true
 			continue
 		}
-		if !inSpecs || strings.HasPrefix(line, "      ") || !strings.HasPrefix(line, "    ") {
-			continue // dependency lines of a spec, or remote: lines
+		if inSpecs && cur != nil && strings.HasPrefix(line, "      ") && !strings.HasPrefix(line, "       ") {
+			dep(*cur, line)
+			continue
 		}
+		if !inSpecs || strings.HasPrefix(line, "      ") || !strings.HasPrefix(line, "    ") {
+			continue // remote: lines
+		}
+		cur = nil
 		p, problem := gemSpecLine(line[4:])
 		if p.Name == "" {
 			w.Addf("line %d: want \"    name (version)\", got %q; skipped", n, trunc(line))
@@ -214,11 +246,20 @@ func ParseGemfileLock(r io.Reader) ([]inventory.Package, []string, error) {
 			w.Addf("line %d: gem %q: %s", n, trunc(p.Name), problem)
 		}
 		pkgs = append(pkgs, p)
+		ref := inventory.RefOf(p)
+		res.Add(ref)
+		cur = &ref
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("parse Gemfile.lock: line %d: %w", n+1, err)
+		return nil, nil, nil, fmt.Errorf("parse Gemfile.lock: line %d: %w", n+1, err)
 	}
-	return pkgs, w.Strings(""), nil
+	var e inventory.Edges
+	for i, name := range needs {
+		if t, ok := res.Find(name, ""); ok {
+			e.Add(froms[i], t)
+		}
+	}
+	return pkgs, e.List(), w.Strings(""), nil
 }
 
 // gemSpecLine reads "name (version)" (the four-space indent removed). The

@@ -85,10 +85,11 @@ func FuzzParseGemfileLock(f *testing.F) {
 	seeds(f, func(p string) bool { return strings.HasSuffix(p, "Gemfile.lock") })
 	f.Add([]byte("GEM\n  specs:\n    rack (-)\n    rake (13.0.6)\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParseGemfileLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parseGemfileLock(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
+		langtest.CheckGraph(t, pkgs, rels)
 		if len(warns) > warn.Max+1 {
 			t.Errorf("%d warnings, more than the cap", len(warns))
 		}

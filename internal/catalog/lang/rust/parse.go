@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -21,9 +22,18 @@ import (
 // about each [[package]] it could not read fully: one without a name is
 // dropped, one without a usable version is kept with an empty version.
 func ParseCargoLock(r io.Reader) ([]inventory.Package, []string, error) {
+	pkgs, _, warns, err := parseCargoLock(r)
+	return pkgs, warns, err
+}
+
+// parseCargoLock is ParseCargoLock with the dependency graph: each
+// package's dependencies ("name", "name version" or "name version
+// (source)") resolve to the lock's package of that name and version; the
+// workspace's own crates (no source) are the root.
+func parseCargoLock(r io.Reader) ([]inventory.Package, []inventory.Relationship, []string, error) {
 	b, err := langutil.ReadAll(r, MaxLockSize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse Cargo.lock: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse Cargo.lock: %w", err)
 	}
 	// Decoded loosely, so that one package of the wrong shape cannot make
 	// the whole file fail to decode.
@@ -31,11 +41,14 @@ func ParseCargoLock(r io.Reader) ([]inventory.Package, []string, error) {
 		Package []map[string]any `toml:"package"`
 	}
 	if _, err := toml.Decode(string(b), &lock); err != nil {
-		return nil, nil, fmt.Errorf("parse Cargo.lock: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse Cargo.lock: %w", err)
 	}
 	var (
-		pkgs []inventory.Package
-		w    warn.List
+		pkgs  []inventory.Package
+		w     warn.List
+		res   langutil.Resolver
+		froms []inventory.PackageRef // per package with dependencies ...
+		deps  [][]any                // ... its dependencies entry
 	)
 	for i, p := range lock.Package {
 		name, _ := langutil.TOMLText(p["name"])
@@ -43,8 +56,11 @@ func ParseCargoLock(r io.Reader) ([]inventory.Package, []string, error) {
 			w.Addf("package #%d: no name; skipped", i+1)
 			continue
 		}
+		d, _ := p["dependencies"].([]any)
 		if source, _ := langutil.TOMLText(p["source"]); source == "" {
-			continue // a workspace crate or path dependency
+			// A workspace crate or path dependency: the root.
+			froms, deps = append(froms, inventory.PackageRef{}), append(deps, d)
+			continue
 		}
 		version, ok := langutil.TOMLText(p["version"])
 		switch {
@@ -54,8 +70,31 @@ func ParseCargoLock(r io.Reader) ([]inventory.Package, []string, error) {
 			w.Addf("package #%d (%q): no version; kept with an empty version", i+1, trunc(name))
 		}
 		pkgs = append(pkgs, inventory.Package{Name: name, Version: version, Type: cargo.Type})
+		ref := inventory.PackageRef{Name: name, Version: version}
+		res.Add(ref)
+		froms, deps = append(froms, ref), append(deps, d)
 	}
-	return pkgs, w.Strings(""), nil
+	var e inventory.Edges
+	for i, from := range froms {
+		for _, d := range deps[i] {
+			s, ok := d.(string)
+			if !ok {
+				continue
+			}
+			f := strings.Fields(s)
+			if len(f) == 0 {
+				continue
+			}
+			version := ""
+			if len(f) > 1 {
+				version = f[1]
+			}
+			if t, ok := res.Find(f[0], version); ok {
+				e.Add(from, t)
+			}
+		}
+	}
+	return pkgs, e.List(), w.Strings(""), nil
 }
 
 func trunc(s string) string {

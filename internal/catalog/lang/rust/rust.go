@@ -6,7 +6,9 @@
 //
 //   - Cargo.lock: every [[package]] with a source (crates.io, another
 //     registry or git). Packages without a source are the workspace's own
-//     crates or path dependencies, not published releases, and are skipped.
+//     crates or path dependencies, not published releases, and are skipped;
+//     their dependencies are the project's (the root of the dependency
+//     graph, which each package's dependencies list spells out).
 //   - cargo-auditable: packages with source "local" (the workspace's own
 //     crates) and build-time dependencies (kind "build": build scripts and
 //     proc-macros that run at build time and are not in the binary) are
@@ -57,7 +59,7 @@ func (Cataloger) Name() string { return "rust" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 2 }
+func (Cataloger) Version() int { return 3 }
 
 func isLock(p string) bool { return langutil.Base(p) == "Cargo.lock" }
 
@@ -76,6 +78,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	var (
 		pkgs  []inventory.Package
+		rels  []inventory.Relationship
 		warns []string
 		err   error
 	)
@@ -83,12 +86,16 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	case isLock(f.Path):
 		r, oerr := langutil.Open(f, MaxLockSize)
 		if err = oerr; err == nil {
-			pkgs, warns, err = ParseCargoLock(r)
+			pkgs, rels, warns, err = parseCargoLock(r)
 		}
 	case f.Size > MaxBinarySize:
 		err = langutil.TooLarge(f.Size, MaxBinarySize)
 	default:
 		pkgs, warns, err = ParseBinary(langutil.ReaderAt(f.R))
 	}
-	return langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, langutil.Prefix(c.Name(), f.Path, warns), err)
+	if err == nil {
+		res.Relationships = rels
+	}
+	return res, err
 }

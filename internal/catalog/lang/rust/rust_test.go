@@ -86,9 +86,10 @@ func FuzzParseCargoLock(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, warns, err := ParseCargoLock(bytes.NewReader(b))
+		pkgs, rels, warns, err := parseCargoLock(bytes.NewReader(b))
 		if err == nil {
 			check(t, pkgs, warns)
+			langtest.CheckGraph(t, pkgs, rels)
 		}
 	})
 }

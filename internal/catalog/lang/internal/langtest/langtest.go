@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,8 +34,10 @@ import (
 // FileResult is what one file produced, as stored in want.json.
 type FileResult struct {
 	Packages []inventory.Package `json:"packages,omitempty"`
-	Warnings []string            `json:"warnings,omitempty"`
-	Error    string              `json:"error,omitempty"`
+	// Relationships are the file's dependency edges, sorted.
+	Relationships []inventory.Relationship `json:"relationships,omitempty"`
+	Warnings      []string                 `json:"warnings,omitempty"`
+	Error         string                   `json:"error,omitempty"`
 }
 
 // Run drives c over every regular file of fsys that c.Required accepts and
@@ -71,7 +74,12 @@ func Run(t testing.TB, c catalog.FileCataloger, fsys fs.FS) map[string]FileResul
 func catalogOne(t testing.TB, c catalog.FileCataloger, f catalog.File) FileResult {
 	t.Helper()
 	res, err := c.CatalogFile(context.Background(), f)
-	fr := FileResult{Packages: res.Packages, Warnings: res.Warnings}
+	fr := FileResult{Packages: res.Packages, Relationships: inventory.SortRelationships(res.Relationships), Warnings: res.Warnings}
+	for _, r := range res.Relationships {
+		if r.Path != "" && r.Path != f.Path {
+			t.Errorf("%s: %s: relationship of another file: %+v", c.Name(), f.Path, r)
+		}
+	}
 	if err != nil {
 		fr.Error = err.Error()
 	}
@@ -260,4 +268,33 @@ func loadImage(p string) (v1.Image, error) {
 		return nil, errors.New("empty OCI index")
 	}
 	return idx.Image(im.Manifests[0].Digest)
+}
+
+// CheckGraph is the fuzzers' invariant for a parser's dependency edges:
+// each joins packages the parser returned (or starts at the root), none is
+// a self-edge, and there are at most inventory.MaxRelationshipsPerFile.
+func CheckGraph(t testing.TB, pkgs []inventory.Package, rels []inventory.Relationship) {
+	t.Helper()
+	have := map[inventory.PackageRef]bool{}
+	for _, p := range pkgs {
+		have[inventory.RefOf(p)] = true
+	}
+	if len(rels) > inventory.MaxRelationshipsPerFile {
+		t.Errorf("%d relationships, over the bound", len(rels))
+	}
+	for _, r := range rels {
+		if (!r.From.IsRoot() && !have[r.From]) || !have[r.To] || r.From == r.To {
+			t.Errorf("relationship %+v names a package the parser did not return, or is a self-edge", r)
+		}
+	}
+}
+
+// Edges renders relationships as sorted "from -> to" strings (the root
+// is "").
+func Edges(rels []inventory.Relationship) []string {
+	var out []string
+	for _, r := range inventory.SortRelationships(slices.Clone(rels)) {
+		out = append(out, r.From.String()+" -> "+r.To.String())
+	}
+	return out
 }

@@ -219,3 +219,36 @@ func TOMLText(v any) (string, bool) {
 	}
 	return "", false
 }
+
+// Resolver finds the package a lockfile's dependency entry names, by name
+// and, when the entry gives one, version. The zero value is ready to use.
+type Resolver struct {
+	byName map[string][]inventory.PackageRef
+}
+
+// Add records a package of the file.
+func (r *Resolver) Add(ref inventory.PackageRef) { r.AddAs(ref.Name, ref) }
+
+// AddAs records a package of the file under another spelling of its name
+// (a normalized one).
+func (r *Resolver) AddAs(name string, ref inventory.PackageRef) {
+	if r.byName == nil {
+		r.byName = map[string][]inventory.PackageRef{}
+	}
+	r.byName[name] = append(r.byName[name], ref)
+}
+
+// Find returns the package named name at version, or, with an empty
+// version (or none of that version), the first one of that name.
+func (r *Resolver) Find(name, version string) (inventory.PackageRef, bool) {
+	refs := r.byName[name]
+	if len(refs) == 0 {
+		return inventory.PackageRef{}, false
+	}
+	for _, ref := range refs {
+		if ref.Version == version {
+			return ref, true
+		}
+	}
+	return refs[0], true
+}
