@@ -150,6 +150,12 @@ type Advisory struct {
 	// (see internal/vulndb).
 	Rejected bool       `json:"rejected,omitempty"`
 	Affected []Affected `json:"affected"`
+	// CPE holds, on an NVD record (which names no packages), the vulnerable
+	// cpeMatch entries of its configurations for the products of
+	// CPEProducts; the DB keeps them in a table of their own (see
+	// internal/vulndb), matched against binary-classified packages in
+	// namespace CPENamespace.
+	CPE []CPERange `json:"cpe,omitempty"`
 	// Exploit, when set, makes the record exploit context for the CVE
 	// named by ID (a CISA KEV entry or an FIRST EPSS score) instead of a
 	// vulnerability record: it names no packages, and the DB stores it in

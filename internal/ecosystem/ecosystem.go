@@ -22,6 +22,10 @@ type Descriptor struct {
 	// OSV is the OSV ecosystem name; its advisories live in namespace
 	// "osv:<OSV>".
 	OSV string
+	// AdvisoryNamespace, when set, is the namespace of the ecosystem's
+	// advisories instead ("nvd:cpe" for binary-classified packages, which
+	// no OSV ecosystem covers).
+	AdvisoryNamespace string
 	// Version compares the ecosystem's versions: one of package version's
 	// shared schemes or the ecosystem package's own.
 	Version version.Comparator
@@ -87,7 +91,12 @@ type IDPrefix struct {
 }
 
 // Namespace is the advisory namespace of the ecosystem.
-func (d *Descriptor) Namespace() string { return "osv:" + d.OSV }
+func (d *Descriptor) Namespace() string {
+	if d.AdvisoryNamespace != "" {
+		return d.AdvisoryNamespace
+	}
+	return "osv:" + d.OSV
+}
 
 // Equal reports whether a and b name one package.
 func (d *Descriptor) Equal(a, b string) bool {
@@ -147,7 +156,8 @@ func (l List) ByType(t inventory.Type) (*Descriptor, bool) {
 	return nil, false
 }
 
-// ByNamespace returns the descriptor of an "osv:<ecosystem>" namespace.
+// ByNamespace returns the descriptor of an "osv:<ecosystem>" namespace (or
+// of its AdvisoryNamespace).
 func (l List) ByNamespace(ns string) (*Descriptor, bool) {
 	for i := range l {
 		if l[i].Namespace() == ns {

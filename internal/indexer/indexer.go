@@ -69,6 +69,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/binary"
 	"github.com/stowaway-scanner/stowaway/internal/distro"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -365,10 +366,49 @@ func isOwned(owned map[string]struct{}, file string) bool {
 	return false
 }
 
+// languageTrees are the directories whose files belong to the language
+// packages installed in them: Python's site-packages and dist-packages,
+// node_modules.
+var languageTrees = []string{"site-packages/", "dist-packages/", "node_modules/"}
+
+// treeRoot is the language tree (as a path prefix ending in "/") that file
+// lies in, or "".
+func treeRoot(file string) string {
+	for _, t := range languageTrees {
+		if i := strings.Index("/"+file, "/"+t); i >= 0 {
+			return file[:i+len(t)]
+		}
+	}
+	return ""
+}
+
+// attributed returns what the language packages of inv account for: the
+// files they were read from (a Go binary, a jar) and the language trees
+// that hold them.
+func attributed(inv *inventory.Inventory) (files, trees map[string]bool) {
+	files, trees = map[string]bool{}, map[string]bool{}
+	for _, p := range inv.Packages {
+		if p.Type.IsOS() || p.Cataloger == binary.Name {
+			continue
+		}
+		file := p.Path
+		if i := strings.IndexByte(file, '!'); i >= 0 {
+			file = file[:i]
+		}
+		files[file] = true
+		if r := treeRoot(file); r != "" {
+			trees[r] = true
+		}
+	}
+	return files, trees
+}
+
 // finish drops language packages installed by OS packages (and the
-// dependency relationships that named them), fills PURLs
-// (named by purls) and sorts the packages into a stable order.
+// dependency relationships that named them) and classified binaries that
+// an OS or language package accounts for (see internal/catalog/binary),
+// fills PURLs (named by purls) and sorts the packages into a stable order.
 func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Names) {
+	files, trees := attributed(inv)
 	kept := inv.Packages[:0]
 	for _, p := range inv.Packages {
 		p.Clean()
@@ -378,6 +418,9 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Nam
 				file = file[:i]
 			}
 			if isOwned(owned, file) {
+				continue
+			}
+			if p.Cataloger == binary.Name && (files[file] || trees[treeRoot(file)]) {
 				continue
 			}
 		}

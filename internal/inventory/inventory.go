@@ -61,6 +61,9 @@ type Package struct {
 	Layer string `json:"layer,omitempty"`
 	// Cataloger is the name of the cataloger that found the package.
 	Cataloger string `json:"cataloger"`
+	// CPEs are the package's CPE 2.3 names, set by catalogers that know
+	// them (the binary classifier); NVD's configurations name products so.
+	CPEs []string `json:"cpes,omitempty"`
 }
 
 // OSStatus says whether the image's operating system can be scanned.
@@ -170,6 +173,9 @@ func (p *Package) Clean() {
 	}
 	for i := range p.Licenses {
 		p.Licenses[i] = CleanText(p.Licenses[i])
+	}
+	for i := range p.CPEs {
+		p.CPEs[i] = CleanText(p.CPEs[i])
 	}
 }
 

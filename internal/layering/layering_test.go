@@ -60,7 +60,7 @@ var layers = []layer{
 	{"ecosystem", []string{"internal/ecosystem/..."}, []string{"inventory", "version"}},
 	{"names", []string{"internal/names"}, []string{"inventory", "advisory", "distro", "ecosystem"}},
 	{"osdetect", []string{"internal/osdetect"}, []string{"inventory", "distro"}},
-	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "testutil", "ecosystem"}},
+	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "advisory", "testutil", "ecosystem"}},
 	{"feeds", []string{"internal/feed/..."}, []string{"advisory", "severity"}},
 	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "severity", "feeds"}},
 	{"testdb", []string{"internal/testdb"}, []string{"testutil", "feeds", "vulndb"}},

@@ -135,7 +135,7 @@ func (n Names) PackageManager(p inventory.Package) (string, bool) {
 
 // Advisory ids that belong to no distribution or ecosystem, and the
 // database of any other id.
-var genericIDPrefixes = []ecosystem.IDPrefix{{Prefix: "CVE-", Database: "NVD"}, {Prefix: "GHSA-", Database: "GitHub Advisory Database"}}
+var commonIDPrefixes = []ecosystem.IDPrefix{{Prefix: "CVE-", Database: "NVD"}, {Prefix: "GHSA-", Database: "GitHub Advisory Database"}}
 
 const defaultDatabase = "OSV"
 
@@ -143,7 +143,7 @@ const defaultDatabase = "OSV"
 // GHSA ids first, then the descriptors' own prefixes (ecosystems, then
 // distributions), else OSV.
 func (n Names) AdvisoryDatabase(id string) string {
-	for _, x := range genericIDPrefixes {
+	for _, x := range commonIDPrefixes {
 		if strings.HasPrefix(id, x.Prefix) {
 			return x.Database
 		}

@@ -66,6 +66,7 @@ const (
 	propPkgPath          = "stowaway:package:path"
 	propPkgLayer         = "stowaway:package:layerDiffID"
 	propPkgCataloger     = "stowaway:package:cataloger"
+	propPkgCPE           = "stowaway:package:cpe" // the CPEs after the first (the component's cpe), in order
 )
 
 // encodeCycloneDX writes inv (already normalized) as CycloneDX JSON of the
@@ -269,6 +270,12 @@ func packageComponent(p inventory.Package, ref string, names names.Names) cdx.Co
 	pp.add(propPkgPath, p.Path)
 	pp.add(propPkgLayer, p.Layer)
 	pp.add(propPkgCataloger, p.Cataloger)
+	if len(p.CPEs) > 0 {
+		c.CPE = p.CPEs[0]
+		for _, e := range p.CPEs[1:] {
+			pp.add(propPkgCPE, e)
+		}
+	}
 	c.Properties = pp.ptr()
 	return c
 }
@@ -644,6 +651,9 @@ func decodePackage(c *cdx.Component, names names.Names) (inventory.Package, erro
 			}
 		}
 	}
+	if c.CPE != "" {
+		p.CPEs = append(p.CPEs, c.CPE)
+	}
 	stowaway := false
 	for _, pr := range propList(c.Properties) {
 		if strings.HasPrefix(pr.Name, "stowaway:package:") {
@@ -672,6 +682,8 @@ func decodePackage(c *cdx.Component, names names.Names) (inventory.Package, erro
 			p.Path = pr.Value
 		case propPkgLayer:
 			p.Layer = pr.Value
+		case propPkgCPE:
+			p.CPEs = append(p.CPEs, pr.Value)
 		case propPkgCataloger:
 			p.Cataloger = pr.Value
 		}

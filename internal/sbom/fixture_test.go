@@ -7,6 +7,7 @@ import (
 	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/cargo"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/generic"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
@@ -67,6 +68,10 @@ func fixture() *inventory.Inventory {
 			Path: "app/Cargo.lock", Layer: app, Cataloger: "cargo"},
 		{Name: "Newtonsoft.Json", Version: "13.0.3", Type: nuget.Type, Path: "app/app.deps.json", Layer: app, Cataloger: "dotnet"},
 		{Name: "monolog/monolog", Version: "3.5.0", Type: composer.Type, Path: "app/composer.lock", Layer: app, Cataloger: "composer"},
+		{Name: "openssl", Version: "1.1.1w", Type: generic.Type, Path: "opt/app/lib/libssl.so.1.1", Layer: app, Cataloger: "binary-classifier",
+			CPEs: []string{"cpe:2.3:a:openssl:openssl:1.1.1w:*:*:*:*:*:*:*"}},
+		{Name: "libcurl", Version: "8.4.0", Type: generic.Type, Path: "opt/app/lib/libcurl.so.4", Layer: app, Cataloger: "binary-classifier",
+			CPEs: []string{"cpe:2.3:a:haxx:libcurl:8.4.0:*:*:*:*:*:*:*", "cpe:2.3:a:haxx:curl:8.4.0:*:*:*:*:*:*:*"}},
 	}
 	// One image never holds deb, apk and rpm databases at once; give each OS
 	// package the PURL its own distribution would.

@@ -106,6 +106,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 			"Release": p.Release != "", "Arch": p.Arch != "", "SourceName": p.SourceName != "",
 			"SourceVersion": p.SourceVersion != "", "Module": p.Module != "", "Licenses": len(p.Licenses) > 0,
 			"PURL": p.PURL != "", "Path": p.Path != "", "Layer": p.Layer != "", "Cataloger": p.Cataloger != "",
+			"CPEs": len(p.CPEs) > 0,
 		} {
 			fields[k] = fields[k] || set
 		}
@@ -116,11 +117,11 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 			missing = append(missing, k)
 		}
 	}
-	if n := len(fields); n != 14 {
-		t.Errorf("checked %d Package fields, want 14: update this test for new fields", n)
+	if n := len(fields); n != 15 {
+		t.Errorf("checked %d Package fields, want 15: update this test for new fields", n)
 	}
-	if got := countFields(inventory.Package{}); got != 14 {
-		t.Errorf("inventory.Package has %d fields, this test knows 14: teach the encoders and this test the new ones", got)
+	if got := countFields(inventory.Package{}); got != 15 {
+		t.Errorf("inventory.Package has %d fields, this test knows 15: teach the encoders and this test the new ones", got)
 	}
 	if got := countFields(inventory.Source{}); got != 10 {
 		t.Errorf("inventory.Source has %d fields, the encoders know 10", got)

@@ -228,9 +228,14 @@ func checkSPDX(b []byte) []string {
 		if p.PrimaryPurpose == "CONTAINER" || p.PrimaryPurpose == purposeOS {
 			continue
 		}
-		if len(p.ExternalRefs) != 1 || p.ExternalRefs[0].ReferenceCategory != "PACKAGE-MANAGER" || p.ExternalRefs[0].ReferenceType != "purl" ||
+		// One purl first, then the package's CPEs (SECURITY cpe23Type).
+		cpesOK := true
+		for _, r := range p.ExternalRefs[min(1, len(p.ExternalRefs)):] {
+			cpesOK = cpesOK && r.ReferenceCategory == "SECURITY" && r.ReferenceType == "cpe23Type" && strings.HasPrefix(r.ReferenceLocator, "cpe:2.3:")
+		}
+		if len(p.ExternalRefs) < 1 || !cpesOK || p.ExternalRefs[0].ReferenceCategory != "PACKAGE-MANAGER" || p.ExternalRefs[0].ReferenceType != "purl" ||
 			!strings.HasPrefix(p.ExternalRefs[0].ReferenceLocator, "pkg:") {
-			bad("%s: externalRefs %+v, want one PACKAGE-MANAGER purl", p.SPDXID, p.ExternalRefs)
+			bad("%s: externalRefs %+v, want one PACKAGE-MANAGER purl, then SECURITY cpe23Type CPEs", p.SPDXID, p.ExternalRefs)
 		}
 		if !strings.Contains(p.PackageSourceInfo, "path ") {
 			bad("%s: sourceInfo %q names no path", p.SPDXID, p.PackageSourceInfo)

@@ -136,6 +136,11 @@ func buildSPDX(inv *inventory.Inventory, opts Options) (*v2_3.Document, error) {
 				Locator:  p.PURL,
 			}},
 		}
+		for _, e := range p.CPEs {
+			pkg.PackageExternalReferences = append(pkg.PackageExternalReferences, &v2_3.PackageExternalReference{
+				Category: common.CategorySecurity, RefType: common.TypeSecurityCPE23Type, Locator: e,
+			})
+		}
 		if p.Type.IsOS() {
 			pkg.PrimaryPackagePurpose = "INSTALL"
 		} else {
@@ -343,6 +348,11 @@ func spdxPackage(sp *v2_3.Package, purl string, texts map[string]string, names n
 				part = t
 			}
 			p.Licenses = append(p.Licenses, part)
+		}
+	}
+	for _, ref := range sp.PackageExternalReferences {
+		if ref != nil && ref.RefType == common.TypeSecurityCPE23Type && ref.Locator != "" {
+			p.CPEs = append(p.CPEs, ref.Locator)
 		}
 	}
 	fromPURLQualifiers(&p, pu)

@@ -18,3 +18,4 @@ func FuzzDpkg(f *testing.F)   { fuzzOrder(f, "dpkg", version.Dpkg{}) }
 func FuzzAPK(f *testing.F)    { fuzzOrder(f, "apk", version.APK{}) }
 func FuzzRPM(f *testing.F)    { fuzzOrder(f, "rpm", version.RPM{}) }
 func FuzzSemVer(f *testing.F) { fuzzOrder(f, "semver", version.SemVer{}) }
+func FuzzCPE(f *testing.F)    { fuzzOrder(f, "cpe", version.CPE{}) }

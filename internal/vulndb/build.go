@@ -359,8 +359,8 @@ type builder struct {
 
 	// The inserts of records, buffered (see batchInsert); nextRID is the
 	// rowid of the next advisory stored.
-	insAdv, insAff, insAlias, insCVSS, insRejected *batchInsert
-	nextRID                                        int64
+	insAdv, insAff, insAlias, insCVSS, insRejected, insCPE *batchInsert
+	nextRID                                                int64
 	// rejectedIDs is the number of distinct rejected CVE ids (finish).
 	rejectedIDs int
 
@@ -388,7 +388,7 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		return nil, err
 	}
 	conn := b.conn
-	if _, err := conn.ExecContext(ctx, schemaSQL+exploitSchemaSQL); err != nil {
+	if _, err := conn.ExecContext(ctx, schemaSQL+exploitSchemaSQL+cpeSchemaSQL); err != nil {
 		b.close()
 		return nil, fmt.Errorf("vulndb: build: schema: %w", err)
 	}
@@ -413,6 +413,9 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		aliases=excluded.aliases, published=excluded.published, modified=excluded.modified, withdrawn=excluded.withdrawn
 		WHERE excluded.modified >= cvss.modified`)
 	b.insRejected = ins("rejected", `INSERT OR IGNORE INTO rejected(id, source) VALUES`, 2, rowsPerInsert, "")
+	// A record repeated with the same modified time (in two NVD feeds)
+	// repeats its ranges: kept once.
+	b.insCPE = ins("cpe_ranges", `INSERT OR IGNORE INTO cpe_ranges(cpe, cve, source, modified, seq, version, start, start_excl, end_, end_incl) VALUES`, 10, rowsPerInsert, "")
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("vulndb: build: %w", err)
@@ -467,7 +470,7 @@ func (b *builder) begin(ctx context.Context) error {
 
 // inserts are the builder's buffered inserts.
 func (b *builder) inserts() []*batchInsert {
-	return []*batchInsert{b.insAdv, b.insAff, b.insAlias, b.insCVSS, b.insRejected}
+	return []*batchInsert{b.insAdv, b.insAff, b.insAlias, b.insCVSS, b.insRejected, b.insCPE}
 }
 
 // flush writes the rows buffered in the inserts. It runs before anything
@@ -517,7 +520,7 @@ func (b *builder) close() error {
 	for _, s := range b.inserts() {
 		errs = append(errs, s.close())
 	}
-	b.insAdv, b.insAff, b.insAlias, b.insCVSS, b.insRejected = nil, nil, nil, nil, nil
+	b.insAdv, b.insAff, b.insAlias, b.insCVSS, b.insRejected, b.insCPE = nil, nil, nil, nil, nil, nil
 	if b.conn != nil {
 		errs = append(errs, b.conn.Close())
 		b.conn = nil
@@ -711,6 +714,8 @@ type prepared struct {
 	malformed []feed.Malformed
 	// exploit is an exploit-context record (kev, epss; see exploit.go).
 	exploit *preparedExploit
+	// cpe are an enrichment record's CPE range rows (cpe.go).
+	cpe [][]any
 }
 
 type preparedAffected struct {
@@ -758,6 +763,7 @@ func prepare(source string, a *advisory.Advisory) *prepared {
 	p.vals = vals
 	if len(a.Affected) == 0 {
 		p.enrichment = true
+		p.cpe = cpeRows(source, a, p)
 		return p
 	}
 	p.affs = make([]preparedAffected, 0, len(a.Affected))
@@ -824,7 +830,12 @@ func (b *builder) store(ctx context.Context, source string, p *prepared) error {
 		if err := b.insCVSS.add(ctx, p.vals...); err != nil {
 			return fail(err)
 		}
-		return fail0(b.tick(ctx, 1), fail)
+		for _, row := range p.cpe {
+			if err := b.insCPE.add(ctx, row...); err != nil {
+				return fail(err)
+			}
+		}
+		return fail0(b.tick(ctx, 1+len(p.cpe)), fail)
 	case len(p.affs) == 0:
 		return nil // every entry was malformed and reported
 	}
@@ -900,6 +911,7 @@ func (b *builder) deleteFrom(ctx context.Context, source string, first int64) er
 		`DELETE FROM advisories WHERE rid >= ?1`,
 		`DELETE FROM cvss WHERE source = ?2`,
 		`DELETE FROM rejected WHERE source = ?2`,
+		cpeDeleteQuery,
 	}, exploitDeleteQueries()...) {
 		if _, err := b.conn.ExecContext(ctx, q, first, source); err != nil {
 			return fmt.Errorf("vulndb: update %s: discard partial records: %w", source, err)
@@ -941,6 +953,7 @@ func (b *builder) copyForward(ctx context.Context, names []string, prev map[stri
 			WHERE advisory IN (SELECT rid FROM prev.advisories WHERE source IN (SELECT name FROM copysrc))`,
 		`INSERT INTO cvss SELECT * FROM prev.cvss WHERE source IN (SELECT name FROM copysrc)`,
 		`INSERT INTO rejected SELECT * FROM prev.rejected WHERE source IN (SELECT name FROM copysrc)`,
+		cpeCopyQuery,
 	}
 	qs = append(append(qs, exploitCopyQueries()...), `DROP TABLE temp.copysrc`)
 	for _, q := range qs {
@@ -970,7 +983,7 @@ func (b *builder) cloneable(ctx context.Context, names []string, prev map[string
 		}
 	}
 	var rows int
-	if err := b.conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM advisories) + (SELECT COUNT(*) FROM cvss) + (SELECT COUNT(*) FROM rejected) + `+exploitRowsSQL).Scan(&rows); err != nil {
+	if err := b.conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM advisories) + (SELECT COUNT(*) FROM cvss) + (SELECT COUNT(*) FROM rejected) + (SELECT COUNT(*) FROM cpe_ranges) + `+exploitRowsSQL).Scan(&rows); err != nil {
 		return false, fmt.Errorf("vulndb: copy forward: %w", err)
 	}
 	return rows == 0, nil

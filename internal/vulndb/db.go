@@ -53,6 +53,8 @@ type DB struct {
 	lookup, affOf, advByID, advByAlias, cvssByID *sql.Stmt
 	// exploitByID reads a CVE's KEV entry and EPSS score (exploit.go).
 	exploitByID *sql.Stmt
+	// cpeByProduct reads one CPE's ranges (cpe.go).
+	cpeByProduct *sql.Stmt
 }
 
 // Open opens the current DB of a directory (following CURRENT) or a DB file
@@ -184,6 +186,7 @@ func (d *DB) init(ctx context.Context) error {
 		WHERE l.alias = ? ORDER BY a.source, a.rid`)
 	d.cvssByID = prep(`SELECT ` + advCols + ` FROM cvss WHERE id = ? ORDER BY source != 'nvd', source`)
 	d.exploitByID = prep(exploitByIDSQL)
+	d.cpeByProduct = prep(cpeLookupSQL)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -192,7 +195,7 @@ func (d *DB) init(ctx context.Context) error {
 
 // Close releases the handle.
 func (d *DB) Close() error {
-	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID, d.exploitByID} {
+	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID, d.exploitByID, d.cpeByProduct} {
 		if s != nil {
 			s.Close()
 		}
@@ -210,8 +213,13 @@ func (d *DB) BuildID() string { return d.buildID }
 func (d *DB) BuiltAt() time.Time { return d.builtAt }
 
 // Lookup returns every affected record for one (namespace, package), each
-// with its advisory, ordered by advisory insertion and entry order.
+// with its advisory, ordered by advisory insertion and entry order. In
+// namespace advisory.CPENamespace the package is a classified product's
+// name and the records are NVD's CPE ranges for it (see lookupCPE).
 func (d *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Record, error) {
+	if namespace == advisory.CPENamespace {
+		return d.lookupCPE(ctx, pkg)
+	}
 	rows, err := d.lookup.QueryContext(ctx, namespace, pkg)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: lookup %s/%s: %w", namespace, pkg, err)

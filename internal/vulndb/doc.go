@@ -53,6 +53,11 @@
 //	                                 CISA KEV entries (the kev source)
 //	epss(cve, source, score, percentile)
 //	                                 FIRST EPSS scores (the epss source)
+//	cpe_ranges(cpe, cve, source, modified, seq, version, start,
+//	        start_excl, end_, end_incl)
+//	                                 NVD's vulnerable cpeMatch ranges of the
+//	                                 classified products' CPEs (cpe.go),
+//	                                 read by Lookup in namespace nvd:cpe
 //	source_versions(source, version) a source's data-set version
 //	                                 (feed.Stats.Version: KEV
 //	                                 catalogVersion, EPSS model and date)

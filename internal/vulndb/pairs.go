@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )
 
 // rowDigest is an affected row's digest in its pair's hash: its affected
@@ -83,8 +85,49 @@ func (b *builder) writePairs(ctx context.Context) error {
 	if err := flush(); err != nil {
 		return fail(err)
 	}
+	if err := b.writeCPEPairs(ctx, ins); err != nil {
+		return fail(err)
+	}
 	if err := ins.flush(ctx, b.conn); err != nil {
 		return fail(err)
+	}
+	return nil
+}
+
+// writeCPEPairs adds a pair (advisory.CPENamespace, product) for each
+// classified product with CPE ranges: a hash of its current ranges and
+// their records' scores and texts, so that a change of NVD's data for a
+// product is a changed pair, and continuous rescans re-match the images
+// that hold it.
+func (b *builder) writeCPEPairs(ctx context.Context, ins *batchInsert) error {
+	for _, prod := range advisory.CPEProducts() {
+		var digs [][16]byte
+		for _, c := range prod.CPEs {
+			rows, err := b.conn.QueryContext(ctx, `SELECT r.cve, r.source, r.version, r.start, r.start_excl, r.end_, r.end_incl, c.cvss, c.description, c.severity
+				FROM cpe_ranges r JOIN cvss c ON c.id = r.cve AND c.source = r.source AND c.modified = r.modified
+				WHERE r.cpe = ?`, c.String())
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var cve, source, ver, start, end, cvss, desc, sev string
+				var startExcl, endIncl int64
+				if err := rows.Scan(&cve, &source, &ver, &start, &startExcl, &end, &endIncl, &cvss, &desc, &sev); err != nil {
+					rows.Close()
+					return err
+				}
+				digs = append(digs, [16]byte(digest(c.String(), cve, source, ver, start, startExcl, end, endIncl, cvss, desc, sev)))
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if len(digs) > 0 {
+			if err := ins.add(ctx, advisory.CPENamespace, prod.Name, int64(len(digs)), pairHash(digs)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

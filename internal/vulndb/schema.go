@@ -28,7 +28,9 @@ import (
 //	6: affected.digest, each row's digest in its pair's hash (rowDigest),
 //	   computed as the record is prepared, so the pairs table is built from
 //	   a narrow scan and copied rows keep theirs
-const SchemaVersion = 6
+//	7: cpe_ranges, NVD's vulnerable CPE ranges of the products the binary
+//	   classifier names (cpe.go)
+const SchemaVersion = 7
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `

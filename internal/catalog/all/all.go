@@ -6,6 +6,7 @@ package all
 import (
 	"github.com/stowaway-scanner/stowaway/internal/catalog"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/apk"
+	"github.com/stowaway-scanner/stowaway/internal/catalog/binary"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/dpkg"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/lang"
 	"github.com/stowaway-scanner/stowaway/internal/catalog/rpm"
@@ -21,8 +22,10 @@ func OS() []catalog.FileCataloger {
 	}
 }
 
-// Language returns the language-ecosystem catalogers (ENHANCED scanning),
-// listed in internal/catalog/lang.
+// Language returns the catalogers of ENHANCED scanning: the
+// language-ecosystem catalogers listed in internal/catalog/lang, then the
+// binary classifier (software no package manager installed; see
+// internal/catalog/binary).
 func Language() []catalog.FileCataloger {
-	return lang.Catalogers()
+	return append(lang.Catalogers(), binary.New())
 }

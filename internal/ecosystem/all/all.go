@@ -8,6 +8,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/cargo"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/composer"
+	"github.com/stowaway-scanner/stowaway/internal/ecosystem/generic"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/golang"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/maven"
 	"github.com/stowaway-scanner/stowaway/internal/ecosystem/npm"
@@ -27,5 +28,6 @@ func Ecosystems() ecosystem.List {
 		cargo.Descriptor(),
 		golang.Descriptor(),
 		composer.Descriptor(),
+		generic.Descriptor(),
 	}
 }

@@ -79,10 +79,10 @@ func TestAllListed(t *testing.T) {
 func TestDescriptors(t *testing.T) {
 	seen := map[string]bool{}
 	for _, d := range Ecosystems() {
-		if d.Type == "" || d.OSV == "" || d.PackageManager == "" || seen[d.OSV] || seen[string(d.Type)] {
-			t.Errorf("%+v: a type, an OSV name and a package manager are required, and each once", d)
+		if d.Type == "" || d.Namespace() == "osv:" || d.PackageManager == "" || seen[d.Namespace()] || seen[string(d.Type)] {
+			t.Errorf("%+v: a type, an advisory namespace (an OSV name) and a package manager are required, and each once", d)
 		}
-		seen[d.OSV], seen[string(d.Type)] = true, true
+		seen[d.Namespace()], seen[string(d.Type)] = true, true
 		if d.Version == nil {
 			t.Errorf("%s: no version comparator", d.OSV)
 		} else if _, err := d.Version.Compare("", ""); !errors.Is(err, version.ErrInvalid) {

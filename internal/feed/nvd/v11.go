@@ -110,5 +110,8 @@ func convert(raw json.RawMessage) (*advisory.Advisory, error) {
 	if a.Modified, err = parseDate(it.LastModified); err != nil {
 		return nil, fmt.Errorf("lastModifiedDate: %w", err)
 	}
+	if a.CPE, err = cpeRanges11(raw); err != nil {
+		return nil, err
+	}
 	return a, nil
 }

@@ -176,5 +176,8 @@ func convert20(raw json.RawMessage) (*advisory.Advisory, error) {
 	if a.Modified, err = parseDate(c.LastModified); err != nil {
 		return nil, fmt.Errorf("lastModified: %w", err)
 	}
+	if a.CPE, err = cpeRanges20(raw); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
