@@ -30,8 +30,9 @@ import (
 
 // TestClassifiedBinariesOwnership: the classifier's packages are kept only
 // for files that neither an OS package owns (dpkg's .list, with the
-// usr-merge alias) nor a language package accounts for (a Go binary, a
-// site-packages tree with a Python package in it).
+// usr-merge alias) nor a language package was read from (a Go binary). A
+// wheel's bundled OpenSSL beside its package's metadata is kept: the
+// wheel's advisories do not cover it.
 func TestClassifiedBinariesOwnership(t *testing.T) {
 	root := t.TempDir()
 	ossl := "\x00OpenSSL 3.0.11 19 Sep 2023\x00"
@@ -44,7 +45,7 @@ func TestClassifiedBinariesOwnership(t *testing.T) {
 		"lib/x86_64-linux-gnu/libssl.so.3":        ossl,
 		// Not owned: kept.
 		"opt/app/lib/libcrypto.so.3": ossl,
-		// A wheel's bundled OpenSSL, beside its package's metadata.
+		// A wheel's bundled OpenSSL, beside its package's metadata: kept.
 		"usr/lib/python3/site-packages/psycopg2_binary-2.9.9.dist-info/METADATA": "Metadata-Version: 2.1\nName: psycopg2-binary\nVersion: 2.9.9\n",
 		"usr/lib/python3/site-packages/psycopg2_binary.libs/libssl-1a2b3c.so.3":  ossl,
 		// A site-packages tree with no Python package: kept.
@@ -102,6 +103,7 @@ func TestClassifiedBinariesOwnership(t *testing.T) {
 	want := []string{
 		"openssl 3.0.11 opt/app/lib/libcrypto.so.3 pkg:generic/openssl@3.0.11",
 		"openssl 3.0.11 srv/venv/lib/site-packages/vendored/libcrypto.so.3 pkg:generic/openssl@3.0.11",
+		"openssl 3.0.11 usr/lib/python3/site-packages/psycopg2_binary.libs/libssl-1a2b3c.so.3 pkg:generic/openssl@3.0.11",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("classified packages (-want +got):\n%s", d)

@@ -366,27 +366,14 @@ func isOwned(owned map[string]struct{}, file string) bool {
 	return false
 }
 
-// languageTrees are the directories whose files belong to the language
-// packages installed in them: Python's site-packages and dist-packages,
-// node_modules.
-var languageTrees = []string{"site-packages/", "dist-packages/", "node_modules/"}
-
-// treeRoot is the language tree (as a path prefix ending in "/") that file
-// lies in, or "".
-func treeRoot(file string) string {
-	for _, t := range languageTrees {
-		if i := strings.Index("/"+file, "/"+t); i >= 0 {
-			return file[:i+len(t)]
-		}
-	}
-	return ""
-}
-
-// attributed returns what the language packages of inv account for: the
-// files they were read from (a Go binary, a jar) and the language trees
-// that hold them.
-func attributed(inv *inventory.Inventory) (files, trees map[string]bool) {
-	files, trees = map[string]bool{}, map[string]bool{}
+// attributed returns the files the language packages of inv were read
+// from (a Go binary, a jar): a classified binary there is that package's.
+// A library merely lying in a language tree (a wheel's bundled libssl under
+// site-packages/<pkg>.libs, a node_modules prebuild) is not: no advisory of
+// the language package covers it, and an image author could otherwise hide
+// a vulnerable copy by placing a package's metadata beside it.
+func attributed(inv *inventory.Inventory) map[string]bool {
+	files := map[string]bool{}
 	for _, p := range inv.Packages {
 		if p.Type.IsOS() || p.Cataloger == binary.Name {
 			continue
@@ -396,11 +383,8 @@ func attributed(inv *inventory.Inventory) (files, trees map[string]bool) {
 			file = file[:i]
 		}
 		files[file] = true
-		if r := treeRoot(file); r != "" {
-			trees[r] = true
-		}
 	}
-	return files, trees
+	return files
 }
 
 // finish drops language packages installed by OS packages (and the
@@ -408,7 +392,7 @@ func attributed(inv *inventory.Inventory) (files, trees map[string]bool) {
 // an OS or language package accounts for (see internal/catalog/binary),
 // fills PURLs (named by purls) and sorts the packages into a stable order.
 func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Names) {
-	files, trees := attributed(inv)
+	files := attributed(inv)
 	kept := inv.Packages[:0]
 	for _, p := range inv.Packages {
 		p.Clean()
@@ -420,7 +404,7 @@ func finish(inv *inventory.Inventory, owned map[string]struct{}, purls names.Nam
 			if isOwned(owned, file) {
 				continue
 			}
-			if p.Cataloger == binary.Name && (files[file] || trees[treeRoot(file)]) {
+			if p.Cataloger == binary.Name && files[file] {
 				continue
 			}
 		}

@@ -25,10 +25,9 @@
 // its packages whose file an OS package owns (dpkg's info/*.list, rpm file
 // lists, apk's F:/R: entries, with the usr-merge aliases), or that a
 // language cataloger already attributed to a package (a Go binary's build
-// info, a cargo-auditable binary, a jar), or that lies inside a Python
-// site-packages/dist-packages or node_modules tree holding language
-// packages (a wheel's bundled libssl is reported through the wheel). See
-// internal/indexer.
+// info, a cargo-auditable binary, a jar). A library that only lies in a
+// language tree (a wheel's bundled libssl) is reported: the wheel's
+// advisories do not cover it. See internal/indexer.
 //
 // # Cost on hostile input
 //
