@@ -28,6 +28,10 @@ type GoBinary struct {
 	// functions in the binary, as the Go vulnerability database writes
 	// them: "Parse", "Tag.String" (a method, pointer receiver or not).
 	Symbols map[string][]string `json:"symbols,omitempty"`
+	// Replaced maps a replacement module's path to the module it replaces
+	// (a go.mod replace directive): the code keeps the original import
+	// paths, so the replacement's packages are found under those.
+	Replaced map[string]string `json:"replaced,omitempty"`
 }
 
 // Known reports whether the binary's symbols were read.

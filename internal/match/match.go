@@ -184,6 +184,21 @@ type Finding struct {
 	ExploitAvailable string         `json:"exploitAvailable,omitempty"`
 	KEV              *advisory.KEV  `json:"kev,omitempty"`
 	EPSS             *advisory.EPSS `json:"epss,omitempty"`
+	// SymbolPresence is set on every finding of a Go module or the Go
+	// standard library: whether the records' vulnerable symbols are in
+	// the binary the package was read from (see SymbolPresence).
+	// VulnerableSymbols names those found ("golang.org/x/text/language.Parse",
+	// or a package's path when the record lists it without symbols);
+	// SymbolPresenceReason says why a finding is NOT_PRESENT or UNKNOWN.
+	SymbolPresence       SymbolPresence `json:"symbolPresence,omitempty"`
+	VulnerableSymbols    []string       `json:"vulnerableSymbols,omitempty"`
+	SymbolPresenceReason string         `json:"symbolPresenceReason,omitempty"`
+	// GoImports are the vulnerable packages the finding's Go records list
+	// (their union), and GoImportsUnknown says that one of its records
+	// lists none (then presence is UNKNOWN). Set on osv:Go findings only;
+	// never written out.
+	GoImports        []advisory.GoImport `json:"-"`
+	GoImportsUnknown bool                `json:"-"`
 }
 
 // Degraded is a matched package whose version could not be compared: the
@@ -258,6 +273,8 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 	}
 	merged := map[string]*Finding{}
 	var order []string
+	type goKey struct{ pkg, path string }
+	var goKeys []goKey
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -311,6 +328,26 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			f := f
 			merged[key] = &f
 			order = append(order, key)
+		}
+		if kn.eco != nil && kn.eco.OSV == "Go" {
+			goKeys = append(goKeys, goKey{p.PURL + "\x00" + p.Path, p.Path})
+		}
+	}
+	// Symbol presence, once every record of a finding is merged in: it
+	// depends on this image's binary, so it is never memoized.
+	if len(goKeys) > 0 {
+		want := map[string]string{}
+		for _, k := range goKeys {
+			want[k.pkg] = k.path
+		}
+		for _, k := range order {
+			f := merged[k]
+			_, pkgKey, _ := strings.Cut(k, "\x00")
+			path, ok := want[pkgKey]
+			if !ok {
+				continue
+			}
+			symbolPresence(f, inv.GoBinaries[path])
 		}
 	}
 	if err := severities(ctx, store, opts.Distros, merged, order); err != nil {
@@ -810,6 +847,11 @@ func decide(cmp version.Comparator, kn known, p *inventory.Package, id string, r
 	for i := range recs {
 		addRecord(&f, recs[i].Advisory, recs[i].Affected)
 	}
+	if kn.eco != nil && kn.eco.OSV == "Go" {
+		for i := range recs {
+			addGoImports(&f, recs[i].Affected.GoImports)
+		}
+	}
 	if best != nil && best.Affected.Severity != "" {
 		f.VendorSeverity = best.Affected.Severity
 	}
@@ -946,6 +988,10 @@ func mergeInto(dst *Finding, src Finding) {
 	}
 	if dst.Description == "" {
 		dst.Description = src.Description
+	}
+	dst.GoImportsUnknown = dst.GoImportsUnknown || src.GoImportsUnknown
+	if len(src.GoImports) > 0 {
+		dst.GoImports = append(slices.Clip(dst.GoImports), src.GoImports...)
 	}
 }
 

@@ -110,7 +110,7 @@ func (b *builder) redigestRows(ctx context.Context, rid int64, pairs [][2]string
 				rs.Close()
 				return err
 			}
-			vals := []any{r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel}
+			vals := r.values()
 			out = append(out, row{seq, rowDigest(vals, advDigest)})
 		}
 		rs.Close()

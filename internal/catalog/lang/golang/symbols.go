@@ -66,6 +66,14 @@ const (
 func ReadSymbols(r io.ReaderAt, size int64, bi *debug.BuildInfo) (out *inventory.GoBinary) {
 	out = &inventory.GoBinary{}
 	if bi != nil {
+		for _, d := range bi.Deps {
+			if d != nil && d.Replace != nil && d.Replace.Version != "" && d.Replace.Path != d.Path {
+				if out.Replaced == nil {
+					out.Replaced = map[string]string{}
+				}
+				out.Replaced[d.Replace.Path] = d.Path
+			}
+		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "GOOS":
@@ -78,7 +86,7 @@ func ReadSymbols(r io.ReaderAt, size int64, bi *debug.BuildInfo) (out *inventory
 	defer func() {
 		// debug/elf and debug/gosym have had panics on crafted files.
 		if v := recover(); v != nil {
-			*out = inventory.GoBinary{GOOS: out.GOOS, GOARCH: out.GOARCH, Problem: fmt.Sprintf("malformed binary (%v)", v)}
+			*out = inventory.GoBinary{GOOS: out.GOOS, GOARCH: out.GOARCH, Replaced: out.Replaced, Problem: fmt.Sprintf("malformed binary (%v)", v)}
 		}
 	}()
 	f, err := elf.NewFile(r)
