@@ -194,11 +194,10 @@ type Finding struct {
 	VulnerableSymbols    []string       `json:"vulnerableSymbols,omitempty"`
 	SymbolPresenceReason string         `json:"symbolPresenceReason,omitempty"`
 	// GoImports are the vulnerable packages the finding's Go records list
-	// (their union), and GoImportsUnknown says that one of its records
-	// lists none (then presence is UNKNOWN). Set on osv:Go findings only;
-	// never written out.
-	GoImports        []advisory.GoImport `json:"-"`
-	GoImportsUnknown bool                `json:"-"`
+	// (their union; records that list none, such as the GHSA copies of a
+	// GO record in osv.dev's Go dump, add nothing). Set on osv:Go
+	// findings only; never written out.
+	GoImports []advisory.GoImport `json:"-"`
 }
 
 // Degraded is a matched package whose version could not be compared: the
@@ -989,7 +988,6 @@ func mergeInto(dst *Finding, src Finding) {
 	if dst.Description == "" {
 		dst.Description = src.Description
 	}
-	dst.GoImportsUnknown = dst.GoImportsUnknown || src.GoImportsUnknown
 	if len(src.GoImports) > 0 {
 		dst.GoImports = append(slices.Clip(dst.GoImports), src.GoImports...)
 	}

@@ -35,13 +35,12 @@ func (s SymbolPresence) Valid() bool {
 	return s == SymbolPresent || s == SymbolNotPresent || s == SymbolUnknown
 }
 
-// addGoImports adds one record's vulnerable packages to f: a record that
-// lists none makes them unknown.
+// addGoImports adds one record's vulnerable packages to f. A record that
+// lists none adds nothing: the Go vulnerability database's GO records are
+// the ones that list symbols, and osv.dev's Go dump also holds GHSA
+// records of the same vulnerabilities without them (govulncheck reads the
+// GO records only).
 func addGoImports(f *Finding, imports []advisory.GoImport) {
-	if imports == nil {
-		f.GoImportsUnknown = true
-		return
-	}
 	f.GoImports = append(slices.Clip(f.GoImports), imports...)
 }
 
@@ -60,7 +59,7 @@ func symbolPresence(f *Finding, bin *inventory.GoBinary) {
 	case len(bin.Symbols) == 0:
 		set(SymbolUnknown, "the binary has no symbols")
 		return
-	case f.GoImportsUnknown || len(f.GoImports) == 0:
+	case len(f.GoImports) == 0:
 		set(SymbolUnknown, "the advisory lists no vulnerable symbols")
 		return
 	}
