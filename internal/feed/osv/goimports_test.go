@@ -3,8 +3,8 @@ package osv
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	json "github.com/go-json-experiment/json/v1"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/stowaway-scanner/stowaway/internal/advisory"
 )

@@ -59,7 +59,7 @@ const (
 //   - function names: the pclntab's function table (Go 1.18 and later;
 //     older binaries through debug/gosym, names only);
 //   - inline trees: each function's FUNCDATA_InlTree, an offset from the
-//     go:func.* symbol, whose address comes from the ELF symbol table or,
+//     symbol "go:func.*", whose address comes from the ELF symbol table or,
 //     in a stripped binary, from the runtime's moduledata (found as the
 //     word that points at the pclntab);
 //   - GOOS and GOARCH: the build settings, else the ELF header.

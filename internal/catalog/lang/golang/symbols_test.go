@@ -375,3 +375,27 @@ func FuzzLineTable(f *testing.F) {
 		})
 	})
 }
+
+// BenchmarkReadSymbols reads the stripped test binary's symbols and inline
+// trees (set STOWAWAY_BENCH_BINARY to read another Go binary).
+func BenchmarkReadSymbols(b *testing.B) {
+	path := os.Getenv("STOWAWAY_BENCH_BINARY")
+	if path == "" {
+		path = testBinaries(b).stripped
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bi, err := buildinfo.Read(bytes.NewReader(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		gb := ReadSymbols(bytes.NewReader(raw), int64(len(raw)), bi)
+		if gb.Problem != "" {
+			b.Fatal(gb.Problem)
+		}
+	}
+}
