@@ -30,7 +30,13 @@ const (
 	// MaxInlinePerFunc bounds one function's inline tree.
 	MaxInlinePerFunc = 1 << 16
 	// MaxInlineTotal bounds the inline-tree entries of one binary.
-	MaxInlineTotal = 1 << 24
+	MaxInlineTotal = 1 << 22
+	// MaxDecode bounds the bytes of names and pc-value tables decoded for
+	// one binary: a crafted table can point every function at the same
+	// long name or table (a real binary decodes a few MB).
+	MaxDecode = 256 << 20
+	// maxName bounds one function name.
+	maxName = 1 << 16
 	// maxMagicScan bounds the bytes searched for the pclntab's magic when
 	// no section names it.
 	maxMagicScan = 512 << 20
@@ -318,7 +324,11 @@ type lineTable struct {
 	functab  []byte // pclntable: the function table, then the _func records
 	// funcnameOff and the other offsets are from the header's start.
 	funcnameOff uint64
+	// decoded counts the name and pc-value bytes read (MaxDecode).
+	decoded int
 }
+
+var errDecodeBudget = fmt.Errorf("pclntab: more than %d bytes of names and pc-value tables", MaxDecode)
 
 func parseLineTable(b []byte, bo binary.ByteOrder, magic uint32) (*lineTable, error) {
 	if len(b) < 8 {
@@ -369,10 +379,15 @@ func (t *lineTable) funcName(off int32) (string, bool) {
 		return "", false
 	}
 	s := t.funcname[off:]
+	if len(s) > maxName {
+		s = s[:maxName]
+	}
 	i := bytes.IndexByte(s, 0)
 	if i < 0 {
+		t.decoded += len(s)
 		return "", false
 	}
+	t.decoded += i + 1
 	return string(s[:i]), true
 }
 
@@ -402,6 +417,9 @@ func (t *lineTable) walk(set *symbolSet, readInl func(off uint32, n int) ([]byte
 		}
 		fn := t.functab[funcoff:]
 		name, ok := t.funcName(int32(t.bo.Uint32(fn[4:])))
+		if t.decoded > MaxDecode {
+			return errDecodeBudget
+		}
 		if !ok {
 			return fmt.Errorf("pclntab: function %d has a bad name offset", i)
 		}
@@ -445,6 +463,9 @@ func (t *lineTable) walk(set *symbolSet, readInl func(off uint32, n int) ([]byte
 				nameOff = int32(t.bo.Uint32(b[j+12:])) // parent, funcID, pad, file, line, func
 			}
 			in, ok := t.funcName(nameOff)
+			if t.decoded > MaxDecode {
+				return errDecodeBudget
+			}
 			if !ok {
 				return fmt.Errorf("pclntab: function %s: inline tree names no function (offset %d)", name, nameOff)
 			}
@@ -465,8 +486,13 @@ func (t *lineTable) maxValue(off uint32) (int, error) {
 		return 0, errors.New("pc-value table offset past the table")
 	}
 	p := t.pctab[off:]
+	start := len(p)
+	defer func() { t.decoded += start - len(p) }()
 	val, max := int32(-1), int32(-1)
 	for first := true; ; first = false {
+		if t.decoded+start-len(p) > MaxDecode {
+			return 0, errDecodeBudget
+		}
 		uv, n := binary.Uvarint(p)
 		if n <= 0 || uv > 1<<32-1 {
 			return 0, errors.New("bad pc-value table")

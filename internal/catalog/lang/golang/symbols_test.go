@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"debug/gosym"
 	"encoding/binary"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -397,5 +398,25 @@ func BenchmarkReadSymbols(b *testing.B) {
 		if gb.Problem != "" {
 			b.Fatal(gb.Problem)
 		}
+	}
+}
+
+// TestDecodeBudget: names and pc-value tables that every function of a
+// crafted pclntab could share are decoded against one budget per binary.
+func TestDecodeBudget(t *testing.T) {
+	lt := &lineTable{funcname: bytes.Repeat([]byte("a"), 2*maxName)}
+	if _, ok := lt.funcName(0); ok || lt.decoded != maxName {
+		t.Fatalf("a name without its NUL: ok %v, %d bytes counted, want %d", ok, lt.decoded, maxName)
+	}
+	for lt.decoded <= MaxDecode {
+		lt.funcName(1)
+	}
+	pc := &lineTable{pctab: bytes.Repeat([]byte{2, 1}, 1<<20), decoded: MaxDecode - 100}
+	if _, err := pc.maxValue(0); !errors.Is(err, errDecodeBudget) {
+		t.Errorf("maxValue past the budget: %v, want %v", err, errDecodeBudget)
+	}
+	pc = &lineTable{pctab: []byte{2, 1, 4, 1, 1, 1, 0}}
+	if n, err := pc.maxValue(0); err != nil || n != 2 || pc.decoded != 6 {
+		t.Errorf("maxValue = %d, %v (%d bytes), want 2 (-1+1+2-1), 6 bytes before the end mark", n, err, pc.decoded)
 	}
 }
