@@ -41,6 +41,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		verbose        bool
 		onlyKEV        bool
 		minEPSS        float64
+		notPresent     bool
 	)
 	ix.register(fs, "basic")
 	fs.StringVar(&format, "format", "table", "output format: table, json (ECR DescribeImageScanFindings), sarif or cyclonedx")
@@ -54,6 +55,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	fs.Var(&vexFiles, "vex", "OpenVEX document whose not_affected/fixed statements hide findings; repeatable")
 	fs.BoolVar(&onlyKEV, "kev", false, "report only findings whose CVE is in CISA's Known Exploited Vulnerabilities catalog")
 	fs.Float64Var(&minEPSS, "min-epss", 0, "report only findings with an EPSS score (probability of exploitation in 30 days, 0..1) at or above this")
+	fs.BoolVar(&notPresent, "ignore-not-present", false, "hide Go findings whose vulnerable symbols are not in the binary (symbol presence NOT_PRESENT)")
 	fs.IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (CI gate)")
 	fs.BoolVar(&noSBOMReuse, "no-sbom-reuse", false, "always index a registry image, even when the registry stores an SBOM of it made by the same catalogers")
 	fs.BoolVar(&verbose, "v", false, "say why a stored SBOM was not used")
@@ -72,7 +74,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	defer cancel()
 	defer func() { err = ix.explain(ctx, err) }()
 	popts := policy.Options{MinSeverity: severity.Severity(minSeverity), IgnoreUnfixed: ignoreUnfixed, IgnoreStatuses: ignoreStatus, IgnoreFixChannels: ignoreChannel, Names: descriptorNames(),
-		OnlyKEV: onlyKEV, MinEPSS: minEPSS}
+		OnlyKEV: onlyKEV, MinEPSS: minEPSS, IgnoreNotPresent: notPresent}
 	if ignoreFile != "" {
 		f, err := os.Open(ignoreFile)
 		if err != nil {

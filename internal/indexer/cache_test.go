@@ -45,6 +45,13 @@ func TestLayerCacheEqualsStreaming(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if e.Name() == "lang-java-go.tar" {
+				// The Go binary's symbol table travels beside the
+				// inventory, and through the cache (compared below).
+				if gb := want.GoBinaries["usr/local/bin/vulnapp"]; gb == nil || !gb.Complete || !gb.Has("golang.org/x/text/language", "Tag.String") {
+					t.Errorf("vulnapp's symbols: %+v", gb)
+				}
+			}
 			defer func() {
 				for _, l := range want.Source.Layers {
 					seen[l.DiffID] = true

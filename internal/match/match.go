@@ -189,6 +189,20 @@ type Finding struct {
 	// the package is a direct or a transitive dependency and a shortest
 	// path to it from the project (inventory.Graph).
 	Dependency *inventory.Dependency `json:"dependency,omitempty"`
+	// SymbolPresence is set on every finding of a Go module or the Go
+	// standard library: whether the records' vulnerable symbols are in
+	// the binary the package was read from (see SymbolPresence).
+	// VulnerableSymbols names those found ("golang.org/x/text/language.Parse",
+	// or a package's path when the record lists it without symbols);
+	// SymbolPresenceReason says why a finding is NOT_PRESENT or UNKNOWN.
+	SymbolPresence       SymbolPresence `json:"symbolPresence,omitempty"`
+	VulnerableSymbols    []string       `json:"vulnerableSymbols,omitempty"`
+	SymbolPresenceReason string         `json:"symbolPresenceReason,omitempty"`
+	// GoImports are the vulnerable packages the finding's Go records list
+	// (their union; records that list none, such as the GHSA copies of a
+	// GO record in osv.dev's Go dump, add nothing). Set on osv:Go
+	// findings only; never written out.
+	GoImports []advisory.GoImport `json:"-"`
 }
 
 // Degraded is a matched package whose version could not be compared: the
@@ -263,6 +277,8 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 	}
 	merged := map[string]*Finding{}
 	var order []string
+	type goKey struct{ pkg, path string }
+	var goKeys []goKey
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -316,6 +332,26 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			f := f
 			merged[key] = &f
 			order = append(order, key)
+		}
+		if kn.eco != nil && kn.eco.OSV == "Go" {
+			goKeys = append(goKeys, goKey{p.PURL + "\x00" + p.Path, p.Path})
+		}
+	}
+	// Symbol presence, once every record of a finding is merged in: it
+	// depends on this image's binary, so it is never memoized.
+	if len(goKeys) > 0 {
+		want := map[string]string{}
+		for _, k := range goKeys {
+			want[k.pkg] = k.path
+		}
+		for _, k := range order {
+			f := merged[k]
+			_, pkgKey, _ := strings.Cut(k, "\x00")
+			path, ok := want[pkgKey]
+			if !ok {
+				continue
+			}
+			symbolPresence(f, inv.GoBinaries[path])
 		}
 	}
 	if err := severities(ctx, store, opts.Distros, merged, order); err != nil {
@@ -815,6 +851,11 @@ func decide(cmp version.Comparator, kn known, p *inventory.Package, id string, r
 	for i := range recs {
 		addRecord(&f, recs[i].Advisory, recs[i].Affected)
 	}
+	if kn.eco != nil && kn.eco.OSV == "Go" {
+		for i := range recs {
+			addGoImports(&f, recs[i].Affected.GoImports)
+		}
+	}
 	if best != nil && best.Affected.Severity != "" {
 		f.VendorSeverity = best.Affected.Severity
 	}
@@ -951,6 +992,9 @@ func mergeInto(dst *Finding, src Finding) {
 	}
 	if dst.Description == "" {
 		dst.Description = src.Description
+	}
+	if len(src.GoImports) > 0 {
+		dst.GoImports = append(slices.Clip(dst.GoImports), src.GoImports...)
 	}
 }
 

@@ -5,6 +5,12 @@
 // findings are dropped by it). Every suppressed finding keeps the reason it
 // was suppressed.
 //
+// Go symbol presence (match.Finding.SymbolPresence): IgnoreNotPresent
+// (--ignore-not-present, off by default) hides the findings whose
+// vulnerable symbols are NOT_PRESENT in their binary; an ignore-file entry
+// with symbolPresence applies only to findings with that presence (and
+// may then leave out the id: every such finding).
+//
 // A fix delivered only through an Ubuntu Pro service (match.Finding's
 // FixChannel: esm-infra, esm-apps, esm-infra-legacy) counts as a fix:
 // --ignore-unfixed keeps such findings, as Canonical's `pro fix` treats
@@ -42,8 +48,11 @@ const maxPolicyFile = 16 << 20
 
 // IgnoreRule is one entry of an ignore file.
 type IgnoreRule struct {
-	ID      string `yaml:"id"`
+	ID      string `yaml:"id,omitempty"`
 	Package string `yaml:"package,omitempty"`
+	// SymbolPresence (PRESENT, NOT_PRESENT or UNKNOWN) limits the rule to
+	// findings with that Go symbol presence.
+	SymbolPresence string `yaml:"symbolPresence,omitempty"`
 	// Expires is a date (2006-01-02) or RFC 3339 time; after it the rule no
 	// longer applies.
 	Expires string `yaml:"expires,omitempty"`
@@ -58,6 +67,9 @@ type IgnoreRule struct {
 //	    package: openssl        # optional: only this package
 //	    expires: 2026-12-31     # optional
 //	    reason: not reachable
+//	  - id: GO-2021-0113
+//	    symbolPresence: NOT_PRESENT  # optional: only while the symbols are absent
+//	  - symbolPresence: NOT_PRESENT  # every Go finding whose symbols are absent
 func ParseIgnoreFile(r io.Reader) ([]IgnoreRule, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxPolicyFile+1))
 	if err != nil {
@@ -74,8 +86,15 @@ func ParseIgnoreFile(r io.Reader) ([]IgnoreRule, error) {
 	}
 	for i := range doc.Ignore {
 		r := &doc.Ignore[i]
-		if r.ID == "" {
-			return nil, fmt.Errorf("ignore file: entry %d has no id", i+1)
+		if r.SymbolPresence != "" {
+			sp := match.SymbolPresence(strings.ToUpper(r.SymbolPresence))
+			if !sp.Valid() {
+				return nil, fmt.Errorf("ignore file: entry %d: symbolPresence %q: want PRESENT, NOT_PRESENT or UNKNOWN", i+1, r.SymbolPresence)
+			}
+			r.SymbolPresence = string(sp)
+		}
+		if r.ID == "" && r.SymbolPresence == "" {
+			return nil, fmt.Errorf("ignore file: entry %d has no id (nor a symbolPresence)", i+1)
 		}
 		if r.Expires != "" {
 			t, err := parseDate(r.Expires)
@@ -118,6 +137,9 @@ type Options struct {
 	// OnlyKEV (--kev) keeps only findings whose CVE is in CISA's Known
 	// Exploited Vulnerabilities catalog (match.Finding.KEV).
 	OnlyKEV bool
+	// IgnoreNotPresent (--ignore-not-present) drops Go findings whose
+	// vulnerable symbols are not in the binary (NOT_PRESENT).
+	IgnoreNotPresent bool
 	// MinEPSS (--min-epss, 0..1) drops findings whose EPSS score is below
 	// it, and findings without an EPSS score; 0 keeps all.
 	MinEPSS float64
@@ -186,6 +208,9 @@ func why(f match.Finding, o Options, now time.Time) string {
 	if o.MinEPSS > 0 && f.EPSS.Score < o.MinEPSS {
 		return fmt.Sprintf("EPSS score %v below %v (--min-epss)", f.EPSS.Score, o.MinEPSS)
 	}
+	if o.IgnoreNotPresent && f.SymbolPresence == match.SymbolNotPresent {
+		return "vulnerable symbols not present in the binary (--ignore-not-present)"
+	}
 	if o.IgnoreUnfixed && f.FixedVersion == "" && f.Status != match.StatusUnknownVersion {
 		return "no fix available (--ignore-unfixed)"
 	}
@@ -200,7 +225,10 @@ func why(f match.Finding, o Options, now time.Time) string {
 		}
 	}
 	for _, r := range o.Ignores {
-		if !idMatches(f, r.ID) || (r.Package != "" && r.Package != f.Package.Name) {
+		if (r.ID != "" && !idMatches(f, r.ID)) || (r.Package != "" && r.Package != f.Package.Name) {
+			continue
+		}
+		if r.SymbolPresence != "" && r.SymbolPresence != string(f.SymbolPresence) {
 			continue
 		}
 		if !r.expires.IsZero() && now.After(r.expires) {

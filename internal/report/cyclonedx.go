@@ -112,6 +112,8 @@ func cdxVuln(n names.Names, f match.Finding, refs map[string]string) cdx.Vulnera
 		v.Properties = &[]cdx.Property{{Name: "stowaway:fix_channel", Value: string(f.FixChannel)}}
 	}
 	cdxExploit(&v, f)
+	cdxSymbols(&v, f)
+	detail += symbolDetail(f)
 	v.Analysis = &cdx.VulnerabilityAnalysis{State: state, Detail: detail}
 	if !f.Published.IsZero() {
 		v.Published = f.Published.UTC().Format("2006-01-02T15:04:05Z")

@@ -237,12 +237,18 @@ type VulnerablePackage struct {
 	FixedInVersion string `json:"fixedInVersion,omitempty"`
 	// FixChannel is Stowaway's: the Ubuntu Pro service that delivers
 	// FixedInVersion (esm-infra, esm-apps, esm-infra-legacy), or empty.
-	FixChannel      string `json:"fixChannel,omitempty"`
-	Name            string `json:"name"`
-	PackageManager  string `json:"packageManager"`
-	Release         string `json:"release,omitempty"`
-	SourceLayerHash string `json:"sourceLayerHash,omitempty"`
-	Version         string `json:"version"`
+	FixChannel string `json:"fixChannel,omitempty"`
+	// SymbolPresence and VulnerableSymbols are Stowaway's: whether the
+	// vulnerable Go symbols are in this binary (PRESENT, NOT_PRESENT,
+	// UNKNOWN) and those found; set for Go modules and the standard
+	// library only.
+	SymbolPresence    string   `json:"symbolPresence,omitempty"`
+	VulnerableSymbols []string `json:"vulnerableSymbols,omitempty"`
+	Name              string   `json:"name"`
+	PackageManager    string   `json:"packageManager"`
+	Release           string   `json:"release,omitempty"`
+	SourceLayerHash   string   `json:"sourceLayerHash,omitempty"`
+	Version           string   `json:"version"`
 	// DependencyScope and IntroducedThrough are Stowaway's (Inspector has
 	// no such field): for a language package whose lockfile records a
 	// dependency graph, "direct" or "transitive", and a shortest path
@@ -322,6 +328,9 @@ func BasicAttributes(f match.Finding) []ECRAttribute {
 		add("related_vulnerabilities", strings.Join(f.Related, ","))
 	}
 	for _, kv := range exploitAttributes(f) {
+		add(kv[0], kv[1])
+	}
+	for _, kv := range symbolAttributes(f) {
 		add(kv[0], kv[1])
 	}
 	return attrs
@@ -611,7 +620,8 @@ func enhanced(s Scan, g []match.Finding) ECREnhancedFinding {
 	for _, x := range g {
 		p := x.Package
 		vp := VulnerablePackage{Arch: p.Arch, Epoch: p.Epoch, FilePath: p.Path, FixedInVersion: x.FixedVersion, FixChannel: string(x.FixChannel), Name: p.Name,
-			PackageManager: packageManager(s.Names, p), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version}
+			PackageManager: packageManager(s.Names, p), Release: p.Release, SourceLayerHash: p.Layer, Version: p.Version,
+			SymbolPresence: string(x.SymbolPresence), VulnerableSymbols: x.VulnerableSymbols}
 		if vp.FixedInVersion == "" {
 			vp.FixedInVersion = "NotAvailable"
 		}

@@ -122,6 +122,7 @@ func WriteSARIF(w io.Writer, s Scan, toolVersion string) error {
 			props["fixChannel"] = string(f.FixChannel)
 		}
 		sarifExploit(props, f)
+		sarifSymbols(props, f)
 		if f.Status == match.StatusUnknownVersion {
 			// Still a result at the severity's level: an unparseable
 			// version must not lower a CI gate's verdict.

@@ -55,6 +55,9 @@ func WriteTable(w io.Writer, s Scan) error {
 	if kev := kevLine(s.Findings); kev != "" {
 		fmt.Fprintf(w, "  kev:      %s\n", kev)
 	}
+	if sym := symbolLine(s.Findings); sym != "" {
+		fmt.Fprintf(w, "  symbols:  %s\n", sym)
+	}
 	if pro, services := channelCounts(s.Names, s.Findings); pro != "" {
 		fmt.Fprintf(w, "  pro-only: %s: fixed only through %s, marked in FIXED IN (--ignore-fix-channel hides them)\n", pro, services)
 	}
@@ -65,11 +68,16 @@ func WriteTable(w io.Writer, s Scan) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	// The EXPLOIT column is there when the DB holds exploit context.
 	exploit := hasExploitContext(s.Findings)
+	// The SYMBOLS column is there when some finding is a Go one.
+	symbols := hasSymbolPresence(s.Findings)
+	head := "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS"
 	if exploit {
-		fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tEXPLOIT\tPATH")
-	} else {
-		fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED IN\tSTATUS\tPATH")
+		head += "\tEXPLOIT"
 	}
+	if symbols {
+		head += "\tSYMBOLS"
+	}
+	fmt.Fprintln(tw, head+"\tPATH")
 	for _, f := range s.Findings {
 		fixed := f.FixedVersion
 		switch {
@@ -82,11 +90,14 @@ func WriteTable(w io.Writer, s Scan) error {
 		if !f.Package.Type.IsOS() || f.Package.Type == inventory.TypeRPM {
 			path = cell(f.Package.Path) + dependencyNote(f.Dependency)
 		}
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status)
 		if exploit {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, exploitCell(f), path)
-			continue
+			row += "\t" + exploitCell(f)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, cell(f.Package.Name), cell(f.Package.Version), fixed, f.Status, path)
+		if symbols {
+			row += "\t" + cell(symbolCell(f))
+		}
+		fmt.Fprintln(tw, row+"\t"+path)
 	}
 	return tw.Flush()
 }

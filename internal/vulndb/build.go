@@ -402,7 +402,7 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		return bi
 	}
 	b.insAdv = ins("advisories", `INSERT INTO advisories(rid, `+advCols+`, pairs, digest) VALUES`, 15, rowsPerInsert, "")
-	b.insAff = ins("affected", `INSERT INTO affected(namespace, package, advisory, seq, `+affCols+`, digest) VALUES`, 14, rowsPerInsert, "")
+	b.insAff = ins("affected", `INSERT INTO affected(namespace, package, advisory, seq, `+affCols+`, digest) VALUES`, 15, rowsPerInsert, "")
 	b.insAlias = ins("aliases", `INSERT OR IGNORE INTO aliases(alias, advisory) VALUES`, 2, rowsPerInsert, "")
 	// Several records of one id from one source (NVD yearly + modified
 	// feeds): the most recently modified wins. The rows of one statement

@@ -32,9 +32,12 @@
 //	        pairs, digest)           one row per advisory that names packages
 //	affected(namespace, package, advisory, seq, kind, module, status,
 //	        severity, vendor_advisory, ranges, versions, arches,
-//	        fix_channel, digest)     fix_channel: "" (standard archive),
+//	        fix_channel, go_imports, digest)
+//	                                 fix_channel: "" (standard archive),
 //	                                 esm-infra, esm-apps or
-//	                                 esm-infra-legacy; digest: the row's
+//	                                 esm-infra-legacy; go_imports: an
+//	                                 osv:Go row's vulnerable packages and
+//	                                 symbols (JSON), "" otherwise; digest: the row's
 //	                                 part of its pair's hash (its columns
 //	                                 and its advisory's digest)
 //	                                 WITHOUT ROWID, primary key (namespace,

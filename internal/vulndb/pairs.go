@@ -16,7 +16,15 @@ import (
 // columns (affCols, as encodeAffected returns them) and its advisory's
 // digest. It is stored with the row (affected.digest), computed when the
 // record is prepared.
+//
+// go_imports, the last of affCols, joins the digest only when it is set:
+// the rows without it (all but osv:Go's) keep their schema 6 digests.
 func rowDigest(vals []any, advDigest []byte) [16]byte {
+	if n := len(vals); n > 0 {
+		if s, ok := vals[n-1].(string); ok && s == "" {
+			vals = vals[:n-1]
+		}
+	}
 	var d [16]byte
 	copy(d[:], digest(append(vals[:len(vals):len(vals)], advDigest)...))
 	return d
@@ -153,7 +161,7 @@ func (b *builder) redigestRows(ctx context.Context, rid int64, pairs [][2]string
 				rs.Close()
 				return err
 			}
-			vals := []any{r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel}
+			vals := r.values()
 			out = append(out, row{seq, rowDigest(vals, advDigest)})
 		}
 		rs.Close()

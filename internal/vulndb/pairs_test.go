@@ -37,7 +37,11 @@ func pairsFromTables(t *testing.T, d *DB) map[Pair]pairRow {
 			t.Fatal(err)
 		}
 		p := Pair{r.namespace, r.pkg}
-		digs[p] = append(digs[p], digest(r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel, adv))
+		vals := []any{r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel}
+		if r.goImports != "" {
+			vals = append(vals, r.goImports)
+		}
+		digs[p] = append(digs[p], digest(append(vals, adv)...))
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)

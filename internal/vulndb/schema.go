@@ -29,7 +29,9 @@ import (
 //	   computed as the record is prepared, so the pairs table is built from
 //	   a narrow scan and copied rows keep theirs
 //	7: cpe_ranges, NVD's vulnerable CPE ranges of the products the binary
-//	   classifier names (cpe.go)
+//	   classifier names (cpe.go); affected.go_imports, the Go vulnerability
+//	   database's vulnerable packages and symbols of an osv:Go record
+//	   (advisory.GoImport, JSON; "" for every other row), for symbol presence
 const SchemaVersion = 7
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
@@ -77,6 +79,7 @@ CREATE TABLE affected(
 	versions  TEXT NOT NULL,
 	arches    TEXT NOT NULL,
 	fix_channel TEXT NOT NULL,
+	go_imports TEXT NOT NULL,
 	digest    BLOB NOT NULL,
 	PRIMARY KEY(namespace, package, advisory, seq)
 ) WITHOUT ROWID;
@@ -255,7 +258,7 @@ func qualify(table, cols string) string {
 }
 
 // affCols are the per-package columns of the affected table after the key.
-const affCols = `kind, module, status, severity, vendor_advisory, ranges, versions, arches, fix_channel`
+const affCols = `kind, module, status, severity, vendor_advisory, ranges, versions, arches, fix_channel, go_imports`
 
 func encodeAffected(f *advisory.Affected) ([]any, error) {
 	ranges, err := jsonList(f.Ranges)
@@ -270,17 +273,27 @@ func encodeAffected(f *advisory.Affected) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{string(f.Kind), f.Module, string(f.Status), string(f.Severity), f.Advisory, ranges, versions, arches, string(f.FixChannel)}, nil
+	goImports, err := jsonList(f.GoImports)
+	if err != nil {
+		return nil, err
+	}
+	return []any{string(f.Kind), f.Module, string(f.Status), string(f.Severity), f.Advisory, ranges, versions, arches, string(f.FixChannel), goImports}, nil
 }
 
 type affRow struct {
 	namespace, pkg                                 string
 	kind, module, status, severity, vendorAdvisory string
 	ranges, versions, arches, fixChannel           string
+	goImports                                      string
 }
 
 func (r *affRow) dest() []any {
-	return []any{&r.namespace, &r.pkg, &r.kind, &r.module, &r.status, &r.severity, &r.vendorAdvisory, &r.ranges, &r.versions, &r.arches, &r.fixChannel}
+	return []any{&r.namespace, &r.pkg, &r.kind, &r.module, &r.status, &r.severity, &r.vendorAdvisory, &r.ranges, &r.versions, &r.arches, &r.fixChannel, &r.goImports}
+}
+
+// values are the row's affCols as encodeAffected returns them.
+func (r *affRow) values() []any {
+	return []any{r.kind, r.module, r.status, r.severity, r.vendorAdvisory, r.ranges, r.versions, r.arches, r.fixChannel, r.goImports}
 }
 
 func (r *affRow) affected() (advisory.Affected, error) {
@@ -296,6 +309,9 @@ func (r *affRow) affected() (advisory.Affected, error) {
 	}
 	if f.Arches, err = decodeList[string](r.arches); err != nil {
 		return f, fmt.Errorf("affected %s/%s: arches: %w", r.namespace, r.pkg, err)
+	}
+	if f.GoImports, err = decodeList[advisory.GoImport](r.goImports); err != nil {
+		return f, fmt.Errorf("affected %s/%s: go_imports: %w", r.namespace, r.pkg, err)
 	}
 	return f, nil
 }

@@ -36,11 +36,14 @@ func TestLookupRoundTrip(t *testing.T) {
 	}
 	lang := &advisory.Advisory{ID: "GHSA-x", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "django",
 		Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Versions: []string{"4.0", "4.1"}}}}
+	goRec := &advisory.Advisory{ID: "GO-2021-0113", Affected: []advisory.Affected{{Namespace: "osv:Go", Package: "golang.org/x/text",
+		Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: "0.3.7"}}}},
+		GoImports: []advisory.GoImport{{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}}, {Path: "golang.org/x/text/x", GOOS: []string{"windows"}, GOARCH: []string{"386"}}}}}}
 	nvd := &advisory.Advisory{ID: "CVE-2024-0001", Description: "NVD text",
 		CVSS: []advisory.CVSS{{Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P", Score: 7.5, Source: "nvd"}}}
 	dir := t.TempDir()
 	rep := mustUpdate(t, dir,
-		&fakeUpdater{name: "debian", version: "1", advs: []*advisory.Advisory{full, lang}},
+		&fakeUpdater{name: "debian", version: "1", advs: []*advisory.Advisory{full, lang, goRec}},
 		&fakeUpdater{name: "nvd", version: "1", advs: []*advisory.Advisory{nvd}})
 	db := mustOpen(t, dir)
 	ctx := context.Background()
@@ -56,6 +59,7 @@ func TestLookupRoundTrip(t *testing.T) {
 		{"debian:11", "openssl", []Record{{&stored, full.Affected[1]}}},
 		{"rhel:8", "nodejs", []Record{{&stored, full.Affected[2]}}},
 		{"osv:PyPI", "django", []Record{{&advisory.Advisory{ID: "GHSA-x", Source: "debian"}, lang.Affected[0]}}},
+		{"osv:Go", "golang.org/x/text", []Record{{&advisory.Advisory{ID: "GO-2021-0113", Source: "debian"}, goRec.Affected[0]}}},
 		{"debian:12", "openss", nil},
 		{"debian:1", "openssl", nil},
 	}
@@ -121,7 +125,7 @@ func TestLookupRoundTrip(t *testing.T) {
 		st.Sources[i].FetchedAt, st.Sources[i].CheckedAt = time.Time{}, time.Time{}
 	}
 	wantSt := []SourceStatus{
-		{Name: "debian", Outcome: Updated, Advisories: 2, Affected: 5, Newest: day(9)},
+		{Name: "debian", Outcome: Updated, Advisories: 3, Affected: 6, Newest: day(9)},
 		{Name: "nvd", Outcome: Updated, Enrichment: 1},
 	}
 	if diff := cmp.Diff(wantSt, st.Sources); diff != "" {

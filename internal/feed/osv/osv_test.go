@@ -449,7 +449,7 @@ func FuzzConvert(f *testing.F) {
 		if json.Unmarshal(data, &r) != nil {
 			return
 		}
-		for _, eco := range []string{"PyPI", "Debian"} {
+		for _, eco := range []string{"PyPI", "Debian", "Go"} {
 			c := converter{source: "osv-" + eco, eco: eco, keepVersions: eco == "PyPI"}
 			a, _, _, err := c.convert(&r)
 			if err != nil || a == nil {

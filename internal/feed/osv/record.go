@@ -347,6 +347,11 @@ func (c *converter) affected(in *affected) (advisory.Affected, bool, []string) {
 	if hasFix {
 		out.Status = advisory.StatusFixed
 	}
+	if c.eco == "Go" {
+		var probs []string
+		out.GoImports, probs = goImports(in.EcoSpec)
+		problems = append(problems, probs...)
+	}
 	if c.eco == "Debian" {
 		var spec struct {
 			Urgency any `json:"urgency"`
@@ -449,9 +454,59 @@ func mergeAffected(a *advisory.Advisory, af advisory.Affected) {
 		if x.Severity == "" {
 			x.Severity = af.Severity
 		}
+		// Symbols are known only when every merged entry lists them.
+		if x.GoImports == nil || af.GoImports == nil {
+			x.GoImports = nil
+		} else {
+			x.GoImports = append(x.GoImports, af.GoImports...)
+		}
 		return
 	}
 	a.Affected = append(a.Affected, af)
+}
+
+// Bounds of a Go record's ecosystem_specific.imports (the largest real
+// record lists a few dozen packages and a few hundred symbols).
+const (
+	maxGoImports = 4096
+	maxGoSymbols = 1 << 16
+)
+
+// goImports reads the Go vulnerability database's
+// ecosystem_specific.imports: the vulnerable packages with their symbols
+// and platforms. An absent or empty list is nil (nothing is known); one
+// that cannot be read, or is over the bounds, is nil with a problem.
+func goImports(raw json.RawMessage) ([]advisory.GoImport, []string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var spec struct {
+		Imports []struct {
+			Path    string   `json:"path"`
+			Symbols []string `json:"symbols"`
+			GOOS    []string `json:"goos"`
+			GOARCH  []string `json:"goarch"`
+		} `json:"imports"`
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, []string{"ecosystem_specific.imports: " + err.Error()}
+	}
+	if len(spec.Imports) > maxGoImports {
+		return nil, []string{fmt.Sprintf("ecosystem_specific.imports: %d packages (more than %d)", len(spec.Imports), maxGoImports)}
+	}
+	var out []advisory.GoImport
+	nsym := 0
+	for i, im := range spec.Imports {
+		p := strings.TrimSpace(im.Path)
+		if p == "" {
+			return nil, []string{fmt.Sprintf("ecosystem_specific.imports[%d]: no path", i)}
+		}
+		if nsym += len(im.Symbols); nsym > maxGoSymbols {
+			return nil, []string{fmt.Sprintf("ecosystem_specific.imports: more than %d symbols", maxGoSymbols)}
+		}
+		out = append(out, advisory.GoImport{Path: p, Symbols: im.Symbols, GOOS: im.GOOS, GOARCH: im.GOARCH})
+	}
+	return out, nil
 }
 
 // textSeverity maps GHSA's database_specific.severity to an ECR level.

@@ -45,6 +45,10 @@ type Config struct {
 	// Deny names exploit context that denies an image whatever the
 	// severity of its findings (and whether they have a fix).
 	Deny DenyRules `yaml:"deny"`
+	// IgnoreNotPresent leaves out, of the severity count and the deny
+	// rules, the Go findings whose vulnerable symbols are not in their
+	// binary (symbol presence NOT_PRESENT).
+	IgnoreNotPresent bool `yaml:"ignoreNotPresent"`
 	// RequireScan denies images without a COMPLETE scan in this registry
 	// (default true). With false, such images are allowed with a warning.
 	RequireScan *bool `yaml:"requireScan"`

@@ -21,6 +21,10 @@ type finding struct {
 	// score (-1 when unscored).
 	KEV  bool
 	EPSS float64
+	// NotPresent: a Go finding whose vulnerable symbols are not in its
+	// binary (symbol presence NOT_PRESENT; for an enhanced finding, in
+	// every one of its packages).
+	NotPresent bool
 }
 
 // enhancedFinding is the part of an ECR enhanced finding the policy reads.
@@ -39,6 +43,7 @@ type enhancedFinding struct {
 			Name           string `json:"name"`
 			Version        string `json:"version"`
 			FixedInVersion string `json:"fixedInVersion"`
+			SymbolPresence string `json:"symbolPresence"`
 		} `json:"vulnerablePackages"`
 	} `json:"packageVulnerabilityDetails"`
 }
@@ -58,13 +63,19 @@ type tally struct {
 // FIXABLE). An enhanced finding is fixable when fixAvailable is YES or
 // PARTIAL. UNDEFINED severities never count.
 func countFindings(raw []byte, threshold severity.Severity, fixableOnly bool) (tally, error) {
+	return countPresent(raw, threshold, fixableOnly, false)
+}
+
+// countPresent is countFindings that, when ignoreNotPresent, leaves out
+// the Go findings whose vulnerable symbols are not in their binary.
+func countPresent(raw []byte, threshold severity.Severity, fixableOnly, ignoreNotPresent bool) (tally, error) {
 	fs, err := readFindings(raw)
 	if err != nil {
 		return tally{}, err
 	}
 	floor := threshold.Rank()
 	return count(fs, func(f finding) bool {
-		return f.Severity.Rank() >= floor && (!fixableOnly || f.Fixable)
+		return f.Severity.Rank() >= floor && (!fixableOnly || f.Fixable) && (!ignoreNotPresent || !f.NotPresent)
 	}), nil
 }
 
@@ -106,6 +117,8 @@ func readFindings(raw []byte) ([]finding, error) {
 				cvss3 = a.Value
 			case "CVSS2_SCORE":
 				cvss2 = a.Value
+			case "symbol_presence":
+				f.NotPresent = a.Value == "NOT_PRESENT"
 			case "exploit_available":
 				f.KEV = a.Value == "YES"
 			case "epss_score":
@@ -137,6 +150,10 @@ func readFindings(raw []byte) ([]finding, error) {
 		}
 		if ps := ef.Details.VulnerablePackages; len(ps) > 0 {
 			f.Package, f.Version = ps[0].Name, ps[0].Version
+			f.NotPresent = true
+			for _, p := range ps {
+				f.NotPresent = f.NotPresent && p.SymbolPresence == "NOT_PRESENT"
+			}
 		}
 		out = append(out, f)
 	}

@@ -260,7 +260,7 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 		}
 		return p.unscanned(v, msg)
 	}
-	t, err := countFindings(sc.Result, p.cfg.Severity, p.cfg.FixableOnly)
+	t, err := countPresent(sc.Result, p.cfg.Severity, p.cfg.FixableOnly, p.cfg.IgnoreNotPresent)
 	if err != nil {
 		v.err = fmt.Errorf("stored scan of %s: %w", digest, err)
 		return v
@@ -275,7 +275,7 @@ func (p *Policy) judge(ctx context.Context, image string, log *slog.Logger) verd
 		}
 		v.deny = fmt.Sprintf("image %s has %d %s at or above %s (top: %s)", shown, t.Count, noun, p.cfg.Severity, t.Top)
 	}
-	if d, note, err := exploitDenial(ctx, sc.Result, p.cfg.Deny, shown, p.exploits); err != nil {
+	if d, note, err := exploitDenial(ctx, sc.Result, p.cfg.Deny, p.cfg.IgnoreNotPresent, shown, p.exploits); err != nil {
 		v.err = fmt.Errorf("stored scan of %s: %w", digest, err)
 	} else {
 		if d != "" {

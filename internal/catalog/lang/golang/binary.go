@@ -20,31 +20,46 @@ var elfMagic = []byte("\x7fELF")
 // returns no packages and no error for a file that is not ELF or not a Go
 // binary.
 func ParseBinary(r io.ReaderAt) (pkgs []inventory.Package, err error) {
+	pkgs, _, err = parseBinary(r, -1, false)
+	return pkgs, err
+}
+
+// ParseBinaryWithSymbols is ParseBinary plus the binary's function symbols
+// (ReadSymbols) when it is a Go binary; size is the file's length.
+func ParseBinaryWithSymbols(r io.ReaderAt, size int64) ([]inventory.Package, *inventory.GoBinary, error) {
+	return parseBinary(r, size, true)
+}
+
+func parseBinary(r io.ReaderAt, size int64, withSymbols bool) (pkgs []inventory.Package, gb *inventory.GoBinary, err error) {
 	var magic [4]byte
 	if n, err := r.ReadAt(magic[:], 0); n < len(magic) {
 		if err == nil || err == io.EOF {
-			return nil, nil // shorter than an ELF header: not ours
+			return nil, nil, nil // shorter than an ELF header: not ours
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if !bytes.Equal(magic[:], elfMagic) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	defer func() {
 		// debug/elf has had panics on crafted files; a hostile binary must
 		// not take the scanner down.
 		if v := recover(); v != nil {
-			pkgs, err = nil, fmt.Errorf("read buildinfo: malformed ELF file (%v)", v)
+			pkgs, gb, err = nil, nil, fmt.Errorf("read buildinfo: malformed ELF file (%v)", v)
 		}
 	}()
 	bi, err := buildinfo.Read(r)
 	if err != nil {
 		if isNotGo(err) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, fmt.Errorf("read buildinfo: %w", err)
+		return nil, nil, fmt.Errorf("read buildinfo: %w", err)
 	}
-	return FromBuildInfo(bi), nil
+	pkgs = FromBuildInfo(bi)
+	if withSymbols {
+		gb = ReadSymbols(r, size, bi)
+	}
+	return pkgs, gb, nil
 }
 
 // isNotGo reports whether a buildinfo error says the file simply is not a

@@ -32,6 +32,11 @@
 //     names a module is kept with its version as written).
 //   - A go.mod that cannot be parsed even so, or a Go binary whose build
 //     info cannot be read, is a warning naming the file, never an error.
+//   - Each Go binary's function symbols, with the functions inlined into
+//     them, are read from its pclntab (ReadSymbols) into
+//     catalog.Result.GoBinary, for symbol presence; a binary whose symbols
+//     cannot be read has a GoBinary with a Problem (its findings' presence
+//     is UNKNOWN), never a warning or an error.
 package golang
 
 import (
@@ -66,7 +71,7 @@ func (Cataloger) Name() string { return "golang" }
 
 // Version implements catalog.Cataloger. Bump it when the output for the same
 // input changes.
-func (Cataloger) Version() int { return 3 }
+func (Cataloger) Version() int { return 4 }
 
 func isGoMod(p string) bool {
 	return langutil.Base(p) == "go.mod" && !strings.HasPrefix(p, "pkg/mod/") && !strings.Contains(p, "/pkg/mod/")
@@ -90,6 +95,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		rels []inventory.Relationship
 		warn []string
 		err  error
+		gb   *inventory.GoBinary
 	)
 	if isGoMod(f.Path) {
 		r, oerr := langutil.Open(f, MaxGoModSize)
@@ -100,11 +106,15 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	} else if f.Size > MaxBinarySize {
 		err = langutil.TooLarge(f.Size, MaxBinarySize)
 	} else {
-		pkgs, err = ParseBinary(langutil.ReaderAt(f.R))
+		pkgs, gb, err = ParseBinaryWithSymbols(langutil.ReaderAt(f.R), f.Size)
 	}
 	res, err := langutil.Finish(ctx, c.Name(), f, pkgs, warn, err)
 	if err == nil {
 		res.Relationships = rels
+	}
+	if err == nil && gb != nil && len(res.Packages) > 0 {
+		gb.Path = f.Path
+		res.GoBinary = gb
 	}
 	return res, err
 }
