@@ -118,18 +118,18 @@ type Affected struct {
 	// the standard archive (an Ubuntu Pro service); empty otherwise, and
 	// always empty unless Status is fixed.
 	FixChannel FixChannel `json:"fix_channel,omitempty"`
-	// GoImports are the packages of a Go module (or the standard library)
+	// SymbolImports are the packages of a Go module (or the standard library)
 	// that the vulnerability is in, with their vulnerable symbols (the Go
 	// vulnerability database's ecosystem_specific.imports). nil when the
 	// record says nothing of them; only osv:Go records carry them.
-	GoImports []GoImport `json:"go_imports,omitempty"`
+	SymbolImports []SymbolImport `json:"go_imports,omitempty"`
 }
 
-// GoImport is one vulnerable package of a Go module: its import path, the
+// SymbolImport is one vulnerable package of a Go module: its import path, the
 // vulnerable functions and methods ("Parse", "Tag.String"; none means
 // every symbol of the package) and the platforms it is vulnerable on
 // (none means every one).
-type GoImport struct {
+type SymbolImport struct {
 	Path    string   `json:"path"`
 	Symbols []string `json:"symbols,omitempty"`
 	GOOS    []string `json:"goos,omitempty"`

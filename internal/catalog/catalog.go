@@ -67,7 +67,7 @@ type Result struct {
 	Relationships []inventory.Relationship
 	// Warnings are non-fatal problems, each naming its file.
 	Warnings []string
-	// GoBinary is the symbol table of a Go binary (the golang cataloger),
+	// SymbolTable is the symbol table of a Go binary (the golang cataloger),
 	// kept beside the inventory for symbol presence, never in an SBOM.
-	GoBinary *inventory.GoBinary
+	SymbolTable *inventory.SymbolTable
 }

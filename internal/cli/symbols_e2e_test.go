@@ -25,7 +25,7 @@ func TestScanSymbolPresenceEndToEnd(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("scan: exit %d (%s)", code, stderr)
 	}
-	for _, want := range []string{"SYMBOLS", "not present", "  symbols:  6 Go findings: 0 with vulnerable symbols present, 5 not present (--ignore-not-present hides them), 1 unknown\n"} {
+	for _, want := range []string{"SYMBOLS", "not present", "  symbols:  6 findings checked: 0 with vulnerable symbols present, 5 not present (--ignore-not-present hides them), 1 unknown\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

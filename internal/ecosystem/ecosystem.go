@@ -59,6 +59,11 @@ type Descriptor struct {
 	// ComponentGroup says that the package-URL namespace is written as the
 	// CycloneDX component group (Maven's groupId), the rest as its name.
 	ComponentGroup bool
+	// SymbolPresence says that the ecosystem's advisories name vulnerable
+	// symbols (advisory.Affected.SymbolImports) and its binaries carry a
+	// symbol table (inventory.SymbolTable), so each finding gets a symbol
+	// presence (match.SymbolPresence). Go's.
+	SymbolPresence bool
 }
 
 // ManagerFile names the package manager of packages read from files whose

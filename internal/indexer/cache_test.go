@@ -48,7 +48,7 @@ func TestLayerCacheEqualsStreaming(t *testing.T) {
 			if e.Name() == "lang-java-go.tar" {
 				// The Go binary's symbol table travels beside the
 				// inventory, and through the cache (compared below).
-				if gb := want.GoBinaries["usr/local/bin/vulnapp"]; gb == nil || !gb.Complete || !gb.Has("golang.org/x/text/language", "Tag.String") {
+				if gb := want.SymbolTables["usr/local/bin/vulnapp"]; gb == nil || !gb.Complete || !gb.Has("golang.org/x/text/language", "Tag.String") {
 					t.Errorf("vulnapp's symbols: %+v", gb)
 				}
 			}

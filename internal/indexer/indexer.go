@@ -123,9 +123,9 @@ type fileResult struct {
 	// Relationships carry their file's path.
 	Relationships []inventory.Relationship `json:"relationships,omitempty"`
 	Warnings      []string                 `json:"warnings,omitempty"`
-	// GoBinary is a Go binary's symbol table (cached with the layer, so a
+	// SymbolTable is a Go binary's symbol table (cached with the layer, so a
 	// cache hit keeps symbol presence).
-	GoBinary *inventory.GoBinary `json:"goBinary,omitempty"`
+	SymbolTable *inventory.SymbolTable `json:"symbolTable,omitempty"`
 }
 
 // run is one indexing run.
@@ -290,9 +290,9 @@ func (r *run) catalogFile(ctx context.Context, f squash.File) ([]fileResult, err
 
 // resultOf is what pl made of the file at path.
 func resultOf(pl plugin, path string, res catalog.Result) fileResult {
-	fr := fileResult{Cataloger: pl.c.Name(), Owned: res.Owned, Warnings: res.Warnings, GoBinary: res.GoBinary}
-	if fr.GoBinary != nil && fr.GoBinary.Path == "" {
-		fr.GoBinary.Path = path
+	fr := fileResult{Cataloger: pl.c.Name(), Owned: res.Owned, Warnings: res.Warnings, SymbolTable: res.SymbolTable}
+	if fr.SymbolTable != nil && fr.SymbolTable.Path == "" {
+		fr.SymbolTable.Path = path
 	}
 	for _, p := range res.Packages {
 		if p.Path == "" {
@@ -337,11 +337,11 @@ func (r *run) add(frs []fileResult, layer string) {
 			r.owned[strings.TrimPrefix(path.Clean("/"+o), "/")] = struct{}{}
 		}
 		r.inv.Warnings = append(r.inv.Warnings, fr.Warnings...)
-		if fr.GoBinary != nil {
-			if r.inv.GoBinaries == nil {
-				r.inv.GoBinaries = map[string]*inventory.GoBinary{}
+		if fr.SymbolTable != nil {
+			if r.inv.SymbolTables == nil {
+				r.inv.SymbolTables = map[string]*inventory.SymbolTable{}
 			}
-			r.inv.GoBinaries[fr.GoBinary.Path] = fr.GoBinary
+			r.inv.SymbolTables[fr.SymbolTable.Path] = fr.SymbolTable
 		}
 	}
 }

@@ -160,9 +160,9 @@ type Inventory struct {
 	// them, so that no OS findings is never a silent success.
 	OSDatabaseProblems []string  `json:"osDatabaseProblems,omitempty"`
 	CreatedAt          time.Time `json:"createdAt"`
-	// GoBinaries are the symbol tables of the Go binaries found, by path
-	// (see GoBinary): kept for matching, not part of the SBOM.
-	GoBinaries map[string]*GoBinary `json:"-"`
+	// SymbolTables are the symbol tables of the Go binaries found, by path
+	// (see SymbolTable): kept for matching, not part of the SBOM.
+	SymbolTables map[string]*SymbolTable `json:"-"`
 }
 
 // Clean makes every text field of p valid UTF-8 without NUL bytes: each

@@ -198,11 +198,11 @@ type Finding struct {
 	SymbolPresence       SymbolPresence `json:"symbolPresence,omitempty"`
 	VulnerableSymbols    []string       `json:"vulnerableSymbols,omitempty"`
 	SymbolPresenceReason string         `json:"symbolPresenceReason,omitempty"`
-	// GoImports are the vulnerable packages the finding's Go records list
+	// SymbolImports are the vulnerable packages the finding's Go records list
 	// (their union; records that list none, such as the GHSA copies of a
 	// GO record in osv.dev's Go dump, add nothing). Set on osv:Go
 	// findings only; never written out.
-	GoImports []advisory.GoImport `json:"-"`
+	SymbolImports []advisory.SymbolImport `json:"-"`
 }
 
 // Degraded is a matched package whose version could not be compared: the
@@ -277,8 +277,8 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 	}
 	merged := map[string]*Finding{}
 	var order []string
-	type goKey struct{ pkg, path string }
-	var goKeys []goKey
+	type symKey struct{ pkg, path string }
+	var symKeys []symKey
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -333,15 +333,15 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			merged[key] = &f
 			order = append(order, key)
 		}
-		if kn.eco != nil && kn.eco.OSV == "Go" {
-			goKeys = append(goKeys, goKey{p.PURL + "\x00" + p.Path, p.Path})
+		if kn.eco != nil && kn.eco.SymbolPresence {
+			symKeys = append(symKeys, symKey{p.PURL + "\x00" + p.Path, p.Path})
 		}
 	}
 	// Symbol presence, once every record of a finding is merged in: it
 	// depends on this image's binary, so it is never memoized.
-	if len(goKeys) > 0 {
+	if len(symKeys) > 0 {
 		want := map[string]string{}
-		for _, k := range goKeys {
+		for _, k := range symKeys {
 			want[k.pkg] = k.path
 		}
 		for _, k := range order {
@@ -351,7 +351,7 @@ func Match(ctx context.Context, store Store, inv *inventory.Inventory, opts Opti
 			if !ok {
 				continue
 			}
-			symbolPresence(f, inv.GoBinaries[path])
+			symbolPresence(f, inv.SymbolTables[path])
 		}
 	}
 	if err := severities(ctx, store, opts.Distros, merged, order); err != nil {
@@ -851,9 +851,9 @@ func decide(cmp version.Comparator, kn known, p *inventory.Package, id string, r
 	for i := range recs {
 		addRecord(&f, recs[i].Advisory, recs[i].Affected)
 	}
-	if kn.eco != nil && kn.eco.OSV == "Go" {
+	if kn.eco != nil && kn.eco.SymbolPresence {
 		for i := range recs {
-			addGoImports(&f, recs[i].Affected.GoImports)
+			addSymbolImports(&f, recs[i].Affected.SymbolImports)
 		}
 	}
 	if best != nil && best.Affected.Severity != "" {
@@ -993,8 +993,8 @@ func mergeInto(dst *Finding, src Finding) {
 	if dst.Description == "" {
 		dst.Description = src.Description
 	}
-	if len(src.GoImports) > 0 {
-		dst.GoImports = append(slices.Clip(dst.GoImports), src.GoImports...)
+	if len(src.SymbolImports) > 0 {
+		dst.SymbolImports = append(slices.Clip(dst.SymbolImports), src.SymbolImports...)
 	}
 }
 

@@ -35,23 +35,23 @@ func (s SymbolPresence) Valid() bool {
 	return s == SymbolPresent || s == SymbolNotPresent || s == SymbolUnknown
 }
 
-// addGoImports adds one record's vulnerable packages to f. A record that
+// addSymbolImports adds one record's vulnerable packages to f. A record that
 // lists none adds nothing: the Go vulnerability database's GO records are
 // the ones that list symbols, and osv.dev's Go dump also holds GHSA
 // records of the same vulnerabilities without them (govulncheck reads the
 // GO records only).
-func addGoImports(f *Finding, imports []advisory.GoImport) {
-	f.GoImports = append(slices.Clip(f.GoImports), imports...)
+func addSymbolImports(f *Finding, imports []advisory.SymbolImport) {
+	f.SymbolImports = append(slices.Clip(f.SymbolImports), imports...)
 }
 
 // symbolPresence decides f's presence from the binary its package was read
 // from (nil when it was not read from a binary).
-func symbolPresence(f *Finding, bin *inventory.GoBinary) {
+func symbolPresence(f *Finding, bin *inventory.SymbolTable) {
 	f.VulnerableSymbols = nil
 	set := func(p SymbolPresence, why string) { f.SymbolPresence, f.SymbolPresenceReason = p, why }
 	switch {
 	case bin == nil:
-		set(SymbolUnknown, "not read from a Go binary: no symbol table")
+		set(SymbolUnknown, "not read from a binary with a symbol table")
 		return
 	case bin.Problem != "":
 		set(SymbolUnknown, "the binary's symbols could not be read: "+bin.Problem)
@@ -59,7 +59,7 @@ func symbolPresence(f *Finding, bin *inventory.GoBinary) {
 	case len(bin.Symbols) == 0:
 		set(SymbolUnknown, "the binary has no symbols")
 		return
-	case len(f.GoImports) == 0:
+	case len(f.SymbolImports) == 0:
 		set(SymbolUnknown, "the advisory lists no vulnerable symbols")
 		return
 	}
@@ -68,7 +68,7 @@ func symbolPresence(f *Finding, bin *inventory.GoBinary) {
 	orig := bin.Replaced[f.Package.Name]
 	var found []string
 	onPlatform := 0
-	for _, im := range f.GoImports {
+	for _, im := range f.SymbolImports {
 		if !platformMatches(bin.GOOS, im.GOOS) || !platformMatches(bin.GOARCH, im.GOARCH) {
 			continue
 		}

@@ -13,15 +13,15 @@ import (
 )
 
 func TestSymbolPresence(t *testing.T) {
-	goRec := func(id, pkg string, imports []advisory.GoImport, aliases ...string) *advisory.Advisory {
+	goRec := func(id, pkg string, imports []advisory.SymbolImport, aliases ...string) *advisory.Advisory {
 		return &advisory.Advisory{ID: id, Source: "osv-Go", Aliases: aliases, Affected: []advisory.Affected{{
-			Namespace: "osv:Go", Package: pkg, Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("v0.3.7"), GoImports: imports}}}
+			Namespace: "osv:Go", Package: pkg, Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("v0.3.7"), SymbolImports: imports}}}
 	}
-	textParse := []advisory.GoImport{{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}}}
-	windowsOnly := []advisory.GoImport{{Path: "golang.org/x/text/language", Symbols: []string{"Parse"}, GOOS: []string{"windows"}}}
-	wholePkg := []advisory.GoImport{{Path: "golang.org/x/text/language"}}
-	otherPkg := []advisory.GoImport{{Path: "golang.org/x/text/encoding/unicode"}}
-	stdlibTLS := []advisory.GoImport{{Path: "crypto/tls", Symbols: []string{"Conn.Handshake"}, GOARCH: []string{"amd64", "arm64"}}}
+	textParse := []advisory.SymbolImport{{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}}}
+	windowsOnly := []advisory.SymbolImport{{Path: "golang.org/x/text/language", Symbols: []string{"Parse"}, GOOS: []string{"windows"}}}
+	wholePkg := []advisory.SymbolImport{{Path: "golang.org/x/text/language"}}
+	otherPkg := []advisory.SymbolImport{{Path: "golang.org/x/text/encoding/unicode"}}
+	stdlibTLS := []advisory.SymbolImport{{Path: "crypto/tls", Symbols: []string{"Conn.Handshake"}, GOARCH: []string{"amd64", "arm64"}}}
 
 	stdlibRec := func(a *advisory.Advisory) *advisory.Advisory {
 		a.Affected[0].Ranges = fixed("1.21.0")
@@ -32,8 +32,8 @@ func TestSymbolPresence(t *testing.T) {
 	fromGoMod := text
 	fromGoMod.Path = "src/go.mod"
 	stdlib := inventory.Package{Name: "stdlib", Version: "go1.20.1", Type: "golang", PURL: "pkg:golang/stdlib@go1.20.1", Path: "app"}
-	bin := func(syms map[string][]string) *inventory.GoBinary {
-		return &inventory.GoBinary{Path: "app", GOOS: "linux", GOARCH: "amd64", Complete: true, Symbols: syms}
+	bin := func(syms map[string][]string) *inventory.SymbolTable {
+		return &inventory.SymbolTable{Path: "app", GOOS: "linux", GOARCH: "amd64", Complete: true, Symbols: syms}
 	}
 	withParse := bin(map[string][]string{"golang.org/x/text/language": {"Parse", "Tag.String"}, "crypto/tls": {"Conn.Handshake"}})
 	withoutParse := bin(map[string][]string{"golang.org/x/text/language": {"Tag.String"}, "fmt": {"Println"}})
@@ -51,7 +51,7 @@ func TestSymbolPresence(t *testing.T) {
 		name string
 		advs []*advisory.Advisory
 		pkg  inventory.Package
-		bin  *inventory.GoBinary
+		bin  *inventory.SymbolTable
 		want want
 	}{
 		{"present", []*advisory.Advisory{goRec("GO-2021-0113", text.Name, textParse)}, text, withParse,
@@ -69,19 +69,19 @@ func TestSymbolPresence(t *testing.T) {
 		{"a GHSA without imports beside its GO record", []*advisory.Advisory{goRec("GO-X", text.Name, textParse, "CVE-1"), goRec("GHSA-x", text.Name, nil, "CVE-1")}, text, withoutParse,
 			want{SymbolNotPresent, nil, "no vulnerable symbol in the binary"}},
 		{"go.mod source", []*advisory.Advisory{goRec("GO-X", text.Name, textParse)}, fromGoMod, withParse,
-			want{SymbolUnknown, nil, "not read from a Go binary: no symbol table"}},
-		{"unreadable binary", []*advisory.Advisory{goRec("GO-X", text.Name, textParse)}, text, &inventory.GoBinary{Path: "app", Problem: "no pclntab found"},
+			want{SymbolUnknown, nil, "not read from a binary with a symbol table"}},
+		{"unreadable binary", []*advisory.Advisory{goRec("GO-X", text.Name, textParse)}, text, &inventory.SymbolTable{Path: "app", Problem: "no pclntab found"},
 			want{SymbolUnknown, nil, "the binary's symbols could not be read: no pclntab found"}},
 		{"absent without inline trees is unknown", []*advisory.Advisory{goRec("GO-X", text.Name, textParse)}, text, partial,
 			want{SymbolUnknown, nil, "no vulnerable symbol found, but inline trees not read: binary built before Go 1.18"}},
-		{"replaced module", []*advisory.Advisory{goRec("GO-X", fork.Name, []advisory.GoImport{{Path: "example.com/fork/text/language", Symbols: []string{"Parse"}}})}, fork, forked,
+		{"replaced module", []*advisory.Advisory{goRec("GO-X", fork.Name, []advisory.SymbolImport{{Path: "example.com/fork/text/language", Symbols: []string{"Parse"}}})}, fork, forked,
 			want{SymbolPresent, []string{"example.com/fork/text/language.Parse"}, ""}},
 		{"stdlib", []*advisory.Advisory{stdlibRec(goRec("GO-2023-1", "stdlib", stdlibTLS))}, stdlib, withParse,
 			want{SymbolPresent, []string{"crypto/tls.Conn.Handshake"}, ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := &inventory.Inventory{Packages: []inventory.Package{tt.pkg}, GoBinaries: map[string]*inventory.GoBinary{"app": tt.bin}}
+			inv := &inventory.Inventory{Packages: []inventory.Package{tt.pkg}, SymbolTables: map[string]*inventory.SymbolTable{"app": tt.bin}}
 			res, err := Match(context.Background(), fakeStore{advs: tt.advs}, inv, Options{Language: true, Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})
 			if err != nil {
 				t.Fatal(err)
@@ -102,7 +102,7 @@ func TestSymbolPresence(t *testing.T) {
 func TestSymbolPresenceOnlyGo(t *testing.T) {
 	py := &advisory.Advisory{ID: "PYSEC-1", Source: "osv-PyPI", Affected: []advisory.Affected{{Namespace: "osv:PyPI", Package: "requests", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("2.20.0")}}}
 	goAdv := &advisory.Advisory{ID: "GO-1", Source: "osv-Go", Affected: []advisory.Affected{{Namespace: "osv:Go", Package: "golang.org/x/text", Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: fixed("v0.3.7"),
-		GoImports: []advisory.GoImport{{Path: "golang.org/x/text/language", Symbols: []string{"Parse"}}}}}}
+		SymbolImports: []advisory.SymbolImport{{Path: "golang.org/x/text/language", Symbols: []string{"Parse"}}}}}}
 	store := fakeStore{advs: []*advisory.Advisory{py, goAdv}}
 	memo := NewPackageMemo()
 	opts := Options{Language: true, Memo: memo, Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}
@@ -114,7 +114,7 @@ func TestSymbolPresenceOnlyGo(t *testing.T) {
 		syms []string
 		want SymbolPresence
 	}{{[]string{"Parse"}, SymbolPresent}, {[]string{"Tag.String"}, SymbolNotPresent}} {
-		inv := &inventory.Inventory{Packages: pkgs, GoBinaries: map[string]*inventory.GoBinary{"app": {Path: "app", Complete: true, Symbols: map[string][]string{"golang.org/x/text/language": tc.syms}}}}
+		inv := &inventory.Inventory{Packages: pkgs, SymbolTables: map[string]*inventory.SymbolTable{"app": {Path: "app", Complete: true, Symbols: map[string][]string{"golang.org/x/text/language": tc.syms}}}}
 		res, err := Match(context.Background(), store, inv, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -120,5 +120,5 @@ func symbolLine(fs []match.Finding) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d Go findings: %d with vulnerable symbols present, %d not present (--ignore-not-present hides them), %d unknown", n, present, absent, n-present-absent)
+	return fmt.Sprintf("%d findings checked: %d with vulnerable symbols present, %d not present (--ignore-not-present hides them), %d unknown", n, present, absent, n-present-absent)
 }

@@ -182,11 +182,11 @@ func (p *present) UnmarshalJSON([]byte) error { *p = true; return nil }
 
 // normalize returns a shallow copy of inv whose packages are sorted and all
 // have a PURL that parses (built with names when missing), without the Go
-// binaries' symbol tables (never part of an SBOM: see inventory.GoBinary).
+// binaries' symbol tables (never part of an SBOM: see inventory.SymbolTable).
 // inv itself is left alone.
 func normalize(inv *inventory.Inventory, names names.Names) *inventory.Inventory {
 	n := *inv
-	n.GoBinaries = nil
+	n.SymbolTables = nil
 	n.Packages = slices.Clone(inv.Packages)
 	for i := range n.Packages {
 		p := &n.Packages[i]

@@ -129,10 +129,10 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	if got := countFields(inventory.Distro{}); got != 7 {
 		t.Errorf("inventory.Distro has %d fields, the encoders know 7", got)
 	}
-	// GoBinaries (the Go binaries' symbol tables) is left out of SBOMs on
+	// SymbolTables (the Go binaries' symbol tables) is left out of SBOMs on
 	// purpose: the encoders know the other 8.
 	if got := countFields(inventory.Inventory{}); got != 9 {
-		t.Errorf("inventory.Inventory has %d fields, the encoders know 8 and leave out GoBinaries", got)
+		t.Errorf("inventory.Inventory has %d fields, the encoders know 8 and leave out SymbolTables", got)
 	}
 	if len(inv.Relationships) == 0 {
 		t.Error("fixture has no relationships")

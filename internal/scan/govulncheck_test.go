@@ -568,7 +568,7 @@ func TestSymbolPresenceSharedImages(t *testing.T) {
 		}
 		// The same inventory without the symbol tables: an SBOM.
 		inv := *res.Inventory
-		inv.GoBinaries = nil
+		inv.SymbolTables = nil
 		again, err := scan.Inventory(ctx, &inv, db, scan.Options{Enhanced: true})
 		if err != nil {
 			t.Fatal(err)

@@ -31,7 +31,7 @@ import (
 //	7: cpe_ranges, NVD's vulnerable CPE ranges of the products the binary
 //	   classifier names (cpe.go); affected.go_imports, the Go vulnerability
 //	   database's vulnerable packages and symbols of an osv:Go record
-//	   (advisory.GoImport, JSON; "" for every other row), for symbol presence
+//	   (advisory.SymbolImport, JSON; "" for every other row), for symbol presence
 const SchemaVersion = 7
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
@@ -273,7 +273,7 @@ func encodeAffected(f *advisory.Affected) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	goImports, err := jsonList(f.GoImports)
+	goImports, err := jsonList(f.SymbolImports)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +310,7 @@ func (r *affRow) affected() (advisory.Affected, error) {
 	if f.Arches, err = decodeList[string](r.arches); err != nil {
 		return f, fmt.Errorf("affected %s/%s: arches: %w", r.namespace, r.pkg, err)
 	}
-	if f.GoImports, err = decodeList[advisory.GoImport](r.goImports); err != nil {
+	if f.SymbolImports, err = decodeList[advisory.SymbolImport](r.goImports); err != nil {
 		return f, fmt.Errorf("affected %s/%s: go_imports: %w", r.namespace, r.pkg, err)
 	}
 	return f, nil

@@ -38,7 +38,7 @@ func TestLookupRoundTrip(t *testing.T) {
 		Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Versions: []string{"4.0", "4.1"}}}}
 	goRec := &advisory.Advisory{ID: "GO-2021-0113", Affected: []advisory.Affected{{Namespace: "osv:Go", Package: "golang.org/x/text",
 		Kind: advisory.KindLanguage, Status: advisory.StatusFixed, Ranges: []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: "0.3.7"}}}},
-		GoImports: []advisory.GoImport{{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}}, {Path: "golang.org/x/text/x", GOOS: []string{"windows"}, GOARCH: []string{"386"}}}}}}
+		SymbolImports: []advisory.SymbolImport{{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}}, {Path: "golang.org/x/text/x", GOOS: []string{"windows"}, GOARCH: []string{"386"}}}}}}
 	nvd := &advisory.Advisory{ID: "CVE-2024-0001", Description: "NVD text",
 		CVSS: []advisory.CVSS{{Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P", Score: 7.5, Source: "nvd"}}}
 	dir := t.TempDir()

@@ -23,5 +23,6 @@ func Descriptor() ecosystem.Descriptor {
 		ManagerFiles:       []ecosystem.ManagerFile{{Base: "go.mod", Manager: "GOMOD"}},
 		PURLName:           ecosystem.SplitLast("/"),
 		AdvisoryIDPrefixes: []ecosystem.IDPrefix{{Prefix: "GO-", Database: "Go Vulnerability Database"}},
+		SymbolPresence:     true,
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestGoImports: a Go record's ecosystem_specific.imports become the
-// affected entry's GoImports; entries merged for one module keep them only
+// affected entry's SymbolImports; entries merged for one module keep them only
 // when each lists them.
 func TestGoImports(t *testing.T) {
 	entry := func(spec string) string {
@@ -20,17 +20,17 @@ func TestGoImports(t *testing.T) {
 	tests := []struct {
 		name     string
 		affected string
-		want     []advisory.GoImport
+		want     []advisory.SymbolImport
 		problems int
 	}{
-		{"imports", entry(imports), []advisory.GoImport{
+		{"imports", entry(imports), []advisory.SymbolImport{
 			{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}},
 			{Path: "golang.org/x/text/internal/x", GOOS: []string{"windows"}, GOARCH: []string{"amd64"}}}, 0},
 		{"no ecosystem_specific", entry(""), nil, 0},
 		{"empty imports", entry(`,"ecosystem_specific":{"imports":[]}`), nil, 0},
 		{"import without a path", entry(`,"ecosystem_specific":{"imports":[{"symbols":["X"]}]}`), nil, 1},
 		{"imports not a list", entry(`,"ecosystem_specific":{"imports":{"path":"x"}}`), nil, 1},
-		{"two entries, both with imports", entry(imports) + "," + entry(`,"ecosystem_specific":{"imports":[{"path":"golang.org/x/text/cases"}]}`), []advisory.GoImport{
+		{"two entries, both with imports", entry(imports) + "," + entry(`,"ecosystem_specific":{"imports":[{"path":"golang.org/x/text/cases"}]}`), []advisory.SymbolImport{
 			{Path: "golang.org/x/text/language", Symbols: []string{"MatchStrings", "Parse"}},
 			{Path: "golang.org/x/text/internal/x", GOOS: []string{"windows"}, GOARCH: []string{"amd64"}},
 			{Path: "golang.org/x/text/cases"}}, 0},
@@ -47,8 +47,8 @@ func TestGoImports(t *testing.T) {
 			if err != nil || a == nil || len(a.Affected) != 1 {
 				t.Fatalf("convert = %+v, %v", a, err)
 			}
-			if d := cmp.Diff(tt.want, a.Affected[0].GoImports); d != "" {
-				t.Errorf("GoImports (-want +got):\n%s", d)
+			if d := cmp.Diff(tt.want, a.Affected[0].SymbolImports); d != "" {
+				t.Errorf("SymbolImports (-want +got):\n%s", d)
 			}
 			if len(problems) != tt.problems {
 				t.Errorf("problems %q, want %d", problems, tt.problems)
@@ -61,7 +61,7 @@ func TestGoImports(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := converter{source: "osv-PyPI", eco: "PyPI", keepVersions: true}
-	if a, _, _, _ := c.convert(&r); a == nil || a.Affected[0].GoImports != nil {
-		t.Errorf("a PyPI record got GoImports: %+v", a)
+	if a, _, _, _ := c.convert(&r); a == nil || a.Affected[0].SymbolImports != nil {
+		t.Errorf("a PyPI record got SymbolImports: %+v", a)
 	}
 }

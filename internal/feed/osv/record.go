@@ -349,7 +349,7 @@ func (c *converter) affected(in *affected) (advisory.Affected, bool, []string) {
 	}
 	if c.eco == "Go" {
 		var probs []string
-		out.GoImports, probs = goImports(in.EcoSpec)
+		out.SymbolImports, probs = goImports(in.EcoSpec)
 		problems = append(problems, probs...)
 	}
 	if c.eco == "Debian" {
@@ -455,10 +455,10 @@ func mergeAffected(a *advisory.Advisory, af advisory.Affected) {
 			x.Severity = af.Severity
 		}
 		// Symbols are known only when every merged entry lists them.
-		if x.GoImports == nil || af.GoImports == nil {
-			x.GoImports = nil
+		if x.SymbolImports == nil || af.SymbolImports == nil {
+			x.SymbolImports = nil
 		} else {
-			x.GoImports = append(x.GoImports, af.GoImports...)
+			x.SymbolImports = append(x.SymbolImports, af.SymbolImports...)
 		}
 		return
 	}
@@ -476,7 +476,7 @@ const (
 // ecosystem_specific.imports: the vulnerable packages with their symbols
 // and platforms. An absent or empty list is nil (nothing is known); one
 // that cannot be read, or is over the bounds, is nil with a problem.
-func goImports(raw json.RawMessage) ([]advisory.GoImport, []string) {
+func goImports(raw json.RawMessage) ([]advisory.SymbolImport, []string) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
@@ -494,7 +494,7 @@ func goImports(raw json.RawMessage) ([]advisory.GoImport, []string) {
 	if len(spec.Imports) > maxGoImports {
 		return nil, []string{fmt.Sprintf("ecosystem_specific.imports: %d packages (more than %d)", len(spec.Imports), maxGoImports)}
 	}
-	var out []advisory.GoImport
+	var out []advisory.SymbolImport
 	nsym := 0
 	for i, im := range spec.Imports {
 		p := strings.TrimSpace(im.Path)
@@ -504,7 +504,7 @@ func goImports(raw json.RawMessage) ([]advisory.GoImport, []string) {
 		if nsym += len(im.Symbols); nsym > maxGoSymbols {
 			return nil, []string{fmt.Sprintf("ecosystem_specific.imports: more than %d symbols", maxGoSymbols)}
 		}
-		out = append(out, advisory.GoImport{Path: p, Symbols: im.Symbols, GOOS: im.GOOS, GOARCH: im.GOARCH})
+		out = append(out, advisory.SymbolImport{Path: p, Symbols: im.Symbols, GOOS: im.GOOS, GOARCH: im.GOARCH})
 	}
 	return out, nil
 }

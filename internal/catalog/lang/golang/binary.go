@@ -26,11 +26,11 @@ func ParseBinary(r io.ReaderAt) (pkgs []inventory.Package, err error) {
 
 // ParseBinaryWithSymbols is ParseBinary plus the binary's function symbols
 // (ReadSymbols) when it is a Go binary; size is the file's length.
-func ParseBinaryWithSymbols(r io.ReaderAt, size int64) ([]inventory.Package, *inventory.GoBinary, error) {
+func ParseBinaryWithSymbols(r io.ReaderAt, size int64) ([]inventory.Package, *inventory.SymbolTable, error) {
 	return parseBinary(r, size, true)
 }
 
-func parseBinary(r io.ReaderAt, size int64, withSymbols bool) (pkgs []inventory.Package, gb *inventory.GoBinary, err error) {
+func parseBinary(r io.ReaderAt, size int64, withSymbols bool) (pkgs []inventory.Package, gb *inventory.SymbolTable, err error) {
 	var magic [4]byte
 	if n, err := r.ReadAt(magic[:], 0); n < len(magic) {
 		if err == nil || err == io.EOF {

@@ -34,8 +34,8 @@
 //     info cannot be read, is a warning naming the file, never an error.
 //   - Each Go binary's function symbols, with the functions inlined into
 //     them, are read from its pclntab (ReadSymbols) into
-//     catalog.Result.GoBinary, for symbol presence; a binary whose symbols
-//     cannot be read has a GoBinary with a Problem (its findings' presence
+//     catalog.Result.SymbolTable, for symbol presence; a binary whose symbols
+//     cannot be read has a SymbolTable with a Problem (its findings' presence
 //     is UNKNOWN), never a warning or an error.
 package golang
 
@@ -95,7 +95,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 		rels []inventory.Relationship
 		warn []string
 		err  error
-		gb   *inventory.GoBinary
+		gb   *inventory.SymbolTable
 	)
 	if isGoMod(f.Path) {
 		r, oerr := langutil.Open(f, MaxGoModSize)
@@ -114,7 +114,7 @@ func (c Cataloger) CatalogFile(ctx context.Context, f catalog.File) (catalog.Res
 	}
 	if err == nil && gb != nil && len(res.Packages) > 0 {
 		gb.Path = f.Path
-		res.GoBinary = gb
+		res.SymbolTable = gb
 	}
 	return res, err
 }

@@ -69,8 +69,8 @@ const (
 //     in a stripped binary, from the runtime's moduledata (found as the
 //     word that points at the pclntab);
 //   - GOOS and GOARCH: the build settings, else the ELF header.
-func ReadSymbols(r io.ReaderAt, size int64, bi *debug.BuildInfo) (out *inventory.GoBinary) {
-	out = &inventory.GoBinary{}
+func ReadSymbols(r io.ReaderAt, size int64, bi *debug.BuildInfo) (out *inventory.SymbolTable) {
+	out = &inventory.SymbolTable{}
 	if bi != nil {
 		for _, d := range bi.Deps {
 			if d != nil && d.Replace != nil && d.Replace.Version != "" && d.Replace.Path != d.Path {
@@ -92,7 +92,7 @@ func ReadSymbols(r io.ReaderAt, size int64, bi *debug.BuildInfo) (out *inventory
 	defer func() {
 		// debug/elf and debug/gosym have had panics on crafted files.
 		if v := recover(); v != nil {
-			*out = inventory.GoBinary{GOOS: out.GOOS, GOARCH: out.GOARCH, Replaced: out.Replaced, Problem: fmt.Sprintf("malformed binary (%v)", v)}
+			*out = inventory.SymbolTable{GOOS: out.GOOS, GOARCH: out.GOARCH, Replaced: out.Replaced, Problem: fmt.Sprintf("malformed binary (%v)", v)}
 		}
 	}()
 	f, err := elf.NewFile(r)

@@ -121,7 +121,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func readFileSymbols(t testing.TB, path string) *inventory.GoBinary {
+func readFileSymbols(t testing.TB, path string) *inventory.SymbolTable {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

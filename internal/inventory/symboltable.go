@@ -2,13 +2,13 @@ package inventory
 
 import "sort"
 
-// GoBinary is what the symbol table (pclntab) of one Go binary says, for
+// SymbolTable is what the symbol table (pclntab) of one Go binary says, for
 // symbol presence: which functions of which packages are in it, and the
 // platform it was built for. It travels beside the inventory (Inventory.
-// GoBinaries) and in the indexer's layer cache, and is never written into
+// SymbolTables) and in the indexer's layer cache, and is never written into
 // an SBOM: a scan of an SBOM has no symbols, and its Go findings' symbol
 // presence is UNKNOWN.
-type GoBinary struct {
+type SymbolTable struct {
 	// Path is the binary, as the packages read from it name it.
 	Path string `json:"path"`
 	// GOOS and GOARCH are the binary's platform (its build settings, else
@@ -35,10 +35,10 @@ type GoBinary struct {
 }
 
 // Known reports whether the binary's symbols were read.
-func (b *GoBinary) Known() bool { return b != nil && b.Problem == "" && len(b.Symbols) > 0 }
+func (b *SymbolTable) Known() bool { return b != nil && b.Problem == "" && len(b.Symbols) > 0 }
 
 // HasPackage reports whether any function of package pkg is in the binary.
-func (b *GoBinary) HasPackage(pkg string) bool {
+func (b *SymbolTable) HasPackage(pkg string) bool {
 	if b == nil {
 		return false
 	}
@@ -47,7 +47,7 @@ func (b *GoBinary) HasPackage(pkg string) bool {
 }
 
 // Has reports whether the function sym of package pkg is in the binary.
-func (b *GoBinary) Has(pkg, sym string) bool {
+func (b *SymbolTable) Has(pkg, sym string) bool {
 	if b == nil {
 		return false
 	}
@@ -57,7 +57,7 @@ func (b *GoBinary) Has(pkg, sym string) bool {
 }
 
 // SymbolCount is the number of (package, function) pairs held.
-func (b *GoBinary) SymbolCount() int {
+func (b *SymbolTable) SymbolCount() int {
 	if b == nil {
 		return 0
 	}
