@@ -24,7 +24,8 @@ const maxVariables = 32766
 // times. Rows still in the buffer are written by flush, which the builder
 // calls before anything reads the tables (commit, a query, finish).
 //
-// A sorted batchInsert (newSortedInsert) buffers up to sortRows rows and
+// A sorted batchInsert (newSortedInsert) buffers up to sortRows rows (and
+// maxSortBytes of them) and
 // writes them in the order of their first keyCols columns (the table's
 // primary key): SQLite inserts keys in ascending order into a B-tree much
 // more cheaply than keys spread over the whole tree, which is what one
@@ -67,6 +68,11 @@ func newBatchInsert(ctx context.Context, conn *sql.Conn, table, head string, col
 	bi.args = make([]any, 0, cols*perStmt)
 	return bi, nil
 }
+
+// maxSortBytes bounds a sorted insert's arena: rows of huge version
+// lists are written sooner rather than held (the shared feeds' rows
+// average about 130 bytes, so a run of 50,000 holds about 6 MiB).
+const maxSortBytes = 16 << 20
 
 // newSortedInsert is newBatchInsert for rows written in the order of
 // their first keyCols columns (strings or int64s), sortRows at a time
@@ -123,7 +129,7 @@ func (bi *batchInsert) add(ctx context.Context, vals ...any) error {
 		bi.arena = arena
 		bi.rowOff = append(bi.rowOff, off)
 		bi.buffered++
-		if bi.buffered < bi.sortRows {
+		if bi.buffered < bi.sortRows && len(bi.arena) < maxSortBytes {
 			return nil
 		}
 		return bi.writeSorted(ctx)

@@ -209,3 +209,41 @@ func TestExploitRepeatsAcrossStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedInsertBytesBound: a sorted insert writes its rows once they
+// hold maxSortBytes, however few they are.
+func TestSortedInsertBytesBound(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", sqliteURI(filepath.Join(t.TempDir(), "t.sqlite"), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE t(k TEXT NOT NULL, v TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	bi, err := newSortedInsert(ctx, conn, "t", `INSERT INTO t(k, v) VALUES`, 2, 4, 1, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bi.close()
+	big := strings.Repeat("v", 1<<20)
+	rows := maxSortBytes / len(big) // each row is a little over 1 MiB
+	for i := range rows {
+		if err := bi.add(ctx, fmt.Sprintf("k%03d", rows-i), big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bi.buffered != 0 || len(bi.arena) != 0 {
+		t.Errorf("after %d rows of 1 MiB: %d rows (%d bytes) still buffered", rows, bi.buffered, len(bi.arena))
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM t WHERE v = ?`, big).Scan(&n); err != nil || n != rows {
+		t.Errorf("stored %d rows (%v), want %d", n, err, rows)
+	}
+}
