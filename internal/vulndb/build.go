@@ -48,6 +48,14 @@ const (
 // BenchmarkBuild.
 const rowsPerInsert = 256
 
+// sortedRows is how many affected (and alias) rows are buffered and
+// written in key order at most; a commit (every BatchSize rows) writes
+// them sooner. Inserting the affected rows of a full build in key order
+// per 50,000 rows took about half the B-tree work of inserting them in
+// record order (sqlite3 on the rows of the shared feeds' DB, 32 MiB page
+// cache: 7.9 s unsorted, 4.6 s in sorted runs of 50,000, 2.9 s all sorted).
+const sortedRows = 1 << 16
+
 // maxStoredMalformed bounds the malformed entries kept per source in the DB;
 // the Report carries all of them.
 const maxStoredMalformed = 1000
@@ -360,7 +368,9 @@ type builder struct {
 	// The inserts of records, buffered (see batchInsert); nextRID is the
 	// rowid of the next advisory stored.
 	insAdv, insAff, insAlias, insCVSS, insRejected, insCPE *batchInsert
-	nextRID                                                int64
+	// insKEV and insEPSS buffer the exploit-context rows (exploit.go).
+	insKEV, insEPSS *exploitInsert
+	nextRID         int64
 	// rejectedIDs is the number of distinct rejected CVE ids (finish).
 	rejectedIDs int
 
@@ -383,7 +393,8 @@ func sqliteURI(path string, query string) string {
 }
 
 func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder, error) {
-	b := &builder{opts: opts, stateOf: map[string]feed.State{}, prevMalformed: map[string]int{}, nextRID: 1}
+	b := &builder{opts: opts, stateOf: map[string]feed.State{}, prevMalformed: map[string]int{}, nextRID: 1,
+		insKEV: newExploitInsert("kev", 9), insEPSS: newExploitInsert("epss", 4)}
 	if err := b.open(ctx, path); err != nil {
 		return nil, err
 	}
@@ -402,8 +413,18 @@ func newBuilder(ctx context.Context, path string, opts UpdateOptions) (*builder,
 		return bi
 	}
 	b.insAdv = ins("advisories", `INSERT INTO advisories(rid, `+advCols+`, pairs, digest) VALUES`, 15, rowsPerInsert, "")
-	b.insAff = ins("affected", `INSERT INTO affected(namespace, package, advisory, seq, `+affCols+`, digest) VALUES`, 15, rowsPerInsert, "")
-	b.insAlias = ins("aliases", `INSERT OR IGNORE INTO aliases(alias, advisory) VALUES`, 2, rowsPerInsert, "")
+	sorted := func(table, head string, cols, keyCols int) *batchInsert {
+		if err != nil {
+			return nil
+		}
+		var bi *batchInsert
+		bi, err = newSortedInsert(ctx, conn, table, head, cols, rowsPerInsert, keyCols, sortedRows)
+		return bi
+	}
+	// affected and aliases rows are written in primary-key order per
+	// transaction (see batchInsert).
+	b.insAff = sorted("affected", `INSERT INTO affected(namespace, package, advisory, seq, `+affCols+`, digest) VALUES`, 15, 4)
+	b.insAlias = sorted("aliases", `INSERT OR IGNORE INTO aliases(alias, advisory) VALUES`, 2, 2)
 	// Several records of one id from one source (NVD yearly + modified
 	// feeds): the most recently modified wins. The rows of one statement
 	// are inserted in order, so a later row meets an earlier one here too.
@@ -481,6 +502,12 @@ func (b *builder) flush(ctx context.Context) error {
 	}
 	for _, s := range b.inserts() {
 		if err := s.flush(ctx, b.conn); err != nil {
+			b.fatal = fmt.Errorf("vulndb: build: %w", err)
+			return b.fatal
+		}
+	}
+	for _, e := range []*exploitInsert{b.insKEV, b.insEPSS} {
+		if err := e.flush(ctx, b.conn); err != nil {
 			b.fatal = fmt.Errorf("vulndb: build: %w", err)
 			return b.fatal
 		}
@@ -628,6 +655,10 @@ func (b *builder) storeSource(ctx context.Context, j *job, prev *prevSource) (*S
 	first := b.nextRID
 	b.cur = sr
 	err := b.drain(ctx, j, sr)
+	if err == nil {
+		// Buffered exploit-context rows report repeated CVEs into sr.
+		err = b.flush(ctx)
+	}
 	b.cur = nil
 	if err != nil {
 		return nil, false, fmt.Errorf("vulndb: update %s: store: %w", u.Name(), err)

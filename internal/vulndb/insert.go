@@ -1,10 +1,16 @@
 package vulndb
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
+	"unsafe"
 )
 
 // maxVariables is SQLite's limit on the parameters of one statement
@@ -17,6 +23,13 @@ const maxVariables = 32766
 // whatever its row count, so a statement of n rows spends that once instead of n
 // times. Rows still in the buffer are written by flush, which the builder
 // calls before anything reads the tables (commit, a query, finish).
+//
+// A sorted batchInsert (newSortedInsert) buffers up to sortRows rows (and
+// maxSortBytes of them) and
+// writes them in the order of their first keyCols columns (the table's
+// primary key): SQLite inserts keys in ascending order into a B-tree much
+// more cheaply than keys spread over the whole tree, which is what one
+// record's rows are (each names other namespaces and packages).
 type batchInsert struct {
 	table    string // for errors
 	head     string // INSERT ... VALUES
@@ -25,8 +38,17 @@ type batchInsert struct {
 	cols     int
 	perStmt  int
 	full     *sql.Stmt
+	conn     *sql.Conn
 	args     []any
 	buffered int
+
+	// Sorted mode (keyCols > 0): up to sortRows rows encoded in arena
+	// (rowOff: where each starts), written through stmtArgs in key order.
+	keyCols  int
+	sortRows int
+	arena    []byte
+	rowOff   []int32
+	stmtArgs []any
 }
 
 // newBatchInsert prepares the full-batch statement of head (up to and
@@ -42,7 +64,32 @@ func newBatchInsert(ctx context.Context, conn *sql.Conn, table, head string, col
 		return nil, fmt.Errorf("insert %s: prepare: %w", table, err)
 	}
 	bi.full = full
+	bi.conn = conn
 	bi.args = make([]any, 0, cols*perStmt)
+	return bi, nil
+}
+
+// maxSortBytes bounds a sorted insert's arena: rows of huge version
+// lists are written sooner rather than held (the shared feeds' rows
+// average about 130 bytes, so a run of 50,000 holds about 6 MiB).
+const maxSortBytes = 16 << 20
+
+// newSortedInsert is newBatchInsert for rows written in the order of
+// their first keyCols columns (strings or int64s), sortRows at a time
+// (and whatever is buffered at a flush). Rows with equal keys keep their
+// order. Only for statements whose result does not depend on the order of
+// rows with different keys (plain inserts, INSERT OR IGNORE).
+func newSortedInsert(ctx context.Context, conn *sql.Conn, table, head string, cols, perStmt, keyCols, sortRows int) (*batchInsert, error) {
+	if keyCols <= 0 || keyCols > cols || sortRows < perStmt {
+		return nil, fmt.Errorf("insert %s: sorted by %d of %d columns, %d rows at a time", table, keyCols, cols, sortRows)
+	}
+	bi, err := newBatchInsert(ctx, conn, table, head, cols, perStmt, "")
+	if err != nil {
+		return nil, err
+	}
+	bi.keyCols, bi.sortRows = keyCols, sortRows
+	bi.args = nil
+	bi.stmtArgs = make([]any, 0, cols*perStmt)
 	return bi, nil
 }
 
@@ -69,6 +116,24 @@ func (bi *batchInsert) add(ctx context.Context, vals ...any) error {
 	if len(vals) != bi.cols {
 		return fmt.Errorf("insert %s: %d values for %d columns", bi.table, len(vals), bi.cols)
 	}
+	if bi.keyCols > 0 {
+		if len(bi.arena) > math.MaxInt32 {
+			return fmt.Errorf("insert %s: %d bytes buffered", bi.table, len(bi.arena))
+		}
+		off := int32(len(bi.arena))
+		arena, err := appendEncoded(bi.arena, vals)
+		if err != nil {
+			bi.arena = bi.arena[:off]
+			return fmt.Errorf("insert %s: %w", bi.table, err)
+		}
+		bi.arena = arena
+		bi.rowOff = append(bi.rowOff, off)
+		bi.buffered++
+		if bi.buffered < bi.sortRows && len(bi.arena) < maxSortBytes {
+			return nil
+		}
+		return bi.writeSorted(ctx)
+	}
 	bi.args = append(bi.args, vals...)
 	bi.buffered++
 	if bi.buffered < bi.perStmt {
@@ -86,6 +151,9 @@ func (bi *batchInsert) flush(ctx context.Context, conn *sql.Conn) error {
 	if bi == nil || bi.buffered == 0 {
 		return nil
 	}
+	if bi.keyCols > 0 {
+		return bi.writeSorted(ctx)
+	}
 	if _, err := conn.ExecContext(ctx, bi.query(bi.buffered), bi.args...); err != nil {
 		return fmt.Errorf("insert %d %s rows: %w", bi.buffered, bi.table, err)
 	}
@@ -93,11 +161,141 @@ func (bi *batchInsert) flush(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
+// writeSorted writes the buffered rows in key order: full statements of
+// perStmt rows, then one statement for the rest.
+func (bi *batchInsert) writeSorted(ctx context.Context) error {
+	slices.SortStableFunc(bi.rowOff, func(x, y int32) int {
+		a, b := bi.arena[x:], bi.arena[y:]
+		for range bi.keyCols {
+			var c int
+			if c, a, b = cmpEncoded(a, b); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	n := len(bi.rowOff)
+	for start := 0; start < n; start += bi.perStmt {
+		end := min(start+bi.perStmt, n)
+		bi.stmtArgs = bi.stmtArgs[:0]
+		for _, off := range bi.rowOff[start:end] {
+			bi.stmtArgs = appendDecoded(bi.stmtArgs, bi.arena[off:], bi.cols)
+		}
+		var err error
+		if end-start == bi.perStmt {
+			_, err = bi.full.ExecContext(ctx, bi.stmtArgs...)
+		} else {
+			_, err = bi.conn.ExecContext(ctx, bi.query(end-start), bi.stmtArgs...)
+		}
+		// The decoded strings point into the arena: drop them before it is
+		// reused (the driver copied them into SQLite's memory).
+		clear(bi.stmtArgs)
+		if err != nil {
+			return fmt.Errorf("insert %d %s rows: %w", end-start, bi.table, err)
+		}
+	}
+	bi.reset()
+	return nil
+}
+
+// A sorted batchInsert keeps its rows encoded in one byte arena, which
+// holds no pointers: tens of thousands of buffered rows as []any values
+// (and the records they point into, kept alive) were scanned by every
+// garbage collection of the build, which cost more than the sorted
+// inserts saved. Each value is a tag byte, then for a string or a []byte
+// its length (uvarint) and bytes, for an int64 8 bytes (big-endian), and
+// nothing for a nil []byte.
+const (
+	tagString = 's'
+	tagBytes  = 'b'
+	tagNil    = 'n'
+	tagInt    = 'i'
+)
+
+// appendEncoded encodes one row; it fails on a value of another type.
+func appendEncoded(arena []byte, vals []any) ([]byte, error) {
+	for i, v := range vals {
+		switch v := v.(type) {
+		case string:
+			arena = append(binary.AppendUvarint(append(arena, tagString), uint64(len(v))), v...)
+		case []byte:
+			if v == nil {
+				arena = append(arena, tagNil)
+				continue
+			}
+			arena = append(binary.AppendUvarint(append(arena, tagBytes), uint64(len(v))), v...)
+		case int64:
+			arena = binary.BigEndian.AppendUint64(append(arena, tagInt), uint64(v))
+		default:
+			return arena, fmt.Errorf("column %d: a %T cannot be buffered for a sorted insert", i+1, v)
+		}
+	}
+	return arena, nil
+}
+
+// nextEncoded splits the first encoded value off b: its tag, its payload
+// (the bytes, or the 8 bytes of an int64) and the rest. The arena is
+// written by appendEncoded only, so it is well formed.
+func nextEncoded(b []byte) (tag byte, payload, rest []byte) {
+	tag, b = b[0], b[1:]
+	switch tag {
+	case tagNil:
+		return tag, nil, b
+	case tagInt:
+		return tag, b[:8], b[8:]
+	}
+	n, k := binary.Uvarint(b)
+	b = b[k:]
+	return tag, b[:n:n], b[n:]
+}
+
+// cmpEncoded compares the first encoded values of a and b (strings
+// bytewise, as SQLite's BINARY collation does; int64s numerically; values
+// of different types by tag) and returns the rests.
+func cmpEncoded(a, b []byte) (int, []byte, []byte) {
+	ta, pa, a := nextEncoded(a)
+	tb, pb, b := nextEncoded(b)
+	switch {
+	case ta != tb:
+		return cmp.Compare(ta, tb), a, b
+	case ta == tagInt:
+		return cmp.Compare(int64(binary.BigEndian.Uint64(pa)), int64(binary.BigEndian.Uint64(pb))), a, b
+	}
+	return bytes.Compare(pa, pb), a, b
+}
+
+// appendDecoded appends the cols values encoded at the start of b. Strings
+// share b's memory (unsafe.String): they are valid until the arena is
+// reset, and writeSorted clears them before.
+func appendDecoded(out []any, b []byte, cols int) []any {
+	for range cols {
+		var tag byte
+		var p []byte
+		tag, p, b = nextEncoded(b)
+		switch tag {
+		case tagString:
+			if len(p) == 0 {
+				out = append(out, "")
+			} else {
+				out = append(out, unsafe.String(&p[0], len(p)))
+			}
+		case tagBytes:
+			out = append(out, p)
+		case tagNil:
+			out = append(out, []byte(nil))
+		case tagInt:
+			out = append(out, int64(binary.BigEndian.Uint64(p)))
+		}
+	}
+	return out
+}
+
 // reset drops the buffered rows (after a write, or when the build is
 // abandoned). The slots are cleared so the buffer holds no record alive.
 func (bi *batchInsert) reset() {
 	clear(bi.args)
 	bi.args = bi.args[:0]
+	bi.arena, bi.rowOff = bi.arena[:0], bi.rowOff[:0]
 	bi.buffered = 0
 }
 
