@@ -32,9 +32,21 @@ func NewCodec() (*Codec, error) {
 	return &Codec{enc: enc, dec: dec}, nil
 }
 
+// stored is a stored inventory: the inventory's JSON (an SBOM's content)
+// and, beside it, the symbol tables of its binaries, which the inventory
+// never writes out but a rescan needs: without them every finding whose
+// symbol presence was NOT_PRESENT at push would turn UNKNOWN at the first
+// re-match (and count again under an admission policy's
+// ignoreNotPresent). Inventories stored before carry none: their findings
+// stay UNKNOWN until the image is scanned again.
+type stored struct {
+	*inventory.Inventory
+	SymbolTables map[string]*inventory.SymbolTable `json:"symbolTables,omitempty"`
+}
+
 // Encode compresses inv's JSON.
 func (c *Codec) Encode(inv *inventory.Inventory) ([]byte, error) {
-	b, err := json.Marshal(inv)
+	b, err := json.Marshal(stored{Inventory: inv, SymbolTables: inv.SymbolTables})
 	if err != nil {
 		return nil, fmt.Errorf("rescan: encode inventory: %w", err)
 	}
@@ -47,9 +59,10 @@ func (c *Codec) Decode(data []byte) (*inventory.Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rescan: decode inventory: decompress: %w", err)
 	}
-	var inv inventory.Inventory
-	if err := json.Unmarshal(b, &inv); err != nil {
+	v := stored{Inventory: &inventory.Inventory{}}
+	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("rescan: decode inventory: %w", err)
 	}
-	return &inv, nil
+	v.Inventory.SymbolTables = v.SymbolTables
+	return v.Inventory, nil
 }

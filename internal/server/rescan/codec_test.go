@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
 func TestCodec(t *testing.T) {
@@ -25,6 +27,21 @@ func TestCodec(t *testing.T) {
 	}
 	if d := cmp.Diff(inv, got); d != "" {
 		t.Errorf("round trip (-want +got):\n%s", d)
+	}
+	// A binary's symbol table, left out of the inventory's own JSON, is
+	// stored beside it, so a rescan keeps symbol presence.
+	inv.SymbolTables = map[string]*inventory.SymbolTable{"usr/bin/app": {
+		Path: "usr/bin/app", GOOS: "linux", GOARCH: "amd64", Complete: true,
+		Symbols: map[string][]string{"golang.org/x/text/language": {"Make", "Tag.String"}},
+	}}
+	if data, err = c.Encode(inv); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = c.Decode(data); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(inv, got); d != "" {
+		t.Errorf("round trip with symbol tables (-want +got):\n%s", d)
 	}
 	enc, _ := zstd.NewWriter(nil)
 	defer enc.Close()
