@@ -538,17 +538,20 @@ func (e *exe) moduleGoFunc(tab region, lt *lineTable) (uint64, error) {
 		idx = 40
 	}
 	need := (idx + 1) * ps
+	search := func(off, size uint64) (uint64, bool) {
+		data, err := e.sectionData(off, size)
+		if err != nil {
+			return 0, false
+		}
+		return findModuledata(data, e.f.ByteOrder, ps, need, idx, tab.addr, tab.addr+lt.funcnameOff)
+	}
 	for _, s := range e.f.Sections {
 		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_WRITE == 0 || s.Flags&elf.SHF_ALLOC == 0 {
 			continue
 		}
 		// .go.module (Go 1.26), else .noptrdata; every writable section
 		// is searched.
-		data, err := e.sectionData(s.Offset, s.Size)
-		if err != nil {
-			continue
-		}
-		if v, ok := findModuledata(data, e.f.ByteOrder, ps, need, idx, tab.addr, tab.addr+lt.funcnameOff); ok {
+		if v, ok := search(s.Offset, s.Size); ok {
 			return v, nil
 		}
 	}
@@ -557,11 +560,7 @@ func (e *exe) moduleGoFunc(tab region, lt *lineTable) (uint64, error) {
 			if p.Type != elf.PT_LOAD || p.Flags&elf.PF_W == 0 {
 				continue
 			}
-			data, err := e.sectionData(p.Off, p.Filesz)
-			if err != nil {
-				continue
-			}
-			if v, ok := findModuledata(data, e.f.ByteOrder, ps, need, idx, tab.addr, tab.addr+lt.funcnameOff); ok {
+			if v, ok := search(p.Off, p.Filesz); ok {
 				return v, nil
 			}
 		}

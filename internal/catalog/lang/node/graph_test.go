@@ -11,33 +11,6 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 )
 
-// checkGraph is the fuzzers' invariant: every edge joins packages the
-// parser returned (the root aside), within the per-file bound.
-func checkGraph(t *testing.T, pkgs []inventory.Package, rels []inventory.Relationship) {
-	t.Helper()
-	have := map[inventory.PackageRef]bool{}
-	for _, p := range pkgs {
-		have[inventory.RefOf(p)] = true
-	}
-	if len(rels) > inventory.MaxRelationshipsPerFile {
-		t.Errorf("%d relationships, over the bound", len(rels))
-	}
-	for _, r := range rels {
-		if (!r.From.IsRoot() && !have[r.From]) || !have[r.To] || r.From == r.To {
-			t.Errorf("relationship %+v names a package the parser did not return, or is a self-edge", r)
-		}
-	}
-}
-
-// edges renders relationships as "from -> to" ("" for the root).
-func edges(rels []inventory.Relationship) []string {
-	var out []string
-	for _, r := range inventory.SortRelationships(rels) {
-		out = append(out, r.From.String()+" -> "+r.To.String())
-	}
-	return out
-}
-
 func TestGraph(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -190,8 +163,8 @@ packages:
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGraph(t, pkgs, rels)
-			if d := cmp.Diff(tt.want, edges(rels)); d != "" {
+			langtest.CheckGraph(t, pkgs, rels)
+			if d := cmp.Diff(tt.want, langtest.Edges(rels)); d != "" {
 				t.Errorf("edges (-want +got):\n%s", d)
 			}
 		})
@@ -212,8 +185,8 @@ func TestGraphRealLockfiles(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s not cataloged; got %v", file, langtest.Packages(got))
 		}
-		checkGraph(t, fr.Packages, fr.Relationships)
-		if d := cmp.Diff(want, edges(fr.Relationships)); d != "" {
+		langtest.CheckGraph(t, fr.Packages, fr.Relationships)
+		if d := cmp.Diff(want, langtest.Edges(fr.Relationships)); d != "" {
 			t.Errorf("%s edges (-want +got):\n%s", file, d)
 		}
 	}
@@ -242,7 +215,7 @@ func TestGraphHostile(t *testing.T) {
 	if len(pkgs) != n || len(rels) != inventory.MaxRelationshipsPerFile {
 		t.Errorf("%d packages, %d relationships; want %d and the cap %d", len(pkgs), len(rels), n, inventory.MaxRelationshipsPerFile)
 	}
-	checkGraph(t, pkgs, rels)
+	langtest.CheckGraph(t, pkgs, rels)
 	for i := range rels {
 		rels[i].Path = "l"
 	}

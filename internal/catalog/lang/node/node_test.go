@@ -208,7 +208,7 @@ func FuzzParsePackageLock(f *testing.F) {
 		pkgs, rels, warns, err := parsePackageLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
-			checkGraph(t, pkgs, rels)
+			langtest.CheckGraph(t, pkgs, rels)
 		}
 	})
 }
@@ -219,7 +219,7 @@ func FuzzParseYarnLock(f *testing.F) {
 		pkgs, rels, warns, err := parseYarnLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
-			checkGraph(t, pkgs, rels)
+			langtest.CheckGraph(t, pkgs, rels)
 		}
 	})
 }
@@ -230,7 +230,7 @@ func FuzzParsePnpmLock(f *testing.F) {
 		pkgs, rels, warns, err := parsePnpmLock(bytes.NewReader(b))
 		if err == nil {
 			checkPkgs(t, pkgs, warns)
-			checkGraph(t, pkgs, rels)
+			langtest.CheckGraph(t, pkgs, rels)
 		}
 	})
 }
