@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -159,7 +160,10 @@ func ParseStorageURL(raw string, getenv func(string) string) (Storage, error) {
 	if err != nil {
 		return fail("query: %v", err)
 	}
-	for k := range q {
+	// One fixed order for every check below, so that the same URL always
+	// gets the same error.
+	keys := slices.Sorted(maps.Keys(q))
+	for _, k := range keys {
 		if slices.Contains(credentialKeys, strings.ToLower(k)) {
 			return fail("the URL names credentials (%s=): %s", k, credentialsHint)
 		}
@@ -175,11 +179,6 @@ func ParseStorageURL(raw string, getenv func(string) string) (Storage, error) {
 		params["rootdirectory"] = p
 	}
 	st := Storage{Driver: "s3", Params: params}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	for _, k := range keys {
 		vs := q[k]
 		spec, ok := s3URLParams[k]
