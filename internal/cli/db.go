@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/stowaway-scanner/stowaway/internal/feed"
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
 	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/nvd"
@@ -142,6 +143,9 @@ func runDBUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			if len(s.Skipped) > 0 {
 				line += "  " + skippedSummary(s.Skipped)
 			}
+			if n := vulndb.SupersededNote(s.SupersededBy, s.Superseded); n != "" {
+				line += "  " + n
+			}
 			if len(s.Malformed) > 0 {
 				line += fmt.Sprintf("  %d malformed (skipped)", len(s.Malformed))
 				malformed = true
@@ -229,6 +233,7 @@ func updateDBProgress(ctx context.Context, dir, mirror string, only []string, nv
 		return nil, err
 	}
 	opts.Logger, opts.KeepOtherSources = logger, keepOthers
+	opts.Supersedes = distroall.Distros().Supersedes()
 	// A mirror may carry a subset of the feeds: over HTTP that shows only
 	// as "not found" (a directory mirror is checked above).
 	opts.MissingIsAbsent = mirror != ""

@@ -17,6 +17,7 @@ package distro
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -64,6 +65,13 @@ type Descriptor struct {
 	// lower-ranked one's for one vulnerability and package. Unlisted feeds
 	// rank 0.
 	SourceRank map[string]int
+	// Supersedes names, for a feed of this distribution (updater name),
+	// the better feed that replaces it release by release: where the
+	// better feed has records for a release (namespace), the superseded
+	// feed is not read for it at all (Ubuntu: the OVAL files are older
+	// exports of the tracker's judgements). Where the better feed has none,
+	// SourceRank still orders the two per vulnerability and package.
+	Supersedes map[string]string
 	// AdvisoryURL gives the web page of a CVE in this distribution's
 	// tracker, or "" to use the generic one.
 	AdvisoryURL func(id string) string
@@ -212,6 +220,16 @@ func (l List) SourceRank(source string) int {
 		}
 	}
 	return 0
+}
+
+// Supersedes maps each superseded feed to the feed that replaces it
+// release by release (Descriptor.Supersedes), over every distribution.
+func (l List) Supersedes() map[string]string {
+	out := map[string]string{}
+	for i := range l {
+		maps.Copy(out, l[i].Supersedes)
+	}
+	return out
 }
 
 // OutrankedBy names the feed of the same distribution whose judgement of a

@@ -86,6 +86,12 @@ type UpdateOptions struct {
 	// Progress, when set, is called from Update's goroutine as each source
 	// starts, about once a second while it runs, and when it is done.
 	Progress func(Progress)
+	// Supersedes maps a source (updater name) to the better source that
+	// replaces it release by release (distro.List.Supersedes): the
+	// superseded source is read only for the namespaces the better one has
+	// no records in (see "Superseded sources" in the package doc). The
+	// better source must come first among the updaters.
+	Supersedes map[string]string
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 
@@ -126,6 +132,18 @@ type SourceReport struct {
 	// part of the source (NVD: "nvd-2.0", "nvd-1.1"), rejected ones
 	// included; nil for sources with one kind of input.
 	Parts map[string]int `json:"parts,omitempty"`
+	// Namespaces are the namespaces of the source's stored records.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// SupersededBy names the better source (UpdateOptions.Supersedes) whose
+	// namespaces this source was not read for, and Superseded lists this
+	// source's namespaces that were left unread (or dropped) for that
+	// reason; both empty when the better source covered none of them.
+	SupersededBy string   `json:"superseded_by,omitempty"`
+	Superseded   []string `json:"superseded,omitempty"`
+	// supersededWith is the better source's namespaces the source was
+	// read against (stored, so that a later build re-reads the source in
+	// full when they change).
+	supersededWith []string
 	// Version is the source's data-set version (feed.Stats.Version: KEV's
 	// catalogVersion, EPSS's model version and score date), copied ones
 	// included; "" for sources that publish none.
@@ -348,11 +366,13 @@ type prevSource struct {
 	newest, fetched, check time.Time
 	err                    string
 	parts                  map[string]int
+	coverage               coverage
 }
 
 func (p *prevSource) report() *SourceReport {
 	return &SourceReport{Name: p.name, Advisories: p.advisories, Affected: p.affected, Enrichment: p.enrichment,
-		Malformed: p.malformed, Rejected: p.rejected, Withdrawn: p.withdrawn, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check, Parts: p.parts}
+		Malformed: p.malformed, Rejected: p.rejected, Withdrawn: p.withdrawn, Newest: p.newest, FetchedAt: p.fetched, CheckedAt: p.check, Parts: p.parts,
+		Namespaces: p.coverage.Namespaces, SupersededBy: p.coverage.SupersededBy, Superseded: p.coverage.Superseded, supersededWith: p.coverage.With}
 }
 
 // builder writes one new DB file through a single connection.
@@ -588,7 +608,7 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		return nil, fmt.Errorf("previous DB has schema version %s, this build uses %d", v, SchemaVersion)
 	}
 	rows, err := b.conn.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed, malformed_json,
-		rejected, withdrawn, newest, fetched_at, checked_at, state_json, parts_json FROM prev.sources`)
+		rejected, withdrawn, newest, fetched_at, checked_at, state_json, parts_json, coverage_json FROM prev.sources`)
 	if err != nil {
 		detach()
 		return nil, fmt.Errorf("previous DB: sources: %w", err)
@@ -597,9 +617,9 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 	out := map[string]*prevSource{}
 	for rows.Next() {
 		p := &prevSource{}
-		var outcome, mal, newest, fetched, checked, state, parts string
+		var outcome, mal, newest, fetched, checked, state, parts, cov string
 		if err := rows.Scan(&p.name, &outcome, &p.err, &p.advisories, &p.affected, &p.enrichment, &p.malformedCount, &mal,
-			&p.rejected, &p.withdrawn, &newest, &fetched, &checked, &state, &parts); err != nil {
+			&p.rejected, &p.withdrawn, &newest, &fetched, &checked, &state, &parts, &cov); err != nil {
 			detach()
 			return nil, fmt.Errorf("previous DB: sources: %w", err)
 		}
@@ -608,6 +628,13 @@ func (b *builder) attachPrev(ctx context.Context, path string) (map[string]*prev
 		p.fetched, _ = parseTime(fetched)
 		p.check, _ = parseTime(checked)
 		p.parts, _ = decodeParts(parts)
+		if cov != "" {
+			if err := json.Unmarshal([]byte(cov), &p.coverage); err != nil {
+				// Unknown coverage: a superseded source is then read in
+				// full (its recorded better namespaces differ).
+				p.coverage = coverage{With: []string{"?"}}
+			}
+		}
 		if state != "" {
 			if err := json.Unmarshal([]byte(state), &p.state); err != nil {
 				p.state = nil // a fresh unconditional fetch, then
@@ -709,6 +736,11 @@ func (b *builder) storeSource(ctx context.Context, j *job, prev *prevSource) (*S
 	sr.Skipped = stats.Skipped
 	sr.Newest = stats.Newest.UTC()
 	sr.Parts = stats.Parts
+	sr.Namespaces = sortedSet(j.namespaces)
+	if len(j.supersededWith) > 0 {
+		sr.SupersededBy, sr.supersededWith = j.supersededBy, j.supersededWith
+		sr.Superseded = sortedSet(j.superseded)
+	}
 	now := b.opts.Now().UTC()
 	sr.FetchedAt, sr.CheckedAt = now, now
 	sr.Duration = b.opts.Now().Sub(start)
@@ -1150,9 +1182,13 @@ func (b *builder) finish(ctx context.Context, buildID string, builtAt time.Time,
 		if err != nil {
 			return 0, fmt.Errorf("vulndb: build: sources: %w", err)
 		}
-		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		cj, err := encodeCoverage(s)
+		if err != nil {
+			return 0, fmt.Errorf("vulndb: build: sources: %w", err)
+		}
+		if err := exec("sources", `INSERT INTO sources VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			s.Name, string(s.Outcome), s.Err, s.Advisories, s.Affected, s.Enrichment, count, mj,
-			s.Rejected, s.Withdrawn, fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj, pj); err != nil {
+			s.Rejected, s.Withdrawn, fmtTime(s.Newest), fmtTime(s.FetchedAt), fmtTime(s.CheckedAt), sj, pj, cj); err != nil {
 			return 0, err
 		}
 	}

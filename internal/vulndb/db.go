@@ -3,6 +3,7 @@ package vulndb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -424,6 +425,11 @@ type SourceStatus struct {
 	// Version is SourceReport.Version as stored (KEV's catalogVersion,
 	// EPSS's model version and score date).
 	Version string `json:"version,omitempty"`
+	// Namespaces, SupersededBy and Superseded are SourceReport's, as
+	// stored.
+	Namespaces   []string `json:"namespaces,omitempty"`
+	SupersededBy string   `json:"superseded_by,omitempty"`
+	Superseded   []string `json:"superseded,omitempty"`
 }
 
 // StatusReport is what `db status` prints.
@@ -451,16 +457,16 @@ func Status(ctx context.Context, dir string) (*StatusReport, error) {
 func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 	st := &StatusReport{Path: d.path, SchemaVersion: SchemaVersion, BuildID: d.buildID, BuiltAt: d.builtAt, PreviousBuild: d.previousBuild}
 	rows, err := d.db.QueryContext(ctx, `SELECT name, outcome, error, advisories, affected, enrichment, malformed,
-		malformed_json, rejected, withdrawn, newest, fetched_at, checked_at, parts_json FROM sources ORDER BY name`)
+		malformed_json, rejected, withdrawn, newest, fetched_at, checked_at, parts_json, coverage_json FROM sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: status: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var s SourceStatus
-		var outcome, mal, newest, fetched, checked, parts string
+		var outcome, mal, newest, fetched, checked, parts, cov string
 		if err := rows.Scan(&s.Name, &outcome, &s.Error, &s.Advisories, &s.Affected, &s.Enrichment, &s.Malformed,
-			&mal, &s.Rejected, &s.Withdrawn, &newest, &fetched, &checked, &parts); err != nil {
+			&mal, &s.Rejected, &s.Withdrawn, &newest, &fetched, &checked, &parts, &cov); err != nil {
 			return nil, fmt.Errorf("vulndb: status: %w", err)
 		}
 		s.Outcome = Outcome(outcome)
@@ -469,6 +475,13 @@ func (d *DB) Status(ctx context.Context) (*StatusReport, error) {
 		}
 		if s.Parts, err = decodeParts(parts); err != nil {
 			return nil, fmt.Errorf("vulndb: status %s: parts: %w", s.Name, err)
+		}
+		if cov != "" {
+			var c coverage
+			if err := json.Unmarshal([]byte(cov), &c); err != nil {
+				return nil, fmt.Errorf("vulndb: status %s: coverage: %w", s.Name, err)
+			}
+			s.Namespaces, s.SupersededBy, s.Superseded = c.Namespaces, c.SupersededBy, c.Superseded
 		}
 		for _, p := range []struct {
 			v string
@@ -529,6 +542,13 @@ func (s *StatusReport) Write(w io.Writer) error {
 		}
 	}
 	for _, src := range s.Sources {
+		if src.SupersededBy != "" {
+			if _, err := fmt.Fprintf(w, "%s: %s\n", src.Name, SupersededNote(src.SupersededBy, src.Superseded)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, src := range s.Sources {
 		if src.Version != "" {
 			if _, err := fmt.Fprintf(w, "%s data set: %s\n", src.Name, src.Version); err != nil {
 				return err
@@ -536,6 +556,20 @@ func (s *StatusReport) Write(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// SupersededNote says which of a source's releases were read from the
+// better source instead: "4 releases read from ubuntu-uct instead
+// (ubuntu:14.04, ...)", or "" when none was.
+func SupersededNote(by string, namespaces []string) string {
+	if by == "" || len(namespaces) == 0 {
+		return ""
+	}
+	what := "releases"
+	if len(namespaces) == 1 {
+		what = "release"
+	}
+	return fmt.Sprintf("%d %s read from %s instead (%s)", len(namespaces), what, by, strings.Join(namespaces, ", "))
 }
 
 // FormatParts prints per-part record counts as "a 12, b 3", sorted by

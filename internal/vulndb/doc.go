@@ -22,11 +22,13 @@
 //	                                 previous_build, changes_complete
 //	sources(name, outcome, error, advisories, affected, enrichment,
 //	        malformed, malformed_json, rejected, withdrawn, newest,
-//	        fetched_at, checked_at, state_json, parts_json)
+//	        fetched_at, checked_at, state_json, parts_json, coverage_json)
 //	                                 one row per source; state_json is the
 //	                                 feed.State for the next conditional fetch;
 //	                                 parts_json the records per part of the
-//	                                 source (feed.Stats.Parts), "" if none
+//	                                 source (feed.Stats.Parts), "" if none;
+//	                                 coverage_json its namespaces and what
+//	                                 superseded it (see Superseded sources)
 //	advisories(rid, id, source, summary, description, vendor_severity,
 //	        severity, cvss, refs, aliases, published, modified, withdrawn,
 //	        pairs, digest)           one row per advisory that names packages
@@ -145,6 +147,27 @@
 // .Withdrawn, `db update` and `db status`. A known limit: when a rejection
 // is lifted, records of another source that was copied forward unchanged
 // come back only when that source is fetched anew.
+//
+// # Superseded sources
+//
+// UpdateOptions.Supersedes names, per source, a better source that
+// replaces it release by release (from the distribution descriptors:
+// Ubuntu's tracker supersedes its OVAL files). The superseded source's job
+// waits for the better source's parse to end (the better source comes
+// first among the updaters, and the writer consumes jobs in order, so this
+// cannot deadlock) and takes its namespaces: those of its records parsed in
+// this update, or, when it was not parsed (unchanged, failed, kept), the
+// ones stored with it (sources.coverage_json). The superseded source is
+// then read without those namespaces: an updater that implements
+// SkipNamespaces leaves their files unread, and any other's records in
+// them are dropped as they are emitted (a record left with no affected
+// entry is not stored; rejected and withdrawn records are kept whole).
+// coverage_json also stores the better source's namespaces the
+// superseded one was read against: when they differ in a later update, the
+// superseded source is fetched and parsed in full even if its own files
+// are unchanged, so its stored records always match the better source's
+// current coverage. SourceReport.Superseded (and `db status`) lists the
+// namespaces left out.
 //
 // # OCI artifact
 //

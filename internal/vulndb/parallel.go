@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,20 @@ type job struct {
 	fetchErr error
 	parseErr error
 	stats    feed.Stats
+	// namespaces are those of the parsed records (set by the parse
+	// goroutine, read after done).
+	namespaces map[string]bool
+	// A superseded source (UpdateOptions.Supersedes) waits for better,
+	// its better source's job when that is among the updaters, or reads
+	// prevBetter's stored namespaces; prevSelf is its own previous row.
+	// skip holds the namespaces it is not read for, superseded those of
+	// its records that were left out, supersededWith the better source's
+	// namespaces (supersede.go).
+	supersededBy         string
+	better               *job
+	prevSelf, prevBetter *prevSource
+	skip, superseded     map[string]bool
+	supersededWith       []string
 }
 
 // startJobs starts the sources' fetches (updaters[i] from srcs[i]) and parses in updater order, at
@@ -62,8 +77,19 @@ type job struct {
 // returns when every goroutine has ended (cancel ctx first to stop them).
 func startJobs(ctx context.Context, updaters []feed.Updater, srcs []feed.Source, prev map[string]*prevSource, opts UpdateOptions) ([]*job, func()) {
 	jobs := make([]*job, len(updaters))
+	byName := map[string]*job{}
 	for i, u := range updaters {
-		jobs[i] = &job{u: u, index: i, of: len(updaters), ch: make(chan []*prepared, jobQueue), done: make(chan struct{})}
+		j := &job{u: u, index: i, of: len(updaters), ch: make(chan []*prepared, jobQueue), done: make(chan struct{}), namespaces: map[string]bool{}}
+		if by := opts.Supersedes[u.Name()]; by != "" {
+			// Only a better source that comes first is waited for: the
+			// writer consumes the jobs in order, so it always ends first.
+			j.supersededBy, j.better, j.prevSelf, j.prevBetter = by, byName[by], prev[u.Name()], prev[by]
+			if j.better == nil && slices.ContainsFunc(updaters, func(x feed.Updater) bool { return x.Name() == by }) {
+				j.supersededBy, j.prevBetter = "", nil
+			}
+		}
+		jobs[i] = j
+		byName[u.Name()] = j
 	}
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, opts.Parallel)
@@ -101,7 +127,13 @@ func startJobs(ctx context.Context, updaters []feed.Updater, srcs []feed.Source,
 func (j *job) run(ctx context.Context, src feed.Source, state feed.State) {
 	defer close(j.done)
 	name := j.u.Name()
-	snap, err := j.u.Fetch(ctx, src, state)
+	u, state, err := j.supersede(ctx, state)
+	if err != nil {
+		j.fetchErr = err
+		close(j.ch)
+		return
+	}
+	snap, err := u.Fetch(ctx, src, state)
 	if err != nil {
 		j.fetchErr = err
 		close(j.ch)
@@ -125,7 +157,13 @@ func (j *job) run(ctx context.Context, src feed.Source, state feed.State) {
 			return context.Cause(ctx)
 		}
 	}
-	j.stats, j.parseErr = j.u.Parse(ctx, &countingFS{fsys: snap.FS, n: &j.bytes}, func(a *advisory.Advisory) error {
+	j.stats, j.parseErr = u.Parse(ctx, &countingFS{fsys: snap.FS, n: &j.bytes}, func(a *advisory.Advisory) error {
+		if a = j.filter(a); a == nil {
+			return nil
+		}
+		if !a.Rejected && a.Withdrawn.IsZero() {
+			j.noteNamespaces(a)
+		}
 		batch = append(batch, prepare(name, a))
 		if len(batch) < jobBatch {
 			return nil

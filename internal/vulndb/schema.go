@@ -32,7 +32,10 @@ import (
 //	   classifier names (cpe.go); affected.go_imports, the Go vulnerability
 //	   database's vulnerable packages and symbols of an osv:Go record
 //	   (advisory.SymbolImport, JSON; "" for every other row), for symbol presence
-const SchemaVersion = 7
+//	8: sources.coverage_json, a source's namespaces and, for a superseded
+//	   source, the better source's namespaces it was not read for
+//	   (coverage, supersede.go)
+const SchemaVersion = 8
 
 // The tables. Secondary indexes are created after the bulk load (indexSQL).
 const schemaSQL = `
@@ -56,7 +59,8 @@ CREATE TABLE sources(
 	fetched_at TEXT NOT NULL,
 	checked_at TEXT NOT NULL,
 	state_json TEXT NOT NULL,
-	parts_json TEXT NOT NULL
+	parts_json TEXT NOT NULL,
+	coverage_json TEXT NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE advisories(

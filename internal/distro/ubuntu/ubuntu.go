@@ -45,7 +45,14 @@ func Descriptor() distro.Descriptor {
 		// the OVAL files are older snapshots of the same judgements. Ranks
 		// apply per namespace and package: a release OSV dropped (23.04)
 		// keeps the tracker's and OVAL's records.
-		SourceRank:         map[string]int{"ubuntu-osv": 3, "ubuntu-uct": 2, "ubuntu-oval": 1},
+		SourceRank: map[string]int{"ubuntu-osv": 3, "ubuntu-uct": 2, "ubuntu-oval": 1},
+		// Where the tracker (from a mirror) covers a release, that
+		// release's OVAL file is not read: it is an older export of the
+		// same judgements, and a CVE the tracker has since dropped for
+		// the release must not come back from it. OSV does not supersede
+		// the tracker this way: it lists affected packages only, so the
+		// tracker's not-affected judgements stay (ranked per package).
+		Supersedes:         map[string]string{"ubuntu-oval": "ubuntu-uct"},
 		AdvisoryURL:        func(id string) string { return "https://ubuntu.com/security/" + id },
 		AdvisoryIDPrefixes: []distro.IDPrefix{{Prefix: "USN-", Database: "Ubuntu"}},
 		FixChannels: []distro.FixChannel{

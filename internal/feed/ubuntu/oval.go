@@ -38,7 +38,22 @@ type OVALOptions struct {
 }
 
 // OVAL is the Ubuntu CVE OVAL updater.
-type OVAL struct{ opts OVALOptions }
+type OVAL struct {
+	opts OVALOptions
+	// skip says which releases (namespaces) Parse leaves unread
+	// (SkipNamespaces).
+	skip func(namespace string) bool
+}
+
+// SkipNamespaces returns a copy of o whose Parse does not read the files of
+// the releases skip names: a build gives it the releases a better source
+// covers (distro.Descriptor.Supersedes), and the file is then not even
+// decompressed.
+func (o *OVAL) SkipNamespaces(skip func(namespace string) bool) feed.Updater {
+	c := *o
+	c.skip = skip
+	return &c
+}
 
 // NewOVAL returns the OVAL updater with default options.
 func NewOVAL() *OVAL { return NewOVALWithOptions(OVALOptions{}) }
@@ -105,6 +120,9 @@ func (o *OVAL) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Adviso
 		ns, ok := Namespace(codename)
 		if !ok {
 			st.Malformed = append(st.Malformed, feed.Malformed{File: name, Err: fmt.Sprintf("unknown Ubuntu codename %q", codename)})
+			continue
+		}
+		if o.skip != nil && o.skip(ns) {
 			continue
 		}
 		if err := o.parseFile(ctx, fsys, name, ns, compressed, &st, emit); err != nil {

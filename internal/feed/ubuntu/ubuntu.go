@@ -40,12 +40,23 @@
 //     supply CVEs and packages OSV does not list for that release, except
 //     that a UCT record of a CVE that OSV lists for that release is
 //     dropped for the packages OSV leaves out: Canonical's OSV omits
-//     not-affected and DNE packages (OVAL records are checked against
-//     UCT's the same way).
+//     not-affected and DNE packages.
 //   - Releases OSV dropped at their end of life (23.04 lunar, 23.10, 21.x,
-//     ...): OSV has no entry, so UCT decides, then OVAL (which the shared
-//     mirror has for 14.04-20.04 only). TestSourcePerRelease checks jammy
-//     from OSV and lunar from UCT and OVAL through the matcher.
+//     ...): OSV has no entry, so UCT decides. TestSourcePerRelease checks
+//     jammy from OSV and lunar from UCT through the matcher.
+//   - OVAL is read only for the releases UCT has no records for: the
+//     descriptor says UCT supersedes it (distro.Descriptor.Supersedes), so
+//     a build that loads UCT skips those releases' OVAL files unread
+//     (OVAL.SkipNamespaces; `db update` prints "N releases read from
+//     ubuntu-uct instead"). Online, without the mirror-only tracker, OVAL
+//     stays the source below OSV for every release it has. In the shared
+//     mirror UCT covers all four OVAL releases (14.04-20.04): of OVAL's
+//     47,750 (CVE, release) judgements, the matcher already dropped all
+//     but 12 in favour of UCT's, and those 12 are CVEs the 2024 tracker no
+//     longer lists for that release (CVE-2021-29256, CVE-2019-8339, ...).
+//     Reading the OVAL files anyway cost about a third of a full build's
+//     CPU, and its stale 2021 rejection notice for CVE-2018-16301 (tcpdump,
+//     published since) deleted every other source's records of that CVE.
 //
 // One loss against UCT: OSV lists needed, needs-triage, pending, deferred
 // and ignored packages alike (affected, no fix), so where OSV decides, an

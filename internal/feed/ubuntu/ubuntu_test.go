@@ -384,3 +384,35 @@ func TestFetch(t *testing.T) {
 		})
 	}
 }
+
+// TestOVALSkipNamespaces: a release the build says another source covers
+// is not read (the file is not even opened: a corrupt copy of it costs
+// nothing), and the other releases are read as before.
+func TestOVALSkipNamespaces(t *testing.T) {
+	focal, err := os.ReadFile(filepath.Join("testdata", "oval", "com.ubuntu.focal.cve.oval.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{
+		"com.ubuntu.focal.cve.oval.xml":      {Data: focal},
+		"com.ubuntu.bionic.cve.oval.xml.bz2": {Data: []byte("not bzip2")},
+	}
+	var asked []string
+	u := NewOVAL().SkipNamespaces(func(ns string) bool {
+		asked = append(asked, ns)
+		return ns == "ubuntu:18.04"
+	})
+	got, err := parseAll(t, u, fsys)
+	if err != nil {
+		t.Fatalf("Parse with bionic skipped: %v", err)
+	}
+	if d := cmp.Diff([]string{"ubuntu:18.04", "ubuntu:20.04"}, asked); d != "" {
+		t.Errorf("namespaces asked (-want +got):\n%s", d)
+	}
+	if got.Stats.Records != 2 {
+		t.Errorf("Records = %d, want focal's 2", got.Stats.Records)
+	}
+	if _, err := parseAll(t, NewOVAL(), fsys); err == nil {
+		t.Error("without skipping, the corrupt bionic file parsed")
+	}
+}
