@@ -291,10 +291,11 @@ func TestTwoHostReplicas(t *testing.T) {
 	step("each host's own DB update: one pass")
 
 	// kill -9 with scans in flight: queued is scanned on request only (no
-	// scanning rule's filter matches it).
-	// Both hosts' paths to S3 stall, each replica claims two scans (its
-	// workers), a runs none to the end; a is killed, b's path resumes, and
-	// b finishes all six, a's two after their lease.
+	// scanning rule's filter matches it). Both hosts' paths to S3 stall, so
+	// each replica's two workers claim a scan each and hang reading the
+	// image; a is killed holding two, b's path resumes, and b finishes all
+	// six: its own two, the two nobody claimed, and a's two once their
+	// lease runs out.
 	queued := map[string]int{}
 	for i := range 6 {
 		queued[push(t, c.reps[i%2], fmt.Sprintf("queued:%d", i), image(t, 2000+i))] = 1
