@@ -51,6 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.StringVar(&authConfig, "auth-config", "", "YAML file of users (bcrypt password hashes, per-repository grants) and access keys (secrets from the environment or a file); re-read on SIGHUP and when it changes; combines with --user and --access-key; see docs/auth.md")
 	fs.DurationVar(&authPoll, "auth-config-poll", 5*time.Second, "how often to check the --auth-config file for changes (0 = on SIGHUP only)")
 	fs.IntVar(&cfg.Workers, "workers", 2, "scan workers")
+	fs.DurationVar(&cfg.JobLease, "job-lease", 2*time.Minute, "how long a scan job stays claimed by a replica without its heartbeat (renewed every third of it while the scan runs): a replica that dies mid-scan has its scans taken over by another after this")
 	fs.DurationVar(&cfg.ScanTimeout, "scan-timeout", 10*time.Minute, "deadline of one scan; a scan that exceeds it ends FAILED and is not retried (0 = none)")
 	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] clients use, for repository URIs (default: each request's Host)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "SigV4 region, and the region of ARNs (repositories, images, enhanced findings)")
@@ -101,6 +102,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		case *c.n == 0:
 			*c.n = -1 // server.Config: negative is no cap, 0 the default
 		}
+	}
+	if cfg.JobLease < time.Second {
+		return ExitError, usageError{fmt.Sprintf("--job-lease %s: want 1s or more", cfg.JobLease)}
 	}
 	if cfg.ScanTimeout < 0 {
 		return ExitError, usageError{fmt.Sprintf("--scan-timeout %s: want a duration of 0 or more", cfg.ScanTimeout)}

@@ -75,6 +75,8 @@ func TestServeSecurityFlags(t *testing.T) {
 		{[]string{"--upload-purge-age", "0s"}, "--upload-purge-age 0s: want a positive duration"},
 		{[]string{"--max-uploads-per-repository", "-1"}, "--max-uploads-per-repository -1: want 0 (no cap) or more"},
 		{[]string{"--max-uploads-per-user", "-3"}, "--max-uploads-per-user -3: want 0 (no cap) or more"},
+		{[]string{"--job-lease", "500ms"}, "--job-lease 500ms: want 1s or more"},
+		{[]string{"--job-lease", "0s"}, "--job-lease 0s: want 1s or more"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"serve", "--data", t.TempDir()}, tc.args...)...)
 		if code != ExitError || !strings.Contains(stderr, tc.want) {

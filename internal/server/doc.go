@@ -73,7 +73,11 @@
 // directory); jobs are claimed with FOR UPDATE SKIP LOCKED, and the upload,
 // token and layer-URL secrets live in the database. With object storage the
 // DataDir keeps only the SQLite database (without PostgreSQL) and the
-// per-replica layer cache.
+// per-replica layer cache. A replica that dies holds its scans until
+// JobLease (serve --job-lease) ends; each replica may keep its own
+// vulnerability DB, and a rescan pass runs for the newest build only
+// (internal/server/rescan). internal/server/multihost tests two replicas on
+// two network namespaces sharing PostgreSQL and S3.
 //
 // Security (docs/security.md): authentication is enforced as soon as any
 // user or access key is configured (with none, the server logs that it is

@@ -18,6 +18,14 @@
 //     inside serve). The last processed build is a settings row, so a
 //     restart or another replica does not redo it; a lease row
 //     (the store's leases table) lets one replica run a pass at a time.
+//     Only a newer build (built_at later than the last processed one's)
+//     moves: replicas on several hosts each have their own DB directory,
+//     updated apart, and one whose DB is older than the last processed
+//     build (another replica's) runs no pass, which would re-match every
+//     image against the older DB, have the other replica re-match them
+//     again at its next poll, and so on (logged once per pair of builds;
+//     its own scans still use its DB). A DB rolled back on purpose is
+//     therefore not rescanned against until a newer build arrives.
 //   - What counts as changed: the (namespace, package) pairs of the new DB's
 //     recorded change set when its base is the last processed build and it
 //     is complete; otherwise the pairs whose record hashes differ from the

@@ -534,3 +534,60 @@ func runUnparseableVersion(t *testing.T, st *store.SQL) {
 
 func TestUnparseableVersionSQLite(t *testing.T)   { runUnparseableVersion(t, openSQLite(t)) }
 func TestUnparseableVersionPostgres(t *testing.T) { runUnparseableVersion(t, storetest.Postgres(t)) }
+
+// TestReplicasWithTheirOwnDBs: replicas on several hosts share the store
+// but each has its own DB directory, updated apart. A pass runs for the
+// newest build only: the replica left with an older build runs none (it
+// used to, and then the other re-ran, at every poll: each saw its own
+// build differ from the one the other had just recorded).
+func TestReplicasWithTheirOwnDBs(t *testing.T) {
+	f := newFixture(t, openSQLite(t))
+	one := f.rescanner(t, "replica-1")
+	twoDir := t.TempDir()
+	buildDB(t, twoDir, secdb(feed2), day0.Add(time.Hour))
+	two, err := New(Options{Store: f.st, Matcher: ScanMatcher{Now: f.clk.Now}, DBDir: twoDir, Announcer: f.ann, Holder: "replica-2", Now: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(dir string) string {
+		db, err := vulndb.Open(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		return db.BuildID()
+	}
+	build1, build2 := build(f.dbDir), build(twoDir)
+
+	if s := f.tick(t, one); s.Mode != "full" || s.Build != build1 {
+		t.Fatalf("replica 1's first tick = %+v, want a full pass of %s", s, build1)
+	}
+	// Replica 2's DB is newer: one pass, a1 gains busybox's CVE.
+	if s := f.tick(t, two); s.Mode == "none" || s.Build != build2 || s.Base != build1 || s.Changed != 1 {
+		t.Fatalf("replica 2's tick = %+v, want a pass of %s over %s changing a1", s, build2, build1)
+	}
+	// Replica 1's DB is older: no pass, however often it polls, and
+	// replica 2 has nothing left to do either.
+	for range 3 {
+		want := Summary{Build: build1, Base: build2, Mode: "none",
+			Reason: "the DB here (build " + build1 + ") is not newer than build " + build2 + ", the last a pass processed: no pass"}
+		if diff := cmp.Diff(want, f.tick(t, one)); diff != "" {
+			t.Fatalf("replica 1's tick with the older DB (-want +got):\n%s", diff)
+		}
+		if s := f.tick(t, two); s.Mode != "none" || s.Rematched != 0 {
+			t.Fatalf("replica 2's tick after its pass = %+v, want nothing to do", s)
+		}
+	}
+	if got := findingNames(t, f.scanRow(t, "prod-a", "sha256:a1")); !cmp.Equal(got, []string{"CVE-2023-42363 busybox 1.36.1-r5", "CVE-2023-5678 openssl 3.1.4-r0"}) {
+		t.Errorf("a1 findings = %v, want replica 2's newer build's", got)
+	}
+	// Replica 1's next update is the newest build: it runs the pass.
+	f.clk.Set(f.clk.Now().Add(time.Hour))
+	buildDB(t, f.dbDir, secdb(feed2), day0.Add(2*time.Hour))
+	if s := f.tick(t, one); s.Mode == "none" || s.Base != build2 {
+		t.Errorf("replica 1's tick with the newest DB = %+v, want a pass over %s", s, build2)
+	}
+	if s := f.tick(t, two); s.Mode != "none" || s.Rematched != 0 {
+		t.Errorf("replica 2's tick with the now older DB = %+v, want no pass", s)
+	}
+}

@@ -109,6 +109,21 @@ type Summary struct {
 type Rescanner struct {
 	o     Options
 	codec *Codec
+
+	mu    sync.Mutex
+	older [2]string // the (local, last processed) builds last logged as older
+}
+
+// noteOlder logs, once per pair of builds, that the local DB is older than
+// the last processed build.
+func (r *Rescanner) noteOlder(local, last, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.older == [2]string{local, last} {
+		return
+	}
+	r.older = [2]string{local, last}
+	r.o.Logger.Info("rescan: "+why, "build", local, "last", last)
 }
 
 const (
@@ -290,8 +305,20 @@ func (r *Rescanner) tick(ctx context.Context, sum *Summary) error {
 			work = append(work, target{InventoryTarget: t, revive: true})
 		}
 	}
+	// The build moved when it differs from the last one a pass processed
+	// and is newer. Replicas on several hosts each have a DB directory of
+	// their own, updated apart (serve --db-update-interval, `db pull`): a
+	// replica whose build is older than the last processed one (another
+	// replica's) leaves it, or the two would take turns re-matching the
+	// fleet against their own builds at every poll.
+	moved := sum.Build != last.Build
+	if moved && last.Build != "" && !builtAt.After(time.UnixMilli(last.BuiltAt)) {
+		moved = false
+		sum.Reason = fmt.Sprintf("the DB here (build %s) is not newer than build %s, the last a pass processed: no pass", sum.Build, last.Build)
+		r.noteOlder(sum.Build, last.Build, sum.Reason)
+	}
 	var mark []store.InventoryTarget // affected but skipped: stale
-	if sum.Build != last.Build {
+	if moved {
 		selected, err := r.selectChanged(ctx, db, last, all, sum)
 		if err != nil {
 			return err
@@ -321,7 +348,7 @@ func (r *Rescanner) tick(ctx context.Context, sum *Summary) error {
 		pass := r.o.Matcher.Pass(db)
 		r.rematchAll(ctx, pass, db, work, sum)
 	}
-	if sum.Build == last.Build {
+	if !moved {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
