@@ -165,6 +165,17 @@ type Options struct {
 	PolicyChanged func(repo string)
 	// Audit records state changes and denied calls (nil: none).
 	Audit *audit.Trail
+
+	// PullThrough serves the pull-through cache rule operations
+	// (pullthrough.go); nil answers them with ValidationException (not
+	// enabled). Upstreams validates a rule against its upstream,
+	// Credentials resolves credentialArns, and PullThroughChanged, when
+	// set, runs after a rule was created, updated or deleted (so this
+	// replica's registry reads the rules again at once).
+	PullThrough        PullThroughStore
+	Upstreams          Upstreams
+	Credentials        CredentialLookup
+	PullThroughChanged func()
 }
 
 // API is the ECR API handler.
@@ -228,6 +239,7 @@ func New(o Options) *API {
 	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
 	maps.Copy(a.actions, a.repoConfigActions())
 	maps.Copy(a.actions, a.policyActions())
+	maps.Copy(a.actions, a.pullThroughActions())
 	return a
 }
 

@@ -123,6 +123,9 @@ type Options struct {
 	Holder string
 	// Metrics counts purged and refused uploads (nil: a private set).
 	Metrics *metrics.Metrics
+	// PullThrough configures the pull-through cache (pullthrough.go;
+	// PullThrough.Store nil: none).
+	PullThrough PullThrough
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -141,6 +144,8 @@ type Registry struct {
 	// objectStore: the driver is S3's (uploads.go aborts the multipart
 	// uploads of purged sessions).
 	objectStore bool
+	// pt is the pull-through cache (nil: none).
+	pt *pullThrough
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so
@@ -208,7 +213,11 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
-	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}, nil
+	reg := &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}
+	if opts.PullThrough.Store != nil {
+		reg.pt = newPullThrough(opts.PullThrough)
+	}
+	return reg, nil
 }
 
 // newApp calls handlers.NewApp, which panics on bad configuration.
