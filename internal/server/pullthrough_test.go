@@ -376,5 +376,3 @@ func pullDigests(t *testing.T, ts *testServer, repo string) []string {
 	}
 	return out
 }
-
-

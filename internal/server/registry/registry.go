@@ -126,8 +126,8 @@ type Options struct {
 	// PullThrough configures the pull-through cache (pullthrough.go;
 	// PullThrough.Store nil: none).
 	PullThrough PullThrough
-	Now     func() time.Time
-	Logger  *slog.Logger
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Registry is the wrapped distribution registry.
