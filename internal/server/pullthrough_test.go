@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -24,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 )
 
@@ -38,6 +40,8 @@ type upstream struct {
 	manifests int
 	blobs     int
 	lie       bool
+	// user and pass, when set, are required (HTTP Basic).
+	user, pass string
 }
 
 func newUpstream(t *testing.T) *upstream {
@@ -47,6 +51,14 @@ func newUpstream(t *testing.T) *upstream {
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		lie := u.lie
+		if u.user != "" {
+			if user, pass, ok := r.BasicAuth(); !ok || user != u.user || pass != u.pass {
+				u.mu.Unlock()
+				w.Header().Set("WWW-Authenticate", `Basic realm="upstream"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
 		switch {
 		case strings.Contains(r.URL.Path, "/manifests/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			u.manifests++
@@ -92,7 +104,13 @@ func (u *upstream) push(t *testing.T, repoTag string, layers int64) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
+	u.mu.Lock()
+	a := authn.FromConfig(authn.AuthConfig{Username: u.user, Password: u.pass})
+	if u.user == "" {
+		a = authn.Anonymous
+	}
+	u.mu.Unlock()
+	if err := remote.Write(ref, img, remote.WithAuth(a)); err != nil {
 		t.Fatalf("push %s to the upstream: %v", repoTag, err)
 	}
 	return img
@@ -363,6 +381,9 @@ func TestPullThroughRefusesALyingUpstream(t *testing.T) {
 	}
 }
 
+// cmpSorted compares string slices as sets.
+var cmpSorted = cmpopts.SortSlices(func(a, b string) bool { return a < b })
+
 // pullDigests lists the digests stored in repo.
 func pullDigests(t *testing.T, ts *testServer, repo string) []string {
 	t.Helper()
@@ -375,4 +396,119 @@ func pullDigests(t *testing.T, ts *testServer, repo string) []string {
 		out = append(out, i.Digest)
 	}
 	return out
+}
+
+// TestPullThroughUpstreamCredentials: a rule's credentialArn names the
+// auth config's registry credential the upstream is pulled with.
+func TestPullThroughUpstreamCredentials(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	up.user, up.pass = "mirror", "tok-1"
+	img := up.push(t, "org/app:1", 1)
+	dgst, _ := img.Digest()
+	ts := startServer(t, func(c *Config) {
+		c.RegistryCredentials = []auth.RegistryCredential{{Name: "up", Username: "mirror", Password: "tok-1"}}
+	})
+	client := sdkClient(ts, testKeyID, testSecret)
+	arn := "arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/up"
+	if _, err := client.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("anon"), UpstreamRegistryUrl: aws.String(up.host),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("cred"), UpstreamRegistryUrl: aws.String(up.host), CredentialArn: aws.String(arn),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		prefix, failure string
+	}{{"cred", ""}, {"anon", "refused the credentials"}} {
+		v, err := client.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String(tt.prefix)})
+		if err != nil || v.IsValid != (tt.failure == "") || !strings.Contains(aws.ToString(v.Failure), tt.failure) {
+			t.Errorf("ValidatePullThroughCacheRule(%s) = %v %q, %v; want failure %q", tt.prefix, v.IsValid, aws.ToString(v.Failure), err, tt.failure)
+		}
+	}
+	var te *transport.Error
+	if _, err := pullAll(t, ts, "anon/org/app:1", ciAuth); !errors.As(err, &te) || !strings.Contains(err.Error(), "refused the credentials") {
+		t.Errorf("pull without credentials: %v", err)
+	}
+	if got, err := pullAll(t, ts, "cred/org/app:1", ciAuth); err != nil || got != dgst {
+		t.Fatalf("pull with credentials: %s, %v", got, err)
+	}
+	// A reloaded auth config with a stale token: the rule no longer
+	// validates, and what is cached is still served.
+	ts.ReplaceRegistryCredentials([]auth.RegistryCredential{{Name: "up", Username: "mirror", Password: "stale"}})
+	v, err := client.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("cred")})
+	if err != nil || v.IsValid {
+		t.Errorf("ValidatePullThroughCacheRule with a stale token = %+v, %v", v, err)
+	}
+	if got, err := pullAll(t, ts, "cred/org/app:1", ciAuth); err != nil || got != dgst {
+		t.Errorf("cached pull with a stale token: %s, %v", got, err)
+	}
+	// A credential that is not configured at all.
+	ts.ReplaceRegistryCredentials(nil)
+	if _, err := pullAll(t, ts, "cred/org/other:1", ciAuth); err == nil || !strings.Contains(err.Error(), "credentials are not configured") {
+		t.Errorf("pull with an unconfigured credential: %v", err)
+	}
+}
+
+// TestPullThroughIndex: an index is fetched with its child manifests and
+// their blobs; each child image is stored and scanned.
+func TestPullThroughIndex(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	idx, err := random.Index(256, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(up.host+"/multi/app:1", name.Insecure)
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	ts := startServer(t, nil)
+	client := sdkClient(ts, testKeyID, testSecret)
+	if _, err := client.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{
+		ScanType: ecrtypes.ScanTypeBasic,
+		Rules: []ecrtypes.RegistryScanningRule{{ScanFrequency: ecrtypes.ScanFrequencyScanOnPush,
+			RepositoryFilters: []ecrtypes.ScanningRepositoryFilter{{Filter: aws.String("*"), FilterType: ecrtypes.ScanningRepositoryFilterTypeWildcard}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("mirror/team"), UpstreamRegistryUrl: aws.String(up.host),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	local, _ := name.ParseReference(ts.host+"/mirror/team/multi/app:1", name.Insecure)
+	got, err := remote.Index(local, remote.WithAuth(ciAuth))
+	if err != nil {
+		t.Fatalf("pull the index: %v", err)
+	}
+	if d, _ := got.Digest(); d != idxDigest {
+		t.Fatalf("index digest %s, want %s", d, idxDigest)
+	}
+	want := []string{idxDigest.String()}
+	for _, m := range im.Manifests {
+		want = append(want, m.Digest.String())
+	}
+	if d := cmp.Diff(want, pullDigests(t, ts, "mirror/team/multi/app"), cmpSorted); d != "" {
+		t.Errorf("stored manifests (-want +got):\n%s", d)
+	}
+	for _, m := range im.Manifests {
+		if scan := waitScan(t, client, "mirror/team/multi/app", m.Digest); scan.ImageScanStatus.Status != ecrtypes.ScanStatusComplete {
+			t.Errorf("scan of child %s: %+v", m.Digest, scan.ImageScanStatus)
+		}
+		// Each child's layers are served locally.
+		child, _ := name.ParseReference(ts.host+"/mirror/team/multi/app@"+m.Digest.String(), name.Insecure)
+		img, err := remote.Image(child, remote.WithAuth(ciAuth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := img.ConfigFile(); err != nil {
+			t.Errorf("child %s config: %v", m.Digest, err)
+		}
+	}
 }
