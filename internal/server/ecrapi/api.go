@@ -41,7 +41,8 @@
 // exclusion filters, account settings, DescribeRegistry, repository
 // creation templates) are in repoconfig.go; docs/ecr-repository-settings.md
 // says what each means here. Repository policies and the registry policy
-// are in policies.go (docs/ecr-policies.md).
+// are in policies.go (docs/ecr-policies.md). Pull-through cache rules are
+// in pullthrough.go (the registry serves the pulls).
 //
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a

@@ -33,6 +33,11 @@
 //     "detail" is dropped and a 5xx is UNKNOWN naming the request id; an
 //     invalid repository name is 400 NAME_INVALID on every route, and a
 //     tags/list or _catalog "last" that is not a tag or name is a 400;
+//   - the pull-through cache (pullthrough.go): a manifest GET or HEAD of a
+//     repository under a pull-through cache rule's prefix fetches what the
+//     cache lacks from the upstream, verified and bounded, and stores it
+//     through the push path (PULL_THROUGH_CACHE creation template, scan on
+//     push); a tag is re-checked upstream at most once per 24 h;
 //   - SBOM authority: manifest annotations under dev.stowaway. are the
 //     server's own (its SBOM referrers); a client push carrying one is
 //     refused (400 MANIFEST_INVALID, logged with the principal), and every
