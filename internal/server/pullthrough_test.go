@@ -512,3 +512,45 @@ func TestPullThroughIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestPullThroughConcurrentPullsShareOneFetch: pulls of one uncached tag
+// at once make one fetch: each blob is asked of the upstream once.
+func TestPullThroughConcurrentPullsShareOneFetch(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	img := up.push(t, "lib/app:1", 3)
+	dgst, _ := img.Digest()
+	ts := startServer(t, nil)
+	client := sdkClient(ts, testKeyID, testSecret)
+	if _, err := client.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("hub"), UpstreamRegistryUrl: aws.String(up.host),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, b0 := up.counts()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := pullAll(t, ts, "hub/lib/app:1", ciAuth)
+			if err == nil && got != dgst {
+				err = errors.New("pulled " + got.String())
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("pull %d: %v", i, err)
+		}
+	}
+	if _, b := up.counts(); b-b0 != 4 {
+		t.Errorf("8 concurrent pulls made %d blob requests upstream, want 4 (one fetch: config and 3 layers)", b-b0)
+	}
+	if got := pullDigests(t, ts, "hub/lib/app"); !cmp.Equal(got, []string{dgst.String()}) {
+		t.Errorf("images stored: %v", got)
+	}
+}
