@@ -124,3 +124,47 @@ func TestPullThroughBounds(t *testing.T) {
 }
 
 var upstreamReg = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+
+// BenchmarkManifestGetOutsideRules is a manifest GET by tag of a pushed
+// image, served in process, with no pull-through cache ("off"), and with
+// one whose single rule covers another prefix ("other-rule"): the cost
+// the pull-through cache adds to the hot path of normal pulls.
+func BenchmarkManifestGetOutsideRules(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		pt   bool
+	}{{"off", false}, {"other-rule", true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			ctx := context.Background()
+			f := newFixtureWith(b, nil, b.TempDir(), func(o *Options) {
+				if tt.pt {
+					o.PullThrough = PullThrough{Store: o.Store.(PullThroughStore)}
+				}
+			})
+			if tt.pt {
+				if err := f.store.CreatePullThroughRule(ctx, store.PullThroughRule{Prefix: "hub", UpstreamURL: "upstream.invalid", CreatedAt: time.Now(), UpdatedAt: time.Now()}, 50); err != nil {
+					b.Fatal(err)
+				}
+			}
+			img, err := random.Image(256, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ref, _ := name.ParseReference(f.host+"/team/app:1", name.Insecure)
+			if err := remote.Write(ref, img); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/v2/team/app/manifests/1", nil)
+				req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json")
+				w := httptest.NewRecorder()
+				f.reg.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("GET: %d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
