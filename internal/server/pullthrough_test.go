@@ -554,3 +554,48 @@ func TestPullThroughConcurrentPullsShareOneFetch(t *testing.T) {
 		t.Errorf("images stored: %v", got)
 	}
 }
+
+// TestPullThroughImmutableTag: a repository the PULL_THROUGH_CACHE template
+// makes tag-immutable keeps its cached image when the upstream tag moves
+// (the moved image is refused, the cached one served), and a new tag is
+// fetched as usual.
+func TestPullThroughImmutableTag(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	first := up.push(t, "lib/app:1", 1)
+	firstDigest, _ := first.Digest()
+	ts := startServer(t, nil)
+	client := sdkClient(ts, testKeyID, testSecret)
+	if _, err := client.CreateRepositoryCreationTemplate(ctx, &ecr.CreateRepositoryCreationTemplateInput{
+		Prefix: aws.String("ROOT"), AppliedFor: []ecrtypes.RCTAppliedFor{ecrtypes.RCTAppliedForPullThroughCache},
+		ImageTagMutability: ecrtypes.ImageTagMutabilityImmutable,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("hub"), UpstreamRegistryUrl: aws.String(up.host),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pullAll(t, ts, "hub/lib/app:1", ciAuth); err != nil || got != firstDigest {
+		t.Fatalf("first pull: %s, %v", got, err)
+	}
+	repo, err := ts.store.GetRepository(ctx, "hub/lib/app")
+	if err != nil || !repo.TagImmutable {
+		t.Fatalf("the cached repository: %+v, %v; want immutable tags from the template", repo, err)
+	}
+	up.push(t, "lib/app:1", 2)
+	rec, _ := ts.store.GetPullThroughTag(ctx, "hub/lib/app", "1")
+	rec.CheckedAt = rec.CheckedAt.Add(-25 * time.Hour)
+	if err := ts.store.PutPullThroughTag(ctx, "hub/lib/app", "1", rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pullAll(t, ts, "hub/lib/app:1", ciAuth); err != nil || got != firstDigest {
+		t.Errorf("pull after the upstream tag moved: %s, %v; want the cached %s", got, err, firstDigest)
+	}
+	third := up.push(t, "lib/app:2", 1)
+	thirdDigest, _ := third.Digest()
+	if got, err := pullAll(t, ts, "hub/lib/app:2", ciAuth); err != nil || got != thirdDigest {
+		t.Errorf("pull of a new tag: %s, %v", got, err)
+	}
+}

@@ -264,6 +264,10 @@ func (r *Registry) servePullThrough(w http.ResponseWriter, req *http.Request, rt
 	switch {
 	case err == nil:
 		return true
+	case local != "" && errors.Is(err, errImportDenied):
+		// The tag moved upstream, and this caller may not fetch it: the
+		// cached copy, until a caller who may pulls.
+		return true
 	case local != "":
 		// The cached copy stays in use.
 		r.pt.markFailed(rt.repo+":"+rt.ref, now)
@@ -397,7 +401,7 @@ func (r *Registry) refresh(ctx context.Context, rule store.PullThroughRule, upRe
 	if !allowed {
 		return errImportDenied
 	}
-	if err := r.importImage(ctx, up, opts, repo, want, ref, principal, rule); err != nil {
+	if err := r.importImage(ctx, up, opts, repo, want, ref, principal); err != nil {
 		return err
 	}
 	if byDigest {
@@ -452,7 +456,7 @@ func (b *budget) take(n int64) error {
 
 // importImage fetches manifest dgst of up (an index with its child
 // manifests) and its blobs into repo, then stores the manifest under ref.
-func (r *Registry) importImage(ctx context.Context, up name.Repository, opts []remote.Option, repo, dgst, ref, principal string, rule store.PullThroughRule) error {
+func (r *Registry) importImage(ctx context.Context, up name.Repository, opts []remote.Option, repo, dgst, ref, principal string) error {
 	b := &budget{left: r.pt.cfg.MaxImageSize}
 	mt, body, m, err := r.fetchManifest(up, opts, dgst, b)
 	if err != nil {
@@ -478,7 +482,7 @@ func (r *Registry) importImage(ctx context.Context, up name.Repository, opts []r
 				return err
 			}
 			if _, err := r.PutManifest(putCtx, principal, repo, c.Digest, cmt, cbody); err != nil {
-				return fmt.Errorf("registry: pull-through: store %s@%s: %w", repo, c.Digest, err)
+				return storeRefused(repo+"@"+c.Digest, err)
 			}
 		}
 	} else if err := r.fetchBlobs(ctx, up, opts, repo, m, b); err != nil {
@@ -486,13 +490,24 @@ func (r *Registry) importImage(ctx context.Context, up name.Repository, opts []r
 	}
 	got, err := r.PutManifest(putCtx, principal, repo, ref, mt, body)
 	if err != nil {
-		return fmt.Errorf("registry: pull-through: store %s:%s: %w", repo, ref, err)
+		return storeRefused(repo+":"+ref, err)
 	}
 	if got != dgst {
 		return fmt.Errorf("registry: pull-through: stored %s:%s as %s, want %s", repo, ref, got, dgst)
 	}
 	r.opts.Logger.Info("registry: pull-through: fetched", "repository", repo, "reference", ref, "digest", dgst, "upstream", up.String(), "bytes", r.pt.cfg.MaxImageSize-b.left)
 	return nil
+}
+
+// storeRefused is the error of a fetched manifest the registry did not
+// store: a refusal (an immutable tag, a manifest distribution does not
+// take) names its reason to the client.
+func storeRefused(what string, err error) error {
+	var me *ManifestError
+	if errors.As(err, &me) && me.Status < 500 {
+		return &upstreamFailure{msg: "the registry refused the upstream image (" + me.Code + ": " + me.Message + ")", err: err}
+	}
+	return fmt.Errorf("registry: pull-through: store %s: %w", what, err)
 }
 
 // fetchManifest fetches manifest dgst of up, at most MaxManifestSize bytes,
