@@ -144,6 +144,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			return ExitError, err
 		}
 		cfg.Users, cfg.AccessKeys, cfg.RequireAuth = u, k, true
+		if cfg.RegistryCredentials, err = server.LoadRegistryCredentials(authConfig); err != nil {
+			return ExitError, err
+		}
 	}
 	if eventsConfig != "" {
 		ec, err := notify.Load(eventsConfig)
@@ -194,7 +197,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		watched := make(chan struct{})
 		go func() {
 			defer close(watched)
-			watchAuthConfig(wctx, authSrc, authPoll, hup, srv.ReplacePrincipals, cfg.Logger)
+			watchAuthConfig(wctx, authSrc, authPoll, hup, func(u []server.User, k []server.AccessKey) error {
+				// The registry credentials come from the same file.
+				creds, err := server.LoadRegistryCredentials(authConfig)
+				if err != nil {
+					return err
+				}
+				if err := srv.ReplacePrincipals(u, k); err != nil {
+					return err
+				}
+				srv.ReplaceRegistryCredentials(creds)
+				return nil
+			}, cfg.Logger)
 		}()
 		defer func() { stop(); <-watched }()
 	}

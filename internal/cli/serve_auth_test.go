@@ -113,3 +113,28 @@ func TestWatchAuthConfig(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestServeRegistryCredentials: serve resolves the auth config's
+// registry_credentials at start, and does not start when a password is
+// missing.
+func TestServeRegistryCredentials(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.yaml")
+	writeAuthFile(t, path, "alice")
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("registry_credentials:\n  - {name: hub, username: mirror, password_env: STOWAWAY_TEST_UNSET_HUB_TOKEN}\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, stderr := runCLI(t, "serve", "--data", t.TempDir(), "--auth-config", path)
+	if code != ExitError || !strings.Contains(stderr, "registry_credentials[0] (hub)") || !strings.Contains(stderr, "STOWAWAY_TEST_UNSET_HUB_TOKEN") {
+		t.Errorf("serve with an unset registry credential: exit %d, %q", code, stderr)
+	}
+	t.Setenv("STOWAWAY_TEST_UNSET_HUB_TOKEN", "tok")
+	creds, err := server.LoadRegistryCredentials(path)
+	if err != nil || len(creds) != 1 || creds[0].Password != "tok" {
+		t.Errorf("LoadRegistryCredentials = %v, %v", creds, err)
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -47,6 +48,12 @@ const (
 // LoadAuthConfig reads, validates and resolves an --auth-config file
 // (docs/auth.md).
 func LoadAuthConfig(path string) ([]User, []AccessKey, error) { return auth.LoadConfig(path) }
+
+// LoadRegistryCredentials reads the registry_credentials of an
+// --auth-config file (docs/auth.md).
+func LoadRegistryCredentials(path string) ([]auth.RegistryCredential, error) {
+	return auth.LoadCredentials(path)
+}
 
 // MaxAuthConfigSize bounds an --auth-config file.
 const MaxAuthConfigSize = auth.MaxConfigSize
@@ -167,6 +174,18 @@ type Config struct {
 	// MetricsAuth puts /metrics behind authentication: a principal with
 	// admin on "*" (serve --metrics-auth).
 	MetricsAuth bool
+	// RegistryCredentials are what the server presents to other
+	// registries: a pull-through cache rule's credentialArn names one
+	// (--auth-config's registry_credentials, docs/auth.md);
+	// ReplaceRegistryCredentials swaps in a reloaded set.
+	RegistryCredentials []auth.RegistryCredential
+	// PullThroughRecheck is how long a cached tag's upstream check holds
+	// (default 24 h, as ECR); tests shorten it.
+	PullThroughRecheck time.Duration
+	// PullThroughTransport reaches the upstream registries (default
+	// go-containerregistry's remote.DefaultTransport); tests use it for
+	// upstreams with a private CA.
+	PullThroughTransport http.RoundTripper
 	// Names are the distribution and ecosystem descriptors that build a
 	// PURL an inventory lacks in stored and downloaded SBOMs (the CLI
 	// passes Stowaway's lists).

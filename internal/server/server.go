@@ -59,6 +59,8 @@ type Server struct {
 	tls *tls.Config
 	// audit is the audit trail.
 	audit *audit.Trail
+	// creds are the registry credentials (pull-through cache upstreams).
+	creds *auth.CredentialSet
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -159,6 +161,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if blobs.IsObjectStore() {
 		cfg.Logger.Info("server: blob storage", "storage", blobs.String())
 	}
+	s.creds = auth.NewCredentialSet(cfg.RegistryCredentials)
 	s.reg, err = registry.New(ctx, registry.Options{
 		Dir:     filepath.Join(cfg.DataDir, "registry"),
 		Storage: blobs,
@@ -174,8 +177,11 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Leases:  s.store,
 		Holder:  cfg.InstanceID,
 		Metrics: cfg.Metrics,
-		Now:     cfg.Now,
-		Logger:  cfg.Logger,
+		PullThrough: registry.PullThrough{
+			Store: s.store, Credentials: s.creds, Recheck: cfg.PullThroughRecheck, Transport: cfg.PullThroughTransport,
+		},
+		Now:    cfg.Now,
+		Logger: cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -265,6 +271,11 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Policies:      s.store,
 		PolicyChanged: s.policies.Invalidate,
 		Audit:         s.audit,
+
+		PullThrough:        s.store,
+		Upstreams:          s.reg,
+		Credentials:        s.creds,
+		PullThroughChanged: s.reg.InvalidatePullThroughRules,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -304,6 +315,12 @@ func (s *Server) ReplacePrincipals(users []User, keys []AccessKey) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// ReplaceRegistryCredentials swaps in a reloaded set of registry
+// credentials (--auth-config's registry_credentials) at once.
+func (s *Server) ReplaceRegistryCredentials(creds []auth.RegistryCredential) {
+	s.creds.Replace(creds)
 }
 
 // onPush enqueues a scan of a newly pushed image when the repository's

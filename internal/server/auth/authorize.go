@@ -119,6 +119,9 @@ var pushActions = map[string]bool{
 	"CompleteLayerUpload":         true,
 	"StartImageScan":              true,
 	"StartLifecyclePolicyPreview": true,
+	// A pull of a pull-through cache repository that fetches from the
+	// upstream writes the image.
+	"BatchImportUpstreamImage": true,
 }
 
 // anyRepoAction: a registry-wide action that a grant on any repository

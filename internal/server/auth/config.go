@@ -23,6 +23,9 @@ const MaxConfigSize = 1 << 20
 type Config struct {
 	Users      []ConfigUser `yaml:"users"`
 	AccessKeys []ConfigKey  `yaml:"access_keys"`
+	// RegistryCredentials are what the server presents to other
+	// registries (registrycreds.go).
+	RegistryCredentials []ConfigCredential `yaml:"registry_credentials"`
 }
 
 // ConfigUser is one user of a Config.
@@ -78,8 +81,9 @@ func ParseConfig(r io.Reader) (*Config, error) {
 	}
 	// The same document again as nodes, for the line of each entry.
 	var lines struct {
-		Users      []yaml.Node `yaml:"users"`
-		AccessKeys []yaml.Node `yaml:"access_keys"`
+		Users               []yaml.Node `yaml:"users"`
+		AccessKeys          []yaml.Node `yaml:"access_keys"`
+		RegistryCredentials []yaml.Node `yaml:"registry_credentials"`
 	}
 	if err := yaml.Unmarshal(data, &lines); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -94,7 +98,15 @@ func ParseConfig(r io.Reader) (*Config, error) {
 			c.AccessKeys[i].Line = lines.AccessKeys[i].Line
 		}
 	}
+	for i := range c.RegistryCredentials {
+		if i < len(lines.RegistryCredentials) {
+			c.RegistryCredentials[i].Line = lines.RegistryCredentials[i].Line
+		}
+	}
 	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := validateCredentials(c.RegistryCredentials); err != nil {
 		return nil, err
 	}
 	return &c, nil

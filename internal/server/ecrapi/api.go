@@ -41,7 +41,8 @@
 // exclusion filters, account settings, DescribeRegistry, repository
 // creation templates) are in repoconfig.go; docs/ecr-repository-settings.md
 // says what each means here. Repository policies and the registry policy
-// are in policies.go (docs/ecr-policies.md).
+// are in policies.go (docs/ecr-policies.md). Pull-through cache rules are
+// in pullthrough.go (the registry serves the pulls).
 //
 // Policy choices beyond ECR's documentation: pushing creates the repository
 // if needed; StartImageScan under ENHANCED is allowed only for repositories a
@@ -165,6 +166,17 @@ type Options struct {
 	PolicyChanged func(repo string)
 	// Audit records state changes and denied calls (nil: none).
 	Audit *audit.Trail
+
+	// PullThrough serves the pull-through cache rule operations
+	// (pullthrough.go); nil answers them with ValidationException (not
+	// enabled). Upstreams validates a rule against its upstream,
+	// Credentials resolves credentialArns, and PullThroughChanged, when
+	// set, runs after a rule was created, updated or deleted (so this
+	// replica's registry reads the rules again at once).
+	PullThrough        PullThroughStore
+	Upstreams          Upstreams
+	Credentials        CredentialLookup
+	PullThroughChanged func()
 }
 
 // API is the ECR API handler.
@@ -228,6 +240,7 @@ func New(o Options) *API {
 	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
 	maps.Copy(a.actions, a.repoConfigActions())
 	maps.Copy(a.actions, a.policyActions())
+	maps.Copy(a.actions, a.pullThroughActions())
 	return a
 }
 

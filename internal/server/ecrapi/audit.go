@@ -36,7 +36,8 @@ var audited = map[string]bool{
 	"PutRegistryPolicy":                true,
 	"DeleteRegistryPolicy":             true,
 	"PutReplicationConfiguration":      true,
-	"PutPullThroughCacheRule":          true,
+	"CreatePullThroughCacheRule":       true,
+	"UpdatePullThroughCacheRule":       true,
 	"DeletePullThroughCacheRule":       true,
 }
 
@@ -50,6 +51,7 @@ func (a *API) recordChange(ctx context.Context, op string, c *call, out any) {
 		ResourceArn    string `json:"resourceArn"`
 		ImageTag       string `json:"imageTag"`
 		ImageDigest    string `json:"imageDigest"`
+		Prefix         string `json:"ecrRepositoryPrefix"`
 	}
 	_ = json.Unmarshal(c.body, &in)
 	repo := in.RepositoryName
@@ -60,6 +62,9 @@ func (a *API) recordChange(ctx context.Context, op string, c *call, out any) {
 		}
 	}
 	rec := audit.Record{Principal: c.p.Name, Action: "ecr:" + op, Repository: repo, Tag: in.ImageTag, Digest: in.ImageDigest}
+	if in.Prefix != "" {
+		rec.Reason = "pull-through cache rule " + in.Prefix
+	}
 	if op == "BatchDeleteImage" {
 		raw, _ := json.Marshal(out)
 		var res struct {

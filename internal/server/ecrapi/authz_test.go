@@ -65,6 +65,9 @@ var genericInput = map[string]any{
 	"value":                      "AWS_NATIVE",
 	"prefix":                     "team",
 	"appliedFor":                 []string{"CREATE_ON_PUSH"},
+	"ecrRepositoryPrefix":        "hub",
+	"upstreamRegistryUrl":        "quay.io",
+	"customRoleArn":              "arn:aws:iam::123456789012:role/x",
 }
 
 // TestEveryOperationAuthorizesItsAction: each implemented operation Foo
@@ -73,6 +76,7 @@ var genericInput = map[string]any{
 func TestEveryOperationAuthorizesItsAction(t *testing.T) {
 	e := newImageEnv(t)
 	e.api.o.LifecycleStore, e.api.o.Lifecycle, e.api.o.RepoConfig, e.api.o.Policies = e.store, noPreviews{}, e.store, e.store
+	e.api.o.PullThrough = e.store
 	pol := &denyAll{seen: map[string]iampolicy.Request{}}
 	e.api.o.Authz = auth.NewAuthorizer("123456789012", pol)
 	doc, err := os.ReadFile("../../../docs/auth.md")

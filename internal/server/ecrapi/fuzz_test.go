@@ -88,3 +88,33 @@ func FuzzPageBounds(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPullThroughRuleMembers: a rule's prefix and upstream URL are either
+// refused with an API error or satisfy ECR's constraints (a prefix of 1-30
+// characters without a trailing "/", a host that go-containerregistry
+// names exactly).
+func FuzzPullThroughRuleMembers(f *testing.F) {
+	for _, s := range []string{"hub", "hub/", "ROOT", "a//b", "quay.io", "registry.example:5000", "https://quay.io", "a_b__c-d", "x/y/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := pullThroughPrefix("ecrRepositoryPrefix", s)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("non-API error %v", err)
+			}
+		} else if p == "" || len(p) > 30 || strings.HasSuffix(p, "/") || !pullThroughPrefixRE.MatchString(p) {
+			t.Fatalf("prefix %q accepted as %q", s, p)
+		}
+		h, err := upstreamHost(s)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("non-API error %v", err)
+			}
+			return
+		}
+		if h != s || strings.ContainsAny(h, "/@ ") {
+			t.Fatalf("upstream %q accepted as %q", s, h)
+		}
+	})
+}

@@ -45,10 +45,7 @@ func unavailableOps() map[string]unavailableOp {
 			m[op] = unavailableOp{status: status, errType: errType, message: op + suffix + "; see docs/ecr-api.md"}
 		}
 	}
-	// Pull-through cache and replication (issue 19).
-	add(StatusNotEnabled, "ValidationException", ": pull-through cache"+notEnabledScaleOut,
-		"CreatePullThroughCacheRule", "DeletePullThroughCacheRule", "DescribePullThroughCacheRules",
-		"UpdatePullThroughCacheRule", "ValidatePullThroughCacheRule")
+	// Replication (issue 19).
 	add(StatusNotEnabled, "ValidationException", ": replication"+notEnabledScaleOut,
 		"PutReplicationConfiguration", "DescribeImageReplicationStatus",
 		"DescribeReplicationBackfillResults", "ListReplicationBackfills",

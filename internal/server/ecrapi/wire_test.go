@@ -109,6 +109,8 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 	e.api.o.Lifecycle = fakePreviewer{pushed: e.clock.t}
 	e.api.o.RepoConfig = e.store
 	e.api.o.Policies = e.store
+	var changed int
+	enablePullThrough(e, &changed)
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	rec := &recorder{}
@@ -271,6 +273,7 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 	}
 	calls = append(calls, settingsCalls(ctx, s.client)...)
 	calls = append(calls, policyCalls(ctx, s.client)...)
+	calls = append(calls, pullThroughCalls(ctx, s.client)...)
 	for _, c := range calls {
 		if err := c.call(); err != nil {
 			t.Errorf("%s through the SDK: %v", c.op, err)
@@ -492,10 +495,6 @@ func TestUnavailableOperationsThroughSDK(t *testing.T) {
 		call              func() error
 		modeled           func(error) bool
 	}{
-		{"CreatePullThroughCacheRule", "ValidationException", "issue 19", func() error {
-			_, err := s.client.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub"), UpstreamRegistryUrl: aws.String("registry-1.docker.io")})
-			return err
-		}, func(err error) bool { var m *ecrtypes.ValidationException; return errors.As(err, &m) }},
 		{"StartReplicationBackfill", "ValidationException", "issue 19", func() error {
 			_, err := s.client.StartReplicationBackfill(ctx, &ecr.StartReplicationBackfillInput{Destination: &ecrtypes.ReplicationDestination{Region: aws.String("us-west-2"), RegistryId: aws.String("123456789012")}})
 			return err

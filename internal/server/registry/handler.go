@@ -203,6 +203,9 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 		r.startUpload(w, req, rt, p.Name)
 		return
 	}
+	if r.pt != nil && rt.kind == "manifests" && (req.Method == http.MethodGet || req.Method == http.MethodHead) && !r.servePullThrough(w, req, rt, p, src) {
+		return
+	}
 	switch {
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
 		r.serveReferrers(w, req, rt)

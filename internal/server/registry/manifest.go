@@ -167,7 +167,11 @@ func (r *Registry) recordPush(req *http.Request, rt route, principal, dgst, tag 
 	if tag != "" {
 		prev, _ = r.opts.Store.ResolveTag(ctx, rt.repo, tag) // "" when new
 	}
-	if _, err := r.opts.Store.EnsureRepositoryFromTemplate(ctx, store.Repository{Name: rt.repo, CreatedAt: now}, store.AppliedForCreateOnPush); err != nil {
+	purpose, upstream := store.AppliedForCreateOnPush, upstreamOf(ctx)
+	if upstream != "" {
+		purpose = store.AppliedForPullThroughCache
+	}
+	if _, err := r.opts.Store.EnsureRepositoryFromTemplate(ctx, store.Repository{Name: rt.repo, CreatedAt: now}, purpose); err != nil {
 		return err
 	}
 	img := store.Image{
@@ -190,6 +194,9 @@ func (r *Registry) recordPush(req *http.Request, rt route, principal, dgst, tag 
 		reason = "tag moved from " + prev
 	case !created:
 		reason = "pushed again (manifest already stored)"
+	}
+	if upstream != "" {
+		reason = "pulled through the cache from " + upstream + " (" + reason + ")"
 	}
 	r.opts.Audit.Record(ctx, audit.Record{Principal: principal, Action: "ecr:PutImage", Repository: rt.repo, Digest: dgst, Tag: tag, Reason: reason})
 	if info.Subject != nil {

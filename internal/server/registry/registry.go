@@ -33,6 +33,11 @@
 //     "detail" is dropped and a 5xx is UNKNOWN naming the request id; an
 //     invalid repository name is 400 NAME_INVALID on every route, and a
 //     tags/list or _catalog "last" that is not a tag or name is a 400;
+//   - the pull-through cache (pullthrough.go): a manifest GET or HEAD of a
+//     repository under a pull-through cache rule's prefix fetches what the
+//     cache lacks from the upstream, verified and bounded, and stores it
+//     through the push path (PULL_THROUGH_CACHE creation template, scan on
+//     push); a tag is re-checked upstream at most once per 24 h;
 //   - SBOM authority: manifest annotations under dev.stowaway. are the
 //     server's own (its SBOM referrers); a client push carrying one is
 //     refused (400 MANIFEST_INVALID, logged with the principal), and every
@@ -123,8 +128,11 @@ type Options struct {
 	Holder string
 	// Metrics counts purged and refused uploads (nil: a private set).
 	Metrics *metrics.Metrics
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// PullThrough configures the pull-through cache (pullthrough.go;
+	// PullThrough.Store nil: none).
+	PullThrough PullThrough
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Registry is the wrapped distribution registry.
@@ -141,6 +149,8 @@ type Registry struct {
 	// objectStore: the driver is S3's (uploads.go aborts the multipart
 	// uploads of purged sessions).
 	objectStore bool
+	// pt is the pull-through cache (nil: none).
+	pt *pullThrough
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so
@@ -208,7 +218,11 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
-	return &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}, nil
+	reg := &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}
+	if opts.PullThrough.Store != nil {
+		reg.pt = newPullThrough(opts.PullThrough)
+	}
+	return reg, nil
 }
 
 // newApp calls handlers.NewApp, which panics on bad configuration.

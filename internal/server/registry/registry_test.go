@@ -55,7 +55,7 @@ func newFixture(t *testing.T, users []auth.User) *fixture {
 
 // newFixtureWith builds a fixture over dir (the store and the blobs; two
 // fixtures on one dir are two replicas), letting edit adjust the options.
-func newFixtureWith(t *testing.T, users []auth.User, dir string, edit func(*Options)) *fixture {
+func newFixtureWith(t testing.TB, users []auth.User, dir string, edit func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "db.sqlite"))

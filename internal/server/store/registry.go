@@ -132,7 +132,7 @@ func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("store: repository %q: %w", name, ErrNotFound)
 		}
-		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls", "scan_result_split", "scan_result_chunks", "repository_tags", "repository_policies"} {
+		for _, table := range []string{"images", "tags", "referrers", "scans", "jobs", "inventories", "inventory_keys", "finding_history", "image_pulls", "scan_result_split", "scan_result_chunks", "repository_tags", "repository_policies", "pull_through_tags"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repo = ?`), name); err != nil {
 				return fmt.Errorf("store: delete repository %s: %w", table, err)
 			}
