@@ -51,6 +51,9 @@ type DB struct {
 	changesOK     bool
 
 	lookup, affOf, advByID, advByAlias, cvssByID *sql.Stmt
+	// pairsOf reads the (namespace, package) pairs of one source's records
+	// of an id (Judges).
+	pairsOf *sql.Stmt
 	// exploitByID reads a CVE's KEV entry and EPSS score (exploit.go).
 	exploitByID *sql.Stmt
 	// cpeByProduct reads one CPE's ranges (cpe.go).
@@ -182,6 +185,7 @@ func (d *DB) init(ctx context.Context) error {
 	d.affOf = prep(`SELECT namespace, package, ` + affCols + ` FROM affected
 		WHERE namespace = ? AND package = ? AND advisory = ? ORDER BY seq`)
 	d.advByID = prep(`SELECT rid, pairs, ` + advCols + ` FROM advisories WHERE id = ? ORDER BY source, rid`)
+	d.pairsOf = prep(`SELECT pairs FROM advisories WHERE id = ? AND source = ?`)
 	d.advByAlias = prep(`SELECT a.rid, a.pairs, ` + advColsA + ` FROM aliases l JOIN advisories a ON a.rid = l.advisory
 		WHERE l.alias = ? ORDER BY a.source, a.rid`)
 	d.cvssByID = prep(`SELECT ` + advCols + ` FROM cvss WHERE id = ? ORDER BY source != 'nvd', source`)
@@ -195,7 +199,7 @@ func (d *DB) init(ctx context.Context) error {
 
 // Close releases the handle.
 func (d *DB) Close() error {
-	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID, d.exploitByID, d.cpeByProduct} {
+	for _, s := range []*sql.Stmt{d.lookup, d.affOf, d.advByID, d.advByAlias, d.cvssByID, d.pairsOf, d.exploitByID, d.cpeByProduct} {
 		if s != nil {
 			s.Close()
 		}
@@ -266,6 +270,41 @@ func (d *DB) Advisory(ctx context.Context, id string) ([]*advisory.Advisory, err
 		return nil, err
 	}
 	return append(out, enr...), nil
+}
+
+// Judges reports whether source holds a record of id with an affected
+// entry in namespace: what Advisory(id) would show, read from the records'
+// (namespace, package) pairs without their affected rows. A record's pairs
+// are those of the entries it stored, so the answers agree; for a CVE that
+// Red Hat lists under hundreds of packages, Advisory reads every one of
+// those rows (and the pages they are on) where Judges reads one column.
+func (d *DB) Judges(ctx context.Context, source, id, namespace string) (bool, error) {
+	rows, err := d.pairsOf.QueryContext(ctx, id, source)
+	if err != nil {
+		return false, fmt.Errorf("vulndb: judges %s %s %s: %w", source, id, namespace, err)
+	}
+	defer rows.Close()
+	var js string
+	found := false
+	for rows.Next() && !found {
+		if err := rows.Scan(&js); err != nil {
+			return false, fmt.Errorf("vulndb: judges %s %s %s: %w", source, id, namespace, err)
+		}
+		pairs, err := decodeList[[2]string](js)
+		if err != nil {
+			return false, fmt.Errorf("vulndb: judges %s %s %s: pairs: %w", source, id, namespace, err)
+		}
+		for _, p := range pairs {
+			if p[0] == namespace {
+				found = true
+				break
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("vulndb: judges %s %s %s: %w", source, id, namespace, err)
+	}
+	return found, nil
 }
 
 // ByAlias returns the records (with Affected) that list alias among their
