@@ -5,7 +5,7 @@
 // every figure to an earlier run.
 //
 //	go run ./bench/harness [-shared ../shared] [-out bench/out/latest.json] [-compare OLD.json]
-//	    [-only db,scan,cold,server,rescan,findings] [-server-rounds 3] [-server-images GLOB]
+//	    [-only db,scan,cold,server,rescan,findings] [-server-rounds 3] [-server-images GLOB] [-server-profiles DIR]
 //	    [-rescan-images 10000] [-rescan-timeout 45m] [-findings 2051] [-findings-callers 50]
 //
 // The server section pushes every shared image with skopeo to `stowaway
@@ -208,6 +208,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated sections to run: db, scan, cold, server, rescan, findings (default all)")
 	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
 	serverImages := flag.String("server-images", "", "server section: only the shared images whose name matches this glob")
+	serverProfiles := flag.String("server-profiles", os.Getenv("STOWAWAY_BENCH_PROFILES"), "server section: save stowaway serve's heap profiles (after each image's scan and at each round's end) in this directory (default $STOWAWAY_BENCH_PROFILES)")
 	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
 	rescanTimeout := flag.Duration("rescan-timeout", 45*time.Minute, "rescan section: give up (and report it) after this long")
 	findings := flag.Int("findings", 2051, "findings section: findings of the paged image")
@@ -288,7 +289,7 @@ func main() {
 	}
 	if want("server") {
 		sr, results, err := serverSection(context.Background(), serverOptions{
-			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages, Weed: weedBin(),
+			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages, Weed: weedBin(), Profiles: *serverProfiles,
 		})
 		if err != nil {
 			log.Printf("server: %v", err)

@@ -72,6 +72,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.IntVar(&cfg.MaxUploadsPerRepository, "max-uploads-per-repository", server.DefaultMaxUploadsPerRepository, "upload sessions open at once in one repository; one more is refused (429 TOOMANYREQUESTS, LimitExceededException); 0 = no cap")
 	fs.IntVar(&cfg.MaxUploadsPerUser, "max-uploads-per-user", server.DefaultMaxUploadsPerUser, "upload sessions one user has open at once through this replica; one more is refused as above; 0 = no cap")
 	fs.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "serve /metrics only to a principal with admin on every repository (default: open)")
+	var pprofAddr string
+	fs.StringVar(&pprofAddr, "pprof-addr", "", "serve Go's runtime profiles (/debug/pprof/: heap, allocs, CPU) on this separate, unauthenticated address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if _, err := parse(fs, args); err != nil {
 		return ExitError, err
@@ -175,6 +177,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			}
 			return rep.Err()
 		}
+	}
+	if pprofAddr != "" {
+		stopPprof, err := startPprof(pprofAddr, cfg.Logger)
+		if err != nil {
+			return ExitError, err
+		}
+		defer stopPprof()
 	}
 	sc := &serverScanner{dbDir: dbDir, dbOpts: serveDBOptions(), cache: indexer.DirCache{Dir: filepath.Join(cfg.DataDir, "layer-cache")}, hit: func(string) { cfg.Metrics.LayerCacheHits.Inc() }}
 	srv, err := server.New(ctx, cfg, sc)
