@@ -10,7 +10,11 @@
 //
 // The server section pushes every shared image with skopeo to `stowaway
 // serve` and to the CNCF registry (/usr/bin/docker-registry; skipped with a
-// message when absent) and times each scan on push; with $STOWAWAY_WEED
+// message when absent) and times each scan on push; it samples both
+// servers' VmRSS every 100 ms during the pushes and their scans (steady
+// state = the median, next to VmHWM), and with -server-profiles DIR (or
+// $STOWAWAY_BENCH_PROFILES) saves stowaway's heap profile after each scan
+// and at each round's end, through serve --pprof-addr; with $STOWAWAY_WEED
 // (SeaweedFS) it also pushes them, in the same rounds, to a second `stowaway
 // serve --storage s3://...` whose blobs are in a SeaweedFS bucket, and
 // reports both next to each other (and SeaweedFS's own CPU); the rescan section runs
