@@ -5,12 +5,16 @@
 // every figure to an earlier run.
 //
 //	go run ./bench/harness [-shared ../shared] [-out bench/out/latest.json] [-compare OLD.json]
-//	    [-only db,scan,cold,server,rescan,findings] [-server-rounds 3] [-server-images GLOB]
+//	    [-only db,scan,cold,server,rescan,findings] [-server-rounds 3] [-server-images GLOB] [-server-profiles DIR]
 //	    [-rescan-images 10000] [-rescan-timeout 45m] [-findings 2051] [-findings-callers 50]
 //
 // The server section pushes every shared image with skopeo to `stowaway
 // serve` and to the CNCF registry (/usr/bin/docker-registry; skipped with a
-// message when absent) and times each scan on push; with $STOWAWAY_WEED
+// message when absent) and times each scan on push; it samples both
+// servers' VmRSS every 100 ms during the pushes and their scans (steady
+// state = the median, next to VmHWM), and with -server-profiles DIR (or
+// $STOWAWAY_BENCH_PROFILES) saves stowaway's heap profile after each scan
+// and at each round's end, through serve --pprof-addr; with $STOWAWAY_WEED
 // (SeaweedFS) it also pushes them, in the same rounds, to a second `stowaway
 // serve --storage s3://...` whose blobs are in a SeaweedFS bucket, and
 // reports both next to each other (and SeaweedFS's own CPU); the rescan section runs
@@ -208,6 +212,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated sections to run: db, scan, cold, server, rescan, findings (default all)")
 	rounds := flag.Int("server-rounds", 3, "server section: rounds of pushing every shared image, each to fresh registries")
 	serverImages := flag.String("server-images", "", "server section: only the shared images whose name matches this glob")
+	serverProfiles := flag.String("server-profiles", os.Getenv("STOWAWAY_BENCH_PROFILES"), "server section: save stowaway serve's heap profiles (after each image's scan and at each round's end) in this directory (default $STOWAWAY_BENCH_PROFILES)")
 	rescanImages := flag.Int("rescan-images", 10000, "rescan section: stored inventories")
 	rescanTimeout := flag.Duration("rescan-timeout", 45*time.Minute, "rescan section: give up (and report it) after this long")
 	findings := flag.Int("findings", 2051, "findings section: findings of the paged image")
@@ -288,7 +293,7 @@ func main() {
 	}
 	if want("server") {
 		sr, results, err := serverSection(context.Background(), serverOptions{
-			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages, Weed: weedBin(),
+			Bin: bin, Images: images, DB: pickDB(*dbDir), Rounds: *rounds, Filter: *serverImages, Weed: weedBin(), Profiles: *serverProfiles,
 		})
 		if err != nil {
 			log.Printf("server: %v", err)

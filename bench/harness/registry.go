@@ -120,8 +120,9 @@ type stowaway struct {
 // startStowaway starts `stowaway serve` on a fresh data dir under dir with
 // one registry user and one access key; s3, when not nil, is the SeaweedFS
 // server whose bucket "bench" holds its blobs (--storage), with the
-// credentials in the AWS environment variables.
-func startStowaway(ctx context.Context, bin, dir, db string, s3 *s3test.Server) (*stowaway, error) {
+// credentials in the AWS environment variables; pprofAddr, when not "", is
+// its --pprof-addr.
+func startStowaway(ctx context.Context, bin, dir, db string, s3 *s3test.Server, pprofAddr string) (*stowaway, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -130,6 +131,9 @@ func startStowaway(ctx context.Context, bin, dir, db string, s3 *s3test.Server) 
 	r := &registry{name: "stowaway", addr: addr, dir: dir, creds: user + ":" + pw}
 	args := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"),
 		"--db", db, "--access-key", keyID + ":" + secret, "--user", user + ":" + pw, "--workers", "2"}
+	if pprofAddr != "" {
+		args = append(args, "--pprof-addr", pprofAddr)
+	}
 	if s3 != nil {
 		r.name = "stowaway on S3"
 		if err := s3.CreateBucket(ctx, "bench"); err != nil {
@@ -185,11 +189,8 @@ func pidStats(name string, p int) (procStats, error) {
 	if err != nil {
 		return procStats{}, fmt.Errorf("%s: read status: %w", r.name, err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			ps.MaxRSSMB = kb / 1024
-		}
+	if ps.MaxRSSMB, err = statusField(string(status), "VmHWM:"); err != nil {
+		return procStats{}, fmt.Errorf("%s: status: %w", r.name, err)
 	}
 	return ps, nil
 }

@@ -32,6 +32,10 @@ type serverOptions struct {
 	// Weed is the SeaweedFS binary ($STOWAWAY_WEED) for the variant of
 	// stowaway serve on S3 ("" = that variant is skipped).
 	Weed string
+	// Profiles, when set, is a directory where each round's heap profiles
+	// of stowaway serve (on the filesystem) are saved: one after each
+	// image's scan and one at the round's end (serve --pprof-addr).
+	Profiles string
 }
 
 // ServerRun is the server section's detail in the JSON file.
@@ -51,6 +55,12 @@ type ServerRun struct {
 	PeerCPUS         []float64 `json:"peer_cpu_s,omitempty"`
 	PeerPushCPUS     []float64 `json:"peer_push_cpu_s,omitempty"`
 	PeerRSSMB        []float64 `json:"peer_max_rss_mib,omitempty"`
+	// Steady state per round: the median of VmRSS sampled every 100 ms
+	// during the pushes and the waits for their scans (not while the
+	// harness runs the CLI scan of each image); the peak is VmHWM, above.
+	StowawaySteadyRSSMB []float64 `json:"stowaway_steady_rss_mib,omitempty"`
+	PeerSteadyRSSMB     []float64 `json:"peer_steady_rss_mib,omitempty"`
+	S3SteadyRSSMB       []float64 `json:"stowaway_s3_steady_rss_mib,omitempty"`
 	// S3 says which SeaweedFS the S3 variant (stowaway serve --storage
 	// s3://..., pushed the same images in the same rounds) ran against, or
 	// why it was skipped; the same figures per round for that server, and
@@ -285,7 +295,13 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 	if err := os.Mkdir(filepath.Join(dir, "stowaway"), 0o755); err != nil {
 		return err
 	}
-	s, err := startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway"), o.DB, nil)
+	var pprofAddr string
+	if o.Profiles != "" {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+	}
+	s, err := startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway"), o.DB, nil, pprofAddr)
 	if err != nil {
 		return err
 	}
@@ -307,7 +323,7 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 			return err
 		}
 		defer weed.Stop()
-		if s3s, err = startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway-s3"), o.DB, weed); err != nil {
+		if s3s, err = startStowaway(ctx, o.Bin, filepath.Join(dir, "stowaway-s3"), o.DB, weed, ""); err != nil {
 			return err
 		}
 		defer s3s.stop()
@@ -332,6 +348,27 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 	if p != nil {
 		if pBefore, err = p.stats(); err != nil {
 			return err
+		}
+	}
+	sRSS := sampleRSS(s.cmd.Process.Pid)
+	defer sRSS.stop()
+	var pRSS, s3RSS *rssSampler
+	if p != nil {
+		pRSS = sampleRSS(p.cmd.Process.Pid)
+		defer pRSS.stop()
+	}
+	if s3s != nil {
+		s3RSS = sampleRSS(s3s.cmd.Process.Pid)
+		defer s3RSS.stop()
+	}
+	// profile saves stowaway's heap profile as NAME in o.Profiles.
+	profile := func(name string) {
+		if pprofAddr == "" {
+			return
+		}
+		path := filepath.Join(o.Profiles, fmt.Sprintf("r%d-%s.heap.pb.gz", round+1, name))
+		if err := saveProfile(ctx, pprofAddr, "heap", path); err != nil {
+			log.Printf("server: %v", err)
 		}
 	}
 	tag := fmt.Sprintf("r%d", round+1)
@@ -409,12 +446,31 @@ func serverRound(ctx context.Context, o serverOptions, images []sharedImage, run
 		for k := range pushers {
 			pushers[(i+round+k)%len(pushers)]()
 		}
+		for _, r := range []*rssSampler{sRSS, pRSS, s3RSS} {
+			if r != nil {
+				r.pause()
+			}
+		}
+		profile(fmt.Sprintf("%02d-%s", i+1, img.name))
 		m, err := measure(o.Bin, "scan", img.path, "--db", o.DB, "--format", "json", "-o", os.DevNull)
+		for _, r := range []*rssSampler{sRSS, pRSS, s3RSS} {
+			if r != nil {
+				r.resume()
+			}
+		}
 		if err != nil {
 			out.Errors = append(out.Errors, err.Error())
 		} else {
 			out.ScanCLIS = append(out.ScanCLIS, m.wall.Seconds())
 		}
+	}
+	profile("end")
+	run.StowawaySteadyRSSMB = append(run.StowawaySteadyRSSMB, median(sRSS.stop()))
+	if pRSS != nil {
+		run.PeerSteadyRSSMB = append(run.PeerSteadyRSSMB, median(pRSS.stop()))
+	}
+	if s3RSS != nil {
+		run.S3SteadyRSSMB = append(run.S3SteadyRSSMB, median(s3RSS.stop()))
 	}
 	sAfter, err := s.stats()
 	if err != nil {
@@ -518,6 +574,17 @@ func serverResults(run *ServerRun, peer bool) []Result {
 		Name: "server: stowaway serve CPU per round, pushes and scans", CPUS: median(run.StowawayCPUS), MaxRSSMB: maxOf(run.StowawayRSSMB),
 		Note: "server process CPU time from the first push to the last scan's final status",
 	})
+	steady := "median over rounds of each round's median VmRSS, sampled every 100 ms during the pushes and the waits for their scans; MAX RSS = VmHWM"
+	out = append(out, Result{
+		Name: "server: stowaway serve RSS during the pushes, steady state", MaxRSSMB: maxOf(run.StowawayRSSMB),
+		Value: median(run.StowawaySteadyRSSMB), Unit: "MiB", Note: steady,
+	})
+	if peer {
+		out = append(out, Result{
+			Name: "server: docker-registry RSS during the pushes, steady state", MaxRSSMB: maxOf(run.PeerRSSMB),
+			Value: median(run.PeerSteadyRSSMB), Unit: "MiB", Note: steady,
+		})
+	}
 	if peer {
 		out = append(out, Result{
 			Name:  "server: push per image, stowaway/docker-registry (geometric mean)",
@@ -546,6 +613,7 @@ func serverResults(run *ServerRun, peer bool) []Result {
 				Note: fmt.Sprintf("%d shared images, %.1f MB; skopeo copy, sequential; CPU = stowaway process during the pushes, per round (SeaweedFS's own below)", n3, mb3),
 			},
 			Result{Name: "server: stowaway serve on S3 CPU per round, pushes and scans", CPUS: median(run.S3CPUS), MaxRSSMB: maxOf(run.S3RSSMB),
+				Value: median(run.S3SteadyRSSMB), Unit: "MiB steady RSS",
 				Note: "stowaway process only; the S3 server's CPU is the next line"},
 			Result{Name: "server: SeaweedFS CPU per round (master, volume, filer, S3 gateway)", CPUS: median(run.WeedCPUS), MaxRSSMB: maxOf(run.WeedRSSMB),
 				Note: "weed server -s3, one process, over the same round"},

@@ -123,6 +123,15 @@ type Store interface {
 	Advisory(ctx context.Context, id string) ([]*advisory.Advisory, error)
 }
 
+// Judge is an optional capability of a Store: whether source holds a record
+// of id with an affected entry in namespace, the question judgedElsewhere
+// asks, answered without reading every affected entry of every record of
+// id (a Red Hat CVE lists hundreds of packages). A Store without it is
+// asked Advisory(id); both must give the same answer.
+type Judge interface {
+	Judges(ctx context.Context, source, id, namespace string) (bool, error)
+}
+
 // Status of a finding.
 type Status string
 
@@ -676,12 +685,21 @@ func judgedElsewhere(ctx context.Context, store Store, distros distro.List, ns, 
 	if better == "" {
 		return false, nil
 	}
+	return judges(ctx, store, better, id, ns)
+}
+
+// judges asks store Judge's question: through its Judges when it has the
+// capability, else from its Advisory records.
+func judges(ctx context.Context, store Store, source, id, ns string) (bool, error) {
+	if j, ok := store.(Judge); ok {
+		return j.Judges(ctx, source, id, ns)
+	}
 	advs, err := store.Advisory(ctx, id)
 	if err != nil {
 		return false, err
 	}
 	for _, a := range advs {
-		if a.Source != better {
+		if a.Source != source {
 			continue
 		}
 		for _, af := range a.Affected {

@@ -2,6 +2,7 @@ package match
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -251,7 +252,67 @@ func TestMatch(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 			checkMemo(t, fakeStore{advs: tc.advs, nvd: tc.nvd}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language}, res)
+			// A store with the Judge capability gives the same findings
+			// without being asked for whole advisories.
+			judged, err := Match(context.Background(), judgingStore{fakeStore{advs: tc.advs, nvd: tc.nvd}}, inv, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems(), Language: tc.language})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(briefs(res.Findings), briefs(judged.Findings)); d != "" {
+				t.Errorf("with Judge (-Advisory +Judge):\n%s", d)
+			}
 		})
+	}
+}
+
+// judgingStore is a fakeStore with the Judge capability whose Advisory
+// fails: a match that still asks for whole advisories fails.
+type judgingStore struct{ fakeStore }
+
+func (s judgingStore) Advisory(_ context.Context, id string) ([]*advisory.Advisory, error) {
+	return nil, fmt.Errorf("Advisory(%s) asked of a store that judges", id)
+}
+
+func (s judgingStore) Judges(ctx context.Context, source, id, namespace string) (bool, error) {
+	advs, err := s.fakeStore.Advisory(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range advs {
+		for _, af := range a.Affected {
+			if a.Source == source && af.Namespace == namespace {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// TestJudgeThroughPrefetch: an inventory large enough to be prefetched
+// still reaches the store's Judge capability (the prefetching wrapper must
+// not hide it), and the outranked record judged elsewhere is dropped.
+func TestJudgeThroughPrefetch(t *testing.T) {
+	focal := &inventory.Distro{ID: "ubuntu", VersionID: "20.04", Release: "20.04", Status: inventory.OSSupported}
+	pkgs := []inventory.Package{{Name: "libssl1.1", Version: "1.1.1f-1ubuntu2.19", Type: inventory.TypeDeb, SourceName: "openssl", SourceVersion: "1.1.1f-1ubuntu2.19"}}
+	for i := range 2 * prefetchWorkers {
+		n := fmt.Sprintf("pad%d", i)
+		pkgs = append(pkgs, inventory.Package{Name: n, Version: "1", Type: inventory.TypeDeb, SourceName: n, SourceVersion: "1"})
+	}
+	if len(Keys(&inventory.Inventory{Distro: focal, Packages: pkgs}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})) < 2*prefetchWorkers {
+		t.Fatal("inventory too small to be prefetched")
+	}
+	advs := []*advisory.Advisory{
+		{ID: "CVE-2017-11164", Source: "ubuntu-oval", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusAffected}}},
+		{ID: "CVE-2017-11164", Source: "ubuntu-uct", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "pcre3", Kind: advisory.KindSource, Status: advisory.StatusAffected}}},
+		{ID: "CVE-2021-9999", Source: "ubuntu-oval", Severity: "LOW", Affected: []advisory.Affected{{Namespace: "ubuntu:20.04", Package: "libssl1.1", Kind: advisory.KindBinary, Status: advisory.StatusFixed, Ranges: fixed("1.1.1f-1ubuntu2.99")}}},
+	}
+	res, err := Match(context.Background(), judgingStore{fakeStore{advs: advs}}, &inventory.Inventory{Distro: focal, Packages: pkgs}, Options{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []brief{{"CVE-2021-9999", "libssl1.1", "FIXABLE", "1.1.1f-1ubuntu2.99", "LOW", "vendor:ubuntu-oval", nil}}
+	if d := cmp.Diff(want, briefs(res.Findings)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }
 

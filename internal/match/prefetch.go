@@ -26,6 +26,12 @@ func (p *prefetched) Candidates(ctx context.Context, namespace, pkg string) ([]C
 	return p.Store.Candidates(ctx, namespace, pkg)
 }
 
+// Judges implements Judge through the wrapped store, so that wrapping does
+// not hide the capability.
+func (p *prefetched) Judges(ctx context.Context, source, id, namespace string) (bool, error) {
+	return judges(ctx, p.Store, source, id, namespace)
+}
+
 // prefetch looks up keys prefetchWorkers at a time.
 func prefetch(ctx context.Context, store Store, keys []Key) Store {
 	if len(keys) < 2*prefetchWorkers {

@@ -91,6 +91,13 @@ func (v *VulnDB) Advisory(ctx context.Context, id string) ([]*advisory.Advisory,
 	return v.DB.Advisory(ctx, id)
 }
 
+// Judges implements match.Judge.
+func (v *VulnDB) Judges(ctx context.Context, source, id, namespace string) (bool, error) {
+	return v.DB.Judges(ctx, source, id, namespace)
+}
+
+var _ match.Judge = (*VulnDB)(nil)
+
 // HasNamespace reports whether the DB holds records for namespace.
 func (v *VulnDB) HasNamespace(ctx context.Context, namespace string) (bool, error) {
 	v.mu.Lock()

@@ -228,7 +228,7 @@ func Pull(ctx context.Context, ref, dir string, opts RemoteOptions) (*PullResult
 	defer lock.unlock()
 	prevName, _ := readCurrent(dir)
 	if prevName != "" && res.BuildID != "" {
-		if cur, err := openFile(ctx, filepath.Join(dir, prevName)); err == nil {
+		if cur, err := openFile(ctx, filepath.Join(dir, prevName), OpenOptions{}); err == nil {
 			same := cur.BuildID() == res.BuildID
 			cur.Close()
 			if same {
@@ -252,7 +252,7 @@ func Pull(ctx context.Context, ref, dir string, opts RemoteOptions) (*PullResult
 	if err := download(ctx, layer, *layerDesc, m.Annotations[AnnotationUncompressedDigest], tmp, opts.MaxSize); err != nil {
 		return nil, fmt.Errorf("vulndb: pull %s: %w", ref, err)
 	}
-	db, err := openFile(ctx, tmp)
+	db, err := openFile(ctx, tmp, OpenOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: pull %s: downloaded DB: %w", ref, err)
 	}

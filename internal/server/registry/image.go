@@ -8,6 +8,7 @@ import (
 	"path"
 
 	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -77,7 +78,7 @@ func (r *Registry) Image(ctx context.Context, repo, dgst string) (v1.Image, erro
 	if info.Config == nil || !scanning.IsImageConfig(info.Config.MediaType) {
 		return nil, fmt.Errorf("registry: %s@%s has media type %s: %w", repo, dgst, mt, ErrNotImage)
 	}
-	core := &storedImage{ctx: ctx, blobs: rp.Blobs(ctx), mediaType: types.MediaType(mt), manifest: payload}
+	core := &storedImage{ctx: ctx, blobs: rp.Blobs(ctx), driver: r.driver, mediaType: types.MediaType(mt), manifest: payload}
 	img, err := partial.CompressedToImage(core)
 	if err != nil {
 		return nil, fmt.Errorf("registry: image %s@%s: %w", repo, dgst, err)
@@ -90,8 +91,23 @@ func (r *Registry) Image(ctx context.Context, repo, dgst string) (v1.Image, erro
 type storedImage struct {
 	ctx       context.Context
 	blobs     distribution.BlobStore
+	driver    storagedriver.StorageDriver
 	mediaType types.MediaType
 	manifest  []byte
+}
+
+// open opens a blob of the repository (the error for one it does not link
+// is the blob store's) and reads it straight from the storage driver.
+// BlobStore.Open would put a 4 MiB buffer (distribution's
+// fileReaderBufferSize) in front of every blob it opens, whatever its size:
+// the config and layers of each scan were most of what the server
+// allocated. The scan reads the stream once, front to back, in chunks of
+// its own, so it needs no buffer and no seeking.
+func (s *storedImage) open(d digest.Digest) (io.ReadCloser, error) {
+	if _, err := s.blobs.Stat(s.ctx, d); err != nil {
+		return nil, err
+	}
+	return s.driver.Reader(s.ctx, blobDataPath(d), 0)
 }
 
 func (s *storedImage) MediaType() (types.MediaType, error) { return s.mediaType, nil }
@@ -102,7 +118,7 @@ func (s *storedImage) RawConfigFile() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: parse manifest: %w", err)
 	}
-	rc, err := s.blobs.Open(s.ctx, digest.Digest(m.Config.Digest.String()))
+	rc, err := s.open(digest.Digest(m.Config.Digest.String()))
 	if err != nil {
 		return nil, fmt.Errorf("registry: open config blob: %w", err)
 	}
@@ -140,7 +156,7 @@ func (l *storedLayer) Size() (int64, error)                { return l.desc.Size,
 func (l *storedLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
 
 func (l *storedLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.img.blobs.Open(l.img.ctx, digest.Digest(l.desc.Digest.String()))
+	rc, err := l.img.open(digest.Digest(l.desc.Digest.String()))
 	if err != nil {
 		return nil, fmt.Errorf("registry: open layer %s: %w", l.desc.Digest, err)
 	}

@@ -2,6 +2,8 @@ package rescan
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,4 +103,45 @@ func FuzzCodecDecode(f *testing.F) {
 			t.Fatalf("a decoded inventory does not encode: %v", err)
 		}
 	})
+}
+
+// TestCodecLargerThanWindow: an inventory whose JSON is several times the
+// encoder's window round-trips, and a stored inventory encoded before with
+// the default window still decodes.
+func TestCodecLargerThanWindow(t *testing.T) {
+	c, err := NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []string
+	for i := 0; i < 40000; i++ {
+		pkgs = append(pkgs, fmt.Sprintf("package-number-%d=1.%d.%d-r%d", i, i%7, i%13, i%5))
+	}
+	inv := alpineInv("sha256:big", pkgs...)
+	plain, err := json.Marshal(stored{Inventory: inv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain) < 3*encoderWindow {
+		t.Fatalf("inventory JSON is %d bytes, want more than 3 windows (%d)", len(plain), 3*encoderWindow)
+	}
+	data, err := c.Encode(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(inv, got); d != "" {
+		t.Errorf("round trip (-want +got):\n%s", d)
+	}
+	old, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	defer old.Close()
+	if got, err = c.Decode(old.EncodeAll(plain, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(inv, got); d != "" {
+		t.Errorf("default-window encoding (-want +got):\n%s", d)
+	}
 }

@@ -123,8 +123,8 @@ func sortedRecords(byKey map[string]store.FindingRecord) []store.FindingRecord {
 	return out
 }
 
-// Memo is a scan.DB that memoizes Candidates, Enrichment, Advisory and
-// HasNamespace of another for its lifetime (one rescan pass): the records
+// Memo is a scan.DB that memoizes Candidates, Enrichment, Advisory, Judges
+// (match.Judge, when the DB has it) and HasNamespace of another for its lifetime (one rescan pass): the records
 // it returns are shared between callers and must be treated as read-only,
 // as vulndb's already are. It is safe for concurrent use.
 type Memo struct {
@@ -134,6 +134,7 @@ type Memo struct {
 	cands      map[[2]string][]match.Candidate
 	enrich     map[string]*advisory.Advisory
 	advs       map[string][]*advisory.Advisory
+	judged     map[[3]string]bool
 	ns         map[string]bool
 	hits, miss int64
 	// exploit memoizes the exploit context (exploit.go).
@@ -142,7 +143,7 @@ type Memo struct {
 
 // NewMemo wraps db.
 func NewMemo(db scan.DB) *Memo {
-	return &Memo{db: db, cands: map[[2]string][]match.Candidate{}, enrich: map[string]*advisory.Advisory{}, advs: map[string][]*advisory.Advisory{}, ns: map[string]bool{}}
+	return &Memo{db: db, cands: map[[2]string][]match.Candidate{}, enrich: map[string]*advisory.Advisory{}, advs: map[string][]*advisory.Advisory{}, judged: map[[3]string]bool{}, ns: map[string]bool{}}
 }
 
 // Stats returns the cache hits and misses of Candidates lookups.
@@ -210,6 +211,51 @@ func (m *Memo) Advisory(ctx context.Context, id string) ([]*advisory.Advisory, e
 	m.mu.Unlock()
 	return a, nil
 }
+
+// Judges implements match.Judge: the DB's own answer when it has the
+// capability, else the memoized Advisory's.
+func (m *Memo) Judges(ctx context.Context, source, id, namespace string) (bool, error) {
+	k := [3]string{source, id, namespace}
+	m.mu.Lock()
+	v, ok := m.judged[k]
+	m.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	if j, ok := m.db.(match.Judge); ok {
+		var err error
+		if v, err = j.Judges(ctx, source, id, namespace); err != nil {
+			return false, err
+		}
+	} else {
+		advs, err := m.Advisory(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		v = judges(advs, source, namespace)
+	}
+	m.mu.Lock()
+	m.judged[k] = v
+	m.mu.Unlock()
+	return v, nil
+}
+
+// judges answers Judges from an id's records.
+func judges(advs []*advisory.Advisory, source, namespace string) bool {
+	for _, a := range advs {
+		if a.Source != source {
+			continue
+		}
+		for _, af := range a.Affected {
+			if af.Namespace == namespace {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var _ match.Judge = (*Memo)(nil)
 
 // HasNamespace implements scan.DB.
 func (m *Memo) HasNamespace(ctx context.Context, namespace string) (bool, error) {
