@@ -23,6 +23,9 @@ const MaxConfigSize = 1 << 20
 type Config struct {
 	Users      []ConfigUser `yaml:"users"`
 	AccessKeys []ConfigKey  `yaml:"access_keys"`
+	// Replication names the registries that replication destinations
+	// stand for (replication.go).
+	Replication []ConfigDestination `yaml:"replication"`
 }
 
 // ConfigUser is one user of a Config.
@@ -78,8 +81,9 @@ func ParseConfig(r io.Reader) (*Config, error) {
 	}
 	// The same document again as nodes, for the line of each entry.
 	var lines struct {
-		Users      []yaml.Node `yaml:"users"`
-		AccessKeys []yaml.Node `yaml:"access_keys"`
+		Users       []yaml.Node `yaml:"users"`
+		AccessKeys  []yaml.Node `yaml:"access_keys"`
+		Replication []yaml.Node `yaml:"replication"`
 	}
 	if err := yaml.Unmarshal(data, &lines); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -92,6 +96,11 @@ func ParseConfig(r io.Reader) (*Config, error) {
 	for i := range c.AccessKeys {
 		if i < len(lines.AccessKeys) {
 			c.AccessKeys[i].Line = lines.AccessKeys[i].Line
+		}
+	}
+	for i := range c.Replication {
+		if i < len(lines.Replication) {
+			c.Replication[i].Line = lines.Replication[i].Line
 		}
 	}
 	if err := c.validate(); err != nil {
@@ -156,7 +165,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s: user %q is not in users", at, clip(k.User))
 		}
 	}
-	return nil
+	return c.validateReplication()
 }
 
 func clip(s string) string {
