@@ -140,6 +140,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			return ExitError, err
 		}
 		cfg.Users, cfg.AccessKeys, cfg.RequireAuth = u, k, true
+		// Replication destinations are read at start (a reload changes
+		// principals only; docs/replication.md).
+		if cfg.Replication.Destinations, err = server.LoadReplicationDestinations(authConfig); err != nil {
+			return ExitError, err
+		}
 	}
 	if eventsConfig != "" {
 		ec, err := notify.Load(eventsConfig)

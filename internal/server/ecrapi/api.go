@@ -165,6 +165,12 @@ type Options struct {
 	PolicyChanged func(repo string)
 	// Audit records state changes and denied calls (nil: none).
 	Audit *audit.Trail
+
+	// Replication serves PutReplicationConfiguration and
+	// DescribeImageReplicationStatus (replication.go); nil answers them
+	// with ValidationException (not enabled) and DescribeRegistry with no
+	// rules.
+	Replication Replication
 }
 
 // API is the ECR API handler.
@@ -228,6 +234,7 @@ func New(o Options) *API {
 	a.bodyLimits, a.large = imageBodyLimits(), make(chan struct{}, largeBodies)
 	maps.Copy(a.actions, a.repoConfigActions())
 	maps.Copy(a.actions, a.policyActions())
+	maps.Copy(a.actions, a.replicationActions())
 	return a
 }
 

@@ -49,8 +49,9 @@ func unavailableOps() map[string]unavailableOp {
 	add(StatusNotEnabled, "ValidationException", ": pull-through cache"+notEnabledScaleOut,
 		"CreatePullThroughCacheRule", "DeletePullThroughCacheRule", "DescribePullThroughCacheRules",
 		"UpdatePullThroughCacheRule", "ValidatePullThroughCacheRule")
-	add(StatusNotEnabled, "ValidationException", ": replication"+notEnabledScaleOut,
-		"PutReplicationConfiguration", "DescribeImageReplicationStatus",
+	// Replication itself is served (replication.go); backfilling images
+	// pushed before a rule existed is not.
+	add(StatusNotEnabled, "ValidationException", ": replication backfill is not enabled on this server (issue 19): replication copies the images pushed after PutReplicationConfiguration, and earlier images are not backfilled",
 		"DescribeReplicationBackfillResults", "ListReplicationBackfills",
 		"StartReplicationBackfill", "StopReplicationBackfill")
 	// AWS-only features.
