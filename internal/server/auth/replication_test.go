@@ -27,7 +27,9 @@ func TestReplicationSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := func(k string) (string, bool) { return map[string]string{"DR_PASSWORD": "hunter2"}[k], k == "DR_PASSWORD" }
+	env := func(k string) (string, bool) {
+		return map[string]string{"DR_PASSWORD": "hunter2"}[k], k == "DR_PASSWORD"
+	}
 	ds, err := c.ResolveReplication(env, func(string) ([]byte, error) { return nil, fs.ErrNotExist })
 	if err != nil {
 		t.Fatal(err)

@@ -83,12 +83,12 @@ type Options struct {
 	// given up (default 200); BackoffBase and BackoffMax shape the wait
 	// after the n-th failure, min(BackoffMax, BackoffBase·2^(n-1)) plus up
 	// to 25% jitter (defaults 2s and 5m: 200 attempts span about 16 h).
-	Poll, Lease              time.Duration
-	MaxAttempts              int
-	BackoffBase, BackoffMax  time.Duration
-	Registerer               prometheus.Registerer
-	Now                      func() time.Time
-	Logger                   *slog.Logger
+	Poll, Lease             time.Duration
+	MaxAttempts             int
+	BackoffBase, BackoffMax time.Duration
+	Registerer              prometheus.Registerer
+	Now                     func() time.Time
+	Logger                  *slog.Logger
 }
 
 // Replicator enqueues pushes and delivers them to destinations.
@@ -297,7 +297,9 @@ func parseKey(key string) Destination {
 func (r *Replicator) Run(ctx context.Context) error { return r.dispatcher.Run(ctx) }
 
 // DispatchOnce delivers one batch of due rows (for tests and tools).
-func (r *Replicator) DispatchOnce(ctx context.Context) (int, error) { return r.dispatcher.DispatchOnce(ctx) }
+func (r *Replicator) DispatchOnce(ctx context.Context) (int, error) {
+	return r.dispatcher.DispatchOnce(ctx)
+}
 
 // metrics registers the delivery counters and returns the dispatcher hook.
 func (r *Replicator) metrics() (func(sinkID, outcome string), error) {
