@@ -349,6 +349,11 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		}
 	}
 
+	// The failed attempts are counted.
+	if n := counter(t, srcURL, `stowaway_replication_deliveries_total{destination="us-west-2/210987654321",outcome="retry"}`); n < 3 {
+		t.Errorf("retry counter = %v during the outage, want at least 3", n)
+	}
+
 	// Restart mid-replication, then the destination comes back: the
 	// outbox resumes and catches up.
 	stop()
@@ -375,6 +380,9 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 	}
 	waitFor(c, ecrtypes.ReplicationStatusComplete, image{"prod/app", digest(a)})
 
+	if n := counter(t, srcURL, `stowaway_replication_deliveries_total{destination="us-west-2/210987654321",outcome="delivered"}`); n < 4 {
+		t.Errorf("delivered counter = %v after the restart, want at least 4 (3 caught up, 1 new tag)", n)
+	}
 	wantPuts := map[string]int{
 		digest(a) + " v1": 1, digest(a) + " latest": 1, digest(sigA) + " " + digest(sigA): 1,
 		digest(b) + " v2": 1, digest(sigB) + " " + digest(sigB): 1,
@@ -419,4 +427,29 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 			t.Errorf("referrers of %s at the destination = %+v, want %s", subj, im.Manifests, sig)
 		}
 	}
+}
+
+// counter reads one counter's value from the server's /metrics (0 when
+// absent).
+func counter(t *testing.T, base, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
