@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,9 +98,9 @@ func (d *destRegistry) putCounts() map[string]int {
 
 // runServer serves a Server on its own address until the returned stop is
 // called (a restart is stop, then runServer again on the same DataDir).
-func runServer(t *testing.T, cfg Config) (url string, stop func()) {
+func runServer(t *testing.T, cfg Config, scanner Scanner) (url string, stop func()) {
 	t.Helper()
-	s, err := New(context.Background(), cfg, &layerScanner{})
+	s, err := New(context.Background(), cfg, scanner)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,13 +158,14 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		AccessKeys:  []AccessKey{{ID: testKeyID, Secret: testSecret, Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
 		Users:       []User{{Name: "ci", Password: "ci-pass", Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
 		Workers:     1,
+		SBOMFormats: "cyclonedx",
 		Replication: ReplicationConfig{
 			Destinations: []ReplicationDestination{{Region: "us-west-2", RegistryID: "210987654321", URL: du, Username: destUser, Password: destPassword}},
 			// A delivery cut by the restart is leased for 2s, then resumed.
 			Poll: 20 * time.Millisecond, Lease: 2 * time.Second, BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		},
 	}
-	srcURL, stop := runServer(t, cfg)
+	srcURL, stop := runServer(t, cfg, sbomScanner{})
 	client := func(u string) *ecr.Client {
 		return ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(u),
 			Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, "")})
@@ -212,6 +214,12 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		}
 	}
 
+	// prod* scans on push, and each scan stores an SBOM referrer.
+	if _, err := c.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: ecrtypes.ScanTypeBasic,
+		Rules: []ecrtypes.RegistryScanningRule{{ScanFrequency: ecrtypes.ScanFrequencyScanOnPush,
+			RepositoryFilters: []ecrtypes.ScanningRepositoryFilter{{Filter: aws.String("prod*"), FilterType: ecrtypes.ScanningRepositoryFilterTypeWildcard}}}}}); err != nil {
+		t.Fatal(err)
+	}
 	want := &ecrtypes.ReplicationConfiguration{Rules: []ecrtypes.ReplicationRule{rule(dr)}}
 	put, err := c.PutReplicationConfiguration(ctx, &ecr.PutReplicationConfigurationInput{ReplicationConfiguration: want})
 	if err != nil {
@@ -357,7 +365,7 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 	// Restart mid-replication, then the destination comes back: the
 	// outbox resumes and catches up.
 	stop()
-	srcURL, _ = runServer(t, cfg)
+	srcURL, _ = runServer(t, cfg, sbomScanner{})
 	c = client(srcURL)
 	host = strings.TrimPrefix(srcURL, "http://")
 	dest.setDown(false)
@@ -380,6 +388,29 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 	}
 	waitFor(c, ecrtypes.ReplicationStatusComplete, image{"prod/app", digest(a)})
 
+	// The SBOMs the scans stored arrive too (those written during the
+	// outage after the restart).
+	sbomOf := func(repo, subject, sig string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := c.ListImageReferrers(ctx, &ecr.ListImageReferrersInput{RepositoryName: aws.String(repo), SubjectId: &ecrtypes.SubjectIdentifier{ImageDigest: aws.String(subject)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range out.Referrers {
+				if aws.ToString(r.Digest) != sig && strings.Contains(aws.ToString(r.ArtifactType), "cyclonedx") {
+					return aws.ToString(r.Digest)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no SBOM referrer of %s@%s at the source", repo, subject)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	sboms := []image{{"prod/app", sbomOf("prod/app", digest(a), digest(sigA))}, {"prod/app", sbomOf("prod/app", digest(b), digest(sigB))}, {"prod/web", sbomOf("prod/web", digest(web), "")}}
+	waitFor(c, ecrtypes.ReplicationStatusComplete, sboms...)
 	if n := counter(t, srcURL, `stowaway_replication_deliveries_total{destination="us-west-2/210987654321",outcome="delivered"}`); n < 4 {
 		t.Errorf("delivered counter = %v after the restart, want at least 4 (3 caught up, 1 new tag)", n)
 	}
@@ -387,6 +418,9 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		digest(a) + " v1": 1, digest(a) + " latest": 1, digest(sigA) + " " + digest(sigA): 1,
 		digest(b) + " v2": 1, digest(sigB) + " " + digest(sigB): 1,
 		digest(web) + " v1": 1,
+	}
+	for _, sb := range sboms {
+		wantPuts[sb.digest+" "+sb.digest] = 1
 	}
 	if diff := cmp.Diff(wantPuts, dest.putCounts()); diff != "" {
 		t.Errorf("manifest PUTs at the destination (-want +got):\n%s", diff)
@@ -423,8 +457,12 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(im.Manifests) != 1 || im.Manifests[0].Digest.String() != sig {
-			t.Errorf("referrers of %s at the destination = %+v, want %s", subj, im.Manifests, sig)
+		var got []string
+		for _, m := range im.Manifests {
+			got = append(got, m.Digest.String())
+		}
+		if len(got) != 2 || !slices.Contains(got, sig) {
+			t.Errorf("referrers of %s at the destination = %v, want %s and its SBOM", subj, got, sig)
 		}
 	}
 }
@@ -452,4 +490,138 @@ func counter(t *testing.T, base, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestReplicationToStowaway replicates to another Stowaway, as one of its
+// users: the image and its signature arrive; the SBOM this server wrote
+// after its scan is refused there (its annotations are reserved to the
+// registry that scanned), which fails that referrer's own replication
+// with the destination's reason and does not hold back the image.
+func TestReplicationToStowaway(t *testing.T) {
+	ctx := context.Background()
+	destCfg := Config{
+		DataDir: t.TempDir(), RegistryID: "210987654321", Region: "us-west-2",
+		Users: []User{{Name: destUser, Password: destPassword, Grants: []Grant{{Repository: "prod/*", Actions: []string{"push"}}}}},
+	}
+	destURL, _ := runServer(t, destCfg, &layerScanner{})
+	du, err := url.Parse(destURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcURL, _ := runServer(t, Config{
+		DataDir: t.TempDir(), RegistryID: "123456789012", Region: "us-east-1", SBOMFormats: "cyclonedx",
+		AccessKeys: []AccessKey{{ID: testKeyID, Secret: testSecret, Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
+		Users:      []User{{Name: "ci", Password: "ci-pass", Grants: []Grant{{Repository: "*", Actions: []string{"admin"}}}}},
+		Workers:    1,
+		Replication: ReplicationConfig{
+			Destinations: []ReplicationDestination{{Region: "us-west-2", RegistryID: "210987654321", URL: du, Username: destUser, Password: destPassword}},
+			Poll:         20 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		},
+	}, sbomScanner{})
+	c := ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(srcURL),
+		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, "")})
+	if _, err := c.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: ecrtypes.ScanTypeBasic,
+		Rules: []ecrtypes.RegistryScanningRule{{ScanFrequency: ecrtypes.ScanFrequencyScanOnPush,
+			RepositoryFilters: []ecrtypes.ScanningRepositoryFilter{{Filter: aws.String("prod*"), FilterType: ecrtypes.ScanningRepositoryFilterTypeWildcard}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutReplicationConfiguration(ctx, &ecr.PutReplicationConfigurationInput{ReplicationConfiguration: &ecrtypes.ReplicationConfiguration{
+		Rules: []ecrtypes.ReplicationRule{{Destinations: []ecrtypes.ReplicationDestination{{Region: aws.String("us-west-2"), RegistryId: aws.String("210987654321")}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(srcURL, "http://")
+	ci := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "ci", Password: "ci-pass"}))
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := func(s string) name.Reference {
+		t.Helper()
+		r, err := name.ParseReference(s, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if err := remote.Write(ref(host+"/prod/app:v1"), img, ci); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	mt, _ := img.MediaType()
+	sz, _ := img.Size()
+	art, _ := random.Image(128, 1)
+	art = mutate.ConfigMediaType(mutate.MediaType(art, types.OCIManifestSchema1), "application/vnd.dev.cosign.artifact.sig.v1+json")
+	sig := mutate.Subject(art, v1.Descriptor{MediaType: mt, Digest: d, Size: sz}).(v1.Image)
+	sd, _ := sig.Digest()
+	if err := remote.Write(ref(host+"/prod/app@"+sd.String()), sig, ci); err != nil {
+		t.Fatal(err)
+	}
+
+	// The scan stores an SBOM referrer at the source.
+	var sbom string
+	deadline := time.Now().Add(30 * time.Second)
+	for sbom == "" {
+		out, err := c.ListImageReferrers(ctx, &ecr.ListImageReferrersInput{RepositoryName: aws.String("prod/app"), SubjectId: &ecrtypes.SubjectIdentifier{ImageDigest: aws.String(d.String())}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out.Referrers {
+			if aws.ToString(r.Digest) != sd.String() {
+				sbom = aws.ToString(r.Digest)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no SBOM referrer at the source; referrers %+v", out.Referrers)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := map[string]string{d.String(): "COMPLETE", sd.String(): "COMPLETE", sbom: "FAILED"}
+	var got map[string]string
+	var sbomReason string
+	for time.Now().Before(deadline.Add(30 * time.Second)) {
+		got = map[string]string{}
+		for dg := range want {
+			out, err := c.DescribeImageReplicationStatus(ctx, &ecr.DescribeImageReplicationStatusInput{RepositoryName: aws.String("prod/app"), ImageId: &ecrtypes.ImageIdentifier{ImageDigest: aws.String(dg)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range out.ReplicationStatuses {
+				got[dg] = string(s.Status)
+				if dg == sbom {
+					sbomReason = aws.ToString(s.FailureCode)
+				}
+			}
+		}
+		if cmp.Equal(want, got) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("statuses (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(sbomReason, "reserved") {
+		t.Errorf("the SBOM's failureCode %q does not give the destination's reason", sbomReason)
+	}
+	// At the destination, as its user: the image and the signature.
+	robot := remote.WithAuth(&authn.Basic{Username: destUser, Password: destPassword})
+	pulled, err := remote.Image(ref(du.Host+"/prod/app:v1"), robot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pd, _ := pulled.Digest(); pd != d {
+		t.Errorf("destination prod/app:v1 = %s, want %s", pd, d)
+	}
+	sdg, err := name.NewDigest(du.Host+"/prod/app@"+d.String(), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Referrers(sdg, robot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest != sd {
+		t.Errorf("destination referrers of the image = %+v, want the signature %s", im.Manifests, sd)
+	}
 }

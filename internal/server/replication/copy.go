@@ -59,7 +59,7 @@ func (c *copier) Write(ctx context.Context, ev events.Event) error {
 		return fmt.Errorf("replication: %w", err)
 	}
 	run := &delivery{c: c, ctx: ctx, seen: map[string]bool{}}
-	if err := run.copy(d.Repository, d.Digest, 0); err != nil {
+	if err := run.copy(d.Repository, d.Digest, 0, false); err != nil {
 		return fmt.Errorf("replication to %s: %w", c.dst.Key(), err)
 	}
 	return nil
@@ -113,8 +113,13 @@ func (d *delivery) repository(repo string) (name.Repository, error) {
 
 // copy copies repo@dgst: its subject first, then (unless the destination
 // has it) its children or blobs and the manifest itself, then each of its
-// tags the destination lacks, then its referrers.
-func (d *delivery) copy(repo, dgst string, depth int) error {
+// tags the destination lacks, then its referrers. A manifest the
+// destination refuses (refused) fails its own row for good; copied as
+// another image's referrer (asReferrer) it is skipped, so that an image
+// is not held back by an artifact the destination does not take (another
+// Stowaway refuses the SBOMs this server wrote: their annotations are
+// reserved to the registry that scanned).
+func (d *delivery) copy(repo, dgst string, depth int, asReferrer bool) error {
 	if depth > maxDepth || d.seen[dgst] {
 		return nil
 	}
@@ -134,7 +139,7 @@ func (d *delivery) copy(repo, dgst string, depth int) error {
 		return events.Permanent(fmt.Errorf("%s@%s: parse manifest: %w", repo, dgst, err))
 	}
 	if m.Subject != nil {
-		if err := d.copy(repo, m.Subject.Digest.String(), depth+1); err != nil {
+		if err := d.copy(repo, m.Subject.Digest.String(), depth+1, false); err != nil {
 			return err
 		}
 	}
@@ -155,7 +160,7 @@ func (d *delivery) copy(repo, dgst string, depth int) error {
 	}
 	if !present {
 		for _, child := range m.Manifests {
-			if err := d.copy(repo, child.Digest.String(), depth+1); err != nil {
+			if err := d.copy(repo, child.Digest.String(), depth+1, false); err != nil {
 				return err
 			}
 		}
@@ -177,7 +182,14 @@ func (d *delivery) copy(repo, dgst string, depth int) error {
 			ref, tags = dst.Tag(tags[0]), tags[1:]
 		}
 		if err := remote.Put(ref, t, d.options()...); err != nil {
-			return fmt.Errorf("put manifest %s@%s: %w", repo, dgst, err)
+			err = fmt.Errorf("put manifest %s@%s: %w", repo, dgst, err)
+			switch {
+			case refused(err) && asReferrer:
+				return nil
+			case refused(err):
+				return events.Permanent(err)
+			}
+			return err
 		}
 	}
 	for _, tag := range tags {
@@ -197,7 +209,7 @@ func (d *delivery) copy(repo, dgst string, depth int) error {
 		return err
 	}
 	for _, r := range refs {
-		if err := d.copy(repo, r.Digest, depth+1); err != nil {
+		if err := d.copy(repo, r.Digest, depth+1, true); err != nil {
 			return err
 		}
 	}
@@ -215,6 +227,27 @@ func (d *delivery) has(ref name.Reference, dgst string) (bool, error) {
 		return false, fmt.Errorf("check %s: %w", ref, err)
 	}
 	return desc.Digest.String() == dgst, nil
+}
+
+// refused reports a destination's refusal of a manifest itself (400
+// MANIFEST_INVALID and the like, 413, 415, 422): retrying cannot change
+// the answer. Authentication, permission, missing-blob and server errors
+// are not refusals: they may pass.
+func refused(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	switch te.StatusCode {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		for _, e := range te.Errors {
+			if e.Code == transport.BlobUnknownErrorCode || e.Code == transport.ManifestBlobUnknownErrorCode || e.Code == transport.ManifestUnknownErrorCode {
+				return false // content missing at the destination: a retry copies it
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // taggable is a manifest to PUT as it was pushed.
