@@ -214,10 +214,10 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		}
 	}
 
-	// prod* scans on push, and each scan stores an SBOM referrer.
+	// prod/* scans on push, and each scan stores an SBOM referrer.
 	if _, err := c.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: ecrtypes.ScanTypeBasic,
 		Rules: []ecrtypes.RegistryScanningRule{{ScanFrequency: ecrtypes.ScanFrequencyScanOnPush,
-			RepositoryFilters: []ecrtypes.ScanningRepositoryFilter{{Filter: aws.String("prod*"), FilterType: ecrtypes.ScanningRepositoryFilterTypeWildcard}}}}}); err != nil {
+			RepositoryFilters: []ecrtypes.ScanningRepositoryFilter{{Filter: aws.String("prod/*"), FilterType: ecrtypes.ScanningRepositoryFilterTypeWildcard}}}}}); err != nil {
 		t.Fatal(err)
 	}
 	want := &ecrtypes.ReplicationConfiguration{Rules: []ecrtypes.ReplicationRule{rule(dr)}}
@@ -340,7 +340,28 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 	a := push(host, "prod/app:v1")
 	sigA := pushReferrer(host, "prod/app", a)
 	dev := push(host, "dev/app:v1")
-	waitFor(c, ecrtypes.ReplicationStatusComplete, image{"prod/app", digest(a)}, image{"prod/app", digest(sigA)})
+	// A multi-platform index (not scanned: prod/* does not match it).
+	multi, err := random.Index(256, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mref, err := name.ParseReference(host+"/production/multi:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(mref, multi, remote.WithAuth(ci)); err != nil {
+		t.Fatal(err)
+	}
+	mim, err := multi.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := multi.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(c, ecrtypes.ReplicationStatusComplete, image{"prod/app", digest(a)}, image{"prod/app", digest(sigA)},
+		image{"production/multi", md.String()}, image{"production/multi", mim.Manifests[0].Digest.String()}, image{"production/multi", mim.Manifests[1].Digest.String()})
 	if got := status(c, "dev/app", digest(dev)); len(got) != 0 {
 		t.Errorf("dev/app statuses = %+v, want none (no rule matches)", got)
 	}
@@ -422,6 +443,10 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 	for _, sb := range sboms {
 		wantPuts[sb.digest+" "+sb.digest] = 1
 	}
+	wantPuts[md.String()+" v1"] = 1
+	for _, m := range mim.Manifests {
+		wantPuts[m.Digest.String()+" "+m.Digest.String()] = 1
+	}
 	if diff := cmp.Diff(wantPuts, dest.putCounts()); diff != "" {
 		t.Errorf("manifest PUTs at the destination (-want +got):\n%s", diff)
 	}
@@ -442,6 +467,28 @@ func testReplicationSDK(t *testing.T, dbURL string) {
 		}
 		if ls, err := img.Layers(); err != nil || len(ls) != 2 {
 			t.Errorf("destination %s: %d layers, %v", ref, len(ls), err)
+		}
+	}
+	midx, err := remote.Index(func() name.Reference {
+		r, err := name.ParseReference(du.Host+"/production/multi:v1", name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}(), dauth)
+	if err != nil {
+		t.Fatalf("pull the index from the destination: %v", err)
+	}
+	if got, _ := midx.Digest(); got != md {
+		t.Errorf("destination production/multi:v1 = %s, want %s", got, md)
+	}
+	for _, m := range mim.Manifests {
+		child, err := midx.Image(m.Digest)
+		if err == nil {
+			_, err = child.RawManifest()
+		}
+		if err != nil {
+			t.Errorf("destination index child %s: %v", m.Digest, err)
 		}
 	}
 	for subj, sig := range map[string]string{digest(a): digest(sigA), digest(b): digest(sigB)} {
