@@ -292,9 +292,46 @@ func parseKey(key string) Destination {
 	return Destination{Region: region, RegistryID: id}
 }
 
-// Run delivers the queue until ctx ends. Rows in flight when it ends stay
-// leased and are delivered again after the lease (at least once).
-func (r *Replicator) Run(ctx context.Context) error { return r.dispatcher.Run(ctx) }
+// Run delivers the queue until ctx ends, and prunes it hourly (Prune).
+// Rows in flight when it ends stay leased and are delivered again after
+// the lease (at least once).
+func (r *Replicator) Run(ctx context.Context) error {
+	go func() {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := r.Prune(ctx); err != nil {
+					r.o.Logger.Error("replication: prune the queue", "err", err)
+				} else if n > 0 {
+					r.o.Logger.Info("replication: pruned the queue", "rows", n)
+				}
+			}
+		}
+	}()
+	return r.dispatcher.Run(ctx)
+}
+
+// Prune deletes the finished rows (delivered or given up) of images that
+// are no longer in the registry, so the queue holds at most one row per
+// stored image and destination. Rows still waiting are left to run their
+// course. Replicas may prune at once: the statement is idempotent.
+func (r *Replicator) Prune(ctx context.Context) (int64, error) {
+	res, err := r.o.DB.ExecContext(ctx, `DELETE FROM `+Table+`
+		WHERE (delivered_at IS NOT NULL OR next_attempt_at IS NULL)
+		AND NOT EXISTS (SELECT 1 FROM images WHERE images.repo || '@' || images.digest = `+Table+`.event_id)`)
+	if err != nil {
+		return 0, fmt.Errorf("replication: prune: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("replication: prune: %w", err)
+	}
+	return n, nil
+}
 
 // DispatchOnce delivers one batch of due rows (for tests and tools).
 func (r *Replicator) DispatchOnce(ctx context.Context) (int, error) {
