@@ -149,6 +149,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		if cfg.RegistryCredentials, err = server.LoadRegistryCredentials(authConfig); err != nil {
 			return ExitError, err
 		}
+		// Replication destinations are read at start (a reload changes
+		// principals only; docs/replication.md).
+		if cfg.Replication.Destinations, err = server.LoadReplicationDestinations(authConfig); err != nil {
+			return ExitError, err
+		}
 	}
 	if eventsConfig != "" {
 		ec, err := notify.Load(eventsConfig)

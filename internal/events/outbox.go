@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,10 +37,25 @@ type Execer interface {
 type Outbox struct {
 	db      *sql.DB
 	dialect Dialect
+	// table is the table's name: "outbox", or another queue's (NewOutboxTable).
+	table string
 }
 
 // NewOutbox returns an Outbox over db. Call Migrate once before use.
-func NewOutbox(db *sql.DB, d Dialect) *Outbox { return &Outbox{db: db, dialect: d} }
+func NewOutbox(db *sql.DB, d Dialect) *Outbox { return &Outbox{db: db, dialect: d, table: "outbox"} }
+
+// tableName is what NewOutboxTable accepts: a lower-case SQL identifier.
+var tableName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+
+// NewOutboxTable returns an Outbox over its own table, for a queue whose
+// rows no other Dispatcher may claim (the replication queue). The table
+// has the outbox's columns; Migrate creates it.
+func NewOutboxTable(db *sql.DB, d Dialect, table string) (*Outbox, error) {
+	if !tableName.MatchString(table) {
+		return nil, fmt.Errorf("outbox: table name %q: want a lower-case identifier of at most 41 characters", table)
+	}
+	return &Outbox{db: db, dialect: d, table: table}, nil
+}
 
 // Migrate creates the outbox table if it does not exist.
 func (o *Outbox) Migrate(ctx context.Context) error {
@@ -48,7 +64,7 @@ func (o *Outbox) Migrate(ctx context.Context) error {
 		idCol = "id BIGSERIAL PRIMARY KEY"
 	}
 	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS outbox (
+		`CREATE TABLE IF NOT EXISTS ` + o.table + ` (
 			` + idCol + `,
 			sink_id TEXT NOT NULL,
 			event_id TEXT NOT NULL,
@@ -59,7 +75,7 @@ func (o *Outbox) Migrate(ctx context.Context) error {
 			last_error TEXT,
 			UNIQUE (sink_id, event_id)
 		)`,
-		`CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL`,
+		`CREATE INDEX IF NOT EXISTS ` + o.table + `_due ON ` + o.table + ` (next_attempt_at) WHERE delivered_at IS NULL`,
 	}
 	tx, err := o.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -84,8 +100,12 @@ func (o *Outbox) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// q rewrites ? placeholders to $n for PostgreSQL.
+// q replaces the table name "outbox" with o's table (a validated
+// identifier) and rewrites ? placeholders to $n for PostgreSQL.
 func (o *Outbox) q(query string) string {
+	if o.table != "outbox" {
+		query = outboxWord.ReplaceAllString(query, o.table)
+	}
 	if o.dialect != Postgres {
 		return query
 	}
@@ -101,6 +121,9 @@ func (o *Outbox) q(query string) string {
 	}
 	return b.String()
 }
+
+// outboxWord is the table name in the queries below.
+var outboxWord = regexp.MustCompile(`\boutbox\b`)
 
 // Enqueue stores ev once per sink, due now. Enqueuing the same event for the
 // same sink again is a no-op.
@@ -136,10 +159,23 @@ type Status struct {
 
 // List returns every row's status, oldest first.
 func (o *Outbox) List(ctx context.Context) ([]Status, error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT sink_id, event_id, attempts, next_attempt_at, delivered_at, last_error FROM outbox ORDER BY id`)
+	rows, err := o.db.QueryContext(ctx, o.q(`SELECT sink_id, event_id, attempts, next_attempt_at, delivered_at, last_error FROM outbox ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("outbox: list: %w", err)
 	}
+	return scanStatuses(rows, "list")
+}
+
+// Lookup returns the rows of one event, one per sink, oldest first.
+func (o *Outbox) Lookup(ctx context.Context, eventID string) ([]Status, error) {
+	rows, err := o.db.QueryContext(ctx, o.q(`SELECT sink_id, event_id, attempts, next_attempt_at, delivered_at, last_error FROM outbox WHERE event_id = ? ORDER BY id`), eventID)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: lookup %s: %w", eventID, err)
+	}
+	return scanStatuses(rows, "lookup "+eventID)
+}
+
+func scanStatuses(rows *sql.Rows, what string) ([]Status, error) {
 	defer rows.Close()
 	var out []Status
 	for rows.Next() {
@@ -147,7 +183,7 @@ func (o *Outbox) List(ctx context.Context) ([]Status, error) {
 		var next, delivered sql.NullInt64
 		var lastErr sql.NullString
 		if err := rows.Scan(&s.SinkID, &s.EventID, &s.Attempts, &next, &delivered, &lastErr); err != nil {
-			return nil, fmt.Errorf("outbox: list: %w", err)
+			return nil, fmt.Errorf("outbox: %s: %w", what, err)
 		}
 		s.Delivered = delivered.Valid
 		s.Dead = !delivered.Valid && !next.Valid
@@ -158,9 +194,34 @@ func (o *Outbox) List(ctx context.Context) ([]Status, error) {
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("outbox: list: %w", err)
+		return nil, fmt.Errorf("outbox: %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// Rearm is Enqueue for an event that is announced again: a row of the
+// same (sink, event) that was delivered or is dead becomes due now with a
+// fresh attempt budget and ev's payload; a row still waiting is left as it
+// is (its delivery is still to come). Rows are never duplicated.
+func (o *Outbox) Rearm(ctx context.Context, ex Execer, ev Event, sinkIDs ...string) error {
+	if ev.ID == "" {
+		return errors.New("outbox: rearm: event has no id")
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("outbox: rearm: encode event %s: %w", ev.ID, err)
+	}
+	now := time.Now().UnixMilli()
+	for _, sink := range sinkIDs {
+		_, err := ex.ExecContext(ctx, o.q(`INSERT INTO outbox (sink_id, event_id, payload, attempts, next_attempt_at)
+			VALUES (?, ?, ?, 0, ?) ON CONFLICT (sink_id, event_id) DO UPDATE
+			SET payload = excluded.payload, attempts = 0, next_attempt_at = excluded.next_attempt_at, delivered_at = NULL, last_error = NULL
+			WHERE outbox.delivered_at IS NOT NULL OR outbox.next_attempt_at IS NULL`), sink, ev.ID, string(payload), now)
+		if err != nil {
+			return fmt.Errorf("outbox: rearm event %s for sink %s: %w", ev.ID, sink, err)
+		}
+	}
+	return nil
 }
 
 type claimed struct {

@@ -91,6 +91,7 @@ func testOutbox(t *testing.T, st outboxStore) {
 	t.Run("KillAndResume", func(t *testing.T) { testKillAndResume(t, st) })
 	t.Run("ConcurrentDispatchers", func(t *testing.T) { testConcurrentDispatchers(t, st) })
 	t.Run("UnknownAndSlowSinks", func(t *testing.T) { testUnknownAndSlowSinks(t, st) })
+	t.Run("OwnTableLookupRearm", func(t *testing.T) { testOwnTableLookupRearm(t, st) })
 }
 
 func newOutbox(t *testing.T, st outboxStore) *Outbox {
@@ -548,5 +549,101 @@ func testUnknownAndSlowSinks(t *testing.T, st outboxStore) {
 	want := []state{{"gone", false, false, true}, {"slow", false, false, true}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+// testOwnTableLookupRearm: a queue in its own table is invisible to the
+// outbox table's dispatcher and the other way round; Lookup reads one
+// event's rows; Rearm makes a delivered or dead row due again and leaves
+// a waiting row alone.
+func testOwnTableLookupRearm(t *testing.T, st outboxStore) {
+	ctx := context.Background()
+	db, d := st.open(t)
+	if _, err := NewOutboxTable(db, d, "bad name; DROP TABLE x"); err == nil {
+		t.Fatal("NewOutboxTable accepted a table name that is no identifier")
+	}
+	main := NewOutbox(db, d)
+	own, err := NewOutboxTable(db, d, "replication_outbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*Outbox{main, own} {
+		if err := o.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := mkEvents(t, 3)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(main.Enqueue(ctx, db, evs[0], "hook"))
+	must(own.Enqueue(ctx, db, evs[1], "ok", "down"))
+	must(own.Enqueue(ctx, db, evs[2], "ok"))
+
+	var mu sync.Mutex
+	got := map[string]int{}
+	record := func(sink string, fail bool) Sink {
+		return SinkFunc(func(ctx context.Context, ev Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got[sink+" "+ev.ID]++
+			if fail {
+				return Permanent(errors.New("destination refused"))
+			}
+			return nil
+		})
+	}
+	ownD := &Dispatcher{Outbox: own, Sinks: map[string]Sink{"ok": record("ok", false), "down": record("down", true)}}
+	mainD := &Dispatcher{Outbox: main, Sinks: map[string]Sink{"hook": record("hook", false)}}
+	for _, dd := range []*Dispatcher{ownD, mainD} {
+		if _, err := dd.DispatchOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int{"hook " + evs[0].ID: 1, "ok " + evs[1].ID: 1, "down " + evs[1].ID: 1, "ok " + evs[2].ID: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("deliveries (-want +got):\n%s", diff)
+	}
+	status := func() []string {
+		t.Helper()
+		sts, err := own.Lookup(ctx, evs[1].ID)
+		must(err)
+		var out []string
+		for _, s := range sts {
+			out = append(out, fmt.Sprintf("%s attempts=%d delivered=%v dead=%v err=%q", s.SinkID, s.Attempts, s.Delivered, s.Dead, s.LastError))
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{
+		`ok attempts=1 delivered=true dead=false err=""`,
+		`down attempts=1 delivered=false dead=true err="destination refused"`,
+	}, status()); diff != "" {
+		t.Fatalf("Lookup (-want +got):\n%s", diff)
+	}
+	if sts, err := main.Lookup(ctx, evs[1].ID); err != nil || len(sts) != 0 {
+		t.Fatalf("main outbox Lookup of the other table's event = %v, %v; want none", sts, err)
+	}
+	// Rearm: both rows (delivered, dead) are due again with a new budget;
+	// a new sink gets its row; rearming a waiting row changes nothing.
+	must(own.Rearm(ctx, db, evs[1], "ok", "down", "new"))
+	must(own.Rearm(ctx, db, evs[1], "new"))
+	if diff := cmp.Diff([]string{
+		`ok attempts=0 delivered=false dead=false err=""`,
+		`down attempts=0 delivered=false dead=false err=""`,
+		`new attempts=0 delivered=false dead=false err=""`,
+	}, status()); diff != "" {
+		t.Fatalf("Lookup after Rearm (-want +got):\n%s", diff)
+	}
+	ownD.Sinks["down"] = record("down", false)
+	ownD.Sinks["new"] = record("new", false)
+	if _, err := ownD.DispatchOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want["ok "+evs[1].ID], want["down "+evs[1].ID], want["new "+evs[1].ID] = 2, 2, 1
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("deliveries after Rearm (-want +got):\n%s", diff)
 	}
 }

@@ -82,9 +82,10 @@ var layers = []layer{
 	{"server/rescan", []string{"internal/server/rescan"}, []string{"inventory", "advisory", "severity", "vulndb", "match", "report", "scan", "server-base", "server/scanning"}},
 	{"server/notify", []string{"internal/server/notify"}, []string{"severity", "events", "server-base", "server/scanning"}},
 	{"server/admission", []string{"internal/server/admission"}, []string{"severity", "server-base", "server/scanning"}},
-	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/audit", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry"}},
+	{"server/replication", []string{"internal/server/replication"}, []string{"events", "server-base", "server/registry"}},
+	{"server/ecrapi", []string{"internal/server/ecrapi"}, []string{"severity", "server-base", "server/audit", "server/iampolicy", "server/scanning", "server/lifecycle", "server/registry", "server/replication"}},
 	{"server/console", []string{"internal/server/console"}, []string{"inventory", "severity", "sbom", "match", "server-base", "server/audit", "server/scanning", "server/rescan", "names"}},
-	{"server", []string{"internal/server"}, []string{"server-base", "server/audit", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "server/policyeval", "names"}},
+	{"server", []string{"internal/server"}, []string{"server-base", "server/audit", "server/scanning", "server/registry", "server/jobs", "server/lifecycle", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server/ecrapi", "server/console", "server/policyeval", "server/replication", "names"}},
 
 	// Commands and benchmarks at the top.
 	{"cli", []string{"internal/cli"}, []string{"inventory", "image", "distro", "catalog", "feeds", "vulndb", "sbom", "severity", "indexer", "policy", "report", "scan", "server/sbomref", "server/rescan", "server/notify", "server/admission", "server", "ecosystem", "names"}},

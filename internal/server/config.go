@@ -190,6 +190,35 @@ type Config struct {
 	// PURL an inventory lacks in stored and downloaded SBOMs (the CLI
 	// passes Stowaway's lists).
 	Names names.Names
+	// Replication configures registry replication (docs/replication.md):
+	// the destination registries and the delivery's pacing.
+	Replication ReplicationConfig
+}
+
+// ReplicationDestination is a destination registry of replication: the
+// ECR destination (region, registry id) it stands for, its URL and
+// credentials (the auth config's replication section).
+type ReplicationDestination = auth.Destination
+
+// LoadReplicationDestinations reads the replication section of an
+// --auth-config file (docs/replication.md).
+func LoadReplicationDestinations(path string) ([]ReplicationDestination, error) {
+	return auth.LoadReplication(path)
+}
+
+// ReplicationConfig configures replication. Zero durations and counts get
+// the defaults of replication.Options (poll 1s, backoff 2s doubling to
+// 5m, 200 attempts, a 15m lease per delivery).
+type ReplicationConfig struct {
+	// Destinations are the registries PutReplicationConfiguration's
+	// destinations may name.
+	Destinations []ReplicationDestination
+	// Transport carries requests to destinations (default: a clone of
+	// http.DefaultTransport).
+	Transport               http.RoundTripper
+	Poll, Lease             time.Duration
+	MaxAttempts             int
+	BackoffBase, BackoffMax time.Duration
 }
 
 // Upload hygiene defaults (serve's flags).

@@ -23,6 +23,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/notify"
 	"github.com/stowaway-scanner/stowaway/internal/server/policyeval"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
+	"github.com/stowaway-scanner/stowaway/internal/server/replication"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/sbomref"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
@@ -61,6 +62,8 @@ type Server struct {
 	audit *audit.Trail
 	// creds are the registry credentials (pull-through cache upstreams).
 	creds *auth.CredentialSet
+	// replicator replicates pushes to the configured destinations.
+	replicator *replication.Replicator
 }
 
 // New opens the store and blob storage and wires the server. Call Run, or
@@ -186,6 +189,17 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	rc := cfg.Replication
+	s.replicator, err = replication.New(ctx, replication.Options{
+		DB: s.store.DB(), Dialect: s.store.Dialect(), Store: s.store, Source: s.reg,
+		Self:         replication.Destination{Region: cfg.Region, RegistryID: cfg.RegistryID},
+		Destinations: rc.Destinations, Transport: rc.Transport,
+		Poll: rc.Poll, Lease: rc.Lease, MaxAttempts: rc.MaxAttempts, BackoffBase: rc.BackoffBase, BackoffMax: rc.BackoffMax,
+		Registerer: cfg.Metrics.Registerer(), Now: cfg.Now, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	sbomFormats, err := sbomref.ParseFormats(cfg.SBOMFormats)
 	if err != nil {
 		return fmt.Errorf("server: --sbom-formats: %w", err)
@@ -276,6 +290,7 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 		Upstreams:          s.reg,
 		Credentials:        s.creds,
 		PullThroughChanged: s.reg.InvalidatePullThroughRules,
+		Replication:        s.replicator,
 	})
 	if err := cfg.Metrics.RegisterQueueDepth(func() float64 {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -323,13 +338,17 @@ func (s *Server) ReplaceRegistryCredentials(creds []auth.RegistryCredential) {
 	s.creds.Replace(creds)
 }
 
-// onPush enqueues a scan of a newly pushed image when the repository's
-// effective scanning says so.
+// onPush enqueues the replication of every pushed manifest (to the
+// destinations the replication rules name), and a scan of a newly pushed
+// image when the repository's effective scanning says so.
 func (s *Server) onPush(ctx context.Context, img store.Image, created bool) {
+	log := s.cfg.Logger.With("repository", img.Repository, "digest", img.Digest)
+	if err := s.replicator.Push(ctx, img.Repository, img.Digest); err != nil {
+		log.Error("server: replicate on push: enqueue", "err", err)
+	}
 	if !created || !scanning.IsImageConfig(img.ArtifactMediaType) {
 		return
 	}
-	log := s.cfg.Logger.With("repository", img.Repository, "digest", img.Digest)
 	raw, err := s.store.GetScanningConfig(ctx)
 	if err != nil {
 		log.Error("server: scan on push: read configuration", "err", err)
@@ -417,6 +436,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(purgeDone)
 		s.reg.RunUploadPurge(workCtx)
 	}()
+	replicationDone := make(chan struct{})
+	go func() {
+		defer close(replicationDone)
+		_ = s.replicator.Run(workCtx)
+	}()
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
@@ -459,6 +483,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// The dispatcher stops at once: a delivery cut short stays leased in
 	// the outbox and is retried after the lease.
 	<-eventsDone
+	<-replicationDone
 	<-lifecycleDone
 	<-rescanDone
 	<-auditDone

@@ -26,6 +26,9 @@ type Config struct {
 	// RegistryCredentials are what the server presents to other
 	// registries (registrycreds.go).
 	RegistryCredentials []ConfigCredential `yaml:"registry_credentials"`
+	// Replication names the registries that replication destinations
+	// stand for (replication.go).
+	Replication []ConfigDestination `yaml:"replication"`
 }
 
 // ConfigUser is one user of a Config.
@@ -84,6 +87,7 @@ func ParseConfig(r io.Reader) (*Config, error) {
 		Users               []yaml.Node `yaml:"users"`
 		AccessKeys          []yaml.Node `yaml:"access_keys"`
 		RegistryCredentials []yaml.Node `yaml:"registry_credentials"`
+		Replication         []yaml.Node `yaml:"replication"`
 	}
 	if err := yaml.Unmarshal(data, &lines); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -101,6 +105,11 @@ func ParseConfig(r io.Reader) (*Config, error) {
 	for i := range c.RegistryCredentials {
 		if i < len(lines.RegistryCredentials) {
 			c.RegistryCredentials[i].Line = lines.RegistryCredentials[i].Line
+		}
+	}
+	for i := range c.Replication {
+		if i < len(lines.Replication) {
+			c.Replication[i].Line = lines.Replication[i].Line
 		}
 	}
 	if err := c.validate(); err != nil {
@@ -168,7 +177,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s: user %q is not in users", at, clip(k.User))
 		}
 	}
-	return nil
+	return c.validateReplication()
 }
 
 func clip(s string) string {

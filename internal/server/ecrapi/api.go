@@ -177,6 +177,11 @@ type Options struct {
 	Upstreams          Upstreams
 	Credentials        CredentialLookup
 	PullThroughChanged func()
+	// Replication serves PutReplicationConfiguration and
+	// DescribeImageReplicationStatus (replication.go); nil answers them
+	// with ValidationException (not enabled) and DescribeRegistry with no
+	// rules.
+	Replication Replication
 }
 
 // API is the ECR API handler.
@@ -241,6 +246,7 @@ func New(o Options) *API {
 	maps.Copy(a.actions, a.repoConfigActions())
 	maps.Copy(a.actions, a.policyActions())
 	maps.Copy(a.actions, a.pullThroughActions())
+	maps.Copy(a.actions, a.replicationActions())
 	return a
 }
 

@@ -45,9 +45,9 @@ func unavailableOps() map[string]unavailableOp {
 			m[op] = unavailableOp{status: status, errType: errType, message: op + suffix + "; see docs/ecr-api.md"}
 		}
 	}
-	// Replication (issue 19).
-	add(StatusNotEnabled, "ValidationException", ": replication"+notEnabledScaleOut,
-		"PutReplicationConfiguration", "DescribeImageReplicationStatus",
+	// Replication itself is served (replication.go); backfilling images
+	// pushed before a rule existed is not.
+	add(StatusNotEnabled, "ValidationException", ": replication backfill is not enabled on this server (issue 19): replication copies the images pushed after PutReplicationConfiguration, and earlier images are not backfilled",
 		"DescribeReplicationBackfillResults", "ListReplicationBackfills",
 		"StartReplicationBackfill", "StopReplicationBackfill")
 	// AWS-only features.

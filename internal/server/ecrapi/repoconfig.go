@@ -450,16 +450,6 @@ func BasicScanTypeVersion(ctx context.Context, s interface {
 	return v, err
 }
 
-func (a *API) describeRegistry(ctx context.Context, c *call) (any, error) {
-	if err := a.need(ctx, c, ""); err != nil {
-		return nil, err
-	}
-	return map[string]any{
-		"registryId":               a.o.RegistryID,
-		"replicationConfiguration": map[string]any{"rules": []any{}},
-	}, nil
-}
-
 // repository creation templates
 
 var templatePrefixRE = regexp.MustCompile(`^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/?|ROOT)$`)

@@ -30,6 +30,7 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/match"
 	"github.com/stowaway-scanner/stowaway/internal/report"
 	"github.com/stowaway-scanner/stowaway/internal/server/lifecycle"
+	"github.com/stowaway-scanner/stowaway/internal/server/replication"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/severity"
@@ -96,8 +97,9 @@ const testPolicy = `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagg
 // signs as the admin key and records every response.
 type sdkEnv struct {
 	*env
-	client *ecr.Client
-	rec    *recorder
+	client     *ecr.Client
+	rec        *recorder
+	replicator *replication.Replicator
 }
 
 func newSDKEnv(t *testing.T) *sdkEnv {
@@ -111,6 +113,8 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 	e.api.o.Policies = e.store
 	var changed int
 	enablePullThrough(e, &changed)
+	r := newReplicator(t, e.store)
+	e.api.o.Replication = r
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	rec := &recorder{}
@@ -121,7 +125,7 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 		HTTPClient:   &http.Client{Transport: rec},
 		Retryer:      aws.NopRetryer{},
 	})
-	return &sdkEnv{env: e, client: client, rec: rec}
+	return &sdkEnv{env: e, client: client, rec: rec, replicator: r}
 }
 
 // enhancedResult is a stored ENHANCED scan result as the scanner writes it
@@ -271,6 +275,7 @@ func (s *sdkEnv) driveAll(t *testing.T) []recorded {
 			return err
 		}},
 	}
+	calls = append(calls, replicationCalls(ctx, s, s.replicator)...)
 	calls = append(calls, settingsCalls(ctx, s.client)...)
 	calls = append(calls, policyCalls(ctx, s.client)...)
 	calls = append(calls, pullThroughCalls(ctx, s.client)...)

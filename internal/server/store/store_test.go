@@ -44,3 +44,20 @@ func TestOpenDefaultIsSQLiteInDataDir(t *testing.T) {
 		t.Fatalf("no database file in the data dir: %v", err)
 	}
 }
+
+func TestReplicationSQLite(t *testing.T) {
+	storetest.RunReplication(t, func(t *testing.T) *store.SQL {
+		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db", "stowaway.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestReplicationPostgres(t *testing.T) {
+	storetest.RunReplication(t, func(t *testing.T) *store.SQL {
+		return storetest.Postgres(t)
+	})
+}
