@@ -79,25 +79,9 @@ func (c *Config) ResolveCredentials(lookupEnv func(string) (string, bool), readF
 	out := make([]RegistryCredential, 0, len(c.RegistryCredentials))
 	for i, rc := range c.RegistryCredentials {
 		at := fmt.Sprintf("line %d: registry_credentials[%d] (%s)", rc.Line, i, rc.Name)
-		var pw string
-		if rc.PasswordEnv != "" {
-			v, ok := lookupEnv(rc.PasswordEnv)
-			if !ok || v == "" {
-				return nil, fmt.Errorf("%s: environment variable %s is unset or empty", at, rc.PasswordEnv)
-			}
-			pw = v
-		} else {
-			b, err := readFile(rc.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("%s: password_file: %w", at, err)
-			}
-			if len(b) > 4096 {
-				return nil, fmt.Errorf("%s: password_file %s is larger than 4096 bytes; want the password alone", at, rc.PasswordFile)
-			}
-			pw = strings.TrimSpace(string(b))
-			if pw == "" {
-				return nil, fmt.Errorf("%s: password_file %s is empty", at, rc.PasswordFile)
-			}
+		pw, err := resolvePassword(at, rc.PasswordEnv, rc.PasswordFile, lookupEnv, readFile)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, RegistryCredential{Name: rc.Name, Username: rc.Username, Password: pw})
 	}
@@ -109,26 +93,63 @@ func (c *Config) ResolveCredentials(lookupEnv func(string) (string, bool), readF
 // environment and the file system; a relative password_file is relative
 // to the directory of path).
 func LoadCredentials(path string) ([]RegistryCredential, error) {
-	f, err := os.Open(path)
+	c, readFile, err := loadAuthFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth config: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	c, err := ParseConfig(f)
-	if err != nil {
-		return nil, fmt.Errorf("auth config %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	creds, err := c.ResolveCredentials(os.LookupEnv, func(name string) ([]byte, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		return readSmall(name, 4097)
-	})
+	creds, err := c.ResolveCredentials(os.LookupEnv, readFile)
 	if err != nil {
 		return nil, fmt.Errorf("auth config %s: %w", path, err)
 	}
 	return creds, nil
+}
+
+// loadAuthFile parses the --auth-config file at path and gives the reader
+// of its password_file references (relative ones are relative to the
+// directory of path; at most 4 KiB plus one byte, so a larger file is told
+// apart).
+func loadAuthFile(path string) (*Config, func(string) ([]byte, error), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth config: %w", err)
+	}
+	defer f.Close()
+	c, err := ParseConfig(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth config %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	return c, func(name string) ([]byte, error) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		return readSmall(name, 4097)
+	}, nil
+}
+
+// resolvePassword reads a password named by reference: the environment
+// variable env, else the file file (trimmed, at most 4096 bytes, not
+// empty). at names the entry in errors.
+func resolvePassword(at, env, file string, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (string, error) {
+	if env != "" {
+		v, ok := lookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("%s: environment variable %s is unset or empty", at, env)
+		}
+		return v, nil
+	}
+	b, err := readFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: password_file: %w", at, err)
+	}
+	if len(b) > 4096 {
+		return "", fmt.Errorf("%s: password_file %s is larger than 4096 bytes; want the password alone", at, file)
+	}
+	pw := strings.TrimSpace(string(b))
+	if pw == "" {
+		return "", fmt.Errorf("%s: password_file %s is empty", at, file)
+	}
+	return pw, nil
 }
 
 // CredentialSet holds the registry credentials in force; Replace swaps in

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -133,24 +132,9 @@ func (c *Config) ResolveReplication(lookupEnv func(string) (string, bool), readF
 			return nil, fmt.Errorf("%s: %w", at, err)
 		}
 		dst := Destination{Region: d.Region, RegistryID: d.RegistryID, URL: u, Username: d.Username}
-		switch {
-		case d.PasswordEnv != "":
-			v, ok := lookupEnv(d.PasswordEnv)
-			if !ok || v == "" {
-				return nil, fmt.Errorf("%s: environment variable %s is unset or empty", at, d.PasswordEnv)
-			}
-			dst.Password = v
-		case d.PasswordFile != "":
-			b, err := readFile(d.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("%s: password_file: %w", at, err)
-			}
-			if len(b) > 4096 {
-				return nil, fmt.Errorf("%s: password_file %s is larger than 4096 bytes; want the password alone", at, d.PasswordFile)
-			}
-			dst.Password = strings.TrimSpace(string(b))
-			if dst.Password == "" {
-				return nil, fmt.Errorf("%s: password_file %s is empty", at, d.PasswordFile)
+		if d.PasswordEnv != "" || d.PasswordFile != "" {
+			if dst.Password, err = resolvePassword(at, d.PasswordEnv, d.PasswordFile, lookupEnv, readFile); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, dst)
@@ -163,21 +147,9 @@ func (c *Config) ResolveReplication(lookupEnv func(string) (string, bool), readF
 // environment and the file system; a relative password_file is relative
 // to the directory of path).
 func LoadReplication(path string) ([]Destination, error) {
-	f, err := os.Open(path)
+	c, readFile, err := loadAuthFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth config: %w", err)
-	}
-	defer f.Close()
-	c, err := ParseConfig(f)
-	if err != nil {
-		return nil, fmt.Errorf("auth config %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	readFile := func(name string) ([]byte, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		return readSmall(name, 4097)
+		return nil, err
 	}
 	ds, err := c.ResolveReplication(os.LookupEnv, readFile)
 	if err != nil {
