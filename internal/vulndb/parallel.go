@@ -158,11 +158,13 @@ func (j *job) run(ctx context.Context, src feed.Source, state feed.State) {
 		}
 	}
 	j.stats, j.parseErr = u.Parse(ctx, &countingFS{fsys: snap.FS, n: &j.bytes}, func(a *advisory.Advisory) error {
-		if a = j.filter(a); a == nil {
-			return nil
-		}
-		if !a.Rejected && a.Withdrawn.IsZero() {
-			j.noteNamespaces(a)
+		if a != nil { // prepare reports a nil record as malformed
+			if a = j.filter(a); a == nil {
+				return nil
+			}
+			if !a.Rejected && a.Withdrawn.IsZero() {
+				j.noteNamespaces(a)
+			}
 		}
 		batch = append(batch, prepare(name, a))
 		if len(batch) < jobBatch {

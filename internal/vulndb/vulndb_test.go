@@ -125,7 +125,8 @@ func TestLookupRoundTrip(t *testing.T) {
 		st.Sources[i].FetchedAt, st.Sources[i].CheckedAt = time.Time{}, time.Time{}
 	}
 	wantSt := []SourceStatus{
-		{Name: "debian", Outcome: Updated, Advisories: 3, Affected: 6, Newest: day(9)},
+		{Name: "debian", Outcome: Updated, Advisories: 3, Affected: 6, Newest: day(9),
+			Namespaces: []string{"debian:11", "debian:12", "osv:Go", "osv:PyPI", "rhel:8"}},
 		{Name: "nvd", Outcome: Updated, Enrichment: 1},
 	}
 	if diff := cmp.Diff(wantSt, st.Sources); diff != "" {
