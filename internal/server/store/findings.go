@@ -134,7 +134,9 @@ func (s *SQL) OpenFindingsTx(ctx context.Context, tx *Tx, repo, digest string, p
 // Severity are read): a finding never seen gets first_seen = now; an open
 // finding absent from current gets resolved_at = now; a resolved finding
 // that reappears is reopened (resolved_at = 0, first_seen = now); an open
-// one keeps its first_seen and takes the current severity.
+// one keeps its first_seen and takes the current severity. It stores the
+// hash of current as the image's inventories.findings_hash (findingsbatch.go).
+// RecordFindingsBatch does the same for many images.
 func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, current []FindingRecord, now time.Time) (FindingsDiff, error) {
 	var diff FindingsDiff
 	prev, err := s.findingHistory(ctx, tx, historyQuery, repo, digest)
@@ -193,6 +195,9 @@ func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, c
 		}
 		o.ResolvedAt = now
 		diff.Resolved = append(diff.Resolved, o)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE inventories SET findings_hash = ? WHERE repo = ? AND digest = ?`, FindingsHash(current), repo, digest); err != nil {
+		return diff, fmt.Errorf("store: record findings: hash: %w", err)
 	}
 	return diff, nil
 }
