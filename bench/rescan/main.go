@@ -14,7 +14,8 @@
 // packages in many images, most in few). Versions are real: each package's
 // installed version is one of the fixed versions its advisories name, the
 // newest for fresh images and older ones for images built from older bases,
-// so that matching decides as it does for real images.
+// so that matching decides as it does for real images; each package has the
+// PURL the indexer would give it.
 //
 // -database postgres://... runs the same passes on PostgreSQL, in a fresh
 // schema dropped at the end. -baseline PREV.json prints each figure's
@@ -45,8 +46,11 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
+	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
+	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -396,11 +400,13 @@ type fleet struct {
 	zipf        *rand.Zipf
 	rng         *rand.Rand
 	seen        map[string]bool
+	purls       names.Names
 }
 
 func newFleet(pool []pkgVersions, nPkgs, base int, rng *rand.Rand) *fleet {
 	rest := uint64(len(pool) - base - 1)
-	return &fleet{pool: pool, nPkgs: nPkgs, base: base, rng: rng, zipf: rand.NewZipf(rng, 1.1, 8, rest), seen: map[string]bool{}}
+	return &fleet{pool: pool, nPkgs: nPkgs, base: base, rng: rng, zipf: rand.NewZipf(rng, 1.1, 8, rest), seen: map[string]bool{},
+		purls: names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}}
 }
 
 // image is one inventory: the base packages, then Zipf-drawn others. Its
@@ -423,8 +429,13 @@ func (fl *fleet) image(digest string) *inventory.Inventory {
 		}
 		v := p.versions[max(0, len(p.versions)-1-lag)]
 		fl.seen[p.name+"\x00"+v] = true
-		inv.Packages = append(inv.Packages, inventory.Package{Name: p.name, Version: v, Type: inventory.TypeDeb, SourceName: p.name, SourceVersion: v,
-			Path: "var/lib/dpkg/status", Cataloger: "dpkg"})
+		pkg := inventory.Package{Name: p.name, Version: v, Type: inventory.TypeDeb, SourceName: p.name, SourceVersion: v,
+			Path: "var/lib/dpkg/status", Cataloger: "dpkg"}
+		// The PURL the indexer gives a package its cataloger left without
+		// one: without it every package of the status file would share
+		// one identity and matching would merge their findings.
+		pkg.PURL = fl.purls.PURL(pkg, inv.Distro)
+		inv.Packages = append(inv.Packages, pkg)
 	}
 	for k := range fl.base {
 		add(k)
