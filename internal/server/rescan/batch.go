@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stowaway-scanner/stowaway/internal/match"
-	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -177,14 +175,15 @@ func (r *Rescanner) feed(ctx context.Context, work []target, out chan<- feedItem
 // changed (or the image is revived); otherwise only a final round keeps
 // what building it later needs.
 func (r *Rescanner) prepare(ctx context.Context, pass Pass, db *vulndb.DB, stored store.BatchInventory, final bool, p *prepared) {
-	inv, err := r.codec.Decode(stored.Data)
+	v, err := r.views.get(r.codec, stored.Data)
 	if err != nil {
 		p.err = err
 		return
 	}
+	vp, fast := pass.(viewPass)
 	p.enhanced, p.knownHash = stored.Enhanced, stored.FindingsHash
 	if p.t.changed != nil {
-		sub := match.Touching(inv, scan.Options{Enhanced: stored.Enhanced}.MatchOptions(), p.t.changed)
+		sub := r.views.touching(v, stored.Enhanced, p.t.changed)
 		rm, err := pass.Rematch(ctx, sub, stored.Enhanced)
 		if err != nil {
 			p.err = err
@@ -203,7 +202,12 @@ func (r *Rescanner) prepare(ctx context.Context, pass Pass, db *vulndb.DB, store
 		}
 		return
 	}
-	rm, err := pass.Rematch(ctx, inv, stored.Enhanced)
+	var rm *Rematched
+	if fast {
+		rm, err = vp.rematchView(ctx, v, stored.Enhanced)
+	} else {
+		rm, err = pass.Rematch(ctx, v.inventory(), stored.Enhanced)
+	}
 	if err != nil {
 		p.err = err
 		return
@@ -222,6 +226,11 @@ func (r *Rescanner) prepare(ctx context.Context, pass Pass, db *vulndb.DB, store
 	case final:
 		p.rm = rm
 	}
+}
+
+// viewPass is a Pass that matches views (the ScanMatcher's).
+type viewPass interface {
+	rematchView(ctx context.Context, v *view, enhanced bool) (*Rematched, error)
 }
 
 // outcomes of one image in a batch.

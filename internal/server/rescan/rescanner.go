@@ -68,9 +68,12 @@ type Options struct {
 	Workers int
 	// Batch is the most images written per transaction (default
 	// DefaultBatch; 1 writes each image in its own).
-	Batch  int
-	Now    func() time.Time
-	Logger *slog.Logger
+	Batch int
+	// ViewRefs bounds the decoded inventories kept between passes, in
+	// package references (default DefaultViewRefs; see view.go).
+	ViewRefs int
+	Now      func() time.Time
+	Logger   *slog.Logger
 	// Observe, when set, receives every tick's summary (metrics).
 	Observe func(Summary)
 }
@@ -108,6 +111,7 @@ type Summary struct {
 type Rescanner struct {
 	o     Options
 	codec *Codec
+	views *viewCache
 }
 
 const (
@@ -138,6 +142,9 @@ func New(o Options) (*Rescanner, error) {
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
+	if o.ViewRefs <= 0 {
+		o.ViewRefs = DefaultViewRefs
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -148,7 +155,7 @@ func New(o Options) (*Rescanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Rescanner{o: o, codec: c}, nil
+	return &Rescanner{o: o, codec: c, views: newViewCache(o.ViewRefs)}, nil
 }
 
 // Run ticks every Poll (and runs the scheduled DB update) until ctx ends.

@@ -102,7 +102,7 @@ func (s *SQL) GetInventories(ctx context.Context, refs []ImageRef) (map[ImageRef
 	err := chunks(refs, imageChunk, func(c []ImageRef) error {
 		cte, args := imagesCTE(c)
 		rows, err := s.db.QueryContext(ctx, s.q(cte+`SELECT i.repo, i.digest, i.enhanced, i.data, i.stored_at, i.db_built_at, i.findings_hash
-			FROM v JOIN inventories i ON i.repo = v.repo AND i.digest = v.digest`), args...)
+			FROM v CROSS JOIN inventories i WHERE i.repo = v.repo AND i.digest = v.digest`), args...)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func (s *SQL) ScanStatusesTx(ctx context.Context, tx *Tx, refs []ImageRef) (map[
 	out := make(map[ImageRef]string, len(refs))
 	err := chunks(refs, imageChunk, func(c []ImageRef) error {
 		cte, args := imagesCTE(c)
-		rows, err := tx.QueryContext(ctx, cte+`SELECT sc.repo, sc.digest, sc.status FROM v JOIN scans sc ON sc.repo = v.repo AND sc.digest = v.digest`, args...)
+		rows, err := tx.QueryContext(ctx, cte+`SELECT sc.repo, sc.digest, sc.status FROM v CROSS JOIN scans sc WHERE sc.repo = v.repo AND sc.digest = v.digest`, args...)
 		if err != nil {
 			return err
 		}
@@ -181,8 +181,8 @@ func (s *SQL) historyBatch(ctx context.Context, tx *Tx, refs []ImageRef, openOnl
 	err := chunks(refs, n, func(c []ImageRef) error {
 		cte, args := imagesCTE(c)
 		q := cte + `SELECT f.repo, f.digest, f.name, f.package_name, f.package_version, f.severity, f.first_seen, f.resolved_at
-			FROM v JOIN finding_history f ON f.repo = v.repo AND f.digest = v.digest`
-		var where []string
+			FROM v CROSS JOIN finding_history f`
+		where := []string{`f.repo = v.repo AND f.digest = v.digest`}
 		if openOnly {
 			where = append(where, `f.resolved_at = 0`)
 		}
@@ -192,10 +192,7 @@ func (s *SQL) historyBatch(ctx context.Context, tx *Tx, refs []ImageRef, openOnl
 				args = append(args, p)
 			}
 		}
-		if len(where) > 0 {
-			q += ` WHERE ` + strings.Join(where, ` AND `)
-		}
-		rows, err := tx.QueryContext(ctx, q+` ORDER BY f.repo, f.digest, f.finding_key`, args...)
+		rows, err := tx.QueryContext(ctx, q+` WHERE `+strings.Join(where, ` AND `), args...)
 		if err != nil {
 			return err
 		}
@@ -215,7 +212,33 @@ func (s *SQL) historyBatch(ctx context.Context, tx *Tx, refs []ImageRef, openOnl
 	if err != nil {
 		return nil, fmt.Errorf("store: finding history: %w", err)
 	}
+	for ref, rs := range out {
+		out[ref] = sortByKey(rs)
+	}
 	return out, nil
+}
+
+// sortByKey orders records by FindingKey (the order of the per-image
+// reads), each key built once.
+func sortByKey(rs []FindingRecord) []FindingRecord {
+	type keyed struct {
+		k string
+		r FindingRecord
+	}
+	ks := make([]keyed, len(rs))
+	sorted := true
+	for i, r := range rs {
+		ks[i] = keyed{r.Key(), r}
+		sorted = sorted && (i == 0 || ks[i-1].k <= ks[i].k)
+	}
+	if sorted {
+		return rs
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].k < ks[j].k })
+	for i := range ks {
+		rs[i] = ks[i].r
+	}
+	return rs
 }
 
 // FindingsUpdate is one image's findings for RecordFindingsBatch.
