@@ -148,3 +148,91 @@ func TestBatchedSameAsPerImageSQLite(t *testing.T) {
 func TestBatchedSameAsPerImagePostgres(t *testing.T) {
 	runBatchedSameAsPerImage(t, storetest.Postgres)
 }
+
+// cancelling announces, then cancels the pass after its first
+// announcement: the pass stops between batches.
+type cancelling struct {
+	announcements
+	cancel func()
+}
+
+func (c *cancelling) FindingsChanged(ctx context.Context, tx *store.Tx, ch scanning.FindingsChange) error {
+	if err := c.announcements.FindingsChanged(ctx, tx, ch); err != nil {
+		return err
+	}
+	c.cancel()
+	return nil
+}
+
+// TestKilledPassFinishedByNext: a pass stopped after its first batch
+// leaves every image either done or as it was, and the next pass
+// finishes the job: the same scan rows, history and announcements as one
+// uninterrupted pass.
+func TestKilledPassFinishedByNext(t *testing.T) {
+	ctx := context.Background()
+	fleet := func() *fixture {
+		f := newFixture(t, openSQLite(t))
+		recent := f.clk.Now().Add(-24 * time.Hour)
+		for i := range 9 {
+			f.scanImage(t, "prod-kill", recent, alpineInv(fmt.Sprintf("sha256:k%02d", i), "busybox=1.36.1-r5", "openssl=3.1.4-r0"))
+		}
+		return f
+	}
+	clean, killed := fleet(), fleet()
+	cctx, cancel := context.WithCancel(ctx)
+	ann := &cancelling{cancel: cancel}
+	rc, err := New(Options{Store: clean.st, Matcher: ScanMatcher{Now: clean.clk.Now}, DBDir: clean.dbDir, Announcer: clean.ann, Holder: "r", Now: clean.clk.Now, Batch: 2, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := New(Options{Store: killed.st, Matcher: ScanMatcher{Now: killed.clk.Now}, DBDir: killed.dbDir, Announcer: ann, Holder: "r", Now: killed.clk.Now, Batch: 2, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		f *fixture
+		r *Rescanner
+	}{{clean, rc}, {killed, rk}} {
+		if _, err := w.r.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.f.clk.Set(w.f.clk.Now().Add(time.Hour))
+		buildDB(t, w.f.dbDir, secdb(feed2), day0.Add(time.Hour))
+	}
+	if s, err := rc.Tick(ctx); err != nil || s.Changed != 10 {
+		t.Fatalf("uninterrupted pass: %+v, %v; want 10 images changed", s, err)
+	}
+	s, err := rk.Tick(cctx)
+	if err == nil || s.Changed >= 10 {
+		t.Fatalf("killed pass: %+v, %v; want it stopped early with an error", s, err)
+	}
+	ann.cancel = func() {}
+	s2, err := rk.Tick(ctx)
+	if err != nil || s.Changed+s2.Changed != 10 || s2.Mode != "changes" {
+		t.Fatalf("next pass: %+v, %v; want the other %d images changed", s2, err, 10-s.Changed)
+	}
+	// The announcement made in the transaction the cancellation rolled
+	// back is made again (an outbox row would have been rolled back
+	// with it): every image is announced, by one pass or the other.
+	digests := func(cs []scanning.FindingsChange) map[string]bool {
+		m := map[string]bool{}
+		for _, c := range cs {
+			m[c.Digest] = true
+		}
+		return m
+	}
+	if diff := cmp.Diff(digests(clean.ann.got), digests(ann.got)); diff != "" {
+		t.Errorf("announced images (-uninterrupted +killed and finished):\n%s", diff)
+	}
+	for i := range 9 {
+		d := fmt.Sprintf("sha256:k%02d", i)
+		if diff := cmp.Diff(findingNames(t, clean.scanRow(t, "prod-kill", d)), findingNames(t, killed.scanRow(t, "prod-kill", d))); diff != "" {
+			t.Errorf("%s findings (-uninterrupted +killed and finished):\n%s", d, diff)
+		}
+		h1, _ := clean.st.FindingHistory(ctx, "prod-kill", d)
+		h2, _ := killed.st.FindingHistory(ctx, "prod-kill", d)
+		if diff := cmp.Diff(h1, h2); diff != "" {
+			t.Errorf("%s history (-uninterrupted +killed and finished):\n%s", d, diff)
+		}
+	}
+}
