@@ -60,6 +60,7 @@ type prepared struct {
 	rm              *Rematched
 	res             *scanning.Result
 	body            []byte
+	prepared        *store.PreparedResult
 }
 
 // rematchAll re-matches work with Workers goroutines, writing Batch
@@ -119,7 +120,7 @@ func (r *Rescanner) round(ctx context.Context, pass Pass, db *vulndb.DB, work []
 			continue
 		}
 		batch = append(batch, p)
-		bytes += len(p.body)
+		bytes += 2 * len(p.body) // the body and its prepared parts
 		if len(batch) >= r.o.Batch || bytes >= maxBatchBytes {
 			write()
 		}
@@ -222,7 +223,10 @@ func (r *Rescanner) prepare(ctx context.Context, pass Pass, db *vulndb.DB, store
 		}
 		if p.body, err = json.Marshal(p.res); err != nil {
 			p.err = fmt.Errorf("rescan: encode result: %w", err)
+			return
 		}
+		pr := store.PrepareResult(p.body)
+		p.prepared = &pr
 	case final:
 		p.rm = rm
 	}
@@ -418,7 +422,11 @@ func (r *Rescanner) store(ctx context.Context, tx *store.Tx, db *vulndb.DB, p *p
 			return err
 		}
 	}
-	if _, err := r.o.Store.UpdateScanResult(ctx, tx, p.ref.Repository, p.ref.Digest, string(p.res.Status), p.res.Description, p.body, status); err != nil {
+	if p.prepared == nil {
+		pr := store.PrepareResult(p.body)
+		p.prepared = &pr
+	}
+	if _, err := r.o.Store.UpdateScanResultPrepared(ctx, tx, p.ref.Repository, p.ref.Digest, string(p.res.Status), p.res.Description, p.prepared, status); err != nil {
 		return err
 	}
 	if r.o.Announcer == nil || len(diff.Added)+len(diff.Resolved) == 0 {

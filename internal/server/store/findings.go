@@ -226,6 +226,17 @@ func (s *SQL) ScanTx(ctx context.Context, tx *Tx, repo, digest string) (Scan, er
 // of fromStatuses (a scan IN_PROGRESS or FAILED is left alone) and reports
 // whether it wrote. A nil result keeps the stored one.
 func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error) {
+	if result == nil {
+		return s.UpdateScanResultPrepared(ctx, tx, repo, digest, status, description, nil, fromStatuses...)
+	}
+	p := PrepareResult(result)
+	return s.UpdateScanResultPrepared(ctx, tx, repo, digest, status, description, &p, fromStatuses...)
+}
+
+// UpdateScanResultPrepared is UpdateScanResult with the result already
+// cut (PrepareResult, which a caller can run outside tx); nil keeps the
+// stored one.
+func (s *SQL) UpdateScanResultPrepared(ctx context.Context, tx *Tx, repo, digest, status, description string, result *PreparedResult, fromStatuses ...string) (bool, error) {
 	if len(fromStatuses) == 0 {
 		return false, errors.New("store: update scan result: no statuses to update from")
 	}
@@ -251,7 +262,7 @@ func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status
 	if n != 1 || result == nil {
 		return n == 1, nil
 	}
-	head, err := s.putResult(ctx, tx.tx, repo, digest, result)
+	head, err := s.putPrepared(ctx, tx.tx, repo, digest, *result)
 	if err != nil {
 		return false, fmt.Errorf("store: update scan result: %w", err)
 	}
