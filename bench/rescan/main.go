@@ -34,6 +34,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -46,11 +47,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
-	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
-	ecoall "github.com/stowaway-scanner/stowaway/internal/ecosystem/all"
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
-	"github.com/stowaway-scanner/stowaway/internal/names"
 	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/rescan"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
@@ -400,13 +398,11 @@ type fleet struct {
 	zipf        *rand.Zipf
 	rng         *rand.Rand
 	seen        map[string]bool
-	purls       names.Names
 }
 
 func newFleet(pool []pkgVersions, nPkgs, base int, rng *rand.Rand) *fleet {
 	rest := uint64(len(pool) - base - 1)
-	return &fleet{pool: pool, nPkgs: nPkgs, base: base, rng: rng, zipf: rand.NewZipf(rng, 1.1, 8, rest), seen: map[string]bool{},
-		purls: names.Names{Distros: distroall.Distros(), Ecosystems: ecoall.Ecosystems()}}
+	return &fleet{pool: pool, nPkgs: nPkgs, base: base, rng: rng, zipf: rand.NewZipf(rng, 1.1, 8, rest), seen: map[string]bool{}}
 }
 
 // image is one inventory: the base packages, then Zipf-drawn others. Its
@@ -434,7 +430,7 @@ func (fl *fleet) image(digest string) *inventory.Inventory {
 		// The PURL the indexer gives a package its cataloger left without
 		// one: without it every package of the status file would share
 		// one identity and matching would merge their findings.
-		pkg.PURL = fl.purls.PURL(pkg, inv.Distro)
+		pkg.PURL = "pkg:deb/debian/" + url.PathEscape(p.name) + "@" + url.PathEscape(v) + "?distro=debian-12"
 		inv.Packages = append(inv.Packages, pkg)
 	}
 	for k := range fl.base {

@@ -55,6 +55,7 @@ type ScanMatcher struct {
 // Pass implements Matcher.
 func (m ScanMatcher) Pass(db *vulndb.DB) Pass {
 	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), pkgs: match.NewPackageMemo(), now: m.Now,
+		lists: scan.Options{}.WithLists(),
 		parts: map[pkgKey][]recordPart{}, statuses: map[statusKey]scanning.Status{}}
 }
 
@@ -62,6 +63,9 @@ type scanPass struct {
 	db   *Memo
 	pkgs *match.PackageMemo
 	now  func() time.Time
+	// lists holds the distro and ecosystem lists scan.Options would
+	// build for every scan, built once per pass.
+	lists scan.Options
 
 	// The per-package records of views (rematchView).
 	mu        sync.Mutex
@@ -82,6 +86,13 @@ type recordPart struct {
 type statusKey struct {
 	gen, dist                uint32
 	enhanced, hasOS, hasLang bool
+}
+
+// options are the scan options of the pass.
+func (p *scanPass) options(enhanced bool, memo *match.PackageMemo) scan.Options {
+	o := p.lists
+	o.Enhanced, o.Memo, o.Now = enhanced, memo, p.now
+	return o
 }
 
 // Stats returns the per-package memo's hits and misses (a package whose
@@ -129,7 +140,11 @@ func (p *scanPass) rematchView(ctx context.Context, v *view, enhanced bool) (*Re
 			}
 		}
 	}
-	byKey := make(map[string]store.FindingRecord, n)
+	type keyed struct {
+		k string
+		r store.FindingRecord
+	}
+	recs := make([]keyed, 0, n)
 	for i, id := range v.ids {
 		pk := &v.table[id]
 		for _, f := range parts[i] {
@@ -138,14 +153,21 @@ func (p *scanPass) rematchView(ctx context.Context, v *view, enhanced bool) (*Re
 				sev = groupSev[[2]string{f.id, f.namespace}].Inspector()
 			}
 			r := store.FindingRecord{Name: f.id, PackageName: pk.Name, PackageVersion: pk.Version, Severity: sev}
-			k := r.Key()
-			if old, ok := byKey[k]; ok && old.Severity != sev {
-				return p.Rematch(ctx, v.inventory(), enhanced)
-			}
-			byKey[k] = r
+			recs = append(recs, keyed{r.Key(), r})
 		}
 	}
-	out := &Rematched{Status: status, Records: sortedRecords(byKey)}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].k < recs[j].k })
+	records := make([]store.FindingRecord, 0, len(recs))
+	for i, kr := range recs {
+		if i > 0 && recs[i-1].k == kr.k {
+			if recs[i-1].r.Severity != kr.r.Severity {
+				return p.Rematch(ctx, v.inventory(), enhanced)
+			}
+			continue
+		}
+		records = append(records, kr.r)
+	}
+	out := &Rematched{Status: status, Records: records}
 	out.Result = func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error) {
 		rm, err := p.Rematch(ctx, v.inventory(), enhanced)
 		if err != nil {
@@ -169,7 +191,7 @@ func (p *scanPass) packageParts(ctx context.Context, v *view, id uint32, enhance
 		return ps, nil
 	}
 	one := &inventory.Inventory{Distro: v.head.Distro, Packages: []inventory.Package{v.table[id]}}
-	rep, err := scan.Inventory(ctx, one, p.db, scan.Options{Enhanced: enhanced, Memo: p.pkgs, Now: p.now})
+	rep, err := scan.Inventory(ctx, one, p.db, p.options(enhanced, p.pkgs))
 	if err != nil {
 		return nil, fmt.Errorf("rescan: match: %w", err)
 	}
@@ -210,7 +232,7 @@ func (p *scanPass) status(ctx context.Context, v *view, enhanced bool) (scanning
 			rep.Packages = append(rep.Packages, *pk)
 		}
 	}
-	res, err := scan.Inventory(ctx, rep, p.db, scan.Options{Enhanced: enhanced, Memo: match.NewPackageMemo(), Now: p.now})
+	res, err := scan.Inventory(ctx, rep, p.db, p.options(enhanced, match.NewPackageMemo()))
 	if err != nil {
 		return "", fmt.Errorf("rescan: match: %w", err)
 	}
@@ -222,7 +244,7 @@ func (p *scanPass) status(ctx context.Context, v *view, enhanced bool) (scanning
 }
 
 func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*Rematched, error) {
-	rep, err := scan.Inventory(ctx, inv, p.db, scan.Options{Enhanced: enhanced, Memo: p.pkgs, Now: p.now})
+	rep, err := scan.Inventory(ctx, inv, p.db, p.options(enhanced, p.pkgs))
 	if err != nil {
 		return nil, fmt.Errorf("rescan: match: %w", err)
 	}

@@ -43,6 +43,8 @@ type view struct {
 // viewCache holds views and the package table they index.
 type viewCache struct {
 	max int
+	// opts are the match options of basic and enhanced scans.
+	opts [2]match.Options
 
 	mu      sync.Mutex
 	gen     uint32
@@ -64,6 +66,9 @@ type pkgKey struct {
 
 func newViewCache(max int) *viewCache {
 	c := &viewCache{max: max}
+	for i, enhanced := range []bool{false, true} {
+		c.opts[i] = scan.Options{Enhanced: enhanced}.WithLists().MatchOptions()
+	}
 	c.reset()
 	return c
 }
@@ -161,11 +166,11 @@ func (v *view) inventory() *inventory.Inventory {
 // touching is match.Touching of v's inventory: the packages of v looked up
 // under any of keys, in order, with each package's keys memoized.
 func (c *viewCache) touching(v *view, enhanced bool, keys map[match.Key]bool) *inventory.Inventory {
+	opts := c.opts[b2i(enhanced)]
 	if v.ids == nil {
-		return match.Touching(v.head, scan.Options{Enhanced: enhanced}.MatchOptions(), keys)
+		return match.Touching(v.head, opts, keys)
 	}
 	out := *v.head
-	opts := scan.Options{Enhanced: enhanced}.MatchOptions()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range v.ids {
@@ -186,4 +191,11 @@ func (c *viewCache) touching(v *view, enhanced bool, keys map[match.Key]bool) *i
 		}
 	}
 	return &out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

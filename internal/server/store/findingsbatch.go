@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/stowaway-scanner/stowaway/internal/severity"
 )
 
 // Batched rescan writes. A continuous rescan handles many images per
@@ -39,23 +37,70 @@ func (s *SQL) findingsHashSchema() []string {
 // and severities, one per FindingKey (the last of a key wins, as in
 // RecordFindings), in key order.
 func FindingsHash(records []FindingRecord) string {
-	byKey := make(map[string]severity.Severity, len(records))
-	for _, r := range records {
-		byKey[r.Key()] = r.Severity
+	sorted := true
+	for i := 1; i < len(records) && sorted; i++ {
+		sorted = compareKeys(&records[i-1], &records[i]) < 0
 	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
+	if !sorted {
+		byKey := make(map[string]FindingRecord, len(records))
+		for _, r := range records {
+			byKey[r.Key()] = r
+		}
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		records = make([]FindingRecord, len(keys))
+		for i, k := range keys {
+			records[i] = byKey[k]
+		}
 	}
-	sort.Strings(keys)
 	h := sha256.New()
-	for _, k := range keys {
-		h.Write([]byte(k))
-		h.Write([]byte{0x1e})
-		h.Write([]byte(byKey[k]))
-		h.Write([]byte{'\n'})
+	var buf []byte
+	for i := range records {
+		r := &records[i]
+		buf = append(buf[:0], r.Name...)
+		buf = append(buf, 0x1f)
+		buf = append(buf, r.PackageName...)
+		buf = append(buf, 0x1f)
+		buf = append(buf, r.PackageVersion...)
+		buf = append(buf, 0x1e)
+		buf = append(buf, r.Severity...)
+		buf = append(buf, '\n')
+		h.Write(buf)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// compareKeys compares the FindingKeys of a and b without building them.
+func compareKeys(a, b *FindingRecord) int {
+	ap := [5]string{a.Name, "\x1f", a.PackageName, "\x1f", a.PackageVersion}
+	bp := [5]string{b.Name, "\x1f", b.PackageName, "\x1f", b.PackageVersion}
+	i, j, ai, bi := 0, 0, 0, 0 // part and byte within it
+	for {
+		for i < 5 && ai == len(ap[i]) {
+			i, ai = i+1, 0
+		}
+		for j < 5 && bi == len(bp[j]) {
+			j, bi = j+1, 0
+		}
+		switch {
+		case i == 5 && j == 5:
+			return 0
+		case i == 5:
+			return -1
+		case j == 5:
+			return 1
+		}
+		if c, d := ap[i][ai], bp[j][bi]; c != d {
+			if c < d {
+				return -1
+			}
+			return 1
+		}
+		ai, bi = ai+1, bi+1
+	}
 }
 
 // imageChunk bounds the images of one batched statement (2 parameters
