@@ -28,9 +28,15 @@ type ImageRef struct {
 	Digest     string
 }
 
-// findingsHashSchema is the migration adding inventories.findings_hash.
+// findingsHashSchema is the migration adding inventories.findings_hash
+// and an index of the open findings by image and package (the change-pass
+// shortcut reads an image's open findings of a few packages; without it
+// every open finding of the image is read to filter them).
 func (s *SQL) findingsHashSchema() []string {
-	return []string{`ALTER TABLE inventories ADD COLUMN findings_hash TEXT NOT NULL DEFAULT ''`}
+	return []string{
+		`ALTER TABLE inventories ADD COLUMN findings_hash TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX IF NOT EXISTS finding_history_open_package ON finding_history (repo, digest, package_name) WHERE resolved_at = 0`,
+	}
 }
 
 // FindingsHash is the digest of a set of open findings: their identities

@@ -44,7 +44,7 @@ func (s *SQL) migrations() []migration {
 		{4, "repository resource tags, tag mutability exclusions, encryption configuration; repository creation templates", s.repoConfigSchema},
 		{5, "repository policies and the registry policy", s.policySchema},
 		{6, "the audit trail", s.auditSchema},
-		{7, "inventories.findings_hash: the digest of each image's open findings (batched rescans)", s.findingsHashSchema},
+		{7, "inventories.findings_hash: the digest of each image's open findings; open findings indexed by image and package (batched rescans)", s.findingsHashSchema},
 	}
 }
 
