@@ -100,7 +100,7 @@ func (c *viewCache) get(codec *Codec, data []byte) (*view, error) {
 func (c *viewCache) put(sum [32]byte, inv *inventory.Inventory) (*view, error) {
 	head := *inv
 	head.Packages = nil
-	cost := len(inv.Packages) + len(inv.Relationships)
+	cost := 1 + len(inv.Packages) + len(inv.Relationships)
 	if len(inv.SymbolTables) > 0 || cost > c.max {
 		head.Packages = inv.Packages
 		return &view{head: &head}, nil
