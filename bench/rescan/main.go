@@ -406,10 +406,11 @@ func printBaseline(path string, prev, cur figures) {
 		fmt.Printf("  (the baseline's fleet differs: its ratios compare different work)\n")
 	}
 	row := func(name string, before, after float64, unit string) {
-		ratio := 0.0
-		if before > 0 {
-			ratio = after / before
+		if before == 0 || after == 0 {
+			fmt.Printf("  %-32s %10.2f -> %10.2f %-9s (not measured in both)\n", name, before, after, unit)
+			return
 		}
+		ratio := after / before
 		fmt.Printf("  %-32s %10.2f -> %10.2f %-9s %6.2fx\n", name, before, after, unit, ratio)
 	}
 	row("seed", prev.SeedSeconds, cur.SeedSeconds, "s")
