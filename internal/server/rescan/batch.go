@@ -303,9 +303,8 @@ func (r *Rescanner) flush(ctx context.Context, db *vulndb.DB, batch []prepared) 
 		// Change-pass shortcuts: the packages under the changed keys
 		// found as before mean the whole inventory would be.
 		var checks []int
-		var checkRefs []store.ImageRef
-		var names []string
-		all := false
+		var allRefs []store.ImageRef          // open findings of every package
+		want := map[store.ImageRef][]string{} // or of these packages
 		for i := range batch {
 			p := &batch[i]
 			if !p.check {
@@ -319,22 +318,24 @@ func (r *Rescanner) flush(ctx context.Context, db *vulndb.DB, batch []prepared) 
 			if p.nSub == 0 {
 				continue
 			}
-			checkRefs = append(checkRefs, p.ref)
 			if p.names == nil {
-				all = true
+				allRefs = append(allRefs, p.ref)
+			} else {
+				want[p.ref] = p.names
 			}
-			names = append(names, p.names...)
 		}
 		if len(checks) > 0 {
-			var open map[store.ImageRef][]store.FindingRecord
-			if len(checkRefs) > 0 {
-				slices.Sort(names)
-				names = slices.Compact(names)
-				if all {
-					names = nil
-				}
-				if open, err = r.o.Store.OpenFindingsBatchTx(ctx, tx, checkRefs, names); err != nil {
+			open, err := r.o.Store.OpenFindingsOfPackagesTx(ctx, tx, want)
+			if err != nil {
+				return err
+			}
+			if len(allRefs) > 0 {
+				rest, err := r.o.Store.OpenFindingsBatchTx(ctx, tx, allRefs, nil)
+				if err != nil {
 					return err
+				}
+				for ref, rs := range rest {
+					open[ref] = rs
 				}
 			}
 			for _, i := range checks {

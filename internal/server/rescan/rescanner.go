@@ -29,6 +29,7 @@ type Store interface {
 	ScanTx(ctx context.Context, tx *store.Tx, repo, digest string) (store.Scan, error)
 	ScanStatusesTx(ctx context.Context, tx *store.Tx, refs []store.ImageRef) (map[store.ImageRef]string, error)
 	OpenFindingsBatchTx(ctx context.Context, tx *store.Tx, refs []store.ImageRef, packages []string) (map[store.ImageRef][]store.FindingRecord, error)
+	OpenFindingsOfPackagesTx(ctx context.Context, tx *store.Tx, want map[store.ImageRef][]string) (map[store.ImageRef][]store.FindingRecord, error)
 	UpdateScanResult(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error)
 	UpdateScanResultPrepared(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result *store.PreparedResult, fromStatuses ...string) (bool, error)
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)

@@ -217,6 +217,72 @@ func (s *SQL) OpenFindingsBatchTx(ctx context.Context, tx *Tx, refs []ImageRef, 
 	return s.historyBatch(ctx, tx, refs, true, packages)
 }
 
+// OpenFindingsOfPackagesTx returns, in tx, the open finding_history rows
+// of each image of want whose package name is one of the image's names,
+// ordered by finding key: each image is probed for its own names only.
+func (s *SQL) OpenFindingsOfPackagesTx(ctx context.Context, tx *Tx, want map[ImageRef][]string) (map[ImageRef][]FindingRecord, error) {
+	type probe struct {
+		ref ImageRef
+		pkg string
+	}
+	var probes []probe
+	for ref, names := range want {
+		seen := make(map[string]bool, len(names))
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				probes = append(probes, probe{ref, n})
+			}
+		}
+	}
+	out := make(map[ImageRef][]FindingRecord, len(want))
+	const n = 3 * imageChunk / 2 // 3 parameters each
+	for start := 0; start < len(probes); start += n {
+		chunk := probes[start:min(start+n, len(probes))]
+		var b strings.Builder
+		b.WriteString(`WITH v (repo, digest, pkg) AS (VALUES `)
+		args := make([]any, 0, 3*len(chunk))
+		for i, p := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?)")
+			args = append(args, p.ref.Repository, p.ref.Digest, p.pkg)
+		}
+		b.WriteString(`) SELECT f.repo, f.digest, f.name, f.package_name, f.package_version, f.severity, f.first_seen, f.resolved_at
+			FROM v CROSS JOIN finding_history f
+			WHERE f.repo = v.repo AND f.digest = v.digest AND f.package_name = v.pkg AND f.resolved_at = 0`)
+		if err := scanBatchRows(ctx, tx, b.String(), args, out); err != nil {
+			return nil, fmt.Errorf("store: open findings: %w", err)
+		}
+	}
+	for ref, rs := range out {
+		out[ref] = sortByKey(rs)
+	}
+	return out, nil
+}
+
+// scanBatchRows runs a query of finding_history rows led by repo and
+// digest and appends them to out by image.
+func scanBatchRows(ctx context.Context, tx *Tx, q string, args []any, out map[ImageRef][]FindingRecord) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref ImageRef
+		var r FindingRecord
+		var first, resolved int64
+		if err := rows.Scan(&ref.Repository, &ref.Digest, &r.Name, &r.PackageName, &r.PackageVersion, &r.Severity, &first, &resolved); err != nil {
+			return err
+		}
+		r.FirstSeen, r.ResolvedAt = fromMS(first), fromMS(resolved)
+		out[ref] = append(out[ref], r)
+	}
+	return rows.Err()
+}
+
 // FindingHistoryBatchTx returns, in tx, every finding_history row of each
 // of refs, ordered by finding key.
 func (s *SQL) FindingHistoryBatchTx(ctx context.Context, tx *Tx, refs []ImageRef) (map[ImageRef][]FindingRecord, error) {
@@ -243,22 +309,7 @@ func (s *SQL) historyBatch(ctx context.Context, tx *Tx, refs []ImageRef, openOnl
 				args = append(args, p)
 			}
 		}
-		rows, err := tx.QueryContext(ctx, q+` WHERE `+strings.Join(where, ` AND `), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var ref ImageRef
-			var r FindingRecord
-			var first, resolved int64
-			if err := rows.Scan(&ref.Repository, &ref.Digest, &r.Name, &r.PackageName, &r.PackageVersion, &r.Severity, &first, &resolved); err != nil {
-				return err
-			}
-			r.FirstSeen, r.ResolvedAt = fromMS(first), fromMS(resolved)
-			out[ref] = append(out[ref], r)
-		}
-		return rows.Err()
+		return scanBatchRows(ctx, tx, q+` WHERE `+strings.Join(where, ` AND `), args, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: finding history: %w", err)

@@ -128,6 +128,19 @@ func testFindingsBatch(t *testing.T, s *store.SQL) {
 				t.Errorf("%s: open zlib findings (-one +batched):\n%s", r.Digest, diff)
 			}
 		}
+		per, err := s.OpenFindingsOfPackagesTx(ctx, tx, map[store.ImageRef][]string{refs[0]: {"zlib", "curl", "zlib"}, refs[1]: {"openssl"}, refs[2]: {"zlib"}})
+		if err != nil {
+			return err
+		}
+		for r, names := range map[store.ImageRef][]string{refs[0]: {"zlib", "curl"}, refs[1]: {"openssl"}, refs[2]: {"zlib"}} {
+			one, err := s.OpenFindingsTx(ctx, tx, r.Repository, r.Digest, names...)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(one, per[r]); diff != "" {
+				t.Errorf("%s: open findings of %v (-one +per image):\n%s", r.Digest, names, diff)
+			}
+		}
 		all, err := s.OpenFindingsBatchTx(ctx, tx, refs, nil)
 		if err != nil {
 			return err
