@@ -14,25 +14,43 @@
 // packages in many images, most in few). Versions are real: each package's
 // installed version is one of the fixed versions its advisories name, the
 // newest for fresh images and older ones for images built from older bases,
-// so that matching decides as it does for real images.
+// so that matching decides as it does for real images; each package has the
+// PURL the indexer would give it.
+//
+// -seed-results=false records the findings history when the inventories
+// are stored, as the recorder does at scan time, instead of a first
+// re-match storing every result (the measured passes read the history
+// only; at 10,000 images the results take most of an hour to build).
+//
+// -database postgres://... runs the same passes on PostgreSQL, in a fresh
+// schema dropped at the end. -baseline PREV.json prints each figure's
+// ratio to the same figure of a previous run's -json output.
 //
 //	go run ./bench/rescan [-images 10000 -packages 300 -base 100 -db DIR -json out.json]
+//	    [-database postgres://postgres@127.0.0.1:5432/test?sslmode=disable] [-baseline prev.json]
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/stowaway-scanner/stowaway/internal/inventory"
@@ -47,6 +65,7 @@ import (
 type figures struct {
 	DB               string  `json:"db"`
 	DBKind           string  `json:"dbKind"`
+	Store            string  `json:"store"`
 	Images           int     `json:"images"`
 	Packages         int     `json:"packagesPerImage"`
 	BasePackages     int     `json:"basePackagesPerImage"`
@@ -56,6 +75,7 @@ type figures struct {
 	SeedSeconds      float64 `json:"seedSeconds"`
 	FullSeconds      float64 `json:"fullSeconds"`
 	FullImagesPerSec float64 `json:"fullImagesPerSecond"`
+	FullCPUSeconds   float64 `json:"fullCPUSeconds"`
 	MemoHitRate      float64 `json:"fullMemoHitRate"`
 	Change           change  `json:"change1pct"`
 	Base             change  `json:"changeBasePackage"`
@@ -68,6 +88,7 @@ type change struct {
 	Seconds       float64 `json:"seconds"`
 	ImagesPerSec  float64 `json:"imagesPerSecond"`
 	OverFullRatio float64 `json:"overFull"`
+	CPUSeconds    float64 `json:"cpuSeconds"`
 }
 
 func main() {
@@ -76,17 +97,33 @@ func main() {
 	base := flag.Int("base", 100, "packages every image shares (the base image)")
 	dbDir := flag.String("db", "", "vulnerability DB directory (default $STOWAWAY_DB_DIR, else the user cache dir)")
 	jsonOut := flag.String("json", "", "write the figures as JSON to this file")
-	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the passes to PREFIX.full, PREFIX.change and PREFIX.base")
+	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the passes to PREFIX.seed, PREFIX.full, PREFIX.change and PREFIX.base")
+	database := flag.String("database", "", "a postgres:// URL: run on PostgreSQL in a fresh schema (default SQLite in a temporary directory)")
+	baseline := flag.String("baseline", "", "a previous run's -json output: print each figure's ratio to it")
+	seedResults := flag.Bool("seed-results", true, "seed with a first re-match that stores every result; false records the findings history at store time (as the recorder does) without results, which no measured pass reads")
 	flag.Parse()
-	if err := run(context.Background(), *images, *pkgs, *base, *dbDir, *jsonOut, *cpuProfile); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *images, *pkgs, *base, *dbDir, *jsonOut, *cpuProfile, *database, *baseline, *seedResults); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/rescan:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProfile string) error {
+func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProfile, database, baseline string, seedResults bool) error {
 	if nBase > nPkgs {
 		return fmt.Errorf("-base %d is more than -packages %d", nBase, nPkgs)
+	}
+	var prev *figures
+	if baseline != "" {
+		b, err := os.ReadFile(baseline)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		prev = &figures{}
+		if err := json.Unmarshal(b, prev); err != nil {
+			return fmt.Errorf("baseline %s: %w", baseline, err)
+		}
 	}
 	if dbDir == "" {
 		var err error
@@ -112,11 +149,12 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 		return err
 	}
 	defer os.RemoveAll(work)
-	st, err := store.OpenSQLite(ctx, filepath.Join(work, "stowaway.db"))
+	st, cleanup, err := openStore(ctx, database, work)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer cleanup()
+	f.Store = st.Dialect()
 	if err := st.PutScanningConfig(ctx, json.RawMessage(`{"scanType":"ENHANCED","rules":[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]}]}`)); err != nil {
 		return err
 	}
@@ -129,6 +167,17 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 	now := time.Now().UTC()
 	fmt.Fprintf(os.Stderr, "storing %d inventories of %d packages (%d base; others Zipf over %d debian:12 names)...\n", nImages, nPkgs, nBase, len(pool)-nBase)
 	seedStart := time.Now()
+	var seedPass rescan.Pass
+	var seedDB *vulndb.DB
+	if !seedResults {
+		// The findings history as the recorder writes it at scan time,
+		// without the stored results (which no measured pass reads).
+		if seedDB, err = vulndb.Open(ctx, dbDir); err != nil {
+			return err
+		}
+		defer seedDB.Close()
+		seedPass = rescan.ScanMatcher{}.Pass(seedDB)
+	}
 	for i := range nImages {
 		repo := fmt.Sprintf("team%02d/app%d", i%50, i%7)
 		digest := fmt.Sprintf("sha256:%064x", i)
@@ -154,8 +203,24 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 		if err != nil {
 			return err
 		}
+		stored := store.StoredInventory{Repository: repo, Digest: digest, Enhanced: true, Data: data, StoredAt: now}
+		var recs []store.FindingRecord
+		if seedPass != nil {
+			rm, err := seedPass.Rematch(ctx, inv, true)
+			if err != nil {
+				return err
+			}
+			recs, stored.DBBuiltAt = rm.Records, seedDB.BuiltAt()
+		}
 		out := store.JobOutcome{Status: "COMPLETE", Result: json.RawMessage(`{"status":"COMPLETE"}`), InTx: []store.TxFunc{func(ctx context.Context, tx *store.Tx) error {
-			return st.PutInventory(ctx, tx, store.StoredInventory{Repository: repo, Digest: digest, Enhanced: true, Data: data, StoredAt: now}, keys)
+			if err := st.PutInventory(ctx, tx, stored, keys); err != nil {
+				return err
+			}
+			if seedPass == nil {
+				return nil
+			}
+			_, err := st.RecordFindings(ctx, tx, repo, digest, recs, now)
+			return err
 		}}}
 		if err := st.CompleteJob(ctx, j, out, now); err != nil {
 			return err
@@ -168,7 +233,15 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 		return err
 	}
 	// Seed: the first re-match writes every image's findings and history.
-	s, err := r.RematchPairs(ctx, nil)
+	stop, err := profile(cpuProfile, "seed")
+	if err != nil {
+		return err
+	}
+	var s rescan.Summary
+	if seedResults {
+		s, err = r.RematchPairs(ctx, nil)
+	}
+	stop()
 	if err != nil {
 		return err
 	}
@@ -181,11 +254,12 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 		return err
 	}
 	// (a) full re-match.
-	stop, err := profile(cpuProfile, "full")
-	if err != nil {
+	if stop, err = profile(cpuProfile, "full"); err != nil {
 		return err
 	}
+	cpu0 := cpuSeconds()
 	s, err = r.RematchPairs(ctx, nil)
+	f.FullCPUSeconds = cpuSeconds() - cpu0
 	stop()
 	if err != nil {
 		return err
@@ -220,13 +294,21 @@ func run(ctx context.Context, nImages, nPkgs, nBase int, dbDir, jsonOut, cpuProf
 			return err
 		}
 	}
-	fmt.Printf("DB: %s (%s)\n", f.DB, f.DBKind)
+	fmt.Printf("DB: %s (%s); store: %s\n", f.DB, f.DBKind, f.Store)
 	fmt.Printf("%d inventories x %d packages (%d base): %d distinct names, %d distinct name+version, %.1f findings/image\n",
 		f.Images, f.Packages, f.BasePackages, f.DistinctPackages, f.DistinctVersions, f.FindingsPerImage)
-	fmt.Printf("(a) full re-match:              %6d images  %8.2fs  %8.0f images/s  (package memo hit rate %.3f)\n", f.Images, f.FullSeconds, f.FullImagesPerSec, f.MemoHitRate)
-	fmt.Printf("(b) 1%% of names (%3d pairs):    %6d images  %8.2fs  %8.0f images/s  %.3fx the full pass\n", f.Change.Pairs, f.Change.Images, f.Change.Seconds, f.Change.ImagesPerSec, f.Change.OverFullRatio)
+	if seedResults {
+		fmt.Printf("seed (first findings written):  %6d images  %8.2fs\n", f.Images, f.SeedSeconds)
+	} else {
+		fmt.Printf("seed: findings history recorded at store time, no stored results (-seed-results=false)\n")
+	}
+	fmt.Printf("(a) full re-match:              %6d images  %8.2fs  %8.0f images/s  %6.1f CPU s  (package memo hit rate %.3f)\n", f.Images, f.FullSeconds, f.FullImagesPerSec, f.FullCPUSeconds, f.MemoHitRate)
+	fmt.Printf("(b) 1%% of names (%3d pairs):    %6d images  %8.2fs  %8.0f images/s  %6.1f CPU s  %.3fx the full pass\n", f.Change.Pairs, f.Change.Images, f.Change.Seconds, f.Change.ImagesPerSec, f.Change.CPUSeconds, f.Change.OverFullRatio)
 	if nBase > 0 {
-		fmt.Printf("(c) one base package (1 pair):  %6d images  %8.2fs  %8.0f images/s  %.3fx the full pass\n", f.Base.Images, f.Base.Seconds, f.Base.ImagesPerSec, f.Base.OverFullRatio)
+		fmt.Printf("(c) one base package (1 pair):  %6d images  %8.2fs  %8.0f images/s  %6.1f CPU s  %.3fx the full pass\n", f.Base.Images, f.Base.Seconds, f.Base.ImagesPerSec, f.Base.CPUSeconds, f.Base.OverFullRatio)
+	}
+	if prev != nil {
+		printBaseline(baseline, *prev, f)
 	}
 	if jsonOut != "" {
 		b, _ := json.MarshalIndent(f, "", "  ")
@@ -253,11 +335,12 @@ func profile(prefix, pass string) (func(), error) {
 }
 
 func timeChange(ctx context.Context, r *rescan.Rescanner, pairs []vulndb.Pair, full float64) (change, error) {
+	cpu0 := cpuSeconds()
 	s, err := r.RematchPairs(ctx, pairs)
 	if err != nil {
 		return change{}, err
 	}
-	c := change{Pairs: len(pairs), Images: s.Rematched, Seconds: s.Duration.Seconds()}
+	c := change{Pairs: len(pairs), Images: s.Rematched, Seconds: s.Duration.Seconds(), CPUSeconds: cpuSeconds() - cpu0}
 	if c.Seconds > 0 {
 		c.ImagesPerSec = float64(c.Images) / c.Seconds
 	}
@@ -265,6 +348,75 @@ func timeChange(ctx context.Context, r *rescan.Rescanner, pairs []vulndb.Pair, f
 		c.OverFullRatio = c.Seconds / full
 	}
 	return c, nil
+}
+
+// cpuSeconds is the process's user and system CPU time so far (the
+// store's server, PostgreSQL, is another process and not counted).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// openStore opens SQLite under dir, or with a postgres:// URL PostgreSQL
+// in a fresh schema that cleanup drops.
+func openStore(ctx context.Context, database, dir string) (*store.SQL, func(), error) {
+	if database == "" {
+		st, err := store.OpenSQLite(ctx, filepath.Join(dir, "stowaway.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { st.Close() }, nil
+	}
+	cfg, err := pgx.ParseConfig(database)
+	if err != nil {
+		return nil, nil, errors.New("-database: not a valid postgres:// URL")
+	}
+	admin := stdlib.OpenDB(*cfg)
+	schema := fmt.Sprintf("bench_rescan_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return nil, nil, fmt.Errorf("create schema: %w", err)
+	}
+	drop := func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			fmt.Fprintf(os.Stderr, "bench/rescan: drop schema %s: %v\n", schema, err)
+		}
+		admin.Close()
+	}
+	sep := "?"
+	if strings.Contains(database, "?") {
+		sep = "&"
+	}
+	st, err := store.OpenPostgres(ctx, database+sep+"search_path="+schema)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return st, func() { st.Close(); drop() }, nil
+}
+
+// printBaseline prints each figure beside the same figure of a previous
+// run and their ratio.
+func printBaseline(path string, prev, cur figures) {
+	fmt.Printf("against %s (%s, %d images x %d packages):\n", path, cmp.Or(prev.Store, "sqlite"), prev.Images, prev.Packages)
+	if prev.Images != cur.Images || prev.Packages != cur.Packages || prev.BasePackages != cur.BasePackages {
+		fmt.Printf("  (the baseline's fleet differs: its ratios compare different work)\n")
+	}
+	row := func(name string, before, after float64, unit string) {
+		if before == 0 || after == 0 {
+			fmt.Printf("  %-32s %10.2f -> %10.2f %-9s (not measured in both)\n", name, before, after, unit)
+			return
+		}
+		ratio := after / before
+		fmt.Printf("  %-32s %10.2f -> %10.2f %-9s %6.2fx\n", name, before, after, unit, ratio)
+	}
+	row("seed", prev.SeedSeconds, cur.SeedSeconds, "s")
+	row("(a) full re-match", prev.FullImagesPerSec, cur.FullImagesPerSec, "images/s")
+	row("(b) 1% of names", prev.Change.ImagesPerSec, cur.Change.ImagesPerSec, "images/s")
+	row("(c) one base package", prev.Base.ImagesPerSec, cur.Base.ImagesPerSec, "images/s")
 }
 
 func findingsPerImage(ctx context.Context, st *store.SQL) (float64, error) {
@@ -317,8 +469,13 @@ func (fl *fleet) image(digest string) *inventory.Inventory {
 		}
 		v := p.versions[max(0, len(p.versions)-1-lag)]
 		fl.seen[p.name+"\x00"+v] = true
-		inv.Packages = append(inv.Packages, inventory.Package{Name: p.name, Version: v, Type: inventory.TypeDeb, SourceName: p.name, SourceVersion: v,
-			Path: "var/lib/dpkg/status", Cataloger: "dpkg"})
+		pkg := inventory.Package{Name: p.name, Version: v, Type: inventory.TypeDeb, SourceName: p.name, SourceVersion: v,
+			Path: "var/lib/dpkg/status", Cataloger: "dpkg"}
+		// The PURL the indexer gives a package its cataloger left without
+		// one: without it every package of the status file would share
+		// one identity and matching would merge their findings.
+		pkg.PURL = "pkg:deb/debian/" + url.PathEscape(p.name) + "@" + url.PathEscape(v) + "?distro=debian-12"
+		inv.Packages = append(inv.Packages, pkg)
 	}
 	for k := range fl.base {
 		add(k)

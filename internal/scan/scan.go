@@ -72,6 +72,14 @@ type Options struct {
 	Ecosystems ecosystem.List
 }
 
+// WithLists returns o with Distros and Ecosystems set to Stowaway's lists
+// where nil, so that many scans with it build them once (building them
+// compiles their patterns).
+func (o Options) WithLists() Options {
+	o.Distros, o.Ecosystems = o.distros(), o.ecosystems()
+	return o
+}
+
 func (o Options) distros() distro.List {
 	if o.Distros == nil {
 		return all.Distros()

@@ -48,7 +48,7 @@
 //     later pull makes it eligible again: the next tick re-matches it fully
 //     and sets COMPLETE (we keep COMPLETE rather than Inspector's ACTIVE so
 //     one status means "findings are current" for basic and enhanced scans).
-//   - What is written: per image, in one transaction, the finding history
+//   - What is written: per image, in its batch's transaction, the finding history
 //     (new: first_seen = now; gone: resolved_at = now; reappearing: reopened
 //     with a new first_seen), the scan row when its set of findings or
 //     severities changed (then with the new findings, counts,
@@ -81,6 +81,29 @@
 // identities and severities, and the finding history's diff says whether
 // anything changed. Only then is the full result built (every enhanced
 // finding encoded) and the scan row rewritten.
+//
+// Batches: a pass writes up to Options.Batch images per transaction
+// (batch.go): a feeder reads the batch's inventories with one query,
+// workers decode and match them, and the batch's scan statuses, open
+// findings and finding history are each read with one statement joined to
+// the batch's image list; history changes are multi-row upserts and the
+// matched build one update. Only an image whose findings changed writes
+// its scan row (and announcement) on its own. inventories.findings_hash,
+// the hash of an image's open findings kept by every history writer, says
+// whether a re-match changed anything without reading the history. A batch
+// that fails is written again image by image, so one bad image fails
+// alone; a pass killed midway leaves each image done or still matched
+// against its old build, which the next pass selects.
+//
+// Views: the rescanner keeps the inventories it decoded (view.go) as ids
+// into a table of the fleet's distinct packages, keyed by the SHA-256 of
+// the stored bytes and bounded by Options.ViewRefs, so later passes do not
+// decompress and parse them again. A full re-match of a view builds the
+// image's records from its packages each matched alone, once per pass,
+// when matching cannot combine packages (no symbol tables, no two
+// packages with one PURL and path, no identity found with two
+// severities); otherwise, and whenever the result is stored, the whole
+// inventory is matched.
 //
 // Change passes go package first: for an image selected by changed keys,
 // only the packages looked up under those keys (match.Touching) are matched

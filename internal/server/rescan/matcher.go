@@ -35,8 +35,7 @@ type Pass interface {
 // result to store, built only when something did (encoding every enhanced
 // finding costs more than matching).
 type Rematched struct {
-	Status      scanning.Status
-	Description string
+	Status scanning.Status
 	// Records are the findings' identities and severities, one per
 	// store.FindingKey, sorted by key: what identities gives for Result.
 	Records []store.FindingRecord
@@ -55,24 +54,201 @@ type ScanMatcher struct {
 
 // Pass implements Matcher.
 func (m ScanMatcher) Pass(db *vulndb.DB) Pass {
-	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), pkgs: match.NewPackageMemo(), now: m.Now}
+	return &scanPass{db: NewMemo(&scan.VulnDB{DB: db}), pkgs: match.NewPackageMemo(), now: m.Now,
+		lists: scan.Options{}.WithLists(),
+		parts: map[pkgKey][]recordPart{}, statuses: map[statusKey]scanning.Status{}}
 }
 
 type scanPass struct {
 	db   *Memo
 	pkgs *match.PackageMemo
 	now  func() time.Time
+	// lists holds the distro and ecosystem lists scan.Options would
+	// build for every scan, built once per pass.
+	lists scan.Options
+
+	// The per-package records of views (rematchView).
+	mu        sync.Mutex
+	parts     map[pkgKey][]recordPart
+	statuses  map[statusKey]scanning.Status
+	partsHits int64
 }
 
-// Stats returns the per-package memo's hits and misses.
-func (p *scanPass) Stats() (hits, misses int64) { return p.pkgs.Stats() }
+// recordPart is one finding of a package matched alone: what its record
+// in an image is made of.
+type recordPart struct {
+	id, namespace string
+	severity      severity.Severity
+}
 
-func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*Rematched, error) {
-	rep, err := scan.Inventory(ctx, inv, p.db, scan.Options{Enhanced: enhanced, Memo: p.pkgs, Now: p.now})
+// statusKey is what a scan's status depends on: the distro, the scan
+// type, and whether the image has OS and language packages.
+type statusKey struct {
+	gen, dist                uint32
+	enhanced, hasOS, hasLang bool
+}
+
+// options are the scan options of the pass.
+func (p *scanPass) options(enhanced bool, memo *match.PackageMemo) scan.Options {
+	o := p.lists
+	o.Enhanced, o.Memo, o.Now = enhanced, memo, p.now
+	return o
+}
+
+// Stats returns the per-package memo's hits and misses (a package whose
+// records a view took from the pass is a hit).
+func (p *scanPass) Stats() (hits, misses int64) {
+	h, m := p.pkgs.Stats()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return h + p.partsHits, m
+}
+
+// rematchView is Rematch of v's inventory, built from the records of its
+// packages each matched alone (once per pass for the fleet) instead of
+// matching and converting every finding of the image. It gives the same
+// Records and Status as Rematch when matching cannot combine packages:
+// the view holds no symbol tables (views that do are not interned), no
+// two packages share a PURL and path (their findings would be merged),
+// and no two findings of one identity differ in severity (which one is
+// kept depends on the order of the findings); otherwise it is Rematch.
+// Result is built by Rematch of the whole inventory.
+func (p *scanPass) rematchView(ctx context.Context, v *view, enhanced bool) (*Rematched, error) {
+	if v.ids == nil || !v.distinct {
+		return p.Rematch(ctx, v.inventory(), enhanced)
+	}
+	status, err := p.status(ctx, v, enhanced)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([][]recordPart, len(v.ids))
+	n := 0
+	for i, id := range v.ids {
+		if parts[i], err = p.packageParts(ctx, v, id, enhanced); err != nil {
+			return nil, err
+		}
+		n += len(parts[i])
+	}
+	groupSev := map[[2]string]severity.Severity{}
+	if enhanced {
+		for _, ps := range parts {
+			for _, f := range ps {
+				k := [2]string{f.id, f.namespace}
+				if s, ok := groupSev[k]; !ok || severity.Compare(f.severity, s) > 0 {
+					groupSev[k] = f.severity
+				}
+			}
+		}
+	}
+	type keyed struct {
+		k string
+		r store.FindingRecord
+	}
+	recs := make([]keyed, 0, n)
+	for i, id := range v.ids {
+		pk := &v.table[id]
+		for _, f := range parts[i] {
+			sev := f.severity
+			if enhanced {
+				sev = groupSev[[2]string{f.id, f.namespace}].Inspector()
+			}
+			r := store.FindingRecord{Name: f.id, PackageName: pk.Name, PackageVersion: pk.Version, Severity: sev}
+			recs = append(recs, keyed{r.Key(), r})
+		}
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].k < recs[j].k })
+	records := make([]store.FindingRecord, 0, len(recs))
+	for i, kr := range recs {
+		if i > 0 && recs[i-1].k == kr.k {
+			if recs[i-1].r.Severity != kr.r.Severity {
+				return p.Rematch(ctx, v.inventory(), enhanced)
+			}
+			continue
+		}
+		records = append(records, kr.r)
+	}
+	out := &Rematched{Status: status, Records: records}
+	out.Result = func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error) {
+		rm, err := p.Rematch(ctx, v.inventory(), enhanced)
+		if err != nil {
+			return nil, err
+		}
+		return rm.Result(completedAt, dbUpdatedAt)
+	}
+	return out, nil
+}
+
+// packageParts matches one package of v alone, once per pass.
+func (p *scanPass) packageParts(ctx context.Context, v *view, id uint32, enhanced bool) ([]recordPart, error) {
+	k := pkgKey{gen: v.gen, id: id, dist: v.dist, enhanced: enhanced}
+	p.mu.Lock()
+	ps, ok := p.parts[k]
+	if ok {
+		p.partsHits++
+	}
+	p.mu.Unlock()
+	if ok {
+		return ps, nil
+	}
+	one := &inventory.Inventory{Distro: v.head.Distro, Packages: []inventory.Package{v.table[id]}}
+	rep, err := scan.Inventory(ctx, one, p.db, p.options(enhanced, p.pkgs))
 	if err != nil {
 		return nil, fmt.Errorf("rescan: match: %w", err)
 	}
-	out := &Rematched{Status: scanning.Status(rep.Status), Description: rep.StatusDescription, Records: reportRecords(rep.Findings, enhanced)}
+	ps = make([]recordPart, len(rep.Findings))
+	for i, f := range rep.Findings {
+		ps[i] = recordPart{id: f.ID, namespace: f.Namespace, severity: f.Severity}
+	}
+	p.mu.Lock()
+	p.parts[k] = ps
+	p.mu.Unlock()
+	return ps, nil
+}
+
+// status is the scan status of v's inventory: scan.Inventory decides it
+// from the distro, the scan type and which kinds of packages the image
+// has, so an inventory of one package of each kind the image has (matched
+// with a memo of its own, outside the pass's counts) has the image's.
+func (p *scanPass) status(ctx context.Context, v *view, enhanced bool) (scanning.Status, error) {
+	var os, lang *inventory.Package
+	for _, id := range v.ids {
+		pk := &v.table[id]
+		if pk.Type.IsOS() && os == nil {
+			os = pk
+		} else if !pk.Type.IsOS() && lang == nil {
+			lang = pk
+		}
+	}
+	k := statusKey{gen: v.gen, dist: v.dist, enhanced: enhanced, hasOS: os != nil, hasLang: lang != nil}
+	p.mu.Lock()
+	st, ok := p.statuses[k]
+	p.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	rep := &inventory.Inventory{Distro: v.head.Distro}
+	for _, pk := range []*inventory.Package{os, lang} {
+		if pk != nil {
+			rep.Packages = append(rep.Packages, *pk)
+		}
+	}
+	res, err := scan.Inventory(ctx, rep, p.db, p.options(enhanced, match.NewPackageMemo()))
+	if err != nil {
+		return "", fmt.Errorf("rescan: match: %w", err)
+	}
+	st = scanning.Status(res.Status)
+	p.mu.Lock()
+	p.statuses[k] = st
+	p.mu.Unlock()
+	return st, nil
+}
+
+func (p *scanPass) Rematch(ctx context.Context, inv *inventory.Inventory, enhanced bool) (*Rematched, error) {
+	rep, err := scan.Inventory(ctx, inv, p.db, p.options(enhanced, p.pkgs))
+	if err != nil {
+		return nil, fmt.Errorf("rescan: match: %w", err)
+	}
+	out := &Rematched{Status: scanning.Status(rep.Status), Records: reportRecords(rep.Findings, enhanced)}
 	out.Result = func(completedAt, dbUpdatedAt time.Time) (*scanning.Result, error) {
 		s := *rep
 		s.CompletedAt, s.DBUpdatedAt = completedAt, dbUpdatedAt

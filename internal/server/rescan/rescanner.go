@@ -8,13 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/stowaway-scanner/stowaway/internal/inventory"
 	"github.com/stowaway-scanner/stowaway/internal/match"
-	"github.com/stowaway-scanner/stowaway/internal/scan"
 	"github.com/stowaway-scanner/stowaway/internal/server/scanning"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
 	"github.com/stowaway-scanner/stowaway/internal/vulndb"
@@ -26,14 +23,16 @@ type Store interface {
 	GetRepository(ctx context.Context, name string) (store.Repository, error)
 	AllInventoryTargets(ctx context.Context) ([]store.InventoryTarget, error)
 	InventoryTargetsByKeys(ctx context.Context, keys []store.InventoryKey) ([]store.InventoryTarget, error)
-	GetInventory(ctx context.Context, repo, digest string) (store.StoredInventory, error)
-	SetInventoryBuilt(ctx context.Context, tx *store.Tx, repo, digest string, builtAt time.Time) error
+	GetInventories(ctx context.Context, refs []store.ImageRef) (map[store.ImageRef]store.BatchInventory, error)
+	SetInventoriesBuilt(ctx context.Context, tx *store.Tx, refs []store.ImageRef, builtAt time.Time) error
 	AdvanceInventoriesBuilt(ctx context.Context, tx *store.Tx, from, to time.Time) (int64, error)
-	RecordFindings(ctx context.Context, tx *store.Tx, repo, digest string, current []store.FindingRecord, now time.Time) (store.FindingsDiff, error)
+	RecordFindingsBatch(ctx context.Context, tx *store.Tx, updates []store.FindingsUpdate) ([]store.FindingsDiff, error)
 	ScanTx(ctx context.Context, tx *store.Tx, repo, digest string) (store.Scan, error)
-	ScanStatusTx(ctx context.Context, tx *store.Tx, repo, digest string) (string, error)
-	OpenFindingsTx(ctx context.Context, tx *store.Tx, repo, digest string, packages ...string) ([]store.FindingRecord, error)
+	ScanStatusesTx(ctx context.Context, tx *store.Tx, refs []store.ImageRef) (map[store.ImageRef]string, error)
+	OpenFindingsBatchTx(ctx context.Context, tx *store.Tx, refs []store.ImageRef, packages []string) (map[store.ImageRef][]store.FindingRecord, error)
+	OpenFindingsOfPackagesTx(ctx context.Context, tx *store.Tx, want map[store.ImageRef][]string) (map[store.ImageRef][]store.FindingRecord, error)
 	UpdateScanResult(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error)
+	UpdateScanResultPrepared(ctx context.Context, tx *store.Tx, repo, digest, status, description string, result *store.PreparedResult, fromStatuses ...string) (bool, error)
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
 	RescanSetting(ctx context.Context, name string) (string, bool, error)
@@ -70,8 +69,14 @@ type Options struct {
 	Lease time.Duration
 	// Workers re-match in parallel (default 2).
 	Workers int
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Batch is the most images written per transaction (default
+	// DefaultBatch; 1 writes each image in its own).
+	Batch int
+	// ViewRefs bounds the decoded inventories kept between passes, in
+	// package references (default DefaultViewRefs; see view.go).
+	ViewRefs int
+	Now      func() time.Time
+	Logger   *slog.Logger
 	// Observe, when set, receives every tick's summary (metrics).
 	Observe func(Summary)
 }
@@ -109,6 +114,7 @@ type Summary struct {
 type Rescanner struct {
 	o     Options
 	codec *Codec
+	views *viewCache
 
 	mu    sync.Mutex
 	older [2]string // the (local, last processed) builds last logged as older
@@ -151,6 +157,12 @@ func New(o Options) (*Rescanner, error) {
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.ViewRefs <= 0 {
+		o.ViewRefs = DefaultViewRefs
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -161,7 +173,7 @@ func New(o Options) (*Rescanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Rescanner{o: o, codec: c}, nil
+	return &Rescanner{o: o, codec: c, views: newViewCache(o.ViewRefs)}, nil
 }
 
 // Run ticks every Poll (and runs the scheduled DB update) until ctx ends.
@@ -363,10 +375,12 @@ func (r *Rescanner) tick(ctx context.Context, sum *Summary) error {
 				return err
 			}
 		}
-		for _, t := range mark {
-			if err := r.o.Store.SetInventoryBuilt(ctx, tx, t.Repository, t.Digest, time.Time{}); err != nil {
-				return err
-			}
+		refs := make([]store.ImageRef, len(mark))
+		for i, t := range mark {
+			refs[i] = store.ImageRef{Repository: t.Repository, Digest: t.Digest}
+		}
+		if err := r.o.Store.SetInventoriesBuilt(ctx, tx, refs, time.Time{}); err != nil {
+			return err
 		}
 		return r.o.Store.PutRescanSetting(ctx, tx, settingKey, string(next))
 	})
@@ -502,232 +516,6 @@ func (r *Rescanner) changedPairs(ctx context.Context, db *vulndb.DB, last lastBu
 		return nil, "", "", err
 	}
 	return pairs, "diff", why, nil
-}
-
-// rematchAll re-matches work with Workers goroutines.
-func (r *Rescanner) rematchAll(ctx context.Context, pass Pass, db *vulndb.DB, work []target, sum *Summary) {
-	ch := make(chan target)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	lastRenew := time.Now()
-	for range r.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range ch {
-				out, err := r.rematch(ctx, pass, db, t)
-				mu.Lock()
-				switch {
-				case err != nil:
-					sum.Errors++
-					r.o.Logger.Error("rescan: image", "repository", t.Repository, "digest", t.Digest, "err", err)
-				case out.skipped:
-					sum.Skipped++
-				default:
-					sum.Rematched++
-					if out.revived {
-						sum.Revived++
-					}
-					if out.changed {
-						sum.Changed++
-					}
-					if out.announced {
-						sum.Announced++
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, t := range work {
-		if ctx.Err() != nil {
-			break
-		}
-		if time.Since(lastRenew) > r.o.Lease/3 {
-			if ok, err := r.o.Store.AcquireLease(ctx, leaseName, r.o.Holder, r.o.Now(), r.o.Lease); err != nil || !ok {
-				r.o.Logger.Warn("rescan: lease lost; stopping the pass", "err", err)
-				break
-			}
-			lastRenew = time.Now()
-		}
-		ch <- t
-	}
-	close(ch)
-	wg.Wait()
-	if m, ok := pass.(interface{ Stats() (hits, misses int64) }); ok {
-		sum.MemoHits, sum.MemoMisses = m.Stats()
-	}
-}
-
-type outcome struct{ skipped, revived, changed, announced bool }
-
-var rescanFrom = []string{string(scanning.StatusComplete), string(scanning.StatusActive), string(scanning.StatusUnsupported), string(scanning.StatusEligibilityExpired)}
-
-func (r *Rescanner) rematch(ctx context.Context, pass Pass, db *vulndb.DB, t target) (outcome, error) {
-	var out outcome
-	stored, err := r.o.Store.GetInventory(ctx, t.Repository, t.Digest)
-	if err != nil {
-		return out, err
-	}
-	inv, err := r.codec.Decode(stored.Data)
-	if err != nil {
-		return out, err
-	}
-	if t.changed != nil {
-		same, err := r.unchanged(ctx, pass, db, t, inv, stored.Enhanced)
-		if err != nil {
-			return out, err
-		}
-		if same {
-			return outcome{}, nil
-		}
-	}
-	rm, err := pass.Rematch(ctx, inv, stored.Enhanced)
-	if err != nil {
-		return out, err
-	}
-	now := r.o.Now().UTC()
-	// The full result is built only when it is stored or announced.
-	var res *scanning.Result
-	var newIDs map[string]identified
-	result := func() error {
-		if res != nil {
-			return nil
-		}
-		var err error
-		if res, err = rm.Result(now, db.BuiltAt()); err != nil {
-			return err
-		}
-		newIDs, err = identities(res)
-		return err
-	}
-	err = r.o.Store.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
-		out = outcome{}
-		status, err := r.o.Store.ScanStatusTx(ctx, tx, t.Repository, t.Digest)
-		if errors.Is(err, store.ErrNotFound) {
-			out.skipped = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(rescanFrom, status) || (status == string(scanning.StatusEligibilityExpired)) != t.revive {
-			out.skipped = true // a scan is running, failed, or eligibility moved
-			return nil
-		}
-		// The finding history holds the open findings of the stored
-		// result (the recorder and every pass write both in one
-		// transaction), so its diff says whether the result changed
-		// without reading the result back.
-		diff, err := r.o.Store.RecordFindings(ctx, tx, t.Repository, t.Digest, rm.Records, now)
-		if err != nil {
-			return err
-		}
-		var oldIDs map[string]identified
-		if r.o.Announcer != nil && len(diff.Resolved) > 0 {
-			// The result about to be replaced describes the resolved
-			// findings.
-			if oldIDs, err = r.previousFindings(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		out.revived = t.revive
-		out.changed = diff.Changed() || string(rm.Status) != status
-		if out.changed || t.revive {
-			if err := result(); err != nil {
-				return err
-			}
-			body, err := json.Marshal(res)
-			if err != nil {
-				return fmt.Errorf("rescan: encode result: %w", err)
-			}
-			if _, err := r.o.Store.UpdateScanResult(ctx, tx, t.Repository, t.Digest, string(res.Status), res.Description, body, status); err != nil {
-				return err
-			}
-		}
-		if err := r.o.Store.SetInventoryBuilt(ctx, tx, t.Repository, t.Digest, db.BuiltAt()); err != nil {
-			return err
-		}
-		if r.o.Announcer == nil || len(diff.Added)+len(diff.Resolved) == 0 {
-			return nil
-		}
-		if err := result(); err != nil {
-			return err
-		}
-		c := scanning.FindingsChange{Repository: t.Repository, Digest: t.Digest, Enhanced: stored.Enhanced, Counts: res.SeverityCounts, At: now}
-		for _, a := range diff.Added {
-			c.Added = append(c.Added, newIDs[a.Key()].finding)
-		}
-		for _, rr := range diff.Resolved {
-			f, ok := oldIDs[rr.Key()]
-			if !ok {
-				f.finding = scanning.Finding{Name: rr.Name, Severity: rr.Severity, Attributes: []scanning.Attribute{{Key: "package_name", Value: rr.PackageName}, {Key: "package_version", Value: rr.PackageVersion}}}
-			}
-			c.Resolved = append(c.Resolved, f.finding)
-		}
-		if c.Tags, err = tagsOf(ctx, tx, t.Repository, t.Digest); err != nil {
-			return err
-		}
-		if err := r.o.Announcer.FindingsChanged(ctx, tx, c); err != nil {
-			return fmt.Errorf("rescan: announce: %w", err)
-		}
-		out.announced = true
-		return nil
-	})
-	return out, err
-}
-
-// unchanged matches only the packages of inv that a change of t.changed
-// can affect and compares their findings with the open ones of the same
-// packages. When they agree, the whole inventory would match as before: it
-// records the image as matched against db and reports true. Anything else
-// (a finding added, resolved or re-rated; a scan not in a rescannable
-// state) returns false for the whole-inventory path to decide.
-func (r *Rescanner) unchanged(ctx context.Context, pass Pass, db *vulndb.DB, t target, inv *inventory.Inventory, enhanced bool) (bool, error) {
-	sub := match.Touching(inv, scan.Options{Enhanced: enhanced}.MatchOptions(), t.changed)
-	rm, err := pass.Rematch(ctx, sub, enhanced)
-	if err != nil {
-		return false, err
-	}
-	pkgs := make(map[[2]string]bool, len(sub.Packages))
-	var names []string
-	for _, p := range sub.Packages {
-		if !pkgs[[2]string{p.Name, p.Version}] {
-			names = append(names, p.Name)
-		}
-		pkgs[[2]string{p.Name, p.Version}] = true
-	}
-	if len(names) == 0 || len(names) > 500 {
-		names = nil // nothing to narrow by, or a change touching most of the image
-	}
-	same := false
-	err = r.o.Store.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
-		status, err := r.o.Store.ScanStatusTx(ctx, tx, t.Repository, t.Digest)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && status != string(scanning.StatusComplete)) || t.revive {
-			return nil // the whole-inventory path decides
-		}
-		if err != nil {
-			return err
-		}
-		var open []store.FindingRecord
-		if len(sub.Packages) > 0 {
-			if open, err = r.o.Store.OpenFindingsTx(ctx, tx, t.Repository, t.Digest, names...); err != nil {
-				return err
-			}
-		}
-		before := map[string]store.FindingRecord{}
-		for _, f := range open {
-			if pkgs[[2]string{f.PackageName, f.PackageVersion}] {
-				before[f.Key()] = store.FindingRecord{Name: f.Name, PackageName: f.PackageName, PackageVersion: f.PackageVersion, Severity: f.Severity}
-			}
-		}
-		if !sameRecords(sortedRecords(before), rm.Records) {
-			return nil
-		}
-		same = true
-		return r.o.Store.SetInventoryBuilt(ctx, tx, t.Repository, t.Digest, db.BuiltAt())
-	})
-	return same, err
 }
 
 // sameRecords compares identities and severities; both are sorted by key.

@@ -134,7 +134,9 @@ func (s *SQL) OpenFindingsTx(ctx context.Context, tx *Tx, repo, digest string, p
 // Severity are read): a finding never seen gets first_seen = now; an open
 // finding absent from current gets resolved_at = now; a resolved finding
 // that reappears is reopened (resolved_at = 0, first_seen = now); an open
-// one keeps its first_seen and takes the current severity.
+// one keeps its first_seen and takes the current severity. It stores the
+// hash of current as the image's inventories.findings_hash (findingsbatch.go).
+// RecordFindingsBatch does the same for many images.
 func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, current []FindingRecord, now time.Time) (FindingsDiff, error) {
 	var diff FindingsDiff
 	prev, err := s.findingHistory(ctx, tx, historyQuery, repo, digest)
@@ -194,6 +196,9 @@ func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, c
 		o.ResolvedAt = now
 		diff.Resolved = append(diff.Resolved, o)
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE inventories SET findings_hash = ? WHERE repo = ? AND digest = ?`, FindingsHash(current), repo, digest); err != nil {
+		return diff, fmt.Errorf("store: record findings: hash: %w", err)
+	}
 	return diff, nil
 }
 
@@ -221,6 +226,17 @@ func (s *SQL) ScanTx(ctx context.Context, tx *Tx, repo, digest string) (Scan, er
 // of fromStatuses (a scan IN_PROGRESS or FAILED is left alone) and reports
 // whether it wrote. A nil result keeps the stored one.
 func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status, description string, result json.RawMessage, fromStatuses ...string) (bool, error) {
+	if result == nil {
+		return s.UpdateScanResultPrepared(ctx, tx, repo, digest, status, description, nil, fromStatuses...)
+	}
+	p := PrepareResult(result)
+	return s.UpdateScanResultPrepared(ctx, tx, repo, digest, status, description, &p, fromStatuses...)
+}
+
+// UpdateScanResultPrepared is UpdateScanResult with the result already
+// cut (PrepareResult, which a caller can run outside tx); nil keeps the
+// stored one.
+func (s *SQL) UpdateScanResultPrepared(ctx context.Context, tx *Tx, repo, digest, status, description string, result *PreparedResult, fromStatuses ...string) (bool, error) {
 	if len(fromStatuses) == 0 {
 		return false, errors.New("store: update scan result: no statuses to update from")
 	}
@@ -246,7 +262,7 @@ func (s *SQL) UpdateScanResult(ctx context.Context, tx *Tx, repo, digest, status
 	if n != 1 || result == nil {
 		return n == 1, nil
 	}
-	head, err := s.putResult(ctx, tx.tx, repo, digest, result)
+	head, err := s.putPrepared(ctx, tx.tx, repo, digest, *result)
 	if err != nil {
 		return false, fmt.Errorf("store: update scan result: %w", err)
 	}

@@ -45,6 +45,7 @@ func (s *SQL) migrations() []migration {
 		{5, "repository policies and the registry policy", s.policySchema},
 		{6, "the audit trail", s.auditSchema},
 		{7, "pull-through cache rules and the upstream checks of cached tags", s.pullThroughSchema},
+		{8, "inventories.findings_hash: the digest of each image's open findings; open findings indexed by image and package (batched rescans)", s.findingsHashSchema},
 	}
 }
 

@@ -94,17 +94,45 @@ func splitResult(raw []byte) (head []byte, findings, enhanced []json.RawMessage,
 // returns what to store in scans.result: the head of a result with
 // findings, otherwise the result itself ("" clears it).
 func (s *SQL) putResult(ctx context.Context, tx *sql.Tx, repo, digest string, raw []byte) (string, error) {
+	return s.putPrepared(ctx, tx, repo, digest, PrepareResult(raw))
+}
+
+// PreparedResult is a scan result cut as putResult stores it
+// (PrepareResult), so that the parsing can run outside the writing
+// transaction.
+type PreparedResult struct {
+	raw                []byte
+	head               []byte
+	findings, enhanced []json.RawMessage
+	split              bool
+}
+
+// PrepareResult cuts raw for storing. A result that is not an object with
+// findings is stored whole, read as before.
+func PrepareResult(raw []byte) PreparedResult {
+	p := PreparedResult{raw: raw}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return p
+	}
+	head, findings, enhanced, ok, err := splitResult(raw)
+	if err == nil && ok {
+		p.head, p.findings, p.enhanced, p.split = head, findings, enhanced, true
+	}
+	return p
+}
+
+// putPrepared is putResult of a prepared result.
+func (s *SQL) putPrepared(ctx context.Context, tx *sql.Tx, repo, digest string, p PreparedResult) (string, error) {
 	if err := s.deleteResult(ctx, tx, repo, digest); err != nil {
 		return "", err
 	}
-	if len(bytes.TrimSpace(raw)) == 0 {
+	if len(bytes.TrimSpace(p.raw)) == 0 {
 		return "", nil
 	}
-	head, findings, enhanced, ok, err := splitResult(raw)
-	if err != nil || !ok {
-		// Not an object with findings: stored whole, read as before.
-		return string(raw), nil
+	if !p.split {
+		return string(p.raw), nil
 	}
+	head, findings, enhanced := p.head, p.findings, p.enhanced
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO scan_result_split (repo, digest, findings, enhanced, chunk_size) VALUES (?, ?, ?, ?, ?)`),
 		repo, digest, len(findings), len(enhanced), resultChunkSize); err != nil {
 		return "", fmt.Errorf("store: save scan result: %w", err)

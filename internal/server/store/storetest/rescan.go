@@ -22,6 +22,7 @@ func RunRescan(t *testing.T, open Opener) {
 		{"Inventories", testInventories},
 		{"TargetsByKeys", testTargetsByKeys},
 		{"FindingHistory", testFindingHistory},
+		{"FindingsBatch", testFindingsBatch},
 		{"UpdateScanResult", testUpdateScanResult},
 		{"Pulls", testPulls},
 		{"Lease", testLease},
