@@ -32,10 +32,6 @@ type unavailableOp struct {
 	message string
 }
 
-const (
-	notEnabledScaleOut = " is not enabled on this server: it comes with scale-out (issue 19)"
-)
-
 // unavailableOps maps every ECR operation the server does not implement to
 // its answer.
 func unavailableOps() map[string]unavailableOp {
