@@ -1,0 +1,5 @@
+//go:build !race
+
+package rescan
+
+const raceEnabled = false
