@@ -360,18 +360,28 @@ func (a *API) updatePullThroughCacheRule(ctx context.Context, c *call) (any, err
 	}{out.EcrRepositoryPrefix, out.RegistryID, out.UpdatedAt, out.CredentialArn, out.CustomRoleArn, out.UpstreamRepositoryPrefix}, nil
 }
 
-func (a *API) deletePullThroughCacheRule(ctx context.Context, c *call) (any, error) {
+// rulePrefixArg reads a request that names one rule by its
+// ecrRepositoryPrefix (Delete, Validate), after the caller's permission.
+func (a *API) rulePrefixArg(ctx context.Context, c *call) (string, error) {
 	var in struct {
 		EcrRepositoryPrefix string `json:"ecrRepositoryPrefix"`
 	}
 	if err := decode(c, &in); err != nil {
-		return nil, err
+		return "", err
 	}
 	prefix, err := pullThroughPrefix("ecrRepositoryPrefix", in.EcrRepositoryPrefix)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := a.need(ctx, c, ""); err != nil {
+		return "", err
+	}
+	return prefix, nil
+}
+
+func (a *API) deletePullThroughCacheRule(ctx context.Context, c *call) (any, error) {
+	prefix, err := a.rulePrefixArg(ctx, c)
+	if err != nil {
 		return nil, err
 	}
 	r, err := a.o.PullThrough.DeletePullThroughRule(ctx, prefix)
@@ -388,17 +398,8 @@ func (a *API) deletePullThroughCacheRule(ctx context.Context, c *call) (any, err
 }
 
 func (a *API) validatePullThroughCacheRule(ctx context.Context, c *call) (any, error) {
-	var in struct {
-		EcrRepositoryPrefix string `json:"ecrRepositoryPrefix"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	prefix, err := pullThroughPrefix("ecrRepositoryPrefix", in.EcrRepositoryPrefix)
+	prefix, err := a.rulePrefixArg(ctx, c)
 	if err != nil {
-		return nil, err
-	}
-	if err := a.need(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	r, err := a.o.PullThrough.GetPullThroughRule(ctx, prefix)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -138,66 +137,20 @@ func (s *SQL) OpenFindingsTx(ctx context.Context, tx *Tx, repo, digest string, p
 // hash of current as the image's inventories.findings_hash (findingsbatch.go).
 // RecordFindingsBatch does the same for many images.
 func (s *SQL) RecordFindings(ctx context.Context, tx *Tx, repo, digest string, current []FindingRecord, now time.Time) (FindingsDiff, error) {
-	var diff FindingsDiff
 	prev, err := s.findingHistory(ctx, tx, historyQuery, repo, digest)
 	if err != nil {
-		return diff, err
+		return FindingsDiff{}, err
 	}
-	old := make(map[string]FindingRecord, len(prev))
-	for _, r := range prev {
-		old[r.Key()] = r
+	diff, rows := findingsDiff(prev, current, now)
+	ref := ImageRef{Repository: repo, Digest: digest}
+	for i := range rows {
+		rows[i].ref = ref
 	}
-	cur := make(map[string]FindingRecord, len(current))
-	for _, r := range current {
-		cur[r.Key()] = r
-	}
-	keys := make([]string, 0, len(cur))
-	for k := range cur {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		r := cur[k]
-		o, seen := old[k]
-		switch {
-		case !seen:
-			r.FirstSeen, r.ResolvedAt = now, time.Time{}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO finding_history (repo, digest, finding_key, name, package_name, package_version, severity, first_seen, resolved_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, repo, digest, k, r.Name, r.PackageName, r.PackageVersion, string(r.Severity), ms(now)); err != nil {
-				return diff, fmt.Errorf("store: record findings: insert: %w", err)
-			}
-			diff.Added = append(diff.Added, r)
-		case !o.ResolvedAt.IsZero():
-			r.FirstSeen, r.ResolvedAt = now, time.Time{}
-			if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET severity = ?, first_seen = ?, resolved_at = 0 WHERE repo = ? AND digest = ? AND finding_key = ?`,
-				string(r.Severity), ms(now), repo, digest, k); err != nil {
-				return diff, fmt.Errorf("store: record findings: reopen: %w", err)
-			}
-			diff.Added = append(diff.Added, r)
-		case o.Severity != r.Severity:
-			if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET severity = ? WHERE repo = ? AND digest = ? AND finding_key = ?`,
-				string(r.Severity), repo, digest, k); err != nil {
-				return diff, fmt.Errorf("store: record findings: severity: %w", err)
-			}
-			diff.Rerated++
-		}
-	}
-	for _, o := range prev {
-		if !o.ResolvedAt.IsZero() {
-			continue
-		}
-		if _, still := cur[o.Key()]; still {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE finding_history SET resolved_at = ? WHERE repo = ? AND digest = ? AND finding_key = ?`,
-			ms(now), repo, digest, o.Key()); err != nil {
-			return diff, fmt.Errorf("store: record findings: resolve: %w", err)
-		}
-		o.ResolvedAt = now
-		diff.Resolved = append(diff.Resolved, o)
+	if err := s.upsertHistory(ctx, tx, rows); err != nil {
+		return FindingsDiff{}, fmt.Errorf("store: record findings: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE inventories SET findings_hash = ? WHERE repo = ? AND digest = ?`, FindingsHash(current), repo, digest); err != nil {
-		return diff, fmt.Errorf("store: record findings: hash: %w", err)
+		return FindingsDiff{}, fmt.Errorf("store: record findings: hash: %w", err)
 	}
 	return diff, nil
 }
