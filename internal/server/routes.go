@@ -40,6 +40,12 @@ func (s *Server) routes() http.Handler {
 			_, _ = w.Write([]byte("store unreachable\n"))
 			return
 		}
+		if err := s.reg.CheckStorage(ctx); err != nil {
+			s.cfg.Logger.Warn("server: not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("storage unreachable\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	metrics := s.cfg.Metrics.Handler()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -223,6 +225,32 @@ func TestReadyzReportsStoreFailure(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with a closed store = %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestReadyzReportsStorageFailure(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, func(c *Config) { c.DataDir = dir })
+	// The blob storage stops answering: its root becomes a file, so a Stat
+	// below it fails with ENOTDIR (an error, not "not found").
+	root := filepath.Join(dir, "registry", "docker")
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(ts.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "storage unreachable") {
+		t.Errorf("/readyz with broken blob storage = %d %q, want 503 storage unreachable", resp.StatusCode, b)
 	}
 }
 

@@ -151,6 +151,8 @@ type Registry struct {
 	objectStore bool
 	// pt is the pull-through cache (nil: none).
 	pt *pullThrough
+	// ready caches the storage probe of CheckStorage (ready.go).
+	ready readyState
 }
 
 // New builds the registry. The HTTP upload secret comes from the store, so
