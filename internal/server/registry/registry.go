@@ -95,6 +95,12 @@ type Store interface {
 	PutReferrer(ctx context.Context, r store.Referrer) error
 	ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]store.Referrer, error)
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+	// RecordBlobRefs, BlobRefsSince and PruneBlobRefs are the shared
+	// table of recent blob references that fences garbage collection
+	// against manifest PUTs on every replica (gc.go).
+	RecordBlobRefs(ctx context.Context, digests []string, at time.Time) error
+	BlobRefsSince(ctx context.Context, digests []string, since time.Time) (map[string]bool, error)
+	PruneBlobRefs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Options configures a Registry.
@@ -133,6 +139,10 @@ type Options struct {
 	PullThrough PullThrough
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// gcHook, when set, runs at each stage of a collection (gcStage*) and
+	// stops it with its error: tests interleave PUTs of another replica
+	// there, or simulate a crash.
+	gcHook func(ctx context.Context, stage string) error
 }
 
 // Registry is the wrapped distribution registry.
