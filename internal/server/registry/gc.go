@@ -60,9 +60,9 @@ import (
 //   - The sweep never deletes under blobs/ nor removes a layer link after
 //     its re-read: a blob uploaded again meanwhile stays.
 //   - A collection stopped between the move and the decision (a crash)
-//     leaves the trash behind; the next collection, on any replica, puts
-//     back what is marked or was referenced since its own start (less the
-//     margin) and deletes the rest. Until then, a manifest PUT that passed
+//     leaves its trash behind; the next collection, on any replica, puts
+//     all of it back (data and links) before it marks, then sweeps what
+//     is still garbage as above. Until then, a manifest PUT that passed
 //     its existence check just before the move has blobs in the trash.
 //     A collection that fails (an error, a cancelled context) puts its
 //     batch back before it returns.
@@ -79,13 +79,11 @@ type GCStats struct {
 	BytesFreed   int64 // bytes of removed blobs
 	KeptForGrace int   // unreferenced blobs kept because younger than the grace period
 	// Restored counts blobs moved to the trash and put back because a
-	// manifest PUT named them during the collection (or, for the trash of
-	// an interrupted collection, because they are marked or were named
-	// recently).
+	// manifest PUT named them during the collection.
 	Restored int
-	// Recovered counts the blobs an interrupted collection had left in
-	// the trash that this one settled (restored or removed; also counted
-	// there).
+	// Recovered counts the blobs other collections (interrupted ones)
+	// had left in the trash, put back before the mark (and swept again
+	// if still garbage).
 	Recovered int
 	// RefsPruned counts blob references older than the prune bound that
 	// were deleted from the store.
@@ -147,6 +145,9 @@ func (r *Registry) CollectGarbage(ctx context.Context, grace time.Duration) (GCS
 		return st, err
 	}
 
+	if err := r.recoverTrash(ctx, sweepID, &st); err != nil {
+		return st, err
+	}
 	marked, manifests, err := r.mark(ctx)
 	if err != nil {
 		return st, err
@@ -177,9 +178,6 @@ func (r *Registry) CollectGarbage(ctx context.Context, grace time.Duration) (GCS
 		return st, fmt.Errorf("registry: gc: enumerate blobs: %w", err)
 	}
 	if err := r.gcStage(ctx, gcStageMarked); err != nil {
-		return st, err
-	}
-	if err := r.recoverTrash(ctx, sweepID, marked, since, &st); err != nil {
 		return st, err
 	}
 	var links map[digest.Digest][]string
@@ -364,13 +362,14 @@ func (r *Registry) trashLinks(ctx context.Context, entry string) ([]string, erro
 	return repos, nil
 }
 
-// recoverTrash settles the trash entries of other collections
-// (interrupted, or running now on another replica): an entry marked now
-// or referenced since is put back with the links its links file lists,
-// the others are removed. A collection putting back an entry another has
-// settled re-creates its links from memory, so the data is where the
-// other one left it and the links are there.
-func (r *Registry) recoverTrash(ctx context.Context, sweepID string, marked map[digest.Digest]struct{}, since time.Time, st *GCStats) error {
+// recoverTrash puts back every trash entry of other collections
+// (interrupted, or running now on another replica) with the links its
+// links file lists, before the mark: the mark must read a manifest whose
+// blob an interrupted collection left in the trash, and putting back is
+// always safe. What is still garbage is swept again, fenced as any
+// candidate. A collection that later finds its entry gone (put back by
+// another) re-creates the entry's links from memory.
+func (r *Registry) recoverTrash(ctx context.Context, sweepID string, st *GCStats) error {
 	type entry struct {
 		sweep string
 		d     digest.Digest
@@ -398,45 +397,18 @@ func (r *Registry) recoverTrash(ctx context.Context, sweepID string, marked map[
 	if err != nil && !isPathNotFound(err) {
 		return fmt.Errorf("registry: gc: list the trash: %w", err)
 	}
-	if len(entries) == 0 {
-		return nil
-	}
-	ds := make([]string, len(entries))
-	for i, e := range entries {
-		ds[i] = e.d.String()
-	}
-	named, err := r.opts.Store.BlobRefsSince(ctx, ds, since)
-	if err != nil {
-		return fmt.Errorf("registry: gc: %w", err)
-	}
 	for _, e := range entries {
-		_, keep := marked[e.d]
-		if keep || named[e.d.String()] {
-			repos, err := r.trashLinks(ctx, trashEntry(e.sweep, e.d))
-			if err != nil {
-				return fmt.Errorf("registry: gc: restore blob %s: %w", e.d, err)
-			}
-			if err := r.restore(ctx, e.sweep, e.d, repos); err != nil {
-				return err
-			}
-			st.Restored++
-			st.Recovered++
-			continue
+		repos, err := r.trashLinks(ctx, trashEntry(e.sweep, e.d))
+		if err != nil {
+			return fmt.Errorf("registry: gc: restore blob %s: %w", e.d, err)
 		}
-		p := trashEntry(e.sweep, e.d)
-		fi, err := r.driver.Stat(ctx, path.Join(p, "data"))
-		if err == nil {
-			st.BytesFreed += fi.Size()
+		if err := r.restore(ctx, e.sweep, e.d, repos); err != nil {
+			return err
 		}
-		if err := r.driver.Delete(ctx, p); err != nil && !isPathNotFound(err) {
-			return fmt.Errorf("registry: gc: remove blob %s from the trash of sweep %s: %w", e.d, e.sweep, err)
-		}
-		st.Swept++
 		st.Recovered++
 	}
 	// The sweep directories stay (empty on a filesystem, nothing on an
-	// object store): the collection that made one may be running still
-	// and add to it.
+	// object store): the collection that made one may be running still.
 	return nil
 }
 
