@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -207,18 +208,26 @@ func runGCFence(t *testing.T, storage func(*testing.T) *Storage) {
 		wantGC  gcCounts
 		// present: B serves the image right after the sweep.
 		present bool
+		// fresh: B's manifest is a new one (an annotation more) naming
+		// the same config and layers; the old manifest's blob is swept.
+		fresh bool
 	}{
 		// The PUT passed its existence check before the move: its
 		// references make the sweep put the blobs back.
-		{gcStageMarked, "201", gcCounts{Restored: 4}, true},
+		{gcStageMarked, "201", gcCounts{Restored: 4}, true, false},
+		{gcStageMarked, "201", gcCounts{Swept: 1, Restored: 3}, true, true},
 		// The blobs are in the trash: the PUT fails cleanly, and its
 		// references still make the sweep put them back.
-		{gcStageTrashed, "MANIFEST_BLOB_UNKNOWN", gcCounts{Restored: 4}, false},
+		{gcStageTrashed, "MANIFEST_BLOB_UNKNOWN", gcCounts{Restored: 4}, false, false},
 		// After the re-read: the PUT fails cleanly and the blobs go.
-		{gcStageDecided, "MANIFEST_BLOB_UNKNOWN", gcCounts{Swept: 4}, false},
+		{gcStageDecided, "MANIFEST_BLOB_UNKNOWN", gcCounts{Swept: 4}, false, false},
 	}
 	for _, tc := range tests {
-		t.Run(tc.stage, func(t *testing.T) {
+		sub := tc.stage
+		if tc.fresh {
+			sub += "/new-manifest"
+		}
+		t.Run(sub, func(t *testing.T) {
 			ctx := context.Background()
 			var c clock
 			var st *Storage
@@ -230,8 +239,11 @@ func runGCFence(t *testing.T, storage func(*testing.T) *Storage) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw, mt := manifestOf(t, img)
 			pushTo(t, rs.a, "team/app:v1", img)
+			raw, mt := manifestOf(t, img)
+			if tc.fresh {
+				raw, mt = manifestOf(t, mutate.Annotations(img, map[string]string{"org.example.rebuilt": "yes"}).(v1.Image))
+			}
 			if err := rs.a.reg.DeleteManifest(ctx, "team/app", digestOf(t, img)); err != nil {
 				t.Fatal(err)
 			}
