@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -296,6 +298,7 @@ func (r *Registry) sweepBatch(ctx context.Context, sweepID string, batch []candi
 			moved = moved[i:]
 			return settle(fmt.Errorf("registry: gc: remove blob %s from the trash: %w", c.d, err))
 		}
+		r.removeEmptyDirs(path.Dir(blobDataPath(c.d)))
 		st.Swept++
 		st.BytesFreed += c.size
 	}
@@ -407,9 +410,27 @@ func (r *Registry) recoverTrash(ctx context.Context, sweepID string, st *GCStats
 		}
 		st.Recovered++
 	}
-	// The sweep directories stay (empty on a filesystem, nothing on an
-	// object store): the collection that made one may be running still.
+	// The sweep directories go only if empty: the collection that made
+	// one may be running still.
+	for _, e := range entries {
+		r.removeEmptyDirs(path.Join(trashRoot, e.sweep, e.d.Algorithm().String()))
+	}
 	return nil
+}
+
+// removeEmptyDirs removes dir and then its parents while they are empty,
+// on the filesystem driver (an object store has no directories). It never
+// removes anything that is not an empty directory, so it is safe against a
+// concurrent upload or move into it, which at worst fails and is retried.
+func (r *Registry) removeEmptyDirs(dir string) {
+	if r.fsRoot == "" {
+		return
+	}
+	for p := dir; strings.HasPrefix(p, "/docker/registry/v2/") && p != blobsRoot && p != trashRoot; p = path.Dir(p) {
+		if os.Remove(filepath.Join(r.fsRoot, filepath.FromSlash(p))) != nil {
+			return
+		}
+	}
 }
 
 func blobDataPath(d digest.Digest) string {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stowaway-scanner/stowaway/internal/s3test"
 )
@@ -366,6 +368,15 @@ func TestGCCrashAfterTrash(t *testing.T) {
 	}
 	if files := trashFiles(t, rs); len(files) != 0 {
 		t.Errorf("trash left after the second sweep: %v", files)
+	}
+	if des, err := os.ReadDir(filepath.Join(rs.dir, "blobs", filepath.FromSlash(trashRoot))); err != nil || len(des) != 0 {
+		t.Errorf("trash directories left after the second sweep: %v, %v", des, err)
+	}
+	for _, l := range layerDigests(t, imgs[2]) {
+		d := filepath.Join(rs.dir, "blobs", filepath.FromSlash(path.Dir(blobDataPath(digest.Digest(l)))))
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("directory of a swept blob left: %s (%v)", d, err)
+		}
 	}
 	for _, f := range []*fixture{rs.a, rs.b} {
 		if !pullState(t, f, "team/app:a") {

@@ -159,6 +159,9 @@ type Registry struct {
 	// objectStore: the driver is S3's (uploads.go aborts the multipart
 	// uploads of purged sessions).
 	objectStore bool
+	// fsRoot is the filesystem driver's root directory ("" on an object
+	// store), for removing the empty directories a sweep leaves (gc.go).
+	fsRoot string
 	// pt is the pull-through cache (nil: none).
 	pt *pullThrough
 }
@@ -229,6 +232,9 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
 	reg := &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}
+	if root, ok := st.Params["rootdirectory"].(string); ok && !st.IsObjectStore() {
+		reg.fsRoot = root
+	}
 	if opts.PullThrough.Store != nil {
 		reg.pt = newPullThrough(opts.PullThrough)
 	}
