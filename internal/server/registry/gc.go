@@ -110,6 +110,12 @@ const (
 	// gcPutBound bounds the storage work of a manifest PUT after it
 	// recorded its blob references (its context's deadline).
 	gcPutBound = 2 * time.Minute
+	// gcRefKeep: a sweep prunes the references older than its start less
+	// the larger of gcRefKeep and twice the grace period. Rows are one per
+	// blob digest, so the table stays smaller than the blob storage's
+	// index; keeping a day of them covers a sweep that runs for hours on
+	// another replica while this one starts.
+	gcRefKeep = 24 * time.Hour
 	// gcBatch is how many blobs a sweep moves to the trash before it
 	// re-reads the references: one query per batch, and a short window
 	// during which those blobs answer 404.
@@ -201,9 +207,9 @@ func (r *Registry) CollectGarbage(ctx context.Context, grace time.Duration) (GCS
 	if err := r.driver.Delete(ctx, path.Join(trashRoot, sweepID)); err != nil && !isPathNotFound(err) {
 		return st, fmt.Errorf("registry: gc: remove the trash of sweep %s: %w", sweepID, err)
 	}
-	// References older than the prune bound can fence no sweep: a sweep
-	// reads back to its own start less gcRefMargin.
-	st.RefsPruned, err = r.opts.Store.PruneBlobRefs(ctx, t0.Add(-max(2*grace, 2*gcRefMargin)))
+	// A sweep reads references back to its own start less gcRefMargin;
+	// gcRefKeep leaves them to a sweep still running on another replica.
+	st.RefsPruned, err = r.opts.Store.PruneBlobRefs(ctx, t0.Add(-max(2*grace, gcRefKeep)))
 	if err != nil {
 		return st, fmt.Errorf("registry: gc: %w", err)
 	}

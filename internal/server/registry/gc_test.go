@@ -436,3 +436,46 @@ func TestGCFailurePutsBack(t *testing.T) {
 		t.Error("image not served")
 	}
 }
+
+// TestGCPrunesRefs: a sweep prunes the references older than a day (the
+// grace being shorter), and only those.
+func TestGCPrunesRefs(t *testing.T) {
+	ctx := context.Background()
+	var c clock
+	rs := newReplicas(t, &c, nil)
+	old, err := random.Image(1000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushTo(t, rs.a, "team/app:old", old)
+	c.advance(gcRefKeep + time.Hour)
+	fresh, err := random.Image(1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushTo(t, rs.b, "team/app:fresh", fresh)
+	gc, err := rs.a.reg.CollectGarbage(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gc.RefsPruned != 4 || gc.Swept != 0 {
+		t.Errorf("GC = %+v, want the old image's 4 references pruned and nothing swept", gc)
+	}
+	got, err := rs.a.store.BlobRefsSince(ctx, blobsOf(t, fresh), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("the fresh image's references after the prune: %v, want its 3", got)
+	}
+}
+
+// blobsOf are an image's manifest, config and layer digests.
+func blobsOf(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	cfg, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{digestOf(t, img), cfg.String()}, layerDigests(t, img)...)
+}
