@@ -479,3 +479,69 @@ func blobsOf(t *testing.T, img v1.Image) []string {
 	}
 	return append([]string{digestOf(t, img), cfg.String()}, layerDigests(t, img)...)
 }
+
+// TestGCFencePutArtifact: an SBOM the server writes on replica B during
+// A's sweep, reusing blobs whose last artifact was deleted (the empty
+// config every SBOM shares, a layer), keeps them.
+func TestGCFencePutArtifact(t *testing.T) {
+	ctx := context.Background()
+	var c clock
+	rs := newReplicas(t, &c, nil)
+	img, err := random.Image(1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushTo(t, rs.a, "team/app:v1", img)
+	subject, err := rs.a.reg.ManifestDescriptor(ctx, "team/app", digestOf(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := func(f *fixture, note string) (string, error) {
+		d, err := f.reg.PutArtifact(ctx, "team/app", Artifact{
+			ArtifactType: "application/example+json",
+			Subject:      subject,
+			Layers:       []ArtifactLayer{{MediaType: "application/example+json", Data: []byte(`{"sbom":1}`)}},
+			Annotations:  map[string]string{"note": note},
+		})
+		return d.Digest.String(), err
+	}
+	first, err := art(rs.a, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.a.reg.DeleteArtifact(ctx, "team/app", first); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(time.Hour)
+	var second string
+	rs.setHook(onceAt(gcStageMarked, func(context.Context) {
+		if second, err = art(rs.b, "second"); err != nil {
+			t.Errorf("PutArtifact during the sweep: %v", err)
+		}
+	}))
+	gc, err := rs.a.reg.CollectGarbage(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first artifact's manifest goes; its config and layer, named
+	// by the second, are put back.
+	if d := cmp.Diff(gcCounts{Swept: 1, Restored: 2}, gcCounts{gc.Swept, gc.Restored, gc.Recovered}); d != "" {
+		t.Errorf("GC (-want +got):\n%s\n%+v", d, gc)
+	}
+	_, body, err := rs.a.reg.Manifest(ctx, "team/app", second)
+	if err != nil {
+		t.Fatalf("the second artifact: %v", err)
+	}
+	m, err := parseManifest(body, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.blobRefs(second) {
+		if d == subject.Digest.String() || d == second {
+			continue
+		}
+		if resp := rs.b.upload(t, "alice", "HEAD", "/v2/team/app/blobs/"+d, ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("BROKEN ARTIFACT: HEAD of its blob %s = %d", d, resp.StatusCode)
+		}
+	}
+}
