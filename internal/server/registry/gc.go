@@ -340,7 +340,7 @@ func layerLinkPath(repo string, d digest.Digest) string {
 }
 
 // trashLinks reads the repositories of a trash entry's links file (none
-// when it has none); names that are not repository names are refused.
+// when it has none); lines that are not repository names are skipped.
 func (r *Registry) trashLinks(ctx context.Context, entry string) ([]string, error) {
 	rc, err := r.driver.Reader(ctx, path.Join(entry, "links"), 0)
 	if isPathNotFound(err) {
@@ -361,7 +361,10 @@ func (r *Registry) trashLinks(ctx context.Context, entry string) ([]string, erro
 		}
 		name := sc.Text()
 		if _, err := reference.WithName(name); err != nil {
-			return nil, fmt.Errorf("trashed links: repository %q: %w", name, err)
+			// Not written by a sweep: skipped, so that one bad line
+			// does not stop every collection.
+			r.opts.Logger.Warn("registry: gc: trashed links: not a repository name, skipped", "entry", entry, "err", err)
+			continue
 		}
 		repos = append(repos, name)
 	}
