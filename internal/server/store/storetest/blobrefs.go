@@ -63,9 +63,13 @@ func testBlobRefsMany(t *testing.T, s *store.SQL) {
 	for i := range 3000 {
 		ds = append(ds, fmt.Sprintf("sha256:%064x", i))
 	}
+	start := time.Now()
 	must(t, s.RecordBlobRefs(ctx, append(ds, ds[:700]...), t0))
+	recorded := time.Since(start)
+	start = time.Now()
 	got, err := s.BlobRefsSince(ctx, append(ds, "sha256:"+hex64('f')), t0)
 	must(t, err)
+	t.Logf("%d digests: recorded in %v (6 statements, one transaction), read in %v (7 queries)", len(ds), recorded, time.Since(start))
 	if len(got) != len(ds) {
 		t.Errorf("BlobRefsSince found %d of %d", len(got), len(ds))
 	}
