@@ -276,7 +276,8 @@ func (s *Service) Pass(ctx context.Context) (Report, error) {
 	}
 	s.o.Logger.Info("lifecycle: pass done", "repositories", rep.Repositories, "expired", rep.Expired,
 		"referrers", rep.Referrers, "skipped", rep.Skipped, "failed", rep.Failed,
-		"blobs_swept", rep.GC.Swept, "bytes_freed", rep.GC.BytesFreed, "blobs_kept_for_grace", rep.GC.KeptForGrace)
+		"blobs_swept", rep.GC.Swept, "bytes_freed", rep.GC.BytesFreed, "blobs_kept_for_grace", rep.GC.KeptForGrace,
+		"blobs_restored", rep.GC.Restored, "blobs_recovered", rep.GC.Recovered, "blob_refs_pruned", rep.GC.RefsPruned)
 	return rep, nil
 }
 

@@ -59,6 +59,16 @@ func (r *Registry) PutArtifact(ctx context.Context, repo string, a Artifact) (oc
 	}
 	blobs := rp.Blobs(ctx)
 	empty := ocispec.DescriptorEmptyJSON
+	// The fence (gc.go): the blobs are recorded as referenced before they
+	// are stored or found already stored, so a collection running now
+	// keeps them, or has removed them before Put checks for them.
+	refs := []string{empty.Digest.String(), a.Subject.Digest.String()}
+	for _, l := range a.Layers {
+		refs = append(refs, digest.FromBytes(l.Data).String())
+	}
+	if err := r.opts.Store.RecordBlobRefs(ctx, refs, r.opts.Now()); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("registry: put artifact: %w", err)
+	}
 	if _, err := blobs.Put(ctx, empty.MediaType, empty.Data); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("registry: put artifact: empty config blob: %w", err)
 	}

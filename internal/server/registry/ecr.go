@@ -84,7 +84,7 @@ func (r *Registry) PutManifest(ctx context.Context, principal, repo, ref, mediaT
 		return "", &ManifestError{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "invalid repository name or reference"}
 	}
 	rec := &recorder{header: http.Header{}}
-	r.putManifestLocked(rec, req, rt, principal)
+	r.putManifest(rec, req, rt, principal)
 	if rec.status == http.StatusCreated {
 		return rec.header.Get("Docker-Content-Digest"), nil
 	}

@@ -210,7 +210,7 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
 		r.serveReferrers(w, req, rt)
 	case rt.kind == "manifests" && req.Method == http.MethodPut:
-		r.putManifestLocked(w, req, rt, p.Name)
+		r.putManifest(w, req, rt, p.Name)
 	case rt.kind == "manifests" && req.Method == http.MethodDelete:
 		r.deleteManifest(w, req, rt, p.Name)
 	case rt.kind == "manifests" && req.Method == http.MethodGet && r.opts.OnPull != nil:

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,13 +24,16 @@ type manifestInfo struct {
 	ArtifactType string `json:"artifactType"`
 	Config       *struct {
 		MediaType string `json:"mediaType"`
+		Digest    string `json:"digest"`
 		Size      int64  `json:"size"`
 	} `json:"config"`
 	Layers []struct {
-		Size int64 `json:"size"`
+		Digest string `json:"digest"`
+		Size   int64  `json:"size"`
 	} `json:"layers"`
 	Manifests []struct {
-		Size int64 `json:"size"`
+		Digest string `json:"digest"`
+		Size   int64  `json:"size"`
 	} `json:"manifests"`
 	Subject *struct {
 		MediaType string `json:"mediaType"`
@@ -72,6 +76,33 @@ func (m manifestInfo) imageSize() int64 {
 		n += c.Size
 	}
 	return n
+}
+
+// blobRefs are the digests of the blobs the manifest names (config,
+// layers, index children, subject) and the manifest's own, for the
+// garbage collector's fence (gc.go). Digests that do not parse are left
+// out: distribution refuses the manifest for them.
+func (m manifestInfo) blobRefs(self string) []string {
+	out := make([]string, 0, 2+len(m.Layers)+len(m.Manifests))
+	add := func(d string) {
+		if _, err := digest.Parse(d); err == nil {
+			out = append(out, d)
+		}
+	}
+	add(self)
+	if m.Config != nil {
+		add(m.Config.Digest)
+	}
+	for _, l := range m.Layers {
+		add(l.Digest)
+	}
+	for _, c := range m.Manifests {
+		add(c.Digest)
+	}
+	if m.Subject != nil {
+		add(m.Subject.Digest)
+	}
+	return out
 }
 
 // artifactType is the referrers-API artifactType of the manifest.
@@ -137,8 +168,19 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 			}
 		}
 	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
+	// The fence (gc.go): the blobs this manifest names are recorded as
+	// referenced before distribution checks that they exist, and the
+	// storage work after it is bounded by gcPutBound.
+	if err := r.opts.Store.RecordBlobRefs(ctx, info.blobRefs(dgst), r.opts.Now()); err != nil {
+		r.opts.Logger.Error("registry: record blob references", "repository", rt.repo, "digest", dgst, "err", err)
+		ociError(w, http.StatusInternalServerError, "UNKNOWN", "the manifest's blob references could not be recorded")
+		return
+	}
+	fenced, cancel := context.WithTimeout(ctx, gcPutBound)
+	defer cancel()
+	dreq := req.WithContext(fenced)
+	dreq.Body = io.NopCloser(bytes.NewReader(body))
+	dreq.ContentLength = int64(len(body))
 	sw := &statusWriter{ResponseWriter: w, onHeader: func(status int) int {
 		if status != http.StatusCreated {
 			return status
@@ -157,7 +199,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		}
 		return status
 	}}
-	r.app.ServeHTTP(sw, req)
+	r.app.ServeHTTP(sw, dreq)
 }
 
 func (r *Registry) recordPush(req *http.Request, rt route, principal, dgst, tag string, size int64, info manifestInfo) error {

@@ -3,6 +3,7 @@ package registry
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -98,4 +99,42 @@ func FuzzParseRoute(f *testing.F) {
 			t.Fatalf("route %+v for %q has no repository", rt, path)
 		}
 	})
+}
+
+// TestManifestBlobRefs: the fence records the manifest itself and every
+// blob it names (config, layers, index children, subject); digests that
+// do not parse are left out.
+func TestManifestBlobRefs(t *testing.T) {
+	self := "sha256:" + strings.Repeat("0", 64)
+	tests := []struct {
+		file string
+		body string
+		want []string
+	}{
+		{file: "referrer.json", want: []string{self,
+			"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+			"sha256:" + strings.Repeat("c", 64),
+			"sha256:" + strings.Repeat("d", 64)}},
+		{file: "index.json", want: []string{self, "sha256:" + strings.Repeat("e", 64)}},
+		{body: `{"config":{"digest":"sha256:nothex"},"layers":[{"digest":""},{"digest":"sha256:` + strings.Repeat("a", 64) + `"}]}`,
+			want: []string{self, "sha256:" + strings.Repeat("a", 64)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b := []byte(tt.body)
+			if tt.file != "" {
+				var err error
+				if b, err = os.ReadFile(filepath.Join("testdata", "manifests", tt.file)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := parseManifest(b, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, m.blobRefs(self)); diff != "" {
+				t.Errorf("blobRefs (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

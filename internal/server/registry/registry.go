@@ -95,6 +95,12 @@ type Store interface {
 	PutReferrer(ctx context.Context, r store.Referrer) error
 	ListReferrers(ctx context.Context, repo, subject, artifactType string) ([]store.Referrer, error)
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+	// RecordBlobRefs, BlobRefsSince and PruneBlobRefs are the shared
+	// table of recent blob references that fences garbage collection
+	// against manifest PUTs on every replica (gc.go).
+	RecordBlobRefs(ctx context.Context, digests []string, at time.Time) error
+	BlobRefsSince(ctx context.Context, digests []string, since time.Time) (map[string]bool, error)
+	PruneBlobRefs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Options configures a Registry.
@@ -133,6 +139,10 @@ type Options struct {
 	PullThrough PullThrough
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// gcHook, when set, runs at each stage of a collection (gcStage*) and
+	// stops it with its error: tests interleave PUTs of another replica
+	// there, or simulate a crash.
+	gcHook func(ctx context.Context, stage string) error
 }
 
 // Registry is the wrapped distribution registry.
@@ -149,6 +159,9 @@ type Registry struct {
 	// objectStore: the driver is S3's (uploads.go aborts the multipart
 	// uploads of purged sessions).
 	objectStore bool
+	// fsRoot is the filesystem driver's root directory ("" on an object
+	// store), for removing the empty directories a sweep leaves (gc.go).
+	fsRoot string
 	// pt is the pull-through cache (nil: none).
 	pt *pullThrough
 	// ready caches the storage probe of CheckStorage (ready.go).
@@ -221,6 +234,9 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 		return nil, fmt.Errorf("registry: storage: %w", err)
 	}
 	reg := &Registry{opts: opts, app: app, driver: drv, ns: ns, limits: opts.Uploads.withDefaults(), uploads: newUploadTracker(), objectStore: st.IsObjectStore()}
+	if root, ok := st.Params["rootdirectory"].(string); ok && !st.IsObjectStore() {
+		reg.fsRoot = root
+	}
 	if opts.PullThrough.Store != nil {
 		reg.pt = newPullThrough(opts.PullThrough)
 	}

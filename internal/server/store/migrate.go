@@ -46,6 +46,7 @@ func (s *SQL) migrations() []migration {
 		{6, "the audit trail", s.auditSchema},
 		{7, "pull-through cache rules and the upstream checks of cached tags", s.pullThroughSchema},
 		{8, "inventories.findings_hash: the digest of each image's open findings; open findings indexed by image and package (batched rescans)", s.findingsHashSchema},
+		{9, "gc_blob_refs: when each blob was last referenced by a manifest PUT (the fence of blob garbage collection across replicas)", s.blobRefSchema},
 	}
 }
 
