@@ -9,8 +9,10 @@
 //   - A push (every manifest PUT: images, indexes, referrers such as SBOMs
 //     and signatures) is enqueued, for each destination its repository's
 //     rules name at that moment, in a durable outbox (internal/events'
-//     Outbox over its own table, replication_outbox): one row per
-//     (destination, repository@digest). Pushing the same digest again (a
+//     Outbox over its own table, replication_outbox), in the transaction
+//     that records the image (Prepare, run by the store's PutImage): a
+//     recorded push always has its rows. One row per (destination,
+//     repository@digest). Pushing the same digest again (a
 //     new tag) makes a delivered or given-up row due again; a row still
 //     waiting is left alone, its delivery reads the tags then.
 //   - Delivery is at least once, and idempotent at the destination: every
@@ -221,19 +223,36 @@ type detail struct {
 }
 
 // Push enqueues a pushed manifest for the destinations its repository's
-// rules name (nothing when none does).
+// rules name (nothing when none does), in a transaction of its own:
+// Prepare, then the enqueue over the outbox's database.
 func (r *Replicator) Push(ctx context.Context, repo, digest string) error {
+	enqueue, err := r.Prepare(ctx, repo, digest)
+	if err != nil || enqueue == nil {
+		return err
+	}
+	return enqueue(ctx, r.o.DB)
+}
+
+// Enqueue writes a push's outbox rows through ex: the transaction that
+// records the push, so the push is recorded with its rows or not at all.
+type Enqueue func(ctx context.Context, ex events.Execer) error
+
+// Prepare reads the rules (outside any transaction: under SQLite the
+// store has a single connection) and returns the enqueue of repo@digest
+// for the destinations they name for repo, nil when none. The push is
+// enqueued for the rules as they were when Prepare read them.
+func (r *Replicator) Prepare(ctx context.Context, repo, digest string) (Enqueue, error) {
 	c, err := r.Configuration(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dsts := c.DestinationsFor(repo)
 	if len(dsts) == 0 {
-		return nil
+		return nil, nil
 	}
 	body, err := json.Marshal(detail{Repository: repo, Digest: digest})
 	if err != nil {
-		return fmt.Errorf("replication: encode event: %w", err)
+		return nil, fmt.Errorf("replication: encode event: %w", err)
 	}
 	ev := events.Event{
 		Version: "0", ID: eventID(repo, digest), DetailType: detailType, Source: events.SourceECR,
@@ -244,10 +263,12 @@ func (r *Replicator) Push(ctx context.Context, repo, digest string) error {
 	for _, d := range dsts {
 		keys = append(keys, d.Key())
 	}
-	if err := r.outbox.Rearm(ctx, r.o.DB, ev, keys...); err != nil {
-		return fmt.Errorf("replication: %w", err)
-	}
-	return nil
+	return func(ctx context.Context, ex events.Execer) error {
+		if err := r.outbox.Rearm(ctx, ex, ev, keys...); err != nil {
+			return fmt.Errorf("replication: enqueue: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // The replication statuses of DescribeImageReplicationStatus.
