@@ -339,6 +339,17 @@ func (s *Server) ReplaceRegistryCredentials(creds []auth.RegistryCredential) {
 	s.creds.Replace(creds)
 }
 
+// ReplaceReplicationDestinations swaps in a reloaded set of replication
+// destinations (--auth-config's replication section) at once; on an error
+// the old set stays. The stored rules keep naming what they named: rows
+// for a destination no longer configured wait and are retried.
+func (s *Server) ReplaceReplicationDestinations(dsts []ReplicationDestination) error {
+	if err := s.replicator.ReplaceDestinations(dsts); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
 // preparePush is the registry's PreparePush: it reads the replication
 // rules and the repository's effective scanning before the push's
 // transaction (a SQLite store has one connection), and returns the writes
