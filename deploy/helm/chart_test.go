@@ -240,11 +240,21 @@ func TestChartFlags(t *testing.T) {
 		extra      []string
 		containers []string
 		admission  bool
+		// want: serve arguments that must be rendered; unwanted: flag
+		// names that must not be.
+		want, unwanted []string
 	}{
-		{name: "default values", containers: []string{"vulndb", "stowaway"}},
+		{name: "default values", containers: []string{"vulndb", "stowaway"}, unwanted: []string{"job-lease", "storage", "storage-config"}},
 		{
 			name: "every option", args: []string{"-f", "stowaway/ci/all-options-values.yaml"},
 			extra: []string{"--auth-config-poll=10s"}, containers: []string{"vulndb", "stowaway"}, admission: true,
+			want: []string{"--job-lease=5m", "--storage=s3://stowaway-blobs?region=eu-west-1&forcepathstyle=true"}, unwanted: []string{"storage-config"},
+		},
+		{
+			// --storage-config from a Secret instead of storage.s3.
+			name: "storage config", args: []string{"-f", "stowaway/ci/all-options-values.yaml", "--set", "storage.s3=", "--set", "storage.configSecret=stowaway-storage", "--set", "storage.configKey=s3.yaml"},
+			extra: []string{"--auth-config-poll=10s"}, containers: []string{"vulndb", "stowaway"}, admission: true,
+			want: []string{"--job-lease=5m", "--storage-config=/etc/stowaway/storage/s3.yaml"}, unwanted: []string{"storage"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,6 +294,19 @@ func TestChartFlags(t *testing.T) {
 				t.Errorf("containers (-want +got):\n%s", diff)
 			}
 			main := pod.Containers[0]
+			rendered := map[string]bool{}
+			for _, a := range main.Args {
+				rendered[a] = true
+				name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+				if slices.Contains(tc.unwanted, name) {
+					t.Errorf("serve is given %q", a)
+				}
+			}
+			for _, a := range tc.want {
+				if !rendered[a] {
+					t.Errorf("serve is not given %q; its arguments: %q", a, main.Args)
+				}
+			}
 			if main.LivenessProbe.HTTPGet.Path != "/healthz" || main.ReadinessProbe.HTTPGet.Path != "/readyz" {
 				t.Errorf("probes %q and %q, want /healthz and /readyz (internal/server/routes.go)", main.LivenessProbe.HTTPGet.Path, main.ReadinessProbe.HTTPGet.Path)
 			}
@@ -332,6 +355,9 @@ func TestChartRefusals(t *testing.T) {
 		{[]string{"admission.enabled=true", "admission.tlsSecret=t"}, "admission.enabled needs admission.clientCASecret"},
 		{[]string{"admission.enabled=true", "admission.tlsSecret=t", "admission.insecure=true", "admission.failurePolicy=Open"}, `admission.failurePolicy "Open"`},
 		{[]string{"auth.existingSecret=a", "auth.quickStartSecret=q"}, "auth: set existingSecret"},
+		{[]string{"storage.s3=s3://b", "storage.configSecret=s"}, "storage: set s3 (--storage) or configSecret (--storage-config), not both"},
+		{[]string{"storage.configSecret=s", "storage.configKey="}, "storage.configSecret needs storage.configKey"},
+		{[]string{"replicaCount=2", "postgresql.existingSecret=pg", "storage.configSecret=s", "persistence.enabled=false"}, "replicaCount > 1 needs vulndb.volume=emptyDir"},
 	} {
 		args := []string{"template", "rel", "stowaway"}
 		for _, s := range tc.set {

@@ -149,8 +149,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		if cfg.RegistryCredentials, err = server.LoadRegistryCredentials(authConfig); err != nil {
 			return ExitError, err
 		}
-		// Replication destinations are read at start (a reload changes
-		// principals only; docs/replication.md).
+		// Replication destinations: read again on every reload, below.
 		if cfg.Replication.Destinations, err = server.LoadReplicationDestinations(authConfig); err != nil {
 			return ExitError, err
 		}
@@ -211,18 +210,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		watched := make(chan struct{})
 		go func() {
 			defer close(watched)
-			watchAuthConfig(wctx, authSrc, authPoll, hup, func(u []server.User, k []server.AccessKey) error {
-				// The registry credentials come from the same file.
-				creds, err := server.LoadRegistryCredentials(authConfig)
-				if err != nil {
-					return err
-				}
-				if err := srv.ReplacePrincipals(u, k); err != nil {
-					return err
-				}
-				srv.ReplaceRegistryCredentials(creds)
-				return nil
-			}, cfg.Logger)
+			watchAuthConfig(wctx, authSrc, authPoll, hup, reloadAuthConfig(srv, authConfig), cfg.Logger)
 		}()
 		defer func() { stop(); <-watched }()
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 )
 
 // authSource is where serve's principals come from: the --user and
@@ -130,5 +131,35 @@ func watchAuthConfig(ctx context.Context, src authSource, poll time.Duration, hu
 			last, pending = fp, nil
 			reload("file changed")
 		}
+	}
+}
+
+// authTarget is what a reloaded auth config is applied to (*server.Server).
+type authTarget interface {
+	ReplacePrincipals(users []server.User, keys []server.AccessKey) error
+	ReplaceRegistryCredentials(creds []auth.RegistryCredential)
+	ReplaceReplicationDestinations(dsts []server.ReplicationDestination) error
+}
+
+// reloadAuthConfig is watchAuthConfig's apply for serve: the file's
+// registry_credentials and replication sections are read again with its
+// users and keys, and all of them are applied, or none when one does not
+// load (the principals are swapped first: the only swap that can refuse a
+// set the loaders accepted).
+func reloadAuthConfig(t authTarget, path string) func([]server.User, []server.AccessKey) error {
+	return func(u []server.User, k []server.AccessKey) error {
+		creds, err := server.LoadRegistryCredentials(path)
+		if err != nil {
+			return err
+		}
+		dsts, err := server.LoadReplicationDestinations(path)
+		if err != nil {
+			return err
+		}
+		if err := t.ReplacePrincipals(u, k); err != nil {
+			return err
+		}
+		t.ReplaceRegistryCredentials(creds)
+		return t.ReplaceReplicationDestinations(dsts)
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/stowaway-scanner/stowaway/internal/server"
+	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 )
 
 func writeAuthFile(t *testing.T, path, user string) {
@@ -136,5 +138,92 @@ func TestServeRegistryCredentials(t *testing.T) {
 	creds, err := server.LoadRegistryCredentials(path)
 	if err != nil || len(creds) != 1 || creds[0].Password != "tok" {
 		t.Errorf("LoadRegistryCredentials = %v, %v", creds, err)
+	}
+}
+
+// reloadRecorder is an authTarget recording what a reload applied.
+type reloadRecorder struct {
+	users []string
+	creds []string
+	dsts  []string
+}
+
+func (r *reloadRecorder) ReplacePrincipals(users []server.User, _ []server.AccessKey) error {
+	r.users = nil
+	for _, u := range users {
+		r.users = append(r.users, u.Name)
+	}
+	return nil
+}
+
+func (r *reloadRecorder) ReplaceRegistryCredentials(creds []auth.RegistryCredential) {
+	r.creds = nil
+	for _, c := range creds {
+		r.creds = append(r.creds, c.Name+" "+c.Username+" "+c.Password)
+	}
+}
+
+func (r *reloadRecorder) ReplaceReplicationDestinations(dsts []server.ReplicationDestination) error {
+	r.dsts = nil
+	for _, d := range dsts {
+		r.dsts = append(r.dsts, d.Region+"/"+d.RegistryID+" "+d.URL.String())
+	}
+	return nil
+}
+
+// TestReloadAuthConfig: a reload applies the file's users, its
+// registry_credentials and its replication destinations, and a file
+// whose replication section does not load applies nothing.
+func TestReloadAuthConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "auth.yaml")
+	if err := os.WriteFile(filepath.Join(dir, "hub.pass"), []byte("hub-tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dr.pass"), []byte("dr-pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := &reloadRecorder{}
+	reload := func(t *testing.T, extra string) error {
+		t.Helper()
+		writeAuthFile(t, path, "alice")
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(extra); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		users, keys, err := authSource{path: path}.load()
+		if err != nil {
+			return err
+		}
+		return reloadAuthConfig(rec, path)(users, keys)
+	}
+	if err := reload(t, "registry_credentials:\n  - {name: hub, username: mirror, password_file: hub.pass}\n"+
+		"replication:\n  - {region: us-west-2, registry_id: \"210987654321\", url: \"https://dr.example.com\", username: robot, password_file: dr.pass}\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := &reloadRecorder{users: []string{"alice"}, creds: []string{"hub mirror hub-tok"}, dsts: []string{"us-west-2/210987654321 https://dr.example.com"}}
+	if diff := cmp.Diff(want, rec, cmp.AllowUnexported(reloadRecorder{})); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	// A destination given twice is refused: nothing changes.
+	before := *rec
+	err := reload(t, "replication:\n  - {region: eu-west-1, registry_id: \"123456789012\", url: \"http://10.0.0.7:5000\"}\n"+
+		"  - {region: eu-west-1, registry_id: \"123456789012\", url: \"http://10.0.0.8:5000\"}\n")
+	if err == nil {
+		t.Fatal("a destination given twice was applied")
+	}
+	if diff := cmp.Diff(&before, rec, cmp.AllowUnexported(reloadRecorder{})); diff != "" {
+		t.Errorf("a refused reload changed what was applied (-before +after):\n%s", diff)
+	}
+	// Sections removed: no credentials, no destinations.
+	if err := reload(t, ""); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&reloadRecorder{users: []string{"alice"}}, rec, cmp.AllowUnexported(reloadRecorder{})); diff != "" {
+		t.Errorf("applied after the sections were removed (-want +got):\n%s", diff)
 	}
 }

@@ -296,6 +296,10 @@ type Dispatcher struct {
 	// Sinks maps a sink id to its stack (e.g. Filter{Retry{HTTPSink}}).
 	// Rows for an unknown sink id are retried later.
 	Sinks map[string]Sink
+	// Lookup, when set, is used instead of Sinks: the sinks may then
+	// change while Run runs (a reloaded configuration). ok false is an
+	// unknown sink id.
+	Lookup func(sinkID string) (sink Sink, ok bool)
 	// Batch is the number of rows claimed at once (default 32).
 	Batch int
 	// Lease is how long a claimed row is reserved (default 1m). Each
@@ -365,7 +369,13 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 func (d *Dispatcher) deliver(ctx context.Context, r claimed) error {
 	var ev Event
 	var werr error
-	sink, ok := d.Sinks[r.sinkID]
+	var sink Sink
+	var ok bool
+	if d.Lookup != nil {
+		sink, ok = d.Lookup(r.sinkID)
+	} else {
+		sink, ok = d.Sinks[r.sinkID]
+	}
 	switch {
 	case !ok:
 		werr = fmt.Errorf("outbox: no sink %q configured", r.sinkID)

@@ -14,7 +14,8 @@
 //	/healthz  │ liveness; /readyz pings the store; /metrics         │
 //	          └─────────────────────────────────────────────────────┘
 //	admission │ own TLS listener (Config.Admission): Kubernetes validating webhook
-//	push ─► OnPush: rules say SCAN_ON_PUSH/CONTINUOUS_SCAN ─► store.StartScan (job row, IN_PROGRESS)
+//	push ─► PreparePush reads the replication rules and scanning; in PutImage's transaction:
+//	        replication outbox rows, and when SCAN_ON_PUSH/CONTINUOUS_SCAN say so Tx.StartScan (job row, IN_PROGRESS)
 //	jobs.Pool workers ─► ClaimJob (lease) ─► registry.Image (v1.Image from blob storage)
 //	                 ─► Scanner.Scan ─► CompleteJob (result JSON = ECR findings shape)
 //	                    in its transaction: rescan.Recorder (inventory, finding history),

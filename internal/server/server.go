@@ -166,14 +166,15 @@ func (s *Server) wire(ctx context.Context, scanner Scanner) error {
 	}
 	s.creds = auth.NewCredentialSet(cfg.RegistryCredentials)
 	s.reg, err = registry.New(ctx, registry.Options{
-		Dir:     filepath.Join(cfg.DataDir, "registry"),
-		Storage: blobs,
-		Store:   s.store,
-		Auth:    s.auth,
-		Authz:   s.authz,
-		OnPush:  s.onPush,
-		OnPull:  s.onPull,
-		Audit:   s.audit,
+		Dir:         filepath.Join(cfg.DataDir, "registry"),
+		Storage:     blobs,
+		Store:       s.store,
+		Auth:        s.auth,
+		Authz:       s.authz,
+		PreparePush: s.preparePush,
+		OnPush:      s.onPush,
+		OnPull:      s.onPull,
+		Audit:       s.audit,
 		Uploads: registry.UploadLimits{
 			PerRepository: cfg.MaxUploadsPerRepository, PerUser: cfg.MaxUploadsPerUser, PurgeAge: cfg.UploadPurgeAge,
 		},
@@ -338,42 +339,84 @@ func (s *Server) ReplaceRegistryCredentials(creds []auth.RegistryCredential) {
 	s.creds.Replace(creds)
 }
 
-// onPush enqueues the replication of every pushed manifest (to the
-// destinations the replication rules name), and a scan of a newly pushed
-// image when the repository's effective scanning says so.
-func (s *Server) onPush(ctx context.Context, img store.Image, created bool) {
+// ReplaceReplicationDestinations swaps in a reloaded set of replication
+// destinations (--auth-config's replication section) at once; on an error
+// the old set stays. The stored rules keep naming what they named: rows
+// for a destination no longer configured wait and are retried.
+func (s *Server) ReplaceReplicationDestinations(dsts []ReplicationDestination) error {
+	if err := s.replicator.ReplaceDestinations(dsts); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// preparePush is the registry's PreparePush: it reads the replication
+// rules and the repository's effective scanning before the push's
+// transaction (a SQLite store has one connection), and returns the writes
+// that go in it: the replication outbox rows of the destinations the rules
+// name, and a scan job when the image is new and scanning says so. A push
+// is recorded with them or not at all. A scanning configuration that
+// cannot be read skips the scan (logged), as the push matters more.
+func (s *Server) preparePush(ctx context.Context, img store.Image) (store.PushFunc, error) {
+	enqueue, err := s.replicator.Prepare(ctx, img.Repository, img.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("server: replicate on push: %w", err)
+	}
+	scan, enhanced := s.scanOnPush(ctx, img)
+	if enqueue == nil && !scan {
+		return nil, nil
+	}
+	now := s.cfg.Now().UTC()
+	return func(ctx context.Context, tx *store.Tx, created bool) error {
+		if enqueue != nil {
+			if err := enqueue(ctx, tx); err != nil {
+				return fmt.Errorf("server: replicate on push: %w", err)
+			}
+		}
+		if !scan || !created {
+			return nil
+		}
+		err := tx.StartScan(ctx, img.Repository, img.Digest, enhanced, now, ecrapi.ScanInterval)
+		if err != nil && !errors.Is(err, store.ErrRateLimited) {
+			return fmt.Errorf("server: scan on push: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// scanOnPush says whether the repository's effective scanning scans img
+// when it is pushed, and whether with enhanced scanning. Errors are logged
+// and scan nothing.
+func (s *Server) scanOnPush(ctx context.Context, img store.Image) (scan, enhanced bool) {
+	if !scanning.IsImageConfig(img.ArtifactMediaType) {
+		return false, false
+	}
 	log := s.cfg.Logger.With("repository", img.Repository, "digest", img.Digest)
-	if err := s.replicator.Push(ctx, img.Repository, img.Digest); err != nil {
-		log.Error("server: replicate on push: enqueue", "err", err)
-	}
-	if !created || !scanning.IsImageConfig(img.ArtifactMediaType) {
-		return
-	}
 	raw, err := s.store.GetScanningConfig(ctx)
 	if err != nil {
 		log.Error("server: scan on push: read configuration", "err", err)
-		return
+		return false, false
 	}
 	cfg, err := scanning.DecodeConfig(raw)
 	if err != nil {
 		log.Error("server: scan on push", "err", err)
-		return
+		return false, false
 	}
 	repo, err := s.store.GetRepository(ctx, img.Repository)
 	if err != nil {
 		log.Error("server: scan on push: read repository", "err", err)
-		return
+		return false, false
 	}
 	eff := cfg.Evaluate(repo.Name, repo.ScanOnPush)
-	if !eff.ScanOnPush {
-		return
+	return eff.ScanOnPush, eff.Enhanced
+}
+
+// onPush runs after a push was recorded (with its outbox rows and scan
+// job, preparePush): it wakes the scan workers for a new image.
+func (s *Server) onPush(_ context.Context, _ store.Image, created bool) {
+	if created {
+		s.pool.Notify()
 	}
-	err = s.store.StartScan(ctx, img.Repository, img.Digest, eff.Enhanced, s.cfg.Now().UTC(), ecrapi.ScanInterval)
-	if err != nil && !errors.Is(err, store.ErrRateLimited) {
-		log.Error("server: scan on push: enqueue", "err", err)
-		return
-	}
-	s.pool.Notify()
 }
 
 // PolicyEvaluator answers authorization questions from the stored

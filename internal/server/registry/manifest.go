@@ -226,7 +226,21 @@ func (r *Registry) recordPush(req *http.Request, rt route, principal, dgst, tag 
 	if info.Config != nil {
 		img.ArtifactMediaType = info.Config.MediaType
 	}
-	created, err := r.opts.Store.PutImage(ctx, img, tag)
+	var inTx []store.PushFunc
+	if r.opts.PreparePush != nil {
+		prep := img
+		if tag != "" {
+			prep.Tags = []string{tag}
+		}
+		fn, err := r.opts.PreparePush(ctx, prep)
+		if err != nil {
+			return fmt.Errorf("registry: prepare push: %w", err)
+		}
+		if fn != nil {
+			inTx = append(inTx, fn)
+		}
+	}
+	created, err := r.opts.Store.PutImage(ctx, img, tag, inTx...)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,9 @@
 //     subject, which also get the OCI-Subject response header;
 //   - push hooks: a successful manifest PUT records the image (repository,
 //     digest, tag, media types, size, push time) in the store before the
-//     client sees 201, then calls OnPush; DELETEs are mirrored in the store;
+//     client sees 201, in one transaction with the work PreparePush
+//     returned (the replication outbox rows, the scan job), then calls
+//     OnPush; DELETEs are mirrored in the store;
 //   - immutable tags (ECR imageTagMutability, with its exclusion filters:
 //     store.Repository.TagIsImmutable) enforced before the PUT;
 //   - a 4 MiB manifest body limit;
@@ -88,7 +90,7 @@ type Store interface {
 	// settings of its CREATE_ON_PUSH creation template.
 	EnsureRepositoryFromTemplate(ctx context.Context, r store.Repository, purpose string) (bool, error)
 	GetRepository(ctx context.Context, name string) (store.Repository, error)
-	PutImage(ctx context.Context, img store.Image, tag string) (bool, error)
+	PutImage(ctx context.Context, img store.Image, tag string, inTx ...store.PushFunc) (bool, error)
 	ResolveTag(ctx context.Context, repo, tag string) (string, error)
 	DeleteImage(ctx context.Context, repo, digest string) error
 	DeleteTag(ctx context.Context, repo, tag string) error
@@ -115,6 +117,11 @@ type Options struct {
 	// Authz decides each request by its IAM action (nil: the grants
 	// alone).
 	Authz *auth.Authorizer
+	// PreparePush, when set, runs before a manifest PUT is recorded,
+	// outside any transaction (it may read the store), and returns the
+	// work to run inside the transaction that records the image (nil:
+	// none). An error from either fails the PUT (500) and records nothing.
+	PreparePush func(ctx context.Context, img store.Image) (store.PushFunc, error)
 	// OnPush runs after a manifest PUT was stored and recorded; created is
 	// true the first time this digest is seen in the repository. It runs
 	// before the client gets its response; errors are logged by OnPush.

@@ -9,8 +9,10 @@
 //   - A push (every manifest PUT: images, indexes, referrers such as SBOMs
 //     and signatures) is enqueued, for each destination its repository's
 //     rules name at that moment, in a durable outbox (internal/events'
-//     Outbox over its own table, replication_outbox): one row per
-//     (destination, repository@digest). Pushing the same digest again (a
+//     Outbox over its own table, replication_outbox), in the transaction
+//     that records the image (Prepare, run by the store's PutImage): a
+//     recorded push always has its rows. One row per (destination,
+//     repository@digest). Pushing the same digest again (a
 //     new tag) makes a delivered or given-up row due again; a row still
 //     waiting is left alone, its delivery reads the tags then.
 //   - Delivery is at least once, and idempotent at the destination: every
@@ -38,6 +40,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +99,10 @@ type Replicator struct {
 	o          Options
 	outbox     *events.Outbox
 	dispatcher *events.Dispatcher
-	known      map[Destination]bool
+	// mu guards the destinations, replaced by ReplaceDestinations.
+	mu    sync.RWMutex
+	known map[Destination]bool
+	sinks map[string]events.Sink
 }
 
 // New checks the options and creates the outbox table if missing.
@@ -141,17 +147,9 @@ func New(ctx context.Context, o Options) (*Replicator, error) {
 	if err := ob.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	r := &Replicator{o: o, outbox: ob, known: map[Destination]bool{}}
-	sinks := map[string]events.Sink{}
-	for _, d := range o.Destinations {
-		key := Destination{Region: d.Region, RegistryID: d.RegistryID}
-		if r.known[key] {
-			return nil, fmt.Errorf("replication: destination %s is configured twice", key.Key())
-		}
-		r.known[key] = true
-		sinks[key.Key()] = &copier{dst: d, src: o.Source, store: o.Store, transport: o.Transport}
-		// Hosts only: a URL carries no secret, but logs need no more.
-		o.Logger.Info("replication: destination configured", "destination", key.Key(), "host", d.URL.Host, "anonymous", d.Username == "")
+	r := &Replicator{o: o, outbox: ob}
+	if err := r.ReplaceDestinations(o.Destinations); err != nil {
+		return nil, err
 	}
 	observe, err := r.metrics()
 	if err != nil {
@@ -159,7 +157,7 @@ func New(ctx context.Context, o Options) (*Replicator, error) {
 	}
 	r.dispatcher = &events.Dispatcher{
 		Outbox:      ob,
-		Sinks:       sinks,
+		Lookup:      r.sink,
 		Batch:       8,
 		Lease:       o.Lease,
 		Poll:        o.Poll,
@@ -170,6 +168,48 @@ func New(ctx context.Context, o Options) (*Replicator, error) {
 		Observe:     observe,
 	}
 	return r, nil
+}
+
+// ReplaceDestinations swaps in a new set of destination registries (a
+// reloaded auth config's replication section) at once; on an error (a
+// destination given twice) the old set stays. Deliveries in flight finish
+// with the destination they started with. The stored rules are not
+// checked again: rows for a destination no longer configured wait, and
+// are retried (then given up) like any failed delivery, until it is back.
+func (r *Replicator) ReplaceDestinations(dsts []auth.Destination) error {
+	known := map[Destination]bool{}
+	sinks := map[string]events.Sink{}
+	for _, d := range dsts {
+		key := Destination{Region: d.Region, RegistryID: d.RegistryID}
+		if known[key] {
+			return fmt.Errorf("replication: destination %s is configured twice", key.Key())
+		}
+		known[key] = true
+		sinks[key.Key()] = &copier{dst: d, src: r.o.Source, store: r.o.Store, transport: r.o.Transport}
+	}
+	r.mu.Lock()
+	r.known, r.sinks = known, sinks
+	r.mu.Unlock()
+	for _, d := range dsts {
+		// Hosts only: a URL carries no secret, but logs need no more.
+		r.o.Logger.Info("replication: destination configured", "destination", Destination{Region: d.Region, RegistryID: d.RegistryID}.Key(), "host", d.URL.Host, "anonymous", d.Username == "")
+	}
+	return nil
+}
+
+// sink is the dispatcher's Lookup.
+func (r *Replicator) sink(id string) (events.Sink, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.sinks[id]
+	return s, ok
+}
+
+// isKnown says whether d is a configured destination.
+func (r *Replicator) isKnown(d Destination) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.known[d]
 }
 
 // backoff is base·2^(n-1) capped at maxD, plus up to 25% jitter.
@@ -195,7 +235,7 @@ func (r *Replicator) Configuration(ctx context.Context) (Config, error) {
 // PutConfiguration validates c (an *Error when ECR or this server
 // refuses it) and stores it. It applies to later pushes.
 func (r *Replicator) PutConfiguration(ctx context.Context, c Config) error {
-	if err := c.Validate(r.o.Self, func(d Destination) bool { return r.known[d] }); err != nil {
+	if err := c.Validate(r.o.Self, r.isKnown); err != nil {
 		return err
 	}
 	if c.Rules == nil {
@@ -221,19 +261,36 @@ type detail struct {
 }
 
 // Push enqueues a pushed manifest for the destinations its repository's
-// rules name (nothing when none does).
+// rules name (nothing when none does), in a transaction of its own:
+// Prepare, then the enqueue over the outbox's database.
 func (r *Replicator) Push(ctx context.Context, repo, digest string) error {
+	enqueue, err := r.Prepare(ctx, repo, digest)
+	if err != nil || enqueue == nil {
+		return err
+	}
+	return enqueue(ctx, r.o.DB)
+}
+
+// Enqueue writes a push's outbox rows through ex: the transaction that
+// records the push, so the push is recorded with its rows or not at all.
+type Enqueue func(ctx context.Context, ex events.Execer) error
+
+// Prepare reads the rules (outside any transaction: under SQLite the
+// store has a single connection) and returns the enqueue of repo@digest
+// for the destinations they name for repo, nil when none. The push is
+// enqueued for the rules as they were when Prepare read them.
+func (r *Replicator) Prepare(ctx context.Context, repo, digest string) (Enqueue, error) {
 	c, err := r.Configuration(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dsts := c.DestinationsFor(repo)
 	if len(dsts) == 0 {
-		return nil
+		return nil, nil
 	}
 	body, err := json.Marshal(detail{Repository: repo, Digest: digest})
 	if err != nil {
-		return fmt.Errorf("replication: encode event: %w", err)
+		return nil, fmt.Errorf("replication: encode event: %w", err)
 	}
 	ev := events.Event{
 		Version: "0", ID: eventID(repo, digest), DetailType: detailType, Source: events.SourceECR,
@@ -244,10 +301,12 @@ func (r *Replicator) Push(ctx context.Context, repo, digest string) error {
 	for _, d := range dsts {
 		keys = append(keys, d.Key())
 	}
-	if err := r.outbox.Rearm(ctx, r.o.DB, ev, keys...); err != nil {
-		return fmt.Errorf("replication: %w", err)
-	}
-	return nil
+	return func(ctx context.Context, ex events.Execer) error {
+		if err := r.outbox.Rearm(ctx, ex, ev, keys...); err != nil {
+			return fmt.Errorf("replication: enqueue: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // The replication statuses of DescribeImageReplicationStatus.

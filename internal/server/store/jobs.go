@@ -20,30 +20,39 @@ func (s *SQL) GetScan(ctx context.Context, repo, digest string) (Scan, error) {
 // StartScan sets the image's scan IN_PROGRESS and enqueues a job, unless
 // a scan of it started less than minInterval before now (ErrRateLimited).
 func (s *SQL) StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var started int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT started_at FROM scans WHERE repo = ? AND digest = ?`), repo, digest).Scan(&started)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return fmt.Errorf("store: start scan: %w", err)
-		case now.Sub(fromMS(started)) < minInterval:
-			return fmt.Errorf("store: scan of %s@%s started %s: %w", repo, digest, fromMS(started).Format(time.RFC3339), ErrRateLimited)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO scans (repo, digest, status, description, started_at, result) VALUES (?, ?, 'IN_PROGRESS', '', ?, '')
-			ON CONFLICT (repo, digest) DO UPDATE SET status = 'IN_PROGRESS', description = '', started_at = excluded.started_at, result = ''`),
-			repo, digest, ms(now)); err != nil {
-			return fmt.Errorf("store: start scan: %w", err)
-		}
-		if err := s.deleteResult(ctx, tx, repo, digest); err != nil {
-			return fmt.Errorf("store: start scan: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO jobs (repo, digest, enhanced, state, run_after, created_at) VALUES (?, ?, ?, 'queued', ?, ?)`),
-			repo, digest, b2i(enhanced), ms(now), ms(now)); err != nil {
-			return fmt.Errorf("store: enqueue job: %w", err)
-		}
-		return nil
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.startScan(ctx, tx, repo, digest, enhanced, now, minInterval) })
+}
+
+// StartScan is the store's StartScan in the transaction (a scan on push,
+// enqueued with the push). ErrRateLimited is returned before anything is
+// written, so the transaction may go on.
+func (t *Tx) StartScan(ctx context.Context, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error {
+	return t.s.startScan(ctx, t.tx, repo, digest, enhanced, now, minInterval)
+}
+
+func (s *SQL) startScan(ctx context.Context, tx *sql.Tx, repo, digest string, enhanced bool, now time.Time, minInterval time.Duration) error {
+	var started int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT started_at FROM scans WHERE repo = ? AND digest = ?`), repo, digest).Scan(&started)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("store: start scan: %w", err)
+	case now.Sub(fromMS(started)) < minInterval:
+		return fmt.Errorf("store: scan of %s@%s started %s: %w", repo, digest, fromMS(started).Format(time.RFC3339), ErrRateLimited)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO scans (repo, digest, status, description, started_at, result) VALUES (?, ?, 'IN_PROGRESS', '', ?, '')
+		ON CONFLICT (repo, digest) DO UPDATE SET status = 'IN_PROGRESS', description = '', started_at = excluded.started_at, result = ''`),
+		repo, digest, ms(now)); err != nil {
+		return fmt.Errorf("store: start scan: %w", err)
+	}
+	if err := s.deleteResult(ctx, tx, repo, digest); err != nil {
+		return fmt.Errorf("store: start scan: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO jobs (repo, digest, enhanced, state, run_after, created_at) VALUES (?, ?, ?, 'queued', ?, ?)`),
+		repo, digest, b2i(enhanced), ms(now), ms(now)); err != nil {
+		return fmt.Errorf("store: enqueue job: %w", err)
+	}
+	return nil
 }
 
 // ClaimJob claims the oldest runnable job for lease, or returns nil.

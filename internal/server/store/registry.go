@@ -141,50 +141,76 @@ func (s *SQL) DeleteRepository(ctx context.Context, name string) error {
 	})
 }
 
+// PushFunc is work run inside PutImage's transaction, after the image and
+// its tag are written; created is PutImage's result. Under SQLite the
+// store has a single connection: a PushFunc must use tx only, never the
+// store itself (read what it needs before PutImage).
+type PushFunc func(ctx context.Context, tx *Tx, created bool) error
+
 // PutImage records a pushed manifest and, when tag is not empty, points
 // tag at it (moving it from another image). created reports a new image.
 // Moving an existing tag that the repository's mutability setting makes
-// immutable (Repository.TagIsImmutable) is ErrTagImmutable.
-func (s *SQL) PutImage(ctx context.Context, img Image, tag string) (bool, error) {
+// immutable (Repository.TagIsImmutable) is ErrTagImmutable. Each of inTx
+// then runs in order in the same transaction (the push's outbox rows, its
+// scan job): an error from one rolls the whole push back, so the image is
+// recorded with all of them or not at all.
+func (s *SQL) PutImage(ctx context.Context, img Image, tag string, inTx ...PushFunc) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO images (repo, digest, media_type, artifact_media_type, size, pushed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
-			img.Repository, img.Digest, img.MediaType, img.ArtifactMediaType, img.Size, ms(img.PushedAt))
-		if err != nil {
-			return fmt.Errorf("store: put image: %w", err)
+		var err error
+		if created, err = s.putImage(ctx, tx, img, tag); err != nil {
+			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: put image: %w", err)
-		}
-		created = n == 1
-		if tag == "" {
-			return nil
-		}
-		var old string
-		err = tx.QueryRowContext(ctx, s.q(`SELECT digest FROM tags WHERE repo = ? AND tag = ?`), img.Repository, tag).Scan(&old)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return fmt.Errorf("store: put image: read tag: %w", err)
-		case old == img.Digest:
-			return nil
-		default:
-			r, err := scanRepo(tx.QueryRowContext(ctx, s.q(`SELECT `+repoCols+` FROM repositories WHERE name = ?`), img.Repository))
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("store: put image: read repository: %w", err)
+		for _, fn := range inTx {
+			if err := fn(ctx, &Tx{tx: tx, s: s}, created); err != nil {
+				return fmt.Errorf("store: put image %s@%s: %w", img.Repository, img.Digest, err)
 			}
-			if err == nil && r.TagIsImmutable(tag) {
-				return fmt.Errorf("store: tag %q in %q: %w", tag, img.Repository, ErrTagImmutable)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, tag, digest) VALUES (?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest`),
-			img.Repository, tag, img.Digest); err != nil {
-			return fmt.Errorf("store: put image: tag: %w", err)
 		}
 		return nil
 	})
-	return created, err
+	if err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// putImage is PutImage's writes, in tx.
+func (s *SQL) putImage(ctx context.Context, tx *sql.Tx, img Image, tag string) (bool, error) {
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO images (repo, digest, media_type, artifact_media_type, size, pushed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
+		img.Repository, img.Digest, img.MediaType, img.ArtifactMediaType, img.Size, ms(img.PushedAt))
+	if err != nil {
+		return false, fmt.Errorf("store: put image: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: put image: %w", err)
+	}
+	created := n == 1
+	if tag == "" {
+		return created, nil
+	}
+	var old string
+	err = tx.QueryRowContext(ctx, s.q(`SELECT digest FROM tags WHERE repo = ? AND tag = ?`), img.Repository, tag).Scan(&old)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return false, fmt.Errorf("store: put image: read tag: %w", err)
+	case old == img.Digest:
+		return created, nil
+	default:
+		r, err := scanRepo(tx.QueryRowContext(ctx, s.q(`SELECT `+repoCols+` FROM repositories WHERE name = ?`), img.Repository))
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("store: put image: read repository: %w", err)
+		}
+		if err == nil && r.TagIsImmutable(tag) {
+			return false, fmt.Errorf("store: tag %q in %q: %w", tag, img.Repository, ErrTagImmutable)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, tag, digest) VALUES (?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest`),
+		img.Repository, tag, img.Digest); err != nil {
+		return false, fmt.Errorf("store: put image: tag: %w", err)
+	}
+	return created, nil
 }
 
 func (s *SQL) tagsOf(ctx context.Context, repo string) (map[string][]string, error) {

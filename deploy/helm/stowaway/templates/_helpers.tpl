@@ -68,6 +68,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and $v.postgresql.existingSecret $v.postgresql.dsn -}}
 {{- fail "postgresql: set existingSecret or dsn, not both" -}}
 {{- end -}}
+{{- if and $v.storage.s3 $v.storage.configSecret -}}
+{{- fail "storage: set s3 (--storage) or configSecret (--storage-config), not both" -}}
+{{- end -}}
+{{- if and $v.storage.configSecret (not $v.storage.configKey) -}}
+{{- fail "storage.configSecret needs storage.configKey (the file's key in the Secret)" -}}
+{{- end -}}
 {{- if and $v.auth.existingSecret $v.auth.quickStartSecret -}}
 {{- fail "auth: set existingSecret (an --auth-config file) or quickStartSecret, not both" -}}
 {{- end -}}
@@ -75,14 +81,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not (or $v.postgresql.existingSecret $v.postgresql.dsn) -}}
 {{- fail "replicaCount > 1 needs postgresql.existingSecret or postgresql.dsn: SQLite serves one replica" -}}
 {{- end -}}
-{{- if and (not $v.storage.s3) (not (has "ReadWriteMany" $v.persistence.accessModes)) -}}
-{{- fail "replicaCount > 1 needs storage.s3, or persistence.accessModes [ReadWriteMany]: replicas share the blobs" -}}
+{{- if and (not (or $v.storage.s3 $v.storage.configSecret)) (not (has "ReadWriteMany" $v.persistence.accessModes)) -}}
+{{- fail "replicaCount > 1 needs storage.s3, or persistence.accessModes [ReadWriteMany]: replicas share the blobs (storage.configSecret naming an s3 driver counts as storage.s3)" -}}
 {{- end -}}
 {{- if eq $v.vulndb.volume "data" -}}
 {{- fail "replicaCount > 1 needs vulndb.volume=emptyDir: two replicas must not update one DB directory" -}}
 {{- end -}}
-{{- if and (not $v.persistence.enabled) (not $v.storage.s3) -}}
-{{- fail "replicaCount > 1 needs persistence.enabled or storage.s3" -}}
+{{- if and (not $v.persistence.enabled) (not (or $v.storage.s3 $v.storage.configSecret)) -}}
+{{- fail "replicaCount > 1 needs persistence.enabled, storage.s3 or storage.configSecret" -}}
 {{- end -}}
 {{- end -}}
 {{- if $v.admission.enabled -}}

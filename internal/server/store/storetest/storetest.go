@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 	runChecks(t, open, []check{
 		{"Repositories", testRepositories},
 		{"ImagesAndTags", testImagesAndTags},
+		{"PutImageInTx", testPutImageInTx},
 		{"ImmutableTags", testImmutableTags},
 		{"Referrers", testReferrers},
 		{"ScanRateLimit", testScanRateLimit},
