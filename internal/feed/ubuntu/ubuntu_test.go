@@ -230,7 +230,7 @@ func TestUCTPocketPrecedence(t *testing.T) {
 			if strings.Contains(tc.name, "another release") {
 				rel = "xenial"
 			}
-			data, err := json.Marshal(uctRecordMaps{Candidate: "CVE-2024-0001", Packages: pkgs})
+			data, err := json.Marshal(uctRecord{Candidate: "CVE-2024-0001", Packages: pkgs})
 			if err != nil {
 				t.Fatal(err)
 			}

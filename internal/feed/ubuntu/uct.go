@@ -136,15 +136,15 @@ func (u *UCT) Parse(ctx context.Context, fsys fs.FS, emit func(*advisory.Advisor
 }
 
 type uctRecord struct {
-	Candidate         string            `json:"candidate"`
-	Description       string            `json:"description"`
-	UbuntuDescription string            `json:"ubuntu_description"`
-	Priority          string            `json:"priority"`
-	CVSS              map[string]string `json:"cvss"`
-	Bugs              []string          `json:"bugs"`
-	References        []string          `json:"references"`
-	PublicDate        string            `json:"public_date"`
-	Packages          uctPockets        `json:"packages"`
+	Candidate         string                       `json:"candidate"`
+	Description       string                       `json:"description"`
+	UbuntuDescription string                       `json:"ubuntu_description"`
+	Priority          string                       `json:"priority"`
+	CVSS              map[string]string            `json:"cvss"`
+	Bugs              []string                     `json:"bugs"`
+	References        []string                     `json:"references"`
+	PublicDate        string                       `json:"public_date"`
+	Packages          map[string]map[string]uctPkg `json:"packages"`
 }
 
 type uctPkg struct {
@@ -280,68 +280,78 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 		a.CVSS = append(a.CVSS, c)
 	}
 
-	// Group the entries per release and package: the main pocket's entry
-	// first, then the ESM pockets' by rank and key (pickPocket's order).
-	ents := r.Packages
-	sort.Slice(ents, func(i, j int) bool {
-		x, y := &ents[i], &ents[j]
-		if x.rel != y.rel {
-			return x.rel < y.rel
+	// Group pockets per release: main pocket and ESM pockets.
+	main := map[string]map[string]uctPkg{}
+	esm := map[string]map[string][]pocketEntry{}
+	for key, pkgs := range r.Packages {
+		if _, ok := releases[key]; ok {
+			main[key] = pkgs
+			continue
 		}
-		if x.name != y.name {
-			return x.name < y.name
+		rel, rank, ok := esmPocket(key)
+		if _, known := releases[rel]; !ok || !known {
+			continue
 		}
-		if x.rank != y.rank {
-			return x.rank < y.rank
+		if esm[rel] == nil {
+			esm[rel] = map[string][]pocketEntry{}
 		}
-		return x.pocket < y.pocket
-	})
-	var pockets []pocketEntry
-	for i := 0; i < len(ents); {
-		j := i
-		for j < len(ents) && ents[j].rel == ents[i].rel && ents[j].name == ents[i].name {
-			j++
+		for name, p := range pkgs {
+			esm[rel][name] = append(esm[rel][name], pocketEntry{key, rank, p})
 		}
-		rel, name := ents[i].rel, ents[i].name
-		var m uctPkg
-		hasMain := false
-		pockets = pockets[:0]
-		for _, e := range ents[i:j] {
-			if e.rank < 0 {
-				m, hasMain = e.pkg, true
-				continue
-			}
-			pockets = append(pockets, pocketEntry{e.pocket, e.rank, e.pkg})
-		}
-		i = j
+	}
+	rels := map[string]bool{}
+	for k := range main {
+		rels[k] = true
+	}
+	for k := range esm {
+		rels[k] = true
+	}
+	for rel := range rels {
 		ns, _ := Namespace(rel)
-		p, pocket := pickPocket(rel, m, hasMain, pockets)
-		if !debName.MatchString(name) {
-			badf("%s: package name %q is not a Debian package name", pocket, name)
-			continue
+		names := map[string]bool{}
+		for n := range main[rel] {
+			names[n] = true
 		}
-		st, ok := uctStatus[p.Status]
-		if !ok {
-			badf("%s %s: unknown status %q", pocket, name, p.Status)
-			continue
+		for n := range esm[rel] {
+			names[n] = true
 		}
-		if st == "" {
-			continue // DNE
-		}
-		af := advisory.Affected{Namespace: ns, Package: name, Kind: advisory.KindSource, Status: st}
-		if p.Priority != "" {
-			af.Severity = severity(p.Priority)
-		}
-		if st == advisory.StatusFixed {
-			v, ok := releasedVersion(p.Note)
-			if !ok {
-				badf("%s %s: released without a usable version (note %q)", pocket, name, p.Note)
+		for name := range names {
+			pockets := esm[rel][name]
+			sort.Slice(pockets, func(i, j int) bool {
+				if pockets[i].rank != pockets[j].rank {
+					return pockets[i].rank < pockets[j].rank
+				}
+				return pockets[i].pocket < pockets[j].pocket
+			})
+			m, hasMain := main[rel][name]
+			p, pocket := pickPocket(rel, m, hasMain, pockets)
+			if !debName.MatchString(name) {
+				badf("%s: package name %q is not a Debian package name", pocket, name)
 				continue
 			}
-			af.Ranges = []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
-			af.FixChannel = pocketChannel(pocket)
+			st, ok := uctStatus[p.Status]
+			if !ok {
+				badf("%s %s: unknown status %q", pocket, name, p.Status)
+				continue
+			}
+			if st == "" {
+				continue // DNE
+			}
+			af := advisory.Affected{Namespace: ns, Package: name, Kind: advisory.KindSource, Status: st}
+			if p.Priority != "" {
+				af.Severity = severity(p.Priority)
+			}
+			if st == advisory.StatusFixed {
+				v, ok := releasedVersion(p.Note)
+				if !ok {
+					badf("%s %s: released without a usable version (note %q)", pocket, name, p.Note)
+					continue
+				}
+				af.Ranges = []advisory.Range{{Events: []advisory.Event{{Introduced: "0"}, {Fixed: v}}}}
+				af.FixChannel = pocketChannel(pocket)
+			}
+			a.Affected = append(a.Affected, af)
 		}
-		a.Affected = append(a.Affected, af)
 	}
 	sort.Slice(a.Affected, func(i, j int) bool {
 		x, y := a.Affected[i], a.Affected[j]
