@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stowaway-scanner/stowaway/internal/server"
-	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 )
 
 // authSource is where serve's principals come from: the --user and
@@ -137,7 +136,7 @@ func watchAuthConfig(ctx context.Context, src authSource, poll time.Duration, hu
 // authTarget is what a reloaded auth config is applied to (*server.Server).
 type authTarget interface {
 	ReplacePrincipals(users []server.User, keys []server.AccessKey) error
-	ReplaceRegistryCredentials(creds []auth.RegistryCredential)
+	ReplaceRegistryCredentials(creds []server.RegistryCredential)
 	ReplaceReplicationDestinations(dsts []server.ReplicationDestination) error
 }
 

@@ -32,6 +32,9 @@ type (
 	User = auth.User
 	// AccessKey is an API access key pair with grants.
 	AccessKey = auth.AccessKey
+	// RegistryCredential is a named upstream login (the auth config's
+	// registry_credentials).
+	RegistryCredential = auth.RegistryCredential
 	// Grant gives pull, push or admin on matching repositories.
 	Grant = auth.Grant
 	// Metrics is the server's Prometheus metric set.
