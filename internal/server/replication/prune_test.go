@@ -20,22 +20,26 @@ import (
 // no row), statuses follow the rows, and Prune drops the finished rows of
 // deleted images only.
 func TestQueueStatusesAndPrune(t *testing.T) {
-	for _, db := range []struct {
-		name string
-		open func(t *testing.T) *store.SQL
-	}{
-		{"sqlite", func(t *testing.T) *store.SQL {
-			st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}},
-		{"postgres", storetest.Postgres},
-	} {
+	for _, db := range testStores {
 		t.Run(db.name, func(t *testing.T) { testQueue(t, db.open(t)) })
 	}
+}
+
+// testStores are the stores the outbox tests run on: SQLite in a
+// temporary file and PostgreSQL in a fresh schema.
+var testStores = []struct {
+	name string
+	open func(t *testing.T) *store.SQL
+}{
+	{"sqlite", func(t *testing.T) *store.SQL {
+		st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}},
+	{"postgres", storetest.Postgres},
 }
 
 func testQueue(t *testing.T, st *store.SQL) {

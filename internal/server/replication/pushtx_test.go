@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/stowaway-scanner/stowaway/internal/server/auth"
 	"github.com/stowaway-scanner/stowaway/internal/server/registry"
 	"github.com/stowaway-scanner/stowaway/internal/server/store"
-	"github.com/stowaway-scanner/stowaway/internal/server/store/storetest"
 )
 
 // crashAfterCommit is a store whose PutImage commits, then fails: the
@@ -41,20 +39,7 @@ func (c crashAfterCommit) PutImage(ctx context.Context, img store.Image, tag str
 // when the process dies right after the commit, and a failing outbox
 // write fails the push (500) with nothing recorded.
 func TestPushEnqueuesInTransaction(t *testing.T) {
-	for _, db := range []struct {
-		name string
-		open func(t *testing.T) *store.SQL
-	}{
-		{"sqlite", func(t *testing.T) *store.SQL {
-			st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}},
-		{"postgres", storetest.Postgres},
-	} {
+	for _, db := range testStores {
 		for _, tt := range []struct {
 			name string
 			// breakOutbox makes the outbox write fail.
