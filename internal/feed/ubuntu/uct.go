@@ -3,11 +3,13 @@ package ubuntu
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,22 +308,42 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 	for k := range esm {
 		rels[k] = true
 	}
+	// At most one entry per release and package: sized once, as the
+	// tracker's records run to thousands of entries (kernel CVEs name every
+	// kernel flavour in every release).
+	n := 0
+	for rel := range rels {
+		n += len(main[rel])
+		for name := range esm[rel] {
+			if _, inMain := main[rel][name]; !inMain {
+				n++
+			}
+		}
+	}
+	a.Affected = slices.Grow(a.Affected, n)
 	for rel := range rels {
 		ns, _ := Namespace(rel)
-		names := map[string]bool{}
-		for n := range main[rel] {
-			names[n] = true
-		}
-		for n := range esm[rel] {
-			names[n] = true
-		}
-		for name := range names {
-			pockets := esm[rel][name]
-			sort.Slice(pockets, func(i, j int) bool {
-				if pockets[i].rank != pockets[j].rank {
-					return pockets[i].rank < pockets[j].rank
+		// Every package of the release: the main pocket's, then those
+		// only ESM pockets name.
+		each := func(yield func(string) bool) {
+			for name := range main[rel] {
+				if !yield(name) {
+					return
 				}
-				return pockets[i].pocket < pockets[j].pocket
+			}
+			for name := range esm[rel] {
+				if _, inMain := main[rel][name]; !inMain && !yield(name) {
+					return
+				}
+			}
+		}
+		for name := range each {
+			pockets := esm[rel][name]
+			slices.SortFunc(pockets, func(x, y pocketEntry) int {
+				if c := cmp.Compare(x.rank, y.rank); c != 0 {
+					return c
+				}
+				return strings.Compare(x.pocket, y.pocket)
 			})
 			m, hasMain := main[rel][name]
 			p, pocket := pickPocket(rel, m, hasMain, pockets)
