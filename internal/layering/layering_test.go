@@ -63,7 +63,7 @@ var layers = []layer{
 	{"catalog", []string{"internal/catalog/..."}, []string{"inventory", "advisory", "testutil", "ecosystem"}},
 	{"feeds", []string{"internal/feed/..."}, []string{"advisory", "severity"}},
 	{"vulndb", []string{"internal/vulndb"}, []string{"advisory", "severity", "feeds"}},
-	{"testdb", []string{"internal/testdb"}, []string{"testutil", "feeds", "vulndb"}},
+	{"testdb", []string{"internal/testdb"}, []string{"testutil", "distro", "feeds", "vulndb"}},
 	{"sbom", []string{"internal/sbom/..."}, []string{"inventory", "distro", "names", "osdetect", "testutil"}},
 	{"indexer", []string{"internal/indexer"}, []string{"inventory", "image", "distro", "ecosystem", "names", "osdetect", "catalog"}},
 	{"match", []string{"internal/match"}, []string{"inventory", "advisory", "severity", "version", "distro", "ecosystem"}},

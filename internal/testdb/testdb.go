@@ -32,6 +32,7 @@ import (
 	"sync"
 	"testing"
 
+	distroall "github.com/stowaway-scanner/stowaway/internal/distro/all"
 	feedall "github.com/stowaway-scanner/stowaway/internal/feed/all"
 	"github.com/stowaway-scanner/stowaway/internal/feed/bz2"
 	"github.com/stowaway-scanner/stowaway/internal/feed/source"
@@ -151,7 +152,8 @@ func (d *DB) build(feeds string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("testdb: feeds source: %w", err)
 	}
-	rep, err := vulndb.Update(context.Background(), tmp, ups, src, vulndb.UpdateOptions{})
+	// What `db update --mirror` builds: the same updaters and supersedes.
+	rep, err := vulndb.Update(context.Background(), tmp, ups, src, vulndb.UpdateOptions{Supersedes: distroall.Distros().Supersedes()})
 	if err != nil {
 		return "", fmt.Errorf("testdb: build DB from %s: %w", feeds, err)
 	}
