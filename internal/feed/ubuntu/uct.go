@@ -308,14 +308,18 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 	for k := range esm {
 		rels[k] = true
 	}
-	// At most one entry per release and package: sized once, as the
-	// tracker's records run to thousands of entries (kernel CVEs name every
-	// kernel flavour in every release).
+	// At most one entry per release and package that some pocket does not
+	// call DNE: sized once, as the tracker's records run to thousands of
+	// entries (kernel CVEs name every kernel flavour in every release).
 	n := 0
 	for rel := range rels {
-		n += len(main[rel])
-		for name := range esm[rel] {
-			if _, inMain := main[rel][name]; !inMain {
+		for name, m := range main[rel] {
+			if m.Status != "DNE" || anyPresent(esm[rel][name]) {
+				n++
+			}
+		}
+		for name, pockets := range esm[rel] {
+			if _, inMain := main[rel][name]; !inMain && anyPresent(pockets) {
 				n++
 			}
 		}
@@ -384,6 +388,16 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 	})
 	sort.Slice(bad, func(i, j int) bool { return bad[i].Err < bad[j].Err })
 	return a, bad
+}
+
+// anyPresent says whether one of the pockets does not say DNE.
+func anyPresent(pockets []pocketEntry) bool {
+	for _, e := range pockets {
+		if e.pkg.Status != "DNE" {
+			return true
+		}
+	}
+	return false
 }
 
 // releasedVersion takes the fixed version from a released note: the first
