@@ -25,8 +25,13 @@ func rowDigest(vals []any, advDigest []byte) [16]byte {
 			vals = vals[:n-1]
 		}
 	}
+	// digest(vals..., advDigest), without a new []any per row.
+	var buf [512]byte
+	in := appendDigestInput(buf[:0], vals)
+	in = binary.BigEndian.AppendUint64(in, uint64(len(advDigest)))
+	h := sha256.Sum256(append(in, advDigest...))
 	var d [16]byte
-	copy(d[:], digest(append(vals[:len(vals):len(vals)], advDigest)...))
+	copy(d[:], h[:16])
 	return d
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -129,5 +130,35 @@ func TestPairHashesMatchTables(t *testing.T) {
 		if diff := cmp.Diff(want, storedPairs(t, d)); diff != "" {
 			t.Errorf("%s: pairs table differs from the tables' hashes (-want +got):\n%s", st.name, diff)
 		}
+	}
+}
+
+// TestRowDigestIsDigest: rowDigest, which hashes without building a new
+// []any, is digest of the row's values and its advisory's digest (go_imports
+// left out when empty), as stored digests were computed.
+func TestRowDigestIsDigest(t *testing.T) {
+	long := strings.Repeat("x", 2000) // past the stack buffer
+	for _, tc := range []struct {
+		name string
+		vals []any
+		adv  []byte
+	}{
+		{"empty go_imports dropped", []any{"debian:12", "openssl", int64(7), "source", "", "fixed", "HIGH", "", `[{"events":[]}]`, "", "", "", ""}, []byte{1, 2, 3}},
+		{"go_imports kept", []any{"osv:Go", "example.com/m", int64(1), "", "", "affected", "", "", "", "", "", "", `[{"path":"p"}]`}, []byte{9}},
+		{"nil advisory digest", []any{"a", "b"}, nil},
+		{"long value", []any{long, []byte(long), int64(-1)}, []byte(long)},
+		{"no values", nil, []byte{4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vals := tc.vals
+			if n := len(vals); n > 0 && vals[n-1] == "" {
+				vals = vals[:n-1]
+			}
+			want := digest(append(slices.Clone(vals), tc.adv)...)
+			got := rowDigest(tc.vals, tc.adv)
+			if !bytes.Equal(got[:], want) {
+				t.Errorf("rowDigest = %x, digest = %x", got, want)
+			}
+		})
 	}
 }

@@ -324,7 +324,13 @@ func (r *affRow) affected() (advisory.Affected, error) {
 // It is used for the advisory digest and for the per-pair hashes behind
 // ChangedPairs.
 func digest(vals ...any) []byte {
-	buf := make([]byte, 0, 512)
+	var buf [512]byte
+	h := sha256.Sum256(appendDigestInput(buf[:0], vals))
+	return h[:16]
+}
+
+// appendDigestInput appends what digest hashes for vals.
+func appendDigestInput(buf []byte, vals []any) []byte {
 	for _, v := range vals {
 		switch v := v.(type) {
 		case string:
@@ -342,6 +348,5 @@ func digest(vals ...any) []byte {
 			buf = append(buf, b...)
 		}
 	}
-	h := sha256.Sum256(buf)
-	return h[:16]
+	return buf
 }
