@@ -27,6 +27,8 @@ const (
 
 // entryFunc receives one archive entry. A non-nil entryErr means the entry
 // could not be read (it is counted as malformed); a returned error aborts.
+// data is valid until fn returns: the walkers read every entry into one
+// reused buffer.
 type entryFunc func(name string, data []byte, entryErr error) error
 
 // walkArchive calls fn for every *.json entry of the zip or tar.bz2 file
@@ -79,6 +81,7 @@ func walkZip(ctx context.Context, f fs.File, fn entryFunc) error {
 		return fmt.Errorf("zip: %d entries, more than %d", len(zr.File), MaxEntries)
 	}
 	var total int64
+	var reuse []byte
 	for _, zf := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -86,7 +89,7 @@ func walkZip(ctx context.Context, f fs.File, fn entryFunc) error {
 		if zf.FileInfo().IsDir() || !wanted(zf.Name) {
 			continue
 		}
-		data, err := readZipEntry(zf, &total)
+		data, err := readZipEntry(zf, &total, &reuse)
 		if errors.Is(err, errTotal) {
 			return err
 		}
@@ -99,7 +102,7 @@ func walkZip(ctx context.Context, f fs.File, fn entryFunc) error {
 
 var errTotal = fmt.Errorf("archive exceeds %d uncompressed bytes", int64(MaxTotalSize))
 
-func readZipEntry(zf *zip.File, total *int64) ([]byte, error) {
+func readZipEntry(zf *zip.File, total *int64, reuse *[]byte) ([]byte, error) {
 	if zf.UncompressedSize64 > MaxEntrySize {
 		return nil, fmt.Errorf("entry of %d bytes exceeds %d", zf.UncompressedSize64, MaxEntrySize)
 	}
@@ -108,7 +111,7 @@ func readZipEntry(zf *zip.File, total *int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := readBounded(rc, total, int64(zf.UncompressedSize64))
+	data, err := readBounded(rc, total, int64(zf.UncompressedSize64), reuse)
 	return data, err
 }
 
@@ -117,13 +120,19 @@ func readZipEntry(zf *zip.File, total *int64) ([]byte, error) {
 const sizeHintCap = 1 << 20
 
 // readBounded reads one entry, which may not exceed MaxEntrySize (the
-// header's size is not trusted) nor push *total over MaxTotalSize. hint,
-// the header's size, sizes the first buffer (up to sizeHintCap), so that a
-// record is read without regrowing it.
-func readBounded(r io.Reader, total *int64, hint int64) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(hint, 0), sizeHintCap)+bytes.MinRead))
+// header's size is not trusted) nor push *total over MaxTotalSize, into
+// *reuse (the previous entry's buffer, which it overwrites and keeps the
+// grown one in). hint, the header's size, sizes the buffer (up to
+// sizeHintCap), so that a record is read without regrowing it.
+func readBounded(r io.Reader, total *int64, hint int64, reuse *[]byte) ([]byte, error) {
+	b := (*reuse)[:0]
+	if want := min(max(hint, 0), sizeHintCap) + bytes.MinRead; int64(cap(b)) < want {
+		b = make([]byte, 0, want)
+	}
+	buf := bytes.NewBuffer(b)
 	_, err := buf.ReadFrom(io.LimitReader(r, MaxEntrySize+1))
 	data := buf.Bytes()
+	*reuse = data
 	*total += int64(len(data))
 	if *total > MaxTotalSize {
 		return nil, errTotal
@@ -140,6 +149,7 @@ func readBounded(r io.Reader, total *int64, hint int64) ([]byte, error) {
 func walkTar(ctx context.Context, r io.Reader, fn entryFunc) error {
 	tr := tar.NewReader(r)
 	var total int64
+	var reuse []byte
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -162,7 +172,7 @@ func walkTar(ctx context.Context, r io.Reader, fn entryFunc) error {
 		if hdr.Size > MaxEntrySize {
 			err = fmt.Errorf("entry of %d bytes exceeds %d", hdr.Size, MaxEntrySize)
 		} else {
-			data, err = readBounded(tr, &total, hdr.Size)
+			data, err = readBounded(tr, &total, hdr.Size, &reuse)
 			if errors.Is(err, errTotal) {
 				return err
 			}
