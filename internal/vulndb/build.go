@@ -832,6 +832,9 @@ func prepare(source string, a *advisory.Advisory) *prepared {
 	p.affs = make([]preparedAffected, 0, len(a.Affected))
 	p.digest = digest(vals...)
 	var pairs [][2]string
+	// The pairs seen, once a record has more than a few: a list search per
+	// entry would be quadratic in a record's entries.
+	var seen map[[2]string]bool
 	for i := range a.Affected {
 		f := &a.Affected[i]
 		if err := checkAffected(f); err != nil {
@@ -845,8 +848,20 @@ func prepare(source string, a *advisory.Advisory) *prepared {
 		}
 		p.affs = append(p.affs, preparedAffected{ns: f.Namespace, pkg: f.Package, vals: av, digest: rowDigest(av, p.digest)})
 		pr := [2]string{f.Namespace, f.Package}
-		if !slices.Contains(pairs, pr) {
+		switch {
+		case seen != nil:
+			if !seen[pr] {
+				seen[pr] = true
+				pairs = append(pairs, pr)
+			}
+		case !slices.Contains(pairs, pr):
 			pairs = append(pairs, pr)
+			if len(pairs) > 16 {
+				seen = make(map[[2]string]bool, len(a.Affected))
+				for _, q := range pairs {
+					seen[q] = true
+				}
+			}
 		}
 	}
 	if len(p.affs) == 0 {
