@@ -521,7 +521,7 @@ func (b *builder) flush(ctx context.Context) error {
 		return b.fatal
 	}
 	for _, s := range b.inserts() {
-		if err := s.flush(ctx, b.conn); err != nil {
+		if err := s.flush(ctx); err != nil {
 			b.fatal = fmt.Errorf("vulndb: build: %w", err)
 			return b.fatal
 		}

@@ -206,8 +206,8 @@ func (bi *batchInsert) add(ctx context.Context, vals ...any) error {
 	return nil
 }
 
-// flush writes the buffered rows, if any, through conn.
-func (bi *batchInsert) flush(ctx context.Context, conn *sql.Conn) error {
+// flush writes the buffered rows, if any.
+func (bi *batchInsert) flush(ctx context.Context) error {
 	if bi == nil || bi.buffered == 0 {
 		return nil
 	}

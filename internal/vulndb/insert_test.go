@@ -65,7 +65,7 @@ func TestSortedInsert(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := bi.flush(ctx, conn); err != nil {
+			if err := bi.flush(ctx); err != nil {
 				t.Fatal(err)
 			}
 			// Within each sort run (sortRows rows, the last one shorter),

@@ -27,9 +27,7 @@ func rowDigest(vals []any, advDigest []byte) [16]byte {
 	}
 	// digest(vals..., advDigest), without a new []any per row.
 	var buf [512]byte
-	in := appendDigestInput(buf[:0], vals)
-	in = binary.BigEndian.AppendUint64(in, uint64(len(advDigest)))
-	h := sha256.Sum256(append(in, advDigest...))
+	h := sha256.Sum256(appendPrefixed(appendDigestInput(buf[:0], vals), advDigest))
 	var d [16]byte
 	copy(d[:], h[:16])
 	return d
@@ -101,7 +99,7 @@ func (b *builder) writePairs(ctx context.Context) error {
 	if err := b.writeCPEPairs(ctx, ins); err != nil {
 		return fail(err)
 	}
-	if err := ins.flush(ctx, b.conn); err != nil {
+	if err := ins.flush(ctx); err != nil {
 		return fail(err)
 	}
 	return nil

@@ -334,19 +334,20 @@ func appendDigestInput(buf []byte, vals []any) []byte {
 	for _, v := range vals {
 		switch v := v.(type) {
 		case string:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
-			buf = append(buf, v...)
+			buf = appendPrefixed(buf, v)
 		case []byte:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
-			buf = append(buf, v...)
+			buf = appendPrefixed(buf, v)
 		case int64:
 			buf = binary.BigEndian.AppendUint64(buf, 8)
 			buf = binary.BigEndian.AppendUint64(buf, uint64(v))
 		default:
-			b := fmt.Append(nil, v)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
-			buf = append(buf, b...)
+			buf = appendPrefixed(buf, fmt.Append(nil, v))
 		}
 	}
 	return buf
+}
+
+// appendPrefixed appends b after its length (8 bytes, big-endian).
+func appendPrefixed[T string | []byte](buf []byte, b T) []byte {
+	return append(binary.BigEndian.AppendUint64(buf, uint64(len(b))), b...)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"path"
 	"slices"
 	"sort"
@@ -308,28 +309,10 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 	for k := range esm {
 		rels[k] = true
 	}
-	// At most one entry per release and package that some pocket does not
-	// call DNE: sized once, as the tracker's records run to thousands of
-	// entries (kernel CVEs name every kernel flavour in every release).
-	n := 0
-	for rel := range rels {
-		for name, m := range main[rel] {
-			if m.Status != "DNE" || anyPresent(esm[rel][name]) {
-				n++
-			}
-		}
-		for name, pockets := range esm[rel] {
-			if _, inMain := main[rel][name]; !inMain && anyPresent(pockets) {
-				n++
-			}
-		}
-	}
-	a.Affected = slices.Grow(a.Affected, n)
-	for rel := range rels {
-		ns, _ := Namespace(rel)
-		// Every package of the release: the main pocket's, then those
-		// only ESM pockets name.
-		each := func(yield func(string) bool) {
+	// Every package of a release: the main pocket's, then those only ESM
+	// pockets name.
+	names := func(rel string) iter.Seq[string] {
+		return func(yield func(string) bool) {
 			for name := range main[rel] {
 				if !yield(name) {
 					return
@@ -341,7 +324,22 @@ func convertUCT(data []byte) (*advisory.Advisory, []feed.Malformed) {
 				}
 			}
 		}
-		for name := range each {
+	}
+	// At most one entry per release and package that some pocket does not
+	// call DNE: sized once, as the tracker's records run to thousands of
+	// entries (kernel CVEs name every kernel flavour in every release).
+	n := 0
+	for rel := range rels {
+		for name := range names(rel) {
+			if m, ok := main[rel][name]; (ok && m.Status != "DNE") || anyPresent(esm[rel][name]) {
+				n++
+			}
+		}
+	}
+	a.Affected = slices.Grow(a.Affected, n)
+	for rel := range rels {
+		ns, _ := Namespace(rel)
+		for name := range names(rel) {
 			pockets := esm[rel][name]
 			slices.SortFunc(pockets, func(x, y pocketEntry) int {
 				if c := cmp.Compare(x.rank, y.rank); c != 0 {
